@@ -1,50 +1,47 @@
-import { existsSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { buildFilter } from "../build/filter.js";
+import { UsageError } from "./args.js";
+import { buildCommand } from "./build.js";
+import { EXIT_OK, EXIT_USAGE, type Command } from "./command.js";
 
-/** The checkout kwt runs from, found upwards from this file (bundled in dist/ or as source in tools/cli/). */
-export function projectRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, "asconfig.json"))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error("cannot find the project checkout (asconfig.json) above kwt");
-    dir = parent;
-  }
-  return dir;
+// Each command lives in its own file; add it here.
+const commands: Command[] = [buildCommand];
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    "kwt: build, package, push and deploy the knative-wasm-telemetry filter",
+    "",
+    "Usage: kwt <command> [options]",
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    "Run 'kwt <command> --help' for a command's options.",
+  ].join("\n");
 }
 
-const USAGE = `kwt: build, package, push and deploy the knative-wasm-telemetry filter
-
-Usage: kwt <command> [options]
-
-Commands:
-  build     compile build/filter.wasm (release) and build/filter.debug.wasm; print size and sha256
-
-Run 'kwt <command> --help' for a command's options.`;
-
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === "--help" || command === "-h") {
-    console.log(USAGE);
-    return command ? 0 : 2;
+  const [name, ...rest] = argv;
+  if (name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return EXIT_OK;
   }
-  switch (command) {
-    case "build": {
-      if (rest.includes("--help")) {
-        console.log("Usage: kwt build\n\nCompiles the release and debug modules into build/.");
-        return 0;
-      }
-      const root = projectRoot();
-      for (const built of await buildFilter(root)) {
-        console.log(
-          `${built.target.padEnd(7)} ${path.relative(root, built.file)}  ${built.size} bytes  sha256:${built.sha256}`,
-        );
-      }
-      return 0;
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    console.error(name ? `kwt: unknown command '${name}'\n\n${usage()}` : usage());
+    return EXIT_USAGE;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(command.usage);
+    return EXIT_OK;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`kwt ${command.name}: ${error.message}\n\n${command.usage}`);
+      return EXIT_USAGE;
     }
-    default:
-      console.error(`kwt: unknown command '${command}'\n\n${USAGE}`);
-      return 2;
+    throw error;
   }
 }

@@ -1,0 +1,141 @@
+// The harness's public contract. Every layer (codecs, ABI imports, VM, stream driver, stats, HTTP
+// proxy) and every test that drives the compiled filter agrees on these shapes.
+
+/** WasmResult values, from proxy-wasm-cpp-host include/proxy-wasm/wasm_api_impl.h / the spec. */
+export enum WasmResult {
+  Ok = 0,
+  NotFound = 1,
+  BadArgument = 2,
+  SerializationFailure = 3,
+  ParseFailure = 4,
+  BadExpression = 5,
+  InvalidMemoryAccess = 6,
+  Empty = 7,
+  CasMismatch = 8,
+  ResultMismatch = 9,
+  InternalFailure = 10,
+  BrokenConnection = 11,
+  Unimplemented = 12,
+}
+
+export enum MetricType {
+  Counter = 0,
+  Gauge = 1,
+  Histogram = 2,
+}
+
+export enum LogLevel {
+  Trace = 0,
+  Debug = 1,
+  Info = 2,
+  Warn = 3,
+  Error = 4,
+  Critical = 5,
+}
+
+/** Header names are lower-case; order and duplicates are kept, as in Envoy's header maps. */
+export type HeaderList = Array<[name: string, value: string]>;
+
+/** Envoy's stat-property layout: before 1.33 (`node.*`, `listener_direction`) or from 1.33 (`xds.*`). */
+export type EnvoyVersion = "1.28" | "1.33";
+
+export type TrafficDirection = "inbound" | "outbound";
+
+/** What Istio puts in the node metadata and locality of a proxy. */
+export interface NodeIdentity {
+  /** Envoy node id prefix Istio uses: "sidecar" for sidecars, "router" for gateways (node.id = "<type>~ip~pod.ns~ns.svc.cluster.local"). */
+  proxyType?: "sidecar" | "router";
+  podName?: string;
+  cluster?: string; // CLUSTER_ID
+  meshId?: string; // MESH_ID
+  namespace?: string; // NAMESPACE
+  workloadName?: string; // WORKLOAD_NAME
+  istioVersion?: string; // ISTIO_VERSION
+  labels?: Record<string, string>; // LABELS
+  region?: string; // locality.region
+  zone?: string; // locality.zone
+}
+
+/** A clock the host reads for proxy_get_current_time_nanoseconds and WASI clock_time_get. */
+export interface Clock {
+  /** Wall-clock time, ns since the epoch. */
+  realtimeNs(): bigint;
+  /** Monotonic time, ns from an arbitrary origin. */
+  monotonicNs(): bigint;
+}
+
+export interface LogRecord {
+  level: LogLevel;
+  message: string;
+  /** Which VM wrote it (0-based worker index; -1 for the canary VM). */
+  vm: number;
+}
+
+/** Everything one plugin instance needs: what Envoy would take from the WasmPlugin, node and listener. */
+export interface PluginOptions {
+  /** The compiled module. */
+  wasm: Uint8Array;
+  /** Plugin configuration as the module reads it in proxy_on_configure (JSON text; "" means size 0). */
+  pluginConfig?: string;
+  /** VM configuration (proxy_on_vm_start). */
+  vmConfig?: string;
+  /** plugin_root_id (Istio: WasmPlugin.pluginName). Default "kwt". */
+  rootId?: string;
+  envoy?: EnvoyVersion; // default "1.33"
+  direction?: TrafficDirection; // default "inbound"
+  node?: NodeIdentity;
+  /** Envoy runs one VM per worker thread; stats are shared. Default 1. */
+  workers?: number;
+  /** What happens to streams once the VM failed: true passes traffic (FAIL_OPEN), false answers 503. */
+  failOpen?: boolean; // default true
+  /** Istio extraStatTags: each becomes the tag-extraction rule `(<tag>=\.=(.*?);\.;)`. */
+  extraStatTags?: string[];
+  /** Default: the real clock. */
+  clock?: Clock;
+  /** Envoy cluster name -> base URL (http://127.0.0.1:port) that proxy_http_call may target. */
+  upstreamClusters?: Record<string, string>;
+  /** VM environment (vmConfig.env), exposed through WASI environ_get. */
+  env?: Record<string, string>;
+}
+
+/** Per-stream facts Envoy knows from the connection, readable as properties. */
+export interface StreamOptions {
+  /** connection.mtls (downstream presented a client certificate over TLS). Default false. */
+  mtls?: boolean;
+  sourceAddress?: string; // source.address, "ip:port"
+  destinationAddress?: string; // destination.address
+  /** Extra properties by dotted path, for tests (value encoded as Envoy would by JS type). */
+  properties?: Record<string, string | number | bigint | boolean>;
+}
+
+/** What Envoy does after a header callback. */
+export interface HeadersOutcome {
+  /** 0 Continue; 1 StopIteration (treated as StopAllIterationAndWatermark); ... */
+  status: number;
+  /** The header map after the callback (what goes upstream / downstream). */
+  headers: HeaderList;
+  /** Set if the module called proxy_send_local_response during the callback. */
+  localReply?: LocalReply;
+}
+
+export interface LocalReply {
+  status: number;
+  details: string;
+  body: Uint8Array;
+  headers: HeaderList;
+  grpcStatus: number; // -1 when none
+}
+
+/** How the stream ended, as Envoy's access log / properties in proxy_on_log would see it. */
+export interface StreamEnd {
+  /** response.code; absent when no response was ever produced (reset before headers). */
+  responseCode?: number;
+  /** response.flags bitmask (Envoy StreamInfo::ResponseFlag; e.g. UpstreamConnectionFailure). */
+  responseFlags?: number;
+  /** response.code_details. */
+  responseCodeDetails?: string;
+  /** response.grpc_status if any. */
+  grpcStatus?: number;
+  /** request.duration in ns; default: measured from the stream's start on the plugin clock. */
+  durationNs?: bigint;
+}
