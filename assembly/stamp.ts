@@ -1,0 +1,160 @@
+// The filter's own versioned header format, `<version>;<key>=<value>;<key>=<value>...`, used by
+// the hop stamp (`x-kwt-hop`) and the pod stamp (`x-kwt-pod`). Pure: no host calls.
+//
+// Grammar (docs/filter.md, "Headers"):
+//   stamp   = version *( ";" field )
+//   version = "1"-"9" *2DIGIT          ; no leading zero, at most 3 digits
+//   field   = key "=" value
+//   key     = 1*8( "a"-"z" )
+//   value   = 0*63( ALPHA / DIGIT / "_" / "." / ":" / "/" / "-" )   ; a sanitised label value
+// A stamp is at most MAX_STAMP_LENGTH characters and MAX_STAMP_FIELDS fields; a key appears once.
+// Anything else makes the whole stamp malformed: a forged or garbled header never yields labels.
+//
+// Versioning: version 1 is what this filter writes. A higher version is read with the same
+// grammar; later versions may only add keys (readers ignore keys they do not know) and must use a
+// new header name for any change that breaks this rule. So mixed filter versions interoperate
+// during a rollout.
+
+export const STAMP_VERSION: i32 = 1;
+export const MAX_STAMP_LENGTH: i32 = 512;
+export const MAX_STAMP_FIELDS: i32 = 16;
+const MAX_KEY_LENGTH: i32 = 8;
+const MAX_VERSION_DIGITS: i32 = 3;
+// Same bound as a label value; the value charset is the label-value charset (assembly/labels.ts
+// did not exist when this codec was written; see isStampValue).
+const MAX_VALUE_LENGTH: i32 = 63;
+
+export class StampField {
+  constructor(
+    public key: string,
+    public value: string,
+  ) {}
+}
+
+export class Stamp {
+  constructor(
+    public version: i32,
+    public fields: StampField[],
+  ) {}
+
+  /** The value of `key`, or null when the stamp has no such field. */
+  get(key: string): string | null {
+    for (let i = 0; i < this.fields.length; i++) {
+      const field = unchecked(this.fields[i]);
+      if (field.key == key) return field.value;
+    }
+    return null;
+  }
+}
+
+function isDigit(c: i32): bool {
+  return c >= 0x30 && c <= 0x39;
+}
+
+function isLowerAlpha(c: i32): bool {
+  return c >= 0x61 && c <= 0x7a;
+}
+
+/** A stamp key: 1..8 lower-case letters. */
+export function isStampKey(key: string): bool {
+  const n = key.length;
+  if (n == 0 || n > MAX_KEY_LENGTH) return false;
+  for (let i = 0; i < n; i++) {
+    if (!isLowerAlpha(key.charCodeAt(i))) return false;
+  }
+  return true;
+}
+
+/**
+ * A stamp value: 0..63 characters of `[A-Za-z0-9_.:/-]` (the label-value charset; empty is
+ * allowed because some fields, e.g. the pod stamp's untimed wait `w`, may be empty).
+ */
+export function isStampValue(value: string): bool {
+  const n = value.length;
+  if (n > MAX_VALUE_LENGTH) return false;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    const ok =
+      isDigit(c) ||
+      isLowerAlpha(c) ||
+      (c >= 0x41 && c <= 0x5a) || // A-Z
+      c == 0x5f || // _
+      c == 0x2e || // .
+      c == 0x3a || // :
+      c == 0x2f || // /
+      c == 0x2d; // -
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Parses the version prefix; -1 when it is not 1..999 without a leading zero. */
+function parseVersion(text: string): i32 {
+  const n = text.length;
+  if (n == 0 || n > MAX_VERSION_DIGITS) return -1;
+  let version = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (!isDigit(c)) return -1;
+    version = version * 10 + (c - 0x30);
+  }
+  if (text.charCodeAt(0) == 0x30) return -1;
+  return version;
+}
+
+/**
+ * Reads a stamp; null when it is malformed in any way (see the grammar at the top). The caller
+ * checks which keys it needs and what their values mean.
+ */
+export function decodeStamp(text: string): Stamp | null {
+  const length = text.length;
+  if (length == 0 || length > MAX_STAMP_LENGTH) return null;
+  let end = text.indexOf(";");
+  if (end < 0) end = length;
+  const version = parseVersion(text.substring(0, end));
+  if (version < 1) return null;
+  const fields = new Array<StampField>();
+  let start = end + 1;
+  while (start <= length) {
+    if (start == length) return null; // trailing ";" (or an empty field)
+    end = text.indexOf(";", start);
+    if (end < 0) end = length;
+    const field = decodeField(text, start, end);
+    if (field == null) return null;
+    for (let i = 0; i < fields.length; i++) {
+      if (unchecked(fields[i]).key == field.key) return null;
+    }
+    if (fields.length == MAX_STAMP_FIELDS) return null;
+    fields.push(field);
+    start = end + 1;
+  }
+  return new Stamp(version, fields);
+}
+
+function decodeField(text: string, start: i32, end: i32): StampField | null {
+  const equals = text.indexOf("=", start);
+  if (equals < 0 || equals >= end) return null;
+  const key = text.substring(start, equals);
+  const value = text.substring(equals + 1, end);
+  if (!isStampKey(key) || !isStampValue(value)) return null;
+  return new StampField(key, value);
+}
+
+/**
+ * Writes a version-1 stamp. Returns null if a key or value breaks the grammar, a key repeats, or
+ * the result would be too long: the filter never emits a stamp it would itself refuse.
+ */
+export function encodeStamp(fields: StampField[]): string | null {
+  if (fields.length > MAX_STAMP_FIELDS) return null;
+  let text = STAMP_VERSION.toString();
+  for (let i = 0; i < fields.length; i++) {
+    const field = unchecked(fields[i]);
+    if (!isStampKey(field.key) || !isStampValue(field.value)) return null;
+    for (let j = 0; j < i; j++) {
+      if (unchecked(fields[j]).key == field.key) return null;
+    }
+    text += ";" + field.key + "=" + field.value;
+  }
+  if (text.length > MAX_STAMP_LENGTH) return null;
+  return text;
+}
