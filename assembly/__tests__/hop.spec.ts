@@ -1,0 +1,122 @@
+import {
+  encodeHopStamp,
+  decodeHopStamp,
+  checkHop,
+  hopDuration,
+  HopVerdict,
+  MAX_HOP_DURATION_MS,
+} from "../hop";
+
+const NONE: string[] = [];
+
+describe("hop stamp", () => {
+  it("encodes version 1 with cluster, region and send time", () => {
+    expect<string>(encodeHopStamp("cluster-a", "eu-west1", 1700000000123)).toBe(
+      "1;c=cluster-a;r=eu-west1;t=1700000000123",
+    );
+  });
+
+  it("round-trips", () => {
+    const stamp = decodeHopStamp(encodeHopStamp("a", "r1", 42))!;
+    expect<string>(stamp.cluster).toBe("a");
+    expect<string>(stamp.region).toBe("r1");
+    expect<i64>(stamp.sentMs).toBe(42);
+  });
+
+  it("accepts fields in any order and unknown fields of later versions", () => {
+    const stamp = decodeHopStamp("2;t=5;x=new;r=r1;c=a")!;
+    expect<string>(stamp.cluster).toBe("a");
+    expect<i64>(stamp.sentMs).toBe(5);
+  });
+
+  it("refuses stamps without usable c, r, t", () => {
+    const bad: string[] = [
+      "1;r=r1;t=5",
+      "1;c=a;t=5",
+      "1;c=a;r=r1",
+      "1;c=;r=r1;t=5",
+      "1;c=a;r=;t=5",
+      "1;c=a;r=r1;t=",
+      "1;c=a;r=r1;t=-5",
+      "1;c=a;r=r1;t=1.5",
+      "1;c=a;r=r1;t=12345678901234", // 14 digits
+      "1;c=a b;r=r1;t=5",
+      "1;c=a;c=b;r=r1;t=5",
+      "c=a;r=r1;t=5",
+      "",
+    ];
+    for (let i = 0; i < bad.length; i++) {
+      if (decodeHopStamp(unchecked(bad[i])) != null) throw new Error("accepted " + unchecked(bad[i]));
+    }
+  });
+});
+
+describe("checkHop", () => {
+  const stampB = "1;c=cluster-b;r=us-east1;t=1000";
+
+  it("reports an absent stamp", () => {
+    expect<HopVerdict>(checkHop(null, true, "cluster-a", NONE, NONE).verdict).toBe(HopVerdict.Absent);
+    expect<HopVerdict>(checkHop(null, false, "cluster-a", NONE, NONE).verdict).toBe(HopVerdict.Absent);
+  });
+
+  it("finds a cross-cluster hop over mTLS", () => {
+    const check = checkHop(stampB, true, "cluster-a", NONE, NONE);
+    expect<HopVerdict>(check.verdict).toBe(HopVerdict.CrossCluster);
+    expect<string>(check.stamp!.cluster).toBe("cluster-b");
+    expect<string>(check.stamp!.region).toBe("us-east1");
+    expect<string>(check.reason).toBe("");
+  });
+
+  it("does not count a hop inside the cluster", () => {
+    expect<HopVerdict>(checkHop("1;c=cluster-a;r=x;t=1", true, "cluster-a", NONE, NONE).verdict).toBe(
+      HopVerdict.SameCluster,
+    );
+  });
+
+  it("refuses stamps without mTLS, before reading them", () => {
+    const check = checkHop("garbage", false, "cluster-a", NONE, NONE);
+    expect<HopVerdict>(check.verdict).toBe(HopVerdict.Rejected);
+    expect<string>(check.reason).toBe("untrusted");
+    expect<string>(checkHop(stampB, false, "cluster-a", NONE, NONE).reason).toBe("untrusted");
+  });
+
+  it("refuses malformed stamps", () => {
+    expect<string>(checkHop("1;c=x", true, "cluster-a", NONE, NONE).reason).toBe("malformed");
+    expect<string>(checkHop("", true, "cluster-a", NONE, NONE).reason).toBe("malformed");
+  });
+
+  it("refuses clusters and regions outside the known lists", () => {
+    expect<string>(checkHop(stampB, true, "cluster-a", ["cluster-c"], NONE).reason).toBe("unknown_cluster");
+    expect<string>(checkHop(stampB, true, "cluster-a", ["cluster-b"], ["eu-west1"]).reason).toBe("unknown_region");
+    expect<HopVerdict>(checkHop(stampB, true, "cluster-a", ["cluster-b"], ["us-east1"]).verdict).toBe(
+      HopVerdict.CrossCluster,
+    );
+    // The own cluster needs no entry in the list.
+    expect<HopVerdict>(checkHop("1;c=cluster-a;r=x;t=1", true, "cluster-a", ["cluster-b"], ["y"]).verdict).toBe(
+      HopVerdict.SameCluster,
+    );
+  });
+});
+
+describe("hopDuration", () => {
+  it("is now minus the send time", () => {
+    const d = hopDuration(1700000000250, 1700000000000);
+    expect<i64>(d.milliseconds).toBe(250);
+    expect<bool>(d.skewed).toBe(false);
+    expect<i64>(hopDuration(5, 5).milliseconds).toBe(0);
+    expect<bool>(hopDuration(5, 5).skewed).toBe(false);
+  });
+
+  it("clamps a send time in the future to 0 and flags skew", () => {
+    const d = hopDuration(1000, 1500);
+    expect<i64>(d.milliseconds).toBe(0);
+    expect<bool>(d.skewed).toBe(true);
+  });
+
+  it("clamps an implausibly old send time and flags skew", () => {
+    const d = hopDuration(1700000000000, 0);
+    expect<i64>(d.milliseconds).toBe(MAX_HOP_DURATION_MS);
+    expect<bool>(d.skewed).toBe(true);
+    expect<bool>(hopDuration(MAX_HOP_DURATION_MS, 0).skewed).toBe(false);
+  });
+});

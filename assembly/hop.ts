@@ -1,0 +1,135 @@
+// The hop stamp (`x-kwt-hop: 1;c=<cluster>;r=<region>;t=<unix-ms>`): written on every outbound
+// request, checked on the receiving side to find cross-cluster hops. Pure: no host calls.
+
+import { decodeStamp, encodeStamp, StampField } from "./stamp";
+
+const KEY_CLUSTER = "c";
+const KEY_REGION = "r";
+const KEY_TIME = "t";
+/** Milliseconds since the epoch fit in 13 digits until the year 2286; more is not a time. */
+const MAX_TIME_DIGITS: i32 = 13;
+/**
+ * Longest hop the histogram records. Send times further in the past come from a skewed clock
+ * (or a stamp replayed long after): they are clamped here and counted as skew, like the future.
+ */
+export const MAX_HOP_DURATION_MS: i64 = 3_600_000;
+
+/** `kwt_stamps_rejected_total` reasons for hop stamps. */
+export const REJECT_MALFORMED = "malformed";
+export const REJECT_UNTRUSTED = "untrusted";
+export const REJECT_UNKNOWN_CLUSTER = "unknown_cluster";
+export const REJECT_UNKNOWN_REGION = "unknown_region";
+
+export class HopStamp {
+  constructor(
+    public cluster: string,
+    public region: string,
+    public sentMs: i64,
+  ) {}
+}
+
+/** The stamp this proxy writes. Cluster and region are label values (checked at configure time). */
+export function encodeHopStamp(cluster: string, region: string, sentMs: i64): string {
+  const text = encodeStamp([
+    new StampField(KEY_CLUSTER, cluster),
+    new StampField(KEY_REGION, region),
+    new StampField(KEY_TIME, sentMs.toString()),
+  ]);
+  // Only unreachable with label values: never write a stamp the receiver would refuse.
+  return text != null ? text : "";
+}
+
+function parseMillis(text: string): i64 {
+  const n = text.length;
+  if (n == 0 || n > MAX_TIME_DIGITS) return -1;
+  let value: i64 = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+    value = value * 10 + (c - 0x30);
+  }
+  return value;
+}
+
+/** Reads a hop stamp; null when malformed or when c, r or t is missing, empty or invalid. */
+export function decodeHopStamp(text: string): HopStamp | null {
+  const stamp = decodeStamp(text);
+  if (stamp == null) return null;
+  const cluster = stamp.get(KEY_CLUSTER);
+  const region = stamp.get(KEY_REGION);
+  const time = stamp.get(KEY_TIME);
+  if (cluster == null || region == null || time == null) return null;
+  if (cluster.length == 0 || region.length == 0) return null;
+  const sentMs = parseMillis(time);
+  if (sentMs < 0) return null;
+  return new HopStamp(cluster, region, sentMs);
+}
+
+export enum HopVerdict {
+  /** No stamp on the request. */
+  Absent,
+  /** A valid stamp from this proxy's own cluster: not a cross-cluster hop. */
+  SameCluster,
+  /** A valid, trusted stamp from another cluster. */
+  CrossCluster,
+  /** Refused: `reason` says why. */
+  Rejected,
+}
+
+export class HopCheck {
+  constructor(
+    public verdict: HopVerdict,
+    public stamp: HopStamp | null,
+    public reason: string,
+  ) {}
+}
+
+function contains(list: string[], value: string): bool {
+  for (let i = 0; i < list.length; i++) {
+    if (unchecked(list[i]) == value) return true;
+  }
+  return false;
+}
+
+/**
+ * Judges the hop stamp a receiving (inbound) proxy found. Only a stamp that arrived over mTLS is
+ * trusted; with a non-empty known list, clusters and regions outside it are refused, so a caller
+ * cannot invent label values (without a list, the series cap bounds them).
+ */
+export function checkHop(
+  value: string | null,
+  mtls: bool,
+  localCluster: string,
+  knownClusters: string[],
+  knownRegions: string[],
+): HopCheck {
+  if (value == null) return new HopCheck(HopVerdict.Absent, null, "");
+  if (!mtls) return new HopCheck(HopVerdict.Rejected, null, REJECT_UNTRUSTED);
+  const stamp = decodeHopStamp(value);
+  if (stamp == null) return new HopCheck(HopVerdict.Rejected, null, REJECT_MALFORMED);
+  if (stamp.cluster == localCluster) return new HopCheck(HopVerdict.SameCluster, stamp, "");
+  if (knownClusters.length > 0 && !contains(knownClusters, stamp.cluster)) {
+    return new HopCheck(HopVerdict.Rejected, stamp, REJECT_UNKNOWN_CLUSTER);
+  }
+  if (knownRegions.length > 0 && !contains(knownRegions, stamp.region)) {
+    return new HopCheck(HopVerdict.Rejected, stamp, REJECT_UNKNOWN_REGION);
+  }
+  return new HopCheck(HopVerdict.CrossCluster, stamp, "");
+}
+
+export class HopDuration {
+  constructor(
+    /** What the histogram records: 0..MAX_HOP_DURATION_MS. */
+    public milliseconds: i64,
+    /** The raw difference was outside that range (clock skew): count it. */
+    public skewed: bool,
+  ) {}
+}
+
+/** now - sent, clamped to [0, MAX_HOP_DURATION_MS]; a clamp means the clocks disagree. */
+export function hopDuration(nowMs: i64, sentMs: i64): HopDuration {
+  const raw = nowMs - sentMs;
+  if (raw < 0) return new HopDuration(0, true);
+  if (raw > MAX_HOP_DURATION_MS) return new HopDuration(MAX_HOP_DURATION_MS, true);
+  return new HopDuration(raw, false);
+}
