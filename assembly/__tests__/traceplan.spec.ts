@@ -1,0 +1,148 @@
+import { planTrace, IdSource, TraceAction, TraceRequest, ownMemberValue } from "../traceplan";
+import { TraceParentProblem } from "../tracecontext";
+import { TraceStateMember } from "../tracestate";
+import { AdaptiveSampler, SamplerSettings } from "../sampler";
+
+const TRACE_ID = "12345678901234567890123456789012";
+const PARENT_ID = "1234567890123456";
+const VALID = "00-" + TRACE_ID + "-" + PARENT_ID + "-01";
+const NEW_TRACE = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1";
+const NEW_SPAN = "bbbbbbbbbbbbbbb1";
+const OWN = new TraceStateMember("kwt", ownMemberValue("cluster-a", "eu-west1"));
+
+class FixedIds extends IdSource {
+  uniformValue: f64 = 0.5;
+  traceIds: i32 = 0;
+  spanIds: i32 = 0;
+  traceId(): string {
+    this.traceIds++;
+    return NEW_TRACE;
+  }
+  spanId(): string {
+    this.spanIds++;
+    return NEW_SPAN;
+  }
+  uniform(): f64 {
+    return this.uniformValue;
+  }
+}
+
+/** A sampler whose probability is `p` from the start (bounds pinned to p). */
+function samplerAt(p: f64): AdaptiveSampler {
+  return new AdaptiveSampler(new SamplerSettings(1000, p, p, 1000), 0);
+}
+
+function outbound(traceparents: string[], tracestates: string[]): TraceRequest {
+  return new TraceRequest(traceparents, tracestates, false, false);
+}
+
+describe("planTrace: outbound, not a participant", () => {
+  it("keeps a valid version-00 traceparent and does not touch tracestate", () => {
+    const ids = new FixedIds();
+    const plan = planTrace(outbound([VALID], ["foo=1,,bar=2", "baz=3"]), OWN, samplerAt(1), ids);
+    expect<TraceAction>(plan.action).toBe(TraceAction.Keep);
+    expect<string>(plan.traceparent).toBe("");
+    expect<string>(plan.tracestate).toBe("");
+    expect<string>(plan.traceId).toBe(TRACE_ID);
+    expect<bool>(plan.sampled).toBe(true);
+    expect<i32>(ids.traceIds + ids.spanIds).toBe(0);
+  });
+
+  it("keeps it even when tracestate is invalid", () => {
+    expect<TraceAction>(planTrace(outbound([VALID], ["FOO=1"]), OWN, samplerAt(1), new FixedIds()).action).toBe(
+      TraceAction.Keep,
+    );
+  });
+
+  it("starts a trace when there is none, sampled by the sampler", () => {
+    const plan = planTrace(outbound([], ["foo=1"]), OWN, samplerAt(1), new FixedIds());
+    expect<TraceAction>(plan.action).toBe(TraceAction.Start);
+    expect<string>(plan.traceparent).toBe("00-" + NEW_TRACE + "-" + NEW_SPAN + "-03");
+    expect<string>(plan.tracestate).toBe("kwt=cluster-a;eu-west1"); // the orphan tracestate is dropped
+    expect<string>(plan.parentSpanId).toBe("");
+    expect<bool>(plan.sampled).toBe(true);
+    expect<bool>(plan.samplerDecided).toBe(true);
+  });
+
+  it("starts an unsampled trace when the sampler says no", () => {
+    const plan = planTrace(outbound([], []), OWN, samplerAt(0.25), new FixedIds()); // uniform 0.5
+    expect<string>(plan.traceparent).toBe("00-" + NEW_TRACE + "-" + NEW_SPAN + "-02");
+    expect<bool>(plan.sampled).toBe(false);
+  });
+
+  it("restarts an invalid traceparent, drops tracestate and reports the reason", () => {
+    const plan = planTrace(
+      outbound(["00-" + TRACE_ID + "-" + PARENT_ID + "-01-extra"], ["foo=1"]),
+      OWN,
+      samplerAt(1),
+      new FixedIds(),
+    );
+    expect<TraceAction>(plan.action).toBe(TraceAction.Restart);
+    expect<TraceParentProblem>(plan.problem).toBe(TraceParentProblem.TrailingData);
+    expect<string>(plan.traceparent).toBe("00-" + NEW_TRACE + "-" + NEW_SPAN + "-03");
+    expect<string>(plan.tracestate).toBe("kwt=cluster-a;eu-west1");
+  });
+
+  it("restarts on duplicated traceparent headers", () => {
+    const plan = planTrace(outbound([VALID, VALID], []), OWN, samplerAt(1), new FixedIds());
+    expect<TraceAction>(plan.action).toBe(TraceAction.Restart);
+    expect<TraceParentProblem>(plan.problem).toBe(TraceParentProblem.Duplicate);
+  });
+
+  it("downgrades a later version, keeps ids and known flags, and re-emits tracestate", () => {
+    const plan = planTrace(
+      outbound(["cc-" + TRACE_ID + "-" + PARENT_ID + "-ff-future"], ["rojo=1,kwt=old", "congo=2"]),
+      OWN,
+      samplerAt(1),
+      new FixedIds(),
+    );
+    expect<TraceAction>(plan.action).toBe(TraceAction.Continue);
+    expect<string>(plan.traceparent).toBe("00-" + TRACE_ID + "-" + PARENT_ID + "-03");
+    expect<string>(plan.tracestate).toBe("kwt=cluster-a;eu-west1,rojo=1,congo=2");
+    expect<string>(plan.spanId).toBe("");
+  });
+
+  it("replaces an invalid tracestate by its own member when it changes traceparent", () => {
+    const plan = planTrace(outbound(["01-" + TRACE_ID + "-" + PARENT_ID + "-00"], ["foo=1,BAD=2"]), OWN, samplerAt(1), new FixedIds());
+    expect<string>(plan.tracestate).toBe("kwt=cluster-a;eu-west1");
+  });
+});
+
+describe("planTrace: participant", () => {
+  it("puts its own span id in parent-id and its member leftmost", () => {
+    const ids = new FixedIds();
+    const plan = planTrace(new TraceRequest([VALID], ["rojo=1"], true, false), OWN, samplerAt(0), ids);
+    expect<TraceAction>(plan.action).toBe(TraceAction.Continue);
+    expect<string>(plan.traceparent).toBe("00-" + TRACE_ID + "-" + NEW_SPAN + "-01");
+    expect<string>(plan.tracestate).toBe("kwt=cluster-a;eu-west1,rojo=1");
+    expect<string>(plan.spanId).toBe(NEW_SPAN);
+    expect<string>(plan.parentSpanId).toBe(PARENT_ID);
+    expect<bool>(plan.sampled).toBe(true);
+    expect<bool>(plan.samplerDecided).toBe(false);
+  });
+
+  it("keeps an unsampled flag unless forced", () => {
+    const unsampled = "00-" + TRACE_ID + "-" + PARENT_ID + "-00";
+    const kept = planTrace(new TraceRequest([unsampled], [], true, false), OWN, samplerAt(1), new FixedIds());
+    expect<string>(kept.traceparent).toBe("00-" + TRACE_ID + "-" + NEW_SPAN + "-00");
+    expect<bool>(kept.sampled).toBe(false);
+    const forced = planTrace(new TraceRequest([unsampled], [], true, true), OWN, samplerAt(0), new FixedIds());
+    expect<string>(forced.traceparent).toBe("00-" + TRACE_ID + "-" + NEW_SPAN + "-01");
+    expect<bool>(forced.sampled).toBe(true);
+  });
+
+  it("forces a new trace sampled without asking the sampler", () => {
+    const sampler = samplerAt(0);
+    const plan = planTrace(new TraceRequest([], [], true, true), OWN, sampler, new FixedIds());
+    expect<TraceAction>(plan.action).toBe(TraceAction.Start);
+    expect<bool>(plan.sampled).toBe(true);
+    expect<bool>(plan.samplerDecided).toBe(false);
+    expect<string>(plan.traceparent).toBe("00-" + NEW_TRACE + "-" + NEW_SPAN + "-03");
+  });
+
+  it("ignores force outside a participant", () => {
+    const plan = planTrace(new TraceRequest([], [], false, true), OWN, samplerAt(0), new FixedIds());
+    expect<bool>(plan.sampled).toBe(false);
+    expect<bool>(plan.samplerDecided).toBe(true);
+  });
+});

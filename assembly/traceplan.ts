@@ -1,0 +1,140 @@
+// What the filter does to a request's trace context: keep it, continue it, or start a new trace.
+// Pure: ids and random numbers come from an IdSource the glue backs with WASI random_get.
+//
+// - Outbound (caller side), not a participant: a valid version-00 traceparent and its tracestate
+//   pass untouched (W3C: a proxy that does not change traceparent must not change tracestate).
+//   A valid later version is downgraded to 00 (same ids, unknown flags zeroed), which changes
+//   traceparent, so tracestate is re-emitted with the filter's member leftmost.
+// - Participant (the filter records its own span on this hop): the trace-id is kept, the
+//   filter's span id becomes parent-id, and its member goes leftmost in tracestate. A forced
+//   sample sets the sampled flag (allowed because parent-id changes with it).
+// - No traceparent, or an invalid one (counted by reason): a new trace with random ids, the
+//   sampler's decision (or a forced one) in the flags, tracestate holding only the filter's member.
+
+import {
+  formatTraceParent,
+  parseTraceParentHeaders,
+  TraceParentProblem,
+  FLAG_RANDOM,
+  FLAG_SAMPLED,
+  KNOWN_FLAGS,
+} from "./tracecontext";
+import { formatTraceState, parseTraceState, putLeftmost, TraceStateMember } from "./tracestate";
+import { AdaptiveSampler } from "./sampler";
+
+/** Random ids and numbers for new traces and spans. */
+export abstract class IdSource {
+  /** 32 lower-case hex characters, not all zero. */
+  abstract traceId(): string;
+  /** 16 lower-case hex characters, not all zero. */
+  abstract spanId(): string;
+  /** Uniform in [0, 1). */
+  abstract uniform(): f64;
+}
+
+export enum TraceAction {
+  /** Leave traceparent and tracestate as they are. */
+  Keep,
+  /** Same trace: write the new traceparent and tracestate. */
+  Continue,
+  /** No traceparent: a new trace. */
+  Start,
+  /** An invalid traceparent replaced by a new trace (`problem` says why). */
+  Restart,
+}
+
+export class TracePlan {
+  constructor(
+    public action: TraceAction,
+    public problem: TraceParentProblem,
+    /** The traceparent to write; "" for Keep. */
+    public traceparent: string,
+    /** The tracestate to write; "" for Keep. */
+    public tracestate: string,
+    public traceId: string,
+    /** The filter's span id (the new parent-id); "" when the filter did not make one. */
+    public spanId: string,
+    /** The parent of the filter's span: the incoming parent-id, "" for a new trace. */
+    public parentSpanId: string,
+    public sampled: bool,
+    /** The sampled flag came from the adaptive sampler (a new, not forced, trace). */
+    public samplerDecided: bool,
+  ) {}
+}
+
+export class TraceRequest {
+  constructor(
+    /** Every traceparent header value, in order. */
+    public traceparents: string[],
+    /** Every tracestate header value, in order. */
+    public tracestates: string[],
+    /** The filter records a span for this hop. */
+    public participant: bool,
+    /** Sample regardless of the sampler (only honoured for a participant, which owns the span). */
+    public forceSampled: bool,
+  ) {}
+}
+
+/** Decides the trace context of one request. */
+export function planTrace(
+  request: TraceRequest,
+  own: TraceStateMember,
+  sampler: AdaptiveSampler,
+  ids: IdSource,
+): TracePlan {
+  const parsed = parseTraceParentHeaders(request.traceparents);
+  const incoming = parsed.traceParent;
+  const forced = request.participant && request.forceSampled;
+  if (incoming == null) {
+    const traceId = ids.traceId();
+    const spanId = ids.spanId();
+    const sampled = forced || sampler.decide(ids.uniform());
+    const flags: u8 = FLAG_RANDOM | (sampled ? FLAG_SAMPLED : 0);
+    return new TracePlan(
+      parsed.problem == TraceParentProblem.None ? TraceAction.Start : TraceAction.Restart,
+      parsed.problem,
+      formatTraceParent(traceId, spanId, flags),
+      formatTraceState([own]),
+      traceId,
+      spanId,
+      "",
+      sampled,
+      !forced,
+    );
+  }
+  if (!request.participant && incoming.version == 0) {
+    return new TracePlan(
+      TraceAction.Keep,
+      TraceParentProblem.None,
+      "",
+      "",
+      incoming.traceId,
+      "",
+      incoming.parentId,
+      incoming.sampled,
+      false,
+    );
+  }
+  const spanId = request.participant ? ids.spanId() : "";
+  const parentId = request.participant ? spanId : incoming.parentId;
+  const flags: u8 = (incoming.flags & KNOWN_FLAGS) | (forced ? FLAG_SAMPLED : 0);
+  // A tracestate that does not parse is discarded (W3C allows it); ours goes leftmost either way.
+  const members = parseTraceState(request.tracestates);
+  const tracestate = formatTraceState(putLeftmost(members != null ? members : [], own));
+  return new TracePlan(
+    TraceAction.Continue,
+    TraceParentProblem.None,
+    formatTraceParent(incoming.traceId, parentId, flags),
+    tracestate,
+    incoming.traceId,
+    spanId,
+    incoming.parentId,
+    (flags & FLAG_SAMPLED) != 0,
+    false,
+  );
+}
+
+/** The filter's own tracestate member value: `<cluster>;<region>` (both label values). */
+export function ownMemberValue(cluster: string, region: string): string {
+  return cluster + ";" + region;
+}
