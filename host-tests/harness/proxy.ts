@@ -1,0 +1,568 @@
+// An HTTP/1.1 proxy that runs the filter the way an Envoy listener with one Wasm HTTP filter and a
+// router does: request headers, body and trailers go through the filter, then upstream; the
+// response comes back through the filter; every stream ends with proxy_on_log. Local replies (from
+// the filter or from Envoy itself: upstream unreachable, timeout, reset, body too large) are
+// encoded through the filter like Envoy's, with Envoy's status, body, details and response flags.
+// Bodies are buffered whole and handed to the filter once, with end_of_stream set.
+
+import http from "node:http";
+import { randomUUID } from "node:crypto";
+import { AdminServer, closeServer, listenOn, type HostPort } from "./admin.js";
+import type { StatStore } from "./stats.js";
+import type { HeaderList, HeadersOutcome, LocalReply, StreamEnd, StreamOptions } from "./types.js";
+
+/** Envoy StreamInfo::ResponseFlag bits (response.flags), the ones this proxy can produce. */
+export const ResponseFlag = {
+  UpstreamRequestTimeout: 0x4,
+  UpstreamRemoteReset: 0x10,
+  UpstreamConnectionFailure: 0x20,
+  UpstreamConnectionTermination: 0x40,
+  DownstreamConnectionTermination: 0x4000,
+} as const;
+
+/** What the proxy needs from a body or trailers callback. */
+export interface FilterDataOutcome {
+  status: number;
+  localReply?: LocalReply;
+}
+
+/** The stream driver the proxy runs each request through (plugin.ts's Stream). */
+export interface FilterStream {
+  onRequestHeaders(headers: HeaderList, endOfStream: boolean): HeadersOutcome;
+  onRequestBody(body: Uint8Array, endOfStream: boolean): FilterDataOutcome & { body: Uint8Array };
+  onRequestTrailers(trailers: HeaderList): FilterDataOutcome & { trailers?: HeaderList };
+  onResponseHeaders(headers: HeaderList, endOfStream: boolean): HeadersOutcome;
+  onResponseBody(body: Uint8Array, endOfStream: boolean): FilterDataOutcome & { body: Uint8Array };
+  onResponseTrailers(trailers: HeaderList): FilterDataOutcome & { trailers?: HeaderList };
+  end(end?: StreamEnd): void;
+}
+
+/** A loaded plugin (plugin.ts's Plugin) as the proxy uses it. */
+export interface FilterPlugin {
+  createStream(options?: StreamOptions): FilterStream;
+}
+
+export interface ProxyOptions {
+  /** Loads the plugin; the listener opens only once it resolved (the admin answers /ready 503 until then). */
+  loadPlugin: () => Promise<FilterPlugin>;
+  /** The store /stats/prometheus shows; the plugin must record into the same one. */
+  stats: StatStore;
+  listen: HostPort;
+  /** Where requests go: http://host:port; the request path is kept. */
+  upstream: string;
+  admin?: HostPort;
+  /** Every downstream connection counts as mutual TLS (connection.mtls true), as behind a sidecar. */
+  mtls?: boolean;
+  /** Envoy's route timeout, from sending upstream to the end of the response. Default 15 s, as Envoy. */
+  upstreamTimeoutMs?: number;
+  /** Largest request or response body buffered; beyond it Envoy answers 413 / 500. Default 8 MiB. */
+  maxBodyBytes?: number;
+}
+
+const DEFAULT_UPSTREAM_TIMEOUT_MS = 15_000;
+const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/** Hop-by-hop headers: the codec consumes them, filters and the other side never see them. */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+]);
+
+/** A reply Envoy makes itself (sendLocalReply): status, text body, details and the flags it sets. */
+interface EnvoyReply {
+  status: number;
+  body: string;
+  details: string;
+  responseFlags: number;
+}
+
+const UPSTREAM_CONNECTION_FAILURE: EnvoyReply = {
+  status: 503,
+  body: "upstream connect error or disconnect/reset before headers. reset reason: connection failure",
+  details: "upstream_reset_before_response_started{connection_failure}",
+  responseFlags: ResponseFlag.UpstreamConnectionFailure,
+};
+const UPSTREAM_CONNECTION_TERMINATION: EnvoyReply = {
+  status: 503,
+  body: "upstream connect error or disconnect/reset before headers. reset reason: connection termination",
+  details: "upstream_reset_before_response_started{connection_termination}",
+  responseFlags: ResponseFlag.UpstreamConnectionTermination,
+};
+const UPSTREAM_TIMEOUT: EnvoyReply = {
+  status: 504,
+  body: "upstream request timeout",
+  details: "upstream_response_timeout",
+  responseFlags: ResponseFlag.UpstreamRequestTimeout,
+};
+const REQUEST_TOO_LARGE: EnvoyReply = {
+  status: 413,
+  body: "Payload Too Large",
+  details: "request_payload_too_large",
+  responseFlags: 0,
+};
+const RESPONSE_TOO_LARGE: EnvoyReply = {
+  status: 500,
+  body: "Internal Server Error",
+  details: "response_payload_too_large",
+  responseFlags: 0,
+};
+
+/** Envoy's HTTP/1 codec view of a request: pseudo-headers first, then the rest in arrival order. */
+export function requestHeaderList(request: http.IncomingMessage): HeaderList {
+  const headers: HeaderList = [
+    [":authority", request.headers.host ?? ""],
+    [":path", request.url ?? "/"],
+    [":method", request.method ?? "GET"],
+    [":scheme", "http"],
+  ];
+  headers.push(...rawHeaderList(request.rawHeaders).filter(([name]) => name !== "host"));
+  // The connection manager adds these before any filter runs.
+  if (!headers.some(([name]) => name === "x-forwarded-proto")) headers.push(["x-forwarded-proto", "http"]);
+  if (!headers.some(([name]) => name === "x-request-id")) headers.push(["x-request-id", randomUUID()]);
+  return headers;
+}
+
+/** Node's raw header array as an Envoy header list: names lower-cased, hop-by-hop headers dropped. */
+export function rawHeaderList(raw: readonly string[]): HeaderList {
+  const headers: HeaderList = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (!HOP_BY_HOP.has(name)) headers.push([name, raw[i + 1] as string]);
+  }
+  return headers;
+}
+
+/** First value of a header, as Envoy's get() returns. */
+export function headerValue(headers: HeaderList, name: string): string | undefined {
+  return headers.find(([key]) => key === name)?.[1];
+}
+
+/**
+ * How to frame a message on the wire: a body length (replacing any content-length the filter left),
+ * "chunked" (trailers follow; no content-length), or "as-is" (a HEAD response or a 204/304, whose
+ * content-length describes a body that is not sent).
+ */
+export type Framing = number | "chunked" | "as-is";
+
+/** The headers to write on the wire: no pseudo-headers or hop-by-hop headers, as name/value pairs. */
+export function wireHeaders(headers: HeaderList, framing: Framing): Array<[string, string]> {
+  const wire = headers.filter(
+    ([name]) =>
+      !name.startsWith(":") && !HOP_BY_HOP.has(name) && (framing === "as-is" || name !== "content-length"),
+  );
+  if (typeof framing === "number") wire.push(["content-length", String(framing)]);
+  return wire;
+}
+
+/** The headers Envoy's sendLocalReply builds: :status, the filter's additions, then the text body's. */
+export function localReplyHeaders(status: number, extra: HeaderList, body: Uint8Array): HeaderList {
+  const headers: HeaderList = [[":status", String(status)], ...extra];
+  if (body.length > 0) headers.push(["content-length", String(body.length)], ["content-type", "text/plain"]);
+  return headers;
+}
+
+/** response.grpc_status: from the trailers, else from the headers (a trailers-only response). */
+export function grpcStatusOf(headers: HeaderList, trailers: HeaderList): number | undefined {
+  const text = headerValue(trailers, "grpc-status") ?? headerValue(headers, "grpc-status");
+  if (text === undefined || !/^\d+$/.test(text)) return undefined;
+  return Number(text);
+}
+
+function statusOf(headers: HeaderList, fallback: number): number {
+  const status = Number(headerValue(headers, ":status"));
+  return Number.isInteger(status) && status >= 100 && status <= 999 ? status : fallback;
+}
+
+class BodyTooLargeError extends Error {}
+
+interface Received {
+  body: Buffer;
+  trailers: HeaderList;
+}
+
+/** Buffers a whole message; rejects with BodyTooLargeError past `limit` bytes. */
+function receive(message: http.IncomingMessage, limit: number): Promise<Received> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    message.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        message.removeAllListeners("data");
+        message.resume();
+        reject(new BodyTooLargeError(`body larger than ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    message.on("end", () =>
+      resolve({ body: Buffer.concat(chunks), trailers: rawHeaderList(message.rawTrailers) }),
+    );
+    message.on("error", reject);
+    message.on("close", () => {
+      if (!message.complete) reject(new Error("connection closed before the message was complete"));
+    });
+  });
+}
+
+/** How forwarding ended when no full response came back. */
+class UpstreamFailure extends Error {
+  constructor(
+    readonly reply: EnvoyReply,
+    /** The response headers, when the failure came after them (reset or timeout mid-body). */
+    readonly responseHeaders?: HeaderList,
+  ) {
+    super(reply.details);
+  }
+}
+
+interface UpstreamResponse {
+  headers: HeaderList;
+  body: Buffer;
+  trailers: HeaderList;
+}
+
+/** One downstream request through the filter. Ends the filter stream exactly once. */
+class Exchange {
+  private readonly startedNs = process.hrtime.bigint();
+  private ended = false;
+  private upstreamRequest: http.ClientRequest | undefined;
+
+  constructor(
+    private readonly stream: FilterStream,
+    private readonly request: http.IncomingMessage,
+    private readonly response: http.ServerResponse,
+    private readonly options: Required<Pick<ProxyOptions, "upstreamTimeoutMs" | "maxBodyBytes">> & {
+      upstream: URL;
+    },
+  ) {
+    response.on("close", () => {
+      if (this.ended) return;
+      // The client went away before the response was complete.
+      this.upstreamRequest?.destroy();
+      this.finish({ responseFlags: ResponseFlag.DownstreamConnectionTermination });
+    });
+  }
+
+  async run(): Promise<void> {
+    const requestHeaders = requestHeaderList(this.request);
+    const hasBody =
+      this.request.headers["transfer-encoding"] !== undefined ||
+      (this.request.headers["content-length"] !== undefined &&
+        this.request.headers["content-length"] !== "0");
+    const headersOutcome = this.stream.onRequestHeaders(requestHeaders, !hasBody);
+    if (headersOutcome.localReply) {
+      this.request.resume();
+      this.replyLocally(headersOutcome.localReply);
+      return;
+    }
+    let body = Buffer.alloc(0);
+    let trailers: HeaderList = [];
+    if (hasBody) {
+      let received: Received;
+      try {
+        received = await receive(this.request, this.options.maxBodyBytes);
+      } catch (error) {
+        if (error instanceof BodyTooLargeError) this.replyAsEnvoy(REQUEST_TOO_LARGE);
+        return; // otherwise the client went away; the close handler ends the stream
+      }
+      const bodyOutcome = this.stream.onRequestBody(received.body, received.trailers.length === 0);
+      if (bodyOutcome.localReply) {
+        this.replyLocally(bodyOutcome.localReply);
+        return;
+      }
+      body = Buffer.from(bodyOutcome.body);
+      trailers = received.trailers;
+      if (trailers.length > 0) {
+        const trailersOutcome = this.stream.onRequestTrailers(trailers);
+        if (trailersOutcome.localReply) {
+          this.replyLocally(trailersOutcome.localReply);
+          return;
+        }
+        trailers = trailersOutcome.trailers ?? trailers;
+      }
+    }
+    if (this.ended) return;
+    let upstream: UpstreamResponse;
+    try {
+      upstream = await this.forward(headersOutcome.headers, body, trailers);
+    } catch (error) {
+      if (this.ended) return;
+      if (!(error instanceof UpstreamFailure)) throw error;
+      if (error.responseHeaders) this.resetAfterResponseHeaders(error);
+      else this.replyAsEnvoy(error.reply);
+      return;
+    }
+    if (!this.ended) this.respond(upstream);
+  }
+
+  /** Sends the request upstream and buffers the whole response. */
+  private forward(headers: HeaderList, body: Buffer, trailers: HeaderList): Promise<UpstreamResponse> {
+    const { upstream, upstreamTimeoutMs, maxBodyBytes } = this.options;
+    const sentAt = Date.now();
+    const hasBody = body.length > 0 || headerValue(headers, "content-length") !== undefined;
+    const framing: Framing = trailers.length > 0 ? "chunked" : hasBody ? body.length : "as-is";
+    const wire = [
+      ["host", headerValue(headers, ":authority") ?? upstream.host],
+      ...wireHeaders(headers, framing),
+    ].flat();
+    return new Promise((resolve, reject) => {
+      let connected = false;
+      let responseHeaders: HeaderList | undefined;
+      const request = http.request({
+        host: upstream.hostname,
+        port: upstream.port === "" ? 80 : Number(upstream.port),
+        method: headerValue(headers, ":method") ?? "GET",
+        path: headerValue(headers, ":path") ?? "/",
+        headers: wire,
+        // A fresh connection per request: no pooled socket that the upstream may have closed meanwhile.
+        agent: false,
+      });
+      this.upstreamRequest = request;
+      const timer = setTimeout(() => {
+        reject(new UpstreamFailure(UPSTREAM_TIMEOUT, responseHeaders));
+        request.destroy();
+      }, upstreamTimeoutMs);
+      const fail = (reply: EnvoyReply): void => {
+        clearTimeout(timer);
+        reject(new UpstreamFailure(reply, responseHeaders));
+      };
+      request.on("socket", (socket) => {
+        if (!socket.connecting) connected = true;
+        else socket.once("connect", () => (connected = true));
+      });
+      request.on("error", () =>
+        fail(connected ? UPSTREAM_CONNECTION_TERMINATION : UPSTREAM_CONNECTION_FAILURE),
+      );
+      request.on("response", (message) => {
+        const headersFromUpstream: HeaderList = [
+          [":status", String(message.statusCode ?? 502)],
+          ...rawHeaderList(message.rawHeaders),
+          ["x-envoy-upstream-service-time", String(Date.now() - sentAt)],
+        ];
+        responseHeaders = headersFromUpstream;
+        receive(message, maxBodyBytes).then(
+          (received) => {
+            clearTimeout(timer);
+            resolve({ headers: headersFromUpstream, body: received.body, trailers: received.trailers });
+          },
+          (error: unknown) => {
+            if (error instanceof BodyTooLargeError) {
+              clearTimeout(timer);
+              request.destroy();
+              // The response headers stayed in the buffer, so Envoy can still answer itself.
+              reject(new UpstreamFailure(RESPONSE_TOO_LARGE));
+            } else fail(UPSTREAM_CONNECTION_TERMINATION);
+          },
+        );
+      });
+      if (trailers.length > 0) {
+        request.write(body);
+        request.addTrailers(wireHeaders(trailers, "chunked"));
+        request.end();
+      } else request.end(body);
+    });
+  }
+
+  /** The upstream answered: its response goes through the filter to the client. */
+  private respond(upstream: UpstreamResponse): void {
+    const endOfStreamAtHeaders = upstream.body.length === 0 && upstream.trailers.length === 0;
+    const headersOutcome = this.stream.onResponseHeaders(upstream.headers, endOfStreamAtHeaders);
+    if (headersOutcome.localReply) {
+      this.sendDirectly(headersOutcome.localReply);
+      return;
+    }
+    let body = upstream.body;
+    let trailers = upstream.trailers;
+    if (!endOfStreamAtHeaders) {
+      const bodyOutcome = this.stream.onResponseBody(upstream.body, trailers.length === 0);
+      if (bodyOutcome.localReply) {
+        this.sendDirectly(bodyOutcome.localReply);
+        return;
+      }
+      body = Buffer.from(bodyOutcome.body);
+      if (trailers.length > 0) {
+        const trailersOutcome = this.stream.onResponseTrailers(trailers);
+        if (trailersOutcome.localReply) {
+          this.sendDirectly(trailersOutcome.localReply);
+          return;
+        }
+        trailers = trailersOutcome.trailers ?? trailers;
+      }
+    }
+    const status = this.write(headersOutcome.headers, body, trailers);
+    this.finishWhenSent({
+      responseCode: status,
+      responseCodeDetails: "via_upstream",
+      responseFlags: 0,
+      grpcStatus: grpcStatusOf(headersOutcome.headers, trailers),
+    });
+  }
+
+  /** The filter called proxy_send_local_response while decoding: Envoy encodes it through the filter. */
+  private replyLocally(reply: LocalReply): void {
+    this.encodeLocalReply(reply.status, reply.headers, reply.body, {
+      responseCodeDetails: reply.details,
+      responseFlags: 0,
+      grpcStatus: reply.grpcStatus >= 0 ? reply.grpcStatus : undefined,
+    });
+  }
+
+  /** Envoy answers itself (upstream failure, body limit); the reply is encoded through the filter. */
+  private replyAsEnvoy(reply: EnvoyReply): void {
+    this.encodeLocalReply(reply.status, [], Buffer.from(reply.body), {
+      responseCodeDetails: reply.details,
+      responseFlags: reply.responseFlags,
+    });
+  }
+
+  private encodeLocalReply(status: number, extra: HeaderList, body: Uint8Array, end: StreamEnd): void {
+    if (this.ended) return;
+    const headers = localReplyHeaders(status, extra, body);
+    const headersOutcome = this.stream.onResponseHeaders(headers, body.length === 0);
+    let finalBody = body;
+    if (!headersOutcome.localReply && body.length > 0) {
+      finalBody = this.stream.onResponseBody(body, true).body;
+    }
+    const written = this.write(headersOutcome.headers, finalBody, []);
+    this.finishWhenSent({ ...end, responseCode: written });
+  }
+
+  /** A local reply while encoding: Envoy sends it without running the filters again. */
+  private sendDirectly(reply: LocalReply): void {
+    const written = this.write(localReplyHeaders(reply.status, reply.headers, reply.body), reply.body, []);
+    this.finishWhenSent({
+      responseCode: written,
+      responseCodeDetails: reply.details,
+      responseFlags: 0,
+      grpcStatus: reply.grpcStatus >= 0 ? reply.grpcStatus : undefined,
+    });
+  }
+
+  /**
+   * The upstream reset or timed out after its headers. Envoy had passed the headers through the
+   * filter and on to the client, then resets the downstream stream.
+   */
+  private resetAfterResponseHeaders(failure: UpstreamFailure): void {
+    const headers = failure.responseHeaders ?? [];
+    this.stream.onResponseHeaders(headers, false);
+    const timedOut = failure.reply === UPSTREAM_TIMEOUT;
+    this.finish({
+      responseCode: statusOf(headers, 0),
+      responseCodeDetails: timedOut
+        ? "upstream_response_timeout"
+        : "upstream_reset_after_response_started{connection_termination}",
+      responseFlags: failure.reply.responseFlags,
+    });
+    this.response.destroy();
+  }
+
+  /** Writes status, headers, body and trailers; returns the status written. */
+  private write(headers: HeaderList, body: Uint8Array, trailers: HeaderList): number {
+    const status = statusOf(headers, 502);
+    const bodiless = this.request.method === "HEAD" || status === 204 || status === 304;
+    const framing: Framing = bodiless ? "as-is" : trailers.length > 0 ? "chunked" : body.length;
+    this.response.writeHead(status, wireHeaders(headers, framing).flat());
+    if (bodiless) this.response.end();
+    else if (trailers.length > 0) {
+      this.response.write(body);
+      this.response.addTrailers(wireHeaders(trailers, "chunked"));
+      this.response.end();
+    } else this.response.end(body);
+    return status;
+  }
+
+  private finishWhenSent(end: StreamEnd): void {
+    this.response.once("finish", () => this.finish(end));
+  }
+
+  private finish(end: StreamEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stream.end({ ...end, durationNs: process.hrtime.bigint() - this.startedNs });
+  }
+}
+
+/** A running proxy: its listener, its admin listener and the plugin behind them. */
+export class HarnessProxy {
+  private constructor(
+    private readonly server: http.Server,
+    private readonly admin: AdminServer | undefined,
+    readonly listenAddress: HostPort,
+  ) {}
+
+  get adminAddress(): HostPort | undefined {
+    return this.admin?.address;
+  }
+
+  /**
+   * Opens the admin listener (if asked), loads the plugin, then opens the proxy listener. A plugin
+   * that fails to load closes the admin listener again and rejects with the load error.
+   */
+  static async start(options: ProxyOptions): Promise<HarnessProxy> {
+    const upstream = parseUpstreamUrl(options.upstream);
+    let plugin: FilterPlugin | undefined;
+    const admin = options.admin
+      ? await AdminServer.start({
+          address: options.admin,
+          stats: options.stats,
+          isReady: () => plugin !== undefined,
+        })
+      : undefined;
+    try {
+      plugin = await options.loadPlugin();
+    } catch (error) {
+      await admin?.close();
+      throw error;
+    }
+    const loaded = plugin;
+    const exchangeOptions = {
+      upstream,
+      upstreamTimeoutMs: options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
+      maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    };
+    const server = http.createServer((request, response) => {
+      const stream = loaded.createStream({
+        mtls: options.mtls ?? false,
+        sourceAddress: `${request.socket.remoteAddress ?? ""}:${request.socket.remotePort ?? 0}`,
+        destinationAddress: `${request.socket.localAddress ?? ""}:${request.socket.localPort ?? 0}`,
+      });
+      new Exchange(stream, request, response, exchangeOptions).run().catch((error: unknown) => {
+        // A harness bug, not an Envoy behaviour: make it loud and drop the connection.
+        console.error("kwt proxy: request failed:", error);
+        response.destroy();
+      });
+    });
+    let listenAddress: HostPort;
+    try {
+      listenAddress = await listenOn(server, options.listen);
+    } catch (error) {
+      await admin?.close();
+      throw error;
+    }
+    return new HarnessProxy(server, admin, listenAddress);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([closeServer(this.server), this.admin?.close()]);
+  }
+}
+
+/** The upstream must be a plain http:// origin; the proxy keeps each request's own path. */
+export function parseUpstreamUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`upstream '${text}' is not a URL; expected http://host:port`);
+  }
+  if (url.protocol !== "http:") throw new Error(`upstream '${text}' must use http://, got ${url.protocol}`);
+  if (url.pathname !== "/" || url.search !== "") {
+    throw new Error(`upstream '${text}' must have no path or query; requests keep their own path`);
+  }
+  return url;
+}
