@@ -67,7 +67,7 @@ export interface Clock {
 export interface LogRecord {
   level: LogLevel;
   message: string;
-  /** Which VM wrote it (0-based worker index; -1 for the canary VM). */
+  /** Which VM wrote it (0-based worker index; -1 for the canary VM; -2 for the base VM Envoy starts first). */
   vm: number;
 }
 
@@ -96,6 +96,12 @@ export interface PluginOptions {
   upstreamClusters?: Record<string, string>;
   /** VM environment (vmConfig.env), exposed through WASI environ_get. */
   env?: Record<string, string>;
+  /** Envoy's `wasm` logger level, what proxy_get_log_level (ABI 0.2.1) answers. Default Info. */
+  logLevel?: LogLevel;
+  /** plugin_name (Istio: "<namespace>.<WasmPlugin name>"). Default: the root id. */
+  pluginName?: string;
+  /** vm_id (plugin_vm_id; shared data and queues are scoped by it). Default "". */
+  vmId?: string;
 }
 
 /** Per-stream facts Envoy knows from the connection, readable as properties. */
@@ -104,6 +110,14 @@ export interface StreamOptions {
   mtls?: boolean;
   sourceAddress?: string; // source.address, "ip:port"
   destinationAddress?: string; // destination.address
+  /** upstream.address once a host was picked; absent for local replies. */
+  upstreamAddress?: string;
+  /** xds.cluster_name / cluster_name. */
+  upstreamCluster?: string;
+  /** request.protocol. Default "HTTP/1.1". */
+  protocol?: string;
+  /** connection.requested_server_name (SNI). Default "". */
+  requestedServerName?: string;
   /** Extra properties by dotted path, for tests (value encoded as Envoy would by JS type). */
   properties?: Record<string, string | number | bigint | boolean>;
 }

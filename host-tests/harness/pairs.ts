@@ -1,0 +1,69 @@
+// The Proxy-Wasm pairs format (header maps, local-reply headers, map/list properties):
+// u32 count, then per pair u32 key length and u32 value length, then each key and value followed
+// by a NUL byte; all integers little-endian. Parsing is strict like PairsUtil::toPairs: anything
+// malformed or over the limits yields an empty list.
+
+import type { HeaderList } from "./types.js";
+
+/** PROXY_WASM_HOST_PAIRS_MAX_BYTES and PROXY_WASM_HOST_PAIRS_MAX_COUNT (include/proxy-wasm/limits.h). */
+export const PAIRS_MAX_BYTES = 1024 * 1024;
+export const PAIRS_MAX_COUNT = 1024;
+
+export type BytePairs = Array<[key: Uint8Array, value: Uint8Array]>;
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+export function encodePairs(pairs: BytePairs): Uint8Array {
+  let size = 4;
+  for (const [key, value] of pairs) size += 8 + key.length + 1 + value.length + 1;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, pairs.length, true);
+  let offset = 4;
+  for (const [key, value] of pairs) {
+    view.setUint32(offset, key.length, true);
+    view.setUint32(offset + 4, value.length, true);
+    offset += 8;
+  }
+  for (const [key, value] of pairs) {
+    out.set(key, offset);
+    offset += key.length + 1;
+    out.set(value, offset);
+    offset += value.length + 1;
+  }
+  return out;
+}
+
+export function decodePairs(bytes: Uint8Array): BytePairs {
+  if (bytes.length > PAIRS_MAX_BYTES || bytes.length < 4) return [];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = view.getUint32(0, true);
+  if (count > PAIRS_MAX_COUNT) return [];
+  let offset = 4;
+  if (offset + count * 8 > bytes.length) return [];
+  const sizes: Array<[number, number]> = [];
+  for (let i = 0; i < count; i++) {
+    sizes.push([view.getUint32(offset, true), view.getUint32(offset + 4, true)]);
+    offset += 8;
+  }
+  const pairs: BytePairs = [];
+  for (const [keySize, valueSize] of sizes) {
+    if (offset + keySize + 1 > bytes.length || bytes[offset + keySize] !== 0) return [];
+    const key = bytes.slice(offset, offset + keySize);
+    offset += keySize + 1;
+    if (offset + valueSize + 1 > bytes.length || bytes[offset + valueSize] !== 0) return [];
+    const value = bytes.slice(offset, offset + valueSize);
+    offset += valueSize + 1;
+    pairs.push([key, value]);
+  }
+  return offset === bytes.length ? pairs : [];
+}
+
+export function encodeHeaderPairs(headers: HeaderList): Uint8Array {
+  return encodePairs(headers.map(([k, v]) => [utf8Encoder.encode(k), utf8Encoder.encode(v)]));
+}
+
+export function decodeHeaderPairs(bytes: Uint8Array): HeaderList {
+  return decodePairs(bytes).map(([k, v]) => [utf8Decoder.decode(k), utf8Decoder.decode(v)]);
+}

@@ -1,0 +1,364 @@
+// One HTTP stream through the Wasm filter, as Envoy's HTTP filter (Context::decodeHeaders & co.)
+// drives it: the context is created on the first callback, maps are held only while their
+// callback runs (or stops), statuses are converted as proxy-wasm-cpp-host converts them, a failed
+// VM passes traffic (fail open) or answers 503 wasm_fail_stream (fail closed), and the end runs
+// on_log (maps readable again), on_done and on_delete.
+
+import { AbiVersion } from "./abi.js";
+import { BodyBuffer, StreamContext, concat, type PluginIdentity } from "./context.js";
+import { HeaderMap } from "./headers.js";
+import { propertyFromJs, type PropertyValue, type StreamFacts } from "./properties.js";
+import {
+  type Clock,
+  type HeaderList,
+  type HeadersOutcome,
+  type LocalReply,
+  type StreamEnd,
+  type StreamOptions,
+} from "./types.js";
+import { type WasmVm } from "./vm.js";
+
+/** proxy-wasm FilterHeadersStatus / FilterDataStatus / FilterTrailersStatus values. */
+export const HeadersStatus = { Continue: 0, StopIteration: 1, StopAllIterationAndWatermark: 4 } as const;
+export const DataStatus = { Continue: 0, StopIterationAndBuffer: 1, StopIterationNoBuffer: 3 } as const;
+export const TrailersStatus = { Continue: 0, StopIteration: 1 } as const;
+
+/** Grpc::Status::WellKnownGrpcStatus::Unavailable. */
+const GRPC_UNAVAILABLE = 14;
+
+export const FAIL_STREAM_REPLY: Readonly<LocalReply> = Object.freeze({
+  status: 503,
+  details: "wasm_fail_stream",
+  body: new Uint8Array(0),
+  headers: [],
+  grpcStatus: GRPC_UNAVAILABLE,
+});
+
+export interface BodyOutcome {
+  status: number;
+  /** The body as it leaves the filter (for a buffering stop: what is buffered so far). */
+  body: Uint8Array;
+  localReply?: LocalReply;
+  /** Trailers the module added while handling the last request body chunk. */
+  trailers?: HeaderList;
+}
+
+export interface TrailersOutcome {
+  status: number;
+  trailers: HeaderList;
+  localReply?: LocalReply;
+}
+
+function convertHeadersStatus(result: number, stopped: boolean): number {
+  // StopIteration is turned into StopAllIterationAndWatermark unless allow_on_headers_stop_iteration.
+  if (
+    stopped ||
+    result > HeadersStatus.StopAllIterationAndWatermark ||
+    result === HeadersStatus.StopIteration
+  ) {
+    return HeadersStatus.StopAllIterationAndWatermark;
+  }
+  return result;
+}
+
+function convertDataStatus(result: number, stopped: boolean): number {
+  return stopped || result > DataStatus.StopIterationNoBuffer ? DataStatus.StopIterationNoBuffer : result;
+}
+
+function convertTrailersStatus(result: number, stopped: boolean): number {
+  return stopped || result > TrailersStatus.StopIteration ? TrailersStatus.StopIteration : result;
+}
+
+export interface StreamSetup {
+  /** Undefined when the VM had failed before the stream began and the plugin fails open: no filter. */
+  vm: WasmVm | undefined;
+  failOpen: boolean;
+  identity: PluginIdentity;
+  clock: Clock;
+  connectionId: number;
+  options: StreamOptions;
+}
+
+export class Stream {
+  private readonly vm: WasmVm | undefined;
+  private readonly context: StreamContext | undefined;
+  private readonly facts: StreamFacts;
+  private readonly failOpen: boolean;
+  private readonly clock: Clock;
+  private readonly startMonotonicNs: bigint;
+  private created = false;
+  private streamFailed = false;
+  private failureReplySent = false;
+  private requestBuffering = false;
+  private responseBuffering = false;
+  private ended = false;
+
+  constructor(setup: StreamSetup) {
+    this.vm = setup.vm;
+    this.failOpen = setup.failOpen;
+    this.clock = setup.clock;
+    this.startMonotonicNs = setup.clock.monotonicNs();
+    const options = setup.options;
+    const overrides = new Map<string, PropertyValue>(
+      Object.entries(options.properties ?? {}).map(([path, value]) => [path, propertyFromJs(value)]),
+    );
+    const visible = (held: () => boolean, map: () => HeaderMap | undefined) => (): HeaderMap | undefined => {
+      const context = this.context;
+      return context !== undefined && (held() || context.accessLogPhase) ? map() : undefined;
+    };
+    this.facts = {
+      requestHeaders: visible(
+        () => this.context?.held.requestHeaders ?? false,
+        () => this.context?.requestHeaders,
+      ),
+      responseHeaders: visible(
+        () => this.context?.held.responseHeaders ?? false,
+        () => (this.context?.hasResponseHeaders ? this.context.responseHeaders : undefined),
+      ),
+      responseTrailers: visible(
+        () => this.context?.held.responseTrailers ?? false,
+        () => this.context?.responseTrailers,
+      ),
+      startTimeNs: setup.clock.realtimeNs(),
+      protocol: options.protocol ?? "HTTP/1.1",
+      bytesReceived: 0,
+      bytesSent: 0,
+      responseFlags: 0,
+      mtls: options.mtls ?? false,
+      requestedServerName: options.requestedServerName ?? "",
+      connectionId: setup.connectionId,
+      sourceAddress: options.sourceAddress ?? "10.0.0.2:40000",
+      destinationAddress: options.destinationAddress ?? "10.0.0.1:8080",
+      upstreamAddress: options.upstreamAddress,
+      upstreamCluster: options.upstreamCluster,
+      routeName: "",
+      filterState: new Map(),
+      overrides,
+    };
+    if (this.vm !== undefined) {
+      // The stream context takes its id when Envoy creates the filter.
+      this.context = new StreamContext(
+        this.vm.allocateContextId(),
+        setup.identity,
+        this.vm.rootContext,
+        this.facts,
+      );
+      this.vm.registerContext(this.context);
+    }
+  }
+
+  /** Host calls the module made while running this stream's callbacks. */
+  get hostCalls(): number {
+    return this.context?.hostCalls ?? 0;
+  }
+
+  /** The stream's context id in its VM (undefined when the filter is not in the chain). */
+  get contextId(): number | undefined {
+    return this.context?.id;
+  }
+
+  /** Which sides the module resumed with proxy_continue_stream / proxy_continue_request. */
+  get continued(): { request: boolean; response: boolean } {
+    return { ...(this.context?.continued ?? { request: false, response: false }) };
+  }
+
+  private get abi01(): boolean {
+    return this.vm?.abi === AbiVersion.V0_1_0;
+  }
+
+  /** Context::onCreate: proxy_on_context_create(stream, root) once. */
+  private ensureCreated(vm: WasmVm, context: StreamContext): void {
+    if (this.created) return;
+    this.created = true;
+    if (!vm.failed) vm.notify(context, "proxy_on_context_create", [context.id, vm.rootContext.id]);
+  }
+
+  /** CHECK_FAIL: pass (fail open) or answer 503 once (fail closed). */
+  private failedStatus(context: StreamContext, closedStatus: number): number {
+    if (this.failOpen) return 0;
+    if (!this.streamFailed) {
+      this.streamFailed = true;
+      if (!this.failureReplySent) {
+        this.failureReplySent = true;
+        context.localReply = { ...FAIL_STREAM_REPLY };
+      }
+    }
+    return closedStatus;
+  }
+
+  private run(
+    vm: WasmVm,
+    context: StreamContext,
+    name: string,
+    args: number[],
+    convert: (result: number, stopped: boolean) => number,
+    closedStatus: number,
+  ): { status: number; localReply?: LocalReply } {
+    const replyBefore = context.localReply;
+    let status: number;
+    if (vm.failed) {
+      status = this.failedStatus(context, closedStatus);
+    } else if (!vm.exports(name)) {
+      status = 0;
+    } else {
+      status = vm.callback(context, name, args, (result, stopped) => convert(result ?? 0, stopped));
+      if (vm.failed) status = this.failedStatus(context, closedStatus);
+    }
+    const localReply = context.localReply !== replyBefore ? context.localReply : undefined;
+    return localReply === undefined ? { status } : { status, localReply };
+  }
+
+  onRequestHeaders(headers: HeaderList, endOfStream: boolean): HeadersOutcome {
+    const { vm, context } = this;
+    if (vm === undefined || context === undefined) return { status: 0, headers };
+    this.ensureCreated(vm, context);
+    context.requestHeaders.setAll(headers);
+    context.held.requestHeaders = true;
+    const args = this.abi01
+      ? [context.id, context.requestHeaders.count]
+      : [context.id, context.requestHeaders.count, endOfStream ? 1 : 0];
+    const outcome = this.run(
+      vm,
+      context,
+      "proxy_on_request_headers",
+      args,
+      convertHeadersStatus,
+      HeadersStatus.StopAllIterationAndWatermark,
+    );
+    if (outcome.status === HeadersStatus.Continue) context.held.requestHeaders = false;
+    return { ...outcome, headers: context.requestHeaders.toList() };
+  }
+
+  onRequestBody(body: Uint8Array, endOfStream: boolean): BodyOutcome {
+    const { vm, context } = this;
+    this.facts.bytesReceived += body.length;
+    if (vm === undefined || context === undefined || !this.created) return { status: 0, body };
+    const data = this.requestBuffering && context.requestBody ? concat(context.requestBody.data, body) : body;
+    context.requestBody = new BodyBuffer(data);
+    context.requestEndOfStream = endOfStream;
+    const hadTrailers = context.requestTrailers !== undefined;
+    const outcome = this.run(
+      vm,
+      context,
+      "proxy_on_request_body",
+      [context.id, data.length, endOfStream ? 1 : 0],
+      convertDataStatus,
+      DataStatus.StopIterationNoBuffer,
+    );
+    const result: BodyOutcome = { ...outcome, body: context.requestBody?.data ?? data };
+    if (!hadTrailers && context.requestTrailers !== undefined)
+      result.trailers = context.requestTrailers.toList();
+    context.requestEndOfStream = false;
+    this.requestBuffering = outcome.status === DataStatus.StopIterationAndBuffer;
+    if (outcome.status === DataStatus.Continue) context.requestBody = undefined;
+    return result;
+  }
+
+  onRequestTrailers(trailers: HeaderList): TrailersOutcome {
+    const { vm, context } = this;
+    if (vm === undefined || context === undefined || !this.created) return { status: 0, trailers };
+    context.requestTrailers = new HeaderMap(trailers);
+    context.held.requestTrailers = true;
+    const outcome = this.run(
+      vm,
+      context,
+      "proxy_on_request_trailers",
+      [context.id, context.requestTrailers.count],
+      convertTrailersStatus,
+      TrailersStatus.StopIteration,
+    );
+    if (outcome.status === TrailersStatus.Continue) context.held.requestTrailers = false;
+    return { ...outcome, trailers: context.requestTrailers.toList() };
+  }
+
+  /** Encoder side: skipped once the fail-closed reply was sent (failure_local_reply_sent_). */
+  private encoderActive(): boolean {
+    return this.created && !this.failureReplySent;
+  }
+
+  onResponseHeaders(headers: HeaderList, endOfStream: boolean): HeadersOutcome {
+    const { vm, context } = this;
+    if (vm === undefined || context === undefined) return { status: 0, headers };
+    const status = Number(new HeaderMap(headers).get(":status"));
+    // The router records the response code before encoder filters run.
+    if (Number.isInteger(status) && status > 0) this.facts.responseCode = status;
+    if (!this.encoderActive()) return { status: 0, headers };
+    context.responseHeaders.setAll(headers);
+    context.hasResponseHeaders = true;
+    context.held.responseHeaders = true;
+    const args = this.abi01
+      ? [context.id, context.responseHeaders.count]
+      : [context.id, context.responseHeaders.count, endOfStream ? 1 : 0];
+    const outcome = this.run(
+      vm,
+      context,
+      "proxy_on_response_headers",
+      args,
+      convertHeadersStatus,
+      HeadersStatus.StopAllIterationAndWatermark,
+    );
+    if (outcome.status === HeadersStatus.Continue) context.held.responseHeaders = false;
+    return { ...outcome, headers: context.responseHeaders.toList() };
+  }
+
+  onResponseBody(body: Uint8Array, endOfStream: boolean): BodyOutcome {
+    const { vm, context } = this;
+    this.facts.bytesSent += body.length;
+    if (vm === undefined || context === undefined || !this.encoderActive()) return { status: 0, body };
+    const data =
+      this.responseBuffering && context.responseBody ? concat(context.responseBody.data, body) : body;
+    context.responseBody = new BodyBuffer(data);
+    const outcome = this.run(
+      vm,
+      context,
+      "proxy_on_response_body",
+      [context.id, data.length, endOfStream ? 1 : 0],
+      convertDataStatus,
+      DataStatus.StopIterationNoBuffer,
+    );
+    const result: BodyOutcome = { ...outcome, body: context.responseBody?.data ?? data };
+    this.responseBuffering = outcome.status === DataStatus.StopIterationAndBuffer;
+    if (outcome.status === DataStatus.Continue) context.responseBody = undefined;
+    return result;
+  }
+
+  onResponseTrailers(trailers: HeaderList): TrailersOutcome {
+    const { vm, context } = this;
+    if (vm === undefined || context === undefined || !this.encoderActive()) return { status: 0, trailers };
+    context.responseTrailers = new HeaderMap(trailers);
+    context.held.responseTrailers = true;
+    const outcome = this.run(
+      vm,
+      context,
+      "proxy_on_response_trailers",
+      [context.id, context.responseTrailers.count],
+      convertTrailersStatus,
+      TrailersStatus.StopIteration,
+    );
+    if (outcome.status === TrailersStatus.Continue) context.held.responseTrailers = false;
+    return { ...outcome, trailers: context.responseTrailers.toList() };
+  }
+
+  /** Context::log (proxy_on_log with the maps readable again), then Context::onDestroy (on_done, on_delete). */
+  end(end: StreamEnd = {}): void {
+    const { vm, context } = this;
+    if (this.ended) return;
+    this.ended = true;
+    if (vm === undefined || context === undefined) return;
+    if (end.responseCode !== undefined) this.facts.responseCode = end.responseCode;
+    if (end.responseFlags !== undefined) this.facts.responseFlags = end.responseFlags;
+    if (end.responseCodeDetails !== undefined) this.facts.responseCodeDetails = end.responseCodeDetails;
+    if (end.grpcStatus !== undefined) this.facts.grpcStatus = end.grpcStatus;
+    this.facts.durationNs = end.durationNs ?? this.clock.monotonicNs() - this.startMonotonicNs;
+    if (this.facts.responseCodeDetails === undefined && context.localReply !== undefined) {
+      this.facts.responseCodeDetails = context.localReply.details;
+    }
+    this.ensureCreated(vm, context);
+    context.accessLogPhase = true;
+    if (!vm.failed) vm.notify(context, "proxy_on_log", [context.id]);
+    context.accessLogPhase = false;
+    if (!vm.failed) vm.notify(context, "proxy_on_done", [context.id]);
+    if (!vm.failed) vm.notify(context, "proxy_on_delete", [context.id]);
+    vm.forgetContext(context);
+  }
+}
