@@ -1,0 +1,119 @@
+// Shared setup for the part-2 filter tests: the compiled filter, proxies in two clusters, and
+// header and stat helpers.
+
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+import { ManualClock } from "../harness/clock.js";
+import { Plugin } from "../harness/plugin.js";
+import type { HeaderList, PluginOptions } from "../harness/types.js";
+
+const filterPath = fileURLToPath(new URL("../../build/filter.wasm", import.meta.url));
+export const FILTER_WASM = new Uint8Array(readFileSync(filterPath));
+
+/** Every label the filter uses, as Istio's extraStatTags (docs/filter.md). */
+export const EXTRA_STAT_TAGS = [
+  "namespace_name",
+  "service_name",
+  "configuration_name",
+  "revision_name",
+  "destination_cluster",
+  "destination_region",
+  "source_cluster",
+  "source_region",
+  "response_code_class",
+  "error_kind",
+  "cold_start",
+  "reason",
+  "sampled",
+];
+
+export const CLUSTER_A = { cluster: "cluster-a", region: "eu-west1" };
+export const CLUSTER_B = { cluster: "cluster-b", region: "us-east1" };
+
+export type Position = "gateway" | "outbound" | "inbound";
+
+export interface ProxySetup {
+  place: { cluster: string; region: string };
+  position: Position;
+  config?: Record<string, unknown>;
+  clock?: ManualClock;
+  upstreamClusters?: Record<string, string>;
+  /** Knative revision labels for an inbound sidecar. */
+  revision?: boolean;
+}
+
+export function pluginOptions(setup: ProxySetup): PluginOptions {
+  const labels: Record<string, string> = setup.revision
+    ? {
+        "serving.knative.dev/revision": "hello-00001",
+        "serving.knative.dev/service": "hello",
+        "serving.knative.dev/configuration": "hello",
+      }
+    : {};
+  return {
+    wasm: FILTER_WASM,
+    pluginConfig: JSON.stringify(setup.config ?? {}),
+    direction: setup.position === "inbound" ? "inbound" : "outbound",
+    node: {
+      proxyType: setup.position === "gateway" ? "router" : "sidecar",
+      cluster: setup.place.cluster,
+      region: setup.place.region,
+      namespace: "default",
+      podName: "pod-1",
+      labels,
+    },
+    extraStatTags: EXTRA_STAT_TAGS,
+    clock: setup.clock ?? new ManualClock(),
+    upstreamClusters: setup.upstreamClusters,
+  };
+}
+
+export function loadProxy(setup: ProxySetup): Promise<Plugin> {
+  return Plugin.load(pluginOptions(setup));
+}
+
+export const BASE_REQUEST: HeaderList = [
+  [":method", "GET"],
+  [":path", "/"],
+  [":authority", "hello.default.svc.cluster.local"],
+];
+
+/** Every value of a header, in order. */
+export function allValues(headers: HeaderList, name: string): string[] {
+  return headers.filter(([key]) => key === name).map(([, value]) => value);
+}
+
+/** The single value of a header; fails the test if it is absent or repeated. */
+export function onlyValue(headers: HeaderList, name: string): string {
+  const values = allValues(headers, name);
+  if (values.length !== 1) throw new Error(`expected one ${name} header, got ${JSON.stringify(values)}`);
+  return values[0] as string;
+}
+
+export const TRACEPARENT_RE = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+export interface ParsedTraceparent {
+  traceId: string;
+  parentId: string;
+  flags: number;
+}
+
+export function parseTraceparent(value: string): ParsedTraceparent {
+  const match = TRACEPARENT_RE.exec(value);
+  if (match === null) throw new Error(`not a version-00 traceparent: ${value}`);
+  return {
+    traceId: match[1] as string,
+    parentId: match[2] as string,
+    flags: Number.parseInt(match[3] as string, 16),
+  };
+}
+
+/** The Prometheus line value of one series, e.g. `kwt_traces_started_total{sampled="true"}`. */
+export function metricValue(plugin: Plugin, series: string): number | undefined {
+  for (const line of plugin.stats.prometheusText().split("\n")) {
+    const space = line.lastIndexOf(" ");
+    if (space > 0 && line.slice(0, space) === series) return Number(line.slice(space + 1));
+  }
+  return undefined;
+}
