@@ -1,0 +1,130 @@
+import { describe, expect, it } from "vitest";
+import { UsageError } from "./args.js";
+import { parseHostPort, parseLabels, parseRunArgs } from "./run.js";
+
+const REQUIRED = ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:8080"];
+
+describe("parseRunArgs", () => {
+  it("fills Envoy's and Istio's defaults around the two required flags", () => {
+    expect(parseRunArgs(REQUIRED, "/checkout")).toEqual({
+      listen: { host: "127.0.0.1", port: 0 },
+      upstream: "http://127.0.0.1:8080",
+      admin: undefined,
+      configFile: undefined,
+      wasmFile: "/checkout/build/filter.wasm",
+      direction: "inbound",
+      envoy: "1.33",
+      node: { proxyType: "sidecar", labels: {} },
+      workers: 1,
+      extraStatTags: [],
+      mtls: false,
+      failOpen: true,
+      upstreamTimeoutMs: 15000,
+    });
+  });
+
+  it("reads every option", () => {
+    const plan = parseRunArgs(
+      [
+        ...REQUIRED,
+        "--admin=[::1]:15000",
+        "--config",
+        "plugin.json",
+        "--wasm",
+        "other.wasm",
+        "--direction",
+        "outbound",
+        "--gateway",
+        "--cluster",
+        "east",
+        "--region",
+        "eu-1",
+        "--zone",
+        "eu-1a",
+        "--namespace",
+        "default",
+        "--workload",
+        "hello-00001-deployment",
+        "--label",
+        "serving.knative.dev/revision=hello-00001",
+        "--label",
+        "app=hello=x",
+        "--envoy",
+        "1.28",
+        "--workers",
+        "4",
+        "--extra-stat-tags",
+        " namespace_name, service_name ,",
+        "--mtls",
+        "--fail-closed",
+        "--upstream-timeout-ms",
+        "250",
+      ],
+      "/checkout",
+    );
+    expect(plan).toEqual({
+      listen: { host: "127.0.0.1", port: 0 },
+      upstream: "http://127.0.0.1:8080",
+      admin: { host: "::1", port: 15000 },
+      configFile: "plugin.json",
+      wasmFile: "other.wasm",
+      direction: "outbound",
+      envoy: "1.28",
+      node: {
+        proxyType: "router",
+        cluster: "east",
+        region: "eu-1",
+        zone: "eu-1a",
+        namespace: "default",
+        workloadName: "hello-00001-deployment",
+        labels: { "serving.knative.dev/revision": "hello-00001", app: "hello=x" },
+      },
+      workers: 4,
+      extraStatTags: ["namespace_name", "service_name"],
+      mtls: true,
+      failOpen: false,
+      upstreamTimeoutMs: 250,
+    });
+  });
+
+  it.each([
+    [["--upstream", "http://a:1"], "--listen is required"],
+    [["--listen", "127.0.0.1:1"], "--upstream is required"],
+    [
+      [...REQUIRED, "--direction", "sideways"],
+      "--direction must be one of inbound, outbound, got 'sideways'",
+    ],
+    [[...REQUIRED, "--envoy", "1.30"], "--envoy must be one of 1.28, 1.33, got '1.30'"],
+    [[...REQUIRED, "--workers", "0"], "--workers must be an integer from 1 to 64, got '0'"],
+    [
+      [...REQUIRED, "--admin", "15000"],
+      "--admin must be HOST:PORT (port 0 to 65535, [IPv6]:PORT), got '15000'",
+    ],
+    [["--listen", "h:65536", "--upstream", "http://a:1"], "--listen must be HOST:PORT"],
+    [
+      ["--listen", "h:1", "--upstream", "https://a:1"],
+      "--upstream: upstream 'https://a:1' must use http://, got https:",
+    ],
+    [[...REQUIRED, "--extra-stat-tags", "ok,bad-tag"], "--extra-stat-tags: 'bad-tag' is not a tag name"],
+    [[...REQUIRED, "--label", "=x"], "--label must be KEY=VALUE with a non-empty key, got '=x'"],
+    [[...REQUIRED, "--bogus"], "unknown option --bogus"],
+    [[...REQUIRED, "stray"], "unexpected argument 'stray'"],
+  ])("rejects %j with a usage error", (argv, message) => {
+    expect(() => parseRunArgs(argv, "/checkout")).toThrow(UsageError);
+    expect(() => parseRunArgs(argv, "/checkout")).toThrow(message);
+  });
+});
+
+describe("parseHostPort and parseLabels", () => {
+  it("takes names, IPv4 and bracketed IPv6", () => {
+    expect(parseHostPort("listen", "localhost:8080")).toEqual({ host: "localhost", port: 8080 });
+    expect(parseHostPort("listen", "0.0.0.0:0")).toEqual({ host: "0.0.0.0", port: 0 });
+    expect(parseHostPort("listen", "[::]:15000")).toEqual({ host: "::", port: 15000 });
+    expect(() => parseHostPort("listen", "::1:80")).toThrow("--listen must be HOST:PORT");
+  });
+
+  it("refuses a label key given twice", () => {
+    expect(() => parseLabels(["a=1", "a=2"])).toThrow("--label a given twice");
+    expect(parseLabels(["a=", "b=c"])).toEqual({ a: "", b: "c" });
+  });
+});

@@ -1,0 +1,281 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import {
+  booleanFlag,
+  integerFlag,
+  parseArgs,
+  repeatableFlag,
+  stringFlag,
+  UsageError,
+  type FlagSpec,
+} from "./args.js";
+import { EXIT_FAILURE, EXIT_OK, projectRoot, type Command } from "./command.js";
+import type { HostPort } from "../../host-tests/harness/admin.js";
+import { ConfigurationRejectedError, ModuleRefusedError } from "../../host-tests/harness/errors.js";
+import { Plugin } from "../../host-tests/harness/plugin.js";
+import { HarnessProxy, parseUpstreamUrl } from "../../host-tests/harness/proxy.js";
+import { StatStore } from "../../host-tests/harness/stats.js";
+import {
+  type EnvoyVersion,
+  type NodeIdentity,
+  type TrafficDirection,
+} from "../../host-tests/harness/types.js";
+
+const USAGE = `Usage: kwt run --listen HOST:PORT --upstream URL [options]
+
+Runs the filter in the harness as one Envoy proxy: an HTTP listener whose requests go through the
+filter to the upstream, and an admin listener with /stats/prometheus and /ready. Chain several
+(the upstream of one is the listener of the next) to model a gateway and sidecars in clusters.
+Port 0 picks a free port; the addresses actually bound are printed. Stops on SIGINT/SIGTERM.
+
+Options:
+  --listen HOST:PORT        where clients connect (required)
+  --upstream URL            where requests go, http://host:port (required)
+  --admin HOST:PORT         admin listener: /stats/prometheus, /ready
+  --config FILE             plugin configuration, a JSON file (WasmPlugin pluginConfig); default: none
+  --wasm FILE               the module; default build/filter.wasm
+  --direction DIR           listener direction: inbound (default) or outbound
+  --gateway                 run as an Istio gateway (node type router) instead of a sidecar
+  --cluster ID              node metadata CLUSTER_ID
+  --region NAME             node locality region
+  --zone NAME               node locality zone
+  --namespace NS            node metadata NAMESPACE
+  --workload NAME           node metadata WORKLOAD_NAME
+  --label KEY=VALUE         a pod label (node metadata LABELS); repeatable
+  --envoy VERSION           property layout: 1.28 (node.*) or 1.33 (xds.*, default)
+  --workers N               VMs (Envoy worker threads), 1 to 64; default 1
+  --extra-stat-tags A,B     Istio extraStatTags for /stats/prometheus labels
+  --mtls                    every downstream connection counts as mutual TLS (connection.mtls)
+  --fail-closed             answer 503 once the VM failed (FAIL_CLOSE); default fail open
+  --upstream-timeout-ms N   route timeout; default 15000, as Envoy`;
+
+const FLAGS: FlagSpec = {
+  listen: "string",
+  upstream: "string",
+  admin: "string",
+  config: "string",
+  wasm: "string",
+  direction: "string",
+  gateway: "boolean",
+  cluster: "string",
+  region: "string",
+  zone: "string",
+  namespace: "string",
+  workload: "string",
+  label: "repeatable",
+  envoy: "string",
+  workers: "string",
+  "extra-stat-tags": "string",
+  mtls: "boolean",
+  "fail-closed": "boolean",
+  "upstream-timeout-ms": "string",
+};
+
+/** Everything `kwt run` will do, decided from the command line alone. */
+export interface RunPlan {
+  listen: HostPort;
+  upstream: string;
+  admin: HostPort | undefined;
+  configFile: string | undefined;
+  wasmFile: string;
+  direction: TrafficDirection;
+  envoy: EnvoyVersion;
+  node: NodeIdentity;
+  workers: number;
+  extraStatTags: string[];
+  mtls: boolean;
+  failOpen: boolean;
+  upstreamTimeoutMs: number;
+}
+
+/** HOST:PORT with an IPv4 address or name, or [IPv6]:PORT; port 0 means any free port. */
+export function parseHostPort(flag: string, text: string): HostPort {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  const host = match?.[1] ?? match?.[2];
+  if (!match || host === undefined || port > 65535) {
+    throw new UsageError(`--${flag} must be HOST:PORT (port 0 to 65535, [IPv6]:PORT), got '${text}'`);
+  }
+  return { host, port };
+}
+
+function oneOf<T extends string>(
+  flag: string,
+  value: string | undefined,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  if (value === undefined) return fallback;
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new UsageError(`--${flag} must be one of ${allowed.join(", ")}, got '${value}'`);
+}
+
+function required(flag: string, value: string | undefined): string {
+  if (value === undefined) throw new UsageError(`--${flag} is required`);
+  return value;
+}
+
+/** Pod labels from repeated --label KEY=VALUE; a key given twice is an error. */
+export function parseLabels(values: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--label must be KEY=VALUE with a non-empty key, got '${value}'`);
+    const key = value.slice(0, eq);
+    if (key in labels) throw new UsageError(`--label ${key} given twice`);
+    labels[key] = value.slice(eq + 1);
+  }
+  return labels;
+}
+
+/** The command line as a plan; `root` is the checkout that holds build/filter.wasm. */
+export function parseRunArgs(argv: string[], root: string): RunPlan {
+  const args = parseArgs(argv, FLAGS);
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
+  const upstream = required("upstream", stringFlag(args, "upstream"));
+  try {
+    parseUpstreamUrl(upstream);
+  } catch (error) {
+    throw new UsageError(`--upstream: ${(error as Error).message}`);
+  }
+  const admin = stringFlag(args, "admin");
+  const extraStatTags = (stringFlag(args, "extra-stat-tags") ?? "")
+    .split(",")
+    .map((tag) => tag.trim())
+    .filter((tag) => tag !== "");
+  for (const tag of extraStatTags) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(tag)) {
+      throw new UsageError(`--extra-stat-tags: '${tag}' is not a tag name ([A-Za-z_][A-Za-z0-9_]*)`);
+    }
+  }
+  const node: NodeIdentity = {
+    proxyType: booleanFlag(args, "gateway") ? "router" : "sidecar",
+    cluster: stringFlag(args, "cluster"),
+    region: stringFlag(args, "region"),
+    zone: stringFlag(args, "zone"),
+    namespace: stringFlag(args, "namespace"),
+    workloadName: stringFlag(args, "workload"),
+    labels: parseLabels(repeatableFlag(args, "label")),
+  };
+  const wasm = stringFlag(args, "wasm");
+  return {
+    listen: parseHostPort("listen", required("listen", stringFlag(args, "listen"))),
+    upstream,
+    admin: admin === undefined ? undefined : parseHostPort("admin", admin),
+    configFile: stringFlag(args, "config"),
+    wasmFile: wasm ?? path.join(root, "build", "filter.wasm"),
+    direction: oneOf("direction", stringFlag(args, "direction"), ["inbound", "outbound"] as const, "inbound"),
+    envoy: oneOf("envoy", stringFlag(args, "envoy"), ["1.28", "1.33"] as const, "1.33"),
+    node,
+    workers: integerFlag(args, "workers", 1, 64) ?? 1,
+    extraStatTags,
+    mtls: booleanFlag(args, "mtls"),
+    failOpen: !booleanFlag(args, "fail-closed"),
+    upstreamTimeoutMs: integerFlag(args, "upstream-timeout-ms", 1, 3_600_000) ?? 15_000,
+  };
+}
+
+/** The plugin configuration file's text, checked to be JSON ("" when there is none). */
+async function readPluginConfig(file: string | undefined): Promise<string> {
+  if (file === undefined) return "";
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new UsageError(`--config ${file}: cannot read it: ${(error as Error).message}`);
+  }
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--config ${file}: not JSON: ${(error as Error).message}`);
+  }
+  return text;
+}
+
+async function readModule(file: string): Promise<Uint8Array> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    throw new UsageError(
+      `--wasm ${file}: cannot read it (run 'kwt build' first?): ${(error as Error).message}`,
+    );
+  }
+}
+
+function url(address: HostPort): string {
+  return `http://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`;
+}
+
+const LEVEL_NAMES = ["trace", "debug", "info", "warn", "error", "critical"];
+
+export const runCommand: Command = {
+  name: "run",
+  summary: "run the filter as a local Envoy-like HTTP proxy with an admin port (/stats/prometheus)",
+  usage: USAGE,
+  async run(argv) {
+    const plan = parseRunArgs(argv, projectRoot());
+    const [pluginConfig, wasm] = await Promise.all([
+      readPluginConfig(plan.configFile),
+      readModule(plan.wasmFile),
+    ]);
+    const stats = new StatStore({ extraStatTags: plan.extraStatTags });
+    let plugin: Plugin | undefined;
+    let proxy: HarnessProxy;
+    try {
+      proxy = await HarnessProxy.start({
+        loadPlugin: async () => {
+          plugin = await Plugin.load(
+            {
+              wasm,
+              pluginConfig,
+              envoy: plan.envoy,
+              direction: plan.direction,
+              node: plan.node,
+              workers: plan.workers,
+              failOpen: plan.failOpen,
+              extraStatTags: plan.extraStatTags,
+            },
+            stats,
+          );
+          return plugin;
+        },
+        stats,
+        listen: plan.listen,
+        upstream: plan.upstream,
+        admin: plan.admin,
+        mtls: plan.mtls,
+        upstreamTimeoutMs: plan.upstreamTimeoutMs,
+      });
+    } catch (error) {
+      if (error instanceof ModuleRefusedError || error instanceof ConfigurationRejectedError) {
+        console.error(`kwt run: the plugin did not load: ${error.message}`);
+        return EXIT_FAILURE;
+      }
+      throw error;
+    }
+    console.log(`listen ${url(proxy.listenAddress)}`);
+    if (proxy.adminAddress) console.log(`admin ${url(proxy.adminAddress)}`);
+    console.log(`upstream ${plan.upstream}`);
+    const loaded = plugin;
+    let printed = 0;
+    const printLogs = (): void => {
+      const logs = loaded?.logs ?? [];
+      for (const record of logs.slice(printed)) {
+        console.error(`[vm ${record.vm}] ${LEVEL_NAMES[record.level] ?? record.level}: ${record.message}`);
+      }
+      printed = logs.length;
+    };
+    printLogs();
+    const logTimer = setInterval(printLogs, 200);
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once("SIGINT", () => resolve("SIGINT"));
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+    });
+    clearInterval(logTimer);
+    await proxy.close();
+    printLogs();
+    loaded?.close();
+    console.error(`kwt run: stopped on ${signal}`);
+    return EXIT_OK;
+  },
+};
