@@ -281,9 +281,12 @@ describe("HarnessProxy", () => {
     });
 
     const stream = plugin.streams[0];
-    expect(stream?.options).toMatchObject({
+    expect(stream?.options).toEqual({
       mtls: true,
       sourceAddress: expect.stringMatching(/127\.0\.0\.1:\d+$/),
+      destinationAddress: `127.0.0.1:${proxy.listenAddress.port}`,
+      upstreamAddress: upstream.slice("http://".length),
+      protocol: "HTTP/1.1",
     });
     const calls = stream?.calls ?? [];
     expect(calls.map((call) => call.callback)).toEqual([
@@ -298,11 +301,11 @@ describe("HarnessProxy", () => {
       [":authority", `127.0.0.1:${proxy.listenAddress.port}`],
       [":path", "/things?id=1"],
       [":method", "POST"],
-      [":scheme", "http"],
+      [":scheme", "https"],
       ["x-in", "1"],
       ["content-type", "text/plain"],
       ["content-length", "5"],
-      ["x-forwarded-proto", "http"],
+      ["x-forwarded-proto", "https"],
     ]);
     expect(requestHeaders.find(([name]) => name === "x-request-id")?.[1]).toMatch(/^[0-9a-f-]{36}$/);
     expect(calls[0]).toMatchObject({ endOfStream: false });

@@ -111,17 +111,21 @@ const RESPONSE_TOO_LARGE: EnvoyReply = {
   responseFlags: 0,
 };
 
-/** Envoy's HTTP/1 codec view of a request: pseudo-headers first, then the rest in arrival order. */
-export function requestHeaderList(request: http.IncomingMessage): HeaderList {
+/**
+ * Envoy's HTTP/1 codec view of a request: pseudo-headers first, then the rest in arrival order.
+ * `secure`: the downstream connection is TLS (the scheme Envoy records is then https).
+ */
+export function requestHeaderList(request: http.IncomingMessage, secure: boolean): HeaderList {
+  const scheme = secure ? "https" : "http";
   const headers: HeaderList = [
     [":authority", request.headers.host ?? ""],
     [":path", request.url ?? "/"],
     [":method", request.method ?? "GET"],
-    [":scheme", "http"],
+    [":scheme", scheme],
   ];
   headers.push(...rawHeaderList(request.rawHeaders).filter(([name]) => name !== "host"));
   // The connection manager adds these before any filter runs.
-  if (!headers.some(([name]) => name === "x-forwarded-proto")) headers.push(["x-forwarded-proto", "http"]);
+  if (!headers.some(([name]) => name === "x-forwarded-proto")) headers.push(["x-forwarded-proto", scheme]);
   if (!headers.some(([name]) => name === "x-request-id")) headers.push(["x-request-id", randomUUID()]);
   return headers;
 }
@@ -236,7 +240,7 @@ class Exchange {
     private readonly stream: FilterStream,
     private readonly request: http.IncomingMessage,
     private readonly response: http.ServerResponse,
-    private readonly options: Required<Pick<ProxyOptions, "upstreamTimeoutMs" | "maxBodyBytes">> & {
+    private readonly options: Required<Pick<ProxyOptions, "upstreamTimeoutMs" | "maxBodyBytes" | "mtls">> & {
       upstream: URL;
     },
   ) {
@@ -249,7 +253,7 @@ class Exchange {
   }
 
   async run(): Promise<void> {
-    const requestHeaders = requestHeaderList(this.request);
+    const requestHeaders = requestHeaderList(this.request, this.options.mtls);
     const hasBody =
       this.request.headers["transfer-encoding"] !== undefined ||
       (this.request.headers["content-length"] !== undefined &&
@@ -522,14 +526,18 @@ export class HarnessProxy {
     const loaded = plugin;
     const exchangeOptions = {
       upstream,
+      mtls: options.mtls ?? false,
       upstreamTimeoutMs: options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     };
     const server = http.createServer((request, response) => {
       const stream = loaded.createStream({
-        mtls: options.mtls ?? false,
+        mtls: exchangeOptions.mtls,
         sourceAddress: `${request.socket.remoteAddress ?? ""}:${request.socket.remotePort ?? 0}`,
         destinationAddress: `${request.socket.localAddress ?? ""}:${request.socket.localPort ?? 0}`,
+        // Known from the start: this proxy has exactly one upstream host.
+        upstreamAddress: upstream.host,
+        protocol: `HTTP/${request.httpVersion}`,
       });
       new Exchange(stream, request, response, exchangeOptions).run().catch((error: unknown) => {
         // A harness bug, not an Envoy behaviour: make it loud and drop the connection.
