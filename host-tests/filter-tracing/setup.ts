@@ -109,11 +109,21 @@ export function parseTraceparent(value: string): ParsedTraceparent {
   };
 }
 
-/** The Prometheus line value of one series, e.g. `kwt_traces_started_total{sampled="true"}`. */
+/** `name{a="1",b="2"}` with its labels sorted: Envoy writes labels in tag-extraction order. */
+function canonicalSeries(series: string): string {
+  const brace = series.indexOf("{");
+  if (brace < 0) return series;
+  const labels = series.slice(brace + 1, -1);
+  const pairs = labels.length === 0 ? [] : (labels.match(/[a-z_]+="[^"]*"/g) ?? []);
+  return `${series.slice(0, brace)}{${[...pairs].sort().join(",")}}`;
+}
+
+/** The Prometheus value of one series, e.g. `kwt_traces_started_total{sampled="true"}`, labels in any order. */
 export function metricValue(plugin: Plugin, series: string): number | undefined {
+  const wanted = canonicalSeries(series);
   for (const line of plugin.stats.prometheusText().split("\n")) {
     const space = line.lastIndexOf(" ");
-    if (space > 0 && line.slice(0, space) === series) return Number(line.slice(space + 1));
+    if (space > 0 && canonicalSeries(line.slice(0, space)) === wanted) return Number(line.slice(space + 1));
   }
   return undefined;
 }
