@@ -1,6 +1,86 @@
-// The module's exports: the SDK's ABI entry points and allocator, plus our root context factory.
-export * from "@solo-io/proxy-runtime/assembly/proxy";
-import { registerRootContext } from "@solo-io/proxy-runtime/assembly";
-import { TelemetryRoot, ROOT_ID } from "./filter";
+// The module's Proxy-Wasm ABI (0.2.0): entry points Envoy calls, dispatched to the root and stream
+// contexts in filter.ts. The SDK's own dispatcher is not used: it logs several lines per stream,
+// builds strings per call, and traps when plugin_root_id is not the registered name (Istio sets it
+// from WasmPlugin.pluginName). Here any root id works, and a callback for a context the module
+// does not know is a no-op. Only the SDK's allocator and import declarations are used.
 
-registerRootContext((contextId: u32) => new TelemetryRoot(contextId), ROOT_ID);
+import { LogLevel, log } from "./host";
+import { Root, Stream, onVmStart } from "./filter";
+
+export { malloc } from "@solo-io/proxy-runtime/assembly/malloc";
+
+const CONTINUE: i32 = 0;
+
+const roots = new Map<u32, Root>();
+const streams = new Map<u32, Stream>();
+
+/**
+ * Where AssemblyScript's aborts go (asconfig: `--use abort=abort_proc_exit`): one critical log
+ * line; the compiler follows the call with `unreachable`, so the VM traps and Envoy applies the
+ * plugin's fail strategy.
+ */
+// @ts-ignore: decorator
+@global
+export function abort_proc_exit(message: string | null, fileName: string | null, line: u32, column: u32): void {
+  let text = "kwt: abort";
+  if (message != null) text += ": " + message;
+  if (fileName != null) text += " at " + fileName + ":" + line.toString() + ":" + column.toString();
+  log(LogLevel.Critical, text);
+}
+
+export function proxy_abi_version_0_2_0(): void {}
+
+export function proxy_on_context_create(contextId: u32, rootContextId: u32): void {
+  if (rootContextId == 0) {
+    if (!roots.has(contextId)) roots.set(contextId, new Root(contextId));
+    return;
+  }
+  if (!roots.has(rootContextId)) return;
+  const stream = roots.get(rootContextId).createStream(contextId);
+  if (stream != null) streams.set(contextId, stream);
+}
+
+export function proxy_on_vm_start(_rootContextId: u32, _vmConfigurationSize: u32): u32 {
+  onVmStart();
+  return 1;
+}
+
+export function proxy_on_configure(rootContextId: u32, configurationSize: u32): u32 {
+  if (!roots.has(rootContextId)) roots.set(rootContextId, new Root(rootContextId));
+  return roots.get(rootContextId).onConfigure(configurationSize) ? 1 : 0;
+}
+
+export function proxy_on_tick(rootContextId: u32): void {
+  if (roots.has(rootContextId)) roots.get(rootContextId).onTick();
+}
+
+export function proxy_on_http_call_response(
+  rootContextId: u32,
+  token: u32,
+  headers: u32,
+  _bodySize: u32,
+  _trailers: u32,
+): void {
+  if (roots.has(rootContextId)) roots.get(rootContextId).onHttpCallResponse(token, headers);
+}
+
+export function proxy_on_request_headers(contextId: u32, _headers: u32, _endOfStream: u32): i32 {
+  return streams.has(contextId) ? streams.get(contextId).onRequestHeaders() : CONTINUE;
+}
+
+export function proxy_on_response_headers(contextId: u32, _headers: u32, _endOfStream: u32): i32 {
+  return streams.has(contextId) ? streams.get(contextId).onResponseHeaders() : CONTINUE;
+}
+
+export function proxy_on_log(contextId: u32): void {
+  if (streams.has(contextId)) streams.get(contextId).onLog();
+}
+
+export function proxy_on_done(_contextId: u32): u32 {
+  return 1;
+}
+
+export function proxy_on_delete(contextId: u32): void {
+  if (streams.has(contextId)) streams.delete(contextId);
+  else if (roots.has(contextId)) roots.delete(contextId);
+}

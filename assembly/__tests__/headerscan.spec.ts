@@ -1,0 +1,109 @@
+import { HeaderScan, HeaderWants, scanHeaderPairs } from "../headerscan";
+
+/** Serializes pairs as proxy_get_header_map_pairs does. */
+function pairs(entries: string[][]): ArrayBuffer {
+  let size = 4 + entries.length * 8;
+  for (let i = 0; i < entries.length; i++) {
+    size += String.UTF8.byteLength(entries[i][0]) + 1 + String.UTF8.byteLength(entries[i][1]) + 1;
+  }
+  const buffer = new ArrayBuffer(size);
+  const base = changetype<usize>(buffer);
+  store<u32>(base, entries.length);
+  let at = base + 4 + entries.length * 8;
+  for (let i = 0; i < entries.length; i++) {
+    const name = String.UTF8.encode(entries[i][0]);
+    const value = String.UTF8.encode(entries[i][1]);
+    store<u32>(base + 4 + i * 8, name.byteLength);
+    store<u32>(base + 8 + i * 8, value.byteLength);
+    memory.copy(at, changetype<usize>(name), name.byteLength);
+    at += name.byteLength + 1;
+    memory.copy(at, changetype<usize>(value), value.byteLength);
+    at += value.byteLength + 1;
+  }
+  return buffer;
+}
+
+function scan(buffer: ArrayBuffer, wants: HeaderWants): HeaderScan {
+  return scanHeaderPairs(changetype<usize>(buffer), <u32>buffer.byteLength, wants, String.UTF8.encode("x-kwt-"));
+}
+
+describe("scanHeaderPairs", () => {
+  it("finds wanted headers, counts repeats and keeps the first value", () => {
+    const wants = new HeaderWants();
+    const ua = wants.add("user-agent");
+    const kpr = wants.add("k-proxy-request");
+    const missing = wants.add("k-network-probe");
+    const buffer = pairs([
+      [":path", "/"],
+      ["user-agent", "curl/8"],
+      ["k-proxy-request", "activator"],
+      ["user-agent", "second"],
+    ]);
+    const s = scan(buffer, wants);
+    expect<bool>(s.wellFormed).toBe(true);
+    expect<string | null>(s.value(ua)).toBe("curl/8");
+    expect<i32>(s.counts[ua]).toBe(2);
+    expect<string | null>(s.value(kpr)).toBe("activator");
+    expect<bool>(s.has(missing)).toBe(false);
+    expect<string | null>(s.value(missing)).toBeNull();
+    expect<i32>(s.prefixed.length).toBe(0);
+  });
+
+  it("keeps every value of slots that want them", () => {
+    const wants = new HeaderWants();
+    const tp = wants.add("traceparent", true);
+    const s = scan(pairs([["traceparent", "a"], ["x", "y"], ["traceparent", "b"]]), wants);
+    expect<string>(s.every(tp).join("|")).toBe("a|b");
+    expect<i32>(s.every(99).length).toBe(0);
+  });
+
+  it("lists other names with the prefix", () => {
+    const wants = new HeaderWants();
+    const entry = wants.add("x-kwt-entry");
+    const s = scan(pairs([["x-kwt-entry", "1"], ["x-kwt-other", "2"], ["x-kwt-", "3"], ["x-kw", "4"]]), wants);
+    expect<bool>(s.has(entry)).toBe(true);
+    expect<string>(s.prefixed.join(",")).toBe("x-kwt-other,x-kwt-");
+  });
+
+  it("reads empty values and an empty map", () => {
+    const wants = new HeaderWants();
+    const a = wants.add("a");
+    expect<string | null>(scan(pairs([["a", ""]]), wants).value(a)).toBe("");
+    const empty = scan(pairs([]), wants);
+    expect<bool>(empty.wellFormed).toBe(true);
+    expect<bool>(empty.has(a)).toBe(false);
+    const none = scanHeaderPairs(0, 0, wants, null);
+    expect<bool>(none.wellFormed).toBe(true);
+  });
+
+  it("refuses malformed buffers without reading past them", () => {
+    const wants = new HeaderWants();
+    const a = wants.add("a");
+    const good = pairs([["a", "1"]]);
+    // Truncated: the declared lengths run past the end.
+    const truncated = good.slice(0, good.byteLength - 2);
+    const t = scan(truncated, wants);
+    expect<bool>(t.wellFormed).toBe(false);
+    expect<bool>(t.has(a)).toBe(false);
+    // A count far larger than the buffer.
+    const bogus = new ArrayBuffer(8);
+    store<u32>(changetype<usize>(bogus), 0x7fffffff);
+    expect<bool>(scan(bogus, wants).wellFormed).toBe(false);
+    // A value length that overflows 32 bits when added.
+    const overflow = pairs([["a", "1"]]);
+    store<u32>(changetype<usize>(overflow) + 8, 0xffffffff);
+    expect<bool>(scan(overflow, wants).wellFormed).toBe(false);
+    // Too short to hold a count.
+    expect<bool>(scan(new ArrayBuffer(3), wants).wellFormed).toBe(false);
+  });
+
+  it("gives stable slots for names added twice", () => {
+    const wants = new HeaderWants();
+    expect<i32>(wants.add("a")).toBe(0);
+    expect<i32>(wants.add("b")).toBe(1);
+    expect<i32>(wants.add("a")).toBe(0);
+    expect<i32>(wants.slot("b")).toBe(1);
+    expect<i32>(wants.slot("c")).toBe(-1);
+    expect<i32>(wants.size).toBe(2);
+  });
+});

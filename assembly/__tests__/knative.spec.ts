@@ -1,0 +1,130 @@
+import {
+  ActivatorOutcome,
+  ErrorKind,
+  activatorOutcome,
+  classifyOutcome,
+  codeClassIndex,
+  codeClassName,
+  errorKindName,
+  isActivatorRequest,
+  isGrpcContentType,
+  isProbe,
+} from "../knative";
+
+describe("isProbe", () => {
+  it("detects Knative's probe headers", () => {
+    expect<bool>(isProbe(null, true, false)).toBe(true);
+    expect<bool>(isProbe(null, false, true)).toBe(true);
+  });
+
+  it("detects probe user agents", () => {
+    expect<bool>(isProbe("kube-probe/1.29", false, false)).toBe(true);
+    expect<bool>(isProbe("Knative-Activator-Probe", false, false)).toBe(true);
+    expect<bool>(isProbe("Knative-Autoscaling-Probe", false, false)).toBe(true);
+    expect<bool>(isProbe("Knative-Ingress-Probe", false, false)).toBe(true);
+  });
+
+  it("does not take ordinary clients for probes", () => {
+    expect<bool>(isProbe(null, false, false)).toBe(false);
+    expect<bool>(isProbe("curl/8.5.0", false, false)).toBe(false);
+    expect<bool>(isProbe("my-kube-probe/1", false, false)).toBe(false);
+    expect<bool>(isProbe("Knative-Serving", false, false)).toBe(false);
+  });
+});
+
+describe("isActivatorRequest / isGrpcContentType", () => {
+  it("recognises K-Proxy-Request: activator in any case", () => {
+    expect<bool>(isActivatorRequest("activator")).toBe(true);
+    expect<bool>(isActivatorRequest("Activator")).toBe(true);
+    expect<bool>(isActivatorRequest("activator2")).toBe(false);
+    expect<bool>(isActivatorRequest("")).toBe(false);
+    expect<bool>(isActivatorRequest(null)).toBe(false);
+  });
+
+  it("recognises gRPC content types", () => {
+    expect<bool>(isGrpcContentType("application/grpc")).toBe(true);
+    expect<bool>(isGrpcContentType("application/grpc+proto")).toBe(true);
+    expect<bool>(isGrpcContentType("Application/GRPC-web")).toBe(true);
+    expect<bool>(isGrpcContentType("application/json")).toBe(false);
+    expect<bool>(isGrpcContentType("application/grp")).toBe(false);
+    expect<bool>(isGrpcContentType(null)).toBe(false);
+  });
+});
+
+describe("activatorOutcome", () => {
+  it("is a cold start for an early request to a fresh VM", () => {
+    expect<ActivatorOutcome>(activatorOutcome(true, 5000, 1, 120, 20)).toBe(ActivatorOutcome.ColdStart);
+    expect<ActivatorOutcome>(activatorOutcome(true, 120000, 20, 120, 20)).toBe(ActivatorOutcome.ColdStart);
+  });
+
+  it("is proxied when the VM is older than the window or the request is not among the first", () => {
+    expect<ActivatorOutcome>(activatorOutcome(true, 120001, 1, 120, 20)).toBe(ActivatorOutcome.Proxied);
+    expect<ActivatorOutcome>(activatorOutcome(true, 1000, 21, 120, 20)).toBe(ActivatorOutcome.Proxied);
+    expect<ActivatorOutcome>(activatorOutcome(true, -1, 1, 120, 20)).toBe(ActivatorOutcome.Proxied);
+  });
+
+  it("is direct without the activator", () => {
+    expect<ActivatorOutcome>(activatorOutcome(false, 0, 1, 120, 20)).toBe(ActivatorOutcome.Direct);
+  });
+});
+
+describe("response code classes", () => {
+  it("maps codes to classes and names", () => {
+    expect<i32>(codeClassIndex(200)).toBe(2);
+    expect<i32>(codeClassIndex(101)).toBe(1);
+    expect<i32>(codeClassIndex(599)).toBe(5);
+    expect<i32>(codeClassIndex(0)).toBe(0);
+    expect<i32>(codeClassIndex(600)).toBe(0);
+    expect<i32>(codeClassIndex(99)).toBe(0);
+    expect<string>(codeClassName(4)).toBe("4xx");
+    expect<string>(codeClassName(0)).toBe("none");
+    expect<string>(codeClassName(9)).toBe("none");
+  });
+});
+
+describe("classifyOutcome", () => {
+  it("is no error for answered requests below 500", () => {
+    expect<ErrorKind>(classifyOutcome(200, 0, false, -1)).toBe(ErrorKind.None);
+    expect<ErrorKind>(classifyOutcome(404, 0, false, -1)).toBe(ErrorKind.None);
+    expect<ErrorKind>(classifyOutcome(200, 0x200, false, -1)).toBe(ErrorKind.None); // delay injected
+  });
+
+  it("counts 5xx from the upstream", () => {
+    expect<ErrorKind>(classifyOutcome(503, 0, false, -1)).toBe(ErrorKind.Http5xx);
+    expect<ErrorKind>(classifyOutcome(500, 0, true, 2)).toBe(ErrorKind.Http5xx);
+  });
+
+  it("reads Envoy's response flags before the code", () => {
+    expect<ErrorKind>(classifyOutcome(504, 0x4, false, -1)).toBe(ErrorKind.Timeout); // UT
+    expect<ErrorKind>(classifyOutcome(408, 0x10000, false, -1)).toBe(ErrorKind.Timeout); // SI
+    expect<ErrorKind>(classifyOutcome(503, 0x2, false, -1)).toBe(ErrorKind.NoHealthyUpstream); // UH
+    expect<ErrorKind>(classifyOutcome(503, 0x20, false, -1)).toBe(ErrorKind.UpstreamReset); // UF
+    expect<ErrorKind>(classifyOutcome(503, 0x10, false, -1)).toBe(ErrorKind.UpstreamReset); // UR
+    expect<ErrorKind>(classifyOutcome(0, 0x4000, false, -1)).toBe(ErrorKind.DownstreamReset); // DC
+    expect<ErrorKind>(classifyOutcome(0, 0x10000000, false, -1)).toBe(ErrorKind.DownstreamReset); // DR
+    expect<ErrorKind>(classifyOutcome(404, 0x100, false, -1)).toBe(ErrorKind.LocalReply); // NR
+    expect<ErrorKind>(classifyOutcome(429, 0x800, false, -1)).toBe(ErrorKind.LocalReply); // RL
+  });
+
+  it("takes a stream without any response for a reset", () => {
+    expect<ErrorKind>(classifyOutcome(0, 0, false, -1)).toBe(ErrorKind.UpstreamReset);
+  });
+
+  it("counts a non-OK gRPC status under HTTP 2xx for gRPC requests only", () => {
+    expect<ErrorKind>(classifyOutcome(200, 0, true, 14)).toBe(ErrorKind.Grpc);
+    expect<ErrorKind>(classifyOutcome(200, 0, true, 0)).toBe(ErrorKind.None);
+    expect<ErrorKind>(classifyOutcome(200, 0, true, -1)).toBe(ErrorKind.None);
+    expect<ErrorKind>(classifyOutcome(200, 0, false, 14)).toBe(ErrorKind.None);
+  });
+
+  it("names every kind", () => {
+    expect<string>(errorKindName(ErrorKind.Http5xx)).toBe("http_5xx");
+    expect<string>(errorKindName(ErrorKind.LocalReply)).toBe("local_reply");
+    expect<string>(errorKindName(ErrorKind.UpstreamReset)).toBe("upstream_reset");
+    expect<string>(errorKindName(ErrorKind.Timeout)).toBe("timeout");
+    expect<string>(errorKindName(ErrorKind.NoHealthyUpstream)).toBe("no_healthy_upstream");
+    expect<string>(errorKindName(ErrorKind.DownstreamReset)).toBe("downstream_reset");
+    expect<string>(errorKindName(ErrorKind.Grpc)).toBe("grpc");
+    expect<string>(errorKindName(ErrorKind.None)).toBe("");
+  });
+});

@@ -1,0 +1,524 @@
+// The plugin configuration (WasmPlugin.pluginConfig): parsed and validated once, in
+// proxy_on_configure, into an immutable Settings object. Pure: no host calls.
+//
+// The contract is docs/filter.md ("Configuration"); deploy/filter-config.schema.json states the
+// same rules for a JSON Schema validator, and a test feeds both the same inputs. Every problem is
+// reported as one line: `<field>: <what was wrong>; expected <what>`.
+
+import { JsonKind, JsonResult, JsonValue, hex4, parseJson } from "./json";
+import { isLabelValue } from "./labels";
+
+/** Configurations larger than this are refused without being parsed. */
+export const MAX_CONFIGURATION_BYTES: i32 = 65536;
+/** How deep a configuration may nest (it needs 3 levels; the bound stops a recursion bomb). */
+const MAX_CONFIGURATION_DEPTH: i32 = 16;
+/** Longest value quoted back in an error message. */
+const MAX_QUOTED_LENGTH: i32 = 40;
+
+export const MAX_KNOWN_LABELS: i32 = 64;
+
+export enum RoleSetting {
+  Auto,
+  Gateway,
+  Sidecar,
+}
+
+const TOP_LEVEL_KEYS: string[] = [
+  "cluster",
+  "region",
+  "role",
+  "skipNonKnative",
+  "coldStartWindowSeconds",
+  "coldStartMaxRequests",
+  "entryHeader",
+  "hopHeader",
+  "podHeader",
+  "keepPodHeader",
+  "knownClusters",
+  "knownRegions",
+  "maxSeries",
+  "tracing",
+  "spanExport",
+  "tickPeriodMs",
+];
+const TRACING_KEYS: string[] = [
+  "enabled",
+  "targetSampledPerSecond",
+  "minProbability",
+  "maxProbability",
+  "forceSampleColdStarts",
+  "tracestateKey",
+];
+const SPAN_EXPORT_KEYS: string[] = [
+  "enabled",
+  "cluster",
+  "authority",
+  "path",
+  "serviceName",
+  "maxQueue",
+  "maxBatch",
+  "maxRetries",
+  "timeoutMs",
+];
+
+const EXPECT_LABEL_VALUE = "1 to 63 characters of A-Z a-z 0-9 _ . : / -";
+const EXPECT_HEADER_NAME = "a lower-case header name: a letter, then up to 63 of a-z 0-9 -";
+const EXPECT_BOOL = "true or false";
+const EXPECT_TRACESTATE_KEY =
+  "a W3C tracestate key: a-z, then up to 255 of a-z 0-9 _ - * / (or tenant@system)";
+
+/** Collects the first problem found; later reads still return defaults so parsing can finish. */
+export class ConfigReader {
+  error: string = "";
+
+  fail(field: string, problem: string, expected: string): void {
+    if (this.error.length == 0) this.error = field + ": " + problem + "; expected " + expected;
+  }
+
+  /** Refuses members not in `allowed` (in document order). */
+  onlyKeys(object: JsonValue, prefix: string, allowed: string[]): void {
+    const keys = object.keys;
+    if (keys == null) return;
+    for (let i = 0; i < keys.length; i++) {
+      const key = unchecked(keys[i]);
+      if (!allowed.includes(key)) {
+        this.fail(prefix + quoteKey(key), "unknown key", "one of " + allowed.join(", "));
+        return;
+      }
+    }
+  }
+
+  /** The member, or null when absent; a present member of the wrong type is reported here. */
+  typed(object: JsonValue | null, key: string, field: string, kind: JsonKind, expected: string): JsonValue | null {
+    if (object == null) return null;
+    const value = object.member(key);
+    if (value == null) return null;
+    if (value.kind != kind) {
+      this.fail(field, wrongType(value), expected);
+      return null;
+    }
+    return value;
+  }
+
+  bool(object: JsonValue | null, key: string, field: string, fallback: bool): bool {
+    const value = this.typed(object, key, field, JsonKind.Bool, EXPECT_BOOL);
+    return value == null ? fallback : value.bool;
+  }
+
+  integer(object: JsonValue | null, key: string, field: string, low: i32, high: i32, fallback: i32): i32 {
+    const expected = "an integer from " + low.toString() + " to " + high.toString();
+    const value = this.typed(object, key, field, JsonKind.Number, expected);
+    if (value == null) return fallback;
+    const n = value.number;
+    if (!isFinite(n) || n != Math.floor(n)) {
+      this.fail(field, quote(value) + " is not an integer", expected);
+      return fallback;
+    }
+    if (n < <f64>low || n > <f64>high) {
+      this.fail(field, quote(value) + " is out of range", expected);
+      return fallback;
+    }
+    return <i32>n;
+  }
+
+  number(object: JsonValue | null, key: string, field: string, low: f64, high: f64, expected: string, fallback: f64): f64 {
+    const value = this.typed(object, key, field, JsonKind.Number, expected);
+    if (value == null) return fallback;
+    const n = value.number;
+    if (!(n >= low && n <= high)) {
+      this.fail(field, quote(value) + " is out of range", expected);
+      return fallback;
+    }
+    return n;
+  }
+
+  /** A string member that `accept` approves; `fallback` when absent. */
+  text(
+    object: JsonValue | null,
+    key: string,
+    field: string,
+    accept: (s: string) => bool,
+    expected: string,
+    fallback: string,
+  ): string {
+    const value = this.typed(object, key, field, JsonKind.String, expected);
+    if (value == null) return fallback;
+    if (!accept(value.text)) {
+      this.fail(field, quote(value) + " is not allowed", expected);
+      return fallback;
+    }
+    return value.text;
+  }
+
+  labelValues(object: JsonValue, key: string): string[] {
+    const expected = "an array of at most " + MAX_KNOWN_LABELS.toString() + " label values";
+    const result = new Array<string>();
+    const value = this.typed(object, key, key, JsonKind.Array, expected);
+    if (value == null) return result;
+    const items = value.items;
+    if (items == null) return result;
+    if (items.length > MAX_KNOWN_LABELS) {
+      this.fail(key, items.length.toString() + " items are too many", expected);
+      return result;
+    }
+    for (let i = 0; i < items.length; i++) {
+      const item = unchecked(items[i]);
+      const field = key + "[" + i.toString() + "]";
+      if (item.kind != JsonKind.String) {
+        this.fail(field, wrongType(item), EXPECT_LABEL_VALUE);
+        return result;
+      }
+      if (!isConfigLabelValue(item.text)) {
+        this.fail(field, quote(item) + " is not a label value", EXPECT_LABEL_VALUE);
+        return result;
+      }
+      result.push(item.text);
+    }
+    return result;
+  }
+
+  /** A nested object member (null when absent or wrong; unknown keys in it are refused). */
+  section(object: JsonValue, key: string, allowed: string[]): JsonValue | null {
+    const value = this.typed(object, key, key, JsonKind.Object, "an object");
+    if (value != null) this.onlyKeys(value, key + ".", allowed);
+    return value;
+  }
+}
+
+/** A label value as configuration accepts it: like isLabelValue, but not empty. */
+export function isConfigLabelValue(value: string): bool {
+  return value.length > 0 && isLabelValue(value);
+}
+
+/** A lower-case header name: a letter, then up to 63 of a-z 0-9 -. */
+export function isHeaderName(name: string): bool {
+  const n = name.length;
+  if (n == 0 || n > 64) return false;
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    const letter = c >= 0x61 && c <= 0x7a;
+    if (i == 0 ? !letter : !(letter || (c >= 0x30 && c <= 0x39) || c == 0x2d)) return false;
+  }
+  return true;
+}
+
+function isTracestateKeyChar(c: i32, first: bool): bool {
+  if (c >= 0x61 && c <= 0x7a) return true;
+  if (first) return false;
+  return (c >= 0x30 && c <= 0x39) || c == 0x5f || c == 0x2d || c == 0x2a || c == 0x2f;
+}
+
+/** A W3C tracestate key: `simple-key` or `tenant@system` (tenant may start with a digit). */
+export function isTracestateKey(key: string): bool {
+  const n = key.length;
+  const at = key.indexOf("@");
+  if (at < 0) {
+    if (n == 0 || n > 256) return false;
+    for (let i = 0; i < n; i++) {
+      if (!isTracestateKeyChar(key.charCodeAt(i), i == 0)) return false;
+    }
+    return true;
+  }
+  const tenant = at;
+  const system = n - at - 1;
+  if (tenant < 1 || tenant > 241 || system < 1 || system > 14) return false;
+  for (let i = 0; i < at; i++) {
+    if (!isTracestateKeyChar(key.charCodeAt(i), false)) return false;
+  }
+  for (let i = at + 1; i < n; i++) {
+    if (!isTracestateKeyChar(key.charCodeAt(i), i == at + 1)) return false;
+  }
+  return true;
+}
+
+function isPrintableAscii(text: string, allowSpace: bool): bool {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7e || c < 0x20 || (c == 0x20 && !allowSpace)) return false;
+  }
+  return true;
+}
+
+/** An Envoy cluster name or an :authority: 1..255 printable ASCII characters, no spaces. */
+export function isHostToken(text: string): bool {
+  return text.length > 0 && text.length <= 255 && isPrintableAscii(text, false);
+}
+
+/** An HTTP path: `/` then up to 1023 printable ASCII characters, no spaces. */
+export function isRequestPath(text: string): bool {
+  return text.length > 0 && text.length <= 1024 && text.charCodeAt(0) == 0x2f && isPrintableAscii(text, false);
+}
+
+/** A service name: 1..255 printable ASCII characters (spaces allowed). */
+export function isServiceName(text: string): bool {
+  return text.length > 0 && text.length <= 255 && isPrintableAscii(text, true);
+}
+
+function isRoleName(text: string): bool {
+  return text == "auto" || text == "gateway" || text == "sidecar";
+}
+
+function roleFromName(text: string): RoleSetting {
+  if (text == "gateway") return RoleSetting.Gateway;
+  if (text == "sidecar") return RoleSetting.Sidecar;
+  return RoleSetting.Auto;
+}
+
+function quoteKey(key: string): string {
+  return isHeaderNameLike(key) ? key : jsonQuote(key);
+}
+
+/** Keys that read fine bare in a message; anything else is quoted and escaped. */
+function isHeaderNameLike(key: string): bool {
+  if (key.length == 0 || key.length > MAX_QUOTED_LENGTH) return false;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c == 0x5f)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** `text` as a JSON string literal, cut to MAX_QUOTED_LENGTH, escaped to printable ASCII. */
+function jsonQuote(text: string): string {
+  const cut = text.length > MAX_QUOTED_LENGTH;
+  const n = cut ? MAX_QUOTED_LENGTH : text.length;
+  let out = "\"";
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c == 0x22) out += "\\\"";
+    else if (c == 0x5c) out += "\\\\";
+    else if (c >= 0x20 && c < 0x7f) out += String.fromCharCode(c);
+    else out += "\\u" + hex4(c);
+  }
+  return out + (cut ? "\"..." : "\"");
+}
+
+/** How a value is quoted back in a message. */
+function quote(value: JsonValue): string {
+  switch (value.kind) {
+    case JsonKind.String:
+      return jsonQuote(value.text);
+    case JsonKind.Number:
+      return value.text.length > MAX_QUOTED_LENGTH ? value.text.substring(0, MAX_QUOTED_LENGTH) + "..." : value.text;
+    case JsonKind.Bool:
+      return value.bool ? "true" : "false";
+    case JsonKind.Array:
+      return "[...]";
+    case JsonKind.Object:
+      return "{...}";
+    default:
+      return "null";
+  }
+}
+
+function wrongType(value: JsonValue): string {
+  switch (value.kind) {
+    case JsonKind.String:
+      return quote(value) + " is a string";
+    case JsonKind.Number:
+      return quote(value) + " is a number";
+    case JsonKind.Bool:
+      return quote(value) + " is a boolean";
+    case JsonKind.Array:
+      return "an array is not allowed";
+    case JsonKind.Object:
+      return "an object is not allowed";
+    default:
+      return "null is not allowed";
+  }
+}
+
+export class TracingSettings {
+  readonly enabled: bool;
+  readonly targetSampledPerSecond: f64;
+  readonly minProbability: f64;
+  readonly maxProbability: f64;
+  readonly forceSampleColdStarts: bool;
+  readonly tracestateKey: string;
+
+  constructor(section: JsonValue | null, reader: ConfigReader) {
+    this.enabled = reader.bool(section, "enabled", "tracing.enabled", true);
+    this.targetSampledPerSecond = reader.number(
+      section,
+      "targetSampledPerSecond",
+      "tracing.targetSampledPerSecond",
+      0,
+      100000,
+      "a number from 0 to 100000",
+      5,
+    );
+    const minGiven = section != null && section.member("minProbability") != null;
+    const minProbability = reader.number(
+      section,
+      "minProbability",
+      "tracing.minProbability",
+      0,
+      1,
+      "a number from 0 to 1",
+      0.001,
+    );
+    const maxProbability = reader.number(
+      section,
+      "maxProbability",
+      "tracing.maxProbability",
+      0,
+      1,
+      "a number from 0 to 1, at least tracing.minProbability",
+      1,
+    );
+    if (minGiven && maxProbability < minProbability) {
+      const max = section!.member("maxProbability")!;
+      reader.fail(
+        "tracing.maxProbability",
+        quote(max) + " is below tracing.minProbability " + quote(section!.member("minProbability")!),
+        "a number from tracing.minProbability to 1",
+      );
+    }
+    // With only the maximum given, a maximum below the default minimum lowers the minimum to it.
+    this.minProbability = min(minProbability, maxProbability);
+    this.maxProbability = maxProbability;
+    this.forceSampleColdStarts = reader.bool(section, "forceSampleColdStarts", "tracing.forceSampleColdStarts", true);
+    this.tracestateKey = reader.text(
+      section,
+      "tracestateKey",
+      "tracing.tracestateKey",
+      isTracestateKey,
+      EXPECT_TRACESTATE_KEY,
+      "kwt",
+    );
+  }
+}
+
+export class SpanExportSettings {
+  readonly enabled: bool;
+  readonly cluster: string;
+  readonly authority: string;
+  readonly path: string;
+  readonly serviceName: string;
+  readonly maxQueue: i32;
+  readonly maxBatch: i32;
+  readonly maxRetries: i32;
+  readonly timeoutMs: i32;
+
+  constructor(section: JsonValue | null, reader: ConfigReader) {
+    const hostToken = "1 to 255 printable ASCII characters without spaces";
+    this.enabled = reader.bool(section, "enabled", "spanExport.enabled", false);
+    this.cluster = reader.text(section, "cluster", "spanExport.cluster", isHostToken, hostToken, "otel-collector");
+    this.authority = reader.text(section, "authority", "spanExport.authority", isHostToken, hostToken, "otel-collector");
+    this.path = reader.text(
+      section,
+      "path",
+      "spanExport.path",
+      isRequestPath,
+      "a path: / then up to 1023 printable ASCII characters without spaces",
+      "/v1/traces",
+    );
+    this.serviceName = reader.text(
+      section,
+      "serviceName",
+      "spanExport.serviceName",
+      isServiceName,
+      "1 to 255 printable ASCII characters",
+      "kwt-filter",
+    );
+    this.maxQueue = reader.integer(section, "maxQueue", "spanExport.maxQueue", 1, 10000, 512);
+    this.maxBatch = reader.integer(section, "maxBatch", "spanExport.maxBatch", 1, 1000, 128);
+    this.maxRetries = reader.integer(section, "maxRetries", "spanExport.maxRetries", 0, 10, 3);
+    this.timeoutMs = reader.integer(section, "timeoutMs", "spanExport.timeoutMs", 100, 60000, 5000);
+  }
+}
+
+export class Settings {
+  /** "" means: what the node reports. */
+  readonly cluster: string;
+  readonly region: string;
+  readonly role: RoleSetting;
+  readonly skipNonKnative: bool;
+  readonly coldStartWindowSeconds: i32;
+  readonly coldStartMaxRequests: i32;
+  readonly entryHeader: string;
+  readonly hopHeader: string;
+  readonly podHeader: string;
+  readonly keepPodHeader: bool;
+  readonly knownClusters: string[];
+  readonly knownRegions: string[];
+  readonly maxSeries: i32;
+  readonly tracing: TracingSettings;
+  readonly spanExport: SpanExportSettings;
+  readonly tickPeriodMs: i32;
+
+  /** Reads every setting from `root` (null: all defaults), reporting problems to `reader`. */
+  constructor(root: JsonValue | null, reader: ConfigReader) {
+    const object = root != null ? root : new JsonValue();
+    if (root != null) reader.onlyKeys(root, "", TOP_LEVEL_KEYS);
+    this.cluster = reader.text(object, "cluster", "cluster", isConfigLabelValue, EXPECT_LABEL_VALUE, "");
+    this.region = reader.text(object, "region", "region", isConfigLabelValue, EXPECT_LABEL_VALUE, "");
+    this.role = roleFromName(
+      reader.text(object, "role", "role", isRoleName, "one of \"auto\", \"gateway\", \"sidecar\"", "auto"),
+    );
+    this.skipNonKnative = reader.bool(object, "skipNonKnative", "skipNonKnative", false);
+    this.coldStartWindowSeconds = reader.integer(object, "coldStartWindowSeconds", "coldStartWindowSeconds", 1, 3600, 120);
+    this.coldStartMaxRequests = reader.integer(object, "coldStartMaxRequests", "coldStartMaxRequests", 1, 10000, 20);
+    this.entryHeader = reader.text(object, "entryHeader", "entryHeader", isHeaderName, EXPECT_HEADER_NAME, "x-kwt-entry");
+    this.hopHeader = reader.text(object, "hopHeader", "hopHeader", isHeaderName, EXPECT_HEADER_NAME, "x-kwt-hop");
+    this.podHeader = reader.text(object, "podHeader", "podHeader", isHeaderName, EXPECT_HEADER_NAME, "x-kwt-pod");
+    this.keepPodHeader = reader.bool(object, "keepPodHeader", "keepPodHeader", false);
+    this.knownClusters = reader.labelValues(object, "knownClusters");
+    this.knownRegions = reader.labelValues(object, "knownRegions");
+    this.maxSeries = reader.integer(object, "maxSeries", "maxSeries", 16, 100000, 2000);
+    this.tracing = new TracingSettings(reader.section(object, "tracing", TRACING_KEYS), reader);
+    this.spanExport = new SpanExportSettings(reader.section(object, "spanExport", SPAN_EXPORT_KEYS), reader);
+    this.tickPeriodMs = reader.integer(object, "tickPeriodMs", "tickPeriodMs", 100, 60000, 1000);
+  }
+}
+
+export class ConfigResult {
+  constructor(
+    /** null when the configuration is refused. */
+    public settings: Settings | null,
+    /** `<field>: <what was wrong>; expected <what>`; empty when accepted. */
+    public error: string,
+  ) {}
+}
+
+/** Every setting at its default (what an empty configuration gives). */
+export function defaultSettings(): Settings {
+  return new Settings(null, new ConfigReader());
+}
+
+/**
+ * Parses and validates the configuration text. Empty text means all defaults; anything else must
+ * be one JSON object of known keys with valid values.
+ */
+export function parseSettings(text: string): ConfigResult {
+  if (text.length == 0) return new ConfigResult(defaultSettings(), "");
+  const bytes = String.UTF8.byteLength(text);
+  if (bytes > MAX_CONFIGURATION_BYTES) return new ConfigResult(null, oversizedConfigurationError(bytes));
+  const reader = new ConfigReader();
+  const parsed: JsonResult = parseJson(text, MAX_CONFIGURATION_DEPTH);
+  const root = parsed.value;
+  if (root == null) {
+    reader.fail("configuration", "not JSON (" + parsed.error + ")", "a JSON object");
+    return new ConfigResult(null, reader.error);
+  }
+  if (root.kind != JsonKind.Object) {
+    reader.fail("configuration", wrongType(root), "a JSON object");
+    return new ConfigResult(null, reader.error);
+  }
+  const settings = new Settings(root, reader);
+  if (reader.error.length > 0) return new ConfigResult(null, reader.error);
+  return new ConfigResult(settings, "");
+}
+
+/** The refusal of a configuration too large to parse (the glue does not even read its bytes). */
+export function oversizedConfigurationError(bytes: i64): string {
+  return (
+    "configuration: " +
+    bytes.toString() +
+    " bytes is too large; expected at most " +
+    MAX_CONFIGURATION_BYTES.toString() +
+    " bytes"
+  );
+}

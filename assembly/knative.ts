@@ -1,0 +1,190 @@
+// What a request at a revision pod means for Knative: probe or invocation, through the activator
+// or not, cold start or not, and which kind of error it ended in. Pure: no host calls.
+
+// --- Probes -----------------------------------------------------------------------------------
+
+const PROBE_USER_AGENT_PREFIXES: string[] = [
+  "kube-probe/",
+  "Knative-Activator-Probe",
+  "Knative-Autoscaling-Probe",
+  "Knative-Ingress-Probe",
+];
+
+/**
+ * True for Knative's and Kubernetes' health probes, which are never invocations: any
+ * `K-Network-Probe` or `K-Kubelet-Probe` header, or a probe user agent.
+ */
+export function isProbe(userAgent: string | null, hasNetworkProbe: bool, hasKubeletProbe: bool): bool {
+  if (hasNetworkProbe || hasKubeletProbe) return true;
+  if (userAgent == null) return false;
+  for (let i = 0; i < PROBE_USER_AGENT_PREFIXES.length; i++) {
+    if (userAgent.startsWith(unchecked(PROBE_USER_AGENT_PREFIXES[i]))) return true;
+  }
+  return false;
+}
+
+/** ASCII case-insensitive equality with a lower-case `expected`. */
+function equalsIgnoringCase(text: string, expected: string): bool {
+  if (text.length != expected.length) return false;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c != expected.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** `K-Proxy-Request: activator`: the activator forwarded this request. */
+export function isActivatorRequest(kProxyRequest: string | null): bool {
+  return kProxyRequest != null && equalsIgnoringCase(kProxyRequest, "activator");
+}
+
+/** A gRPC request (`application/grpc`, `application/grpc+proto`, `application/grpc-web...`). */
+export function isGrpcContentType(contentType: string | null): bool {
+  if (contentType == null) return false;
+  const prefix = "application/grpc";
+  return contentType.length >= prefix.length && equalsIgnoringCase(contentType.substring(0, prefix.length), prefix);
+}
+
+// --- Cold starts ------------------------------------------------------------------------------
+
+export enum ActivatorOutcome {
+  /** Not forwarded by the activator. */
+  Direct,
+  /** Held by the activator while this (fresh) pod started. */
+  ColdStart,
+  /** Forwarded by the activator to a pod that was already serving (proxy mode). */
+  Proxied,
+}
+
+/**
+ * A request the activator forwarded is a cold start when it reaches a VM that started at most
+ * `windowSeconds` ago as one of its first `maxRequests` requests (`ordinal` is 1-based).
+ */
+export function activatorOutcome(
+  viaActivator: bool,
+  vmAgeMs: i64,
+  ordinal: i64,
+  windowSeconds: i32,
+  maxRequests: i32,
+): ActivatorOutcome {
+  if (!viaActivator) return ActivatorOutcome.Direct;
+  const fresh = vmAgeMs >= 0 && vmAgeMs <= <i64>windowSeconds * 1000;
+  return fresh && ordinal >= 1 && ordinal <= <i64>maxRequests ? ActivatorOutcome.ColdStart : ActivatorOutcome.Proxied;
+}
+
+// --- Response code classes --------------------------------------------------------------------
+
+export const CODE_CLASS_COUNT: i32 = 6;
+const CODE_CLASS_NAMES: string[] = ["none", "1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/** 0 for no (or an invalid) response code, else the hundreds digit (1..5). */
+export function codeClassIndex(code: i64): i32 {
+  if (code < 100 || code > 599) return 0;
+  return <i32>(code / 100);
+}
+
+export function codeClassName(index: i32): string {
+  return index >= 0 && index < CODE_CLASS_COUNT ? unchecked(CODE_CLASS_NAMES[index]) : "none";
+}
+
+// --- Errors -----------------------------------------------------------------------------------
+
+export enum ErrorKind {
+  None,
+  Http5xx,
+  LocalReply,
+  UpstreamReset,
+  Timeout,
+  NoHealthyUpstream,
+  DownstreamReset,
+  Grpc,
+}
+
+export const ERROR_KIND_COUNT: i32 = 8;
+const ERROR_KIND_NAMES: string[] = [
+  "",
+  "http_5xx",
+  "local_reply",
+  "upstream_reset",
+  "timeout",
+  "no_healthy_upstream",
+  "downstream_reset",
+  "grpc",
+];
+
+export function errorKindName(kind: ErrorKind): string {
+  const index = <i32>kind;
+  return index >= 0 && index < ERROR_KIND_COUNT ? unchecked(ERROR_KIND_NAMES[index]) : "";
+}
+
+// Envoy's response flags (StreamInfo CoreResponseFlag / legacy bitmask in `response.flags`).
+const FAILED_LOCAL_HEALTH_CHECK: u64 = 0x1;
+const NO_HEALTHY_UPSTREAM: u64 = 0x2;
+const UPSTREAM_REQUEST_TIMEOUT: u64 = 0x4;
+const LOCAL_RESET: u64 = 0x8;
+const UPSTREAM_REMOTE_RESET: u64 = 0x10;
+const UPSTREAM_CONNECTION_FAILURE: u64 = 0x20;
+const UPSTREAM_CONNECTION_TERMINATION: u64 = 0x40;
+const UPSTREAM_OVERFLOW: u64 = 0x80;
+const NO_ROUTE_FOUND: u64 = 0x100;
+const FAULT_INJECTED: u64 = 0x400;
+const RATE_LIMITED: u64 = 0x800;
+const UNAUTHORIZED_EXTERNAL_SERVICE: u64 = 0x1000;
+const RATE_LIMIT_SERVICE_ERROR: u64 = 0x2000;
+const DOWNSTREAM_CONNECTION_TERMINATION: u64 = 0x4000;
+const UPSTREAM_RETRY_LIMIT_EXCEEDED: u64 = 0x8000;
+const STREAM_IDLE_TIMEOUT: u64 = 0x10000;
+const INVALID_ENVOY_REQUEST_HEADERS: u64 = 0x20000;
+const DOWNSTREAM_PROTOCOL_ERROR: u64 = 0x40000;
+const UPSTREAM_MAX_STREAM_DURATION_REACHED: u64 = 0x80000;
+const NO_FILTER_CONFIG_FOUND: u64 = 0x200000;
+const DURATION_TIMEOUT: u64 = 0x400000;
+const UPSTREAM_PROTOCOL_ERROR: u64 = 0x800000;
+const NO_CLUSTER_FOUND: u64 = 0x1000000;
+const OVERLOAD_MANAGER: u64 = 0x2000000;
+const DNS_RESOLUTION_FAILED: u64 = 0x4000000;
+const DROP_OVERLOAD: u64 = 0x8000000;
+const DOWNSTREAM_REMOTE_RESET: u64 = 0x10000000;
+
+const TIMEOUT_FLAGS: u64 =
+  UPSTREAM_REQUEST_TIMEOUT | STREAM_IDLE_TIMEOUT | UPSTREAM_MAX_STREAM_DURATION_REACHED | DURATION_TIMEOUT;
+const DOWNSTREAM_RESET_FLAGS: u64 = DOWNSTREAM_CONNECTION_TERMINATION | DOWNSTREAM_PROTOCOL_ERROR | DOWNSTREAM_REMOTE_RESET;
+const UPSTREAM_RESET_FLAGS: u64 =
+  LOCAL_RESET |
+  UPSTREAM_REMOTE_RESET |
+  UPSTREAM_CONNECTION_FAILURE |
+  UPSTREAM_CONNECTION_TERMINATION |
+  UPSTREAM_OVERFLOW |
+  UPSTREAM_RETRY_LIMIT_EXCEEDED |
+  UPSTREAM_PROTOCOL_ERROR |
+  DNS_RESOLUTION_FAILED;
+const LOCAL_REPLY_FLAGS: u64 =
+  FAILED_LOCAL_HEALTH_CHECK |
+  NO_ROUTE_FOUND |
+  FAULT_INJECTED |
+  RATE_LIMITED |
+  UNAUTHORIZED_EXTERNAL_SERVICE |
+  RATE_LIMIT_SERVICE_ERROR |
+  INVALID_ENVOY_REQUEST_HEADERS |
+  NO_FILTER_CONFIG_FOUND |
+  NO_CLUSTER_FOUND |
+  OVERLOAD_MANAGER |
+  DROP_OVERLOAD;
+
+/**
+ * How a stream ended, from its response code (0: none), Envoy's response flags, and, for gRPC
+ * requests, the gRPC status (-1: none). Flags come first: they say why there was no upstream
+ * response even when Envoy then answered with a code of its own.
+ */
+export function classifyOutcome(code: i64, flags: u64, grpc: bool, grpcStatus: i64): ErrorKind {
+  if (flags & TIMEOUT_FLAGS) return ErrorKind.Timeout;
+  if (flags & NO_HEALTHY_UPSTREAM) return ErrorKind.NoHealthyUpstream;
+  if (flags & DOWNSTREAM_RESET_FLAGS) return ErrorKind.DownstreamReset;
+  if (flags & UPSTREAM_RESET_FLAGS) return ErrorKind.UpstreamReset;
+  if (flags & LOCAL_REPLY_FLAGS) return ErrorKind.LocalReply;
+  if (codeClassIndex(code) == 0) return ErrorKind.UpstreamReset; // no response and no reason given
+  if (code >= 500) return ErrorKind.Http5xx;
+  if (grpc && code >= 200 && code < 300 && grpcStatus > 0) return ErrorKind.Grpc;
+  return ErrorKind.None;
+}

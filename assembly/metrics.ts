@@ -1,0 +1,100 @@
+// The metric registry: each (metric, label values) series is defined with the host once and its
+// id reused; the number of series per VM is capped, and label sets beyond the cap are recorded in
+// one overflow series per metric (every label `overflow`) and counted. Pure: the host is reached
+// only through the MetricHost the glue hands in (tests hand in a fake).
+
+import { OVERFLOW_LABEL_VALUE, encodeStatName } from "./labels";
+
+export enum MetricKind {
+  Counter = 0,
+  Gauge = 1,
+  Histogram = 2,
+}
+
+/** What the registry needs from the host. An id of 0 means "could not define": ignored. */
+export abstract class MetricHost {
+  abstract define(kind: MetricKind, name: string): u32;
+  abstract increment(id: u32, offset: i64): void;
+  abstract record(id: u32, value: u64): void;
+}
+
+/** A metric and the names of its labels, in the order they are encoded. */
+export class MetricFamily {
+  constructor(
+    public readonly name: string,
+    public readonly kind: MetricKind,
+    public readonly labels: string[],
+  ) {}
+}
+
+/** The filter's own counter of label sets sent to overflow series. */
+export const SERIES_OVERFLOW_METRIC = "kwt_series_overflow_total";
+
+export class SeriesRegistry {
+  private readonly ids: Map<string, u32> = new Map();
+  /** Overflow series by metric name. */
+  private readonly overflowIds: Map<string, u32> = new Map();
+  private overflowCounterId: u32 = 0;
+  /** Series defined so far, overflow series not included. */
+  series: i32 = 0;
+  /** Whether the last id() went to an overflow series (callers must not cache that answer). */
+  overflowed: bool = false;
+
+  constructor(
+    /** The cap; a new configuration may change it (series already defined stay). */
+    public maxSeries: i32,
+    private readonly host: MetricHost,
+  ) {}
+
+  /**
+   * The id of `family` with these label values (sanitised here), defined on first use. Beyond the
+   * cap, the family's overflow series (counted in kwt_series_overflow_total).
+   */
+  id(family: MetricFamily, values: string[]): u32 {
+    this.overflowed = false;
+    const name = encodeStatName(family.labels, values, family.name);
+    if (this.ids.has(name)) return this.ids.get(name);
+    if (this.series >= this.maxSeries) return this.overflow(family);
+    const id = this.host.define(family.kind, name);
+    if (id == 0) return 0;
+    this.ids.set(name, id);
+    this.series++;
+    return id;
+  }
+
+  /**
+   * The id of one of the filter's own health series (a fixed, small set): defined once, never
+   * counted against the cap, so the cap cannot hide the filter's health.
+   */
+  fixed(family: MetricFamily, values: string[]): u32 {
+    const name = encodeStatName(family.labels, values, family.name);
+    if (this.ids.has(name)) return this.ids.get(name);
+    const id = this.host.define(family.kind, name);
+    if (id != 0) this.ids.set(name, id);
+    return id;
+  }
+
+  private overflow(family: MetricFamily): u32 {
+    this.overflowed = true;
+    if (this.overflowCounterId == 0) {
+      this.overflowCounterId = this.host.define(MetricKind.Counter, SERIES_OVERFLOW_METRIC);
+    }
+    if (this.overflowCounterId != 0) this.host.increment(this.overflowCounterId, 1);
+    if (this.overflowIds.has(family.name)) return this.overflowIds.get(family.name);
+    const values = new Array<string>(family.labels.length);
+    values.fill(OVERFLOW_LABEL_VALUE);
+    const id = this.host.define(family.kind, encodeStatName(family.labels, values, family.name));
+    if (id != 0) this.overflowIds.set(family.name, id);
+    return id;
+  }
+
+  /** Adds to a counter; id 0 (undefined) is ignored. */
+  increment(id: u32, offset: i64 = 1): void {
+    if (id != 0) this.host.increment(id, offset);
+  }
+
+  /** Records a histogram sample; id 0 is ignored. */
+  record(id: u32, value: u64): void {
+    if (id != 0) this.host.record(id, value);
+  }
+}
