@@ -28,15 +28,19 @@ export class HopStamp {
   ) {}
 }
 
-/** The stamp this proxy writes. Cluster and region are label values (checked at configure time). */
-export function encodeHopStamp(cluster: string, region: string, sentMs: i64): string {
-  const text = encodeStamp([
-    new StampField(KEY_CLUSTER, cluster),
-    new StampField(KEY_REGION, region),
-    new StampField(KEY_TIME, sentMs.toString()),
-  ]);
-  // Only unreachable with label values: never write a stamp the receiver would refuse.
-  return text != null ? text : "";
+/**
+ * Everything of this proxy's stamp but the time (`1;c=<cluster>;r=<region>;t=`), computed once
+ * per configuration; "" if cluster or region is not a non-empty label value.
+ */
+export function hopStampPrefix(cluster: string, region: string): string {
+  if (cluster.length == 0 || region.length == 0) return "";
+  const text = encodeStamp([new StampField(KEY_CLUSTER, cluster), new StampField(KEY_REGION, region)]);
+  return text != null ? text + ";" + KEY_TIME + "=" : "";
+}
+
+/** The stamp for a request sent at `sentMs`, from hopStampPrefix(). */
+export function encodeHopStamp(prefix: string, sentMs: i64): string {
+  return prefix + sentMs.toString();
 }
 
 function parseMillis(text: string): i64 {

@@ -6,7 +6,7 @@
 //   version = "1"-"9" *2DIGIT          ; no leading zero, at most 3 digits
 //   field   = key "=" value
 //   key     = 1*8( "a"-"z" )
-//   value   = 0*63( ALPHA / DIGIT / "_" / "." / ":" / "/" / "-" )   ; a sanitised label value
+//   value   = 0*63( ALPHA / DIGIT / "_" / "." / ":" / "/" / "-" )   ; a label value (labels.ts)
 // A stamp is at most MAX_STAMP_LENGTH characters and MAX_STAMP_FIELDS fields; a key appears once.
 // Anything else makes the whole stamp malformed: a forged or garbled header never yields labels.
 //
@@ -15,14 +15,13 @@
 // new header name for any change that breaks this rule. So mixed filter versions interoperate
 // during a rollout.
 
+import { isLabelValue } from "./labels";
+
 export const STAMP_VERSION: i32 = 1;
 export const MAX_STAMP_LENGTH: i32 = 512;
 export const MAX_STAMP_FIELDS: i32 = 16;
 const MAX_KEY_LENGTH: i32 = 8;
 const MAX_VERSION_DIGITS: i32 = 3;
-// Same bound as a label value; the value charset is the label-value charset (assembly/labels.ts
-// did not exist when this codec was written; see isStampValue).
-const MAX_VALUE_LENGTH: i32 = 63;
 
 export class StampField {
   constructor(
@@ -65,27 +64,9 @@ export function isStampKey(key: string): bool {
   return true;
 }
 
-/**
- * A stamp value: 0..63 characters of `[A-Za-z0-9_.:/-]` (the label-value charset; empty is
- * allowed because some fields, e.g. the pod stamp's untimed wait `w`, may be empty).
- */
+/** A stamp value is a label value: 0..63 characters of `[A-Za-z0-9_.:/-]`, empty allowed. */
 export function isStampValue(value: string): bool {
-  const n = value.length;
-  if (n > MAX_VALUE_LENGTH) return false;
-  for (let i = 0; i < n; i++) {
-    const c = value.charCodeAt(i);
-    const ok =
-      isDigit(c) ||
-      isLowerAlpha(c) ||
-      (c >= 0x41 && c <= 0x5a) || // A-Z
-      c == 0x5f || // _
-      c == 0x2e || // .
-      c == 0x3a || // :
-      c == 0x2f || // /
-      c == 0x2d; // -
-    if (!ok) return false;
-  }
-  return true;
+  return isLabelValue(value);
 }
 
 /** Parses the version prefix; -1 when it is not 1..999 without a leading zero. */

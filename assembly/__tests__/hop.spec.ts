@@ -1,5 +1,6 @@
 import {
   encodeHopStamp,
+  hopStampPrefix,
   decodeHopStamp,
   checkHop,
   hopDuration,
@@ -11,13 +12,19 @@ const NONE: string[] = [];
 
 describe("hop stamp", () => {
   it("encodes version 1 with cluster, region and send time", () => {
-    expect<string>(encodeHopStamp("cluster-a", "eu-west1", 1700000000123)).toBe(
+    expect<string>(encodeHopStamp(hopStampPrefix("cluster-a", "eu-west1"), 1700000000123)).toBe(
       "1;c=cluster-a;r=eu-west1;t=1700000000123",
     );
   });
 
+  it("writes no stamp without a cluster and region that are label values", () => {
+    expect<string>(hopStampPrefix("", "eu-west1")).toBe("");
+    expect<string>(hopStampPrefix("a", "")).toBe("");
+    expect<string>(hopStampPrefix("a;b", "r")).toBe("");
+  });
+
   it("round-trips", () => {
-    const stamp = decodeHopStamp(encodeHopStamp("a", "r1", 42))!;
+    const stamp = decodeHopStamp(encodeHopStamp(hopStampPrefix("a", "r1"), 42))!;
     expect<string>(stamp.cluster).toBe("a");
     expect<string>(stamp.region).toBe("r1");
     expect<i64>(stamp.sentMs).toBe(42);
