@@ -1,10 +1,12 @@
 import { UsageError } from "./args.js";
 import { buildCommand } from "./build.js";
 import { EXIT_OK, EXIT_USAGE, type Command } from "./command.js";
+import { packageCommand } from "./package.js";
+import { pushCommand } from "./push.js";
 import { runCommand } from "./run.js";
 
 // Each command lives in its own file; add it here.
-const commands: Command[] = [buildCommand, runCommand];
+const commands: Command[] = [buildCommand, runCommand, packageCommand, pushCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

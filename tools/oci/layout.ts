@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { gzipStored } from "./gzip.js";
-import { TAG } from "./reference.js";
+import { TAG, TAG_RULE } from "./reference.js";
 import { writeTar } from "./tar.js";
 
 export const MEDIA_TYPES = {
@@ -161,9 +161,7 @@ export interface LayoutFile {
 export function layoutFiles(image: PackagedImage, refName: string): LayoutFile[] {
   // ref.name may be wider than a tag; a tag keeps `skopeo copy oci:DIR:NAME docker://...:NAME` working.
   if (!TAG.test(refName)) {
-    throw new Error(
-      `tag '${refName}' is not valid: use letters, digits, '_', '.', '-' (at most 128, not starting with '.' or '-')`,
-    );
+    throw new Error(`tag '${refName}' is not valid (${TAG_RULE})`);
   }
   const index = {
     schemaVersion: 2,

@@ -16,6 +16,8 @@ export interface ImageReference {
 const DOCKER_HUB = "docker.io";
 const REPOSITORY_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 export const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+export const TAG_RULE =
+  "letters, digits, '_', '.', '-'; at most 128 characters; not starting with '.' or '-'";
 const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 const REGISTRY_HOST =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
@@ -50,9 +52,7 @@ export function parseReference(text: string): ImageReference {
   const name = colon === -1 ? nameAndTag : nameAndTag.slice(0, colon);
   const tag = colon === -1 ? undefined : nameAndTag.slice(colon + 1);
   if (tag !== undefined && !TAG.test(tag)) {
-    throw new InvalidReferenceError(
-      `'${text}': tag '${tag}' is not valid (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')`,
-    );
+    throw new InvalidReferenceError(`'${text}': tag '${tag}' is not valid (${TAG_RULE})`);
   }
   const components = name.split("/");
   let registry = DOCKER_HUB;

@@ -95,7 +95,8 @@ export function readTar(archive: Uint8Array): TarFile[] {
     const name = (prefix ? `${prefix}/` : "") + readAscii(block, 0, 100);
     const start = offset + BLOCK;
     if (start + size > archive.length) throw new Error(`tar: '${name}' runs past the end of the archive`);
-    if (type === "0" || type === "\0") files.push({ name, content: archive.slice(start, start + size) });
+    if (type === "0" || type === "\0")
+      files.push({ name, content: new Uint8Array(archive.subarray(start, start + size)) });
     offset = start + paddedLength(size);
   }
   return files;

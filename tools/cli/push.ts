@@ -1,0 +1,132 @@
+import { parseArgs, booleanFlag, integerFlag, stringFlag, UsageError } from "./args.js";
+import { EXIT_OK, type Command } from "./command.js";
+import { isInteractive, Progress, style } from "./output.js";
+import { FORMAT_HELP, formatFlag, IMAGE_FLAGS, loadImage, reportFailure } from "./package.js";
+import { dockerConfigPath, loadCredentials, repositoryScope } from "../oci/auth.js";
+import { pushImage, manifestReference, type PushEvent } from "../oci/push.js";
+import { InvalidReferenceError, ociUrl, parseReference } from "../oci/reference.js";
+import { RegistryClient } from "../oci/registry-client.js";
+import { DEFAULT_RETRY_POLICY, type RetryNotice } from "../oci/retry.js";
+
+function shortDigest(digest: string): string {
+  return digest.slice(0, "sha256:".length + 12);
+}
+
+function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+/** One progress-bar line for a blob upload, e.g. `sha256:0123456789ab [######----] 60% 12.0/20.0 KiB`. */
+export function renderTransfer(digest: string, sentBytes: number, totalBytes: number, width = 24): string {
+  const fraction = totalBytes === 0 ? 1 : Math.min(1, sentBytes / totalBytes);
+  const filled = Math.round(fraction * width);
+  const bar = "#".repeat(filled) + "-".repeat(width - filled);
+  const percent = `${Math.round(fraction * 100)}%`.padStart(4);
+  return `${shortDigest(digest)} [${bar}] ${percent} ${(sentBytes / 1024).toFixed(1)}/${kib(totalBytes)}`;
+}
+
+/** What a person (or a log) sees for each push step; byte progress only on a terminal. */
+export function describeEvent(event: PushEvent): string {
+  switch (event.kind) {
+    case "blob-exists":
+      return `${shortDigest(event.digest)} already in the registry (${kib(event.size)})`;
+    case "blob-progress":
+      return renderTransfer(event.digest, event.sentBytes, event.totalBytes);
+    case "blob-uploaded":
+      return `${shortDigest(event.digest)} uploaded (${kib(event.size)})`;
+    case "manifest-exists":
+      return `manifest ${shortDigest(event.digest)} already tagged ${event.reference}`;
+    case "manifest-pushed":
+      return `manifest ${shortDigest(event.digest)} pushed as ${event.reference}`;
+  }
+}
+
+export function describeRetry(notice: RetryNotice): string {
+  return `attempt ${notice.attempt}/${notice.attempts} failed (${notice.reason}); retrying in ${notice.delayMs} ms`;
+}
+
+export const pushCommand: Command = {
+  name: "push",
+  summary: "package the filter and push it to an OCI registry; print its oci:// URL and sha256",
+  usage: [
+    "Usage: kwt push REF [--format artifact|compat] [--wasm FILE] [--plain-http] [--retries N]",
+    "",
+    "Packages the module (as 'kwt package' does) and pushes it with the OCI distribution API:",
+    "blobs the registry already has are skipped, the rest uploaded, then the manifest is put",
+    "(skipped too when REF's tag already points at the same digest).",
+    "",
+    "REF: [oci://]HOST[:PORT]/REPOSITORY[:TAG][@sha256:HEX]   e.g. 127.0.0.1:5000/kwt/filter:v1",
+    "     TAG defaults to 'latest' (which Istio re-pulls on every change: prefer a version tag).",
+    "",
+    "Options:",
+    FORMAT_HELP,
+    "  --plain-http   talk HTTP, not HTTPS, to a registry that is not on loopback",
+    "                 (loopback registries always use HTTP)",
+    `  --retries N    retries after a 5xx answer or a network error, with backoff`,
+    `                 (default: ${DEFAULT_RETRY_POLICY.attempts - 1}; 4xx answers are never retried)`,
+    "",
+    "Credentials come from Docker's config.json ($DOCKER_CONFIG/config.json, else",
+    "~/.docker/config.json): auths entries, credHelpers and credsStore, as 'docker login'",
+    "writes them. Basic and bearer-token (WWW-Authenticate) registries are supported;",
+    "without credentials kwt pushes anonymously.",
+    "",
+    "Prints to stdout, one key=value per line:",
+    "  url=oci://HOST/REPOSITORY:TAG   (WasmPlugin.url)",
+    "  digest=sha256:HEX",
+    "  sha256=HEX                      (WasmPlugin.sha256: the manifest digest)",
+    "Progress goes to stderr. Exit codes: 0 pushed, 1 failed (registry, network, credentials,",
+    "module), 2 bad command line.",
+  ].join("\n"),
+  async run(argv) {
+    const args = parseArgs(argv, { ...IMAGE_FLAGS, "plain-http": "boolean", retries: "string" });
+    if (args.positionals.length !== 1) {
+      throw new UsageError(
+        args.positionals.length === 0 ? "REF is missing" : `expected one REF, got ${args.positionals.length}`,
+      );
+    }
+    let ref;
+    try {
+      ref = parseReference(args.positionals[0]!);
+    } catch (error) {
+      if (error instanceof InvalidReferenceError) throw new UsageError(error.message);
+      throw error;
+    }
+    const format = formatFlag(args);
+    const retries = integerFlag(args, "retries", 0, 10) ?? DEFAULT_RETRY_POLICY.attempts - 1;
+    const progress = new Progress(process.stderr);
+    const interactive = isInteractive(process.stderr);
+    try {
+      const image = await loadImage(format, stringFlag(args, "wasm"));
+      const reference = manifestReference(ref, image.manifestDescriptor.digest);
+      const configFile = dockerConfigPath();
+      const client = new RegistryClient(ref, {
+        plainHttp: booleanFlag(args, "plain-http"),
+        credentials: await loadCredentials(ref.registry, configFile),
+        scopes: [repositoryScope(ref.repository, ["pull", "push"])],
+        retry: { ...DEFAULT_RETRY_POLICY, attempts: retries + 1 },
+        onRetry: (notice) => progress.step(style(describeRetry(notice), "yellow", process.stderr)),
+      });
+      const result = await pushImage(client, image, reference, (event) => {
+        if (event.kind === "blob-progress" && !interactive) return;
+        progress.step(describeEvent(event));
+      });
+      progress.done();
+      // A REF with only a digest stays a digest URL; otherwise the tag pushed (maybe the default).
+      const url = ociUrl({ ...ref, tag: ref.digest && !ref.tag ? undefined : reference });
+      if (interactive) {
+        const what =
+          result.uploadedBlobs.length === 0 && !result.manifestUploaded
+            ? "nothing new: the registry had every blob and the tag"
+            : `${result.uploadedBlobs.length} of ${image.blobs.size} blobs uploaded, manifest ${result.manifestUploaded ? "put" : "unchanged"}`;
+        console.error(style(`pushed ${url} (${what})`, "green", process.stderr));
+      }
+      console.log(`url=${url}`);
+      console.log(`digest=${result.digest}`);
+      console.log(`sha256=${result.digest.slice("sha256:".length)}`);
+      return EXIT_OK;
+    } catch (error) {
+      progress.done();
+      return reportFailure("push", error);
+    }
+  },
+};

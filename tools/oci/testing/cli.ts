@@ -1,0 +1,58 @@
+/**
+ * Runs the real `kwt` CLI as a child process, as scripts do: bundled from tools/kwt.ts with the
+ * same esbuild options as `npm run bundle`, into node_modules/.cache so projectRoot() still finds
+ * the checkout. Output is piped, so the CLI sees no TTY.
+ */
+import { execFile } from "node:child_process";
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import { build } from "esbuild";
+
+const root = path.resolve(import.meta.dirname, "../../..");
+const bundleDir = path.join(root, "node_modules", ".cache", `kwt-cli-test-${process.pid}`);
+let bundled: Promise<string> | undefined;
+
+function bundle(): Promise<string> {
+  bundled ??= (async () => {
+    const outfile = path.join(bundleDir, "kwt.mjs");
+    await build({
+      entryPoints: [path.join(root, "tools", "kwt.ts")],
+      bundle: true,
+      platform: "node",
+      target: "node20",
+      format: "esm",
+      packages: "external",
+      outfile,
+      logLevel: "warning",
+    });
+    return outfile;
+  })();
+  return bundled;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function runKwt(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const script = await bundle();
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [script, ...args],
+      { env: { PATH: process.env.PATH, ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Removes this test process's bundle; call it in afterAll. */
+export async function removeKwtBundle(): Promise<void> {
+  bundled = undefined;
+  await rm(bundleDir, { recursive: true, force: true });
+}
