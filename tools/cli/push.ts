@@ -4,7 +4,7 @@ import { isInteractive, Progress, style } from "./output.js";
 import { FORMAT_HELP, formatFlag, IMAGE_FLAGS, loadImage, reportFailure } from "./package.js";
 import { dockerConfigPath, loadCredentials, repositoryScope } from "../oci/auth.js";
 import { pushImage, manifestReference, type PushEvent } from "../oci/push.js";
-import { InvalidReferenceError, ociUrl, parseReference } from "../oci/reference.js";
+import { InvalidReferenceError, ociUrl, parseReference, type ImageReference } from "../oci/reference.js";
 import { RegistryClient } from "../oci/registry-client.js";
 import { DEFAULT_RETRY_POLICY, type RetryNotice } from "../oci/retry.js";
 
@@ -43,6 +43,15 @@ export function describeEvent(event: PushEvent): string {
 
 export function describeRetry(notice: RetryNotice): string {
   return `attempt ${notice.attempt}/${notice.attempts} failed (${notice.reason}); retrying in ${notice.delayMs} ms`;
+}
+
+function referenceArgument(text: string): ImageReference {
+  try {
+    return parseReference(text);
+  } catch (error) {
+    if (error instanceof InvalidReferenceError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 export const pushCommand: Command = {
@@ -84,13 +93,7 @@ export const pushCommand: Command = {
         args.positionals.length === 0 ? "REF is missing" : `expected one REF, got ${args.positionals.length}`,
       );
     }
-    let ref;
-    try {
-      ref = parseReference(args.positionals[0]!);
-    } catch (error) {
-      if (error instanceof InvalidReferenceError) throw new UsageError(error.message);
-      throw error;
-    }
+    const ref = referenceArgument(args.positionals[0]!);
     const format = formatFlag(args);
     const retries = integerFlag(args, "retries", 0, 10) ?? DEFAULT_RETRY_POLICY.attempts - 1;
     const progress = new Progress(process.stderr);
@@ -98,13 +101,16 @@ export const pushCommand: Command = {
     try {
       const image = await loadImage(format, stringFlag(args, "wasm"));
       const reference = manifestReference(ref, image.manifestDescriptor.digest);
-      const configFile = dockerConfigPath();
       const client = new RegistryClient(ref, {
         plainHttp: booleanFlag(args, "plain-http"),
-        credentials: await loadCredentials(ref.registry, configFile),
+        credentials: await loadCredentials(ref.registry, dockerConfigPath()),
         scopes: [repositoryScope(ref.repository, ["pull", "push"])],
         retry: { ...DEFAULT_RETRY_POLICY, attempts: retries + 1 },
-        onRetry: (notice) => progress.step(style(describeRetry(notice), "yellow", process.stderr)),
+        onRetry: (notice) => {
+          // a line of its own, kept on a terminal too: a retry is worth seeing afterwards
+          progress.done();
+          console.error(style(describeRetry(notice), "yellow", process.stderr));
+        },
       });
       const result = await pushImage(client, image, reference, (event) => {
         if (event.kind === "blob-progress" && !interactive) return;

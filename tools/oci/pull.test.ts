@@ -187,6 +187,12 @@ describe("pullModule against docker-registry", () => {
     expect(byDigest.digest).toBe(sha256Digest(manifest));
   });
 
+  it("says what the registry answered for a missing tag", async () => {
+    await expect(pullModule(parseReference(`${registry.host}/kwt/handmade:nope`))).rejects.toThrow(
+      `could not fetch manifest ${registry.host}/kwt/handmade:nope: 404 MANIFEST_UNKNOWN: manifest unknown`,
+    );
+  });
+
   it("refuses an image index and a module without the Wasm header", async () => {
     const packaged = packageModule(wasm, "artifact", "w");
     await putByHand(packaged.blobs, packaged.manifest, MEDIA_TYPES.ociManifest, "single");

@@ -11,8 +11,7 @@
  */
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
-import type { Credentials } from "./auth.js";
-import { repositoryScope } from "./auth.js";
+import { repositoryScope, type Credentials } from "./auth.js";
 import {
   isWasmModule,
   MEDIA_TYPES,
@@ -22,7 +21,7 @@ import {
   type ImageManifest,
 } from "./layout.js";
 import type { ImageReference } from "./reference.js";
-import { RegistryClient, RegistryError, registryErrorText } from "./registry-client.js";
+import { describeResponse, RegistryClient, RegistryError } from "./registry-client.js";
 import type { RetryPolicy } from "./retry.js";
 import { readTar } from "./tar.js";
 
@@ -150,7 +149,7 @@ export async function pullModule(ref: ImageReference, options: PullOptions = {})
   });
   if (response.status !== 200) {
     throw new RegistryError(
-      `could not fetch manifest ${where}:${reference}: ${response.status} ${registryErrorText(response.body)}`,
+      `could not fetch manifest ${where}:${reference}: ${describeResponse(response)}`,
       response.status,
     );
   }
@@ -169,10 +168,7 @@ export async function pullModule(ref: ImageReference, options: PullOptions = {})
   const fetchBlob: FetchBlob = async (descriptor) => {
     const blob = await client.request("GET", client.url(`blobs/${descriptor.digest}`));
     if (blob.status !== 200) {
-      throw new RegistryError(
-        `blob ${descriptor.digest}: ${blob.status} ${registryErrorText(blob.body)}`,
-        blob.status,
-      );
+      throw new RegistryError(`blob ${descriptor.digest}: ${describeResponse(blob)}`, blob.status);
     }
     if (sha256Digest(blob.body) !== descriptor.digest)
       throw new Error(`blob ${descriptor.digest}: content does not match its digest`);

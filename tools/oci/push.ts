@@ -4,12 +4,7 @@
  * unless the tag already points at the same digest. Pushing the same image twice sends no bytes.
  */
 import { MEDIA_TYPES, type PackagedImage } from "./layout.js";
-import {
-  RegistryClient,
-  RegistryError,
-  registryErrorText,
-  type RegistryResponse,
-} from "./registry-client.js";
+import { RegistryClient, RegistryError, describeResponse, type RegistryResponse } from "./registry-client.js";
 
 export type PushEvent =
   | { kind: "blob-exists"; digest: string; size: number }
@@ -39,7 +34,7 @@ export function manifestReference(ref: { tag?: string; digest?: string }, manife
 }
 
 function fail(what: string, response: RegistryResponse): never {
-  throw new RegistryError(`${what}: ${response.status} ${registryErrorText(response.body)}`, response.status);
+  throw new RegistryError(`${what}: ${describeResponse(response)}`, response.status);
 }
 
 function headerValue(response: RegistryResponse, name: string): string | undefined {

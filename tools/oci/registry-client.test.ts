@@ -6,7 +6,7 @@ import { repositoryScope, type Credentials } from "./auth.js";
 import { packageModule } from "./layout.js";
 import { pushImage } from "./push.js";
 import { parseReference } from "./reference.js";
-import { RegistryClient } from "./registry-client.js";
+import { describeResponse, RegistryClient } from "./registry-client.js";
 import type { RetryNotice } from "./retry.js";
 import { freePort, startRegistry, type RunningRegistry } from "./testing/registry.js";
 
@@ -257,5 +257,32 @@ describe("a push through a flaky proxy in front of a real registry", () => {
       /502 bad gateway \(gave up after 2 attempts\)$/,
     );
     expect(proxy.failedPuts).toBe(2);
+  });
+});
+
+describe("describeResponse", () => {
+  it.each([
+    [
+      404,
+      '{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}',
+      "404 MANIFEST_UNKNOWN: manifest unknown",
+    ],
+    [400, '{"errors":[{"code":"A","message":"x"},{"code":"B"}]}', "400 A: x; B"],
+    [502, "<html>bad gateway</html>\n", "502 <html>bad gateway</html>"],
+    [403, "", "403 Forbidden"],
+  ])("%i %s", (status, body, expected) => {
+    expect(describeResponse({ status, body: Buffer.from(body) })).toBe(expected);
+  });
+});
+
+describe("which scheme a registry gets", () => {
+  it.each([
+    ["ghcr.io/kwt/filter", false, "https://ghcr.io"],
+    ["registry.internal:5000/kwt/filter", true, "http://registry.internal:5000"],
+    ["127.0.0.1:5000/kwt/filter", false, "http://127.0.0.1:5000"],
+    ["localhost:5000/kwt/filter", false, "http://localhost:5000"],
+    ["kwt/filter", false, "https://registry-1.docker.io"],
+  ])("%s with plainHttp=%s -> %s", (reference, plainHttp, expected) => {
+    expect(new RegistryClient(parseReference(reference), { scopes: [], plainHttp }).baseUrl).toBe(expected);
   });
 });

@@ -62,18 +62,23 @@ const MAX_REDIRECTS = 5;
 const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 const UPLOAD_CHUNK = 64 * 1024;
 
-/** The registry's own explanation (`{"errors":[{"code","message"}]}`), if it gave one. */
-export function registryErrorText(body: Buffer): string {
+/**
+ * A status with the registry's own explanation (`{"errors":[{"code","message"}]}`), else the
+ * body's start, else the standard reason phrase: `404 MANIFEST_UNKNOWN: manifest unknown`.
+ */
+export function describeResponse(response: Pick<RegistryResponse, "status" | "body">): string {
+  const text = response.body.toString("utf8");
+  let detail = text.trim().slice(0, 200);
   try {
-    const parsed = JSON.parse(body.toString("utf8")) as { errors?: { code?: string; message?: string }[] };
+    const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
     const parts = (parsed.errors ?? [])
       .map((e) => [e.code, e.message].filter(Boolean).join(": "))
       .filter(Boolean);
-    if (parts.length) return parts.join("; ");
+    if (parts.length) detail = parts.join("; ");
   } catch {
-    // not JSON: fall through to the raw text
+    // not JSON: keep the raw text
   }
-  return body.toString("utf8").trim().slice(0, 200);
+  return `${response.status} ${detail || (http.STATUS_CODES[response.status] ?? "")}`.trim();
 }
 
 export class RegistryClient {
@@ -115,17 +120,16 @@ export class RegistryClient {
       await this.authenticate(response);
       response = await this.exchange(method, url, options);
       if (response.status === 401) {
+        const refused = this.options.credentials ? "refused the credentials" : "refused anonymous access";
         throw new RegistryError(
-          `${this.ref.registry} refused the credentials for ${this.ref.repository} (401 ${registryErrorText(response.body)}); ` +
+          `${this.ref.registry} ${refused} for ${this.ref.repository} (${describeResponse(response)}); ` +
             `check 'docker login ${this.ref.registry}' and DOCKER_CONFIG`,
           401,
         );
       }
     }
     if (response.status >= 500) {
-      throw new TransientError(
-        `${method} ${url.pathname}: ${response.status} ${registryErrorText(response.body)}`,
-      );
+      throw new TransientError(`${method} ${url.pathname}: ${describeResponse(response)}`);
     }
     return response;
   }
@@ -169,7 +173,7 @@ export class RegistryClient {
     if (response.status !== 200) {
       const who = credentials ? "the stored credentials" : "anonymous access";
       throw new RegistryError(
-        `the token service ${url.origin}${url.pathname} refused ${who} (${response.status} ${registryErrorText(response.body)}); ` +
+        `the token service ${url.origin}${url.pathname} refused ${who} (${describeResponse(response)}); ` +
           `run 'docker login ${this.ref.registry}' or check DOCKER_CONFIG`,
         response.status,
       );

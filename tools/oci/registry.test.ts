@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -109,7 +109,7 @@ describe("htpasswd basic auth with credentials from Docker's config.json", () =>
   beforeAll(async () => {
     registry = await startRegistry({ htpasswd: { username: "kwt", password: "s3cret:with colon" } });
     dockerConfig = path.join(scratch, "docker-basic");
-    await run("mkdir", ["-p", dockerConfig]);
+    await mkdir(dockerConfig);
     const auth = Buffer.from("kwt:s3cret:with colon").toString("base64");
     await writeFile(
       path.join(dockerConfig, "config.json"),
