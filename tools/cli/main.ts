@@ -1,12 +1,23 @@
 import { UsageError } from "./args.js";
 import { buildCommand } from "./build.js";
 import { EXIT_OK, EXIT_USAGE, type Command } from "./command.js";
+import { deployCommand } from "./deploy.js";
+import { doctorCommand } from "./doctor.js";
+import { statusCommand } from "./status.js";
 import { packageCommand } from "./package.js";
 import { pushCommand } from "./push.js";
 import { runCommand } from "./run.js";
 
 // Each command lives in its own file; add it here.
-const commands: Command[] = [buildCommand, runCommand, packageCommand, pushCommand];
+const commands: Command[] = [
+  buildCommand,
+  runCommand,
+  packageCommand,
+  pushCommand,
+  deployCommand,
+  statusCommand,
+  doctorCommand,
+];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -1,0 +1,226 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { main } from "../cli/main.js";
+import { useFakeClusters } from "./fake-kube-api.js";
+import { FILTER_METRIC_LABELS } from "./filter-contract.js";
+import { TEST_FILTER_SCHEMA } from "./test-filter-schema.js";
+
+const DIGEST = `sha256:${"5e".repeat(32)}`;
+const WASM = "extensions.istio.io/v1alpha1";
+
+/** Runs `kwt ...` in-process; returns its exit code and what it printed. */
+async function kwt(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const spies = [
+    vi.spyOn(console, "log").mockImplementation((...parts: unknown[]) => void (stdout += `${parts.join(" ")}\n`)),
+    vi.spyOn(console, "error").mockImplementation((...parts: unknown[]) => void (stderr += `${parts.join(" ")}\n`)),
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => ((stdout += String(chunk)), true)),
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk) => ((stderr += String(chunk)), true)),
+  ];
+  try {
+    const code = await main(argv);
+    return { code, stdout, stderr };
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+}
+
+let dir: string;
+let clustersFile: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), "kwt-cli-"));
+  const schema = path.join(dir, "filter-config.schema.json");
+  writeFileSync(schema, JSON.stringify(TEST_FILTER_SCHEMA));
+  process.env.KWT_FILTER_CONFIG_SCHEMA = schema;
+  clustersFile = path.join(dir, "clusters.yaml");
+  writeFileSync(
+    clustersFile,
+    `image: oci://registry.example.com/platform/kwt-filter:1.4.0
+config: { tracing: { minProbability: 0.02 } }
+clusters:
+  - { name: east, context: ctx-east, region: us-east1 }
+  - { name: west, context: ctx-west, region: us-west1, config: { maxSeries: 500 } }
+`,
+  );
+});
+
+afterAll(() => {
+  delete process.env.KWT_FILTER_CONFIG_SCHEMA;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("kwt deploy / status / doctor without clusters", () => {
+  const previousKubeconfig = process.env.KUBECONFIG;
+  beforeEach(() => {
+    // A kubeconfig that does not exist: anything that tried to load it would fail.
+    process.env.KUBECONFIG = path.join(dir, "no-such-kubeconfig");
+  });
+  afterEach(() => {
+    process.env.KUBECONFIG = previousKubeconfig;
+  });
+
+  it("has --help for each command", async () => {
+    for (const command of ["deploy", "status", "doctor"]) {
+      const { code, stdout } = await kwt(command, "--help");
+      expect(code).toBe(0);
+      expect(stdout).toMatch(new RegExp(`^Usage: kwt ${command} --clusters FILE`));
+      expect(stdout).toContain("Exit status: 0");
+    }
+  });
+
+  it("refuses a bad command line with exit 2", async () => {
+    expect(await kwt("deploy", "--dry-run")).toMatchObject({ code: 2, stderr: expect.stringMatching(/^kwt deploy: --clusters FILE is required\n\nUsage:/) });
+    expect((await kwt("status", "--clusters", clustersFile, "--concurrency", "0")).stderr).toMatch(
+      /^kwt status: --concurrency must be an integer from 1 to 32, got '0'/,
+    );
+    expect((await kwt("doctor", "--clusters", clustersFile, "--digest", DIGEST)).stderr).toMatch(/^kwt doctor: unknown option --digest/);
+  });
+
+  it("--dry-run prints the manifests and contacts nothing", async () => {
+    const { code, stdout, stderr } = await kwt("deploy", "--clusters", clustersFile, "--digest", DIGEST, "--dry-run");
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+    const documents = parseAllDocuments(stdout).map((document) => document.toJS() as { metadata: unknown; spec: Record<string, unknown> });
+    expect(documents.map((document) => [document.metadata, document.spec.sha256, document.spec.pluginConfig])).toEqual([
+      [
+        { name: "kwt", namespace: "istio-system", labels: { "app.kubernetes.io/name": "kwt-filter", "app.kubernetes.io/managed-by": "kwt" } },
+        DIGEST.slice(7),
+        { cluster: "east", region: "us-east1", tracing: { minProbability: 0.02 } },
+      ],
+      [
+        { name: "kwt", namespace: "istio-system", labels: { "app.kubernetes.io/name": "kwt-filter", "app.kubernetes.io/managed-by": "kwt" } },
+        DIGEST.slice(7),
+        { cluster: "west", region: "us-west1", tracing: { minProbability: 0.02 }, maxSeries: 500 },
+      ],
+    ]);
+    expect(stdout).toContain("# cluster west (kubeconfig context ctx-west)\n");
+  });
+
+  it("takes image and digest from kwt push's output", async () => {
+    const pushed = path.join(dir, "push.out");
+    writeFileSync(pushed, `url=oci://127.0.0.1:5000/kwt/filter:v2\ndigest=${DIGEST}\nsha256=${DIGEST.slice(7)}\n`);
+    const { code, stdout } = await kwt("deploy", "--clusters", clustersFile, "--pushed", pushed, "--dry-run", "--cluster", "west");
+    expect(code).toBe(0);
+    const [only] = parseAllDocuments(stdout).map((document) => document.toJS() as { spec: Record<string, unknown> });
+    expect([only!.spec.url, only!.spec.sha256]).toEqual(["oci://127.0.0.1:5000/kwt/filter:v2", DIGEST.slice(7)]);
+    expect((await kwt("deploy", "--clusters", clustersFile, "--pushed", pushed, "--image", "x")).code).toBe(2);
+  });
+
+  it("lists every input problem with exit 1, applying nothing", async () => {
+    const broken = path.join(dir, "broken.yaml");
+    writeFileSync(broken, "clusters:\n  - { name: east, context: ctx-east, config: { tracing: { minProbability: 7 } } }\n");
+    expect(await kwt("deploy", "--clusters", broken)).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: [
+        "kwt deploy: nothing done; fix these first:",
+        "  - image: missing: set image: in the clusters file or pass --image oci://...",
+        "  - cluster east: pluginConfig.tracing.minProbability (from clusters[0].config): must be <= 1",
+        "",
+      ].join("\n"),
+    });
+    expect(await kwt("status", "--clusters", path.join(dir, "nope.yaml"))).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `kwt status: nothing done; fix this first:\n  - ${path.join(dir, "nope.yaml")}: cannot read the clusters file: no such file (see deploy/clusters.example.yaml)\n`,
+    });
+  });
+});
+
+describe("kwt deploy / status / doctor against loopback clusters", () => {
+  const fixture = useFakeClusters(["east", "west"]);
+
+  it("deploy prints a per-cluster table, exit 1 while one fails, 0 once a rerun converges", async () => {
+    const { west } = fixture.clusters.servers;
+    west!.intercept = (request) => (request.method === "PATCH" ? { code: 500, message: "etcd unavailable" } : undefined);
+    const first = await kwt("deploy", "--clusters", clustersFile, "--digest", DIGEST);
+    expect(first.code).toBe(1);
+    expect(first.stdout).toBe(
+      [
+        "CLUSTER  CONTEXT   RESULT  OBJECTS",
+        "east     ctx-east  ok      WasmPlugin created",
+        "west     ctx-west  failed  -",
+        "1 of 2 clusters applied; rerun to retry the failed ones",
+        "",
+      ].join("\n"),
+    );
+    expect(first.stderr).toContain(
+      "failed west (ctx-west): applying WasmPlugin istio-system/kwt: the API server failed (500): etcd unavailable; rerun when it is healthy\n",
+    );
+    expect(first.stderr).toMatch(/^\[1\/2\] (east|west): /);
+
+    west!.intercept = undefined;
+    const second = await kwt("deploy", "--clusters", clustersFile, "--digest", DIGEST);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toBe(
+      [
+        "CLUSTER  CONTEXT   RESULT  OBJECTS",
+        "east     ctx-east  ok      WasmPlugin unchanged",
+        "west     ctx-west  ok      WasmPlugin created",
+        "2 of 2 clusters applied",
+        "",
+      ].join("\n"),
+    );
+
+    const status = await kwt("status", "--clusters", clustersFile, "--digest", DIGEST);
+    expect(status).toMatchObject({ code: 0 });
+    expect(status.stdout).toBe(
+      [
+        "CLUSTER  CONTEXT   PLUGIN   DIGEST               MATCHES",
+        "east     ctx-east  present  sha256:5e5e5e5e5e5e  yes",
+        "west     ctx-west  present  sha256:5e5e5e5e5e5e  yes",
+        "2 of 2 clusters in sync",
+        "",
+      ].join("\n"),
+    );
+    const drift = await kwt("status", "--clusters", clustersFile, "--digest", `sha256:${"77".repeat(32)}`, "--cluster", "east");
+    expect(drift.code).toBe(1);
+    expect(drift.stdout).toContain("east     ctx-east  present  sha256:5e5e5e5e5e5e  no: digest\n");
+    expect(fixture.clusters.servers.east!.stored(WASM, "WasmPlugin", "istio-system", "kwt")).toBeDefined();
+  });
+
+  it("doctor prints each check and the exact fix", async () => {
+    for (const server of Object.values(fixture.clusters.servers)) {
+      server.seed({
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "istiod", namespace: "istio-system" },
+        spec: { template: { spec: { containers: [{ name: "discovery", image: "docker.io/istio/pilot:1.26.2" }] } } },
+      });
+    }
+    fixture.clusters.servers.east!.seed({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "istio", namespace: "istio-system" },
+      data: { mesh: `defaultConfig:\n  extraStatTags: [${FILTER_METRIC_LABELS.join(",")}]\n` },
+    });
+    fixture.clusters.servers.west!.seed({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "istio", namespace: "istio-system" },
+      data: { mesh: "accessLogFile: /dev/stdout\n" },
+    });
+    const { code, stdout } = await kwt("doctor", "--clusters", clustersFile);
+    expect(code).toBe(1);
+    const lines = stdout.split("\n");
+    expect(lines.slice(0, 5)).toEqual([
+      "east (context ctx-east)",
+      "  OK    Istio version    1.26.2 (supported: 1.20 to 1.30)",
+      "  OK    extraStatTags    all 13 labels the filter emits are listed",
+      "  OK    stats inclusion  Istio's built-in inclusion prefix 'wasm' exports the filter's wasmcustom.* stats",
+      "west (context ctx-west)",
+    ]);
+    expect(lines[6]).toBe(
+      `  FAIL  extraStatTags    13 of 13 labels missing (${FILTER_METRIC_LABELS.join(", ")}): their values stay in the metric names`,
+    );
+    expect(lines[7]).toBe(
+      "        fix: add the missing labels to the mesh config, then restart the workloads (Knative: roll out a new revision); proxies read extraStatTags only when they start.",
+    );
+    expect(stdout).toContain("            kubectl --context 'ctx-west' -n istio-system patch configmap istio --type merge -p '");
+    expect(lines.at(-2)).toBe("1 of 2 clusters without problems; apply the fixes above");
+  });
+});

@@ -1,0 +1,250 @@
+/**
+ * Kubernetes access for deploy, status and doctor: one client per kubeconfig context, failures
+ * turned into sentences a person can act on, and bounded, time-limited work across clusters.
+ */
+import {
+  ApiException,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
+
+/** Field manager of every server-side apply kwt makes. */
+export const FIELD_MANAGER = "kwt";
+
+/** A failure already phrased for the person running kwt. */
+export class ClusterError extends Error {}
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace: string };
+}
+
+/** The user's kubeconfig as kubectl would read it: $KUBECONFIG (several files joined by ':'), else ~/.kube/config. */
+export function loadKubeConfig(): KubeConfig {
+  const config = new KubeConfig();
+  try {
+    config.loadFromDefault();
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+    throw new ClusterError(`cannot read the kubeconfig (${kubeconfigSource()}): ${reason}; point KUBECONFIG at your kubeconfig file(s)`);
+  }
+  return config;
+}
+
+function kubeconfigSource(): string {
+  return process.env.KUBECONFIG ? `KUBECONFIG=${process.env.KUBECONFIG}` : "~/.kube/config";
+}
+
+function statusOf(error: ApiException<unknown>): { message: string; causes: { field?: string; message?: string }[] } {
+  const body: unknown = error.body;
+  let status: unknown = body;
+  if (typeof body === "string") {
+    try {
+      status = JSON.parse(body);
+    } catch {
+      return { message: body.trim().slice(0, 300), causes: [] };
+    }
+  }
+  const record = (status ?? {}) as { message?: unknown; details?: { causes?: unknown } };
+  const causes = Array.isArray(record.details?.causes) ? (record.details.causes as { field?: string; message?: string }[]) : [];
+  return { message: typeof record.message === "string" ? record.message : "", causes };
+}
+
+/** Exposes the client's (cached) discovery so a missing API reads as such, not as a failed request. */
+class DiscoveringObjectApi extends KubernetesObjectApi {
+  async serves(apiVersion: string, kind: string): Promise<boolean> {
+    return (await this.resource(apiVersion, kind)) !== undefined;
+  }
+}
+
+function describeObject(object: ObjectRef): string {
+  return `${object.kind} ${object.metadata.namespace}/${object.metadata.name}`;
+}
+
+function permissionTo(verb: string, object: ObjectRef): string {
+  return `${verb} ${object.kind} objects in namespace ${object.metadata.namespace}`;
+}
+
+/** One context's API server. Every method throws ClusterError with a sentence naming what to do. */
+export class ClusterClient {
+  private readonly api: DiscoveringObjectApi;
+  readonly server: string;
+
+  constructor(
+    base: KubeConfig,
+    readonly context: string,
+  ) {
+    if (!base.getContextObject(context)) {
+      const known = base.getContexts().map((entry) => entry.name);
+      throw new ClusterError(
+        `context "${context}" is not in the kubeconfig (${kubeconfigSource()}; it has ${known.length ? known.join(", ") : "no contexts"}); check the clusters file or 'kubectl config get-contexts'`,
+      );
+    }
+    // A KubeConfig authenticates each request with its *current* context, so each cluster needs its
+    // own: switching one shared config would send requests to the wrong cluster when run concurrently.
+    const config = new KubeConfig();
+    config.loadFromOptions({
+      clusters: base.getClusters(),
+      users: base.getUsers(),
+      contexts: base.getContexts(),
+      currentContext: context,
+    });
+    this.server = config.getCurrentCluster()?.server ?? "(no server)";
+    try {
+      this.api = config.makeApiClient(DiscoveringObjectApi);
+    } catch (error) {
+      throw new ClusterError(`context "${context}": ${(error as Error).message}`);
+    }
+  }
+
+  /** `permission` completes "needs RBAC permission to ..." for a 403. */
+  private explain(error: unknown, doing: string, permission: string, object: ObjectRef): ClusterError {
+    if (error instanceof ClusterError) return error;
+    const what = describeObject(object);
+    if (!(error instanceof ApiException)) {
+      const reason = error instanceof Error ? error.message : String(error);
+      if (reason.includes("HTTP protocol is not allowed")) {
+        return new ClusterError(`${doing}: the context's server ${this.server} is plain http; kwt talks https only (or set insecure-skip-tls-verify for a local test server)`);
+      }
+      return new ClusterError(`${doing}: cannot reach the API server at ${this.server}: ${reason}`);
+    }
+    const { message, causes } = statusOf(error);
+    const said = message ? `: ${message}` : "";
+    switch (error.code) {
+      case 401:
+        return new ClusterError(
+          `${doing}: unauthorized (401): the API server at ${this.server} rejected the credentials of context "${this.context}"; log in again or renew the token, then rerun`,
+        );
+      case 403:
+        return new ClusterError(
+          `${doing}: forbidden (403)${said}; the user of context "${this.context}" needs RBAC permission to ${permission}`,
+        );
+      case 409: {
+        const fields = causes.map((cause) => `${cause.field ?? "?"} (${cause.message ?? "conflict"})`).join("; ");
+        return new ClusterError(
+          `${doing}: conflict (409): another field manager owns ${fields || "fields of " + what}; rerun with --force to take them over for kwt, or change them back`,
+        );
+      }
+      case 422:
+        return new ClusterError(`${doing}: the API server refused ${what} (422)${said}`);
+      default:
+        return error.code >= 500
+          ? new ClusterError(`${doing}: the API server failed (${error.code})${said}; rerun when it is healthy`)
+          : new ClusterError(`${doing}: HTTP ${error.code}${said}`);
+    }
+  }
+
+  /** Fails with a clear sentence when the cluster does not serve the kind (e.g. Istio missing). */
+  async ensureServed(object: ObjectRef): Promise<void> {
+    let served = false;
+    try {
+      served = await this.api.serves(object.apiVersion, object.kind);
+    } catch (error) {
+      if (!(error instanceof ApiException && error.code === 404)) {
+        throw this.explain(error, `discovering ${object.apiVersion}`, "read API discovery (a ClusterRole such as system:discovery)", object);
+      }
+    }
+    if (!served) {
+      const hint = object.apiVersion.includes("istio.io") ? " Is Istio installed in this cluster?" : "";
+      throw new ClusterError(`the API server at ${this.server} does not serve ${object.apiVersion} ${object.kind}.${hint}`);
+    }
+  }
+
+  /** The live object, or undefined when there is none. */
+  async read(object: ObjectRef): Promise<KubernetesObject | undefined> {
+    await this.ensureServed(object);
+    try {
+      return await this.api.read({ ...object, metadata: { ...object.metadata } });
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return undefined;
+      throw this.explain(error, `reading ${describeObject(object)}`, permissionTo("get", object), object);
+    }
+  }
+
+  /** Server-side apply as field manager kwt; `force` takes over fields other managers own. */
+  async apply(object: ObjectRef, force: boolean): Promise<KubernetesObject> {
+    try {
+      return await this.api.patch(
+        structuredClone(object),
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        force,
+        PatchStrategy.ServerSideApply,
+      );
+    } catch (error) {
+      throw this.explain(error, `applying ${describeObject(object)}`, permissionTo("patch", object), object);
+    }
+  }
+}
+
+export interface ClusterTarget {
+  cluster: string;
+  context: string;
+}
+
+export interface ClusterOutcome<T extends ClusterTarget, R> {
+  target: T;
+  result?: R;
+  /** Why this cluster failed; the others are unaffected. */
+  error?: string;
+}
+
+export interface RunOptions {
+  kubeConfig: KubeConfig;
+  /** Clusters worked on at once. */
+  concurrency: number;
+  /** Time one cluster may take in all. */
+  timeoutMs: number;
+  /** Called as each cluster finishes (progress). */
+  onDone?: (outcome: ClusterOutcome<ClusterTarget, unknown>, finished: number, total: number) => void;
+}
+
+function withDeadline<R>(work: Promise<R>, timeoutMs: number, message: string): Promise<R> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ClusterError(message)), timeoutMs);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Runs `work` for every target, at most `concurrency` at a time, each within the time limit. A
+ * failure is that cluster's outcome and never stops the others. Outcomes come in target order.
+ */
+export async function runOnClusters<T extends ClusterTarget, R>(
+  targets: T[],
+  options: RunOptions,
+  work: (client: ClusterClient, target: T) => Promise<R>,
+): Promise<ClusterOutcome<T, R>[]> {
+  const outcomes: ClusterOutcome<T, R>[] = new Array(targets.length);
+  let next = 0;
+  let finished = 0;
+  const runOne = async (target: T): Promise<ClusterOutcome<T, R>> => {
+    try {
+      const client = new ClusterClient(options.kubeConfig, target.context);
+      const seconds = options.timeoutMs / 1000;
+      const result = await withDeadline(
+        work(client, target),
+        options.timeoutMs,
+        `no answer from ${client.server} within ${seconds}s (--timeout); is the cluster reachable?`,
+      );
+      return { target, result };
+    } catch (error) {
+      return { target, error: error instanceof ClusterError ? error.message : `unexpected: ${String(error)}` };
+    }
+  };
+  const worker = async (): Promise<void> => {
+    while (next < targets.length) {
+      const index = next++;
+      const outcome = await runOne(targets[index]!);
+      outcomes[index] = outcome;
+      options.onDone?.(outcome, ++finished, targets.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.concurrency, targets.length) }, worker));
+  return outcomes;
+}
