@@ -166,8 +166,9 @@ export class RegistryClient {
     const body = plan.body === undefined ? undefined : new TextEncoder().encode(plan.body);
     const response = await this.retrying(async () => {
       const answer = await this.exchange(plan.method, url, { headers: plan.headers, body }, false);
-      if (answer.status >= 500)
-        throw new TransientError(`token ${url.origin}${url.pathname}: ${answer.status}`);
+      if (answer.status >= 500) {
+        throw new TransientError(`token ${url.origin}${url.pathname}: ${describeResponse(answer)}`);
+      }
       return answer;
     });
     if (response.status !== 200) {
