@@ -1,6 +1,7 @@
 import { UsageError } from "./args.js";
 import { buildCommand } from "./build.js";
 import { EXIT_OK, EXIT_USAGE, type Command } from "./command.js";
+import { demoCommand } from "./demo.js";
 import { deployCommand } from "./deploy.js";
 import { doctorCommand } from "./doctor.js";
 import { statusCommand } from "./status.js";
@@ -17,6 +18,7 @@ const commands: Command[] = [
   deployCommand,
   statusCommand,
   doctorCommand,
+  demoCommand,
 ];
 
 function usage(): string {

@@ -1,0 +1,95 @@
+// The demo's script: what it sends through the little mesh, and therefore exactly what the
+// filter must report. Pure data and arithmetic, so the end-to-end test can compare both.
+
+export const EAST = { cluster: "east", region: "us-east1" } as const;
+export const WEST = { cluster: "west", region: "europe-west1" } as const;
+export const REVISION = {
+  namespace: "demo",
+  service: "hello",
+  configuration: "hello",
+  revision: "hello-00001",
+} as const;
+
+export interface Scenario {
+  /** How long the revision pod takes to "start" after the activator asks for it. */
+  coldStartDelayMs: number;
+  /** Requests sent at once while the revision is at zero: the activator holds them all. */
+  coldRequests: number;
+  /** Requests routed straight to the warm pod (the activator out of the path). */
+  warmRequests: number;
+  /** Of the warm requests: how many carry a valid traceparent, and how many an invalid one. */
+  warmWithValidTrace: number;
+  warmWithInvalidTrace: number;
+  /** Requests the activator forwards to the warm pod (proxy mode: through it, but no cold start). */
+  proxiedRequests: number;
+  /** Requests the app answers 500, answers with a failed gRPC status, or resets. */
+  http5xxRequests: number;
+  grpcErrorRequests: number;
+  resetRequests: number;
+  /** Calls from a workload in cluster west to the revision in east. */
+  crossClusterRequests: number;
+}
+
+export const DEFAULT_SCENARIO: Scenario = {
+  coldStartDelayMs: 800,
+  coldRequests: 3,
+  warmRequests: 10,
+  warmWithValidTrace: 3,
+  warmWithInvalidTrace: 2,
+  proxiedRequests: 4,
+  http5xxRequests: 2,
+  grpcErrorRequests: 1,
+  resetRequests: 1,
+  crossClusterRequests: 5,
+};
+
+/**
+ * The revision pod's plugin configuration: only its first few requests may be cold starts, so
+ * activator traffic after the warm phase counts as proxied, as on a real pod that has served a while.
+ */
+export function podConfig(scenario: Scenario): Record<string, unknown> {
+  return { coldStartMaxRequests: scenario.coldRequests + 2 };
+}
+
+/** Everything the summary reports, in the units it reports them. */
+export interface Summary {
+  coldStarts: Array<{ revision: string; cluster: string; count: number; timed: number; meanMs: number }>;
+  invocations: Array<{ revision: string; sourceCluster: string; codeClass: string; count: number }>;
+  errors: Array<{ revision: string; errorKind: string; count: number }>;
+  activatorProxied: Array<{ revision: string; count: number }>;
+  crossCluster: Array<{ source: string; destination: string; count: number }>;
+  clientLatency: Array<{ proxy: string; coldStart: boolean; count: number; meanMs: number }>;
+  traces: Array<{ proxy: string; started: number; repaired: number }>;
+}
+
+/** The counts the scenario injects, in the summary's shape (durations are checked separately). */
+export function expectedCounts(scenario: Scenario) {
+  const viaGateway =
+    scenario.coldRequests +
+    scenario.warmRequests +
+    scenario.proxiedRequests +
+    scenario.http5xxRequests +
+    scenario.grpcErrorRequests +
+    scenario.resetRequests;
+  const gatewayOk = scenario.coldRequests + scenario.warmRequests + scenario.proxiedRequests;
+  return {
+    coldStarts: scenario.coldRequests,
+    invocationsFromEast: {
+      // A failed gRPC call is still an HTTP 200.
+      "2xx": gatewayOk + scenario.grpcErrorRequests,
+      "5xx": scenario.http5xxRequests + scenario.resetRequests,
+    },
+    invocationsFromWest: { "2xx": scenario.crossClusterRequests },
+    errors: {
+      http_5xx: scenario.http5xxRequests,
+      grpc: scenario.grpcErrorRequests,
+      upstream_reset: scenario.resetRequests,
+    },
+    activatorProxied: scenario.proxiedRequests,
+    crossClusterWestToEast: scenario.crossClusterRequests,
+    gatewayRequests: viaGateway,
+    gatewayTracesStarted: viaGateway - scenario.warmWithValidTrace,
+    gatewayTracesRepaired: scenario.warmWithInvalidTrace,
+    westTracesStarted: scenario.crossClusterRequests,
+  };
+}
