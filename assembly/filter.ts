@@ -394,10 +394,18 @@ export class Stream {
   podSeries: PodSeries | null = null;
   responseClass: i32 = 0;
 
+  /** The wall clock in ms, read at most once per request (-1: not read yet). */
+  private nowMs: i64 = -1;
+
   constructor(
     public readonly id: u32,
     public readonly root: Root,
   ) {}
+
+  private now(): i64 {
+    if (this.nowMs < 0) this.nowMs = nowMilliseconds();
+    return this.nowMs;
+  }
 
   onRequestHeaders(): i32 {
     const position = this.root.resolvePosition();
@@ -448,12 +456,16 @@ export class Stream {
     const tracing = this.root.tracing;
     if (tracing == null) return;
     if (position != Position.Inbound) {
-      tracing.onOutboundRequestHeaders(scan, pairs, nowMilliseconds());
+      tracing.onOutboundRequestHeaders(scan, pairs, this.now());
       return;
     }
     if (this.handling != Handling.Inbound) return;
+    // Only a cross-cluster hop or a cold start gives tracing something to do on the inbound side.
+    const hop = this.hop;
+    const crossCluster = hop != null && hop.verdict == HopVerdict.CrossCluster;
+    if (!crossCluster && this.outcome != ActivatorOutcome.ColdStart) return;
     const coldStart = new ColdStartFacts(this.outcome == ActivatorOutcome.ColdStart, this.waitMs);
-    this.inboundHop = tracing.onInboundRequestHeaders(this.hop, scan, pairs, coldStart, nowMilliseconds());
+    this.inboundHop = tracing.onInboundRequestHeaders(hop, scan, pairs, coldStart, this.now());
     if (this.inboundHop.skewed) this.root.clockSkew(this.inboundHop.sourceCluster);
   }
 
@@ -490,7 +502,7 @@ export class Stream {
     this.grpc = isGrpcContentType(scan.value(root.slotContentType));
     inboundRequests++;
     if (!isActivatorRequest(scan.value(root.slotProxyRequest))) return;
-    const nowMs = nowMilliseconds();
+    const nowMs = this.now();
     this.outcome = activatorOutcome(
       true,
       nowMs - vmStartMs,
@@ -573,7 +585,7 @@ export class Stream {
     // front of the activator): keep it and leave the pod stamp on the response for that proxy.
     if (trusted && parseEntryMillis(scan.value(root.slotEntry)) >= 0) return;
     this.owner = true;
-    replaceHeader(REQUEST_HEADERS, root.entryName, formatEntryMillis(nowMilliseconds()));
+    replaceHeader(REQUEST_HEADERS, root.entryName, formatEntryMillis(this.now()));
   }
 
   private edgeResponse(): void {

@@ -1,0 +1,163 @@
+// The edge of a measurement (gateway, caller's outbound sidecar): entry stamps, forged headers from
+// outside the mesh, and the client-visible duration read from the pod stamp, split cold/warm.
+
+import { describe, expect, it } from "vitest";
+
+import { ManualClock } from "../harness/clock.js";
+import type { HeaderList } from "../harness/types.js";
+import { LAYOUTS, REQUEST, REV, T0_MS, exchange, header, loadProxy, metricValue, seriesOf } from "./setup.js";
+
+const WARM_STAMP = "1;cs=0;w=;c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001";
+const COLD_STAMP = "1;cs=1;w=2350;c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001";
+
+function duration(coldStart: boolean, codeClass = "2xx", suffix = "count"): string {
+  return `knative_request_duration_milliseconds_${suffix}{${REV},source_cluster="cluster-a",response_code_class="${codeClass}",cold_start="${coldStart}"}`;
+}
+
+const FORGED: HeaderList = [
+  ...REQUEST,
+  ["x-kwt-entry", "1"],
+  ["x-kwt-hop", "1;c=evil;r=evil;t=1"],
+  ["x-kwt-pod", "1;cs=1;w=1;c=a;r=b;n=c;s=d;v=e"],
+  ["x-kwt-future-thing", "x"],
+  ["k-proxy-request", "activator"],
+];
+
+describe.each(LAYOUTS)("gateway and outbound sidecar, Envoy %s layout", (envoy) => {
+  it("gateway: removes every forged x-kwt-* and K-Proxy-Request header from outside, then stamps entry", async () => {
+    const clock = new ManualClock(T0_MS);
+    const plugin = await loadProxy({ envoy, position: "gateway", clock });
+    clock.advance(42);
+    const { request } = exchange(plugin, FORGED, { mtls: false, status: 200 });
+    expect(header(request, "k-proxy-request")).toBeUndefined();
+    expect(request.filter(([name]) => name === "x-kwt-entry")).toEqual([["x-kwt-entry", String(T0_MS + 42)]]);
+    expect(request.filter(([name]) => name === "x-kwt-pod" || name === "x-kwt-future-thing")).toEqual([]);
+    // The hop stamp on the request is this gateway's own (part 2), not the forged one.
+    expect(header(request, "x-kwt-hop")).not.toBe("1;c=evil;r=evil;t=1");
+  });
+
+  it("gateway: keeps a valid entry stamp from a mesh client (mTLS) and leaves the pod stamp to it", async () => {
+    const plugin = await loadProxy({ envoy, position: "gateway" });
+    const entry = String(T0_MS - 5);
+    const { request, response } = exchange(plugin, [...REQUEST, ["x-kwt-entry", entry]], {
+      mtls: true,
+      status: 200,
+      responseHeaders: [["x-kwt-pod", WARM_STAMP]],
+    });
+    expect(header(request, "x-kwt-entry")).toBe(entry);
+    expect(header(response, "x-kwt-pod")).toBe(WARM_STAMP);
+    expect(seriesOf(plugin, "knative_request_duration_milliseconds_count")).toEqual([]);
+  });
+
+  // Envoy histograms keep 2 significant digits (circllhist): the durations used sit mid-bin (125,
+  // 2450), so the sums are exact.
+  it("gateway: records the client-visible duration split cold/warm and strips the pod stamp", async () => {
+    const plugin = await loadProxy({ envoy, position: "gateway" });
+    const warm = exchange(plugin, REQUEST, {
+      mtls: false,
+      status: 200,
+      responseHeaders: [["x-kwt-pod", WARM_STAMP]],
+      end: { durationNs: 125_000_000n },
+    });
+    expect(header(warm.response, "x-kwt-pod")).toBeUndefined();
+    exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [["x-kwt-pod", COLD_STAMP]],
+      end: { durationNs: 2_450_000_000n },
+    });
+    exchange(plugin, REQUEST, {
+      status: 503,
+      responseHeaders: [["x-kwt-pod", WARM_STAMP]],
+      end: { durationNs: 1_000_000n },
+    });
+    expect(metricValue(plugin, duration(false))).toBe(1);
+    expect(metricValue(plugin, duration(false, "2xx", "sum"))).toBe(125);
+    expect(metricValue(plugin, duration(true))).toBe(1);
+    expect(metricValue(plugin, duration(true, "2xx", "sum"))).toBe(2450);
+    expect(metricValue(plugin, duration(false, "5xx"))).toBe(1);
+    // A response without a pod stamp (not from an instrumented pod) records nothing.
+    exchange(plugin, REQUEST, { status: 200, end: { durationNs: 9_000_000n } });
+    expect(seriesOf(plugin, "knative_request_duration_milliseconds_count")).toHaveLength(3);
+  });
+
+  it("gateway: keeps the pod stamp on the response when keepPodHeader is set", async () => {
+    const plugin = await loadProxy({ envoy, position: "gateway", config: { keepPodHeader: true } });
+    const { response } = exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [["x-kwt-pod", COLD_STAMP]],
+    });
+    expect(header(response, "x-kwt-pod")).toBe(COLD_STAMP);
+    expect(metricValue(plugin, duration(true))).toBe(1);
+  });
+
+  it("gateway: refuses a malformed pod stamp, strips it and counts it", async () => {
+    const plugin = await loadProxy({ envoy, position: "gateway" });
+    const { response } = exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [["x-kwt-pod", "1;cs=1;w=;c=a b;r=;n=;s=;v="]],
+    });
+    expect(header(response, "x-kwt-pod")).toBeUndefined();
+    expect(metricValue(plugin, `kwt_stamps_rejected_total{reason="malformed"}`)).toBe(1);
+    expect(seriesOf(plugin, "knative_request_duration_milliseconds_count")).toEqual([]);
+  });
+
+  it("outbound sidecar: sets the entry stamp when absent or invalid, and owns the measurement", async () => {
+    const clock = new ManualClock(T0_MS);
+    const plugin = await loadProxy({ envoy, position: "outbound", clock });
+    clock.advance(7);
+    const absent = exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] });
+    expect(header(absent.request, "x-kwt-entry")).toBe(String(T0_MS + 7));
+    expect(header(absent.response, "x-kwt-pod")).toBeUndefined();
+    const invalid = exchange(plugin, [...REQUEST, ["x-kwt-entry", "yesterday"]], { status: 200 });
+    expect(invalid.request.filter(([name]) => name === "x-kwt-entry")).toEqual([
+      ["x-kwt-entry", String(T0_MS + 7)],
+    ]);
+    expect(metricValue(plugin, duration(false))).toBe(1);
+  });
+
+  it("outbound sidecar: keeps a propagated entry stamp (e.g. through the activator) and the pod stamp", async () => {
+    const plugin = await loadProxy({ envoy, position: "outbound" });
+    const entry = String(T0_MS - 1200);
+    const { request, response } = exchange(plugin, [...REQUEST, ["x-kwt-entry", entry]], {
+      mtls: false,
+      status: 200,
+      responseHeaders: [["x-kwt-pod", COLD_STAMP]],
+    });
+    expect(header(request, "x-kwt-entry")).toBe(entry);
+    expect(header(response, "x-kwt-pod")).toBe(COLD_STAMP);
+    expect(seriesOf(plugin, "knative_request_duration_milliseconds_count")).toEqual([]);
+  });
+});
+
+describe.each(LAYOUTS)("a cold start end to end, Envoy %s layout", (envoy) => {
+  it("gateway -> activator (held 2350 ms) -> fresh pod -> gateway", async () => {
+    const clock = new ManualClock(T0_MS);
+    // The pod's sidecar VM starts 2 s after the request entered the mesh.
+    const gateway = await loadProxy({ envoy, position: "gateway", clock });
+    const gatewayStream = gateway.createStream({ mtls: false });
+    const entered = gatewayStream.onRequestHeaders(REQUEST, true).headers;
+    clock.advance(2000);
+    const pod = await loadProxy({ envoy, position: "inbound", clock });
+    clock.advance(350);
+    // The activator forwards the request with everything the gateway set, plus K-Proxy-Request.
+    const podStream = pod.createStream({ mtls: true });
+    podStream.onRequestHeaders([...entered, ["k-proxy-request", "activator"]], true);
+    const podResponse = podStream.onResponseHeaders([[":status", "200"]], true).headers;
+    podStream.end();
+    clock.advance(100);
+    const clientResponse = gatewayStream.onResponseHeaders(podResponse, true).headers;
+    gatewayStream.end();
+
+    expect(header(clientResponse, "x-kwt-pod")).toBeUndefined();
+    expect(metricValue(pod, `knative_cold_starts_total{${REV}}`)).toBe(1);
+    expect(metricValue(pod, `knative_cold_start_duration_milliseconds_sum{${REV}}`)).toBe(2350);
+    expect(metricValue(gateway, duration(true))).toBe(1);
+    expect(metricValue(gateway, duration(true, "2xx", "sum"))).toBe(2450);
+    expect(
+      metricValue(
+        pod,
+        `knative_invocations_total{${REV},source_cluster="cluster-a",response_code_class="2xx"}`,
+      ),
+    ).toBe(1);
+  });
+});

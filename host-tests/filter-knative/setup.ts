@@ -1,0 +1,123 @@
+// Shared setup for the Knative filter tests: proxies at each position on either Envoy property
+// layout, Knative's request shapes, and exact reads of the Prometheus output.
+
+import { ManualClock } from "../harness/clock.js";
+import { Plugin, type Stream } from "../harness/plugin.js";
+import type { EnvoyVersion, HeaderList, NodeIdentity, PluginOptions, StreamEnd } from "../harness/types.js";
+import { EXTRA_STAT_TAGS, FILTER_WASM, metricValue } from "../filter-tracing/setup.js";
+
+export { EXTRA_STAT_TAGS, FILTER_WASM, metricValue };
+
+export const LAYOUTS: EnvoyVersion[] = ["1.28", "1.33"];
+
+/** ManualClock's origin: the VMs start at this wall-clock time. */
+export const T0_MS = 1_700_000_000_000;
+
+export const REVISION_LABELS: Record<string, string> = {
+  "serving.knative.dev/revision": "hello-00001",
+  "serving.knative.dev/service": "hello",
+  "serving.knative.dev/configuration": "hello-config",
+};
+
+/** The REV labels of the revision pod above, in `name="value"` form. */
+export const REV = `namespace_name="demo",service_name="hello",configuration_name="hello-config",revision_name="hello-00001",destination_cluster="cluster-a",destination_region="eu-west1"`;
+
+export type Position = "gateway" | "outbound" | "inbound";
+
+export interface ProxySetup {
+  envoy: EnvoyVersion;
+  position: Position;
+  config?: Record<string, unknown> | string;
+  node?: NodeIdentity;
+  clock?: ManualClock;
+}
+
+export function revisionNode(): NodeIdentity {
+  return {
+    proxyType: "sidecar",
+    podName: "hello-00001-deployment-7d9c-x2x",
+    cluster: "cluster-a",
+    region: "eu-west1",
+    namespace: "demo",
+    labels: { ...REVISION_LABELS },
+  };
+}
+
+export function gatewayNode(): NodeIdentity {
+  return {
+    proxyType: "router",
+    podName: "istio-ingressgateway-1",
+    cluster: "cluster-a",
+    region: "eu-west1",
+    namespace: "istio-system",
+    labels: { app: "istio-ingressgateway" },
+  };
+}
+
+export function proxyOptions(setup: ProxySetup): PluginOptions {
+  const node = setup.node ?? (setup.position === "gateway" ? gatewayNode() : revisionNode());
+  return {
+    wasm: FILTER_WASM,
+    pluginConfig: typeof setup.config === "string" ? setup.config : JSON.stringify(setup.config ?? {}),
+    envoy: setup.envoy,
+    direction: setup.position === "inbound" ? "inbound" : "outbound",
+    node,
+    extraStatTags: EXTRA_STAT_TAGS,
+    clock: setup.clock ?? new ManualClock(T0_MS),
+  };
+}
+
+export function loadProxy(setup: ProxySetup): Promise<Plugin> {
+  return Plugin.load(proxyOptions(setup));
+}
+
+export const REQUEST: HeaderList = [
+  [":method", "GET"],
+  [":path", "/"],
+  [":authority", "hello.demo.example.com"],
+  ["user-agent", "curl/8.5.0"],
+];
+
+/** What the activator forwards: K-Proxy-Request plus the entry stamp the gateway put on. */
+export function activatorRequest(entryMs?: number): HeaderList {
+  const headers: HeaderList = [...REQUEST, ["k-proxy-request", "activator"]];
+  if (entryMs !== undefined) headers.push(["x-kwt-entry", String(entryMs)]);
+  return headers;
+}
+
+export interface Exchange {
+  stream: Stream;
+  request: HeaderList;
+  response: HeaderList;
+}
+
+/** One request through the filter: request headers, optional response headers, then the end. */
+export function exchange(
+  plugin: Plugin,
+  request: HeaderList,
+  options: { mtls?: boolean; status?: number; responseHeaders?: HeaderList; end?: StreamEnd } = {},
+): Exchange {
+  const stream = plugin.createStream({ mtls: options.mtls ?? true });
+  const requestOut = stream.onRequestHeaders(request, true).headers;
+  let responseOut: HeaderList = [];
+  if (options.status !== undefined) {
+    responseOut = stream.onResponseHeaders(
+      [[":status", String(options.status)], ...(options.responseHeaders ?? [])],
+      true,
+    ).headers;
+  }
+  stream.end(options.end ?? {});
+  return { stream, request: requestOut, response: responseOut };
+}
+
+export function header(headers: HeaderList, name: string): string | undefined {
+  return headers.find(([key]) => key === name)?.[1];
+}
+
+/** Every series of one metric in the Prometheus text (lines starting with the name and `{`). */
+export function seriesOf(plugin: Plugin, metric: string): string[] {
+  return plugin.stats
+    .prometheusText()
+    .split("\n")
+    .filter((line) => line.startsWith(`${metric}{`));
+}
