@@ -207,6 +207,22 @@ describe("ticks", () => {
     plugin.close();
   });
 
+  it("ticks on timers with the real clock until the plugin closes", async () => {
+    const module = new ProxyModule().use("env.proxy_set_tick_period_milliseconds");
+    const wasm = module.build(`
+      (func (export "proxy_on_configure") (param i32 i32) (result i32)
+        (drop (call $proxy_set_tick_period_milliseconds (i32.const 10))) (i32.const 1))
+      (func (export "proxy_on_tick") (param i32) (call $num (local.get 0)))`);
+    const plugin = await Plugin.load({ wasm });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    plugin.close();
+    const ticks = messages(plugin.logs, 0).length;
+    expect(ticks).toBeGreaterThanOrEqual(2);
+    expect(new Set(messages(plugin.logs, 0))).toEqual(new Set(["1"]));
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(messages(plugin.logs, 0).length).toBe(ticks);
+  });
+
   it("refuses advance() on the real clock", async () => {
     const plugin = await Plugin.load({ wasm: new ProxyModule().build("") });
     expect(() => plugin.advance(10)).toThrow("Plugin.advance needs a ManualClock");

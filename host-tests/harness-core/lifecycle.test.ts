@@ -213,4 +213,23 @@ describe("lifecycle", () => {
     plugin.createStream().onRequestHeaders([], true);
     expect(messages(plugin.logs, 0)).toEqual(["0", "70", "0", "76"]);
   });
+
+  it("counts the host calls each stream's callbacks make", async () => {
+    const module = new ProxyModule().use("env.proxy_get_header_map_value");
+    const wasm = module.build(`
+      (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+        (drop (call $proxy_get_header_map_value (i32.const 0) ${module.text("a")} (i32.const ${OUT_PTR}) (i32.const ${OUT_SIZE})))
+        (drop (call $proxy_get_header_map_value (i32.const 0) ${module.text("b")} (i32.const ${OUT_PTR}) (i32.const ${OUT_SIZE})))
+        (i32.const 0))
+      (func (export "proxy_on_log") (param i32) (call $num (i32.const 1)))`);
+    const plugin = await Plugin.load({ wasm });
+    const stream = plugin.createStream();
+    const other = plugin.createStream();
+    stream.onRequestHeaders([["a", "1"]], true);
+    expect(stream.hostCalls).toBe(2);
+    stream.end();
+    // on_log's proxy_log counts too; the other stream made none.
+    expect(stream.hostCalls).toBe(3);
+    expect(other.hostCalls).toBe(0);
+  });
 });

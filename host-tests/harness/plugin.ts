@@ -125,6 +125,7 @@ export class Plugin {
     WasmVm.start(vmOptions(BASE_VM_INDEX));
     const canary = WasmVm.start(vmOptions(CANARY_VM_INDEX));
     plugin.startAndConfigure(canary, "base");
+    canary.kill();
     for (let index = 0; index < (options.workers ?? 1); index++) {
       const worker = WasmVm.start(vmOptions(index));
       worker.onTickPeriodChange = () => plugin.scheduleTicks(worker);
@@ -156,6 +157,11 @@ export class Plugin {
 
   get workerCount(): number {
     return this.workers.length;
+  }
+
+  /** Each worker VM's linear memory size in bytes (what memory growth benchmarks watch). */
+  linearMemoryBytes(): number[] {
+    return this.workers.map((vm) => vm.memory.size);
   }
 
   /** Envoy spreads streams over worker threads; here round-robin. */

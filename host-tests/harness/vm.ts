@@ -440,12 +440,17 @@ export class WasmVm implements HostServices {
       this.nextTickNs = this.clock.monotonicNs() + BigInt(this.tickPeriodMs) * 1_000_000n;
   }
 
-  /** WasmBase::startShutdown for the root context: on_done, then on_delete unless it asked to wait. */
-  shutdown(): void {
-    if (this.closed) return;
+  /** Drops the VM without telling the module (the configuration canary): pending calls are cancelled. */
+  kill(): void {
     this.closed = true;
     for (const call of this.httpCalls.values()) call.cancel();
     this.httpCalls.clear();
+  }
+
+  /** WasmBase::startShutdown for the root context: on_done, then on_delete unless it asked to wait. */
+  shutdown(): void {
+    if (this.closed) return;
+    this.kill();
     if (this.failed) return;
     const root = this.rootContext;
     const done = this.exports("proxy_on_done")
