@@ -92,6 +92,46 @@ describe("body buffers", () => {
   });
 });
 
+describe("stream control from body callbacks", () => {
+  it("lets the module add request trailers only while handling the last body chunk", async () => {
+    const module = new ProxyModule().use("env.proxy_add_header_map_value");
+    const wasm = module.build(`
+      (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (i32.const 0))
+      (func (export "proxy_on_request_body") (param i32 i32 i32) (result i32)
+        (call $num (call $proxy_add_header_map_value (i32.const 1) ${module.text("x-t")} ${module.text("v")}))
+        (i32.const 0))`);
+    const plugin = await Plugin.load({ wasm });
+    const stream = plugin.createStream();
+    stream.onRequestHeaders([], false);
+    expect(stream.onRequestBody(bytes("a"), false)).toEqual({ status: 0, body: bytes("a") });
+    expect(stream.onRequestBody(bytes("b"), true)).toEqual({
+      status: 0,
+      body: bytes("b"),
+      trailers: [["x-t", "v"]],
+    });
+    expect(messages(plugin.logs, 0)).toEqual(["2", "0"]);
+  });
+
+  it("records proxy_close_stream as a reset with details wasm_close_stream", async () => {
+    const module = new ProxyModule().use("env.proxy_close_stream", "env.proxy_get_property");
+    const wasm = module.build(`
+      (func (export "proxy_on_request_body") (param i32 i32 i32) (result i32)
+        (call $num (call $proxy_close_stream (i32.const 0))) (i32.const 0))
+      (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (i32.const 0))
+      (func (export "proxy_on_log") (param i32)
+        (call $clear)
+        (call $num (call $proxy_get_property ${module.text("response\0code_details")} (i32.const ${OUT_PTR}) (i32.const ${OUT_SIZE})))
+        (call $out))`);
+    const plugin = await Plugin.load({ wasm });
+    const stream = plugin.createStream();
+    stream.onRequestHeaders([], false);
+    stream.onRequestBody(bytes("a"), true);
+    expect(stream.closed).toEqual({ request: true, response: false });
+    stream.end();
+    expect(messages(plugin.logs, 0)).toEqual(["0", "0", hex("wasm_close_stream")]);
+  });
+});
+
 describe("pairs limits", () => {
   /**
    * The module builds `count` pairs (key "k", value of `valueSize` bytes "a") at 0x30000 and hands

@@ -220,6 +220,8 @@ export class StreamContext extends ContextBase {
   localReply: LocalReply | undefined;
   hostCalls = 0;
   readonly continued = { request: false, response: false };
+  /** Set by proxy_close_stream: Envoy resets the stream once the callback returns. */
+  readonly closed = { request: false, response: false };
 
   constructor(
     id: number,
@@ -304,6 +306,14 @@ export class StreamContext extends ContextBase {
     this.held.requestHeaders = false;
     this.held.requestTrailers = false;
     this.requestBody = undefined;
+    return WasmResult.Ok;
+  }
+
+  override closeStream(type: StreamType): WasmResult {
+    if (type === StreamType.Request || type === StreamType.Response) {
+      this.closed[type === StreamType.Request ? "request" : "response"] = true;
+      this.facts.responseCodeDetails ??= "wasm_close_stream";
+    }
     return WasmResult.Ok;
   }
 

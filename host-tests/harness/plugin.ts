@@ -79,6 +79,12 @@ export class Plugin {
    * on_configure returning false, in the canary or a worker) throws ConfigurationRejectedError.
    */
   static async load(options: PluginOptions, stats?: StatStore): Promise<Plugin> {
+    const workers = options.workers ?? 1;
+    if (!Number.isInteger(workers) || workers < 1) {
+      throw new RangeError(
+        `PluginOptions.workers: ${workers} is not a worker count; expected an integer >= 1`,
+      );
+    }
     const compiled = await compileForEnvoy(options.wasm);
     const clusters = new Map(
       Object.entries(options.upstreamClusters ?? {}).map(([name, url]) => [
@@ -126,7 +132,7 @@ export class Plugin {
     const canary = WasmVm.start(vmOptions(CANARY_VM_INDEX));
     plugin.startAndConfigure(canary, "base");
     canary.kill();
-    for (let index = 0; index < (options.workers ?? 1); index++) {
+    for (let index = 0; index < workers; index++) {
       const worker = WasmVm.start(vmOptions(index));
       worker.onTickPeriodChange = () => plugin.scheduleTicks(worker);
       plugin.startAndConfigure(worker, "thread-local");

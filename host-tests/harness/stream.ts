@@ -162,6 +162,11 @@ export class Stream {
     return { ...(this.context?.continued ?? { request: false, response: false }) };
   }
 
+  /** Which sides the module reset with proxy_close_stream (response.code_details "wasm_close_stream"). */
+  get closed(): { request: boolean; response: boolean } {
+    return { ...(this.context?.closed ?? { request: false, response: false }) };
+  }
+
   private get abi01(): boolean {
     return this.vm?.abi === AbiVersion.V0_1_0;
   }
