@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 
 import { ManualClock } from "../harness/clock.js";
 import { Plugin } from "../harness/plugin.js";
+import { LogLevel } from "../harness/types.js";
 
 const filterPath = fileURLToPath(new URL("../../build/filter.wasm", import.meta.url));
 
@@ -31,6 +32,7 @@ describe("build/filter.wasm", () => {
         stream.onResponseHeaders([[":status", "200"]], true);
         stream.end();
         expect(plugin.failed).toBe(false);
+        expect(plugin.logs.filter((l) => l.level >= LogLevel.Warn)).toEqual([]);
         plugin.close();
       });
     }
