@@ -21,7 +21,7 @@ const streams = new Map<u32, Stream>();
  */
 // @ts-ignore: decorator
 @global
-export function abort_proc_exit(message: string | null, fileName: string | null, line: u32, column: u32): void {
+function abort_proc_exit(message: string | null, fileName: string | null, line: u32, column: u32): void {
   let text = "kwt: abort";
   if (message != null) text += ": " + message;
   if (fileName != null) text += " at " + fileName + ":" + line.toString() + ":" + column.toString();

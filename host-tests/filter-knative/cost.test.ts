@@ -1,0 +1,139 @@
+// What a request costs and what the filter keeps: host calls per request at each position (counted
+// by the harness), no growth of linear memory in steady state, and the cap on series per VM.
+
+import { describe, expect, it } from "vitest";
+
+import type { Plugin } from "../harness/plugin.js";
+import type { HeaderList } from "../harness/types.js";
+import {
+  LAYOUTS,
+  REQUEST,
+  REV,
+  T0_MS,
+  activatorRequest,
+  exchange,
+  loadProxy,
+  metricValue,
+  seriesOf,
+} from "./setup.js";
+
+const WARM_STAMP = "1;cs=0;w=;c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001";
+const STAMPED: HeaderList = [
+  ...REQUEST,
+  ["x-kwt-entry", String(T0_MS)],
+  ["x-kwt-hop", `1;c=cluster-a;r=eu-west1;t=${T0_MS}`],
+];
+
+/** The worker VM's linear memory size; the harness keeps its VMs private, so reach in for it. */
+function memoryBytes(plugin: Plugin): number {
+  const internals = plugin as unknown as { workers: Array<{ memory: { size: number } }> };
+  return internals.workers[0]!.memory.size;
+}
+
+describe.each(LAYOUTS)("cost, Envoy %s layout", (envoy) => {
+  // The first request of each kind also defines its metrics; these are the steady-state counts.
+  it("inbound sidecar: 5 host calls for a plain request, 6 when it carries stamps", async () => {
+    const plugin = await loadProxy({ envoy, position: "inbound" });
+    exchange(plugin, STAMPED, { status: 200 });
+    exchange(plugin, REQUEST, { status: 200 });
+    // request pairs, pod stamp, response.code, response.flags, one counter increment
+    expect(exchange(plugin, REQUEST, { status: 200 }).stream.hostCalls).toBe(5);
+    // + connection.mtls, to trust the stamps
+    expect(exchange(plugin, STAMPED, { status: 200 }).stream.hostCalls).toBe(6);
+    // + response.grpc_status for a gRPC request that answered 2xx
+    const grpc: HeaderList = [...REQUEST, ["content-type", "application/grpc"]];
+    exchange(plugin, grpc, { status: 200, end: { grpcStatus: 0 } });
+    expect(exchange(plugin, grpc, { status: 200, end: { grpcStatus: 0 } }).stream.hostCalls).toBe(6);
+  });
+
+  it("inbound sidecar: a probe costs one host call", async () => {
+    const plugin = await loadProxy({ envoy, position: "inbound" });
+    exchange(plugin, REQUEST, { status: 200 });
+    expect(
+      exchange(plugin, [...REQUEST, ["k-network-probe", "queue"]], { status: 200 }).stream.hostCalls,
+    ).toBe(1);
+  });
+
+  it("inbound sidecar: activator traffic adds one clock read and its counter", async () => {
+    const plugin = await loadProxy({ envoy, position: "inbound", config: { coldStartMaxRequests: 1 } });
+    exchange(plugin, activatorRequest(), { status: 200 });
+    exchange(plugin, activatorRequest(), { status: 200 });
+    // pairs, clock, pod stamp, code, flags, invocation + proxied increments
+    expect(exchange(plugin, activatorRequest(), { status: 200 }).stream.hostCalls).toBe(7);
+  });
+
+  it("gateway: pairs, clock, entry stamp, hop stamp, trace context, pod stamp read, strip, status, duration, record", async () => {
+    const plugin = await loadProxy({ envoy, position: "gateway", config: { tracing: { enabled: false } } });
+    exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] });
+    expect(exchange(plugin, REQUEST, { status: 200 }).stream.hostCalls).toBe(5);
+    expect(
+      exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] }).stream
+        .hostCalls,
+    ).toBe(9);
+  });
+
+  it("keeps linear memory flat in steady state", async () => {
+    const inbound = await loadProxy({ envoy, position: "inbound" });
+    const gateway = await loadProxy({ envoy, position: "gateway" });
+    const run = (count: number) => {
+      for (let i = 0; i < count; i++) {
+        exchange(inbound, i % 10 === 0 ? activatorRequest(T0_MS) : STAMPED, {
+          status: i % 7 === 0 ? 503 : 200,
+        });
+        exchange(gateway, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] });
+      }
+    };
+    run(2000);
+    const inboundAfterWarmUp = memoryBytes(inbound);
+    const gatewayAfterWarmUp = memoryBytes(gateway);
+    run(20_000);
+    expect(memoryBytes(inbound)).toBe(inboundAfterWarmUp);
+    expect(memoryBytes(gateway)).toBe(gatewayAfterWarmUp);
+    expect(
+      metricValue(
+        inbound,
+        `knative_invocations_total{${REV},source_cluster="cluster-a",response_code_class="2xx"}`,
+      ),
+      // 2xx requests with the stamp: i % 10 != 0 and i % 7 != 0, in 0..1999 and then 0..19999.
+    ).toBe(1543 + 15_428);
+  });
+});
+
+describe.each(LAYOUTS)("series cap, Envoy %s layout", (envoy) => {
+  it("sends label sets beyond maxSeries to one overflow series and counts them", async () => {
+    const plugin = await loadProxy({ envoy, position: "gateway", config: { maxSeries: 16 } });
+    for (let i = 1; i <= 20; i++) {
+      const stamp = `1;cs=0;w=;c=cluster-a;r=eu-west1;n=demo;s=svc-${i};cf=svc-${i};v=svc-${i}-00001`;
+      exchange(plugin, REQUEST, {
+        status: 200,
+        responseHeaders: [["x-kwt-pod", stamp]],
+        end: { durationNs: 125_000_000n },
+      });
+    }
+    // Revisions 1..16 again: they keep their own series.
+    exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [
+        ["x-kwt-pod", "1;cs=0;w=;c=cluster-a;r=eu-west1;n=demo;s=svc-1;cf=svc-1;v=svc-1-00001"],
+      ],
+    });
+    const counts = seriesOf(plugin, "knative_request_duration_milliseconds_count");
+    expect(counts).toHaveLength(17);
+    expect(
+      metricValue(
+        plugin,
+        `knative_request_duration_milliseconds_count{namespace_name="demo",service_name="svc-1",configuration_name="svc-1",revision_name="svc-1-00001",destination_cluster="cluster-a",destination_region="eu-west1",source_cluster="cluster-a",response_code_class="2xx",cold_start="false"}`,
+      ),
+    ).toBe(2);
+    expect(
+      metricValue(
+        plugin,
+        `knative_request_duration_milliseconds_count{namespace_name="overflow",service_name="overflow",configuration_name="overflow",revision_name="overflow",destination_cluster="overflow",destination_region="overflow",source_cluster="overflow",response_code_class="overflow",cold_start="overflow"}`,
+      ),
+    ).toBe(4);
+    expect(
+      seriesOf(plugin, "knative_request_duration_milliseconds_count").some((line) => line.includes("svc-17")),
+    ).toBe(false);
+    expect(metricValue(plugin, "kwt_series_overflow_total{}")).toBe(4);
+  });
+});
