@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "build/", "dist/", "assembly/", "coverage/"] },
+  { ignores: ["node_modules/", "build/", "dist/", "assembly/", "bench/modules/", "coverage/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,4 +1,5 @@
 import { UsageError } from "./args.js";
+import { benchCommand } from "./bench.js";
 import { buildCommand } from "./build.js";
 import { EXIT_OK, EXIT_USAGE, type Command } from "./command.js";
 import { demoCommand } from "./demo.js";
@@ -19,6 +20,7 @@ const commands: Command[] = [
   statusCommand,
   doctorCommand,
   demoCommand,
+  benchCommand,
 ];
 
 function usage(): string {
