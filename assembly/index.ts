@@ -52,6 +52,7 @@ export function proxy_on_configure(rootContextId: u32, configurationSize: u32): 
 
 export function proxy_on_tick(rootContextId: u32): void {
   if (roots.has(rootContextId)) roots.get(rootContextId).onTick();
+  collectSometimes();
 }
 
 export function proxy_on_http_call_response(
@@ -83,4 +84,19 @@ export function proxy_on_done(_contextId: u32): u32 {
 export function proxy_on_delete(contextId: u32): void {
   if (streams.has(contextId)) streams.delete(contextId);
   else if (roots.has(contextId)) roots.delete(contextId);
+  collectSometimes();
+}
+
+// Garbage collection. The module uses AssemblyScript's minimal runtime (asconfig.json): no
+// automatic collection, so no shadow stack and no GC work inside callbacks (the incremental
+// runtime's instrumentation nearly doubles the module). Instead the heap is collected here, at the
+// end of a top-level callback where no managed reference is on the stack, every so many streams
+// and ticks; the garbage of that many requests stays small.
+const COLLECT_EVERY: i32 = 64;
+let sinceCollect: i32 = 0;
+
+function collectSometimes(): void {
+  if (++sinceCollect < COLLECT_EVERY) return;
+  sinceCollect = 0;
+  __collect();
 }
