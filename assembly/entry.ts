@@ -4,11 +4,10 @@
 /** Enough digits for any millisecond time until the year 33658; more is garbage. */
 const MAX_ENTRY_DIGITS: i32 = 15;
 
-/** The stamp's milliseconds since the epoch, or -1 when it is not 1..15 decimal digits. */
-export function parseEntryMillis(text: string | null): i64 {
-  if (text == null) return -1;
+/** A decimal number of 1..`maxDigits` digits (no sign, no spaces), or -1. */
+export function parseDecimal(text: string, maxDigits: i32): i64 {
   const n = text.length;
-  if (n == 0 || n > MAX_ENTRY_DIGITS) return -1;
+  if (n == 0 || n > maxDigits) return -1;
   let value: i64 = 0;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
@@ -16,6 +15,11 @@ export function parseEntryMillis(text: string | null): i64 {
     value = value * 10 + (c - 0x30);
   }
   return value;
+}
+
+/** The stamp's milliseconds since the epoch, or -1 when it is not 1..15 decimal digits. */
+export function parseEntryMillis(text: string | null): i64 {
+  return text == null ? -1 : parseDecimal(text, MAX_ENTRY_DIGITS);
 }
 
 /** The stamp a proxy writes for `nowMs`. */

@@ -4,6 +4,7 @@
 //
 //   1;cs=<0|1>;w=<wait-ms or empty>;c=<cluster>;r=<region>;n=<namespace>;s=<service>;cf=<configuration>;v=<revision>
 
+import { parseDecimal } from "./entry";
 import { StampField, decodeStamp, encodeStamp } from "./stamp";
 
 /** Waits above this (about 11 days) are not believed. */
@@ -23,17 +24,11 @@ export class PodReport {
   ) {}
 }
 
+/** The wait in ms; -1 when empty (untimed), -2 when not a number. */
 function parseWait(text: string): i64 {
-  const n = text.length;
-  if (n == 0) return -1;
-  if (n > MAX_WAIT_DIGITS) return -2;
-  let value: i64 = 0;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return -2;
-    value = value * 10 + (c - 0x30);
-  }
-  return value;
+  if (text.length == 0) return -1;
+  const wait = parseDecimal(text, MAX_WAIT_DIGITS);
+  return wait < 0 ? -2 : wait;
 }
 
 /** Reads a pod stamp; null when it is malformed or misses a required field. */

@@ -97,6 +97,22 @@ describe("scanHeaderPairs", () => {
     expect<bool>(scan(new ArrayBuffer(3), wants).wellFormed).toBe(false);
   });
 
+  it("decodes values that are not valid UTF-8 without failing", () => {
+    const wants = new HeaderWants();
+    const a = wants.add("a");
+    const buffer = pairs([["a", "xyz"]]);
+    // Overwrite the value bytes with a stray continuation byte, an invalid lead byte and a cut
+    // two-byte sequence.
+    const value = changetype<usize>(buffer) + 4 + 8 + 2;
+    store<u8>(value, 0x80);
+    store<u8>(value + 1, 0xff);
+    store<u8>(value + 2, 0xc3);
+    const s = scan(buffer, wants);
+    expect<bool>(s.wellFormed).toBe(true);
+    expect<bool>(s.has(a)).toBe(true);
+    expect<i32>(s.value(a)!.length).toBeLessThanOrEqual(3);
+  });
+
   it("gives stable slots for names added twice", () => {
     const wants = new HeaderWants();
     expect<i32>(wants.add("a")).toBe(0);
