@@ -13,7 +13,8 @@ export interface HostPort {
 /** Starts `server` on host:port (port 0 picks a free one) and resolves with the bound address. */
 export function listenOn(server: http.Server, address: HostPort): Promise<HostPort> {
   return new Promise((resolve, reject) => {
-    const onError = (error: Error): void => reject(error);
+    const onError = (error: Error): void =>
+      reject(new Error(`cannot listen on ${address.host}:${address.port}: ${error.message}`));
     server.once("error", onError);
     server.listen(address.port, address.host, () => {
       server.off("error", onError);

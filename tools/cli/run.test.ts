@@ -30,7 +30,7 @@ describe("parseRunArgs", () => {
         "--admin=[::1]:15000",
         "--config",
         "plugin.json",
-        "--wasm",
+        "--module",
         "other.wasm",
         "--direction",
         "outbound",

@@ -17,6 +17,7 @@ import { HarnessProxy, parseUpstreamUrl } from "../../host-tests/harness/proxy.j
 import { StatStore } from "../../host-tests/harness/stats.js";
 import {
   type EnvoyVersion,
+  type LogRecord,
   type NodeIdentity,
   type TrafficDirection,
 } from "../../host-tests/harness/types.js";
@@ -33,7 +34,7 @@ Options:
   --upstream URL            where requests go, http://host:port (required)
   --admin HOST:PORT         admin listener: /stats/prometheus, /ready
   --config FILE             plugin configuration, a JSON file (WasmPlugin pluginConfig); default: none
-  --wasm FILE               the module; default build/filter.wasm
+  --module FILE             the .wasm module; default build/filter.wasm
   --direction DIR           listener direction: inbound (default) or outbound
   --gateway                 run as an Istio gateway (node type router) instead of a sidecar
   --cluster ID              node metadata CLUSTER_ID
@@ -54,7 +55,9 @@ const FLAGS: FlagSpec = {
   upstream: "string",
   admin: "string",
   config: "string",
-  wasm: "string",
+  // Not "--wasm": AssemblyScript's asc, which the bundle imports for 'kwt build', takes that flag
+  // out of process.argv at import time and loads its value as the compiler.
+  module: "string",
   direction: "string",
   gateway: "boolean",
   cluster: "string",
@@ -157,13 +160,13 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
     workloadName: stringFlag(args, "workload"),
     labels: parseLabels(repeatableFlag(args, "label")),
   };
-  const wasm = stringFlag(args, "wasm");
+  const module = stringFlag(args, "module");
   return {
     listen: parseHostPort("listen", required("listen", stringFlag(args, "listen"))),
     upstream,
     admin: admin === undefined ? undefined : parseHostPort("admin", admin),
     configFile: stringFlag(args, "config"),
-    wasmFile: wasm ?? path.join(root, "build", "filter.wasm"),
+    wasmFile: module ?? path.join(root, "build", "filter.wasm"),
     direction: oneOf("direction", stringFlag(args, "direction"), ["inbound", "outbound"] as const, "inbound"),
     envoy: oneOf("envoy", stringFlag(args, "envoy"), ["1.28", "1.33"] as const, "1.33"),
     node,
@@ -197,7 +200,7 @@ async function readModule(file: string): Promise<Uint8Array> {
     return await readFile(file);
   } catch (error) {
     throw new UsageError(
-      `--wasm ${file}: cannot read it (run 'kwt build' first?): ${(error as Error).message}`,
+      `--module ${file}: cannot read it (run 'kwt build' first?): ${(error as Error).message}`,
     );
   }
 }
@@ -207,6 +210,10 @@ function url(address: HostPort): string {
 }
 
 const LEVEL_NAMES = ["trace", "debug", "info", "warn", "error", "critical"];
+
+function formatLog(record: LogRecord): string {
+  return `[vm ${record.vm}] ${LEVEL_NAMES[record.level] ?? record.level}: ${record.message}`;
+}
 
 export const runCommand: Command = {
   name: "run",
@@ -247,6 +254,9 @@ export const runCommand: Command = {
         upstreamTimeoutMs: plan.upstreamTimeoutMs,
       });
     } catch (error) {
+      if (error instanceof ConfigurationRejectedError) {
+        for (const record of error.logs) console.error(formatLog(record));
+      }
       if (error instanceof ModuleRefusedError || error instanceof ConfigurationRejectedError) {
         console.error(`kwt run: the plugin did not load: ${error.message}`);
         return EXIT_FAILURE;
@@ -260,9 +270,7 @@ export const runCommand: Command = {
     let printed = 0;
     const printLogs = (): void => {
       const logs = loaded?.logs ?? [];
-      for (const record of logs.slice(printed)) {
-        console.error(`[vm ${record.vm}] ${LEVEL_NAMES[record.level] ?? record.level}: ${record.message}`);
-      }
+      for (const record of logs.slice(printed)) console.error(formatLog(record));
       printed = logs.length;
     };
     printLogs();
