@@ -521,6 +521,10 @@ export class Stream {
 
   private inboundResponse(): void {
     const root = this.root;
+    // A revision pod's own stamp is authoritative (it replaces anything the workload sent). A
+    // workload that is not a revision (e.g. the activator) may be relaying the stamp of the pod it
+    // proxied to: keep that one, or the gateway would lose the revision and the cold start.
+    if (!root.identity.isRevision && getHeader(RESPONSE_HEADERS, root.podName) != null) return;
     let stamp = root.warmPodStamp;
     if (this.outcome == ActivatorOutcome.ColdStart) {
       const id = root.identity;

@@ -98,6 +98,7 @@ const INVALID: Array<[string, string]> = [
     '{"tracing":{"sampling":1}}',
     "tracing.sampling: unknown key; expected one of enabled, targetSampledPerSecond, minProbability, maxProbability, forceSampleColdStarts, tracestateKey",
   ],
+  ['{"spanExport":[]}', "spanExport: an array is not allowed; expected an object"],
   ['{"spanExport":{"enabled":"true"}}', 'spanExport.enabled: "true" is a string; expected true or false'],
   [
     '{"spanExport":{"cluster":""}}',

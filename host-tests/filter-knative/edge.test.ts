@@ -130,6 +130,54 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, Envoy %s layout", (envoy) 
 });
 
 describe.each(LAYOUTS)("a cold start end to end, Envoy %s layout", (envoy) => {
+  it("gateway -> activator's sidecars (inbound, outbound) -> fresh pod, with the filter everywhere", async () => {
+    const clock = new ManualClock(T0_MS);
+    const activatorNode = {
+      proxyType: "sidecar" as const,
+      podName: "activator-5d8f-abcde",
+      cluster: "cluster-a",
+      region: "eu-west1",
+      namespace: "knative-serving",
+      labels: { app: "activator" },
+    };
+    const gateway = await loadProxy({ envoy, position: "gateway", clock });
+    const activatorIn = await loadProxy({ envoy, position: "inbound", clock, node: activatorNode });
+    const activatorOut = await loadProxy({ envoy, position: "outbound", clock, node: activatorNode });
+
+    const atGateway = gateway.createStream({ mtls: false });
+    const toActivator = atGateway.onRequestHeaders(REQUEST, true).headers;
+    const intoActivator = activatorIn.createStream({ mtls: true });
+    const atActivator = intoActivator.onRequestHeaders(toActivator, true).headers;
+    // The activator holds the request while the pod starts, then forwards it with K-Proxy-Request.
+    clock.advance(2000);
+    const pod = await loadProxy({ envoy, position: "inbound", clock });
+    clock.advance(350);
+    const outOfActivator = activatorOut.createStream();
+    const toPod = outOfActivator.onRequestHeaders(
+      [...atActivator, ["k-proxy-request", "activator"]],
+      true,
+    ).headers;
+    const atPod = pod.createStream({ mtls: true });
+    atPod.onRequestHeaders(toPod, true);
+    const fromPod = atPod.onResponseHeaders([[":status", "200"]], true).headers;
+    atPod.end();
+    const backInActivator = outOfActivator.onResponseHeaders(fromPod, true).headers;
+    outOfActivator.end();
+    const fromActivator = intoActivator.onResponseHeaders(backInActivator, true).headers;
+    intoActivator.end();
+    clock.advance(100);
+    const toClient = atGateway.onResponseHeaders(fromActivator, true).headers;
+    atGateway.end();
+
+    expect(header(toPod, "x-kwt-entry")).toBe(String(T0_MS));
+    expect(header(fromActivator, "x-kwt-pod")).toBe(COLD_STAMP);
+    expect(header(toClient, "x-kwt-pod")).toBeUndefined();
+    expect(metricValue(pod, `knative_cold_start_duration_milliseconds_sum{${REV}}`)).toBe(2350);
+    expect(metricValue(gateway, duration(true, "2xx", "sum"))).toBe(2450);
+    // Only the gateway, which stamped the entry, records the client-visible duration.
+    expect(seriesOf(activatorOut, "knative_request_duration_milliseconds_count")).toEqual([]);
+  });
+
   it("gateway -> activator (held 2350 ms) -> fresh pod -> gateway", async () => {
     const clock = new ManualClock(T0_MS);
     // The pod's sidecar VM starts 2 s after the request entered the mesh.

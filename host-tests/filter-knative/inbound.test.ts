@@ -227,6 +227,17 @@ describe.each(LAYOUTS)("inbound sidecar, Envoy %s layout", (envoy) => {
     ).toBe(1);
   });
 
+  it("keeps the pod stamp a workload that is not a revision relays (the activator's own sidecar)", async () => {
+    const node = { ...revisionNode(), namespace: "knative-serving", labels: { app: "activator" } };
+    const plugin = await loadProxy({ envoy, position: "inbound", node });
+    const relayed = "1;cs=1;w=2350;c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001";
+    const { response } = exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [["x-kwt-pod", relayed]],
+    });
+    expect(response.filter(([name]) => name === "x-kwt-pod")).toEqual([["x-kwt-pod", relayed]]);
+  });
+
   it("skips workloads that are not Knative revisions when configured so", async () => {
     const node = { ...revisionNode(), labels: { app: "web" } };
     const plugin = await loadProxy({ envoy, position: "inbound", node, config: { skipNonKnative: true } });
