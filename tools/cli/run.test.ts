@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { UsageError } from "./args.js";
-import { parseHostPort, parseLabels, parseRunArgs } from "./run.js";
+import { parseHostPort, parseKeyValues, parseRunArgs } from "./run.js";
 
 const REQUIRED = ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:8080"];
 
@@ -15,6 +15,8 @@ describe("parseRunArgs", () => {
       direction: "inbound",
       envoy: "1.33",
       node: { proxyType: "sidecar", labels: {} },
+      httpClusters: {},
+      rootId: undefined,
       workers: 1,
       extraStatTags: [],
       mtls: false,
@@ -49,6 +51,10 @@ describe("parseRunArgs", () => {
         "serving.knative.dev/revision=hello-00001",
         "--label",
         "app=hello=x",
+        "--http-cluster",
+        "otel-collector=http://127.0.0.1:4318",
+        "--root-id",
+        "kwt-test",
         "--envoy",
         "1.28",
         "--workers",
@@ -79,6 +85,8 @@ describe("parseRunArgs", () => {
         workloadName: "hello-00001-deployment",
         labels: { "serving.knative.dev/revision": "hello-00001", app: "hello=x" },
       },
+      httpClusters: { "otel-collector": "http://127.0.0.1:4318" },
+      rootId: "kwt-test",
       workers: 4,
       extraStatTags: ["namespace_name", "service_name"],
       mtls: true,
@@ -107,6 +115,7 @@ describe("parseRunArgs", () => {
     ],
     [[...REQUIRED, "--extra-stat-tags", "ok,bad-tag"], "--extra-stat-tags: 'bad-tag' is not a tag name"],
     [[...REQUIRED, "--label", "=x"], "--label must be KEY=VALUE with a non-empty key, got '=x'"],
+    [[...REQUIRED, "--http-cluster", "otel=http://10.0.0.1:4318"], "--http-cluster: upstreamClusters.otel:"],
     [[...REQUIRED, "--bogus"], "unknown option --bogus"],
     [[...REQUIRED, "stray"], "unexpected argument 'stray'"],
   ])("rejects %j with a usage error", (argv, message) => {
@@ -115,7 +124,7 @@ describe("parseRunArgs", () => {
   });
 });
 
-describe("parseHostPort and parseLabels", () => {
+describe("parseHostPort and parseKeyValues", () => {
   it("takes names, IPv4 and bracketed IPv6", () => {
     expect(parseHostPort("listen", "localhost:8080")).toEqual({ host: "localhost", port: 8080 });
     expect(parseHostPort("listen", "0.0.0.0:0")).toEqual({ host: "0.0.0.0", port: 0 });
@@ -123,8 +132,8 @@ describe("parseHostPort and parseLabels", () => {
     expect(() => parseHostPort("listen", "::1:80")).toThrow("--listen must be HOST:PORT");
   });
 
-  it("refuses a label key given twice", () => {
-    expect(() => parseLabels(["a=1", "a=2"])).toThrow("--label a given twice");
-    expect(parseLabels(["a=", "b=c"])).toEqual({ a: "", b: "c" });
+  it("refuses a key given twice", () => {
+    expect(() => parseKeyValues("label", ["a=1", "a=2"])).toThrow("--label a given twice");
+    expect(parseKeyValues("label", ["a=", "b=c=d"])).toEqual({ a: "", b: "c=d" });
   });
 });

@@ -12,6 +12,7 @@ import {
 import { EXIT_FAILURE, EXIT_OK, projectRoot, type Command } from "./command.js";
 import type { HostPort } from "../../host-tests/harness/admin.js";
 import { ConfigurationRejectedError, ModuleRefusedError } from "../../host-tests/harness/errors.js";
+import { checkLoopbackUrl } from "../../host-tests/harness/http-call.js";
 import { Plugin } from "../../host-tests/harness/plugin.js";
 import { HarnessProxy, parseUpstreamUrl } from "../../host-tests/harness/proxy.js";
 import { StatStore } from "../../host-tests/harness/stats.js";
@@ -43,6 +44,9 @@ Options:
   --namespace NS            node metadata NAMESPACE
   --workload NAME           node metadata WORKLOAD_NAME
   --label KEY=VALUE         a pod label (node metadata LABELS); repeatable
+  --http-cluster NAME=URL   an Envoy cluster proxy_http_call may target (e.g. otel-collector=
+                            http://127.0.0.1:4318); loopback http only; repeatable
+  --root-id ID              plugin_root_id (WasmPlugin pluginName); default kwt
   --envoy VERSION           property layout: 1.28 (node.*) or 1.33 (xds.*, default)
   --workers N               VMs (Envoy worker threads), 1 to 64; default 1
   --extra-stat-tags A,B     Istio extraStatTags for /stats/prometheus labels
@@ -66,6 +70,8 @@ const FLAGS: FlagSpec = {
   namespace: "string",
   workload: "string",
   label: "repeatable",
+  "http-cluster": "repeatable",
+  "root-id": "string",
   envoy: "string",
   workers: "string",
   "extra-stat-tags": "string",
@@ -84,6 +90,8 @@ export interface RunPlan {
   direction: TrafficDirection;
   envoy: EnvoyVersion;
   node: NodeIdentity;
+  httpClusters: Record<string, string>;
+  rootId: string | undefined;
   workers: number;
   extraStatTags: string[];
   mtls: boolean;
@@ -118,17 +126,17 @@ function required(flag: string, value: string | undefined): string {
   return value;
 }
 
-/** Pod labels from repeated --label KEY=VALUE; a key given twice is an error. */
-export function parseLabels(values: string[]): Record<string, string> {
-  const labels: Record<string, string> = {};
+/** Repeated --flag KEY=VALUE as a record; an empty key or a key given twice is an error. */
+export function parseKeyValues(flag: string, values: string[]): Record<string, string> {
+  const entries: Record<string, string> = {};
   for (const value of values) {
     const eq = value.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--label must be KEY=VALUE with a non-empty key, got '${value}'`);
+    if (eq <= 0) throw new UsageError(`--${flag} must be KEY=VALUE with a non-empty key, got '${value}'`);
     const key = value.slice(0, eq);
-    if (key in labels) throw new UsageError(`--label ${key} given twice`);
-    labels[key] = value.slice(eq + 1);
+    if (key in entries) throw new UsageError(`--${flag} ${key} given twice`);
+    entries[key] = value.slice(eq + 1);
   }
-  return labels;
+  return entries;
 }
 
 /** The command line as a plan; `root` is the checkout that holds build/filter.wasm. */
@@ -158,8 +166,16 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
     zone: stringFlag(args, "zone"),
     namespace: stringFlag(args, "namespace"),
     workloadName: stringFlag(args, "workload"),
-    labels: parseLabels(repeatableFlag(args, "label")),
+    labels: parseKeyValues("label", repeatableFlag(args, "label")),
   };
+  const httpClusters = parseKeyValues("http-cluster", repeatableFlag(args, "http-cluster"));
+  for (const [name, url] of Object.entries(httpClusters)) {
+    try {
+      checkLoopbackUrl(name, url);
+    } catch (error) {
+      throw new UsageError(`--http-cluster: ${(error as Error).message}`);
+    }
+  }
   const module = stringFlag(args, "module");
   return {
     listen: parseHostPort("listen", required("listen", stringFlag(args, "listen"))),
@@ -170,6 +186,8 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
     direction: oneOf("direction", stringFlag(args, "direction"), ["inbound", "outbound"] as const, "inbound"),
     envoy: oneOf("envoy", stringFlag(args, "envoy"), ["1.28", "1.33"] as const, "1.33"),
     node,
+    httpClusters,
+    rootId: stringFlag(args, "root-id"),
     workers: integerFlag(args, "workers", 1, 64) ?? 1,
     extraStatTags,
     mtls: booleanFlag(args, "mtls"),
@@ -241,6 +259,8 @@ export const runCommand: Command = {
               workers: plan.workers,
               failOpen: plan.failOpen,
               extraStatTags: plan.extraStatTags,
+              upstreamClusters: plan.httpClusters,
+              rootId: plan.rootId,
             },
             stats,
           );
