@@ -1,6 +1,7 @@
 // The glue: root contexts (configuration, identity, position) and stream contexts (one request).
 // Data flows one way: host callback -> read the few values needed -> pure decision -> host calls.
-// Only this file and assembly/host.ts talk to the host.
+// The host is reached only from the glue: this file, index.ts (ABI entry points), host.ts
+// (trap-free bindings) and part 2's tracing.ts / spanexport.ts; every other module is pure.
 //
 // Per request (docs/filter.md, "Where it runs"):
 // - inbound sidecar (revision pod): onRequestHeaders reads the request's headers in one call and
