@@ -101,6 +101,14 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, Envoy %s layout", (envoy) 
     expect(seriesOf(plugin, "knative_request_duration_milliseconds_count")).toEqual([]);
   });
 
+  it("role: gateway makes a sidecar behave as a mesh entry", async () => {
+    const plugin = await loadProxy({ envoy, position: "outbound", config: { role: "gateway" } });
+    const { request } = exchange(plugin, FORGED, { mtls: false, status: 200 });
+    expect(header(request, "k-proxy-request")).toBeUndefined();
+    expect(header(request, "x-kwt-future-thing")).toBeUndefined();
+    expect(header(request, "x-kwt-entry")).toBe(String(T0_MS));
+  });
+
   it("outbound sidecar: sets the entry stamp when absent or invalid, and owns the measurement", async () => {
     const clock = new ManualClock(T0_MS);
     const plugin = await loadProxy({ envoy, position: "outbound", clock });
