@@ -8,13 +8,12 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const KWT = path.join(ROOT, "dist/kwt.js");
 const WASM = path.join(ROOT, "build/filter.wasm");
-const STAT_TAGS =
-  "namespace_name,service_name,configuration_name,revision_name,destination_cluster,destination_region," +
-  "source_cluster,source_region,response_code_class,error_kind,cold_start,reason,sampled";
+const STAT_TAGS = FILTER_METRIC_LABELS.join(",");
 
 interface RunningKwt {
   child: ChildProcessWithoutNullStreams;

@@ -8,6 +8,7 @@ import {
   istioTagExtractors,
   prometheusMetricName,
 } from "../harness/prometheus.js";
+import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import { StatStore, VmMetrics } from "../harness/stats.js";
 import { MetricType } from "../harness/types.js";
 
@@ -237,44 +238,25 @@ describe("StatStore.prometheusText", () => {
   });
 
   it("passes promtool check metrics: parses, with only style lints (Envoy writes no HELP; the contract uses ms)", () => {
-    const store = populate(
-      new StatStore({
-        extraStatTags: [
-          "namespace_name",
-          "service_name",
-          "configuration_name",
-          "revision_name",
-          "destination_cluster",
-          "destination_region",
-          "source_cluster",
-          "source_region",
-          "response_code_class",
-          "error_kind",
-          "cold_start",
-          "reason",
-          "sampled",
-        ],
-      }),
-      [
-        {
-          type: MetricType.Counter,
-          name: "namespace_name=.=default;.;service_name=.=hello;.;configuration_name=.=hello;.;revision_name=.=hello-00001;.;destination_cluster=.=east;.;destination_region=.=eu-1;.;source_cluster=.=west;.;response_code_class=.=5xx;.;error_kind=.=http_5xx;.;knative_errors_total",
-          values: [2n],
-        },
-        {
-          type: MetricType.Histogram,
-          name: "namespace_name=.=default;.;service_name=.=hello;.;configuration_name=.=hello;.;revision_name=.=hello-00001;.;destination_cluster=.=east;.;destination_region=.=eu-1;.;source_cluster=.=west;.;response_code_class=.=2xx;.;cold_start=.=true;.;knative_request_duration_milliseconds",
-          values: [0n, 7n, 250n, 1234n, 99999999n],
-        },
-        {
-          type: MetricType.Counter,
-          name: 'reason=.=quote"back\\slash;.;kwt_stamps_rejected_total',
-          values: [1n],
-        },
-        { type: MetricType.Counter, name: "sampled=.=true;.;kwt_traces_started_total", values: [5n] },
-        { type: MetricType.Gauge, name: "kwt_sampling_probability", values: [1000000n] },
-      ],
-    );
+    const store = populate(new StatStore({ extraStatTags: [...FILTER_METRIC_LABELS] }), [
+      {
+        type: MetricType.Counter,
+        name: "namespace_name=.=default;.;service_name=.=hello;.;configuration_name=.=hello;.;revision_name=.=hello-00001;.;destination_cluster=.=east;.;destination_region=.=eu-1;.;source_cluster=.=west;.;response_code_class=.=5xx;.;error_kind=.=http_5xx;.;knative_errors_total",
+        values: [2n],
+      },
+      {
+        type: MetricType.Histogram,
+        name: "namespace_name=.=default;.;service_name=.=hello;.;configuration_name=.=hello;.;revision_name=.=hello-00001;.;destination_cluster=.=east;.;destination_region=.=eu-1;.;source_cluster=.=west;.;response_code_class=.=2xx;.;cold_start=.=true;.;knative_request_duration_milliseconds",
+        values: [0n, 7n, 250n, 1234n, 99999999n],
+      },
+      {
+        type: MetricType.Counter,
+        name: 'reason=.=quote"back\\slash;.;kwt_stamps_rejected_total',
+        values: [1n],
+      },
+      { type: MetricType.Counter, name: "sampled=.=true;.;kwt_traces_started_total", values: [5n] },
+      { type: MetricType.Gauge, name: "kwt_sampling_probability", values: [1000000n] },
+    ]);
     const text = store.prometheusText();
     const check = spawnSync("promtool", ["check", "metrics"], {
       input: text,
