@@ -372,6 +372,26 @@ describe("HarnessProxy", () => {
     ]);
   });
 
+  it("sends the :status the filter wrote but reports the upstream's as response.code", async () => {
+    const upstream = await startUpstream((_request, response) => {
+      response.writeHead(201);
+      response.end();
+    });
+    const plugin = new RecordingPlugin({
+      onResponseHeaders: (headers) => ({
+        headers: headers.map(([name, value]): [string, string] => [name, name === ":status" ? "202" : value]),
+      }),
+    });
+    const proxy = await startProxy(plugin, upstream);
+    const ended = plugin.nextEnd();
+    expect((await send(proxy.listenAddress)).status).toBe(202);
+    await ended;
+    expect(plugin.streams[0]?.calls.at(-1)).toEqual({
+      callback: "end",
+      end: expect.objectContaining({ responseCode: 201 }),
+    });
+  });
+
   it("answers 503 with flag UF when the upstream refuses the connection", async () => {
     const port = await freePort();
     const plugin = new RecordingPlugin();

@@ -398,9 +398,10 @@ class Exchange {
         trailers = trailersOutcome.trailers ?? trailers;
       }
     }
-    const status = this.write(headersOutcome.headers, body, trailers);
+    this.write(headersOutcome.headers, body, trailers);
     this.finishWhenSent({
-      responseCode: status,
+      // response.code is what the router recorded from upstream, whatever :status the filter wrote.
+      responseCode: statusOf(upstream.headers, 0),
       responseCodeDetails: "via_upstream",
       responseFlags: 0,
       grpcStatus: grpcStatusOf(headersOutcome.headers, trailers),
@@ -432,15 +433,15 @@ class Exchange {
     if (!headersOutcome.localReply && body.length > 0) {
       finalBody = this.stream.onResponseBody(body, true).body;
     }
-    const written = this.write(headersOutcome.headers, finalBody, []);
-    this.finishWhenSent({ ...end, responseCode: written });
+    this.write(headersOutcome.headers, finalBody, []);
+    this.finishWhenSent({ ...end, responseCode: status });
   }
 
   /** A local reply while encoding: Envoy sends it without running the filters again. */
   private sendDirectly(reply: LocalReply): void {
-    const written = this.write(localReplyHeaders(reply.status, reply.headers, reply.body), reply.body, []);
+    this.write(localReplyHeaders(reply.status, reply.headers, reply.body), reply.body, []);
     this.finishWhenSent({
-      responseCode: written,
+      responseCode: reply.status,
       responseCodeDetails: reply.details,
       responseFlags: 0,
       grpcStatus: reply.grpcStatus >= 0 ? reply.grpcStatus : undefined,
@@ -465,8 +466,8 @@ class Exchange {
     this.response.destroy();
   }
 
-  /** Writes status, headers, body and trailers; returns the status written. */
-  private write(headers: HeaderList, body: Uint8Array, trailers: HeaderList): number {
+  /** Writes status, headers, body and trailers. */
+  private write(headers: HeaderList, body: Uint8Array, trailers: HeaderList): void {
     const status = statusOf(headers, 502);
     const bodiless = this.request.method === "HEAD" || status === 204 || status === 304;
     const framing: Framing = bodiless ? "as-is" : trailers.length > 0 ? "chunked" : body.length;
@@ -477,7 +478,6 @@ class Exchange {
       this.response.addTrailers(wireHeaders(trailers, "chunked"));
       this.response.end();
     } else this.response.end(body);
-    return status;
   }
 
   private finishWhenSent(end: StreamEnd): void {
