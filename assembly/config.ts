@@ -7,6 +7,7 @@
 
 import { JsonKind, JsonResult, JsonValue, hex4, parseJson } from "./json";
 import { isLabelValue } from "./labels";
+import { isTraceStateKey } from "./tracestate";
 
 /** Configurations larger than this are refused without being parsed. */
 export const MAX_CONFIGURATION_BYTES: i32 = 65536;
@@ -64,8 +65,7 @@ const SPAN_EXPORT_KEYS: string[] = [
 const EXPECT_LABEL_VALUE = "1 to 63 characters of A-Z a-z 0-9 _ . : / -";
 const EXPECT_HEADER_NAME = "a lower-case header name: a letter, then up to 63 of a-z 0-9 -";
 const EXPECT_BOOL = "true or false";
-const EXPECT_TRACESTATE_KEY =
-  "a W3C tracestate key: a-z, then up to 255 of a-z 0-9 _ - * / (or tenant@system)";
+const EXPECT_TRACESTATE_KEY = "a W3C tracestate key: a-z or 0-9, then up to 255 of a-z 0-9 _ - * / @";
 
 /** Collects the first problem found; later reads still return defaults so parsing can finish. */
 export class ConfigReader {
@@ -198,35 +198,6 @@ export function isHeaderName(name: string): bool {
     const c = name.charCodeAt(i);
     const letter = c >= 0x61 && c <= 0x7a;
     if (i == 0 ? !letter : !(letter || (c >= 0x30 && c <= 0x39) || c == 0x2d)) return false;
-  }
-  return true;
-}
-
-function isTracestateKeyChar(c: i32, first: bool): bool {
-  if (c >= 0x61 && c <= 0x7a) return true;
-  if (first) return false;
-  return (c >= 0x30 && c <= 0x39) || c == 0x5f || c == 0x2d || c == 0x2a || c == 0x2f;
-}
-
-/** A W3C tracestate key: `simple-key` or `tenant@system` (tenant may start with a digit). */
-export function isTracestateKey(key: string): bool {
-  const n = key.length;
-  const at = key.indexOf("@");
-  if (at < 0) {
-    if (n == 0 || n > 256) return false;
-    for (let i = 0; i < n; i++) {
-      if (!isTracestateKeyChar(key.charCodeAt(i), i == 0)) return false;
-    }
-    return true;
-  }
-  const tenant = at;
-  const system = n - at - 1;
-  if (tenant < 1 || tenant > 241 || system < 1 || system > 14) return false;
-  for (let i = 0; i < at; i++) {
-    if (!isTracestateKeyChar(key.charCodeAt(i), false)) return false;
-  }
-  for (let i = at + 1; i < n; i++) {
-    if (!isTracestateKeyChar(key.charCodeAt(i), i == at + 1)) return false;
   }
   return true;
 }
@@ -384,7 +355,7 @@ export class TracingSettings {
       section,
       "tracestateKey",
       "tracing.tracestateKey",
-      isTracestateKey,
+      isTraceStateKey,
       EXPECT_TRACESTATE_KEY,
       "kwt",
     );
