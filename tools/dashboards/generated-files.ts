@@ -1,0 +1,13 @@
+/** Every file tools/dashboards/generate.ts writes, relative to the project root, with its renderer. */
+import { renderPrometheusRule, renderRulesFile } from "./alerts.js";
+import { renderDashboard } from "./grafana.js";
+
+export const DASHBOARD_FILE = "deploy/grafana/kwt-dashboard.json";
+export const RULES_FILE = "deploy/prometheus/kwt-alerts.rules.yaml";
+export const PROMETHEUS_RULE_FILE = "deploy/prometheus/kwt-prometheusrule.yaml";
+
+export const GENERATED_FILES: ReadonlyArray<{ path: string; render: () => string }> = [
+  { path: DASHBOARD_FILE, render: renderDashboard },
+  { path: RULES_FILE, render: renderRulesFile },
+  { path: PROMETHEUS_RULE_FILE, render: renderPrometheusRule },
+];

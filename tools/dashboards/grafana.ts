@@ -1,0 +1,699 @@
+/**
+ * The Grafana dashboard deploy/grafana/kwt-dashboard.json, as data. Pure: `renderDashboard()` gives
+ * the JSON text the committed file must equal (tools/dashboards/generate.ts writes it).
+ */
+import {
+  CLUSTER_PAIR_LABELS,
+  ENVOY_METRICS,
+  FILTER_METRICS,
+  ISTIO_AGENT_METRICS,
+  ISTIOD_METRICS,
+} from "./metrics.js";
+import { histogramQuantile, sumRate, variableMatchers } from "./promql.js";
+
+/** Grafana's own interval for rate(): at least four scrape intervals, adapted to the zoom. */
+export const RATE_INTERVAL = "$__rate_interval";
+
+/** The data source template variable every panel and query uses. */
+export const DATASOURCE = { type: "prometheus", uid: "${datasource}" } as const;
+
+export interface QuerySpec {
+  expr: string;
+  legend: string;
+  /** One value per series at the end of the range (tables), instead of a time series. */
+  instant?: boolean;
+}
+
+export interface PanelSpec {
+  title: string;
+  description: string;
+  kind: "timeseries" | "table";
+  unit: string;
+  /** Grid columns out of 24. */
+  width: 6 | 8 | 12 | 24;
+  queries: QuerySpec[];
+  /** Table panels: turn the instant result into a matrix, rows by one label, columns by another. */
+  matrix?: { rows: string; columns: string };
+}
+
+export interface RowSpec {
+  title: string;
+  panels: PanelSpec[];
+}
+
+export interface TemplateVariableSpec {
+  name: string;
+  label: string;
+  /** The label whose values the variable offers, read from `metric` under the earlier variables. */
+  valuesOf: { metric: string; label: string; matchers: string[] };
+}
+
+/** Variables narrow each other in this order (cluster, then region, ...). */
+const VARIABLE_LABELS: ReadonlyArray<[variable: string, label: string, title: string]> = [
+  ["cluster", "destination_cluster", "Cluster"],
+  ["region", "destination_region", "Region"],
+  ["namespace", "namespace_name", "Namespace"],
+  ["service", "service_name", "Service"],
+  ["revision", "revision_name", "Revision"],
+];
+
+export const TEMPLATE_VARIABLES: TemplateVariableSpec[] = VARIABLE_LABELS.map(
+  ([name, label, title], index) => ({
+    name,
+    label: title,
+    valuesOf: {
+      metric: FILTER_METRICS.invocations,
+      label,
+      matchers: variableMatchers(
+        VARIABLE_LABELS.slice(0, index).map(([variable, earlier]) => [earlier, variable]),
+      ),
+    },
+  }),
+);
+
+/** Where the revision lives: its cluster, region, namespace, service and revision. */
+const REVISION = variableMatchers(VARIABLE_LABELS.map(([variable, label]) => [label, variable]));
+/** Cross-cluster metrics know the destination cluster and region only. */
+const DESTINATION = variableMatchers(
+  VARIABLE_LABELS.slice(0, 2).map(([variable, label]) => [label, variable]),
+);
+/** The clock skew counter knows the destination cluster only. */
+const DESTINATION_CLUSTER = variableMatchers([["destination_cluster", "cluster"]]);
+
+const PER_REVISION = ["destination_cluster", "namespace_name", "revision_name"] as const;
+const REVISION_LEGEND = "{{namespace_name}}/{{revision_name}} ({{destination_cluster}})";
+const PAIR_LEGEND = "{{source_cluster}} → {{destination_cluster}}";
+const CLUSTER_PAIR = ["source_cluster", "destination_cluster"] as const;
+
+/** Counts per minute read better than per second for rare events like cold starts. */
+function perMinute(expr: string): string {
+  return `60 * ${expr}`;
+}
+
+/** One query per quantile of an Envoy histogram, legends `p50 <legend>`, `p95 <legend>`, ... */
+function quantiles(
+  qs: readonly number[],
+  family: string,
+  matchers: string[],
+  labels: readonly string[],
+  legend = "",
+): QuerySpec[] {
+  return qs.map((q) => ({
+    expr: histogramQuantile(q, family, matchers, labels, RATE_INTERVAL),
+    legend: `p${Math.round(q * 100)}${legend === "" ? "" : ` ${legend}`}`,
+  }));
+}
+
+export const DASHBOARD_ROWS: RowSpec[] = [
+  {
+    title: "Cold starts",
+    panels: [
+      {
+        title: "Cold starts per minute",
+        description:
+          "Requests that waited in the activator for a new pod (a young sidecar VM seeing activator traffic), per revision. Recorded by the revision pod's inbound sidecar.",
+        kind: "timeseries",
+        unit: "cpm",
+        width: 12,
+        queries: [
+          {
+            expr: perMinute(sumRate(FILTER_METRICS.coldStarts, REVISION, PER_REVISION, RATE_INTERVAL)),
+            legend: REVISION_LEGEND,
+          },
+        ],
+      },
+      {
+        title: "Cold-start duration p50 / p95 / p99",
+        description:
+          "Time from the request entering the mesh (x-kwt-entry, stamped at the gateway or the caller's sidecar) to its arrival at the new pod, over the selected revisions.",
+        kind: "timeseries",
+        unit: "ms",
+        width: 12,
+        queries: quantiles([0.5, 0.95, 0.99], FILTER_METRICS.coldStartDuration, REVISION, []),
+      },
+      {
+        title: "Cold-start duration p95 per revision",
+        description: "The 95th percentile of cold-start waits, one line per revision.",
+        kind: "timeseries",
+        unit: "ms",
+        width: 12,
+        queries: quantiles([0.95], FILTER_METRICS.coldStartDuration, REVISION, PER_REVISION, REVISION_LEGEND),
+      },
+      {
+        title: "Activator-proxied requests per minute (warm)",
+        description:
+          "Requests that came through the activator to a pod that was already running (proxy mode under load, or target-burst-capacity): the activator in the path without a cold start.",
+        kind: "timeseries",
+        unit: "cpm",
+        width: 12,
+        queries: [
+          {
+            expr: perMinute(sumRate(FILTER_METRICS.activatorProxied, REVISION, PER_REVISION, RATE_INTERVAL)),
+            legend: REVISION_LEGEND,
+          },
+        ],
+      },
+    ],
+  },
+  {
+    title: "Invocations and errors",
+    panels: [
+      {
+        title: "Invocations per second",
+        description:
+          "Requests served by revision pods (probes excluded), by response code class. Recorded by the inbound sidecar.",
+        kind: "timeseries",
+        unit: "reqps",
+        width: 12,
+        queries: [
+          {
+            expr: sumRate(
+              FILTER_METRICS.invocations,
+              REVISION,
+              [...PER_REVISION, "response_code_class"],
+              RATE_INTERVAL,
+            ),
+            legend: `${REVISION_LEGEND} {{response_code_class}}`,
+          },
+        ],
+      },
+      {
+        title: "Error ratio per revision by error kind",
+        description:
+          "Errors of each kind divided by all invocations of the revision. downstream_reset means the client went away; local_reply, no_healthy_upstream and timeout come from Envoy; http_5xx and grpc from the application.",
+        kind: "timeseries",
+        unit: "percentunit",
+        width: 12,
+        queries: [
+          {
+            expr: `${sumRate(FILTER_METRICS.errors, REVISION, [...PER_REVISION, "error_kind"], RATE_INTERVAL)} / on (${PER_REVISION.join(", ")}) group_left ${sumRate(FILTER_METRICS.invocations, REVISION, PER_REVISION, RATE_INTERVAL)}`,
+            legend: `${REVISION_LEGEND} {{error_kind}}`,
+          },
+        ],
+      },
+    ],
+  },
+  {
+    title: "Client-visible latency",
+    panels: [
+      {
+        title: "Latency p95: cold vs warm",
+        description:
+          "Whole request latency as the gateway or the calling sidecar saw it, split by whether the revision pod reported a cold start (x-kwt-pod).",
+        kind: "timeseries",
+        unit: "ms",
+        width: 12,
+        queries: quantiles(
+          [0.95],
+          FILTER_METRICS.requestDuration,
+          REVISION,
+          [...PER_REVISION, "cold_start"],
+          `${REVISION_LEGEND} cold_start={{cold_start}}`,
+        ),
+      },
+      {
+        title: "Latency p50 / p99: cold vs warm",
+        description: "Median and tail of the client-visible latency over the selected revisions.",
+        kind: "timeseries",
+        unit: "ms",
+        width: 12,
+        queries: quantiles(
+          [0.5, 0.99],
+          FILTER_METRICS.requestDuration,
+          REVISION,
+          ["cold_start"],
+          "cold_start={{cold_start}}",
+        ),
+      },
+    ],
+  },
+  {
+    title: "Cross-cluster traffic",
+    panels: [
+      {
+        title: "Traffic matrix (requests per second)",
+        description:
+          "Requests whose hop stamp came from another cluster: rows are the sending cluster, columns the receiving cluster.",
+        kind: "table",
+        unit: "reqps",
+        width: 12,
+        queries: [
+          {
+            expr: sumRate(FILTER_METRICS.crossClusterRequests, DESTINATION, CLUSTER_PAIR, RATE_INTERVAL),
+            legend: PAIR_LEGEND,
+            instant: true,
+          },
+        ],
+        matrix: { rows: "source_cluster", columns: "destination_cluster" },
+      },
+      {
+        title: "Hop latency p50 / p95 per cluster pair",
+        description:
+          "Time from the sender's hop stamp to arrival at the receiving sidecar (clamped at 0 on clock skew, which is counted separately).",
+        kind: "timeseries",
+        unit: "ms",
+        width: 12,
+        queries: quantiles(
+          [0.5, 0.95],
+          FILTER_METRICS.crossClusterHopDuration,
+          DESTINATION,
+          CLUSTER_PAIR_LABELS,
+          PAIR_LEGEND,
+        ),
+      },
+      {
+        title: "Cross-cluster 5xx ratio per cluster pair",
+        description: "Share of cross-cluster requests answered with a 5xx.",
+        kind: "timeseries",
+        unit: "percentunit",
+        width: 12,
+        queries: [
+          {
+            expr: `${sumRate(FILTER_METRICS.crossClusterRequests, [...DESTINATION, 'response_code_class="5xx"'], CLUSTER_PAIR, RATE_INTERVAL)} / ${sumRate(FILTER_METRICS.crossClusterRequests, DESTINATION, CLUSTER_PAIR, RATE_INTERVAL)}`,
+            legend: PAIR_LEGEND,
+          },
+        ],
+      },
+      {
+        title: "Clock skew events per minute",
+        description:
+          "Hop or entry times in the future: the clusters' clocks disagree, and hop latencies between them are understated.",
+        kind: "timeseries",
+        unit: "cpm",
+        width: 12,
+        queries: [
+          {
+            expr: perMinute(
+              sumRate(FILTER_METRICS.clockSkew, DESTINATION_CLUSTER, CLUSTER_PAIR, RATE_INTERVAL),
+            ),
+            legend: PAIR_LEGEND,
+          },
+        ],
+      },
+    ],
+  },
+  {
+    title: "Trace context and sampling",
+    panels: [
+      {
+        title: "traceparent repairs per second",
+        description: "Invalid traceparent headers the filter replaced on outbound requests, by reason.",
+        kind: "timeseries",
+        unit: "reqps",
+        width: 8,
+        queries: [
+          {
+            expr: sumRate(FILTER_METRICS.traceparentRepaired, [], ["reason"], RATE_INTERVAL),
+            legend: "{{reason}}",
+          },
+        ],
+      },
+      {
+        title: "Traces started per second by sampling decision",
+        description: "Outbound requests without a traceparent: the filter started a trace, sampled or not.",
+        kind: "timeseries",
+        unit: "reqps",
+        width: 8,
+        queries: [
+          {
+            expr: sumRate(FILTER_METRICS.tracesStarted, [], ["sampled"], RATE_INTERVAL),
+            legend: "sampled={{sampled}}",
+          },
+        ],
+      },
+      {
+        title: "Adaptive sampling probability",
+        description:
+          "The head sampler's current probability across proxies (the gauge is the probability times 1e6).",
+        kind: "timeseries",
+        unit: "percentunit",
+        width: 8,
+        queries: [
+          { expr: `min(${FILTER_METRICS.samplingProbability}) / 1e6`, legend: "min" },
+          { expr: `avg(${FILTER_METRICS.samplingProbability}) / 1e6`, legend: "avg" },
+          { expr: `max(${FILTER_METRICS.samplingProbability}) / 1e6`, legend: "max" },
+        ],
+      },
+      {
+        title: "Spans exported and dropped per second",
+        description:
+          "The filter's own OTLP spans: sent to the collector, or dropped (queue full, export failed).",
+        kind: "timeseries",
+        unit: "short",
+        width: 24,
+        queries: [
+          { expr: sumRate(FILTER_METRICS.spansExported, [], [], RATE_INTERVAL), legend: "exported" },
+          {
+            expr: sumRate(FILTER_METRICS.spansDropped, [], ["reason"], RATE_INTERVAL),
+            legend: "dropped: {{reason}}",
+          },
+        ],
+      },
+    ],
+  },
+  {
+    title: "Filter health",
+    panels: [
+      {
+        title: "Series overflow per minute",
+        description:
+          "Label sets refused by the filter's series cap (maxSeries) and recorded with every label 'overflow'. Anything above zero means lost detail.",
+        kind: "timeseries",
+        unit: "cpm",
+        width: 6,
+        queries: [
+          {
+            expr: perMinute(sumRate(FILTER_METRICS.seriesOverflow, [], [], RATE_INTERVAL)),
+            legend: "overflow",
+          },
+        ],
+      },
+      {
+        title: "Configuration rejects",
+        description:
+          "Plugin configurations refused by proxy_on_configure: the proxy keeps its previous configuration, or (first load) the filter is not loaded.",
+        kind: "timeseries",
+        unit: "short",
+        width: 6,
+        queries: [
+          {
+            expr: `sum(increase(${FILTER_METRICS.configRejected}[${RATE_INTERVAL}]))`,
+            legend: "rejected configurations",
+          },
+        ],
+      },
+      {
+        title: "Untimed cold starts (share)",
+        description:
+          "Cold starts without a usable x-kwt-entry (the request did not pass a filter on its way in): counted, but missing from the duration histogram.",
+        kind: "timeseries",
+        unit: "percentunit",
+        width: 6,
+        queries: [
+          {
+            expr: `${sumRate(FILTER_METRICS.coldStartsUntimed, REVISION, [], RATE_INTERVAL)} / ${sumRate(FILTER_METRICS.coldStarts, REVISION, [], RATE_INTERVAL)}`,
+            legend: "untimed share",
+          },
+        ],
+      },
+      {
+        title: "Rejected stamps per second",
+        description:
+          "x-kwt-* headers the inbound sidecar refused: malformed, untrusted (no mTLS), or from a cluster or region not in knownClusters / knownRegions.",
+        kind: "timeseries",
+        unit: "reqps",
+        width: 6,
+        queries: [
+          {
+            expr: sumRate(FILTER_METRICS.stampsRejected, [], ["reason"], RATE_INTERVAL),
+            legend: "{{reason}}",
+          },
+        ],
+      },
+    ],
+  },
+  {
+    title: "Wasm module and VM health (istio-agent, Envoy)",
+    panels: [
+      {
+        title: "Module fetches per second by result",
+        description:
+          "istio-agent pulling the filter image (anything but success: check the image, its digest and pull secret).",
+        kind: "timeseries",
+        unit: "short",
+        width: 8,
+        queries: [
+          {
+            expr: sumRate(ISTIO_AGENT_METRICS.wasmRemoteFetches, [], ["result"], RATE_INTERVAL),
+            legend: "{{result}}",
+          },
+        ],
+      },
+      {
+        title: "Wasm config conversions per second by result",
+        description:
+          "istio-agent rewriting the WasmPlugin's remote module into a local file for Envoy. fetch_failure here means proxies run without the filter (FAIL_OPEN).",
+        kind: "timeseries",
+        unit: "short",
+        width: 8,
+        queries: [
+          {
+            expr: sumRate(ISTIO_AGENT_METRICS.wasmConfigConversions, [], ["result"], RATE_INTERVAL),
+            legend: "{{result}}",
+          },
+        ],
+      },
+      {
+        title: "Module cache",
+        description: "Modules cached by istio-agents and cache lookups by hit/miss.",
+        kind: "timeseries",
+        unit: "short",
+        width: 8,
+        queries: [
+          { expr: `sum(${ISTIO_AGENT_METRICS.wasmCacheEntries})`, legend: "cache entries" },
+          {
+            expr: sumRate(ISTIO_AGENT_METRICS.wasmCacheLookups, [], ["hit"], RATE_INTERVAL),
+            legend: "lookups/s hit={{hit}}",
+          },
+        ],
+      },
+      {
+        title: "V8 Wasm VMs",
+        description:
+          "Wasm VMs alive in Envoy's V8 runtime across proxies, and how fast new ones are created (a steady creation rate without new pods means VMs are being recreated).",
+        kind: "timeseries",
+        unit: "short",
+        width: 24,
+        queries: [
+          { expr: `sum(${ENVOY_METRICS.wasmV8VmsActive})`, legend: "active VMs" },
+          {
+            expr: sumRate(ENVOY_METRICS.wasmV8VmsCreated, [], [], RATE_INTERVAL),
+            legend: "created per second",
+          },
+        ],
+      },
+    ],
+  },
+  {
+    title: "Istio control plane",
+    panels: [
+      {
+        title: "Proxy convergence p50 / p99",
+        description:
+          "Delay from a configuration change (a WasmPlugin update, say) to a proxy having all of it.",
+        kind: "timeseries",
+        unit: "s",
+        width: 12,
+        queries: quantiles([0.5, 0.99], ISTIOD_METRICS.proxyConvergenceTime, [], []),
+      },
+      {
+        title: "xDS push time p99 by type",
+        description: "Time istiod takes to push each xDS type.",
+        kind: "timeseries",
+        unit: "s",
+        width: 12,
+        queries: quantiles([0.99], ISTIOD_METRICS.xdsPushTime, [], ["type"], "{{type}}"),
+      },
+      {
+        title: "xDS pushes per second by type",
+        description: "Pushes istiod sends (and send errors, type *_senderr).",
+        kind: "timeseries",
+        unit: "short",
+        width: 12,
+        queries: [
+          { expr: sumRate(ISTIOD_METRICS.xdsPushes, [], ["type"], RATE_INTERVAL), legend: "{{type}}" },
+        ],
+      },
+      {
+        title: "Rejected configuration per second",
+        description:
+          "xDS responses proxies refused (NACKs), by type, and istiod's internal xDS errors. A rejected listener update can carry a WasmPlugin change.",
+        kind: "timeseries",
+        unit: "short",
+        width: 12,
+        queries: [
+          {
+            expr: sumRate(ISTIOD_METRICS.xdsRejects, [], ["type"], RATE_INTERVAL),
+            legend: "rejected {{type}}",
+          },
+          {
+            expr: sumRate(ISTIOD_METRICS.xdsInternalErrors, [], [], RATE_INTERVAL),
+            legend: "internal errors",
+          },
+        ],
+      },
+    ],
+  },
+];
+
+// Grafana dashboard JSON model (schemaVersion 39: Grafana 10.x/11.x).
+
+const PANEL_HEIGHT = 8;
+const GRID_WIDTH = 24;
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function target(query: QuerySpec, index: number): Json {
+  return {
+    refId: String.fromCharCode("A".charCodeAt(0) + index),
+    datasource: { ...DATASOURCE },
+    expr: query.expr,
+    legendFormat: query.legend,
+    range: !query.instant,
+    instant: query.instant === true,
+    ...(query.instant ? { format: "table" } : {}),
+  };
+}
+
+function panelBody(panel: PanelSpec): Record<string, Json> {
+  if (panel.kind === "table") {
+    return {
+      type: "table",
+      fieldConfig: { defaults: { unit: panel.unit, decimals: 2 }, overrides: [] },
+      options: { showHeader: true, cellHeight: "sm" },
+      transformations: panel.matrix
+        ? [
+            {
+              id: "groupingToMatrix",
+              options: {
+                rowField: panel.matrix.rows,
+                columnField: panel.matrix.columns,
+                valueField: "Value",
+                emptyValue: "zero",
+              },
+            },
+          ]
+        : [],
+    };
+  }
+  return {
+    type: "timeseries",
+    fieldConfig: {
+      defaults: {
+        unit: panel.unit,
+        min: 0,
+        custom: { drawStyle: "line", lineWidth: 1, fillOpacity: 10, showPoints: "never", spanNulls: false },
+      },
+      overrides: [],
+    },
+    options: {
+      legend: {
+        showLegend: true,
+        displayMode: "table",
+        placement: "bottom",
+        calcs: ["mean", "max", "lastNotNull"],
+      },
+      tooltip: { mode: "multi", sort: "desc" },
+    },
+  };
+}
+
+function templateVariable(spec: TemplateVariableSpec): Json {
+  const { metric, label, matchers } = spec.valuesOf;
+  const query = `label_values(${metric}${matchers.length ? `{${matchers.join(", ")}}` : ""}, ${label})`;
+  return {
+    name: spec.name,
+    label: spec.label,
+    type: "query",
+    datasource: { ...DATASOURCE },
+    definition: query,
+    query: { query, refId: "PrometheusVariableQueryEditor-VariableQuery", qryType: 1 },
+    refresh: 2,
+    includeAll: true,
+    multi: true,
+    allValue: ".*",
+    current: { selected: true, text: ["All"], value: ["$__all"] },
+    sort: 1,
+    hide: 0,
+    options: [],
+  };
+}
+
+/** The dashboard as Grafana's JSON model: rows as row panels, panels laid out left to right. */
+export function buildDashboard(): Json {
+  const panels: Json[] = [];
+  let nextId = 1;
+  let y = 0;
+  for (const row of DASHBOARD_ROWS) {
+    panels.push({
+      type: "row",
+      id: nextId++,
+      title: row.title,
+      collapsed: false,
+      gridPos: { h: 1, w: GRID_WIDTH, x: 0, y },
+      panels: [],
+    });
+    y += 1;
+    let x = 0;
+    for (const panel of row.panels) {
+      if (x + panel.width > GRID_WIDTH) {
+        x = 0;
+        y += PANEL_HEIGHT;
+      }
+      panels.push({
+        id: nextId++,
+        title: panel.title,
+        description: panel.description,
+        datasource: { ...DATASOURCE },
+        gridPos: { h: PANEL_HEIGHT, w: panel.width, x, y },
+        ...panelBody(panel),
+        targets: panel.queries.map(target),
+      });
+      x += panel.width;
+    }
+    y += PANEL_HEIGHT;
+  }
+  return {
+    annotations: {
+      list: [
+        {
+          builtIn: 1,
+          datasource: { type: "grafana", uid: "-- Grafana --" },
+          enable: true,
+          hide: true,
+          iconColor: "rgba(0, 211, 255, 1)",
+          name: "Annotations & Alerts",
+          type: "dashboard",
+        },
+      ],
+    },
+    description:
+      "Knative cold starts, invocations, client-visible latency and cross-cluster hops from the kwt Proxy-Wasm filter, with the filter's own health, Wasm module/VM health and the Istio control plane.",
+    editable: true,
+    fiscalYearStartMonth: 0,
+    graphTooltip: 1,
+    links: [],
+    panels,
+    refresh: "1m",
+    schemaVersion: 39,
+    tags: ["knative", "istio", "wasm", "kwt"],
+    templating: {
+      list: [
+        {
+          name: "datasource",
+          label: "Data source",
+          type: "datasource",
+          query: "prometheus",
+          current: {},
+          hide: 0,
+          includeAll: false,
+          multi: false,
+          options: [],
+          refresh: 1,
+          regex: "",
+        },
+        ...TEMPLATE_VARIABLES.map(templateVariable),
+      ],
+    },
+    time: { from: "now-6h", to: "now" },
+    timepicker: {},
+    timezone: "browser",
+    title: "Knative on Istio: cold starts and mesh telemetry (kwt)",
+    uid: "kwt-knative-mesh",
+    version: 1,
+  };
+}
+
+export function renderDashboard(): string {
+  return `${JSON.stringify(buildDashboard(), null, 2)}\n`;
+}

@@ -1,0 +1,162 @@
+/**
+ * Scrape targets that expose every metric the dashboard and the alerts read, each with the labels
+ * its writer gives it, for tests that evaluate the shipped PromQL against a real Prometheus:
+ * - the filter's metrics as an Istio sidecar exports them: stats named the way the filter names them
+ *   (`wasmcustom.<label>=.=<value>;.;...<metric>`, docs/filter.md), rendered by the harness's model
+ *   of Envoy's /stats/prometheus with the mesh's extraStatTags, plus Envoy's Wasm runtime gauges;
+ * - istio-agent's and istiod's metrics as their Prometheus exporters write them.
+ */
+import http from "node:http";
+import { AdminServer, closeServer, listenOn } from "../../host-tests/harness/admin.js";
+import { StatStore } from "../../host-tests/harness/stats.js";
+import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
+import { FILTER_METRICS, ISTIO_AGENT_METRICS, ISTIOD_METRICS } from "./metrics.js";
+import type { ScrapeTarget } from "./prometheus-server.js";
+
+type Labels = Record<string, string>;
+
+const REVISION: Labels = {
+  namespace_name: "shop",
+  service_name: "checkout",
+  configuration_name: "checkout",
+  revision_name: "checkout-00001",
+  destination_cluster: "east",
+  destination_region: "us-east1",
+};
+const PAIR: Labels = {
+  source_cluster: "west",
+  source_region: "us-west1",
+  destination_cluster: "east",
+  destination_region: "us-east1",
+};
+
+/** The Envoy stat name the filter defines for `metric` with `labels` (Istio's tag-extraction format). */
+export function filterStatName(metric: string, labels: Labels): string {
+  const encoded = Object.entries(labels)
+    .map(([label, value]) => `${label}=.=${value};.;`)
+    .join("");
+  return `wasmcustom.${encoded}${metric}`;
+}
+
+/** One sample of every filter metric, with the labels docs/filter.md gives it. */
+export function populateFilterStats(store: StatStore): void {
+  const count = (metric: string, labels: Labels = {}): void =>
+    store.counter(filterStatName(metric, labels)).add(3n);
+  const observe = (metric: string, labels: Labels, milliseconds: bigint): void =>
+    store.histogram(filterStatName(metric, labels)).record(milliseconds);
+  const caller = { source_cluster: "west" };
+  count(FILTER_METRICS.invocations, { ...REVISION, ...caller, response_code_class: "2xx" });
+  count(FILTER_METRICS.errors, {
+    ...REVISION,
+    ...caller,
+    response_code_class: "5xx",
+    error_kind: "http_5xx",
+  });
+  count(FILTER_METRICS.coldStarts, REVISION);
+  count(FILTER_METRICS.coldStartsUntimed, REVISION);
+  observe(FILTER_METRICS.coldStartDuration, REVISION, 4_200n);
+  count(FILTER_METRICS.activatorProxied, REVISION);
+  observe(
+    FILTER_METRICS.requestDuration,
+    { ...REVISION, ...caller, response_code_class: "2xx", cold_start: "true" },
+    4_300n,
+  );
+  count(FILTER_METRICS.crossClusterRequests, { ...PAIR, response_code_class: "2xx" });
+  count(FILTER_METRICS.crossClusterRequests, { ...PAIR, response_code_class: "5xx" });
+  observe(FILTER_METRICS.crossClusterHopDuration, PAIR, 35n);
+  count(FILTER_METRICS.clockSkew, { source_cluster: "west", destination_cluster: "east" });
+  count(FILTER_METRICS.stampsRejected, { reason: "untrusted" });
+  count(FILTER_METRICS.traceparentRepaired, { reason: "malformed" });
+  count(FILTER_METRICS.tracesStarted, { sampled: "true" });
+  store.gauge(filterStatName(FILTER_METRICS.samplingProbability, {})).set(250_000n);
+  count(FILTER_METRICS.spansExported);
+  count(FILTER_METRICS.spansDropped, { reason: "queue_full" });
+  count(FILTER_METRICS.seriesOverflow);
+  count(FILTER_METRICS.configRejected);
+  // Envoy's own lifecycle stats of the V8 runtime (stats_handler.h: wasm.<runtime>.created/active).
+  store.counter("wasm.envoy.wasm.runtime.v8.created").add(2n);
+  store.gauge("wasm.envoy.wasm.runtime.v8.active").set(2n);
+}
+
+/** istio-agent's Wasm metrics as its exporter writes them (counters without `_total`). */
+export const ISTIO_AGENT_EXPOSITION = [
+  `# TYPE ${ISTIO_AGENT_METRICS.wasmRemoteFetches} counter`,
+  `${ISTIO_AGENT_METRICS.wasmRemoteFetches}{result="success"} 4`,
+  `${ISTIO_AGENT_METRICS.wasmRemoteFetches}{result="download_failure"} 1`,
+  `# TYPE ${ISTIO_AGENT_METRICS.wasmConfigConversions} counter`,
+  `${ISTIO_AGENT_METRICS.wasmConfigConversions}{result="success"} 4`,
+  `# TYPE ${ISTIO_AGENT_METRICS.wasmCacheEntries} gauge`,
+  `${ISTIO_AGENT_METRICS.wasmCacheEntries} 1`,
+  `# TYPE ${ISTIO_AGENT_METRICS.wasmCacheLookups} counter`,
+  `${ISTIO_AGENT_METRICS.wasmCacheLookups}{hit="true"} 3`,
+  "",
+].join("\n");
+
+function histogramLines(family: string, labels: string, bounds: number[], count: number): string[] {
+  const prefix = labels === "" ? "" : `${labels},`;
+  return [
+    `# TYPE ${family} histogram`,
+    ...bounds.map((le) => `${family}_bucket{${prefix}le="${le}"} ${count}`),
+    `${family}_bucket{${prefix}le="+Inf"} ${count}`,
+    `${family}_sum{${labels}} ${count * 0.2}`,
+    `${family}_count{${labels}} ${count}`,
+  ];
+}
+
+/** istiod's xDS metrics (pilot/pkg/xds/monitoring.go bucket bounds, seconds). */
+export const ISTIOD_EXPOSITION = [
+  ...histogramLines(ISTIOD_METRICS.proxyConvergenceTime, "", [0.1, 0.5, 1, 3, 5, 10, 20, 30], 5),
+  ...histogramLines(ISTIOD_METRICS.xdsPushTime, 'type="cds"', [0.01, 0.1, 0.5, 1, 3, 5, 10, 20, 30], 5),
+  `# TYPE ${ISTIOD_METRICS.xdsPushes} counter`,
+  `${ISTIOD_METRICS.xdsPushes}{type="cds"} 5`,
+  `# TYPE ${ISTIOD_METRICS.xdsRejects} counter`,
+  `${ISTIOD_METRICS.xdsRejects}{type="lds"} 1`,
+  `# TYPE ${ISTIOD_METRICS.xdsInternalErrors} counter`,
+  `${ISTIOD_METRICS.xdsInternalErrors} 0`,
+  "",
+].join("\n");
+
+export interface FixtureTargets {
+  targets: ScrapeTarget[];
+  close(): Promise<void>;
+}
+
+/** Serves fixed exposition text on /metrics. */
+async function serveText(text: string): Promise<{ address: string; close: () => Promise<void> }> {
+  const server = http.createServer((_request, response) => {
+    response.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+    response.end(text);
+  });
+  const bound = await listenOn(server, { host: "127.0.0.1", port: 0 });
+  return { address: `${bound.host}:${bound.port}`, close: () => closeServer(server) };
+}
+
+/**
+ * Three loopback targets: a sidecar's Envoy admin (the harness's, with the mesh's extraStatTags),
+ * an istio-agent and an istiod.
+ */
+export async function startFixtureTargets(): Promise<FixtureTargets> {
+  const stats = new StatStore({ extraStatTags: [...FILTER_METRIC_LABELS] });
+  populateFilterStats(stats);
+  const admin = await AdminServer.start({
+    address: { host: "127.0.0.1", port: 0 },
+    stats,
+    isReady: () => true,
+  });
+  const agent = await serveText(ISTIO_AGENT_EXPOSITION);
+  const istiod = await serveText(ISTIOD_EXPOSITION);
+  return {
+    targets: [
+      {
+        job: "sidecar",
+        address: `${admin.address.host}:${admin.address.port}`,
+        metricsPath: "/stats/prometheus",
+      },
+      { job: "istio-agent", address: agent.address },
+      { job: "istiod", address: istiod.address },
+    ],
+    close: async () => {
+      await Promise.all([admin.close(), agent.close(), istiod.close()]);
+    },
+  };
+}
