@@ -286,6 +286,33 @@ describe("parseSettings: refusals name the field, the value and what is expected
   });
 });
 
+describe("tracing.tracestateKey: the member-key grammar of assembly/tracestate.ts", () => {
+  it("accepts digit-first, multi-@ and 256-character keys", () => {
+    const keys = ["0kwt", "foo@bar", "a@b@c", "a@", "x_-*/9", repeat("k", 256)];
+    for (let i = 0; i < keys.length; i++) {
+      const result = parseSettings('{"tracing":{"tracestateKey":"' + keys[i] + '"}}');
+      expect<string>(result.error).toBe("");
+      expect<string>(result.settings!.tracing.tracestateKey).toBe(keys[i]);
+    }
+  });
+
+  it("refuses upper case, a symbol first, '=' and 257 characters", () => {
+    const expected = "expected a W3C tracestate key: a-z or 0-9, then up to 255 of a-z 0-9 _ - * / @";
+    expect<string>(errorOf('{"tracing":{"tracestateKey":"fooBar"}}')).toBe(
+      'tracing.tracestateKey: "fooBar" is not allowed; ' + expected,
+    );
+    expect<string>(errorOf('{"tracing":{"tracestateKey":"@kwt"}}')).toBe(
+      'tracing.tracestateKey: "@kwt" is not allowed; ' + expected,
+    );
+    expect<string>(errorOf('{"tracing":{"tracestateKey":"kwt="}}')).toBe(
+      'tracing.tracestateKey: "kwt=" is not allowed; ' + expected,
+    );
+    expect<string>(errorOf('{"tracing":{"tracestateKey":"' + repeat("k", 257) + '"}}')).toBe(
+      'tracing.tracestateKey: "' + repeat("k", 40) + '"... is not allowed; ' + expected,
+    );
+  });
+});
+
 describe("name checks", () => {
   it("accepts lower-case header names only", () => {
     expect<bool>(isHeaderName("x-kwt-entry")).toBe(true);
