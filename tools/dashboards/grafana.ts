@@ -104,6 +104,18 @@ function quantiles(
   }));
 }
 
+/** 5xx share per cluster pair; pairs without a 5xx series show 0 rather than no data. */
+function crossCluster5xxRatio(): string {
+  const all = sumRate(FILTER_METRICS.crossClusterRequests, DESTINATION, CLUSTER_PAIR, RATE_INTERVAL);
+  const failed = sumRate(
+    FILTER_METRICS.crossClusterRequests,
+    [...DESTINATION, 'response_code_class="5xx"'],
+    CLUSTER_PAIR,
+    RATE_INTERVAL,
+  );
+  return `(${failed} or 0 * ${all}) / ${all}`;
+}
+
 export const DASHBOARD_ROWS: RowSpec[] = [
   {
     title: "Cold starts",
@@ -263,16 +275,11 @@ export const DASHBOARD_ROWS: RowSpec[] = [
       },
       {
         title: "Cross-cluster 5xx ratio per cluster pair",
-        description: "Share of cross-cluster requests answered with a 5xx.",
+        description: "Share of cross-cluster requests answered with a 5xx (0 for pairs without any).",
         kind: "timeseries",
         unit: "percentunit",
         width: 12,
-        queries: [
-          {
-            expr: `${sumRate(FILTER_METRICS.crossClusterRequests, [...DESTINATION, 'response_code_class="5xx"'], CLUSTER_PAIR, RATE_INTERVAL)} / ${sumRate(FILTER_METRICS.crossClusterRequests, DESTINATION, CLUSTER_PAIR, RATE_INTERVAL)}`,
-            legend: PAIR_LEGEND,
-          },
-        ],
+        queries: [{ expr: crossCluster5xxRatio(), legend: PAIR_LEGEND }],
       },
       {
         title: "Clock skew events per minute",

@@ -215,6 +215,19 @@ export class PrometheusServer {
     );
   }
 
+  /** Rule health once every loaded rule has been evaluated at least once (or the timeout passed). */
+  async evaluatedRuleHealth(
+    timeoutMs: number,
+  ): Promise<Array<{ group: string; name: string; health: string; lastError: string }>> {
+    const deadline = Date.now() + timeoutMs;
+    let health = await this.ruleHealth();
+    while (health.some((rule) => rule.health === "unknown") && Date.now() < deadline) {
+      await delay(POLL_MS);
+      health = await this.ruleHealth();
+    }
+    return health;
+  }
+
   private async kill(): Promise<void> {
     if (!this.exited) {
       this.process.kill("SIGTERM");
