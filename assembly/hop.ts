@@ -1,6 +1,7 @@
 // The hop stamp (`x-kwt-hop: 1;c=<cluster>;r=<region>;t=<unix-ms>`): written on every outbound
 // request, checked on the receiving side to find cross-cluster hops. Pure: no host calls.
 
+import { parseDecimal } from "./decimal";
 import { decodeStamp, encodeStamp, StampField } from "./stamp";
 
 const KEY_CLUSTER = "c";
@@ -43,18 +44,6 @@ export function encodeHopStamp(prefix: string, sentMs: i64): string {
   return prefix + sentMs.toString();
 }
 
-function parseMillis(text: string): i64 {
-  const n = text.length;
-  if (n == 0 || n > MAX_TIME_DIGITS) return -1;
-  let value: i64 = 0;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return -1;
-    value = value * 10 + (c - 0x30);
-  }
-  return value;
-}
-
 /** Reads a hop stamp; null when malformed or when c, r or t is missing, empty or invalid. */
 export function decodeHopStamp(text: string): HopStamp | null {
   const stamp = decodeStamp(text);
@@ -64,7 +53,7 @@ export function decodeHopStamp(text: string): HopStamp | null {
   const time = stamp.get(KEY_TIME);
   if (cluster == null || region == null || time == null) return null;
   if (cluster.length == 0 || region.length == 0) return null;
-  const sentMs = parseMillis(time);
+  const sentMs = parseDecimal(time, MAX_TIME_DIGITS);
   if (sentMs < 0) return null;
   return new HopStamp(cluster, region, sentMs);
 }

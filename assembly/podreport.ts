@@ -4,7 +4,7 @@
 //
 //   1;cs=<0|1>;w=<wait-ms or empty>;c=<cluster>;r=<region>;n=<namespace>;s=<service>;cf=<configuration>;v=<revision>
 
-import { parseDecimal } from "./entry";
+import { parseDecimal } from "./decimal";
 import { StampField, decodeStamp, encodeStamp } from "./stamp";
 
 /** Waits above this (about 11 days) are not believed. */

@@ -15,6 +15,7 @@
 // new header name for any change that breaks this rule. So mixed filter versions interoperate
 // during a rollout.
 
+import { parseDecimal } from "./decimal";
 import { isLabelValue } from "./labels";
 
 export const STAMP_VERSION: i32 = 1;
@@ -46,10 +47,6 @@ export class Stamp {
   }
 }
 
-function isDigit(c: i32): bool {
-  return c >= 0x30 && c <= 0x39;
-}
-
 function isLowerAlpha(c: i32): bool {
   return c >= 0x61 && c <= 0x7a;
 }
@@ -71,16 +68,9 @@ export function isStampValue(value: string): bool {
 
 /** Parses the version prefix; -1 when it is not 1..999 without a leading zero. */
 function parseVersion(text: string): i32 {
-  const n = text.length;
-  if (n == 0 || n > MAX_VERSION_DIGITS) return -1;
-  let version = 0;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (!isDigit(c)) return -1;
-    version = version * 10 + (c - 0x30);
-  }
-  if (text.charCodeAt(0) == 0x30) return -1;
-  return version;
+  const version = parseDecimal(text, MAX_VERSION_DIGITS);
+  if (version < 0 || text.charCodeAt(0) == 0x30) return -1;
+  return <i32>version;
 }
 
 /**

@@ -1,0 +1,15 @@
+// Unsigned decimal numbers inside header values (entry stamp, hop stamp time, pod stamp wait,
+// stamp version). Pure: no host calls.
+
+/** A decimal number of 1..`maxDigits` digits (no sign, no spaces), or -1. */
+export function parseDecimal(text: string, maxDigits: i32): i64 {
+  const n = text.length;
+  if (n == 0 || n > maxDigits) return -1;
+  let value: i64 = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+    value = value * 10 + (c - 0x30);
+  }
+  return value;
+}
