@@ -418,7 +418,7 @@ export class Stream {
         : new HeaderScan(this.root.wants.size);
     if (position == Position.Inbound) this.inboundRequest(scan);
     else this.edgeRequest(scan, position);
-    this.tracingRequest(scan, pairs, position);
+    this.tracingRequest(scan, position);
     return 0;
   }
 
@@ -453,11 +453,11 @@ export class Stream {
   }
 
   /** Part 2 (tracing.ts): hop stamp and trace context on the edge, cross-cluster hop inbound. */
-  private tracingRequest(scan: HeaderScan, pairs: ArrayBuffer | null, position: Position): void {
+  private tracingRequest(scan: HeaderScan, position: Position): void {
     const tracing = this.root.tracing;
     if (tracing == null) return;
     if (position != Position.Inbound) {
-      tracing.onOutboundRequestHeaders(scan, pairs, this.now());
+      tracing.onOutboundRequestHeaders(scan, this.now());
       return;
     }
     if (this.handling != Handling.Inbound) return;
@@ -466,7 +466,7 @@ export class Stream {
     const crossCluster = hop != null && hop.verdict == HopVerdict.CrossCluster;
     if (!crossCluster && this.outcome != ActivatorOutcome.ColdStart) return;
     const coldStart = new ColdStartFacts(this.outcome == ActivatorOutcome.ColdStart, this.waitMs);
-    this.inboundHop = tracing.onInboundRequestHeaders(hop, scan, pairs, coldStart, this.now());
+    this.inboundHop = tracing.onInboundRequestHeaders(hop, scan, coldStart, this.now());
     if (this.inboundHop.skewed) this.root.clockSkew(this.inboundHop.sourceCluster);
   }
 

@@ -38,40 +38,6 @@ const SAMPLING_PROBABILITY = new MetricFamily("kwt_sampling_probability", Metric
 
 const NANOS_PER_MILLI: u64 = 1_000_000;
 
-/** Every value of one header in a pairs buffer, in order (scanHeaderPairs keeps only the first). */
-function allHeaderValues(pairs: ArrayBuffer, name: string): string[] {
-  const values = new Array<string>();
-  const base = changetype<usize>(pairs);
-  const size = <u64>pairs.byteLength;
-  if (size < 4) return values;
-  const count = load<u32>(base);
-  let at = 4 + <u64>count * 8;
-  const wanted = String.UTF8.encode(name);
-  for (let i: u32 = 0; i < count && at <= size; i++) {
-    const nameLength = load<u32>(base + 4 + i * 8);
-    const valueLength = load<u32>(base + 8 + i * 8);
-    const valueAt = at + nameLength + 1;
-    const next = valueAt + valueLength + 1;
-    if (next > size) break;
-    if (
-      nameLength == <u32>wanted.byteLength &&
-      memory.compare(base + <usize>at, changetype<usize>(wanted), nameLength) == 0
-    ) {
-      values.push(String.UTF8.decodeUnsafe(base + <usize>valueAt, valueLength));
-    }
-    at = next;
-  }
-  return values;
-}
-
-/** The values of a header found `count` times: the scan's first value or, if repeated, all of them. */
-function headerValues(scan: HeaderScan, slot: i32, pairs: ArrayBuffer | null, name: string): string[] {
-  const count = unchecked(scan.counts[slot]);
-  if (count == 0) return [];
-  if (count == 1 || pairs == null) return [scan.value(slot)!];
-  return allHeaderValues(pairs, name);
-}
-
 /** What the inbound side learnt from a request's hop stamp, kept by the stream until on_log. */
 export class InboundHop {
   constructor(
@@ -135,8 +101,9 @@ export class Tracing {
     this.ownMember = new TraceStateMember(tracing.tracestateKey, ownMemberValue(identity.cluster, identity.region));
     this.hopPrefix = hopStampPrefix(identity.cluster, identity.region);
     this.hopHeader = String.UTF8.encode(settings.hopHeader);
-    this.traceparentSlot = wants.add(TRACEPARENT);
-    this.tracestateSlot = wants.add(TRACESTATE);
+    // planTrace sees every value: repeated tracestate headers are one list, a repeated traceparent is repaired.
+    this.traceparentSlot = wants.add(TRACEPARENT, true);
+    this.tracestateSlot = wants.add(TRACESTATE, true);
     const repaired = new StaticArray<u32>(TRACEPARENT_PROBLEM_REASONS.length);
     for (let i = 1; i < TRACEPARENT_PROBLEM_REASONS.length; i++) {
       unchecked((repaired[i] = registry.fixed(TRACEPARENT_REPAIRED, [unchecked(TRACEPARENT_PROBLEM_REASONS[i])])));
@@ -176,14 +143,14 @@ export class Tracing {
 
   /**
    * Request headers leaving a workload or a gateway: stamp the hop, and repair or start the trace
-   * context. `pairs` is the buffer `scan` was read from (for repeated trace headers).
+   * context.
    */
-  onOutboundRequestHeaders(scan: HeaderScan, pairs: ArrayBuffer | null, nowMs: i64): void {
+  onOutboundRequestHeaders(scan: HeaderScan, nowMs: i64): void {
     if (this.hopPrefix.length > 0) replaceHeader(REQUEST_HEADERS, this.hopHeader, encodeHopStamp(this.hopPrefix, nowMs));
     if (!this.settings.tracing.enabled) return;
     const request = new TraceRequest(
-      headerValues(scan, this.traceparentSlot, pairs, TRACEPARENT),
-      headerValues(scan, this.tracestateSlot, pairs, TRACESTATE),
+      scan.every(this.traceparentSlot),
+      scan.every(this.tracestateSlot),
       false,
       false,
     );
@@ -199,7 +166,6 @@ export class Tracing {
   onInboundRequestHeaders(
     check: HopCheck | null,
     scan: HeaderScan,
-    pairs: ArrayBuffer | null,
     coldStart: ColdStartFacts,
     nowMs: i64,
   ): InboundHop {
@@ -212,7 +178,7 @@ export class Tracing {
       this.registry.record(this.registry.id(CROSS_CLUSTER_HOP_DURATION, values), <u64>duration.milliseconds);
     }
     if (this.exporter != null && (hop.crossCluster || coldStart.coldStart)) {
-      this.participate(scan, pairs, hop, coldStart, nowMs);
+      this.participate(scan, hop, coldStart, nowMs);
     }
     return hop;
   }
@@ -246,15 +212,14 @@ export class Tracing {
    */
   private participate(
     scan: HeaderScan,
-    pairs: ArrayBuffer | null,
     hop: InboundHop,
     coldStart: ColdStartFacts,
     nowMs: i64,
   ): void {
     const forceSampled = coldStart.coldStart && this.settings.tracing.forceSampleColdStarts;
     const request = new TraceRequest(
-      headerValues(scan, this.traceparentSlot, pairs, TRACEPARENT),
-      headerValues(scan, this.tracestateSlot, pairs, TRACESTATE),
+      scan.every(this.traceparentSlot),
+      scan.every(this.tracestateSlot),
       true,
       forceSampled,
     );
