@@ -3,7 +3,6 @@
 
 import { describe, expect, it } from "vitest";
 
-import type { Plugin } from "../harness/plugin.js";
 import type { HeaderList } from "../harness/types.js";
 import {
   LAYOUTS,
@@ -23,12 +22,6 @@ const STAMPED: HeaderList = [
   ["x-kwt-entry", String(T0_MS)],
   ["x-kwt-hop", `1;c=cluster-a;r=eu-west1;t=${T0_MS}`],
 ];
-
-/** The worker VM's linear memory size; the harness keeps its VMs private, so reach in for it. */
-function memoryBytes(plugin: Plugin): number {
-  const internals = plugin as unknown as { workers: Array<{ memory: { size: number } }> };
-  return internals.workers[0]!.memory.size;
-}
 
 describe.each(LAYOUTS)("cost, Envoy %s layout", (envoy) => {
   // The first request of each kind also defines its metrics; these are the steady-state counts.
@@ -84,11 +77,11 @@ describe.each(LAYOUTS)("cost, Envoy %s layout", (envoy) => {
       }
     };
     run(2000);
-    const inboundAfterWarmUp = memoryBytes(inbound);
-    const gatewayAfterWarmUp = memoryBytes(gateway);
+    const inboundAfterWarmUp = inbound.linearMemoryBytes();
+    const gatewayAfterWarmUp = gateway.linearMemoryBytes();
     run(20_000);
-    expect(memoryBytes(inbound)).toBe(inboundAfterWarmUp);
-    expect(memoryBytes(gateway)).toBe(gatewayAfterWarmUp);
+    expect(inbound.linearMemoryBytes()).toEqual(inboundAfterWarmUp);
+    expect(gateway.linearMemoryBytes()).toEqual(gatewayAfterWarmUp);
     expect(
       metricValue(
         inbound,
