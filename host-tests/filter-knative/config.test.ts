@@ -10,7 +10,8 @@ import { describe, expect, it } from "vitest";
 
 import { ConfigurationRejectedError } from "../harness/plugin.js";
 import { StatStore } from "../harness/stats.js";
-import { EXTRA_STAT_TAGS, loadProxy, metricValue, proxyOptions } from "./setup.js";
+import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
+import { loadProxy, metricValue, proxyOptions } from "./setup.js";
 import { Plugin } from "../harness/plugin.js";
 
 const schemaPath = fileURLToPath(new URL("../../deploy/filter-config.schema.json", import.meta.url));
@@ -150,7 +151,7 @@ describe("invalid configuration", () => {
   });
 
   it("counts the refusal in kwt_config_rejected_total", async () => {
-    const stats = new StatStore({ extraStatTags: EXTRA_STAT_TAGS });
+    const stats = new StatStore({ extraStatTags: [...FILTER_METRIC_LABELS] });
     await refusal('{"maxSeries":1}', stats);
     expect(stats.prometheusText()).toContain("kwt_config_rejected_total{} 1\n");
   });

@@ -4,9 +4,10 @@
 import { ManualClock } from "../harness/clock.js";
 import { Plugin, type Stream } from "../harness/plugin.js";
 import type { EnvoyVersion, HeaderList, NodeIdentity, PluginOptions, StreamEnd } from "../harness/types.js";
-import { EXTRA_STAT_TAGS, FILTER_WASM, metricValue } from "../filter-tracing/setup.js";
+import { FILTER_WASM, metricValue } from "../filter-tracing/setup.js";
+import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 
-export { EXTRA_STAT_TAGS, FILTER_WASM, metricValue };
+export { FILTER_WASM, metricValue };
 
 export const LAYOUTS: EnvoyVersion[] = ["1.28", "1.33"];
 
@@ -62,7 +63,7 @@ export function proxyOptions(setup: ProxySetup): PluginOptions {
     envoy: setup.envoy,
     direction: setup.position === "inbound" ? "inbound" : "outbound",
     node,
-    extraStatTags: EXTRA_STAT_TAGS,
+    extraStatTags: [...FILTER_METRIC_LABELS],
     clock: setup.clock ?? new ManualClock(T0_MS),
   };
 }

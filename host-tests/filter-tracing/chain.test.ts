@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 
 import { afterEach, describe, expect, it } from "vitest";
 
+import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import { HarnessProxy } from "../harness/proxy.js";
 import { Plugin } from "../harness/plugin.js";
 import { StatStore } from "../harness/stats.js";
@@ -15,7 +16,6 @@ import type { HeaderList } from "../harness/types.js";
 import {
   CLUSTER_A,
   CLUSTER_B,
-  EXTRA_STAT_TAGS,
   metricValue,
   parseTraceparent,
   pluginOptions,
@@ -60,7 +60,7 @@ interface RunningProxy {
 }
 
 async function startProxy(setup: ProxySetup, upstream: string, mtls: boolean): Promise<RunningProxy> {
-  const stats = new StatStore({ extraStatTags: EXTRA_STAT_TAGS });
+  const stats = new StatStore({ extraStatTags: [...FILTER_METRIC_LABELS] });
   let plugin: Plugin | undefined;
   const proxy = await HarnessProxy.start({
     loadPlugin: async () => {

@@ -7,26 +7,10 @@ import { fileURLToPath } from "node:url";
 import { ManualClock } from "../harness/clock.js";
 import { Plugin } from "../harness/plugin.js";
 import type { HeaderList, PluginOptions } from "../harness/types.js";
+import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 
 const filterPath = fileURLToPath(new URL("../../build/filter.wasm", import.meta.url));
 export const FILTER_WASM = new Uint8Array(readFileSync(filterPath));
-
-/** Every label the filter uses, as Istio's extraStatTags (docs/filter.md). */
-export const EXTRA_STAT_TAGS = [
-  "namespace_name",
-  "service_name",
-  "configuration_name",
-  "revision_name",
-  "destination_cluster",
-  "destination_region",
-  "source_cluster",
-  "source_region",
-  "response_code_class",
-  "error_kind",
-  "cold_start",
-  "reason",
-  "sampled",
-];
 
 export const CLUSTER_A = { cluster: "cluster-a", region: "eu-west1" };
 export const CLUSTER_B = { cluster: "cluster-b", region: "us-east1" };
@@ -63,7 +47,7 @@ export function pluginOptions(setup: ProxySetup): PluginOptions {
       podName: "pod-1",
       labels,
     },
-    extraStatTags: EXTRA_STAT_TAGS,
+    extraStatTags: [...FILTER_METRIC_LABELS],
     clock: setup.clock ?? new ManualClock(),
     upstreamClusters: setup.upstreamClusters,
   };
