@@ -1,6 +1,7 @@
 // Reads the few headers the filter needs out of one serialized header map (what
 // proxy_get_header_map_pairs returns), so a callback costs one host call however many headers it
-// looks at. Only the wanted values become strings; everything else is compared in place. Pure.
+// looks at. Only the wanted values become strings; everything else is compared in place. Also
+// writes the same format, for the headers of proxy_http_call. Pure.
 //
 // Wire format (proxy-wasm pairs): u32 count, then count x (u32 name length, u32 value length),
 // then each name and value followed by a NUL byte. Anything inconsistent makes the scan fail
@@ -146,4 +147,33 @@ export function scanHeaderPairs(base: usize, size: u32, wants: HeaderWants, pref
     }
   }
   return scan;
+}
+
+/** The proxy-wasm pairs encoding of a header list (what proxy_http_call takes): names[i] with values[i]. */
+export function serializeHeaderPairs(names: string[], values: string[]): ArrayBuffer {
+  const encodedNames = new Array<ArrayBuffer>(names.length);
+  const encodedValues = new Array<ArrayBuffer>(names.length);
+  let size = 4 + names.length * 8;
+  for (let i = 0; i < names.length; i++) {
+    const name = String.UTF8.encode(unchecked(names[i]));
+    const value = String.UTF8.encode(unchecked(values[i]));
+    unchecked((encodedNames[i] = name));
+    unchecked((encodedValues[i] = value));
+    size += name.byteLength + 1 + value.byteLength + 1;
+  }
+  const buffer = new ArrayBuffer(size); // zero-filled: the NUL terminators are already there
+  const base = changetype<usize>(buffer);
+  store<u32>(base, names.length);
+  let at = base + 4 + <usize>names.length * 8;
+  for (let i = 0; i < names.length; i++) {
+    const name = unchecked(encodedNames[i]);
+    const value = unchecked(encodedValues[i]);
+    store<u32>(base + 4 + i * 8, name.byteLength);
+    store<u32>(base + 8 + i * 8, value.byteLength);
+    memory.copy(at, changetype<usize>(name), name.byteLength);
+    at += name.byteLength + 1;
+    memory.copy(at, changetype<usize>(value), value.byteLength);
+    at += value.byteLength + 1;
+  }
+  return buffer;
 }

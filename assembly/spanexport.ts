@@ -8,7 +8,7 @@ import { SpanExportSettings } from "./config";
 import { BatcherSettings, BatchOutcome, SpanBatcher } from "./spanbatcher";
 import { encodeExportRequest, Span, SpanAttribute } from "./otlp";
 import { MetricFamily, MetricKind, SeriesRegistry } from "./metrics";
-import { HeaderWants, scanHeaderPairs } from "./headerscan";
+import { HeaderWants, scanHeaderPairs, serializeHeaderPairs } from "./headerscan";
 import { getHeaderPairs } from "./host";
 
 const HTTP_CALL_RESPONSE_HEADERS: i32 = 6;
@@ -19,40 +19,11 @@ export const SCOPE_VERSION = "1";
 const SPANS_EXPORTED = new MetricFamily("kwt_spans_exported_total", MetricKind.Counter, []);
 const SPANS_DROPPED = new MetricFamily("kwt_spans_dropped_total", MetricKind.Counter, ["reason"]);
 
-/** The proxy-wasm pairs encoding of a header list (what proxy_http_call takes). */
-function serializePairs(names: string[], values: string[]): ArrayBuffer {
-  const encodedNames = new Array<ArrayBuffer>(names.length);
-  const encodedValues = new Array<ArrayBuffer>(names.length);
-  let size = 4 + names.length * 8;
-  for (let i = 0; i < names.length; i++) {
-    const name = String.UTF8.encode(unchecked(names[i]));
-    const value = String.UTF8.encode(unchecked(values[i]));
-    unchecked((encodedNames[i] = name));
-    unchecked((encodedValues[i] = value));
-    size += name.byteLength + 1 + value.byteLength + 1;
-  }
-  const buffer = new ArrayBuffer(size); // zero-filled: the NUL terminators are already there
-  const base = changetype<usize>(buffer);
-  store<u32>(base, names.length);
-  let at = base + 4 + <usize>names.length * 8;
-  for (let i = 0; i < names.length; i++) {
-    const name = unchecked(encodedNames[i]);
-    const value = unchecked(encodedValues[i]);
-    store<u32>(base + 4 + i * 8, name.byteLength);
-    store<u32>(base + 8 + i * 8, value.byteLength);
-    memory.copy(at, changetype<usize>(name), name.byteLength);
-    at += name.byteLength + 1;
-    memory.copy(at, changetype<usize>(value), value.byteLength);
-    at += value.byteLength + 1;
-  }
-  return buffer;
-}
-
 export class SpanExporter {
   private readonly batcher: SpanBatcher;
   private readonly cluster: ArrayBuffer;
   private readonly headers: ArrayBuffer;
-  private readonly noTrailers: ArrayBuffer = serializePairs([], []);
+  private readonly noTrailers: ArrayBuffer = serializeHeaderPairs([], []);
   private readonly statusWants: HeaderWants = new HeaderWants();
   private readonly statusSlot: i32;
   private readonly token: usize = memory.data(4);
@@ -70,7 +41,7 @@ export class SpanExporter {
   ) {
     this.batcher = new SpanBatcher(new BatcherSettings(settings.maxQueue, settings.maxBatch, settings.maxRetries));
     this.cluster = String.UTF8.encode(settings.cluster);
-    this.headers = serializePairs(
+    this.headers = serializeHeaderPairs(
       [":method", ":path", ":authority", "content-type"],
       ["POST", settings.path, settings.authority, "application/json"],
     );

@@ -1,26 +1,21 @@
-import { HeaderScan, HeaderWants, scanHeaderPairs } from "../headerscan";
+import { HeaderScan, HeaderWants, scanHeaderPairs, serializeHeaderPairs } from "../headerscan";
 
-/** Serializes pairs as proxy_get_header_map_pairs does. */
+/** `[name, value]` entries in the pairs format proxy_get_header_map_pairs returns. */
 function pairs(entries: string[][]): ArrayBuffer {
-  let size = 4 + entries.length * 8;
+  const names = new Array<string>(entries.length);
+  const values = new Array<string>(entries.length);
   for (let i = 0; i < entries.length; i++) {
-    size += String.UTF8.byteLength(entries[i][0]) + 1 + String.UTF8.byteLength(entries[i][1]) + 1;
+    names[i] = entries[i][0];
+    values[i] = entries[i][1];
   }
-  const buffer = new ArrayBuffer(size);
-  const base = changetype<usize>(buffer);
-  store<u32>(base, entries.length);
-  let at = base + 4 + entries.length * 8;
-  for (let i = 0; i < entries.length; i++) {
-    const name = String.UTF8.encode(entries[i][0]);
-    const value = String.UTF8.encode(entries[i][1]);
-    store<u32>(base + 4 + i * 8, name.byteLength);
-    store<u32>(base + 8 + i * 8, value.byteLength);
-    memory.copy(at, changetype<usize>(name), name.byteLength);
-    at += name.byteLength + 1;
-    memory.copy(at, changetype<usize>(value), value.byteLength);
-    at += value.byteLength + 1;
-  }
-  return buffer;
+  return serializeHeaderPairs(names, values);
+}
+
+function bytesOf(buffer: ArrayBuffer): string {
+  const view = Uint8Array.wrap(buffer);
+  const out = new Array<string>(view.length);
+  for (let i = 0; i < view.length; i++) out[i] = view[i].toString();
+  return out.join(",");
 }
 
 function scan(buffer: ArrayBuffer, wants: HeaderWants): HeaderScan {
@@ -121,5 +116,22 @@ describe("scanHeaderPairs", () => {
     expect<i32>(wants.slot("b")).toBe(1);
     expect<i32>(wants.slot("c")).toBe(-1);
     expect<i32>(wants.size).toBe(2);
+  });
+});
+
+describe("serializeHeaderPairs", () => {
+  it("writes the count, the length pairs, then each name and value NUL-terminated", () => {
+    expect<string>(bytesOf(serializeHeaderPairs(["ab", "c"], ["x", ""]))).toBe(
+      "2,0,0,0," + // count
+        "2,0,0,0,1,0,0,0," + // "ab" = "x"
+        "1,0,0,0,0,0,0,0," + // "c" = ""
+        "97,98,0,120,0," +
+        "99,0,0",
+    );
+    expect<string>(bytesOf(serializeHeaderPairs([], []))).toBe("0,0,0,0");
+  });
+
+  it("counts UTF-8 bytes, not characters", () => {
+    expect<string>(bytesOf(serializeHeaderPairs(["\u00e9"], ["1"]))).toBe("1,0,0,0,2,0,0,0,1,0,0,0,195,169,0,49,0");
   });
 });
