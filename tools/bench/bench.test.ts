@@ -2,28 +2,24 @@
 // for every module and path. Its numbers are read by people, not asserted, except the rule the
 // filter must keep on any machine: linear memory does not grow once warmed up.
 
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { expect, it } from "vitest";
+import { removeKwtBundle, runKwt } from "../oci/testing/cli.js";
 
-const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, "../..");
 
 it("kwt bench --quick measures every path and finds no memory growth", async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), "kwt-bench-"));
   try {
     const out = path.join(dir, "results.json");
-    const { stdout } = await run(
-      process.execPath,
-      [path.join(root, "dist/kwt.js"), "bench", "--quick", "--out", out],
-      {
-        timeout: 120_000,
-        env: { ...process.env, CI: "true" },
-      },
+    const { code, stdout, stderr } = await runKwt(
+      ["bench", "--quick", "--out", out],
+      { CI: "true" },
+      120_000,
     );
+    expect(code, stderr).toBe(0);
     const results = JSON.parse(await readFile(out, "utf8")) as {
       moduleBytes: number;
       lifecycle: Array<{ module: string; path: string; nsPerRequest: number; hostCallsPerRequest: number }>;
@@ -48,5 +44,6 @@ it("kwt bench --quick measures every path and finds no memory growth", async () 
     expect(stdout).toContain("ns/request");
   } finally {
     await rm(dir, { recursive: true, force: true });
+    await removeKwtBundle();
   }
 });

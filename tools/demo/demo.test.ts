@@ -1,16 +1,13 @@
 // The main job end to end: `kwt demo --once` as a user runs it (the bundled CLI, build/filter.wasm,
 // real HTTP through harness proxies), and every number it reports equals what the scenario sent.
 
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { removeKwtBundle, runKwt } from "../oci/testing/cli.js";
 import { expectedCounts, EAST, REVISION, WEST, type Scenario, type Summary } from "./scenario.js";
 
-const run = promisify(execFile);
-const root = path.resolve(import.meta.dirname, "../..");
 const COLD_START_DELAY_MS = 600;
 
 describe("kwt demo --once", () => {
@@ -22,19 +19,12 @@ describe("kwt demo --once", () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "kwt-demo-"));
     const jsonPath = path.join(dir, "summary.json");
-    ({ stdout } = await run(
-      process.execPath,
-      [
-        path.join(root, "dist/kwt.js"),
-        "demo",
-        "--once",
-        "--cold-start-delay-ms",
-        `${COLD_START_DELAY_MS}`,
-        "--json",
-        jsonPath,
-      ],
-      { timeout: 60_000, env: { ...process.env, CI: "true" } },
-    ));
+    const result = await runKwt(
+      ["demo", "--once", "--cold-start-delay-ms", `${COLD_START_DELAY_MS}`, "--json", jsonPath],
+      { CI: "true" },
+    );
+    if (result.code !== 0) throw new Error(`kwt demo --once exited with ${result.code}:\n${result.stderr}`);
+    stdout = result.stdout;
     ({ scenario, summary } = JSON.parse(await readFile(jsonPath, "utf8")) as {
       scenario: Scenario;
       summary: Summary;
@@ -43,6 +33,7 @@ describe("kwt demo --once", () => {
 
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
+    await removeKwtBundle();
   });
 
   it("counts every cold start of the revision, each timed from mesh entry", () => {

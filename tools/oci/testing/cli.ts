@@ -36,13 +36,21 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function runKwt(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+/**
+ * Runs `kwt args...` with only PATH and `env` in its environment; resolves with the exit code and
+ * output whatever the code (a test asserts it), or code -1 when it was killed after `timeoutMs`.
+ */
+export async function runKwt(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 60_000,
+): Promise<CliResult> {
   const script = await bundle();
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [script, ...args],
-      { env: { PATH: process.env.PATH, ...env }, timeout: 60_000 },
+      { env: { PATH: process.env.PATH, ...env }, timeout: timeoutMs },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
         resolve({ code, stdout, stderr });
