@@ -4,6 +4,7 @@
 import { ManualClock } from "../harness/clock.js";
 import { Plugin, type Stream } from "../harness/plugin.js";
 import type { EnvoyVersion, HeaderList, NodeIdentity, PluginOptions, StreamEnd } from "../harness/types.js";
+import { seriesLines } from "../prometheus-text.js";
 import { FILTER_WASM, metricValue } from "../filter-tracing/setup.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 
@@ -117,8 +118,5 @@ export function header(headers: HeaderList, name: string): string | undefined {
 
 /** Every series of one metric in the Prometheus text (lines starting with the name and `{`). */
 export function seriesOf(plugin: Plugin, metric: string): string[] {
-  return plugin.stats
-    .prometheusText()
-    .split("\n")
-    .filter((line) => line.startsWith(`${metric}{`));
+  return seriesLines(plugin.stats.prometheusText(), metric);
 }

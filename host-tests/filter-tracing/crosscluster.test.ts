@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../harness/clock.js";
 import type { Plugin } from "../harness/plugin.js";
 import type { HeaderList } from "../harness/types.js";
+import { seriesLines } from "../prometheus-text.js";
 import { BASE_REQUEST, CLUSTER_A, CLUSTER_B, loadProxy, metricValue, onlyValue } from "./setup.js";
 
 const NOW_MS = 1_700_000_000_000;
@@ -109,9 +110,7 @@ describe("cross-cluster requests", () => {
     const plugin = await podSidecarB({ maxSeries: 16 });
     for (let i = 0; i < 40; i++) receive(plugin, [["x-kwt-hop", `1;c=fake-${i};r=r;t=${NOW_MS}`]], true);
     const text = plugin.stats.prometheusText();
-    const requestSeries = text
-      .split("\n")
-      .filter((line) => line.startsWith("mesh_cross_cluster_requests_total{"));
+    const requestSeries = seriesLines(text, "mesh_cross_cluster_requests_total");
     expect(requestSeries.length).toBeLessThan(16);
     expect(text).toContain('mesh_cross_cluster_requests_total{source_cluster="overflow"');
     plugin.close();

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { ManualClock } from "../harness/clock.js";
 import { Plugin } from "../harness/plugin.js";
 import type { HeaderList, PluginOptions } from "../harness/types.js";
+import { seriesValue } from "../prometheus-text.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 
 const filterPath = fileURLToPath(new URL("../../build/filter.wasm", import.meta.url));
@@ -93,21 +94,7 @@ export function parseTraceparent(value: string): ParsedTraceparent {
   };
 }
 
-/** `name{a="1",b="2"}` with its labels sorted: Envoy writes labels in tag-extraction order. */
-function canonicalSeries(series: string): string {
-  const brace = series.indexOf("{");
-  if (brace < 0) return series;
-  const labels = series.slice(brace + 1, -1);
-  const pairs = labels.length === 0 ? [] : (labels.match(/[a-z_]+="[^"]*"/g) ?? []);
-  return `${series.slice(0, brace)}{${[...pairs].sort().join(",")}}`;
-}
-
 /** The Prometheus value of one series, e.g. `kwt_traces_started_total{sampled="true"}`, labels in any order. */
 export function metricValue(plugin: Plugin, series: string): number | undefined {
-  const wanted = canonicalSeries(series);
-  for (const line of plugin.stats.prometheusText().split("\n")) {
-    const space = line.lastIndexOf(" ");
-    if (space > 0 && canonicalSeries(line.slice(0, space)) === wanted) return Number(line.slice(space + 1));
-  }
-  return undefined;
+  return seriesValue(plugin.stats.prometheusText(), series);
 }

@@ -9,6 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
+import { seriesLines } from "../prometheus-text.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const KWT = path.join(ROOT, "dist/kwt.js");
@@ -162,9 +163,7 @@ describe("kwt run chain: gateway (west) -> sidecar of a revision pod (east) -> a
     const sidecarStats = await get(`${sidecar.admin}/stats/prometheus`);
     expect(sidecarStats.status).toBe(200);
     expect(sidecarStats.body).toContain("# TYPE knative_invocations_total counter\n");
-    const invocations = sidecarStats.body
-      .split("\n")
-      .filter((line) => line.startsWith("knative_invocations_total{"));
+    const invocations = seriesLines(sidecarStats.body, "knative_invocations_total");
     expect(invocations).toHaveLength(1);
     expect(invocations[0]).toMatch(/ 3$/);
     expect(invocations[0]).toContain('revision_name="hello-00001"');
