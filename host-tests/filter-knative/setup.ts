@@ -2,13 +2,13 @@
 // layout, Knative's request shapes, and exact reads of the Prometheus output.
 
 import { ManualClock } from "../harness/clock.js";
-import { Plugin, type Stream } from "../harness/plugin.js";
-import type { EnvoyVersion, HeaderList, NodeIdentity, PluginOptions, StreamEnd } from "../harness/types.js";
+import { Plugin } from "../harness/plugin.js";
+import type { EnvoyVersion, HeaderList, NodeIdentity, PluginOptions } from "../harness/types.js";
 import { seriesLines } from "../prometheus-text.js";
-import { FILTER_WASM, metricValue } from "../filter-tracing/setup.js";
+import { FILTER_WASM, exchange, metricValue } from "../filter-tracing/setup.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 
-export { FILTER_WASM, metricValue };
+export { FILTER_WASM, exchange, metricValue };
 
 export const LAYOUTS: EnvoyVersion[] = ["1.28", "1.33"];
 
@@ -85,31 +85,6 @@ export function activatorRequest(entryMs?: number): HeaderList {
   const headers: HeaderList = [...REQUEST, ["k-proxy-request", "activator"]];
   if (entryMs !== undefined) headers.push(["x-kwt-entry", String(entryMs)]);
   return headers;
-}
-
-export interface Exchange {
-  stream: Stream;
-  request: HeaderList;
-  response: HeaderList;
-}
-
-/** One request through the filter: request headers, optional response headers, then the end. */
-export function exchange(
-  plugin: Plugin,
-  request: HeaderList,
-  options: { mtls?: boolean; status?: number; responseHeaders?: HeaderList; end?: StreamEnd } = {},
-): Exchange {
-  const stream = plugin.createStream({ mtls: options.mtls ?? true });
-  const requestOut = stream.onRequestHeaders(request, true).headers;
-  let responseOut: HeaderList = [];
-  if (options.status !== undefined) {
-    responseOut = stream.onResponseHeaders(
-      [[":status", String(options.status)], ...(options.responseHeaders ?? [])],
-      true,
-    ).headers;
-  }
-  stream.end(options.end ?? {});
-  return { stream, request: requestOut, response: responseOut };
 }
 
 export function header(headers: HeaderList, name: string): string | undefined {

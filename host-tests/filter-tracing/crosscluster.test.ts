@@ -7,7 +7,7 @@ import { ManualClock } from "../harness/clock.js";
 import type { Plugin } from "../harness/plugin.js";
 import type { HeaderList } from "../harness/types.js";
 import { seriesLines } from "../prometheus-text.js";
-import { BASE_REQUEST, CLUSTER_A, CLUSTER_B, loadProxy, metricValue, onlyValue } from "./setup.js";
+import { BASE_REQUEST, CLUSTER_A, CLUSTER_B, exchange, loadProxy, metricValue, onlyValue } from "./setup.js";
 
 const NOW_MS = 1_700_000_000_000;
 const HOP_LABELS =
@@ -25,10 +25,7 @@ function podSidecarB(config: Record<string, unknown> = {}): Promise<Plugin> {
 }
 
 function receive(plugin: Plugin, extra: HeaderList, mtls: boolean, responseCode = 200): void {
-  const stream = plugin.createStream({ mtls });
-  stream.onRequestHeaders([...BASE_REQUEST, ...extra], true);
-  stream.onResponseHeaders([[":status", String(responseCode)]], true);
-  stream.end({ responseCode });
+  exchange(plugin, [...BASE_REQUEST, ...extra], { mtls, status: responseCode });
 }
 
 function hopFromA(sentMs: number): HeaderList {

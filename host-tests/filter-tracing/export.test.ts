@@ -10,6 +10,7 @@ import {
   BASE_REQUEST,
   CLUSTER_B,
   allValues,
+  exchange,
   loadProxy,
   metricValue,
   onlyValue,
@@ -43,8 +44,8 @@ async function podSidecar(spanExport: Record<string, unknown> = {}): Promise<Plu
 
 /** A request from cluster A through the activator to a pod that just started. */
 function coldCrossClusterRequest(plugin: Plugin, sampledFlag = "01"): string[] {
-  const stream = plugin.createStream({ mtls: true });
-  const outcome = stream.onRequestHeaders(
+  const { request } = exchange(
+    plugin,
     [
       ...BASE_REQUEST,
       ["traceparent", `00-${TRACE_ID}-${CALLER_SPAN}-${sampledFlag}`],
@@ -53,11 +54,9 @@ function coldCrossClusterRequest(plugin: Plugin, sampledFlag = "01"): string[] {
       ["x-kwt-entry", String(NOW_MS - 1500)],
       ["k-proxy-request", "activator"],
     ],
-    true,
+    { mtls: true, status: 200 },
   );
-  stream.onResponseHeaders([[":status", "200"]], true);
-  stream.end({ responseCode: 200 });
-  return [onlyValue(outcome.headers, "traceparent"), ...allValues(outcome.headers, "tracestate")];
+  return [onlyValue(request, "traceparent"), ...allValues(request, "tracestate")];
 }
 
 describe("span export", () => {

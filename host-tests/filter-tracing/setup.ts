@@ -1,12 +1,12 @@
-// Shared setup for the part-2 filter tests: the compiled filter, proxies in two clusters, and
-// header and stat helpers.
+// Shared setup for the part-2 filter tests (filter-knative/setup.ts builds on it too): the compiled
+// filter, proxies in two clusters, one request through a stream, and header and stat helpers.
 
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 import { ManualClock } from "../harness/clock.js";
-import { Plugin } from "../harness/plugin.js";
-import type { HeaderList, PluginOptions } from "../harness/types.js";
+import { Plugin, type Stream } from "../harness/plugin.js";
+import type { HeaderList, PluginOptions, StreamEnd } from "../harness/types.js";
 import { seriesValue } from "../prometheus-text.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 
@@ -63,6 +63,31 @@ export const BASE_REQUEST: HeaderList = [
   [":path", "/"],
   [":authority", "hello.default.svc.cluster.local"],
 ];
+
+export interface Exchange {
+  stream: Stream;
+  request: HeaderList;
+  response: HeaderList;
+}
+
+/** One request through the filter (over mTLS unless told otherwise): request headers, optional response headers, then the end. */
+export function exchange(
+  plugin: Plugin,
+  request: HeaderList,
+  options: { mtls?: boolean; status?: number; responseHeaders?: HeaderList; end?: StreamEnd } = {},
+): Exchange {
+  const stream = plugin.createStream({ mtls: options.mtls ?? true });
+  const requestOut = stream.onRequestHeaders(request, true).headers;
+  let responseOut: HeaderList = [];
+  if (options.status !== undefined) {
+    responseOut = stream.onResponseHeaders(
+      [[":status", String(options.status)], ...(options.responseHeaders ?? [])],
+      true,
+    ).headers;
+  }
+  stream.end(options.end ?? {});
+  return { stream, request: requestOut, response: responseOut };
+}
 
 /** Every value of a header, in order. */
 export function allValues(headers: HeaderList, name: string): string[] {
