@@ -1,6 +1,12 @@
 /** OCI image references and manifest digests as WasmPlugins use them. */
 
-import { InvalidReferenceError, ociUrl, parseReference, type ImageReference } from "../oci/reference.js";
+import {
+  InvalidReferenceError,
+  ociUrl,
+  parseReference,
+  SHA256_DIGEST,
+  type ImageReference,
+} from "../oci/reference.js";
 
 export interface OciImage {
   /** The reference as the WasmPlugin's `url`: always with the `oci://` scheme. */
@@ -13,12 +19,10 @@ export interface OciImage {
   digest?: string;
 }
 
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
-
 /** `sha256:<64 hex>` from that form or the bare 64 hex digits; throws what was expected. */
 export function normalizeDigest(text: string): string {
   const digest = /^[a-f0-9]{64}$/.test(text) ? `sha256:${text}` : text;
-  if (!DIGEST.test(digest)) throw new Error(`must be sha256:<64 lower-case hex digits>, got ${JSON.stringify(text)}`);
+  if (!SHA256_DIGEST.test(digest)) throw new Error(`must be sha256:<64 lower-case hex digits>, got ${JSON.stringify(text)}`);
   return digest;
 }
 

@@ -18,7 +18,7 @@ const REPOSITORY_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 export const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 export const TAG_RULE =
   "letters, digits, '_', '.', '-'; at most 128 characters; not starting with '.' or '-'";
-const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+export const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 const REGISTRY_HOST =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 
