@@ -37,10 +37,14 @@ async function serve(
     req.resume();
     req.on("end", () => handle(req, res, seen.length - 1));
   });
+  return listen(server, seen);
+}
+
+/** Listens on a random loopback port; the server is closed after each test. */
+async function listen(server: http.Server, seen: Seen[]): Promise<Loopback> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address() as { port: number };
   const loopback = {
-    host: `127.0.0.1:${address.port}`,
+    host: `127.0.0.1:${(server.address() as { port: number }).port}`,
     seen,
     close: () =>
       new Promise<void>((resolve) => {
@@ -209,18 +213,7 @@ async function flakyProxy(
       upstream.end(Buffer.concat(chunks));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const loopback = {
-    host: `127.0.0.1:${(server.address() as { port: number }).port}`,
-    seen: [],
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-  open.push(loopback);
-  return Object.assign(state, loopback);
+  return Object.assign(state, await listen(server, []));
 }
 
 describe("a push through a flaky proxy in front of a real registry", () => {
