@@ -26,6 +26,12 @@ const outPointer = memory.data(16);
 const outSize = outPointer + 4;
 const outU64 = outPointer + 8;
 
+/** Empties the pointer and size out-parameters before a call that may leave them unwritten. */
+function clearOut(): void {
+  store<usize>(outPointer, 0);
+  store<u32>(outSize, 0);
+}
+
 /**
  * Takes ownership of bytes the host wrote through the module's allocator (malloc pins them) and
  * hands them to the garbage collector as an ArrayBuffer; null for a 0-byte result.
@@ -38,6 +44,18 @@ function adoptHostBuffer(): ArrayBuffer | null {
   return changetype<ArrayBuffer>(pointer);
 }
 
+/** The host's answer as text; "" for a 0-byte one. */
+function adoptHostString(): string {
+  const bytes = adoptHostBuffer();
+  return bytes == null ? "" : String.UTF8.decode(bytes);
+}
+
+/** Asks for a property into the out-parameters; true when the host answered Ok. */
+function readProperty(path: ArrayBuffer): bool {
+  clearOut();
+  return imports.proxy_get_property(changetype<usize>(path), path.byteLength, outPointer, outSize) == OK;
+}
+
 /** A property path: its segments joined by NUL bytes, encoded once and reused. */
 export function propertyPath(segments: string[]): ArrayBuffer {
   return String.UTF8.encode(segments.join("\0"));
@@ -45,21 +63,12 @@ export function propertyPath(segments: string[]): ArrayBuffer {
 
 /** The raw bytes of a property, or null when absent (NotFound or any other failure). */
 export function getPropertyBytes(path: ArrayBuffer): ArrayBuffer | null {
-  store<usize>(outPointer, 0);
-  store<u32>(outSize, 0);
-  const result = imports.proxy_get_property(changetype<usize>(path), path.byteLength, outPointer, outSize);
-  if (result != OK) return null;
-  return adoptHostBuffer();
+  return readProperty(path) ? adoptHostBuffer() : null;
 }
 
 /** A string property; null when absent. An empty value is "". */
 export function getPropertyString(path: ArrayBuffer): string | null {
-  store<usize>(outPointer, 0);
-  store<u32>(outSize, 0);
-  const result = imports.proxy_get_property(changetype<usize>(path), path.byteLength, outPointer, outSize);
-  if (result != OK) return null;
-  const bytes = adoptHostBuffer();
-  return bytes == null ? "" : String.UTF8.decode(bytes);
+  return readProperty(path) ? adoptHostString() : null;
 }
 
 /** An int64 property (8 bytes little-endian); `fallback` when absent or malformed. */
@@ -78,16 +87,14 @@ export function getPropertyBool(path: ArrayBuffer, fallback: bool): bool {
 
 /** The serialized pairs of a header map (see headerscan.ts); null when unavailable or empty. */
 export function getHeaderPairs(map: i32): ArrayBuffer | null {
-  store<usize>(outPointer, 0);
-  store<u32>(outSize, 0);
+  clearOut();
   if (imports.proxy_get_header_map_pairs(map, outPointer, outSize) != OK) return null;
   return adoptHostBuffer();
 }
 
 /** The first value of a header (name as UTF-8 bytes); null when absent. */
 export function getHeader(map: i32, name: ArrayBuffer): string | null {
-  store<usize>(outPointer, 0);
-  store<u32>(outSize, 0);
+  clearOut();
   const result = imports.proxy_get_header_map_value(
     map,
     changetype<usize>(name),
@@ -96,8 +103,7 @@ export function getHeader(map: i32, name: ArrayBuffer): string | null {
     outSize,
   );
   if (result != OK) return null;
-  const bytes = adoptHostBuffer();
-  return bytes == null ? "" : String.UTF8.decode(bytes);
+  return adoptHostString();
 }
 
 /** Sets a header (replacing the first value, or adding it). */
@@ -130,11 +136,9 @@ export function log(level: LogLevel, message: string): void {
 /** The plugin configuration text; only readable during proxy_on_configure. */
 export function readPluginConfiguration(size: u32): string {
   if (size == 0) return "";
-  store<usize>(outPointer, 0);
-  store<u32>(outSize, 0);
+  clearOut();
   if (imports.proxy_get_buffer_bytes(BUFFER_PLUGIN_CONFIGURATION, 0, size, outPointer, outSize) != OK) return "";
-  const bytes = adoptHostBuffer();
-  return bytes == null ? "" : String.UTF8.decode(bytes);
+  return adoptHostString();
 }
 
 /** Metrics through proxy_define_metric / increment / record. */
