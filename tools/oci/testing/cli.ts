@@ -1,7 +1,8 @@
 /**
- * Runs the real `kwt` CLI as a child process, as scripts do: bundled from tools/kwt.ts with the
- * same esbuild options as `npm run bundle`, into node_modules/.cache so projectRoot() still finds
- * the checkout. Output is piped, so the CLI sees no TTY.
+ * Runs the real `kwt` CLI as a child process, as scripts do: bundled fresh from tools/kwt.ts (npm
+ * packages left external and resolved from this checkout, unlike dist/kwt.js, which bundles them)
+ * into node_modules/.cache so projectRoot() still finds the checkout. Output is piped, so the CLI
+ * sees no TTY.
  */
 import { execFile } from "node:child_process";
 import { rm } from "node:fs/promises";
