@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { expect, it } from "vitest";
-import { removeKwtBundle, runKwt } from "../oci/testing/cli.js";
+import { runKwt } from "../oci/testing/cli.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -44,6 +44,5 @@ it("kwt bench --quick measures every path and finds no memory growth", async () 
     expect(stdout).toContain("ns/request");
   } finally {
     await rm(dir, { recursive: true, force: true });
-    await removeKwtBundle();
   }
 });

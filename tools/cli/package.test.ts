@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeKwtBundle, runKwt } from "../oci/testing/cli.js";
+import { runKwt } from "../oci/testing/cli.js";
 
 let scratch: string;
 const env = () => ({ HOME: scratch });
@@ -11,7 +11,6 @@ beforeAll(async () => {
   scratch = await mkdtemp(path.join(os.tmpdir(), "kwt-package-cli-"));
 });
 afterAll(async () => {
-  await removeKwtBundle();
   await rm(scratch, { recursive: true, force: true });
 });
 

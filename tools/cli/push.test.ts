@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeEvent, describeRetry, renderTransfer } from "./push.js";
-import { removeKwtBundle, runKwt } from "../oci/testing/cli.js";
+import { runKwt } from "../oci/testing/cli.js";
 import { freePort, startRegistry, type RunningRegistry } from "../oci/testing/registry.js";
 
 const DIGEST = `sha256:${"0123456789abcdef".repeat(4)}`;
@@ -46,7 +46,6 @@ describe("kwt push against docker-registry with htpasswd auth", () => {
   });
   afterAll(async () => {
     await registry.stop();
-    await removeKwtBundle();
     await rm(scratch, { recursive: true, force: true });
   });
 
