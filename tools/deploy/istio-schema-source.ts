@@ -1,10 +1,18 @@
 /** The Istio CRD schemas kwt ships and validates against, and how they are made from istio/istio's files. */
 import { parse, stringify } from "yaml";
 
-/** The CRDs kwt validates against, and where istio/istio keeps them at each tag. */
+const BUNDLE_1_20 = { tag: "1.20.8", source: "manifests/charts/base/crds/crd-all.gen.yaml" } as const;
+const BUNDLE_1_30 = { tag: "1.30.3", source: "manifests/charts/base/files/crd-all.gen.yaml" } as const;
+
+/**
+ * The CRDs shipped in deploy/istio-schemas/ and where istio/istio keeps them at each tag: kwt
+ * validates WasmPlugins against the first, the tests validate deploy/istio/telemetry.yaml against the second.
+ */
 export const SHIPPED_SCHEMAS = [
-  { file: "wasmplugin-crd-1.20.yaml", tag: "1.20.8", source: "manifests/charts/base/crds/crd-all.gen.yaml" },
-  { file: "wasmplugin-crd-1.30.yaml", tag: "1.30.3", source: "manifests/charts/base/files/crd-all.gen.yaml" },
+  { kind: "WasmPlugin", file: "wasmplugin-crd-1.20.yaml", ...BUNDLE_1_20 },
+  { kind: "WasmPlugin", file: "wasmplugin-crd-1.30.yaml", ...BUNDLE_1_30 },
+  { kind: "Telemetry", file: "telemetry-crd-1.20.yaml", ...BUNDLE_1_20 },
+  { kind: "Telemetry", file: "telemetry-crd-1.30.yaml", ...BUNDLE_1_30 },
 ] as const;
 
 /**

@@ -68,7 +68,7 @@ export function parseWasmPluginCrd(text: string, istio: string): IstioSchema {
 
 /** The shipped schemas from `<projectRoot>/deploy/istio-schemas/`. */
 export function loadIstioSchemas(root: string): IstioSchema[] {
-  return SHIPPED_SCHEMAS.map((shipped) =>
+  return SHIPPED_SCHEMAS.filter((shipped) => shipped.kind === "WasmPlugin").map((shipped) =>
     parseWasmPluginCrd(readFileSync(path.join(root, "deploy/istio-schemas", shipped.file), "utf8"), shipped.tag),
   );
 }
