@@ -10,27 +10,43 @@ export const PAIRS_MAX_BYTES = 1024 * 1024;
 export const PAIRS_MAX_COUNT = 1024;
 
 export type BytePairs = Array<[key: Uint8Array, value: Uint8Array]>;
+/** Keys and values to encode: strings are written as UTF-8, bytes as they are. */
+export type EncodablePairs = ReadonlyArray<readonly [key: Uint8Array | string, value: Uint8Array | string]>;
 
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
-export function encodePairs(pairs: BytePairs): Uint8Array {
+// Buffer.byteLength and encodeInto both replace lone surrogates with U+FFFD (3 bytes), so the
+// sizes agree with what is written; strings are encoded straight into the output, without
+// allocating their bytes first (this runs on every proxy_get_header_map_pairs).
+function byteLength(item: Uint8Array | string): number {
+  return typeof item === "string" ? Buffer.byteLength(item) : item.length;
+}
+
+function writeItem(out: Uint8Array, offset: number, item: Uint8Array | string): number {
+  if (typeof item !== "string") {
+    out.set(item, offset);
+    return item.length;
+  }
+  return utf8Encoder.encodeInto(item, out.subarray(offset)).written;
+}
+
+export function encodePairs(pairs: EncodablePairs): Uint8Array {
+  const sizes = pairs.map(([key, value]) => [byteLength(key), byteLength(value)] as const);
   let size = 4;
-  for (const [key, value] of pairs) size += 8 + key.length + 1 + value.length + 1;
+  for (const [keySize, valueSize] of sizes) size += 8 + keySize + 1 + valueSize + 1;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   view.setUint32(0, pairs.length, true);
   let offset = 4;
-  for (const [key, value] of pairs) {
-    view.setUint32(offset, key.length, true);
-    view.setUint32(offset + 4, value.length, true);
+  for (const [keySize, valueSize] of sizes) {
+    view.setUint32(offset, keySize, true);
+    view.setUint32(offset + 4, valueSize, true);
     offset += 8;
   }
   for (const [key, value] of pairs) {
-    out.set(key, offset);
-    offset += key.length + 1;
-    out.set(value, offset);
-    offset += value.length + 1;
+    offset += writeItem(out, offset, key) + 1;
+    offset += writeItem(out, offset, value) + 1;
   }
   return out;
 }
@@ -61,7 +77,7 @@ export function decodePairs(bytes: Uint8Array): BytePairs {
 }
 
 export function encodeHeaderPairs(headers: HeaderList): Uint8Array {
-  return encodePairs(headers.map(([k, v]) => [utf8Encoder.encode(k), utf8Encoder.encode(v)]));
+  return encodePairs(headers);
 }
 
 export function decodeHeaderPairs(bytes: Uint8Array): HeaderList {

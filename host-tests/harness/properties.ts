@@ -61,11 +61,11 @@ export function serializeProperty(value: PropertyValue): Uint8Array | undefined 
     case "duration":
       return eightBytes((v) => v.setBigInt64(0, BigInt.asIntN(64, value.ns), true));
     case "map": {
-      const pairs: BytePairs = [];
+      const pairs: Array<[string, Uint8Array]> = [];
       for (const [key, item] of value.entries) {
         const bytes = serializeProperty(item);
         if (bytes === undefined) return undefined;
-        pairs.push([encoder.encode(key), bytes]);
+        pairs.push([key, bytes]);
       }
       return encodePairs(pairs);
     }
