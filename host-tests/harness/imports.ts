@@ -53,17 +53,22 @@ export interface HttpCallRequest {
 }
 
 const MAX_LOG_LEVEL = 5;
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
 const GRPC_STATUS_MAX = 16;
 
 function asU32(value: number | bigint): number {
-  return Number(BigInt.asUintN(32, BigInt(value)));
+  // i32 arguments arrive as integral numbers, for which >>> 0 is the same wrap without a BigInt.
+  return typeof value === "number" ? value >>> 0 : Number(BigInt.asUintN(32, value));
 }
 
 export function proxyHostFunctions(host: HostServices): Record<string, HostFunction> {
   const memory = (): GuestMemory => host.memory;
   const read = (ptr: number | bigint, size: number | bigint): Uint8Array | undefined =>
     memory().read(asU32(ptr), asU32(size));
-  const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
+  const readText = (ptr: number | bigint, size: number | bigint): string | undefined =>
+    memory().readString(asU32(ptr), asU32(size));
+  const text = (bytes: Uint8Array): string => utf8Decoder.decode(bytes);
   const copyOut = (data: Uint8Array, ptrPtr: number | bigint, sizePtr: number | bigint): WasmResult =>
     memory().copyOut(data, asU32(ptrPtr), asU32(sizePtr)) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
   const validMapType = (type: number | bigint): boolean => asU32(type) <= HEADER_MAP_TYPE_MAX;
@@ -77,12 +82,12 @@ export function proxyHostFunctions(host: HostServices): Record<string, HostFunct
     edit: "add" | "replace",
   ): number => {
     if (!validMapType(type)) return WasmResult.BadArgument;
-    const key = read(keyPtr, keySize);
-    const value = read(valuePtr, valueSize);
+    const key = readText(keyPtr, keySize);
+    const value = readText(valuePtr, valueSize);
     if (key === undefined || value === undefined) return WasmResult.InvalidMemoryAccess;
     const map = host.context().mutableHeaderMap(asU32(type) as HeaderMapType);
     if (map === undefined) return WasmResult.BadArgument;
-    map[edit](text(key), text(value));
+    map[edit](key, value);
     return WasmResult.Ok;
   };
 
@@ -95,9 +100,9 @@ export function proxyHostFunctions(host: HostServices): Record<string, HostFunct
   return {
     proxy_log(level, ptr, size) {
       if (asU32(level) > MAX_LOG_LEVEL) return WasmResult.BadArgument;
-      const message = read(ptr, size);
+      const message = readText(ptr, size);
       if (message === undefined) return WasmResult.InvalidMemoryAccess;
-      host.log(asU32(level) as LogLevel, text(message));
+      host.log(asU32(level) as LogLevel, message);
       return WasmResult.Ok;
     },
 
@@ -110,7 +115,7 @@ export function proxyHostFunctions(host: HostServices): Record<string, HostFunct
     proxy_get_status(codePtr, valuePtrPtr, valueSizePtr) {
       const status = host.context().rootContext.status;
       if (!memory().writeU32(asU32(codePtr), status.code)) return WasmResult.InvalidMemoryAccess;
-      return copyOut(new TextEncoder().encode(status.message), valuePtrPtr, valueSizePtr);
+      return copyOut(utf8Encoder.encode(status.message), valuePtrPtr, valueSizePtr);
     },
 
     proxy_get_property(pathPtr, pathSize, valuePtrPtr, valueSizePtr) {
@@ -200,9 +205,9 @@ export function proxyHostFunctions(host: HostServices): Record<string, HostFunct
     },
 
     proxy_get_shared_data(keyPtr, keySize, valuePtrPtr, valueSizePtr, casPtr) {
-      const key = read(keyPtr, keySize);
+      const key = readText(keyPtr, keySize);
       if (key === undefined) return WasmResult.InvalidMemoryAccess;
-      const entry = host.sharedData.get(host.vmId, text(key));
+      const entry = host.sharedData.get(host.vmId, key);
       if (entry.result !== WasmResult.Ok || entry.value === undefined || entry.cas === undefined) {
         return entry.result;
       }
@@ -212,16 +217,16 @@ export function proxyHostFunctions(host: HostServices): Record<string, HostFunct
     },
 
     proxy_set_shared_data(keyPtr, keySize, valuePtr, valueSize, cas) {
-      const key = read(keyPtr, keySize);
+      const key = readText(keyPtr, keySize);
       const value = read(valuePtr, valueSize);
       if (key === undefined || value === undefined) return WasmResult.InvalidMemoryAccess;
-      return host.sharedData.set(host.vmId, text(key), value, asU32(cas));
+      return host.sharedData.set(host.vmId, key, value, asU32(cas));
     },
 
     proxy_register_shared_queue(namePtr, nameSize, tokenPtr) {
-      const name = read(namePtr, nameSize);
+      const name = readText(namePtr, nameSize);
       if (name === undefined) return WasmResult.InvalidMemoryAccess;
-      const token = host.registerQueue(text(name));
+      const token = host.registerQueue(name);
       return memory().writeU32(asU32(tokenPtr), token) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
     },
 
@@ -248,7 +253,7 @@ export function proxyHostFunctions(host: HostServices): Record<string, HostFunct
 
     proxy_get_header_map_value(type, keyPtr, keySize, valuePtrPtr, valueSizePtr) {
       if (!validMapType(type)) return WasmResult.BadArgument;
-      const key = read(keyPtr, keySize);
+      const key = readText(keyPtr, keySize);
       if (key === undefined) return WasmResult.InvalidMemoryAccess;
       const context = host.context();
       const map = context.headerMap(asU32(type) as HeaderMapType);
@@ -256,9 +261,9 @@ export function proxyHostFunctions(host: HostServices): Record<string, HostFunct
         // Maps may be absent in the access-log phase; elsewhere the map is "not available now".
         return context.inAccessLogPhase ? WasmResult.NotFound : WasmResult.BadArgument;
       }
-      const value = map.get(text(key));
+      const value = map.get(key);
       if (value === undefined) return WasmResult.NotFound;
-      return copyOut(new TextEncoder().encode(value), valuePtrPtr, valueSizePtr);
+      return copyOut(utf8Encoder.encode(value), valuePtrPtr, valueSizePtr);
     },
 
     proxy_add_header_map_value(type, keyPtr, keySize, valuePtr, valueSize) {
@@ -271,11 +276,11 @@ export function proxyHostFunctions(host: HostServices): Record<string, HostFunct
 
     proxy_remove_header_map_value(type, keyPtr, keySize) {
       if (!validMapType(type)) return WasmResult.BadArgument;
-      const key = read(keyPtr, keySize);
+      const key = readText(keyPtr, keySize);
       if (key === undefined) return WasmResult.InvalidMemoryAccess;
       const map = host.context().mutableHeaderMap(asU32(type) as HeaderMapType);
       if (map === undefined) return WasmResult.BadArgument;
-      map.remove(text(key));
+      map.remove(key);
       return WasmResult.Ok;
     },
 
@@ -408,9 +413,9 @@ export function proxyHostFunctions(host: HostServices): Record<string, HostFunct
     },
 
     proxy_define_metric(type, namePtr, nameSize, idPtr) {
-      const name = read(namePtr, nameSize);
+      const name = readText(namePtr, nameSize);
       if (name === undefined) return WasmResult.InvalidMemoryAccess;
-      const { result, id } = host.metrics.define(asU32(type), text(name));
+      const { result, id } = host.metrics.define(asU32(type), name);
       if (result !== WasmResult.Ok) return result;
       return memory().writeU32(asU32(idPtr), id) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
     },

@@ -5,15 +5,35 @@
 /** Calls the module's allocator; returns the address, 0 when allocation failed. */
 export type Allocator = (size: number) => number;
 
+const utf8Decoder = new TextDecoder();
+
 export class GuestMemory {
+  private cachedBuffer: ArrayBuffer | undefined;
+  private cachedBytes = new Uint8Array(0);
+  private cachedView = new DataView(new ArrayBuffer(0));
+
   constructor(
     private readonly memory: WebAssembly.Memory,
     private readonly allocate: Allocator,
   ) {}
 
-  /** The live buffer (replaced whenever memory grows, so never cache it). */
+  /** Views over the live buffer, made anew only when it changed (memory.grow replaces it). */
+  private refreshViews(): void {
+    const buffer = this.memory.buffer;
+    if (buffer === this.cachedBuffer) return;
+    this.cachedBuffer = buffer;
+    this.cachedBytes = new Uint8Array(buffer);
+    this.cachedView = new DataView(buffer);
+  }
+
   private get bytes(): Uint8Array {
-    return new Uint8Array(this.memory.buffer);
+    this.refreshViews();
+    return this.cachedBytes;
+  }
+
+  private get view(): DataView {
+    this.refreshViews();
+    return this.cachedView;
   }
 
   get size(): number {
@@ -36,9 +56,10 @@ export class GuestMemory {
     return this.bytes.slice(pointer, pointer + length);
   }
 
+  /** The range decoded as UTF-8 (decoded in place: no copy), undefined when outside memory. */
   readString(pointer: number, length: number): string | undefined {
-    const bytes = this.read(pointer, length);
-    return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
+    if (!this.inBounds(pointer, length)) return undefined;
+    return utf8Decoder.decode(this.bytes.subarray(pointer, pointer + length));
   }
 
   write(pointer: number, data: Uint8Array): boolean {
@@ -49,18 +70,18 @@ export class GuestMemory {
 
   readU32(pointer: number): number | undefined {
     if (!this.inBounds(pointer, 4)) return undefined;
-    return new DataView(this.memory.buffer).getUint32(pointer, true);
+    return this.view.getUint32(pointer, true);
   }
 
   writeU32(pointer: number, value: number): boolean {
     if (!this.inBounds(pointer, 4)) return false;
-    new DataView(this.memory.buffer).setUint32(pointer, value >>> 0, true);
+    this.view.setUint32(pointer, value >>> 0, true);
     return true;
   }
 
   writeU64(pointer: number, value: bigint): boolean {
     if (!this.inBounds(pointer, 8)) return false;
-    new DataView(this.memory.buffer).setBigUint64(pointer, BigInt.asUintN(64, value), true);
+    this.view.setBigUint64(pointer, BigInt.asUintN(64, value), true);
     return true;
   }
 
