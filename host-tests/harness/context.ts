@@ -146,7 +146,14 @@ export abstract class ContextBase {
     return this.rootContext.configurationReadable ? this.identity.pluginConfig : this.identity.vmConfig;
   }
 
+  private scope: PropertyScope | undefined;
+
+  /** What property reads see; built once, as nothing in it changes during the context's life. */
   propertyScope(): PropertyScope {
+    return (this.scope ??= this.buildPropertyScope());
+  }
+
+  protected buildPropertyScope(): PropertyScope {
     return { ...this.identity.layoutScope };
   }
 
@@ -281,7 +288,7 @@ export class StreamContext extends ContextBase {
     return super.buffer(type);
   }
 
-  override propertyScope(): PropertyScope {
+  protected override buildPropertyScope(): PropertyScope {
     return { ...this.identity.layoutScope, stream: this.facts };
   }
 

@@ -30,6 +30,7 @@ export type PropertyValue =
   | { type: "lookup"; get: (key: string) => PropertyValue | undefined };
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 export const str = (value: string): PropertyValue => ({ type: "string", value });
 export const int64 = (value: number | bigint): PropertyValue => ({ type: "int64", value: BigInt(value) });
@@ -427,7 +428,7 @@ export interface PropertyResult {
 export function getProperty(path: Uint8Array, scope: PropertyScope): PropertyResult {
   // An empty path leaves CEL's default (null) value, which does not serialize.
   if (path.length === 0) return { result: WasmResult.SerializationFailure };
-  const segments = new TextDecoder().decode(path).split("\0");
+  const segments = decoder.decode(path).split("\0");
   // A trailing NUL does not add an empty segment (the loop stops at the path's end).
   if (segments.length > 1 && segments[segments.length - 1] === "") segments.pop();
   const override = scope.stream?.overrides.get(segments.join("."));
@@ -449,7 +450,7 @@ export function getProperty(path: Uint8Array, scope: PropertyScope): PropertyRes
 /** Context::setProperty: stored as filter state "wasm.<path>"; needs a stream (NotFound on root). */
 export function setProperty(path: Uint8Array, value: Uint8Array, scope: PropertyScope): WasmResult {
   if (scope.stream === undefined) return WasmResult.NotFound;
-  scope.stream.filterState.set(`wasm.${new TextDecoder().decode(path)}`, value.slice());
+  scope.stream.filterState.set(`wasm.${decoder.decode(path)}`, value.slice());
   return WasmResult.Ok;
 }
 
