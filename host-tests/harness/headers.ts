@@ -2,9 +2,12 @@
 
 import type { HeaderList } from "./types.js";
 
+const ASCII_UPPER = /[A-Z]/;
+
 /** Envoy's LowerCaseString lower-cases ASCII letters only. */
 export function lowerCaseName(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  // Most names arrive lower-case already; a test is much cheaper than a replace that changes nothing.
+  return ASCII_UPPER.test(name) ? name.replace(/[A-Z]/g, (c) => c.toLowerCase()) : name;
 }
 
 export class HeaderMap {
