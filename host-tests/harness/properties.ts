@@ -37,10 +37,13 @@ export const int64 = (value: number | bigint): PropertyValue => ({ type: "int64"
 export const uint64 = (value: number | bigint): PropertyValue => ({ type: "uint64", value: BigInt(value) });
 export const bool = (value: boolean): PropertyValue => ({ type: "bool", value });
 
+// Creating a DataView costs far more than copying eight bytes: values are written here, then copied.
+const scratchView = new DataView(new ArrayBuffer(8));
+const scratchBytes = new Uint8Array(scratchView.buffer);
+
 function eightBytes(write: (view: DataView) => void): Uint8Array {
-  const out = new Uint8Array(8);
-  write(new DataView(out.buffer));
-  return out;
+  write(scratchView);
+  return scratchBytes.slice();
 }
 
 /** serializeValue: undefined means SerializationFailure. */
