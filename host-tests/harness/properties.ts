@@ -434,8 +434,9 @@ export function getProperty(path: Uint8Array, scope: PropertyScope): PropertyRes
   const segments = decoder.decode(path).split("\0");
   // A trailing NUL does not add an empty segment (the loop stops at the path's end).
   if (segments.length > 1 && segments[segments.length - 1] === "") segments.pop();
-  const override = scope.stream?.overrides.get(segments.join("."));
-  let value: PropertyValue | undefined = override;
+  const overrides = scope.stream?.overrides;
+  // Overrides are rare: the dotted path is only built when there are some.
+  let value = overrides?.size ? overrides.get(segments.join(".")) : undefined;
   if (value === undefined) {
     const [first, ...rest] = segments;
     if (first === undefined) return { result: WasmResult.NotFound };
