@@ -191,6 +191,10 @@ export class Stream {
     return closedStatus;
   }
 
+  /**
+   * A fresh outcome each time, which the callers complete in place with Object.assign: V8 copies
+   * `{ ...outcome, key }` slowly (~0.6 µs, twice a request).
+   */
   private run(
     vm: WasmVm,
     context: StreamContext,
@@ -231,7 +235,7 @@ export class Stream {
       HeadersStatus.StopAllIterationAndWatermark,
     );
     if (outcome.status === HeadersStatus.Continue) context.held.requestHeaders = false;
-    return { ...outcome, headers: context.requestHeaders.toList() };
+    return Object.assign(outcome, { headers: context.requestHeaders.toList() });
   }
 
   onRequestBody(body: Uint8Array, endOfStream: boolean): BodyOutcome {
@@ -250,7 +254,7 @@ export class Stream {
       convertDataStatus,
       DataStatus.StopIterationNoBuffer,
     );
-    const result: BodyOutcome = { ...outcome, body: context.requestBody?.data ?? data };
+    const result: BodyOutcome = Object.assign(outcome, { body: context.requestBody?.data ?? data });
     if (!hadTrailers && context.requestTrailers !== undefined)
       result.trailers = context.requestTrailers.toList();
     context.requestEndOfStream = false;
@@ -273,7 +277,7 @@ export class Stream {
       TrailersStatus.StopIteration,
     );
     if (outcome.status === TrailersStatus.Continue) context.held.requestTrailers = false;
-    return { ...outcome, trailers: context.requestTrailers.toList() };
+    return Object.assign(outcome, { trailers: context.requestTrailers.toList() });
   }
 
   /** Encoder side: skipped once the fail-closed reply was sent (failure_local_reply_sent_). */
@@ -303,7 +307,7 @@ export class Stream {
       HeadersStatus.StopAllIterationAndWatermark,
     );
     if (outcome.status === HeadersStatus.Continue) context.held.responseHeaders = false;
-    return { ...outcome, headers: context.responseHeaders.toList() };
+    return Object.assign(outcome, { headers: context.responseHeaders.toList() });
   }
 
   onResponseBody(body: Uint8Array, endOfStream: boolean): BodyOutcome {
@@ -321,7 +325,7 @@ export class Stream {
       convertDataStatus,
       DataStatus.StopIterationNoBuffer,
     );
-    const result: BodyOutcome = { ...outcome, body: context.responseBody?.data ?? data };
+    const result: BodyOutcome = Object.assign(outcome, { body: context.responseBody?.data ?? data });
     this.responseBuffering = outcome.status === DataStatus.StopIterationAndBuffer;
     if (outcome.status === DataStatus.Continue) context.responseBody = undefined;
     return result;
@@ -341,7 +345,7 @@ export class Stream {
       TrailersStatus.StopIteration,
     );
     if (outcome.status === TrailersStatus.Continue) context.held.responseTrailers = false;
-    return { ...outcome, trailers: context.responseTrailers.toList() };
+    return Object.assign(outcome, { trailers: context.responseTrailers.toList() });
   }
 
   /** Context::log (proxy_on_log with the maps readable again), then Context::onDestroy (on_done, on_delete). */
