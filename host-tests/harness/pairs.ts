@@ -28,7 +28,14 @@ function writeItem(out: Uint8Array, offset: number, item: Uint8Array | string): 
     out.set(item, offset);
     return item.length;
   }
-  return utf8Encoder.encodeInto(item, out.subarray(offset)).written;
+  // Header names and values are nearly always ASCII, which a plain loop copies faster than a
+  // call to encodeInto on a new subarray; anything else is encoded again from the start.
+  for (let i = 0; i < item.length; i++) {
+    const code = item.charCodeAt(i);
+    if (code >= 0x80) return utf8Encoder.encodeInto(item, out.subarray(offset)).written;
+    out[offset + i] = code;
+  }
+  return item.length;
 }
 
 export function encodePairs(pairs: EncodablePairs): Uint8Array {
