@@ -11,7 +11,7 @@ import {
 } from "./context.js";
 import { lowerCaseName } from "./headers.js";
 import { type GuestMemory } from "./memory.js";
-import { decodeHeaderPairs, encodeHeaderPairs } from "./pairs.js";
+import { decodeHeaderPairs, PairsEncoder } from "./pairs.js";
 import { getProperty, setProperty } from "./properties.js";
 import { type SharedData, type SharedQueues } from "./shared-data.js";
 import { type VmMetrics } from "./stats.js";
@@ -289,7 +289,11 @@ export function proxyHostFunctions(host: HostServices): Record<string, HostFunct
       const map = host.context().headerMap(asU32(type) as HeaderMapType);
       const pairs = map?.toList() ?? [];
       // An empty map is handed back as pointer 0 and size 0.
-      return copyOut(pairs.length === 0 ? new Uint8Array(0) : encodeHeaderPairs(pairs), ptrPtr, sizePtr);
+      const encoder = new PairsEncoder(pairs);
+      const size = pairs.length === 0 ? 0 : encoder.size;
+      return memory().writeOut(size, (target) => encoder.writeTo(target), asU32(ptrPtr), asU32(sizePtr))
+        ? WasmResult.Ok
+        : WasmResult.InvalidMemoryAccess;
     },
 
     proxy_set_header_map_pairs(type, ptr, size) {

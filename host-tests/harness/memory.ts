@@ -91,19 +91,21 @@ export class GuestMemory {
    * InvalidMemoryAccess (allocation failed or an out-pointer lies outside memory).
    */
   copyOut(data: Uint8Array, pointerOut: number, sizeOut: number): boolean {
-    let address = 0;
-    if (data.length > 0) {
-      const allocated = this.allocateCopy(data);
-      if (allocated === undefined) return false;
-      address = allocated;
-    }
-    return this.writeU32(pointerOut, address) && this.writeU32(sizeOut, data.length);
+    return this.writeOut(data.length, (target) => target.set(data), pointerOut, sizeOut);
   }
 
-  /** Allocates in the module and copies `data` there; undefined when the allocator failed. */
-  allocateCopy(data: Uint8Array): number | undefined {
-    const address = this.allocate(data.length) >>> 0;
-    if (address === 0 || !this.write(address, data)) return undefined;
-    return address;
+  /**
+   * copyOut for data that `fill` writes straight into the allocation (all `size` bytes of
+   * `target`, which is not zeroed), saving an intermediate array and its copy.
+   */
+  writeOut(size: number, fill: (target: Uint8Array) => void, pointerOut: number, sizeOut: number): boolean {
+    let address = 0;
+    if (size > 0) {
+      address = this.allocate(size) >>> 0;
+      // Views are taken after the allocation, which may have grown the memory.
+      if (address === 0 || !this.inBounds(address, size)) return false;
+      fill(this.bytes.subarray(address, address + size));
+    }
+    return this.writeU32(pointerOut, address) && this.writeU32(sizeOut, size);
   }
 }

@@ -38,23 +38,41 @@ function writeItem(out: Uint8Array, offset: number, item: Uint8Array | string): 
   return item.length;
 }
 
+/** The pairs format of `pairs`, sized before it is written (so it can go straight into guest memory). */
+export class PairsEncoder {
+  readonly size: number;
+  private readonly sizes: Array<readonly [key: number, value: number]>;
+
+  constructor(private readonly pairs: EncodablePairs) {
+    this.sizes = pairs.map(([key, value]) => [byteLength(key), byteLength(value)] as const);
+    let size = 4;
+    for (const [keySize, valueSize] of this.sizes) size += 8 + keySize + 1 + valueSize + 1;
+    this.size = size;
+  }
+
+  /** Writes every byte of `out` (exactly `size` long), NUL terminators included: it need not be zeroed. */
+  writeTo(out: Uint8Array): void {
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    view.setUint32(0, this.pairs.length, true);
+    let offset = 4;
+    for (const [keySize, valueSize] of this.sizes) {
+      view.setUint32(offset, keySize, true);
+      view.setUint32(offset + 4, valueSize, true);
+      offset += 8;
+    }
+    for (const [key, value] of this.pairs) {
+      offset += writeItem(out, offset, key);
+      out[offset++] = 0;
+      offset += writeItem(out, offset, value);
+      out[offset++] = 0;
+    }
+  }
+}
+
 export function encodePairs(pairs: EncodablePairs): Uint8Array {
-  const sizes = pairs.map(([key, value]) => [byteLength(key), byteLength(value)] as const);
-  let size = 4;
-  for (const [keySize, valueSize] of sizes) size += 8 + keySize + 1 + valueSize + 1;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, pairs.length, true);
-  let offset = 4;
-  for (const [keySize, valueSize] of sizes) {
-    view.setUint32(offset, keySize, true);
-    view.setUint32(offset + 4, valueSize, true);
-    offset += 8;
-  }
-  for (const [key, value] of pairs) {
-    offset += writeItem(out, offset, key) + 1;
-    offset += writeItem(out, offset, value) + 1;
-  }
+  const encoder = new PairsEncoder(pairs);
+  const out = new Uint8Array(encoder.size);
+  encoder.writeTo(out);
   return out;
 }
 
