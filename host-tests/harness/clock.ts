@@ -16,11 +16,14 @@ export class RealClock implements Clock {
 /** Time moves only when a test calls advance(); starts at `startMs` since the epoch. */
 export class ManualClock implements Clock {
   private elapsedNs = 0n;
+  private readonly startNs: bigint;
 
-  constructor(private readonly startMs = 1_700_000_000_000) {}
+  constructor(startMs = 1_700_000_000_000) {
+    this.startNs = BigInt(startMs) * 1_000_000n;
+  }
 
   realtimeNs(): bigint {
-    return BigInt(this.startMs) * 1_000_000n + this.elapsedNs;
+    return this.startNs + this.elapsedNs;
   }
 
   monotonicNs(): bigint {
