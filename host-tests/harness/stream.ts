@@ -6,7 +6,7 @@
 
 import { AbiVersion } from "./abi.js";
 import { BodyBuffer, StreamContext, concat, type PluginIdentity } from "./context.js";
-import { HeaderMap } from "./headers.js";
+import { HeaderMap, lowerCaseName } from "./headers.js";
 import { propertyFromJs, type PropertyValue, type StreamFacts } from "./properties.js";
 import {
   type Clock,
@@ -288,7 +288,8 @@ export class Stream {
   onResponseHeaders(headers: HeaderList, endOfStream: boolean): HeadersOutcome {
     const { vm, context } = this;
     if (vm === undefined || context === undefined) return { status: 0, headers };
-    const status = Number(new HeaderMap(headers).get(":status"));
+    // The first :status, as a HeaderMap of `headers` would answer, without building one.
+    const status = Number(headers.find(([name]) => lowerCaseName(name) === ":status")?.[1]);
     // The router records the response code before encoder filters run.
     if (Number.isInteger(status) && status > 0) this.facts.responseCode = status;
     if (!this.encoderActive()) return { status: 0, headers };
