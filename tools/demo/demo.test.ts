@@ -74,10 +74,17 @@ describe("kwt demo --once", () => {
     ]);
   });
 
-  it("reports the client-visible latency of cold starts at the gateway", () => {
+  it("reports the client-visible latency of every request where it entered the mesh, split cold/warm", () => {
     const expected = expectedCounts(scenario);
+    const counts = Object.fromEntries(
+      summary.clientLatency.map((l) => [`${l.proxy}/${l.coldStart}`, l.count]),
+    );
+    expect(counts).toEqual({
+      "east ingress gateway/true": expected.coldStarts,
+      "east ingress gateway/false": expected.gatewayRequests - expected.coldStarts,
+      "west workload (outbound sidecar)/false": expected.crossClusterWestToEast,
+    });
     const cold = summary.clientLatency.find((l) => l.proxy === "east ingress gateway" && l.coldStart);
-    expect(cold?.count).toBe(expected.coldStarts);
     expect(cold!.meanMs).toBeGreaterThanOrEqual(COLD_START_DELAY_MS);
   });
 
