@@ -21,6 +21,7 @@ import {
 import { StatStore, VmMetrics } from "../harness/stats.js";
 import type { HeaderList, HeadersOutcome, LocalReply, StreamEnd, StreamOptions } from "../harness/types.js";
 import { MetricType } from "../harness/types.js";
+import { freePort } from "../../tools/testing/free-port.js";
 
 type Call =
   | { callback: "requestHeaders" | "responseHeaders"; headers: HeaderList; endOfStream: boolean }
@@ -593,14 +594,6 @@ describe("admin listener", () => {
     );
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function waitForListener(address: HostPort): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {

@@ -4,7 +4,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeEvent, describeRetry, renderTransfer } from "./push.js";
 import { runKwt } from "../oci/testing/cli.js";
-import { freePort, startRegistry, type RunningRegistry } from "../oci/testing/registry.js";
+import { startRegistry, type RunningRegistry } from "../oci/testing/registry.js";
+import { freePort } from "../testing/free-port.js";
 
 const DIGEST = `sha256:${"0123456789abcdef".repeat(4)}`;
 

@@ -8,7 +8,8 @@ import { pushImage } from "./push.js";
 import { parseReference } from "./reference.js";
 import { describeResponse, RegistryClient } from "./registry-client.js";
 import type { RetryNotice } from "./retry.js";
-import { freePort, startRegistry, type RunningRegistry } from "./testing/registry.js";
+import { startRegistry, type RunningRegistry } from "./testing/registry.js";
+import { freePort } from "../testing/free-port.js";
 
 interface Seen {
   method: string;

@@ -5,10 +5,10 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "../../testing/free-port.js";
 
 const run = promisify(execFile);
 
@@ -22,20 +22,6 @@ export interface RunningRegistry {
   host: string;
   storage: string;
   stop(): Promise<void>;
-}
-
-/** A port nobody listens on right now; the registry cannot listen on :0 and report its port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
 }
 
 async function configText(dir: string, port: number, auth: RegistryAuth): Promise<string> {
