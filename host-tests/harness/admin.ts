@@ -1,5 +1,5 @@
 // The part of Envoy's admin listener a harness user scrapes: /stats/prometheus and /ready. Also the
-// small listen/close helpers the proxy listener shares.
+// small listen/close helpers the proxy listener and the loopback servers in tools/ share.
 
 import http from "node:http";
 import type { AddressInfo } from "node:net";

@@ -6,11 +6,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { afterEach, beforeEach } from "vitest";
 import { parse, stringify } from "yaml";
+import { closeServer, listenOn } from "../../host-tests/harness/admin.js";
 
 interface Resource {
   groupVersion: string;
@@ -129,7 +129,6 @@ export class FakeKubeApi {
   /** Set to answer matching requests with an error (or not at all) instead. */
   intercept?: (request: RecordedRequest) => Interception | undefined;
   private readonly objects = new Map<string, Stored>();
-  private readonly sockets = new Set<import("node:net").Socket>();
   private resourceVersion = 0;
   private server!: http.Server;
   url = "";
@@ -139,18 +138,13 @@ export class FakeKubeApi {
   static async start(options: FakeKubeApiOptions): Promise<FakeKubeApi> {
     const api = new FakeKubeApi(options);
     api.server = http.createServer((request, response) => void api.handle(request, response));
-    api.server.on("connection", (socket) => {
-      api.sockets.add(socket);
-      socket.on("close", () => api.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => api.server.listen(0, "127.0.0.1", resolve));
-    api.url = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
+    const { host, port } = await listenOn(api.server, { host: "127.0.0.1", port: 0 });
+    api.url = `http://${host}:${port}`;
     return api;
   }
 
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  close(): Promise<void> {
+    return closeServer(this.server);
   }
 
   private key(groupVersion: string, plural: string, namespace: string, name: string): string {

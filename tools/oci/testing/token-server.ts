@@ -11,6 +11,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { closeServer, listenOn } from "../../../host-tests/harness/admin.js";
 
 const run = promisify(execFile);
 
@@ -145,17 +146,15 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       );
     })();
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  if (typeof address !== "object" || !address) throw new Error("token server has no address");
+  const address = await listenOn(server, { host: "127.0.0.1", port: 0 });
   return {
-    realm: `http://127.0.0.1:${address.port}/token`,
+    realm: `http://${address.host}:${address.port}/token`,
     service,
     issuer,
     rootCertBundle: certFile,
     requests,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       await rm(dir, { recursive: true, force: true });
     },
   };
