@@ -26,10 +26,6 @@ export interface PrometheusOptions {
   targets: ScrapeTarget[];
   /** Rule files to load (absolute paths); Prometheus refuses to start if one does not parse. */
   ruleFiles?: string[];
-  scrapeIntervalSeconds?: number;
-  /** How long start() waits for /-/ready. Default 20 s. */
-  startTimeoutMs?: number;
-  binary?: string;
 }
 
 /** One element of an instant query's vector result. */
@@ -40,7 +36,7 @@ export interface Sample {
 
 export class PrometheusQueryError extends Error {}
 
-const DEFAULT_START_TIMEOUT_MS = 20_000;
+const START_TIMEOUT_MS = 20_000;
 const POLL_MS = 200;
 const STOP_TIMEOUT_MS = 5_000;
 const PORT_ATTEMPTS = 3;
@@ -50,7 +46,8 @@ function delay(ms: number): Promise<void> {
 }
 
 export function prometheusConfig(options: PrometheusOptions): string {
-  const interval = `${options.scrapeIntervalSeconds ?? 1}s`;
+  // Every second, so that tests see a few scrapes and rule evaluations within seconds.
+  const interval = "1s";
   return stringify({
     global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
     rule_files: options.ruleFiles ?? [],
@@ -84,9 +81,9 @@ export class PrometheusServer {
     let lastError: Error | undefined;
     for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
       const port = await freePort();
-      const server = PrometheusServer.spawn(options, directory, configFile, port);
+      const server = PrometheusServer.spawn(directory, configFile, port);
       try {
-        await server.waitUntilReady(options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+        await server.waitUntilReady(START_TIMEOUT_MS);
         return server;
       } catch (error) {
         lastError = error as Error;
@@ -99,9 +96,9 @@ export class PrometheusServer {
     throw lastError ?? new Error("prometheus did not start");
   }
 
-  private static spawn(options: PrometheusOptions, directory: string, configFile: string, port: number) {
+  private static spawn(directory: string, configFile: string, port: number) {
     const child = spawn(
-      options.binary ?? PROMETHEUS_BINARY,
+      PROMETHEUS_BINARY,
       [
         `--config.file=${configFile}`,
         `--storage.tsdb.path=${path.join(directory, "data")}`,
@@ -189,7 +186,9 @@ export class PrometheusServer {
   }
 
   /** Loaded rule groups with each rule's health and last error (empty when healthy). */
-  async ruleHealth(): Promise<Array<{ group: string; name: string; health: string; lastError: string }>> {
+  private async ruleHealth(): Promise<
+    Array<{ group: string; name: string; health: string; lastError: string }>
+  > {
     const data = (await this.api("/api/v1/rules")) as {
       groups: Array<{ name: string; rules: Array<{ name: string; health: string; lastError?: string }> }>;
     };
