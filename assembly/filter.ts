@@ -315,9 +315,7 @@ export class Root {
       if (cached != 0) return cached;
     }
     const r = metrics(this.settings!.maxSeries);
-    const id = r.id(family, this.revValues.concat(extra));
-    if (cache != null && !r.overflowed) cache[index] = id;
-    return id;
+    return r.remember(cache, index, r.id(family, this.revValues.concat(extra)));
   }
 
   /** A series labelled with REV only (`index`: REV_ONLY_*). */
@@ -361,8 +359,7 @@ export class Root {
       codeClassName(codeClass),
       report.coldStart ? "true" : "false",
     ]);
-    if (cache != null && !r.overflowed) cache.durations[codeClass] = id;
-    return id;
+    return r.remember(cache != null ? cache.durations : null, codeClass, id);
   }
 }
 

@@ -63,6 +63,16 @@ export class SeriesRegistry {
   }
 
   /**
+   * Stores `id` (what id() just returned) in a caller's cache, `cache[index]`, unless it is an
+   * overflow series: every recording sent there must go through id() to be counted in
+   * kwt_series_overflow_total. Returns `id`.
+   */
+  remember(cache: StaticArray<u32> | null, index: i32, id: u32): u32 {
+    if (cache != null && !this.overflowed) unchecked((cache[index] = id));
+    return id;
+  }
+
+  /**
    * The id of one of the filter's own health series (a fixed, small set): defined once, never
    * counted against the cap, so the cap cannot hide the filter's health.
    */
