@@ -63,7 +63,7 @@ import {
   isGrpcContentType,
   isProbe,
 } from "./knative";
-import { MetricFamily, MetricKind, SeriesRegistry } from "./metrics";
+import { MAX_CACHED_LABEL_SETS, MetricFamily, MetricKind, SeriesRegistry } from "./metrics";
 import { PodReport, decodePodReport, encodePodReport } from "./podreport";
 // Part 2 (hop stamps, cross-cluster metrics, trace context, span export): assembly/tracing.ts.
 import { ColdStartFacts, InboundHop, NOT_CROSS_CLUSTER, Tracing } from "./tracing";
@@ -114,9 +114,6 @@ const REV_ONLY_COLD_STARTS_UNTIMED: i32 = 1;
 const REV_ONLY_COLD_START_DURATION: i32 = 2;
 const REV_ONLY_ACTIVATOR_PROXIED: i32 = 3;
 const REV_ONLY_COUNT: i32 = 4;
-
-/** Per-VM caches stay bounded even when label values keep changing (beyond: no caching). */
-const MAX_CACHED_KEYS: i32 = 256;
 
 // --- Per-VM state ------------------------------------------------------------------------------
 
@@ -302,7 +299,7 @@ export class Root {
 
   inboundSeries(sourceCluster: string): InboundSeries | null {
     if (this.bySource.has(sourceCluster)) return this.bySource.get(sourceCluster);
-    if (this.bySource.size >= MAX_CACHED_KEYS) return null;
+    if (this.bySource.size >= MAX_CACHED_LABEL_SETS) return null;
     const series = new InboundSeries();
     this.bySource.set(sourceCluster, series);
     return series;
@@ -336,7 +333,7 @@ export class Root {
   podSeries(stampText: string, report: PodReport): PodSeries | null {
     if (report.coldStart) return null;
     if (this.byPodStamp.has(stampText)) return this.byPodStamp.get(stampText);
-    if (this.byPodStamp.size >= MAX_CACHED_KEYS) return null;
+    if (this.byPodStamp.size >= MAX_CACHED_LABEL_SETS) return null;
     const series = new PodSeries(report);
     this.byPodStamp.set(stampText, series);
     return series;
@@ -545,7 +542,7 @@ export class Stream {
     const series = root.inboundSeries(this.sourceCluster);
     const className = codeClassName(codeClass);
     const tracing = root.tracing;
-    if (tracing != null) tracing.onInboundLog(this.inboundHop, className);
+    if (tracing != null) tracing.onInboundLog(this.inboundHop, codeClass);
     r.increment(
       root.revSeries(INVOCATIONS, [this.sourceCluster, className], series != null ? series.invocations : null, codeClass),
     );

@@ -27,6 +27,9 @@ export class MetricFamily {
   ) {}
 }
 
+/** Per-VM caches of series ids stay bounded when label values keep changing (beyond: no caching). */
+export const MAX_CACHED_LABEL_SETS: i32 = 256;
+
 /** The filter's own counter of label sets sent to overflow series. */
 export const SERIES_OVERFLOW_METRIC = "kwt_series_overflow_total";
 

@@ -5,7 +5,7 @@
 
 import { Settings } from "./config";
 import { Identity } from "./identity";
-import { MetricFamily, MetricKind, SeriesRegistry } from "./metrics";
+import { MAX_CACHED_LABEL_SETS, MetricFamily, MetricKind, SeriesRegistry } from "./metrics";
 import { HeaderScan, HeaderWants } from "./headerscan";
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { REQUEST_HEADERS, removeHeader, replaceHeader } from "./host";
@@ -14,6 +14,7 @@ import { AdaptiveSampler, SamplerSettings } from "./sampler";
 import { ownMemberValue, planTrace, TraceAction, TracePlan, TraceRequest } from "./traceplan";
 import { TraceStateMember } from "./tracestate";
 import { TRACEPARENT_PROBLEM_REASONS } from "./tracecontext";
+import { CODE_CLASS_COUNT, codeClassName } from "./knative";
 import { WasiIds } from "./random";
 import { Span, SpanAttribute, SpanKind } from "./otlp";
 import { SpanExporter } from "./spanexport";
@@ -38,6 +39,15 @@ const SAMPLING_PROBABILITY = new MetricFamily("kwt_sampling_probability", Metric
 
 const NANOS_PER_MILLI: u64 = 1_000_000;
 
+/** Cross-cluster series ids for one source cluster and region (the destination is this proxy). */
+class CrossClusterSeries {
+  /** mesh_cross_cluster_hop_duration_milliseconds at HOP_DURATION, then requests by code class. */
+  readonly ids: StaticArray<u32> = new StaticArray<u32>(1 + CODE_CLASS_COUNT);
+  constructor(public readonly sourceRegion: string) {}
+}
+
+const HOP_DURATION: i32 = 0;
+
 /** What the inbound side learnt from a request's hop stamp, kept by the stream until on_log. */
 export class InboundHop {
   constructor(
@@ -48,6 +58,8 @@ export class InboundHop {
     public sentMs: i64,
     /** The send time was outside [now - 1 h, now]: the stream counts kwt_clock_skew_total. */
     public skewed: bool,
+    /** Its series ids, cached by source; null when not cached. */
+    public series: CrossClusterSeries | null,
   ) {}
 }
 
@@ -60,7 +72,7 @@ export class ColdStartFacts {
   ) {}
 }
 
-export const NOT_CROSS_CLUSTER = new InboundHop(false, "", "", 0, false);
+export const NOT_CROSS_CLUSTER = new InboundHop(false, "", "", 0, false, null);
 
 export class Tracing {
   private readonly sampler: AdaptiveSampler;
@@ -77,6 +89,8 @@ export class Tracing {
   private readonly startedSampledId: u32;
   private readonly startedUnsampledId: u32;
   private readonly probabilityId: u32;
+  /** Cross-cluster series by source cluster: a hop costs no stat name once its source is known. */
+  private readonly bySourceCluster: Map<string, CrossClusterSeries> = new Map();
 
   /**
    * Built in proxy_on_configure. Adds the headers it reads to `wants` (the stream's one pairs scan).
@@ -173,9 +187,9 @@ export class Tracing {
     if (check != null && check.verdict == HopVerdict.CrossCluster) {
       const stamp = check.stamp!;
       const duration = hopDuration(nowMs, stamp.sentMs);
-      hop = new InboundHop(true, stamp.cluster, stamp.region, stamp.sentMs, duration.skewed);
-      const values = [hop.sourceCluster, hop.sourceRegion, this.identity.cluster, this.identity.region];
-      this.registry.record(this.registry.id(CROSS_CLUSTER_HOP_DURATION, values), <u64>duration.milliseconds);
+      const series = this.crossClusterSeries(stamp.cluster, stamp.region);
+      hop = new InboundHop(true, stamp.cluster, stamp.region, stamp.sentMs, duration.skewed, series);
+      this.registry.record(this.crossClusterId(hop, CROSS_CLUSTER_HOP_DURATION, null, HOP_DURATION), <u64>duration.milliseconds);
     }
     if (this.exporter != null && (hop.crossCluster || coldStart.coldStart)) {
       this.participate(scan, hop, coldStart, nowMs);
@@ -183,11 +197,37 @@ export class Tracing {
     return hop;
   }
 
-  /** on_log of an inbound stream: count a cross-cluster request with its response class. */
-  onInboundLog(hop: InboundHop, responseCodeClass: string): void {
+  /** on_log of an inbound stream: count a cross-cluster request with its response class (index). */
+  onInboundLog(hop: InboundHop, codeClass: i32): void {
     if (!hop.crossCluster) return;
-    const values = [hop.sourceCluster, hop.sourceRegion, this.identity.cluster, this.identity.region, responseCodeClass];
-    this.registry.increment(this.registry.id(CROSS_CLUSTER_REQUESTS, values));
+    this.registry.increment(this.crossClusterId(hop, CROSS_CLUSTER_REQUESTS, codeClassName(codeClass), 1 + codeClass));
+  }
+
+  /**
+   * The cache entry of a source cluster; null beyond the cache bound, or when the cluster was first
+   * seen in another region (then each such hop builds its stat name).
+   */
+  private crossClusterSeries(cluster: string, region: string): CrossClusterSeries | null {
+    if (this.bySourceCluster.has(cluster)) {
+      const series = this.bySourceCluster.get(cluster);
+      return series.sourceRegion == region ? series : null;
+    }
+    if (this.bySourceCluster.size >= MAX_CACHED_LABEL_SETS) return null;
+    const series = new CrossClusterSeries(region);
+    this.bySourceCluster.set(cluster, series);
+    return series;
+  }
+
+  /** A cross-cluster series of `hop` (`codeClass`: the response class label, null for none). */
+  private crossClusterId(hop: InboundHop, family: MetricFamily, codeClass: string | null, index: i32): u32 {
+    const cache = hop.series != null ? hop.series!.ids : null;
+    if (cache != null) {
+      const cached = unchecked(cache[index]);
+      if (cached != 0) return cached;
+    }
+    const values = [hop.sourceCluster, hop.sourceRegion, this.identity.cluster, this.identity.region];
+    if (codeClass != null) values.push(codeClass);
+    return this.registry.remember(cache, index, this.registry.id(family, values));
   }
 
   /** Writes the plan's headers and counts what it did. */

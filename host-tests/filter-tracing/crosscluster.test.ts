@@ -66,6 +66,22 @@ describe("cross-cluster requests", () => {
     plugin.close();
   });
 
+  it("keeps a source cluster's series apart per region, each counted once per request", async () => {
+    const plugin = await podSidecarB();
+    receive(plugin, hopFromA(NOW_MS - 10), true);
+    receive(plugin, [["x-kwt-hop", `1;c=cluster-a;r=eu-north1;t=${NOW_MS - 10}`]], true);
+    receive(plugin, [["x-kwt-hop", `1;c=cluster-a;r=eu-north1;t=${NOW_MS - 10}`]], true);
+    receive(plugin, hopFromA(NOW_MS - 10), true);
+    const northLabels = HOP_LABELS.replace('source_region="eu-west1"', 'source_region="eu-north1"');
+    expect(metricValue(plugin, REQUESTS_2XX)).toBe(2);
+    expect(
+      metricValue(plugin, `mesh_cross_cluster_requests_total{${northLabels},response_code_class="2xx"}`),
+    ).toBe(2);
+    expect(metricValue(plugin, `mesh_cross_cluster_hop_duration_milliseconds_count{${HOP_LABELS}}`)).toBe(2);
+    expect(metricValue(plugin, `mesh_cross_cluster_hop_duration_milliseconds_count{${northLabels}}`)).toBe(2);
+    plugin.close();
+  });
+
   it("does not count a hop inside the cluster", async () => {
     const plugin = await podSidecarB();
     receive(plugin, [["x-kwt-hop", `1;c=cluster-b;r=us-east1;t=${NOW_MS}`]], true);
