@@ -24,7 +24,7 @@ export const FORMAT_HELP = [
 ].join("\n");
 
 /** --format and --wasm, shared by `kwt package` and `kwt push`. */
-export const IMAGE_FLAGS = { format: "string", wasm: "string" } as const;
+export const MODULE_FLAGS = { format: "string", wasm: "string" } as const;
 
 export function formatFlag(args: ParsedArgs): PackageFormat {
   const format = stringFlag(args, "format") ?? DEFAULT_PACKAGE_FORMAT;
@@ -79,7 +79,7 @@ export const packageCommand: Command = {
     "Copy the layout to a registry with 'kwt push' or e.g. 'skopeo copy oci:DIR:NAME docker://...'.",
   ].join("\n"),
   async run(argv) {
-    const args = parseArgs(argv, { ...IMAGE_FLAGS, out: "string", tag: "string" });
+    const args = parseArgs(argv, { ...MODULE_FLAGS, out: "string", tag: "string" });
     if (args.positionals.length > 0) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
     const format = formatFlag(args);
     const tag = stringFlag(args, "tag") ?? "latest";

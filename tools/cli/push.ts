@@ -1,7 +1,7 @@
 import { parseArgs, booleanFlag, integerFlag, stringFlag, UsageError } from "./args.js";
 import { EXIT_OK, type Command } from "./command.js";
 import { isInteractive, Progress, style } from "./output.js";
-import { FORMAT_HELP, formatFlag, IMAGE_FLAGS, loadImage, reportFailure } from "./package.js";
+import { FORMAT_HELP, formatFlag, MODULE_FLAGS, loadImage, reportFailure } from "./package.js";
 import { dockerConfigPath, loadCredentials, repositoryScope } from "../oci/auth.js";
 import { pushImage, manifestReference, type PushEvent } from "../oci/push.js";
 import { InvalidReferenceError, ociUrl, parseReference, type ImageReference } from "../oci/reference.js";
@@ -87,7 +87,7 @@ export const pushCommand: Command = {
     "module), 2 bad command line.",
   ].join("\n"),
   async run(argv) {
-    const args = parseArgs(argv, { ...IMAGE_FLAGS, "plain-http": "boolean", retries: "string" });
+    const args = parseArgs(argv, { ...MODULE_FLAGS, "plain-http": "boolean", retries: "string" });
     if (args.positionals.length !== 1) {
       throw new UsageError(
         args.positionals.length === 0 ? "REF is missing" : `expected one REF, got ${args.positionals.length}`,
