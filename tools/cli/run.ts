@@ -59,8 +59,6 @@ const FLAGS: FlagSpec = {
   upstream: "string",
   admin: "string",
   config: "string",
-  // Not "--wasm": AssemblyScript's asc, which the bundle imports for 'kwt build', takes that flag
-  // out of process.argv at import time and loads its value as the compiler.
   module: "string",
   direction: "string",
   gateway: "boolean",
