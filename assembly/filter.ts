@@ -330,9 +330,14 @@ export class Root {
     r.increment(r.id(CLOCK_SKEW, [sourceCluster, this.identity.cluster]));
   }
 
-  podSeries(stampText: string, report: PodReport): PodSeries | null {
+  /** A warm pod stamp seen before, by its exact text: decoded then, not again. */
+  knownPodStamp(stampText: string): PodSeries | null {
+    return this.byPodStamp.has(stampText) ? this.byPodStamp.get(stampText) : null;
+  }
+
+  /** Caches a newly decoded warm pod stamp; null for a cold one (its wait differs each time). */
+  cachePodStamp(stampText: string, report: PodReport): PodSeries | null {
     if (report.coldStart) return null;
-    if (this.byPodStamp.has(stampText)) return this.byPodStamp.get(stampText);
     if (this.byPodStamp.size >= MAX_CACHED_LABEL_SETS) return null;
     const series = new PodSeries(report);
     this.byPodStamp.set(stampText, series);
@@ -592,13 +597,15 @@ export class Stream {
     const text = getHeader(RESPONSE_HEADERS, root.podName);
     if (text == null) return;
     if (!root.settings!.keepPodHeader) removeHeader(RESPONSE_HEADERS, root.podName);
-    const report = decodePodReport(text);
+    let series = root.knownPodStamp(text);
+    const report = series != null ? series.report : decodePodReport(text);
     if (report == null) {
       root.rejectStamp(REJECT_MALFORMED);
       return;
     }
+    if (series == null) series = root.cachePodStamp(text, report);
     this.podReport = report;
-    this.podSeries = root.podSeries(text, report);
+    this.podSeries = series;
     const status = getHeader(RESPONSE_HEADERS, STATUS_HEADER);
     this.responseClass = status != null ? codeClassIndex(<i64>I32.parseInt(status)) : 0;
   }
