@@ -179,16 +179,24 @@ class RevisionService {
   }
 }
 
+const READY_PROBE_ATTEMPTS = 50;
+const READY_PROBE_INTERVAL_MS = 200;
+
 async function waitUntilReady(pod: HostPort): Promise<void> {
-  for (let attempt = 0; attempt < 50; attempt++) {
+  let lastAnswer = "none";
+  for (let attempt = 0; attempt < READY_PROBE_ATTEMPTS; attempt++) {
     const probe = await send(pod, "/healthz", {
       "k-network-probe": "queue",
       "user-agent": "Knative-Activator-Probe",
     });
     if (probe.status === 200) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    lastAnswer = probe.status === -1 ? "no connection" : `HTTP ${probe.status}`;
+    await new Promise((resolve) => setTimeout(resolve, READY_PROBE_INTERVAL_MS));
   }
-  throw new Error("demo: the revision pod never became ready");
+  throw new Error(
+    `demo: the revision pod at ${pod.host}:${pod.port} did not answer its readiness probe (/healthz) ` +
+      `with 200 in ${READY_PROBE_ATTEMPTS} tries ${READY_PROBE_INTERVAL_MS} ms apart; last answer: ${lastAnswer}`,
+  );
 }
 
 export class DemoMesh {
