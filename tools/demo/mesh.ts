@@ -90,29 +90,19 @@ function startApp(): Promise<{ server: http.Server; address: HostPort }> {
   return listenOn(server, ANY_PORT).then((address) => ({ server, address }));
 }
 
-/** Sends one request and collects the whole answer (status -1 when the connection failed). */
-export function send(
-  target: HostPort,
-  path: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+/** Sends one request, reads the answer to its end and resolves with its status (-1: no connection). */
+export function send(target: HostPort, path: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve) => {
     const request = http.request(
       { host: target.host, port: target.port, path, method: "GET", headers, agent: false },
       (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () =>
-          resolve({
-            status: response.statusCode ?? -1,
-            headers: response.headers,
-            body: Buffer.concat(chunks).toString("utf8"),
-          }),
-        );
-        response.on("error", () => resolve({ status: -1, headers: {}, body: "" }));
+        // Drained: 'end' (the whole answer arrived, the proxy's stream is over) fires only once read.
+        response.resume();
+        response.on("end", () => resolve(response.statusCode ?? -1));
+        response.on("error", () => resolve(-1));
       },
     );
-    request.on("error", () => resolve({ status: -1, headers: {}, body: "" }));
+    request.on("error", () => resolve(-1));
     request.end();
   });
 }
@@ -185,12 +175,12 @@ const READY_PROBE_INTERVAL_MS = 200;
 async function waitUntilReady(pod: HostPort): Promise<void> {
   let lastAnswer = "none";
   for (let attempt = 0; attempt < READY_PROBE_ATTEMPTS; attempt++) {
-    const probe = await send(pod, "/healthz", {
+    const status = await send(pod, "/healthz", {
       "k-network-probe": "queue",
       "user-agent": "Knative-Activator-Probe",
     });
-    if (probe.status === 200) return;
-    lastAnswer = probe.status === -1 ? "no connection" : `HTTP ${probe.status}`;
+    if (status === 200) return;
+    lastAnswer = status === -1 ? "no connection" : `HTTP ${status}`;
     await new Promise((resolve) => setTimeout(resolve, READY_PROBE_INTERVAL_MS));
   }
   throw new Error(
