@@ -11,6 +11,9 @@ import { isTraceStateKey } from "./tracestate";
 
 /** Configurations larger than this are refused without being parsed. */
 export const MAX_CONFIGURATION_BYTES: i32 = 65536;
+
+/** `maxSeries` when the configuration does not set it; also the cap before any valid configuration. */
+export const DEFAULT_MAX_SERIES: i32 = 2000;
 /** How deep a configuration may nest (it needs 3 levels; the bound stops a recursion bomb). */
 const MAX_CONFIGURATION_DEPTH: i32 = 16;
 /** Longest value quoted back in an error message. */
@@ -438,7 +441,7 @@ export class Settings {
     this.keepPodHeader = reader.bool(object, "keepPodHeader", "keepPodHeader", false);
     this.knownClusters = reader.labelValues(object, "knownClusters");
     this.knownRegions = reader.labelValues(object, "knownRegions");
-    this.maxSeries = reader.integer(object, "maxSeries", "maxSeries", 16, 100000, 2000);
+    this.maxSeries = reader.integer(object, "maxSeries", "maxSeries", 16, 100000, DEFAULT_MAX_SERIES);
     this.tracing = new TracingSettings(reader.section(object, "tracing", TRACING_KEYS), reader);
     this.spanExport = new SpanExportSettings(reader.section(object, "spanExport", SPAN_EXPORT_KEYS), reader);
     this.tickPeriodMs = reader.integer(object, "tickPeriodMs", "tickPeriodMs", 100, 60000, 1000);

@@ -13,6 +13,7 @@
 
 import {
   ConfigResult,
+  DEFAULT_MAX_SERIES,
   MAX_CONFIGURATION_BYTES,
   Settings,
   oversizedConfigurationError,
@@ -123,16 +124,8 @@ let vmStartMs: i64 = -1;
 let inboundRequests: i64 = 0;
 /** Node metadata, read once per VM (the first configuration). */
 let nodeFacts: NodeFacts | null = null;
-let registry: SeriesRegistry | null = null;
-
-function metrics(maxSeries: i32): SeriesRegistry {
-  let r = registry;
-  if (r == null) {
-    r = new SeriesRegistry(maxSeries, new HostMetrics());
-    registry = r;
-  }
-  return r;
-}
+/** Every series this VM defined; each configuration sets the cap. */
+const registry = new SeriesRegistry(DEFAULT_MAX_SERIES, new HostMetrics());
 
 export function onVmStart(): void {
   if (vmStartMs < 0) vmStartMs = nowMilliseconds();
@@ -227,8 +220,7 @@ export class Root {
     const settings = result.settings;
     if (settings == null) {
       log(LogLevel.Error, "kwt: invalid configuration: " + result.error);
-      const r = metrics(this.settings != null ? this.settings!.maxSeries : 2000);
-      r.increment(r.fixed(CONFIG_REJECTED, []));
+      registry.increment(registry.fixed(CONFIG_REJECTED, []));
       return false;
     }
     if (nodeFacts == null) nodeFacts = readNodeFacts();
@@ -238,7 +230,7 @@ export class Root {
 
   private apply(settings: Settings, facts: NodeFacts): void {
     this.settings = settings;
-    metrics(settings.maxSeries).maxSeries = settings.maxSeries;
+    registry.maxSeries = settings.maxSeries;
     this.identity = resolveIdentity(facts, settings);
     this.positionKnown = false;
     const id = this.identity;
@@ -259,7 +251,7 @@ export class Root {
     this.slotEntry = wants.add(settings.entryHeader);
     this.slotHop = wants.add(settings.hopHeader);
     this.slotPod = wants.add(settings.podHeader);
-    this.tracing = new Tracing(settings, this.identity, metrics(settings.maxSeries), wants, nowMilliseconds());
+    this.tracing = new Tracing(settings, this.identity, registry, wants, nowMilliseconds());
     this.wants = wants;
     this.entryName = String.UTF8.encode(settings.entryHeader);
     this.hopName = String.UTF8.encode(settings.hopHeader);
@@ -311,8 +303,7 @@ export class Root {
       const cached = cache[index];
       if (cached != 0) return cached;
     }
-    const r = metrics(this.settings!.maxSeries);
-    return r.remember(cache, index, r.id(family, this.revValues.concat(extra)));
+    return registry.remember(cache, index, registry.id(family, this.revValues.concat(extra)));
   }
 
   /** A series labelled with REV only (`index`: REV_ONLY_*). */
@@ -321,13 +312,11 @@ export class Root {
   }
 
   rejectStamp(reason: string): void {
-    const r = metrics(this.settings!.maxSeries);
-    r.increment(r.fixed(STAMPS_REJECTED, [reason]));
+    registry.increment(registry.fixed(STAMPS_REJECTED, [reason]));
   }
 
   clockSkew(sourceCluster: string): void {
-    const r = metrics(this.settings!.maxSeries);
-    r.increment(r.id(CLOCK_SKEW, [sourceCluster, this.identity.cluster]));
+    registry.increment(registry.id(CLOCK_SKEW, [sourceCluster, this.identity.cluster]));
   }
 
   /** A warm pod stamp seen before, by its exact text: decoded then, not again. */
@@ -349,8 +338,7 @@ export class Root {
       const cached = cache.durations[codeClass];
       if (cached != 0) return cached;
     }
-    const r = metrics(this.settings!.maxSeries);
-    const id = r.id(REQUEST_DURATION, [
+    const id = registry.id(REQUEST_DURATION, [
       report.namespace,
       report.service,
       report.configuration,
@@ -361,7 +349,7 @@ export class Root {
       codeClassName(codeClass),
       report.coldStart ? "true" : "false",
     ]);
-    return r.remember(cache != null ? cache.durations : null, codeClass, id);
+    return registry.remember(cache != null ? cache.durations : null, codeClass, id);
   }
 }
 
@@ -543,16 +531,15 @@ export class Stream {
     const grpcStatus = this.grpc && codeClass == 2 ? getPropertyI64(PATH_GRPC_STATUS, -1) : -1;
     const kind = classifyOutcome(code, flags, this.grpc, grpcStatus);
 
-    const r = metrics(root.settings!.maxSeries);
     const series = root.inboundSeries(this.sourceCluster);
     const className = codeClassName(codeClass);
     const tracing = root.tracing;
     if (tracing != null) tracing.onInboundLog(this.inboundHop, codeClass);
-    r.increment(
+    registry.increment(
       root.revSeries(INVOCATIONS, [this.sourceCluster, className], series != null ? series.invocations : null, codeClass),
     );
     if (kind != ErrorKind.None) {
-      r.increment(
+      registry.increment(
         root.revSeries(
           ERRORS,
           [this.sourceCluster, className, errorKindName(kind)],
@@ -562,14 +549,14 @@ export class Stream {
       );
     }
     if (this.outcome == ActivatorOutcome.ColdStart) {
-      r.increment(root.revOnly(COLD_STARTS, REV_ONLY_COLD_STARTS));
+      registry.increment(root.revOnly(COLD_STARTS, REV_ONLY_COLD_STARTS));
       if (this.waitMs >= 0) {
-        r.record(root.revOnly(COLD_START_DURATION, REV_ONLY_COLD_START_DURATION), <u64>this.waitMs);
+        registry.record(root.revOnly(COLD_START_DURATION, REV_ONLY_COLD_START_DURATION), <u64>this.waitMs);
       } else {
-        r.increment(root.revOnly(COLD_STARTS_UNTIMED, REV_ONLY_COLD_STARTS_UNTIMED));
+        registry.increment(root.revOnly(COLD_STARTS_UNTIMED, REV_ONLY_COLD_STARTS_UNTIMED));
       }
     } else if (this.outcome == ActivatorOutcome.Proxied) {
-      r.increment(root.revOnly(ACTIVATOR_PROXIED, REV_ONLY_ACTIVATOR_PROXIED));
+      registry.increment(root.revOnly(ACTIVATOR_PROXIED, REV_ONLY_ACTIVATOR_PROXIED));
     }
   }
 
@@ -615,6 +602,6 @@ export class Stream {
     if (durationNs < 0) return;
     const root = this.root;
     const id = root.requestDurationId(this.podReport!, this.responseClass, this.podSeries);
-    metrics(root.settings!.maxSeries).record(id, <u64>(durationNs / 1_000_000));
+    registry.record(id, <u64>(durationNs / 1_000_000));
   }
 }
