@@ -45,3 +45,8 @@ export function sumBy(
   }
   return groups;
 }
+
+/** Sum of the samples named `name` whose labels include `match` (0 when there are none). */
+export function total(samples: Sample[], name: string, match: Record<string, string> = {}): number {
+  return sumBy(samples, name, [], match).get("{}")?.value ?? 0;
+}

@@ -1,7 +1,7 @@
 // Turns the proxies' Prometheus text into the demo's summary, and the summary into readable text.
 
 import { renderTable } from "../cli/output.js";
-import { parseExposition, sumBy, type Sample } from "./exposition.js";
+import { parseExposition, sumBy, total, type Sample } from "./exposition.js";
 import type { Summary } from "./scenario.js";
 
 export interface ProxyExposition {
@@ -27,32 +27,28 @@ export function summarise(expositions: ProxyExposition[]): Summary {
   for (const { name, text } of expositions) {
     const samples = parseExposition(text);
     all.push(...samples);
-    const sumOf = (metric: string, match: Record<string, string> = {}): number =>
-      [...sumBy(samples, metric, [], match).values()].reduce((total, group) => total + group.value, 0);
-    const started = sumOf("kwt_traces_started_total");
-    const repaired = sumOf("kwt_traceparent_repaired_total");
+    const started = total(samples, "kwt_traces_started_total");
+    const repaired = total(samples, "kwt_traceparent_repaired_total");
     if (started > 0 || repaired > 0) summary.traces.push({ proxy: name, started, repaired });
     for (const coldStart of [true, false]) {
       const match = { cold_start: String(coldStart) };
-      const count = sumOf("knative_request_duration_milliseconds_count", match);
-      const total = sumOf("knative_request_duration_milliseconds_sum", match);
-      if (count > 0)
-        summary.clientLatency.push({ proxy: name, coldStart, count, meanMs: mean(total, count) });
+      const count = total(samples, "knative_request_duration_milliseconds_count", match);
+      const sum = total(samples, "knative_request_duration_milliseconds_sum", match);
+      if (count > 0) summary.clientLatency.push({ proxy: name, coldStart, count, meanMs: mean(sum, count) });
     }
   }
 
   const rev = ["revision_name", "destination_cluster"];
   for (const { labels, value } of sumBy(all, "knative_cold_starts_total", rev).values()) {
     const match = { revision_name: labels.revision_name!, destination_cluster: labels.destination_cluster! };
-    const timed =
-      sumBy(all, "knative_cold_start_duration_milliseconds_count", [], match).get("{}")?.value ?? 0;
-    const total = sumBy(all, "knative_cold_start_duration_milliseconds_sum", [], match).get("{}")?.value ?? 0;
+    const timed = total(all, "knative_cold_start_duration_milliseconds_count", match);
+    const sum = total(all, "knative_cold_start_duration_milliseconds_sum", match);
     summary.coldStarts.push({
       revision: labels.revision_name!,
       cluster: labels.destination_cluster!,
       count: value,
       timed,
-      meanMs: mean(total, timed),
+      meanMs: mean(sum, timed),
     });
   }
   for (const { labels, value } of sumBy(all, "knative_invocations_total", [
