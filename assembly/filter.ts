@@ -208,8 +208,6 @@ export class Root {
   // Edge: duration series by (warm) pod stamp text.
   byPodStamp: Map<string, PodSeries> = new Map();
 
-  constructor(public readonly id: u32) {}
-
   onConfigure(size: u32): bool {
     let result: ConfigResult;
     if (size > <u32>MAX_CONFIGURATION_BYTES) {
@@ -271,9 +269,9 @@ export class Root {
     return this.position;
   }
 
-  createStream(id: u32): Stream | null {
+  createStream(): Stream | null {
     if (this.settings == null) return null;
-    return new Stream(id, this);
+    return new Stream(this);
   }
 
   onTick(): void {
@@ -385,10 +383,7 @@ export class Stream {
   /** The wall clock in ms, read at most once per request (-1: not read yet). */
   private nowMs: i64 = -1;
 
-  constructor(
-    public readonly id: u32,
-    public readonly root: Root,
-  ) {}
+  constructor(public readonly root: Root) {}
 
   private now(): i64 {
     if (this.nowMs < 0) this.nowMs = nowMilliseconds();

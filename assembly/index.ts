@@ -32,11 +32,11 @@ export function proxy_abi_version_0_2_0(): void {}
 
 export function proxy_on_context_create(contextId: u32, rootContextId: u32): void {
   if (rootContextId == 0) {
-    if (!roots.has(contextId)) roots.set(contextId, new Root(contextId));
+    if (!roots.has(contextId)) roots.set(contextId, new Root());
     return;
   }
   if (!roots.has(rootContextId)) return;
-  const stream = roots.get(rootContextId).createStream(contextId);
+  const stream = roots.get(rootContextId).createStream();
   if (stream != null) streams.set(contextId, stream);
 }
 
@@ -46,7 +46,7 @@ export function proxy_on_vm_start(_rootContextId: u32, _vmConfigurationSize: u32
 }
 
 export function proxy_on_configure(rootContextId: u32, configurationSize: u32): u32 {
-  if (!roots.has(rootContextId)) roots.set(rootContextId, new Root(rootContextId));
+  if (!roots.has(rootContextId)) roots.set(rootContextId, new Root());
   return roots.get(rootContextId).onConfigure(configurationSize) ? 1 : 0;
 }
 
