@@ -143,6 +143,7 @@ const PATH_REQUEST_DURATION = propertyPath(["request", "duration"]);
 
 const STATUS_HEADER = String.UTF8.encode(":status");
 const K_PROXY_REQUEST = "k-proxy-request";
+const K_PROXY_REQUEST_NAME = String.UTF8.encode(K_PROXY_REQUEST);
 const KWT_PREFIX = String.UTF8.encode("x-kwt-");
 
 /** Reads the node's identity once, from whichever layout this Envoy has (xds.node from 1.33). */
@@ -430,7 +431,7 @@ export class Stream {
       removeHeader(REQUEST_HEADERS, String.UTF8.encode(unchecked(scan.prefixed[i])));
     }
     if (alsoProxyRequest && scan.has(root.slotProxyRequest)) {
-      removeHeader(REQUEST_HEADERS, String.UTF8.encode(K_PROXY_REQUEST));
+      removeHeader(REQUEST_HEADERS, K_PROXY_REQUEST_NAME);
     }
   }
 
