@@ -49,13 +49,19 @@ describe("applyAll against loopback API servers", () => {
   const inFlight = { now: 0, max: 0 };
   const previousKubeconfig = process.env.KUBECONFIG;
 
-  async function startServers(tokens: Record<string, string> = {}, withoutIstio: string[] = []): Promise<void> {
+  async function startServers(
+    tokens: Record<string, string> = {},
+    withoutIstio: string[] = [],
+  ): Promise<void> {
     fake = await startFakeClusters(dir, [...NAMES], { tokens, withoutIstio, delayMs: 20, inFlight });
     servers = fake.servers as typeof servers;
     process.env.KUBECONFIG = fake.kubeconfig;
   }
 
-  function run(plans: ClusterPlan[], overrides: { force?: boolean; concurrency?: number; timeoutMs?: number } = {}) {
+  function run(
+    plans: ClusterPlan[],
+    overrides: { force?: boolean; concurrency?: number; timeoutMs?: number } = {},
+  ) {
     return applyAll(plans, {
       kubeConfig: loadKubeConfig(),
       concurrency: overrides.concurrency ?? 4,
@@ -120,7 +126,13 @@ describe("applyAll against loopback API servers", () => {
       west: "WasmPlugin unchanged",
       central: "WasmPlugin unchanged",
     });
-    expect((servers.east.stored(WASM, "WasmPlugin", "istio-system", "kwt")!.metadata as { resourceVersion: string }).resourceVersion).toBe(versionBefore);
+    expect(
+      (
+        servers.east.stored(WASM, "WasmPlugin", "istio-system", "kwt")!.metadata as {
+          resourceVersion: string;
+        }
+      ).resourceVersion,
+    ).toBe(versionBefore);
 
     expect(summary(await run(plansFor(clustersYaml()))).east).toBe("WasmPlugin configured");
     const after = servers.east.stored(WASM, "WasmPlugin", "istio-system", "kwt")!;
@@ -131,7 +143,9 @@ describe("applyAll against loopback API servers", () => {
   it("one failing cluster does not stop the others, and a rerun converges", async () => {
     await startServers();
     servers.west.intercept = (request) =>
-      request.method === "PATCH" ? { code: 500, message: "etcdserver: request timed out", reason: "InternalError" } : undefined;
+      request.method === "PATCH"
+        ? { code: 500, message: "etcdserver: request timed out", reason: "InternalError" }
+        : undefined;
     const plans = plansFor(clustersYaml());
     expect(summary(await run(plans))).toEqual({
       east: "WasmPlugin created",
@@ -153,10 +167,13 @@ describe("applyAll against loopback API servers", () => {
         ? {
             code: 403,
             reason: "Forbidden",
-            message: 'wasmplugins.extensions.istio.io "kwt" is forbidden: User "dev" cannot patch resource "wasmplugins" in API group "extensions.istio.io" in the namespace "istio-system"',
+            message:
+              'wasmplugins.extensions.istio.io "kwt" is forbidden: User "dev" cannot patch resource "wasmplugins" in API group "extensions.istio.io" in the namespace "istio-system"',
           }
         : undefined;
-    const withSecret = clustersYaml("pullSecret: { name: kwt-pull, usernameEnv: REG_USER, passwordEnv: REG_PASS }");
+    const withSecret = clustersYaml(
+      "pullSecret: { name: kwt-pull, usernameEnv: REG_USER, passwordEnv: REG_PASS }",
+    );
     const outcomes = summary(await run(plansFor(withSecret, { REG_USER: "robot", REG_PASS: "s3cret" })));
     expect(outcomes).toEqual({
       east: 'applying WasmPlugin istio-system/kwt: forbidden (403): wasmplugins.extensions.istio.io "kwt" is forbidden: User "dev" cannot patch resource "wasmplugins" in API group "extensions.istio.io" in the namespace "istio-system"; the user of context "ctx-east" needs RBAC permission to patch WasmPlugin objects in namespace istio-system (already applied here: Secret created)',
@@ -165,7 +182,10 @@ describe("applyAll against loopback API servers", () => {
     });
     const secret = servers.west.stored("v1", "Secret", "istio-system", "kwt-pull")!;
     expect(secret.type).toBe("kubernetes.io/dockerconfigjson");
-    expect((servers.west.stored(WASM, "WasmPlugin", "istio-system", "kwt")!.spec as Record<string, unknown>).imagePullSecret).toBe("kwt-pull");
+    expect(
+      (servers.west.stored(WASM, "WasmPlugin", "istio-system", "kwt")!.spec as Record<string, unknown>)
+        .imagePullSecret,
+    ).toBe("kwt-pull");
   });
 
   it("reports a conflict with another field manager and takes the fields over only with force", async () => {
@@ -179,12 +199,20 @@ describe("applyAll against loopback API servers", () => {
       'applying WasmPlugin istio-system/kwt: conflict (409): another field manager owns .spec.sha256 (conflict with "kubectl-edit"); rerun with --force to take them over for kwt, or change them back',
     );
     expect(first.west).toBe("WasmPlugin created");
-    expect((servers.east.stored(WASM, "WasmPlugin", "istio-system", "kwt")!.spec as Record<string, unknown>).sha256).toBe("cd".repeat(32));
+    expect(
+      (servers.east.stored(WASM, "WasmPlugin", "istio-system", "kwt")!.spec as Record<string, unknown>)
+        .sha256,
+    ).toBe("cd".repeat(32));
 
     expect(summary(await run(plans, { force: true })).east).toBe("WasmPlugin configured");
-    expect((servers.east.stored(WASM, "WasmPlugin", "istio-system", "kwt")!.spec as Record<string, unknown>).sha256).toBe("ab".repeat(32));
+    expect(
+      (servers.east.stored(WASM, "WasmPlugin", "istio-system", "kwt")!.spec as Record<string, unknown>)
+        .sha256,
+    ).toBe("ab".repeat(32));
     expect(servers.east.owners(WASM, "WasmPlugin", "istio-system", "kwt").kwt).toContain(".spec.sha256");
-    expect(servers.east.owners(WASM, "WasmPlugin", "istio-system", "kwt")["kubectl-edit"]).not.toContain(".spec.sha256");
+    expect(servers.east.owners(WASM, "WasmPlugin", "istio-system", "kwt")["kubectl-edit"]).not.toContain(
+      ".spec.sha256",
+    );
     expect(summary(await run(plans)).east).toBe("WasmPlugin unchanged");
   });
 

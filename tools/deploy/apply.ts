@@ -1,5 +1,11 @@
 /** Applies each cluster's plan with server-side apply, concurrently, one result per cluster. */
-import { ClusterError, runOnClusters, type ClusterClient, type ClusterOutcome, type RunOptions } from "./kube.js";
+import {
+  ClusterError,
+  runOnClusters,
+  type ClusterClient,
+  type ClusterOutcome,
+  type RunOptions,
+} from "./kube.js";
 import type { ClusterPlan } from "./plan.js";
 import type { KubeObject } from "./render.js";
 
@@ -12,11 +18,17 @@ export interface AppliedObject {
   action: ApplyAction;
 }
 
-function resourceVersion(object: { metadata?: { resourceVersion?: string } } | undefined): string | undefined {
+function resourceVersion(
+  object: { metadata?: { resourceVersion?: string } } | undefined,
+): string | undefined {
   return object?.metadata?.resourceVersion;
 }
 
-async function applyObject(client: ClusterClient, object: KubeObject, force: boolean): Promise<AppliedObject> {
+async function applyObject(
+  client: ClusterClient,
+  object: KubeObject,
+  force: boolean,
+): Promise<AppliedObject> {
   const before = await client.read(object);
   const after = await client.apply(object, force);
   // Server-side apply leaves resourceVersion alone when the object does not change.
@@ -29,7 +41,11 @@ async function applyObject(client: ClusterClient, object: KubeObject, force: boo
 }
 
 /** Applies one cluster's objects in order; a failure names what was already applied there. */
-export async function applyPlan(client: ClusterClient, plan: ClusterPlan, force: boolean): Promise<AppliedObject[]> {
+export async function applyPlan(
+  client: ClusterClient,
+  plan: ClusterPlan,
+  force: boolean,
+): Promise<AppliedObject[]> {
   const applied: AppliedObject[] = [];
   for (const object of plan.objects) {
     try {

@@ -33,7 +33,10 @@ const HOST_CHARACTER = /^[A-Za-z0-9\-._~!$&'()*+,;=:[\]<>"%]*$/;
  * characters, the host's character set and port, and `%` escapes.
  */
 export function requestUriScheme(text: string): string | undefined {
-  if (text === "" || [...text].some((character) => character.charCodeAt(0) < 0x20 || character === "\u007f")) {
+  if (
+    text === "" ||
+    [...text].some((character) => character.charCodeAt(0) < 0x20 || character === "\u007f")
+  ) {
     return undefined;
   }
   let scheme = "";
@@ -81,7 +84,10 @@ const RULES: { rule: string; check: RuleCheck }[] = [
     check: (self) => !(isRecord(self) && self.valueFrom === "HOST" && has(self, "value")),
   },
   { rule: '!self.contains("*")', check: (self) => typeof self === "string" && !self.includes("*") },
-  { rule: 'self.all(key, !key.contains("*"))', check: (self) => keys(self).every((key) => !key.includes("*")) },
+  {
+    rule: 'self.all(key, !key.contains("*"))',
+    check: (self) => keys(self).every((key) => !key.includes("*")),
+  },
   { rule: "self.all(key, key.size() != 0)", check: (self) => keys(self).every((key) => key.length !== 0) },
   {
     rule: "self.size() == 0",

@@ -16,8 +16,12 @@ async function kwt(...argv: string[]): Promise<{ code: number; stdout: string; s
   let stdout = "";
   let stderr = "";
   const spies = [
-    vi.spyOn(console, "log").mockImplementation((...parts: unknown[]) => void (stdout += `${parts.join(" ")}\n`)),
-    vi.spyOn(console, "error").mockImplementation((...parts: unknown[]) => void (stderr += `${parts.join(" ")}\n`)),
+    vi
+      .spyOn(console, "log")
+      .mockImplementation((...parts: unknown[]) => void (stdout += `${parts.join(" ")}\n`)),
+    vi
+      .spyOn(console, "error")
+      .mockImplementation((...parts: unknown[]) => void (stderr += `${parts.join(" ")}\n`)),
     vi.spyOn(process.stdout, "write").mockImplementation((chunk) => ((stdout += String(chunk)), true)),
     vi.spyOn(process.stderr, "write").mockImplementation((chunk) => ((stderr += String(chunk)), true)),
   ];
@@ -74,25 +78,49 @@ describe("kwt deploy / status / doctor without clusters", () => {
   });
 
   it("refuses a bad command line with exit 2", async () => {
-    expect(await kwt("deploy", "--dry-run")).toMatchObject({ code: 2, stderr: expect.stringMatching(/^kwt deploy: --clusters FILE is required\n\nUsage:/) });
+    expect(await kwt("deploy", "--dry-run")).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/^kwt deploy: --clusters FILE is required\n\nUsage:/),
+    });
     expect((await kwt("status", "--clusters", clustersFile, "--concurrency", "0")).stderr).toMatch(
       /^kwt status: --concurrency must be an integer from 1 to 32, got '0'/,
     );
-    expect((await kwt("doctor", "--clusters", clustersFile, "--digest", DIGEST)).stderr).toMatch(/^kwt doctor: unknown option --digest/);
+    expect((await kwt("doctor", "--clusters", clustersFile, "--digest", DIGEST)).stderr).toMatch(
+      /^kwt doctor: unknown option --digest/,
+    );
   });
 
   it("--dry-run prints the manifests and contacts nothing", async () => {
-    const { code, stdout, stderr } = await kwt("deploy", "--clusters", clustersFile, "--digest", DIGEST, "--dry-run");
+    const { code, stdout, stderr } = await kwt(
+      "deploy",
+      "--clusters",
+      clustersFile,
+      "--digest",
+      DIGEST,
+      "--dry-run",
+    );
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
-    const documents = parseAllDocuments(stdout).map((document) => document.toJS() as { metadata: unknown; spec: Record<string, unknown> });
-    expect(documents.map((document) => [document.metadata, document.spec.sha256, document.spec.pluginConfig])).toEqual([
+    const documents = parseAllDocuments(stdout).map(
+      (document) => document.toJS() as { metadata: unknown; spec: Record<string, unknown> },
+    );
+    expect(
+      documents.map((document) => [document.metadata, document.spec.sha256, document.spec.pluginConfig]),
+    ).toEqual([
       [
-        { name: "kwt", namespace: "istio-system", labels: { "app.kubernetes.io/name": "kwt-filter", "app.kubernetes.io/managed-by": "kwt" } },
+        {
+          name: "kwt",
+          namespace: "istio-system",
+          labels: { "app.kubernetes.io/name": "kwt-filter", "app.kubernetes.io/managed-by": "kwt" },
+        },
         DIGEST.slice(7),
         { cluster: "east", region: "us-east1", tracing: { minProbability: 0.02 } },
       ],
       [
-        { name: "kwt", namespace: "istio-system", labels: { "app.kubernetes.io/name": "kwt-filter", "app.kubernetes.io/managed-by": "kwt" } },
+        {
+          name: "kwt",
+          namespace: "istio-system",
+          labels: { "app.kubernetes.io/name": "kwt-filter", "app.kubernetes.io/managed-by": "kwt" },
+        },
         DIGEST.slice(7),
         { cluster: "west", region: "us-west1", tracing: { minProbability: 0.02 }, maxSeries: 500 },
       ],
@@ -102,17 +130,39 @@ describe("kwt deploy / status / doctor without clusters", () => {
 
   it("takes image and digest from kwt push's output", async () => {
     const pushed = path.join(dir, "push.out");
-    writeFileSync(pushed, `url=oci://127.0.0.1:5000/kwt/filter:v2\ndigest=${DIGEST}\nsha256=${DIGEST.slice(7)}\n`);
-    const { code, stdout } = await kwt("deploy", "--clusters", clustersFile, "--pushed", pushed, "--dry-run", "--cluster", "west");
+    writeFileSync(
+      pushed,
+      `url=oci://127.0.0.1:5000/kwt/filter:v2\ndigest=${DIGEST}\nsha256=${DIGEST.slice(7)}\n`,
+    );
+    const { code, stdout } = await kwt(
+      "deploy",
+      "--clusters",
+      clustersFile,
+      "--pushed",
+      pushed,
+      "--dry-run",
+      "--cluster",
+      "west",
+    );
     expect(code).toBe(0);
-    const [only] = parseAllDocuments(stdout).map((document) => document.toJS() as { spec: Record<string, unknown> });
-    expect([only!.spec.url, only!.spec.sha256]).toEqual(["oci://127.0.0.1:5000/kwt/filter:v2", DIGEST.slice(7)]);
-    expect((await kwt("deploy", "--clusters", clustersFile, "--pushed", pushed, "--image", "x")).code).toBe(2);
+    const [only] = parseAllDocuments(stdout).map(
+      (document) => document.toJS() as { spec: Record<string, unknown> },
+    );
+    expect([only!.spec.url, only!.spec.sha256]).toEqual([
+      "oci://127.0.0.1:5000/kwt/filter:v2",
+      DIGEST.slice(7),
+    ]);
+    expect((await kwt("deploy", "--clusters", clustersFile, "--pushed", pushed, "--image", "x")).code).toBe(
+      2,
+    );
   });
 
   it("lists every input problem with exit 1, applying nothing", async () => {
     const broken = path.join(dir, "broken.yaml");
-    writeFileSync(broken, "clusters:\n  - { name: east, context: ctx-east, config: { tracing: { minProbability: 7 } } }\n");
+    writeFileSync(
+      broken,
+      "clusters:\n  - { name: east, context: ctx-east, config: { tracing: { minProbability: 7 } } }\n",
+    );
     expect(await kwt("deploy", "--clusters", broken)).toEqual({
       code: 1,
       stdout: "",
@@ -136,7 +186,8 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
 
   it("deploy prints a per-cluster table, exit 1 while one fails, 0 once a rerun converges", async () => {
     const { west } = fixture.clusters.servers;
-    west!.intercept = (request) => (request.method === "PATCH" ? { code: 500, message: "etcd unavailable" } : undefined);
+    west!.intercept = (request) =>
+      request.method === "PATCH" ? { code: 500, message: "etcd unavailable" } : undefined;
     const first = await kwt("deploy", "--clusters", clustersFile, "--digest", DIGEST);
     expect(first.code).toBe(1);
     expect(first.stdout).toBe(
@@ -177,7 +228,15 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
         "",
       ].join("\n"),
     );
-    const drift = await kwt("status", "--clusters", clustersFile, "--digest", `sha256:${"77".repeat(32)}`, "--cluster", "east");
+    const drift = await kwt(
+      "status",
+      "--clusters",
+      clustersFile,
+      "--digest",
+      `sha256:${"77".repeat(32)}`,
+      "--cluster",
+      "east",
+    );
     expect(drift.code).toBe(1);
     expect(drift.stdout).toContain("east     ctx-east  present  sha256:5e5e5e5e5e5e  no: digest\n");
     expect(fixture.clusters.servers.east!.stored(WASM, "WasmPlugin", "istio-system", "kwt")).toBeDefined();
@@ -189,7 +248,9 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
         apiVersion: "apps/v1",
         kind: "Deployment",
         metadata: { name: "istiod", namespace: "istio-system" },
-        spec: { template: { spec: { containers: [{ name: "discovery", image: "docker.io/istio/pilot:1.26.2" }] } } },
+        spec: {
+          template: { spec: { containers: [{ name: "discovery", image: "docker.io/istio/pilot:1.26.2" }] } },
+        },
       });
     }
     fixture.clusters.servers.east!.seed({
@@ -220,7 +281,9 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     expect(lines[7]).toBe(
       "        fix: add the missing labels to the mesh config, then restart the workloads (Knative: roll out a new revision); proxies read extraStatTags only when they start.",
     );
-    expect(stdout).toContain("            kubectl --context 'ctx-west' -n istio-system patch configmap istio --type merge -p '");
+    expect(stdout).toContain(
+      "            kubectl --context 'ctx-west' -n istio-system patch configmap istio --type merge -p '",
+    );
     expect(lines.at(-2)).toBe("1 of 2 clusters without problems; apply the fixes above");
   });
 });

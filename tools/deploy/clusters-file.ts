@@ -96,7 +96,8 @@ class FieldReader {
     allowed: string[],
   ) {
     for (const key of Object.keys(record)) {
-      if (!allowed.includes(key)) problems.push(`${this.at(key)}: unknown field; expected one of ${allowed.join(", ")}`);
+      if (!allowed.includes(key))
+        problems.push(`${this.at(key)}: unknown field; expected one of ${allowed.join(", ")}`);
     }
   }
 
@@ -111,8 +112,10 @@ class FieldReader {
   string(key: string, pattern?: RegExp, expected?: string): string | undefined {
     const value = this.record[key];
     if (value === undefined || value === null) return undefined;
-    if (typeof value !== "string" || value === "") this.problem(key, `must be a non-empty string, got ${JSON.stringify(value)}`);
-    else if (pattern && !pattern.test(value)) this.problem(key, `${JSON.stringify(value)} is not ${expected}`);
+    if (typeof value !== "string" || value === "")
+      this.problem(key, `must be a non-empty string, got ${JSON.stringify(value)}`);
+    else if (pattern && !pattern.test(value))
+      this.problem(key, `${JSON.stringify(value)} is not ${expected}`);
     else return value;
     return undefined;
   }
@@ -144,11 +147,15 @@ class FieldReader {
     const labels = selector?.mapping("matchLabels");
     if (!selector) return undefined;
     if (!labels || Object.keys(labels).length === 0) {
-      selector.problem("matchLabels", "required: at least one label (leave selector out to select every workload)");
+      selector.problem(
+        "matchLabels",
+        "required: at least one label (leave selector out to select every workload)",
+      );
       return undefined;
     }
     const wrong = Object.entries(labels).filter(([, value]) => typeof value !== "string");
-    for (const [label] of wrong) this.problems.push(`${selector.at("matchLabels")}.${label}: must be a string (quote it)`);
+    for (const [label] of wrong)
+      this.problems.push(`${selector.at("matchLabels")}.${label}: must be a string (quote it)`);
     return wrong.length === 0 ? (labels as Record<string, string>) : undefined;
   }
 
@@ -175,7 +182,10 @@ function readCluster(problems: string[], value: unknown, index: number): Cluster
   const config = fields.config("config");
   for (const owned of ["cluster", "region"]) {
     if (config[owned] !== undefined) {
-      fields.problem(`config.${owned}`, `kwt sets it from ${path}.${owned === "cluster" ? "name" : "region"}; remove it`);
+      fields.problem(
+        `config.${owned}`,
+        `kwt sets it from ${path}.${owned === "cluster" ? "name" : "region"}; remove it`,
+      );
     }
   }
   const namespace = fields.string("namespace", DNS_LABEL, "a namespace name");
@@ -202,10 +212,16 @@ function duplicates(clusters: ClusterEntry[], key: "name" | "context", problems:
 export function parseClustersFile(text: string, source: string): ClustersFile {
   const document = parseDocument(text);
   if (document.errors.length > 0) {
-    throw new ClustersFileError(source, document.errors.map((error) => `invalid YAML: ${error.message}`));
+    throw new ClustersFileError(
+      source,
+      document.errors.map((error) => `invalid YAML: ${error.message}`),
+    );
   }
   const root: unknown = document.toJS();
-  if (!isRecord(root)) throw new ClustersFileError(source, ["must be a mapping with image and clusters (see deploy/clusters.example.yaml)"]);
+  if (!isRecord(root))
+    throw new ClustersFileError(source, [
+      "must be a mapping with image and clusters (see deploy/clusters.example.yaml)",
+    ]);
   const problems: string[] = [];
   const fields = new FieldReader(problems, root, "", TOP_LEVEL_FIELDS);
   const image = fields.string("image");
@@ -221,18 +237,29 @@ export function parseClustersFile(text: string, source: string): ClustersFile {
   let pullSecret: PullSecretSettings | undefined;
   const secretFields = fields.nested("pullSecret", ["name", "usernameEnv", "passwordEnv"]);
   if (secretFields) {
-    const secretName = secretFields.requiredString("name", DNS_SUBDOMAIN, "a Secret name (DNS-1123 subdomain)");
+    const secretName = secretFields.requiredString(
+      "name",
+      DNS_SUBDOMAIN,
+      "a Secret name (DNS-1123 subdomain)",
+    );
     const usernameEnv = secretFields.string("usernameEnv", ENV_NAME, "an environment variable name");
     const passwordEnv = secretFields.string("passwordEnv", ENV_NAME, "an environment variable name");
     if ((usernameEnv === undefined) !== (passwordEnv === undefined)) {
-      secretFields.problem(usernameEnv === undefined ? "usernameEnv" : "passwordEnv", "give usernameEnv and passwordEnv together, or neither");
+      secretFields.problem(
+        usernameEnv === undefined ? "usernameEnv" : "passwordEnv",
+        "give usernameEnv and passwordEnv together, or neither",
+      );
     }
     if (secretName) pullSecret = { name: secretName, usernameEnv, passwordEnv };
   }
   const istio = { namespace: "istio-system", ...fields.istio("istio") };
   const config = fields.config("config");
   for (const owned of ["cluster", "region"]) {
-    if (config[owned] !== undefined) fields.problem(`config.${owned}`, `kwt sets it per cluster (clusters[].${owned === "cluster" ? "name" : "region"}); remove it`);
+    if (config[owned] !== undefined)
+      fields.problem(
+        `config.${owned}`,
+        `kwt sets it per cluster (clusters[].${owned === "cluster" ? "name" : "region"}); remove it`,
+      );
   }
   const clusterValues = root.clusters;
   const clusters: ClusterEntry[] = [];
@@ -263,12 +290,16 @@ export function parseClustersFile(text: string, source: string): ClustersFile {
 }
 
 /** The clusters named by --cluster (all when none), and a problem for each name the file lacks. */
-export function selectClusters(file: ClustersFile, only: string[]): { clusters: ClusterEntry[]; problems: string[] } {
+export function selectClusters(
+  file: ClustersFile,
+  only: string[],
+): { clusters: ClusterEntry[]; problems: string[] } {
   const known = file.clusters.map((cluster) => cluster.name);
   const problems = only
     .filter((name) => !known.includes(name))
     .map((name) => `--cluster ${name}: no such cluster in the clusters file (it has ${known.join(", ")})`);
-  const clusters = only.length === 0 ? file.clusters : file.clusters.filter((cluster) => only.includes(cluster.name));
+  const clusters =
+    only.length === 0 ? file.clusters : file.clusters.filter((cluster) => only.includes(cluster.name));
   return { clusters, problems };
 }
 
@@ -282,8 +313,11 @@ export function readClustersFile(file: string): ClustersFile {
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
-    throw new ClustersFileError(file, [`cannot read the clusters file: ${reason} (see deploy/clusters.example.yaml)`]);
+    const reason =
+      (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+    throw new ClustersFileError(file, [
+      `cannot read the clusters file: ${reason} (see deploy/clusters.example.yaml)`,
+    ]);
   }
   return parseClustersFile(text, file);
 }

@@ -21,7 +21,9 @@ const WHERE = { context: "prod-east", namespace: "istio-system", configMap: "ist
 /** The JSON merge patch inside a printed kubectl command, and the mesh config it would write. */
 function patchedMesh(fix: string): Record<string, unknown> {
   const command = fix.split("\n").find((line) => line.trim().startsWith("kubectl "))!;
-  const patch = JSON.parse(command.slice(command.indexOf("-p '") + 4, -1).replace(/'\\''/g, "'")) as { data: { mesh: string } };
+  const patch = JSON.parse(command.slice(command.indexOf("-p '") + 4, -1).replace(/'\\''/g, "'")) as {
+    data: { mesh: string };
+  };
   return parse(patch.data.mesh) as Record<string, unknown>;
 }
 
@@ -33,9 +35,19 @@ describe("doctor checks", () => {
   });
 
   it("reads the Istio version from istiod's image", () => {
-    expect(istioVersionFromImage("docker.io/istio/pilot:1.20.8-distroless")).toEqual({ major: 1, minor: 20, text: "1.20.8" });
-    expect(istioVersionFromImage("gcr.io/istio-release/pilot:1.30.3")).toEqual({ major: 1, minor: 30, text: "1.30.3" });
-    expect(istioVersionFromImage(`localhost:5000/pilot:1.22.0@sha256:${"a".repeat(64)}`)?.text).toBe("1.22.0");
+    expect(istioVersionFromImage("docker.io/istio/pilot:1.20.8-distroless")).toEqual({
+      major: 1,
+      minor: 20,
+      text: "1.20.8",
+    });
+    expect(istioVersionFromImage("gcr.io/istio-release/pilot:1.30.3")).toEqual({
+      major: 1,
+      minor: 30,
+      text: "1.30.3",
+    });
+    expect(istioVersionFromImage(`localhost:5000/pilot:1.22.0@sha256:${"a".repeat(64)}`)?.text).toBe(
+      "1.22.0",
+    );
     expect(istioVersionFromImage("istio/pilot:latest")).toBeUndefined();
     expect(istioVersionFromImage(`istio/pilot@sha256:${"a".repeat(64)}`)).toBeUndefined();
   });
@@ -81,7 +93,9 @@ describe("doctor checks", () => {
     const check = checkExtraStatTags(mesh, WHERE);
     const missing = FILTER_METRIC_LABELS.filter((label) => label !== "source_cluster");
     expect(check.level).toBe("fail");
-    expect(check.detail).toBe(`12 of 13 labels missing (${missing.join(", ")}): their values stay in the metric names`);
+    expect(check.detail).toBe(
+      `12 of 13 labels missing (${missing.join(", ")}): their values stay in the metric names`,
+    );
     const tags = ["request_host", "source_cluster", ...missing];
     expect(check.fix!.split("\n").slice(0, 5)).toEqual([
       "add the missing labels to the mesh config, then restart the workloads (Knative: roll out a new revision); proxies read extraStatTags only when they start.",
@@ -91,7 +105,9 @@ describe("doctor checks", () => {
       "        extraStatTags:",
     ]);
     expect(check.fix).toContain(tags.map((tag) => `          - ${tag}`).join("\n"));
-    expect(check.fix).toContain("    kubectl --context 'prod-east' -n istio-system patch configmap istio --type merge -p '{\"data\":{\"mesh\":");
+    expect(check.fix).toContain(
+      '    kubectl --context \'prod-east\' -n istio-system patch configmap istio --type merge -p \'{"data":{"mesh":',
+    );
     expect(patchedMesh(check.fix!)).toEqual({
       accessLogFile: "/dev/stdout",
       defaultConfig: { discoveryAddress: "istiod.istio-system.svc:15012", extraStatTags: tags },
@@ -145,7 +161,11 @@ describe("diagnoseAll against loopback API servers", () => {
     fixture.clusters.servers.central!.seed(istiod("istiod", "docker.io/istio/pilot:1.24.0"));
     fixture.clusters.servers.central!.intercept = (request) =>
       request.path.includes("/configmaps/")
-        ? { code: 403, reason: "Forbidden", message: 'configmaps "istio" is forbidden: User "viewer" cannot get resource "configmaps"' }
+        ? {
+            code: 403,
+            reason: "Forbidden",
+            message: 'configmaps "istio" is forbidden: User "viewer" cannot get resource "configmaps"',
+          }
         : undefined;
     const outcomes = await diagnoseAll(
       [
@@ -156,7 +176,9 @@ describe("diagnoseAll against loopback API servers", () => {
       { kubeConfig: loadKubeConfig(), concurrency: 2, timeoutMs: 10_000 },
     );
     const levels = (checks: Check[] | undefined) => checks?.map((check) => `${check.name}: ${check.level}`);
-    expect(outcomes.map((outcome) => [outcome.target.cluster, levels(outcome.result), outcome.error])).toEqual([
+    expect(
+      outcomes.map((outcome) => [outcome.target.cluster, levels(outcome.result), outcome.error]),
+    ).toEqual([
       ["east", ["Istio version: ok", "extraStatTags: ok", "stats inclusion: ok"], undefined],
       ["west", ["Istio version: ok", "extraStatTags: fail", "stats inclusion: ok"], undefined],
       ["central", ["Istio version: ok", "extraStatTags: fail", "stats inclusion: fail"], undefined],
@@ -168,11 +190,14 @@ describe("diagnoseAll against loopback API servers", () => {
   });
 
   it("says when istiod is not where the file says", async () => {
-    const [outcome] = await diagnoseAll([{ cluster: "east", context: "ctx-east", istio: { namespace: "istio-system" } }], {
-      kubeConfig: loadKubeConfig(),
-      concurrency: 1,
-      timeoutMs: 10_000,
-    });
+    const [outcome] = await diagnoseAll(
+      [{ cluster: "east", context: "ctx-east", istio: { namespace: "istio-system" } }],
+      {
+        kubeConfig: loadKubeConfig(),
+        concurrency: 1,
+        timeoutMs: 10_000,
+      },
+    );
     expect(outcome!.result!.map((check) => check.detail)).toEqual([
       "Deployment istio-system/istiod not found: is istiod installed here (set istio.namespace / istio.revision in the clusters file)?",
       "ConfigMap istio-system/istio (the mesh config) not found: is istiod installed here (istio.namespace / istio.revision)?",

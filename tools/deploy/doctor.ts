@@ -6,7 +6,13 @@
 import { parse, parseDocument, stringify } from "yaml";
 import type { IstioInstall } from "./clusters-file.js";
 import { FILTER_METRIC_LABELS } from "./filter-contract.js";
-import { ClusterError, runOnClusters, type ClusterClient, type ClusterOutcome, type RunOptions } from "./kube.js";
+import {
+  ClusterError,
+  runOnClusters,
+  type ClusterClient,
+  type ClusterOutcome,
+  type RunOptions,
+} from "./kube.js";
 
 export type CheckLevel = "ok" | "warn" | "fail";
 
@@ -49,7 +55,11 @@ export function checkVersion(image: string | undefined, version: IstioVersion | 
   const name = "Istio version";
   const range = `${OLDEST_ISTIO.major}.${OLDEST_ISTIO.minor} to ${NEWEST_ISTIO.major}.${NEWEST_ISTIO.minor}`;
   if (!version) {
-    return { name, level: "warn", detail: `cannot tell the version from istiod's image ${image ?? "(none)"}; kwt supports ${range}` };
+    return {
+      name,
+      level: "warn",
+      detail: `cannot tell the version from istiod's image ${image ?? "(none)"}; kwt supports ${range}`,
+    };
   }
   if (compareVersion(version, OLDEST_ISTIO) < 0) {
     return {
@@ -60,7 +70,11 @@ export function checkVersion(image: string | undefined, version: IstioVersion | 
     };
   }
   if (compareVersion(version, NEWEST_ISTIO) > 0) {
-    return { name, level: "warn", detail: `${version.text} is newer than ${NEWEST_ISTIO.major}.${NEWEST_ISTIO.minor}, the newest release kwt validates against` };
+    return {
+      name,
+      level: "warn",
+      detail: `${version.text} is newer than ${NEWEST_ISTIO.major}.${NEWEST_ISTIO.minor}, the newest release kwt validates against`,
+    };
   }
   return { name, level: "ok", detail: `${version.text} (supported: ${range})` };
 }
@@ -68,7 +82,11 @@ export function checkVersion(image: string | undefined, version: IstioVersion | 
 interface MeshConfig {
   defaultConfig?: {
     extraStatTags?: unknown;
-    proxyStatsMatcher?: { inclusionPrefixes?: unknown; inclusionSuffixes?: unknown; inclusionRegexps?: unknown };
+    proxyStatsMatcher?: {
+      inclusionPrefixes?: unknown;
+      inclusionSuffixes?: unknown;
+      inclusionRegexps?: unknown;
+    };
   };
 }
 
@@ -104,7 +122,11 @@ export function checkExtraStatTags(meshText: string | undefined, where: MeshLoca
   const present = strings(parseMesh(meshText).defaultConfig?.extraStatTags);
   const missing = FILTER_METRIC_LABELS.filter((label) => !present.includes(label));
   if (missing.length === 0) {
-    return { name, level: "ok", detail: `all ${FILTER_METRIC_LABELS.length} labels the filter emits are listed` };
+    return {
+      name,
+      level: "ok",
+      detail: `all ${FILTER_METRIC_LABELS.length} labels the filter emits are listed`,
+    };
   }
   const tags = [...present, ...missing];
   const patch = JSON.stringify({ data: { mesh: meshWithTags(meshText, tags) } });
@@ -130,7 +152,11 @@ export function checkExtraStatTags(meshText: string | undefined, where: MeshLoca
 export function checkStatsInclusion(meshText: string | undefined, version: IstioVersion | undefined): Check {
   const name = "stats inclusion";
   if (version && compareVersion(version, OLDEST_ISTIO) >= 0) {
-    return { name, level: "ok", detail: "Istio's built-in inclusion prefix 'wasm' exports the filter's wasmcustom.* stats" };
+    return {
+      name,
+      level: "ok",
+      detail: "Istio's built-in inclusion prefix 'wasm' exports the filter's wasmcustom.* stats",
+    };
   }
   const matcher = parseMesh(meshText).defaultConfig?.proxyStatsMatcher;
   const sample = "wasmcustom.knative_invocations_total";
@@ -152,19 +178,41 @@ export function checkStatsInclusion(meshText: string | undefined, version: Istio
   };
 }
 
-async function istiodImage(client: ClusterClient, target: DoctorTarget, deployment: string): Promise<string | undefined> {
-  const live = await client.read({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: deployment, namespace: target.istio.namespace } });
+async function istiodImage(
+  client: ClusterClient,
+  target: DoctorTarget,
+  deployment: string,
+): Promise<string | undefined> {
+  const live = await client.read({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: deployment, namespace: target.istio.namespace },
+  });
   if (!live) {
-    throw new ClusterError(`Deployment ${target.istio.namespace}/${deployment} not found: is istiod installed here (set istio.namespace / istio.revision in the clusters file)?`);
+    throw new ClusterError(
+      `Deployment ${target.istio.namespace}/${deployment} not found: is istiod installed here (set istio.namespace / istio.revision in the clusters file)?`,
+    );
   }
-  const containers = (live as { spec?: { template?: { spec?: { containers?: { name?: string; image?: string }[] } } } }).spec?.template?.spec?.containers ?? [];
+  const containers =
+    (live as { spec?: { template?: { spec?: { containers?: { name?: string; image?: string }[] } } } }).spec
+      ?.template?.spec?.containers ?? [];
   return (containers.find((container) => container.name === "discovery") ?? containers[0])?.image;
 }
 
-async function meshText(client: ClusterClient, target: DoctorTarget, configMap: string): Promise<string | undefined> {
-  const live = await client.read({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: configMap, namespace: target.istio.namespace } });
+async function meshText(
+  client: ClusterClient,
+  target: DoctorTarget,
+  configMap: string,
+): Promise<string | undefined> {
+  const live = await client.read({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: configMap, namespace: target.istio.namespace },
+  });
   if (!live) {
-    throw new ClusterError(`ConfigMap ${target.istio.namespace}/${configMap} (the mesh config) not found: is istiod installed here (istio.namespace / istio.revision)?`);
+    throw new ClusterError(
+      `ConfigMap ${target.istio.namespace}/${configMap} (the mesh config) not found: is istiod installed here (istio.namespace / istio.revision)?`,
+    );
   }
   return (live as { data?: Record<string, string> }).data?.mesh;
 }
@@ -197,6 +245,9 @@ export async function diagnose(client: ClusterClient, target: DoctorTarget): Pro
   return checks;
 }
 
-export function diagnoseAll(targets: DoctorTarget[], options: RunOptions): Promise<ClusterOutcome<DoctorTarget, Check[]>[]> {
+export function diagnoseAll(
+  targets: DoctorTarget[],
+  options: RunOptions,
+): Promise<ClusterOutcome<DoctorTarget, Check[]>[]> {
   return runOnClusters(targets, options, diagnose);
 }

@@ -62,7 +62,9 @@ function isRecord(value: unknown): value is Json {
 type FieldPath = string;
 
 const IDENTITY_FIELDS = new Set(
-  [["apiVersion"], ["kind"], ["metadata", "name"], ["metadata", "namespace"]].map((keys) => JSON.stringify(keys)),
+  [["apiVersion"], ["kind"], ["metadata", "name"], ["metadata", "namespace"]].map((keys) =>
+    JSON.stringify(keys),
+  ),
 );
 
 function keysOf(field: FieldPath): string[] {
@@ -162,7 +164,11 @@ export class FakeKubeApi {
     const metadata = object.metadata as { name: string; namespace: string };
     const resource = this.resourceOf(String(object.apiVersion), String(object.kind));
     const stored: Json = structuredClone(object);
-    Object.assign(stored.metadata as Json, { resourceVersion: String(++this.resourceVersion), generation: 1, uid: `uid-${this.resourceVersion}` });
+    Object.assign(stored.metadata as Json, {
+      resourceVersion: String(++this.resourceVersion),
+      generation: 1,
+      uid: `uid-${this.resourceVersion}`,
+    });
     const owned = ownedFields(object);
     this.objects.set(this.key(resource.groupVersion, resource.plural, metadata.namespace, metadata.name), {
       object: stored,
@@ -180,7 +186,12 @@ export class FakeKubeApi {
   owners(apiVersion: string, kind: string, namespace: string, name: string): Record<string, string[]> {
     const resource = this.resourceOf(apiVersion, kind);
     const stored = this.objects.get(this.key(resource.groupVersion, resource.plural, namespace, name));
-    return Object.fromEntries([...(stored?.managers ?? [])].map(([manager, fields]) => [manager, [...fields].map(displayPath).sort()]));
+    return Object.fromEntries(
+      [...(stored?.managers ?? [])].map(([manager, fields]) => [
+        manager,
+        [...fields].map(displayPath).sort(),
+      ]),
+    );
   }
 
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
@@ -214,21 +225,31 @@ export class FakeKubeApi {
   }
 
   private status(code: number, message: string, reason: string, details?: Json): [number, Json] {
-    return [code, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, details, code }];
+    return [
+      code,
+      { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, details, code },
+    ];
   }
 
   private route(request: RecordedRequest, body: string): [number, Json] {
     const discovery = /^\/(?:api\/(v1)|apis\/([^/]+\/[^/]+))$/.exec(request.path);
     if (discovery && request.method === "GET") return this.discover(discovery[1] ?? discovery[2]!);
-    const item = /^\/(?:api\/(v1)|apis\/([^/]+\/[^/]+))\/namespaces\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(request.path);
+    const item = /^\/(?:api\/(v1)|apis\/([^/]+\/[^/]+))\/namespaces\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(
+      request.path,
+    );
     const groupVersion = item?.[1] ?? item?.[2];
-    const resource = RESOURCES.find((entry) => entry.groupVersion === groupVersion && entry.plural === item?.[4]);
-    if (!item || !resource || !this.serves(resource.groupVersion)) return this.status(404, "the server could not find the requested resource", "NotFound");
+    const resource = RESOURCES.find(
+      (entry) => entry.groupVersion === groupVersion && entry.plural === item?.[4],
+    );
+    if (!item || !resource || !this.serves(resource.groupVersion))
+      return this.status(404, "the server could not find the requested resource", "NotFound");
     const [namespace, name] = [item[3]!, item[5]!];
     const key = this.key(resource.groupVersion, resource.plural, namespace, name);
     if (request.method === "GET") {
       const stored = this.objects.get(key);
-      return stored ? [200, stored.object] : this.status(404, `${resource.plural} "${name}" not found`, "NotFound");
+      return stored
+        ? [200, stored.object]
+        : this.status(404, `${resource.plural} "${name}" not found`, "NotFound");
     }
     if (request.method === "PATCH") return this.apply(request, body, resource, key, namespace, name);
     return this.status(405, `method ${request.method} not allowed`, "MethodNotAllowed");
@@ -240,7 +261,8 @@ export class FakeKubeApi {
 
   private discover(groupVersion: string): [number, Json] {
     const resources = RESOURCES.filter((entry) => entry.groupVersion === groupVersion);
-    if (resources.length === 0 || !this.serves(groupVersion)) return this.status(404, "the server could not find the requested resource", "NotFound");
+    if (resources.length === 0 || !this.serves(groupVersion))
+      return this.status(404, "the server could not find the requested resource", "NotFound");
     return [
       200,
       {
@@ -259,16 +281,34 @@ export class FakeKubeApi {
   }
 
   /** Server-side apply: ownership per field, conflicts unless forced, removal of fields a manager dropped. */
-  private apply(request: RecordedRequest, body: string, resource: Resource, key: string, namespace: string, name: string): [number, Json] {
+  private apply(
+    request: RecordedRequest,
+    body: string,
+    resource: Resource,
+    key: string,
+    namespace: string,
+    name: string,
+  ): [number, Json] {
     if (request.contentType !== "application/apply-patch+yaml") {
-      return this.status(415, `the body of the request was in an unknown format - accepted media types include: application/apply-patch+yaml`, "UnsupportedMediaType");
+      return this.status(
+        415,
+        `the body of the request was in an unknown format - accepted media types include: application/apply-patch+yaml`,
+        "UnsupportedMediaType",
+      );
     }
     const manager = request.query.get("fieldManager");
-    if (!manager) return this.status(422, "PatchOptions.meta.k8s.io is invalid: fieldManager: Required value", "Invalid");
+    if (!manager)
+      return this.status(422, "PatchOptions.meta.k8s.io is invalid: fieldManager: Required value", "Invalid");
     const force = request.query.get("force") === "true";
     const applied: unknown = parse(body);
     const metadata = isRecord(applied) && isRecord(applied.metadata) ? applied.metadata : {};
-    if (!isRecord(applied) || applied.apiVersion !== resource.groupVersion || applied.kind !== resource.kind || metadata.name !== name || (metadata.namespace ?? namespace) !== namespace) {
+    if (
+      !isRecord(applied) ||
+      applied.apiVersion !== resource.groupVersion ||
+      applied.kind !== resource.kind ||
+      metadata.name !== name ||
+      (metadata.namespace ?? namespace) !== namespace
+    ) {
       return this.status(400, "the applied object does not match the request URL", "BadRequest");
     }
     const fields = ownedFields(applied);
@@ -288,18 +328,32 @@ export class FakeKubeApi {
     const conflicts: Json[] = [];
     for (const field of fields) {
       for (const [other, owned] of existing.managers) {
-        if (other !== manager && owned.has(field) && !isDeepStrictEqual(valueAt(existing.object, field), valueAt(applied, field))) {
-          conflicts.push({ reason: "FieldManagerConflict", message: `conflict with "${other}"`, field: displayPath(field) });
+        if (
+          other !== manager &&
+          owned.has(field) &&
+          !isDeepStrictEqual(valueAt(existing.object, field), valueAt(applied, field))
+        ) {
+          conflicts.push({
+            reason: "FieldManagerConflict",
+            message: `conflict with "${other}"`,
+            field: displayPath(field),
+          });
         }
       }
     }
     if (conflicts.length > 0 && !force) {
-      return this.status(409, `Apply failed with ${conflicts.length} conflict(s)`, "Conflict", { name, kind: resource.plural, causes: conflicts });
+      return this.status(409, `Apply failed with ${conflicts.length} conflict(s)`, "Conflict", {
+        name,
+        kind: resource.plural,
+        causes: conflicts,
+      });
     }
     const object = structuredClone(existing.object);
     const previous = existing.managers.get(manager) ?? new Set<string>();
     for (const field of previous) {
-      const ownedElsewhere = [...existing.managers].some(([other, owned]) => other !== manager && owned.has(field));
+      const ownedElsewhere = [...existing.managers].some(
+        ([other, owned]) => other !== manager && owned.has(field),
+      );
       if (!fields.has(field) && !ownedElsewhere) removeAt(object, field);
     }
     for (const field of fields) {
@@ -310,7 +364,8 @@ export class FakeKubeApi {
     if (!isDeepStrictEqual(withoutServerFields(object), withoutServerFields(existing.object))) {
       const meta = object.metadata as Json;
       meta.resourceVersion = String(++this.resourceVersion);
-      if (!isDeepStrictEqual(object.spec, existing.object.spec)) meta.generation = Number(meta.generation) + 1;
+      if (!isDeepStrictEqual(object.spec, existing.object.spec))
+        meta.generation = Number(meta.generation) + 1;
       existing.object = object;
     }
     return [200, existing.object];
@@ -318,13 +373,22 @@ export class FakeKubeApi {
 }
 
 /** Writes a kubeconfig file with one context per server (plain http, so TLS checks are off). */
-export function writeKubeconfig(file: string, contexts: { context: string; server: string; token: string }[]): void {
+export function writeKubeconfig(
+  file: string,
+  contexts: { context: string; server: string; token: string }[],
+): void {
   const config = {
     apiVersion: "v1",
     kind: "Config",
-    clusters: contexts.map(({ context, server }) => ({ name: `cluster-${context}`, cluster: { server, "insecure-skip-tls-verify": true } })),
+    clusters: contexts.map(({ context, server }) => ({
+      name: `cluster-${context}`,
+      cluster: { server, "insecure-skip-tls-verify": true },
+    })),
     users: contexts.map(({ context, token }) => ({ name: `user-${context}`, user: { token } })),
-    contexts: contexts.map(({ context }) => ({ name: context, context: { cluster: `cluster-${context}`, user: `user-${context}` } })),
+    contexts: contexts.map(({ context }) => ({
+      name: context,
+      context: { cluster: `cluster-${context}`, user: `user-${context}` },
+    })),
     "current-context": contexts[0]?.context ?? "",
   };
   writeFileSync(file, stringify(config));
@@ -345,11 +409,18 @@ export interface FakeClusters {
 export async function startFakeClusters(
   dir: string,
   names: string[],
-  options: Omit<FakeKubeApiOptions, "token"> & { tokens?: Record<string, string>; withoutIstio?: string[] } = {},
+  options: Omit<FakeKubeApiOptions, "token"> & {
+    tokens?: Record<string, string>;
+    withoutIstio?: string[];
+  } = {},
 ): Promise<FakeClusters> {
   const started = await Promise.all(
     names.map((name) =>
-      FakeKubeApi.start({ ...options, token: `token-${name}`, servesIstio: !options.withoutIstio?.includes(name) }),
+      FakeKubeApi.start({
+        ...options,
+        token: `token-${name}`,
+        servesIstio: !options.withoutIstio?.includes(name),
+      }),
     ),
   );
   const servers = Object.fromEntries(names.map((name, index) => [name, started[index]!]));

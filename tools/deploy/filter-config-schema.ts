@@ -59,7 +59,10 @@ export function compilePluginConfigSchema(schema: Record<string, unknown>): Plug
  * The filter's schema from the checkout, or from $KWT_FILTER_CONFIG_SCHEMA (to try a schema that
  * is being changed, and for tests).
  */
-export function loadPluginConfigSchema(root: string, env: Record<string, string | undefined> = process.env): PluginConfigCheck {
+export function loadPluginConfigSchema(
+  root: string,
+  env: Record<string, string | undefined> = process.env,
+): PluginConfigCheck {
   const file = env.KWT_FILTER_CONFIG_SCHEMA || path.join(root, FILTER_CONFIG_SCHEMA);
   let text: string;
   try {

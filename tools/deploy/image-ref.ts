@@ -22,7 +22,8 @@ export interface OciImage {
 /** `sha256:<64 hex>` from that form or the bare 64 hex digits; throws what was expected. */
 export function normalizeDigest(text: string): string {
   const digest = /^[a-f0-9]{64}$/.test(text) ? `sha256:${text}` : text;
-  if (!SHA256_DIGEST.test(digest)) throw new Error(`must be sha256:<64 lower-case hex digits>, got ${JSON.stringify(text)}`);
+  if (!SHA256_DIGEST.test(digest))
+    throw new Error(`must be sha256:<64 lower-case hex digits>, got ${JSON.stringify(text)}`);
   return digest;
 }
 
@@ -35,7 +36,9 @@ export function parseOciImage(text: string): OciImage {
   const expected = "expected oci://registry.example.com/team/kwt-filter:1.4.0";
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text);
   if (scheme && scheme[1]!.toLowerCase() !== "oci") {
-    throw new Error(`must be an oci:// image reference (kwt pins OCI manifest digests), got ${JSON.stringify(text)}`);
+    throw new Error(
+      `must be an oci:// image reference (kwt pins OCI manifest digests), got ${JSON.stringify(text)}`,
+    );
   }
   const written = scheme ? text.slice(scheme[0].length) : text;
   let image: ImageReference;
@@ -48,7 +51,8 @@ export function parseOciImage(text: string): OciImage {
   if (!written.startsWith(`${image.registry}/`)) {
     throw new Error(`must start with a registry host (and port), ${expected}; got ${JSON.stringify(text)}`);
   }
-  if (image.tag === undefined && image.digest === undefined) throw new Error(`needs a tag or a digest; ${expected}`);
+  if (image.tag === undefined && image.digest === undefined)
+    throw new Error(`needs a tag or a digest; ${expected}`);
   return { url: ociUrl(image), ...image };
 }
 
@@ -67,7 +71,9 @@ export function parsePushOutput(text: string): { image: string; digest: string }
   const image = values.get("url");
   const digest = values.get("digest");
   if (!image || !digest) {
-    throw new Error(`expected the output of kwt push (lines url=oci://... and digest=sha256:...); ${image ? "digest=" : "url="} is missing`);
+    throw new Error(
+      `expected the output of kwt push (lines url=oci://... and digest=sha256:...); ${image ? "digest=" : "url="} is missing`,
+    );
   }
   return { image, digest };
 }

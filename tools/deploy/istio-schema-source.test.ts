@@ -11,7 +11,10 @@ describe("deploy/istio-schemas", () => {
   it("removes description keywords but keeps a field named description", () => {
     const schema = {
       description: "drop",
-      properties: { description: { type: "string", description: "drop" }, url: { description: "drop", type: "string" } },
+      properties: {
+        description: { type: "string", description: "drop" },
+        url: { description: "drop", type: "string" },
+      },
       items: [{ description: "drop", enum: ["a"] }],
     };
     expect(stripDescriptions(schema)).toEqual({

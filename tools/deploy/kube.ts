@@ -28,8 +28,11 @@ export function loadKubeConfig(): KubeConfig {
   try {
     config.loadFromDefault();
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
-    throw new ClusterError(`cannot read the kubeconfig (${kubeconfigSource()}): ${reason}; point KUBECONFIG at your kubeconfig file(s)`);
+    const reason =
+      (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+    throw new ClusterError(
+      `cannot read the kubeconfig (${kubeconfigSource()}): ${reason}; point KUBECONFIG at your kubeconfig file(s)`,
+    );
   }
   return config;
 }
@@ -38,7 +41,10 @@ function kubeconfigSource(): string {
   return process.env.KUBECONFIG ? `KUBECONFIG=${process.env.KUBECONFIG}` : "~/.kube/config";
 }
 
-function statusOf(error: ApiException<unknown>): { message: string; causes: { field?: string; message?: string }[] } {
+function statusOf(error: ApiException<unknown>): {
+  message: string;
+  causes: { field?: string; message?: string }[];
+} {
   const body: unknown = error.body;
   let status: unknown = body;
   if (typeof body === "string") {
@@ -49,7 +55,9 @@ function statusOf(error: ApiException<unknown>): { message: string; causes: { fi
     }
   }
   const record = (status ?? {}) as { message?: unknown; details?: { causes?: unknown } };
-  const causes = Array.isArray(record.details?.causes) ? (record.details.causes as { field?: string; message?: string }[]) : [];
+  const causes = Array.isArray(record.details?.causes)
+    ? (record.details.causes as { field?: string; message?: string }[])
+    : [];
   return { message: typeof record.message === "string" ? record.message : "", causes };
 }
 
@@ -107,7 +115,9 @@ export class ClusterClient {
     if (!(error instanceof ApiException)) {
       const reason = error instanceof Error ? error.message : String(error);
       if (reason.includes("HTTP protocol is not allowed")) {
-        return new ClusterError(`${doing}: the context's server ${this.server} is plain http; kwt talks https only (or set insecure-skip-tls-verify for a local test server)`);
+        return new ClusterError(
+          `${doing}: the context's server ${this.server} is plain http; kwt talks https only (or set insecure-skip-tls-verify for a local test server)`,
+        );
       }
       return new ClusterError(`${doing}: cannot reach the API server at ${this.server}: ${reason}`);
     }
@@ -123,7 +133,9 @@ export class ClusterClient {
           `${doing}: forbidden (403)${said}; the user of context "${this.context}" needs RBAC permission to ${permission}`,
         );
       case 409: {
-        const fields = causes.map((cause) => `${cause.field ?? "?"} (${cause.message ?? "conflict"})`).join("; ");
+        const fields = causes
+          .map((cause) => `${cause.field ?? "?"} (${cause.message ?? "conflict"})`)
+          .join("; ");
         return new ClusterError(
           `${doing}: conflict (409): another field manager owns ${fields || "fields of " + what}; rerun with --force to take them over for kwt, or change them back`,
         );
@@ -132,7 +144,9 @@ export class ClusterClient {
         return new ClusterError(`${doing}: the API server refused ${what} (422)${said}`);
       default:
         return error.code >= 500
-          ? new ClusterError(`${doing}: the API server failed (${error.code})${said}; rerun when it is healthy`)
+          ? new ClusterError(
+              `${doing}: the API server failed (${error.code})${said}; rerun when it is healthy`,
+            )
           : new ClusterError(`${doing}: HTTP ${error.code}${said}`);
     }
   }
@@ -144,12 +158,19 @@ export class ClusterClient {
       served = await this.api.serves(object.apiVersion, object.kind);
     } catch (error) {
       if (!(error instanceof ApiException && error.code === 404)) {
-        throw this.explain(error, `discovering ${object.apiVersion}`, "read API discovery (a ClusterRole such as system:discovery)", object);
+        throw this.explain(
+          error,
+          `discovering ${object.apiVersion}`,
+          "read API discovery (a ClusterRole such as system:discovery)",
+          object,
+        );
       }
     }
     if (!served) {
       const hint = object.apiVersion.includes("istio.io") ? " Is Istio installed in this cluster?" : "";
-      throw new ClusterError(`the API server at ${this.server} does not serve ${object.apiVersion} ${object.kind}.${hint}`);
+      throw new ClusterError(
+        `the API server at ${this.server} does not serve ${object.apiVersion} ${object.kind}.${hint}`,
+      );
     }
   }
 
@@ -234,7 +255,10 @@ export async function runOnClusters<T extends ClusterTarget, R>(
       );
       return { target, result };
     } catch (error) {
-      return { target, error: error instanceof ClusterError ? error.message : `unexpected: ${String(error)}` };
+      return {
+        target,
+        error: error instanceof ClusterError ? error.message : `unexpected: ${String(error)}`,
+      };
     }
   };
   const worker = async (): Promise<void> => {

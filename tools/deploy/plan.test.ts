@@ -4,7 +4,11 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { ClustersFileError, parseClustersFile } from "./clusters-file.js";
-import { compilePluginConfigSchema, FILTER_CONFIG_SCHEMA, loadPluginConfigSchema } from "./filter-config-schema.js";
+import {
+  compilePluginConfigSchema,
+  FILTER_CONFIG_SCHEMA,
+  loadPluginConfigSchema,
+} from "./filter-config-schema.js";
 import { normalizeDigest, parseOciImage } from "./image-ref.js";
 import { mergeConfig, planDeployment, type PlanOptions } from "./plan.js";
 import { renderDocuments } from "./render.js";
@@ -68,22 +72,34 @@ describe("clusters file", () => {
   });
 
   it("the shipped example file parses", () => {
-    const file = parseClustersFile(readFileSync(path.join(root, "deploy/clusters.example.yaml"), "utf8"), "example");
+    const file = parseClustersFile(
+      readFileSync(path.join(root, "deploy/clusters.example.yaml"), "utf8"),
+      "example",
+    );
     expect(file.clusters.map((cluster) => [cluster.name, cluster.context, cluster.region])).toEqual([
       ["east", "prod-east", "us-east1"],
       ["west", "prod-west", "us-west1"],
     ]);
   });
 
-  it.skipIf(!existsSync(path.join(root, FILTER_CONFIG_SCHEMA)))("the example's config passes the filter's own schema", () => {
-    const file = parseClustersFile(readFileSync(path.join(root, "deploy/clusters.example.yaml"), "utf8"), "example");
-    const real = options({ checkPluginConfig: loadPluginConfigSchema(root, {}) });
-    expect(planDeployment(file, real).problems).toEqual([]);
-    const inverted = parseClustersFile(`${EXAMPLE}    config: { tracing: { maxProbability: 0.001 } }\n`, "c");
-    expect(planDeployment(inverted, real).problems).toEqual([
-      "cluster west: pluginConfig.tracing.maxProbability (from clusters[1].config): must be >= 0.01",
-    ]);
-  });
+  it.skipIf(!existsSync(path.join(root, FILTER_CONFIG_SCHEMA)))(
+    "the example's config passes the filter's own schema",
+    () => {
+      const file = parseClustersFile(
+        readFileSync(path.join(root, "deploy/clusters.example.yaml"), "utf8"),
+        "example",
+      );
+      const real = options({ checkPluginConfig: loadPluginConfigSchema(root, {}) });
+      expect(planDeployment(file, real).problems).toEqual([]);
+      const inverted = parseClustersFile(
+        `${EXAMPLE}    config: { tracing: { maxProbability: 0.001 } }\n`,
+        "c",
+      );
+      expect(planDeployment(inverted, real).problems).toEqual([
+        "cluster west: pluginConfig.tracing.maxProbability (from clusters[1].config): must be >= 0.01",
+      ]);
+    },
+  );
 
   it("names every wrong field", () => {
     expect(
@@ -114,7 +130,9 @@ clusters:
       'clusters[2].name: "west" is already used by clusters[1]; each cluster once',
       'clusters[2].context: "prod-west" is already used by clusters[1]; each cluster once',
     ]);
-    expect(problemsOf("clusters: []")).toEqual(["clusters: required: a list with at least one cluster (name, context)"]);
+    expect(problemsOf("clusters: []")).toEqual([
+      "clusters: required: a list with at least one cluster (name, context)",
+    ]);
     expect(problemsOf("clusters: [\n  - name: a\n   context: b")[0]).toMatch(/^invalid YAML: /);
   });
 
@@ -127,11 +145,15 @@ clusters:
       digest: undefined,
     });
     expect(parseOciImage(`oci://localhost/kwt@${DIGEST}`).digest).toBe(DIGEST);
-    expect(() => parseOciImage("https://example.com/kwt.wasm")).toThrow(/must be an oci:\/\/ image reference/);
+    expect(() => parseOciImage("https://example.com/kwt.wasm")).toThrow(
+      /must be an oci:\/\/ image reference/,
+    );
     expect(() => parseOciImage("oci://kwt-filter:1.4.0")).toThrow(/must start with a registry host/);
     expect(() => parseOciImage("oci://registry.example.com/Platform/kwt")).toThrow(/needs a tag|lower-case/);
     expect(normalizeDigest("0123456789abcdef".repeat(4))).toBe(DIGEST);
-    expect(() => normalizeDigest("sha256:ABC")).toThrow('must be sha256:<64 lower-case hex digits>, got "sha256:ABC"');
+    expect(() => normalizeDigest("sha256:ABC")).toThrow(
+      'must be sha256:<64 lower-case hex digits>, got "sha256:ABC"',
+    );
   });
 });
 
@@ -176,7 +198,10 @@ describe("planDeployment", () => {
         }),
       }),
     ]);
-    expect(mergeConfig({ a: [1, 2], b: { c: 1 } }, { a: [3], b: { d: 2 } })).toEqual({ a: [3], b: { c: 1, d: 2 } });
+    expect(mergeConfig({ a: [1, 2], b: { c: 1 } }, { a: [3], b: { d: 2 } })).toEqual({
+      a: [3],
+      b: { c: 1, d: 2 },
+    });
   });
 
   it("renders a selector, another namespace and the pull Secret from the environment", () => {
@@ -188,16 +213,29 @@ pullSecret: { name: kwt-pull, usernameEnv: REG_USER, passwordEnv: REG_PASS }
 `,
       "clusters.yaml",
     );
-    const { plans, problems } = planDeployment(file, options({ only: ["west"], env: { REG_USER: "u", REG_PASS: "p" } }));
+    const { plans, problems } = planDeployment(
+      file,
+      options({ only: ["west"], env: { REG_USER: "u", REG_PASS: "p" } }),
+    );
     expect(problems).toEqual([]);
     expect(plans).toHaveLength(1);
     const [secret, wasmPlugin] = plans[0]!.objects;
-    expect(secret).toMatchObject({ kind: "Secret", metadata: { name: "kwt-pull", namespace: "knative-serving" } });
-    const dockerConfig = JSON.parse(Buffer.from((secret!.data as Record<string, string>)[".dockerconfigjson"]!, "base64").toString());
-    expect(dockerConfig).toEqual({ auths: { "registry.example.com": { username: "u", password: "p", auth: "dTpw" } } });
+    expect(secret).toMatchObject({
+      kind: "Secret",
+      metadata: { name: "kwt-pull", namespace: "knative-serving" },
+    });
+    const dockerConfig = JSON.parse(
+      Buffer.from((secret!.data as Record<string, string>)[".dockerconfigjson"]!, "base64").toString(),
+    );
+    expect(dockerConfig).toEqual({
+      auths: { "registry.example.com": { username: "u", password: "p", auth: "dTpw" } },
+    });
     expect(wasmPlugin).toMatchObject({
       metadata: { namespace: "knative-serving" },
-      spec: { selector: { matchLabels: { "serving.knative.dev/service": "hello" } }, imagePullSecret: "kwt-pull" },
+      spec: {
+        selector: { matchLabels: { "serving.knative.dev/service": "hello" } },
+        imagePullSecret: "kwt-pull",
+      },
     });
   });
 
@@ -217,16 +255,22 @@ pullSecret: { name: kwt-pull, usernameEnv: REG_USER, passwordEnv: REG_PASS }
       "pullSecret.passwordEnv: environment variable REG_PASS is not set (or empty)",
     ]);
     expect(planDeployment(file, options({ image: "docker.io/kwt" })).problems[0]).toBe(
-      '--image: needs a tag or a digest; expected oci://registry.example.com/team/kwt-filter:1.4.0',
+      "--image: needs a tag or a digest; expected oci://registry.example.com/team/kwt-filter:1.4.0",
     );
-    const pinned = options({ image: `oci://registry.example.com/kwt@sha256:${"f".repeat(64)}`, withSecret: false });
+    const pinned = options({
+      image: `oci://registry.example.com/kwt@sha256:${"f".repeat(64)}`,
+      withSecret: false,
+    });
     expect(planDeployment(parseClustersFile(EXAMPLE, "c"), pinned).problems).toEqual([
       `--digest: ${DIGEST} differs from the digest in --image (sha256:${"f".repeat(64)}); give one`,
     ]);
   });
 
   it("reports what Istio's schemas refuse, per cluster", () => {
-    const file = parseClustersFile(`${EXAMPLE}priority: 5\nselector: { matchLabels: { app: "hello-*" } }\n`, "c");
+    const file = parseClustersFile(
+      `${EXAMPLE}priority: 5\nselector: { matchLabels: { app: "hello-*" } }\n`,
+      "c",
+    );
     expect(planDeployment(file, options({ only: ["east"] })).problems).toEqual([
       "cluster east: WasmPlugin istio-system/kwt: spec.selector.matchLabels.app: wildcard not allowed in label value match (Istio 1.30.3)",
     ]);
@@ -235,8 +279,15 @@ pullSecret: { name: kwt-pull, usernameEnv: REG_USER, passwordEnv: REG_PASS }
   it("prints multi-document YAML that reads back as the same objects", () => {
     const { plans } = planDeployment(parseClustersFile(EXAMPLE, "c"), options());
     const text = renderDocuments(plans);
-    expect(text.startsWith("---\n# cluster east (kubeconfig context prod-east)\napiVersion: extensions.istio.io/v1alpha1\n")).toBe(true);
-    const documents = text.split(/^---\n/m).filter(Boolean).map((document) => parse(document) as unknown);
+    expect(
+      text.startsWith(
+        "---\n# cluster east (kubeconfig context prod-east)\napiVersion: extensions.istio.io/v1alpha1\n",
+      ),
+    ).toBe(true);
+    const documents = text
+      .split(/^---\n/m)
+      .filter(Boolean)
+      .map((document) => parse(document) as unknown);
     expect(documents).toEqual(plans.map((plan) => plan.wasmPlugin));
   });
 });

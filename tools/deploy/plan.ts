@@ -93,7 +93,8 @@ function chooseImage(file: ClustersFile, options: PlanOptions, problems: string[
   const imageText = options.image ?? file.image;
   const imageField = options.image !== undefined ? "--image" : "image";
   let image: OciImage | undefined;
-  if (imageText === undefined) problems.push("image: missing: set image: in the clusters file or pass --image oci://...");
+  if (imageText === undefined)
+    problems.push("image: missing: set image: in the clusters file or pass --image oci://...");
   else {
     try {
       image = parseOciImage(imageText);
@@ -108,7 +109,9 @@ function chooseImage(file: ClustersFile, options: PlanOptions, problems: string[
     try {
       const given = normalizeDigest(digestText);
       if (digest !== undefined && digest !== given) {
-        problems.push(`${digestField}: ${given} differs from the digest in ${imageField} (${digest}); give one`);
+        problems.push(
+          `${digestField}: ${given} differs from the digest in ${imageField} (${digest}); give one`,
+        );
       }
       digest = given;
     } catch (error) {
@@ -159,7 +162,9 @@ export function planDeployment(file: ClustersFile, options: PlanOptions): Deploy
     };
     for (const problem of options.checkPluginConfig(pluginConfig)) {
       const at = problem.path === "" ? "pluginConfig" : `pluginConfig.${problem.path}`;
-      problems.push(`cluster ${cluster.name}: ${at} (from ${origin(problem.path, cluster, file)}): ${problem.message}`);
+      problems.push(
+        `cluster ${cluster.name}: ${at} (from ${origin(problem.path, cluster, file)}): ${problem.message}`,
+      );
     }
     if (!image) continue;
     const namespace = cluster.namespace ?? file.namespace;
@@ -181,7 +186,9 @@ export function planDeployment(file: ClustersFile, options: PlanOptions): Deploy
     const objects = secret ? [secret, wasmPlugin] : [wasmPlugin];
     for (const object of objects) {
       for (const problem of validateManifest(object, options.schemas)) {
-        problems.push(`cluster ${cluster.name}: ${object.kind} ${namespace}/${object.metadata.name}: ${problem}`);
+        problems.push(
+          `cluster ${cluster.name}: ${object.kind} ${namespace}/${object.metadata.name}: ${problem}`,
+        );
       }
     }
     plans.push({

@@ -3,7 +3,14 @@
  * clusters file, the plans (validated in full), and how to run across clusters.
  */
 import { readFileSync } from "node:fs";
-import { integerFlag, repeatableFlag, stringFlag, UsageError, type FlagSpec, type ParsedArgs } from "../cli/args.js";
+import {
+  integerFlag,
+  repeatableFlag,
+  stringFlag,
+  UsageError,
+  type FlagSpec,
+  type ParsedArgs,
+} from "../cli/args.js";
 import { Progress } from "../cli/output.js";
 import {
   ClustersFileError,
@@ -20,7 +27,12 @@ import { planDeployment, type ClusterPlan } from "./plan.js";
 import { loadIstioSchemas } from "./validate.js";
 
 /** Which clusters, and how to reach them: every cluster command takes these. */
-export const TARGET_FLAGS: FlagSpec = { clusters: "string", cluster: "repeatable", concurrency: "string", timeout: "string" };
+export const TARGET_FLAGS: FlagSpec = {
+  clusters: "string",
+  cluster: "repeatable",
+  concurrency: "string",
+  timeout: "string",
+};
 /** The image to pin: commands that render the WasmPlugin take these too. */
 export const IMAGE_FLAGS: FlagSpec = { image: "string", digest: "string", pushed: "string" };
 
@@ -52,7 +64,8 @@ export function readClusterOptions(args: ParsedArgs): ClusterCommandOptions {
   let digest = stringFlag(args, "digest");
   const pushed = stringFlag(args, "pushed");
   if (pushed !== undefined) {
-    if (image !== undefined || digest !== undefined) throw new UsageError("give --pushed or --image/--digest, not both");
+    if (image !== undefined || digest !== undefined)
+      throw new UsageError("give --pushed or --image/--digest, not both");
     ({ image, digest } = readPushOutput(pushed));
   }
   return {
@@ -91,7 +104,8 @@ function readClusterFile(options: ClusterCommandOptions): ClustersFile {
   try {
     return readClustersFile(options.clustersFile);
   } catch (error) {
-    if (error instanceof ClustersFileError) throw new InvalidInputError(error.problems.map((problem) => `${error.source}: ${problem}`));
+    if (error instanceof ClustersFileError)
+      throw new InvalidInputError(error.problems.map((problem) => `${error.source}: ${problem}`));
     throw error;
   }
 }
@@ -102,11 +116,17 @@ export interface Prepared {
 }
 
 /** The selected clusters' targets (istio settings resolved); InvalidInputError for unknown names. */
-export function readTargets(options: ClusterCommandOptions): { cluster: string; context: string; istio: IstioInstall }[] {
+export function readTargets(
+  options: ClusterCommandOptions,
+): { cluster: string; context: string; istio: IstioInstall }[] {
   const file = readClusterFile(options);
   const { clusters, problems } = selectClusters(file, options.only);
   if (problems.length > 0) throw new InvalidInputError(problems);
-  return clusters.map((cluster) => ({ cluster: cluster.name, context: cluster.context, istio: istioInstallOf(file, cluster) }));
+  return clusters.map((cluster) => ({
+    cluster: cluster.name,
+    context: cluster.context,
+    istio: istioInstallOf(file, cluster),
+  }));
 }
 
 /** Reads the file and plans every selected cluster; throws InvalidInputError listing all problems. */

@@ -11,7 +11,10 @@ export interface KubeObject {
   [field: string]: unknown;
 }
 
-export const MANAGED_LABELS = { "app.kubernetes.io/name": "kwt-filter", "app.kubernetes.io/managed-by": "kwt" };
+export const MANAGED_LABELS = {
+  "app.kubernetes.io/name": "kwt-filter",
+  "app.kubernetes.io/managed-by": "kwt",
+};
 
 export interface WasmPluginInput {
   name: string;
@@ -64,7 +67,9 @@ export interface PullSecretInput {
 
 export function renderPullSecret(input: PullSecretInput): KubeObject {
   const auth = Buffer.from(`${input.username}:${input.password}`).toString("base64");
-  const dockerConfig = { auths: { [input.registry]: { username: input.username, password: input.password, auth } } };
+  const dockerConfig = {
+    auths: { [input.registry]: { username: input.username, password: input.password, auth } },
+  };
   return {
     apiVersion: "v1",
     kind: "Secret",
@@ -75,11 +80,14 @@ export function renderPullSecret(input: PullSecretInput): KubeObject {
 }
 
 /** One YAML document per object, each headed by a comment naming its cluster and context. */
-export function renderDocuments(clusters: { cluster: string; context: string; objects: KubeObject[] }[]): string {
+export function renderDocuments(
+  clusters: { cluster: string; context: string; objects: KubeObject[] }[],
+): string {
   return clusters
     .flatMap(({ cluster, context, objects }) =>
       objects.map(
-        (object) => `---\n# cluster ${cluster} (kubeconfig context ${context})\n${stringify(object, { lineWidth: 0 })}`,
+        (object) =>
+          `---\n# cluster ${cluster} (kubeconfig context ${context})\n${stringify(object, { lineWidth: 0 })}`,
       ),
     )
     .join("");

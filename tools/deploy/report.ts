@@ -29,7 +29,10 @@ export function plansOrExit(
 /** One line per failed cluster, on stderr. */
 export function reportFailures(outcomes: ClusterOutcome<ClusterTarget, unknown>[]): void {
   for (const { target, error } of outcomes) {
-    if (error) console.error(`${style("failed", "red", process.stderr)} ${target.cluster} (${target.context}): ${error}`);
+    if (error)
+      console.error(
+        `${style("failed", "red", process.stderr)} ${target.cluster} (${target.context}): ${error}`,
+      );
   }
 }
 

@@ -78,22 +78,51 @@ describe("readStatuses against loopback API servers", () => {
     const withSecret = "pullSecret: { name: kwt-pull }";
     await applyAll(plans(OTHER_DIGEST, withSecret).slice(0, 1), { ...options(), force: false });
     await applyAll(plans(DIGEST, withSecret).slice(1, 2), { ...options(), force: false });
-    fixture.clusters.servers.west!.seed({ apiVersion: "v1", kind: "Secret", metadata: { name: "kwt-pull", namespace: "istio-system" }, type: "kubernetes.io/dockerconfigjson", data: {} });
+    fixture.clusters.servers.west!.seed({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "kwt-pull", namespace: "istio-system" },
+      type: "kubernetes.io/dockerconfigjson",
+      data: {},
+    });
     fixture.clusters.servers.central!.intercept = (request) =>
-      request.path.endsWith("/wasmplugins/kwt") && ({ code: 403, message: 'wasmplugins.extensions.istio.io "kwt" is forbidden', reason: "Forbidden" }) || undefined;
+      (request.path.endsWith("/wasmplugins/kwt") && {
+        code: 403,
+        message: 'wasmplugins.extensions.istio.io "kwt" is forbidden',
+        reason: "Forbidden",
+      }) ||
+      undefined;
     const requestsBefore = fixture.clusters.servers.east!.requests.length;
 
     const outcomes = await readStatuses(plans(DIGEST, withSecret), options());
     expect(outcomes.map(({ target, result, error }) => [target.cluster, result, error])).toEqual([
-      ["east", { present: true, digest: OTHER_DIGEST, digestMatches: false, differences: [], pullSecretPresent: false }, undefined],
-      ["west", { present: true, digest: DIGEST, digestMatches: true, differences: [], pullSecretPresent: true }, undefined],
+      [
+        "east",
+        {
+          present: true,
+          digest: OTHER_DIGEST,
+          digestMatches: false,
+          differences: [],
+          pullSecretPresent: false,
+        },
+        undefined,
+      ],
+      [
+        "west",
+        { present: true, digest: DIGEST, digestMatches: true, differences: [], pullSecretPresent: true },
+        undefined,
+      ],
       [
         "central",
         undefined,
         `reading WasmPlugin istio-system/kwt: forbidden (403): wasmplugins.extensions.istio.io "kwt" is forbidden; the user of context "ctx-central" needs RBAC permission to get WasmPlugin objects in namespace istio-system`,
       ],
     ]);
-    expect(fixture.clusters.servers.east!.requests.slice(requestsBefore).every((request) => request.method === "GET")).toBe(true);
+    expect(
+      fixture.clusters.servers
+        .east!.requests.slice(requestsBefore)
+        .every((request) => request.method === "GET"),
+    ).toBe(true);
     expect(fixture.clusters.servers.east!.stored(WASM, "WasmPlugin", "istio-system", "kwt")).toBeDefined();
   });
 });

@@ -23,12 +23,18 @@ function specOf(object: KubernetesObject | KubeObject | undefined): Record<strin
 }
 
 /** Pure comparison of the live WasmPlugin with the one kwt renders. */
-export function comparePlugin(expected: KubeObject, live: KubernetesObject | undefined, expectedDigest?: string): PluginStatus {
+export function comparePlugin(
+  expected: KubeObject,
+  live: KubernetesObject | undefined,
+  expectedDigest?: string,
+): PluginStatus {
   if (!live) return { present: false, differences: [] };
   const want = specOf(expected);
   const have = specOf(live);
   const digest = typeof have.sha256 === "string" && have.sha256 !== "" ? `sha256:${have.sha256}` : undefined;
-  const fields = [...new Set([...Object.keys(want), ...Object.keys(have)])].filter((field) => field !== "sha256");
+  const fields = [...new Set([...Object.keys(want), ...Object.keys(have)])].filter(
+    (field) => field !== "sha256",
+  );
   return {
     present: true,
     digest,
@@ -42,17 +48,29 @@ async function statusOf(client: ClusterClient, plan: ClusterPlan): Promise<Plugi
   const status = comparePlugin(plan.wasmPlugin, live, plan.digest);
   const secretName = specOf(live).imagePullSecret;
   if (typeof secretName === "string") {
-    const secret = { apiVersion: "v1", kind: "Secret", metadata: { name: secretName, namespace: plan.wasmPlugin.metadata.namespace } };
+    const secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: secretName, namespace: plan.wasmPlugin.metadata.namespace },
+    };
     status.pullSecretPresent = (await client.read(secret)) !== undefined;
   }
   return status;
 }
 
-export function readStatuses(plans: ClusterPlan[], options: RunOptions): Promise<ClusterOutcome<ClusterPlan, PluginStatus>[]> {
+export function readStatuses(
+  plans: ClusterPlan[],
+  options: RunOptions,
+): Promise<ClusterOutcome<ClusterPlan, PluginStatus>[]> {
   return runOnClusters(plans, options, statusOf);
 }
 
 /** In sync: present, pinning the expected digest (when known), same spec, its pull Secret there. */
 export function inSync(status: PluginStatus): boolean {
-  return status.present && status.digestMatches !== false && status.differences.length === 0 && status.pullSecretPresent !== false;
+  return (
+    status.present &&
+    status.digestMatches !== false &&
+    status.differences.length === 0 &&
+    status.pullSecretPresent !== false
+  );
 }

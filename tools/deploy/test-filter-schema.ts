@@ -23,4 +23,3 @@ export const TEST_FILTER_SCHEMA = {
     },
   },
 };
-

@@ -9,11 +9,19 @@ const schemas = loadIstioSchemas(root);
 const BOTH = "(Istio 1.20.8, 1.30.3)";
 const DIGEST = "a".repeat(64);
 
-function wasmPlugin(spec: Record<string, unknown>, metadata: Record<string, unknown> = {}): Record<string, unknown> {
+function wasmPlugin(
+  spec: Record<string, unknown>,
+  metadata: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     apiVersion: "extensions.istio.io/v1alpha1",
     kind: "WasmPlugin",
-    metadata: { name: "kwt", namespace: "istio-system", labels: { "app.kubernetes.io/managed-by": "kwt" }, ...metadata },
+    metadata: {
+      name: "kwt",
+      namespace: "istio-system",
+      labels: { "app.kubernetes.io/managed-by": "kwt" },
+      ...metadata,
+    },
     spec: {
       url: "oci://registry.example.com/platform/kwt-filter:1.4.0",
       sha256: DIGEST,
@@ -40,14 +48,19 @@ describe("validateManifest: WasmPlugin against Istio 1.20 and 1.30", () => {
     expect(validateManifest(wasmPlugin({}), schemas)).toEqual([]);
     expect(
       validateManifest(
-        wasmPlugin({ selector: { matchLabels: { "serving.knative.dev/service": "hello" } }, imagePullSecret: "kwt-pull" }),
+        wasmPlugin({
+          selector: { matchLabels: { "serving.knative.dev/service": "hello" } },
+          imagePullSecret: "kwt-pull",
+        }),
         schemas,
       ),
     ).toEqual([]);
   });
 
   it("names a missing required field", () => {
-    expect(validateManifest(withoutSpecField("url"), schemas)).toEqual([`spec.url: required field is missing ${BOTH}`]);
+    expect(validateManifest(withoutSpecField("url"), schemas)).toEqual([
+      `spec.url: required field is missing ${BOTH}`,
+    ]);
     const noSpec = wasmPlugin({});
     delete noSpec.spec;
     expect(validateManifest(noSpec, schemas)).toEqual([`spec: required field is missing ${BOTH}`]);
@@ -75,9 +88,9 @@ describe("validateManifest: WasmPlugin against Istio 1.20 and 1.30", () => {
     expect(validateManifest(wasmPlugin({ priority: 2 ** 31 }), schemas)).toEqual([
       "spec.priority: must fit in a 32-bit integer; got 2147483648 (Istio 1.30.3)",
     ]);
-    expect(validateManifest(wasmPlugin({ match: [{ mode: "SERVER", ports: [{ number: 0 }] }] }), schemas)).toEqual([
-      `spec.match[0].ports[0].number: must be >= 1; got 0 ${BOTH}`,
-    ]);
+    expect(
+      validateManifest(wasmPlugin({ match: [{ mode: "SERVER", ports: [{ number: 0 }] }] }), schemas),
+    ).toEqual([`spec.match[0].ports[0].number: must be >= 1; got 0 ${BOTH}`]);
     expect(validateManifest(wasmPlugin({ pluginConfig: "cluster=east" }), schemas)).toEqual([
       `spec.pluginConfig: must be an object, got string "cluster=east" ${BOTH}`,
     ]);
@@ -86,7 +99,9 @@ describe("validateManifest: WasmPlugin against Istio 1.20 and 1.30", () => {
   it("rejects fields a release does not know, which its API server would silently drop", () => {
     const targetRefs = [{ kind: "Gateway", group: "gateway.networking.k8s.io", name: "public" }];
     expect(validateManifest(wasmPlugin({ targetRefs }), schemas)).toEqual([
-      expect.stringMatching(/^spec\.targetRefs: unknown field; known fields here: failStrategy, .* \(Istio 1\.20\.8\)$/),
+      expect.stringMatching(
+        /^spec\.targetRefs: unknown field; known fields here: failStrategy, .* \(Istio 1\.20\.8\)$/,
+      ),
     ]);
     expect(validateManifest(wasmPlugin({ match: [{ mode: "SERVER", port: 80 }] }), schemas)).toEqual([
       `spec.match[0].port: unknown field; known fields here: mode, ports ${BOTH}`,
@@ -101,7 +116,7 @@ describe("validateManifest: WasmPlugin against Istio 1.20 and 1.30", () => {
       "spec: only one of targetRefs or selector can be set (Istio 1.30.3)",
     ]);
     expect(validateManifest(wasmPlugin({ selector: { matchLabels: { app: "hello-*" } } }), schemas)).toEqual([
-      'spec.selector.matchLabels.app: wildcard not allowed in label value match (Istio 1.30.3)',
+      "spec.selector.matchLabels.app: wildcard not allowed in label value match (Istio 1.30.3)",
     ]);
     expect(validateManifest(wasmPlugin({ selector: { matchLabels: { "app*": "x" } } }), schemas)).toEqual([
       "spec.selector.matchLabels: wildcard not allowed in label key match (Istio 1.30.3)",
@@ -110,7 +125,10 @@ describe("validateManifest: WasmPlugin against Istio 1.20 and 1.30", () => {
       `spec.url: url must have schema one of [http, https, file, oci] ${BOTH}`,
     ]);
     expect(
-      validateManifest(wasmPlugin({ vmConfig: { env: [{ name: "POD_NAME", valueFrom: "HOST", value: "x" }] } }), schemas),
+      validateManifest(
+        wasmPlugin({ vmConfig: { env: [{ name: "POD_NAME", valueFrom: "HOST", value: "x" }] } }),
+        schemas,
+      ),
     ).toEqual([`spec.vmConfig.env[0]: value may only be set when valueFrom is INLINE ${BOTH}`]);
   });
 
@@ -123,7 +141,10 @@ describe("validateManifest: WasmPlugin against Istio 1.20 and 1.30", () => {
 
   it("checks metadata like the API server", () => {
     expect(
-      validateManifest(wasmPlugin({}, { name: "Kwt_Filter", namespace: "istio.system", labels: { "-bad": "ok" } }), schemas),
+      validateManifest(
+        wasmPlugin({}, { name: "Kwt_Filter", namespace: "istio.system", labels: { "-bad": "ok" } }),
+        schemas,
+      ),
     ).toEqual([
       `metadata.name: must be a DNS-1123 subdomain (lower-case letters, digits, '-', '.'; at most 253); got "Kwt_Filter"`,
       `metadata.namespace: must be a DNS-1123 label (lower-case letters, digits, '-'; at most 63); got "istio.system"`,
@@ -133,8 +154,13 @@ describe("validateManifest: WasmPlugin against Istio 1.20 and 1.30", () => {
 });
 
 describe("validateManifest: Secret", () => {
-  const auths = Buffer.from(JSON.stringify({ auths: { "registry.example.com": { auth: "dTpw" } } })).toString("base64");
-  const secret = (data: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  const auths = Buffer.from(JSON.stringify({ auths: { "registry.example.com": { auth: "dTpw" } } })).toString(
+    "base64",
+  );
+  const secret = (
+    data: Record<string, unknown>,
+    extra: Record<string, unknown> = {},
+  ): Record<string, unknown> => ({
     apiVersion: "v1",
     kind: "Secret",
     metadata: { name: "kwt-pull", namespace: "istio-system" },
@@ -160,7 +186,12 @@ describe("validateManifest: Secret", () => {
   });
 
   it("refuses kinds it cannot validate", () => {
-    expect(validateManifest({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "a", namespace: "b" } }, schemas)).toEqual([
+    expect(
+      validateManifest(
+        { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "a", namespace: "b" } },
+        schemas,
+      ),
+    ).toEqual([
       "(object): kwt validates only v1 Secret and extensions.istio.io/v1alpha1 WasmPlugin, got v1 ConfigMap",
     ]);
   });
@@ -181,7 +212,10 @@ describe("validateAgainstSchema", () => {
     expect(run({ a: "1" })).toEqual([]);
     expect(run({ a: "1", b: "2" })).toEqual(["x: must match exactly one allowed form (oneOf), matches 2"]);
     expect(run({})).toEqual(["x: must match exactly one allowed form (oneOf), matches 0"]);
-    const intOrString: SchemaNode = { anyOf: [{ type: "integer" }, { type: "string" }], "x-kubernetes-int-or-string": true };
+    const intOrString: SchemaNode = {
+      anyOf: [{ type: "integer" }, { type: "string" }],
+      "x-kubernetes-int-or-string": true,
+    };
     const out: { path: string; message: string }[] = [];
     validateAgainstSchema(1.5, intOrString, "n", out);
     expect(out).toEqual([{ path: "n", message: "must be an integer or a string, got number 1.5" }]);
@@ -189,7 +223,12 @@ describe("validateAgainstSchema", () => {
 
   it("reports a CEL rule kwt does not implement instead of skipping it", () => {
     const out: { path: string; message: string }[] = [];
-    validateAgainstSchema("x", { type: "string", "x-kubernetes-validations": [{ rule: "self.startsWith('y')" }] }, "f", out);
+    validateAgainstSchema(
+      "x",
+      { type: "string", "x-kubernetes-validations": [{ rule: "self.startsWith('y')" }] },
+      "f",
+      out,
+    );
     expect(out).toEqual([{ path: "f", message: `kwt cannot evaluate the CEL rule "self.startsWith('y')"` }]);
   });
 });
@@ -199,7 +238,8 @@ describe("CEL rules", () => {
     if (Array.isArray(node)) node.forEach((item) => rulesIn(item, found));
     else if (node && typeof node === "object") {
       for (const [key, value] of Object.entries(node)) {
-        if (key === "x-kubernetes-validations") found.push(...(value as { rule: string }[]).map((v) => v.rule));
+        if (key === "x-kubernetes-validations")
+          found.push(...(value as { rule: string }[]).map((v) => v.rule));
         else rulesIn(value, found);
       }
     }

@@ -55,7 +55,8 @@ export const WASM_PLUGIN_API_VERSION = "extensions.istio.io/v1alpha1";
 /** Reads the WasmPlugin v1alpha1 schema out of a CustomResourceDefinition's YAML text. */
 export function parseWasmPluginCrd(text: string, istio: string): IstioSchema {
   const crd: unknown = parse(text);
-  const spec = isRecord(crd) && isRecord(crd.metadata) && crd.metadata.name === WASM_PLUGIN_CRD ? crd.spec : undefined;
+  const spec =
+    isRecord(crd) && isRecord(crd.metadata) && crd.metadata.name === WASM_PLUGIN_CRD ? crd.spec : undefined;
   const versions = isRecord(spec) && Array.isArray(spec.versions) ? spec.versions : [];
   const v1alpha1: unknown = versions.find((version) => isRecord(version) && version.name === "v1alpha1");
   const schema =
@@ -69,7 +70,10 @@ export function parseWasmPluginCrd(text: string, istio: string): IstioSchema {
 /** The shipped schemas from `<projectRoot>/deploy/istio-schemas/`. */
 export function loadIstioSchemas(root: string): IstioSchema[] {
   return SHIPPED_SCHEMAS.filter((shipped) => shipped.kind === "WasmPlugin").map((shipped) =>
-    parseWasmPluginCrd(readFileSync(path.join(root, "deploy/istio-schemas", shipped.file), "utf8"), shipped.tag),
+    parseWasmPluginCrd(
+      readFileSync(path.join(root, "deploy/istio-schemas", shipped.file), "utf8"),
+      shipped.tag,
+    ),
   );
 }
 
@@ -218,7 +222,8 @@ function checkArray(value: unknown[], schema: SchemaNode, at: string, out: Viola
         : JSON.stringify(item);
     const first = seen.get(identity);
     if (first === undefined) seen.set(identity, index);
-    else out.push({ path: childPath(at, index), message: `duplicate entry (${identity}), same as [${first}]` });
+    else
+      out.push({ path: childPath(at, index), message: `duplicate entry (${identity}), same as [${first}]` });
   });
 }
 
@@ -237,7 +242,8 @@ function checkObject(
     out.push({ path: at, message: `must have at most ${schema.maxProperties} entries, has ${count}` });
   }
   for (const field of schema.required ?? []) {
-    if (value[field] === undefined) out.push({ path: childPath(at, field), message: "required field is missing" });
+    if (value[field] === undefined)
+      out.push({ path: childPath(at, field), message: "required field is missing" });
   }
   for (const [key, child] of Object.entries(value)) {
     const fieldSchema = schema.properties?.[key];
@@ -270,7 +276,8 @@ const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 
 function checkDnsName(value: unknown, at: string, kind: "label" | "subdomain", out: Violation[]): void {
   const [pattern, max] = kind === "label" ? [DNS_LABEL, 63] : [DNS_SUBDOMAIN, 253];
-  if (typeof value !== "string" || value === "") out.push({ path: at, message: "required: a non-empty string" });
+  if (typeof value !== "string" || value === "")
+    out.push({ path: at, message: "required: a non-empty string" });
   else if (value.length > max || !pattern.test(value)) {
     out.push({
       path: at,
@@ -289,11 +296,21 @@ function checkLabels(labels: unknown, at: string, out: Violation[]): void {
     const slash = key.lastIndexOf("/");
     const prefix = slash === -1 ? undefined : key.slice(0, slash);
     const name = key.slice(slash + 1);
-    if ((prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) || name.length > 63 || !LABEL_NAME.test(name)) {
-      out.push({ path: childPath(at, key), message: "is not a valid label key ([prefix/]name, name at most 63 of [A-Za-z0-9_.-])" });
+    if (
+      (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) ||
+      name.length > 63 ||
+      !LABEL_NAME.test(name)
+    ) {
+      out.push({
+        path: childPath(at, key),
+        message: "is not a valid label key ([prefix/]name, name at most 63 of [A-Za-z0-9_.-])",
+      });
     }
     if (typeof value !== "string" || value.length > 63 || (value !== "" && !LABEL_NAME.test(value))) {
-      out.push({ path: childPath(at, key), message: `label value must be at most 63 of [A-Za-z0-9_.-]; got ${describe(value)}` });
+      out.push({
+        path: childPath(at, key),
+        message: `label value must be at most 63 of [A-Za-z0-9_.-]; got ${describe(value)}`,
+      });
     }
   }
 }
@@ -315,7 +332,8 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 function checkSecret(object: Record<string, unknown>, out: Violation[]): void {
   for (const key of Object.keys(object)) {
-    if (!SECRET_FIELDS.includes(key)) out.push({ path: key, message: `unknown field; a Secret has ${SECRET_FIELDS.join(", ")}` });
+    if (!SECRET_FIELDS.includes(key))
+      out.push({ path: key, message: `unknown field; a Secret has ${SECRET_FIELDS.join(", ")}` });
   }
   const data = object.data ?? {};
   if (!isRecord(data)) {
@@ -323,7 +341,8 @@ function checkSecret(object: Record<string, unknown>, out: Violation[]): void {
     return;
   }
   for (const [key, value] of Object.entries(data)) {
-    if (!SECRET_KEY.test(key)) out.push({ path: childPath("data", key), message: "key must consist of [-._a-zA-Z0-9]" });
+    if (!SECRET_KEY.test(key))
+      out.push({ path: childPath("data", key), message: "key must consist of [-._a-zA-Z0-9]" });
     if (typeof value !== "string" || !BASE64.test(value)) {
       out.push({ path: childPath("data", key), message: "must be base64-encoded" });
     }
@@ -331,7 +350,10 @@ function checkSecret(object: Record<string, unknown>, out: Violation[]): void {
   if (object.type === "kubernetes.io/dockerconfigjson") {
     const encoded = data[".dockerconfigjson"];
     if (typeof encoded !== "string") {
-      out.push({ path: 'data[".dockerconfigjson"]', message: "required for type kubernetes.io/dockerconfigjson" });
+      out.push({
+        path: 'data[".dockerconfigjson"]',
+        message: "required for type kubernetes.io/dockerconfigjson",
+      });
       return;
     }
     let config: unknown;
@@ -363,7 +385,9 @@ export function validateManifest(object: unknown, schemas: IstioSchema[]): strin
     return format(common);
   }
   if (object.apiVersion !== WASM_PLUGIN_API_VERSION || object.kind !== "WasmPlugin") {
-    return [`(object): kwt validates only v1 Secret and ${WASM_PLUGIN_API_VERSION} WasmPlugin, got ${String(object.apiVersion)} ${String(object.kind)}`];
+    return [
+      `(object): kwt validates only v1 Secret and ${WASM_PLUGIN_API_VERSION} WasmPlugin, got ${String(object.apiVersion)} ${String(object.kind)}`,
+    ];
   }
   const { apiVersion: _apiVersion, kind: _kind, metadata: _metadata, ...body } = object;
   // Group identical problems so one mistake reads once with every release that rejects it.
@@ -371,7 +395,8 @@ export function validateManifest(object: unknown, schemas: IstioSchema[]): strin
   for (const { istio, schema } of schemas) {
     const found: Violation[] = [];
     validateAgainstSchema(body, schema, "", found);
-    for (const problem of format(found)) releasesByProblem.set(problem, [...(releasesByProblem.get(problem) ?? []), istio]);
+    for (const problem of format(found))
+      releasesByProblem.set(problem, [...(releasesByProblem.get(problem) ?? []), istio]);
   }
   return [
     ...format(common),
