@@ -48,7 +48,7 @@ export async function loadImage(format: PackageFormat, given: string | undefined
   return packageModule(module, format, path.relative(process.cwd(), file) || file);
 }
 
-/** Prints a failure the way every kwt command does and returns the exit code for it. */
+/** Prints a package or push failure after the command name (red on a terminal); returns EXIT_FAILURE. */
 export function reportFailure(command: string, error: unknown): number {
   const message = error instanceof Error ? error.message : String(error);
   console.error(`${style(`kwt ${command}:`, "red", process.stderr)} ${message}`);
