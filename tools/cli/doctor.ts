@@ -51,7 +51,7 @@ read; 2 bad command line.`,
         console.log(
           `  ${style(check.level.toUpperCase().padEnd(4), LEVEL_STYLE[check.level])}  ${check.name.padEnd(15)}  ${check.detail}`,
         );
-        if (check.fix) console.log(check.fix.replace(/^/gm, "        ").replace(/^ {8}/, "        fix: "));
+        if (check.fix) console.log(`        fix: ${check.fix.replaceAll("\n", "\n        ")}`);
       }
       if (error || result?.some((check) => check.level === "fail")) failing++;
     }
