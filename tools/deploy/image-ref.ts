@@ -8,15 +8,10 @@ import {
   type ImageReference,
 } from "../oci/reference.js";
 
-export interface OciImage {
+/** A parsed reference (its registry is the key of the registry's entry in a pull secret) and its URL. */
+export interface OciImage extends ImageReference {
   /** The reference as the WasmPlugin's `url`: always with the `oci://` scheme. */
   url: string;
-  /** host[:port], the key of the registry's entry in a pull secret. */
-  registry: string;
-  repository: string;
-  tag?: string;
-  /** `sha256:<hex>` when the reference pins one. */
-  digest?: string;
 }
 
 /** `sha256:<64 hex>` from that form or the bare 64 hex digits; throws what was expected. */
