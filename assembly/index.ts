@@ -28,11 +28,19 @@ function abort_proc_exit(message: string | null, fileName: string | null, line: 
   log(LogLevel.Critical, text);
 }
 
+/** The root context `id`, made by whichever of context_create and configure reaches it first. */
+function rootContext(id: u32): Root {
+  if (roots.has(id)) return roots.get(id);
+  const root = new Root();
+  roots.set(id, root);
+  return root;
+}
+
 export function proxy_abi_version_0_2_0(): void {}
 
 export function proxy_on_context_create(contextId: u32, rootContextId: u32): void {
   if (rootContextId == 0) {
-    if (!roots.has(contextId)) roots.set(contextId, new Root());
+    rootContext(contextId);
     return;
   }
   if (!roots.has(rootContextId)) return;
@@ -46,8 +54,7 @@ export function proxy_on_vm_start(_rootContextId: u32, _vmConfigurationSize: u32
 }
 
 export function proxy_on_configure(rootContextId: u32, configurationSize: u32): u32 {
-  if (!roots.has(rootContextId)) roots.set(rootContextId, new Root());
-  return roots.get(rootContextId).onConfigure(configurationSize) ? 1 : 0;
+  return rootContext(rootContextId).onConfigure(configurationSize) ? 1 : 0;
 }
 
 export function proxy_on_tick(rootContextId: u32): void {
