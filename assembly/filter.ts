@@ -1,7 +1,8 @@
 // The glue: root contexts (configuration, identity, position) and stream contexts (one request).
 // Data flows one way: host callback -> read the few values needed -> pure decision -> host calls.
 // The host is reached only from the glue: this file, index.ts (ABI entry points), host.ts
-// (trap-free bindings) and part 2's tracing.ts / spanexport.ts; every other module is pure.
+// (trap-free bindings), part 2's tracing.ts / spanexport.ts, and random.ts (WASI random_get);
+// every other module is pure.
 //
 // Per request (docs/filter.md, "Where it runs"):
 // - inbound sidecar (revision pod): onRequestHeaders reads the request's headers in one call and

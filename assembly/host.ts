@@ -1,7 +1,7 @@
 // Thin, trap-free bindings to the Proxy-Wasm host calls the filter uses. The SDK's wrappers trap
 // (CHECK_RESULT) on NotFound properties and BadArgument header calls, which would fail the whole
-// VM; here every result code is looked at and turned into "absent". Only assembly/filter.ts and
-// assembly/index.ts use this file.
+// VM; here every result code is looked at and turned into "absent". Only the glue uses this file
+// (filter.ts, index.ts, tracing.ts, spanexport.ts): the other modules stay pure and testable.
 
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { MetricHost, MetricKind } from "./metrics";
