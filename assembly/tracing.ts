@@ -162,13 +162,7 @@ export class Tracing {
   onOutboundRequestHeaders(scan: HeaderScan, nowMs: i64): void {
     if (this.hopPrefix.length > 0) replaceHeader(REQUEST_HEADERS, this.hopHeader, encodeHopStamp(this.hopPrefix, nowMs));
     if (!this.settings.tracing.enabled) return;
-    const request = new TraceRequest(
-      scan.every(this.traceparentSlot),
-      scan.every(this.tracestateSlot),
-      false,
-      false,
-    );
-    this.apply(planTrace(request, this.ownMember, this.sampler, this.ids), scan);
+    this.apply(this.plan(scan, false, false), scan);
   }
 
   /**
@@ -230,6 +224,17 @@ export class Tracing {
     return this.registry.remember(cache, index, this.registry.id(family, values));
   }
 
+  /** The trace plan for a request, from every traceparent and tracestate value the scan kept. */
+  private plan(scan: HeaderScan, participant: bool, forceSampled: bool): TracePlan {
+    const request = new TraceRequest(
+      scan.every(this.traceparentSlot),
+      scan.every(this.tracestateSlot),
+      participant,
+      forceSampled,
+    );
+    return planTrace(request, this.ownMember, this.sampler, this.ids);
+  }
+
   /** Writes the plan's headers and counts what it did. */
   private apply(plan: TracePlan, scan: HeaderScan): void {
     if (plan.action == TraceAction.Keep) return;
@@ -256,14 +261,7 @@ export class Tracing {
     coldStart: ColdStartFacts,
     nowMs: i64,
   ): void {
-    const forceSampled = coldStart.coldStart && this.settings.tracing.forceSampleColdStarts;
-    const request = new TraceRequest(
-      scan.every(this.traceparentSlot),
-      scan.every(this.tracestateSlot),
-      true,
-      forceSampled,
-    );
-    const plan = planTrace(request, this.ownMember, this.sampler, this.ids);
+    const plan = this.plan(scan, true, coldStart.coldStart && this.settings.tracing.forceSampleColdStarts);
     this.apply(plan, scan);
     if (!plan.sampled) return;
     const exporter = this.exporter!;
