@@ -1,4 +1,4 @@
-// Reads Envoy's /stats/prometheus text back into samples, for the demo's summary.
+// Reads Envoy's /stats/prometheus text back into samples: the demo's summary, and the tests' series lookups.
 
 export interface Sample {
   name: string;
