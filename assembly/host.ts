@@ -62,7 +62,7 @@ export function propertyPath(segments: string[]): ArrayBuffer {
 }
 
 /** The raw bytes of a property, or null when absent (NotFound or any other failure). */
-export function getPropertyBytes(path: ArrayBuffer): ArrayBuffer | null {
+function getPropertyBytes(path: ArrayBuffer): ArrayBuffer | null {
   return readProperty(path) ? adoptHostBuffer() : null;
 }
 
@@ -118,7 +118,7 @@ export function removeHeader(map: i32, name: ArrayBuffer): void {
 }
 
 /** Wall-clock time in nanoseconds since the epoch (0 if the host refuses). */
-export function nowNanoseconds(): i64 {
+function nowNanoseconds(): i64 {
   store<u64>(outU64, 0);
   if (imports.proxy_get_current_time_nanoseconds(outU64) != OK) return 0;
   return load<i64>(outU64);
