@@ -32,7 +32,7 @@ describe("parseRunArgs", () => {
         "--admin=[::1]:15000",
         "--config",
         "plugin.json",
-        "--module",
+        "--wasm",
         "other.wasm",
         "--direction",
         "outbound",

@@ -35,7 +35,7 @@ Options:
   --upstream URL            where requests go, http://host:port (required)
   --admin HOST:PORT         admin listener: /stats/prometheus, /ready
   --config FILE             plugin configuration, a JSON file (WasmPlugin pluginConfig); default: none
-  --module FILE             the .wasm module; default build/filter.wasm
+  --wasm FILE               the .wasm module; default build/filter.wasm
   --direction DIR           listener direction: inbound (default) or outbound
   --gateway                 run as an Istio gateway (node type router) instead of a sidecar
   --cluster ID              node metadata CLUSTER_ID
@@ -59,7 +59,7 @@ const FLAGS: FlagSpec = {
   upstream: "string",
   admin: "string",
   config: "string",
-  module: "string",
+  wasm: "string",
   direction: "string",
   gateway: "boolean",
   cluster: "string",
@@ -174,13 +174,13 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
       throw new UsageError(`--http-cluster: ${(error as Error).message}`);
     }
   }
-  const module = stringFlag(args, "module");
+  const wasmFlag = stringFlag(args, "wasm");
   return {
     listen: parseHostPort("listen", required("listen", stringFlag(args, "listen"))),
     upstream,
     admin: admin === undefined ? undefined : parseHostPort("admin", admin),
     configFile: stringFlag(args, "config"),
-    wasmFile: module ?? path.join(root, "build", "filter.wasm"),
+    wasmFile: wasmFlag ?? path.join(root, "build", "filter.wasm"),
     direction: oneOf("direction", stringFlag(args, "direction"), ["inbound", "outbound"] as const, "inbound"),
     envoy: oneOf("envoy", stringFlag(args, "envoy"), ["1.28", "1.33"] as const, "1.33"),
     node,
@@ -216,7 +216,7 @@ async function readModule(file: string): Promise<Uint8Array> {
     return await readFile(file);
   } catch (error) {
     throw new UsageError(
-      `--module ${file}: cannot read it (run 'kwt build' first?): ${(error as Error).message}`,
+      `--wasm ${file}: cannot read it (run 'kwt build' first?): ${(error as Error).message}`,
     );
   }
 }
