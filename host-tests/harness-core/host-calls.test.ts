@@ -15,7 +15,7 @@ function onConfigure(body: string): string {
 async function configureLogs(
   module: ProxyModule,
   body: string,
-  options: { env?: Record<string, string> } = {},
+  options: { env?: Record<string, string>; logLevel?: LogLevel } = {},
 ) {
   const plugin = await Plugin.load({
     wasm: module.build(onConfigure(body)),
@@ -33,6 +33,7 @@ describe("logging", () => {
       [0, 1, 3, 4, 5]
         .map((level) => `(drop (call $proxy_log (i32.const ${level}) ${module.text(`level ${level}`)}))`)
         .join("\n") + `(call $num (call $proxy_log (i32.const 6) ${module.text("too high")}))`,
+      { logLevel: LogLevel.Trace },
     );
     expect(plugin.logs.filter((l) => l.vm === 0)).toEqual([
       { level: LogLevel.Trace, message: "level 0", vm: 0 },
@@ -41,6 +42,20 @@ describe("logging", () => {
       { level: LogLevel.Error, message: "level 4", vm: 0 },
       { level: LogLevel.Critical, message: "level 5", vm: 0 },
       { level: LogLevel.Info, message: "2", vm: 0 },
+    ]);
+  });
+
+  it("drops messages below the configured level (Info by default), as Envoy's logger does", async () => {
+    const module = new ProxyModule();
+    const { plugin } = await configureLogs(
+      module,
+      [0, 1, 2, 3]
+        .map((level) => `(drop (call $proxy_log (i32.const ${level}) ${module.text(`level ${level}`)}))`)
+        .join("\n"),
+    );
+    expect(plugin.logs.filter((l) => l.vm === 0)).toEqual([
+      { level: LogLevel.Info, message: "level 2", vm: 0 },
+      { level: LogLevel.Warn, message: "level 3", vm: 0 },
     ]);
   });
 
@@ -129,6 +144,7 @@ describe("time and WASI", () => {
     const { plugin } = await configureLogs(
       module,
       `(call $proc_exit (i32.const 255)) (call $num (i32.const 7))`,
+      { logLevel: LogLevel.Trace },
     );
     expect(plugin.logs.filter((l) => l.vm === 0)).toEqual([
       { level: LogLevel.Trace, message: "wasi_unstable proc_exit", vm: 0 },

@@ -308,6 +308,8 @@ export class WasmVm implements HostServices {
   }
 
   log(level: LogLevel, message: string): void {
+    // Like Envoy's logger, messages below the configured level are dropped, not kept.
+    if (level < this.logLevel) return;
     this.options.log({ level, message, vm: this.options.index });
   }
 
