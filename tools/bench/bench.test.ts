@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { expect, it } from "vitest";
-import { runKwt } from "../oci/testing/cli.js";
+import { runKwt } from "../testing/kwt-cli.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runKwt } from "../oci/testing/cli.js";
+import { runKwt } from "../testing/kwt-cli.js";
 
 let scratch: string;
 const env = () => ({ HOME: scratch });

@@ -3,8 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeEvent, describeRetry, renderTransfer } from "./push.js";
-import { runKwt } from "../oci/testing/cli.js";
-import { startRegistry, type RunningRegistry } from "../oci/testing/registry.js";
+import { runKwt } from "../testing/kwt-cli.js";
+import { startRegistry, type RunningRegistry } from "../testing/oci/registry.js";
 import { freePort } from "../testing/free-port.js";
 
 const DIGEST = `sha256:${"0123456789abcdef".repeat(4)}`;

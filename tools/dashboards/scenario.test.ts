@@ -21,7 +21,11 @@ import { drive } from "../demo/drive.js";
 import { DemoMesh, send } from "../demo/mesh.js";
 import { DEFAULT_SCENARIO, podConfig } from "../demo/scenario.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
-import { alertSignalExpressions, dashboardExpressions, type ShippedExpression } from "./expressions.js";
+import {
+  alertSignalExpressions,
+  dashboardExpressions,
+  type ShippedExpression,
+} from "../testing/prometheus/shipped-expressions.js";
 import { ALERTS } from "./alerts.js";
 import { RULES_FILE } from "./generated-files.js";
 import { FILTER_METRICS } from "./metrics.js";
@@ -30,7 +34,7 @@ import {
   PROMETHEUS_BINARY,
   PrometheusServer,
   type ScrapeTarget,
-} from "./prometheus-server.js";
+} from "../testing/prometheus/server.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const FILTER_WASM = path.join(root, "build/filter.wasm");

@@ -11,11 +11,11 @@ import {
   labelsInResult,
   metricNamesIn,
   substituteVariables,
-} from "./expressions.js";
+} from "../testing/prometheus/shipped-expressions.js";
 import { RULES_FILE } from "./generated-files.js";
 import { ENVOY_METRICS, FILTER_METRICS, ISTIO_AGENT_METRICS, ISTIOD_METRICS } from "./metrics.js";
-import { startFixtureTargets, type FixtureTargets } from "./metrics-fixture.js";
-import { findExpressionProblems, PROMETHEUS_BINARY, PrometheusServer } from "./prometheus-server.js";
+import { startFixtureTargets, type FixtureTargets } from "../testing/prometheus/metrics-fixture.js";
+import { findExpressionProblems, PROMETHEUS_BINARY, PrometheusServer } from "../testing/prometheus/server.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** The fixtures' scrape interval is 1 s; a 10 s window holds enough samples for rate(). */

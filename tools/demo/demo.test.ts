@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runKwt } from "../oci/testing/cli.js";
+import { runKwt } from "../testing/kwt-cli.js";
 import { expectedCounts, EAST, REVISION, WEST, type Scenario, type Summary } from "./scenario.js";
 
 const COLD_START_DELAY_MS = 600;

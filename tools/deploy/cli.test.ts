@@ -4,9 +4,9 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { main } from "../cli/main.js";
-import { useFakeClusters } from "./fake-kube-api.js";
+import { useFakeClusters } from "../testing/kube/fake-kube-api.js";
 import { FILTER_METRIC_LABELS } from "./filter-contract.js";
-import { TEST_FILTER_SCHEMA } from "./test-filter-schema.js";
+import { TEST_FILTER_SCHEMA } from "../testing/deploy/stand-in-filter-schema.js";
 
 const DIGEST = `sha256:${"5e".repeat(32)}`;
 const WASM = "extensions.istio.io/v1alpha1";

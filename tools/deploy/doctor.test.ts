@@ -11,7 +11,7 @@ import {
   istioVersionFromImage,
   type Check,
 } from "./doctor.js";
-import { useFakeClusters } from "./fake-kube-api.js";
+import { useFakeClusters } from "../testing/kube/fake-kube-api.js";
 import { FILTER_METRIC_LABELS } from "./filter-contract.js";
 import { loadKubeConfig } from "./kube.js";
 

@@ -12,7 +12,7 @@ import {
 import { normalizeDigest, parseOciImage } from "./image-ref.js";
 import { mergeConfig, planDeployment, type PlanOptions } from "./plan.js";
 import { renderDocuments } from "./render.js";
-import { TEST_FILTER_SCHEMA } from "./test-filter-schema.js";
+import { TEST_FILTER_SCHEMA } from "../testing/deploy/stand-in-filter-schema.js";
 import { loadIstioSchemas } from "./validate.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

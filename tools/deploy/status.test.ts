@@ -3,12 +3,12 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { applyAll } from "./apply.js";
 import { parseClustersFile } from "./clusters-file.js";
-import { useFakeClusters } from "./fake-kube-api.js";
+import { useFakeClusters } from "../testing/kube/fake-kube-api.js";
 import { compilePluginConfigSchema } from "./filter-config-schema.js";
 import { loadKubeConfig } from "./kube.js";
 import { planDeployment, type ClusterPlan } from "./plan.js";
 import { comparePlugin, inSync, readStatuses } from "./status.js";
-import { TEST_FILTER_SCHEMA } from "./test-filter-schema.js";
+import { TEST_FILTER_SCHEMA } from "../testing/deploy/stand-in-filter-schema.js";
 import { loadIstioSchemas } from "./validate.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

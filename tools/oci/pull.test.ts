@@ -12,7 +12,7 @@ import { extractModule, pullModule } from "./pull.js";
 import { parseReference } from "./reference.js";
 import { RegistryClient } from "./registry-client.js";
 import { writeTar } from "./tar.js";
-import { startRegistry, type RunningRegistry } from "./testing/registry.js";
+import { startRegistry, type RunningRegistry } from "../testing/oci/registry.js";
 
 const run = promisify(execFile);
 const wasm = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);

@@ -8,7 +8,7 @@ import { pushImage } from "./push.js";
 import { parseReference } from "./reference.js";
 import { describeResponse, RegistryClient } from "./registry-client.js";
 import type { RetryNotice } from "./retry.js";
-import { startRegistry, type RunningRegistry } from "./testing/registry.js";
+import { startRegistry, type RunningRegistry } from "../testing/oci/registry.js";
 import { freePort } from "../testing/free-port.js";
 
 interface Seen {

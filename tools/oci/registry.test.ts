@@ -10,8 +10,8 @@ import { pullModule } from "./pull.js";
 import { pushImage } from "./push.js";
 import { parseReference } from "./reference.js";
 import { RegistryClient, RegistryError } from "./registry-client.js";
-import { startRegistry, type RunningRegistry } from "./testing/registry.js";
-import { startTokenServer, type TokenServer } from "./testing/token-server.js";
+import { startRegistry, type RunningRegistry } from "../testing/oci/registry.js";
+import { startTokenServer, type TokenServer } from "../testing/oci/token-server.js";
 
 const run = promisify(execFile);
 const FILTER_WASM = path.resolve(import.meta.dirname, "../../build/filter.wasm");

@@ -6,7 +6,7 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 
-const root = path.resolve(import.meta.dirname, "../../..");
+const root = path.resolve(import.meta.dirname, "../..");
 export const KWT_BUNDLE = path.join(root, "dist", "kwt.js");
 
 export interface CliResult {

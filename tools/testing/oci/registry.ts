@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { freePort } from "../../testing/free-port.js";
+import { freePort } from "../free-port.js";
 
 const run = promisify(execFile);
 

@@ -7,11 +7,11 @@
  * - istio-agent's and istiod's metrics as their Prometheus exporters write them.
  */
 import http from "node:http";
-import { AdminServer, closeServer, listenOn } from "../../host-tests/harness/admin.js";
-import { StatStore } from "../../host-tests/harness/stats.js";
-import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
-import { FILTER_METRICS, ISTIO_AGENT_METRICS, ISTIOD_METRICS } from "./metrics.js";
-import type { ScrapeTarget } from "./prometheus-server.js";
+import { AdminServer, closeServer, listenOn } from "../../../host-tests/harness/admin.js";
+import { StatStore } from "../../../host-tests/harness/stats.js";
+import { FILTER_METRIC_LABELS } from "../../deploy/filter-contract.js";
+import { FILTER_METRICS, ISTIO_AGENT_METRICS, ISTIOD_METRICS } from "../../dashboards/metrics.js";
+import type { ScrapeTarget } from "./server.js";
 
 type Labels = Record<string, string>;
 

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { stringify } from "yaml";
-import { freePort } from "../testing/free-port.js";
+import { freePort } from "../free-port.js";
 
 export const PROMETHEUS_BINARY = "/usr/bin/prometheus";
 

@@ -4,9 +4,9 @@
  * $__rate_interval), template variable queries turned into PromQL, and for each alert the parts that
  * measure before any threshold (AlertSpec.signals).
  */
-import { ALERTS } from "./alerts.js";
-import { DASHBOARD_ROWS, RATE_INTERVAL, TEMPLATE_VARIABLES } from "./grafana.js";
-import { sourceOfMetric, type MetricSource } from "./metrics.js";
+import { ALERTS } from "../../dashboards/alerts.js";
+import { DASHBOARD_ROWS, RATE_INTERVAL, TEMPLATE_VARIABLES } from "../../dashboards/grafana.js";
+import { sourceOfMetric, type MetricSource } from "../../dashboards/metrics.js";
 
 export interface ShippedExpression {
   /** Where it comes from, for messages: `dashboard: <panel> [A]`, `alert: <name> signal 1`, ... */
