@@ -3,11 +3,16 @@
 
 import http from "node:http";
 import { Worker } from "node:worker_threads";
-import { closeServer, listenOn } from "../../host-tests/harness/admin.js";
-import { ManualClock } from "../../host-tests/harness/clock.js";
-import { Plugin } from "../../host-tests/harness/plugin.js";
-import { HarnessProxy, type FilterPlugin, type FilterStream } from "../../host-tests/harness/proxy.js";
-import { StatStore } from "../../host-tests/harness/stats.js";
+import {
+  closeServer,
+  type FilterPlugin,
+  type FilterStream,
+  HarnessProxy,
+  listenOn,
+  ManualClock,
+  Plugin,
+  StatStore,
+} from "../../host-tests/harness/index.js";
 import { benchRequest, pluginOptionsFor, type BenchPath } from "./workloads.js";
 
 const NS_PER_MS = 1_000_000;

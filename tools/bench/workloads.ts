@@ -1,8 +1,7 @@
 // The request shapes the benchmarks replay, one per path the filter has, with the plugin set-up
 // each path needs. Pure data: measuring lives in measure.ts.
 
-import { ManualClock } from "../../host-tests/harness/clock.js";
-import type { HeaderList, PluginOptions } from "../../host-tests/harness/types.js";
+import { type HeaderList, ManualClock, type PluginOptions } from "../../host-tests/harness/index.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
 
 export type BenchPath = "inbound-knative" | "outbound-stamping" | "gateway-response";

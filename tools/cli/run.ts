@@ -10,18 +10,20 @@ import {
   type FlagSpec,
 } from "./args.js";
 import { EXIT_FAILURE, EXIT_OK, projectRoot, type Command } from "./command.js";
-import type { HostPort } from "../../host-tests/harness/admin.js";
-import { ConfigurationRejectedError, ModuleRefusedError } from "../../host-tests/harness/errors.js";
-import { checkLoopbackUrl } from "../../host-tests/harness/http-call.js";
-import { Plugin } from "../../host-tests/harness/plugin.js";
-import { HarnessProxy, parseUpstreamUrl } from "../../host-tests/harness/proxy.js";
-import { StatStore } from "../../host-tests/harness/stats.js";
 import {
+  checkLoopbackUrl,
+  ConfigurationRejectedError,
   type EnvoyVersion,
+  HarnessProxy,
+  type HostPort,
   type LogRecord,
+  ModuleRefusedError,
   type NodeIdentity,
+  parseUpstreamUrl,
+  Plugin,
+  StatStore,
   type TrafficDirection,
-} from "../../host-tests/harness/types.js";
+} from "../../host-tests/harness/index.js";
 
 const USAGE = `Usage: kwt run --listen HOST:PORT --upstream URL [options]
 

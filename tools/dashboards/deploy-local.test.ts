@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { extractTags, extraStatTagRegex } from "../../host-tests/harness/prometheus.js";
+import { extractTags, extraStatTagRegex } from "../../host-tests/harness/index.js";
 import { DEFAULT_SCENARIO, podConfig } from "../demo/scenario.js";
 import { FILTER_METRIC_LABELS, FILTER_ROOT_ID } from "../deploy/filter-contract.js";
 import { loadPluginConfigSchema } from "../deploy/filter-config-schema.js";

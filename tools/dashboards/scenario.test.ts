@@ -13,10 +13,15 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AdminServer, closeServer, listenOn } from "../../host-tests/harness/admin.js";
-import { ConfigurationRejectedError, Plugin } from "../../host-tests/harness/plugin.js";
-import { HarnessProxy } from "../../host-tests/harness/proxy.js";
-import { StatStore } from "../../host-tests/harness/stats.js";
+import {
+  AdminServer,
+  closeServer,
+  ConfigurationRejectedError,
+  HarnessProxy,
+  listenOn,
+  Plugin,
+  StatStore,
+} from "../../host-tests/harness/index.js";
 import { drive } from "../demo/drive.js";
 import { DemoMesh, send } from "../demo/mesh.js";
 import { DEFAULT_SCENARIO, podConfig } from "../demo/scenario.js";

@@ -9,11 +9,16 @@
 // routes straight to the pod, or through the activator when told to (proxy mode).
 
 import http from "node:http";
-import { closeServer, listenOn, type HostPort } from "../../host-tests/harness/admin.js";
-import { Plugin } from "../../host-tests/harness/plugin.js";
-import { HarnessProxy } from "../../host-tests/harness/proxy.js";
-import { StatStore } from "../../host-tests/harness/stats.js";
-import type { NodeIdentity, PluginOptions } from "../../host-tests/harness/types.js";
+import {
+  closeServer,
+  HarnessProxy,
+  type HostPort,
+  listenOn,
+  type NodeIdentity,
+  Plugin,
+  type PluginOptions,
+  StatStore,
+} from "../../host-tests/harness/index.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
 import { EAST, REVISION, WEST } from "./scenario.js";
 

@@ -10,7 +10,7 @@ import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { afterEach, beforeEach } from "vitest";
 import { parse, stringify } from "yaml";
-import { closeServer, listenOn } from "../../../host-tests/harness/admin.js";
+import { closeServer, listenOn } from "../../../host-tests/harness/index.js";
 
 interface Resource {
   groupVersion: string;

@@ -11,7 +11,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { closeServer, listenOn } from "../../../host-tests/harness/admin.js";
+import { closeServer, listenOn } from "../../../host-tests/harness/index.js";
 
 const run = promisify(execFile);
 

@@ -7,8 +7,7 @@
  * - istio-agent's and istiod's metrics as their Prometheus exporters write them.
  */
 import http from "node:http";
-import { AdminServer, closeServer, listenOn } from "../../../host-tests/harness/admin.js";
-import { StatStore } from "../../../host-tests/harness/stats.js";
+import { AdminServer, closeServer, listenOn, StatStore } from "../../../host-tests/harness/index.js";
 import { FILTER_METRIC_LABELS } from "../../deploy/filter-contract.js";
 import { FILTER_METRICS, ISTIO_AGENT_METRICS, ISTIOD_METRICS } from "../../dashboards/metrics.js";
 import type { ScrapeTarget } from "./server.js";

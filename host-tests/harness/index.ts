@@ -1,0 +1,13 @@
+// The harness as the tools use it (`kwt run`, `demo`, `bench` and their tests): load a module into
+// an Envoy-faithful host, drive it in process or behind the HTTP proxy, read its stats. The layers
+// behind this file (ABI imports, VM, codecs) are the harness's own; lint keeps `tools/` on this side.
+
+export * from "./types.js";
+export { AdminServer, closeServer, listenOn, type HostPort } from "./admin.js";
+export { ManualClock } from "./clock.js";
+export { ConfigurationRejectedError, ModuleRefusedError } from "./errors.js";
+export { checkLoopbackUrl } from "./http-call.js";
+export { Plugin } from "./plugin.js";
+export { extraStatTagRegex, extractTags } from "./prometheus.js";
+export { HarnessProxy, parseUpstreamUrl, type FilterPlugin, type FilterStream } from "./proxy.js";
+export { StatStore } from "./stats.js";
