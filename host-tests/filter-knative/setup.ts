@@ -4,7 +4,7 @@
 import { ManualClock } from "../harness/clock.js";
 import { Plugin } from "../harness/plugin.js";
 import type { EnvoyVersion, HeaderList, NodeIdentity, PluginOptions } from "../harness/types.js";
-import { seriesLines } from "../prometheus-text.js";
+import { seriesLines } from "../support/prometheus-text.js";
 import { FILTER_WASM, exchange, metricValue } from "../filter-tracing/setup.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../harness/clock.js";
 import type { Plugin } from "../harness/plugin.js";
 import type { HeaderList } from "../harness/types.js";
-import { seriesLines } from "../prometheus-text.js";
+import { seriesLines } from "../support/prometheus-text.js";
 import { BASE_REQUEST, CLUSTER_A, CLUSTER_B, exchange, loadProxy, metricValue, onlyValue } from "./setup.js";
 
 const NOW_MS = 1_700_000_000_000;

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { ManualClock } from "../harness/clock.js";
 import { Plugin, type Stream } from "../harness/plugin.js";
 import type { HeaderList, PluginOptions, StreamEnd } from "../harness/types.js";
-import { seriesValue } from "../prometheus-text.js";
+import { seriesValue } from "../support/prometheus-text.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 
 const filterPath = fileURLToPath(new URL("../../build/filter.wasm", import.meta.url));

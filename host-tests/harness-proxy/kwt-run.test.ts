@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
-import { seriesLines } from "../prometheus-text.js";
+import { seriesLines } from "../support/prometheus-text.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const KWT = path.join(ROOT, "dist/kwt.js");

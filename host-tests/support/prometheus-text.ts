@@ -2,7 +2,7 @@
 // sample lines of one metric, and the value of one series.
 
 import { isDeepStrictEqual } from "node:util";
-import { parseExposition } from "../tools/demo/exposition.js";
+import { parseExposition } from "../../tools/demo/exposition.js";
 
 /** Every sample line of `metric` (`metric{...} value`), in the order of the text. */
 export function seriesLines(text: string, metric: string): string[] {
