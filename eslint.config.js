@@ -1,6 +1,62 @@
 import js from "@eslint/js";
+import { builtinRules } from "eslint/use-at-your-own-risk";
 import globals from "globals";
 import tseslint from "typescript-eslint";
+
+// Production code is what `kwt` ships in dist/kwt.js: tools/ and the harness, less these (tests and
+// the folder of their support; host-tests/ outside harness/ is all test code too).
+const NOT_PRODUCTION = ["**/*.test.ts", "tools/testing/**"];
+
+const VITEST = {
+  regex: "^vitest(/|$)",
+  message: "Production code must not import vitest; only tests and test support may.",
+};
+const TEST_SUPPORT = {
+  regex: "(^|/)testing/|(^|/)host-tests/(?!harness/)|\\.test(\\.js)?$",
+  message:
+    "Production code must not import test support (tools/testing/, host-tests/ outside harness/, *.test.ts); move what production needs into a production module.",
+};
+
+// Who may import whom, one entry per boundary. Each becomes its own rule `boundary/<name>` (the core
+// no-restricted-imports under another name), so boundaries over the same files do not override each
+// other's options the way two blocks configuring one rule would.
+const BOUNDARIES = [
+  {
+    name: "tools-without-test-support",
+    files: ["tools/**"],
+    ignores: NOT_PRODUCTION,
+    patterns: [VITEST, TEST_SUPPORT],
+  },
+  {
+    name: "harness-without-test-support",
+    files: ["host-tests/harness/**"],
+    ignores: NOT_PRODUCTION,
+    patterns: [
+      VITEST,
+      TEST_SUPPORT,
+      {
+        // One level up from the harness is host-tests/, where everything but the harness is test code.
+        regex: "^\\.\\./(?!\\.\\./|harness/)",
+        message:
+          "The harness must not import the host tests or their support (host-tests/ outside harness/).",
+      },
+    ],
+  },
+  {
+    name: "harness-through-entry-point",
+    files: ["tools/**"],
+    patterns: [
+      {
+        regex: "(^|/)host-tests/harness/(?!index\\.js$)",
+        message:
+          "tools/ use the harness through its entry point host-tests/harness/index.js; export what you need from there.",
+      },
+    ],
+  },
+];
+
+const restrictedImports = builtinRules.get("no-restricted-imports");
+const boundaryPlugin = { rules: Object.fromEntries(BOUNDARIES.map(({ name }) => [name, restrictedImports])) };
 
 export default tseslint.config(
   { ignores: ["node_modules/", "build/", "dist/", "assembly/", "bench/modules/", "coverage/"] },
@@ -13,4 +69,11 @@ export default tseslint.config(
       "no-constant-condition": ["error", { checkLoops: false }],
     },
   },
+  { plugins: { boundary: boundaryPlugin } },
+  ...BOUNDARIES.map(({ name, files, ignores = [], patterns }) => ({
+    name: `boundary/${name}`,
+    files,
+    ignores,
+    rules: { [`boundary/${name}`]: ["error", { patterns }] },
+  })),
 );
