@@ -128,12 +128,29 @@ function compatParts(module: Uint8Array, source: string) {
   };
 }
 
+function formatParts(module: Uint8Array, format: PackageFormat, source: string) {
+  switch (format) {
+    case "artifact":
+      return artifactParts(module, source);
+    case "compat":
+      return compatParts(module, source);
+    default: {
+      // A format added to PACKAGE_FORMATS without a case here fails type-checking (the `never`),
+      // instead of building as another format; the throw covers callers that skip the types.
+      const unknown: never = format;
+      throw new Error(
+        `package format '${String(unknown)}' has no layout (expected one of ${PACKAGE_FORMATS.join(", ")})`,
+      );
+    }
+  }
+}
+
 /** The image for `module` in `format`; `source` names the module in errors. */
 export function packageModule(module: Uint8Array, format: PackageFormat, source: string): PackagedImage {
   if (!isWasmModule(module)) {
     throw new Error(`${source} is not a Wasm module (it must start with \\0asm and be at least 8 bytes)`);
   }
-  const parts = format === "artifact" ? artifactParts(module, source) : compatParts(module, source);
+  const parts = formatParts(module, format, source);
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MEDIA_TYPES.ociManifest,
