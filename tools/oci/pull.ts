@@ -1,6 +1,6 @@
 /**
- * Pulling a module the way istio-agent does (istio/istio pkg/wasm/imagefetcher.go and cache.go),
- * so tests and `kwt status` see what a sidecar would see:
+ * Pulling a module from a registry the way istio-agent does (istio/istio pkg/wasm/imagefetcher.go
+ * and cache.go), so what it accepts, refuses and reports as the digest is what a sidecar would:
  * - the digest is the sha256 of the manifest bytes, and WasmPlugin.sha256 is compared with it;
  * - a Docker schema 2 manifest: the last layer must be a Docker tar+gzip layer holding plugin.wasm;
  * - otherwise the compat format is tried first (last layer an OCI tar+gzip holding plugin.wasm),
