@@ -14,62 +14,45 @@ async function lint(file: string, text: string): Promise<Array<{ ruleId: string 
   return (result?.messages ?? []).map(({ ruleId, message }) => ({ ruleId, message }));
 }
 
+const VIOLATIONS = [
+  {
+    what: "test support in production code",
+    file: "tools/deploy/example.ts",
+    text: 'import { useFakeClusters } from "../testing/kube/fake-kube-api.js";\nexport const clusters = useFakeClusters;\n',
+    ruleId: "boundary/tools-without-test-support",
+    message:
+      "'../testing/kube/fake-kube-api.js' import is restricted from being used by a pattern. Production code must not import test support",
+  },
+  {
+    what: "vitest in production code",
+    file: "tools/oci/example.ts",
+    text: 'import { expect } from "vitest";\nexport const check = expect;\n',
+    ruleId: "boundary/tools-without-test-support",
+    message: "Production code must not import vitest",
+  },
+  {
+    what: "the host tests' support in the harness",
+    file: "host-tests/harness/example.ts",
+    text: 'import { seriesLines } from "../support/prometheus-text.js";\nexport const lines = seriesLines;\n',
+    ruleId: "boundary/harness-without-test-support",
+    message: "The harness must not import the host tests or their support",
+  },
+  {
+    what: "a harness module reached around the entry point, in tests too",
+    file: "tools/cli/example.test.ts",
+    text: 'import { Plugin } from "../../host-tests/harness/plugin.js";\nexport const plugin = Plugin;\n',
+    ruleId: "boundary/harness-through-entry-point",
+    message: "tools/ use the harness through its entry point host-tests/harness/index.js",
+  },
+];
+
 describe("import boundaries", () => {
-  it("refuses test support in production code, with the boundary's message", async () => {
-    const messages = await lint(
-      "tools/deploy/example.ts",
-      'import { useFakeClusters } from "../testing/kube/fake-kube-api.js";\nexport const clusters = useFakeClusters;\n',
-    );
-    expect(messages).toEqual([
-      {
-        ruleId: "boundary/tools-without-test-support",
-        message: expect.stringContaining(
-          "'../testing/kube/fake-kube-api.js' import is restricted from being used by a pattern. Production code must not import test support",
-        ),
-      },
-    ]);
-  });
-
-  it("refuses vitest in production code", async () => {
-    const messages = await lint(
-      "tools/oci/example.ts",
-      'import { expect } from "vitest";\nexport const check = expect;\n',
-    );
-    expect(messages).toEqual([
-      {
-        ruleId: "boundary/tools-without-test-support",
-        message: expect.stringContaining("Production code must not import vitest"),
-      },
-    ]);
-  });
-
-  it("refuses the host tests' support in the harness", async () => {
-    const messages = await lint(
-      "host-tests/harness/example.ts",
-      'import { seriesLines } from "../support/prometheus-text.js";\nexport const lines = seriesLines;\n',
-    );
-    expect(messages).toEqual([
-      {
-        ruleId: "boundary/harness-without-test-support",
-        message: expect.stringContaining("The harness must not import the host tests or their support"),
-      },
-    ]);
-  });
-
-  it("refuses a harness module reached around the harness's entry point, in tests too", async () => {
-    const messages = await lint(
-      "tools/cli/example.test.ts",
-      'import { Plugin } from "../../host-tests/harness/plugin.js";\nexport const plugin = Plugin;\n',
-    );
-    expect(messages).toEqual([
-      {
-        ruleId: "boundary/harness-through-entry-point",
-        message: expect.stringContaining(
-          "tools/ use the harness through its entry point host-tests/harness/index.js",
-        ),
-      },
-    ]);
-  });
+  it.each(VIOLATIONS)(
+    "refuses $what, with the boundary's message",
+    async ({ file, text, ruleId, message }) => {
+      expect(await lint(file, text)).toEqual([{ ruleId, message: expect.stringContaining(message) }]);
+    },
+  );
 
   it("accepts production code that uses the harness's entry point and production modules", async () => {
     const messages = await lint(
