@@ -53,6 +53,8 @@ export interface ProxyOptions {
   admin?: HostPort;
   /** Every downstream connection counts as mutual TLS (connection.mtls true), as behind a sidecar. */
   mtls?: boolean;
+  /** Per connection, as StreamOptions: the downstream's and upstream's URI SANs, destination.port. */
+  identity?: Pick<StreamOptions, "peerIdentity" | "upstreamIdentity" | "destinationPort">;
   /** Envoy's route timeout, from sending upstream to the end of the response. Default 15 s, as Envoy. */
   upstreamTimeoutMs?: number;
   /** Largest request or response body buffered; beyond it Envoy answers 413 / 500. Default 8 MiB. */
@@ -526,7 +528,7 @@ export class HarnessProxy {
     const loaded = plugin;
     const exchangeOptions = {
       upstream,
-      mtls: options.mtls ?? false,
+      mtls: (options.mtls ?? false) || options.identity?.peerIdentity !== undefined,
       upstreamTimeoutMs: options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     };
@@ -538,6 +540,7 @@ export class HarnessProxy {
         // Known from the start: this proxy has exactly one upstream host.
         upstreamAddress: upstream.host,
         protocol: `HTTP/${request.httpVersion}`,
+        ...options.identity,
       });
       new Exchange(stream, request, response, exchangeOptions).run().catch((error: unknown) => {
         // A harness bug, not an Envoy behaviour: make it loud and drop the connection.

@@ -69,6 +69,34 @@ function convertTrailersStatus(result: number, stopped: boolean): number {
   return stopped || result > TrailersStatus.StopIteration ? TrailersStatus.StopIteration : result;
 }
 
+/** connection.mtls and the peer certificates' URI SANs; a peer identity comes with a client certificate. */
+function peerIdentityFacts(
+  options: StreamOptions,
+): Pick<StreamFacts, "mtls" | "peerUriSan" | "upstreamUriSan"> {
+  if (options.peerIdentity !== undefined && options.mtls === false) {
+    throw new RangeError(
+      "StreamOptions: peerIdentity needs a client certificate, so mtls cannot be false; drop one of them",
+    );
+  }
+  return {
+    mtls: options.mtls ?? options.peerIdentity !== undefined,
+    peerUriSan: options.peerIdentity,
+    upstreamUriSan: options.upstreamIdentity,
+  };
+}
+
+/** `address` ("ip:port" or "[ip6]:port") with its port replaced. */
+export function withPort(address: string, port: number | undefined): string {
+  if (port === undefined) return address;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(
+      `StreamOptions.destinationPort: ${port} is not a port; expected an integer 0 to 65535`,
+    );
+  }
+  const colon = address.lastIndexOf(":");
+  return `${colon > 0 && !address.endsWith("]") ? address.slice(0, colon) : address}:${port}`;
+}
+
 export interface StreamSetup {
   /** Undefined when the VM had failed before the stream began and the plugin fails open: no filter. */
   vm: WasmVm | undefined;
@@ -124,11 +152,11 @@ export class Stream {
       bytesReceived: 0,
       bytesSent: 0,
       responseFlags: 0,
-      mtls: options.mtls ?? false,
+      ...peerIdentityFacts(options),
       requestedServerName: options.requestedServerName ?? "",
       connectionId: setup.connectionId,
       sourceAddress: options.sourceAddress ?? "10.0.0.2:40000",
-      destinationAddress: options.destinationAddress ?? "10.0.0.1:8080",
+      destinationAddress: withPort(options.destinationAddress ?? "10.0.0.1:8080", options.destinationPort),
       upstreamAddress: options.upstreamAddress,
       upstreamCluster: options.upstreamCluster,
       routeName: "",

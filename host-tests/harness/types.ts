@@ -106,10 +106,20 @@ export interface PluginOptions {
 
 /** Per-stream facts Envoy knows from the connection, readable as properties. */
 export interface StreamOptions {
-  /** connection.mtls (downstream presented a client certificate over TLS). Default false. */
+  /**
+   * connection.mtls: the downstream presented a client certificate over TLS. Default: true when
+   * `peerIdentity` is set, else false. Alone it is a certificate with no URI SAN (an outside client
+   * of a gateway with MUTUAL TLS).
+   */
   mtls?: boolean;
+  /** The URI SAN of the downstream's client certificate (connection.uri_san_peer_certificate), e.g. spiffe://cluster.local/ns/NS/sa/SA. */
+  peerIdentity?: string;
+  /** The URI SAN of the upstream's certificate (upstream.uri_san_peer_certificate); needs `upstreamAddress`. */
+  upstreamIdentity?: string;
   sourceAddress?: string; // source.address, "ip:port"
   destinationAddress?: string; // destination.address
+  /** destination.port: replaces the port of `destinationAddress` (the port the request was addressed to). */
+  destinationPort?: number;
   /** upstream.address once a host was picked; absent for local replies. */
   upstreamAddress?: string;
   /** xds.cluster_name / cluster_name. */

@@ -8,6 +8,7 @@ import {
   stringFlag,
   UsageError,
   type FlagSpec,
+  type ParsedArgs,
 } from "./args.js";
 import { EXIT_FAILURE, EXIT_OK, projectRoot, type Command } from "./command.js";
 import type { HostPort } from "../../host-tests/harness/admin.js";
@@ -20,6 +21,7 @@ import {
   type EnvoyVersion,
   type LogRecord,
   type NodeIdentity,
+  type StreamOptions,
   type TrafficDirection,
 } from "../../host-tests/harness/types.js";
 
@@ -50,7 +52,15 @@ Options:
   --envoy VERSION           property layout: 1.28 (node.*) or 1.33 (xds.*, default)
   --workers N               VMs (Envoy worker threads), 1 to 64; default 1
   --extra-stat-tags A,B     Istio extraStatTags for /stats/prometheus labels
-  --mtls                    every downstream connection counts as mutual TLS (connection.mtls)
+  --mtls                    every downstream connection counts as mutual TLS (connection.mtls) with a
+                            client certificate that is no mesh identity (outside clients of a gateway
+                            with MUTUAL TLS)
+  --peer-identity SPIFFE_ID the downstream presents this URI SAN over mTLS
+                            (connection.uri_san_peer_certificate; implies --mtls)
+  --upstream-identity SPIFFE_ID
+                            the upstream presents this URI SAN (upstream.uri_san_peer_certificate)
+  --destination-port N      destination.port, the port requests were addressed to (a sidecar's
+                            inbound app port); default the listener's port
   --fail-closed             answer 503 once the VM failed (FAIL_CLOSE); default fail open
   --upstream-timeout-ms N   route timeout; default 15000, as Envoy`;
 
@@ -74,6 +84,9 @@ const FLAGS: FlagSpec = {
   workers: "string",
   "extra-stat-tags": "string",
   mtls: "boolean",
+  "peer-identity": "string",
+  "upstream-identity": "string",
+  "destination-port": "string",
   "fail-closed": "boolean",
   "upstream-timeout-ms": "string",
 };
@@ -93,8 +106,34 @@ export interface RunPlan {
   workers: number;
   extraStatTags: string[];
   mtls: boolean;
+  identity: ConnectionIdentity;
   failOpen: boolean;
   upstreamTimeoutMs: number;
+}
+
+/** Who the peers are and where requests were addressed, the same for every connection. */
+export type ConnectionIdentity = Pick<StreamOptions, "peerIdentity" | "upstreamIdentity" | "destinationPort">;
+
+/** A SPIFFE id as Istio writes it in certificates: spiffe://<trust domain>/<path>. */
+function spiffeId(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^spiffe:\/\/[^/\s]+\/\S+$/.test(value)) {
+    throw new UsageError(
+      `--${flag} must be a SPIFFE id spiffe://TRUST_DOMAIN/PATH (e.g. spiffe://cluster.local/ns/default/sa/app), got '${value}'`,
+    );
+  }
+  return value;
+}
+
+function parseConnectionIdentity(args: ParsedArgs): ConnectionIdentity {
+  const identity: ConnectionIdentity = {};
+  const peerIdentity = spiffeId("peer-identity", stringFlag(args, "peer-identity"));
+  const upstreamIdentity = spiffeId("upstream-identity", stringFlag(args, "upstream-identity"));
+  const destinationPort = integerFlag(args, "destination-port", 1, 65535);
+  if (peerIdentity !== undefined) identity.peerIdentity = peerIdentity;
+  if (upstreamIdentity !== undefined) identity.upstreamIdentity = upstreamIdentity;
+  if (destinationPort !== undefined) identity.destinationPort = destinationPort;
+  return identity;
 }
 
 /** HOST:PORT with an IPv4 address or name, or [IPv6]:PORT; port 0 means any free port. */
@@ -189,6 +228,7 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
     workers: integerFlag(args, "workers", 1, 64) ?? 1,
     extraStatTags,
     mtls: booleanFlag(args, "mtls"),
+    identity: parseConnectionIdentity(args),
     failOpen: !booleanFlag(args, "fail-closed"),
     upstreamTimeoutMs: integerFlag(args, "upstream-timeout-ms", 1, 3_600_000) ?? 15_000,
   };
@@ -269,6 +309,7 @@ export const runCommand: Command = {
         upstream: plan.upstream,
         admin: plan.admin,
         mtls: plan.mtls,
+        identity: plan.identity,
         upstreamTimeoutMs: plan.upstreamTimeoutMs,
       });
     } catch (error) {
