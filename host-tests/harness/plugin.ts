@@ -10,7 +10,15 @@ import { istioNode } from "./properties.js";
 import { SharedData, SharedQueues } from "./shared-data.js";
 import { StatStore, VmMetrics } from "./stats.js";
 import { Stream } from "./stream.js";
-import { LogLevel, type Clock, type LogRecord, type PluginOptions, type StreamOptions } from "./types.js";
+import { envoyMinorVersion, envoyStreamEnd, type StreamEndKind } from "./stream-ends.js";
+import {
+  LogLevel,
+  type Clock,
+  type LogRecord,
+  type PluginOptions,
+  type StreamEnd,
+  type StreamOptions,
+} from "./types.js";
 import { WasmVm, type VmOptions } from "./vm.js";
 import {
   capDefinedMemories,
@@ -156,6 +164,16 @@ export class Plugin {
     }
   }
 
+  /** The Envoy minor version the plugin behaves as (PluginOptions.envoy). */
+  get envoyMinor(): number {
+    return envoyMinorVersion(this.options.envoy ?? "1.33");
+  }
+
+  /** How Envoy ends a stream this way on the plugin's Envoy version, for Stream.end(). */
+  streamEnd(kind: StreamEndKind): StreamEnd {
+    return envoyStreamEnd(kind, this.envoyMinor);
+  }
+
   /** A VM trapped (its streams now follow failOpen). */
   get failed(): boolean {
     return this.workers.some((vm) => vm.failed);
@@ -177,7 +195,7 @@ export class Plugin {
     const failOpen = this.options.failOpen ?? true;
     return new Stream({
       // With a failed VM, fail-open leaves the filter out of the chain entirely (createFilter returns null).
-      vm: vm.failed && failOpen ? undefined : vm,
+      vm: (vm.failed && failOpen) || options.beforeFilterChain === true ? undefined : vm,
       failOpen,
       identity: this.identity,
       clock: this.clock,

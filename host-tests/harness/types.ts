@@ -128,6 +128,11 @@ export interface StreamOptions {
   protocol?: string;
   /** connection.requested_server_name (SNI). Default "". */
   requestedServerName?: string;
+  /**
+   * The codec refused the request before the HTTP filter chain existed (header limits): the
+   * module never sees the stream; only the connection manager's access log records it.
+   */
+  beforeFilterChain?: boolean;
   /** Extra properties by dotted path, for tests (value encoded as Envoy would by JS type). */
   properties?: Record<string, string | number | bigint | boolean>;
 }

@@ -23,6 +23,7 @@ describe("parseRunArgs", () => {
       identity: {},
       failOpen: true,
       upstreamTimeoutMs: 15000,
+      requestHeaderLimits: { maxBytes: 61440, maxCount: 100 },
     });
   });
 
@@ -72,6 +73,8 @@ describe("parseRunArgs", () => {
         "--fail-closed",
         "--upstream-timeout-ms",
         "250",
+        "--max-headers",
+        "2000",
       ],
       "/checkout",
     );
@@ -104,6 +107,7 @@ describe("parseRunArgs", () => {
       },
       failOpen: false,
       upstreamTimeoutMs: 250,
+      requestHeaderLimits: { maxBytes: 61440, maxCount: 2000 },
     });
   });
 

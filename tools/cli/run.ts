@@ -18,6 +18,10 @@ import { Plugin } from "../../host-tests/harness/plugin.js";
 import { HarnessProxy, parseUpstreamUrl } from "../../host-tests/harness/proxy.js";
 import { StatStore } from "../../host-tests/harness/stats.js";
 import {
+  DEFAULT_REQUEST_HEADER_LIMITS,
+  type RequestHeaderLimits,
+} from "../../host-tests/harness/stream-ends.js";
+import {
   type EnvoyVersion,
   type LogRecord,
   type NodeIdentity,
@@ -62,7 +66,10 @@ Options:
   --destination-port N      destination.port, the port requests were addressed to (a sidecar's
                             inbound app port); default the listener's port
   --fail-closed             answer 503 once the VM failed (FAIL_CLOSE); default fail open
-  --upstream-timeout-ms N   route timeout; default 15000, as Envoy`;
+  --upstream-timeout-ms N   route timeout; default 15000, as Envoy
+  --max-headers N           max_headers_count: more request headers are answered 431 (DPE,
+                            http1.too_many_headers) before the filter; default 100, as Envoy
+                            (60 KiB of request headers stays the size limit)`;
 
 const FLAGS: FlagSpec = {
   listen: "string",
@@ -89,6 +96,7 @@ const FLAGS: FlagSpec = {
   "destination-port": "string",
   "fail-closed": "boolean",
   "upstream-timeout-ms": "string",
+  "max-headers": "string",
 };
 
 /** Everything `kwt run` will do, decided from the command line alone. */
@@ -109,6 +117,7 @@ export interface RunPlan {
   identity: ConnectionIdentity;
   failOpen: boolean;
   upstreamTimeoutMs: number;
+  requestHeaderLimits: RequestHeaderLimits;
 }
 
 /** Who the peers are and where requests were addressed, the same for every connection. */
@@ -231,6 +240,10 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
     identity: parseConnectionIdentity(args),
     failOpen: !booleanFlag(args, "fail-closed"),
     upstreamTimeoutMs: integerFlag(args, "upstream-timeout-ms", 1, 3_600_000) ?? 15_000,
+    requestHeaderLimits: {
+      ...DEFAULT_REQUEST_HEADER_LIMITS,
+      maxCount: integerFlag(args, "max-headers", 1, 10_000) ?? DEFAULT_REQUEST_HEADER_LIMITS.maxCount,
+    },
   };
 }
 
@@ -311,6 +324,8 @@ export const runCommand: Command = {
         mtls: plan.mtls,
         identity: plan.identity,
         upstreamTimeoutMs: plan.upstreamTimeoutMs,
+        envoy: plan.envoy,
+        requestHeaderLimits: plan.requestHeaderLimits,
       });
     } catch (error) {
       if (error instanceof ConfigurationRejectedError) {
