@@ -65,6 +65,10 @@ async function compileForEnvoy(bytes: Uint8Array): Promise<CompiledModule> {
   return { module, shape, abi };
 }
 
+function msToNs(ms: number): bigint {
+  return BigInt(Math.round(ms * 1_000_000));
+}
+
 export class Plugin {
   readonly logs: LogRecord[] = [];
   private readonly workers: WasmVm[] = [];
@@ -73,6 +77,9 @@ export class Plugin {
   private nextWorker = 0;
   private nextConnectionId = 1;
   private closed = false;
+  /** ManualClock: when the next stats flush is due; real clock: the flush timer. */
+  private nextStatsFlushNs: bigint | undefined;
+  private statsFlushTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly options: PluginOptions,
@@ -91,6 +98,12 @@ export class Plugin {
     if (!Number.isInteger(workers) || workers < 1) {
       throw new RangeError(
         `PluginOptions.workers: ${workers} is not a worker count; expected an integer >= 1`,
+      );
+    }
+    const flushInterval = options.statsFlushIntervalMs;
+    if (flushInterval !== undefined && (!Number.isInteger(flushInterval) || flushInterval < 1)) {
+      throw new RangeError(
+        `PluginOptions.statsFlushIntervalMs: ${flushInterval} is not an interval; expected an integer >= 1 (ms)`,
       );
     }
     const compiled = await compileForEnvoy(options.wasm);
@@ -146,7 +159,20 @@ export class Plugin {
       plugin.startAndConfigure(worker, "thread-local");
       plugin.workers.push(worker);
     }
+    plugin.startStatsFlushes();
     return plugin;
+  }
+
+  private startStatsFlushes(): void {
+    const interval = this.options.statsFlushIntervalMs;
+    if (interval === undefined) return;
+    this.stats.mergeHistogramsOnFlush();
+    if (this.clock instanceof ManualClock) {
+      this.nextStatsFlushNs = this.clock.monotonicNs() + msToNs(interval);
+    } else {
+      this.statsFlushTimer = setInterval(() => this.stats.flushHistograms(), interval);
+      this.statsFlushTimer.unref();
+    }
   }
 
   private startAndConfigure(vm: WasmVm, which: "base" | "thread-local"): void {
@@ -213,6 +239,16 @@ export class Plugin {
       );
     }
     const target = clock.monotonicNs() + BigInt(Math.round(ms * 1_000_000));
+    // A flush and a tick due at the same instant: the tick runs first (its samples make the flush).
+    while (this.nextStatsFlushNs !== undefined && this.nextStatsFlushNs <= target) {
+      this.runTicksUntil(clock, this.nextStatsFlushNs);
+      this.stats.flushHistograms();
+      this.nextStatsFlushNs += msToNs(this.options.statsFlushIntervalMs ?? 0);
+    }
+    this.runTicksUntil(clock, target);
+  }
+
+  private runTicksUntil(clock: ManualClock, target: bigint): void {
     for (;;) {
       const due = this.workers
         .filter((vm) => vm.tickPeriodMs > 0 && !vm.failed && vm.nextTickNs <= target)
@@ -260,6 +296,7 @@ export class Plugin {
     this.closed = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    clearInterval(this.statsFlushTimer);
     for (const vm of this.workers) vm.shutdown();
   }
 }

@@ -102,6 +102,12 @@ export interface PluginOptions {
   pluginName?: string;
   /** vm_id (plugin_vm_id; shared data and queues are scoped by it). Default "". */
   vmId?: string;
+  /**
+   * Envoy's stats flush interval: histograms show only what the last flush merged (Istio: 5000).
+   * Flushes run every interval from the load, on the plugin's clock (Plugin.advance with a
+   * ManualClock). Default: none, every histogram sample shows at once.
+   */
+  statsFlushIntervalMs?: number;
 }
 
 /** Per-stream facts Envoy knows from the connection, readable as properties. */

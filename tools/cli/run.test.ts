@@ -24,6 +24,7 @@ describe("parseRunArgs", () => {
       failOpen: true,
       upstreamTimeoutMs: 15000,
       requestHeaderLimits: { maxBytes: 61440, maxCount: 100 },
+      statsFlushIntervalMs: undefined,
     });
   });
 
@@ -75,6 +76,8 @@ describe("parseRunArgs", () => {
         "250",
         "--max-headers",
         "2000",
+        "--stats-flush-interval-ms",
+        "5000",
       ],
       "/checkout",
     );
@@ -108,6 +111,7 @@ describe("parseRunArgs", () => {
       failOpen: false,
       upstreamTimeoutMs: 250,
       requestHeaderLimits: { maxBytes: 61440, maxCount: 2000 },
+      statsFlushIntervalMs: 5000,
     });
   });
 

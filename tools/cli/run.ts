@@ -69,7 +69,10 @@ Options:
   --upstream-timeout-ms N   route timeout; default 15000, as Envoy
   --max-headers N           max_headers_count: more request headers are answered 431 (DPE,
                             http1.too_many_headers) before the filter; default 100, as Envoy
-                            (60 KiB of request headers stays the size limit)`;
+                            (60 KiB of request headers stays the size limit)
+  --stats-flush-interval-ms N
+                            histograms show at /stats/prometheus only once a stats flush merged them,
+                            every N ms (Istio: 5000); default: at once`;
 
 const FLAGS: FlagSpec = {
   listen: "string",
@@ -97,6 +100,7 @@ const FLAGS: FlagSpec = {
   "fail-closed": "boolean",
   "upstream-timeout-ms": "string",
   "max-headers": "string",
+  "stats-flush-interval-ms": "string",
 };
 
 /** Everything `kwt run` will do, decided from the command line alone. */
@@ -118,6 +122,7 @@ export interface RunPlan {
   failOpen: boolean;
   upstreamTimeoutMs: number;
   requestHeaderLimits: RequestHeaderLimits;
+  statsFlushIntervalMs: number | undefined;
 }
 
 /** Who the peers are and where requests were addressed, the same for every connection. */
@@ -244,6 +249,7 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
       ...DEFAULT_REQUEST_HEADER_LIMITS,
       maxCount: integerFlag(args, "max-headers", 1, 10_000) ?? DEFAULT_REQUEST_HEADER_LIMITS.maxCount,
     },
+    statsFlushIntervalMs: integerFlag(args, "stats-flush-interval-ms", 1, 3_600_000),
   };
 }
 
@@ -312,6 +318,7 @@ export const runCommand: Command = {
               extraStatTags: plan.extraStatTags,
               upstreamClusters: plan.httpClusters,
               rootId: plan.rootId,
+              statsFlushIntervalMs: plan.statsFlushIntervalMs,
             },
             stats,
           );
