@@ -1,6 +1,7 @@
 // The in-process API: load a module the way Envoy loads a Wasm HTTP filter (checks, base VM, a
 // configuration canary, one VM per worker), drive streams through it, move time, read what it did.
 
+import { AccessLogFormat, connectionManagerLogsFirst, type StreamAccessLog } from "./access-log.js";
 import { checkImports, checkMemories, detectAbiVersion, MAX_MEMORY_PAGES, type AbiVersion } from "./abi.js";
 import { ManualClock, RealClock } from "./clock.js";
 import { type PluginIdentity } from "./context.js";
@@ -80,6 +81,7 @@ export class Plugin {
   /** ManualClock: when the next stats flush is due; real clock: the flush timer. */
   private nextStatsFlushNs: bigint | undefined;
   private statsFlushTimer: NodeJS.Timeout | undefined;
+  private accessLog: StreamAccessLog | undefined;
 
   private constructor(
     private readonly options: PluginOptions,
@@ -106,6 +108,7 @@ export class Plugin {
         `PluginOptions.statsFlushIntervalMs: ${flushInterval} is not an interval; expected an integer >= 1 (ms)`,
       );
     }
+    const accessLogFormat = options.accessLog && AccessLogFormat.parse(options.accessLog.format);
     const compiled = await compileForEnvoy(options.wasm);
     const clusters = new Map(
       Object.entries(options.upstreamClusters ?? {}).map(([name, url]) => [
@@ -129,6 +132,13 @@ export class Plugin {
     };
     const store = stats ?? new StatStore({ extraStatTags: options.extraStatTags ?? [] });
     const plugin = new Plugin(options, store, options.clock ?? new RealClock(), compiled.abi, identity);
+    if (options.accessLog && accessLogFormat) {
+      plugin.accessLog = {
+        format: accessLogFormat,
+        write: options.accessLog.write,
+        beforeFilters: connectionManagerLogsFirst(plugin.envoyMinor),
+      };
+    }
     const sharedData = new SharedData();
     const sharedQueues = new SharedQueues();
     const vmOptions = (index: number): VmOptions => ({
@@ -227,6 +237,7 @@ export class Plugin {
       clock: this.clock,
       connectionId: this.nextConnectionId++,
       options,
+      accessLog: this.accessLog,
     });
   }
 

@@ -5,6 +5,7 @@
 // on_log (maps readable again), on_done and on_delete.
 
 import { AbiVersion } from "./abi.js";
+import { type StreamAccessLog } from "./access-log.js";
 import { BodyBuffer, StreamContext, concat, type PluginIdentity } from "./context.js";
 import { HeaderMap, lowerCaseName } from "./headers.js";
 import { propertyFromJs, type PropertyValue, type StreamFacts } from "./properties.js";
@@ -105,6 +106,7 @@ export interface StreamSetup {
   clock: Clock;
   connectionId: number;
   options: StreamOptions;
+  accessLog?: StreamAccessLog;
 }
 
 export class Stream {
@@ -114,6 +116,9 @@ export class Stream {
   private readonly failOpen: boolean;
   private readonly clock: Clock;
   private readonly startMonotonicNs: bigint;
+  private readonly accessLog: StreamAccessLog | undefined;
+  /** The request headers when no filter holds them (the filter is not in the chain). */
+  private requestHeadersWithoutFilter: HeaderMap | undefined;
   private created = false;
   private streamFailed = false;
   private failureReplySent = false;
@@ -126,6 +131,7 @@ export class Stream {
     this.failOpen = setup.failOpen;
     this.clock = setup.clock;
     this.startMonotonicNs = setup.clock.monotonicNs();
+    this.accessLog = setup.accessLog;
     const options = setup.options;
     const overrides = new Map<string, PropertyValue>(
       Object.entries(options.properties ?? {}).map(([path, value]) => [path, propertyFromJs(value)]),
@@ -247,7 +253,10 @@ export class Stream {
 
   onRequestHeaders(headers: HeaderList, endOfStream: boolean): HeadersOutcome {
     const { vm, context } = this;
-    if (vm === undefined || context === undefined) return { status: 0, headers };
+    if (vm === undefined || context === undefined) {
+      if (this.accessLog) this.requestHeadersWithoutFilter = new HeaderMap(headers);
+      return { status: 0, headers };
+    }
     this.ensureCreated(vm, context);
     context.requestHeaders.setAll(headers);
     context.held.requestHeaders = true;
@@ -382,21 +391,45 @@ export class Stream {
     const { vm, context } = this;
     if (this.ended) return;
     this.ended = true;
-    if (vm === undefined || context === undefined) return;
     if (end.responseCode !== undefined) this.facts.responseCode = end.responseCode;
     if (end.responseFlags !== undefined) this.facts.responseFlags = end.responseFlags;
     if (end.responseCodeDetails !== undefined) this.facts.responseCodeDetails = end.responseCodeDetails;
     if (end.grpcStatus !== undefined) this.facts.grpcStatus = end.grpcStatus;
     this.facts.durationNs = end.durationNs ?? this.clock.monotonicNs() - this.startMonotonicNs;
+    if (vm === undefined || context === undefined) {
+      this.writeAccessLog();
+      return;
+    }
     if (this.facts.responseCodeDetails === undefined && context.localReply !== undefined) {
       this.facts.responseCodeDetails = context.localReply.details;
     }
     this.ensureCreated(vm, context);
+    if (this.accessLog?.beforeFilters) this.writeAccessLog();
     context.accessLogPhase = true;
     if (!vm.failed) vm.notify(context, "proxy_on_log", [context.id]);
     context.accessLogPhase = false;
+    if (this.accessLog?.beforeFilters === false) this.writeAccessLog();
     if (!vm.failed) vm.notify(context, "proxy_on_done", [context.id]);
     if (!vm.failed) vm.notify(context, "proxy_on_delete", [context.id]);
     vm.forgetContext(context);
+  }
+
+  /** The connection manager's access log line for this stream. */
+  private writeAccessLog(): void {
+    const accessLog = this.accessLog;
+    if (accessLog === undefined) return;
+    const facts = this.facts;
+    const requestHeaders = this.context?.requestHeaders ?? this.requestHeadersWithoutFilter;
+    accessLog.write(
+      accessLog.format.format({
+        filterState: (key) => facts.filterState.get(key),
+        requestHeader: (name) => requestHeaders?.get(name),
+        responseCode: facts.responseCode,
+        responseFlags: facts.responseFlags,
+        responseCodeDetails: facts.responseCodeDetails,
+        durationNs: facts.durationNs,
+        upstreamCluster: facts.upstreamCluster,
+      }),
+    );
   }
 }

@@ -108,6 +108,12 @@ export interface PluginOptions {
    * ManualClock). Default: none, every histogram sample shows at once.
    */
   statsFlushIntervalMs?: number;
+  /**
+   * The connection manager's access log (Istio's envoyFileAccessLog): one line per stream in
+   * Envoy's format subset (docs/harness.md, "Access logs"), written before the module's on_log up
+   * to Envoy 1.31 and after it from 1.32.
+   */
+  accessLog?: { format: string; write: (line: string) => void };
 }
 
 /** Per-stream facts Envoy knows from the connection, readable as properties. */

@@ -25,6 +25,7 @@ describe("parseRunArgs", () => {
       upstreamTimeoutMs: 15000,
       requestHeaderLimits: { maxBytes: 61440, maxCount: 100 },
       statsFlushIntervalMs: undefined,
+      accessLogFormat: undefined,
     });
   });
 
@@ -78,6 +79,8 @@ describe("parseRunArgs", () => {
         "2000",
         "--stats-flush-interval-ms",
         "5000",
+        "--access-log",
+        "%RESPONSE_CODE% %FILTER_STATE(wasm.hop:PLAIN):8%",
       ],
       "/checkout",
     );
@@ -112,6 +115,7 @@ describe("parseRunArgs", () => {
       upstreamTimeoutMs: 250,
       requestHeaderLimits: { maxBytes: 61440, maxCount: 2000 },
       statsFlushIntervalMs: 5000,
+      accessLogFormat: "%RESPONSE_CODE% %FILTER_STATE(wasm.hop:PLAIN):8%",
     });
   });
 
@@ -145,6 +149,10 @@ describe("parseRunArgs", () => {
       "--upstream-identity must be a SPIFFE id",
     ],
     [[...REQUIRED, "--destination-port", "0"], "--destination-port must be an integer from 1 to 65535"],
+    [
+      [...REQUIRED, "--access-log", "%START_TIME% %RESPONSE_CODE%"],
+      "--access-log: access log format, at character 1: %START_TIME% is not supported",
+    ],
     [[...REQUIRED, "--bogus"], "unknown option --bogus"],
     [[...REQUIRED, "stray"], "unexpected argument 'stray'"],
   ])("rejects %j with a usage error", (argv, message) => {

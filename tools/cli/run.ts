@@ -13,6 +13,7 @@ import {
 import { EXIT_FAILURE, EXIT_OK, projectRoot, type Command } from "./command.js";
 import type { HostPort } from "../../host-tests/harness/admin.js";
 import { ConfigurationRejectedError, ModuleRefusedError } from "../../host-tests/harness/errors.js";
+import { AccessLogFormat, FormatError } from "../../host-tests/harness/access-log.js";
 import { checkLoopbackUrl } from "../../host-tests/harness/http-call.js";
 import { Plugin } from "../../host-tests/harness/plugin.js";
 import { HarnessProxy, parseUpstreamUrl } from "../../host-tests/harness/proxy.js";
@@ -25,6 +26,7 @@ import {
   type EnvoyVersion,
   type LogRecord,
   type NodeIdentity,
+  type PluginOptions,
   type StreamOptions,
   type TrafficDirection,
 } from "../../host-tests/harness/types.js";
@@ -72,7 +74,13 @@ Options:
                             (60 KiB of request headers stays the size limit)
   --stats-flush-interval-ms N
                             histograms show at /stats/prometheus only once a stats flush merged them,
-                            every N ms (Istio: 5000); default: at once`;
+                            every N ms (Istio: 5000); default: at once
+  --access-log FORMAT       print one line per stream on stdout in Envoy's format, e.g.
+                            '%RESPONSE_CODE% %RESPONSE_FLAGS% %FILTER_STATE(wasm.NAME:PLAIN)%';
+                            operators: %FILTER_STATE(KEY:PLAIN)%, %RESPONSE_CODE%, %RESPONSE_FLAGS%,
+                            %RESPONSE_CODE_DETAILS%, %DURATION%, %REQ(HEADER)%, %UPSTREAM_CLUSTER%,
+                            each with :N to truncate; before the filter's on_log up to --envoy 1.31,
+                            after it from 1.32`;
 
 const FLAGS: FlagSpec = {
   listen: "string",
@@ -101,6 +109,7 @@ const FLAGS: FlagSpec = {
   "upstream-timeout-ms": "string",
   "max-headers": "string",
   "stats-flush-interval-ms": "string",
+  "access-log": "string",
 };
 
 /** Everything `kwt run` will do, decided from the command line alone. */
@@ -123,6 +132,7 @@ export interface RunPlan {
   upstreamTimeoutMs: number;
   requestHeaderLimits: RequestHeaderLimits;
   statsFlushIntervalMs: number | undefined;
+  accessLogFormat: string | undefined;
 }
 
 /** Who the peers are and where requests were addressed, the same for every connection. */
@@ -148,6 +158,17 @@ function parseConnectionIdentity(args: ParsedArgs): ConnectionIdentity {
   if (upstreamIdentity !== undefined) identity.upstreamIdentity = upstreamIdentity;
   if (destinationPort !== undefined) identity.destinationPort = destinationPort;
   return identity;
+}
+
+function checkedAccessLogFormat(format: string | undefined): string | undefined {
+  if (format === undefined) return undefined;
+  try {
+    AccessLogFormat.parse(format);
+  } catch (error) {
+    if (error instanceof FormatError) throw new UsageError(`--access-log: ${error.message}`);
+    throw error;
+  }
+  return format;
 }
 
 /** HOST:PORT with an IPv4 address or name, or [IPv6]:PORT; port 0 means any free port. */
@@ -250,6 +271,7 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
       maxCount: integerFlag(args, "max-headers", 1, 10_000) ?? DEFAULT_REQUEST_HEADER_LIMITS.maxCount,
     },
     statsFlushIntervalMs: integerFlag(args, "stats-flush-interval-ms", 1, 3_600_000),
+    accessLogFormat: checkedAccessLogFormat(stringFlag(args, "access-log")),
   };
 }
 
@@ -282,6 +304,11 @@ async function readModule(file: string): Promise<Uint8Array> {
 
 function url(address: HostPort): string {
   return `http://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`;
+}
+
+/** Access log lines go to stdout after the address lines, as Envoy's /dev/stdout logger. */
+function stdoutAccessLog(format: string): PluginOptions["accessLog"] {
+  return { format, write: (line) => process.stdout.write(`${line}\n`) };
 }
 
 const LEVEL_NAMES = ["trace", "debug", "info", "warn", "error", "critical"];
@@ -319,6 +346,8 @@ export const runCommand: Command = {
               upstreamClusters: plan.httpClusters,
               rootId: plan.rootId,
               statsFlushIntervalMs: plan.statsFlushIntervalMs,
+              accessLog:
+                plan.accessLogFormat === undefined ? undefined : stdoutAccessLog(plan.accessLogFormat),
             },
             stats,
           );
