@@ -4,8 +4,6 @@
 // than the filter's 1024 pairs through; a client that goes away ends with downstream_remote_disconnect.
 
 import net from "node:net";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { messages, ProxyModule } from "../harness-core/wat.js";
 import { Plugin } from "../harness/plugin.js";
@@ -13,6 +11,7 @@ import { HarnessProxy, ResponseFlag } from "../harness/proxy.js";
 import { StatStore } from "../harness/stats.js";
 import type { RequestHeaderLimits } from "../harness/stream-ends.js";
 import type { StreamEnd } from "../harness/types.js";
+import { startLoopbackUpstream } from "./loopback-upstream.js";
 
 /** Logs "context", "headers <count>" and "log" as the callbacks run. */
 function callbackModule(): Uint8Array {
@@ -37,18 +36,10 @@ interface Setup {
 }
 
 async function setUp(requestHeaderLimits?: RequestHeaderLimits, slowUpstream = false): Promise<Setup> {
-  const upstream = http.createServer((_request, response) => {
+  const upstream = await startLoopbackUpstream((_request, response) => {
     if (slowUpstream) setTimeout(() => response.end("late"), 2_000).unref();
     else response.end("ok");
-  });
-  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        upstream.close(() => resolve());
-        upstream.closeAllConnections();
-      }),
-  );
+  }, cleanups);
   const stats = new StatStore();
   let plugin: Plugin | undefined;
   const ends: StreamEnd[] = [];
@@ -71,7 +62,7 @@ async function setUp(requestHeaderLimits?: RequestHeaderLimits, slowUpstream = f
     },
     stats,
     listen: { host: "127.0.0.1", port: 0 },
-    upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+    upstream,
     requestHeaderLimits,
   });
   cleanups.push(() => plugin?.close());
