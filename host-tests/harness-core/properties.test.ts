@@ -283,6 +283,12 @@ describe("properties", () => {
       expect(logs.request).toEqual(["0", "00", "1", "untouched", "1", "untouched"]);
     });
 
+    it("refuses a destination port outside 0 to 65535", async () => {
+      await expect(probe({}, {}, { destinationPort: 65536 })).rejects.toThrow(
+        "StreamOptions.destinationPort: 65536 is not a port; expected an integer 0 to 65535",
+      );
+    });
+
     it("refuses a peer identity on a connection declared without mTLS", async () => {
       await expect(probe({}, {}, { peerIdentity: MESH_PEER, mtls: false })).rejects.toThrow(
         "peerIdentity needs a client certificate",

@@ -249,7 +249,7 @@ export class Plugin {
         "Plugin.advance needs a ManualClock (PluginOptions.clock); with the real clock ticks run on timers",
       );
     }
-    const target = clock.monotonicNs() + BigInt(Math.round(ms * 1_000_000));
+    const target = clock.monotonicNs() + msToNs(ms);
     // A flush and a tick due at the same instant: the tick runs first (its samples make the flush).
     while (this.nextStatsFlushNs !== undefined && this.nextStatsFlushNs <= target) {
       this.runTicksUntil(clock, this.nextStatsFlushNs);
