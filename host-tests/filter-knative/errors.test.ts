@@ -165,3 +165,24 @@ describe.each(LAYOUTS)("errors, Envoy %s layout", (envoy) => {
     ).toBe(1);
   });
 });
+
+// An HTTP/2 client that cancels before the response, ended as Envoy ends it on each version
+// (docs/harness.md, "Stream ends"): no response code, details http2.remote_reset, and the DR flag
+// only from Envoy 1.30.
+describe("a client that cancels over HTTP/2", () => {
+  it.each([
+    { envoy: "1.33", kind: "downstream_reset" },
+    // Known wrong, issue 13 point 4: without a flag the filter blames the upstream; the truth is
+    // downstream_reset (response.code_details says http2.remote_reset). The fix flips this row.
+    { envoy: "1.28", kind: "upstream_reset" },
+  ] as const)("on Envoy $envoy is counted as $kind", async ({ envoy, kind }) => {
+    const plugin = await loadProxy({ envoy, position: "inbound" });
+    exchange(plugin, REQUEST, { end: plugin.streamEnd("http2_client_reset") });
+    expect(
+      metricValue(
+        plugin,
+        `knative_errors_total{${REV},source_cluster="",response_code_class="none",error_kind="${kind}"}`,
+      ),
+    ).toBe(1);
+  });
+});

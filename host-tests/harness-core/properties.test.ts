@@ -240,6 +240,62 @@ describe("properties", () => {
     ]);
   });
 
+  describe("peer identity and destination port (Envoy's CEL connection/upstream wrappers)", () => {
+    const IDENTITY_PATHS = [
+      "connection\0mtls",
+      "connection\0uri_san_peer_certificate",
+      "upstream\0uri_san_peer_certificate",
+      "destination\0address",
+      "destination\0port",
+    ];
+    const MESH_PEER = "spiffe://cluster.local/ns/knative-serving/sa/activator";
+    const UPSTREAM = "spiffe://cluster.local/ns/default/sa/hello";
+
+    it("a mesh peer: mTLS with its SPIFFE id as URI SAN, the upstream's SAN, the addressed port", async () => {
+      const logs = await probe(
+        { request: IDENTITY_PATHS },
+        {},
+        {
+          peerIdentity: MESH_PEER,
+          upstreamIdentity: UPSTREAM,
+          upstreamAddress: "10.0.0.7:8012",
+          destinationAddress: "10.9.9.9:15006",
+          destinationPort: 8012,
+        },
+      );
+      expect(logs.request).toEqual([
+        ...["0", "01", "0", hex(MESH_PEER), "0", hex(UPSTREAM)],
+        ...["0", hex("10.9.9.9:8012"), "0", "4c1f000000000000"],
+      ]);
+    });
+
+    it("--mtls alone: a client certificate without a URI SAN, so the SAN is NotFound", async () => {
+      const logs = await probe(
+        { request: IDENTITY_PATHS.slice(0, 3) },
+        {},
+        { mtls: true, upstreamAddress: "10.0.0.7:80" },
+      );
+      expect(logs.request).toEqual(["0", "01", "1", "untouched", "1", "untouched"]);
+    });
+
+    it("plain text: mtls false and no SANs; the upstream SAN needs an upstream host", async () => {
+      const logs = await probe({ request: IDENTITY_PATHS.slice(0, 3) }, {}, { upstreamIdentity: UPSTREAM });
+      expect(logs.request).toEqual(["0", "00", "1", "untouched", "1", "untouched"]);
+    });
+
+    it("refuses a destination port outside 0 to 65535", async () => {
+      await expect(probe({}, {}, { destinationPort: 65536 })).rejects.toThrow(
+        "StreamOptions.destinationPort: 65536 is not a port; expected an integer 0 to 65535",
+      );
+    });
+
+    it("refuses a peer identity on a connection declared without mTLS", async () => {
+      await expect(probe({}, {}, { peerIdentity: MESH_PEER, mtls: false })).rejects.toThrow(
+        "peerIdentity needs a client certificate",
+      );
+    });
+  });
+
   it("reads response attributes and the request duration in on_log", async () => {
     const logs = await probe({
       response: ["response\0code", "request\0path"],

@@ -2,7 +2,8 @@
 // revision pod's sidecar in another, with build/filter.wasm, forwarding real HTTP to a loopback app.
 
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -10,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import { seriesLines } from "../support/prometheus-text.js";
+import { OUT_PTR, OUT_SIZE, ProxyModule } from "../harness-core/wat.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const KWT = path.join(ROOT, "dist/kwt.js");
@@ -20,6 +22,7 @@ interface RunningKwt {
   child: ChildProcessWithoutNullStreams;
   listen: string;
   admin: string;
+  stdout: () => string;
   stderr: () => string;
 }
 
@@ -50,7 +53,7 @@ function startKwt(args: string[]): Promise<RunningKwt> {
       const admin = /^admin (\S+)$/m.exec(stdout)?.[1];
       if (listen && admin && /^upstream /m.test(stdout)) {
         clearTimeout(timer);
-        resolve({ child, listen, admin, stderr: () => stderr });
+        resolve({ child, listen, admin, stdout: () => stdout, stderr: () => stderr });
       }
     });
   });
@@ -202,5 +205,75 @@ describe("kwt run chain: gateway (west) -> sidecar of a revision pod (east) -> a
     expect(bad.stderr).toContain(
       "kwt run: --listen must be HOST:PORT (port 0 to 65535, [IPv6]:PORT), got 'nowhere'",
     );
+  });
+});
+
+/**
+ * Copies connection.uri_san_peer_certificate and upstream.uri_san_peer_certificate into filter
+ * state (wasm.caller, wasm.callee) and logs destination.port, on each request.
+ */
+function identityModule(): Uint8Array {
+  const module = new ProxyModule().use("env.proxy_get_property", "env.proxy_set_property");
+  const copy = (property: string, name: string) => `
+    (if (i32.eqz (call $proxy_get_property ${module.text(property)} (i32.const ${OUT_PTR}) (i32.const ${OUT_SIZE})))
+      (then (drop (call $proxy_set_property ${module.text(name)}
+        (i32.load (i32.const ${OUT_PTR})) (i32.load (i32.const ${OUT_SIZE}))))))`;
+  return module.build(`
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    ${copy("connection\0uri_san_peer_certificate", "caller")}
+    ${copy("upstream\0uri_san_peer_certificate", "callee")}
+    (drop (call $proxy_get_property ${module.text("destination\0port")} (i32.const ${OUT_PTR}) (i32.const ${OUT_SIZE})))
+    (call $say ${module.text("destination port")})
+    (call $num (i32.load (i32.load (i32.const ${OUT_PTR}))))
+    (i32.const 0))`);
+}
+
+describe("kwt run with identities, header limits and an access log (real HTTP)", () => {
+  it("exposes the peer and upstream SANs and the destination port, answers 431 past --max-headers, logs each stream", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kwt-run-identity-"));
+    const wasm = path.join(dir, "identity.wasm");
+    writeFileSync(wasm, identityModule());
+    try {
+      const sidecar = await startKwt([
+        "--upstream",
+        appUrl,
+        "--wasm",
+        wasm,
+        "--peer-identity",
+        "spiffe://cluster.local/ns/knative-serving/sa/activator",
+        "--upstream-identity",
+        "spiffe://cluster.local/ns/default/sa/hello",
+        "--destination-port",
+        "8012",
+        "--max-headers",
+        "150",
+        "--envoy",
+        "1.28",
+        "--access-log",
+        "%FILTER_STATE(wasm.caller:PLAIN)% %FILTER_STATE(wasm.callee:PLAIN):25% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %REQ(:PATH)%",
+      ]);
+      const many = (count: number) =>
+        Object.fromEntries(Array.from({ length: count }, (_, i) => [`x-h-${i}`, "v"]));
+      expect((await get(`${sidecar.listen}/ok`, many(120))).status).toBe(200);
+      expect(await get(`${sidecar.listen}/big`, many(150))).toEqual({
+        status: 431,
+        body: "Request Header Fields Too Large",
+      });
+      await expect
+        .poll(() =>
+          sidecar
+            .stdout()
+            .split("\n")
+            .filter((line) => / \/(ok|big)$/.test(line)),
+        )
+        .toEqual([
+          "spiffe://cluster.local/ns/knative-serving/sa/activator spiffe://cluster.local/ns 200 - via_upstream /ok",
+          "- - 431 DPE http1.too_many_headers /big",
+        ]);
+      expect(sidecar.stderr()).toContain("info: destination port\n[vm 0] info: 8012\n");
+      expect(await stop(sidecar.child)).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

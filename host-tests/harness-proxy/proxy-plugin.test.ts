@@ -2,13 +2,12 @@
 // upstream and client, metrics recorded in proxy_on_log show at /stats/prometheus, and a VM that
 // traps fails streams open (no filter) or closed (503 wasm_fail_stream) as configured.
 
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { OUT_PTR, OUT_SIZE, ProxyModule } from "../harness-core/wat.js";
 import { Plugin } from "../harness/plugin.js";
 import { HarnessProxy } from "../harness/proxy.js";
 import { StatStore } from "../harness/stats.js";
+import { startLoopbackUpstream } from "./loopback-upstream.js";
 
 const METRIC_ID_AT = 0x20;
 
@@ -45,25 +44,17 @@ async function setUp(
   failOpen: boolean,
 ): Promise<{ proxy: HarnessProxy; stats: StatStore; upstreamSaw: string[] }> {
   const upstreamSaw: string[] = [];
-  const upstream = http.createServer((request, response) => {
+  const upstream = await startLoopbackUpstream((request, response) => {
     upstreamSaw.push(String(request.headers["x-wat"] ?? "none"));
     response.end("ok");
-  });
-  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        upstream.close(() => resolve());
-        upstream.closeAllConnections();
-      }),
-  );
+  }, cleanups);
   const stats = new StatStore();
   let plugin: Plugin | undefined;
   const proxy = await HarnessProxy.start({
     loadPlugin: async () => (plugin = await Plugin.load({ wasm: headerModule(), failOpen }, stats)),
     stats,
     listen: { host: "127.0.0.1", port: 0 },
-    upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+    upstream,
   });
   cleanups.push(() => plugin?.close());
   cleanups.push(() => proxy.close());

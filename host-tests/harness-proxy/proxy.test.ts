@@ -4,7 +4,6 @@
 
 import http from "node:http";
 import net from "node:net";
-import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { HostPort } from "../harness/admin.js";
 import {
@@ -22,6 +21,7 @@ import { StatStore, VmMetrics } from "../harness/stats.js";
 import type { HeaderList, HeadersOutcome, LocalReply, StreamEnd, StreamOptions } from "../harness/types.js";
 import { MetricType } from "../harness/types.js";
 import { freePort } from "../../tools/testing/free-port.js";
+import { startLoopbackUpstream } from "./loopback-upstream.js";
 
 type Call =
   | { callback: "requestHeaders" | "responseHeaders"; headers: HeaderList; endOfStream: boolean }
@@ -92,16 +92,7 @@ afterEach(async () => {
 });
 
 async function startUpstream(handler: http.RequestListener): Promise<string> {
-  const server = http.createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return startLoopbackUpstream(handler, cleanups);
 }
 
 async function startProxy(

@@ -3,6 +3,7 @@
 // behind this file (ABI imports, VM, codecs) are the harness's own; lint keeps `tools/` on this side.
 
 export * from "./types.js";
+export { AccessLogFormat, FormatError } from "./access-log.js";
 export { AdminServer, closeServer, listenOn, type HostPort } from "./admin.js";
 export { ManualClock } from "./clock.js";
 export { ConfigurationRejectedError, ModuleRefusedError } from "./errors.js";
@@ -11,3 +12,4 @@ export { Plugin } from "./plugin.js";
 export { extraStatTagRegex, extractTags } from "./prometheus.js";
 export { HarnessProxy, parseUpstreamUrl, type FilterPlugin, type FilterStream } from "./proxy.js";
 export { StatStore } from "./stats.js";
+export { DEFAULT_REQUEST_HEADER_LIMITS, type RequestHeaderLimits } from "./stream-ends.js";

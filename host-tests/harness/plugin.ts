@@ -1,6 +1,7 @@
 // The in-process API: load a module the way Envoy loads a Wasm HTTP filter (checks, base VM, a
 // configuration canary, one VM per worker), drive streams through it, move time, read what it did.
 
+import { AccessLogFormat, connectionManagerLogsFirst, type StreamAccessLog } from "./access-log.js";
 import { checkImports, checkMemories, detectAbiVersion, MAX_MEMORY_PAGES, type AbiVersion } from "./abi.js";
 import { ManualClock, RealClock } from "./clock.js";
 import { type PluginIdentity } from "./context.js";
@@ -10,7 +11,15 @@ import { istioNode } from "./properties.js";
 import { SharedData, SharedQueues } from "./shared-data.js";
 import { StatStore, VmMetrics } from "./stats.js";
 import { Stream } from "./stream.js";
-import { LogLevel, type Clock, type LogRecord, type PluginOptions, type StreamOptions } from "./types.js";
+import { envoyMinorVersion, envoyStreamEnd, type StreamEndKind } from "./stream-ends.js";
+import {
+  LogLevel,
+  type Clock,
+  type LogRecord,
+  type PluginOptions,
+  type StreamEnd,
+  type StreamOptions,
+} from "./types.js";
 import { WasmVm, type VmOptions } from "./vm.js";
 import {
   capDefinedMemories,
@@ -57,6 +66,10 @@ async function compileForEnvoy(bytes: Uint8Array): Promise<CompiledModule> {
   return { module, shape, abi };
 }
 
+function msToNs(ms: number): bigint {
+  return BigInt(Math.round(ms * 1_000_000));
+}
+
 export class Plugin {
   readonly logs: LogRecord[] = [];
   private readonly workers: WasmVm[] = [];
@@ -65,6 +78,10 @@ export class Plugin {
   private nextWorker = 0;
   private nextConnectionId = 1;
   private closed = false;
+  /** ManualClock: when the next stats flush is due; real clock: the flush timer. */
+  private nextStatsFlushNs: bigint | undefined;
+  private statsFlushTimer: NodeJS.Timeout | undefined;
+  private accessLog: StreamAccessLog | undefined;
 
   private constructor(
     private readonly options: PluginOptions,
@@ -85,6 +102,13 @@ export class Plugin {
         `PluginOptions.workers: ${workers} is not a worker count; expected an integer >= 1`,
       );
     }
+    const flushInterval = options.statsFlushIntervalMs;
+    if (flushInterval !== undefined && (!Number.isInteger(flushInterval) || flushInterval < 1)) {
+      throw new RangeError(
+        `PluginOptions.statsFlushIntervalMs: ${flushInterval} is not an interval; expected an integer >= 1 (ms)`,
+      );
+    }
+    const accessLogFormat = options.accessLog && AccessLogFormat.parse(options.accessLog.format);
     const compiled = await compileForEnvoy(options.wasm);
     const clusters = new Map(
       Object.entries(options.upstreamClusters ?? {}).map(([name, url]) => [
@@ -108,6 +132,13 @@ export class Plugin {
     };
     const store = stats ?? new StatStore({ extraStatTags: options.extraStatTags ?? [] });
     const plugin = new Plugin(options, store, options.clock ?? new RealClock(), compiled.abi, identity);
+    if (options.accessLog && accessLogFormat) {
+      plugin.accessLog = {
+        format: accessLogFormat,
+        write: options.accessLog.write,
+        beforeFilters: connectionManagerLogsFirst(plugin.envoyMinor),
+      };
+    }
     const sharedData = new SharedData();
     const sharedQueues = new SharedQueues();
     const vmOptions = (index: number): VmOptions => ({
@@ -138,7 +169,20 @@ export class Plugin {
       plugin.startAndConfigure(worker, "thread-local");
       plugin.workers.push(worker);
     }
+    plugin.startStatsFlushes();
     return plugin;
+  }
+
+  private startStatsFlushes(): void {
+    const interval = this.options.statsFlushIntervalMs;
+    if (interval === undefined) return;
+    this.stats.mergeHistogramsOnFlush();
+    if (this.clock instanceof ManualClock) {
+      this.nextStatsFlushNs = this.clock.monotonicNs() + msToNs(interval);
+    } else {
+      this.statsFlushTimer = setInterval(() => this.stats.flushHistograms(), interval);
+      this.statsFlushTimer.unref();
+    }
   }
 
   private startAndConfigure(vm: WasmVm, which: "base" | "thread-local"): void {
@@ -154,6 +198,16 @@ export class Plugin {
     if (!vm.configureRoot(this.identity.pluginConfig.length)) {
       reject("configure", vm.failure ?? "proxy_on_configure returned false");
     }
+  }
+
+  /** The Envoy minor version the plugin behaves as (PluginOptions.envoy). */
+  get envoyMinor(): number {
+    return envoyMinorVersion(this.options.envoy ?? "1.33");
+  }
+
+  /** How Envoy ends a stream this way on the plugin's Envoy version, for Stream.end(). */
+  streamEnd(kind: StreamEndKind): StreamEnd {
+    return envoyStreamEnd(kind, this.envoyMinor);
   }
 
   /** A VM trapped (its streams now follow failOpen). */
@@ -177,12 +231,13 @@ export class Plugin {
     const failOpen = this.options.failOpen ?? true;
     return new Stream({
       // With a failed VM, fail-open leaves the filter out of the chain entirely (createFilter returns null).
-      vm: vm.failed && failOpen ? undefined : vm,
+      vm: (vm.failed && failOpen) || options.beforeFilterChain === true ? undefined : vm,
       failOpen,
       identity: this.identity,
       clock: this.clock,
       connectionId: this.nextConnectionId++,
       options,
+      accessLog: this.accessLog,
     });
   }
 
@@ -194,7 +249,17 @@ export class Plugin {
         "Plugin.advance needs a ManualClock (PluginOptions.clock); with the real clock ticks run on timers",
       );
     }
-    const target = clock.monotonicNs() + BigInt(Math.round(ms * 1_000_000));
+    const target = clock.monotonicNs() + msToNs(ms);
+    // A flush and a tick due at the same instant: the tick runs first (its samples make the flush).
+    while (this.nextStatsFlushNs !== undefined && this.nextStatsFlushNs <= target) {
+      this.runTicksUntil(clock, this.nextStatsFlushNs);
+      this.stats.flushHistograms();
+      this.nextStatsFlushNs += msToNs(this.options.statsFlushIntervalMs ?? 0);
+    }
+    this.runTicksUntil(clock, target);
+  }
+
+  private runTicksUntil(clock: ManualClock, target: bigint): void {
     for (;;) {
       const due = this.workers
         .filter((vm) => vm.tickPeriodMs > 0 && !vm.failed && vm.nextTickNs <= target)
@@ -242,6 +307,7 @@ export class Plugin {
     this.closed = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    clearInterval(this.statsFlushTimer);
     for (const vm of this.workers) vm.shutdown();
   }
 }

@@ -189,6 +189,9 @@ export interface StreamFacts {
   responseFlags: number;
   grpcStatus?: number;
   mtls: boolean;
+  /** First URI SAN of the downstream / upstream peer certificate, when there is one. */
+  peerUriSan?: string;
+  upstreamUriSan?: string;
   requestedServerName: string;
   connectionId: number;
   sourceAddress: string;
@@ -319,6 +322,15 @@ function peerValue(address: string): PropertyValue {
   };
 }
 
+// Envoy's CEL connection/upstream wrappers (source/extensions/filters/common/expr/context.cc,
+// extractSslInfo): the first URI SAN of the peer certificate as a string; NotFound without TLS or
+// without a URI SAN.
+const URI_SAN_PEER_CERTIFICATE = "uri_san_peer_certificate";
+
+function optionalString(value: string | undefined): PropertyValue | undefined {
+  return value === undefined ? undefined : str(value);
+}
+
 function streamTopLevel(name: string, s: StreamFacts): PropertyValue | undefined {
   switch (name) {
     case "request":
@@ -335,7 +347,9 @@ function streamTopLevel(name: string, s: StreamFacts): PropertyValue | undefined
               ? str(s.requestedServerName)
               : key === "id"
                 ? uint64(s.connectionId)
-                : undefined,
+                : key === URI_SAN_PEER_CERTIFICATE
+                  ? optionalString(s.peerUriSan)
+                  : undefined,
       };
     case "upstream":
       return {
@@ -346,7 +360,9 @@ function streamTopLevel(name: string, s: StreamFacts): PropertyValue | undefined
             ? str(s.upstreamAddress)
             : key === "port"
               ? port(s.upstreamAddress)
-              : undefined;
+              : key === URI_SAN_PEER_CERTIFICATE
+                ? optionalString(s.upstreamUriSan)
+                : undefined;
         },
       };
     case "source":

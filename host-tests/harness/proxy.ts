@@ -9,16 +9,17 @@ import http from "node:http";
 import { randomUUID } from "node:crypto";
 import { AdminServer, closeServer, listenOn, type HostPort } from "./admin.js";
 import type { StatStore } from "./stats.js";
+import {
+  DEFAULT_REQUEST_HEADER_LIMITS,
+  envoyMinorVersion,
+  envoyStreamEnd,
+  requestHeaderLimitExceeded,
+  type RequestHeaderLimits,
+  type StreamEndKind,
+} from "./stream-ends.js";
 import type { HeaderList, HeadersOutcome, LocalReply, StreamEnd, StreamOptions } from "./types.js";
 
-/** Envoy StreamInfo::ResponseFlag bits (response.flags), the ones this proxy can produce. */
-export const ResponseFlag = {
-  UpstreamRequestTimeout: 0x4,
-  UpstreamRemoteReset: 0x10,
-  UpstreamConnectionFailure: 0x20,
-  UpstreamConnectionTermination: 0x40,
-  DownstreamConnectionTermination: 0x4000,
-} as const;
+export { ResponseFlag } from "./response-flags.js";
 
 /** What the proxy needs from a body or trailers callback. */
 export interface FilterDataOutcome {
@@ -53,11 +54,19 @@ export interface ProxyOptions {
   admin?: HostPort;
   /** Every downstream connection counts as mutual TLS (connection.mtls true), as behind a sidecar. */
   mtls?: boolean;
+  /** Per connection, as StreamOptions: the downstream's and upstream's URI SANs, destination.port. */
+  identity?: Pick<StreamOptions, "peerIdentity" | "upstreamIdentity" | "destinationPort">;
   /** Envoy's route timeout, from sending upstream to the end of the response. Default 15 s, as Envoy. */
   upstreamTimeoutMs?: number;
   /** Largest request or response body buffered; beyond it Envoy answers 413 / 500. Default 8 MiB. */
   maxBodyBytes?: number;
+  /** Envoy version whose stream ends (code details, flags) the proxy records, "1.MINOR". Default 1.33. */
+  envoy?: string;
+  /** max_request_headers_kb and max_headers_count; default 60 KiB and 100, as Envoy. */
+  requestHeaderLimits?: RequestHeaderLimits;
 }
+
+const DEFAULT_ENVOY = "1.33";
 
 const DEFAULT_UPSTREAM_TIMEOUT_MS = 15_000;
 const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -72,44 +81,25 @@ const HOP_BY_HOP = new Set([
   "te",
 ]);
 
-/** A reply Envoy makes itself (sendLocalReply): status, text body, details and the flags it sets. */
+/** A reply Envoy makes itself (sendLocalReply): the stream end it records and its text body. */
 interface EnvoyReply {
-  status: number;
+  kind: StreamEndKind;
   body: string;
-  details: string;
-  responseFlags: number;
 }
 
 const UPSTREAM_CONNECTION_FAILURE: EnvoyReply = {
-  status: 503,
+  kind: "upstream_connection_failure",
   body: "upstream connect error or disconnect/reset before headers. reset reason: connection failure",
-  details: "upstream_reset_before_response_started{connection_failure}",
-  responseFlags: ResponseFlag.UpstreamConnectionFailure,
 };
 const UPSTREAM_CONNECTION_TERMINATION: EnvoyReply = {
-  status: 503,
+  kind: "upstream_reset_before_response",
   body: "upstream connect error or disconnect/reset before headers. reset reason: connection termination",
-  details: "upstream_reset_before_response_started{connection_termination}",
-  responseFlags: ResponseFlag.UpstreamConnectionTermination,
 };
-const UPSTREAM_TIMEOUT: EnvoyReply = {
-  status: 504,
-  body: "upstream request timeout",
-  details: "upstream_response_timeout",
-  responseFlags: ResponseFlag.UpstreamRequestTimeout,
-};
-const REQUEST_TOO_LARGE: EnvoyReply = {
-  status: 413,
-  body: "Payload Too Large",
-  details: "request_payload_too_large",
-  responseFlags: 0,
-};
-const RESPONSE_TOO_LARGE: EnvoyReply = {
-  status: 500,
-  body: "Internal Server Error",
-  details: "response_payload_too_large",
-  responseFlags: 0,
-};
+const UPSTREAM_TIMEOUT: EnvoyReply = { kind: "upstream_timeout", body: "upstream request timeout" };
+const REQUEST_TOO_LARGE: EnvoyReply = { kind: "request_payload_too_large", body: "Payload Too Large" };
+const RESPONSE_TOO_LARGE: EnvoyReply = { kind: "response_payload_too_large", body: "Internal Server Error" };
+/** The HTTP/1 codec's reply to a header block over the limits (CodeUtility::toString(431)); it then closes the connection. */
+const HEADER_LIMIT_BODY = "Request Header Fields Too Large";
 
 /**
  * Envoy's HTTP/1 codec view of a request: pseudo-headers first, then the rest in arrival order.
@@ -132,12 +122,16 @@ export function requestHeaderList(request: http.IncomingMessage, secure: boolean
 
 /** Node's raw header array as an Envoy header list: names lower-cased, hop-by-hop headers dropped. */
 export function rawHeaderList(raw: readonly string[]): HeaderList {
-  const headers: HeaderList = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = (raw[i] as string).toLowerCase();
-    if (!HOP_BY_HOP.has(name)) headers.push([name, raw[i + 1] as string]);
-  }
-  return headers;
+  return rawHeaderPairs(raw)
+    .map(([name, value]): [string, string] => [name.toLowerCase(), value])
+    .filter(([name]) => !HOP_BY_HOP.has(name));
+}
+
+/** Node's raw header array as the header lines received, unchanged. */
+function rawHeaderPairs(raw: readonly string[]): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i] as string, raw[i + 1] as string]);
+  return pairs;
 }
 
 /** First value of a header, as Envoy's get() returns. */
@@ -220,7 +214,7 @@ class UpstreamFailure extends Error {
     /** The response headers, when the failure came after them (reset or timeout mid-body). */
     readonly responseHeaders?: HeaderList,
   ) {
-    super(reply.details);
+    super(reply.kind);
   }
 }
 
@@ -229,6 +223,11 @@ interface UpstreamResponse {
   body: Buffer;
   trailers: HeaderList;
 }
+
+type ExchangeOptions = Required<Pick<ProxyOptions, "upstreamTimeoutMs" | "maxBodyBytes" | "mtls">> & {
+  upstream: URL;
+  envoyMinor: number;
+};
 
 /** One downstream request through the filter. Ends the filter stream exactly once. */
 class Exchange {
@@ -240,16 +239,31 @@ class Exchange {
     private readonly stream: FilterStream,
     private readonly request: http.IncomingMessage,
     private readonly response: http.ServerResponse,
-    private readonly options: Required<Pick<ProxyOptions, "upstreamTimeoutMs" | "maxBodyBytes" | "mtls">> & {
-      upstream: URL;
-    },
+    private readonly options: ExchangeOptions,
   ) {
     response.on("close", () => {
       if (this.ended) return;
       // The client went away before the response was complete.
       this.upstreamRequest?.destroy();
-      this.finish({ responseFlags: ResponseFlag.DownstreamConnectionTermination });
+      this.finish(this.envoyEnd("http1_client_disconnect"));
     });
+  }
+
+  private envoyEnd(kind: StreamEndKind): StreamEnd {
+    return envoyStreamEnd(kind, this.options.envoyMinor);
+  }
+
+  /**
+   * The HTTP/1 codec refused the header block (too large or too many headers) before the filter
+   * chain existed: a 431 the filter never sees, then the connection closes.
+   */
+  rejectHeaderBlock(kind: StreamEndKind): void {
+    this.stream.onRequestHeaders(requestHeaderList(this.request, this.options.mtls), true);
+    this.request.resume();
+    this.response.shouldKeepAlive = false;
+    const body = Buffer.from(HEADER_LIMIT_BODY);
+    this.write(localReplyHeaders(431, [], body), body, []);
+    this.finishWhenSent(this.envoyEnd(kind));
   }
 
   async run(): Promise<void> {
@@ -419,10 +433,8 @@ class Exchange {
 
   /** Envoy answers itself (upstream failure, body limit); the reply is encoded through the filter. */
   private replyAsEnvoy(reply: EnvoyReply): void {
-    this.encodeLocalReply(reply.status, [], Buffer.from(reply.body), {
-      responseCodeDetails: reply.details,
-      responseFlags: reply.responseFlags,
-    });
+    const end = this.envoyEnd(reply.kind);
+    this.encodeLocalReply(end.responseCode ?? 502, [], Buffer.from(reply.body), end);
   }
 
   private encodeLocalReply(status: number, extra: HeaderList, body: Uint8Array, end: StreamEnd): void {
@@ -457,11 +469,8 @@ class Exchange {
     this.stream.onResponseHeaders(headers, false);
     const timedOut = failure.reply === UPSTREAM_TIMEOUT;
     this.finish({
+      ...this.envoyEnd(timedOut ? "upstream_timeout" : "upstream_reset_after_response"),
       responseCode: statusOf(headers, 0),
-      responseCodeDetails: timedOut
-        ? "upstream_response_timeout"
-        : "upstream_reset_after_response_started{connection_termination}",
-      responseFlags: failure.reply.responseFlags,
     });
     this.response.destroy();
   }
@@ -524,27 +533,40 @@ export class HarnessProxy {
       throw error;
     }
     const loaded = plugin;
-    const exchangeOptions = {
+    const exchangeOptions: ExchangeOptions = {
       upstream,
-      mtls: options.mtls ?? false,
+      mtls: (options.mtls ?? false) || options.identity?.peerIdentity !== undefined,
       upstreamTimeoutMs: options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      envoyMinor: envoyMinorVersion(options.envoy ?? DEFAULT_ENVOY),
     };
-    const server = http.createServer((request, response) => {
+    const headerLimits = options.requestHeaderLimits ?? DEFAULT_REQUEST_HEADER_LIMITS;
+    // Node's own parser limits stay out of the way, so the codec limits below are Envoy's.
+    const serverOptions = { maxHeaderSize: headerLimits.maxBytes * 2 + 16 * 1024 };
+    const server = http.createServer(serverOptions, (request, response) => {
+      const overLimit = requestHeaderLimitExceeded(rawHeaderPairs(request.rawHeaders), headerLimits);
       const stream = loaded.createStream({
+        ...(overLimit === undefined ? {} : { beforeFilterChain: true }),
         mtls: exchangeOptions.mtls,
         sourceAddress: `${request.socket.remoteAddress ?? ""}:${request.socket.remotePort ?? 0}`,
         destinationAddress: `${request.socket.localAddress ?? ""}:${request.socket.localPort ?? 0}`,
         // Known from the start: this proxy has exactly one upstream host.
         upstreamAddress: upstream.host,
         protocol: `HTTP/${request.httpVersion}`,
+        ...options.identity,
       });
-      new Exchange(stream, request, response, exchangeOptions).run().catch((error: unknown) => {
+      const exchange = new Exchange(stream, request, response, exchangeOptions);
+      if (overLimit !== undefined) {
+        exchange.rejectHeaderBlock(overLimit);
+        return;
+      }
+      exchange.run().catch((error: unknown) => {
         // A harness bug, not an Envoy behaviour: make it loud and drop the connection.
         console.error("kwt proxy: request failed:", error);
         response.destroy();
       });
     });
+    server.maxHeadersCount = 0;
     let listenAddress: HostPort;
     try {
       listenAddress = await listenOn(server, options.listen);

@@ -107,17 +107,37 @@ function binWidth(bin: HistogramBin): number {
   return bin.mantissa === 0 ? 0 : powerOfTen(bin.exponent) / 10;
 }
 
+type HistogramBins = Map<string, { bin: HistogramBin; count: bigint }>;
+
+function addToBins(bins: HistogramBins, key: string, bin: HistogramBin, count: bigint): void {
+  const entry = bins.get(key);
+  if (entry) entry.count += count;
+  else bins.set(key, { bin, count });
+}
+
 class HistogramStat {
-  private readonly bins = new Map<string, { bin: HistogramBin; count: bigint }>();
+  /** What /stats/prometheus shows: every sample merged so far. */
+  private readonly bins: HistogramBins = new Map();
+  /** The current interval's samples, when they only count once the stats flush merges them. */
+  private interval: HistogramBins | undefined;
 
   constructor(readonly supportedBuckets: readonly number[]) {}
 
   record(value: bigint): void {
     const bin = binOf(value);
-    const key = `${bin.mantissa}e${bin.exponent}`;
-    const entry = this.bins.get(key);
-    if (entry) entry.count += 1n;
-    else this.bins.set(key, { bin, count: 1n });
+    addToBins(this.interval ?? this.bins, `${bin.mantissa}e${bin.exponent}`, bin, 1n);
+  }
+
+  /** From now on samples wait for flush(). */
+  mergeOnFlush(): void {
+    this.interval ??= new Map();
+  }
+
+  /** Envoy's histogram merge at a stats flush: the interval's samples join the cumulative ones. */
+  flush(): void {
+    if (this.interval === undefined) return;
+    for (const [key, { bin, count }] of this.interval) addToBins(this.bins, key, bin, count);
+    this.interval.clear();
   }
 
   /**
@@ -160,6 +180,7 @@ export class StatStore {
   private readonly histograms = new Map<string, HistogramStat>();
   private readonly tagExtractors: TagExtractor[];
   private readonly histogramBuckets: HistogramBucketSetting[];
+  private histogramsMergeOnFlush = false;
 
   constructor(options: StatStoreOptions = {}) {
     this.tagExtractors = istioTagExtractors(options.extraStatTags ?? [], options.istioDefaultTags ?? true);
@@ -179,7 +200,26 @@ export class StatStore {
   }
 
   histogram(name: string): HistogramStat {
-    return getOrCreate(this.histograms, name, () => new HistogramStat(this.bucketsFor(name)));
+    return getOrCreate(this.histograms, name, () => {
+      const histogram = new HistogramStat(this.bucketsFor(name));
+      if (this.histogramsMergeOnFlush) histogram.mergeOnFlush();
+      return histogram;
+    });
+  }
+
+  /**
+   * Histograms as Envoy keeps them: samples recorded on the workers show at /stats/prometheus only
+   * after the next stats flush (stats_flush_interval, 5 s in Istio's bootstrap) merged them.
+   * Counters and gauges stay live. Before this call every sample shows at once.
+   */
+  mergeHistogramsOnFlush(): void {
+    this.histogramsMergeOnFlush = true;
+    for (const histogram of this.histograms.values()) histogram.mergeOnFlush();
+  }
+
+  /** The stats flush: merges each histogram's interval samples. */
+  flushHistograms(): void {
+    for (const histogram of this.histograms.values()) histogram.flush();
   }
 
   counterValue(name: string): bigint | undefined {

@@ -5,6 +5,7 @@
 // on_log (maps readable again), on_done and on_delete.
 
 import { AbiVersion } from "./abi.js";
+import { type StreamAccessLog } from "./access-log.js";
 import { BodyBuffer, StreamContext, concat, type PluginIdentity } from "./context.js";
 import { HeaderMap, lowerCaseName } from "./headers.js";
 import { propertyFromJs, type PropertyValue, type StreamFacts } from "./properties.js";
@@ -69,6 +70,34 @@ function convertTrailersStatus(result: number, stopped: boolean): number {
   return stopped || result > TrailersStatus.StopIteration ? TrailersStatus.StopIteration : result;
 }
 
+/** connection.mtls and the peer certificates' URI SANs; a peer identity comes with a client certificate. */
+function peerIdentityFacts(
+  options: StreamOptions,
+): Pick<StreamFacts, "mtls" | "peerUriSan" | "upstreamUriSan"> {
+  if (options.peerIdentity !== undefined && options.mtls === false) {
+    throw new RangeError(
+      "StreamOptions: peerIdentity needs a client certificate, so mtls cannot be false; drop one of them",
+    );
+  }
+  return {
+    mtls: options.mtls ?? options.peerIdentity !== undefined,
+    peerUriSan: options.peerIdentity,
+    upstreamUriSan: options.upstreamIdentity,
+  };
+}
+
+/** `address` ("ip:port" or "[ip6]:port") with its port replaced. */
+export function withPort(address: string, port: number | undefined): string {
+  if (port === undefined) return address;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(
+      `StreamOptions.destinationPort: ${port} is not a port; expected an integer 0 to 65535`,
+    );
+  }
+  const colon = address.lastIndexOf(":");
+  return `${colon > 0 && !address.endsWith("]") ? address.slice(0, colon) : address}:${port}`;
+}
+
 export interface StreamSetup {
   /** Undefined when the VM had failed before the stream began and the plugin fails open: no filter. */
   vm: WasmVm | undefined;
@@ -77,6 +106,7 @@ export interface StreamSetup {
   clock: Clock;
   connectionId: number;
   options: StreamOptions;
+  accessLog?: StreamAccessLog;
 }
 
 export class Stream {
@@ -86,6 +116,9 @@ export class Stream {
   private readonly failOpen: boolean;
   private readonly clock: Clock;
   private readonly startMonotonicNs: bigint;
+  private readonly accessLog: StreamAccessLog | undefined;
+  /** The request headers when no filter holds them (the filter is not in the chain). */
+  private requestHeadersWithoutFilter: HeaderMap | undefined;
   private created = false;
   private streamFailed = false;
   private failureReplySent = false;
@@ -98,6 +131,7 @@ export class Stream {
     this.failOpen = setup.failOpen;
     this.clock = setup.clock;
     this.startMonotonicNs = setup.clock.monotonicNs();
+    this.accessLog = setup.accessLog;
     const options = setup.options;
     const overrides = new Map<string, PropertyValue>(
       Object.entries(options.properties ?? {}).map(([path, value]) => [path, propertyFromJs(value)]),
@@ -124,11 +158,11 @@ export class Stream {
       bytesReceived: 0,
       bytesSent: 0,
       responseFlags: 0,
-      mtls: options.mtls ?? false,
+      ...peerIdentityFacts(options),
       requestedServerName: options.requestedServerName ?? "",
       connectionId: setup.connectionId,
       sourceAddress: options.sourceAddress ?? "10.0.0.2:40000",
-      destinationAddress: options.destinationAddress ?? "10.0.0.1:8080",
+      destinationAddress: withPort(options.destinationAddress ?? "10.0.0.1:8080", options.destinationPort),
       upstreamAddress: options.upstreamAddress,
       upstreamCluster: options.upstreamCluster,
       routeName: "",
@@ -219,7 +253,10 @@ export class Stream {
 
   onRequestHeaders(headers: HeaderList, endOfStream: boolean): HeadersOutcome {
     const { vm, context } = this;
-    if (vm === undefined || context === undefined) return { status: 0, headers };
+    if (vm === undefined || context === undefined) {
+      if (this.accessLog) this.requestHeadersWithoutFilter = new HeaderMap(headers);
+      return { status: 0, headers };
+    }
     this.ensureCreated(vm, context);
     context.requestHeaders.setAll(headers);
     context.held.requestHeaders = true;
@@ -354,21 +391,45 @@ export class Stream {
     const { vm, context } = this;
     if (this.ended) return;
     this.ended = true;
-    if (vm === undefined || context === undefined) return;
     if (end.responseCode !== undefined) this.facts.responseCode = end.responseCode;
     if (end.responseFlags !== undefined) this.facts.responseFlags = end.responseFlags;
     if (end.responseCodeDetails !== undefined) this.facts.responseCodeDetails = end.responseCodeDetails;
     if (end.grpcStatus !== undefined) this.facts.grpcStatus = end.grpcStatus;
     this.facts.durationNs = end.durationNs ?? this.clock.monotonicNs() - this.startMonotonicNs;
+    if (vm === undefined || context === undefined) {
+      this.writeAccessLog();
+      return;
+    }
     if (this.facts.responseCodeDetails === undefined && context.localReply !== undefined) {
       this.facts.responseCodeDetails = context.localReply.details;
     }
     this.ensureCreated(vm, context);
+    if (this.accessLog?.beforeFilters) this.writeAccessLog();
     context.accessLogPhase = true;
     if (!vm.failed) vm.notify(context, "proxy_on_log", [context.id]);
     context.accessLogPhase = false;
+    if (this.accessLog?.beforeFilters === false) this.writeAccessLog();
     if (!vm.failed) vm.notify(context, "proxy_on_done", [context.id]);
     if (!vm.failed) vm.notify(context, "proxy_on_delete", [context.id]);
     vm.forgetContext(context);
+  }
+
+  /** The connection manager's access log line for this stream. */
+  private writeAccessLog(): void {
+    const accessLog = this.accessLog;
+    if (accessLog === undefined) return;
+    const facts = this.facts;
+    const requestHeaders = this.context?.requestHeaders ?? this.requestHeadersWithoutFilter;
+    accessLog.write(
+      accessLog.format.format({
+        filterState: (key) => facts.filterState.get(key),
+        requestHeader: (name) => requestHeaders?.get(name),
+        responseCode: facts.responseCode,
+        responseFlags: facts.responseFlags,
+        responseCodeDetails: facts.responseCodeDetails,
+        durationNs: facts.durationNs,
+        upstreamCluster: facts.upstreamCluster,
+      }),
+    );
   }
 }

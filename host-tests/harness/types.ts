@@ -102,14 +102,36 @@ export interface PluginOptions {
   pluginName?: string;
   /** vm_id (plugin_vm_id; shared data and queues are scoped by it). Default "". */
   vmId?: string;
+  /**
+   * Envoy's stats flush interval: histograms show only what the last flush merged (Istio: 5000).
+   * Flushes run every interval from the load, on the plugin's clock (Plugin.advance with a
+   * ManualClock). Default: none, every histogram sample shows at once.
+   */
+  statsFlushIntervalMs?: number;
+  /**
+   * The connection manager's access log (Istio's envoyFileAccessLog): one line per stream in
+   * Envoy's format subset (docs/harness.md, "Access logs"), written before the module's on_log up
+   * to Envoy 1.31 and after it from 1.32.
+   */
+  accessLog?: { format: string; write: (line: string) => void };
 }
 
 /** Per-stream facts Envoy knows from the connection, readable as properties. */
 export interface StreamOptions {
-  /** connection.mtls (downstream presented a client certificate over TLS). Default false. */
+  /**
+   * connection.mtls: the downstream presented a client certificate over TLS. Default: true when
+   * `peerIdentity` is set, else false. Alone it is a certificate with no URI SAN (an outside client
+   * of a gateway with MUTUAL TLS).
+   */
   mtls?: boolean;
+  /** The URI SAN of the downstream's client certificate (connection.uri_san_peer_certificate), e.g. spiffe://cluster.local/ns/NS/sa/SA. */
+  peerIdentity?: string;
+  /** The URI SAN of the upstream's certificate (upstream.uri_san_peer_certificate); needs `upstreamAddress`. */
+  upstreamIdentity?: string;
   sourceAddress?: string; // source.address, "ip:port"
   destinationAddress?: string; // destination.address
+  /** destination.port: replaces the port of `destinationAddress` (the port the request was addressed to). */
+  destinationPort?: number;
   /** upstream.address once a host was picked; absent for local replies. */
   upstreamAddress?: string;
   /** xds.cluster_name / cluster_name. */
@@ -118,6 +140,11 @@ export interface StreamOptions {
   protocol?: string;
   /** connection.requested_server_name (SNI). Default "". */
   requestedServerName?: string;
+  /**
+   * The codec refused the request before the HTTP filter chain existed (header limits): the
+   * module never sees the stream; only the connection manager's access log records it.
+   */
+  beforeFilterChain?: boolean;
   /** Extra properties by dotted path, for tests (value encoded as Envoy would by JS type). */
   properties?: Record<string, string | number | bigint | boolean>;
 }

@@ -20,8 +20,12 @@ describe("parseRunArgs", () => {
       workers: 1,
       extraStatTags: [],
       mtls: false,
+      identity: {},
       failOpen: true,
       upstreamTimeoutMs: 15000,
+      requestHeaderLimits: { maxBytes: 61440, maxCount: 100 },
+      statsFlushIntervalMs: undefined,
+      accessLogFormat: undefined,
     });
   });
 
@@ -62,9 +66,21 @@ describe("parseRunArgs", () => {
         "--extra-stat-tags",
         " namespace_name, service_name ,",
         "--mtls",
+        "--peer-identity",
+        "spiffe://cluster.local/ns/knative-serving/sa/activator",
+        "--upstream-identity",
+        "spiffe://cluster.local/ns/default/sa/hello",
+        "--destination-port",
+        "8012",
         "--fail-closed",
         "--upstream-timeout-ms",
         "250",
+        "--max-headers",
+        "2000",
+        "--stats-flush-interval-ms",
+        "5000",
+        "--access-log",
+        "%RESPONSE_CODE% %FILTER_STATE(wasm.hop:PLAIN):8%",
       ],
       "/checkout",
     );
@@ -90,8 +106,16 @@ describe("parseRunArgs", () => {
       workers: 4,
       extraStatTags: ["namespace_name", "service_name"],
       mtls: true,
+      identity: {
+        peerIdentity: "spiffe://cluster.local/ns/knative-serving/sa/activator",
+        upstreamIdentity: "spiffe://cluster.local/ns/default/sa/hello",
+        destinationPort: 8012,
+      },
       failOpen: false,
       upstreamTimeoutMs: 250,
+      requestHeaderLimits: { maxBytes: 61440, maxCount: 2000 },
+      statsFlushIntervalMs: 5000,
+      accessLogFormat: "%RESPONSE_CODE% %FILTER_STATE(wasm.hop:PLAIN):8%",
     });
   });
 
@@ -116,6 +140,19 @@ describe("parseRunArgs", () => {
     [[...REQUIRED, "--extra-stat-tags", "ok,bad-tag"], "--extra-stat-tags: 'bad-tag' is not a tag name"],
     [[...REQUIRED, "--label", "=x"], "--label must be KEY=VALUE with a non-empty key, got '=x'"],
     [[...REQUIRED, "--http-cluster", "otel=http://10.0.0.1:4318"], "--http-cluster: upstreamClusters.otel:"],
+    [
+      [...REQUIRED, "--peer-identity", "cluster.local/ns/default/sa/app"],
+      "--peer-identity must be a SPIFFE id spiffe://TRUST_DOMAIN/PATH",
+    ],
+    [
+      [...REQUIRED, "--upstream-identity", "spiffe://cluster.local"],
+      "--upstream-identity must be a SPIFFE id",
+    ],
+    [[...REQUIRED, "--destination-port", "0"], "--destination-port must be an integer from 1 to 65535"],
+    [
+      [...REQUIRED, "--access-log", "%START_TIME% %RESPONSE_CODE%"],
+      "--access-log: access log format, at character 1: %START_TIME% is not supported",
+    ],
     [[...REQUIRED, "--bogus"], "unknown option --bogus"],
     [[...REQUIRED, "stray"], "unexpected argument 'stray'"],
   ])("rejects %j with a usage error", (argv, message) => {

@@ -8,12 +8,16 @@ import {
   stringFlag,
   UsageError,
   type FlagSpec,
+  type ParsedArgs,
 } from "./args.js";
 import { EXIT_FAILURE, EXIT_OK, projectRoot, type Command } from "./command.js";
 import {
+  AccessLogFormat,
   checkLoopbackUrl,
   ConfigurationRejectedError,
+  DEFAULT_REQUEST_HEADER_LIMITS,
   type EnvoyVersion,
+  FormatError,
   HarnessProxy,
   type HostPort,
   type LogRecord,
@@ -21,7 +25,10 @@ import {
   type NodeIdentity,
   parseUpstreamUrl,
   Plugin,
+  type PluginOptions,
+  type RequestHeaderLimits,
   StatStore,
+  type StreamOptions,
   type TrafficDirection,
 } from "../../host-tests/harness/index.js";
 
@@ -52,9 +59,29 @@ Options:
   --envoy VERSION           property layout: 1.28 (node.*) or 1.33 (xds.*, default)
   --workers N               VMs (Envoy worker threads), 1 to 64; default 1
   --extra-stat-tags A,B     Istio extraStatTags for /stats/prometheus labels
-  --mtls                    every downstream connection counts as mutual TLS (connection.mtls)
+  --mtls                    every downstream connection counts as mutual TLS (connection.mtls) with a
+                            client certificate that is no mesh identity (outside clients of a gateway
+                            with MUTUAL TLS)
+  --peer-identity SPIFFE_ID the downstream presents this URI SAN over mTLS
+                            (connection.uri_san_peer_certificate; implies --mtls)
+  --upstream-identity SPIFFE_ID
+                            the upstream presents this URI SAN (upstream.uri_san_peer_certificate)
+  --destination-port N      destination.port, the port requests were addressed to (a sidecar's
+                            inbound app port); default the listener's port
   --fail-closed             answer 503 once the VM failed (FAIL_CLOSE); default fail open
-  --upstream-timeout-ms N   route timeout; default 15000, as Envoy`;
+  --upstream-timeout-ms N   route timeout; default 15000, as Envoy
+  --max-headers N           max_headers_count: more request headers are answered 431 (DPE,
+                            http1.too_many_headers) before the filter; default 100, as Envoy
+                            (60 KiB of request headers stays the size limit)
+  --stats-flush-interval-ms N
+                            histograms show at /stats/prometheus only once a stats flush merged them,
+                            every N ms (Istio: 5000); default: at once
+  --access-log FORMAT       print one line per stream on stdout in Envoy's format, e.g.
+                            '%RESPONSE_CODE% %RESPONSE_FLAGS% %FILTER_STATE(wasm.NAME:PLAIN)%';
+                            operators: %FILTER_STATE(KEY:PLAIN)%, %RESPONSE_CODE%, %RESPONSE_FLAGS%,
+                            %RESPONSE_CODE_DETAILS%, %DURATION%, %REQ(HEADER)%, %UPSTREAM_CLUSTER%,
+                            each with :N to truncate; before the filter's on_log up to --envoy 1.31,
+                            after it from 1.32`;
 
 const FLAGS: FlagSpec = {
   listen: "string",
@@ -76,8 +103,14 @@ const FLAGS: FlagSpec = {
   workers: "string",
   "extra-stat-tags": "string",
   mtls: "boolean",
+  "peer-identity": "string",
+  "upstream-identity": "string",
+  "destination-port": "string",
   "fail-closed": "boolean",
   "upstream-timeout-ms": "string",
+  "max-headers": "string",
+  "stats-flush-interval-ms": "string",
+  "access-log": "string",
 };
 
 /** Everything `kwt run` will do, decided from the command line alone. */
@@ -95,8 +128,48 @@ export interface RunPlan {
   workers: number;
   extraStatTags: string[];
   mtls: boolean;
+  identity: ConnectionIdentity;
   failOpen: boolean;
   upstreamTimeoutMs: number;
+  requestHeaderLimits: RequestHeaderLimits;
+  statsFlushIntervalMs: number | undefined;
+  accessLogFormat: string | undefined;
+}
+
+/** Who the peers are and where requests were addressed, the same for every connection. */
+export type ConnectionIdentity = Pick<StreamOptions, "peerIdentity" | "upstreamIdentity" | "destinationPort">;
+
+/** A SPIFFE id as Istio writes it in certificates: spiffe://<trust domain>/<path>. */
+function spiffeId(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^spiffe:\/\/[^/\s]+\/\S+$/.test(value)) {
+    throw new UsageError(
+      `--${flag} must be a SPIFFE id spiffe://TRUST_DOMAIN/PATH (e.g. spiffe://cluster.local/ns/default/sa/app), got '${value}'`,
+    );
+  }
+  return value;
+}
+
+function parseConnectionIdentity(args: ParsedArgs): ConnectionIdentity {
+  const identity: ConnectionIdentity = {};
+  const peerIdentity = spiffeId("peer-identity", stringFlag(args, "peer-identity"));
+  const upstreamIdentity = spiffeId("upstream-identity", stringFlag(args, "upstream-identity"));
+  const destinationPort = integerFlag(args, "destination-port", 1, 65535);
+  if (peerIdentity !== undefined) identity.peerIdentity = peerIdentity;
+  if (upstreamIdentity !== undefined) identity.upstreamIdentity = upstreamIdentity;
+  if (destinationPort !== undefined) identity.destinationPort = destinationPort;
+  return identity;
+}
+
+function checkedAccessLogFormat(format: string | undefined): string | undefined {
+  if (format === undefined) return undefined;
+  try {
+    AccessLogFormat.parse(format);
+  } catch (error) {
+    if (error instanceof FormatError) throw new UsageError(`--access-log: ${error.message}`);
+    throw error;
+  }
+  return format;
 }
 
 /** HOST:PORT with an IPv4 address or name, or [IPv6]:PORT; port 0 means any free port. */
@@ -191,8 +264,15 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
     workers: integerFlag(args, "workers", 1, 64) ?? 1,
     extraStatTags,
     mtls: booleanFlag(args, "mtls"),
+    identity: parseConnectionIdentity(args),
     failOpen: !booleanFlag(args, "fail-closed"),
     upstreamTimeoutMs: integerFlag(args, "upstream-timeout-ms", 1, 3_600_000) ?? 15_000,
+    requestHeaderLimits: {
+      ...DEFAULT_REQUEST_HEADER_LIMITS,
+      maxCount: integerFlag(args, "max-headers", 1, 10_000) ?? DEFAULT_REQUEST_HEADER_LIMITS.maxCount,
+    },
+    statsFlushIntervalMs: integerFlag(args, "stats-flush-interval-ms", 1, 3_600_000),
+    accessLogFormat: checkedAccessLogFormat(stringFlag(args, "access-log")),
   };
 }
 
@@ -225,6 +305,11 @@ async function readModule(file: string): Promise<Uint8Array> {
 
 function url(address: HostPort): string {
   return `http://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`;
+}
+
+/** Access log lines go to stdout after the address lines, as Envoy's /dev/stdout logger. */
+function stdoutAccessLog(format: string): PluginOptions["accessLog"] {
+  return { format, write: (line) => process.stdout.write(`${line}\n`) };
 }
 
 const LEVEL_NAMES = ["trace", "debug", "info", "warn", "error", "critical"];
@@ -261,6 +346,9 @@ export const runCommand: Command = {
               extraStatTags: plan.extraStatTags,
               upstreamClusters: plan.httpClusters,
               rootId: plan.rootId,
+              statsFlushIntervalMs: plan.statsFlushIntervalMs,
+              accessLog:
+                plan.accessLogFormat === undefined ? undefined : stdoutAccessLog(plan.accessLogFormat),
             },
             stats,
           );
@@ -271,7 +359,10 @@ export const runCommand: Command = {
         upstream: plan.upstream,
         admin: plan.admin,
         mtls: plan.mtls,
+        identity: plan.identity,
         upstreamTimeoutMs: plan.upstreamTimeoutMs,
+        envoy: plan.envoy,
+        requestHeaderLimits: plan.requestHeaderLimits,
       });
     } catch (error) {
       if (error instanceof ConfigurationRejectedError) {
