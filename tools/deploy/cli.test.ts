@@ -71,7 +71,7 @@ describe("kwt deploy / status / doctor without clusters", () => {
   });
 
   it("has --help for each command", async () => {
-    for (const command of ["deploy", "status", "doctor"]) {
+    for (const command of ["deploy", "diff", "delete", "status", "doctor"]) {
       const { code, stdout } = await kwt(command, "--help");
       expect(code).toBe(0);
       expect(stdout).toMatch(new RegExp(`^Usage: kwt ${command} --clusters FILE`));
@@ -402,6 +402,44 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     expect(drift.code).toBe(1);
     expect(drift.stdout).toContain(`east     ctx-east  present  ${pushedDigest.slice(0, 19)}  no: digest\n`);
     expect(fixture.clusters.servers.east!.stored(WASM, "WasmPlugin", "istio-system", "kwt")).toBeDefined();
+  });
+
+  it("diff shows per cluster what deploy would change; delete removes it, and a rerun finds nothing", async () => {
+    expect((await deploy("--cluster", "east")).code).toBe(0);
+    const changed = path.join(dir, "changed-clusters.yaml");
+    writeFileSync(
+      changed,
+      readFileSync(registryClusters, "utf8").replace("minProbability: 0.02", "minProbability: 0.5"),
+    );
+    const diff = await kwt("diff", "--clusters", changed, "--digest", pushedDigest);
+    expect(diff).toMatchObject({ code: 0 });
+    expect(diff.stdout).toBe(
+      [
+        "east (context ctx-east)",
+        "  WasmPlugin istio-system/kwt: would change",
+        "    ~ spec.pluginConfig.tracing.minProbability: 0.02 -> 0.5",
+        "west (context ctx-west)",
+        "  WasmPlugin istio-system/kwt: would be created",
+        "2 of 2 clusters diffed, 2 with changes",
+        "",
+      ].join("\n"),
+    );
+    expect(fixture.clusters.servers.west!.stored(WASM, "WasmPlugin", "istio-system", "kwt")).toBeUndefined();
+
+    const removed = await kwt("delete", "--clusters", registryClusters);
+    expect(removed).toMatchObject({ code: 0 });
+    expect(removed.stdout).toBe(
+      [
+        "CLUSTER  CONTEXT   RESULT  OBJECTS",
+        "east     ctx-east  done    WasmPlugin deleted",
+        "west     ctx-west  done    WasmPlugin absent",
+        "2 of 2 clusters done",
+        "",
+      ].join("\n"),
+    );
+    expect((await kwt("delete", "--clusters", registryClusters)).stdout).toContain(
+      "east     ctx-east  done    WasmPlugin absent\n",
+    );
   });
 
   it("doctor prints each check and the exact fix", async () => {

@@ -100,7 +100,7 @@ export class InvalidInputError extends Error {
 }
 
 /** The clusters file, or InvalidInputError naming every problem in it. */
-function readClusterFile(options: ClusterCommandOptions): ClustersFile {
+export function readClusterFile(options: ClusterCommandOptions): ClustersFile {
   try {
     return readClustersFile(options.clustersFile);
   } catch (error) {
