@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { parseAllDocuments } from "yaml";
 import { main } from "../cli/main.js";
 import { startRegistry, pushTestModule, type RunningRegistry } from "../oci/testing/registry.js";
-import { useFakeClusters } from "./fake-kube-api.js";
+import { useFakeClusters, type FakeKubeApi } from "./fake-kube-api.js";
 import { FILTER_METRIC_LABELS } from "./filter-contract.js";
 import { TEST_FILTER_SCHEMA } from "./test-filter-schema.js";
 
@@ -440,6 +440,51 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     expect((await kwt("delete", "--clusters", registryClusters)).stdout).toContain(
       "east     ctx-east  done    WasmPlugin absent\n",
     );
+  });
+
+  it("status --data-plane adds what sampled sidecars say, and exits 1 on a rejected configuration", async () => {
+    expect((await deploy()).code).toBe(0);
+    const { east, west } = fixture.clusters.servers;
+    const pod = (server: FakeKubeApi, name: string, metrics: string) => {
+      server.seed({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name, namespace: "default", labels: { "security.istio.io/tlsMode": "istio" } },
+        status: { phase: "Running" },
+      });
+      server.podEndpoints.set(`default/${name}:15020/stats/prometheus`, metrics);
+    };
+    pod(
+      east!,
+      "hello-1",
+      'istio_agent_wasm_remote_fetch_count{result="success"} 1\nistio_agent_wasm_cache_entries 1\n',
+    );
+    pod(
+      west!,
+      "hello-1",
+      'istio_agent_wasm_remote_fetch_count{result="success"} 1\nistio_agent_wasm_cache_entries 1\nkwt_config_valid{root_id="kwt"} 0\n',
+    );
+    const status = await kwt(
+      "status",
+      "--clusters",
+      registryClusters,
+      "--digest",
+      pushedDigest,
+      "--data-plane",
+      "--sample",
+      "3",
+    );
+    expect(status.code).toBe(1);
+    expect(status.stdout.split("\n").slice(4)).toEqual([
+      "",
+      "CLUSTER  SIDECARS     FETCHES    CACHE          CONFIG VALID",
+      "east     1 of 1 read  success 1  1 of 1 cached  not reported by this filter version",
+      "west     1 of 1 read  success 1  1 of 1 cached  reported by 1 of 1",
+      'problem west: pod default/hello-1: configuration rejected, not the one given (kwt_config_valid{root_id="kwt"} = 0)',
+      "1 of 2 clusters with a healthy data plane sample; see the problems above",
+      "",
+    ]);
+    expect((await kwt("status", "--clusters", registryClusters, "--sample", "3")).code).toBe(2);
   });
 
   it("doctor prints each check and the exact fix", async () => {

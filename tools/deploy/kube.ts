@@ -353,10 +353,9 @@ export async function runOnClusters<T extends ClusterTarget, R>(
   options: RunOptions,
   work: (client: ClusterClient, target: T) => Promise<R>,
 ): Promise<ClusterOutcome<T, R>[]> {
-  const outcomes: ClusterOutcome<T, R>[] = new Array(targets.length);
-  let next = 0;
   let finished = 0;
-  const runOne = async (target: T): Promise<ClusterOutcome<T, R>> => {
+  return mapWithConcurrency(targets, options.concurrency, async (target) => {
+    let outcome: ClusterOutcome<T, R>;
     try {
       const client = new ClusterClient(options.kubeConfig, target.context);
       const seconds = options.timeoutMs / 1000;
@@ -365,22 +364,32 @@ export async function runOnClusters<T extends ClusterTarget, R>(
         options.timeoutMs,
         `no answer from ${client.server} within ${seconds}s (--timeout); is the cluster reachable?`,
       );
-      return { target, result };
+      outcome = { target, result };
     } catch (error) {
-      return {
+      outcome = {
         target,
         error: error instanceof ClusterError ? error.message : `unexpected: ${String(error)}`,
       };
     }
-  };
+    options.onDone?.(outcome, ++finished, targets.length);
+    return outcome;
+  });
+}
+
+/** `work` for every item, at most `limit` at once; results in item order. */
+export async function mapWithConcurrency<T, R>(
+  items: T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < targets.length) {
+    while (next < items.length) {
       const index = next++;
-      const outcome = await runOne(targets[index]!);
-      outcomes[index] = outcome;
-      options.onDone?.(outcome, ++finished, targets.length);
+      results[index] = await work(items[index]!);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency, targets.length) }, worker));
-  return outcomes;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
