@@ -33,6 +33,8 @@ export interface RecordedRequest {
   path: string;
   query: URLSearchParams;
   contentType?: string;
+  /** The status code it was answered with (unset while unanswered). */
+  status?: number;
 }
 
 /** What an admission webhook decides about an object about to be stored: a denial's message, or undefined. */
@@ -278,6 +280,7 @@ export class FakeKubeApi {
           : interception
             ? this.status(interception.code, interception.message, interception.reason ?? "Failure")
             : this.route(recorded, Buffer.concat(chunks).toString("utf8"));
+      recorded.status = code;
       const text = typeof body === "string";
       response.writeHead(code, { "content-type": text ? "text/plain; version=0.0.4" : "application/json" });
       response.end(text ? body : JSON.stringify(body));
