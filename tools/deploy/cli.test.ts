@@ -79,6 +79,24 @@ describe("kwt deploy / status / doctor without clusters", () => {
     }
   });
 
+  it("the README documents every option of deploy, diff, delete and status --help", async () => {
+    const readme = readFileSync(path.join(root, "README.md"), "utf8");
+    const section = readme.slice(
+      readme.indexOf("### Deploying to clusters"),
+      readme.indexOf("### Running the filter locally"),
+    );
+    for (const command of ["deploy", "diff", "delete", "status"]) {
+      const { stdout } = await kwt(command, "--help");
+      const options = [...stdout.slice(stdout.indexOf("Options:")).matchAll(/^ {2}(--[a-z-]+)/gm)].map(
+        (match) => match[1]!,
+      );
+      expect(options.length).toBeGreaterThan(3);
+      expect(
+        options.filter((option) => !section.includes(`\`${option}`) && !section.includes(` ${option} `)),
+      ).toEqual([]);
+    }
+  });
+
   it("refuses a bad command line with exit 2", async () => {
     expect(await kwt("deploy", "--dry-run")).toMatchObject({
       code: 2,
