@@ -285,6 +285,15 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     process.env.DOCKER_CONFIG = previousDockerConfig;
   });
 
+  /** The rerun after west alone failed: east had it already, west catches up. */
+  const WEST_CAUGHT_UP = [
+    "CLUSTER  CONTEXT   RESULT   OBJECTS",
+    "east     ctx-east  applied  WasmPlugin unchanged",
+    "west     ctx-west  applied  WasmPlugin created",
+    "2 of 2 clusters applied",
+    "",
+  ].join("\n");
+
   const deploy = (...extra: string[]) =>
     kwt("deploy", "--clusters", registryClusters, "--digest", pushedDigest, ...extra);
 
@@ -322,15 +331,7 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     west!.admission = undefined;
     const converged = await deploy();
     expect(converged.code).toBe(0);
-    expect(converged.stdout).toBe(
-      [
-        "CLUSTER  CONTEXT   RESULT   OBJECTS",
-        "east     ctx-east  applied  WasmPlugin unchanged",
-        "west     ctx-west  applied  WasmPlugin created",
-        "2 of 2 clusters applied",
-        "",
-      ].join("\n"),
-    );
+    expect(converged.stdout).toBe(WEST_CAUGHT_UP);
     expect(converged.stderr).toMatch(/^\[1\/2\] (east|west): done/);
   });
 
@@ -387,15 +388,7 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     west!.intercept = undefined;
     const second = await deploy();
     expect(second.code).toBe(0);
-    expect(second.stdout).toBe(
-      [
-        "CLUSTER  CONTEXT   RESULT   OBJECTS",
-        "east     ctx-east  applied  WasmPlugin unchanged",
-        "west     ctx-west  applied  WasmPlugin created",
-        "2 of 2 clusters applied",
-        "",
-      ].join("\n"),
-    );
+    expect(second.stdout).toBe(WEST_CAUGHT_UP);
 
     const status = await kwt("status", "--clusters", registryClusters, "--digest", pushedDigest);
     expect(status).toMatchObject({ code: 0 });

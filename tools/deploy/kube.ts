@@ -266,7 +266,8 @@ export class ClusterClient {
     doing: string,
     permission: string,
   ): Promise<string> {
-    const url = new URL(apiPath, this.serverUrl());
+    // Appended, not resolved: a server URL may have a path (API gateways, Rancher) to keep.
+    const url = new URL(`${this.server.replace(/\/+$/, "")}${apiPath}`);
     for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
     const options: https.RequestOptions = { method: "GET", headers: { accept: "application/json, */*" } };
     try {
@@ -277,10 +278,6 @@ export class ClusterClient {
     } catch (error) {
       throw this.explain(error, doing, permission, apiPath);
     }
-  }
-
-  private serverUrl(): string {
-    return this.server.replace(/\/+$/, "") + "/";
   }
 }
 
