@@ -1,13 +1,7 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseClustersFile } from "./clusters-file.js";
-import {
-  dataPlaneCells,
-  parsePrometheusText,
-  readDataPlane,
-  readProxyMetrics,
-  summarizeDataPlane,
-} from "./data-plane.js";
+import { dataPlaneCells, readDataPlane, readProxyMetrics, summarizeDataPlane } from "./data-plane.js";
 import { useFakeClusters, type FakeKubeApi } from "./fake-kube-api.js";
 import { compilePluginConfigSchema } from "./filter-config-schema.js";
 import { loadKubeConfig, mapWithConcurrency } from "./kube.js";
@@ -38,15 +32,9 @@ function mergedMetrics(options: {
 }
 
 describe("reading a sidecar's merged metrics", () => {
-  it("parses the exposition format, labels with escapes included", () => {
-    expect(
-      parsePrometheusText(
-        '# HELP x y\na_total{a="1",b="q\\"uote\\\\"} 3 1700000000\nbare 0.5\nnot a sample\n',
-      ),
-    ).toEqual([
-      { name: "a_total", labels: { a: "1", b: 'q"uote\\' }, value: 3 },
-      { name: "bare", labels: {}, value: 0.5 },
-    ]);
+  it("reads only the metrics it needs, whatever else the application merged in", () => {
+    const withAppMetrics = `${mergedMetrics({ fetches: { success: 1 }, cache: 1 })}# app metrics, with timestamps\nhttp_requests_total{path="/"} 7 1700000000000\n`;
+    expect(readProxyMetrics(withAppMetrics)).toEqual({ fetches: { success: 1 }, cacheEntries: 1 });
   });
 
   it("reads fetches by result, cache entries and the config-validity gauge, which may be absent", () => {

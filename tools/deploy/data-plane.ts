@@ -10,6 +10,7 @@
  *   given, 0 when it was rejected. Filter versions before the gauge existed do not report it.
  * Parsing and summarising are pure; `readDataPlane` does the requests.
  */
+import { parseExposition, sumBy, total, type Sample } from "../demo/exposition.js";
 import {
   mapWithConcurrency,
   runOnClusters,
@@ -29,27 +30,17 @@ export const MERGED_METRICS = { port: 15020, path: "stats/prometheus" };
 /** Pods read at once in one cluster (clusters themselves run --concurrency at once). */
 export const POD_READS_AT_ONCE = 4;
 
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Pure: the samples of a Prometheus text exposition; comments and malformed lines are skipped. */
-export function parsePrometheusText(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line.trim());
-    if (!match) continue;
-    const labels: Record<string, string> = {};
-    const labelPattern = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-    for (const label of (match[3] ?? "").matchAll(labelPattern)) {
-      labels[label[1]!] = label[2]!.replace(/\\n/g, "\n").replace(/\\(["\\])/g, "$1");
-    }
-    const value = Number(match[4]);
-    if (!Number.isNaN(value)) samples.push({ name: match[1]!, labels, value });
-  }
-  return samples;
+/**
+ * Only the lines of the metrics kwt reads: those come from istio-agent and Envoy in the plain form
+ * the parser takes, while the application's own metrics merged into the endpoint may not.
+ */
+function wantedSamples(text: string): Sample[] {
+  const names = [FETCH_METRIC, CACHE_METRIC, CONFIG_VALID_METRIC];
+  const lines = text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => names.some((name) => line.startsWith(`${name}{`) || line.startsWith(`${name} `)));
+  return parseExposition(lines.join("\n"));
 }
 
 export interface ProxyReading {
@@ -67,17 +58,18 @@ function renderLabels(labels: Record<string, string>): string {
 
 /** Pure: what one sidecar's metrics say about the filter. */
 export function readProxyMetrics(text: string): ProxyReading {
-  const samples = parsePrometheusText(text);
-  const fetches: Record<string, number> = {};
-  for (const sample of samples.filter((entry) => entry.name === FETCH_METRIC)) {
-    const result = sample.labels.result ?? "unknown";
-    fetches[result] = (fetches[result] ?? 0) + sample.value;
-  }
-  const cache = samples.filter((entry) => entry.name === CACHE_METRIC);
+  const samples = wantedSamples(text);
+  const fetches = Object.fromEntries(
+    [...sumBy(samples, FETCH_METRIC, ["result"]).values()].map((group) => [
+      group.labels.result || "unknown",
+      group.value,
+    ]),
+  );
+  const hasCache = samples.some((entry) => entry.name === CACHE_METRIC);
   const valid = samples.filter((entry) => entry.name === CONFIG_VALID_METRIC);
   return {
     fetches,
-    ...(cache.length && { cacheEntries: cache.reduce((sum, entry) => sum + entry.value, 0) }),
+    ...(hasCache && { cacheEntries: total(samples, CACHE_METRIC) }),
     ...(valid.length && {
       configValid: valid.map((entry) => ({
         series: `${CONFIG_VALID_METRIC}${renderLabels(entry.labels)}`,
