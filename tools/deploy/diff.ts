@@ -117,11 +117,6 @@ export function describeChange(change: ObjectChange): string[] {
   ];
 }
 
-/** One word per object for a table cell: `WasmPlugin change, Secret unchanged`. */
-export function summarizeChanges(changes: ObjectChange[]): string {
-  return changes.map((change) => `${change.kind} ${change.action}`).join(", ");
-}
-
 /** Server-side dry-run apply of one cluster's objects, in apply order; nothing is stored. */
 export async function dryRunPlan(
   client: ClusterClient,

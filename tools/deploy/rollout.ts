@@ -29,8 +29,6 @@ export interface RolloutOptions extends RunOptions {
   force: boolean;
   /** Apply to the clusters whose dry run passed even when others refused or could not be reached. */
   keepGoing: boolean;
-  /** Called between the phases (progress). */
-  onPhase?: (phase: "dry-run" | "apply") => void;
 }
 
 /** Pure: the row of every cluster from the dry run's outcomes and, when it ran, the apply's. */
@@ -60,10 +58,8 @@ export function rolloutRows(
 }
 
 export async function rollout(plans: ClusterPlan[], options: RolloutOptions): Promise<RolloutRow[]> {
-  options.onPhase?.("dry-run");
   const checks = await dryRunAll(plans, options);
   const accepted = checks.filter((check) => !check.error).map((check) => check.target);
   if (accepted.length < checks.length && !options.keepGoing) return rolloutRows(checks, undefined);
-  options.onPhase?.("apply");
   return rolloutRows(checks, await applyAll(accepted, options));
 }
