@@ -3,7 +3,9 @@ import { benchCommand } from "./bench.js";
 import { buildCommand } from "./build.js";
 import { EXIT_OK, EXIT_USAGE, type Command } from "./command.js";
 import { demoCommand } from "./demo.js";
+import { deleteCommand } from "./delete.js";
 import { deployCommand } from "./deploy.js";
+import { diffCommand } from "./diff.js";
 import { doctorCommand } from "./doctor.js";
 import { statusCommand } from "./status.js";
 import { packageCommand } from "./package.js";
@@ -17,6 +19,8 @@ const commands: Command[] = [
   packageCommand,
   pushCommand,
   deployCommand,
+  diffCommand,
+  deleteCommand,
   statusCommand,
   doctorCommand,
   demoCommand,

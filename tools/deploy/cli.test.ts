@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { main } from "../cli/main.js";
-import { useFakeClusters } from "../testing/kube/fake-kube-api.js";
+import { startRegistry, pushTestModule, type RunningRegistry } from "../testing/oci/registry.js";
+import { useFakeClusters, type FakeKubeApi } from "../testing/kube/fake-kube-api.js";
 import { FILTER_METRIC_LABELS } from "./filter-contract.js";
 import { TEST_FILTER_SCHEMA } from "../testing/deploy/stand-in-filter-schema.js";
 
@@ -33,6 +34,7 @@ async function kwt(...argv: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
+const root = path.resolve(import.meta.dirname, "../..");
 let dir: string;
 let clustersFile: string;
 
@@ -69,11 +71,29 @@ describe("kwt deploy / status / doctor without clusters", () => {
   });
 
   it("has --help for each command", async () => {
-    for (const command of ["deploy", "status", "doctor"]) {
+    for (const command of ["deploy", "diff", "delete", "status", "doctor"]) {
       const { code, stdout } = await kwt(command, "--help");
       expect(code).toBe(0);
       expect(stdout).toMatch(new RegExp(`^Usage: kwt ${command} --clusters FILE`));
       expect(stdout).toContain("Exit status: 0");
+    }
+  });
+
+  it("the README documents every option of deploy, diff, delete and status --help", async () => {
+    const readme = readFileSync(path.join(root, "README.md"), "utf8");
+    const section = readme.slice(
+      readme.indexOf("### Deploying to clusters"),
+      readme.indexOf("### Running the filter locally"),
+    );
+    for (const command of ["deploy", "diff", "delete", "status"]) {
+      const { stdout } = await kwt(command, "--help");
+      const options = [...stdout.slice(stdout.indexOf("Options:")).matchAll(/^ {2}(--[a-z-]+)/gm)].map(
+        (match) => match[1]!,
+      );
+      expect(options.length).toBeGreaterThan(3);
+      expect(
+        options.filter((option) => !section.includes(`\`${option}`) && !section.includes(` ${option} `)),
+      ).toEqual([]);
     }
   });
 
@@ -90,7 +110,13 @@ describe("kwt deploy / status / doctor without clusters", () => {
     );
   });
 
-  it("--dry-run prints the manifests and contacts nothing", async () => {
+  it("--dry-run prints one cluster to stdout, and refuses (exit 2) to print several there", async () => {
+    const several = await kwt("deploy", "--clusters", clustersFile, "--digest", DIGEST, "--dry-run");
+    expect(several.code).toBe(2);
+    expect(several.stdout).toBe("");
+    expect(several.stderr).toMatch(
+      /^kwt deploy: --dry-run prints one cluster to stdout, and 2 are selected \(east, west\): pass --cluster NAME, or --output-dir DIR for one file per cluster\n\nUsage:/,
+    );
     const { code, stdout, stderr } = await kwt(
       "deploy",
       "--clusters",
@@ -98,6 +124,8 @@ describe("kwt deploy / status / doctor without clusters", () => {
       "--digest",
       DIGEST,
       "--dry-run",
+      "--cluster",
+      "west",
     );
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
     const documents = parseAllDocuments(stdout).map(
@@ -113,19 +141,65 @@ describe("kwt deploy / status / doctor without clusters", () => {
           labels: { "app.kubernetes.io/name": "kwt-filter", "app.kubernetes.io/managed-by": "kwt" },
         },
         DIGEST.slice(7),
-        { cluster: "east", region: "us-east1", tracing: { minProbability: 0.02 } },
-      ],
-      [
-        {
-          name: "kwt",
-          namespace: "istio-system",
-          labels: { "app.kubernetes.io/name": "kwt-filter", "app.kubernetes.io/managed-by": "kwt" },
-        },
-        DIGEST.slice(7),
         { cluster: "west", region: "us-west1", tracing: { minProbability: 0.02 }, maxSeries: 500 },
       ],
     ]);
-    expect(stdout).toContain("# cluster west (kubeconfig context ctx-west)\n");
+    expect(stdout.startsWith("---\n# cluster west (kubeconfig context ctx-west)\n")).toBe(true);
+    expect(
+      (await kwt("deploy", "--clusters", clustersFile, "--digest", DIGEST, "--output-dir", dir)).code,
+    ).toBe(2);
+  });
+
+  it("--dry-run --output-dir writes one file per cluster of the example, each holding only its own objects", async () => {
+    const out = path.join(dir, "dry-run");
+    const schema = process.env.KWT_FILTER_CONFIG_SCHEMA;
+    // The shipped example against the filter's real schema.
+    delete process.env.KWT_FILTER_CONFIG_SCHEMA;
+    let result: Awaited<ReturnType<typeof kwt>>;
+    try {
+      result = await kwt(
+        "deploy",
+        "--clusters",
+        path.join(root, "deploy/clusters.example.yaml"),
+        "--digest",
+        DIGEST,
+        "--dry-run",
+        "--output-dir",
+        out,
+      );
+    } finally {
+      process.env.KWT_FILTER_CONFIG_SCHEMA = schema;
+    }
+    expect(result).toEqual({
+      code: 0,
+      stdout: `cluster east: ${path.join(out, "east.yaml")}\ncluster west: ${path.join(out, "west.yaml")}\n`,
+      stderr: "",
+    });
+    expect(readdirSync(out).sort()).toEqual(["east.yaml", "west.yaml"]);
+    const contents = Object.fromEntries(
+      ["east", "west"].map((name) => {
+        const text = readFileSync(path.join(out, `${name}.yaml`), "utf8");
+        const objects = parseAllDocuments(text).map(
+          (document) => document.toJS() as { kind: string; spec: { pluginConfig: Record<string, unknown> } },
+        );
+        return [name, { text, objects }];
+      }),
+    );
+    const shared = { coldStartWindowSeconds: 120, knownClusters: ["east", "west"] };
+    expect(contents.east!.objects.map((object) => [object.kind, object.spec.pluginConfig])).toEqual([
+      [
+        "WasmPlugin",
+        { cluster: "east", region: "us-east1", ...shared, tracing: { targetSampledPerSecond: 5 } },
+      ],
+    ]);
+    expect(contents.west!.objects.map((object) => [object.kind, object.spec.pluginConfig])).toEqual([
+      [
+        "WasmPlugin",
+        { cluster: "west", region: "us-west1", ...shared, tracing: { targetSampledPerSecond: 2 } },
+      ],
+    ]);
+    expect(contents.east!.text).not.toMatch(/prod-west|us-west1|cluster: west/);
+    expect(contents.west!.text).not.toMatch(/prod-east|us-east1|cluster: east/);
   });
 
   it("takes image and digest from kwt push's output", async () => {
@@ -184,17 +258,124 @@ describe("kwt deploy / status / doctor without clusters", () => {
 describe("kwt deploy / status / doctor against loopback clusters", () => {
   const fixture = useFakeClusters(["east", "west"]);
 
+  let registry: RunningRegistry;
+  let pushedDigest: string;
+  let dockerConfig: string;
+  let registryClusters: string;
+  const previousDockerConfig = process.env.DOCKER_CONFIG;
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    pushedDigest = await pushTestModule(registry.host, "kwt/filter", "1.4.0");
+    // No credentials: the test registry is open, and the user's own Docker login must not be read.
+    dockerConfig = mkdtempSync(path.join(os.tmpdir(), "kwt-docker-config-"));
+    process.env.DOCKER_CONFIG = dockerConfig;
+    registryClusters = path.join(dir, "registry-clusters.yaml");
+    writeFileSync(
+      registryClusters,
+      readFileSync(clustersFile, "utf8").replace(
+        "oci://registry.example.com/platform/kwt-filter:1.4.0",
+        `oci://${registry.host}/kwt/filter:1.4.0`,
+      ),
+    );
+  });
+  afterAll(async () => {
+    await registry.stop();
+    rmSync(dockerConfig, { recursive: true, force: true });
+    process.env.DOCKER_CONFIG = previousDockerConfig;
+  });
+
+  /** The rerun after west alone failed: east had it already, west catches up. */
+  const WEST_CAUGHT_UP = [
+    "CLUSTER  CONTEXT   RESULT   OBJECTS",
+    "east     ctx-east  applied  WasmPlugin unchanged",
+    "west     ctx-west  applied  WasmPlugin created",
+    "2 of 2 clusters applied",
+    "",
+  ].join("\n");
+
+  const deploy = (...extra: string[]) =>
+    kwt("deploy", "--clusters", registryClusters, "--digest", pushedDigest, ...extra);
+
+  it("deploy dry-runs every cluster first: one refusal by admission applies nothing anywhere unless --keep-going", async () => {
+    const { east, west } = fixture.clusters.servers;
+    west!.admission = (object) =>
+      object.kind === "WasmPlugin" ? "spec.url: registry not allowed by policy" : undefined;
+    const refused = await deploy();
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe(
+      [
+        "CLUSTER  CONTEXT   RESULT   OBJECTS",
+        "east     ctx-east  skipped  -",
+        "west     ctx-west  failed   -",
+        "0 of 2 clusters applied; fix the failed clusters and rerun, or rerun with --keep-going",
+        "",
+      ].join("\n"),
+    );
+    expect(refused.stderr).toContain(
+      'failed west (ctx-west): dry run: dry-run applying WasmPlugin istio-system/kwt: the API server refused WasmPlugin istio-system/kwt (400): admission webhook "validation.istio.io" denied the request: spec.url: registry not allowed by policy\n',
+    );
+    expect(refused.stderr).toContain(
+      "skipped east (ctx-east): dry run passed; nothing applied anywhere because west refused or could not be reached (--keep-going applies to the others)\n",
+    );
+    const patches = east!.requests.filter((request) => request.method === "PATCH");
+    expect(patches.map((request) => request.query.get("dryRun"))).toEqual(["All"]);
+    expect(east!.stored(WASM, "WasmPlugin", "istio-system", "kwt")).toBeUndefined();
+
+    const partial = await deploy("--keep-going");
+    expect(partial.code).toBe(1);
+    expect(partial.stdout).toContain("east     ctx-east  applied  WasmPlugin created\n");
+    expect(partial.stdout).toContain("west     ctx-west  failed   -\n");
+    expect(west!.stored(WASM, "WasmPlugin", "istio-system", "kwt")).toBeUndefined();
+
+    west!.admission = undefined;
+    const converged = await deploy();
+    expect(converged.code).toBe(0);
+    expect(converged.stdout).toBe(WEST_CAUGHT_UP);
+    expect(converged.stderr).toMatch(/^\[1\/2\] (east|west): done/);
+  });
+
+  it("a cluster that cannot be reached stops the rollout before anything is applied", async () => {
+    const { east, west } = fixture.clusters.servers;
+    west!.intercept = () => "hang";
+    const result = await deploy("--timeout", "1");
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`failed west (ctx-west): dry run: no answer from ${west!.url} within 1s`);
+    expect(
+      east!.requests.filter((request) => request.method === "PATCH" && !request.query.has("dryRun")),
+    ).toEqual([]);
+  });
+
+  it("the registry check comes before any cluster: a digest the registry lacks, or a moved tag, applies nothing", async () => {
+    const { east, west } = fixture.clusters.servers;
+    const missing = `sha256:${"0f".repeat(32)}`;
+    const absent = await kwt("deploy", "--clusters", registryClusters, "--digest", missing);
+    expect(absent).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: [
+        "kwt deploy: nothing applied anywhere; the registry check failed:",
+        `  - ${registry.host}/kwt/filter@${missing} is not in the registry (404 Not Found); push it with kwt push, or pin the digest kwt push printed`,
+        `  - ${registry.host}/kwt/filter:1.4.0 points at ${pushedDigest}, not the pinned ${missing}: sidecars would refuse the module (checksum mismatch); push the image again or pin ${pushedDigest}`,
+        "",
+      ].join("\n"),
+    });
+    expect([east!.requests.length, west!.requests.length]).toEqual([0, 0]);
+  });
+
   it("deploy prints a per-cluster table, exit 1 while one fails, 0 once a rerun converges", async () => {
     const { west } = fixture.clusters.servers;
     west!.intercept = (request) =>
-      request.method === "PATCH" ? { code: 500, message: "etcd unavailable" } : undefined;
-    const first = await kwt("deploy", "--clusters", clustersFile, "--digest", DIGEST);
+      request.method === "PATCH" && !request.query.has("dryRun")
+        ? { code: 500, message: "etcd unavailable" }
+        : undefined;
+    const first = await deploy();
     expect(first.code).toBe(1);
     expect(first.stdout).toBe(
       [
-        "CLUSTER  CONTEXT   RESULT  OBJECTS",
-        "east     ctx-east  ok      WasmPlugin created",
-        "west     ctx-west  failed  -",
+        "CLUSTER  CONTEXT   RESULT   OBJECTS",
+        "east     ctx-east  applied  WasmPlugin created",
+        "west     ctx-west  failed   -",
         "1 of 2 clusters applied; rerun to retry the failed ones",
         "",
       ].join("\n"),
@@ -205,25 +386,17 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     expect(first.stderr).toMatch(/^\[1\/2\] (east|west): /);
 
     west!.intercept = undefined;
-    const second = await kwt("deploy", "--clusters", clustersFile, "--digest", DIGEST);
+    const second = await deploy();
     expect(second.code).toBe(0);
-    expect(second.stdout).toBe(
-      [
-        "CLUSTER  CONTEXT   RESULT  OBJECTS",
-        "east     ctx-east  ok      WasmPlugin unchanged",
-        "west     ctx-west  ok      WasmPlugin created",
-        "2 of 2 clusters applied",
-        "",
-      ].join("\n"),
-    );
+    expect(second.stdout).toBe(WEST_CAUGHT_UP);
 
-    const status = await kwt("status", "--clusters", clustersFile, "--digest", DIGEST);
+    const status = await kwt("status", "--clusters", registryClusters, "--digest", pushedDigest);
     expect(status).toMatchObject({ code: 0 });
     expect(status.stdout).toBe(
       [
         "CLUSTER  CONTEXT   PLUGIN   DIGEST               MATCHES",
-        "east     ctx-east  present  sha256:5e5e5e5e5e5e  yes",
-        "west     ctx-west  present  sha256:5e5e5e5e5e5e  yes",
+        `east     ctx-east  present  ${pushedDigest.slice(0, 19)}  yes`,
+        `west     ctx-west  present  ${pushedDigest.slice(0, 19)}  yes`,
         "2 of 2 clusters in sync",
         "",
       ].join("\n"),
@@ -231,15 +404,98 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     const drift = await kwt(
       "status",
       "--clusters",
-      clustersFile,
+      registryClusters,
       "--digest",
       `sha256:${"77".repeat(32)}`,
       "--cluster",
       "east",
     );
     expect(drift.code).toBe(1);
-    expect(drift.stdout).toContain("east     ctx-east  present  sha256:5e5e5e5e5e5e  no: digest\n");
+    expect(drift.stdout).toContain(`east     ctx-east  present  ${pushedDigest.slice(0, 19)}  no: digest\n`);
     expect(fixture.clusters.servers.east!.stored(WASM, "WasmPlugin", "istio-system", "kwt")).toBeDefined();
+  });
+
+  it("diff shows per cluster what deploy would change; delete removes it, and a rerun finds nothing", async () => {
+    expect((await deploy("--cluster", "east")).code).toBe(0);
+    const changed = path.join(dir, "changed-clusters.yaml");
+    writeFileSync(
+      changed,
+      readFileSync(registryClusters, "utf8").replace("minProbability: 0.02", "minProbability: 0.5"),
+    );
+    const diff = await kwt("diff", "--clusters", changed, "--digest", pushedDigest);
+    expect(diff).toMatchObject({ code: 0 });
+    expect(diff.stdout).toBe(
+      [
+        "east (context ctx-east)",
+        "  WasmPlugin istio-system/kwt: would change",
+        "    ~ spec.pluginConfig.tracing.minProbability: 0.02 -> 0.5",
+        "west (context ctx-west)",
+        "  WasmPlugin istio-system/kwt: would be created",
+        "2 of 2 clusters diffed, 2 with changes",
+        "",
+      ].join("\n"),
+    );
+    expect(fixture.clusters.servers.west!.stored(WASM, "WasmPlugin", "istio-system", "kwt")).toBeUndefined();
+
+    const removed = await kwt("delete", "--clusters", registryClusters);
+    expect(removed).toMatchObject({ code: 0 });
+    expect(removed.stdout).toBe(
+      [
+        "CLUSTER  CONTEXT   RESULT  OBJECTS",
+        "east     ctx-east  done    WasmPlugin deleted",
+        "west     ctx-west  done    WasmPlugin absent",
+        "2 of 2 clusters done",
+        "",
+      ].join("\n"),
+    );
+    expect((await kwt("delete", "--clusters", registryClusters)).stdout).toContain(
+      "east     ctx-east  done    WasmPlugin absent\n",
+    );
+  });
+
+  it("status --data-plane adds what sampled sidecars say, and exits 1 on a rejected configuration", async () => {
+    expect((await deploy()).code).toBe(0);
+    const { east, west } = fixture.clusters.servers;
+    const pod = (server: FakeKubeApi, name: string, metrics: string) => {
+      server.seed({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name, namespace: "default", labels: { "security.istio.io/tlsMode": "istio" } },
+        status: { phase: "Running" },
+      });
+      server.podEndpoints.set(`default/${name}:15020/stats/prometheus`, metrics);
+    };
+    pod(
+      east!,
+      "hello-1",
+      'istio_agent_wasm_remote_fetch_count{result="success"} 1\nistio_agent_wasm_cache_entries 1\n',
+    );
+    pod(
+      west!,
+      "hello-1",
+      'istio_agent_wasm_remote_fetch_count{result="success"} 1\nistio_agent_wasm_cache_entries 1\nkwt_config_valid{root_id="kwt"} 0\n',
+    );
+    const status = await kwt(
+      "status",
+      "--clusters",
+      registryClusters,
+      "--digest",
+      pushedDigest,
+      "--data-plane",
+      "--sample",
+      "3",
+    );
+    expect(status.code).toBe(1);
+    expect(status.stdout.split("\n").slice(4)).toEqual([
+      "",
+      "CLUSTER  SIDECARS     FETCHES    CACHE          CONFIG VALID",
+      "east     1 of 1 read  success 1  1 of 1 cached  not reported by this filter version",
+      "west     1 of 1 read  success 1  1 of 1 cached  reported by 1 of 1",
+      'problem west: pod default/hello-1: configuration rejected, not the one given (kwt_config_valid{root_id="kwt"} = 0)',
+      "1 of 2 clusters with a healthy data plane sample; see the problems above",
+      "",
+    ]);
+    expect((await kwt("status", "--clusters", registryClusters, "--sample", "3")).code).toBe(2);
   });
 
   it("doctor prints each check and the exact fix", async () => {

@@ -2,6 +2,8 @@
  * Kubernetes access for deploy, status and doctor: one client per kubeconfig context, failures
  * turned into sentences a person can act on, and bounded, time-limited work across clusters.
  */
+import http from "node:http";
+import https from "node:https";
 import {
   ApiException,
   KubeConfig,
@@ -21,6 +23,15 @@ export interface ObjectRef {
   kind: string;
   metadata: { name: string; namespace: string };
 }
+
+/** A live object's identity at the moment it was read: delete removes exactly that one. */
+export interface LiveIdentity {
+  uid: string;
+  resourceVersion: string;
+}
+
+/** The largest answer kwt reads from a raw GET (a sidecar's merged metrics are well below). */
+const MAX_RAW_BYTES = 8 * 1024 * 1024;
 
 /** The user's kubeconfig as kubectl would read it: $KUBECONFIG (several files joined by ':'), else ~/.kube/config. */
 export function loadKubeConfig(): KubeConfig {
@@ -79,6 +90,7 @@ function permissionTo(verb: string, object: ObjectRef): string {
 /** One context's API server. Every method throws ClusterError with a sentence naming what to do. */
 export class ClusterClient {
   private readonly api: DiscoveringObjectApi;
+  private readonly config: KubeConfig;
   readonly server: string;
 
   constructor(
@@ -93,7 +105,7 @@ export class ClusterClient {
     }
     // A KubeConfig authenticates each request with its *current* context, so each cluster needs its
     // own: switching one shared config would send requests to the wrong cluster when run concurrently.
-    const config = new KubeConfig();
+    const config = (this.config = new KubeConfig());
     config.loadFromOptions({
       clusters: base.getClusters(),
       users: base.getUsers(),
@@ -109,9 +121,8 @@ export class ClusterClient {
   }
 
   /** `permission` completes "needs RBAC permission to ..." for a 403. */
-  private explain(error: unknown, doing: string, permission: string, object: ObjectRef): ClusterError {
+  private explain(error: unknown, doing: string, permission: string, what: string): ClusterError {
     if (error instanceof ClusterError) return error;
-    const what = describeObject(object);
     if (!(error instanceof ApiException)) {
       const reason = error instanceof Error ? error.message : String(error);
       if (reason.includes("HTTP protocol is not allowed")) {
@@ -140,8 +151,10 @@ export class ClusterClient {
           `${doing}: conflict (409): another field manager owns ${fields || "fields of " + what}; rerun with --force to take them over for kwt, or change them back`,
         );
       }
+      // 422: the CRD's schema (or a CEL rule) said no; 400: an admission webhook denied it.
+      case 400:
       case 422:
-        return new ClusterError(`${doing}: the API server refused ${what} (422)${said}`);
+        return new ClusterError(`${doing}: the API server refused ${what} (${error.code})${said}`);
       default:
         return error.code >= 500
           ? new ClusterError(
@@ -162,7 +175,7 @@ export class ClusterClient {
           error,
           `discovering ${object.apiVersion}`,
           "read API discovery (a ClusterRole such as system:discovery)",
-          object,
+          describeObject(object),
         );
       }
     }
@@ -181,25 +194,121 @@ export class ClusterClient {
       return await this.api.read({ ...object, metadata: { ...object.metadata } });
     } catch (error) {
       if (error instanceof ApiException && error.code === 404) return undefined;
-      throw this.explain(error, `reading ${describeObject(object)}`, permissionTo("get", object), object);
+      throw this.explain(
+        error,
+        `reading ${describeObject(object)}`,
+        permissionTo("get", object),
+        describeObject(object),
+      );
     }
   }
 
-  /** Server-side apply as field manager kwt; `force` takes over fields other managers own. */
-  async apply(object: ObjectRef, force: boolean): Promise<KubernetesObject> {
+  /**
+   * Server-side apply as field manager kwt; `force` takes over fields other managers own. With
+   * `dryRun` the API server runs everything (defaulting, its CRD schema, admission webhooks) and
+   * answers with the object as it would be, storing nothing.
+   */
+  async apply(object: ObjectRef, force: boolean, dryRun = false): Promise<KubernetesObject> {
+    const doing = `${dryRun ? "dry-run applying" : "applying"} ${describeObject(object)}`;
     try {
       return await this.api.patch(
         structuredClone(object),
         undefined,
-        undefined,
+        dryRun ? "All" : undefined,
         FIELD_MANAGER,
         force,
         PatchStrategy.ServerSideApply,
       );
     } catch (error) {
-      throw this.explain(error, `applying ${describeObject(object)}`, permissionTo("patch", object), object);
+      throw this.explain(error, doing, permissionTo("patch", object), describeObject(object));
     }
   }
+
+  /**
+   * Deletes the object read as `identity`; false when it is already gone. The precondition makes
+   * the API server refuse (409) if the object was replaced or changed since it was read.
+   */
+  async delete(object: ObjectRef, identity: LiveIdentity): Promise<boolean> {
+    try {
+      await this.api.delete(
+        { ...object, metadata: { ...object.metadata } },
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        "Background",
+        { preconditions: { uid: identity.uid, resourceVersion: identity.resourceVersion } },
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return false;
+      if (error instanceof ApiException && error.code === 409) {
+        throw new ClusterError(
+          `deleting ${describeObject(object)}: it changed since kwt read it (409); rerun to check it again`,
+        );
+      }
+      throw this.explain(
+        error,
+        `deleting ${describeObject(object)}`,
+        permissionTo("delete", object),
+        describeObject(object),
+      );
+    }
+  }
+
+  /**
+   * GET of an API path kwt has no typed call for (pod lists, the pod proxy), authenticated as the
+   * context's user; the body as text. `permission` completes "needs RBAC permission to ..." for a 403.
+   */
+  async getRaw(
+    apiPath: string,
+    query: Record<string, string>,
+    doing: string,
+    permission: string,
+  ): Promise<string> {
+    // Appended, not resolved: a server URL may have a path (API gateways, Rancher) to keep.
+    const url = new URL(`${this.server.replace(/\/+$/, "")}${apiPath}`);
+    for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
+    const options: https.RequestOptions = { method: "GET", headers: { accept: "application/json, */*" } };
+    try {
+      await this.config.applyToHTTPSOptions(options);
+      const { status, headers, body } = await rawRequest(url, options);
+      if (status >= 400) throw new ApiException(status, `HTTP ${status}`, body, headers);
+      return body;
+    } catch (error) {
+      throw this.explain(error, doing, permission, apiPath);
+    }
+  }
+}
+
+function rawRequest(
+  url: URL,
+  options: https.RequestOptions,
+): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  const transport = url.protocol === "https:" ? https : http;
+  return new Promise((resolve, reject) => {
+    const request = transport.request(url, options, (response) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_RAW_BYTES) request.destroy(new Error(`answer larger than ${MAX_RAW_BYTES} bytes`));
+        else chunks.push(chunk);
+      });
+      response.on("end", () =>
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: Object.fromEntries(
+            Object.entries(response.headers).map(([key, value]) => [key, String(value)]),
+          ),
+          body: Buffer.concat(chunks).toString("utf8"),
+        }),
+      );
+      response.on("error", reject);
+    });
+    request.on("error", reject);
+    request.end();
+  });
 }
 
 export interface ClusterTarget {
@@ -241,10 +350,9 @@ export async function runOnClusters<T extends ClusterTarget, R>(
   options: RunOptions,
   work: (client: ClusterClient, target: T) => Promise<R>,
 ): Promise<ClusterOutcome<T, R>[]> {
-  const outcomes: ClusterOutcome<T, R>[] = new Array(targets.length);
-  let next = 0;
   let finished = 0;
-  const runOne = async (target: T): Promise<ClusterOutcome<T, R>> => {
+  return mapWithConcurrency(targets, options.concurrency, async (target) => {
+    let outcome: ClusterOutcome<T, R>;
     try {
       const client = new ClusterClient(options.kubeConfig, target.context);
       const seconds = options.timeoutMs / 1000;
@@ -253,22 +361,32 @@ export async function runOnClusters<T extends ClusterTarget, R>(
         options.timeoutMs,
         `no answer from ${client.server} within ${seconds}s (--timeout); is the cluster reachable?`,
       );
-      return { target, result };
+      outcome = { target, result };
     } catch (error) {
-      return {
+      outcome = {
         target,
         error: error instanceof ClusterError ? error.message : `unexpected: ${String(error)}`,
       };
     }
-  };
+    options.onDone?.(outcome, ++finished, targets.length);
+    return outcome;
+  });
+}
+
+/** `work` for every item, at most `limit` at once; results in item order. */
+export async function mapWithConcurrency<T, R>(
+  items: T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < targets.length) {
+    while (next < items.length) {
       const index = next++;
-      const outcome = await runOne(targets[index]!);
-      outcomes[index] = outcome;
-      options.onDone?.(outcome, ++finished, targets.length);
+      results[index] = await work(items[index]!);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency, targets.length) }, worker));
-  return outcomes;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }

@@ -11,7 +11,7 @@ import {
 } from "./filter-config-schema.js";
 import { normalizeDigest, parseOciImage } from "./image-ref.js";
 import { mergeConfig, planDeployment, type PlanOptions } from "./plan.js";
-import { renderDocuments } from "./render.js";
+import { clusterFileName, renderClusterDocuments } from "./render.js";
 import { TEST_FILTER_SCHEMA } from "../testing/deploy/stand-in-filter-schema.js";
 import { loadIstioSchemas } from "./validate.js";
 
@@ -276,18 +276,48 @@ pullSecret: { name: kwt-pull, usernameEnv: REG_USER, passwordEnv: REG_PASS }
     ]);
   });
 
-  it("prints multi-document YAML that reads back as the same objects", () => {
+  it("prints one cluster's objects as YAML that reads back as the same objects", () => {
     const { plans } = planDeployment(parseClustersFile(EXAMPLE, "c"), options());
-    const text = renderDocuments(plans);
+    const text = renderClusterDocuments(plans[1]!);
     expect(
       text.startsWith(
-        "---\n# cluster east (kubeconfig context prod-east)\napiVersion: extensions.istio.io/v1alpha1\n",
+        "---\n# cluster west (kubeconfig context prod-west)\napiVersion: extensions.istio.io/v1alpha1\n",
       ),
     ).toBe(true);
     const documents = text
       .split(/^---\n/m)
       .filter(Boolean)
       .map((document) => parse(document) as unknown);
-    expect(documents).toEqual(plans.map((plan) => plan.wasmPlugin));
+    expect(documents).toEqual([plans[1]!.wasmPlugin]);
+  });
+
+  it("never prints the pull Secret's password, in clear or base64: it names the Secret, redacted", () => {
+    const withSecret = `${EXAMPLE}pullSecret: { name: kwt-pull, usernameEnv: REG_USER, passwordEnv: REG_PASS }\n`;
+    const password = "pa55-w0rd-that-must-not-leak";
+    const { plans, problems } = planDeployment(
+      parseClustersFile(withSecret, "c"),
+      options({ env: { REG_USER: "robot", REG_PASS: password } }),
+    );
+    expect(problems).toEqual([]);
+    expect(plans[0]!.objects.map((object) => object.kind)).toEqual(["Secret", "WasmPlugin"]);
+    const text = renderClusterDocuments(plans[0]!);
+    const secret = plans[0]!.objects[0]! as unknown as { data: Record<string, string> };
+    const encoded = secret.data[".dockerconfigjson"]!;
+    const decoded = Buffer.from(encoded, "base64").toString("utf8");
+    const basicAuth = Buffer.from(`robot:${password}`).toString("base64");
+    expect(decoded).toContain(password);
+    for (const secretText of [password, encoded, basicAuth]) expect(text).not.toContain(secretText);
+    expect(text).toContain(
+      "# Secret istio-system/kwt-pull (kubernetes.io/dockerconfigjson): kwt deploy would create or update it from the registry credentials; content redacted\n",
+    );
+    const documents = text
+      .split(/^---\n/m)
+      .map((document) => parse(document) as unknown)
+      .filter((document) => document !== null);
+    expect(documents).toEqual([plans[0]!.wasmPlugin]);
+  });
+
+  it("names each cluster's file after the cluster, paths made safe", () => {
+    expect(["east", "us/east:1"].map(clusterFileName)).toEqual(["east.yaml", "us_east_1.yaml"]);
   });
 });

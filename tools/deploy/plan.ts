@@ -45,6 +45,8 @@ export interface ClusterPlan {
 
 export interface DeploymentPlan {
   plans: ClusterPlan[];
+  /** The image every plan pins (undefined when it could not be parsed: see problems). */
+  image?: OciImage;
   /** Everything wrong, each naming its field; nothing may be applied unless this is empty. */
   problems: string[];
 }
@@ -200,5 +202,5 @@ export function planDeployment(file: ClustersFile, options: PlanOptions): Deploy
       objects,
     });
   }
-  return { plans, problems: [...problems, ...secretProblems] };
+  return { plans, image, problems: [...problems, ...secretProblems] };
 }

@@ -21,7 +21,7 @@ import {
   type IstioInstall,
 } from "./clusters-file.js";
 import { loadPluginConfigSchema, type PluginConfigCheck } from "./filter-config-schema.js";
-import { parsePushOutput } from "./image-ref.js";
+import { parsePushOutput, type OciImage } from "./image-ref.js";
 import { loadKubeConfig, type RunOptions } from "./kube.js";
 import { planDeployment, type ClusterPlan } from "./plan.js";
 import { loadIstioSchemas } from "./validate.js";
@@ -100,7 +100,7 @@ export class InvalidInputError extends Error {
 }
 
 /** The clusters file, or InvalidInputError naming every problem in it. */
-function readClusterFile(options: ClusterCommandOptions): ClustersFile {
+export function readClusterFile(options: ClusterCommandOptions): ClustersFile {
   try {
     return readClustersFile(options.clustersFile);
   } catch (error) {
@@ -113,6 +113,8 @@ function readClusterFile(options: ClusterCommandOptions): ClustersFile {
 export interface Prepared {
   file: ClustersFile;
   plans: ClusterPlan[];
+  /** The image the plans pin. */
+  image: OciImage;
 }
 
 /** The selected clusters' targets (istio settings resolved); InvalidInputError for unknown names. */
@@ -142,7 +144,7 @@ export function preparePlans(
   } catch (error) {
     throw new InvalidInputError([(error as Error).message]);
   }
-  const { plans, problems } = planDeployment(file, {
+  const { plans, image, problems } = planDeployment(file, {
     image: options.image,
     digest: options.digest,
     only: options.only,
@@ -151,8 +153,8 @@ export function preparePlans(
     schemas: loadIstioSchemas(root),
     ...mode,
   });
-  if (problems.length > 0) throw new InvalidInputError(problems);
-  return { file, plans };
+  if (problems.length > 0 || !image) throw new InvalidInputError(problems);
+  return { file, plans, image };
 }
 
 /** Run options with one progress line per finished cluster (on stderr). */

@@ -79,16 +79,44 @@ export function renderPullSecret(input: PullSecretInput): KubeObject {
   };
 }
 
-/** One YAML document per object, each headed by a comment naming its cluster and context. */
-export function renderDocuments(
-  clusters: { cluster: string; context: string; objects: KubeObject[] }[],
-): string {
-  return clusters
-    .flatMap(({ cluster, context, objects }) =>
-      objects.map(
-        (object) =>
-          `---\n# cluster ${cluster} (kubeconfig context ${context})\n${stringify(object, { lineWidth: 0 })}`,
-      ),
+/**
+ * One cluster's objects as multi-document YAML, headed by a comment naming the cluster and context.
+ * A Secret is never printed, not even base64-encoded: a comment says kwt deploy would create or
+ * update it, so the output is safe to show, store and `kubectl apply`.
+ */
+export function renderClusterDocuments(cluster: {
+  cluster: string;
+  context: string;
+  objects: KubeObject[];
+}): string {
+  const header = `# cluster ${cluster.cluster} (kubeconfig context ${cluster.context})\n`;
+  return cluster.objects
+    .map((object) =>
+      object.kind === "Secret"
+        ? `---\n${header}# Secret ${object.metadata.namespace}/${object.metadata.name} (${String(object.type)}): kwt deploy would create or update it from the registry credentials; content redacted\n`
+        : `---\n${header}${stringify(object, { lineWidth: 0 })}`,
     )
     .join("");
+}
+
+/** A file name for a cluster's dry-run output: its name, with the characters a path cannot hold replaced. */
+export function clusterFileName(cluster: string): string {
+  return `${cluster.replace(/[/:]/g, "_")}.yaml`;
+}
+
+/** One file per cluster, each holding only that cluster's objects; throws if two names collide. */
+export function renderClusterFiles(
+  clusters: { cluster: string; context: string; objects: KubeObject[] }[],
+): { file: string; cluster: string; text: string }[] {
+  const seen = new Map<string, string>();
+  return clusters.map((cluster) => {
+    const file = clusterFileName(cluster.cluster);
+    const other = seen.get(file);
+    if (other !== undefined)
+      throw new Error(
+        `clusters ${other} and ${cluster.cluster} would both be written to ${file}; rename one`,
+      );
+    seen.set(file, cluster.cluster);
+    return { file, cluster: cluster.cluster, text: renderClusterDocuments(cluster) };
+  });
 }

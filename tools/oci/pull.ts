@@ -101,7 +101,7 @@ export async function extractModule(
   }
 }
 
-const ACCEPTED_MANIFESTS = [
+export const ACCEPTED_MANIFESTS = [
   MEDIA_TYPES.ociManifest,
   MEDIA_TYPES.dockerManifest,
   MEDIA_TYPES.ociIndex,

@@ -1,7 +1,9 @@
 /**
  * Test support: a loopback HTTP server that speaks the part of the Kubernetes API kwt uses
- * (discovery, GET, and server-side apply PATCH with field ownership and conflicts) for Secrets,
- * ConfigMaps, Deployments and WasmPlugins; plus a kubeconfig writer pointing contexts at such servers.
+ * (discovery, GET, server-side apply PATCH with field ownership, conflicts and `dryRun=All`, an
+ * admission webhook that may deny, DELETE with preconditions, managedFields) for Secrets,
+ * ConfigMaps, Deployments, WasmPlugins and Pods, pod lists with label and phase selectors, and the
+ * pod proxy to a sidecar's metrics; plus a kubeconfig writer pointing contexts at such servers.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -23,6 +25,7 @@ const RESOURCES: Resource[] = [
   { groupVersion: "v1", kind: "ConfigMap", plural: "configmaps" },
   { groupVersion: "apps/v1", kind: "Deployment", plural: "deployments" },
   { groupVersion: "extensions.istio.io/v1alpha1", kind: "WasmPlugin", plural: "wasmplugins" },
+  { groupVersion: "v1", kind: "Pod", plural: "pods" },
 ];
 
 export interface RecordedRequest {
@@ -30,7 +33,15 @@ export interface RecordedRequest {
   path: string;
   query: URLSearchParams;
   contentType?: string;
+  /** The status code it was answered with (unset while unanswered). */
+  status?: number;
 }
+
+/** What an admission webhook decides about an object about to be stored: a denial's message, or undefined. */
+export type Admission = (object: Record<string, unknown>, request: RecordedRequest) => string | undefined;
+
+/** The webhook name in denials, as Istio's validating webhook is called. */
+export const ADMISSION_WEBHOOK = "validation.istio.io";
 
 /** An injected answer: a Status with this code, or no answer at all. */
 export type Interception = { code: number; message: string; reason?: string } | "hang";
@@ -52,6 +63,8 @@ interface Stored {
   object: Json;
   /** The fields each manager owns. */
   managers: Map<string, Set<FieldPath>>;
+  /** How each manager last wrote: `Apply` (server-side apply) or `Update` (create, edit, replace). */
+  operations: Map<string, "Apply" | "Update">;
 }
 
 function isRecord(value: unknown): value is Json {
@@ -119,6 +132,38 @@ function removeAt(object: Json, field: FieldPath): void {
   }
 }
 
+/** Owned leaf paths in the API server's FieldsV1 form: `{"f:spec": {"f:url": {}}}`. */
+function fieldsV1(fields: Set<FieldPath>): Json {
+  const tree: Json = {};
+  for (const field of fields) {
+    let node = tree;
+    for (const key of keysOf(field)) {
+      const name = `f:${key}`;
+      if (!isRecord(node[name])) node[name] = {};
+      node = node[name] as Json;
+    }
+  }
+  return tree;
+}
+
+/** Equality-based label selectors (`a=b,c`, `c` meaning the label exists), as kwt sends them. */
+function matchesLabels(object: Json, selector: string | null): boolean {
+  if (!selector) return true;
+  const labels = ((object.metadata as Json).labels ?? {}) as Record<string, string>;
+  return selector.split(",").every((term) => {
+    const [key, value] = term.split("=") as [string, string | undefined];
+    return value === undefined ? key in labels : labels[key] === value;
+  });
+}
+
+function matchesFields(object: Json, selector: string | null): boolean {
+  if (!selector) return true;
+  return selector.split(",").every((term) => {
+    const [field, value] = term.split("=") as [string, string];
+    return String(valueAt(object, JSON.stringify(field.split(".")))) === value;
+  });
+}
+
 function withoutServerFields(object: Json): Json {
   const copy = structuredClone(object);
   const metadata = copy.metadata as Json;
@@ -130,6 +175,10 @@ export class FakeKubeApi {
   readonly requests: RecordedRequest[] = [];
   /** Set to answer matching requests with an error (or not at all) instead. */
   intercept?: (request: RecordedRequest) => Interception | undefined;
+  /** Set to run a validating admission webhook on every write, dry runs included. */
+  admission?: Admission;
+  /** What the pod proxy answers, by `namespace/pod:port/path`: a body, or an error. */
+  readonly podEndpoints = new Map<string, string | { code: number; message: string }>();
   private readonly objects = new Map<string, Stored>();
   private resourceVersion = 0;
   private server!: http.Server;
@@ -173,7 +222,21 @@ export class FakeKubeApi {
     this.objects.set(this.key(resource.groupVersion, resource.plural, metadata.namespace, metadata.name), {
       object: stored,
       managers: new Map([[manager, owned]]),
+      operations: new Map([[manager, "Update"]]),
     });
+  }
+
+  /** The object as the API server shows it: with managedFields. */
+  private present(stored: Stored): Json {
+    const object = structuredClone(stored.object);
+    (object.metadata as Json).managedFields = [...stored.managers].map(([manager, fields]) => ({
+      manager,
+      operation: stored.operations.get(manager) ?? "Update",
+      apiVersion: object.apiVersion,
+      fieldsType: "FieldsV1",
+      fieldsV1: fieldsV1(fields),
+    }));
+    return object;
   }
 
   /** The stored object, as a GET would return it. */
@@ -211,14 +274,16 @@ export class FakeKubeApi {
       if (this.options.delayMs) await new Promise((resolve) => setTimeout(resolve, this.options.delayMs));
       const interception = this.intercept?.(recorded);
       if (interception === "hang") return;
-      const [code, body] =
+      const [code, body]: [number, Json | string] =
         request.headers.authorization !== `Bearer ${this.options.token}`
           ? this.status(401, "Unauthorized", "Unauthorized")
           : interception
             ? this.status(interception.code, interception.message, interception.reason ?? "Failure")
             : this.route(recorded, Buffer.concat(chunks).toString("utf8"));
-      response.writeHead(code, { "content-type": "application/json" });
-      response.end(JSON.stringify(body));
+      recorded.status = code;
+      const text = typeof body === "string";
+      response.writeHead(code, { "content-type": text ? "text/plain; version=0.0.4" : "application/json" });
+      response.end(text ? body : JSON.stringify(body));
     } finally {
       if (inFlight) inFlight.now--;
     }
@@ -231,9 +296,14 @@ export class FakeKubeApi {
     ];
   }
 
-  private route(request: RecordedRequest, body: string): [number, Json] {
+  private route(request: RecordedRequest, body: string): [number, Json | string] {
     const discovery = /^\/(?:api\/(v1)|apis\/([^/]+\/[^/]+))$/.exec(request.path);
     if (discovery && request.method === "GET") return this.discover(discovery[1] ?? discovery[2]!);
+    const podList = /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?pods$/.exec(request.path);
+    if (podList && request.method === "GET") return this.listPods(request, podList[1]);
+    const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/proxy\/(.*)$/.exec(request.path);
+    if (proxy && request.method === "GET")
+      return this.proxyToPod(proxy[1]!, decodeURIComponent(proxy[2]!), proxy[3]!);
     const item = /^\/(?:api\/(v1)|apis\/([^/]+\/[^/]+))\/namespaces\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(
       request.path,
     );
@@ -248,11 +318,95 @@ export class FakeKubeApi {
     if (request.method === "GET") {
       const stored = this.objects.get(key);
       return stored
-        ? [200, stored.object]
+        ? [200, this.present(stored)]
         : this.status(404, `${resource.plural} "${name}" not found`, "NotFound");
     }
     if (request.method === "PATCH") return this.apply(request, body, resource, key, namespace, name);
+    if (request.method === "DELETE") return this.delete(body, resource, key, name);
     return this.status(405, `method ${request.method} not allowed`, "MethodNotAllowed");
+  }
+
+  private listPods(request: RecordedRequest, namespace: string | undefined): [number, Json] {
+    const limit = Number(request.query.get("limit") ?? "0");
+    const pods = [...this.objects.values()]
+      .map((stored) => stored.object)
+      .filter(
+        (object) =>
+          object.kind === "Pod" &&
+          (namespace === undefined || (object.metadata as Json).namespace === namespace) &&
+          matchesLabels(object, request.query.get("labelSelector")) &&
+          matchesFields(object, request.query.get("fieldSelector")),
+      );
+    const items = limit > 0 ? pods.slice(0, limit) : pods;
+    return [
+      200,
+      {
+        kind: "PodList",
+        apiVersion: "v1",
+        metadata: {
+          resourceVersion: String(this.resourceVersion),
+          ...(items.length < pods.length && { continue: "more" }),
+        },
+        items,
+      },
+    ];
+  }
+
+  private proxyToPod(namespace: string, podAndPort: string, rest: string): [number, Json | string] {
+    const pod = podAndPort.split(":")[0]!;
+    if (!this.objects.has(this.key("v1", "pods", namespace, pod)))
+      return this.status(404, `pods "${pod}" not found`, "NotFound");
+    const answer = this.podEndpoints.get(`${namespace}/${podAndPort}/${rest}`);
+    if (answer === undefined)
+      return this.status(
+        503,
+        `error trying to reach service: dial tcp ${podAndPort}: connect: connection refused`,
+        "ServiceUnavailable",
+      );
+    if (typeof answer === "string") return [200, answer];
+    return this.status(answer.code, answer.message, "Failure");
+  }
+
+  private delete(body: string, resource: Resource, key: string, name: string): [number, Json] {
+    const stored = this.objects.get(key);
+    if (!stored) return this.status(404, `${resource.plural} "${name}" not found`, "NotFound");
+    const options = (body ? JSON.parse(body) : {}) as {
+      preconditions?: { uid?: string; resourceVersion?: string };
+    };
+    const metadata = stored.object.metadata as Json;
+    const { uid, resourceVersion } = options.preconditions ?? {};
+    if (
+      (uid !== undefined && uid !== metadata.uid) ||
+      (resourceVersion !== undefined && resourceVersion !== metadata.resourceVersion)
+    ) {
+      return this.status(
+        409,
+        `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${String(metadata.uid)}`,
+        "Conflict",
+      );
+    }
+    this.objects.delete(key);
+    return [
+      200,
+      {
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Success",
+        details: { name, kind: resource.plural, uid: metadata.uid },
+      },
+    ];
+  }
+
+  /** A denial from the admission webhook, as the API server relays it (400 when the webhook gives no code). */
+  private admit(object: Json, request: RecordedRequest): [number, Json] | undefined {
+    const denial = this.admission?.(object, request);
+    if (denial === undefined) return undefined;
+    return this.status(
+      400,
+      `admission webhook "${ADMISSION_WEBHOOK}" denied the request: ${denial}`,
+      "BadRequest",
+    );
   }
 
   private serves(groupVersion: string): boolean {
@@ -311,19 +465,33 @@ export class FakeKubeApi {
     ) {
       return this.status(400, "the applied object does not match the request URL", "BadRequest");
     }
+    const dryRun = request.query.get("dryRun") === "All";
     const fields = ownedFields(applied);
     const existing = this.objects.get(key);
     if (!existing) {
       const object: Json = structuredClone(applied);
+      // A dry run assigns no resourceVersion or uid: nothing is stored.
       Object.assign(object.metadata as Json, {
         namespace,
-        resourceVersion: String(++this.resourceVersion),
+        ...(!dryRun && {
+          resourceVersion: String(this.resourceVersion + 1),
+          uid: `uid-${this.resourceVersion + 1}`,
+        }),
         generation: 1,
-        uid: `uid-${this.resourceVersion}`,
         creationTimestamp: "2024-01-01T00:00:00Z",
       });
-      this.objects.set(key, { object, managers: new Map([[manager, fields]]) });
-      return [201, object];
+      const denied = this.admit(object, request);
+      if (denied) return denied;
+      const created: Stored = {
+        object,
+        managers: new Map([[manager, fields]]),
+        operations: new Map([[manager, "Apply"]]),
+      };
+      if (!dryRun) {
+        this.resourceVersion++;
+        this.objects.set(key, created);
+      }
+      return [201, this.present(created)];
     }
     const conflicts: Json[] = [];
     for (const field of fields) {
@@ -348,27 +516,38 @@ export class FakeKubeApi {
         causes: conflicts,
       });
     }
-    const object = structuredClone(existing.object);
-    const previous = existing.managers.get(manager) ?? new Set<string>();
+    // Worked out on a copy: a dry run, or a denial from admission, leaves the stored object alone.
+    const next: Stored = {
+      object: structuredClone(existing.object),
+      managers: new Map([...existing.managers].map(([other, owned]) => [other, new Set(owned)])),
+      operations: new Map(existing.operations),
+    };
+    const object = next.object;
+    const previous = next.managers.get(manager) ?? new Set<string>();
     for (const field of previous) {
-      const ownedElsewhere = [...existing.managers].some(
+      const ownedElsewhere = [...next.managers].some(
         ([other, owned]) => other !== manager && owned.has(field),
       );
       if (!fields.has(field) && !ownedElsewhere) removeAt(object, field);
     }
     for (const field of fields) {
       setAt(object, field, valueAt(applied, field));
-      if (force) for (const [other, owned] of existing.managers) if (other !== manager) owned.delete(field);
+      if (force) for (const [other, owned] of next.managers) if (other !== manager) owned.delete(field);
     }
-    existing.managers.set(manager, fields);
-    if (!isDeepStrictEqual(withoutServerFields(object), withoutServerFields(existing.object))) {
+    next.managers.set(manager, fields);
+    next.operations.set(manager, "Apply");
+    const changed = !isDeepStrictEqual(withoutServerFields(object), withoutServerFields(existing.object));
+    const denied = this.admit(object, request);
+    if (denied) return denied;
+    if (dryRun) return [200, this.present(next)];
+    if (changed) {
       const meta = object.metadata as Json;
       meta.resourceVersion = String(++this.resourceVersion);
       if (!isDeepStrictEqual(object.spec, existing.object.spec))
         meta.generation = Number(meta.generation) + 1;
-      existing.object = object;
-    }
-    return [200, existing.object];
+    } else next.object = existing.object;
+    this.objects.set(key, next);
+    return [200, this.present(next)];
   }
 }
 

@@ -9,6 +9,10 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "../free-port.js";
+import { repositoryScope, type Credentials } from "../../oci/auth.js";
+import { packageModule } from "../../oci/layout.js";
+import { pushImage } from "../../oci/push.js";
+import { RegistryClient } from "../../oci/registry-client.js";
 
 const run = promisify(execFile);
 
@@ -105,4 +109,24 @@ export async function startRegistry(auth: RegistryAuth = {}): Promise<RunningReg
       },
     };
   }
+}
+
+/**
+ * Pushes a small Wasm module (its bytes vary with `variant`, so each variant has its own digest)
+ * as `host/repository:tag`; returns the manifest digest.
+ */
+export async function pushTestModule(
+  host: string,
+  repository: string,
+  tag: string,
+  options: { variant?: number; credentials?: Credentials } = {},
+): Promise<string> {
+  // A custom section (id 0) named by one byte: a valid module whose bytes differ per variant.
+  const module = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0, 2, 1, options.variant ?? 0]);
+  const image = packageModule(module, "artifact", "test.wasm");
+  const client = new RegistryClient(
+    { registry: host, repository },
+    { credentials: options.credentials, scopes: [repositoryScope(repository, ["pull", "push"])] },
+  );
+  return (await pushImage(client, image, tag)).digest;
 }
