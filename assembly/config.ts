@@ -1,10 +1,13 @@
 // The plugin configuration (WasmPlugin.pluginConfig): parsed and validated once, in
 // proxy_on_configure, into an immutable Settings object. Pure: no host calls.
 //
-// The contract is docs/filter.md ("Configuration"); deploy/filter-config.schema.json states the
-// same rules for a JSON Schema validator, and a test feeds both the same inputs. Every problem is
-// reported as one line: `<field>: <what was wrong>; expected <what>`.
+// The keys, their ranges and defaults come from deploy/filter-config.schema.json (generated into
+// generated/config-keys.ts); this file reads them and checks string values, and a test feeds the
+// schema and this parser the same inputs. Every problem is reported as one line:
+// `<field>: <what was wrong>; expected <what>`.
 
+import { BoolKey, IntegerKey, ListKey, NumberKey, SectionKey, TextKey } from "./configkey";
+import * as keys from "./generated/config-keys";
 import { JsonKind, JsonResult, JsonValue, hex4, parseJson } from "./json";
 import { isLabelValue } from "./labels";
 import { isTraceStateKey } from "./tracestate";
@@ -13,57 +16,17 @@ import { isTraceStateKey } from "./tracestate";
 export const MAX_CONFIGURATION_BYTES: i32 = 65536;
 
 /** `maxSeries` when the configuration does not set it; also the cap before any valid configuration. */
-export const DEFAULT_MAX_SERIES: i32 = 2000;
+export const DEFAULT_MAX_SERIES: i32 = keys.MAX_SERIES.fallback;
 /** How deep a configuration may nest (it needs 3 levels; the bound stops a recursion bomb). */
 const MAX_CONFIGURATION_DEPTH: i32 = 16;
 /** Longest value quoted back in an error message. */
 const MAX_QUOTED_LENGTH: i32 = 40;
-
-export const MAX_KNOWN_LABELS: i32 = 64;
 
 export enum RoleSetting {
   Auto,
   Gateway,
   Sidecar,
 }
-
-const TOP_LEVEL_KEYS: string[] = [
-  "cluster",
-  "region",
-  "role",
-  "skipNonKnative",
-  "coldStartWindowSeconds",
-  "coldStartMaxRequests",
-  "entryHeader",
-  "hopHeader",
-  "podHeader",
-  "keepPodHeader",
-  "knownClusters",
-  "knownRegions",
-  "maxSeries",
-  "tracing",
-  "spanExport",
-  "tickPeriodMs",
-];
-const TRACING_KEYS: string[] = [
-  "enabled",
-  "targetSampledPerSecond",
-  "minProbability",
-  "maxProbability",
-  "forceSampleColdStarts",
-  "tracestateKey",
-];
-const SPAN_EXPORT_KEYS: string[] = [
-  "enabled",
-  "cluster",
-  "authority",
-  "path",
-  "serviceName",
-  "maxQueue",
-  "maxBatch",
-  "maxRetries",
-  "timeoutMs",
-];
 
 const EXPECT_LABEL_VALUE = "1 to 63 characters of A-Z a-z 0-9 _ . : / -";
 const EXPECT_HEADER_NAME = "a lower-case header name: a letter, then up to 63 of a-z 0-9 -";
@@ -103,70 +66,63 @@ export class ConfigReader {
     return value;
   }
 
-  bool(object: JsonValue | null, key: string, field: string, fallback: bool): bool {
-    const value = this.typed(object, key, field, JsonKind.Bool, EXPECT_BOOL);
-    return value == null ? fallback : value.bool;
+  bool(object: JsonValue | null, key: BoolKey): bool {
+    const value = this.typed(object, key.key, key.field, JsonKind.Bool, EXPECT_BOOL);
+    return value == null ? key.fallback : value.bool;
   }
 
-  integer(object: JsonValue | null, key: string, field: string, low: i32, high: i32, fallback: i32): i32 {
-    const expected = "an integer from " + low.toString() + " to " + high.toString();
-    const value = this.typed(object, key, field, JsonKind.Number, expected);
-    if (value == null) return fallback;
+  integer(object: JsonValue | null, key: IntegerKey): i32 {
+    const expected = "an integer from " + key.low.toString() + " to " + key.high.toString();
+    const value = this.typed(object, key.key, key.field, JsonKind.Number, expected);
+    if (value == null) return key.fallback;
     const n = value.number;
     if (!isFinite(n) || n != Math.floor(n)) {
-      this.fail(field, quote(value) + " is not an integer", expected);
-      return fallback;
+      this.fail(key.field, quote(value) + " is not an integer", expected);
+      return key.fallback;
     }
-    if (n < <f64>low || n > <f64>high) {
-      this.fail(field, quote(value) + " is out of range", expected);
-      return fallback;
+    if (n < <f64>key.low || n > <f64>key.high) {
+      this.fail(key.field, quote(value) + " is out of range", expected);
+      return key.fallback;
     }
     return <i32>n;
   }
 
-  number(object: JsonValue | null, key: string, field: string, low: f64, high: f64, expected: string, fallback: f64): f64 {
-    const value = this.typed(object, key, field, JsonKind.Number, expected);
-    if (value == null) return fallback;
+  number(object: JsonValue | null, key: NumberKey): f64 {
+    const value = this.typed(object, key.key, key.field, JsonKind.Number, key.expected);
+    if (value == null) return key.fallback;
     const n = value.number;
-    if (!(n >= low && n <= high)) {
-      this.fail(field, quote(value) + " is out of range", expected);
-      return fallback;
+    if (!(n >= key.low && n <= key.high)) {
+      this.fail(key.field, quote(value) + " is out of range", key.expected);
+      return key.fallback;
     }
     return n;
   }
 
-  /** A string member that `accept` approves; `fallback` when absent. */
-  text(
-    object: JsonValue | null,
-    key: string,
-    field: string,
-    accept: (s: string) => bool,
-    expected: string,
-    fallback: string,
-  ): string {
-    const value = this.typed(object, key, field, JsonKind.String, expected);
-    if (value == null) return fallback;
+  /** A string member that `accept` approves; the key's default when absent. */
+  text(object: JsonValue | null, key: TextKey, accept: (s: string) => bool, expected: string): string {
+    const value = this.typed(object, key.key, key.field, JsonKind.String, expected);
+    if (value == null) return key.fallback;
     if (!accept(value.text)) {
-      this.fail(field, quote(value) + " is not allowed", expected);
-      return fallback;
+      this.fail(key.field, quote(value) + " is not allowed", expected);
+      return key.fallback;
     }
     return value.text;
   }
 
-  labelValues(object: JsonValue, key: string): string[] {
-    const expected = "an array of at most " + MAX_KNOWN_LABELS.toString() + " label values";
+  labelValues(object: JsonValue, key: ListKey): string[] {
+    const expected = "an array of at most " + key.maxItems.toString() + " label values";
     const result = new Array<string>();
-    const value = this.typed(object, key, key, JsonKind.Array, expected);
+    const value = this.typed(object, key.key, key.field, JsonKind.Array, expected);
     if (value == null) return result;
     const items = value.items;
     if (items == null) return result;
-    if (items.length > MAX_KNOWN_LABELS) {
-      this.fail(key, items.length.toString() + " items are too many", expected);
+    if (items.length > key.maxItems) {
+      this.fail(key.field, items.length.toString() + " items are too many", expected);
       return result;
     }
     for (let i = 0; i < items.length; i++) {
       const item = unchecked(items[i]);
-      const field = key + "[" + i.toString() + "]";
+      const field = key.field + "[" + i.toString() + "]";
       if (item.kind != JsonKind.String) {
         this.fail(field, wrongType(item), EXPECT_LABEL_VALUE);
         return result;
@@ -181,9 +137,9 @@ export class ConfigReader {
   }
 
   /** A nested object member (null when absent or wrong; unknown keys in it are refused). */
-  section(object: JsonValue, key: string, allowed: string[]): JsonValue | null {
-    const value = this.typed(object, key, key, JsonKind.Object, "an object");
-    if (value != null) this.onlyKeys(value, key + ".", allowed);
+  section(object: JsonValue, section: SectionKey): JsonValue | null {
+    const value = this.typed(object, section.key, section.key, JsonKind.Object, "an object");
+    if (value != null) this.onlyKeys(value, section.key + ".", section.keys);
     return value;
   }
 }
@@ -313,55 +269,26 @@ export class TracingSettings {
   readonly tracestateKey: string;
 
   constructor(section: JsonValue | null, reader: ConfigReader) {
-    this.enabled = reader.bool(section, "enabled", "tracing.enabled", true);
-    this.targetSampledPerSecond = reader.number(
-      section,
-      "targetSampledPerSecond",
-      "tracing.targetSampledPerSecond",
-      0,
-      100000,
-      "a number from 0 to 100000",
-      5,
-    );
-    const minGiven = section != null && section.member("minProbability") != null;
-    const minProbability = reader.number(
-      section,
-      "minProbability",
-      "tracing.minProbability",
-      0,
-      1,
-      "a number from 0 to 1",
-      0.001,
-    );
-    const maxProbability = reader.number(
-      section,
-      "maxProbability",
-      "tracing.maxProbability",
-      0,
-      1,
-      "a number from 0 to 1, at least tracing.minProbability",
-      1,
-    );
+    this.enabled = reader.bool(section, keys.TRACING_ENABLED);
+    this.targetSampledPerSecond = reader.number(section, keys.TRACING_TARGET_SAMPLED_PER_SECOND);
+    const minKey = keys.TRACING_MIN_PROBABILITY;
+    const maxKey = keys.TRACING_MAX_PROBABILITY;
+    const minGiven = section != null && section.member(minKey.key) != null;
+    const minProbability = reader.number(section, minKey);
+    const maxProbability = reader.number(section, maxKey);
     if (minGiven && maxProbability < minProbability) {
-      const max = section!.member("maxProbability")!;
+      const max = section!.member(maxKey.key)!;
       reader.fail(
-        "tracing.maxProbability",
-        quote(max) + " is below tracing.minProbability " + quote(section!.member("minProbability")!),
-        "a number from tracing.minProbability to 1",
+        maxKey.field,
+        quote(max) + " is below " + minKey.field + " " + quote(section!.member(minKey.key)!),
+        "a number from " + minKey.field + " to 1",
       );
     }
     // With only the maximum given, a maximum below the default minimum lowers the minimum to it.
     this.minProbability = min(minProbability, maxProbability);
     this.maxProbability = maxProbability;
-    this.forceSampleColdStarts = reader.bool(section, "forceSampleColdStarts", "tracing.forceSampleColdStarts", true);
-    this.tracestateKey = reader.text(
-      section,
-      "tracestateKey",
-      "tracing.tracestateKey",
-      isTraceStateKey,
-      EXPECT_TRACESTATE_KEY,
-      "kwt",
-    );
+    this.forceSampleColdStarts = reader.bool(section, keys.TRACING_FORCE_SAMPLE_COLD_STARTS);
+    this.tracestateKey = reader.text(section, keys.TRACING_TRACESTATE_KEY, isTraceStateKey, EXPECT_TRACESTATE_KEY);
   }
 }
 
@@ -378,29 +305,25 @@ export class SpanExportSettings {
 
   constructor(section: JsonValue | null, reader: ConfigReader) {
     const hostToken = "1 to 255 printable ASCII characters without spaces";
-    this.enabled = reader.bool(section, "enabled", "spanExport.enabled", false);
-    this.cluster = reader.text(section, "cluster", "spanExport.cluster", isHostToken, hostToken, "otel-collector");
-    this.authority = reader.text(section, "authority", "spanExport.authority", isHostToken, hostToken, "otel-collector");
+    this.enabled = reader.bool(section, keys.SPAN_EXPORT_ENABLED);
+    this.cluster = reader.text(section, keys.SPAN_EXPORT_CLUSTER, isHostToken, hostToken);
+    this.authority = reader.text(section, keys.SPAN_EXPORT_AUTHORITY, isHostToken, hostToken);
     this.path = reader.text(
       section,
-      "path",
-      "spanExport.path",
+      keys.SPAN_EXPORT_PATH,
       isRequestPath,
       "a path: / then up to 1023 printable ASCII characters without spaces",
-      "/v1/traces",
     );
     this.serviceName = reader.text(
       section,
-      "serviceName",
-      "spanExport.serviceName",
+      keys.SPAN_EXPORT_SERVICE_NAME,
       isServiceName,
       "1 to 255 printable ASCII characters",
-      "kwt-filter",
     );
-    this.maxQueue = reader.integer(section, "maxQueue", "spanExport.maxQueue", 1, 10000, 512);
-    this.maxBatch = reader.integer(section, "maxBatch", "spanExport.maxBatch", 1, 1000, 128);
-    this.maxRetries = reader.integer(section, "maxRetries", "spanExport.maxRetries", 0, 10, 3);
-    this.timeoutMs = reader.integer(section, "timeoutMs", "spanExport.timeoutMs", 100, 60000, 5000);
+    this.maxQueue = reader.integer(section, keys.SPAN_EXPORT_MAX_QUEUE);
+    this.maxBatch = reader.integer(section, keys.SPAN_EXPORT_MAX_BATCH);
+    this.maxRetries = reader.integer(section, keys.SPAN_EXPORT_MAX_RETRIES);
+    this.timeoutMs = reader.integer(section, keys.SPAN_EXPORT_TIMEOUT_MS);
   }
 }
 
@@ -426,25 +349,23 @@ export class Settings {
   /** Reads every setting from `root` (null: all defaults), reporting problems to `reader`. */
   constructor(root: JsonValue | null, reader: ConfigReader) {
     const object = root != null ? root : new JsonValue();
-    if (root != null) reader.onlyKeys(root, "", TOP_LEVEL_KEYS);
-    this.cluster = reader.text(object, "cluster", "cluster", isConfigLabelValue, EXPECT_LABEL_VALUE, "");
-    this.region = reader.text(object, "region", "region", isConfigLabelValue, EXPECT_LABEL_VALUE, "");
-    this.role = roleFromName(
-      reader.text(object, "role", "role", isRoleName, "one of \"auto\", \"gateway\", \"sidecar\"", "auto"),
-    );
-    this.skipNonKnative = reader.bool(object, "skipNonKnative", "skipNonKnative", false);
-    this.coldStartWindowSeconds = reader.integer(object, "coldStartWindowSeconds", "coldStartWindowSeconds", 1, 3600, 120);
-    this.coldStartMaxRequests = reader.integer(object, "coldStartMaxRequests", "coldStartMaxRequests", 1, 10000, 20);
-    this.entryHeader = reader.text(object, "entryHeader", "entryHeader", isHeaderName, EXPECT_HEADER_NAME, "x-kwt-entry");
-    this.hopHeader = reader.text(object, "hopHeader", "hopHeader", isHeaderName, EXPECT_HEADER_NAME, "x-kwt-hop");
-    this.podHeader = reader.text(object, "podHeader", "podHeader", isHeaderName, EXPECT_HEADER_NAME, "x-kwt-pod");
-    this.keepPodHeader = reader.bool(object, "keepPodHeader", "keepPodHeader", false);
-    this.knownClusters = reader.labelValues(object, "knownClusters");
-    this.knownRegions = reader.labelValues(object, "knownRegions");
-    this.maxSeries = reader.integer(object, "maxSeries", "maxSeries", 16, 100000, DEFAULT_MAX_SERIES);
-    this.tracing = new TracingSettings(reader.section(object, "tracing", TRACING_KEYS), reader);
-    this.spanExport = new SpanExportSettings(reader.section(object, "spanExport", SPAN_EXPORT_KEYS), reader);
-    this.tickPeriodMs = reader.integer(object, "tickPeriodMs", "tickPeriodMs", 100, 60000, 1000);
+    if (root != null) reader.onlyKeys(root, "", keys.TOP_LEVEL_KEYS);
+    this.cluster = reader.text(object, keys.CLUSTER, isConfigLabelValue, EXPECT_LABEL_VALUE);
+    this.region = reader.text(object, keys.REGION, isConfigLabelValue, EXPECT_LABEL_VALUE);
+    this.role = roleFromName(reader.text(object, keys.ROLE, isRoleName, "one of \"auto\", \"gateway\", \"sidecar\""));
+    this.skipNonKnative = reader.bool(object, keys.SKIP_NON_KNATIVE);
+    this.coldStartWindowSeconds = reader.integer(object, keys.COLD_START_WINDOW_SECONDS);
+    this.coldStartMaxRequests = reader.integer(object, keys.COLD_START_MAX_REQUESTS);
+    this.entryHeader = reader.text(object, keys.ENTRY_HEADER, isHeaderName, EXPECT_HEADER_NAME);
+    this.hopHeader = reader.text(object, keys.HOP_HEADER, isHeaderName, EXPECT_HEADER_NAME);
+    this.podHeader = reader.text(object, keys.POD_HEADER, isHeaderName, EXPECT_HEADER_NAME);
+    this.keepPodHeader = reader.bool(object, keys.KEEP_POD_HEADER);
+    this.knownClusters = reader.labelValues(object, keys.KNOWN_CLUSTERS);
+    this.knownRegions = reader.labelValues(object, keys.KNOWN_REGIONS);
+    this.maxSeries = reader.integer(object, keys.MAX_SERIES);
+    this.tracing = new TracingSettings(reader.section(object, keys.TRACING), reader);
+    this.spanExport = new SpanExportSettings(reader.section(object, keys.SPAN_EXPORT), reader);
+    this.tickPeriodMs = reader.integer(object, keys.TICK_PERIOD_MS);
   }
 }
 
