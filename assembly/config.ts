@@ -6,8 +6,19 @@
 // schema and this parser the same inputs. Every problem is reported as one line:
 // `<field>: <what was wrong>; expected <what>`.
 
-import { BoolKey, IntegerKey, ListKey, NumberKey, SectionKey, TextKey } from "./configkey";
-import * as keys from "./generated/config-keys";
+import {
+  ConfigKey,
+  KEY_DEFAULT,
+  KEY_DEFAULT_TEXT,
+  KEY_EXPECTED,
+  KEY_FIELDS,
+  KEY_HIGH,
+  KEY_LOW,
+  KEY_NAMES,
+  SPAN_EXPORT_KEYS,
+  TOP_LEVEL_KEYS,
+  TRACING_KEYS,
+} from "./generated/config-keys";
 import { JsonKind, JsonResult, JsonValue, hex4, parseJson } from "./json";
 import { isLabelValue } from "./labels";
 import { isTraceStateKey } from "./tracestate";
@@ -16,7 +27,7 @@ import { isTraceStateKey } from "./tracestate";
 export const MAX_CONFIGURATION_BYTES: i32 = 65536;
 
 /** `maxSeries` when the configuration does not set it; also the cap before any valid configuration. */
-export const DEFAULT_MAX_SERIES: i32 = keys.MAX_SERIES.fallback;
+export const DEFAULT_MAX_SERIES: i32 = <i32>KEY_DEFAULT[ConfigKey.MaxSeries];
 /** How deep a configuration may nest (it needs 3 levels; the bound stops a recursion bomb). */
 const MAX_CONFIGURATION_DEPTH: i32 = 16;
 /** Longest value quoted back in an error message. */
@@ -42,7 +53,7 @@ export class ConfigReader {
   }
 
   /** Refuses members not in `allowed` (in document order). */
-  onlyKeys(object: JsonValue, prefix: string, allowed: string[]): void {
+  onlyKeys(object: JsonValue, prefix: string, allowed: StaticArray<string>): void {
     const keys = object.keys;
     if (keys == null) return;
     for (let i = 0; i < keys.length; i++) {
@@ -66,63 +77,74 @@ export class ConfigReader {
     return value;
   }
 
-  bool(object: JsonValue | null, key: BoolKey): bool {
-    const value = this.typed(object, key.key, key.field, JsonKind.Bool, EXPECT_BOOL);
-    return value == null ? key.fallback : value.bool;
+  /** The member `key` of `object`, or null when absent; reported when of the wrong type. */
+  member(object: JsonValue | null, key: ConfigKey, kind: JsonKind, expected: string): JsonValue | null {
+    return this.typed(object, KEY_NAMES[key], KEY_FIELDS[key], kind, expected);
   }
 
-  integer(object: JsonValue | null, key: IntegerKey): i32 {
-    const expected = "an integer from " + key.low.toString() + " to " + key.high.toString();
-    const value = this.typed(object, key.key, key.field, JsonKind.Number, expected);
-    if (value == null) return key.fallback;
+  bool(object: JsonValue | null, key: ConfigKey): bool {
+    const value = this.member(object, key, JsonKind.Bool, EXPECT_BOOL);
+    return value == null ? KEY_DEFAULT[key] != 0 : value.bool;
+  }
+
+  integer(object: JsonValue | null, key: ConfigKey): i32 {
+    const low = <i32>KEY_LOW[key];
+    const high = <i32>KEY_HIGH[key];
+    const fallback = <i32>KEY_DEFAULT[key];
+    const field = KEY_FIELDS[key];
+    const expected = "an integer from " + low.toString() + " to " + high.toString();
+    const value = this.member(object, key, JsonKind.Number, expected);
+    if (value == null) return fallback;
     const n = value.number;
     if (!isFinite(n) || n != Math.floor(n)) {
-      this.fail(key.field, quote(value) + " is not an integer", expected);
-      return key.fallback;
+      this.fail(field, quote(value) + " is not an integer", expected);
+      return fallback;
     }
-    if (n < <f64>key.low || n > <f64>key.high) {
-      this.fail(key.field, quote(value) + " is out of range", expected);
-      return key.fallback;
+    if (n < <f64>low || n > <f64>high) {
+      this.fail(field, quote(value) + " is out of range", expected);
+      return fallback;
     }
     return <i32>n;
   }
 
-  number(object: JsonValue | null, key: NumberKey): f64 {
-    const value = this.typed(object, key.key, key.field, JsonKind.Number, key.expected);
-    if (value == null) return key.fallback;
+  number(object: JsonValue | null, key: ConfigKey): f64 {
+    const expected = KEY_EXPECTED[key];
+    const value = this.member(object, key, JsonKind.Number, expected);
+    if (value == null) return KEY_DEFAULT[key];
     const n = value.number;
-    if (!(n >= key.low && n <= key.high)) {
-      this.fail(key.field, quote(value) + " is out of range", key.expected);
-      return key.fallback;
+    if (!(n >= KEY_LOW[key] && n <= KEY_HIGH[key])) {
+      this.fail(KEY_FIELDS[key], quote(value) + " is out of range", expected);
+      return KEY_DEFAULT[key];
     }
     return n;
   }
 
   /** A string member that `accept` approves; the key's default when absent. */
-  text(object: JsonValue | null, key: TextKey, accept: (s: string) => bool, expected: string): string {
-    const value = this.typed(object, key.key, key.field, JsonKind.String, expected);
-    if (value == null) return key.fallback;
+  text(object: JsonValue | null, key: ConfigKey, accept: (s: string) => bool, expected: string): string {
+    const value = this.member(object, key, JsonKind.String, expected);
+    if (value == null) return KEY_DEFAULT_TEXT[key];
     if (!accept(value.text)) {
-      this.fail(key.field, quote(value) + " is not allowed", expected);
-      return key.fallback;
+      this.fail(KEY_FIELDS[key], quote(value) + " is not allowed", expected);
+      return KEY_DEFAULT_TEXT[key];
     }
     return value.text;
   }
 
-  labelValues(object: JsonValue, key: ListKey): string[] {
-    const expected = "an array of at most " + key.maxItems.toString() + " label values";
+  labelValues(object: JsonValue, key: ConfigKey): string[] {
+    const maxItems = <i32>KEY_HIGH[key];
+    const expected = "an array of at most " + maxItems.toString() + " label values";
     const result = new Array<string>();
-    const value = this.typed(object, key.key, key.field, JsonKind.Array, expected);
+    const value = this.member(object, key, JsonKind.Array, expected);
     if (value == null) return result;
     const items = value.items;
     if (items == null) return result;
-    if (items.length > key.maxItems) {
-      this.fail(key.field, items.length.toString() + " items are too many", expected);
+    if (items.length > maxItems) {
+      this.fail(KEY_FIELDS[key], items.length.toString() + " items are too many", expected);
       return result;
     }
     for (let i = 0; i < items.length; i++) {
       const item = unchecked(items[i]);
-      const field = key.field + "[" + i.toString() + "]";
+      const field = KEY_FIELDS[key] + "[" + i.toString() + "]";
       if (item.kind != JsonKind.String) {
         this.fail(field, wrongType(item), EXPECT_LABEL_VALUE);
         return result;
@@ -136,10 +158,10 @@ export class ConfigReader {
     return result;
   }
 
-  /** A nested object member (null when absent or wrong; unknown keys in it are refused). */
-  section(object: JsonValue, section: SectionKey): JsonValue | null {
-    const value = this.typed(object, section.key, section.key, JsonKind.Object, "an object");
-    if (value != null) this.onlyKeys(value, section.key + ".", section.keys);
+  /** A nested object member (null when absent or wrong; keys not in `allowed` are refused). */
+  section(object: JsonValue, key: ConfigKey, allowed: StaticArray<string>): JsonValue | null {
+    const value = this.member(object, key, JsonKind.Object, "an object");
+    if (value != null) this.onlyKeys(value, KEY_FIELDS[key] + ".", allowed);
     return value;
   }
 }
@@ -269,26 +291,27 @@ export class TracingSettings {
   readonly tracestateKey: string;
 
   constructor(section: JsonValue | null, reader: ConfigReader) {
-    this.enabled = reader.bool(section, keys.TRACING_ENABLED);
-    this.targetSampledPerSecond = reader.number(section, keys.TRACING_TARGET_SAMPLED_PER_SECOND);
-    const minKey = keys.TRACING_MIN_PROBABILITY;
-    const maxKey = keys.TRACING_MAX_PROBABILITY;
-    const minGiven = section != null && section.member(minKey.key) != null;
+    this.enabled = reader.bool(section, ConfigKey.TracingEnabled);
+    this.targetSampledPerSecond = reader.number(section, ConfigKey.TracingTargetSampledPerSecond);
+    const minKey = ConfigKey.TracingMinProbability;
+    const maxKey = ConfigKey.TracingMaxProbability;
+    const minGiven = section != null && section.member(KEY_NAMES[minKey]) != null;
     const minProbability = reader.number(section, minKey);
     const maxProbability = reader.number(section, maxKey);
     if (minGiven && maxProbability < minProbability) {
-      const max = section!.member(maxKey.key)!;
+      const max = section!.member(KEY_NAMES[maxKey])!;
+      const minField = KEY_FIELDS[minKey];
       reader.fail(
-        maxKey.field,
-        quote(max) + " is below " + minKey.field + " " + quote(section!.member(minKey.key)!),
-        "a number from " + minKey.field + " to 1",
+        KEY_FIELDS[maxKey],
+        quote(max) + " is below " + minField + " " + quote(section!.member(KEY_NAMES[minKey])!),
+        "a number from " + minField + " to 1",
       );
     }
     // With only the maximum given, a maximum below the default minimum lowers the minimum to it.
     this.minProbability = min(minProbability, maxProbability);
     this.maxProbability = maxProbability;
-    this.forceSampleColdStarts = reader.bool(section, keys.TRACING_FORCE_SAMPLE_COLD_STARTS);
-    this.tracestateKey = reader.text(section, keys.TRACING_TRACESTATE_KEY, isTraceStateKey, EXPECT_TRACESTATE_KEY);
+    this.forceSampleColdStarts = reader.bool(section, ConfigKey.TracingForceSampleColdStarts);
+    this.tracestateKey = reader.text(section, ConfigKey.TracingTracestateKey, isTraceStateKey, EXPECT_TRACESTATE_KEY);
   }
 }
 
@@ -305,25 +328,25 @@ export class SpanExportSettings {
 
   constructor(section: JsonValue | null, reader: ConfigReader) {
     const hostToken = "1 to 255 printable ASCII characters without spaces";
-    this.enabled = reader.bool(section, keys.SPAN_EXPORT_ENABLED);
-    this.cluster = reader.text(section, keys.SPAN_EXPORT_CLUSTER, isHostToken, hostToken);
-    this.authority = reader.text(section, keys.SPAN_EXPORT_AUTHORITY, isHostToken, hostToken);
+    this.enabled = reader.bool(section, ConfigKey.SpanExportEnabled);
+    this.cluster = reader.text(section, ConfigKey.SpanExportCluster, isHostToken, hostToken);
+    this.authority = reader.text(section, ConfigKey.SpanExportAuthority, isHostToken, hostToken);
     this.path = reader.text(
       section,
-      keys.SPAN_EXPORT_PATH,
+      ConfigKey.SpanExportPath,
       isRequestPath,
       "a path: / then up to 1023 printable ASCII characters without spaces",
     );
     this.serviceName = reader.text(
       section,
-      keys.SPAN_EXPORT_SERVICE_NAME,
+      ConfigKey.SpanExportServiceName,
       isServiceName,
       "1 to 255 printable ASCII characters",
     );
-    this.maxQueue = reader.integer(section, keys.SPAN_EXPORT_MAX_QUEUE);
-    this.maxBatch = reader.integer(section, keys.SPAN_EXPORT_MAX_BATCH);
-    this.maxRetries = reader.integer(section, keys.SPAN_EXPORT_MAX_RETRIES);
-    this.timeoutMs = reader.integer(section, keys.SPAN_EXPORT_TIMEOUT_MS);
+    this.maxQueue = reader.integer(section, ConfigKey.SpanExportMaxQueue);
+    this.maxBatch = reader.integer(section, ConfigKey.SpanExportMaxBatch);
+    this.maxRetries = reader.integer(section, ConfigKey.SpanExportMaxRetries);
+    this.timeoutMs = reader.integer(section, ConfigKey.SpanExportTimeoutMs);
   }
 }
 
@@ -349,23 +372,23 @@ export class Settings {
   /** Reads every setting from `root` (null: all defaults), reporting problems to `reader`. */
   constructor(root: JsonValue | null, reader: ConfigReader) {
     const object = root != null ? root : new JsonValue();
-    if (root != null) reader.onlyKeys(root, "", keys.TOP_LEVEL_KEYS);
-    this.cluster = reader.text(object, keys.CLUSTER, isConfigLabelValue, EXPECT_LABEL_VALUE);
-    this.region = reader.text(object, keys.REGION, isConfigLabelValue, EXPECT_LABEL_VALUE);
-    this.role = roleFromName(reader.text(object, keys.ROLE, isRoleName, "one of \"auto\", \"gateway\", \"sidecar\""));
-    this.skipNonKnative = reader.bool(object, keys.SKIP_NON_KNATIVE);
-    this.coldStartWindowSeconds = reader.integer(object, keys.COLD_START_WINDOW_SECONDS);
-    this.coldStartMaxRequests = reader.integer(object, keys.COLD_START_MAX_REQUESTS);
-    this.entryHeader = reader.text(object, keys.ENTRY_HEADER, isHeaderName, EXPECT_HEADER_NAME);
-    this.hopHeader = reader.text(object, keys.HOP_HEADER, isHeaderName, EXPECT_HEADER_NAME);
-    this.podHeader = reader.text(object, keys.POD_HEADER, isHeaderName, EXPECT_HEADER_NAME);
-    this.keepPodHeader = reader.bool(object, keys.KEEP_POD_HEADER);
-    this.knownClusters = reader.labelValues(object, keys.KNOWN_CLUSTERS);
-    this.knownRegions = reader.labelValues(object, keys.KNOWN_REGIONS);
-    this.maxSeries = reader.integer(object, keys.MAX_SERIES);
-    this.tracing = new TracingSettings(reader.section(object, keys.TRACING), reader);
-    this.spanExport = new SpanExportSettings(reader.section(object, keys.SPAN_EXPORT), reader);
-    this.tickPeriodMs = reader.integer(object, keys.TICK_PERIOD_MS);
+    if (root != null) reader.onlyKeys(root, "", TOP_LEVEL_KEYS);
+    this.cluster = reader.text(object, ConfigKey.Cluster, isConfigLabelValue, EXPECT_LABEL_VALUE);
+    this.region = reader.text(object, ConfigKey.Region, isConfigLabelValue, EXPECT_LABEL_VALUE);
+    this.role = roleFromName(reader.text(object, ConfigKey.Role, isRoleName, "one of \"auto\", \"gateway\", \"sidecar\""));
+    this.skipNonKnative = reader.bool(object, ConfigKey.SkipNonKnative);
+    this.coldStartWindowSeconds = reader.integer(object, ConfigKey.ColdStartWindowSeconds);
+    this.coldStartMaxRequests = reader.integer(object, ConfigKey.ColdStartMaxRequests);
+    this.entryHeader = reader.text(object, ConfigKey.EntryHeader, isHeaderName, EXPECT_HEADER_NAME);
+    this.hopHeader = reader.text(object, ConfigKey.HopHeader, isHeaderName, EXPECT_HEADER_NAME);
+    this.podHeader = reader.text(object, ConfigKey.PodHeader, isHeaderName, EXPECT_HEADER_NAME);
+    this.keepPodHeader = reader.bool(object, ConfigKey.KeepPodHeader);
+    this.knownClusters = reader.labelValues(object, ConfigKey.KnownClusters);
+    this.knownRegions = reader.labelValues(object, ConfigKey.KnownRegions);
+    this.maxSeries = reader.integer(object, ConfigKey.MaxSeries);
+    this.tracing = new TracingSettings(reader.section(object, ConfigKey.Tracing, TRACING_KEYS), reader);
+    this.spanExport = new SpanExportSettings(reader.section(object, ConfigKey.SpanExport, SPAN_EXPORT_KEYS), reader);
+    this.tickPeriodMs = reader.integer(object, ConfigKey.TickPeriodMs);
   }
 }
 
