@@ -65,13 +65,20 @@ import {
 } from "./generated/metric-families";
 import { PodStamp, decodePodStamp, encodePodStamp } from "./podstamp";
 import {
-  LAYOUTS,
+  NODE_CLUSTER_ID,
+  NODE_ID,
+  NODE_LABELS,
+  NODE_NAMESPACE,
+  NODE_REGION,
   PATH_GRPC_STATUS,
   PATH_MTLS,
   PATH_REQUEST_DURATION,
   PATH_RESPONSE_CODE,
   PATH_RESPONSE_FLAGS,
+  PROPERTY_LAYOUTS,
   PropertyLayout,
+  listenerDirectionPath,
+  nodePropertyPath,
 } from "./properties";
 import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
 import { ColdStartFacts, Tracing } from "./tracing";
@@ -108,32 +115,32 @@ export class Vm {
   /** Reads the node's identity once, from the first property layout that has a node id. */
   readNodeFacts(): NodeFacts {
     const host = this.host;
-    let layout: PropertyLayout = LAYOUTS[LAYOUTS.length - 1];
-    for (let i = 0; i < LAYOUTS.length - 1; i++) {
-      if (host.getPropertyString(LAYOUTS[i].nodeId) != null) {
-        layout = LAYOUTS[i];
+    let layout = <PropertyLayout>(PROPERTY_LAYOUTS - 1);
+    for (let i = 0; i < PROPERTY_LAYOUTS - 1; i++) {
+      if (host.getPropertyString(nodePropertyPath(<PropertyLayout>i, NODE_ID)) != null) {
+        layout = <PropertyLayout>i;
         break;
       }
     }
     const facts = new NodeFacts();
-    facts.nodeId = host.getPropertyString(layout.nodeId);
-    facts.cluster = host.getPropertyString(layout.nodeCluster);
-    facts.namespace = host.getPropertyString(layout.nodeNamespace);
-    facts.region = host.getPropertyString(layout.nodeRegion);
-    facts.revision = host.getPropertyString(layout.nodeLabel(REVISION_LABEL));
-    facts.service = host.getPropertyString(layout.nodeLabel(SERVICE_LABEL));
-    facts.configuration = host.getPropertyString(layout.nodeLabel(CONFIGURATION_LABEL));
+    facts.nodeId = host.getPropertyString(nodePropertyPath(layout, NODE_ID));
+    facts.cluster = host.getPropertyString(nodePropertyPath(layout, NODE_CLUSTER_ID));
+    facts.namespace = host.getPropertyString(nodePropertyPath(layout, NODE_NAMESPACE));
+    facts.region = host.getPropertyString(nodePropertyPath(layout, NODE_REGION));
+    facts.revision = host.getPropertyString(nodePropertyPath(layout, NODE_LABELS + REVISION_LABEL));
+    facts.service = host.getPropertyString(nodePropertyPath(layout, NODE_LABELS + SERVICE_LABEL));
+    facts.configuration = host.getPropertyString(nodePropertyPath(layout, NODE_LABELS + CONFIGURATION_LABEL));
     return facts;
   }
 
   /** The listener direction, from the first layout that has it (a stream can read it, a root not). */
   readListenerDirection(): i64 {
-    const last = LAYOUTS.length - 1;
+    const last = PROPERTY_LAYOUTS - 1;
     for (let i = 0; i < last; i++) {
-      const direction = this.host.getPropertyI64(LAYOUTS[i].listenerDirection, -1);
+      const direction = this.host.getPropertyI64(listenerDirectionPath(<PropertyLayout>i), -1);
       if (direction >= 0) return direction;
     }
-    return this.host.getPropertyI64(LAYOUTS[last].listenerDirection, 0);
+    return this.host.getPropertyI64(listenerDirectionPath(<PropertyLayout>last), 0);
   }
 }
 

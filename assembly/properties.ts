@@ -1,54 +1,49 @@
 // The Envoy properties the filter reads, and where each Envoy property layout keeps them. Pure:
-// paths are encoded once here and read through the Host.
+// paths are encoded here and read through the Host.
 //
-// Envoy moved the node and listener properties under `xds.` in 1.33 (earlier: `node.*`,
+// Envoy moved the node and listener properties under `xds.` in 1.33 (before: `node.*`,
 // `listener_direction`). The filter does not know which Envoy it runs in: it tries the layouts in
-// LAYOUTS order (see readNode / readListenerDirection in filter.ts), so supporting another layout is
-// one more entry here.
+// PropertyLayout order (Vm.readNodeFacts, Vm.readListenerDirection in filter.ts), so another
+// layout is one more enum member and one more entry in each table below.
 
 /** A property path: its segments joined by NUL bytes, encoded once and reused. */
 export function propertyPath(segments: string[]): ArrayBuffer {
   return String.UTF8.encode(segments.join("\0"));
 }
 
-/** Where one Envoy property layout keeps the node's identity and the listener direction. */
-export class PropertyLayout {
-  readonly nodeId: ArrayBuffer;
-  readonly nodeCluster: ArrayBuffer;
-  readonly nodeNamespace: ArrayBuffer;
-  readonly nodeRegion: ArrayBuffer;
-  /** The node metadata's LABELS map; label names are appended by nodeLabel(). */
-  private readonly labels: string[];
-  readonly listenerDirection: ArrayBuffer;
-
-  constructor(
-    public readonly name: string,
-    node: string[],
-    listenerDirection: string[],
-  ) {
-    this.nodeId = propertyPath(node.concat(["id"]));
-    this.nodeCluster = propertyPath(node.concat(["metadata", "CLUSTER_ID"]));
-    this.nodeNamespace = propertyPath(node.concat(["metadata", "NAMESPACE"]));
-    this.nodeRegion = propertyPath(node.concat(["locality", "region"]));
-    this.labels = node.concat(["metadata", "LABELS"]);
-    this.listenerDirection = propertyPath(listenerDirection);
-  }
-
-  /** The path of one of the node's pod labels. */
-  nodeLabel(label: string): ArrayBuffer {
-    return propertyPath(this.labels.concat([label]));
-  }
+/** Envoy's property layouts, in the order they are tried; the last one is used without probing. */
+export enum PropertyLayout {
+  /** Envoy from 1.33: node and listener properties under `xds.`. */
+  Xds,
+  /** Envoy before 1.33. */
+  Legacy,
 }
 
-/** Envoy from 1.33: node and listener properties under `xds.`. */
-export const XDS_LAYOUT = new PropertyLayout("xds", ["xds", "node"], ["xds", "listener_direction"]);
-/** Envoy before 1.33. */
-export const LEGACY_LAYOUT = new PropertyLayout("legacy", ["node"], ["listener_direction"]);
+export const PROPERTY_LAYOUTS: i32 = 2;
 
-/** The layouts in the order they are tried; the last one is used without probing. */
-export const LAYOUTS: PropertyLayout[] = [XDS_LAYOUT, LEGACY_LAYOUT];
+/** Where each layout keeps the node (NUL-joined path prefix), by PropertyLayout. */
+const NODE: StaticArray<string> = ["xds\0node\0", "node\0"];
+/** Where each layout keeps the listener direction, by PropertyLayout. */
+const LISTENER_DIRECTION: StaticArray<string> = ["xds\0listener_direction", "listener_direction"];
 
-// Properties every layout has at the same path.
+/** Node properties, as paths below the node. */
+export const NODE_ID = "id";
+export const NODE_CLUSTER_ID = "metadata\0CLUSTER_ID";
+export const NODE_NAMESPACE = "metadata\0NAMESPACE";
+export const NODE_REGION = "locality\0region";
+/** The node's pod labels; the label name follows. */
+export const NODE_LABELS = "metadata\0LABELS\0";
+
+/** The path of a node property (`property`: one of NODE_*) in `layout`. */
+export function nodePropertyPath(layout: PropertyLayout, property: string): ArrayBuffer {
+  return String.UTF8.encode(NODE[layout] + property);
+}
+
+export function listenerDirectionPath(layout: PropertyLayout): ArrayBuffer {
+  return String.UTF8.encode(LISTENER_DIRECTION[layout]);
+}
+
+// Properties every layout has at the same path, read per request: encoded once.
 export const PATH_MTLS = propertyPath(["connection", "mtls"]);
 export const PATH_RESPONSE_CODE = propertyPath(["response", "code"]);
 export const PATH_RESPONSE_FLAGS = propertyPath(["response", "flags"]);
