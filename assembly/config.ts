@@ -66,7 +66,13 @@ export class ConfigReader {
   }
 
   /** The member, or null when absent; a present member of the wrong type is reported here. */
-  typed(object: JsonValue | null, key: string, field: string, kind: JsonKind, expected: string): JsonValue | null {
+  typed(
+    object: JsonValue | null,
+    key: string,
+    field: string,
+    kind: JsonKind,
+    expected: string,
+  ): JsonValue | null {
     if (object == null) return null;
     const value = object.member(key);
     if (value == null) return null;
@@ -198,7 +204,9 @@ export function isHostToken(text: string): bool {
 
 /** An HTTP path: `/` then up to 1023 printable ASCII characters, no spaces. */
 export function isRequestPath(text: string): bool {
-  return text.length > 0 && text.length <= 1024 && text.charCodeAt(0) == 0x2f && isPrintableAscii(text, false);
+  return (
+    text.length > 0 && text.length <= 1024 && text.charCodeAt(0) == 0x2f && isPrintableAscii(text, false)
+  );
 }
 
 /** A service name: 1..255 printable ASCII characters (spaces allowed). */
@@ -236,15 +244,15 @@ function isHeaderNameLike(key: string): bool {
 function jsonQuote(text: string): string {
   const cut = text.length > MAX_QUOTED_LENGTH;
   const n = cut ? MAX_QUOTED_LENGTH : text.length;
-  let out = "\"";
+  let out = '"';
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (c == 0x22) out += "\\\"";
+    if (c == 0x22) out += '\\"';
     else if (c == 0x5c) out += "\\\\";
     else if (c >= 0x20 && c < 0x7f) out += String.fromCharCode(c);
     else out += "\\u" + hex4(c);
   }
-  return out + (cut ? "\"..." : "\"");
+  return out + (cut ? '"...' : '"');
 }
 
 /** How a value is quoted back in a message. */
@@ -253,7 +261,9 @@ function quote(value: JsonValue): string {
     case JsonKind.String:
       return jsonQuote(value.text);
     case JsonKind.Number:
-      return value.text.length > MAX_QUOTED_LENGTH ? value.text.substring(0, MAX_QUOTED_LENGTH) + "..." : value.text;
+      return value.text.length > MAX_QUOTED_LENGTH
+        ? value.text.substring(0, MAX_QUOTED_LENGTH) + "..."
+        : value.text;
     case JsonKind.Bool:
       return value.bool ? "true" : "false";
     case JsonKind.Array:
@@ -311,7 +321,12 @@ export class TracingSettings {
     this.minProbability = min(minProbability, maxProbability);
     this.maxProbability = maxProbability;
     this.forceSampleColdStarts = reader.bool(section, ConfigKey.TracingForceSampleColdStarts);
-    this.tracestateKey = reader.text(section, ConfigKey.TracingTracestateKey, isTraceStateKey, EXPECT_TRACESTATE_KEY);
+    this.tracestateKey = reader.text(
+      section,
+      ConfigKey.TracingTracestateKey,
+      isTraceStateKey,
+      EXPECT_TRACESTATE_KEY,
+    );
   }
 }
 
@@ -375,7 +390,9 @@ export class Settings {
     if (root != null) reader.onlyKeys(root, "", TOP_LEVEL_KEYS);
     this.cluster = reader.text(object, ConfigKey.Cluster, isConfigLabelValue, EXPECT_LABEL_VALUE);
     this.region = reader.text(object, ConfigKey.Region, isConfigLabelValue, EXPECT_LABEL_VALUE);
-    this.role = roleFromName(reader.text(object, ConfigKey.Role, isRoleName, "one of \"auto\", \"gateway\", \"sidecar\""));
+    this.role = roleFromName(
+      reader.text(object, ConfigKey.Role, isRoleName, 'one of "auto", "gateway", "sidecar"'),
+    );
     this.skipNonKnative = reader.bool(object, ConfigKey.SkipNonKnative);
     this.coldStartWindowSeconds = reader.integer(object, ConfigKey.ColdStartWindowSeconds);
     this.coldStartMaxRequests = reader.integer(object, ConfigKey.ColdStartMaxRequests);
@@ -387,7 +404,10 @@ export class Settings {
     this.knownRegions = reader.labelValues(object, ConfigKey.KnownRegions);
     this.maxSeries = reader.integer(object, ConfigKey.MaxSeries);
     this.tracing = new TracingSettings(reader.section(object, ConfigKey.Tracing, TRACING_KEYS), reader);
-    this.spanExport = new SpanExportSettings(reader.section(object, ConfigKey.SpanExport, SPAN_EXPORT_KEYS), reader);
+    this.spanExport = new SpanExportSettings(
+      reader.section(object, ConfigKey.SpanExport, SPAN_EXPORT_KEYS),
+      reader,
+    );
     this.tickPeriodMs = reader.integer(object, ConfigKey.TickPeriodMs);
   }
 }

@@ -71,14 +71,19 @@ export class CrossCluster {
     const duration = hopDuration(nowMs, stamp.sentMs);
     const series = this.seriesOf(stamp.cluster, stamp.region);
     const hop = new InboundHop(true, stamp.cluster, stamp.region, stamp.sentMs, duration.skewed, series);
-    this.registry.record(this.seriesId(hop, CROSS_CLUSTER_HOP_DURATION, null, HOP_DURATION), <u64>duration.milliseconds);
+    this.registry.record(
+      this.seriesId(hop, CROSS_CLUSTER_HOP_DURATION, null, HOP_DURATION),
+      <u64>duration.milliseconds,
+    );
     return hop;
   }
 
   /** on_log of an inbound stream: count a cross-cluster request with its response class (index). */
   onInboundLog(hop: InboundHop, codeClass: i32): void {
     if (!hop.crossCluster) return;
-    this.registry.increment(this.seriesId(hop, CROSS_CLUSTER_REQUESTS, codeClassName(codeClass), 1 + codeClass));
+    this.registry.increment(
+      this.seriesId(hop, CROSS_CLUSTER_REQUESTS, codeClassName(codeClass), 1 + codeClass),
+    );
   }
 
   /**

@@ -244,7 +244,14 @@ export class Root {
     this.slotHop = wants.add(settings.hopHeader);
     this.slotPod = wants.add(settings.podHeader);
     this.crossCluster = new CrossCluster(settings.hopHeader, this.identity, vm.registry, vm.host);
-    this.tracing = new Tracing(settings, this.identity, vm.registry, wants, vm.host.nowMilliseconds(), vm.host);
+    this.tracing = new Tracing(
+      settings,
+      this.identity,
+      vm.registry,
+      wants,
+      vm.host.nowMilliseconds(),
+      vm.host,
+    );
     this.wants = wants;
     this.entryName = String.UTF8.encode(settings.entryHeader);
     this.hopName = String.UTF8.encode(settings.hopHeader);
@@ -420,7 +427,9 @@ export class Stream {
   /** The filter's own stamps present on the request (configured names and any `x-kwt-*`). */
   private stampsPresent(scan: HeaderScan): bool {
     const root = this.root;
-    return scan.has(root.slotEntry) || scan.has(root.slotHop) || scan.has(root.slotPod) || scan.prefixed.length > 0;
+    return (
+      scan.has(root.slotEntry) || scan.has(root.slotHop) || scan.has(root.slotPod) || scan.prefixed.length > 0
+    );
   }
 
   private removeStamps(scan: HeaderScan, alsoProxyRequest: bool): void {
@@ -463,7 +472,13 @@ export class Stream {
   private inboundRequest(scan: HeaderScan): void {
     const root = this.root;
     const settings = root.settings!;
-    if (isProbe(scan.value(root.slotUserAgent), scan.has(root.slotNetworkProbe), scan.has(root.slotKubeletProbe))) {
+    if (
+      isProbe(
+        scan.value(root.slotUserAgent),
+        scan.has(root.slotNetworkProbe),
+        scan.has(root.slotKubeletProbe),
+      )
+    ) {
       return;
     }
     if (settings.skipNonKnative && !root.identity.isRevision) return;
@@ -472,7 +487,13 @@ export class Stream {
     let entryMs: i64 = -1;
     if (this.stampsPresent(scan)) {
       if (this.host.getPropertyBool(PATH_MTLS, false)) {
-        const hop = checkHop(scan.value(root.slotHop), true, root.identity.cluster, settings.knownClusters, settings.knownRegions);
+        const hop = checkHop(
+          scan.value(root.slotHop),
+          true,
+          root.identity.cluster,
+          settings.knownClusters,
+          settings.knownRegions,
+        );
         this.hop = hop;
         if (hop.verdict == HopVerdict.Rejected) root.rejectStamp(hop.reason);
         const stamp = hop.stamp;
@@ -519,7 +540,16 @@ export class Stream {
     if (this.outcome == ActivatorOutcome.ColdStart) {
       const id = root.identity;
       stamp = encodePodStamp(
-        new PodStamp(true, this.waitMs, id.cluster, id.region, id.namespace, id.service, id.configuration, id.revision),
+        new PodStamp(
+          true,
+          this.waitMs,
+          id.cluster,
+          id.region,
+          id.namespace,
+          id.service,
+          id.configuration,
+          id.revision,
+        ),
       );
     }
     if (stamp != null) this.host.replaceHeader(HeaderMap.Response, root.podName, stamp);
@@ -539,7 +569,12 @@ export class Stream {
     if (crossCluster != null) crossCluster.onInboundLog(this.inboundHop, codeClass);
     const registry = root.vm.registry;
     registry.increment(
-      root.revSeries(INVOCATIONS, [this.sourceCluster, className], series != null ? series.invocations : null, codeClass),
+      root.revSeries(
+        INVOCATIONS,
+        [this.sourceCluster, className],
+        series != null ? series.invocations : null,
+        codeClass,
+      ),
     );
     if (kind != ErrorKind.None) {
       registry.increment(

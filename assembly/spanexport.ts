@@ -15,7 +15,6 @@ import { HeaderMap, Host } from "./hostinterface";
 export const SCOPE_NAME = "kwt-filter";
 export const SCOPE_VERSION = "1";
 
-
 export class SpanExporter {
   private readonly batcher: SpanBatcher;
   private readonly cluster: ArrayBuffer;
@@ -36,7 +35,9 @@ export class SpanExporter {
     private readonly registry: SeriesRegistry,
     private readonly host: Host,
   ) {
-    this.batcher = new SpanBatcher(new BatcherSettings(settings.maxQueue, settings.maxBatch, settings.maxRetries));
+    this.batcher = new SpanBatcher(
+      new BatcherSettings(settings.maxQueue, settings.maxBatch, settings.maxRetries),
+    );
     this.cluster = String.UTF8.encode(settings.cluster);
     this.headers = serializeHeaderPairs(
       [":method", ":path", ":authority", "content-type"],
@@ -58,7 +59,13 @@ export class SpanExporter {
     const batch = this.batcher.nextBatch();
     if (batch == null) return;
     const body = String.UTF8.encode(encodeExportRequest(this.resource, SCOPE_NAME, SCOPE_VERSION, batch));
-    const token = this.host.httpCall(this.cluster, this.headers, body, this.noTrailers, this.settings.timeoutMs);
+    const token = this.host.httpCall(
+      this.cluster,
+      this.headers,
+      body,
+      this.noTrailers,
+      this.settings.timeoutMs,
+    );
     if (token < 0) {
       // Unknown cluster or refused call: a failed attempt, retried on a later tick.
       this.settle(this.batcher.finish(false));

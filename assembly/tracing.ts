@@ -70,13 +70,18 @@ export class Tracing {
       ),
       nowMs,
     );
-    this.ownMember = new TraceStateMember(tracing.tracestateKey, ownMemberValue(identity.cluster, identity.region));
+    this.ownMember = new TraceStateMember(
+      tracing.tracestateKey,
+      ownMemberValue(identity.cluster, identity.region),
+    );
     // planTrace sees every value: repeated tracestate headers are one list, a repeated traceparent is repaired.
     this.traceparentSlot = wants.add(TRACEPARENT, true);
     this.tracestateSlot = wants.add(TRACESTATE, true);
     const repaired = new StaticArray<u32>(TRACEPARENT_PROBLEM_REASONS.length);
     for (let i = 1; i < TRACEPARENT_PROBLEM_REASONS.length; i++) {
-      unchecked((repaired[i] = registry.fixed(TRACEPARENT_REPAIRED, [unchecked(TRACEPARENT_PROBLEM_REASONS[i])])));
+      unchecked(
+        (repaired[i] = registry.fixed(TRACEPARENT_REPAIRED, [unchecked(TRACEPARENT_PROBLEM_REASONS[i])])),
+      );
     }
     this.repairedIds = repaired;
     this.startedSampledId = registry.fixed(TRACES_STARTED, ["true"]);
@@ -142,9 +147,11 @@ export class Tracing {
   /** Writes the plan's headers and counts what it did. */
   private apply(plan: TracePlan, scan: HeaderScan): void {
     if (plan.action == TraceAction.Keep) return;
-    if (unchecked(scan.counts[this.traceparentSlot]) > 1) this.host.removeHeader(HeaderMap.Request, this.traceparentHeader);
+    if (unchecked(scan.counts[this.traceparentSlot]) > 1)
+      this.host.removeHeader(HeaderMap.Request, this.traceparentHeader);
     this.host.replaceHeader(HeaderMap.Request, this.traceparentHeader, plan.traceparent);
-    if (unchecked(scan.counts[this.tracestateSlot]) > 1) this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
+    if (unchecked(scan.counts[this.tracestateSlot]) > 1)
+      this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
     this.host.replaceHeader(HeaderMap.Request, this.tracestateHeader, plan.tracestate);
     if (plan.action == TraceAction.Restart) {
       this.registry.increment(unchecked(this.repairedIds[<i32>plan.problem]));
@@ -159,12 +166,7 @@ export class Tracing {
    * send time to arrival) and a cold-start span (from mesh entry to arrival: the measured wait).
    * The innermost becomes parent-id of the request to the workload.
    */
-  private participate(
-    scan: HeaderScan,
-    hop: InboundHop,
-    coldStart: ColdStartFacts,
-    nowMs: i64,
-  ): void {
+  private participate(scan: HeaderScan, hop: InboundHop, coldStart: ColdStartFacts, nowMs: i64): void {
     const plan = this.plan(scan, true, coldStart.coldStart && this.settings.tracing.forceSampleColdStarts);
     this.apply(plan, scan);
     if (!plan.sampled) return;

@@ -139,7 +139,13 @@ export class FakeHost extends Host {
     this.tickPeriodMs = milliseconds;
   }
 
-  httpCall(_cluster: ArrayBuffer, _headers: ArrayBuffer, _body: ArrayBuffer, _trailers: ArrayBuffer, _timeoutMs: u32): i64 {
+  httpCall(
+    _cluster: ArrayBuffer,
+    _headers: ArrayBuffer,
+    _body: ArrayBuffer,
+    _trailers: ArrayBuffer,
+    _timeoutMs: u32,
+  ): i64 {
     this.calls.push("http_call");
     return -1;
   }
