@@ -1,8 +1,8 @@
 /**
  * The metric names the dashboard and the alert rules query, as Prometheus sees them.
  *
- * The filter's names are docs/filter.md's contract (Envoy writes `wasmcustom.*` stats without the
- * `envoy_` prefix; histograms get `_bucket`, `_sum`, `_count`). The others are what Istio and Envoy
+ * The filter's names come from its catalog, deploy/filter-metrics.json (Envoy writes `wasmcustom.*`
+ * stats without the `envoy_` prefix; histograms get `_bucket`, `_sum`, `_count`). The others are what Istio and Envoy
  * export, checked against their sources:
  * - istio-agent: istio/istio pkg/wasm/monitoring.go, registered under the `istio_agent_` prefix
  *   (pilot/cmd/pilot-agent/status/server.go); Istio's exporter writes counters without `_total`.
