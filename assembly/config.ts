@@ -1,10 +1,24 @@
 // The plugin configuration (WasmPlugin.pluginConfig): parsed and validated once, in
 // proxy_on_configure, into an immutable Settings object. Pure: no host calls.
 //
-// The contract is docs/filter.md ("Configuration"); deploy/filter-config.schema.json states the
-// same rules for a JSON Schema validator, and a test feeds both the same inputs. Every problem is
-// reported as one line: `<field>: <what was wrong>; expected <what>`.
+// The keys, their ranges and defaults come from deploy/filter-config.schema.json (generated into
+// generated/config-keys.ts); this file reads them and checks string values, and a test feeds the
+// schema and this parser the same inputs. Every problem is reported as one line:
+// `<field>: <what was wrong>; expected <what>`.
 
+import {
+  ConfigKey,
+  KEY_DEFAULT,
+  KEY_DEFAULT_TEXT,
+  KEY_EXPECTED,
+  KEY_FIELDS,
+  KEY_HIGH,
+  KEY_LOW,
+  KEY_NAMES,
+  SPAN_EXPORT_KEYS,
+  TOP_LEVEL_KEYS,
+  TRACING_KEYS,
+} from "./generated/config-keys";
 import { JsonKind, JsonResult, JsonValue, hex4, parseJson } from "./json";
 import { isLabelValue } from "./labels";
 import { isTraceStateKey } from "./tracestate";
@@ -13,57 +27,17 @@ import { isTraceStateKey } from "./tracestate";
 export const MAX_CONFIGURATION_BYTES: i32 = 65536;
 
 /** `maxSeries` when the configuration does not set it; also the cap before any valid configuration. */
-export const DEFAULT_MAX_SERIES: i32 = 2000;
+export const DEFAULT_MAX_SERIES: i32 = <i32>KEY_DEFAULT[ConfigKey.MaxSeries];
 /** How deep a configuration may nest (it needs 3 levels; the bound stops a recursion bomb). */
 const MAX_CONFIGURATION_DEPTH: i32 = 16;
 /** Longest value quoted back in an error message. */
 const MAX_QUOTED_LENGTH: i32 = 40;
-
-export const MAX_KNOWN_LABELS: i32 = 64;
 
 export enum RoleSetting {
   Auto,
   Gateway,
   Sidecar,
 }
-
-const TOP_LEVEL_KEYS: string[] = [
-  "cluster",
-  "region",
-  "role",
-  "skipNonKnative",
-  "coldStartWindowSeconds",
-  "coldStartMaxRequests",
-  "entryHeader",
-  "hopHeader",
-  "podHeader",
-  "keepPodHeader",
-  "knownClusters",
-  "knownRegions",
-  "maxSeries",
-  "tracing",
-  "spanExport",
-  "tickPeriodMs",
-];
-const TRACING_KEYS: string[] = [
-  "enabled",
-  "targetSampledPerSecond",
-  "minProbability",
-  "maxProbability",
-  "forceSampleColdStarts",
-  "tracestateKey",
-];
-const SPAN_EXPORT_KEYS: string[] = [
-  "enabled",
-  "cluster",
-  "authority",
-  "path",
-  "serviceName",
-  "maxQueue",
-  "maxBatch",
-  "maxRetries",
-  "timeoutMs",
-];
 
 const EXPECT_LABEL_VALUE = "1 to 63 characters of A-Z a-z 0-9 _ . : / -";
 const EXPECT_HEADER_NAME = "a lower-case header name: a letter, then up to 63 of a-z 0-9 -";
@@ -79,7 +53,7 @@ export class ConfigReader {
   }
 
   /** Refuses members not in `allowed` (in document order). */
-  onlyKeys(object: JsonValue, prefix: string, allowed: string[]): void {
+  onlyKeys(object: JsonValue, prefix: string, allowed: StaticArray<string>): void {
     const keys = object.keys;
     if (keys == null) return;
     for (let i = 0; i < keys.length; i++) {
@@ -92,7 +66,13 @@ export class ConfigReader {
   }
 
   /** The member, or null when absent; a present member of the wrong type is reported here. */
-  typed(object: JsonValue | null, key: string, field: string, kind: JsonKind, expected: string): JsonValue | null {
+  typed(
+    object: JsonValue | null,
+    key: string,
+    field: string,
+    kind: JsonKind,
+    expected: string,
+  ): JsonValue | null {
     if (object == null) return null;
     const value = object.member(key);
     if (value == null) return null;
@@ -103,14 +83,23 @@ export class ConfigReader {
     return value;
   }
 
-  bool(object: JsonValue | null, key: string, field: string, fallback: bool): bool {
-    const value = this.typed(object, key, field, JsonKind.Bool, EXPECT_BOOL);
-    return value == null ? fallback : value.bool;
+  /** The member `key` of `object`, or null when absent; reported when of the wrong type. */
+  member(object: JsonValue | null, key: ConfigKey, kind: JsonKind, expected: string): JsonValue | null {
+    return this.typed(object, KEY_NAMES[key], KEY_FIELDS[key], kind, expected);
   }
 
-  integer(object: JsonValue | null, key: string, field: string, low: i32, high: i32, fallback: i32): i32 {
+  bool(object: JsonValue | null, key: ConfigKey): bool {
+    const value = this.member(object, key, JsonKind.Bool, EXPECT_BOOL);
+    return value == null ? KEY_DEFAULT[key] != 0 : value.bool;
+  }
+
+  integer(object: JsonValue | null, key: ConfigKey): i32 {
+    const low = <i32>KEY_LOW[key];
+    const high = <i32>KEY_HIGH[key];
+    const fallback = <i32>KEY_DEFAULT[key];
+    const field = KEY_FIELDS[key];
     const expected = "an integer from " + low.toString() + " to " + high.toString();
-    const value = this.typed(object, key, field, JsonKind.Number, expected);
+    const value = this.member(object, key, JsonKind.Number, expected);
     if (value == null) return fallback;
     const n = value.number;
     if (!isFinite(n) || n != Math.floor(n)) {
@@ -124,49 +113,44 @@ export class ConfigReader {
     return <i32>n;
   }
 
-  number(object: JsonValue | null, key: string, field: string, low: f64, high: f64, expected: string, fallback: f64): f64 {
-    const value = this.typed(object, key, field, JsonKind.Number, expected);
-    if (value == null) return fallback;
+  number(object: JsonValue | null, key: ConfigKey): f64 {
+    const expected = KEY_EXPECTED[key];
+    const value = this.member(object, key, JsonKind.Number, expected);
+    if (value == null) return KEY_DEFAULT[key];
     const n = value.number;
-    if (!(n >= low && n <= high)) {
-      this.fail(field, quote(value) + " is out of range", expected);
-      return fallback;
+    if (!(n >= KEY_LOW[key] && n <= KEY_HIGH[key])) {
+      this.fail(KEY_FIELDS[key], quote(value) + " is out of range", expected);
+      return KEY_DEFAULT[key];
     }
     return n;
   }
 
-  /** A string member that `accept` approves; `fallback` when absent. */
-  text(
-    object: JsonValue | null,
-    key: string,
-    field: string,
-    accept: (s: string) => bool,
-    expected: string,
-    fallback: string,
-  ): string {
-    const value = this.typed(object, key, field, JsonKind.String, expected);
-    if (value == null) return fallback;
+  /** A string member that `accept` approves; the key's default when absent. */
+  text(object: JsonValue | null, key: ConfigKey, accept: (s: string) => bool, expected: string): string {
+    const value = this.member(object, key, JsonKind.String, expected);
+    if (value == null) return KEY_DEFAULT_TEXT[key];
     if (!accept(value.text)) {
-      this.fail(field, quote(value) + " is not allowed", expected);
-      return fallback;
+      this.fail(KEY_FIELDS[key], quote(value) + " is not allowed", expected);
+      return KEY_DEFAULT_TEXT[key];
     }
     return value.text;
   }
 
-  labelValues(object: JsonValue, key: string): string[] {
-    const expected = "an array of at most " + MAX_KNOWN_LABELS.toString() + " label values";
+  labelValues(object: JsonValue, key: ConfigKey): string[] {
+    const maxItems = <i32>KEY_HIGH[key];
+    const expected = "an array of at most " + maxItems.toString() + " label values";
     const result = new Array<string>();
-    const value = this.typed(object, key, key, JsonKind.Array, expected);
+    const value = this.member(object, key, JsonKind.Array, expected);
     if (value == null) return result;
     const items = value.items;
     if (items == null) return result;
-    if (items.length > MAX_KNOWN_LABELS) {
-      this.fail(key, items.length.toString() + " items are too many", expected);
+    if (items.length > maxItems) {
+      this.fail(KEY_FIELDS[key], items.length.toString() + " items are too many", expected);
       return result;
     }
     for (let i = 0; i < items.length; i++) {
       const item = unchecked(items[i]);
-      const field = key + "[" + i.toString() + "]";
+      const field = KEY_FIELDS[key] + "[" + i.toString() + "]";
       if (item.kind != JsonKind.String) {
         this.fail(field, wrongType(item), EXPECT_LABEL_VALUE);
         return result;
@@ -180,10 +164,10 @@ export class ConfigReader {
     return result;
   }
 
-  /** A nested object member (null when absent or wrong; unknown keys in it are refused). */
-  section(object: JsonValue, key: string, allowed: string[]): JsonValue | null {
-    const value = this.typed(object, key, key, JsonKind.Object, "an object");
-    if (value != null) this.onlyKeys(value, key + ".", allowed);
+  /** A nested object member (null when absent or wrong; keys not in `allowed` are refused). */
+  section(object: JsonValue, key: ConfigKey, allowed: StaticArray<string>): JsonValue | null {
+    const value = this.member(object, key, JsonKind.Object, "an object");
+    if (value != null) this.onlyKeys(value, KEY_FIELDS[key] + ".", allowed);
     return value;
   }
 }
@@ -220,7 +204,9 @@ export function isHostToken(text: string): bool {
 
 /** An HTTP path: `/` then up to 1023 printable ASCII characters, no spaces. */
 export function isRequestPath(text: string): bool {
-  return text.length > 0 && text.length <= 1024 && text.charCodeAt(0) == 0x2f && isPrintableAscii(text, false);
+  return (
+    text.length > 0 && text.length <= 1024 && text.charCodeAt(0) == 0x2f && isPrintableAscii(text, false)
+  );
 }
 
 /** A service name: 1..255 printable ASCII characters (spaces allowed). */
@@ -258,15 +244,15 @@ function isHeaderNameLike(key: string): bool {
 function jsonQuote(text: string): string {
   const cut = text.length > MAX_QUOTED_LENGTH;
   const n = cut ? MAX_QUOTED_LENGTH : text.length;
-  let out = "\"";
+  let out = '"';
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (c == 0x22) out += "\\\"";
+    if (c == 0x22) out += '\\"';
     else if (c == 0x5c) out += "\\\\";
     else if (c >= 0x20 && c < 0x7f) out += String.fromCharCode(c);
     else out += "\\u" + hex4(c);
   }
-  return out + (cut ? "\"..." : "\"");
+  return out + (cut ? '"...' : '"');
 }
 
 /** How a value is quoted back in a message. */
@@ -275,7 +261,9 @@ function quote(value: JsonValue): string {
     case JsonKind.String:
       return jsonQuote(value.text);
     case JsonKind.Number:
-      return value.text.length > MAX_QUOTED_LENGTH ? value.text.substring(0, MAX_QUOTED_LENGTH) + "..." : value.text;
+      return value.text.length > MAX_QUOTED_LENGTH
+        ? value.text.substring(0, MAX_QUOTED_LENGTH) + "..."
+        : value.text;
     case JsonKind.Bool:
       return value.bool ? "true" : "false";
     case JsonKind.Array:
@@ -313,54 +301,31 @@ export class TracingSettings {
   readonly tracestateKey: string;
 
   constructor(section: JsonValue | null, reader: ConfigReader) {
-    this.enabled = reader.bool(section, "enabled", "tracing.enabled", true);
-    this.targetSampledPerSecond = reader.number(
-      section,
-      "targetSampledPerSecond",
-      "tracing.targetSampledPerSecond",
-      0,
-      100000,
-      "a number from 0 to 100000",
-      5,
-    );
-    const minGiven = section != null && section.member("minProbability") != null;
-    const minProbability = reader.number(
-      section,
-      "minProbability",
-      "tracing.minProbability",
-      0,
-      1,
-      "a number from 0 to 1",
-      0.001,
-    );
-    const maxProbability = reader.number(
-      section,
-      "maxProbability",
-      "tracing.maxProbability",
-      0,
-      1,
-      "a number from 0 to 1, at least tracing.minProbability",
-      1,
-    );
+    this.enabled = reader.bool(section, ConfigKey.TracingEnabled);
+    this.targetSampledPerSecond = reader.number(section, ConfigKey.TracingTargetSampledPerSecond);
+    const minKey = ConfigKey.TracingMinProbability;
+    const maxKey = ConfigKey.TracingMaxProbability;
+    const minGiven = section != null && section.member(KEY_NAMES[minKey]) != null;
+    const minProbability = reader.number(section, minKey);
+    const maxProbability = reader.number(section, maxKey);
     if (minGiven && maxProbability < minProbability) {
-      const max = section!.member("maxProbability")!;
+      const max = section!.member(KEY_NAMES[maxKey])!;
+      const minField = KEY_FIELDS[minKey];
       reader.fail(
-        "tracing.maxProbability",
-        quote(max) + " is below tracing.minProbability " + quote(section!.member("minProbability")!),
-        "a number from tracing.minProbability to 1",
+        KEY_FIELDS[maxKey],
+        quote(max) + " is below " + minField + " " + quote(section!.member(KEY_NAMES[minKey])!),
+        "a number from " + minField + " to 1",
       );
     }
     // With only the maximum given, a maximum below the default minimum lowers the minimum to it.
     this.minProbability = min(minProbability, maxProbability);
     this.maxProbability = maxProbability;
-    this.forceSampleColdStarts = reader.bool(section, "forceSampleColdStarts", "tracing.forceSampleColdStarts", true);
+    this.forceSampleColdStarts = reader.bool(section, ConfigKey.TracingForceSampleColdStarts);
     this.tracestateKey = reader.text(
       section,
-      "tracestateKey",
-      "tracing.tracestateKey",
+      ConfigKey.TracingTracestateKey,
       isTraceStateKey,
       EXPECT_TRACESTATE_KEY,
-      "kwt",
     );
   }
 }
@@ -378,29 +343,25 @@ export class SpanExportSettings {
 
   constructor(section: JsonValue | null, reader: ConfigReader) {
     const hostToken = "1 to 255 printable ASCII characters without spaces";
-    this.enabled = reader.bool(section, "enabled", "spanExport.enabled", false);
-    this.cluster = reader.text(section, "cluster", "spanExport.cluster", isHostToken, hostToken, "otel-collector");
-    this.authority = reader.text(section, "authority", "spanExport.authority", isHostToken, hostToken, "otel-collector");
+    this.enabled = reader.bool(section, ConfigKey.SpanExportEnabled);
+    this.cluster = reader.text(section, ConfigKey.SpanExportCluster, isHostToken, hostToken);
+    this.authority = reader.text(section, ConfigKey.SpanExportAuthority, isHostToken, hostToken);
     this.path = reader.text(
       section,
-      "path",
-      "spanExport.path",
+      ConfigKey.SpanExportPath,
       isRequestPath,
       "a path: / then up to 1023 printable ASCII characters without spaces",
-      "/v1/traces",
     );
     this.serviceName = reader.text(
       section,
-      "serviceName",
-      "spanExport.serviceName",
+      ConfigKey.SpanExportServiceName,
       isServiceName,
       "1 to 255 printable ASCII characters",
-      "kwt-filter",
     );
-    this.maxQueue = reader.integer(section, "maxQueue", "spanExport.maxQueue", 1, 10000, 512);
-    this.maxBatch = reader.integer(section, "maxBatch", "spanExport.maxBatch", 1, 1000, 128);
-    this.maxRetries = reader.integer(section, "maxRetries", "spanExport.maxRetries", 0, 10, 3);
-    this.timeoutMs = reader.integer(section, "timeoutMs", "spanExport.timeoutMs", 100, 60000, 5000);
+    this.maxQueue = reader.integer(section, ConfigKey.SpanExportMaxQueue);
+    this.maxBatch = reader.integer(section, ConfigKey.SpanExportMaxBatch);
+    this.maxRetries = reader.integer(section, ConfigKey.SpanExportMaxRetries);
+    this.timeoutMs = reader.integer(section, ConfigKey.SpanExportTimeoutMs);
   }
 }
 
@@ -427,24 +388,27 @@ export class Settings {
   constructor(root: JsonValue | null, reader: ConfigReader) {
     const object = root != null ? root : new JsonValue();
     if (root != null) reader.onlyKeys(root, "", TOP_LEVEL_KEYS);
-    this.cluster = reader.text(object, "cluster", "cluster", isConfigLabelValue, EXPECT_LABEL_VALUE, "");
-    this.region = reader.text(object, "region", "region", isConfigLabelValue, EXPECT_LABEL_VALUE, "");
+    this.cluster = reader.text(object, ConfigKey.Cluster, isConfigLabelValue, EXPECT_LABEL_VALUE);
+    this.region = reader.text(object, ConfigKey.Region, isConfigLabelValue, EXPECT_LABEL_VALUE);
     this.role = roleFromName(
-      reader.text(object, "role", "role", isRoleName, "one of \"auto\", \"gateway\", \"sidecar\"", "auto"),
+      reader.text(object, ConfigKey.Role, isRoleName, 'one of "auto", "gateway", "sidecar"'),
     );
-    this.skipNonKnative = reader.bool(object, "skipNonKnative", "skipNonKnative", false);
-    this.coldStartWindowSeconds = reader.integer(object, "coldStartWindowSeconds", "coldStartWindowSeconds", 1, 3600, 120);
-    this.coldStartMaxRequests = reader.integer(object, "coldStartMaxRequests", "coldStartMaxRequests", 1, 10000, 20);
-    this.entryHeader = reader.text(object, "entryHeader", "entryHeader", isHeaderName, EXPECT_HEADER_NAME, "x-kwt-entry");
-    this.hopHeader = reader.text(object, "hopHeader", "hopHeader", isHeaderName, EXPECT_HEADER_NAME, "x-kwt-hop");
-    this.podHeader = reader.text(object, "podHeader", "podHeader", isHeaderName, EXPECT_HEADER_NAME, "x-kwt-pod");
-    this.keepPodHeader = reader.bool(object, "keepPodHeader", "keepPodHeader", false);
-    this.knownClusters = reader.labelValues(object, "knownClusters");
-    this.knownRegions = reader.labelValues(object, "knownRegions");
-    this.maxSeries = reader.integer(object, "maxSeries", "maxSeries", 16, 100000, DEFAULT_MAX_SERIES);
-    this.tracing = new TracingSettings(reader.section(object, "tracing", TRACING_KEYS), reader);
-    this.spanExport = new SpanExportSettings(reader.section(object, "spanExport", SPAN_EXPORT_KEYS), reader);
-    this.tickPeriodMs = reader.integer(object, "tickPeriodMs", "tickPeriodMs", 100, 60000, 1000);
+    this.skipNonKnative = reader.bool(object, ConfigKey.SkipNonKnative);
+    this.coldStartWindowSeconds = reader.integer(object, ConfigKey.ColdStartWindowSeconds);
+    this.coldStartMaxRequests = reader.integer(object, ConfigKey.ColdStartMaxRequests);
+    this.entryHeader = reader.text(object, ConfigKey.EntryHeader, isHeaderName, EXPECT_HEADER_NAME);
+    this.hopHeader = reader.text(object, ConfigKey.HopHeader, isHeaderName, EXPECT_HEADER_NAME);
+    this.podHeader = reader.text(object, ConfigKey.PodHeader, isHeaderName, EXPECT_HEADER_NAME);
+    this.keepPodHeader = reader.bool(object, ConfigKey.KeepPodHeader);
+    this.knownClusters = reader.labelValues(object, ConfigKey.KnownClusters);
+    this.knownRegions = reader.labelValues(object, ConfigKey.KnownRegions);
+    this.maxSeries = reader.integer(object, ConfigKey.MaxSeries);
+    this.tracing = new TracingSettings(reader.section(object, ConfigKey.Tracing, TRACING_KEYS), reader);
+    this.spanExport = new SpanExportSettings(
+      reader.section(object, ConfigKey.SpanExport, SPAN_EXPORT_KEYS),
+      reader,
+    );
+    this.tickPeriodMs = reader.integer(object, ConfigKey.TickPeriodMs);
   }
 }
 

@@ -1,8 +1,9 @@
-// The glue: root contexts (configuration, identity, position) and stream contexts (one request).
-// Data flows one way: host callback -> read the few values needed -> pure decision -> host calls.
-// The host is reached only from the glue: this file, index.ts (ABI entry points), host.ts
-// (trap-free bindings), part 2's tracing.ts / spanexport.ts, and random.ts (WASI random_get);
-// every other module is pure.
+// The glue: the VM's state, root contexts (configuration, identity, position) and stream contexts
+// (one request). Data flows one way: host callback -> read the few values needed -> pure decision
+// -> host calls. Every host call goes through the Host the VM is given (hostinterface.ts): Envoy's
+// (host.ts) from index.ts, an in-memory fake in as-pect tests. The other glue modules are
+// crosscluster.ts (hop stamps, cross-cluster metrics), tracing.ts (trace context, sampling, spans)
+// and spanexport.ts; every other module is pure.
 //
 // Per request (docs/filter.md, "Where it runs"):
 // - inbound sidecar (revision pod): onRequestHeaders reads the request's headers in one call and
@@ -20,26 +21,10 @@ import {
   oversizedConfigurationError,
   parseSettings,
 } from "./config";
-import { formatEntryMillis, parseEntryMillis } from "./entry";
+import { formatEntryMillis, parseEntryMillis } from "./entrystamp";
 import { HeaderScan, HeaderWants, scanHeaderPairs } from "./headerscan";
 import { HopCheck, HopVerdict, REJECT_MALFORMED, REJECT_UNTRUSTED, checkHop } from "./hop";
-import {
-  HostMetrics,
-  LogLevel,
-  REQUEST_HEADERS,
-  RESPONSE_HEADERS,
-  getHeader,
-  getHeaderPairs,
-  getPropertyBool,
-  getPropertyI64,
-  getPropertyString,
-  log,
-  nowMilliseconds,
-  propertyPath,
-  readPluginConfiguration,
-  removeHeader,
-  replaceHeader,
-} from "./host";
+import { HeaderMap, Host, LogLevel } from "./hostinterface";
 import {
   CONFIGURATION_LABEL,
   Identity,
@@ -65,51 +50,40 @@ import {
   isGrpcContentType,
   isProbe,
 } from "./knative";
-import { MAX_CACHED_LABEL_SETS, MetricFamily, MetricKind, SeriesRegistry } from "./metrics";
-import { PodReport, decodePodReport, encodePodReport } from "./podreport";
-// Part 2 (hop stamps, cross-cluster metrics, trace context, span export): assembly/tracing.ts.
-import { ColdStartFacts, InboundHop, NOT_CROSS_CLUSTER, Tracing } from "./tracing";
+import { MAX_CACHED_LABEL_SETS, MetricFamily, SeriesRegistry } from "./metrics";
+import {
+  ACTIVATOR_PROXIED,
+  CLOCK_SKEW,
+  COLD_START_DURATION,
+  COLD_STARTS,
+  COLD_STARTS_UNTIMED,
+  CONFIG_REJECTED,
+  ERRORS,
+  INVOCATIONS,
+  REQUEST_DURATION,
+  STAMPS_REJECTED,
+} from "./generated/metric-families";
+import { PodStamp, decodePodStamp, encodePodStamp } from "./podstamp";
+import {
+  NODE_CLUSTER_ID,
+  NODE_ID,
+  NODE_LABELS,
+  NODE_NAMESPACE,
+  NODE_REGION,
+  PATH_GRPC_STATUS,
+  PATH_MTLS,
+  PATH_REQUEST_DURATION,
+  PATH_RESPONSE_CODE,
+  PATH_RESPONSE_FLAGS,
+  PROPERTY_LAYOUTS,
+  PropertyLayout,
+  listenerDirectionPath,
+  nodePropertyPath,
+} from "./properties";
+import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
+import { ColdStartFacts, Tracing } from "./tracing";
 
-// --- Metrics (docs/filter.md, "Metrics") ------------------------------------------------------
-
-const REV: string[] = [
-  "namespace_name",
-  "service_name",
-  "configuration_name",
-  "revision_name",
-  "destination_cluster",
-  "destination_region",
-];
-
-function withRev(extra: string[]): string[] {
-  return REV.concat(extra);
-}
-
-const INVOCATIONS = new MetricFamily(
-  "knative_invocations_total",
-  MetricKind.Counter,
-  withRev(["source_cluster", "response_code_class"]),
-);
-const ERRORS = new MetricFamily(
-  "knative_errors_total",
-  MetricKind.Counter,
-  withRev(["source_cluster", "response_code_class", "error_kind"]),
-);
-const COLD_STARTS = new MetricFamily("knative_cold_starts_total", MetricKind.Counter, REV);
-const COLD_STARTS_UNTIMED = new MetricFamily("knative_cold_starts_untimed_total", MetricKind.Counter, REV);
-const COLD_START_DURATION = new MetricFamily("knative_cold_start_duration_milliseconds", MetricKind.Histogram, REV);
-const ACTIVATOR_PROXIED = new MetricFamily("knative_activator_proxied_total", MetricKind.Counter, REV);
-const REQUEST_DURATION = new MetricFamily(
-  "knative_request_duration_milliseconds",
-  MetricKind.Histogram,
-  withRev(["source_cluster", "response_code_class", "cold_start"]),
-);
-const CLOCK_SKEW = new MetricFamily("kwt_clock_skew_total", MetricKind.Counter, [
-  "source_cluster",
-  "destination_cluster",
-]);
-const STAMPS_REJECTED = new MetricFamily("kwt_stamps_rejected_total", MetricKind.Counter, ["reason"]);
-const CONFIG_REJECTED = new MetricFamily("kwt_config_rejected_total", MetricKind.Counter, []);
+// --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
 
 const REV_ONLY_COLD_STARTS: i32 = 0;
 const REV_ONLY_COLD_STARTS_UNTIMED: i32 = 1;
@@ -119,49 +93,61 @@ const REV_ONLY_COUNT: i32 = 4;
 
 // --- Per-VM state ------------------------------------------------------------------------------
 
-/** When this VM started (proxy_on_vm_start), ms since the epoch: the cold-start window's origin. */
-let vmStartMs: i64 = -1;
-/** Non-probe requests this VM's inbound side has seen: the cold-start ordinal. */
-let inboundRequests: i64 = 0;
-/** Node metadata, read once per VM (the first configuration). */
-let nodeFacts: NodeFacts | null = null;
-/** Every series this VM defined; each configuration sets the cap. */
-const registry = new SeriesRegistry(DEFAULT_MAX_SERIES, new HostMetrics());
+/** What one VM keeps across its root contexts, and the host it runs on. */
+export class Vm {
+  /** When this VM started (proxy_on_vm_start), ms since the epoch: the cold-start window's origin. */
+  startMs: i64 = -1;
+  /** Non-probe requests this VM's inbound side has seen: the cold-start ordinal. */
+  inboundRequests: i64 = 0;
+  /** Node metadata, read once per VM (the first configuration). */
+  nodeFacts: NodeFacts | null = null;
+  /** Every series this VM defined; each configuration sets the cap. */
+  readonly registry: SeriesRegistry;
 
-export function onVmStart(): void {
-  if (vmStartMs < 0) vmStartMs = nowMilliseconds();
+  constructor(public readonly host: Host) {
+    this.registry = new SeriesRegistry(DEFAULT_MAX_SERIES, host);
+  }
+
+  onVmStart(): void {
+    if (this.startMs < 0) this.startMs = this.host.nowMilliseconds();
+  }
+
+  /** Reads the node's identity once, from the first property layout that has a node id. */
+  readNodeFacts(): NodeFacts {
+    const host = this.host;
+    let layout = <PropertyLayout>(PROPERTY_LAYOUTS - 1);
+    for (let i = 0; i < PROPERTY_LAYOUTS - 1; i++) {
+      if (host.getPropertyString(nodePropertyPath(<PropertyLayout>i, NODE_ID)) != null) {
+        layout = <PropertyLayout>i;
+        break;
+      }
+    }
+    const facts = new NodeFacts();
+    facts.nodeId = host.getPropertyString(nodePropertyPath(layout, NODE_ID));
+    facts.cluster = host.getPropertyString(nodePropertyPath(layout, NODE_CLUSTER_ID));
+    facts.namespace = host.getPropertyString(nodePropertyPath(layout, NODE_NAMESPACE));
+    facts.region = host.getPropertyString(nodePropertyPath(layout, NODE_REGION));
+    facts.revision = host.getPropertyString(nodePropertyPath(layout, NODE_LABELS + REVISION_LABEL));
+    facts.service = host.getPropertyString(nodePropertyPath(layout, NODE_LABELS + SERVICE_LABEL));
+    facts.configuration = host.getPropertyString(nodePropertyPath(layout, NODE_LABELS + CONFIGURATION_LABEL));
+    return facts;
+  }
+
+  /** The listener direction, from the first layout that has it (a stream can read it, a root not). */
+  readListenerDirection(): i64 {
+    const last = PROPERTY_LAYOUTS - 1;
+    for (let i = 0; i < last; i++) {
+      const direction = this.host.getPropertyI64(listenerDirectionPath(<PropertyLayout>i), -1);
+      if (direction >= 0) return direction;
+    }
+    return this.host.getPropertyI64(listenerDirectionPath(<PropertyLayout>last), 0);
+  }
 }
-
-// Property paths, encoded once.
-const PATH_XDS_NODE_ID = propertyPath(["xds", "node", "id"]);
-const PATH_LISTENER_DIRECTION = propertyPath(["listener_direction"]);
-const PATH_XDS_LISTENER_DIRECTION = propertyPath(["xds", "listener_direction"]);
-const PATH_MTLS = propertyPath(["connection", "mtls"]);
-const PATH_RESPONSE_CODE = propertyPath(["response", "code"]);
-const PATH_RESPONSE_FLAGS = propertyPath(["response", "flags"]);
-const PATH_GRPC_STATUS = propertyPath(["response", "grpc_status"]);
-const PATH_REQUEST_DURATION = propertyPath(["request", "duration"]);
 
 const STATUS_HEADER = String.UTF8.encode(":status");
 const K_PROXY_REQUEST = "k-proxy-request";
 const K_PROXY_REQUEST_NAME = String.UTF8.encode(K_PROXY_REQUEST);
 const KWT_PREFIX = String.UTF8.encode("x-kwt-");
-
-/** Reads the node's identity once, from whichever layout this Envoy has (xds.node from 1.33). */
-function readNodeFacts(): NodeFacts {
-  const facts = new NodeFacts();
-  const xds = getPropertyString(PATH_XDS_NODE_ID) != null;
-  const node: string[] = xds ? ["xds", "node"] : ["node"];
-  facts.nodeId = getPropertyString(propertyPath(node.concat(["id"])));
-  facts.cluster = getPropertyString(propertyPath(node.concat(["metadata", "CLUSTER_ID"])));
-  facts.namespace = getPropertyString(propertyPath(node.concat(["metadata", "NAMESPACE"])));
-  facts.region = getPropertyString(propertyPath(node.concat(["locality", "region"])));
-  const labels = node.concat(["metadata", "LABELS"]);
-  facts.revision = getPropertyString(propertyPath(labels.concat([REVISION_LABEL])));
-  facts.service = getPropertyString(propertyPath(labels.concat([SERVICE_LABEL])));
-  facts.configuration = getPropertyString(propertyPath(labels.concat([CONFIGURATION_LABEL])));
-  return facts;
-}
 
 // --- Root context ------------------------------------------------------------------------------
 
@@ -174,12 +160,14 @@ class InboundSeries {
 /** A warm pod stamp seen at the edge, decoded once, with its duration series by code class. */
 class PodSeries {
   readonly durations: StaticArray<u32> = new StaticArray<u32>(CODE_CLASS_COUNT);
-  constructor(public readonly report: PodReport) {}
+  constructor(public readonly report: PodStamp) {}
 }
 
 export class Root {
   settings: Settings | null = null;
-  /** Part 2 glue for this configuration. */
+  /** Hop stamps and cross-cluster metrics for this configuration. */
+  crossCluster: CrossCluster | null = null;
+  /** Trace context and span export for this configuration. */
   tracing: Tracing | null = null;
   identity: Identity = new Identity("", "", "", "", "", "");
   /** Known after the first request: a root context cannot read the listener direction (1.33). */
@@ -210,27 +198,31 @@ export class Root {
   // Edge: duration series by (warm) pod stamp text.
   byPodStamp: Map<string, PodSeries> = new Map();
 
+  constructor(public readonly vm: Vm) {}
+
   onConfigure(size: u32): bool {
+    const vm = this.vm;
     let result: ConfigResult;
     if (size > <u32>MAX_CONFIGURATION_BYTES) {
       result = new ConfigResult(null, oversizedConfigurationError(size));
     } else {
-      result = parseSettings(readPluginConfiguration(size));
+      result = parseSettings(vm.host.readPluginConfiguration(size));
     }
     const settings = result.settings;
     if (settings == null) {
-      log(LogLevel.Error, "kwt: invalid configuration: " + result.error);
-      registry.increment(registry.fixed(CONFIG_REJECTED, []));
+      vm.host.log(LogLevel.Error, "kwt: invalid configuration: " + result.error);
+      vm.registry.increment(vm.registry.fixed(CONFIG_REJECTED, []));
       return false;
     }
-    if (nodeFacts == null) nodeFacts = readNodeFacts();
-    this.apply(settings, nodeFacts!);
+    if (vm.nodeFacts == null) vm.nodeFacts = vm.readNodeFacts();
+    this.apply(settings, vm.nodeFacts!);
     return true;
   }
 
   private apply(settings: Settings, facts: NodeFacts): void {
+    const vm = this.vm;
     this.settings = settings;
-    registry.maxSeries = settings.maxSeries;
+    vm.registry.maxSeries = settings.maxSeries;
     this.identity = resolveIdentity(facts, settings);
     this.positionKnown = false;
     const id = this.identity;
@@ -238,8 +230,8 @@ export class Root {
     this.bySource = new Map();
     this.byPodStamp = new Map();
     this.revOnlyIds = new StaticArray<u32>(REV_ONLY_COUNT);
-    this.warmPodStamp = encodePodReport(
-      new PodReport(false, -1, id.cluster, id.region, id.namespace, id.service, id.configuration, id.revision),
+    this.warmPodStamp = encodePodStamp(
+      new PodStamp(false, -1, id.cluster, id.region, id.namespace, id.service, id.configuration, id.revision),
     );
 
     const wants = new HeaderWants();
@@ -251,7 +243,15 @@ export class Root {
     this.slotEntry = wants.add(settings.entryHeader);
     this.slotHop = wants.add(settings.hopHeader);
     this.slotPod = wants.add(settings.podHeader);
-    this.tracing = new Tracing(settings, this.identity, registry, wants, nowMilliseconds());
+    this.crossCluster = new CrossCluster(settings.hopHeader, this.identity, vm.registry, vm.host);
+    this.tracing = new Tracing(
+      settings,
+      this.identity,
+      vm.registry,
+      wants,
+      vm.host.nowMilliseconds(),
+      vm.host,
+    );
     this.wants = wants;
     this.entryName = String.UTF8.encode(settings.entryHeader);
     this.hopName = String.UTF8.encode(settings.hopHeader);
@@ -263,9 +263,8 @@ export class Root {
     if (this.positionKnown) return this.position;
     const settings = this.settings;
     if (settings == null) return Position.None;
-    let direction = getPropertyI64(PATH_XDS_LISTENER_DIRECTION, -1);
-    if (direction < 0) direction = getPropertyI64(PATH_LISTENER_DIRECTION, 0);
-    const facts = nodeFacts;
+    const direction = this.vm.readListenerDirection();
+    const facts = this.vm.nodeFacts;
     this.position = positionOf(settings.role, proxyTypeOf(facts != null ? facts.nodeId : null), direction);
     this.positionKnown = true;
     return this.position;
@@ -278,7 +277,7 @@ export class Root {
 
   onTick(): void {
     const tracing = this.tracing;
-    if (tracing != null) tracing.onTick(nowMilliseconds());
+    if (tracing != null) tracing.onTick(this.vm.host.nowMilliseconds());
   }
 
   /** proxy_on_http_call_response: the only calls this filter makes are span exports. */
@@ -303,6 +302,7 @@ export class Root {
       const cached = cache[index];
       if (cached != 0) return cached;
     }
+    const registry = this.vm.registry;
     return registry.remember(cache, index, registry.id(family, this.revValues.concat(extra)));
   }
 
@@ -312,10 +312,12 @@ export class Root {
   }
 
   rejectStamp(reason: string): void {
+    const registry = this.vm.registry;
     registry.increment(registry.fixed(STAMPS_REJECTED, [reason]));
   }
 
   clockSkew(sourceCluster: string): void {
+    const registry = this.vm.registry;
     registry.increment(registry.id(CLOCK_SKEW, [sourceCluster, this.identity.cluster]));
   }
 
@@ -325,7 +327,7 @@ export class Root {
   }
 
   /** Caches a newly decoded warm pod stamp; null for a cold one (its wait differs each time). */
-  cachePodStamp(stampText: string, report: PodReport): PodSeries | null {
+  cachePodStamp(stampText: string, report: PodStamp): PodSeries | null {
     if (report.coldStart) return null;
     if (this.byPodStamp.size >= MAX_CACHED_LABEL_SETS) return null;
     const series = new PodSeries(report);
@@ -333,11 +335,12 @@ export class Root {
     return series;
   }
 
-  requestDurationId(report: PodReport, codeClass: i32, cache: PodSeries | null): u32 {
+  requestDurationId(report: PodStamp, codeClass: i32, cache: PodSeries | null): u32 {
     if (cache != null) {
       const cached = cache.durations[codeClass];
       if (cached != 0) return cached;
     }
+    const registry = this.vm.registry;
     const id = registry.id(REQUEST_DURATION, [
       report.namespace,
       report.service,
@@ -372,30 +375,34 @@ export class Stream {
   /** The cold start's wait in ms; -1 untimed. */
   waitMs: i64 = -1;
   hop: HopCheck | null = null;
-  /** Part 2: the cross-cluster hop seen on this request (tracing.ts). */
+  /** The cross-cluster hop seen on this request (crosscluster.ts). */
   inboundHop: InboundHop = NOT_CROSS_CLUSTER;
 
   // Edge.
   /** This proxy put the entry stamp on, so it owns the client-visible measurement. */
   owner: bool = false;
-  podReport: PodReport | null = null;
+  podStamp: PodStamp | null = null;
   podSeries: PodSeries | null = null;
   responseClass: i32 = 0;
 
   /** The wall clock in ms, read at most once per request (-1: not read yet). */
   private nowMs: i64 = -1;
 
-  constructor(public readonly root: Root) {}
+  private readonly host: Host;
+
+  constructor(public readonly root: Root) {
+    this.host = root.vm.host;
+  }
 
   private now(): i64 {
-    if (this.nowMs < 0) this.nowMs = nowMilliseconds();
+    if (this.nowMs < 0) this.nowMs = this.host.nowMilliseconds();
     return this.nowMs;
   }
 
   onRequestHeaders(): i32 {
     const position = this.root.resolvePosition();
     if (position == Position.None) return 0;
-    const pairs = getHeaderPairs(REQUEST_HEADERS);
+    const pairs = this.host.getHeaderPairs(HeaderMap.Request);
     const scan =
       pairs != null
         ? scanHeaderPairs(changetype<usize>(pairs), <u32>pairs.byteLength, this.root.wants, KWT_PREFIX)
@@ -414,43 +421,49 @@ export class Stream {
 
   onLog(): void {
     if (this.handling == Handling.Inbound) this.inboundLog();
-    else if (this.handling == Handling.Edge && this.podReport != null) this.edgeLog();
+    else if (this.handling == Handling.Edge && this.podStamp != null) this.edgeLog();
   }
 
   /** The filter's own stamps present on the request (configured names and any `x-kwt-*`). */
   private stampsPresent(scan: HeaderScan): bool {
     const root = this.root;
-    return scan.has(root.slotEntry) || scan.has(root.slotHop) || scan.has(root.slotPod) || scan.prefixed.length > 0;
+    return (
+      scan.has(root.slotEntry) || scan.has(root.slotHop) || scan.has(root.slotPod) || scan.prefixed.length > 0
+    );
   }
 
   private removeStamps(scan: HeaderScan, alsoProxyRequest: bool): void {
     const root = this.root;
-    if (scan.has(root.slotEntry)) removeHeader(REQUEST_HEADERS, root.entryName);
-    if (scan.has(root.slotHop)) removeHeader(REQUEST_HEADERS, root.hopName);
-    if (scan.has(root.slotPod)) removeHeader(REQUEST_HEADERS, root.podName);
+    if (scan.has(root.slotEntry)) this.host.removeHeader(HeaderMap.Request, root.entryName);
+    if (scan.has(root.slotHop)) this.host.removeHeader(HeaderMap.Request, root.hopName);
+    if (scan.has(root.slotPod)) this.host.removeHeader(HeaderMap.Request, root.podName);
     for (let i = 0; i < scan.prefixed.length; i++) {
-      removeHeader(REQUEST_HEADERS, String.UTF8.encode(unchecked(scan.prefixed[i])));
+      this.host.removeHeader(HeaderMap.Request, String.UTF8.encode(unchecked(scan.prefixed[i])));
     }
     if (alsoProxyRequest && scan.has(root.slotProxyRequest)) {
-      removeHeader(REQUEST_HEADERS, K_PROXY_REQUEST_NAME);
+      this.host.removeHeader(HeaderMap.Request, K_PROXY_REQUEST_NAME);
     }
   }
 
-  /** Part 2 (tracing.ts): hop stamp and trace context on the edge, cross-cluster hop inbound. */
+  /** Hop stamp and trace context on the edge; cross-cluster hop and trace participation inbound. */
   private tracingRequest(scan: HeaderScan, position: Position): void {
+    const crossCluster = this.root.crossCluster;
     const tracing = this.root.tracing;
-    if (tracing == null) return;
+    if (crossCluster == null || tracing == null) return;
     if (position != Position.Inbound) {
-      tracing.onOutboundRequestHeaders(scan, this.now());
+      crossCluster.stampOutbound(this.now());
+      tracing.onOutboundRequestHeaders(scan);
       return;
     }
     if (this.handling != Handling.Inbound) return;
     // Only a cross-cluster hop or a cold start gives tracing something to do on the inbound side.
     const hop = this.hop;
-    const crossCluster = hop != null && hop.verdict == HopVerdict.CrossCluster;
-    if (!crossCluster && this.outcome != ActivatorOutcome.ColdStart) return;
+    const fromOtherCluster = hop != null && hop.verdict == HopVerdict.CrossCluster;
+    if (!fromOtherCluster && this.outcome != ActivatorOutcome.ColdStart) return;
     const coldStart = new ColdStartFacts(this.outcome == ActivatorOutcome.ColdStart, this.waitMs);
-    this.inboundHop = tracing.onInboundRequestHeaders(hop, scan, coldStart, this.now());
+    const nowMs = this.now();
+    this.inboundHop = crossCluster.onInboundRequest(hop, nowMs);
+    tracing.onInboundRequestHeaders(scan, this.inboundHop, coldStart, nowMs);
     if (this.inboundHop.skewed) this.root.clockSkew(this.inboundHop.sourceCluster);
   }
 
@@ -459,7 +472,13 @@ export class Stream {
   private inboundRequest(scan: HeaderScan): void {
     const root = this.root;
     const settings = root.settings!;
-    if (isProbe(scan.value(root.slotUserAgent), scan.has(root.slotNetworkProbe), scan.has(root.slotKubeletProbe))) {
+    if (
+      isProbe(
+        scan.value(root.slotUserAgent),
+        scan.has(root.slotNetworkProbe),
+        scan.has(root.slotKubeletProbe),
+      )
+    ) {
       return;
     }
     if (settings.skipNonKnative && !root.identity.isRevision) return;
@@ -467,8 +486,14 @@ export class Stream {
 
     let entryMs: i64 = -1;
     if (this.stampsPresent(scan)) {
-      if (getPropertyBool(PATH_MTLS, false)) {
-        const hop = checkHop(scan.value(root.slotHop), true, root.identity.cluster, settings.knownClusters, settings.knownRegions);
+      if (this.host.getPropertyBool(PATH_MTLS, false)) {
+        const hop = checkHop(
+          scan.value(root.slotHop),
+          true,
+          root.identity.cluster,
+          settings.knownClusters,
+          settings.knownRegions,
+        );
         this.hop = hop;
         if (hop.verdict == HopVerdict.Rejected) root.rejectStamp(hop.reason);
         const stamp = hop.stamp;
@@ -485,13 +510,14 @@ export class Stream {
     }
 
     this.grpc = isGrpcContentType(scan.value(root.slotContentType));
-    inboundRequests++;
+    const vm = root.vm;
+    vm.inboundRequests++;
     if (!isActivatorRequest(scan.value(root.slotProxyRequest))) return;
     const nowMs = this.now();
     this.outcome = activatorOutcome(
       true,
-      nowMs - vmStartMs,
-      inboundRequests,
+      nowMs - vm.startMs,
+      vm.inboundRequests,
       settings.coldStartWindowSeconds,
       settings.coldStartMaxRequests,
     );
@@ -509,31 +535,46 @@ export class Stream {
     // A revision pod's own stamp is authoritative (it replaces anything the workload sent). A
     // workload that is not a revision (e.g. the activator) may be relaying the stamp of the pod it
     // proxied to: keep that one, or the gateway would lose the revision and the cold start.
-    if (!root.identity.isRevision && getHeader(RESPONSE_HEADERS, root.podName) != null) return;
+    if (!root.identity.isRevision && this.host.getHeader(HeaderMap.Response, root.podName) != null) return;
     let stamp = root.warmPodStamp;
     if (this.outcome == ActivatorOutcome.ColdStart) {
       const id = root.identity;
-      stamp = encodePodReport(
-        new PodReport(true, this.waitMs, id.cluster, id.region, id.namespace, id.service, id.configuration, id.revision),
+      stamp = encodePodStamp(
+        new PodStamp(
+          true,
+          this.waitMs,
+          id.cluster,
+          id.region,
+          id.namespace,
+          id.service,
+          id.configuration,
+          id.revision,
+        ),
       );
     }
-    if (stamp != null) replaceHeader(RESPONSE_HEADERS, root.podName, stamp);
+    if (stamp != null) this.host.replaceHeader(HeaderMap.Response, root.podName, stamp);
   }
 
   private inboundLog(): void {
     const root = this.root;
-    const code = getPropertyI64(PATH_RESPONSE_CODE, 0);
-    const flags = <u64>getPropertyI64(PATH_RESPONSE_FLAGS, 0);
+    const code = this.host.getPropertyI64(PATH_RESPONSE_CODE, 0);
+    const flags = <u64>this.host.getPropertyI64(PATH_RESPONSE_FLAGS, 0);
     const codeClass = codeClassIndex(code);
-    const grpcStatus = this.grpc && codeClass == 2 ? getPropertyI64(PATH_GRPC_STATUS, -1) : -1;
+    const grpcStatus = this.grpc && codeClass == 2 ? this.host.getPropertyI64(PATH_GRPC_STATUS, -1) : -1;
     const kind = classifyOutcome(code, flags, this.grpc, grpcStatus);
 
     const series = root.inboundSeries(this.sourceCluster);
     const className = codeClassName(codeClass);
-    const tracing = root.tracing;
-    if (tracing != null) tracing.onInboundLog(this.inboundHop, codeClass);
+    const crossCluster = root.crossCluster;
+    if (crossCluster != null) crossCluster.onInboundLog(this.inboundHop, codeClass);
+    const registry = root.vm.registry;
     registry.increment(
-      root.revSeries(INVOCATIONS, [this.sourceCluster, className], series != null ? series.invocations : null, codeClass),
+      root.revSeries(
+        INVOCATIONS,
+        [this.sourceCluster, className],
+        series != null ? series.invocations : null,
+        codeClass,
+      ),
     );
     if (kind != ErrorKind.None) {
       registry.increment(
@@ -566,39 +607,39 @@ export class Stream {
     // unless the downstream connection is mTLS (a mesh client, e.g. via knative-local-gateway).
     let trusted = position == Position.Outbound;
     if (!trusted && (this.stampsPresent(scan) || scan.has(root.slotProxyRequest))) {
-      trusted = getPropertyBool(PATH_MTLS, false);
+      trusted = this.host.getPropertyBool(PATH_MTLS, false);
       if (!trusted) this.removeStamps(scan, true);
     }
     // A valid entry stamp means a proxy further up started the measurement (e.g. the gateway in
     // front of the activator): keep it and leave the pod stamp on the response for that proxy.
     if (trusted && parseEntryMillis(scan.value(root.slotEntry)) >= 0) return;
     this.owner = true;
-    replaceHeader(REQUEST_HEADERS, root.entryName, formatEntryMillis(this.now()));
+    this.host.replaceHeader(HeaderMap.Request, root.entryName, formatEntryMillis(this.now()));
   }
 
   private edgeResponse(): void {
     const root = this.root;
-    const text = getHeader(RESPONSE_HEADERS, root.podName);
+    const text = this.host.getHeader(HeaderMap.Response, root.podName);
     if (text == null) return;
-    if (!root.settings!.keepPodHeader) removeHeader(RESPONSE_HEADERS, root.podName);
+    if (!root.settings!.keepPodHeader) this.host.removeHeader(HeaderMap.Response, root.podName);
     let series = root.knownPodStamp(text);
-    const report = series != null ? series.report : decodePodReport(text);
+    const report = series != null ? series.report : decodePodStamp(text);
     if (report == null) {
       root.rejectStamp(REJECT_MALFORMED);
       return;
     }
     if (series == null) series = root.cachePodStamp(text, report);
-    this.podReport = report;
+    this.podStamp = report;
     this.podSeries = series;
-    const status = getHeader(RESPONSE_HEADERS, STATUS_HEADER);
+    const status = this.host.getHeader(HeaderMap.Response, STATUS_HEADER);
     this.responseClass = status != null ? codeClassIndex(<i64>I32.parseInt(status)) : 0;
   }
 
   private edgeLog(): void {
-    const durationNs = getPropertyI64(PATH_REQUEST_DURATION, -1);
+    const durationNs = this.host.getPropertyI64(PATH_REQUEST_DURATION, -1);
     if (durationNs < 0) return;
     const root = this.root;
-    const id = root.requestDurationId(this.podReport!, this.responseClass, this.podSeries);
-    registry.record(id, <u64>(durationNs / 1_000_000));
+    const id = root.requestDurationId(this.podStamp!, this.responseClass, this.podSeries);
+    root.vm.registry.record(id, <u64>(durationNs / 1_000_000));
   }
 }

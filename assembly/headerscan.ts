@@ -18,7 +18,7 @@ export class HeaderWants {
   add(name: string, everyValue: bool = false): i32 {
     const existing = this.names.indexOf(name);
     if (existing >= 0) {
-      if (everyValue) unchecked(this.everyValue[existing] = true);
+      if (everyValue) unchecked((this.everyValue[existing] = true));
       return existing;
     }
     this.names.push(name);
@@ -44,7 +44,8 @@ export class HeaderWants {
   match(at: usize, length: u32): i32 {
     for (let i = 0; i < this.bytes.length; i++) {
       const name = unchecked(this.bytes[i]);
-      if (<u32>name.byteLength == length && memory.compare(changetype<usize>(name), at, length) == 0) return i;
+      if (<u32>name.byteLength == length && memory.compare(changetype<usize>(name), at, length) == 0)
+        return i;
     }
     return -1;
   }
@@ -98,7 +99,12 @@ function startsWithBytes(at: usize, length: u32, prefix: ArrayBuffer | null): bo
  * Scans the `size` bytes at `base` (a pairs buffer; `size` 0 is an empty map). Names starting with
  * `prefix` (UTF-8; null for none) that are not wanted are listed in `prefixed`.
  */
-export function scanHeaderPairs(base: usize, size: u32, wants: HeaderWants, prefix: ArrayBuffer | null): HeaderScan {
+export function scanHeaderPairs(
+  base: usize,
+  size: u32,
+  wants: HeaderWants,
+  prefix: ArrayBuffer | null,
+): HeaderScan {
   const scan = new HeaderScan(wants.size);
   if (size == 0) return scan;
   if (size < 4) {
@@ -132,13 +138,13 @@ export function scanHeaderPairs(base: usize, size: u32, wants: HeaderWants, pref
     if (slot >= 0) {
       const seen = unchecked(scan.counts[slot]);
       const value = String.UTF8.decodeUnsafe(valueAt, valueLength);
-      if (seen == 0) unchecked(scan.values[slot] = value);
-      unchecked(scan.counts[slot] = seen + 1);
+      if (seen == 0) unchecked((scan.values[slot] = value));
+      unchecked((scan.counts[slot] = seen + 1));
       if (wants.keepsEvery(slot)) {
         let values = unchecked(scan.allValues[slot]);
         if (values == null) {
           values = new Array<string>();
-          unchecked(scan.allValues[slot] = values);
+          unchecked((scan.allValues[slot] = values));
         }
         values.push(value);
       }

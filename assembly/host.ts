@@ -1,25 +1,20 @@
-// Thin, trap-free bindings to the Proxy-Wasm host calls the filter uses. The SDK's wrappers trap
-// (CHECK_RESULT) on NotFound properties and BadArgument header calls, which would fail the whole
-// VM; here every result code is looked at and turned into "absent". Only the glue uses this file
-// (filter.ts, index.ts, tracing.ts, spanexport.ts): the other modules stay pure and testable.
+// The one module that binds the host: thin, trap-free Proxy-Wasm calls (through the SDK's import
+// declarations) and WASI random_get, behind the Host interface the glue uses (hostinterface.ts).
+// The SDK's wrappers trap (CHECK_RESULT) on NotFound properties and BadArgument header calls,
+// which would fail the whole VM; here every result code is looked at and turned into "absent".
+// Only index.ts (the ABI entry file) imports this module; lint keeps every other module off it.
 
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
-import { MetricHost, MetricKind } from "./metrics";
+import { HeaderMap, Host, LogLevel } from "./hostinterface";
+import { MetricKind } from "./metrics";
 
 const OK: u32 = 0;
 
-export const REQUEST_HEADERS: i32 = 0;
-export const RESPONSE_HEADERS: i32 = 2;
 const BUFFER_PLUGIN_CONFIGURATION: i32 = 7;
 
-export enum LogLevel {
-  Trace = 0,
-  Debug = 1,
-  Info = 2,
-  Warn = 3,
-  Error = 4,
-  Critical = 5,
-}
+// @ts-ignore: decorator
+@external("wasi_snapshot_preview1", "random_get")
+declare function wasi_random_get(buffer: usize, length: usize): u16;
 
 // Out-parameters for the host: a pointer and a size (or an id, a u64 time).
 const outPointer = memory.data(16);
@@ -56,65 +51,9 @@ function readProperty(path: ArrayBuffer): bool {
   return imports.proxy_get_property(changetype<usize>(path), path.byteLength, outPointer, outSize) == OK;
 }
 
-/** A property path: its segments joined by NUL bytes, encoded once and reused. */
-export function propertyPath(segments: string[]): ArrayBuffer {
-  return String.UTF8.encode(segments.join("\0"));
-}
-
 /** The raw bytes of a property, or null when absent (NotFound or any other failure). */
 function getPropertyBytes(path: ArrayBuffer): ArrayBuffer | null {
   return readProperty(path) ? adoptHostBuffer() : null;
-}
-
-/** A string property; null when absent. An empty value is "". */
-export function getPropertyString(path: ArrayBuffer): string | null {
-  return readProperty(path) ? adoptHostString() : null;
-}
-
-/** An int64 property (8 bytes little-endian); `fallback` when absent or malformed. */
-export function getPropertyI64(path: ArrayBuffer, fallback: i64): i64 {
-  const bytes = getPropertyBytes(path);
-  if (bytes == null || bytes.byteLength != 8) return fallback;
-  return load<i64>(changetype<usize>(bytes));
-}
-
-/** A bool property (1 byte); `fallback` when absent or malformed. */
-export function getPropertyBool(path: ArrayBuffer, fallback: bool): bool {
-  const bytes = getPropertyBytes(path);
-  if (bytes == null || bytes.byteLength != 1) return fallback;
-  return load<u8>(changetype<usize>(bytes)) != 0;
-}
-
-/** The serialized pairs of a header map (see headerscan.ts); null when unavailable or empty. */
-export function getHeaderPairs(map: i32): ArrayBuffer | null {
-  clearOut();
-  if (imports.proxy_get_header_map_pairs(map, outPointer, outSize) != OK) return null;
-  return adoptHostBuffer();
-}
-
-/** The first value of a header (name as UTF-8 bytes); null when absent. */
-export function getHeader(map: i32, name: ArrayBuffer): string | null {
-  clearOut();
-  const result = imports.proxy_get_header_map_value(
-    map,
-    changetype<usize>(name),
-    name.byteLength,
-    outPointer,
-    outSize,
-  );
-  if (result != OK) return null;
-  return adoptHostString();
-}
-
-/** Sets a header (replacing the first value, or adding it). */
-export function replaceHeader(map: i32, name: ArrayBuffer, value: string): void {
-  const bytes = String.UTF8.encode(value);
-  imports.proxy_replace_header_map_value(map, changetype<usize>(name), name.byteLength, changetype<usize>(bytes), bytes.byteLength);
-}
-
-/** Removes every value of a header. */
-export function removeHeader(map: i32, name: ArrayBuffer): void {
-  imports.proxy_remove_header_map_value(map, changetype<usize>(name), name.byteLength);
 }
 
 /** Wall-clock time in nanoseconds since the epoch (0 if the host refuses). */
@@ -124,25 +63,121 @@ function nowNanoseconds(): i64 {
   return load<i64>(outU64);
 }
 
-export function nowMilliseconds(): i64 {
-  return nowNanoseconds() / 1_000_000;
-}
-
-export function log(level: LogLevel, message: string): void {
+function logLine(level: LogLevel, message: string): void {
   const bytes = String.UTF8.encode(message);
   imports.proxy_log(<usize>level, changetype<usize>(bytes), bytes.byteLength);
 }
 
-/** The plugin configuration text; only readable during proxy_on_configure. */
-export function readPluginConfiguration(size: u32): string {
-  if (size == 0) return "";
-  clearOut();
-  if (imports.proxy_get_buffer_bytes(BUFFER_PLUGIN_CONFIGURATION, 0, size, outPointer, outSize) != OK) return "";
-  return adoptHostString();
+/**
+ * Where AssemblyScript's aborts go (asconfig: `--use abort=abort_proc_exit`): one critical log
+ * line; the compiler follows the call with `unreachable`, so the VM traps and Envoy applies the
+ * plugin's fail strategy.
+ */
+// @ts-ignore: decorator
+@global
+function abort_proc_exit(message: string | null, fileName: string | null, line: u32, column: u32): void {
+  let text = "kwt: abort";
+  if (message != null) text += ": " + message;
+  if (fileName != null) text += " at " + fileName + ":" + line.toString() + ":" + column.toString();
+  logLine(LogLevel.Critical, text);
 }
 
-/** Metrics through proxy_define_metric / increment / record. */
-export class HostMetrics extends MetricHost {
+/** The Host of a module running in Envoy (or the harness). */
+export class ProxyWasmHost extends Host {
+  getPropertyString(path: ArrayBuffer): string | null {
+    return readProperty(path) ? adoptHostString() : null;
+  }
+
+  /** Reads the 8 bytes little-endian. */
+  getPropertyI64(path: ArrayBuffer, fallback: i64): i64 {
+    const bytes = getPropertyBytes(path);
+    if (bytes == null || bytes.byteLength != 8) return fallback;
+    return load<i64>(changetype<usize>(bytes));
+  }
+
+  /** Reads 1 byte. */
+  getPropertyBool(path: ArrayBuffer, fallback: bool): bool {
+    const bytes = getPropertyBytes(path);
+    if (bytes == null || bytes.byteLength != 1) return fallback;
+    return load<u8>(changetype<usize>(bytes)) != 0;
+  }
+
+  getHeaderPairs(map: HeaderMap): ArrayBuffer | null {
+    clearOut();
+    if (imports.proxy_get_header_map_pairs(map, outPointer, outSize) != OK) return null;
+    return adoptHostBuffer();
+  }
+
+  getHeader(map: HeaderMap, name: ArrayBuffer): string | null {
+    clearOut();
+    const result = imports.proxy_get_header_map_value(
+      map,
+      changetype<usize>(name),
+      name.byteLength,
+      outPointer,
+      outSize,
+    );
+    if (result != OK) return null;
+    return adoptHostString();
+  }
+
+  replaceHeader(map: HeaderMap, name: ArrayBuffer, value: string): void {
+    const bytes = String.UTF8.encode(value);
+    imports.proxy_replace_header_map_value(
+      map,
+      changetype<usize>(name),
+      name.byteLength,
+      changetype<usize>(bytes),
+      bytes.byteLength,
+    );
+  }
+
+  removeHeader(map: HeaderMap, name: ArrayBuffer): void {
+    imports.proxy_remove_header_map_value(map, changetype<usize>(name), name.byteLength);
+  }
+
+  nowMilliseconds(): i64 {
+    return nowNanoseconds() / 1_000_000;
+  }
+
+  log(level: LogLevel, message: string): void {
+    logLine(level, message);
+  }
+
+  readPluginConfiguration(size: u32): string {
+    if (size == 0) return "";
+    clearOut();
+    if (imports.proxy_get_buffer_bytes(BUFFER_PLUGIN_CONFIGURATION, 0, size, outPointer, outSize) != OK) {
+      return "";
+    }
+    return adoptHostString();
+  }
+
+  setTickPeriod(milliseconds: u32): void {
+    imports.proxy_set_tick_period_milliseconds(milliseconds);
+  }
+
+  httpCall(cluster: ArrayBuffer, headers: ArrayBuffer, body: ArrayBuffer, trailers: ArrayBuffer, timeoutMs: u32): i64 {
+    store<u32>(outPointer, 0);
+    const result = imports.proxy_http_call(
+      changetype<usize>(cluster),
+      cluster.byteLength,
+      changetype<usize>(headers),
+      headers.byteLength,
+      changetype<usize>(body),
+      body.byteLength,
+      changetype<usize>(trailers),
+      trailers.byteLength,
+      timeoutMs,
+      outPointer,
+    );
+    return result == OK ? <i64>load<u32>(outPointer) : -1;
+  }
+
+  randomBytes(buffer: usize, length: i32): bool {
+    return wasi_random_get(buffer, <usize>length) == 0;
+  }
+
   define(kind: MetricKind, name: string): u32 {
     const bytes = String.UTF8.encode(name);
     store<u32>(outPointer, 0);

@@ -92,7 +92,8 @@ function labelOrEmpty(value: string | null): string {
 export function resolveIdentity(facts: NodeFacts, settings: Settings): Identity {
   const cluster = settings.cluster.length > 0 ? settings.cluster : labelOrEmpty(facts.cluster);
   const region = settings.region.length > 0 ? settings.region : labelOrEmpty(facts.region);
-  const namespace = facts.namespace != null ? labelOrEmpty(facts.namespace) : namespaceFromNodeId(facts.nodeId);
+  const namespace =
+    facts.namespace != null ? labelOrEmpty(facts.namespace) : namespaceFromNodeId(facts.nodeId);
   return new Identity(
     cluster,
     region,

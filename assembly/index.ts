@@ -1,37 +1,25 @@
 // The module's Proxy-Wasm ABI (0.2.0): entry points Envoy calls, dispatched to the root and stream
-// contexts in filter.ts. The SDK's own dispatcher is not used: it logs several lines per stream,
+// contexts in filter.ts, on the host bound in host.ts. The SDK's own dispatcher is not used: it logs several lines per stream,
 // builds strings per call, and traps when plugin_root_id is not the registered name (Istio sets it
 // from WasmPlugin.pluginName). Here any root id works, and a callback for a context the module
 // does not know is a no-op. Only the SDK's allocator and import declarations are used.
 
-import { LogLevel, log } from "./host";
-import { Root, Stream, onVmStart } from "./filter";
+import { ProxyWasmHost } from "./host";
+import { Root, Stream, Vm } from "./filter";
 
 export { malloc } from "@solo-io/proxy-runtime/assembly/malloc";
 
 const CONTINUE: i32 = 0;
 
+const host = new ProxyWasmHost();
+const vm = new Vm(host);
 const roots = new Map<u32, Root>();
 const streams = new Map<u32, Stream>();
-
-/**
- * Where AssemblyScript's aborts go (asconfig: `--use abort=abort_proc_exit`): one critical log
- * line; the compiler follows the call with `unreachable`, so the VM traps and Envoy applies the
- * plugin's fail strategy.
- */
-// @ts-ignore: decorator
-@global
-function abort_proc_exit(message: string | null, fileName: string | null, line: u32, column: u32): void {
-  let text = "kwt: abort";
-  if (message != null) text += ": " + message;
-  if (fileName != null) text += " at " + fileName + ":" + line.toString() + ":" + column.toString();
-  log(LogLevel.Critical, text);
-}
 
 /** The root context `id`, made by whichever of context_create and configure reaches it first. */
 function rootContext(id: u32): Root {
   if (roots.has(id)) return roots.get(id);
-  const root = new Root();
+  const root = new Root(vm);
   roots.set(id, root);
   return root;
 }
@@ -49,7 +37,7 @@ export function proxy_on_context_create(contextId: u32, rootContextId: u32): voi
 }
 
 export function proxy_on_vm_start(_rootContextId: u32, _vmConfigurationSize: u32): u32 {
-  onVmStart();
+  vm.onVmStart();
   return 1;
 }
 

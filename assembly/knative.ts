@@ -43,7 +43,9 @@ export function isActivatorRequest(kProxyRequest: string | null): bool {
 export function isGrpcContentType(contentType: string | null): bool {
   if (contentType == null) return false;
   const prefix = "application/grpc";
-  return contentType.length >= prefix.length && equalsIgnoringCase(contentType.substring(0, prefix.length), prefix);
+  return (
+    contentType.length >= prefix.length && equalsIgnoringCase(contentType.substring(0, prefix.length), prefix)
+  );
 }
 
 // --- Cold starts ------------------------------------------------------------------------------
@@ -70,7 +72,9 @@ export function activatorOutcome(
 ): ActivatorOutcome {
   if (!viaActivator) return ActivatorOutcome.Direct;
   const fresh = vmAgeMs >= 0 && vmAgeMs <= <i64>windowSeconds * 1000;
-  return fresh && ordinal >= 1 && ordinal <= <i64>maxRequests ? ActivatorOutcome.ColdStart : ActivatorOutcome.Proxied;
+  return fresh && ordinal >= 1 && ordinal <= <i64>maxRequests
+    ? ActivatorOutcome.ColdStart
+    : ActivatorOutcome.Proxied;
 }
 
 // --- Response code classes --------------------------------------------------------------------
@@ -149,7 +153,8 @@ const DOWNSTREAM_REMOTE_RESET: u64 = 0x10000000;
 
 const TIMEOUT_FLAGS: u64 =
   UPSTREAM_REQUEST_TIMEOUT | STREAM_IDLE_TIMEOUT | UPSTREAM_MAX_STREAM_DURATION_REACHED | DURATION_TIMEOUT;
-const DOWNSTREAM_RESET_FLAGS: u64 = DOWNSTREAM_CONNECTION_TERMINATION | DOWNSTREAM_PROTOCOL_ERROR | DOWNSTREAM_REMOTE_RESET;
+const DOWNSTREAM_RESET_FLAGS: u64 =
+  DOWNSTREAM_CONNECTION_TERMINATION | DOWNSTREAM_PROTOCOL_ERROR | DOWNSTREAM_REMOTE_RESET;
 const UPSTREAM_RESET_FLAGS: u64 =
   LOCAL_RESET |
   UPSTREAM_REMOTE_RESET |

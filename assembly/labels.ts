@@ -46,7 +46,7 @@ export function sanitizeLabelValue(value: string): string {
   const codes = new Array<i32>(n);
   for (let i = 0; i < n; i++) {
     const c = value.charCodeAt(i);
-    unchecked(codes[i] = isLabelValueChar(c) ? c : 0x5f);
+    unchecked((codes[i] = isLabelValueChar(c) ? c : 0x5f));
   }
   return String.fromCharCodes(codes);
 }

@@ -4,12 +4,10 @@
 // only through the MetricHost the glue hands in (tests hand in a fake).
 
 import { OVERFLOW_LABEL_VALUE, encodeStatName } from "./labels";
+import { MetricFamily, MetricKind } from "./metricfamily";
+import { SERIES_OVERFLOW } from "./generated/metric-families";
 
-export enum MetricKind {
-  Counter = 0,
-  Gauge = 1,
-  Histogram = 2,
-}
+export { MetricFamily, MetricKind } from "./metricfamily";
 
 /** What the registry needs from the host. An id of 0 means "could not define": ignored. */
 export abstract class MetricHost {
@@ -18,20 +16,8 @@ export abstract class MetricHost {
   abstract record(id: u32, value: u64): void;
 }
 
-/** A metric and the names of its labels, in the order they are encoded. */
-export class MetricFamily {
-  constructor(
-    public readonly name: string,
-    public readonly kind: MetricKind,
-    public readonly labels: string[],
-  ) {}
-}
-
 /** Per-VM caches of series ids stay bounded when label values keep changing (beyond: no caching). */
 export const MAX_CACHED_LABEL_SETS: i32 = 256;
-
-/** The filter's own counter of label sets sent to overflow series. */
-export const SERIES_OVERFLOW_METRIC = "kwt_series_overflow_total";
 
 export class SeriesRegistry {
   private readonly ids: Map<string, u32> = new Map();
@@ -90,7 +76,7 @@ export class SeriesRegistry {
   private overflow(family: MetricFamily): u32 {
     this.overflowed = true;
     if (this.overflowCounterId == 0) {
-      this.overflowCounterId = this.host.define(MetricKind.Counter, SERIES_OVERFLOW_METRIC);
+      this.overflowCounterId = this.host.define(SERIES_OVERFLOW.kind, SERIES_OVERFLOW.name);
     }
     if (this.overflowCounterId != 0) this.host.increment(this.overflowCounterId, 1);
     if (this.overflowIds.has(family.name)) return this.overflowIds.get(family.name);

@@ -1,14 +1,11 @@
-// Random ids for traces and spans and random numbers for the sampler, from WASI random_get (the
-// only randomness Envoy offers a module: no Math.random). Bytes are drawn in blocks so a request
-// costs no host call most of the time.
+// Random ids for traces and spans and random numbers for the sampler, from the host's random bytes
+// (WASI random_get: the only randomness Envoy offers a module, no Math.random). Bytes are drawn in
+// blocks so a request costs no host call most of the time.
 
+import { Host } from "./hostinterface";
 import { IdSource } from "./traceplan";
 import { hexIdFromBytes, TRACE_ID_HEX_LENGTH, SPAN_ID_HEX_LENGTH } from "./tracecontext";
 import { uniformFromBits } from "./sampler";
-
-// @ts-ignore: decorator
-@external("wasi_snapshot_preview1", "random_get")
-declare function wasi_random_get(buffer: usize, length: usize): u16;
 
 /** Bytes fetched per random_get call (Envoy allows up to 64 KiB). */
 const POOL_BYTES: i32 = 1024;
@@ -29,9 +26,9 @@ function fallbackFill(): void {
 }
 
 /** The address of `count` (<= POOL_BYTES) fresh random bytes, valid until the next call. */
-function take(count: i32): usize {
+function take(host: Host, count: i32): usize {
   if (poolUsed + count > POOL_BYTES) {
-    if (wasi_random_get(pool, POOL_BYTES) != 0) fallbackFill();
+    if (!host.randomBytes(pool, POOL_BYTES)) fallbackFill();
     poolUsed = 0;
   }
   const at = pool + poolUsed;
@@ -39,16 +36,21 @@ function take(count: i32): usize {
   return at;
 }
 
-export class WasiIds extends IdSource {
+/** Ids and numbers from the VM's pool of host random bytes. */
+export class HostRandomIds extends IdSource {
+  constructor(private readonly host: Host) {
+    super();
+  }
+
   traceId(): string {
-    return hexIdFromBytes(take(TRACE_ID_HEX_LENGTH / 2), TRACE_ID_HEX_LENGTH / 2);
+    return hexIdFromBytes(take(this.host, TRACE_ID_HEX_LENGTH / 2), TRACE_ID_HEX_LENGTH / 2);
   }
 
   spanId(): string {
-    return hexIdFromBytes(take(SPAN_ID_HEX_LENGTH / 2), SPAN_ID_HEX_LENGTH / 2);
+    return hexIdFromBytes(take(this.host, SPAN_ID_HEX_LENGTH / 2), SPAN_ID_HEX_LENGTH / 2);
   }
 
   uniform(): f64 {
-    return uniformFromBits(load<u32>(take(4)));
+    return uniformFromBits(load<u32>(take(this.host, 4)));
   }
 }

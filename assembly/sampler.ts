@@ -63,7 +63,8 @@ export class AdaptiveSampler {
     this.smoothedRate =
       this.smoothedRate < 0 ? rate : RATE_SMOOTHING * rate + (1 - RATE_SMOOTHING) * this.smoothedRate;
     const settings = this.settings;
-    let probability = this.smoothedRate > 0 ? settings.targetPerSecond / this.smoothedRate : settings.maxProbability;
+    let probability =
+      this.smoothedRate > 0 ? settings.targetPerSecond / this.smoothedRate : settings.maxProbability;
     if (probability > settings.maxProbability) probability = settings.maxProbability;
     if (probability < settings.minProbability) probability = settings.minProbability;
     this.probability = probability;

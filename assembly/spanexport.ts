@@ -1,23 +1,19 @@
-// Glue: sends the filter's own spans as OTLP/HTTP JSON with proxy_http_call to an Envoy cluster
+// Glue: sends the filter's own spans as OTLP/HTTP JSON with an HTTP call to an Envoy cluster
 // (e.g. an OpenTelemetry Collector). Spans are queued by the stream path (never waiting for
 // anything), batched on the root context's tick, and the answer arrives in
 // proxy_on_http_call_response; spanbatcher.ts keeps the queue, batch and retry bounds.
 
-import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { SpanExportSettings } from "./config";
 import { BatcherSettings, BatchOutcome, SpanBatcher } from "./spanbatcher";
 import { encodeExportRequest, Span, SpanAttribute } from "./otlp";
-import { MetricFamily, MetricKind, SeriesRegistry } from "./metrics";
+import { SeriesRegistry } from "./metrics";
+import { SPANS_DROPPED, SPANS_EXPORTED } from "./generated/metric-families";
 import { HeaderWants, scanHeaderPairs, serializeHeaderPairs } from "./headerscan";
-import { getHeaderPairs } from "./host";
+import { HeaderMap, Host } from "./hostinterface";
 
-const HTTP_CALL_RESPONSE_HEADERS: i32 = 6;
 /** The instrumentation scope of the filter's spans. */
 export const SCOPE_NAME = "kwt-filter";
 export const SCOPE_VERSION = "1";
-
-const SPANS_EXPORTED = new MetricFamily("kwt_spans_exported_total", MetricKind.Counter, []);
-const SPANS_DROPPED = new MetricFamily("kwt_spans_dropped_total", MetricKind.Counter, ["reason"]);
 
 export class SpanExporter {
   private readonly batcher: SpanBatcher;
@@ -26,7 +22,6 @@ export class SpanExporter {
   private readonly noTrailers: ArrayBuffer = serializeHeaderPairs([], []);
   private readonly statusWants: HeaderWants = new HeaderWants();
   private readonly statusSlot: i32;
-  private readonly token: usize = memory.data(4);
   /** Token of the request in flight; 0 when none. */
   private pendingToken: u32 = 0;
   private readonly exportedId: u32;
@@ -38,8 +33,11 @@ export class SpanExporter {
     /** Resource attributes of every batch (service.name, k8s.cluster.name, cloud.region). */
     private readonly resource: SpanAttribute[],
     private readonly registry: SeriesRegistry,
+    private readonly host: Host,
   ) {
-    this.batcher = new SpanBatcher(new BatcherSettings(settings.maxQueue, settings.maxBatch, settings.maxRetries));
+    this.batcher = new SpanBatcher(
+      new BatcherSettings(settings.maxQueue, settings.maxBatch, settings.maxRetries),
+    );
     this.cluster = String.UTF8.encode(settings.cluster);
     this.headers = serializeHeaderPairs(
       [":method", ":path", ":authority", "content-type"],
@@ -61,25 +59,19 @@ export class SpanExporter {
     const batch = this.batcher.nextBatch();
     if (batch == null) return;
     const body = String.UTF8.encode(encodeExportRequest(this.resource, SCOPE_NAME, SCOPE_VERSION, batch));
-    store<u32>(this.token, 0);
-    const result = imports.proxy_http_call(
-      changetype<usize>(this.cluster),
-      this.cluster.byteLength,
-      changetype<usize>(this.headers),
-      this.headers.byteLength,
-      changetype<usize>(body),
-      body.byteLength,
-      changetype<usize>(this.noTrailers),
-      this.noTrailers.byteLength,
+    const token = this.host.httpCall(
+      this.cluster,
+      this.headers,
+      body,
+      this.noTrailers,
       this.settings.timeoutMs,
-      this.token,
     );
-    if (result != 0) {
+    if (token < 0) {
       // Unknown cluster or refused call: a failed attempt, retried on a later tick.
       this.settle(this.batcher.finish(false));
       return;
     }
-    this.pendingToken = load<u32>(this.token);
+    this.pendingToken = <u32>token;
   }
 
   /**
@@ -91,7 +83,7 @@ export class SpanExporter {
     this.pendingToken = 0;
     let delivered = false;
     if (headerCount > 0) {
-      const pairs = getHeaderPairs(HTTP_CALL_RESPONSE_HEADERS);
+      const pairs = this.host.getHeaderPairs(HeaderMap.HttpCallResponse);
       if (pairs != null) {
         const scan = scanHeaderPairs(changetype<usize>(pairs), pairs.byteLength, this.statusWants, null);
         const status = scan.value(this.statusSlot);

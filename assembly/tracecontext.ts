@@ -133,8 +133,11 @@ export function parseTraceParent(raw: string): TraceParentParse {
   const traceId = text.substring(TRACE_ID_START, TRACE_ID_START + TRACE_ID_HEX_LENGTH);
   const parentId = text.substring(PARENT_ID_START, PARENT_ID_START + SPAN_ID_HEX_LENGTH);
   // Of a later version only the flags this version defines are understood.
-  const knownFlags = version == 0 ? <u8>flags : <u8>flags & KNOWN_FLAGS;
-  return new TraceParentParse(new TraceParent(<u8>version, traceId, parentId, knownFlags), TraceParentProblem.None);
+  const knownFlags = version == 0 ? <u8>flags : (<u8>flags) & KNOWN_FLAGS;
+  return new TraceParentParse(
+    new TraceParent(<u8>version, traceId, parentId, knownFlags),
+    TraceParentProblem.None,
+  );
 }
 
 /**
@@ -183,13 +186,13 @@ export function hexIdFromBytes(ptr: usize, length: i32): string {
     }
   }
   // Written in place: this runs for every trace the filter starts.
-  const out = changetype<string>(__new(<usize>length << 2, idof<string>()));
+  const out = changetype<string>(__new((<usize>length) << 2, idof<string>()));
   const outPtr = changetype<usize>(out);
   for (let i = 0; i < length; i++) {
     let byte = <i32>load<u8>(ptr + i);
     if (allZero && i == length - 1) byte = 1;
-    store<u16>(outPtr + (<usize>i << 2), hexCharCode(byte >> 4));
-    store<u16>(outPtr + (<usize>i << 2) + 2, hexCharCode(byte & 0xf));
+    store<u16>(outPtr + ((<usize>i) << 2), hexCharCode(byte >> 4));
+    store<u16>(outPtr + ((<usize>i) << 2) + 2, hexCharCode(byte & 0xf));
   }
   return out;
 }

@@ -39,7 +39,8 @@ export function isTraceStateKey(key: string): bool {
   if (!isLowerAlphaOrDigit(key.charCodeAt(0))) return false;
   for (let i = 1; i < n; i++) {
     const c = key.charCodeAt(i);
-    if (!(isLowerAlphaOrDigit(c) || c == 0x5f || c == 0x2d || c == 0x2a || c == 0x2f || c == 0x40)) return false;
+    if (!(isLowerAlphaOrDigit(c) || c == 0x5f || c == 0x2d || c == 0x2a || c == 0x2f || c == 0x40))
+      return false;
   }
   return true;
 }
@@ -131,7 +132,10 @@ function rightmostRemovable(members: TraceStateMember[], kept: StaticArray<bool>
  * whole members are removed: first those longer than 128 characters, then from the right. The
  * first member (the filter's own, when it put one) is never removed.
  */
-export function formatTraceState(members: TraceStateMember[], maxLength: i32 = MAX_TRACESTATE_LENGTH): string {
+export function formatTraceState(
+  members: TraceStateMember[],
+  maxLength: i32 = MAX_TRACESTATE_LENGTH,
+): string {
   const kept = new StaticArray<bool>(members.length);
   for (let i = 0; i < members.length; i++) unchecked((kept[i] = true));
   while (joinedLength(members, kept) > maxLength) {

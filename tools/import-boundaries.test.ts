@@ -44,6 +44,20 @@ const VIOLATIONS = [
     ruleId: "boundary/harness-through-entry-point",
     message: "tools/ use the harness through its entry point host-tests/harness/index.js",
   },
+  {
+    what: "the host binding in a pure filter module",
+    file: "assembly/example.ts",
+    text: 'import { ProxyWasmHost } from "./host";\nexport const used = ProxyWasmHost;\n',
+    ruleId: "boundary/assembly-pure-modules",
+    message: "Only assembly/index.ts binds the host; take a Host (hostinterface.ts) instead.",
+  },
+  {
+    what: "the SDK in a pure filter module",
+    file: "assembly/example.ts",
+    text: 'import { proxy_log } from "@solo-io/proxy-runtime/assembly/imports";\nexport const used = proxy_log;\n',
+    ruleId: "boundary/assembly-pure-modules",
+    message: "Only assembly/host.ts and index.ts use the SDK",
+  },
 ];
 
 describe("import boundaries", () => {
@@ -60,6 +74,15 @@ describe("import boundaries", () => {
       'import { Plugin } from "../../host-tests/harness/index.js";\nimport { pullModule } from "../oci/pull.js";\nexport const uses = [Plugin, pullModule];\n',
     );
     expect(messages).toEqual([]);
+  });
+
+  it("accepts the Host interface in a pure filter module", async () => {
+    expect(
+      await lint(
+        "assembly/example.ts",
+        'import { Host } from "./hostinterface";\nexport const used = Host;\n',
+      ),
+    ).toEqual([]);
   });
 
   it("accepts test support and vitest in tests and in the test-support folders", async () => {

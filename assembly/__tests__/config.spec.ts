@@ -1,9 +1,4 @@
-import {
-  MAX_CONFIGURATION_BYTES,
-  RoleSetting,
-  isHeaderName,
-  parseSettings,
-} from "../config";
+import { MAX_CONFIGURATION_BYTES, RoleSetting, isHeaderName, parseSettings } from "../config";
 
 function repeat(text: string, count: i32): string {
   let out = "";
@@ -134,7 +129,7 @@ describe("parseSettings: refusals name the field, the value and what is expected
         "maxBatch, maxRetries, timeoutMs",
     );
     expect<string>(errorOf('{"a;b\\n":1}')).toBe(
-      "\"a;b\\u000A\": unknown key; expected one of cluster, region, role, skipNonKnative, coldStartWindowSeconds, " +
+      '"a;b\\u000A": unknown key; expected one of cluster, region, role, skipNonKnative, coldStartWindowSeconds, ' +
         "coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
         "maxSeries, tracing, spanExport, tickPeriodMs",
     );
@@ -144,12 +139,16 @@ describe("parseSettings: refusals name the field, the value and what is expected
     expect<string>(errorOf('{"maxSeries":"100"}')).toBe(
       'maxSeries: "100" is a string; expected an integer from 16 to 100000',
     );
-    expect<string>(errorOf('{"skipNonKnative":1}')).toBe("skipNonKnative: 1 is a number; expected true or false");
+    expect<string>(errorOf('{"skipNonKnative":1}')).toBe(
+      "skipNonKnative: 1 is a number; expected true or false",
+    );
     expect<string>(errorOf('{"cluster":null}')).toBe(
       "cluster: null is not allowed; expected 1 to 63 characters of A-Z a-z 0-9 _ . : / -",
     );
     expect<string>(errorOf('{"tracing":[]}')).toBe("tracing: an array is not allowed; expected an object");
-    expect<string>(errorOf('{"keepPodHeader":{}}')).toBe("keepPodHeader: an object is not allowed; expected true or false");
+    expect<string>(errorOf('{"keepPodHeader":{}}')).toBe(
+      "keepPodHeader: an object is not allowed; expected true or false",
+    );
     expect<string>(errorOf('{"tracing":{"enabled":"yes"}}')).toBe(
       'tracing.enabled: "yes" is a string; expected true or false',
     );
@@ -165,7 +164,9 @@ describe("parseSettings: refusals name the field, the value and what is expected
     expect<string>(errorOf('{"coldStartMaxRequests":1.5}')).toBe(
       "coldStartMaxRequests: 1.5 is not an integer; expected an integer from 1 to 10000",
     );
-    expect<string>(errorOf('{"maxSeries":15}')).toBe("maxSeries: 15 is out of range; expected an integer from 16 to 100000");
+    expect<string>(errorOf('{"maxSeries":15}')).toBe(
+      "maxSeries: 15 is out of range; expected an integer from 16 to 100000",
+    );
     expect<string>(errorOf('{"maxSeries":1e400}')).toBe(
       "maxSeries: 1e400 is not an integer; expected an integer from 16 to 100000",
     );
@@ -263,7 +264,9 @@ describe("parseSettings: refusals name the field, the value and what is expected
     );
     expect<string>(errorOf("[]")).toBe("configuration: an array is not allowed; expected a JSON object");
     expect<string>(errorOf("null")).toBe("configuration: null is not allowed; expected a JSON object");
-    expect<string>(errorOf("   ")).toBe("configuration: not JSON (unexpected end of input at offset 3); expected a JSON object");
+    expect<string>(errorOf("   ")).toBe(
+      "configuration: not JSON (unexpected end of input at offset 3); expected a JSON object",
+    );
     expect<string>(errorOf('{"tracing":' + repeat("[", 40) + repeat("]", 40) + "}")).toBe(
       "configuration: not JSON (nested deeper than 16 levels at offset 26); expected a JSON object",
     );
@@ -271,7 +274,9 @@ describe("parseSettings: refusals name the field, the value and what is expected
 
   it("refuses a configuration larger than the limit without parsing it", () => {
     const huge = '{"cluster":"' + repeat("a", MAX_CONFIGURATION_BYTES) + '"}';
-    expect<string>(errorOf(huge)).toBe("configuration: 65550 bytes is too large; expected at most 65536 bytes");
+    expect<string>(errorOf(huge)).toBe(
+      "configuration: 65550 bytes is too large; expected at most 65536 bytes",
+    );
   });
 
   it("reports the first problem: unknown keys, then fields in documented order", () => {

@@ -19,7 +19,12 @@ function bytesOf(buffer: ArrayBuffer): string {
 }
 
 function scan(buffer: ArrayBuffer, wants: HeaderWants): HeaderScan {
-  return scanHeaderPairs(changetype<usize>(buffer), <u32>buffer.byteLength, wants, String.UTF8.encode("x-kwt-"));
+  return scanHeaderPairs(
+    changetype<usize>(buffer),
+    <u32>buffer.byteLength,
+    wants,
+    String.UTF8.encode("x-kwt-"),
+  );
 }
 
 describe("scanHeaderPairs", () => {
@@ -47,7 +52,14 @@ describe("scanHeaderPairs", () => {
   it("keeps every value of slots that want them", () => {
     const wants = new HeaderWants();
     const tp = wants.add("traceparent", true);
-    const s = scan(pairs([["traceparent", "a"], ["x", "y"], ["traceparent", "b"]]), wants);
+    const s = scan(
+      pairs([
+        ["traceparent", "a"],
+        ["x", "y"],
+        ["traceparent", "b"],
+      ]),
+      wants,
+    );
     expect<string>(s.every(tp).join("|")).toBe("a|b");
     expect<i32>(s.every(99).length).toBe(0);
   });
@@ -55,7 +67,15 @@ describe("scanHeaderPairs", () => {
   it("lists other names with the prefix", () => {
     const wants = new HeaderWants();
     const entry = wants.add("x-kwt-entry");
-    const s = scan(pairs([["x-kwt-entry", "1"], ["x-kwt-other", "2"], ["x-kwt-", "3"], ["x-kw", "4"]]), wants);
+    const s = scan(
+      pairs([
+        ["x-kwt-entry", "1"],
+        ["x-kwt-other", "2"],
+        ["x-kwt-", "3"],
+        ["x-kw", "4"],
+      ]),
+      wants,
+    );
     expect<bool>(s.has(entry)).toBe(true);
     expect<string>(s.prefixed.join(",")).toBe("x-kwt-other,x-kwt-");
   });
@@ -132,6 +152,8 @@ describe("serializeHeaderPairs", () => {
   });
 
   it("counts UTF-8 bytes, not characters", () => {
-    expect<string>(bytesOf(serializeHeaderPairs(["\u00e9"], ["1"]))).toBe("1,0,0,0,2,0,0,0,1,0,0,0,195,169,0,49,0");
+    expect<string>(bytesOf(serializeHeaderPairs(["\u00e9"], ["1"]))).toBe(
+      "1,0,0,0,2,0,0,0,1,0,0,0,195,169,0,49,0",
+    );
   });
 });

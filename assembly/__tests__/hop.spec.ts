@@ -94,14 +94,16 @@ describe("checkHop", () => {
 
   it("refuses clusters and regions outside the known lists", () => {
     expect<string>(checkHop(stampB, true, "cluster-a", ["cluster-c"], NONE).reason).toBe("unknown_cluster");
-    expect<string>(checkHop(stampB, true, "cluster-a", ["cluster-b"], ["eu-west1"]).reason).toBe("unknown_region");
+    expect<string>(checkHop(stampB, true, "cluster-a", ["cluster-b"], ["eu-west1"]).reason).toBe(
+      "unknown_region",
+    );
     expect<HopVerdict>(checkHop(stampB, true, "cluster-a", ["cluster-b"], ["us-east1"]).verdict).toBe(
       HopVerdict.CrossCluster,
     );
     // The own cluster needs no entry in the list.
-    expect<HopVerdict>(checkHop("1;c=cluster-a;r=x;t=1", true, "cluster-a", ["cluster-b"], ["y"]).verdict).toBe(
-      HopVerdict.SameCluster,
-    );
+    expect<HopVerdict>(
+      checkHop("1;c=cluster-a;r=x;t=1", true, "cluster-a", ["cluster-b"], ["y"]).verdict,
+    ).toBe(HopVerdict.SameCluster);
   });
 });
 

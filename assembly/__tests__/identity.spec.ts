@@ -11,7 +11,9 @@ import {
 
 describe("proxyTypeOf / positionOf", () => {
   it("reads the proxy type from Istio's node id", () => {
-    expect<ProxyType>(proxyTypeOf("router~10.0.0.1~gw.istio-system~istio-system.svc.cluster.local")).toBe(ProxyType.Router);
+    expect<ProxyType>(proxyTypeOf("router~10.0.0.1~gw.istio-system~istio-system.svc.cluster.local")).toBe(
+      ProxyType.Router,
+    );
     expect<ProxyType>(proxyTypeOf("sidecar~10.0.0.1~p.ns~ns.svc.cluster.local")).toBe(ProxyType.Sidecar);
     expect<ProxyType>(proxyTypeOf("waypoint~x")).toBe(ProxyType.Unknown);
     expect<ProxyType>(proxyTypeOf(null)).toBe(ProxyType.Unknown);

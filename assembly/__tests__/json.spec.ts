@@ -27,7 +27,7 @@ describe("parseJson", () => {
 
   it("decodes string escapes, including \\u and surrogate pairs", () => {
     const value = parseJson('"a\\"b\\\\c\\/d\\n\\t\\u0041\\ud83d\\ude00"').value!;
-    expect<string>(value.text).toBe("a\"b\\c/d\n\tA\u{1F600}");
+    expect<string>(value.text).toBe('a"b\\c/d\n\tA\u{1F600}');
   });
 
   it("returns the last of duplicate keys, as JSON.parse does", () => {
@@ -37,16 +37,24 @@ describe("parseJson", () => {
   it("reports what is wrong and where", () => {
     expect<string>(parseJson("").error).toBe("unexpected end of input at offset 0");
     expect<string>(parseJson("x").error).toBe("unexpected character 'x' at offset 0");
-    expect<string>(parseJson("{").error).toBe("expected a member name in double quotes but found end of input at offset 1");
+    expect<string>(parseJson("{").error).toBe(
+      "expected a member name in double quotes but found end of input at offset 1",
+    );
     expect<string>(parseJson('{"a" 1}').error).toBe("expected ':' but found character '1' at offset 5");
     expect<string>(parseJson("[1 2]").error).toBe("expected ',' or ']' but found character '2' at offset 3");
     expect<string>(parseJson('{"a":1,}').error).toBe(
       "expected a member name in double quotes but found character '}' at offset 7",
     );
     expect<string>(parseJson("01").error).toBe("unexpected character '1' after the value at offset 1");
-    expect<string>(parseJson("1.").error).toBe("invalid number: expected a digit after '.', found end of input at offset 2");
-    expect<string>(parseJson("1e+").error).toBe("invalid number: expected an exponent digit, found end of input at offset 3");
-    expect<string>(parseJson("-").error).toBe("invalid number: expected a digit, found end of input at offset 1");
+    expect<string>(parseJson("1.").error).toBe(
+      "invalid number: expected a digit after '.', found end of input at offset 2",
+    );
+    expect<string>(parseJson("1e+").error).toBe(
+      "invalid number: expected an exponent digit, found end of input at offset 3",
+    );
+    expect<string>(parseJson("-").error).toBe(
+      "invalid number: expected a digit, found end of input at offset 1",
+    );
     expect<string>(parseJson('"abc').error).toBe("unterminated string at offset 4");
     expect<string>(parseJson('"a\nb"').error).toBe("control character U+000A in a string at offset 2");
     expect<string>(parseJson('"\\x"').error).toBe("invalid escape sequence at offset 2");

@@ -17,7 +17,7 @@ describe("isLabelValue", () => {
     expect<bool>(isLabelValue("a;b")).toBe(false);
     expect<bool>(isLabelValue("a=b")).toBe(false);
     expect<bool>(isLabelValue("a b")).toBe(false);
-    expect<bool>(isLabelValue("a\"b")).toBe(false);
+    expect<bool>(isLabelValue('a"b')).toBe(false);
     expect<bool>(isLabelValue("é")).toBe(false);
     expect<bool>(isLabelValue(repeat("a", MAX_LABEL_VALUE_LENGTH + 1))).toBe(false);
   });
@@ -38,7 +38,9 @@ describe("sanitizeLabelValue", () => {
 
 describe("encodeStatName", () => {
   it("encodes labels in order for Istio's tag extraction", () => {
-    expect<string>(encodeStatName(["a", "b"], ["x", "y"], "metric_total")).toBe("a=.=x;.;b=.=y;.;metric_total");
+    expect<string>(encodeStatName(["a", "b"], ["x", "y"], "metric_total")).toBe(
+      "a=.=x;.;b=.=y;.;metric_total",
+    );
   });
 
   it("writes an empty value as an empty label", () => {

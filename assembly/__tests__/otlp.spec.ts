@@ -18,7 +18,10 @@ function coldStartSpan(): Span {
 describe("encodeExportRequest", () => {
   it("writes resourceSpans / scopeSpans / spans with hex ids and nano strings", () => {
     const json = encodeExportRequest(
-      [SpanAttribute.string("service.name", "kwt-filter"), SpanAttribute.string("k8s.cluster.name", "cluster-a")],
+      [
+        SpanAttribute.string("service.name", "kwt-filter"),
+        SpanAttribute.string("k8s.cluster.name", "cluster-a"),
+      ],
       "kwt",
       "1",
       [coldStartSpan()],

@@ -2,7 +2,16 @@ import { SpanBatcher, BatcherSettings } from "../spanbatcher";
 import { Span, SpanKind } from "../otlp";
 
 function span(n: i32): Span {
-  return new Span("4bf92f3577b34da6a3ce929d0e0e4736", "00000000000000" + (n < 16 ? "0" : "") + n.toString(16), "", "s", SpanKind.Internal, 1, 2, []);
+  return new Span(
+    "4bf92f3577b34da6a3ce929d0e0e4736",
+    "00000000000000" + (n < 16 ? "0" : "") + n.toString(16),
+    "",
+    "s",
+    SpanKind.Internal,
+    1,
+    2,
+    [],
+  );
 }
 
 function fill(batcher: SpanBatcher, count: i32): i32 {

@@ -53,12 +53,18 @@ const CASES: Case[] = [
   ),
   valid("01-" + TRACE_ID + "-" + PARENT_ID + "-09-x", "00-" + TRACE_ID + "-" + PARENT_ID + "-01"),
   valid("fe-" + TRACE_ID + "-" + PARENT_ID + "-03", "00-" + TRACE_ID + "-" + PARENT_ID + "-03"),
-  invalid("cc-" + TRACE_ID + "-" + PARENT_ID + "-01.what-the-future-will-be-like", TraceParentProblem.TrailingData),
+  invalid(
+    "cc-" + TRACE_ID + "-" + PARENT_ID + "-01.what-the-future-will-be-like",
+    TraceParentProblem.TrailingData,
+  ),
   invalid("cc-" + TRACE_ID + "-" + PARENT_ID + "-0", TraceParentProblem.Flags), // shorter than 55
   invalid("cc-" + TRACE_ID + "-" + PARENT_ID, TraceParentProblem.ParentId),
   // version 00 with extra data
   invalid("00-" + TRACE_ID + "-" + PARENT_ID + "-01.", TraceParentProblem.TrailingData),
-  invalid("00-" + TRACE_ID + "-" + PARENT_ID + "-01-what-the-future-will-be-like", TraceParentProblem.TrailingData),
+  invalid(
+    "00-" + TRACE_ID + "-" + PARENT_ID + "-01-what-the-future-will-be-like",
+    TraceParentProblem.TrailingData,
+  ),
   invalid("00-" + TRACE_ID + "-" + PARENT_ID + "-001", TraceParentProblem.TrailingData),
   // version
   invalid("ff-" + TRACE_ID + "-" + PARENT_ID + "-01", TraceParentProblem.Version),
@@ -105,7 +111,12 @@ describe("parseTraceParent", () => {
       const parsed = parseTraceParent(c.input);
       if (parsed.problem != c.problem) {
         throw new Error(
-          "traceparent " + c.input + ": problem " + parsed.problem.toString() + ", expected " + c.problem.toString(),
+          "traceparent " +
+            c.input +
+            ": problem " +
+            parsed.problem.toString() +
+            ", expected " +
+            c.problem.toString(),
         );
       }
       if (c.problem == TraceParentProblem.None) {
@@ -125,7 +136,9 @@ describe("parseTraceParent", () => {
     expect<string>(tp.parentId).toBe("00f067aa0ba902b7");
     expect<u8>(tp.flags).toBe(1);
     expect<bool>(tp.sampled).toBe(true);
-    const unsampled = parseTraceParent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02").traceParent!;
+    const unsampled = parseTraceParent(
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02",
+    ).traceParent!;
     expect<bool>(unsampled.sampled).toBe(false);
   });
 
@@ -191,8 +204,12 @@ describe("ids", () => {
   });
 
   it("formats flags as two hex digits", () => {
-    expect<string>(formatTraceParent(TRACE_ID, PARENT_ID, 0)).toBe("00-" + TRACE_ID + "-" + PARENT_ID + "-00");
-    expect<string>(formatTraceParent(TRACE_ID, PARENT_ID, 3)).toBe("00-" + TRACE_ID + "-" + PARENT_ID + "-03");
+    expect<string>(formatTraceParent(TRACE_ID, PARENT_ID, 0)).toBe(
+      "00-" + TRACE_ID + "-" + PARENT_ID + "-00",
+    );
+    expect<string>(formatTraceParent(TRACE_ID, PARENT_ID, 3)).toBe(
+      "00-" + TRACE_ID + "-" + PARENT_ID + "-03",
+    );
   });
 
   it("trims only spaces and tabs", () => {

@@ -49,9 +49,9 @@ describe("planTrace: outbound, not a participant", () => {
   });
 
   it("keeps it even when tracestate is invalid", () => {
-    expect<TraceAction>(planTrace(outbound([VALID], ["FOO=1"]), OWN, samplerAt(1), new FixedIds()).action).toBe(
-      TraceAction.Keep,
-    );
+    expect<TraceAction>(
+      planTrace(outbound([VALID], ["FOO=1"]), OWN, samplerAt(1), new FixedIds()).action,
+    ).toBe(TraceAction.Keep);
   });
 
   it("starts a trace when there is none, sampled by the sampler", () => {
@@ -103,7 +103,12 @@ describe("planTrace: outbound, not a participant", () => {
   });
 
   it("replaces an invalid tracestate by its own member when it changes traceparent", () => {
-    const plan = planTrace(outbound(["01-" + TRACE_ID + "-" + PARENT_ID + "-00"], ["foo=1,BAD=2"]), OWN, samplerAt(1), new FixedIds());
+    const plan = planTrace(
+      outbound(["01-" + TRACE_ID + "-" + PARENT_ID + "-00"], ["foo=1,BAD=2"]),
+      OWN,
+      samplerAt(1),
+      new FixedIds(),
+    );
     expect<string>(plan.tracestate).toBe("kwt=cluster-a;eu-west1");
   });
 });
@@ -126,7 +131,12 @@ describe("planTrace: participant", () => {
     const kept = planTrace(new TraceRequest([unsampled], [], true, false), OWN, samplerAt(1), new FixedIds());
     expect<string>(kept.traceparent).toBe("00-" + TRACE_ID + "-" + NEW_SPAN + "-00");
     expect<bool>(kept.sampled).toBe(false);
-    const forced = planTrace(new TraceRequest([unsampled], [], true, true), OWN, samplerAt(0), new FixedIds());
+    const forced = planTrace(
+      new TraceRequest([unsampled], [], true, true),
+      OWN,
+      samplerAt(0),
+      new FixedIds(),
+    );
     expect<string>(forced.traceparent).toBe("00-" + TRACE_ID + "-" + NEW_SPAN + "-01");
     expect<bool>(forced.sampled).toBe(true);
   });

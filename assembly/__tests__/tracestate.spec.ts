@@ -84,7 +84,9 @@ describe("parseTraceState: valid lists", () => {
   });
 
   it("accepts keys of 256 and values of 256 characters", () => {
-    expect<string | null>(normalised(["foo=1", repeat("z", 256) + "=1"])).toBe("foo=1," + repeat("z", 256) + "=1");
+    expect<string | null>(normalised(["foo=1", repeat("z", 256) + "=1"])).toBe(
+      "foo=1," + repeat("z", 256) + "=1",
+    );
     expect<i32>(members("foo=" + repeat("v", 256))[0].value.length).toBe(256);
   });
 
@@ -227,13 +229,20 @@ describe("formatTraceState truncation", () => {
 
   it("removes long members before short ones even when a short one is rightmost", () => {
     const long = repeat("L", 250);
-    const list = [OWN, new TraceStateMember("big", long), new TraceStateMember("big2", long), new TraceStateMember("s", "1")];
+    const list = [
+      OWN,
+      new TraceStateMember("big", long),
+      new TraceStateMember("big2", long),
+      new TraceStateMember("s", "1"),
+    ];
     expect<string>(formatTraceState(list)).toBe("kwt=cluster-a;eu-west1,big=" + long + ",s=1");
   });
 
   it("never removes the first member", () => {
     const big = new TraceStateMember("kwt", repeat("k", 200));
-    expect<string>(formatTraceState([big, new TraceStateMember("x", "1")], 100)).toBe("kwt=" + repeat("k", 200));
+    expect<string>(formatTraceState([big, new TraceStateMember("x", "1")], 100)).toBe(
+      "kwt=" + repeat("k", 200),
+    );
   });
 
   it("honours a smaller limit", () => {

@@ -32,7 +32,7 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, Envoy %s layout", (envoy) 
     expect(header(request, "k-proxy-request")).toBeUndefined();
     expect(request.filter(([name]) => name === "x-kwt-entry")).toEqual([["x-kwt-entry", String(T0_MS + 42)]]);
     expect(request.filter(([name]) => name === "x-kwt-pod" || name === "x-kwt-future-thing")).toEqual([]);
-    // The hop stamp on the request is this gateway's own (part 2), not the forged one.
+    // The hop stamp on the request is this gateway's own (it stamps every hop it sends), not the forged one.
     expect(header(request, "x-kwt-hop")).not.toBe("1;c=evil;r=evil;t=1");
   });
 

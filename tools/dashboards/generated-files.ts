@@ -1,4 +1,4 @@
-/** Every file tools/dashboards/generate.ts writes, relative to the project root, with its renderer. */
+/** The monitoring files `npm run generate` writes (tools/generate/), relative to the project root, with their renderers. */
 import { renderPrometheusRule, renderRulesFile } from "./alerts.js";
 import { renderDashboard } from "./grafana.js";
 

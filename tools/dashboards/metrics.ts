@@ -1,8 +1,8 @@
 /**
  * The metric names the dashboard and the alert rules query, as Prometheus sees them.
  *
- * The filter's names are docs/filter.md's contract (Envoy writes `wasmcustom.*` stats without the
- * `envoy_` prefix; histograms get `_bucket`, `_sum`, `_count`). The others are what Istio and Envoy
+ * The filter's names come from its catalog, deploy/filter-metrics.json (Envoy writes `wasmcustom.*`
+ * stats without the `envoy_` prefix; histograms get `_bucket`, `_sum`, `_count`). The others are what Istio and Envoy
  * export, checked against their sources:
  * - istio-agent: istio/istio pkg/wasm/monitoring.go, registered under the `istio_agent_` prefix
  *   (pilot/cmd/pilot-agent/status/server.go); Istio's exporter writes counters without `_total`.
@@ -10,30 +10,13 @@
  *   in the root scope, runtime `envoy.wasm.runtime.v8`; exported with the `envoy_` prefix.
  * - istiod: pilot/pkg/xds/monitoring.go and pkg/xds/monitoring.go (seconds, counters without `_total`).
  */
+import { FILTER_LABEL_GROUPS, FILTER_METRICS } from "../deploy/filter-contract.js";
 
 /** Who writes a metric: decides which scrape target a test must provide for it. */
 export type MetricSource = "filter" | "istio-agent" | "envoy" | "istiod";
 
-export const FILTER_METRICS = {
-  invocations: "knative_invocations_total",
-  errors: "knative_errors_total",
-  coldStarts: "knative_cold_starts_total",
-  coldStartsUntimed: "knative_cold_starts_untimed_total",
-  coldStartDuration: "knative_cold_start_duration_milliseconds",
-  activatorProxied: "knative_activator_proxied_total",
-  requestDuration: "knative_request_duration_milliseconds",
-  crossClusterRequests: "mesh_cross_cluster_requests_total",
-  crossClusterHopDuration: "mesh_cross_cluster_hop_duration_milliseconds",
-  clockSkew: "kwt_clock_skew_total",
-  stampsRejected: "kwt_stamps_rejected_total",
-  traceparentRepaired: "kwt_traceparent_repaired_total",
-  tracesStarted: "kwt_traces_started_total",
-  samplingProbability: "kwt_sampling_probability",
-  spansExported: "kwt_spans_exported_total",
-  spansDropped: "kwt_spans_dropped_total",
-  seriesOverflow: "kwt_series_overflow_total",
-  configRejected: "kwt_config_rejected_total",
-} as const;
+/** The filter's metrics, generated from its catalog (deploy/filter-metrics.json). */
+export { FILTER_METRICS } from "../deploy/filter-contract.js";
 
 export const ISTIO_AGENT_METRICS = {
   wasmRemoteFetches: "istio_agent_wasm_remote_fetch_count",
@@ -82,9 +65,4 @@ export const REVISION_LABELS = [
 ] as const;
 
 /** The labels of the cross-cluster metrics that identify a cluster pair. */
-export const CLUSTER_PAIR_LABELS = [
-  "source_cluster",
-  "source_region",
-  "destination_cluster",
-  "destination_region",
-] as const;
+export const CLUSTER_PAIR_LABELS = FILTER_LABEL_GROUPS.CLUSTER_PAIR;

@@ -1,16 +1,16 @@
-import { PodReport, decodePodReport, encodePodReport } from "../podreport";
-import { formatEntryMillis, parseEntryMillis } from "../entry";
+import { PodStamp, decodePodStamp, encodePodStamp } from "../podstamp";
+import { formatEntryMillis, parseEntryMillis } from "../entrystamp";
 
 describe("pod report", () => {
   it("encodes a warm report with an empty wait", () => {
-    const text = encodePodReport(new PodReport(false, -1, "c1", "eu", "ns", "svc", "cfg", "svc-00001"));
+    const text = encodePodStamp(new PodStamp(false, -1, "c1", "eu", "ns", "svc", "cfg", "svc-00001"));
     expect<string | null>(text).toBe("1;cs=0;w=;c=c1;r=eu;n=ns;s=svc;cf=cfg;v=svc-00001");
   });
 
   it("round-trips a cold report", () => {
-    const text = encodePodReport(new PodReport(true, 2350, "c1", "eu", "ns", "svc", "cfg", "svc-00001"))!;
+    const text = encodePodStamp(new PodStamp(true, 2350, "c1", "eu", "ns", "svc", "cfg", "svc-00001"))!;
     expect<string>(text).toBe("1;cs=1;w=2350;c=c1;r=eu;n=ns;s=svc;cf=cfg;v=svc-00001");
-    const report = decodePodReport(text)!;
+    const report = decodePodStamp(text)!;
     expect<bool>(report.coldStart).toBe(true);
     expect<i64>(report.waitMs).toBe(2350);
     expect<string>(report.cluster).toBe("c1");
@@ -22,7 +22,7 @@ describe("pod report", () => {
   });
 
   it("reads an untimed cold start and empty labels", () => {
-    const report = decodePodReport("1;cs=1;w=;c=;r=;n=;s=;v=")!;
+    const report = decodePodStamp("1;cs=1;w=;c=;r=;n=;s=;v=")!;
     expect<bool>(report.coldStart).toBe(true);
     expect<i64>(report.waitMs).toBe(-1);
     expect<string>(report.revision).toBe("");
@@ -30,17 +30,17 @@ describe("pod report", () => {
   });
 
   it("refuses stamps that miss fields or carry bad values", () => {
-    expect(decodePodReport(null)).toBeNull();
-    expect(decodePodReport("")).toBeNull();
-    expect(decodePodReport("1;cs=0;w=;c=a;r=b;n=c;s=d")).toBeNull(); // no v
-    expect(decodePodReport("1;cs=2;w=;c=a;r=b;n=c;s=d;v=e")).toBeNull();
-    expect(decodePodReport("1;cs=1;w=x1;c=a;r=b;n=c;s=d;v=e")).toBeNull();
-    expect(decodePodReport("1;cs=1;w=1234567890123;c=a;r=b;n=c;s=d;v=e")).toBeNull();
-    expect(decodePodReport("1;cs=0;w=;c=a b;r=b;n=c;s=d;v=e")).toBeNull();
+    expect(decodePodStamp(null)).toBeNull();
+    expect(decodePodStamp("")).toBeNull();
+    expect(decodePodStamp("1;cs=0;w=;c=a;r=b;n=c;s=d")).toBeNull(); // no v
+    expect(decodePodStamp("1;cs=2;w=;c=a;r=b;n=c;s=d;v=e")).toBeNull();
+    expect(decodePodStamp("1;cs=1;w=x1;c=a;r=b;n=c;s=d;v=e")).toBeNull();
+    expect(decodePodStamp("1;cs=1;w=1234567890123;c=a;r=b;n=c;s=d;v=e")).toBeNull();
+    expect(decodePodStamp("1;cs=0;w=;c=a b;r=b;n=c;s=d;v=e")).toBeNull();
   });
 
   it("refuses to write a value that is not a label value", () => {
-    expect<string | null>(encodePodReport(new PodReport(false, -1, "a;b", "", "", "", "", ""))).toBeNull();
+    expect<string | null>(encodePodStamp(new PodStamp(false, -1, "a;b", "", "", "", "", ""))).toBeNull();
   });
 });
 

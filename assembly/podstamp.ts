@@ -10,7 +10,7 @@ import { StampField, decodeStamp, encodeStamp } from "./stamp";
 /** Waits above this (about 11 days) are not believed. */
 const MAX_WAIT_DIGITS: i32 = 12;
 
-export class PodReport {
+export class PodStamp {
   constructor(
     public coldStart: bool,
     /** How long the request waited before reaching the pod; -1 when not measured. */
@@ -32,7 +32,7 @@ function parseWait(text: string): i64 {
 }
 
 /** Reads a pod stamp; null when it is malformed or misses a required field. */
-export function decodePodReport(text: string | null): PodReport | null {
+export function decodePodStamp(text: string | null): PodStamp | null {
   if (text == null) return null;
   const stamp = decodeStamp(text);
   if (stamp == null) return null;
@@ -50,7 +50,7 @@ export function decodePodReport(text: string | null): PodReport | null {
   if (wait < -1) return null;
   // `cf` was added after the first format; a stamp without it has an empty configuration.
   const configuration = stamp.get("cf");
-  return new PodReport(
+  return new PodStamp(
     cs == "1",
     wait,
     cluster,
@@ -63,7 +63,7 @@ export function decodePodReport(text: string | null): PodReport | null {
 }
 
 /** Writes a pod stamp; null if a value is not a label value (the caller sanitised them). */
-export function encodePodReport(report: PodReport): string | null {
+export function encodePodStamp(report: PodStamp): string | null {
   const fields: StampField[] = [
     new StampField("cs", report.coldStart ? "1" : "0"),
     new StampField("w", report.waitMs >= 0 ? report.waitMs.toString() : ""),

@@ -1,0 +1,112 @@
+// The glue (root and stream contexts) driven through an in-memory host: what one request at the
+// revision pod's inbound sidecar records, that a probe records nothing, a refused configuration,
+// and both Envoy property layouts.
+
+import { Root, Stream, Vm } from "../filter";
+import { LogLevel } from "../hostinterface";
+import { FakeHost } from "./fakehost";
+
+const REVISION_LABEL = "serving.knative.dev/revision";
+
+/** A revision pod's inbound sidecar in cluster east, with the node properties under `node`. */
+function revisionPodHost(node: string, listenerDirection: string): FakeHost {
+  const host = new FakeHost();
+  host.strings.set(node + ".id", "sidecar~10.0.0.7~hello-00001-deployment-5c7d.demo~demo.svc.cluster.local");
+  host.strings.set(node + ".metadata.CLUSTER_ID", "east");
+  host.strings.set(node + ".metadata.NAMESPACE", "demo");
+  host.strings.set(node + ".locality.region", "us-east1");
+  host.strings.set(node + ".metadata.LABELS." + REVISION_LABEL, "hello-00001");
+  host.integers.set(listenerDirection, 1);
+  return host;
+}
+
+function configured(host: FakeHost, configuration: string): Root {
+  const root = new Root(new Vm(host));
+  host.configuration = configuration;
+  expect<bool>(root.onConfigure(<u32>String.UTF8.byteLength(configuration))).toBe(true);
+  return root;
+}
+
+/** One request through a stream: request headers, response headers with `code`, then on_log. */
+function exchange(host: FakeHost, root: Root, extraName: string, extraValue: string, code: i64): void {
+  host.request.names = [":method", ":path", "user-agent"];
+  host.request.values = ["GET", "/", "curl/8"];
+  if (extraName.length > 0) host.request.add(extraName, extraValue);
+  host.response.names = [":status"];
+  host.response.values = [code.toString()];
+  host.integers.set("response.code", code);
+  const stream: Stream = root.createStream()!;
+  stream.onRequestHeaders();
+  stream.onResponseHeaders();
+  stream.onLog();
+}
+
+describe("inbound sidecar of a revision pod", () => {
+  it("counts an invocation with the revision's labels and reports the pod stamp", () => {
+    const host = revisionPodHost("xds.node", "xds.listener_direction");
+    const root = configured(host, "{}");
+    exchange(host, root, "", "", 200);
+    const series = host.seriesOf("knative_invocations_total");
+    expect<i32>(series.length).toBe(1);
+    expect<bool>(series[0].includes("revision_name=.=hello-00001;.;")).toBe(true);
+    expect<bool>(series[0].includes("destination_cluster=.=east;.;")).toBe(true);
+    expect<bool>(series[0].includes("response_code_class=.=2xx;.;")).toBe(true);
+    expect<i64>(host.metric(series[0])).toBe(1);
+    expect<string | null>(host.response.get("x-kwt-pod")).toBe(
+      "1;cs=0;w=;c=east;r=us-east1;n=demo;s=;cf=;v=hello-00001",
+    );
+  });
+
+  it("counts a second invocation on the same series", () => {
+    const host = revisionPodHost("xds.node", "xds.listener_direction");
+    const root = configured(host, "{}");
+    exchange(host, root, "", "", 503);
+    exchange(host, root, "", "", 503);
+    const series = host.seriesOf("knative_invocations_total");
+    expect<i32>(series.length).toBe(1);
+    expect<i64>(host.metric(series[0])).toBe(2);
+    expect<i32>(host.seriesOf("knative_errors_total").length).toBe(1);
+  });
+
+  it("records nothing for a Knative probe, and reads nothing but its headers", () => {
+    const host = revisionPodHost("xds.node", "xds.listener_direction");
+    const root = configured(host, "{}");
+    exchange(host, root, "k-network-probe", "queue", 200);
+    expect<i32>(host.seriesOf("knative_invocations_total").length).toBe(0);
+    expect<string | null>(host.response.get("x-kwt-pod")).toBeNull();
+    host.calls = [];
+    exchange(host, root, "k-network-probe", "queue", 200);
+    expect<string[]>(host.calls).toStrictEqual(["get_header_map_pairs"]);
+  });
+
+  it("reads the node and the listener direction from Envoy's layout before 1.33", () => {
+    const host = revisionPodHost("node", "listener_direction");
+    const root = configured(host, "{}");
+    exchange(host, root, "", "", 200);
+    const series = host.seriesOf("knative_invocations_total");
+    expect<i32>(series.length).toBe(1);
+    expect<bool>(series[0].includes("namespace_name=.=demo;.;")).toBe(true);
+    expect<bool>(series[0].includes("destination_region=.=us-east1;.;")).toBe(true);
+  });
+});
+
+describe("configuration", () => {
+  it("refuses an invalid configuration: one error line naming the field, counted, no streams", () => {
+    const host = revisionPodHost("xds.node", "xds.listener_direction");
+    const root = new Root(new Vm(host));
+    host.configuration = '{"coldStartWindowSeconds": 0}';
+    expect<bool>(root.onConfigure(<u32>String.UTF8.byteLength(host.configuration))).toBe(false);
+    expect<string[]>(host.logs).toStrictEqual([
+      "kwt: invalid configuration: coldStartWindowSeconds: 0 is out of range; expected an integer from 1 to 3600",
+    ]);
+    expect<LogLevel>(host.logLevels[0]).toBe(LogLevel.Error);
+    expect<i64>(host.metric("kwt_config_rejected_total")).toBe(1);
+    expect<Stream | null>(root.createStream()).toBeNull();
+  });
+
+  it("sets the tick period the configuration asks for", () => {
+    const host = revisionPodHost("xds.node", "xds.listener_direction");
+    configured(host, '{"tickPeriodMs": 250}');
+    expect<u32>(host.tickPeriodMs).toBe(250);
+  });
+});

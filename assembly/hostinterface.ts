@@ -1,0 +1,59 @@
+// What the glue needs from Envoy, as an interface: the real implementation is host.ts (the only
+// module that binds Proxy-Wasm and WASI imports); as-pect tests hand the glue an in-memory fake.
+// Pure: this module declares calls, it makes none.
+
+import { MetricHost } from "./metrics";
+
+/** Header maps the filter reads or writes (Proxy-Wasm's WasmHeaderMapType). */
+export enum HeaderMap {
+  Request = 0,
+  Response = 2,
+  HttpCallResponse = 6,
+}
+
+export enum LogLevel {
+  Trace = 0,
+  Debug = 1,
+  Info = 2,
+  Warn = 3,
+  Error = 4,
+  Critical = 5,
+}
+
+/** Every host call the filter makes. A failed call reads as "absent"; none of them traps. */
+export abstract class Host extends MetricHost {
+  /** A string property (path from properties.ts); null when absent. An empty value is "". */
+  abstract getPropertyString(path: ArrayBuffer): string | null;
+  /** An int64 property; `fallback` when absent or malformed. */
+  abstract getPropertyI64(path: ArrayBuffer, fallback: i64): i64;
+  /** A bool property; `fallback` when absent or malformed. */
+  abstract getPropertyBool(path: ArrayBuffer, fallback: bool): bool;
+  /** The serialized pairs of a header map (see headerscan.ts); null when unavailable or empty. */
+  abstract getHeaderPairs(map: HeaderMap): ArrayBuffer | null;
+  /** The first value of a header (name as UTF-8 bytes); null when absent. */
+  abstract getHeader(map: HeaderMap, name: ArrayBuffer): string | null;
+  /** Sets a header (replacing the first value, or adding it). */
+  abstract replaceHeader(map: HeaderMap, name: ArrayBuffer, value: string): void;
+  /** Removes every value of a header. */
+  abstract removeHeader(map: HeaderMap, name: ArrayBuffer): void;
+  /** Wall-clock time in ms since the epoch (0 if the host refuses). */
+  abstract nowMilliseconds(): i64;
+  abstract log(level: LogLevel, message: string): void;
+  /** The plugin configuration text of `size` bytes; only readable during proxy_on_configure. */
+  abstract readPluginConfiguration(size: u32): string;
+  /** How often proxy_on_tick runs for the root context being configured. */
+  abstract setTickPeriod(milliseconds: u32): void;
+  /**
+   * An HTTP call to Envoy cluster `cluster` (serialized header pairs, body, trailers): its token,
+   * or -1 when the host refused it (unknown cluster, bad arguments).
+   */
+  abstract httpCall(
+    cluster: ArrayBuffer,
+    headers: ArrayBuffer,
+    body: ArrayBuffer,
+    trailers: ArrayBuffer,
+    timeoutMs: u32,
+  ): i64;
+  /** Fills `length` bytes at `buffer` with random bytes; false when the host refuses. */
+  abstract randomBytes(buffer: usize, length: i32): bool;
+}
