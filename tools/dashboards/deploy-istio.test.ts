@@ -20,13 +20,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const read = (file: string): string => readFileSync(path.join(root, file), "utf8");
 const TELEMETRY_SCHEMAS = SHIPPED_SCHEMAS.filter((schema) => schema.kind === "Telemetry");
 
-function telemetrySchema(file: string): SchemaNode {
+function telemetrySchema(file: string, apiVersion = "v1alpha1"): SchemaNode {
   const crd = parse(read(`deploy/istio-schemas/${file}`)) as {
     metadata: { name: string };
     spec: { versions: Array<{ name: string; served: boolean; schema: { openAPIV3Schema: SchemaNode } }> };
   };
   expect(crd.metadata.name).toBe("telemetries.telemetry.istio.io");
-  const version = crd.spec.versions.find((candidate) => candidate.name === "v1alpha1");
+  const version = crd.spec.versions.find((candidate) => candidate.name === apiVersion);
   expect(version?.served).toBe(true);
   return (version as { schema: { openAPIV3Schema: SchemaNode } }).schema.openAPIV3Schema;
 }
@@ -97,12 +97,39 @@ describe("the Telemetry resource", () => {
     apiVersion: string;
     kind: string;
     metadata: { name: string; namespace: string };
-    spec: { tracing: Array<{ customTags: Record<string, { header?: { name: string } }> }> };
+    spec: {
+      tracing: Array<{ customTags: Record<string, { header?: { name: string } }> }>;
+      accessLogging: unknown[];
+    };
   };
 
   it.each(TELEMETRY_SCHEMAS)("is valid for Istio $tag", ({ file }) => {
     expect([telemetry.apiVersion, telemetry.kind]).toEqual(["telemetry.istio.io/v1alpha1", "Telemetry"]);
     expect(telemetryViolations(telemetry, telemetrySchema(file))).toEqual([]);
+  });
+
+  it("as telemetry.istio.io/v1 (telemetry-v1.yaml) is valid for Istio 1.30, whose CRD serves v1", () => {
+    const v1 = parse(read("deploy/istio/telemetry-v1.yaml")) as Record<string, unknown>;
+    expect(v1.apiVersion).toBe("telemetry.istio.io/v1");
+    expect(telemetryViolations(v1, telemetrySchema("telemetry-crd-1.30.yaml", "v1"))).toEqual([]);
+    const served = (
+      parse(read("deploy/istio-schemas/telemetry-crd-1.20.yaml")) as {
+        spec: { versions: Array<{ name: string }> };
+      }
+    ).spec.versions.map((version) => version.name);
+    expect(served).toEqual(["v1alpha1"]);
+  });
+
+  it("an access-logging entry with an unknown field is refused by both releases", () => {
+    const broken = structuredClone(telemetry) as Record<string, unknown> & {
+      spec: { accessLogging: unknown[] };
+    };
+    broken.spec.accessLogging[0] = { providers: [{ name: "kwt-file-log" }], format: "%RESPONSE_CODE%" };
+    for (const { file } of TELEMETRY_SCHEMAS) {
+      expect(telemetryViolations(broken, telemetrySchema(file)).join("\n")).toContain(
+        "format: unknown field",
+      );
+    }
   });
 
   it("is mesh-wide and tags spans with the headers the filter stamps", () => {

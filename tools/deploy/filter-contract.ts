@@ -47,6 +47,19 @@ export const FILTER_METRICS = {
   configRejected: "kwt_config_rejected_total",
 } as const;
 
+/**
+ * The filter-state values the filter sets on a stream (`proxy_set_property`, printed by Envoy as
+ * `%FILTER_STATE(wasm.<name>:PLAIN)%`), only when they apply; the access-log formats print each.
+ */
+export const ACCESS_LOG_FIELDS = [
+  "kwt_cold_start",
+  "kwt_cold_start_wait_ms",
+  "kwt_error_kind",
+  "kwt_source_cluster",
+  "kwt_source_region",
+  "kwt_hop_ms",
+] as const;
+
 /** The catalog's label groups (REV: a revision's labels; CLUSTER_PAIR: the cross-cluster labels). */
 export const FILTER_LABEL_GROUPS = {
   REV: [

@@ -33,6 +33,8 @@ export interface MetricEntry {
 
 export interface MetricCatalog {
   pluginName: string;
+  /** Filter-state values the filter sets on a stream for access logs (`wasm.<name>`). */
+  accessLogFields: LabelEntry[];
   labels: LabelEntry[];
   labelGroups: Record<string, string[]>;
   metrics: MetricEntry[];
@@ -90,6 +92,14 @@ export function catalogProblems(catalog: MetricCatalog): string[] {
     for (const label of Object.keys(metric.values ?? {})) {
       if (!labels.includes(label))
         problems.push(`${where}: values of ${label}, which the metric does not carry`);
+    }
+  }
+  for (const field of catalog.accessLogFields) {
+    // Envoy prints it as %FILTER_STATE(wasm.<name>:PLAIN)%; Istio's own keys hold "peer" or "istio".
+    if (!/^kwt_[a-z0-9_]+$/.test(field.name) || /peer|istio/.test(field.name)) {
+      problems.push(
+        `accessLogFields: ${field.name}: expected kwt_ and lower-case letters, digits, _ (no peer, no istio)`,
+      );
     }
   }
   for (const label of declared) {

@@ -31,6 +31,7 @@ describe("the metric catalog check", () => {
     pluginName: "kwt",
     labels: [{ name: "reason", description: "why" }],
     labelGroups: {},
+    accessLogFields: [{ name: "kwt_a", description: "" }],
     metrics: [{ id: "a", name: "a_total", kind: "counter", labels: ["reason"], summary: "", recordedAt: "" }],
   };
 
@@ -48,6 +49,20 @@ describe("the metric catalog check", () => {
       'metrics[a]: label group REV is not in "labelGroups"',
       'metrics[a]: label sampled is not declared in "labels"',
       "labels: spare is declared but no metric carries it",
+    ]);
+  });
+
+  it("names an access-log field that is not the filter's own (kwt_ prefix, nothing Istio uses)", () => {
+    const catalog: MetricCatalog = {
+      ...base,
+      accessLogFields: [
+        { name: "peer_cluster", description: "" },
+        { name: "kwt.hop", description: "" },
+      ],
+    };
+    expect(catalogProblems(catalog)).toEqual([
+      "accessLogFields: peer_cluster: expected kwt_ and lower-case letters, digits, _ (no peer, no istio)",
+      "accessLogFields: kwt.hop: expected kwt_ and lower-case letters, digits, _ (no peer, no istio)",
     ]);
   });
 });
