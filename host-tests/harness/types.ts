@@ -102,6 +102,25 @@ export interface PluginOptions {
   pluginName?: string;
   /** vm_id (plugin_vm_id; shared data and queues are scoped by it). Default "". */
   vmId?: string;
+  /** Benchmarks only: wraps every host function and module export once, when a VM links them. */
+  callBoundary?: CallBoundary;
+}
+
+/** A host function or module export as the VM links it: numbers for i32, bigints for i64. */
+export type LinkedFunction = (...args: Array<number | bigint>) => number | bigint | void;
+
+/**
+ * Sees each crossing between the host and the module (for timing and recording). Applied when the
+ * import object and export table are built, so a plugin without one pays nothing per call.
+ */
+export interface CallBoundary {
+  /** `key` is "env.proxy_log" etc.; `read` copies module memory (undefined outside it). */
+  hostFunction(
+    key: string,
+    fn: LinkedFunction,
+    read: (ptr: number, len: number) => Uint8Array | undefined,
+  ): LinkedFunction;
+  moduleExport(name: string, fn: LinkedFunction): LinkedFunction;
 }
 
 /** Per-stream facts Envoy knows from the connection, readable as properties. */
