@@ -114,13 +114,17 @@ export type LinkedFunction = (...args: Array<number | bigint>) => number | bigin
  * import object and export table are built, so a plugin without one pays nothing per call.
  */
 export interface CallBoundary {
-  /** `key` is "env.proxy_log" etc.; `read` copies module memory (undefined outside it). */
+  /**
+   * `vm` numbers VMs as LogRecord.vm does; `key` is "env.proxy_log" etc.; `read` copies module
+   * memory (undefined outside it).
+   */
   hostFunction(
+    vm: number,
     key: string,
     fn: LinkedFunction,
     read: (ptr: number, len: number) => Uint8Array | undefined,
   ): LinkedFunction;
-  moduleExport(name: string, fn: LinkedFunction): LinkedFunction;
+  moduleExport(vm: number, name: string, fn: LinkedFunction): LinkedFunction;
 }
 
 /** Per-stream facts Envoy knows from the connection, readable as properties. */

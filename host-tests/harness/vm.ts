@@ -135,7 +135,9 @@ export class WasmVm implements HostServices {
       const fn = value as ModuleFunction;
       this.functions.set(
         name,
-        boundary === undefined ? fn : (boundary.moduleExport(name, fn as LinkedFunction) as ModuleFunction),
+        boundary === undefined
+          ? fn
+          : (boundary.moduleExport(options.index, name, fn as LinkedFunction) as ModuleFunction),
       );
     }
     const allocatorName = checkExports(options.shape, options.abi);
@@ -181,7 +183,9 @@ export class WasmVm implements HostServices {
         table[entry.name] =
           boundary === undefined
             ? guarded
-            : (boundary.hostFunction(key, guarded, (ptr, len) => this.memory.read(ptr, len)) as HostFunction);
+            : (boundary.hostFunction(this.options.index, key, guarded, (ptr, len) =>
+                this.memory.read(ptr, len),
+              ) as HostFunction);
       }
     }
     this.restricted = START_ALLOWED_CALLS;
