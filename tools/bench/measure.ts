@@ -32,6 +32,13 @@ export interface PathRecording {
   script: FloorScript;
   /** The cycle after it, recorded the same way (the floor must reproduce `script.requests`). */
   check: RecordedCallback[][];
+  /**
+   * The filter's calls repeat exactly with this cycle; false when they depend on random draws (its
+   * pool of random bytes is refilled after a varying number of requests, the sampler's decision
+   * picks the series): then the cycle is the longest tried and only the sequence of calls without
+   * random_get repeats, with the same number of draws on average.
+   */
+  exact: boolean;
 }
 
 /** Requests as lists of callbacks: each starts at a stream's proxy_on_context_create. */
@@ -53,7 +60,8 @@ const LONGEST_CYCLE_MULTIPLE = CYCLE_MULTIPLES[CYCLE_MULTIPLES.length - 1]!;
 
 /**
  * Records a module on a workload: its start, `warmupCycles` of the longest cycle, then two longest
- * cycles, and keeps the shortest cycle whose host calls (keys, scalars, argument lengths) repeat.
+ * cycles, and keeps the shortest cycle whose host calls (keys, scalars, argument lengths) repeat
+ * over all of them.
  * Request numbers start at 0, as in the timed rounds, and the warm-up is a whole number of every
  * cycle, so recorded request j is request i of any later run with i = j modulo the cycle.
  */
@@ -76,16 +84,21 @@ export async function recordWorkload(
     for (const end = i + 2 * longest; i < end; i++) runRequest(plugin, workload, clock, i);
     const recorded = splitRequests(recorder.take());
     if (plugin.failed) throw new Error(`bench: the module trapped while recording ${workload.name}`);
+    const repeats = (shapes: string[], cycle: number): boolean =>
+      shapes.every((shape, r) => shape === shapes[r % cycle]);
+    const recording = (cycle: number, exact: boolean): PathRecording => ({
+      script: { startup, warmupDefinitions, requests: recorded.slice(0, cycle) },
+      check: recorded.slice(cycle, 2 * cycle),
+      exact,
+    });
+    const shapes = recorded.map((request) => JSON.stringify(callLines([request], true)));
     for (const multiple of CYCLE_MULTIPLES) {
-      const cycle = workload.period * multiple;
-      const requests = recorded.slice(0, cycle);
-      const check = recorded.slice(cycle, 2 * cycle);
-      if (JSON.stringify(callLines(requests, true)) === JSON.stringify(callLines(check, true))) {
-        return { script: { startup, warmupDefinitions, requests }, check };
-      }
+      if (repeats(shapes, workload.period * multiple)) return recording(workload.period * multiple, true);
     }
+    const withoutDraws = recorded.map((request) => JSON.stringify(callKeysWithoutDraws([request])));
+    if (repeats(withoutDraws, workload.period)) return recording(longest, false);
     throw new Error(
-      `bench: the host calls on ${workload.name} do not repeat within ${longest} requests; a floor cannot replay them`,
+      `bench: the host calls on ${workload.name} do not repeat within ${longest} requests, even without random draws; a floor cannot replay them`,
     );
   } finally {
     plugin.close();
@@ -113,6 +126,15 @@ export function callLines(requests: RecordedCallback[][], lengthsOnly = false): 
       ),
     ),
   );
+}
+
+const RANDOM_GET = "wasi_snapshot_preview1.random_get";
+
+/** The host calls' keys in order, without the filter's random draws. */
+export function callKeysWithoutDraws(requests: RecordedCallback[][]): string[] {
+  return requests
+    .flatMap((request) => request.flatMap((callback) => callback.calls.map((call) => call.key)))
+    .filter((key) => key !== RANDOM_GET);
 }
 
 /** Bytes each way per request, averaged over a recorded period. */

@@ -31,8 +31,9 @@ export function pathRows(results: BenchResults): string[][] {
       "p99.9",
       "max",
       "x floor",
+      "floor replays",
       "bytes in/out",
-      "memory",
+      "memory before/after",
     ],
     ...results.paths.map((f: PathFigure) => [
       f.path,
@@ -46,8 +47,9 @@ export function pathRows(results: BenchResults): string[][] {
       ns(f.p999Ns),
       ns(f.maxNs),
       ratio(f.floorRatio),
+      f.module === "floor" ? `${f.floorCycle} requests${f.floorExact ? "" : " (draws on average)"}` : "",
       `${Math.round(f.bytesIn)}/${Math.round(f.bytesOut)}`,
-      bytes(f.memoryAfterBytes),
+      `${bytes(f.memoryBeforeBytes)} / ${bytes(f.memoryAfterBytes)}`,
     ]),
   ];
 }

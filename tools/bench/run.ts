@@ -3,8 +3,16 @@
 
 import os from "node:os";
 import { measureClockNs, type RecordedCallback } from "./boundary.js";
-import { compileFloor, floorWat, type FloorScript } from "./floor.js";
-import { bytesPerRequest, callLines, median, recordWorkload, runInterleaved, Subject } from "./measure.js";
+import { compileFloor, floorWat } from "./floor.js";
+import {
+  bytesPerRequest,
+  callLines,
+  median,
+  recordWorkload,
+  runInterleaved,
+  Subject,
+  type PathRecording,
+} from "./measure.js";
 import { PATH_WORKLOADS, SCALING_FAMILIES, type Workload } from "./workloads.js";
 
 /** What a V8 host call costs in Envoy, per call, in the Envoy estimate (see README "Benchmarks"). */
@@ -61,6 +69,9 @@ export interface PathFigure extends Figure {
   /** Payload bytes per request the host handed in (through the allocator) and read out (arguments). */
   bytesIn: number;
   bytesOut: number;
+  /** Requests the floor replays, and whether the filter's calls repeat exactly over them. */
+  floorCycle: number;
+  floorExact: boolean;
 }
 
 export interface ScalingFigure extends Figure {
@@ -71,7 +82,7 @@ export interface ScalingFigure extends Figure {
 export interface FloorBuild {
   workload: Workload;
   /** The filter's recording the floor replays, and the floor's own recording of the same requests. */
-  filter: { script: FloorScript; check: RecordedCallback[][] };
+  filter: PathRecording;
   floor: { requests: RecordedCallback[][]; check: RecordedCallback[][] };
   floorWasm: Uint8Array;
   emptyWasm: Uint8Array;
@@ -201,6 +212,8 @@ export async function runBenchmark(
       ...figureOf(subject),
       floorRatio,
       ...(subject.module === "empty" ? { bytesIn: 0, bytesOut: 0 } : bytes),
+      floorCycle: build.filter.script.requests.length,
+      floorExact: build.filter.exact,
     });
     paths.push(row(filter, ratioToFloor(filter, floor)), row(floor, 1), row(empty, null));
   }
