@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { runKwt } from "../oci/testing/cli.js";
 import { callKeysWithoutDraws, callLines, recordWorkload } from "./measure.js";
 import { currentReadmeBlock, readmeBlock } from "./report.js";
-import { buildFloor, floorMismatch, ENVOY_HOST_CALL_NS, type BenchResults } from "./run.js";
+import { buildFloor, floorMismatch, ENVOY_HOST_CALL_NS, NOISE_REFERENCE, type BenchResults } from "./run.js";
 import { PATH_WORKLOADS, SCALING_FAMILIES } from "./workloads.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -83,7 +83,10 @@ it("kwt bench --quick writes every figure for every path, module and scaling cas
     }
 
     expect(results.scaling.map((f) => `${f.family}: ${f.value}`)).toEqual(
-      SCALING_FAMILIES.flatMap((family) => family.cases.map((c) => `${family.name}: ${c.value}`)),
+      SCALING_FAMILIES.flatMap((family) => [
+        ...family.cases.map((c) => `${family.name}: ${c.value}`),
+        `${family.name}: ${NOISE_REFERENCE}`,
+      ]),
     );
     for (const figure of results.scaling) {
       expectFigure(figure as unknown as Record<string, unknown>, `${figure.family} ${figure.value}`);

@@ -15,6 +15,10 @@ import {
 } from "./measure.js";
 import { PATH_WORKLOADS, SCALING_FAMILIES, type Workload } from "./workloads.js";
 
+/** The floor that runs beside each scaling family, and its row's value. */
+const NOISE_REFERENCE_PATH = "inbound";
+export const NOISE_REFERENCE = "inbound floor (noise reference)";
+
 /** What a V8 host call costs in Envoy, per call, in the Envoy estimate (see README "Benchmarks"). */
 export const ENVOY_HOST_CALL_NS = 250;
 
@@ -23,23 +27,24 @@ export interface BenchScale {
   batch: number;
   /** Periods of a path workload run before recording and before timing. */
   warmupPeriods: number;
-  /** Requests before timing a scaling case: this many periods, at most `maxScalingWarmup`. */
-  scalingWarmupPeriods: number;
+  /** Requests before timing a scaling case, beyond one full rotation of its values. */
+  scalingWarmupExtra: number;
+  /** At most this many warm-up requests per scaling case. */
   maxScalingWarmup: number;
 }
 
 export const FULL_SCALE: BenchScale = {
-  rounds: 20,
+  rounds: 15,
   batch: 2_000,
   warmupPeriods: 128,
-  scalingWarmupPeriods: 2,
+  scalingWarmupExtra: 10_000,
   maxScalingWarmup: Number.POSITIVE_INFINITY,
 };
 export const QUICK_SCALE: BenchScale = {
   rounds: 3,
   batch: 200,
   warmupPeriods: 4,
-  scalingWarmupPeriods: 1,
+  scalingWarmupExtra: 200,
   maxScalingWarmup: 1_000,
 };
 
@@ -218,21 +223,29 @@ export async function runBenchmark(
     paths.push(row(filter, ratioToFloor(filter, floor)), row(floor, 1), row(empty, null));
   }
 
+  // Each family's rounds also run the inbound floor: its tail is the noise of that part of the run.
+  const noise = builds.find((build) => build.workload.name === NOISE_REFERENCE_PATH)!;
   const scaling: ScalingFigure[] = [];
   for (const family of SCALING_FAMILIES) {
     const subjects: Subject[] = [];
     for (const { workload } of family.cases) {
       const subject = await Subject.load("filter", workload, filterWasm, capacity);
-      subject.warm(Math.min(scale.maxScalingWarmup, scale.scalingWarmupPeriods * workload.period));
+      subject.warm(Math.min(scale.maxScalingWarmup, workload.period + scale.scalingWarmupExtra));
       subjects.push(subject);
     }
-    progress(`${family.name}: ${scale.rounds} interleaved rounds of ${subjects.length} cases`);
-    biases.push(...runInterleaved(subjects, scale.rounds, scale.batch));
+    const reference = await Subject.load("floor", noise.workload, noise.floorWasm, capacity);
+    reference.warm(scale.warmupPeriods * noise.workload.period);
+    progress(
+      `${family.name}: ${scale.rounds} interleaved rounds of ${subjects.length} cases and the ${NOISE_REFERENCE_PATH} floor`,
+    );
+    biases.push(...runInterleaved([...subjects, reference], scale.rounds, scale.batch));
     family.cases.forEach(({ value }, i) => {
       const subject = subjects[i]!;
       subject.finish();
       scaling.push({ family: family.name, value, ...figureOf(subject) });
     });
+    reference.finish();
+    scaling.push({ family: family.name, value: NOISE_REFERENCE, ...figureOf(reference) });
   }
 
   const cpus = os.cpus();

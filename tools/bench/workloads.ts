@@ -207,10 +207,18 @@ const tracestateMembers = (count: number): HeaderList =>
     ? []
     : [["tracestate", Array.from({ length: count }, (_, m) => `vendor${m}=value-${m}`).join(",")]];
 
+/** The filter's default `maxSeries`. */
+const DEFAULT_MAX_SERIES = 2_000;
+
 /** Live label sets: N source clusters in rotation, each a label set of the inbound counter. */
 function labelSets(count: number, maxSeries?: number): { value: string; workload: Workload } {
   const config = maxSeries === undefined ? "{}" : JSON.stringify({ maxSeries });
-  const value = maxSeries === undefined ? `${count}` : `${count} (maxSeries ${maxSeries})`;
+  const value =
+    maxSeries !== undefined
+      ? `${count} (maxSeries ${maxSeries})`
+      : count > DEFAULT_MAX_SERIES
+        ? `${count} (past maxSeries ${DEFAULT_MAX_SERIES})`
+        : `${count}`;
   return {
     value,
     workload: inbound(
@@ -226,7 +234,14 @@ function labelSets(count: number, maxSeries?: number): { value: string; workload
 export const SCALING_FAMILIES: ScalingFamily[] = [
   {
     name: "live label sets",
-    cases: [labelSets(10), labelSets(256), labelSets(1_000), labelSets(2_000), labelSets(100_000, 100_000)],
+    cases: [
+      labelSets(10),
+      labelSets(256),
+      labelSets(1_000),
+      labelSets(2_000),
+      labelSets(4_000),
+      labelSets(100_000, 100_000),
+    ],
   },
   {
     name: "request headers",

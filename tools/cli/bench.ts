@@ -18,7 +18,7 @@ rotated, one process), and prints tables:
     the filter that makes the same host calls with the same arguments and nothing else; the ratio
     "x floor" is the filter's time in the module over the floor's, median of per-round ratios), and
     the empty module (same callbacks, no host calls);
-  - scaling: live label sets (10 to 2,000, and 100,000 with maxSeries 100000), request headers
+  - scaling: live label sets (10 to 4,000, and 100,000 with maxSeries 100000), request headers
     (10, 50, 100), tracestate (none, 8, 32 members, passed through and rewritten);
   - where the filter stands against the performance goals.
 Writes the figures as JSON (default bench/results.json); when that is the project's own file, the
