@@ -9,6 +9,7 @@ import {
   hostFunctionSignatures,
   moduleCallbackSignatures,
 } from "../../host-tests/harness/abi.js";
+import { watToBinary, type Wabt } from "../../host-tests/harness/wat-binary.js";
 import type { FunctionType } from "../../host-tests/harness/wasm-binary.js";
 import type { RecordedCall, RecordedCallback } from "./boundary.js";
 
@@ -202,18 +203,10 @@ export function floorWat(script: FloorScript): string {
 )`;
 }
 
-type Wabt = Awaited<ReturnType<typeof import("wabt")>>;
 let wabt: Promise<Wabt> | undefined;
 
 /** WAT text to a binary module (wabt is loaded on first use: only the benchmark needs it). */
 export async function compileFloor(text: string): Promise<Uint8Array> {
   wabt ??= import("wabt").then((module) => module.default());
-  const parsed = (await wabt).parseWat("floor.wat", text);
-  try {
-    parsed.resolveNames();
-    parsed.validate();
-    return parsed.toBinary({}).buffer;
-  } finally {
-    parsed.destroy();
-  }
+  return watToBinary(await wabt, "floor.wat", text);
 }
