@@ -42,10 +42,10 @@ export const FULL_SCALE: BenchScale = {
 };
 export const QUICK_SCALE: BenchScale = {
   rounds: 3,
-  batch: 200,
+  batch: 100,
   warmupPeriods: 4,
   scalingWarmupExtra: 200,
-  maxScalingWarmup: 1_000,
+  maxScalingWarmup: 300,
 };
 
 export type ModuleKind = "filter" | "floor" | "empty";
