@@ -80,7 +80,6 @@ export default tseslint.config(
       "node_modules/",
       "build/",
       "dist/",
-      "bench/modules/",
       "coverage/",
       // AssemblyScript decorators (@external, @global) do not parse: the host binding and the ABI entry file.
       "assembly/host.ts",

@@ -5,19 +5,13 @@
 import wabtInit from "wabt";
 
 import { AbiVersion, hostFunctionSignatures } from "../harness/abi.js";
+import { watToBinary } from "../harness/wat-binary.js";
 import { type FunctionType } from "../harness/wasm-binary.js";
 
 const wabt = await wabtInit();
 
 export function compileWat(text: string): Uint8Array {
-  const parsed = wabt.parseWat("test.wat", text, { mutable_globals: true, bulk_memory: true });
-  try {
-    parsed.resolveNames();
-    parsed.validate();
-    return parsed.toBinary({}).buffer;
-  } finally {
-    parsed.destroy();
-  }
+  return watToBinary(wabt, "test.wat", text, { mutable_globals: true, bulk_memory: true });
 }
 
 function watType(type: FunctionType): string {

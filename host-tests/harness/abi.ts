@@ -197,7 +197,7 @@ const MODULE_CALLBACKS: Record<string, FunctionType> = {
   envoy_on_stats_update: sig(2, []),
 };
 
-function moduleCallbackSignatures(abi: AbiVersion): Map<string, FunctionType> {
+export function moduleCallbackSignatures(abi: AbiVersion): Map<string, FunctionType> {
   const result = new Map(Object.entries(MODULE_CALLBACKS));
   const headerParams = abi === AbiVersion.V0_1_0 ? 2 : 3;
   result.set("proxy_on_request_headers", sig(headerParams));

@@ -4,6 +4,7 @@
 
 export * from "./types.js";
 export { AccessLogFormat, FormatError } from "./access-log.js";
+export { AbiVersion, hostFunctionSignatures, moduleCallbackSignatures } from "./abi.js";
 export { AdminServer, closeServer, listenOn, type HostPort } from "./admin.js";
 export { ManualClock } from "./clock.js";
 export { ConfigurationRejectedError, ModuleRefusedError } from "./errors.js";
@@ -13,3 +14,5 @@ export { extraStatTagRegex, extractTags } from "./prometheus.js";
 export { HarnessProxy, parseUpstreamUrl, type FilterPlugin, type FilterStream } from "./proxy.js";
 export { StatStore } from "./stats.js";
 export { DEFAULT_REQUEST_HEADER_LIMITS, type RequestHeaderLimits } from "./stream-ends.js";
+export { watToBinary, type Wabt } from "./wat-binary.js";
+export type { FunctionType } from "./wasm-binary.js";

@@ -155,6 +155,7 @@ export class Plugin {
       env: Object.entries(options.env ?? {}),
       clusters,
       track: (work) => plugin.track(work),
+      callBoundary: options.callBoundary,
     });
 
     // The base VM only starts (it is what workers are cloned from); the canary is configured and

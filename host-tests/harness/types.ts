@@ -114,6 +114,29 @@ export interface PluginOptions {
    * to Envoy 1.31 and after it from 1.32.
    */
   accessLog?: { format: string; write: (line: string) => void };
+  /** Benchmarks only: wraps every host function and module export once, when a VM links them. */
+  callBoundary?: CallBoundary;
+}
+
+/** A host function or module export as the VM links it: numbers for i32, bigints for i64. */
+export type LinkedFunction = (...args: Array<number | bigint>) => number | bigint | void;
+
+/**
+ * Sees each crossing between the host and the module (for timing and recording). Applied when the
+ * import object and export table are built, so a plugin without one pays nothing per call.
+ */
+export interface CallBoundary {
+  /**
+   * `vm` numbers VMs as LogRecord.vm does; `key` is "env.proxy_log" etc.; `read` copies module
+   * memory (undefined outside it).
+   */
+  hostFunction(
+    vm: number,
+    key: string,
+    fn: LinkedFunction,
+    read: (ptr: number, len: number) => Uint8Array | undefined,
+  ): LinkedFunction;
+  moduleExport(vm: number, name: string, fn: LinkedFunction): LinkedFunction;
 }
 
 /** Per-stream facts Envoy knows from the connection, readable as properties. */

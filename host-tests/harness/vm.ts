@@ -24,7 +24,14 @@ import { proxyHostFunctions, type HostFunction, type HostServices, type HttpCall
 import { GuestMemory } from "./memory.js";
 import { type SharedData, type SharedQueues } from "./shared-data.js";
 import { type VmMetrics } from "./stats.js";
-import { LogLevel, WasmResult, type Clock, type LogRecord } from "./types.js";
+import {
+  LogLevel,
+  WasmResult,
+  type CallBoundary,
+  type Clock,
+  type LinkedFunction,
+  type LogRecord,
+} from "./types.js";
 import { wasiHostFunctions } from "./wasi.js";
 import { type ModuleShape } from "./wasm-binary.js";
 
@@ -46,6 +53,7 @@ export interface VmOptions {
   clusters: ReadonlyMap<string, URL>;
   /** Keeps Plugin.idle() waiting until the work is done. */
   track: (work: Promise<unknown>) => void;
+  callBoundary?: CallBoundary;
 }
 
 /** Thrown from a host function the module may not call now; V8 turns it into a trap. */
@@ -121,8 +129,16 @@ export class WasmVm implements HostServices {
     this.contexts.set(this.rootContext.id, this.rootContext);
 
     const instance = this.instantiate();
+    const boundary = options.callBoundary;
     for (const [name, value] of Object.entries(instance.exports)) {
-      if (typeof value === "function") this.functions.set(name, value as ModuleFunction);
+      if (typeof value !== "function") continue;
+      const fn = value as ModuleFunction;
+      this.functions.set(
+        name,
+        boundary === undefined
+          ? fn
+          : (boundary.moduleExport(options.index, name, fn as LinkedFunction) as ModuleFunction),
+      );
     }
     const allocatorName = checkExports(options.shape, options.abi);
     const memory = this.findMemory(instance);
@@ -162,7 +178,14 @@ export class WasmVm implements HostServices {
         });
       } else if (entry.kind === "function" && signatures.has(key)) {
         const implementation = entry.module === "env" ? host[entry.name] : wasi[entry.name];
-        table[entry.name] = this.guard(key, implementation ?? unimplemented(key));
+        const guarded = this.guard(key, implementation ?? unimplemented(key));
+        const boundary = this.options.callBoundary;
+        table[entry.name] =
+          boundary === undefined
+            ? guarded
+            : (boundary.hostFunction(this.options.index, key, guarded, (ptr, len) =>
+                this.memory.read(ptr, len),
+              ) as HostFunction);
       }
     }
     this.restricted = START_ALLOWED_CALLS;

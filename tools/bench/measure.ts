@@ -1,204 +1,250 @@
-// Benchmarks of the compiled module in the harness: per-request cost, host calls, memory growth,
-// and HTTP throughput through a harness proxy. Figures to read, not pass/fail checks.
+// Running modules in the harness for the benchmark: recording a path's host calls (for its floor),
+// and timed rounds that run every subject in turn, order rotated, one process. Each request's
+// time inside the module and inside host functions comes from CallTimer; figures are medians of
+// per-round means and per-round ratios, tails are over every request.
 
-import http from "node:http";
-import { Worker } from "node:worker_threads";
-import {
-  closeServer,
-  type FilterPlugin,
-  type FilterStream,
-  HarnessProxy,
-  listenOn,
-  ManualClock,
-  Plugin,
-  StatStore,
-} from "../../host-tests/harness/index.js";
-import { benchRequest, pluginOptionsFor, type BenchPath } from "./workloads.js";
+import { ManualClock, Plugin } from "../../host-tests/harness/index.js";
+import { CallRecorder, CallTimer, type RecordedCall, type RecordedCallback } from "./boundary.js";
+import type { FloorScript } from "./floor.js";
+import { pluginOptionsFor, type Workload } from "./workloads.js";
 
-const NS_PER_MS = 1_000_000;
+const NS_PER_MS = 1_000_000n;
+/** The stream's request.duration as the filter reads it in on_log. */
+const REQUEST_DURATION_NS = 2_000_000n;
 
-/** Runs one full stream lifecycle; returns the host calls the module made. */
-function oneRequest(
-  plugin: Plugin,
-  path: BenchPath,
-  i: number,
-  rotating: boolean,
-  clock: ManualClock,
-): number {
-  const nowMs = Number(clock.realtimeNs() / BigInt(NS_PER_MS));
-  const shape = benchRequest(path, i, rotating, nowMs);
+/** Runs one full stream lifecycle: context create, request headers, response headers, log, done, delete. */
+function runRequest(plugin: Plugin, workload: Workload, clock: ManualClock, i: number): void {
+  const shape = workload.request(i, Number(clock.realtimeNs() / NS_PER_MS));
   const stream = plugin.createStream({ mtls: shape.mtls });
   stream.onRequestHeaders(shape.request, true);
   stream.onResponseHeaders(shape.response, true);
-  stream.end({ responseCode: shape.responseCode, durationNs: 2_000_000n });
-  return stream.hostCalls;
+  stream.end({ responseCode: shape.responseCode, durationNs: REQUEST_DURATION_NS });
 }
 
-export interface LifecycleFigure {
-  module: string;
-  path: BenchPath;
-  nsPerRequest: number;
-  hostCallsPerRequest: number;
+async function load(workload: Workload, wasm: Uint8Array, boundary: CallTimer | CallRecorder) {
+  const clock = new ManualClock();
+  const plugin = await Plugin.load({ ...pluginOptionsFor(workload, wasm, clock), callBoundary: boundary });
+  return { plugin, clock };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
+export interface PathRecording {
+  script: FloorScript;
+  /** The cycle after it, recorded the same way (the floor must reproduce `script.requests`). */
+  check: RecordedCallback[][];
+  /**
+   * The filter's calls repeat exactly with this cycle; false when they depend on random draws (its
+   * pool of random bytes is refilled after a varying number of requests, the sampler's decision
+   * picks the series): then the cycle is the longest tried and only the sequence of calls without
+   * random_get repeats, with the same number of draws on average.
+   */
+  exact: boolean;
+}
+
+/** Requests as lists of callbacks: each starts at a stream's proxy_on_context_create. */
+function splitRequests(callbacks: RecordedCallback[]): RecordedCallback[][] {
+  const requests: RecordedCallback[][] = [];
+  for (const callback of callbacks) {
+    if (callback.name === "proxy_on_context_create" || requests.length === 0) requests.push([]);
+    requests[requests.length - 1]!.push(callback);
+  }
+  return requests;
+}
+
+/**
+ * The filter's host calls may repeat over more requests than the workload's period (it refills a
+ * pool of random bytes every so many traces): cycles tried are the period times these.
+ */
+const CYCLE_MULTIPLES = [1, 2, 4, 8, 16];
+const LONGEST_CYCLE_MULTIPLE = CYCLE_MULTIPLES[CYCLE_MULTIPLES.length - 1]!;
+
+/**
+ * Records a module on a workload: its start, `warmupCycles` of the longest cycle, then two longest
+ * cycles, and keeps the shortest cycle whose host calls (keys, scalars, argument lengths) repeat
+ * over all of them.
+ * Request numbers start at 0, as in the timed rounds, and the warm-up is a whole number of every
+ * cycle, so recorded request j is request i of any later run with i = j modulo the cycle.
+ */
+export async function recordWorkload(
+  workload: Workload,
+  wasm: Uint8Array,
+  warmupCycles: number,
+): Promise<PathRecording> {
+  const recorder = new CallRecorder();
+  const { plugin, clock } = await load(workload, wasm, recorder);
+  try {
+    const startup = recorder.take();
+    const longest = workload.period * LONGEST_CYCLE_MULTIPLE;
+    let i = 0;
+    for (; i < warmupCycles * longest; i++) runRequest(plugin, workload, clock, i);
+    const warmupDefinitions: RecordedCall[] = recorder
+      .take()
+      .flatMap((callback) => callback.calls)
+      .filter((call) => call.key === "env.proxy_define_metric");
+    for (const end = i + 2 * longest; i < end; i++) runRequest(plugin, workload, clock, i);
+    const recorded = splitRequests(recorder.take());
+    if (plugin.failed) throw new Error(`bench: the module trapped while recording ${workload.name}`);
+    const repeats = (shapes: string[], cycle: number): boolean =>
+      shapes.every((shape, r) => shape === shapes[r % cycle]);
+    const recording = (cycle: number, exact: boolean): PathRecording => ({
+      script: { startup, warmupDefinitions, requests: recorded.slice(0, cycle) },
+      check: recorded.slice(cycle, 2 * cycle),
+      exact,
+    });
+    const shapes = recorded.map((request) => JSON.stringify(callLines([request], true)));
+    for (const multiple of CYCLE_MULTIPLES) {
+      if (repeats(shapes, workload.period * multiple)) return recording(workload.period * multiple, true);
+    }
+    const withoutDraws = recorded.map((request) => JSON.stringify(callKeysWithoutDraws([request])));
+    if (repeats(withoutDraws, workload.period)) return recording(longest, false);
+    throw new Error(
+      `bench: the host calls on ${workload.name} do not repeat within ${longest} requests, even without random draws; a floor cannot replay them`,
+    );
+  } finally {
+    plugin.close();
+  }
+}
+
+/**
+ * Host calls of a recording as comparable lines: callback, key, scalars and argument bytes (or, with
+ * `lengthsOnly`, their lengths: random trace ids differ from one period to the next), out-pointers
+ * as "out" (their addresses are the module's own).
+ */
+export function callLines(requests: RecordedCallback[][], lengthsOnly = false): string[] {
+  return requests.flatMap((request, r) =>
+    request.flatMap((callback) =>
+      callback.calls.map(
+        (call) =>
+          `request ${r} ${callback.name}: ${call.key}(${call.args
+            .map((a) => {
+              if (a.kind === "value") return a.value;
+              if (a.kind === "fill") return `fill ${a.length}`;
+              if (a.kind === "out") return "out";
+              return lengthsOnly ? `${a.bytes.length / 2} bytes` : `"${a.bytes}"`;
+            })
+            .join(", ")})`,
+      ),
+    ),
+  );
+}
+
+const RANDOM_GET = "wasi_snapshot_preview1.random_get";
+
+/** The host calls' keys in order, without the filter's random draws. */
+export function callKeysWithoutDraws(requests: RecordedCallback[][]): string[] {
+  return requests
+    .flatMap((request) => request.flatMap((callback) => callback.calls.map((call) => call.key)))
+    .filter((key) => key !== RANDOM_GET);
+}
+
+/** Bytes each way per request, averaged over a recorded period. */
+export function bytesPerRequest(requests: RecordedCallback[][]): { bytesIn: number; bytesOut: number } {
+  let bytesIn = 0;
+  let bytesOut = 0;
+  for (const call of requests.flat().flatMap((callback) => callback.calls)) {
+    bytesIn += call.bytesIn;
+    for (const argument of call.args) if (argument.kind === "bytes") bytesOut += argument.bytes.length / 2;
+  }
+  return { bytesIn: bytesIn / requests.length, bytesOut: bytesOut / requests.length };
+}
+
+/** One module on one workload, loaded once, driven in every round. */
+export class Subject {
+  private next = 0;
+  private readonly wasmSamples: Float64Array;
+  private samples = 0;
+  /** Per round: median wasm ns, median host ns, median of their sum, mean host calls per request. */
+  readonly rounds: Array<{ wasmNs: number; hostNs: number; insideNs: number; hostCalls: number }> = [];
+  memoryBeforeBytes = 0;
+  memoryAfterBytes = 0;
+
+  private constructor(
+    readonly module: string,
+    readonly workload: Workload,
+    private readonly plugin: Plugin,
+    private readonly clock: ManualClock,
+    private readonly timer: CallTimer,
+    capacity: number,
+  ) {
+    this.wasmSamples = new Float64Array(capacity);
+  }
+
+  static async load(
+    module: string,
+    workload: Workload,
+    wasm: Uint8Array,
+    capacity: number,
+  ): Promise<Subject> {
+    const timer = new CallTimer();
+    const { plugin, clock } = await load(workload, wasm, timer);
+    return new Subject(module, workload, plugin, clock, timer, capacity);
+  }
+
+  /** Requests that are not measured (fills caches, defines series); memory is read after them. */
+  warm(requests: number): void {
+    for (let n = 0; n < requests; n++) runRequest(this.plugin, this.workload, this.clock, this.next++);
+    this.memoryBeforeBytes = this.plugin.linearMemoryBytes()[0]!;
+  }
+
+  /** One round of `batch` measured requests; `biasNs` is this round's calibration. */
+  round(batch: number, biasNs: number): void {
+    this.timer.biasNs = biasNs;
+    const wasm = new Float64Array(batch);
+    const host = new Float64Array(batch);
+    const inside = new Float64Array(batch);
+    let calls = 0;
+    for (let n = 0; n < batch; n++) {
+      this.timer.reset();
+      runRequest(this.plugin, this.workload, this.clock, this.next++);
+      wasm[n] = this.timer.wasmNs;
+      host[n] = this.timer.hostNs;
+      inside[n] = wasm[n]! + host[n]!;
+      calls += this.timer.hostCalls;
+    }
+    this.wasmSamples.set(wasm, this.samples);
+    this.samples += batch;
+    this.rounds.push({
+      wasmNs: sortedMedian(wasm.sort()),
+      hostNs: sortedMedian(host.sort()),
+      insideNs: sortedMedian(inside.sort()),
+      hostCalls: calls / batch,
+    });
+  }
+
+  /** Closes the plugin; the module must not have trapped. */
+  finish(): void {
+    this.memoryAfterBytes = this.plugin.linearMemoryBytes()[0]!;
+    const failed = this.plugin.failed;
+    this.plugin.close();
+    if (failed) throw new Error(`bench: ${this.module} trapped on ${this.workload.name}`);
+  }
+
+  /** Quantiles of wasm time per request over every measured request. */
+  tails(): { p50Ns: number; p99Ns: number; p999Ns: number; maxNs: number } {
+    const sorted = this.wasmSamples.slice(0, this.samples).sort();
+    const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+    return { p50Ns: at(0.5), p99Ns: at(0.99), p999Ns: at(0.999), maxNs: sorted[sorted.length - 1]! };
+  }
+}
+
+/**
+ * Every subject runs `batch` requests per round; round r starts at subject r (mod count). Each
+ * round is calibrated first; returns the calibrations.
+ */
+export function runInterleaved(subjects: Subject[], rounds: number, batch: number): number[] {
+  const biases: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const biasNs = CallTimer.measureBias();
+    biases.push(biasNs);
+    for (let k = 0; k < subjects.length; k++) subjects[(round + k) % subjects.length]!.round(batch, biasNs);
+  }
+  return biases;
+}
+
+function sortedMedian(sorted: Float64Array): number {
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-/** Median ns per request over `runs` batches of `batch` requests, after a warm-up batch. */
-export async function measureLifecycle(
-  module: string,
-  wasm: Uint8Array,
-  path: BenchPath,
-  runs: number,
-  batch: number,
-): Promise<LifecycleFigure> {
-  const clock = new ManualClock();
-  const plugin = await Plugin.load(pluginOptionsFor(path, wasm, clock));
-  try {
-    let hostCalls = 0;
-    for (let i = 0; i < batch; i++) hostCalls = oneRequest(plugin, path, i, false, clock);
-    const perRun: number[] = [];
-    for (let run = 0; run < runs; run++) {
-      const start = process.hrtime.bigint();
-      for (let i = 0; i < batch; i++) oneRequest(plugin, path, i, false, clock);
-      perRun.push(Number(process.hrtime.bigint() - start) / batch);
-    }
-    if (plugin.failed) throw new Error(`${module} failed (trapped) on the ${path} path`);
-    return { module, path, nsPerRequest: median(perRun), hostCallsPerRequest: hostCalls };
-  } finally {
-    plugin.close();
-  }
-}
-
-export interface MemoryFigure {
-  path: BenchPath;
-  requests: number;
-  afterWarmupBytes: number;
-  afterAllBytes: number;
-}
-
-/** Linear memory after a warm-up and after `requests` requests with rotating label values. */
-export async function measureMemory(
-  wasm: Uint8Array,
-  path: BenchPath,
-  warmup: number,
-  requests: number,
-): Promise<MemoryFigure> {
-  const clock = new ManualClock();
-  const plugin = await Plugin.load(pluginOptionsFor(path, wasm, clock));
-  try {
-    for (let i = 0; i < warmup; i++) oneRequest(plugin, path, i, true, clock);
-    const afterWarmupBytes = plugin.linearMemoryBytes()[0]!;
-    for (let i = 0; i < requests; i++) {
-      oneRequest(plugin, path, i, true, clock);
-      if (i % 1000 === 0) clock.advance(1);
-    }
-    if (plugin.failed) throw new Error(`the filter trapped during the memory run on ${path}`);
-    return { path, requests, afterWarmupBytes, afterAllBytes: plugin.linearMemoryBytes()[0]! };
-  } finally {
-    plugin.close();
-  }
-}
-
-/** A stand-in for "no filter": the proxy's own work only. */
-class PassThroughPlugin implements FilterPlugin {
-  createStream(): FilterStream {
-    return {
-      onRequestHeaders: (headers) => ({ status: 0, headers }),
-      onRequestBody: (body) => ({ status: 0, body }),
-      onRequestTrailers: (trailers) => ({ status: 0, trailers }),
-      onResponseHeaders: (headers) => ({ status: 0, headers }),
-      onResponseBody: (body) => ({ status: 0, body }),
-      onResponseTrailers: (trailers) => ({ status: 0, trailers }),
-      end: () => {},
-    };
-  }
-}
-
-// The load generator runs in its own thread so that the proxy's event loop is not also the client's.
-const LOAD_GENERATOR = `
-const { parentPort, workerData } = require("node:worker_threads");
-const http = require("node:http");
-const { port, connections, durationMs } = workerData;
-const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-let done = 0, failed = 0;
-const deadline = Date.now() + durationMs;
-function loop() {
-  if (Date.now() >= deadline) return Promise.resolve();
-  return new Promise((resolve) => {
-    const req = http.request({ host: "127.0.0.1", port, path: "/", agent }, (res) => {
-      res.resume();
-      res.on("end", () => { if (res.statusCode === 200) done++; else failed++; resolve(); });
-    });
-    req.on("error", () => { failed++; resolve(); });
-    req.end();
-  }).then(loop);
-}
-Promise.all(Array.from({ length: connections }, loop)).then(() => {
-  agent.destroy();
-  parentPort.postMessage({ done, failed });
-});
-`;
-
-function generateLoad(
-  port: number,
-  connections: number,
-  durationMs: number,
-): Promise<{ done: number; failed: number }> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(LOAD_GENERATOR, { eval: true, workerData: { port, connections, durationMs } });
-    worker.once("message", resolve);
-    worker.once("error", reject);
-  });
-}
-
-export interface HttpFigure {
-  proxy: string;
-  requestsPerSecond: number;
-  failed: number;
-}
-
-/** Requests per second through one harness proxy, with the filter and without it, same run. */
-export async function measureHttp(
-  wasm: Uint8Array,
-  durationMs: number,
-  connections: number,
-): Promise<HttpFigure[]> {
-  const upstream = http.createServer((_request, response) => {
-    response.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
-  });
-  const upstreamAddress = await listenOn(upstream, { host: "127.0.0.1", port: 0 });
-  const figures: HttpFigure[] = [];
-  try {
-    const variants: Array<[string, () => Promise<FilterPlugin>, StatStore]> = [];
-    const withoutStats = new StatStore();
-    variants.push(["without filter", async () => new PassThroughPlugin(), withoutStats]);
-    const withStats = new StatStore();
-    variants.push([
-      "with filter (inbound Knative)",
-      () => Plugin.load(pluginOptionsFor("inbound-knative", wasm, new ManualClock()), withStats),
-      withStats,
-    ]);
-    for (const [name, loadPlugin, stats] of variants) {
-      const proxy = await HarnessProxy.start({
-        loadPlugin,
-        stats,
-        listen: { host: "127.0.0.1", port: 0 },
-        upstream: `http://127.0.0.1:${upstreamAddress.port}`,
-        mtls: true,
-      });
-      try {
-        const { done, failed } = await generateLoad(proxy.listenAddress.port, connections, durationMs);
-        figures.push({ proxy: name, requestsPerSecond: Math.round(done / (durationMs / 1000)), failed });
-      } finally {
-        await proxy.close();
-      }
-    }
-  } finally {
-    await closeServer(upstream);
-  }
-  return figures;
+export function median(values: number[]): number {
+  return sortedMedian(Float64Array.from(values).sort());
 }

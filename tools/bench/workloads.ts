@@ -1,10 +1,34 @@
-// The request shapes the benchmarks replay, one per path the filter has, with the plugin set-up
-// each path needs. Pure data: measuring lives in measure.ts.
+// The requests the benchmark replays: each path's common case, the less common ones, and the
+// scaling families, with the plugin set-up each needs. Pure data: measuring lives in measure.ts.
+// Every workload rotates its values with a fixed period, so that the filter's host calls repeat
+// with that period once warm (the floor replays one period).
 
-import { type HeaderList, ManualClock, type PluginOptions } from "../../host-tests/harness/index.js";
+import type { HeaderList, ManualClock, PluginOptions } from "../../host-tests/harness/index.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
 
-export type BenchPath = "inbound-knative" | "outbound-stamping" | "gateway-response";
+export type Position = "revision-inbound" | "workload-outbound" | "gateway";
+
+export interface BenchRequest {
+  request: HeaderList;
+  response: HeaderList;
+  responseCode: number;
+  /** The stream arrives over mutual TLS (inside the mesh). */
+  mtls: boolean;
+}
+
+export interface Workload {
+  /** Row name in the tables and results.json. */
+  name: string;
+  position: Position;
+  /** Plugin configuration (JSON). */
+  pluginConfig: string;
+  /** Requests repeat after this many (the floor replays one period). */
+  period: number;
+  /** Request i (nowMs: the plugin clock's wall time). */
+  request(i: number, nowMs: number): BenchRequest;
+  /** One line: what the requests are. */
+  describe: string;
+}
 
 const REVISION_LABELS = {
   "serving.knative.dev/revision": "hello-00001",
@@ -12,16 +36,11 @@ const REVISION_LABELS = {
   "serving.knative.dev/configuration": "hello",
 };
 
-/** Where each path runs: a revision pod's inbound sidecar, a workload's outbound sidecar, a gateway. */
-export function pluginOptionsFor(path: BenchPath, wasm: Uint8Array, clock: ManualClock): PluginOptions {
-  const base = {
-    wasm,
-    pluginConfig: "{}",
-    extraStatTags: [...FILTER_METRIC_LABELS],
-    clock,
-  };
-  switch (path) {
-    case "inbound-knative":
+/** Where each position runs: a revision pod's inbound sidecar, a workload's outbound sidecar, a gateway. */
+export function pluginOptionsFor(workload: Workload, wasm: Uint8Array, clock: ManualClock): PluginOptions {
+  const base = { wasm, pluginConfig: workload.pluginConfig, extraStatTags: [...FILTER_METRIC_LABELS], clock };
+  switch (workload.position) {
+    case "revision-inbound":
       return {
         ...base,
         direction: "inbound",
@@ -33,13 +52,13 @@ export function pluginOptionsFor(path: BenchPath, wasm: Uint8Array, clock: Manua
           labels: REVISION_LABELS,
         },
       };
-    case "outbound-stamping":
+    case "workload-outbound":
       return {
         ...base,
         direction: "outbound",
-        node: { proxyType: "sidecar", cluster: "west", region: "europe-west1", namespace: "shop" },
+        node: { proxyType: "sidecar", cluster: "east", region: "us-east1", namespace: "shop" },
       };
-    case "gateway-response":
+    case "gateway":
       return {
         ...base,
         direction: "outbound",
@@ -48,49 +67,209 @@ export function pluginOptionsFor(path: BenchPath, wasm: Uint8Array, clock: Manua
   }
 }
 
-export interface BenchRequest {
-  request: HeaderList;
-  response: HeaderList;
-  responseCode: number;
-  /** The stream arrives over mutual TLS (inside the mesh). */
-  mtls: boolean;
-}
+/** The common period of the path workloads: 16 values of each rotated label or id. */
+const PERIOD = 16;
 
-const CODES = [200, 200, 200, 404, 500, 503];
+const hex = (i: number, width: number): string => (i + 1).toString(16).padStart(width, "0");
+const traceparent = (i: number, version = "00"): string => `${version}-${hex(i, 32)}-${hex(i * 7, 16)}-01`;
 
-/**
- * The i-th request of a path. `rotating` spreads label values over many series (source clusters,
- * revisions, response codes), as a busy mesh would; otherwise every request is the same.
- */
-export function benchRequest(path: BenchPath, i: number, rotating: boolean, nowMs: number): BenchRequest {
-  const code = rotating ? CODES[i % CODES.length]! : 200;
-  const request: HeaderList = [
+function baseRequest(i: number): HeaderList {
+  return [
     [":method", "GET"],
-    [":path", "/api/items?page=2"],
+    [":path", `/api/items?page=${i % PERIOD}`],
     [":authority", "hello.demo.svc.cluster.local"],
     ["user-agent", "bench/1.0"],
     ["accept", "application/json"],
   ];
-  const response: HeaderList = [
-    [":status", `${code}`],
-    ["content-type", "application/json"],
-  ];
-  switch (path) {
-    case "inbound-knative": {
-      const source = rotating ? `cluster-${i % 50}` : "west";
-      request.push(["x-kwt-hop", `1;c=${source};r=europe-west1;t=${nowMs - 3}`]);
-      request.push(["x-kwt-entry", `${nowMs - 5}`]);
-      request.push(["traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]);
-      if (i % 10 === 0) request.push(["k-proxy-request", "activator"]);
-      return { request, response, responseCode: code, mtls: true };
-    }
-    case "outbound-stamping":
-      return { request, response, responseCode: code, mtls: false };
-    case "gateway-response": {
-      const revision = rotating ? `hello-${String(i % 100).padStart(5, "0")}` : "hello-00001";
-      const cold = rotating && i % 20 === 0 ? "1" : "0";
-      response.push(["x-kwt-pod", `1;cs=${cold};w=;c=east;r=us-east1;n=demo;s=hello;v=${revision}`]);
-      return { request, response, responseCode: code, mtls: false };
-    }
-  }
 }
+
+function response(code: number, extra: HeaderList = []): HeaderList {
+  return [[":status", `${code}`], ["content-type", "application/json"], ...extra];
+}
+
+/** Mostly 2xx with some 4xx: two response-code classes in every path's label sets. */
+const code = (i: number): number => (i % 4 === 3 ? 404 : 200);
+
+interface InboundShape {
+  sourceCluster: (i: number) => string;
+  code?: (i: number) => number;
+  extraHeaders?: number;
+}
+
+function inbound(
+  name: string,
+  describe: string,
+  shape: InboundShape,
+  pluginConfig = "{}",
+  period = PERIOD,
+): Workload {
+  return {
+    name,
+    describe,
+    position: "revision-inbound",
+    pluginConfig,
+    period,
+    request(i, nowMs) {
+      const request = baseRequest(i);
+      request.push(["x-kwt-entry", `${nowMs - 5}`]);
+      request.push(["x-kwt-hop", `1;c=${shape.sourceCluster(i)};r=us-east1;t=${nowMs - 3}`]);
+      request.push(["traceparent", traceparent(i)]);
+      for (let h = request.length; h < (shape.extraHeaders ?? 0); h++)
+        request.push([`x-pad-${h}`, `value-${h}`]);
+      const status = (shape.code ?? code)(i);
+      return { request, response: response(status), responseCode: status, mtls: true };
+    },
+  };
+}
+
+/** `version` null: the request carries no traceparent. */
+function outbound(
+  name: string,
+  describe: string,
+  tracestate: (i: number) => HeaderList,
+  version: string | null = "00",
+): Workload {
+  return {
+    name,
+    describe,
+    position: "workload-outbound",
+    pluginConfig: "{}",
+    period: PERIOD,
+    request(i) {
+      const request = baseRequest(i);
+      if (version !== null) request.push(["traceparent", traceparent(i, version)]);
+      request.push(...tracestate(i));
+      return { request, response: response(code(i)), responseCode: code(i), mtls: false };
+    },
+  };
+}
+
+function gateway(name: string, describe: string, cold: boolean): Workload {
+  return {
+    name,
+    describe,
+    position: "gateway",
+    pluginConfig: "{}",
+    period: PERIOD,
+    request(i) {
+      const revision = `hello-${String((i % PERIOD) + 1).padStart(5, "0")}`;
+      const pod = `1;cs=${cold ? 1 : 0};w=${cold ? 850 : 0};c=east;r=us-east1;n=demo;s=hello;cf=hello;v=${revision}`;
+      return {
+        request: baseRequest(i),
+        response: response(code(i), [["x-kwt-pod", pod]]),
+        responseCode: code(i),
+        mtls: false,
+      };
+    },
+  };
+}
+
+const noTracestate = (): HeaderList => [];
+
+/** The three common cases first (the goals are stated on them), then the less common paths. */
+export const PATH_WORKLOADS: Workload[] = [
+  inbound(
+    "inbound",
+    "revision pod, from the gateway of its own cluster over mTLS, entry and hop stamps, traceparent",
+    { sourceCluster: () => "east" },
+  ),
+  outbound(
+    "outbound",
+    "workload call with a valid traceparent (passes untouched), no tracestate",
+    noTracestate,
+  ),
+  gateway("gateway", "request from outside, answered with a warm pod stamp (16 revisions)", false),
+  inbound("inbound-cross-cluster", "as inbound, hop stamps from 16 other clusters", {
+    sourceCluster: (i) => `west-${i % PERIOD}`,
+  }),
+  inbound("inbound-error", "as inbound, every response a 503", {
+    sourceCluster: () => "east",
+    code: () => 503,
+  }),
+  outbound(
+    "outbound-new-trace",
+    "workload call without traceparent: the filter starts a trace",
+    noTracestate,
+    null,
+  ),
+  gateway("gateway-cold-start", "as gateway, the pod stamp says cold start", true),
+];
+
+export interface ScalingFamily {
+  /** What varies. */
+  name: string;
+  cases: Array<{ value: string; workload: Workload }>;
+}
+
+const tracestateMembers = (count: number): HeaderList =>
+  count === 0
+    ? []
+    : [["tracestate", Array.from({ length: count }, (_, m) => `vendor${m}=value-${m}`).join(",")]];
+
+/** The filter's default `maxSeries`. */
+const DEFAULT_MAX_SERIES = 2_000;
+
+/** Live label sets: N source clusters in rotation, each a label set of the inbound counter. */
+function labelSets(count: number, maxSeries?: number): { value: string; workload: Workload } {
+  const config = maxSeries === undefined ? "{}" : JSON.stringify({ maxSeries });
+  const value =
+    maxSeries !== undefined
+      ? `${count} (maxSeries ${maxSeries})`
+      : count > DEFAULT_MAX_SERIES
+        ? `${count} (past maxSeries ${DEFAULT_MAX_SERIES})`
+        : `${count}`;
+  return {
+    value,
+    workload: inbound(
+      `label sets ${value}`,
+      `inbound, ${count} source clusters in rotation`,
+      { sourceCluster: (i) => `c-${i % count}`, code: () => 200 },
+      config,
+      count,
+    ),
+  };
+}
+
+export const SCALING_FAMILIES: ScalingFamily[] = [
+  {
+    name: "live label sets",
+    cases: [
+      labelSets(10),
+      labelSets(256),
+      labelSets(1_000),
+      labelSets(2_000),
+      labelSets(4_000),
+      labelSets(100_000, 100_000),
+    ],
+  },
+  {
+    name: "request headers",
+    cases: [10, 50, 100].map((count) => ({
+      value: `${count}`,
+      workload: inbound(`headers ${count}`, `inbound with ${count} request headers`, {
+        sourceCluster: () => "east",
+        extraHeaders: count,
+      }),
+    })),
+  },
+  {
+    name: "tracestate",
+    cases: [
+      ...[0, 8, 32].map((members) => ({
+        value: members === 0 ? "none" : `${members} members, pass-through`,
+        workload: outbound(`tracestate ${members} pass`, "outbound, valid 00 traceparent", () =>
+          tracestateMembers(members),
+        ),
+      })),
+      ...[8, 32].map((members) => ({
+        value: `${members} members, rewrite`,
+        workload: outbound(
+          `tracestate ${members} rewrite`,
+          "outbound, version 01 traceparent (downgraded: tracestate re-emitted)",
+          () => tracestateMembers(members),
+          "01",
+        ),
+      })),
+    ],
+  },
+];

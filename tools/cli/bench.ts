@@ -1,128 +1,69 @@
-import { readFile, writeFile, mkdir } from "node:fs/promises";
-import os from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { booleanFlag, parseArgs, stringFlag } from "./args.js";
 import { EXIT_OK, projectRoot, type Command } from "./command.js";
 import { renderTable } from "./output.js";
-import { compileModule } from "../build/filter.js";
-import { measureHttp, measureLifecycle, measureMemory, type LifecycleFigure } from "../bench/measure.js";
-import type { BenchPath } from "../bench/workloads.js";
+import { goalRows, pathRows, readmeBlock, replaceReadmeBlock, scalingRows } from "../bench/report.js";
+import { FULL_SCALE, QUICK_SCALE, runBenchmark } from "../bench/run.js";
 
 const USAGE = `Usage: kwt bench [--quick] [--out FILE]
 
-Measures build/filter.wasm in the harness and prints a table:
-  - per-request cost of the whole stream lifecycle in V8 (median ns), against two no-op floors built
-    with the same SDK and compiler options, on the inbound Knative path, the outbound stamping path and
-    the gateway response path; host calls per request on each;
-  - the release module's size;
-  - linear memory after warm-up and after one million requests with rotating label values;
-  - requests per second through one harness proxy, with and without the filter.
-Writes the figures as JSON (default bench/results.json).
+Measures build/filter.wasm in the harness, every module and path interleaved in rounds (order
+rotated, one process), and prints tables:
+  - per path (inbound, outbound and gateway common cases; cross-cluster, errors, new trace, cold
+    start) and module: wasm time per request (time inside the module's exports minus time inside
+    host functions, clock cost subtracted), host time, host calls, the Envoy estimate (wasm time +
+    250 ns per host call), p50/p99/p99.9/max of wasm time, bytes handed in/out, linear memory;
+  - the modules: the filter, its floor on that path (a WAT module generated from a recording of
+    the filter that makes the same host calls with the same arguments and nothing else; the ratio
+    "x floor" is the filter's time in the module over the floor's, median of per-round ratios), and
+    the empty module (same callbacks, no host calls);
+  - scaling: live label sets (10 to 4,000, and 100,000 with maxSeries 100000), request headers
+    (10, 50, 100), tracestate (none, 8, 32 members, passed through and rewritten);
+  - where the filter stands against the performance goals.
+Writes the figures as JSON (default bench/results.json); when that is the project's own file, the
+README's benchmark tables are regenerated from it.
 
 Options:
-  --quick      far fewer iterations, to check the benchmark itself runs
+  --quick      far fewer requests, to check the benchmark itself runs (seconds)
   --out FILE   where the JSON goes`;
-
-const FLOORS = [
-  { name: "bare no-op", entry: "bench/modules/bare-noop.ts", out: "build/bench/bare-noop.wasm" },
-  { name: "SDK no-op", entry: "bench/modules/sdk-noop.ts", out: "build/bench/sdk-noop.wasm" },
-];
-const PATHS: BenchPath[] = ["inbound-knative", "outbound-stamping", "gateway-response"];
 
 export const benchCommand: Command = {
   name: "bench",
-  summary: "measure per-request cost, host calls, size, memory and HTTP throughput of the filter",
+  summary: "measure wasm time, host calls, Envoy estimate, tails and scaling of the filter against floors",
   usage: USAGE,
   async run(argv) {
     const args = parseArgs(argv, { quick: "boolean", out: "string" });
     const quick = booleanFlag(args, "quick");
     const root = projectRoot();
-    const outFile = path.resolve(stringFlag(args, "out") ?? path.join(root, "bench", "results.json"));
-    const scale = quick
-      ? { runs: 3, batch: 500, warmup: 1_000, memoryRequests: 5_000, httpMs: 300 }
-      : { runs: 9, batch: 20_000, warmup: 50_000, memoryRequests: 1_000_000, httpMs: 3_000 };
+    const projectResults = path.join(root, "bench", "results.json");
+    const outFile = path.resolve(stringFlag(args, "out") ?? projectResults);
 
     const filterWasm = new Uint8Array(await readFile(path.join(root, "build", "filter.wasm")));
-    await mkdir(path.join(root, "build", "bench"), { recursive: true });
-    const floors: Array<{ name: string; wasm: Uint8Array }> = [];
-    for (const floor of FLOORS) {
-      const built = await compileModule(root, floor.entry, "release", floor.out);
-      floors.push({ name: floor.name, wasm: new Uint8Array(await readFile(built.file)) });
-    }
+    const results = await runBenchmark(filterWasm, quick ? QUICK_SCALE : FULL_SCALE, (line) =>
+      process.stderr.write(`${line}\n`),
+    );
 
-    const lifecycle: LifecycleFigure[] = [];
-    for (const floor of floors) {
-      lifecycle.push(
-        await measureLifecycle(floor.name, floor.wasm, "inbound-knative", scale.runs, scale.batch),
-      );
-    }
-    for (const benchPath of PATHS) {
-      lifecycle.push(await measureLifecycle("filter", filterWasm, benchPath, scale.runs, scale.batch));
-    }
-    const memory = [];
-    for (const benchPath of ["inbound-knative", "gateway-response"] as const) {
-      memory.push(await measureMemory(filterWasm, benchPath, scale.warmup, scale.memoryRequests));
-    }
-    const httpFigures = await measureHttp(filterWasm, scale.httpMs, 16);
-
-    const bare = lifecycle.find((f) => f.module === "bare no-op")!.nsPerRequest;
-    const sdk = lifecycle.find((f) => f.module === "SDK no-op")!.nsPerRequest;
-    console.log(
-      renderTable([
-        ["module", "path", "ns/request", "x bare no-op", "x SDK no-op", "host calls/request"],
-        ...lifecycle.map((f) => [
-          f.module,
-          f.path,
-          f.nsPerRequest.toFixed(0),
-          (f.nsPerRequest / bare).toFixed(2),
-          (f.nsPerRequest / sdk).toFixed(2),
-          `${f.hostCallsPerRequest}`,
-        ]),
-      ]),
-    );
+    console.log(renderTable(pathRows(results)));
     console.log("");
-    console.log(`release module: ${filterWasm.length} bytes (${(filterWasm.length / 1024).toFixed(1)} KiB)`);
+    console.log(renderTable(scalingRows(results)));
+    console.log("");
+    console.log(renderTable(goalRows(results)));
     console.log("");
     console.log(
-      renderTable([
-        ["memory run", "requests", "after warm-up (bytes)", "after run (bytes)", "growth"],
-        ...memory.map((m) => [
-          m.path,
-          `${m.requests}`,
-          `${m.afterWarmupBytes}`,
-          `${m.afterAllBytes}`,
-          `${m.afterAllBytes - m.afterWarmupBytes}`,
-        ]),
-      ]),
-    );
-    console.log("");
-    console.log(
-      renderTable([
-        ["HTTP through one proxy", "requests/s", "failed"],
-        ...httpFigures.map((h) => [h.proxy, `${h.requestsPerSecond}`, `${h.failed}`]),
-      ]),
-    );
-    const machine = {
-      cpu: os.cpus()[0]?.model ?? "unknown",
-      cores: os.cpus().length,
-      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-      node: process.version,
-      platform: `${os.platform()} ${os.release()}`,
-    };
-    console.log(
-      `\nmachine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}`,
+      `machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}`,
     );
     await mkdir(path.dirname(outFile), { recursive: true });
-    const results = {
-      quick,
-      machine,
-      moduleBytes: filterWasm.length,
-      lifecycle,
-      memory,
-      http: httpFigures,
-    };
     await writeFile(outFile, `${JSON.stringify(results, null, 2)}\n`);
     console.log(`results: ${path.relative(process.cwd(), outFile) || outFile}`);
+    if (outFile === projectResults) {
+      const readmeFile = path.join(root, "README.md");
+      await writeFile(
+        readmeFile,
+        replaceReadmeBlock(await readFile(readmeFile, "utf8"), readmeBlock(results)),
+      );
+      console.log("README.md: benchmark tables regenerated");
+    }
     return EXIT_OK;
   },
 };

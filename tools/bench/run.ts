@@ -1,0 +1,274 @@
+// The whole benchmark: floors built from recordings of the filter, interleaved timed rounds over
+// every path and module, the scaling families, and the figures results.json holds.
+
+import os from "node:os";
+import { measureClockNs, type RecordedCallback } from "./boundary.js";
+import { compileFloor, floorWat } from "./floor.js";
+import {
+  bytesPerRequest,
+  callLines,
+  median,
+  recordWorkload,
+  runInterleaved,
+  Subject,
+  type PathRecording,
+} from "./measure.js";
+import { PATH_WORKLOADS, SCALING_FAMILIES, type Workload } from "./workloads.js";
+
+/** The floor that runs beside each scaling family, and its row's value. */
+const NOISE_REFERENCE_PATH = "inbound";
+export const NOISE_REFERENCE = "inbound floor (noise reference)";
+
+/** What a V8 host call costs in Envoy, per call, in the Envoy estimate (see README "Benchmarks"). */
+export const ENVOY_HOST_CALL_NS = 250;
+
+export interface BenchScale {
+  rounds: number;
+  batch: number;
+  /** Periods of a path workload run before recording and before timing. */
+  warmupPeriods: number;
+  /** Requests before timing a scaling case, beyond one full rotation of its values. */
+  scalingWarmupExtra: number;
+  /** At most this many warm-up requests per scaling case. */
+  maxScalingWarmup: number;
+}
+
+export const FULL_SCALE: BenchScale = {
+  rounds: 15,
+  batch: 2_000,
+  warmupPeriods: 128,
+  scalingWarmupExtra: 10_000,
+  maxScalingWarmup: Number.POSITIVE_INFINITY,
+};
+export const QUICK_SCALE: BenchScale = {
+  rounds: 3,
+  batch: 100,
+  warmupPeriods: 4,
+  scalingWarmupExtra: 200,
+  maxScalingWarmup: 300,
+};
+
+export type ModuleKind = "filter" | "floor" | "empty";
+
+export interface Tails {
+  p50Ns: number;
+  p99Ns: number;
+  p999Ns: number;
+  maxNs: number;
+}
+
+export interface Figure extends Tails {
+  wasmNs: number;
+  hostNs: number;
+  hostCalls: number;
+  envoyEstimateNs: number;
+  memoryBeforeBytes: number;
+  memoryAfterBytes: number;
+}
+
+export interface PathFigure extends Figure {
+  path: string;
+  module: ModuleKind;
+  /** Filter: median over rounds of its time in the module (wasm + host) over the floor's; floor 1; empty null. */
+  floorRatio: number | null;
+  /** Payload bytes per request the host handed in (through the allocator) and read out (arguments). */
+  bytesIn: number;
+  bytesOut: number;
+  /** Requests the floor replays, and whether the filter's calls repeat exactly over them. */
+  floorCycle: number;
+  floorExact: boolean;
+}
+
+export interface ScalingFigure extends Figure {
+  family: string;
+  value: string;
+}
+
+export interface FloorBuild {
+  workload: Workload;
+  /** The filter's recording the floor replays, and the floor's own recording of the same requests. */
+  filter: PathRecording;
+  floor: { requests: RecordedCallback[][]; check: RecordedCallback[][] };
+  floorWasm: Uint8Array;
+  emptyWasm: Uint8Array;
+  wat: string;
+}
+
+/** Records the filter on a path, generates and compiles its floor and the empty module, records the floor. */
+export async function buildFloor(
+  workload: Workload,
+  filterWasm: Uint8Array,
+  warmupPeriods: number,
+): Promise<FloorBuild> {
+  const filter = await recordWorkload(workload, filterWasm, warmupPeriods);
+  const wat = floorWat(filter.script);
+  const floorWasm = await compileFloor(wat);
+  const floor = await recordWorkload(workload, floorWasm, warmupPeriods);
+  const withoutCalls = (request: RecordedCallback[]): RecordedCallback[] =>
+    request.map((callback) => ({ ...callback, calls: [] }));
+  const emptyWasm = await compileFloor(
+    floorWat({
+      startup: [],
+      warmupDefinitions: [],
+      requests: filter.script.requests.slice(0, 1).map(withoutCalls),
+    }),
+  );
+  return {
+    workload,
+    filter,
+    floor: { requests: floor.script.requests, check: floor.check },
+    floorWasm,
+    emptyWasm,
+    wat,
+  };
+}
+
+/** Why a floor does not stand for its path, or undefined when it does. */
+export function floorMismatch(build: FloorBuild): string | undefined {
+  const expected = callLines(build.filter.script.requests);
+  const actual = callLines(build.floor.requests);
+  const first = expected.findIndex((line, i) => line !== actual[i]);
+  if (first >= 0 || expected.length !== actual.length) {
+    const at = first >= 0 ? first : Math.min(expected.length, actual.length);
+    return `the floor of ${build.workload.name} differs at host call ${at}: filter ${expected[at] ?? "(none)"}, floor ${actual[at] ?? "(none)"}`;
+  }
+  return undefined;
+}
+
+function figureOf(subject: Subject): Figure {
+  const wasmNs = median(subject.rounds.map((r) => r.wasmNs));
+  const hostCalls = median(subject.rounds.map((r) => r.hostCalls));
+  return {
+    wasmNs,
+    hostNs: median(subject.rounds.map((r) => r.hostNs)),
+    hostCalls,
+    envoyEstimateNs: wasmNs + ENVOY_HOST_CALL_NS * hostCalls,
+    ...subject.tails(),
+    memoryBeforeBytes: subject.memoryBeforeBytes,
+    memoryAfterBytes: subject.memoryAfterBytes,
+  };
+}
+
+function ratioToFloor(filter: Subject, floor: Subject): number {
+  return median(
+    filter.rounds.map(
+      (round, i) => (round.wasmNs + round.hostNs) / (floor.rounds[i]!.wasmNs + floor.rounds[i]!.hostNs),
+    ),
+  );
+}
+
+export interface BenchResults {
+  quick: boolean;
+  date: string;
+  machine: { cpu: string; cores: number; memoryGiB: number; node: string; platform: string };
+  measurement: {
+    clock: string;
+    clockNs: number;
+    boundaryBiasNs: number;
+    envoyHostCallNs: number;
+    rounds: number;
+    batch: number;
+  };
+  moduleBytes: number;
+  paths: PathFigure[];
+  scaling: ScalingFigure[];
+}
+
+export async function runBenchmark(
+  filterWasm: Uint8Array,
+  scale: BenchScale,
+  progress: (line: string) => void,
+): Promise<BenchResults> {
+  const clockNs = measureClockNs();
+  const biases: number[] = [];
+  progress(`clock read: ${clockNs.toFixed(1)} ns`);
+
+  const capacity = scale.rounds * scale.batch;
+  const builds: FloorBuild[] = [];
+  for (const workload of PATH_WORKLOADS) {
+    const build = await buildFloor(workload, filterWasm, 1);
+    const mismatch = floorMismatch(build);
+    if (mismatch !== undefined) throw new Error(`bench: ${mismatch}`);
+    builds.push(build);
+  }
+  const pathSubjects: Array<{ build: FloorBuild; filter: Subject; floor: Subject; empty: Subject }> = [];
+  for (const build of builds) {
+    const load = (module: ModuleKind, wasm: Uint8Array): Promise<Subject> =>
+      Subject.load(module, build.workload, wasm, capacity);
+    pathSubjects.push({
+      build,
+      filter: await load("filter", filterWasm),
+      floor: await load("floor", build.floorWasm),
+      empty: await load("empty", build.emptyWasm),
+    });
+  }
+  const all = pathSubjects.flatMap((p) => [p.filter, p.floor, p.empty]);
+  for (const subject of all) subject.warm(scale.warmupPeriods * subject.workload.period);
+  progress(`paths: ${scale.rounds} interleaved rounds of ${all.length} subjects x ${scale.batch} requests`);
+  biases.push(...runInterleaved(all, scale.rounds, scale.batch));
+  for (const subject of all) subject.finish();
+
+  const paths: PathFigure[] = [];
+  for (const { build, filter, floor, empty } of pathSubjects) {
+    const bytes = bytesPerRequest(build.filter.script.requests);
+    const row = (subject: Subject, floorRatio: number | null): PathFigure => ({
+      path: build.workload.name,
+      module: subject.module as ModuleKind,
+      ...figureOf(subject),
+      floorRatio,
+      ...(subject.module === "empty" ? { bytesIn: 0, bytesOut: 0 } : bytes),
+      floorCycle: build.filter.script.requests.length,
+      floorExact: build.filter.exact,
+    });
+    paths.push(row(filter, ratioToFloor(filter, floor)), row(floor, 1), row(empty, null));
+  }
+
+  // Each family's rounds also run the inbound floor: its tail is the noise of that part of the run.
+  const noise = builds.find((build) => build.workload.name === NOISE_REFERENCE_PATH)!;
+  const scaling: ScalingFigure[] = [];
+  for (const family of SCALING_FAMILIES) {
+    const subjects: Subject[] = [];
+    for (const { workload } of family.cases) {
+      const subject = await Subject.load("filter", workload, filterWasm, capacity);
+      subject.warm(Math.min(scale.maxScalingWarmup, workload.period + scale.scalingWarmupExtra));
+      subjects.push(subject);
+    }
+    const reference = await Subject.load("floor", noise.workload, noise.floorWasm, capacity);
+    reference.warm(scale.warmupPeriods * noise.workload.period);
+    progress(
+      `${family.name}: ${scale.rounds} interleaved rounds of ${subjects.length} cases and the ${NOISE_REFERENCE_PATH} floor`,
+    );
+    biases.push(...runInterleaved([...subjects, reference], scale.rounds, scale.batch));
+    family.cases.forEach(({ value }, i) => {
+      const subject = subjects[i]!;
+      subject.finish();
+      scaling.push({ family: family.name, value, ...figureOf(subject) });
+    });
+    reference.finish();
+    scaling.push({ family: family.name, value: NOISE_REFERENCE, ...figureOf(reference) });
+  }
+
+  const cpus = os.cpus();
+  return {
+    quick: scale === QUICK_SCALE,
+    date: new Date().toISOString().slice(0, 10),
+    machine: {
+      cpu: cpus[0]?.model.trim() ?? "unknown",
+      cores: cpus.length,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+    },
+    measurement: {
+      clock: "performance.now()",
+      clockNs,
+      boundaryBiasNs: median(biases),
+      envoyHostCallNs: ENVOY_HOST_CALL_NS,
+      rounds: scale.rounds,
+      batch: scale.batch,
+    },
+    moduleBytes: filterWasm.length,
+    paths,
+    scaling,
+  };
+}
