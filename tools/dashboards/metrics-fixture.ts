@@ -52,6 +52,7 @@ export function populateFilterStats(store: StatStore): void {
     response_code_class: "5xx",
     error_kind: "http_5xx",
   });
+  count(FILTER_METRICS.errors, { ...REVISION, ...caller, response_code_class: "5xx", error_kind: "timeout" });
   count(FILTER_METRICS.coldStarts, REVISION);
   count(FILTER_METRICS.coldStartsUntimed, REVISION);
   observe(FILTER_METRICS.coldStartDuration, REVISION, 4_200n);
@@ -118,8 +119,24 @@ export const ISTIOD_EXPOSITION = [
 
 export interface FixtureTargets {
   targets: ScrapeTarget[];
+  /** The sidecar's stats: a test adds to them to script traffic after the start. */
+  stats: StatStore;
   close(): Promise<void>;
 }
+
+/** Where a series was recorded, as each cluster's agent labels it (external labels). */
+export interface Place {
+  cluster: string;
+  region: string;
+}
+
+/** The targets with `cluster` and `region` target labels: a single Prometheus standing in for the agents. */
+export function labelledWithPlace(targets: ScrapeTarget[], place: Place): ScrapeTarget[] {
+  return targets.map((target) => ({ ...target, labels: { ...target.labels, ...place } }));
+}
+
+const SIDECAR_POD = { namespace: "shop", pod: "checkout-00001-deployment-7d9c4-x2x5q" };
+const ISTIOD_POD = { namespace: "istio-system", pod: "istiod-6b8f7c9d4-q7k2m" };
 
 /** Serves fixed exposition text on /metrics. */
 async function serveText(text: string): Promise<{ address: string; close: () => Promise<void> }> {
@@ -133,7 +150,7 @@ async function serveText(text: string): Promise<{ address: string; close: () => 
 
 /**
  * Three loopback targets: a sidecar's Envoy admin (the harness's, with the mesh's extraStatTags),
- * an istio-agent and an istiod.
+ * an istio-agent and an istiod, with the `pod` and `namespace` labels Kubernetes discovery gives them.
  */
 export async function startFixtureTargets(): Promise<FixtureTargets> {
   const stats = new StatStore({ extraStatTags: [...FILTER_METRIC_LABELS] });
@@ -151,10 +168,13 @@ export async function startFixtureTargets(): Promise<FixtureTargets> {
         job: "sidecar",
         address: `${admin.address.host}:${admin.address.port}`,
         metricsPath: "/stats/prometheus",
+        labels: SIDECAR_POD,
       },
-      { job: "istio-agent", address: agent.address },
-      { job: "istiod", address: istiod.address },
+      // The merged endpoint :15020 serves istio-agent's metrics with the sidecar's: same pod.
+      { job: "istio-agent", address: agent.address, labels: SIDECAR_POD },
+      { job: "istiod", address: istiod.address, labels: ISTIOD_POD },
     ],
+    stats,
     close: async () => {
       await Promise.all([admin.close(), agent.close(), istiod.close()]);
     },

@@ -19,7 +19,7 @@ import { HarnessProxy } from "../../host-tests/harness/proxy.js";
 import { StatStore } from "../../host-tests/harness/stats.js";
 import { drive } from "../demo/drive.js";
 import { DemoMesh, send } from "../demo/mesh.js";
-import { DEFAULT_SCENARIO, podConfig } from "../demo/scenario.js";
+import { DEFAULT_SCENARIO, EAST, podConfig, WEST } from "../demo/scenario.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
 import { alertSignalExpressions, dashboardExpressions, type ShippedExpression } from "./expressions.js";
 import { ALERTS } from "./alerts.js";
@@ -172,6 +172,8 @@ describe.skipIf(!existsSync(PROMETHEUS_BINARY))(
         job: name.replace(/[^a-zA-Z0-9_]/g, "_"),
         address: url.host,
         metricsPath: url.pathname,
+        // What each cluster's agent adds (external labels): the demo names its proxies by cluster.
+        labels: name.startsWith("west") ? { ...WEST } : { ...EAST },
       }));
       prometheus = await PrometheusServer.start({ targets, ruleFiles: [path.join(root, RULES_FILE)] });
       await prometheus.waitForScrapes(3, 20_000);
