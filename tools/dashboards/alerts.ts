@@ -72,11 +72,12 @@ export interface RuleProfile {
   name: "production" | "test";
   duration(production: Duration): string;
 }
-export type Duration = "0m" | "5m" | "10m" | "15m" | "30m" | "6h";
+export type Duration = "0m" | "1m" | "5m" | "10m" | "15m" | "30m" | "6h";
 
 export const PRODUCTION_PROFILE: RuleProfile = { name: "production", duration: (d) => d };
 const TEST_DURATIONS: Record<Duration, string> = {
   "0m": "0s",
+  "1m": "5s",
   "5m": "5s",
   "10m": "10s",
   "15m": "15s",

@@ -4,13 +4,14 @@
  *
  *   npx vite-node tools/dashboards/generate.ts
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { GENERATED_FILES } from "./generated-files.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 for (const file of GENERATED_FILES) {
+  mkdirSync(path.dirname(path.join(root, file.path)), { recursive: true });
   writeFileSync(path.join(root, file.path), file.render());
   console.log(`wrote ${file.path}`);
 }

@@ -135,7 +135,9 @@ describe("the Grafana dashboard", () => {
   });
 
   it("filters every query of every panel by cluster and region and keeps both in its result", () => {
-    const targets = queryPanels.flatMap((panel) => (panel.targets ?? []).map((target) => ({ panel, target })));
+    const targets = queryPanels.flatMap((panel) =>
+      (panel.targets ?? []).map((target) => ({ panel, target })),
+    );
     expect(targets.length).toBeGreaterThan(30);
     for (const { panel, target } of targets) {
       const where = `${panel.title}: ${target.expr}`;
