@@ -79,7 +79,7 @@ export function prometheusAgentConfig(options: AgentOptions): Record<string, unk
           min_shards: sizing.minShards,
           max_shards: sizing.maxShards,
           max_samples_per_send: sizing.maxSamplesPerSend,
-          batch_send_deadline: "5s",
+          batch_send_deadline: `${sizing.batchSendDeadlineSeconds}s`,
         },
       },
     ],

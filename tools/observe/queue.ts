@@ -26,6 +26,8 @@ export const BUFFERED_BYTES_PER_SAMPLE = 4;
 
 /** Larger batches mean fewer requests; Prometheus' default is 2000 since 2.43, 500 before. */
 export const MAX_SAMPLES_PER_SEND = 2000;
+/** Prometheus' default wait for a partial batch. */
+const MAX_BATCH_SEND_DEADLINE_SECONDS = 5;
 /** Prometheus recommends a shard's capacity a few times its batch size. */
 const CAPACITY_BATCHES = 3;
 /** Shards beyond the steady need, to catch up after a restart or a slow central store. */
@@ -43,6 +45,8 @@ export interface QueueSizing {
   networkBytesPerSecond: number;
   /** Worst case: every shard's queue full. */
   queueMemoryBytes: number;
+  /** A partial batch waits at most this long: never more than one scrape interval, at most 5 s. */
+  batchSendDeadlineSeconds: number;
   /** vmagent's -remoteWrite.maxDiskUsagePerURL for OUTAGE_SECONDS of samples (at least its 500 MB chunk). */
   diskBufferBytes: number;
 }
@@ -67,6 +71,7 @@ export function sizeQueue(inputs: QueueInputs): QueueSizing {
     maxShards,
     capacity,
     maxSamplesPerSend: MAX_SAMPLES_PER_SEND,
+    batchSendDeadlineSeconds: Math.min(MAX_BATCH_SEND_DEADLINE_SECONDS, inputs.scrapeIntervalSeconds),
     requestsPerSecond: samplesPerSecond / MAX_SAMPLES_PER_SEND,
     networkBytesPerSecond: samplesPerSecond * WIRE_BYTES_PER_SAMPLE,
     queueMemoryBytes: maxShards * capacity * QUEUED_BYTES_PER_SAMPLE,
