@@ -5,11 +5,11 @@
  * measure before any threshold (AlertSpec.signals).
  */
 import { ALERTS, type AlertSpec } from "./alerts.js";
-import { DASHBOARD_ROWS, RATE_INTERVAL, TEMPLATE_VARIABLES } from "./grafana.js";
+import { DASHBOARD_ROWS, substituteVariables, TEMPLATE_VARIABLES } from "./grafana.js";
 import { sourceOfMetric, type MetricSource } from "./metrics.js";
 import { metricNamesIn } from "./promql.js";
 
-export { metricNamesIn };
+export { metricNamesIn, substituteVariables };
 
 export interface ShippedExpression {
   /** Where it comes from, for messages: `dashboard: <panel> [A]`, `alert: <name> signal 1`, ... */
@@ -25,11 +25,6 @@ function sourcesOf(expr: string): MetricSource[] {
   const sources = new Set<MetricSource>();
   for (const name of metricNamesIn(expr)) sources.add(sourceOfMetric(name) as MetricSource);
   return [...sources].sort();
-}
-
-/** Grafana's substitutions for a query: every label variable "All" (`.*`), $__rate_interval `window`. */
-export function substituteVariables(expr: string, window: string): string {
-  return expr.replaceAll(RATE_INTERVAL, window).replace(/"\$[a-z_]+"/g, '".*"');
 }
 
 /**

@@ -14,6 +14,11 @@ import { histogramQuantile, selector, sumRate, variableMatchers } from "./promql
 /** Grafana's own interval for rate(): at least four scrape intervals, adapted to the zoom. */
 export const RATE_INTERVAL = "$__rate_interval";
 
+/** Grafana's substitutions for a query: every label variable "All" (`.*`), $__rate_interval `window`. */
+export function substituteVariables(expr: string, window: string): string {
+  return expr.replaceAll(RATE_INTERVAL, window).replace(/"\$[a-z_]+"/g, '".*"');
+}
+
 /** The data source template variable every panel and query uses. */
 export const DATASOURCE = { type: "prometheus", uid: "${datasource}" } as const;
 
