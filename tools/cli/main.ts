@@ -5,6 +5,7 @@ import { EXIT_OK, EXIT_USAGE, type Command } from "./command.js";
 import { demoCommand } from "./demo.js";
 import { deployCommand } from "./deploy.js";
 import { doctorCommand } from "./doctor.js";
+import { observeConfigCommand } from "./observe-config.js";
 import { statusCommand } from "./status.js";
 import { packageCommand } from "./package.js";
 import { pushCommand } from "./push.js";
@@ -19,6 +20,7 @@ const commands: Command[] = [
   deployCommand,
   statusCommand,
   doctorCommand,
+  observeConfigCommand,
   demoCommand,
   benchCommand,
 ];
