@@ -28,44 +28,44 @@ function job(name: string): ScrapeJob {
   return scrapeJobs().find((candidate) => candidate.name === name) as ScrapeJob;
 }
 
-export function podMonitor(): Record<string, unknown> {
-  const proxies = job("kwt-proxies");
+/** An operator resource for `scrapeJob`, in istio-system next to what it scrapes. */
+function monitor(kind: "PodMonitor" | "ServiceMonitor", scrapeJob: ScrapeJob, spec: Record<string, unknown>) {
   return {
     apiVersion: "monitoring.coreos.com/v1",
-    kind: "PodMonitor",
-    metadata: { name: proxies.name, namespace: "istio-system", labels: LABELS },
-    spec: {
-      namespaceSelector: { any: true },
-      selector: {},
-      podMetricsEndpoints: [
-        {
-          path: proxies.metricsPath,
-          relabelings: proxies.podSelection.map(operatorRelabel),
-          metricRelabelings: [operatorRelabel(keepRule(proxies))],
-        },
-      ],
-    },
+    kind,
+    metadata: { name: scrapeJob.name, namespace: "istio-system", labels: LABELS },
+    spec,
   };
+}
+
+export function podMonitor(): Record<string, unknown> {
+  const proxies = job("kwt-proxies");
+  return monitor("PodMonitor", proxies, {
+    namespaceSelector: { any: true },
+    selector: {},
+    podMetricsEndpoints: [
+      {
+        path: proxies.metricsPath,
+        relabelings: proxies.podSelection.map(operatorRelabel),
+        metricRelabelings: [operatorRelabel(keepRule(proxies))],
+      },
+    ],
+  });
 }
 
 export function serviceMonitor(): Record<string, unknown> {
   const istiod = job("kwt-istiod");
-  return {
-    apiVersion: "monitoring.coreos.com/v1",
-    kind: "ServiceMonitor",
-    metadata: { name: istiod.name, namespace: "istio-system", labels: LABELS },
-    spec: {
-      namespaceSelector: { matchNames: ["istio-system"] },
-      selector: { matchLabels: { app: "istiod" } },
-      endpoints: [
-        {
-          port: "http-monitoring",
-          path: istiod.metricsPath,
-          metricRelabelings: [operatorRelabel(keepRule(istiod))],
-        },
-      ],
-    },
-  };
+  return monitor("ServiceMonitor", istiod, {
+    namespaceSelector: { matchNames: ["istio-system"] },
+    selector: { matchLabels: { app: "istiod" } },
+    endpoints: [
+      {
+        port: "http-monitoring",
+        path: istiod.metricsPath,
+        metricRelabelings: [operatorRelabel(keepRule(istiod))],
+      },
+    ],
+  });
 }
 
 export function renderMonitors(): string {
