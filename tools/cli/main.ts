@@ -7,6 +7,7 @@ import { deleteCommand } from "./delete.js";
 import { deployCommand } from "./deploy.js";
 import { diffCommand } from "./diff.js";
 import { doctorCommand } from "./doctor.js";
+import { observeConfigCommand } from "./observe-config.js";
 import { statusCommand } from "./status.js";
 import { packageCommand } from "./package.js";
 import { pushCommand } from "./push.js";
@@ -23,6 +24,7 @@ const commands: Command[] = [
   deleteCommand,
   statusCommand,
   doctorCommand,
+  observeConfigCommand,
   demoCommand,
   benchCommand,
 ];

@@ -127,8 +127,23 @@ describe("the Grafana dashboard", () => {
     for (const variable of variables.slice(1)) expect(variable.datasource).toEqual(DATASOURCE);
     const revision = variables[5]?.query as { query: string };
     expect(revision.query).toBe(
-      'label_values(knative_invocations_total{destination_cluster=~"$cluster", destination_region=~"$region", namespace_name=~"$namespace", service_name=~"$service"}, revision_name)',
+      'label_values(knative_invocations_total{cluster=~"$cluster", region=~"$region", namespace_name=~"$namespace", service_name=~"$service"}, revision_name)',
     );
+  });
+
+  it("filters every query of every panel by cluster and region and keeps both in its result", () => {
+    const targets = queryPanels.flatMap((panel) =>
+      (panel.targets ?? []).map((target) => ({ panel, target })),
+    );
+    expect(targets.length).toBeGreaterThan(30);
+    for (const { panel, target } of targets) {
+      const where = `${panel.title}: ${target.expr}`;
+      expect(target.expr, where).toContain('cluster=~"$cluster"');
+      expect(target.expr, where).toContain('region=~"$region"');
+      for (const grouping of target.expr.match(/\bby \(([^)]*)\)/g) ?? []) {
+        expect(grouping, where).toMatch(/\bcluster, region\b/);
+      }
+    }
   });
 
   it("filters every revision query by all five label variables", () => {

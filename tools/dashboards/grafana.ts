@@ -9,10 +9,15 @@ import {
   ISTIO_AGENT_METRICS,
   ISTIOD_METRICS,
 } from "./metrics.js";
-import { histogramQuantile, sumRate, variableMatchers } from "./promql.js";
+import { histogramQuantile, selector, sumRate, variableMatchers } from "./promql.js";
 
 /** Grafana's own interval for rate(): at least four scrape intervals, adapted to the zoom. */
 export const RATE_INTERVAL = "$__rate_interval";
+
+/** Grafana's substitutions for a query: every label variable "All" (`.*`), $__rate_interval `window`. */
+export function substituteVariables(expr: string, window: string): string {
+  return expr.replaceAll(RATE_INTERVAL, window).replace(/"\$[a-z_]+"/g, '".*"');
+}
 
 /** The data source template variable every panel and query uses. */
 export const DATASOURCE = { type: "prometheus", uid: "${datasource}" } as const;
@@ -48,10 +53,15 @@ export interface TemplateVariableSpec {
   valuesOf: { metric: string; label: string; matchers: string[] };
 }
 
-/** Variables narrow each other in this order (cluster, then region, ...). */
+/**
+ * Variables narrow each other in this order (cluster, then region, ...). `cluster` and `region` are
+ * the external labels each cluster's agent adds (deploy/agents/): where a series was recorded, so
+ * they filter every panel, the platform panels included. For the revision metrics, recorded by the
+ * revision pod's inbound sidecar, they equal the filter's destination_cluster / destination_region.
+ */
 const VARIABLE_LABELS: ReadonlyArray<[variable: string, label: string, title: string]> = [
-  ["cluster", "destination_cluster", "Cluster"],
-  ["region", "destination_region", "Region"],
+  ["cluster", "cluster", "Cluster"],
+  ["region", "region", "Region"],
   ["namespace", "namespace_name", "Namespace"],
   ["service", "service_name", "Service"],
   ["revision", "revision_name", "Revision"],
@@ -73,17 +83,16 @@ export const TEMPLATE_VARIABLES: TemplateVariableSpec[] = VARIABLE_LABELS.map(
 
 /** Where the revision lives: its cluster, region, namespace, service and revision. */
 const REVISION = variableMatchers(VARIABLE_LABELS.map(([variable, label]) => [label, variable]));
-/** Cross-cluster metrics know the destination cluster and region only. */
-const DESTINATION = variableMatchers(
-  VARIABLE_LABELS.slice(0, 2).map(([variable, label]) => [label, variable]),
-);
-/** The clock skew counter knows the destination cluster only. */
-const DESTINATION_CLUSTER = variableMatchers([["destination_cluster", "cluster"]]);
+/** Where a series was recorded: what every other panel filters on. */
+const PLACE = variableMatchers(VARIABLE_LABELS.slice(0, 2).map(([variable, label]) => [label, variable]));
+/** Every result keeps the recording cluster and region, so one pane shows each cluster apart. */
+export const PLACE_LABELS = ["cluster", "region"] as const;
 
-const PER_REVISION = ["destination_cluster", "namespace_name", "revision_name"] as const;
-const REVISION_LEGEND = "{{namespace_name}}/{{revision_name}} ({{destination_cluster}})";
+const PER_REVISION = [...PLACE_LABELS, "namespace_name", "revision_name"] as const;
+const REVISION_LEGEND = "{{namespace_name}}/{{revision_name}} ({{cluster}})";
 const PAIR_LEGEND = "{{source_cluster}} → {{destination_cluster}}";
-const CLUSTER_PAIR = ["source_cluster", "destination_cluster"] as const;
+const CLUSTER_PAIR = [...PLACE_LABELS, "source_cluster", "destination_cluster"] as const;
+const PLACE_LEGEND = "{{cluster}}";
 
 /** Counts per minute read better than per second for rare events like cold starts. */
 function perMinute(expr: string): string {
@@ -106,10 +115,10 @@ function quantiles(
 
 /** 5xx share per cluster pair; pairs without a 5xx series show 0 rather than no data. */
 function crossCluster5xxRatio(): string {
-  const all = sumRate(FILTER_METRICS.crossClusterRequests, DESTINATION, CLUSTER_PAIR, RATE_INTERVAL);
+  const all = sumRate(FILTER_METRICS.crossClusterRequests, PLACE, CLUSTER_PAIR, RATE_INTERVAL);
   const failed = sumRate(
     FILTER_METRICS.crossClusterRequests,
-    [...DESTINATION, 'response_code_class="5xx"'],
+    [...PLACE, 'response_code_class="5xx"'],
     CLUSTER_PAIR,
     RATE_INTERVAL,
   );
@@ -141,7 +150,13 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         kind: "timeseries",
         unit: "ms",
         width: 12,
-        queries: quantiles([0.5, 0.95, 0.99], FILTER_METRICS.coldStartDuration, REVISION, []),
+        queries: quantiles(
+          [0.5, 0.95, 0.99],
+          FILTER_METRICS.coldStartDuration,
+          REVISION,
+          PLACE_LABELS,
+          PLACE_LEGEND,
+        ),
       },
       {
         title: "Cold-start duration p95 per revision",
@@ -233,8 +248,8 @@ export const DASHBOARD_ROWS: RowSpec[] = [
           [0.5, 0.99],
           FILTER_METRICS.requestDuration,
           REVISION,
-          ["cold_start"],
-          "cold_start={{cold_start}}",
+          [...PLACE_LABELS, "cold_start"],
+          `${PLACE_LEGEND} cold_start={{cold_start}}`,
         ),
       },
     ],
@@ -251,7 +266,7 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         width: 12,
         queries: [
           {
-            expr: sumRate(FILTER_METRICS.crossClusterRequests, DESTINATION, CLUSTER_PAIR, RATE_INTERVAL),
+            expr: sumRate(FILTER_METRICS.crossClusterRequests, PLACE, CLUSTER_PAIR, RATE_INTERVAL),
             legend: PAIR_LEGEND,
             instant: true,
           },
@@ -268,8 +283,8 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         queries: quantiles(
           [0.5, 0.95],
           FILTER_METRICS.crossClusterHopDuration,
-          DESTINATION,
-          CLUSTER_PAIR_LABELS,
+          PLACE,
+          [...PLACE_LABELS, ...CLUSTER_PAIR_LABELS],
           PAIR_LEGEND,
         ),
       },
@@ -290,9 +305,7 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         width: 12,
         queries: [
           {
-            expr: perMinute(
-              sumRate(FILTER_METRICS.clockSkew, DESTINATION_CLUSTER, CLUSTER_PAIR, RATE_INTERVAL),
-            ),
+            expr: perMinute(sumRate(FILTER_METRICS.clockSkew, PLACE, CLUSTER_PAIR, RATE_INTERVAL)),
             legend: PAIR_LEGEND,
           },
         ],
@@ -310,8 +323,13 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         width: 8,
         queries: [
           {
-            expr: sumRate(FILTER_METRICS.traceparentRepaired, [], ["reason"], RATE_INTERVAL),
-            legend: "{{reason}}",
+            expr: sumRate(
+              FILTER_METRICS.traceparentRepaired,
+              PLACE,
+              [...PLACE_LABELS, "reason"],
+              RATE_INTERVAL,
+            ),
+            legend: "{{cluster}} {{reason}}",
           },
         ],
       },
@@ -323,8 +341,8 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         width: 8,
         queries: [
           {
-            expr: sumRate(FILTER_METRICS.tracesStarted, [], ["sampled"], RATE_INTERVAL),
-            legend: "sampled={{sampled}}",
+            expr: sumRate(FILTER_METRICS.tracesStarted, PLACE, [...PLACE_LABELS, "sampled"], RATE_INTERVAL),
+            legend: "{{cluster}} sampled={{sampled}}",
           },
         ],
       },
@@ -336,9 +354,18 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         unit: "percentunit",
         width: 8,
         queries: [
-          { expr: `min(${FILTER_METRICS.samplingProbability}) / 1e6`, legend: "min" },
-          { expr: `avg(${FILTER_METRICS.samplingProbability}) / 1e6`, legend: "avg" },
-          { expr: `max(${FILTER_METRICS.samplingProbability}) / 1e6`, legend: "max" },
+          {
+            expr: `min by (cluster, region) (${FILTER_METRICS.samplingProbability}${selector(PLACE)}) / 1e6`,
+            legend: "{{cluster}} min",
+          },
+          {
+            expr: `avg by (cluster, region) (${FILTER_METRICS.samplingProbability}${selector(PLACE)}) / 1e6`,
+            legend: "{{cluster}} avg",
+          },
+          {
+            expr: `max by (cluster, region) (${FILTER_METRICS.samplingProbability}${selector(PLACE)}) / 1e6`,
+            legend: "{{cluster}} max",
+          },
         ],
       },
       {
@@ -349,10 +376,13 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         unit: "short",
         width: 24,
         queries: [
-          { expr: sumRate(FILTER_METRICS.spansExported, [], [], RATE_INTERVAL), legend: "exported" },
           {
-            expr: sumRate(FILTER_METRICS.spansDropped, [], ["reason"], RATE_INTERVAL),
-            legend: "dropped: {{reason}}",
+            expr: sumRate(FILTER_METRICS.spansExported, PLACE, [...PLACE_LABELS], RATE_INTERVAL),
+            legend: "{{cluster}} exported",
+          },
+          {
+            expr: sumRate(FILTER_METRICS.spansDropped, PLACE, [...PLACE_LABELS, "reason"], RATE_INTERVAL),
+            legend: "{{cluster}} dropped: {{reason}}",
           },
         ],
       },
@@ -370,8 +400,8 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         width: 6,
         queries: [
           {
-            expr: perMinute(sumRate(FILTER_METRICS.seriesOverflow, [], [], RATE_INTERVAL)),
-            legend: "overflow",
+            expr: perMinute(sumRate(FILTER_METRICS.seriesOverflow, PLACE, [...PLACE_LABELS], RATE_INTERVAL)),
+            legend: "{{cluster}} overflow",
           },
         ],
       },
@@ -384,8 +414,8 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         width: 6,
         queries: [
           {
-            expr: `sum(increase(${FILTER_METRICS.configRejected}[${RATE_INTERVAL}]))`,
-            legend: "rejected configurations",
+            expr: `sum by (cluster, region) (increase(${FILTER_METRICS.configRejected}${selector(PLACE)}[${RATE_INTERVAL}]))`,
+            legend: "{{cluster}} rejected configurations",
           },
         ],
       },
@@ -398,8 +428,8 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         width: 6,
         queries: [
           {
-            expr: `${sumRate(FILTER_METRICS.coldStartsUntimed, REVISION, [], RATE_INTERVAL)} / ${sumRate(FILTER_METRICS.coldStarts, REVISION, [], RATE_INTERVAL)}`,
-            legend: "untimed share",
+            expr: `${sumRate(FILTER_METRICS.coldStartsUntimed, REVISION, PLACE_LABELS, RATE_INTERVAL)} / ${sumRate(FILTER_METRICS.coldStarts, REVISION, PLACE_LABELS, RATE_INTERVAL)}`,
+            legend: "{{cluster}} untimed share",
           },
         ],
       },
@@ -412,8 +442,8 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         width: 6,
         queries: [
           {
-            expr: sumRate(FILTER_METRICS.stampsRejected, [], ["reason"], RATE_INTERVAL),
-            legend: "{{reason}}",
+            expr: sumRate(FILTER_METRICS.stampsRejected, PLACE, [...PLACE_LABELS, "reason"], RATE_INTERVAL),
+            legend: "{{cluster}} {{reason}}",
           },
         ],
       },
@@ -431,8 +461,13 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         width: 8,
         queries: [
           {
-            expr: sumRate(ISTIO_AGENT_METRICS.wasmRemoteFetches, [], ["result"], RATE_INTERVAL),
-            legend: "{{result}}",
+            expr: sumRate(
+              ISTIO_AGENT_METRICS.wasmRemoteFetches,
+              PLACE,
+              [...PLACE_LABELS, "result"],
+              RATE_INTERVAL,
+            ),
+            legend: "{{cluster}} {{result}}",
           },
         ],
       },
@@ -445,8 +480,13 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         width: 8,
         queries: [
           {
-            expr: sumRate(ISTIO_AGENT_METRICS.wasmConfigConversions, [], ["result"], RATE_INTERVAL),
-            legend: "{{result}}",
+            expr: sumRate(
+              ISTIO_AGENT_METRICS.wasmConfigConversions,
+              PLACE,
+              [...PLACE_LABELS, "result"],
+              RATE_INTERVAL,
+            ),
+            legend: "{{cluster}} {{result}}",
           },
         ],
       },
@@ -457,10 +497,18 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         unit: "short",
         width: 8,
         queries: [
-          { expr: `sum(${ISTIO_AGENT_METRICS.wasmCacheEntries})`, legend: "cache entries" },
           {
-            expr: sumRate(ISTIO_AGENT_METRICS.wasmCacheLookups, [], ["hit"], RATE_INTERVAL),
-            legend: "lookups/s hit={{hit}}",
+            expr: `sum by (cluster, region) (${ISTIO_AGENT_METRICS.wasmCacheEntries}${selector(PLACE)})`,
+            legend: "{{cluster}} cache entries",
+          },
+          {
+            expr: sumRate(
+              ISTIO_AGENT_METRICS.wasmCacheLookups,
+              PLACE,
+              [...PLACE_LABELS, "hit"],
+              RATE_INTERVAL,
+            ),
+            legend: "{{cluster}} lookups/s hit={{hit}}",
           },
         ],
       },
@@ -472,10 +520,13 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         unit: "short",
         width: 24,
         queries: [
-          { expr: `sum(${ENVOY_METRICS.wasmV8VmsActive})`, legend: "active VMs" },
           {
-            expr: sumRate(ENVOY_METRICS.wasmV8VmsCreated, [], [], RATE_INTERVAL),
-            legend: "created per second",
+            expr: `sum by (cluster, region) (${ENVOY_METRICS.wasmV8VmsActive}${selector(PLACE)})`,
+            legend: "{{cluster}} active VMs",
+          },
+          {
+            expr: sumRate(ENVOY_METRICS.wasmV8VmsCreated, PLACE, [...PLACE_LABELS], RATE_INTERVAL),
+            legend: "{{cluster}} created per second",
           },
         ],
       },
@@ -491,7 +542,13 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         kind: "timeseries",
         unit: "s",
         width: 12,
-        queries: quantiles([0.5, 0.99], ISTIOD_METRICS.proxyConvergenceTime, [], []),
+        queries: quantiles(
+          [0.5, 0.99],
+          ISTIOD_METRICS.proxyConvergenceTime,
+          PLACE,
+          PLACE_LABELS,
+          PLACE_LEGEND,
+        ),
       },
       {
         title: "xDS push time p99 by type",
@@ -499,7 +556,13 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         kind: "timeseries",
         unit: "s",
         width: 12,
-        queries: quantiles([0.99], ISTIOD_METRICS.xdsPushTime, [], ["type"], "{{type}}"),
+        queries: quantiles(
+          [0.99],
+          ISTIOD_METRICS.xdsPushTime,
+          PLACE,
+          [...PLACE_LABELS, "type"],
+          "{{cluster}} {{type}}",
+        ),
       },
       {
         title: "xDS pushes per second by type",
@@ -508,7 +571,10 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         unit: "short",
         width: 12,
         queries: [
-          { expr: sumRate(ISTIOD_METRICS.xdsPushes, [], ["type"], RATE_INTERVAL), legend: "{{type}}" },
+          {
+            expr: sumRate(ISTIOD_METRICS.xdsPushes, PLACE, [...PLACE_LABELS, "type"], RATE_INTERVAL),
+            legend: "{{cluster}} {{type}}",
+          },
         ],
       },
       {
@@ -520,12 +586,12 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         width: 12,
         queries: [
           {
-            expr: sumRate(ISTIOD_METRICS.xdsRejects, [], ["type"], RATE_INTERVAL),
-            legend: "rejected {{type}}",
+            expr: sumRate(ISTIOD_METRICS.xdsRejects, PLACE, [...PLACE_LABELS, "type"], RATE_INTERVAL),
+            legend: "{{cluster}} rejected {{type}}",
           },
           {
-            expr: sumRate(ISTIOD_METRICS.xdsInternalErrors, [], [], RATE_INTERVAL),
-            legend: "internal errors",
+            expr: sumRate(ISTIOD_METRICS.xdsInternalErrors, PLACE, [...PLACE_LABELS], RATE_INTERVAL),
+            legend: "{{cluster}} internal errors",
           },
         ],
       },

@@ -24,7 +24,7 @@ import {
 } from "../../host-tests/harness/index.js";
 import { drive } from "../demo/drive.js";
 import { DemoMesh, send } from "../demo/mesh.js";
-import { DEFAULT_SCENARIO, podConfig } from "../demo/scenario.js";
+import { DEFAULT_SCENARIO, EAST, podConfig, WEST } from "../demo/scenario.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
 import {
   alertSignalExpressions,
@@ -181,6 +181,8 @@ describe.skipIf(!existsSync(PROMETHEUS_BINARY))(
         job: name.replace(/[^a-zA-Z0-9_]/g, "_"),
         address: url.host,
         metricsPath: url.pathname,
+        // What each cluster's agent adds (external labels): the demo names its proxies by cluster.
+        labels: name.startsWith("west") ? { ...WEST } : { ...EAST },
       }));
       prometheus = await PrometheusServer.start({ targets, ruleFiles: [path.join(root, RULES_FILE)] });
       await prometheus.waitForScrapes(3, 20_000);

@@ -14,7 +14,11 @@ import {
 } from "../testing/prometheus/shipped-expressions.js";
 import { RULES_FILE } from "./generated-files.js";
 import { ENVOY_METRICS, FILTER_METRICS, ISTIO_AGENT_METRICS, ISTIOD_METRICS } from "./metrics.js";
-import { startFixtureTargets, type FixtureTargets } from "../testing/prometheus/metrics-fixture.js";
+import {
+  labelledWithPlace,
+  startFixtureTargets,
+  type FixtureTargets,
+} from "../testing/prometheus/metrics-fixture.js";
 import { findExpressionProblems, PROMETHEUS_BINARY, PrometheusServer } from "../testing/prometheus/server.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -72,7 +76,7 @@ describe.skipIf(!existsSync(PROMETHEUS_BINARY))("a real Prometheus scraping ever
   beforeAll(async () => {
     fixtures = await startFixtureTargets();
     prometheus = await PrometheusServer.start({
-      targets: fixtures.targets,
+      targets: labelledWithPlace(fixtures.targets, { cluster: "east", region: "us-east1" }),
       ruleFiles: [path.join(root, RULES_FILE)],
     });
     await prometheus.waitForScrapes(3, 20_000);

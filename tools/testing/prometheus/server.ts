@@ -3,14 +3,19 @@
  * optionally loads rule files, answers PromQL through its HTTP API. Bounded in time; stop() ends
  * the process and removes its temporary storage.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { stringify } from "yaml";
-import { freePort } from "../free-port.js";
+import {
+  delay,
+  Engine,
+  ENGINE_BINARIES,
+  instantQuery,
+  QueryError,
+  type Sample,
+} from "../../observe/engines.js";
 
-export const PROMETHEUS_BINARY = "/usr/bin/prometheus";
+export const PROMETHEUS_BINARY = ENGINE_BINARIES.prometheus;
+export type { Sample };
 
 export interface ScrapeTarget {
   job: string;
@@ -28,23 +33,6 @@ export interface PrometheusOptions {
   ruleFiles?: string[];
 }
 
-/** One element of an instant query's vector result. */
-export interface Sample {
-  metric: Record<string, string>;
-  value: [number, string];
-}
-
-export class PrometheusQueryError extends Error {}
-
-const START_TIMEOUT_MS = 20_000;
-const POLL_MS = 200;
-const STOP_TIMEOUT_MS = 5_000;
-const PORT_ATTEMPTS = 3;
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 export function prometheusConfig(options: PrometheusOptions): string {
   // Every second, so that tests see a few scrapes and rule evaluations within seconds.
   const interval = "1s";
@@ -59,77 +47,31 @@ export function prometheusConfig(options: PrometheusOptions): string {
   });
 }
 
-export class PrometheusServer {
-  private exited = false;
-  private readonly exit: Promise<void>;
+const POLL_MS = 200;
+const CONFIG_FILE = "prometheus.yml";
 
-  private constructor(
-    private readonly process: ChildProcess,
-    private readonly directory: string,
-    readonly url: string,
-    private readonly output: () => string,
-  ) {
-    this.exit = new Promise((resolve) => process.once("exit", () => resolve()));
-    void this.exit.then(() => (this.exited = true));
+export class PrometheusServer {
+  private constructor(private readonly engine: Engine) {}
+
+  get url(): string {
+    return this.engine.url;
   }
 
   /** Starts Prometheus and resolves once it is ready; rejects with its log if it is not. */
   static async start(options: PrometheusOptions): Promise<PrometheusServer> {
-    const directory = mkdtempSync(path.join(os.tmpdir(), "kwt-prometheus-"));
-    const configFile = path.join(directory, "prometheus.yml");
-    writeFileSync(configFile, prometheusConfig(options));
-    let lastError: Error | undefined;
-    for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-      const port = await freePort();
-      const server = PrometheusServer.spawn(directory, configFile, port);
-      try {
-        await server.waitUntilReady(START_TIMEOUT_MS);
-        return server;
-      } catch (error) {
-        lastError = error as Error;
-        await server.kill();
-        // Another process took the port between freePort() and the bind: try a new one.
-        if (!/address already in use/.test(lastError.message)) break;
-      }
-    }
-    rmSync(directory, { recursive: true, force: true });
-    throw lastError ?? new Error("prometheus did not start");
-  }
-
-  private static spawn(directory: string, configFile: string, port: number) {
-    const child = spawn(
-      PROMETHEUS_BINARY,
-      [
-        `--config.file=${configFile}`,
+    const engine = await Engine.start({
+      name: "prometheus",
+      binary: PROMETHEUS_BINARY,
+      files: { [CONFIG_FILE]: prometheusConfig(options) },
+      args: (directory, port) => [
+        `--config.file=${path.join(directory, CONFIG_FILE)}`,
         `--storage.tsdb.path=${path.join(directory, "data")}`,
         `--web.listen-address=127.0.0.1:${port}`,
         "--log.level=warn",
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let log = "";
-    const keep = (chunk: Buffer): void => {
-      // Only the tail matters for a failure message; keep memory bounded.
-      log = (log + chunk.toString("utf8")).slice(-20_000);
-    };
-    child.stdout?.on("data", keep);
-    child.stderr?.on("data", keep);
-    return new PrometheusServer(child, directory, `http://127.0.0.1:${port}`, () => log);
-  }
-
-  private async waitUntilReady(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (this.exited) throw new Error(`prometheus exited during start:\n${this.output()}`);
-      try {
-        const response = await fetch(`${this.url}/-/ready`, { signal: AbortSignal.timeout(1_000) });
-        if (response.ok) return;
-      } catch {
-        // Not listening yet.
-      }
-      await delay(POLL_MS);
-    }
-    throw new Error(`prometheus was not ready within ${timeoutMs} ms:\n${this.output()}`);
+      readyPath: "/-/ready",
+    });
+    return new PrometheusServer(engine);
   }
 
   private async api(pathAndQuery: string): Promise<unknown> {
@@ -141,26 +83,14 @@ export class PrometheusServer {
       errorType?: string;
     };
     if (body.status !== "success") {
-      throw new PrometheusQueryError(
-        `${body.errorType ?? "error"}: ${body.error ?? `HTTP ${response.status}`}`,
-      );
+      throw new QueryError(`${body.errorType ?? "error"}: ${body.error ?? `HTTP ${response.status}`}`);
     }
     return body.data;
   }
 
-  /** An instant query now; throws PrometheusQueryError with Prometheus' message when it does not parse. */
-  async query(expr: string): Promise<Sample[]> {
-    const data = (await this.api(`/api/v1/query?query=${encodeURIComponent(expr)}`)) as {
-      resultType: string;
-      result: unknown;
-    };
-    if (data.resultType === "scalar") {
-      return [{ metric: {}, value: data.result as [number, string] }];
-    }
-    if (data.resultType !== "vector") {
-      throw new PrometheusQueryError(`expected an instant vector, got a ${data.resultType}: ${expr}`);
-    }
-    return data.result as Sample[];
+  /** An instant query now; throws QueryError with Prometheus' message when it does not parse. */
+  query(expr: string): Promise<Sample[]> {
+    return instantQuery(this.url, expr);
   }
 
   /** Waits until every target was scraped successfully at least `scrapes` times. */
@@ -215,23 +145,8 @@ export class PrometheusServer {
     return health;
   }
 
-  private async kill(): Promise<void> {
-    if (!this.exited) {
-      this.process.kill("SIGTERM");
-      const stopped = await Promise.race([
-        this.exit.then(() => true),
-        delay(STOP_TIMEOUT_MS).then(() => false),
-      ]);
-      if (!stopped) {
-        this.process.kill("SIGKILL");
-        await this.exit;
-      }
-    }
-  }
-
-  async stop(): Promise<void> {
-    await this.kill();
-    rmSync(this.directory, { recursive: true, force: true });
+  stop(): Promise<void> {
+    return this.engine.stop();
   }
 }
 

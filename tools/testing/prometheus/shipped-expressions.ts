@@ -4,9 +4,12 @@
  * $__rate_interval), template variable queries turned into PromQL, and for each alert the parts that
  * measure before any threshold (AlertSpec.signals).
  */
-import { ALERTS } from "../../dashboards/alerts.js";
-import { DASHBOARD_ROWS, RATE_INTERVAL, TEMPLATE_VARIABLES } from "../../dashboards/grafana.js";
+import { ALERTS, type AlertSpec } from "../../dashboards/alerts.js";
+import { DASHBOARD_ROWS, substituteVariables, TEMPLATE_VARIABLES } from "../../dashboards/grafana.js";
 import { sourceOfMetric, type MetricSource } from "../../dashboards/metrics.js";
+import { metricNamesIn } from "../../dashboards/promql.js";
+
+export { metricNamesIn, substituteVariables };
 
 export interface ShippedExpression {
   /** Where it comes from, for messages: `dashboard: <panel> [A]`, `alert: <name> signal 1`, ... */
@@ -18,26 +21,10 @@ export interface ShippedExpression {
   labels: string[];
 }
 
-/** The known metric names an expression reads (identifiers that are not function calls). */
-export function metricNamesIn(expr: string): string[] {
-  const withoutStrings = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
-  const names = new Set<string>();
-  for (const match of withoutStrings.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)) {
-    const name = match[1] as string;
-    if (sourceOfMetric(name) !== undefined) names.add(name);
-  }
-  return [...names];
-}
-
 function sourcesOf(expr: string): MetricSource[] {
   const sources = new Set<MetricSource>();
   for (const name of metricNamesIn(expr)) sources.add(sourceOfMetric(name) as MetricSource);
   return [...sources].sort();
-}
-
-/** Grafana's substitutions for a query: every label variable "All" (`.*`), $__rate_interval `window`. */
-export function substituteVariables(expr: string, window: string): string {
-  return expr.replaceAll(RATE_INTERVAL, window).replace(/"\$[a-z_]+"/g, '".*"');
 }
 
 /**
@@ -66,7 +53,8 @@ export function dashboardExpressions(window: string): ShippedExpression[] {
   const variables = TEMPLATE_VARIABLES.map((variable) => {
     const { metric, label, matchers } = variable.valuesOf;
     // label_values(metric{...}, label) lists the label's values; empty means the label is missing.
-    const query = `group by (${label}) (${metric}{${[...matchers, `${label}!=""`].join(", ")}})`;
+    // Kept per cluster and region too, so a multi-cluster test sees where each value comes from.
+    const query = `group by (cluster, region, ${label}) (${metric}{${[...matchers, `${label}!=""`].join(", ")}})`;
     return shipped(`dashboard variable ${variable.name}`, substituteVariables(query, window));
   });
   const panels = DASHBOARD_ROWS.flatMap((row) =>
@@ -84,8 +72,8 @@ export function dashboardExpressions(window: string): ShippedExpression[] {
 }
 
 /** Each alert's signals: what it measures, before the threshold. */
-export function alertSignalExpressions(): ShippedExpression[] {
-  return ALERTS.flatMap((alert) =>
+export function alertSignalExpressions(alerts: readonly AlertSpec[] = ALERTS): ShippedExpression[] {
+  return alerts.flatMap((alert) =>
     alert.signals.map((signal, index) => shipped(`alert ${alert.name} signal ${index + 1}`, signal)),
   );
 }
