@@ -43,3 +43,11 @@ export function measureFilter(expositions: readonly string[]): FilterMeasurement
     stampsRejected: total(samples, "kwt_stamps_rejected_total"),
   };
 }
+
+/** One counter's value (summed over its series) in each Envoy scrape Prometheus made of a pod. */
+export function valuesOverScrapes(
+  scrapes: ReadonlyArray<{ atMs: number; text: string }>,
+  metric: string,
+): Array<{ atMs: number; value: number }> {
+  return scrapes.map(({ atMs, text }) => ({ atMs, value: total(parseExposition(text), metric) }));
+}
