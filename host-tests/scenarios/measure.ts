@@ -2,6 +2,7 @@
 // it, in the units of the ground truth (truth.ts) so the two sit side by side.
 
 import { parseExposition, sumBy, total, type Sample } from "../../tools/demo/exposition.js";
+import type { TruthSummary } from "./truth.js";
 
 export interface FilterMeasurement {
   invocations: number;
@@ -50,4 +51,34 @@ export function valuesOverScrapes(
   metric: string,
 ): Array<{ atMs: number; value: number }> {
   return scrapes.map(({ atMs, text }) => ({ atMs, value: total(parseExposition(text), metric) }));
+}
+
+/** One line of "truth next to the filter"; `filter` null where the filter has no such number. */
+export interface TruthComparison {
+  what: string;
+  truth: number;
+  filter: number | null;
+}
+
+export function compareWithTruth(truth: TruthSummary, filter: FilterMeasurement): TruthComparison[] {
+  return [
+    {
+      what: "invocations (reached the user container)",
+      truth: truth.invocations,
+      filter: filter.invocations,
+    },
+    { what: "cold starts (held: no ready pod)", truth: truth.coldStarts, filter: filter.coldStarts },
+    {
+      what: "mean cold-start wait (ms)",
+      truth: Math.round(truth.coldStartMeanMs),
+      filter: Math.round(filter.coldStartMeanMs),
+    },
+    { what: "waits for capacity during a scale-up", truth: truth.queueWaits, filter: null },
+    {
+      what: "through the activator, not a cold start",
+      truth: truth.activatorProxied,
+      filter: filter.activatorProxied,
+    },
+    { what: "probes and scrapes at pods", truth: truth.probes + truth.scrapes, filter: null },
+  ];
 }

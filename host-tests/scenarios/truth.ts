@@ -67,6 +67,10 @@ export class TruthLog {
     return truth;
   }
 
+  get(id: number): RequestTruth | undefined {
+    return this.requests[id - 1];
+  }
+
   of(kind: RequestKind): RequestTruth[] {
     return this.requests.filter((r) => r.kind === kind);
   }
