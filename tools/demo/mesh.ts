@@ -15,7 +15,6 @@ import http from "node:http";
 import {
   closeServer,
   HarnessProxy,
-  type HeaderList,
   type HostPort,
   listenOn,
   type NodeIdentity,
@@ -23,8 +22,16 @@ import {
   type PluginOptions,
   StatStore,
 } from "../../host-tests/harness/index.js";
-import { activatorProbe, autoscalerScrape, QueueProxyPort } from "../../host-tests/scenarios/knative.js";
-import { TruthLog, type RequestTruth } from "../../host-tests/scenarios/truth.js";
+import {
+  exchange,
+  HttpActivator,
+  queueProxy,
+  REQUEST_ID_HEADER,
+  send,
+  wire,
+} from "../../host-tests/scenarios/http-activator.js";
+import { autoscalerScrape } from "../../host-tests/scenarios/knative.js";
+import { TruthLog } from "../../host-tests/scenarios/truth.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
 import { EAST, REVISION, WEST } from "./scenario.js";
 
@@ -42,20 +49,12 @@ export const APP_PATHS = {
 
 /** How the revision service routes a request: straight to the pod, or through the activator. */
 export const ROUTE_HEADER = "x-demo-route";
-/** Which of the truth log's requests this is (the stand-ins record what happened to it). */
-const REQUEST_ID_HEADER = "x-demo-request";
 
 /** How long the app takes on APP_PATHS.slow: long enough that a second pod is ready before it answers. */
 const SLOW_MS = 1_500;
 /** Requests one pod takes at once (the revision's containerConcurrency); the activator queues the rest. */
 export const CONTAINER_CONCURRENCY = 2;
 const MAX_PODS = 2;
-
-/** Plain request headers from a Knative header list (pseudo-headers dropped) and its path. */
-function wire(headers: HeaderList): { path: string; headers: Record<string, string> } {
-  const plain = Object.fromEntries(headers.filter(([name]) => !name.startsWith(":")));
-  return { path: headers.find(([name]) => name === ":path")?.[1] ?? "/", headers: plain };
-}
 
 export interface MeshProxy {
   name: string;
@@ -97,6 +96,8 @@ function node(place: { cluster: string; region: string }, extra: NodeIdentity): 
   return { cluster: place.cluster, region: place.region, ...extra };
 }
 
+export { send };
+
 /** The revision pod's queue-proxy and user container; records what reached them. */
 function startApp(
   pod: string,
@@ -104,31 +105,9 @@ function startApp(
   resets: Set<number>,
 ): Promise<{ server: http.Server; address: HostPort }> {
   const server = http.createServer((request, response) => {
-    const path = (request.url ?? "/").split("?")[0];
-    if (request.headers["k-network-probe"] === "queue") {
-      // queue-proxy answers the activator's readiness probe itself.
-      Object.assign(truth.begin("activator-probe", Date.now()), {
-        pod,
-        port: QueueProxyPort.http1,
-        ending: ok(200),
-      });
-      response.writeHead(200, { "content-type": "text/plain" }).end("queue");
-      return;
-    }
-    if (path === "/metrics" && request.headers.accept === "application/protobuf") {
-      // The autoscaler's scrape (port 9090 in a real pod; here the sidecar has one listener).
-      Object.assign(truth.begin("autoscaler-scrape", Date.now()), {
-        pod,
-        port: QueueProxyPort.autoscalerMetrics,
-        ending: ok(200),
-      });
-      response.writeHead(200, { "content-type": "application/protobuf" }).end();
-      return;
-    }
-    const id = Number(request.headers[REQUEST_ID_HEADER]);
-    const invoked = truth.get(id);
-    if (invoked !== undefined) Object.assign(invoked, { invocation: true, pod, port: QueueProxyPort.http1 });
-    switch (path) {
+    const invoked = queueProxy(request, response, pod, truth);
+    if (invoked === "answered") return;
+    switch ((request.url ?? "/").split("?")[0]) {
       case APP_PATHS.slow:
         setTimeout(() => response.writeHead(200, { "content-type": "text/plain" }).end("slow\n"), SLOW_MS);
         return;
@@ -140,7 +119,7 @@ function startApp(
         response.writeHead(200, { "content-type": "application/grpc", "grpc-status": "14" }).end();
         return;
       case APP_PATHS.reset:
-        resets.add(id);
+        if (invoked !== undefined) resets.add(invoked.id);
         request.socket.destroy();
         return;
       default:
@@ -148,179 +127,6 @@ function startApp(
     }
   });
   return listenOn(server, ANY_PORT).then((address) => ({ server, address }));
-}
-
-function ok(code: number) {
-  return { code, timeout: false, localReply: false };
-}
-
-/** Sends one request, reads the answer to its end and resolves with its status (-1: no connection). */
-export async function send(
-  target: HostPort,
-  path: string,
-  headers: Record<string, string> = {},
-): Promise<number> {
-  return (await exchange(target, path, headers)).status;
-}
-
-/** One request; resolves with its status (-1: no connection) and the response's grpc-status. */
-function exchange(
-  target: HostPort,
-  path: string,
-  headers: Record<string, string>,
-): Promise<{ status: number; grpcStatus?: number }> {
-  return new Promise((resolve) => {
-    const request = http.request(
-      { host: target.host, port: target.port, path, method: "GET", headers, agent: false },
-      (response) => {
-        // Drained: 'end' (the whole answer arrived, the proxy's stream is over) fires only once read.
-        response.resume();
-        const grpc = response.headers["grpc-status"];
-        const grpcStatus = typeof grpc === "string" ? Number(grpc) : undefined;
-        response.on("end", () => resolve({ status: response.statusCode ?? -1, grpcStatus }));
-        response.on("error", () => resolve({ status: -1 }));
-      },
-    );
-    request.on("error", () => resolve({ status: -1 }));
-    request.end();
-  });
-}
-
-/** Forwards a request as-is (plus extra headers) to the target and pipes the answer back. */
-function forward(
-  request: http.IncomingMessage,
-  response: http.ServerResponse,
-  target: HostPort,
-  extraHeaders: Record<string, string>,
-  done: () => void = () => undefined,
-): void {
-  response.once("close", done);
-  const headers = { ...request.headers, ...extraHeaders };
-  delete headers[ROUTE_HEADER];
-  const upstream = http.request(
-    {
-      host: target.host,
-      port: target.port,
-      path: request.url,
-      method: request.method,
-      headers,
-      agent: false,
-    },
-    (answer) => {
-      response.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(response);
-    },
-  );
-  upstream.on("error", () => {
-    if (!response.headersSent) response.writeHead(502, { "content-type": "text/plain" });
-    response.end("activator: proxy error\n");
-  });
-  request.pipe(upstream);
-}
-
-interface DemoPod {
-  address: HostPort;
-  inFlight: number;
-  ready: boolean;
-}
-
-interface Waiting {
-  request: http.IncomingMessage;
-  response: http.ServerResponse;
-  arrivedMs: number;
-  /** Held because the revision had no ready pod (a cold start), or waiting for capacity. */
-  reason: "no-ready-pod" | "capacity";
-  truth: RequestTruth | undefined;
-}
-
-/**
- * The revision's public service with the activator in front while the revision is at zero (or
- * when the request asks for it). The activator holds requests until a pod is ready, probing it as
- * the activator does (K-Network-Probe: queue), sends each pod at most CONTAINER_CONCURRENCY at
- * once, and queues the rest; a queue the pods cannot take starts another pod (a scale-up).
- */
-class RevisionService {
-  readonly pods: DemoPod[] = [];
-  private readonly waiting: Waiting[] = [];
-  private starting = false;
-  readonly server: http.Server;
-
-  constructor(
-    private readonly startPod: () => Promise<HostPort>,
-    private readonly truth: TruthLog,
-    private readonly delays: { coldStartMs: number; scaleUpMs: number },
-  ) {
-    this.server = http.createServer((request, response) => this.route(request, response));
-  }
-
-  private route(request: http.IncomingMessage, response: http.ServerResponse): void {
-    const truth = this.truth.get(Number(request.headers[REQUEST_ID_HEADER]));
-    const ready = this.pods.filter((pod) => pod.ready);
-    if (ready.length > 0 && request.headers[ROUTE_HEADER] !== "activator") {
-      forward(request, response, ready[0]!.address, {});
-      return;
-    }
-    if (truth !== undefined) truth.viaActivator = true;
-    const reason = ready.length === 0 ? "no-ready-pod" : "capacity";
-    this.waiting.push({ request, response, arrivedMs: Date.now(), reason, truth });
-    this.drain();
-    if (this.pods.length === 0) this.addPod(this.delays.coldStartMs);
-    else if (this.waiting.length > 0 && reason === "capacity") this.addPod(this.delays.scaleUpMs);
-  }
-
-  /** The autoscaler adds a pod: it starts after `delayMs`, then turns ready once its probe passes. */
-  private addPod(delayMs: number): void {
-    if (this.starting || this.pods.length >= MAX_PODS) return;
-    this.starting = true;
-    void (async () => {
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-      const pod: DemoPod = { address: await this.startPod(), inFlight: 0, ready: false };
-      this.pods.push(pod);
-      await waitUntilReady(pod.address);
-      pod.ready = true;
-      this.starting = false;
-      this.drain();
-    })();
-  }
-
-  private drain(): void {
-    for (;;) {
-      const next = this.waiting[0];
-      const pod = this.pods
-        .filter((p) => p.ready && p.inFlight < CONTAINER_CONCURRENCY)
-        .sort((a, b) => a.inFlight - b.inFlight)[0];
-      if (next === undefined || pod === undefined) return;
-      this.waiting.shift();
-      const waitedMs = Date.now() - next.arrivedMs;
-      if (next.truth !== undefined) {
-        if (next.reason === "no-ready-pod") next.truth.coldStartMs = waitedMs;
-        else if (waitedMs > 0) next.truth.queueWaitMs = waitedMs;
-      }
-      pod.inFlight++;
-      forward(next.request, next.response, pod.address, { "k-proxy-request": "activator" }, () => {
-        pod.inFlight--;
-        this.drain();
-      });
-    }
-  }
-}
-
-const READY_PROBE_ATTEMPTS = 50;
-const READY_PROBE_INTERVAL_MS = 200;
-
-async function waitUntilReady(pod: HostPort): Promise<void> {
-  let lastAnswer = "none";
-  for (let attempt = 0; attempt < READY_PROBE_ATTEMPTS; attempt++) {
-    const probe = wire(activatorProbe(`${pod.host}:${pod.port}`));
-    const status = await send(pod, probe.path, probe.headers);
-    if (status === 200) return;
-    lastAnswer = status === -1 ? "no connection" : `HTTP ${status}`;
-    await new Promise((resolve) => setTimeout(resolve, READY_PROBE_INTERVAL_MS));
-  }
-  throw new Error(
-    `demo: the revision pod at ${pod.host}:${pod.port} did not answer its readiness probe (/healthz) ` +
-      `with 200 in ${READY_PROBE_ATTEMPTS} tries ${READY_PROBE_INTERVAL_MS} ms apart; last answer: ${lastAnswer}`,
-  );
 }
 
 export class DemoMesh {
@@ -331,7 +137,7 @@ export class DemoMesh {
     private readonly resets: Set<number>,
     readonly proxies: MeshProxy[],
     private readonly servers: http.Server[],
-    private readonly revisionService: RevisionService,
+    private readonly revisionService: HttpActivator,
     readonly eastGateway: HostPort,
     private readonly startWest: () => Promise<MeshProxy>,
   ) {}
@@ -372,9 +178,13 @@ export class DemoMesh {
       proxies.push(pod);
       return pod.proxy.listenAddress;
     };
-    const revisionService = new RevisionService(startPod, truth, {
-      coldStartMs: options.coldStartDelayMs,
-      scaleUpMs: options.scaleUpDelayMs ?? 300,
+    const revisionService = new HttpActivator({
+      startPod,
+      truth,
+      delays: { coldStartMs: options.coldStartDelayMs, scaleUpMs: options.scaleUpDelayMs ?? 300 },
+      containerConcurrency: CONTAINER_CONCURRENCY,
+      maxPods: MAX_PODS,
+      routeHeader: ROUTE_HEADER,
     });
     const revisionAddress = await listenOn(revisionService.server, ANY_PORT);
     servers.push(revisionService.server);

@@ -6,12 +6,8 @@ import type { TruthComparison } from "../../host-tests/scenarios/measure.js";
 
 export const EAST = { cluster: "east", region: "us-east1" } as const;
 export const WEST = { cluster: "west", region: "europe-west1" } as const;
-export const REVISION = {
-  namespace: "demo",
-  service: "hello",
-  configuration: "hello",
-  revision: "hello-00001",
-} as const;
+/** The demo's revision is the scenario library's. */
+export { REVISION } from "../../host-tests/scenarios/mesh.js";
 
 export interface Scenario {
   /** How long the revision pod takes to "start" after the activator asks for it. */
