@@ -1,22 +1,19 @@
 // How streams end (gRPC over HTTP/2: cancellations, resets, timeouts, local replies) and a VM
 // reload on a warm pod while traffic flows.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { FILTER_WASM } from "../filter-tracing/setup.js";
-import { expectKnownWrong } from "../support/known-wrong.js";
+import { expectKnownWrong, expectKnownWrongCount } from "../support/known-wrong.js";
+import { playScenario } from "../support/scenario-run.js";
 import { PROPERTY_LAYOUTS } from "./proxy-adapter.js";
-import { GRPC_CALLS, grpcEndings, vmReload, type ScenarioRun } from "./scenarios.js";
+import { GRPC_CALLS, grpcEndings, vmReload } from "./scenarios.js";
 
 describe.each(PROPERTY_LAYOUTS)("Envoy %s layout", (layout) => {
   describe("gRPC over HTTP/2 to a warm pod, every way a call ends", () => {
-    let run: ScenarioRun;
-    beforeAll(async () => {
-      run = await grpcEndings({ wasm: FILTER_WASM, layout });
-    });
-    afterAll(() => run.close());
+    const run = playScenario(() => grpcEndings({ wasm: FILTER_WASM, layout }));
 
     it("truth: each call ended as its behaviour says, on the h2c port", () => {
-      const calls = run.truth.of("user");
+      const calls = run().truth.of("user");
       expect(calls).toHaveLength(GRPC_CALLS.length);
       const endings = calls.map((call, i) => ({
         kind: GRPC_CALLS[i]!.kind,
@@ -57,18 +54,14 @@ describe.each(PROPERTY_LAYOUTS)("Envoy %s layout", (layout) => {
     });
 
     it("filter vs truth: resets and gRPC errors agree; local replies and queue-proxy's timeout do not", () => {
-      const truth = run.truth.summary();
-      const filter = run.measured();
+      const truth = run().truth.summary();
+      const filter = run().measured();
       expect(filter.errorsByKind.downstream_reset).toBe(truth.endings.clientReset);
       expect(filter.errorsByKind.upstream_reset).toBe(truth.endings.upstreamReset);
       expect(filter.errorsByKind.grpc).toBe(2);
       expect(filter.errorsByKind.local_reply).toBe(truth.endings.localReply);
       // The sidecar's rate-limit reply never reached the container, yet counts as an invocation.
-      expectKnownWrong(
-        "invocations",
-        { truth: truth.invocations, filter: filter.invocations },
-        { truth: 11, filter: 12 },
-      );
+      expectKnownWrongCount(run(), "invocations", { truth: 11, filter: 12 });
       // queue-proxy's own 504 (the revision's timeoutSeconds) looks like any upstream 5xx.
       expectKnownWrong(
         "timeouts",
@@ -86,15 +79,11 @@ describe.each(PROPERTY_LAYOUTS)("Envoy %s layout", (layout) => {
   describe.each(["module", "envoy-restart"] as const)(
     "a VM reload (%s) on a warm pod while traffic flows",
     (reload) => {
-      let run: ScenarioRun;
-      beforeAll(async () => {
-        run = await vmReload({ wasm: FILTER_WASM, layout, reload });
-      });
-      afterAll(() => run.close());
+      const run = playScenario(() => vmReload({ wasm: FILTER_WASM, layout, reload }));
 
       it("truth: one pod, ready long before, served every request through the activator; nobody waited", () => {
-        const pod = run.mesh.pods[0]!;
-        const users = run.truth.of("user");
+        const pod = run().mesh.pods[0]!;
+        const users = run().truth.of("user");
         expect(users).toHaveLength(60);
         expect(users.every((r) => r.pod === pod.name && r.viaActivator && !r.beforeServingPodReady)).toBe(
           true,
@@ -107,20 +96,12 @@ describe.each(PROPERTY_LAYOUTS)("Envoy %s layout", (layout) => {
       });
 
       it("filter vs truth: the reloaded VMs take activator traffic for cold starts", () => {
-        const truth = run.truth.summary();
-        const filter = run.measured();
+        const truth = run().truth.summary();
+        const filter = run().measured();
         expect(filter.invocations).toBe(truth.invocations);
         // 30 requests after the reload over two fresh VMs: all but one within their first 20.
-        expectKnownWrong(
-          "cold starts",
-          { truth: truth.coldStarts, filter: filter.coldStarts },
-          { truth: 0, filter: 29 },
-        );
-        expectKnownWrong(
-          "activator-proxied",
-          { truth: truth.activatorProxied, filter: filter.activatorProxied },
-          { truth: 60, filter: 31 },
-        );
+        expectKnownWrongCount(run(), "coldStarts", { truth: 0, filter: 29 });
+        expectKnownWrongCount(run(), "activatorProxied", { truth: 60, filter: 31 });
       });
     },
   );

@@ -700,12 +700,6 @@ export class Mesh {
     return [...stores].map((store) => store.prometheusText());
   }
 
-  podExpositions(): string[] {
-    const stores = new Set<StatStore>();
-    for (const pod of this.pods) for (const sidecar of pod.sidecars) stores.add(sidecar.stats);
-    return [...stores].map((store) => store.prometheusText());
-  }
-
   close(): void {
     this.gateway.plugin.close();
     for (const pod of this.pods) pod.sidecar?.close();
