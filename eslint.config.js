@@ -3,8 +3,9 @@ import { builtinRules } from "eslint/use-at-your-own-risk";
 import globals from "globals";
 import tseslint from "typescript-eslint";
 
-// Production code is what `kwt` ships in dist/kwt.js: tools/ and the harness, less these (tests and
-// the folder of their support; host-tests/ outside harness/ is all test code too).
+// Production code is what `kwt` ships in dist/kwt.js: tools/, the harness and the scenario library
+// (`kwt demo` plays a scenario), less these (tests and the folder of their support; host-tests/
+// outside harness/ and scenarios/ is all test code too).
 const NOT_PRODUCTION = ["**/*.test.ts", "tools/testing/**"];
 
 const VITEST = {
@@ -12,9 +13,9 @@ const VITEST = {
   message: "Production code must not import vitest; only tests and test support may.",
 };
 const TEST_SUPPORT = {
-  regex: "(^|/)testing/|(^|/)host-tests/(?!harness/)|\\.test(\\.js)?$",
+  regex: "(^|/)testing/|(^|/)host-tests/(?!harness/|scenarios/)|\\.test(\\.js)?$",
   message:
-    "Production code must not import test support (tools/testing/, host-tests/ outside harness/, *.test.ts); move what production needs into a production module.",
+    "Production code must not import test support (tools/testing/, host-tests/ outside harness/ and scenarios/, *.test.ts); move what production needs into a production module.",
 };
 
 // Who may import whom, one entry per boundary. Each becomes its own rule `boundary/<name>` (the core
@@ -39,6 +40,20 @@ const BOUNDARIES = [
         regex: "^\\.\\./(?!\\.\\./|harness/)",
         message:
           "The harness must not import the host tests or their support (host-tests/ outside harness/).",
+      },
+    ],
+  },
+  {
+    name: "scenarios-without-test-support",
+    files: ["host-tests/scenarios/**"],
+    ignores: NOT_PRODUCTION,
+    patterns: [
+      VITEST,
+      TEST_SUPPORT,
+      {
+        regex: "^\\.\\./(?!\\.\\./|harness/index\\.js$)",
+        message:
+          "The scenario library must not import the host tests or their support, and reaches the harness through host-tests/harness/index.js.",
       },
     ],
   },

@@ -38,6 +38,20 @@ const VIOLATIONS = [
     message: "The harness must not import the host tests or their support",
   },
   {
+    what: "the host tests' support in the scenario library",
+    file: "host-tests/scenarios/example.ts",
+    text: 'import { expectKnownWrong } from "../support/known-wrong.js";\nexport const check = expectKnownWrong;\n',
+    ruleId: "boundary/scenarios-without-test-support",
+    message: "The scenario library must not import the host tests or their support",
+  },
+  {
+    what: "vitest in the scenario library",
+    file: "host-tests/scenarios/example.ts",
+    text: 'import { expect } from "vitest";\nexport const check = expect;\n',
+    ruleId: "boundary/scenarios-without-test-support",
+    message: "Production code must not import vitest",
+  },
+  {
     what: "a harness module reached around the entry point, in tests too",
     file: "tools/cli/example.test.ts",
     text: 'import { Plugin } from "../../host-tests/harness/plugin.js";\nexport const plugin = Plugin;\n',
@@ -83,6 +97,18 @@ describe("import boundaries", () => {
         'import { Host } from "./hostinterface";\nexport const used = Host;\n',
       ),
     ).toEqual([]);
+  });
+
+  it("accepts the demo playing the scenario library, and the library using the harness's entry point", async () => {
+    const demo = await lint(
+      "tools/demo/example.ts",
+      'import { TruthLog } from "../../host-tests/scenarios/truth.js";\nexport const uses = [TruthLog];\n',
+    );
+    const library = await lint(
+      "host-tests/scenarios/example.ts",
+      'import { Plugin } from "../harness/index.js";\nimport { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";\nexport const uses = [Plugin, FILTER_METRIC_LABELS];\n',
+    );
+    expect([...demo, ...library]).toEqual([]);
   });
 
   it("accepts test support and vitest in tests and in the test-support folders", async () => {

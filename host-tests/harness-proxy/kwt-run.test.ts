@@ -1,75 +1,29 @@
 // Two `kwt run` processes (dist/kwt.js) in a chain, as a gateway in one cluster in front of a
 // revision pod's sidecar in another, with build/filter.wasm, forwarding real HTTP to a loopback app.
 
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
+import {
+  KWT,
+  ROOT,
+  startKwt as startKwtProcess,
+  stopKwt as stop,
+  WASM,
+  type RunningKwt,
+} from "../support/kwt-run.js";
 import { seriesLines } from "../support/prometheus-text.js";
 import { OUT_PTR, OUT_SIZE, ProxyModule } from "../harness-core/wat.js";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const KWT = path.join(ROOT, "dist/kwt.js");
-const WASM = path.join(ROOT, "build/filter.wasm");
 const STAT_TAGS = FILTER_METRIC_LABELS.join(",");
 
-interface RunningKwt {
-  child: ChildProcessWithoutNullStreams;
-  listen: string;
-  admin: string;
-  stdout: () => string;
-  stderr: () => string;
-}
-
 const children: ChildProcessWithoutNullStreams[] = [];
-
-/** Starts `kwt run` and resolves with the addresses it prints. */
-function startKwt(args: string[]): Promise<RunningKwt> {
-  const child = spawn(
-    process.execPath,
-    [KWT, "run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", ...args],
-    {
-      cwd: ROOT,
-    },
-  );
-  children.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`kwt run printed no addresses in 20 s; stderr:\n${stderr}`)),
-      20_000,
-    );
-    child.on("exit", (code) => reject(new Error(`kwt run exited with ${code}; stderr:\n${stderr}`)));
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const listen = /^listen (\S+)$/m.exec(stdout)?.[1];
-      const admin = /^admin (\S+)$/m.exec(stdout)?.[1];
-      if (listen && admin && /^upstream /m.test(stdout)) {
-        clearTimeout(timer);
-        resolve({ child, listen, admin, stdout: () => stdout, stderr: () => stderr });
-      }
-    });
-  });
-}
-
-function stop(child: ChildProcessWithoutNullStreams): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-    child.kill("SIGTERM");
-  });
-}
+const startKwt = (args: string[]): Promise<RunningKwt> => startKwtProcess(args, children);
 
 async function get(
   url: string,

@@ -19,6 +19,7 @@ import { DEFAULT_SCENARIO, podConfig, type Scenario } from "../demo/scenario.js"
 import { TEST_PROFILE } from "../dashboards/alerts.js";
 import { delay, INSTALL_HINT, missingBinaries, type CentralEngine } from "../observe/engines.js";
 import { agentName, ObservePipeline } from "../observe/pipeline.js";
+import { compareWithTruth, measureFilter } from "../../host-tests/scenarios/measure.js";
 import { renderSummary, summarise, type ProxyExposition } from "../demo/summary.js";
 
 const USAGE = `Usage: kwt demo [--once] [--cold-start-delay-ms N] [--json FILE] [--observe [--store S]]
@@ -26,8 +27,10 @@ const USAGE = `Usage: kwt demo [--once] [--cold-start-delay-ms N] [--json FILE] 
 Runs a small two-cluster mesh on loopback with the harness and build/filter.wasm: in cluster east an
 ingress gateway, an activator stand-in and a Knative revision pod (sidecar + app) that starts from
 zero; in cluster west a workload that calls the revision across clusters. Plays a short scenario
-(scale from zero, warm traffic, errors, activator proxy mode, cross-cluster calls), prints what the
-filter measured and each proxy's /stats/prometheus URL, then keeps running until Ctrl-C.
+(scale from zero, warm traffic, errors, activator proxy mode, a scale-up to a second pod with
+requests waiting for capacity, the autoscaler's scrapes, cross-cluster calls), prints what the
+filter measured, the ground truth of what happened next to it, and each proxy's
+/stats/prometheus URL, then keeps running until Ctrl-C.
 
 Options:
   --once                     exit after the summary (for scripts and CI)
@@ -67,11 +70,18 @@ async function runDemo(scenario: Scenario, wasmPath: string) {
   const mesh = await DemoMesh.start({
     wasm,
     coldStartDelayMs: scenario.coldStartDelayMs,
+    scaleUpDelayMs: scenario.scaleUpDelayMs,
     podConfig: podConfig(scenario),
   });
   try {
     await drive(mesh, scenario);
-    return { mesh, summary: summarise(await settledExpositions(mesh)) };
+    const expositions = await settledExpositions(mesh);
+    const summary = summarise(expositions);
+    summary.groundTruth = compareWithTruth(
+      mesh.truth.summary(),
+      measureFilter(expositions.map((e) => e.text)),
+    );
+    return { mesh, summary };
   } catch (error) {
     await mesh.close();
     throw error;
@@ -179,12 +189,14 @@ export const demoCommand: Command = {
     const { mesh, summary } = await runDemo(scenario, wasmPath);
     const jsonPath = stringFlag(args, "json");
     if (jsonPath) await writeFile(jsonPath, `${JSON.stringify({ scenario, summary }, null, 2)}\n`);
-    console.log(style("knative-wasm-telemetry demo: what the filter measured", "bold"));
+    console.log(style("knative-wasm-telemetry demo: what the filter measured, and what happened", "bold"));
     console.log("");
     console.log(renderSummary(summary));
     console.log("");
     console.log("Prometheus endpoints:");
-    for (const { name, url } of mesh.adminUrls()) console.log(`  ${name.padEnd(36)} ${url}`);
+    const endpoints = mesh.adminUrls();
+    const width = Math.max(...endpoints.map(({ name }) => name.length));
+    for (const { name, url } of endpoints) console.log(`  ${name.padEnd(width)} ${url}`);
     console.log(
       `Send requests through the east gateway: http://${mesh.eastGateway.host}:${mesh.eastGateway.port}/`,
     );

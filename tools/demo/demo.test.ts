@@ -1,11 +1,15 @@
 // The main job end to end: `kwt demo --once` as a user runs it (the bundled CLI, build/filter.wasm,
-// real HTTP through harness proxies), and every number it reports equals what the scenario sent.
+// real HTTP through harness proxies). The ground truth the demo's stand-ins recorded equals what
+// the scenario sent; every number of the filter equals it, or is asserted as today's known-wrong
+// value (issue 13, "The filter's numbers are true in a real Knative mesh"), so it flips when fixed.
 
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectKnownWrong } from "../../host-tests/support/known-wrong.js";
 import { runKwt } from "../testing/kwt-cli.js";
+import { CONTAINER_CONCURRENCY } from "./mesh.js";
 import { expectedCounts, EAST, REVISION, WEST, type Scenario, type Summary } from "./scenario.js";
 
 const COLD_START_DELAY_MS = 600;
@@ -35,61 +39,99 @@ describe("kwt demo --once", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("counts every cold start of the revision, each timed from mesh entry", () => {
-    const expected = expectedCounts(scenario);
+  function truthRow(what: string) {
+    const row = summary.groundTruth.find((r) => r.what.startsWith(what));
+    if (row === undefined)
+      throw new Error(`no ground-truth row "${what}" in ${JSON.stringify(summary.groundTruth)}`);
+    return row;
+  }
+
+  it("records the ground truth of what the scenario sent", () => {
+    const expected = expectedCounts(scenario, CONTAINER_CONCURRENCY);
+    expect(truthRow("invocations").truth).toBe(expected.invocations);
+    expect(truthRow("cold starts").truth).toBe(expected.coldStarts);
+    expect(truthRow("waits for capacity").truth).toBe(expected.queueWaits);
+    expect(truthRow("through the activator").truth).toBe(expected.activatorProxied);
+    // The held requests waited at least the pod's start delay, and not absurdly longer.
+    expect(truthRow("mean cold-start wait").truth).toBeGreaterThanOrEqual(COLD_START_DELAY_MS);
+    expect(truthRow("mean cold-start wait").truth).toBeLessThan(COLD_START_DELAY_MS + 5_000);
+    // Each pod's readiness probe, and the autoscaler's scrapes.
+    expect(truthRow("probes and scrapes").truth).toBeGreaterThanOrEqual(2 + expected.autoscalerScrapes);
+  });
+
+  it("counts cold starts, each timed from mesh entry; the scale-up's new pod adds false ones", () => {
+    const expected = expectedCounts(scenario, CONTAINER_CONCURRENCY);
     expect(summary.coldStarts).toHaveLength(1);
     const [coldStarts] = summary.coldStarts;
-    expect(coldStarts).toMatchObject({
-      revision: REVISION.revision,
-      cluster: EAST.cluster,
-      count: expected.coldStarts,
-    });
-    expect(coldStarts!.timed).toBe(expected.coldStarts);
-    // The held requests waited at least the pod's start delay, and not absurdly longer.
-    expect(coldStarts!.meanMs).toBeGreaterThanOrEqual(COLD_START_DELAY_MS);
-    expect(coldStarts!.meanMs).toBeLessThan(COLD_START_DELAY_MS + 5_000);
+    expect(coldStarts).toMatchObject({ revision: REVISION.revision, cluster: EAST.cluster });
+    // The second pod's fresh VMs take the two queued requests it serves for cold starts.
+    expectKnownWrong(
+      "cold starts",
+      { truth: truthRow("cold starts").truth, filter: coldStarts!.count },
+      { truth: expected.coldStarts, filter: expected.coldStarts + CONTAINER_CONCURRENCY },
+    );
+    expect(truthRow("cold starts").filter).toBe(coldStarts!.count);
+    expect(coldStarts!.timed).toBe(coldStarts!.count);
   });
 
   it("counts invocations per calling cluster and response class", () => {
-    const expected = expectedCounts(scenario);
+    const expected = expectedCounts(scenario, CONTAINER_CONCURRENCY);
     const byKey = Object.fromEntries(
       summary.invocations.map((i) => [`${i.sourceCluster}/${i.codeClass}`, i.count]),
     );
     expect(byKey).toEqual({
+      // The autoscaler's scrapes carry no hop stamp: counted as invocations from no cluster.
+      "/2xx": expected.autoscalerScrapes,
       [`${EAST.cluster}/2xx`]: expected.invocationsFromEast["2xx"],
       [`${EAST.cluster}/5xx`]: expected.invocationsFromEast["5xx"],
       [`${WEST.cluster}/2xx`]: expected.invocationsFromWest["2xx"],
     });
+    expectKnownWrong(
+      "invocations",
+      { truth: truthRow("invocations").truth, filter: truthRow("invocations").filter! },
+      { truth: expected.invocations, filter: expected.invocations + expected.autoscalerScrapes },
+    );
     expect(new Set(summary.invocations.map((i) => i.revision))).toEqual(new Set([REVISION.revision]));
   });
 
   it("counts errors by kind, activator proxy mode, and the cross-cluster matrix", () => {
-    const expected = expectedCounts(scenario);
+    const expected = expectedCounts(scenario, CONTAINER_CONCURRENCY);
     expect(Object.fromEntries(summary.errors.map((e) => [e.errorKind, e.count]))).toEqual(expected.errors);
-    expect(summary.activatorProxied).toEqual([
-      { revision: REVISION.revision, count: expected.activatorProxied },
-    ]);
+    expect(summary.activatorProxied.map((a) => a.revision)).toEqual([REVISION.revision]);
+    // The scale-up's requests served by the new pod are counted as cold starts instead.
+    expectKnownWrong(
+      "activator-proxied",
+      { truth: truthRow("through the activator").truth, filter: summary.activatorProxied[0]!.count },
+      { truth: expected.activatorProxied, filter: expected.activatorProxied - CONTAINER_CONCURRENCY },
+    );
     expect(summary.crossCluster).toEqual([
       { source: WEST.cluster, destination: EAST.cluster, count: expected.crossClusterWestToEast },
     ]);
   });
 
   it("reports the client-visible latency of every request where it entered the mesh, split cold/warm", () => {
-    const expected = expectedCounts(scenario);
+    const expected = expectedCounts(scenario, CONTAINER_CONCURRENCY);
     const counts = Object.fromEntries(
       summary.clientLatency.map((l) => [`${l.proxy}/${l.coldStart}`, l.count]),
     );
+    // The new pod reports its two requests as cold starts, and the gateway believes it.
+    const falseColdStarts = CONTAINER_CONCURRENCY;
     expect(counts).toEqual({
-      "east ingress gateway/true": expected.coldStarts,
-      "east ingress gateway/false": expected.gatewayRequests - expected.coldStarts,
+      "east ingress gateway/true": expected.coldStarts + falseColdStarts,
+      "east ingress gateway/false": expected.gatewayRequests - expected.coldStarts - falseColdStarts,
       "west workload (outbound sidecar)/false": expected.crossClusterWestToEast,
     });
+    expectKnownWrong(
+      "client-visible cold starts",
+      { truth: truthRow("cold starts").truth, filter: counts["east ingress gateway/true"]! },
+      { truth: expected.coldStarts, filter: expected.coldStarts + falseColdStarts },
+    );
     const cold = summary.clientLatency.find((l) => l.proxy === "east ingress gateway" && l.coldStart);
     expect(cold!.meanMs).toBeGreaterThanOrEqual(COLD_START_DELAY_MS);
   });
 
   it("reports traces started and repaired where requests enter the mesh", () => {
-    const expected = expectedCounts(scenario);
+    const expected = expectedCounts(scenario, CONTAINER_CONCURRENCY);
     expect(summary.traces).toEqual([
       {
         proxy: "east ingress gateway",
@@ -103,7 +145,18 @@ describe("kwt demo --once", () => {
   it("prints the summary and every proxy's stats URL", () => {
     expect(stdout).toContain("Cold starts per revision");
     expect(stdout).toContain("Cross-cluster requests");
+    expect(stdout).toContain("Ground truth next to what the filter measured");
+    const expected = expectedCounts(scenario, CONTAINER_CONCURRENCY);
+    expect(stdout).toMatch(
+      new RegExp(
+        `cold starts \\(held: no ready pod\\) +${expected.coldStarts} +${expected.coldStarts + 2} +differs`,
+      ),
+    );
+    expect(stdout).toMatch(
+      new RegExp(`waits for capacity during a scale-up +${expected.queueWaits} +- +not measured`),
+    );
     const urls = stdout.match(/http:\/\/127\.0\.0\.1:\d+\/stats\/prometheus/g) ?? [];
-    expect(urls).toHaveLength(3);
+    // Gateway, both revision pods, west's workload.
+    expect(urls).toHaveLength(4);
   });
 });

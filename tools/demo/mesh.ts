@@ -6,7 +6,10 @@
 // The revision starts at zero: the first requests make the activator stand-in "scale up" (wait,
 // then start the pod's sidecar, whose VM is therefore fresh), probe the pod until it answers, and
 // forward the held requests with K-Proxy-Request: activator. Afterwards the revision service
-// routes straight to the pod, or through the activator when told to (proxy mode).
+// routes straight to the pod, or through the activator when told to (proxy mode); when more
+// requests come through the activator than the pods take at once (containerConcurrency), it queues
+// them and a second pod starts (a scale-up). Every stand-in records the ground truth of what it
+// did (host-tests/scenarios/truth.ts), so the summary can show it next to what the filter measured.
 
 import http from "node:http";
 import {
@@ -19,6 +22,16 @@ import {
   type PluginOptions,
   StatStore,
 } from "../../host-tests/harness/index.js";
+import {
+  exchange,
+  HttpActivator,
+  queueProxy,
+  REQUEST_ID_HEADER,
+  send,
+  wire,
+} from "../../host-tests/scenarios/http-activator.js";
+import { autoscalerScrape } from "../../host-tests/scenarios/knative.js";
+import { TruthLog } from "../../host-tests/scenarios/truth.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
 import { EAST, REVISION, WEST } from "./scenario.js";
 
@@ -26,10 +39,22 @@ const LOOPBACK = "127.0.0.1";
 const ANY_PORT: HostPort = { host: LOOPBACK, port: 0 };
 
 /** The app answers by path, standing in for a Knative user container behind queue-proxy. */
-export const APP_PATHS = { ok: "/", http5xx: "/fail", grpcError: "/grpc-fail", reset: "/reset" } as const;
+export const APP_PATHS = {
+  ok: "/",
+  slow: "/slow",
+  http5xx: "/fail",
+  grpcError: "/grpc-fail",
+  reset: "/reset",
+} as const;
 
 /** How the revision service routes a request: straight to the pod, or through the activator. */
 export const ROUTE_HEADER = "x-demo-route";
+
+/** How long the app takes on APP_PATHS.slow: long enough that a second pod is ready before it answers. */
+const SLOW_MS = 1_500;
+/** Requests one pod takes at once (the revision's containerConcurrency); the activator queues the rest. */
+export const CONTAINER_CONCURRENCY = 2;
+const MAX_PODS = 2;
 
 export interface MeshProxy {
   name: string;
@@ -40,6 +65,8 @@ export interface MeshProxy {
 export interface MeshOptions {
   wasm: Uint8Array;
   coldStartDelayMs: number;
+  /** How long a pod added by a scale-up takes to start. Default 300 ms. */
+  scaleUpDelayMs?: number;
   podConfig: Record<string, unknown>;
 }
 
@@ -69,15 +96,21 @@ function node(place: { cluster: string; region: string }, extra: NodeIdentity): 
   return { cluster: place.cluster, region: place.region, ...extra };
 }
 
-function startApp(): Promise<{ server: http.Server; address: HostPort }> {
+export { send };
+
+/** The revision pod's queue-proxy and user container; records what reached them. */
+function startApp(
+  pod: string,
+  truth: TruthLog,
+  resets: Set<number>,
+): Promise<{ server: http.Server; address: HostPort }> {
   const server = http.createServer((request, response) => {
-    const path = (request.url ?? "/").split("?")[0];
-    if (request.headers["k-network-probe"] === "queue") {
-      // queue-proxy answers the activator's readiness probe itself.
-      response.writeHead(200, { "content-type": "text/plain" }).end("queue");
-      return;
-    }
-    switch (path) {
+    const invoked = queueProxy(request, response, pod, truth);
+    if (invoked === "answered") return;
+    switch ((request.url ?? "/").split("?")[0]) {
+      case APP_PATHS.slow:
+        setTimeout(() => response.writeHead(200, { "content-type": "text/plain" }).end("slow\n"), SLOW_MS);
+        return;
       case APP_PATHS.http5xx:
         response.writeHead(500, { "content-type": "text/plain" }).end("boom\n");
         return;
@@ -86,6 +119,7 @@ function startApp(): Promise<{ server: http.Server; address: HostPort }> {
         response.writeHead(200, { "content-type": "application/grpc", "grpc-status": "14" }).end();
         return;
       case APP_PATHS.reset:
+        if (invoked !== undefined) resets.add(invoked.id);
         request.socket.destroy();
         return;
       default:
@@ -95,134 +129,44 @@ function startApp(): Promise<{ server: http.Server; address: HostPort }> {
   return listenOn(server, ANY_PORT).then((address) => ({ server, address }));
 }
 
-/** Sends one request, reads the answer to its end and resolves with its status (-1: no connection). */
-export function send(target: HostPort, path: string, headers: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve) => {
-    const request = http.request(
-      { host: target.host, port: target.port, path, method: "GET", headers, agent: false },
-      (response) => {
-        // Drained: 'end' (the whole answer arrived, the proxy's stream is over) fires only once read.
-        response.resume();
-        response.on("end", () => resolve(response.statusCode ?? -1));
-        response.on("error", () => resolve(-1));
-      },
-    );
-    request.on("error", () => resolve(-1));
-    request.end();
-  });
-}
-
-/** Forwards a request as-is (plus extra headers) to the target and pipes the answer back. */
-function forward(
-  request: http.IncomingMessage,
-  response: http.ServerResponse,
-  target: HostPort,
-  extraHeaders: Record<string, string>,
-): void {
-  const headers = { ...request.headers, ...extraHeaders };
-  delete headers[ROUTE_HEADER];
-  const upstream = http.request(
-    {
-      host: target.host,
-      port: target.port,
-      path: request.url,
-      method: request.method,
-      headers,
-      agent: false,
-    },
-    (answer) => {
-      response.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(response);
-    },
-  );
-  upstream.on("error", () => {
-    if (!response.headersSent) response.writeHead(502, { "content-type": "text/plain" });
-    response.end("activator: proxy error\n");
-  });
-  request.pipe(upstream);
-}
-
-/**
- * The revision's public service with the activator in front while the revision is at zero.
- * Holds requests until the pod is ready; probes it like the activator does (K-Network-Probe: queue).
- */
-class RevisionService {
-  private pod: Promise<HostPort> | undefined;
-  private ready = false;
-  readonly server: http.Server;
-
-  constructor(private readonly scaleUp: () => Promise<HostPort>) {
-    this.server = http.createServer((request, response) => this.route(request, response));
-  }
-
-  get podAddress(): Promise<HostPort> | undefined {
-    return this.pod;
-  }
-
-  private route(request: http.IncomingMessage, response: http.ServerResponse): void {
-    // While the revision is at zero or scaling up, the activator holds the request; afterwards the
-    // route goes straight to the pod unless the scenario asks for the activator (proxy mode).
-    const throughActivator = !this.ready || request.headers[ROUTE_HEADER] === "activator";
-    this.pod ??= this.scaleUp().then(async (address) => {
-      await waitUntilReady(address);
-      this.ready = true;
-      return address;
-    });
-    void this.pod.then((address) =>
-      forward(request, response, address, throughActivator ? { "k-proxy-request": "activator" } : {}),
-    );
-  }
-}
-
-const READY_PROBE_ATTEMPTS = 50;
-const READY_PROBE_INTERVAL_MS = 200;
-
-async function waitUntilReady(pod: HostPort): Promise<void> {
-  let lastAnswer = "none";
-  for (let attempt = 0; attempt < READY_PROBE_ATTEMPTS; attempt++) {
-    const status = await send(pod, "/healthz", {
-      "k-network-probe": "queue",
-      "user-agent": "Knative-Activator-Probe",
-    });
-    if (status === 200) return;
-    lastAnswer = status === -1 ? "no connection" : `HTTP ${status}`;
-    await new Promise((resolve) => setTimeout(resolve, READY_PROBE_INTERVAL_MS));
-  }
-  throw new Error(
-    `demo: the revision pod at ${pod.host}:${pod.port} did not answer its readiness probe (/healthz) ` +
-      `with 200 in ${READY_PROBE_ATTEMPTS} tries ${READY_PROBE_INTERVAL_MS} ms apart; last answer: ${lastAnswer}`,
-  );
-}
-
 export class DemoMesh {
   private constructor(
+    /** What really happened to every request the demo sent, as its stand-ins saw it. */
+    readonly truth: TruthLog,
+    /** Requests the app reset (how they ended: the upstream reset them). */
+    private readonly resets: Set<number>,
     readonly proxies: MeshProxy[],
     private readonly servers: http.Server[],
-    private readonly revisionService: RevisionService,
+    private readonly revisionService: HttpActivator,
     readonly eastGateway: HostPort,
     private readonly startWest: () => Promise<MeshProxy>,
   ) {}
 
   static async start(options: MeshOptions): Promise<DemoMesh> {
-    const app = await startApp();
     const proxies: MeshProxy[] = [];
-    const servers = [app.server];
+    const servers: http.Server[] = [];
+    const truth = new TruthLog();
+    const resets = new Set<number>();
 
     const revisionLabels = {
       "serving.knative.dev/revision": REVISION.revision,
       "serving.knative.dev/service": REVISION.service,
       "serving.knative.dev/configuration": REVISION.configuration,
     };
-    const scaleUp = async (): Promise<HostPort> => {
-      await new Promise((resolve) => setTimeout(resolve, options.coldStartDelayMs));
+    const startPod = async (): Promise<HostPort> => {
+      const index = proxies.filter((p) => p.name.startsWith("east revision pod")).length + 1;
+      const podName = `${REVISION.revision}-deployment-${index}`;
+      const app = await startApp(podName, truth, resets);
+      servers.push(app.server);
       const pod = await startProxy(
-        "east revision pod (inbound sidecar)",
+        index === 1 ? "east revision pod (inbound sidecar)" : `east revision pod ${index} (inbound sidecar)`,
         {
           wasm: options.wasm,
           pluginConfig: JSON.stringify(options.podConfig),
           direction: "inbound",
           node: node(EAST, {
             proxyType: "sidecar",
+            podName,
             namespace: REVISION.namespace,
             workloadName: `${REVISION.revision}-deployment`,
             labels: revisionLabels,
@@ -234,7 +178,14 @@ export class DemoMesh {
       proxies.push(pod);
       return pod.proxy.listenAddress;
     };
-    const revisionService = new RevisionService(scaleUp);
+    const revisionService = new HttpActivator({
+      startPod,
+      truth,
+      delays: { coldStartMs: options.coldStartDelayMs, scaleUpMs: options.scaleUpDelayMs ?? 300 },
+      containerConcurrency: CONTAINER_CONCURRENCY,
+      maxPods: MAX_PODS,
+      routeHeader: ROUTE_HEADER,
+    });
     const revisionAddress = await listenOn(revisionService.server, ANY_PORT);
     servers.push(revisionService.server);
 
@@ -255,10 +206,10 @@ export class DemoMesh {
     );
     proxies.push(gateway);
 
-    // West's caller reaches the pod directly (over the east-west gateway in a real mesh), so it
-    // can only start once the pod exists.
+    // West's caller reaches the first pod directly (over the east-west gateway in a real mesh), so
+    // it can only start once the pod exists.
     const startWest = async (): Promise<MeshProxy> => {
-      const pod = await revisionService.podAddress;
+      const pod = revisionService.pods[0];
       if (!pod) throw new Error("demo: the revision pod is not running yet");
       const west = await startProxy(
         "west workload (outbound sidecar)",
@@ -268,17 +219,51 @@ export class DemoMesh {
           direction: "outbound",
           node: node(WEST, { proxyType: "sidecar", namespace: "shop", workloadName: "checkout" }),
         },
-        url(pod),
+        url(pod.address),
         false,
       );
       proxies.push(west);
       return west;
     };
-    return new DemoMesh(proxies, servers, revisionService, gateway.proxy.listenAddress, startWest);
+    return new DemoMesh(
+      truth,
+      resets,
+      proxies,
+      servers,
+      revisionService,
+      gateway.proxy.listenAddress,
+      startWest,
+    );
   }
 
   westCaller(): Promise<MeshProxy> {
     return this.startWest();
+  }
+
+  /** A user request for the revision, recorded in the truth log; resolves with its status. */
+  async sendUser(target: HostPort, path: string, headers: Record<string, string> = {}): Promise<number> {
+    const truth = this.truth.begin("user", Date.now());
+    const answer = await exchange(target, path, { ...headers, [REQUEST_ID_HEADER]: String(truth.id) });
+    const reset = this.resets.has(truth.id);
+    truth.ending = {
+      code: answer.status === -1 ? undefined : answer.status,
+      grpcStatus: answer.grpcStatus,
+      resetBy: reset ? "upstream" : undefined,
+      timeout: false,
+      // A reset upstream leaves Envoy to answer the client itself.
+      localReply: reset,
+    };
+    return answer.status;
+  }
+
+  /** One round of the autoscaler's scrapes: each pod's queue-proxy metrics through its sidecar. */
+  async autoscalerScrapes(): Promise<void> {
+    await Promise.all(
+      this.revisionService.pods.map((pod) => {
+        const scrape = wire(autoscalerScrape(`${pod.address.host}:${pod.address.port}`));
+        return send(pod.address, scrape.path, scrape.headers);
+      }),
+    );
   }
 
   adminUrls(): Array<{ name: string; url: string }> {

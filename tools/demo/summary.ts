@@ -22,6 +22,7 @@ export function summarise(expositions: ProxyExposition[]): Summary {
     crossCluster: [],
     clientLatency: [],
     traces: [],
+    groundTruth: [],
   };
   const all: Sample[] = [];
   for (const { name, text } of expositions) {
@@ -131,6 +132,15 @@ export function renderSummary(summary: Summary): string {
     section("Traces", [
       ["proxy", "started", "repaired"],
       ...summary.traces.map((t) => [t.proxy, `${t.started}`, `${t.repaired}`]),
+    ]),
+    section("Ground truth next to what the filter measured", [
+      ["what", "truth", "filter", ""],
+      ...summary.groundTruth.map((row) => [
+        row.what,
+        `${row.truth}`,
+        row.filter === null ? "-" : `${row.filter}`,
+        row.filter === null ? "not measured" : row.filter === row.truth ? "" : "differs",
+      ]),
     ]),
   ].join("\n\n");
 }

@@ -1,0 +1,108 @@
+// How streams end (gRPC over HTTP/2: cancellations, resets, timeouts, local replies) and a VM
+// reload on a warm pod while traffic flows.
+
+import { describe, expect, it } from "vitest";
+import { FILTER_WASM } from "../filter-tracing/setup.js";
+import { expectKnownWrong, expectKnownWrongCount } from "../support/known-wrong.js";
+import { playScenario } from "../support/scenario-run.js";
+import { PROPERTY_LAYOUTS } from "./proxy-adapter.js";
+import { GRPC_CALLS, grpcEndings, vmReload } from "./scenarios.js";
+
+describe.each(PROPERTY_LAYOUTS)("Envoy %s layout", (layout) => {
+  describe("gRPC over HTTP/2 to a warm pod, every way a call ends", () => {
+    const run = playScenario(() => grpcEndings({ wasm: FILTER_WASM, layout }));
+
+    it("truth: each call ended as its behaviour says, on the h2c port", () => {
+      const calls = run().truth.of("user");
+      expect(calls).toHaveLength(GRPC_CALLS.length);
+      const endings = calls.map((call, i) => ({
+        kind: GRPC_CALLS[i]!.kind,
+        ...call.ending,
+        port: call.port,
+      }));
+      expect(endings).toEqual([
+        { kind: "ok", code: 200, grpcStatus: 0, timeout: false, localReply: false, port: 8013 },
+        { kind: "ok", code: 200, grpcStatus: 0, timeout: false, localReply: false, port: 8013 },
+        { kind: "ok", code: 200, grpcStatus: 0, timeout: false, localReply: false, port: 8013 },
+        { kind: "grpc-error", code: 200, grpcStatus: 5, timeout: false, localReply: false, port: 8013 },
+        { kind: "grpc-error", code: 200, grpcStatus: 14, timeout: false, localReply: false, port: 8013 },
+        { kind: "client-cancel", resetBy: "client", timeout: false, localReply: false, port: 8013 },
+        { kind: "client-cancel", resetBy: "client", timeout: false, localReply: false, port: 8013 },
+        // Envoy's local reply to a gRPC request is a trailers-only HTTP 200.
+        {
+          kind: "upstream-reset",
+          code: 200,
+          resetBy: "upstream",
+          timeout: false,
+          localReply: true,
+          port: 8013,
+        },
+        {
+          kind: "upstream-reset",
+          code: 200,
+          resetBy: "upstream",
+          timeout: false,
+          localReply: true,
+          port: 8013,
+        },
+        { kind: "route-timeout", code: 200, timeout: true, localReply: true, port: 8013 },
+        { kind: "revision-timeout", code: 504, timeout: true, localReply: false, port: 8013 },
+        { kind: "rate-limited", code: 200, timeout: false, localReply: true, port: 8013 },
+      ]);
+      // The rate-limited call never reached queue-proxy; every other one reached the container.
+      expect(calls.map((c) => c.invocation)).toEqual(GRPC_CALLS.map((b) => b.kind !== "rate-limited"));
+    });
+
+    it("filter vs truth: resets and gRPC errors agree; local replies and queue-proxy's timeout do not", () => {
+      const truth = run().truth.summary();
+      const filter = run().measured();
+      expect(filter.errorsByKind.downstream_reset).toBe(truth.endings.clientReset);
+      expect(filter.errorsByKind.upstream_reset).toBe(truth.endings.upstreamReset);
+      expect(filter.errorsByKind.grpc).toBe(2);
+      expect(filter.errorsByKind.local_reply).toBe(truth.endings.localReply);
+      // The sidecar's rate-limit reply never reached the container, yet counts as an invocation.
+      expectKnownWrongCount(run(), "invocations", { truth: 11, filter: 12 });
+      // queue-proxy's own 504 (the revision's timeoutSeconds) looks like any upstream 5xx.
+      expectKnownWrong(
+        "timeouts",
+        { truth: truth.endings.timeout, filter: filter.errorsByKind.timeout ?? 0 },
+        { truth: 2, filter: 1 },
+      );
+      expectKnownWrong(
+        "http_5xx errors",
+        { truth: 0, filter: filter.errorsByKind.http_5xx ?? 0 },
+        { truth: 0, filter: 1 },
+      );
+    });
+  });
+
+  describe.each(["module", "envoy-restart"] as const)(
+    "a VM reload (%s) on a warm pod while traffic flows",
+    (reload) => {
+      const run = playScenario(() => vmReload({ wasm: FILTER_WASM, layout, reload }));
+
+      it("truth: one pod, ready long before, served every request through the activator; nobody waited", () => {
+        const pod = run().mesh.pods[0]!;
+        const users = run().truth.of("user");
+        expect(users).toHaveLength(60);
+        expect(users.every((r) => r.pod === pod.name && r.viaActivator && !r.beforeServingPodReady)).toBe(
+          true,
+        );
+        expect(users.some((r) => r.coldStartMs !== undefined || r.queueWaitMs !== undefined)).toBe(false);
+        expect(pod.sidecars).toHaveLength(2);
+        const sameStore = pod.sidecars[0]!.stats === pod.sidecars[1]!.stats;
+        expect(sameStore).toBe(reload === "module");
+        expect(users.filter((r) => r.sentAtMs >= 145_000)).toHaveLength(30);
+      });
+
+      it("filter vs truth: the reloaded VMs take activator traffic for cold starts", () => {
+        const truth = run().truth.summary();
+        const filter = run().measured();
+        expect(filter.invocations).toBe(truth.invocations);
+        // 30 requests after the reload over two fresh VMs: all but one within their first 20.
+        expectKnownWrongCount(run(), "coldStarts", { truth: 0, filter: 29 });
+        expectKnownWrongCount(run(), "activatorProxied", { truth: 60, filter: 31 });
+      });
+    },
+  );
+});

@@ -1,0 +1,186 @@
+// Scale from zero (both activator modes, with and without the activator's sidecar), scale-up with
+// the activator in the path, and proxy mode under steady load: first each scenario's own ground
+// truth, then the filter's numbers against it.
+
+import { describe, expect, it } from "vitest";
+import { FILTER_WASM } from "../filter-tracing/setup.js";
+import { expectKnownWrong, expectKnownWrongCount } from "../support/known-wrong.js";
+import { playScenario } from "../support/scenario-run.js";
+import { Activator } from "./mesh.js";
+import { PROPERTY_LAYOUTS } from "./proxy-adapter.js";
+import { proxyModeSteady, scaleFromZero, scaleUp, type ScenarioRun } from "./scenarios.js";
+import type { RequestTruth } from "./truth.js";
+
+function users(run: () => ScenarioRun): RequestTruth[] {
+  return run().truth.of("user");
+}
+
+function probesAtPods(run: () => ScenarioRun): RequestTruth[] {
+  return run()
+    .truth.of("activator-probe")
+    .filter((p) => p.pod !== undefined);
+}
+
+describe.each(PROPERTY_LAYOUTS)("Envoy %s layout", (layout) => {
+  describe.each(["pod-ip", "mesh"] as const)(
+    "scale from zero, activator in %s mode, 50 held, two workers",
+    (mode) => {
+      const run = playScenario(() =>
+        scaleFromZero({ wasm: FILTER_WASM, layout, activatorMode: mode, burst: 50 }),
+      );
+
+      it("truth: every request sent before the activator had a ready pod was held, and only those", () => {
+        const cold = users(run).filter((r) => r.coldStartMs !== undefined);
+        expect(cold).toHaveLength(50);
+        const releasedAt = new Set(cold.map((r) => r.sentAtMs + r.coldStartMs!));
+        expect(releasedAt.size).toBe(1);
+        const [released] = releasedAt;
+        expect(users(run).filter((r) => r.sentAtMs < released!)).toEqual(cold);
+        expect(cold.every((r) => r.beforeServingPodReady && r.viaActivator && r.invocation)).toBe(true);
+        expect(users(run).some((r) => r.queueWaitMs !== undefined)).toBe(false);
+        const pod = run().mesh.pods[0]!;
+        expect(run().mesh.pods).toHaveLength(1);
+        expect(released).toBeGreaterThanOrEqual(pod.readyAtMs);
+      });
+
+      it(`truth: the activator learns readiness as in ${mode} mode`, () => {
+        const pod = run().mesh.pods[0]!;
+        const probes = probesAtPods(run);
+        const passed = probes.filter((p) => p.ending?.code === 200);
+        if (mode === "pod-ip") {
+          // Every 200 ms from the moment the sidecar accepts connections, until one passes.
+          const times = probes.map((p) => p.sentAtMs);
+          expect(times[0]).toBeGreaterThanOrEqual(pod.sidecarUpAtMs);
+          expect(times.slice(1).map((t, i) => t - times[i]!)).toEqual(
+            times.slice(1).map(() => Activator.PROBE_PERIOD_MS),
+          );
+          expect(passed).toEqual([probes.at(-1)]);
+          expect(passed[0]!.sentAtMs - pod.readyAtMs).toBeLessThan(Activator.PROBE_PERIOD_MS);
+        } else {
+          // Once through the private service, after Kubernetes listed the pod as ready.
+          expect(probes).toHaveLength(1);
+          expect(passed).toHaveLength(1);
+          expect(passed[0]!.sentAtMs).toBeGreaterThanOrEqual(pod.readyAtMs + run().mesh.endpointLagMs);
+        }
+        expect(probes.every((p) => !p.invocation && p.port === 8012)).toBe(true);
+      });
+
+      it("truth: the autoscaler scrapes the ready pod's :9090 every second, never an invocation", () => {
+        const scrapes = run().truth.of("autoscaler-scrape");
+        expect(scrapes.length).toBeGreaterThan(5);
+        expect(scrapes.every((s) => s.port === 9090 && !s.invocation)).toBe(true);
+        expect(scrapes.slice(1).every((s, i) => s.sentAtMs - scrapes[i]!.sentAtMs === 1_000)).toBe(true);
+      });
+
+      it("filter vs truth", () => {
+        const truth = run().truth.summary();
+        const filter = run().measured();
+        expect(truth).toMatchObject({ invocations: 60, coldStarts: 50, activatorProxied: 10, queueWaits: 0 });
+        // Two VMs, each counting only its first 20 activator requests: 10 held requests are missed,
+        // and on a VM where a scrape took an early slot one fewer.
+        const expected =
+          mode === "pod-ip" ? { coldStarts: 40, proxied: 20 } : { coldStarts: 39, proxied: 21 };
+        expectKnownWrongCount(run(), "coldStarts", { truth: 50, filter: expected.coldStarts });
+        expectKnownWrongCount(run(), "activatorProxied", { truth: 10, filter: expected.proxied });
+        // Every autoscaler scrape through the sidecar is counted as an invocation.
+        expectKnownWrongCount(run(), "invocations", { truth: 60, filter: 67 });
+        expect(filter.coldStartsUntimed).toBe(0);
+      });
+    },
+  );
+
+  describe("scale from zero, activator without a sidecar (plaintext under PERMISSIVE)", () => {
+    const run = playScenario(() =>
+      scaleFromZero({
+        wasm: FILTER_WASM,
+        layout,
+        activatorMode: "pod-ip",
+        activatorSidecar: false,
+      }),
+    );
+
+    it("truth: the activator reached the pod in plaintext; held requests and their waits are known", () => {
+      const cold = users(run).filter((r) => r.coldStartMs !== undefined);
+      expect(cold).toHaveLength(50);
+      expect(Math.min(...cold.map((r) => r.coldStartMs!))).toBeGreaterThan(1_000);
+    });
+
+    it("filter vs truth: the entry stamp does not survive plaintext, so no cold start is timed", () => {
+      const truth = run().truth.summary();
+      const filter = run().measured();
+      expectKnownWrongCount(run(), "coldStarts", { truth: 50, filter: 40 });
+      // Untimed: the filter drops x-kwt-entry arriving without mTLS (and counts it as rejected).
+      expectKnownWrong(
+        "timed cold starts",
+        { truth: truth.coldStarts, filter: filter.coldStarts - filter.coldStartsUntimed },
+        { truth: 50, filter: 0 },
+      );
+      expect(filter.stampsRejected).toBe(60);
+    });
+  });
+
+  describe.each(["pod-ip", "mesh"] as const)(
+    "scale-up 1 -> 3 with the activator in the path (%s mode)",
+    (mode) => {
+      const run = playScenario(() => scaleUp({ wasm: FILTER_WASM, layout, activatorMode: mode, to: 3 }));
+
+      it("truth: the burst beyond one pod's capacity waited for capacity, none was a cold start", () => {
+        const queued = users(run).filter((r) => r.queueWaitMs !== undefined);
+        expect(users(run).some((r) => r.coldStartMs !== undefined)).toBe(false);
+        expect(queued.length).toBeGreaterThan(20);
+        expect(queued.every((r) => r.sentAtMs >= 160_000)).toBe(true);
+        const [first, ...added] = run().mesh.pods;
+        const servedByNew = queued.filter((r) => added.some((p) => p.name === r.pod));
+        expect(servedByNew.length).toBeGreaterThan(10);
+        // Requests that entered the mesh before the new pod serving them was ready, served by it.
+        const readyAt = new Map(run().mesh.pods.map((p) => [p.name, p.readyAtMs]));
+        expect(queued.every((r) => r.beforeServingPodReady === r.sentAtMs < readyAt.get(r.pod!)!)).toBe(true);
+        expect(servedByNew.filter((r) => r.beforeServingPodReady).length).toBeGreaterThan(10);
+        expect(queued.some((r) => r.pod === first!.name)).toBe(true);
+        // The 2-at-a-time limit of every pod held (the activator's throttler).
+        expect(run().mesh.activator.queued).toBe(0);
+      });
+
+      it(`truth: in ${mode} mode the added pods are ${mode === "mesh" ? "never" : "each"} probed`, () => {
+        const added = run()
+          .mesh.pods.slice(1)
+          .map((p) => p.name);
+        const probed = new Set(probesAtPods(run).map((p) => p.pod));
+        expect(added.every((name) => probed.has(name))).toBe(mode === "pod-ip");
+        expect(added.some((name) => probed.has(name))).toBe(mode === "pod-ip");
+      });
+
+      it("filter vs truth: activator traffic at the new pods' fresh VMs is counted as cold starts", () => {
+        expect(run().truth.summary()).toMatchObject({
+          coldStarts: 0,
+          invocations: 100,
+          activatorProxied: 100,
+        });
+        const expected =
+          mode === "pod-ip" ? { coldStarts: 34, proxied: 66 } : { coldStarts: 33, proxied: 67 };
+        expectKnownWrongCount(run(), "coldStarts", { truth: 0, filter: expected.coldStarts });
+        expectKnownWrongCount(run(), "activatorProxied", { truth: 100, filter: expected.proxied });
+        // 200 autoscaler scrapes of three pods, each counted as an invocation.
+        expectKnownWrongCount(run(), "invocations", { truth: 100, filter: 300 });
+      });
+    },
+  );
+
+  describe("proxy mode under steady load", () => {
+    const run = playScenario(() => proxyModeSteady({ wasm: FILTER_WASM, layout }));
+
+    it("truth: every request went through the activator to a pod ready for minutes; nobody waited", () => {
+      expect(users(run)).toHaveLength(150);
+      expect(users(run).every((r) => r.viaActivator && r.invocation && !r.beforeServingPodReady)).toBe(true);
+      expect(users(run).some((r) => r.coldStartMs !== undefined || r.queueWaitMs !== undefined)).toBe(false);
+    });
+
+    it("filter vs truth: proxied and cold starts agree; the scrapes are counted as invocations", () => {
+      const truth = run().truth.summary();
+      const filter = run().measured();
+      expect(filter.activatorProxied).toBe(truth.activatorProxied);
+      expect(filter.coldStarts).toBe(truth.coldStarts);
+      expectKnownWrongCount(run(), "invocations", { truth: 150, filter: 311 });
+    });
+  });
+});

@@ -1,0 +1,60 @@
+// `kwt run` processes (dist/kwt.js) for the host tests that chain real proxies over HTTP: start one
+// on free loopback ports, read the addresses it prints, stop it.
+
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const KWT = path.join(ROOT, "dist/kwt.js");
+export const WASM = path.join(ROOT, "build/filter.wasm");
+
+export interface RunningKwt {
+  child: ChildProcessWithoutNullStreams;
+  listen: string;
+  admin: string;
+  stdout: () => string;
+  stderr: () => string;
+}
+
+/** Starts `kwt run` and resolves with the addresses it prints; `started` collects the child for cleanup. */
+export function startKwt(args: string[], started: ChildProcessWithoutNullStreams[]): Promise<RunningKwt> {
+  const child = spawn(
+    process.execPath,
+    [KWT, "run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", ...args],
+    { cwd: ROOT },
+  );
+  started.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`kwt run printed no addresses in 20 s; stderr:\n${stderr}`)),
+      20_000,
+    );
+    child.on("exit", (code) => reject(new Error(`kwt run exited with ${code}; stderr:\n${stderr}`)));
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const listen = /^listen (\S+)$/m.exec(stdout)?.[1];
+      const admin = /^admin (\S+)$/m.exec(stdout)?.[1];
+      if (listen && admin && /^upstream /m.test(stdout)) {
+        clearTimeout(timer);
+        resolve({ child, listen, admin, stdout: () => stdout, stderr: () => stderr });
+      }
+    });
+  });
+}
+
+/** SIGTERM, then SIGKILL after 10 s; resolves with the exit code. */
+export function stopKwt(child: ChildProcessWithoutNullStreams): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+    child.kill("SIGTERM");
+  });
+}
