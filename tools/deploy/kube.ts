@@ -2,6 +2,9 @@
  * Kubernetes access for deploy, status and doctor: one client per kubeconfig context, failures
  * turned into sentences a person can act on, and bounded, time-limited work across clusters.
  */
+import { existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import {
   ApiException,
   KubeConfig,
@@ -13,8 +16,18 @@ import {
 /** Field manager of every server-side apply kwt makes. */
 export const FIELD_MANAGER = "kwt";
 
-/** A failure already phrased for the person running kwt. */
-export class ClusterError extends Error {}
+/**
+ * A failure already phrased for the person running kwt. `cluster`: nothing can be read from this
+ * cluster (unreachable, credentials refused); `object`: this one request failed, others may not.
+ */
+export class ClusterError extends Error {
+  constructor(
+    message: string,
+    readonly scope: "cluster" | "object" = "object",
+  ) {
+    super(message);
+  }
+}
 
 export interface ObjectRef {
   apiVersion: string;
@@ -22,17 +35,43 @@ export interface ObjectRef {
   metadata: { name: string; namespace: string };
 }
 
-/** The user's kubeconfig as kubectl would read it: $KUBECONFIG (several files joined by ':'), else ~/.kube/config. */
-export function loadKubeConfig(): KubeConfig {
-  const config = new KubeConfig();
-  try {
-    config.loadFromDefault();
-  } catch (error) {
-    const reason =
-      (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+/**
+ * The kubeconfig files kubectl would read: the existing entries of $KUBECONFIG (joined by the path
+ * delimiter; kubectl skips missing ones), else ~/.kube/config.
+ */
+export function kubeconfigFiles(env: NodeJS.ProcessEnv = process.env, home: string = os.homedir()): string[] {
+  if (env.KUBECONFIG) {
+    return env.KUBECONFIG.split(path.delimiter).filter((file) => file !== "" && existsSync(file));
+  }
+  const fallback = path.join(home, ".kube", "config");
+  return existsSync(fallback) ? [fallback] : [];
+}
+
+/** The user's kubeconfig as kubectl would read it (see kubeconfigFiles); the first file's current context wins. */
+export function loadKubeConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  home: string = os.homedir(),
+): KubeConfig {
+  const files = kubeconfigFiles(env, home);
+  if (files.length === 0) {
     throw new ClusterError(
-      `cannot read the kubeconfig (${kubeconfigSource()}): ${reason}; point KUBECONFIG at your kubeconfig file(s)`,
+      env.KUBECONFIG
+        ? `no kubeconfig: none of the files in KUBECONFIG=${env.KUBECONFIG} exists; point KUBECONFIG at your kubeconfig file(s)`
+        : "no kubeconfig: KUBECONFIG is not set and ~/.kube/config does not exist; point KUBECONFIG at your kubeconfig file(s)",
     );
+  }
+  const config = new KubeConfig();
+  for (const [index, file] of files.entries()) {
+    try {
+      if (index === 0) config.loadFromFile(file);
+      else {
+        const next = new KubeConfig();
+        next.loadFromFile(file);
+        config.mergeConfig(next, true);
+      }
+    } catch (error) {
+      throw new ClusterError(`cannot read the kubeconfig ${file}: ${(error as Error).message}`);
+    }
   }
   return config;
 }
@@ -79,6 +118,7 @@ function permissionTo(verb: string, object: ObjectRef): string {
 /** One context's API server. Every method throws ClusterError with a sentence naming what to do. */
 export class ClusterClient {
   private readonly api: DiscoveringObjectApi;
+  private readonly config: KubeConfig;
   readonly server: string;
 
   constructor(
@@ -95,16 +135,44 @@ export class ClusterClient {
     // own: switching one shared config would send requests to the wrong cluster when run concurrently.
     const config = new KubeConfig();
     config.loadFromOptions({
-      clusters: base.getClusters(),
+      // The client library refuses http:// unless TLS verification is off; over plain HTTP (as
+      // kubectl proxy serves) there is nothing to verify, and kubectl talks to it as it is.
+      clusters: base
+        .getClusters()
+        .map((cluster) =>
+          cluster.server.startsWith("http:") ? { ...cluster, skipTLSVerify: true } : cluster,
+        ),
       users: base.getUsers(),
       contexts: base.getContexts(),
       currentContext: context,
     });
     this.server = config.getCurrentCluster()?.server ?? "(no server)";
+    this.config = config;
     try {
       this.api = config.makeApiClient(DiscoveringObjectApi);
     } catch (error) {
       throw new ClusterError(`context "${context}": ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Gets the context's credentials before any request, so a failing exec credential plugin (or
+   * auth provider) is reported as such, not as an unreachable API server.
+   */
+  async authenticate(): Promise<void> {
+    try {
+      await this.config.applyToFetchOptions({});
+    } catch (error) {
+      const user = this.config.getCurrentUser();
+      const plugin = user?.exec
+        ? ` (exec plugin '${String((user.exec as { command?: unknown }).command)}')`
+        : "";
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code === "ENOENT" ? "not found on PATH" : (error as Error).message.trim() || "it failed";
+      throw new ClusterError(
+        `context "${this.context}": getting the credentials of user "${user?.name ?? "?"}"${plugin} failed: ${reason}; run it yourself to see why, or log in again`,
+        "cluster",
+      );
     }
   }
 
@@ -114,12 +182,10 @@ export class ClusterClient {
     const what = describeObject(object);
     if (!(error instanceof ApiException)) {
       const reason = error instanceof Error ? error.message : String(error);
-      if (reason.includes("HTTP protocol is not allowed")) {
-        return new ClusterError(
-          `${doing}: the context's server ${this.server} is plain http; kwt talks https only (or set insecure-skip-tls-verify for a local test server)`,
-        );
-      }
-      return new ClusterError(`${doing}: cannot reach the API server at ${this.server}: ${reason}`);
+      return new ClusterError(
+        `${doing}: cannot reach the API server at ${this.server}: ${reason}`,
+        "cluster",
+      );
     }
     const { message, causes } = statusOf(error);
     const said = message ? `: ${message}` : "";
@@ -127,6 +193,7 @@ export class ClusterClient {
       case 401:
         return new ClusterError(
           `${doing}: unauthorized (401): the API server at ${this.server} rejected the credentials of context "${this.context}"; log in again or renew the token, then rerun`,
+          "cluster",
         );
       case 403:
         return new ClusterError(
@@ -249,7 +316,7 @@ export async function runOnClusters<T extends ClusterTarget, R>(
       const client = new ClusterClient(options.kubeConfig, target.context);
       const seconds = options.timeoutMs / 1000;
       const result = await withDeadline(
-        work(client, target),
+        client.authenticate().then(() => work(client, target)),
         options.timeoutMs,
         `no answer from ${client.server} within ${seconds}s (--timeout); is the cluster reachable?`,
       );
