@@ -13,4 +13,24 @@ export default tseslint.config(
       "no-constant-condition": ["error", { checkLoops: false }],
     },
   },
+  {
+    // The deploy and OCI libraries are used by the CLI, never the other way round: flags, usage
+    // text and exit codes live in tools/cli. Tests may drive the CLI end to end.
+    files: ["tools/deploy/**/*.ts", "tools/oci/**/*.ts"],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/cli/*", "**/cli"],
+              message:
+                "tools/deploy and tools/oci never import tools/cli: move the shared part down, or the CLI part into tools/cli",
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -23,7 +23,9 @@ function kindOf(flag: FlagKind | ShortFlag): FlagKind {
 
 /** Node's parser errors, reworded as one line naming the flag. */
 function usageErrorFrom(error: NodeJS.ErrnoException, spec: FlagSpec): UsageError {
-  const option = /'(-{1,2}[^' <]+)/.exec(error.message)?.[1] ?? "";
+  // "Option '--name <value>' ...", or "Option '-o, --output <value>' ..." for a short form
+  const named = /'(-{1,2}[^' <,]+)(?:, (--[^' <]+))?/.exec(error.message);
+  const option = named?.[2] ?? named?.[1] ?? "";
   const name = option.replace(/^-+/, "");
   switch (error.code) {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
