@@ -400,9 +400,7 @@ describe("kwt deploy / status / doctor for scripts and on the failure paths", ()
     expect(doctor.code).toBe(1);
     const westLines = doctor.stdout.split("\n").filter((line) => line.includes("cannot reach"));
     expect(westLines).toHaveLength(1);
-    expect(westLines[0]).toMatch(
-      /^ {2}FAIL {2}discovering apps\/v1: cannot reach the API server/,
-    );
+    expect(westLines[0]).toMatch(/^ {2}FAIL {2}discovering apps\/v1: cannot reach the API server/);
     expect(doctor.stdout.split("\n").at(-2)).toBe(
       "1 of 2 clusters without problems; fix what stops kwt from reading them and rerun",
     );
