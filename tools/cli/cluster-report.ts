@@ -138,7 +138,7 @@ export function runOptions(
   done: (outcome: ClusterOutcome<ClusterTarget, unknown>) => string,
 ): RunOptions {
   const progress = new Progress();
-  let kubeConfig;
+  let kubeConfig: RunOptions["kubeConfig"];
   try {
     kubeConfig = loadKubeConfig();
   } catch (error) {

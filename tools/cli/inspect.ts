@@ -2,7 +2,7 @@ import { checkProxyWasmModule, ModuleRefusedError } from "../../host-tests/harne
 import { sha256Digest } from "../oci/layout.js";
 import { pullModule } from "../oci/pull.js";
 import { ociUrl } from "../oci/reference.js";
-import { integerFlag, parseArgs, UsageError } from "./args.js";
+import { parseArgs } from "./args.js";
 import { OUTPUT_FLAGS, outputFormat, writeReportDocument } from "./cluster-report.js";
 import { EXIT_OK, type Command } from "./command.js";
 import { reportFailure } from "./package.js";
@@ -10,10 +10,10 @@ import {
   CREDENTIALS_NOTE,
   referenceArgument,
   registryAccess,
+  retryPolicy,
   REGISTRY_FLAGS,
   REGISTRY_FLAGS_USAGE,
 } from "./registry-flags.js";
-import { DEFAULT_RETRY_POLICY } from "../oci/retry.js";
 
 /** What `kwt inspect` reports (also its -o json|yaml document, docs/cli.md). */
 export interface InspectReport {
@@ -63,30 +63,21 @@ export const inspectCommand: Command = {
     "Options:",
     "  -o, --output FORMAT  table (default: one 'key  value' per line), json or yaml",
     REGISTRY_FLAGS_USAGE,
-    `  --retries N    retries after a 5xx answer or a network error (default: ${DEFAULT_RETRY_POLICY.attempts - 1})`,
     "",
     CREDENTIALS_NOTE,
     "",
     "Exit codes: 0 inspected (even when Envoy would refuse the module: see abi), 1 the image",
     "cannot be fetched or is in no format istio-agent accepts, 2 bad command line.",
   ].join("\n"),
-  flags: { ...OUTPUT_FLAGS, ...REGISTRY_FLAGS, retries: "string" },
+  flags: { ...OUTPUT_FLAGS, ...REGISTRY_FLAGS },
   async run(argv) {
     const args = parseArgs(argv, this.flags);
-    if (args.positionals.length !== 1) {
-      throw new UsageError(
-        args.positionals.length === 0 ? "REF is missing" : `expected one REF, got ${args.positionals.length}`,
-      );
-    }
     const format = outputFormat(args);
-    const ref = referenceArgument("inspect", args.positionals[0]!);
-    const retries = integerFlag(args, "retries", 0, 10) ?? DEFAULT_RETRY_POLICY.attempts - 1;
+    const ref = referenceArgument("inspect", args);
+    const retry = retryPolicy(args);
     try {
       const access = await registryAccess(args, ref);
-      const pulled = await pullModule(ref, {
-        ...access,
-        retry: { ...DEFAULT_RETRY_POLICY, attempts: retries + 1 },
-      });
+      const pulled = await pullModule(ref, { ...access, retry });
       let abi: string | undefined;
       let refused: string | undefined;
       try {

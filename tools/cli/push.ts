@@ -1,4 +1,4 @@
-import { parseArgs, integerFlag, stringFlag, UsageError } from "./args.js";
+import { parseArgs, stringFlag } from "./args.js";
 import { EXIT_OK, type Command } from "./command.js";
 import { isInteractive, Progress, style } from "./output.js";
 import { FORMAT_HELP, formatFlag, MODULE_FLAGS, loadImage, reportFailure } from "./package.js";
@@ -6,11 +6,12 @@ import { repositoryScope } from "../oci/auth.js";
 import { pushImage, manifestReference, type PushEvent } from "../oci/push.js";
 import { ociUrl } from "../oci/reference.js";
 import { RegistryClient } from "../oci/registry-client.js";
-import { DEFAULT_RETRY_POLICY, type RetryNotice } from "../oci/retry.js";
+import type { RetryNotice } from "../oci/retry.js";
 import {
   CREDENTIALS_NOTE,
   referenceArgument,
   registryAccess,
+  retryPolicy,
   REGISTRY_FLAGS,
   REGISTRY_FLAGS_USAGE,
 } from "./registry-flags.js";
@@ -71,8 +72,6 @@ export const pushCommand: Command = {
     "Options:",
     FORMAT_HELP,
     REGISTRY_FLAGS_USAGE,
-    `  --retries N    retries after a 5xx answer or a network error, with backoff`,
-    `                 (default: ${DEFAULT_RETRY_POLICY.attempts - 1}; 4xx answers are never retried)`,
     "",
     CREDENTIALS_NOTE,
     "",
@@ -83,17 +82,12 @@ export const pushCommand: Command = {
     "Progress goes to stderr. Exit codes: 0 pushed, 1 failed (registry, network, credentials,",
     "module), 2 bad command line.",
   ].join("\n"),
-  flags: { ...MODULE_FLAGS, ...REGISTRY_FLAGS, retries: "string" },
+  flags: { ...MODULE_FLAGS, ...REGISTRY_FLAGS },
   async run(argv) {
     const args = parseArgs(argv, this.flags);
-    if (args.positionals.length !== 1) {
-      throw new UsageError(
-        args.positionals.length === 0 ? "REF is missing" : `expected one REF, got ${args.positionals.length}`,
-      );
-    }
-    const ref = referenceArgument("push", args.positionals[0]!);
+    const ref = referenceArgument("push", args);
     const format = formatFlag(args);
-    const retries = integerFlag(args, "retries", 0, 10) ?? DEFAULT_RETRY_POLICY.attempts - 1;
+    const retry = retryPolicy(args);
     const progress = new Progress(process.stderr);
     const interactive = isInteractive(process.stderr);
     try {
@@ -103,7 +97,7 @@ export const pushCommand: Command = {
       const client = new RegistryClient(ref, {
         ...access,
         scopes: [repositoryScope(ref.repository, ["pull", "push"])],
-        retry: { ...DEFAULT_RETRY_POLICY, attempts: retries + 1 },
+        retry,
         onRetry: (notice) => {
           // a line of its own, kept on a terminal too: a retry is worth seeing afterwards
           progress.done();

@@ -8,11 +8,19 @@ import {
   type ImageReference,
 } from "../oci/reference.js";
 import type { RegistryTls } from "../oci/registry-client.js";
-import { booleanFlag, stringFlag, UsageError, type FlagSpec, type ParsedArgs } from "./args.js";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../oci/retry.js";
+import { booleanFlag, integerFlag, stringFlag, UsageError, type FlagSpec, type ParsedArgs } from "./args.js";
 import { InputError } from "./command.js";
 import { style } from "./output.js";
 
+/** --retries N: retries after a 5xx answer or a network error (never after a 4xx). */
+export function retryPolicy(args: ParsedArgs): RetryPolicy {
+  const retries = integerFlag(args, "retries", 0, 10) ?? DEFAULT_RETRY_POLICY.attempts - 1;
+  return { ...DEFAULT_RETRY_POLICY, attempts: retries + 1 };
+}
+
 export const REGISTRY_FLAGS: FlagSpec = {
+  retries: "string",
   "plain-http": "boolean",
   insecure: "boolean",
   "ca-file": "string",
@@ -21,12 +29,15 @@ export const REGISTRY_FLAGS: FlagSpec = {
 };
 
 export const REGISTRY_FLAGS_USAGE = [
+  "  --retries N    retries after a 5xx answer or a network error, with backoff",
+  `                 (default: ${DEFAULT_RETRY_POLICY.attempts - 1}; 4xx answers are never retried)`,
   "  --plain-http   talk HTTP, not HTTPS, to a registry that is not on loopback",
   "                 (loopback registries use HTTP unless --insecure or --ca-file is given)",
   "  --insecure     HTTPS without verifying the registry's certificate (test registries only)",
   "  --ca-file PEM  HTTPS trusting the CA certificates in PEM too (a private registry's CA)",
-  "  --username U   log in as U with the password read from stdin (--password-stdin),",
-  "  --password-stdin  instead of the credentials in Docker's config.json",
+  "  --username U --password-stdin",
+  "                 log in as U with the password read from stdin, instead of the",
+  "                 credentials in Docker's config.json",
 ].join("\n");
 
 export const CREDENTIALS_NOTE = [
@@ -36,8 +47,17 @@ export const CREDENTIALS_NOTE = [
   "registries are supported; without credentials kwt goes anonymously.",
 ].join("\n");
 
-/** REF as an image reference; warns (stderr) when it names no registry host and so means Docker Hub. */
-export function referenceArgument(command: string, text: string): ImageReference {
+/**
+ * The one positional argument REF as an image reference; warns (stderr) when it names no registry
+ * host and so means Docker Hub.
+ */
+export function referenceArgument(command: string, args: ParsedArgs): ImageReference {
+  if (args.positionals.length !== 1) {
+    throw new UsageError(
+      args.positionals.length === 0 ? "REF is missing" : `expected one REF, got ${args.positionals.length}`,
+    );
+  }
+  const text = args.positionals[0]!;
   let ref: ImageReference;
   try {
     ref = parseReference(text);

@@ -58,6 +58,24 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** istiod 1.26.2 and the mesh config `mesh`, as doctor reads them. */
+function seedIstio(server: FakeKubeApi, mesh: string): void {
+  server.seed({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "istiod", namespace: "istio-system" },
+    spec: {
+      template: { spec: { containers: [{ name: "discovery", image: "docker.io/istio/pilot:1.26.2" }] } },
+    },
+  });
+  server.seed({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "istio", namespace: "istio-system" },
+    data: { mesh },
+  });
+}
+
 describe("kwt deploy / status / doctor without clusters", () => {
   const previousKubeconfig = process.env.KUBECONFIG;
   beforeEach(() => {
@@ -247,28 +265,9 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
   });
 
   it("doctor prints each check and the exact fix", async () => {
-    for (const server of Object.values(fixture.clusters.servers)) {
-      server.seed({
-        apiVersion: "apps/v1",
-        kind: "Deployment",
-        metadata: { name: "istiod", namespace: "istio-system" },
-        spec: {
-          template: { spec: { containers: [{ name: "discovery", image: "docker.io/istio/pilot:1.26.2" }] } },
-        },
-      });
-    }
-    fixture.clusters.servers.east!.seed({
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: { name: "istio", namespace: "istio-system" },
-      data: { mesh: `defaultConfig:\n  extraStatTags: [${FILTER_METRIC_LABELS.join(",")}]\n` },
-    });
-    fixture.clusters.servers.west!.seed({
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: { name: "istio", namespace: "istio-system" },
-      data: { mesh: "accessLogFile: /dev/stdout\n" },
-    });
+    const { east, west } = fixture.clusters.servers;
+    seedIstio(east!, `defaultConfig:\n  extraStatTags: [${FILTER_METRIC_LABELS.join(",")}]\n`);
+    seedIstio(west!, "accessLogFile: /dev/stdout\n");
     const { code, stdout } = await kwt("doctor", "--clusters", clustersFile);
     expect(code).toBe(1);
     const lines = stdout.split("\n");
@@ -294,23 +293,6 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
 
 describe("kwt deploy / status / doctor for scripts and on the failure paths", () => {
   const fixture = useFakeClusters(["east", "west"]);
-
-  function seedIstio(server: FakeKubeApi, mesh: string): void {
-    server.seed({
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: { name: "istiod", namespace: "istio-system" },
-      spec: {
-        template: { spec: { containers: [{ name: "discovery", image: "docker.io/istio/pilot:1.26.2" }] } },
-      },
-    });
-    server.seed({
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: { name: "istio", namespace: "istio-system" },
-      data: { mesh },
-    });
-  }
 
   it("-o json and -o yaml give the documented shape, reason included", async () => {
     const { west } = fixture.clusters.servers;
