@@ -132,10 +132,13 @@ export function plansOrExit(
   }
 }
 
-/** Run options with one progress line per finished cluster (on stderr); `done` names the outcome. */
+/**
+ * Run options with one progress line per finished cluster (on stderr): "failed", or `done` (a
+ * word, or a word chosen from the outcome, e.g. doctor's "checks failed").
+ */
 export function runOptions(
   options: ClusterCommandOptions,
-  done: (outcome: ClusterOutcome<ClusterTarget, unknown>) => string,
+  done: string | ((outcome: ClusterOutcome<ClusterTarget, unknown>) => string),
 ): RunOptions {
   const progress = new Progress();
   let kubeConfig: RunOptions["kubeConfig"];
@@ -151,7 +154,7 @@ export function runOptions(
     timeoutMs: options.timeoutMs,
     onDone: (outcome, finished, total) => {
       progress.step(
-        `[${finished}/${total}] ${outcome.target.cluster}: ${outcome.error ? "failed" : done(outcome)}`,
+        `[${finished}/${total}] ${outcome.target.cluster}: ${outcome.error ? "failed" : typeof done === "string" ? done : done(outcome)}`,
       );
       if (finished === total) progress.done();
     },

@@ -64,7 +64,7 @@ printed); 2 bad command line.`,
       return EXIT_OK;
     }
     const outcomes = await applyAll(prepared.plans, {
-      ...runOptions(options, () => "applied"),
+      ...runOptions(options, "applied"),
       force: booleanFlag(args, "force"),
     });
     const rows = outcomes.map(({ target, result, error }): DeployRow => ({

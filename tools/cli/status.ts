@@ -115,10 +115,7 @@ be read (details printed); 2 bad command line.`,
       withSecret: false,
     });
     if (typeof prepared === "number") return prepared;
-    const outcomes = await readStatuses(
-      prepared.plans,
-      runOptions(options, () => "read"),
-    );
+    const outcomes = await readStatuses(prepared.plans, runOptions(options, "read"));
     const rows = outcomes.map(({ target, result, error }) =>
       statusRow(target.cluster, target.context, result, error),
     );
