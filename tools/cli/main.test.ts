@@ -122,7 +122,7 @@ COMP_WORDS=(${words.map((word) => JSON.stringify(word)).join(" ")}); COMP_CWORD=
     const script = (await runKwt(["completion", "zsh"])).stdout;
     expect(script.split("\n")[0]).toBe("#compdef kwt");
     expect(script).toContain(
-      "    inspect) _arguments '--help[show the usage]' '--output:output:_files' '-o:output:_files' '--plain-http'",
+      "    inspect) _arguments '--help[show the usage]' '--output:output:_files' '-o:output:_files' '--retries:retries:_files' '--plain-http'",
     );
     const loaded = execFileSync(
       "zsh",
