@@ -33,8 +33,9 @@ export const benchCommand: Command = {
   name: "bench",
   summary: "measure per-request cost, host calls, size, memory and HTTP throughput of the filter",
   usage: USAGE,
+  flags: { quick: "boolean", out: "string" },
   async run(argv) {
-    const args = parseArgs(argv, { quick: "boolean", out: "string" });
+    const args = parseArgs(argv, this.flags);
     const quick = booleanFlag(args, "quick");
     const root = projectRoot();
     const outFile = path.resolve(stringFlag(args, "out") ?? path.join(root, "bench", "results.json"));

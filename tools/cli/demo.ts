@@ -56,8 +56,9 @@ export const demoCommand: Command = {
   name: "demo",
   summary: "run the local two-cluster demo mesh on the harness and print what the filter measured",
   usage: USAGE,
+  flags: { once: "boolean", "cold-start-delay-ms": "string", json: "string" },
   async run(argv) {
-    const args = parseArgs(argv, { once: "boolean", "cold-start-delay-ms": "string", json: "string" });
+    const args = parseArgs(argv, this.flags);
     const scenario: Scenario = {
       ...DEFAULT_SCENARIO,
       coldStartDelayMs:
