@@ -110,7 +110,7 @@ COMP_WORDS=(${words.map((word) => JSON.stringify(word)).join(" ")}); COMP_CWORD=
         ],
         { encoding: "utf8" },
       ).trim();
-    expect(complete("kwt", "de")).toBe("deploy demo");
+    expect(complete("kwt", "de")).toBe("deploy delete demo");
     expect(complete("kwt", "comp")).toBe("completion");
     expect(complete("kwt", "push", "--pa")).toBe("--password-stdin");
     expect(complete("kwt", "status", "-")).toContain("--clusters");
