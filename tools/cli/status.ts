@@ -122,11 +122,19 @@ function dataPlaneRow({ target, result, error }: ClusterOutcome<ClusterPlan, Dat
 
 const DATA_PLANE_ADVICE = "fix what REASON says (each problem names its pod) and rerun";
 
-const DATA_PLANE_COLUMNS: { header: string; cell: (row: DataPlaneRow) => string }[] = [
-  { header: "SIDECARS", cell: (row) => (row.sample ? dataPlaneCells(row.sample).sidecars : "unknown") },
-  { header: "FETCHES", cell: (row) => (row.sample ? dataPlaneCells(row.sample).fetches : "-") },
-  { header: "CACHE", cell: (row) => (row.sample ? dataPlaneCells(row.sample).cache : "-") },
-  { header: "CONFIG VALID", cell: (row) => (row.sample ? dataPlaneCells(row.sample).config : "-") },
+/** A data-plane table cell from the sample, or `unread` when the cluster could not be read. */
+function sampleCell(
+  cell: keyof ReturnType<typeof dataPlaneCells>,
+  unread: string,
+): (row: DataPlaneRow) => string {
+  return (row) => (row.sample ? dataPlaneCells(row.sample)[cell] : unread);
+}
+
+const DATA_PLANE_COLUMNS = [
+  { header: "SIDECARS", cell: sampleCell("sidecars", "unknown") },
+  { header: "FETCHES", cell: sampleCell("fetches", "-") },
+  { header: "CACHE", cell: sampleCell("cache", "-") },
+  { header: "CONFIG VALID", cell: sampleCell("config", "-") },
 ];
 
 /** For scripts, one row per cluster: the status row with its data-plane row; ok only when both are. */
