@@ -69,6 +69,20 @@ const BOUNDARIES = [
     ],
   },
   {
+    // The deploy and OCI libraries are used by the CLI, never the other way round: flags, usage text
+    // and exit codes live in tools/cli. Tests may drive the CLI end to end.
+    name: "libraries-without-cli",
+    files: ["tools/deploy/**", "tools/oci/**"],
+    ignores: ["**/*.test.ts"],
+    patterns: [
+      {
+        regex: "(^|/)cli(/|$)",
+        message:
+          "tools/deploy and tools/oci never import tools/cli: move the shared part down, or the CLI part into tools/cli.",
+      },
+    ],
+  },
+  {
     // Pure assembly/ modules never reach the host: only the ABI entry file (index.ts) imports the host
     // binding (host.ts) and the SDK; everything else is handed the Host interface (hostinterface.ts).
     name: "assembly-pure-modules",

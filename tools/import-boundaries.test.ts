@@ -59,6 +59,20 @@ const VIOLATIONS = [
     message: "tools/ use the harness through its entry point host-tests/harness/index.js",
   },
   {
+    what: "the CLI in the deploy library",
+    file: "tools/deploy/example.ts",
+    text: 'import { UsageError } from "../cli/args.js";\nexport const used = UsageError;\n',
+    ruleId: "boundary/libraries-without-cli",
+    message: "tools/deploy and tools/oci never import tools/cli",
+  },
+  {
+    what: "the CLI in the OCI library",
+    file: "tools/oci/example.ts",
+    text: 'import { UsageError } from "../cli/args.js";\nexport const used = UsageError;\n',
+    ruleId: "boundary/libraries-without-cli",
+    message: "tools/deploy and tools/oci never import tools/cli",
+  },
+  {
     what: "the host binding in a pure filter module",
     file: "assembly/example.ts",
     text: 'import { ProxyWasmHost } from "./host";\nexport const used = ProxyWasmHost;\n',
@@ -88,6 +102,21 @@ describe("import boundaries", () => {
       'import { Plugin } from "../../host-tests/harness/index.js";\nimport { pullModule } from "../oci/pull.js";\nexport const uses = [Plugin, pullModule];\n',
     );
     expect(messages).toEqual([]);
+  });
+
+  it("accepts the CLI using the deploy library, and deploy tests driving the CLI", async () => {
+    expect(
+      await lint(
+        "tools/cli/example.ts",
+        'import { readTargets } from "../deploy/cluster-selection.js";\nexport const used = readTargets;\n',
+      ),
+    ).toEqual([]);
+    expect(
+      await lint(
+        "tools/deploy/example.test.ts",
+        'import { UsageError } from "../cli/args.js";\nexport const used = UsageError;\n',
+      ),
+    ).toEqual([]);
   });
 
   it("accepts the Host interface in a pure filter module", async () => {

@@ -9,7 +9,7 @@ export { AdminServer, closeServer, listenOn, type HostPort } from "./admin.js";
 export { ManualClock } from "./clock.js";
 export { ConfigurationRejectedError, ModuleRefusedError } from "./errors.js";
 export { checkLoopbackUrl } from "./http-call.js";
-export { Plugin } from "./plugin.js";
+export { checkProxyWasmModule, Plugin } from "./plugin.js";
 export { extraStatTagRegex, extractTags } from "./prometheus.js";
 export { HarnessProxy, parseUpstreamUrl, type FilterPlugin, type FilterStream } from "./proxy.js";
 export { StatStore } from "./stats.js";

@@ -2,7 +2,14 @@
 // configuration canary, one VM per worker), drive streams through it, move time, read what it did.
 
 import { AccessLogFormat, connectionManagerLogsFirst, type StreamAccessLog } from "./access-log.js";
-import { checkImports, checkMemories, detectAbiVersion, MAX_MEMORY_PAGES, type AbiVersion } from "./abi.js";
+import {
+  checkExports,
+  checkImports,
+  checkMemories,
+  detectAbiVersion,
+  MAX_MEMORY_PAGES,
+  type AbiVersion,
+} from "./abi.js";
 import { ManualClock, RealClock } from "./clock.js";
 import { type PluginIdentity } from "./context.js";
 import { ConfigurationRejectedError, ModuleRefusedError } from "./errors.js";
@@ -68,6 +75,17 @@ async function compileForEnvoy(bytes: Uint8Array): Promise<CompiledModule> {
 
 function msToNs(ms: number): bigint {
   return BigInt(Math.round(ms * 1_000_000));
+}
+
+/**
+ * The checks Envoy makes on a module before it starts a VM (parse, ABI version, memories, imports,
+ * allocator export); ModuleRefusedError names the first one that fails. Packaging tools use it to
+ * refuse a module Envoy would refuse.
+ */
+export async function checkProxyWasmModule(bytes: Uint8Array): Promise<AbiVersion> {
+  const { shape, abi } = await compileForEnvoy(bytes);
+  checkExports(shape, abi);
+  return abi;
 }
 
 export class Plugin {

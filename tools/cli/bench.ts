@@ -32,8 +32,9 @@ export const benchCommand: Command = {
   name: "bench",
   summary: "measure wasm time, host calls, Envoy estimate, tails and scaling of the filter against floors",
   usage: USAGE,
+  flags: { quick: "boolean", out: "string" },
   async run(argv) {
-    const args = parseArgs(argv, { quick: "boolean", out: "string" });
+    const args = parseArgs(argv, this.flags);
     const quick = booleanFlag(args, "quick");
     const root = projectRoot();
     const projectResults = path.join(root, "bench", "results.json");

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { parseArgs } from "./args.js";
+import { noPositionals, parseArgs } from "./args.js";
 import { buildFilter } from "../build/filter.js";
 import { EXIT_OK, projectRoot, type Command } from "./command.js";
 
@@ -8,8 +8,9 @@ export const buildCommand: Command = {
   summary: "compile build/filter.wasm (release) and build/filter.debug.wasm; print size and sha256",
   usage:
     "Usage: kwt build\n\nCompiles the release module to build/filter.wasm and a debug build beside it,\nthen prints each file's size and sha256. Same sources, same bytes.",
+  flags: {},
   async run(argv) {
-    parseArgs(argv, {});
+    noPositionals(parseArgs(argv, this.flags));
     const root = projectRoot();
     for (const built of await buildFilter(root)) {
       console.log(

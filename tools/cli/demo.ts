@@ -1,7 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { booleanFlag, integerFlag, parseArgs, stringFlag } from "./args.js";
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, projectRoot, type Command } from "./command.js";
+import { booleanFlag, integerFlag, parseArgs, stringFlag, UsageError } from "./args.js";
+import { EXIT_FAILURE, EXIT_OK, projectRoot, type Command } from "./command.js";
 import { style } from "./output.js";
 import { drive } from "../demo/drive.js";
 import { DemoMesh } from "../demo/mesh.js";
@@ -159,20 +159,20 @@ export const demoCommand: Command = {
   name: "demo",
   summary: "run the local two-cluster demo mesh on the harness and print what the filter measured",
   usage: USAGE,
+  flags: {
+    once: "boolean",
+    "cold-start-delay-ms": "string",
+    json: "string",
+    observe: "boolean",
+    store: "string",
+  },
   async run(argv) {
-    const args = parseArgs(argv, {
-      once: "boolean",
-      "cold-start-delay-ms": "string",
-      json: "string",
-      observe: "boolean",
-      store: "string",
-    });
+    const args = parseArgs(argv, this.flags);
     const store = storeFlag(stringFlag(args, "store"));
     if (store === undefined) {
-      console.error(
-        `kwt demo: --store must be victoria-metrics or prometheus, got ${stringFlag(args, "store")}`,
+      throw new UsageError(
+        `--store must be victoria-metrics or prometheus, got ${stringFlag(args, "store")}`,
       );
-      return EXIT_USAGE;
     }
     const observing = booleanFlag(args, "observe");
     const missing = observing ? missingBinaries(store) : [];

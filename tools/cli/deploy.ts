@@ -1,42 +1,34 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import type { Prepared } from "../deploy/cluster-selection.js";
+import { gatewayWarning } from "../deploy/gateway-coverage.js";
+import { checkRegistry } from "../deploy/registry-check.js";
+import { renderClusterDocuments, renderClusterFiles } from "../deploy/render.js";
+import { rollout, type RolloutResult, type RolloutRow } from "../deploy/rollout.js";
 import { dockerConfigPath, loadCredentials } from "../oci/auth.js";
+import { booleanFlag, parseArgs, stringFlag, UsageError, type ParsedArgs } from "./args.js";
 import {
   IMAGE_FLAGS,
   IMAGE_FLAGS_USAGE,
   KUBECONFIG_NOTE,
   readClusterOptions,
-  runOptions,
   TARGET_FLAGS,
   TARGET_FLAGS_USAGE,
-  type Prepared,
-} from "../deploy/prepare.js";
-import { checkRegistry } from "../deploy/registry-check.js";
-import { plansOrExit, summarize } from "../deploy/report.js";
-import { renderClusterDocuments, renderClusterFiles } from "../deploy/render.js";
-import { rollout, type RolloutRow } from "../deploy/rollout.js";
-import { booleanFlag, parseArgs, stringFlag, UsageError, type FlagSpec, type ParsedArgs } from "./args.js";
+} from "./cluster-flags.js";
+import {
+  OUTPUT_FLAGS,
+  OUTPUT_FLAGS_USAGE,
+  outputFormat,
+  plansOrExit,
+  printClusterReport,
+  runOptions,
+  type ClusterRow,
+} from "./cluster-report.js";
 import { EXIT_FAILURE, EXIT_OK, projectRoot, type Command } from "./command.js";
-import { renderTable, style } from "./output.js";
-
-const DEPLOY_FLAGS: FlagSpec = {
-  ...TARGET_FLAGS,
-  ...IMAGE_FLAGS,
-  "dry-run": "boolean",
-  "output-dir": "string",
-  force: "boolean",
-  "keep-going": "boolean",
-  "plain-http": "boolean",
-};
 
 /** --dry-run: to stdout (one cluster only: piped to kubectl it must not land on the wrong one) or to DIR. */
 function printDryRun(prepared: Prepared, outputDir: string | undefined): number {
   if (outputDir === undefined) {
-    if (prepared.plans.length > 1) {
-      throw new UsageError(
-        `--dry-run prints one cluster to stdout, and ${prepared.plans.length} are selected (${prepared.plans.map((plan) => plan.cluster).join(", ")}): pass --cluster NAME, or --output-dir DIR for one file per cluster`,
-      );
-    }
     process.stdout.write(prepared.plans.map(renderClusterDocuments).join(""));
     return EXIT_OK;
   }
@@ -64,20 +56,8 @@ async function registryProblems(prepared: Prepared, args: ParsedArgs, timeoutMs:
   }
 }
 
-function reportRows(rows: RolloutRow[]): void {
-  const table = rows.map((row) => [
-    row.cluster,
-    row.context,
-    row.result,
-    row.objects.length ? row.objects.join(", ") : "-",
-  ]);
-  console.log(renderTable([["CLUSTER", "CONTEXT", "RESULT", "OBJECTS"], ...table]));
-  for (const row of rows) {
-    if (row.reason) {
-      const word = style(row.result, row.result === "failed" ? "red" : "yellow", process.stderr);
-      console.error(`${word} ${row.cluster} (${row.context}): ${row.reason}`);
-    }
-  }
+interface DeployRow extends ClusterRow, Omit<RolloutRow, "result"> {
+  result: RolloutResult;
 }
 
 export const deployCommand: Command = {
@@ -86,6 +66,7 @@ export const deployCommand: Command = {
     "render, validate, check (registry, server-side dry run) and server-side apply the filter's WasmPlugin to every cluster",
   usage: `Usage: kwt deploy --clusters FILE [--image REF] [--digest sha256:...] [--force] [--keep-going]
                   [--plain-http] [--cluster NAME]... [--concurrency N] [--timeout SECONDS]
+                  [-o json|yaml]
        kwt deploy --clusters FILE --dry-run [--output-dir DIR] [--cluster NAME]...
 
 For each cluster in FILE renders a WasmPlugin (pinned digest, failStrategy FAIL_OPEN, phase STATS,
@@ -111,20 +92,39 @@ ${IMAGE_FLAGS_USAGE}
   --force              take over fields another field manager owns (after a conflict)
   --keep-going         apply to the clusters whose dry run passed even if others refused
   --plain-http         talk HTTP, not HTTPS, to a registry that is not on loopback
+${OUTPUT_FLAGS_USAGE}
 
 ${KUBECONFIG_NOTE}
 
 Exit status: 0 every cluster applied (or --dry-run printed); 1 something failed, or nothing was
 applied because the registry check or a cluster's dry run failed (details printed); 2 bad
 command line.`,
+  flags: {
+    ...TARGET_FLAGS,
+    ...IMAGE_FLAGS,
+    ...OUTPUT_FLAGS,
+    "dry-run": "boolean",
+    "output-dir": "string",
+    force: "boolean",
+    "keep-going": "boolean",
+    "plain-http": "boolean",
+  },
   async run(argv) {
-    const args = parseArgs(argv, DEPLOY_FLAGS);
+    const args = parseArgs(argv, this.flags);
     const options = readClusterOptions(args);
+    const format = outputFormat(args);
     const dryRun = booleanFlag(args, "dry-run");
     const outputDir = stringFlag(args, "output-dir");
     if (outputDir !== undefined && !dryRun) throw new UsageError("--output-dir goes with --dry-run");
     const prepared = plansOrExit("deploy", projectRoot(), options, { requireDigest: true, withSecret: true });
     if (typeof prepared === "number") return prepared;
+    if (dryRun && outputDir === undefined && prepared.plans.length > 1) {
+      throw new UsageError(
+        `--dry-run prints one cluster to stdout, and ${prepared.plans.length} are selected (${prepared.plans.map((plan) => plan.cluster).join(", ")}): pass --cluster NAME, or --output-dir DIR for one file per cluster`,
+      );
+    }
+    const warning = gatewayWarning(prepared.plans);
+    if (warning) console.error(`kwt deploy: warning: ${warning}`);
     if (dryRun) return printDryRun(prepared, outputDir);
 
     const problems = await registryProblems(prepared, args, options.timeoutMs);
@@ -138,11 +138,21 @@ command line.`,
       force: booleanFlag(args, "force"),
       keepGoing: booleanFlag(args, "keep-going"),
     });
-    reportRows(rows);
-    const applied = rows.filter((row) => row.result === "applied").length;
-    const advice = rows.some((row) => row.result === "skipped")
-      ? "fix the failed clusters and rerun, or rerun with --keep-going"
-      : "rerun to retry the failed ones";
-    return summarize(applied, rows.length, "applied", advice) ? EXIT_OK : EXIT_FAILURE;
+    return printClusterReport(format, {
+      command: "deploy",
+      rows: rows.map((row): DeployRow => ({ ...row, ok: row.result === "applied" })),
+      what: "applied",
+      advice: (rows) =>
+        rows.some((row) => row.result === "skipped")
+          ? "fix the failed clusters and rerun, or rerun with --keep-going"
+          : "rerun to retry the failed ones",
+      columns: [
+        { header: "RESULT", cell: (row) => row.result },
+        {
+          header: "OBJECTS",
+          cell: (row) => row.objects.map((object) => `${object.kind} ${object.action}`).join(", ") || "-",
+        },
+      ],
+    });
   },
 };

@@ -1,24 +1,60 @@
-import { diagnoseAll, type CheckLevel, type DoctorTarget } from "../deploy/doctor.js";
-import {
-  KUBECONFIG_NOTE,
-  readClusterOptions,
-  readTargets,
-  runOptions,
-  TARGET_FLAGS,
-  TARGET_FLAGS_USAGE,
-} from "../deploy/prepare.js";
-import { reportInvalidInput, summarize } from "../deploy/report.js";
+import { diagnoseAll, type Check, type CheckLevel, type DoctorTarget } from "../deploy/doctor.js";
+import { readTargets } from "../deploy/cluster-selection.js";
 import { parseArgs } from "./args.js";
-import { EXIT_FAILURE, EXIT_OK, type Command } from "./command.js";
+import { KUBECONFIG_NOTE, readClusterOptions, TARGET_FLAGS, TARGET_FLAGS_USAGE } from "./cluster-flags.js";
+import {
+  OUTPUT_FLAGS,
+  OUTPUT_FLAGS_USAGE,
+  outputFormat,
+  printClusterReport,
+  reportInvalidInput,
+  runOptions,
+  type ClusterRow,
+} from "./cluster-report.js";
+import { type Command } from "./command.js";
 import { style, type Style } from "./output.js";
 
 const LEVEL_STYLE: Record<CheckLevel, Style> = { ok: "green", warn: "yellow", fail: "red" };
+
+interface DoctorRow extends ClusterRow {
+  checks: Check[];
+}
+
+function doctorRow(target: DoctorTarget, checks: Check[] | undefined, error: string | undefined): DoctorRow {
+  const base = { cluster: target.cluster, context: target.context, checks: checks ?? [] };
+  if (error || !checks) return { ...base, ok: false, result: "unreadable", reason: error ?? "no answer" };
+  const failed = checks.filter((check) => check.level === "fail");
+  if (failed.length === 0) return { ...base, ok: true, result: "ok" };
+  return {
+    ...base,
+    ok: false,
+    result: "problems",
+    reason: `${failed.length} check${failed.length === 1 ? "" : "s"} failed: ${failed.map((check) => check.name).join(", ")}`,
+  };
+}
+
+/** Each cluster, then one line per check with its fix; an unreadable cluster gets its one reason. */
+function doctorText(rows: DoctorRow[]): string {
+  const lines: string[] = [];
+  for (const row of rows) {
+    lines.push(`${row.cluster} (context ${row.context})`);
+    if (row.result === "unreadable") lines.push(`  ${style("FAIL", "red")}  ${row.reason}`);
+    for (const check of row.checks) {
+      lines.push(
+        `  ${style(check.level.toUpperCase().padEnd(4), LEVEL_STYLE[check.level])}  ${check.name.padEnd(15)}  ${check.detail}`,
+      );
+      if (check.fix) lines.push(`        fix: ${check.fix.replaceAll("\n", "\n        ")}`);
+    }
+  }
+  return lines.join("\n");
+}
 
 export const doctorCommand: Command = {
   name: "doctor",
   summary:
     "check each cluster makes the filter's metrics visible (Istio version, extraStatTags, stats inclusion)",
   usage: `Usage: kwt doctor --clusters FILE [--cluster NAME]... [--concurrency N] [--timeout SECONDS]
+                  [-o json|yaml]
 
 For each cluster in FILE reads istiod's Deployment (for the Istio version) and the mesh config
 ConfigMap (istio, or istio-<revision>) and checks:
@@ -29,35 +65,38 @@ For each failed check it prints the exact change to make. Changes nothing.
 
 Options:
 ${TARGET_FLAGS_USAGE}
+${OUTPUT_FLAGS_USAGE}
 
 ${KUBECONFIG_NOTE}
 
 Exit status: 0 no check failed (warnings allowed); 1 a check failed or a cluster could not be
 read; 2 bad command line.`,
+  flags: { ...TARGET_FLAGS, ...OUTPUT_FLAGS },
   async run(argv) {
-    const options = readClusterOptions(parseArgs(argv, TARGET_FLAGS));
+    const args = parseArgs(argv, this.flags);
+    const options = readClusterOptions(args);
+    const format = outputFormat(args);
     let targets: DoctorTarget[];
     try {
       targets = readTargets(options);
     } catch (error) {
       return reportInvalidInput("doctor", error);
     }
-    const outcomes = await diagnoseAll(targets, runOptions(options, "checked"));
-    let failing = 0;
-    for (const { target, result, error } of outcomes) {
-      console.log(`${target.cluster} (context ${target.context})`);
-      if (error) console.log(`  ${style("FAIL", "red")}  ${error}`);
-      for (const check of result ?? []) {
-        console.log(
-          `  ${style(check.level.toUpperCase().padEnd(4), LEVEL_STYLE[check.level])}  ${check.name.padEnd(15)}  ${check.detail}`,
-        );
-        if (check.fix) console.log(`        fix: ${check.fix.replaceAll("\n", "\n        ")}`);
-      }
-      if (error || result?.some((check) => check.level === "fail")) failing++;
-    }
-    const healthy = outcomes.length - failing;
-    return summarize(healthy, outcomes.length, "without problems", "apply the fixes above")
-      ? EXIT_OK
-      : EXIT_FAILURE;
+    const outcomes = await diagnoseAll(
+      targets,
+      runOptions(options, (outcome) =>
+        (outcome.result as Check[]).some((check) => check.level === "fail") ? "checks failed" : "checked",
+      ),
+    );
+    return printClusterReport(format, {
+      command: "doctor",
+      rows: outcomes.map(({ target, result, error }) => doctorRow(target, result, error)),
+      what: "without problems",
+      advice: (rows) =>
+        rows.some((row) => row.result === "problems")
+          ? "apply the fixes above"
+          : "fix what stops kwt from reading them and rerun",
+      text: doctorText,
+    });
   },
 };

@@ -1,17 +1,32 @@
-import { UsageError } from "./args.js";
+import { noPositionals, parseArgs, UsageError } from "./args.js";
 import { benchCommand } from "./bench.js";
 import { buildCommand } from "./build.js";
-import { EXIT_OK, EXIT_USAGE, type Command } from "./command.js";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, InputError, kwtVersion, type Command } from "./command.js";
+import { completionCommand } from "./completion.js";
 import { demoCommand } from "./demo.js";
 import { deleteCommand } from "./delete.js";
 import { deployCommand } from "./deploy.js";
 import { diffCommand } from "./diff.js";
 import { doctorCommand } from "./doctor.js";
+import { inspectCommand } from "./inspect.js";
 import { observeConfigCommand } from "./observe-config.js";
 import { statusCommand } from "./status.js";
 import { packageCommand } from "./package.js";
 import { pushCommand } from "./push.js";
 import { runCommand } from "./run.js";
+import { closestNames } from "./suggest.js";
+
+const versionCommand: Command = {
+  name: "version",
+  summary: "print kwt's version (also kwt --version)",
+  usage: "Usage: kwt version\n\nPrints kwt's version (the package version), e.g. 0.1.0.",
+  flags: {},
+  async run(argv) {
+    noPositionals(parseArgs(argv, this.flags));
+    console.log(kwtVersion());
+    return EXIT_OK;
+  },
+};
 
 // Each command lives in its own file; add it here.
 const commands: Command[] = [
@@ -19,6 +34,7 @@ const commands: Command[] = [
   runCommand,
   packageCommand,
   pushCommand,
+  inspectCommand,
   deployCommand,
   diffCommand,
   deleteCommand,
@@ -27,6 +43,8 @@ const commands: Command[] = [
   observeConfigCommand,
   demoCommand,
   benchCommand,
+  versionCommand,
+  completionCommand(() => commands),
 ];
 
 function usage(): string {
@@ -40,8 +58,17 @@ function usage(): string {
     "Commands:",
     ...lines,
     "",
-    "Run 'kwt <command> --help' for a command's options.",
+    "Run 'kwt <command> --help' for a command's options, 'kwt --version' for the version.",
   ].join("\n");
+}
+
+function unknownCommand(name: string): string {
+  const close = closestNames(
+    name,
+    commands.map((c) => c.name),
+  );
+  const hint = close.length ? `; did you mean ${close.map((c) => `'${c}'`).join(" or ")}?` : "";
+  return `kwt: unknown command '${name}'${hint}\nsee 'kwt --help'`;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -50,9 +77,14 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return EXIT_OK;
   }
+  if (name === "--version") return versionCommand.run(rest);
+  if (name === undefined) {
+    console.error(usage());
+    return EXIT_USAGE;
+  }
   const command = commands.find((c) => c.name === name);
   if (!command) {
-    console.error(name ? `kwt: unknown command '${name}'\n\n${usage()}` : usage());
+    console.error(unknownCommand(name));
     return EXIT_USAGE;
   }
   if (rest.includes("--help") || rest.includes("-h")) {
@@ -63,8 +95,12 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(rest);
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`kwt ${command.name}: ${error.message}\n\n${command.usage}`);
+      console.error(`kwt ${command.name}: ${error.message}\nsee 'kwt ${command.name} --help'`);
       return EXIT_USAGE;
+    }
+    if (error instanceof InputError) {
+      console.error(`kwt ${command.name}: ${error.message}`);
+      return EXIT_FAILURE;
     }
     throw error;
   }

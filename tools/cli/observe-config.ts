@@ -47,19 +47,20 @@ export const observeConfigCommand: Command = {
   summary:
     "write per-cluster agent, central store, rule and Alertmanager configurations from a clusters file",
   usage: USAGE,
+  flags: {
+    clusters: "string",
+    out: "string",
+    central: "string",
+    "central-url": "string",
+    tenant: "string",
+    pods: "string",
+    "series-per-pod": "string",
+    "scrape-interval": "string",
+    "runbook-base": "string",
+    "webhook-url": "string",
+  },
   async run(argv) {
-    const args = parseArgs(argv, {
-      clusters: "string",
-      out: "string",
-      central: "string",
-      "central-url": "string",
-      tenant: "string",
-      pods: "string",
-      "series-per-pod": "string",
-      "scrape-interval": "string",
-      "runbook-base": "string",
-      "webhook-url": "string",
-    });
+    const args = parseArgs(argv, this.flags);
     const clustersPath = requiredFlag(stringFlag(args, "clusters"), "clusters");
     const out = requiredFlag(stringFlag(args, "out"), "out");
     const kind = stringFlag(args, "central") ?? DEFAULT_BUNDLE_OPTIONS.central.kind;

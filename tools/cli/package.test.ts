@@ -55,12 +55,12 @@ describe("kwt package", () => {
     ]);
   });
 
-  it("exits 2 with the usage for a bad command line", async () => {
+  it("exits 2 with one line and a pointer to --help for a bad command line", async () => {
     const result = await runKwt(["package", "--format", "zip"], env());
     expect(result.code).toBe(2);
     expect(result.stdout).toBe("");
-    expect(result.stderr).toMatch(
-      /^kwt package: --format must be one of artifact, compat, got 'zip'\n\nUsage: kwt package/,
+    expect(result.stderr).toBe(
+      "kwt package: --format must be one of artifact, compat, got 'zip'\nsee 'kwt package --help'\n",
     );
     expect((await runKwt(["package", "--tag", ".x"], env())).stderr).toContain(
       "--tag '.x' is not a valid tag",
@@ -88,6 +88,36 @@ describe("kwt package", () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toBe(
       `kwt package: ${occupied} exists and is not an OCI image layout (no oci-layout file); choose an empty or new --out directory\n`,
+    );
+  });
+
+  it("--tag adds a name to an existing layout and keeps the others", async () => {
+    const out = path.join(scratch, "tags");
+    const v1 = await runKwt(["package", "--out", out, "--tag", "v1"], env());
+    const v2 = await runKwt(["package", "--out", out, "--tag", "v2", "--format", "compat"], env());
+    const again = await runKwt(["package", "--out", out, "--tag", "v1", "--format", "compat"], env());
+    expect([v1.code, v2.code, again.code]).toEqual([0, 0, 0]);
+    const digest = (result: { stdout: string }) => /^digest=(\S+)$/m.exec(result.stdout)![1];
+    const index = JSON.parse(await readFile(path.join(out, "index.json"), "utf8")) as {
+      manifests: { digest: string; annotations: Record<string, string> }[];
+    };
+    // v1 moved to the compat image; v2 kept; the artifact image's old v1 entry is gone
+    expect(
+      index.manifests.map((m) => [m.annotations["org.opencontainers.image.ref.name"], m.digest]),
+    ).toEqual([
+      ["v2", digest(v2)],
+      ["v1", digest(again)],
+    ]);
+    expect(digest(v2)).toBe(digest(again));
+  });
+
+  it("refuses a Wasm module that is not a Proxy-Wasm module Envoy would load", async () => {
+    const bare = path.join(scratch, "bare.wasm");
+    await writeFile(bare, Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]));
+    const result = await runKwt(["package", "--wasm", bare, "--out", path.join(scratch, "bare")], env());
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^kwt package: \S*bare\.wasm is not a Proxy-Wasm module Envoy would load: Missing or unknown Proxy-Wasm ABI version/,
     );
   });
 

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { parseArgs, stringFlag, UsageError, type ParsedArgs } from "./args.js";
+import { checkProxyWasmModule, ModuleRefusedError } from "../../host-tests/harness/index.js";
+import { noPositionals, parseArgs, stringFlag, UsageError, type ParsedArgs } from "./args.js";
 import { EXIT_FAILURE, EXIT_OK, projectRoot, type Command } from "./command.js";
 import { style } from "./output.js";
 import {
@@ -11,7 +12,7 @@ import {
   type PackageFormat,
   type PackagedImage,
 } from "../oci/layout.js";
-import { writeLayout } from "../oci/layout-dir.js";
+import { readLayoutManifests, writeLayout } from "../oci/layout-dir.js";
 import { TAG, TAG_RULE } from "../oci/reference.js";
 
 export const FORMAT_HELP = [
@@ -34,7 +35,10 @@ export function formatFlag(args: ParsedArgs): PackageFormat {
   return format as PackageFormat;
 }
 
-/** The module `given` by --wasm (or build/filter.wasm) packaged in `format`. */
+/**
+ * The module `given` by --wasm (or build/filter.wasm) packaged in `format`, refused when it is not
+ * a Proxy-Wasm module Envoy would load (the same checks `kwt run` makes).
+ */
 export async function loadImage(format: PackageFormat, given: string | undefined): Promise<PackagedImage> {
   const file = given ? path.resolve(given) : path.join(projectRoot(), "build", "filter.wasm");
   let module: Uint8Array;
@@ -45,11 +49,24 @@ export async function loadImage(format: PackageFormat, given: string | undefined
     const hint = given ? "check --wasm" : "run 'npm run build' first, or pass --wasm FILE";
     throw new Error(`cannot read ${file} (${code ?? (error as Error).message}): ${hint}`);
   }
-  return packageModule(module, format, path.relative(process.cwd(), file) || file);
+  const source = path.relative(process.cwd(), file) || file;
+  const image = packageModule(module, format, source);
+  try {
+    await checkProxyWasmModule(module);
+  } catch (error) {
+    if (error instanceof ModuleRefusedError)
+      throw new Error(`${source} is not a Proxy-Wasm module Envoy would load: ${error.message}`);
+    throw error;
+  }
+  return image;
 }
 
-/** Prints a package or push failure after the command name (red on a terminal); returns EXIT_FAILURE. */
+/**
+ * Prints a package or push failure after the command name (red on a terminal); returns
+ * EXIT_FAILURE. A usage error passes through (exit 2).
+ */
 export function reportFailure(command: string, error: unknown): number {
+  if (error instanceof UsageError) throw error;
   const message = error instanceof Error ? error.message : String(error);
   console.error(`${style(`kwt ${command}:`, "red", process.stderr)} ${message}`);
   return EXIT_FAILURE;
@@ -69,25 +86,28 @@ export const packageCommand: Command = {
     FORMAT_HELP,
     "  --out DIR      the layout directory (default: build/oci); an existing layout is",
     "                 updated, any other non-empty directory is refused",
-    "  --tag NAME     the image's name in index.json (default: latest)",
+    "  --tag NAME     the image's name in index.json (default: latest); names the",
+    "                 layout already has stay, so one layout can hold several tags",
     "",
     "Prints to stdout, one key=value per line:",
     "  layout=DIR  digest=sha256:HEX  sha256=HEX (the value for WasmPlugin.sha256)",
-    "Exit codes: 0 written, 1 failed (unreadable module, invalid Wasm, unwritable directory),",
+    "Exit codes: 0 written, 1 failed (unreadable module, not a Proxy-Wasm module Envoy would",
+    "load, unwritable directory),",
     "2 bad command line.",
     "",
     "Copy the layout to a registry with 'kwt push' or e.g. 'skopeo copy oci:DIR:NAME docker://...'.",
   ].join("\n"),
+  flags: { ...MODULE_FLAGS, out: "string", tag: "string" },
   async run(argv) {
-    const args = parseArgs(argv, { ...MODULE_FLAGS, out: "string", tag: "string" });
-    if (args.positionals.length > 0) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
+    const args = parseArgs(argv, this.flags);
+    noPositionals(args);
     const format = formatFlag(args);
     const tag = stringFlag(args, "tag") ?? "latest";
     if (!TAG.test(tag)) throw new UsageError(`--tag '${tag}' is not a valid tag (${TAG_RULE})`);
     const out = path.resolve(stringFlag(args, "out") ?? path.join(projectRoot(), "build", "oci"));
     try {
       const image = await loadImage(format, stringFlag(args, "wasm"));
-      await writeLayout(out, layoutFiles(image, tag));
+      await writeLayout(out, layoutFiles(image, tag, await readLayoutManifests(out)));
       const digest = image.manifestDescriptor.digest;
       console.log(`layout=${out}`);
       console.log(`digest=${digest}`);

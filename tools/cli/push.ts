@@ -1,12 +1,20 @@
-import { parseArgs, booleanFlag, integerFlag, stringFlag, UsageError } from "./args.js";
+import { parseArgs, stringFlag } from "./args.js";
 import { EXIT_OK, type Command } from "./command.js";
 import { isInteractive, Progress, style } from "./output.js";
 import { FORMAT_HELP, formatFlag, MODULE_FLAGS, loadImage, reportFailure } from "./package.js";
-import { dockerConfigPath, loadCredentials, repositoryScope } from "../oci/auth.js";
+import { repositoryScope } from "../oci/auth.js";
 import { pushImage, manifestReference, type PushEvent } from "../oci/push.js";
-import { InvalidReferenceError, ociUrl, parseReference, type ImageReference } from "../oci/reference.js";
+import { ociUrl } from "../oci/reference.js";
 import { RegistryClient } from "../oci/registry-client.js";
-import { DEFAULT_RETRY_POLICY, type RetryNotice } from "../oci/retry.js";
+import type { RetryNotice } from "../oci/retry.js";
+import {
+  CREDENTIALS_NOTE,
+  referenceArgument,
+  registryAccess,
+  retryPolicy,
+  REGISTRY_FLAGS,
+  REGISTRY_FLAGS_USAGE,
+} from "./registry-flags.js";
 
 function shortDigest(digest: string): string {
   return digest.slice(0, "sha256:".length + 12);
@@ -45,20 +53,12 @@ export function describeRetry(notice: RetryNotice): string {
   return `attempt ${notice.attempt}/${notice.attempts} failed (${notice.reason}); retrying in ${notice.delayMs} ms`;
 }
 
-function referenceArgument(text: string): ImageReference {
-  try {
-    return parseReference(text);
-  } catch (error) {
-    if (error instanceof InvalidReferenceError) throw new UsageError(error.message);
-    throw error;
-  }
-}
-
 export const pushCommand: Command = {
   name: "push",
   summary: "package the filter and push it to an OCI registry; print its oci:// URL and sha256",
   usage: [
-    "Usage: kwt push REF [--format artifact|compat] [--wasm FILE] [--plain-http] [--retries N]",
+    "Usage: kwt push REF [--format artifact|compat] [--wasm FILE] [--retries N]",
+    "                [--plain-http | --insecure | --ca-file PEM] [--username U --password-stdin]",
     "",
     "Packages the module (as 'kwt package' does) and pushes it with the OCI distribution API:",
     "blobs the registry already has are skipped, the rest uploaded, then the manifest is put",
@@ -66,18 +66,14 @@ export const pushCommand: Command = {
     "",
     "REF: [oci://]HOST[:PORT]/REPOSITORY[:TAG][@sha256:HEX]   e.g. 127.0.0.1:5000/kwt/filter:v1",
     "     TAG defaults to 'latest' (which Istio re-pulls on every change: prefer a version tag).",
+    "     Without a HOST (no '.', ':' or localhost before the first '/') REF means Docker Hub,",
+    "     as for docker; kwt warns when it does.",
     "",
     "Options:",
     FORMAT_HELP,
-    "  --plain-http   talk HTTP, not HTTPS, to a registry that is not on loopback",
-    "                 (loopback registries always use HTTP)",
-    `  --retries N    retries after a 5xx answer or a network error, with backoff`,
-    `                 (default: ${DEFAULT_RETRY_POLICY.attempts - 1}; 4xx answers are never retried)`,
+    REGISTRY_FLAGS_USAGE,
     "",
-    "Credentials come from Docker's config.json ($DOCKER_CONFIG/config.json, else",
-    "~/.docker/config.json): auths entries, credHelpers and credsStore, as 'docker login'",
-    "writes them. Basic and bearer-token (WWW-Authenticate) registries are supported;",
-    "without credentials kwt pushes anonymously.",
+    CREDENTIALS_NOTE,
     "",
     "Prints to stdout, one key=value per line:",
     "  url=oci://HOST/REPOSITORY:TAG   (WasmPlugin.url)",
@@ -86,26 +82,22 @@ export const pushCommand: Command = {
     "Progress goes to stderr. Exit codes: 0 pushed, 1 failed (registry, network, credentials,",
     "module), 2 bad command line.",
   ].join("\n"),
+  flags: { ...MODULE_FLAGS, ...REGISTRY_FLAGS },
   async run(argv) {
-    const args = parseArgs(argv, { ...MODULE_FLAGS, "plain-http": "boolean", retries: "string" });
-    if (args.positionals.length !== 1) {
-      throw new UsageError(
-        args.positionals.length === 0 ? "REF is missing" : `expected one REF, got ${args.positionals.length}`,
-      );
-    }
-    const ref = referenceArgument(args.positionals[0]!);
+    const args = parseArgs(argv, this.flags);
+    const ref = referenceArgument("push", args);
     const format = formatFlag(args);
-    const retries = integerFlag(args, "retries", 0, 10) ?? DEFAULT_RETRY_POLICY.attempts - 1;
+    const retry = retryPolicy(args);
     const progress = new Progress(process.stderr);
     const interactive = isInteractive(process.stderr);
     try {
+      const access = await registryAccess(args, ref);
       const image = await loadImage(format, stringFlag(args, "wasm"));
       const reference = manifestReference(ref, image.manifestDescriptor.digest);
       const client = new RegistryClient(ref, {
-        plainHttp: booleanFlag(args, "plain-http"),
-        credentials: await loadCredentials(ref.registry, dockerConfigPath()),
+        ...access,
         scopes: [repositoryScope(ref.repository, ["pull", "push"])],
-        retry: { ...DEFAULT_RETRY_POLICY, attempts: retries + 1 },
+        retry,
         onRetry: (notice) => {
           // a line of its own, kept on a terminal too: a retry is worth seeing afterwards
           progress.done();

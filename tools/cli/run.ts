@@ -3,6 +3,7 @@ import path from "node:path";
 import {
   booleanFlag,
   integerFlag,
+  noPositionals,
   parseArgs,
   repeatableFlag,
   stringFlag,
@@ -10,7 +11,7 @@ import {
   type FlagSpec,
   type ParsedArgs,
 } from "./args.js";
-import { EXIT_FAILURE, EXIT_OK, projectRoot, type Command } from "./command.js";
+import { EXIT_FAILURE, EXIT_OK, InputError, projectRoot, type Command } from "./command.js";
 import {
   AccessLogFormat,
   checkLoopbackUrl,
@@ -215,7 +216,7 @@ export function parseKeyValues(flag: string, values: string[]): Record<string, s
 /** The command line as a plan; `root` is the checkout that holds build/filter.wasm. */
 export function parseRunArgs(argv: string[], root: string): RunPlan {
   const args = parseArgs(argv, FLAGS);
-  if (args.positionals.length > 0) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
+  noPositionals(args);
   const upstream = required("upstream", stringFlag(args, "upstream"));
   try {
     parseUpstreamUrl(upstream);
@@ -283,12 +284,12 @@ async function readPluginConfig(file: string | undefined): Promise<string> {
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    throw new UsageError(`--config ${file}: cannot read it: ${(error as Error).message}`);
+    throw new InputError(`--config ${file}: cannot read it: ${(error as Error).message}`);
   }
   try {
     JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`--config ${file}: not JSON: ${(error as Error).message}`);
+    throw new InputError(`--config ${file}: not JSON: ${(error as Error).message}`);
   }
   return text;
 }
@@ -297,7 +298,7 @@ async function readModule(file: string): Promise<Uint8Array> {
   try {
     return await readFile(file);
   } catch (error) {
-    throw new UsageError(
+    throw new InputError(
       `--wasm ${file}: cannot read it (run 'kwt build' first?): ${(error as Error).message}`,
     );
   }
@@ -322,6 +323,7 @@ export const runCommand: Command = {
   name: "run",
   summary: "run the filter as a local Envoy-like HTTP proxy with an admin port (/stats/prometheus)",
   usage: USAGE,
+  flags: FLAGS,
   async run(argv) {
     const plan = parseRunArgs(argv, projectRoot());
     const [pluginConfig, wasm] = await Promise.all([

@@ -1,14 +1,4 @@
 import {
-  IMAGE_FLAGS,
-  IMAGE_FLAGS_USAGE,
-  KUBECONFIG_NOTE,
-  readClusterOptions,
-  runOptions,
-  TARGET_FLAGS,
-  TARGET_FLAGS_USAGE,
-} from "../deploy/prepare.js";
-import { plansOrExit, reportFailures, summarize } from "../deploy/report.js";
-import {
   CACHE_METRIC,
   CONFIG_VALID_METRIC,
   dataPlaneCells,
@@ -20,53 +10,150 @@ import {
 import type { ClusterOutcome } from "../deploy/kube.js";
 import type { ClusterPlan } from "../deploy/plan.js";
 import { inSync, readStatuses, type PluginStatus } from "../deploy/status.js";
-import { booleanFlag, integerFlag, parseArgs, UsageError, type FlagSpec } from "./args.js";
-import { EXIT_FAILURE, EXIT_OK, projectRoot, type Command } from "./command.js";
-import { renderTable, style } from "./output.js";
+import { booleanFlag, integerFlag, parseArgs, UsageError } from "./args.js";
+import {
+  IMAGE_FLAGS,
+  IMAGE_FLAGS_USAGE,
+  KUBECONFIG_NOTE,
+  readClusterOptions,
+  TARGET_FLAGS,
+  TARGET_FLAGS_USAGE,
+} from "./cluster-flags.js";
+import {
+  OUTPUT_FLAGS,
+  OUTPUT_FLAGS_USAGE,
+  outputFormat,
+  plansOrExit,
+  printClusterReport,
+  runOptions,
+  type ClusterReport,
+  type ClusterRow,
+} from "./cluster-report.js";
+import { projectRoot, type Command } from "./command.js";
 
 function shortDigest(digest: string | undefined): string {
   return digest ? digest.slice(0, "sha256:".length + 12) : "-";
 }
 
-function matchColumn(status: PluginStatus): string {
-  if (!status.present) return "-";
-  const wrong = [
+/** What differs from what kwt deploy would apply (empty when in sync or absent). */
+function mismatches(status: PluginStatus): string[] {
+  if (!status.present) return [];
+  return [
     ...(status.digestMatches === false ? ["digest"] : []),
     ...status.differences,
     ...(status.pullSecretPresent === false ? ["pull secret missing"] : []),
   ];
-  return wrong.length ? `no: ${wrong.join(", ")}` : "yes";
 }
 
-const STATUS_FLAGS: FlagSpec = { ...TARGET_FLAGS, ...IMAGE_FLAGS, "data-plane": "boolean", sample: "string" };
+interface StatusRow extends ClusterRow {
+  /** present, absent, or unknown (the cluster could not be read). */
+  plugin: "present" | "absent" | "unknown";
+  digest?: string;
+  mismatches: string[];
+  /** With --data-plane: what the sampled sidecars said. */
+  dataPlane?: Omit<DataPlaneRow, "cluster" | "context">;
+}
 
-/** The data-plane table and, per cluster, each problem by pod; true when there are none. */
-function reportDataPlane(outcomes: ClusterOutcome<ClusterPlan, DataPlaneStatus>[]): boolean {
-  const rows = outcomes.map(({ target, result, error }) => {
-    const cells = result ? dataPlaneCells(result) : undefined;
-    return [
-      target.cluster,
-      error ? "unknown" : cells!.sidecars,
-      cells?.fetches ?? "-",
-      cells?.cache ?? "-",
-      cells?.config ?? "-",
-    ];
-  });
-  console.log("");
-  console.log(renderTable([["CLUSTER", "SIDECARS", "FETCHES", "CACHE", "CONFIG VALID"], ...rows]));
-  reportFailures(outcomes);
-  for (const { target, result } of outcomes) {
-    for (const problem of result?.problems ?? [])
-      console.log(`${style("problem", "red")} ${target.cluster}: ${problem}`);
+function statusRow(
+  cluster: string,
+  context: string,
+  status: PluginStatus | undefined,
+  error?: string,
+): StatusRow {
+  const base = { cluster, context };
+  if (error || !status) {
+    return {
+      ...base,
+      ok: false,
+      result: "unreadable",
+      reason: error ?? "no answer",
+      plugin: "unknown",
+      mismatches: [],
+    };
   }
-  return outcomes.every((outcome) => outcome.result && outcome.result.problems.length === 0);
+  const wrong = mismatches(status);
+  const ok = inSync(status);
+  const reason = !status.present
+    ? "no WasmPlugin yet: kwt deploy creates it"
+    : ok
+      ? undefined
+      : `kwt deploy would change: ${wrong.join(", ")}`;
+  return {
+    ...base,
+    ok,
+    result: !status.present ? "absent" : ok ? "in-sync" : "differs",
+    ...(reason ? { reason } : {}),
+    ...(status.digest ? { digest: status.digest } : {}),
+    plugin: status.present ? "present" : "absent",
+    mismatches: wrong,
+  };
+}
+
+/** Deploying fixes drift; it does not fix a cluster that could not be read. */
+function advice(rows: StatusRow[]): string {
+  const unreadable = rows.filter((row) => row.result === "unreadable").length;
+  const drifted = rows.filter((row) => !row.ok).length - unreadable;
+  const deploy = unreadable
+    ? `kwt deploy brings the ${drifted} that differ in line`
+    : "kwt deploy brings them in line";
+  const read = `${unreadable} could not be read: fix what REASON says and rerun`;
+  return [...(drifted ? [deploy] : []), ...(unreadable ? [read] : [])].join("; ");
+}
+
+/** One cluster's sampled sidecars: a row of the data-plane table, and `dataPlane` of the status row. */
+interface DataPlaneRow extends ClusterRow {
+  result: "healthy" | "problems" | "unreadable";
+  /** What the sampled sidecars said; absent when the cluster could not be read. */
+  sample?: DataPlaneStatus;
+}
+
+function dataPlaneRow({ target, result, error }: ClusterOutcome<ClusterPlan, DataPlaneStatus>): DataPlaneRow {
+  const base = { cluster: target.cluster, context: target.context };
+  if (!result) return { ...base, ok: false, result: "unreadable", reason: error ?? "no answer" };
+  const ok = result.problems.length === 0;
+  return {
+    ...base,
+    ok,
+    result: ok ? "healthy" : "problems",
+    ...(ok ? {} : { reason: result.problems.join("; ") }),
+    sample: result,
+  };
+}
+
+const DATA_PLANE_ADVICE = "fix what REASON says (each problem names its pod) and rerun";
+
+/** A data-plane table cell from the sample, or `unread` when the cluster could not be read. */
+function sampleCell(
+  cell: keyof ReturnType<typeof dataPlaneCells>,
+  unread: string,
+): (row: DataPlaneRow) => string {
+  return (row) => (row.sample ? dataPlaneCells(row.sample)[cell] : unread);
+}
+
+const DATA_PLANE_COLUMNS = [
+  { header: "SIDECARS", cell: sampleCell("sidecars", "unknown") },
+  { header: "FETCHES", cell: sampleCell("fetches", "-") },
+  { header: "CACHE", cell: sampleCell("cache", "-") },
+  { header: "CONFIG VALID", cell: sampleCell("config", "-") },
+];
+
+/** For scripts, one row per cluster: the status row with its data-plane row; ok only when both are. */
+function withDataPlane(row: StatusRow, dataPlane: DataPlaneRow): StatusRow {
+  const { cluster: _cluster, context: _context, ...sidecars } = dataPlane;
+  const reasons = [row.reason, dataPlane.reason && `data plane: ${dataPlane.reason}`].filter(Boolean);
+  return {
+    ...row,
+    ok: row.ok && dataPlane.ok,
+    ...(reasons.length ? { reason: reasons.join("; ") } : {}),
+    dataPlane: sidecars,
+  };
 }
 
 export const statusCommand: Command = {
   name: "status",
   summary: "per cluster: is the WasmPlugin there, which digest it pins, does it match the clusters file",
   usage: `Usage: kwt status --clusters FILE [--image REF] [--digest sha256:...] [--cluster NAME]...
-                  [--concurrency N] [--timeout SECONDS] [--data-plane [--sample N]]
+                  [--concurrency N] [--timeout SECONDS] [--data-plane [--sample N]] [-o json|yaml]
 
 Reads the WasmPlugin kwt deploy would manage in each cluster of FILE and compares it with what
 kwt deploy would apply now: the pinned digest (when --digest or digest: is given), every spec
@@ -87,15 +174,18 @@ ${TARGET_FLAGS_USAGE}
 ${IMAGE_FLAGS_USAGE}
   --data-plane         also read the sidecars' Wasm and filter metrics (needs pods/proxy)
   --sample N           sidecar pods read per cluster with --data-plane (1-100, default 5)
+${OUTPUT_FLAGS_USAGE}
 
 ${KUBECONFIG_NOTE}
 
 Exit status: 0 every cluster in sync (and, with --data-plane, no problem in the sample); 1 a
 cluster is missing the plugin, differs, could not be read, or a sampled proxy has a problem
 (details printed); 2 bad command line.`,
+  flags: { ...TARGET_FLAGS, ...IMAGE_FLAGS, ...OUTPUT_FLAGS, "data-plane": "boolean", sample: "string" },
   async run(argv) {
-    const args = parseArgs(argv, STATUS_FLAGS);
+    const args = parseArgs(argv, this.flags);
     const options = readClusterOptions(args);
+    const format = outputFormat(args);
     const dataPlane = booleanFlag(args, "data-plane");
     const sample = integerFlag(args, "sample", 1, 100);
     if (sample !== undefined && !dataPlane) throw new UsageError("--sample goes with --data-plane");
@@ -105,28 +195,59 @@ cluster is missing the plugin, differs, could not be read, or a sampled proxy ha
     });
     if (typeof prepared === "number") return prepared;
     const outcomes = await readStatuses(prepared.plans, runOptions(options, "read"));
-    const rows = outcomes.map(({ target, result, error }) => [
-      target.cluster,
-      target.context,
-      error ? "unknown" : result!.present ? "present" : "absent",
-      shortDigest(result?.digest),
-      result ? matchColumn(result) : "-",
-    ]);
-    console.log(renderTable([["CLUSTER", "CONTEXT", "PLUGIN", "DIGEST", "MATCHES"], ...rows]));
-    reportFailures(outcomes);
-    if (prepared.plans[0]?.digest === undefined) {
-      console.log("digest not compared: pass --digest sha256:... or set digest: in the clusters file");
-    }
-    const synced = outcomes.filter((outcome) => outcome.result && inSync(outcome.result)).length;
-    const controlPlane = summarize(synced, outcomes.length, "in sync", "kwt deploy brings them in line");
-    if (!dataPlane) return controlPlane ? EXIT_OK : EXIT_FAILURE;
+    const rows = outcomes.map(({ target, result, error }) =>
+      statusRow(target.cluster, target.context, result, error),
+    );
+    const notes =
+      prepared.plans[0]?.digest === undefined
+        ? ["digest not compared: pass --digest sha256:... or set digest: in the clusters file"]
+        : [];
+    const report: ClusterReport<StatusRow> = {
+      command: "status",
+      rows,
+      what: "in sync",
+      advice,
+      notes,
+      columns: [
+        { header: "PLUGIN", cell: (row) => row.plugin },
+        { header: "DIGEST", cell: (row) => shortDigest(row.digest) },
+        {
+          header: "MATCHES",
+          cell: (row) =>
+            row.plugin !== "present"
+              ? "-"
+              : row.mismatches.length
+                ? `no: ${row.mismatches.join(", ")}`
+                : "yes",
+        },
+      ],
+    };
+    if (!dataPlane) return printClusterReport(format, report);
     const proxies = await readDataPlane(prepared.plans, {
       ...runOptions(options, "sidecars read"),
       sample: sample ?? 5,
     });
-    const healthy = reportDataPlane(proxies);
-    const clean = proxies.filter((outcome) => outcome.result && outcome.result.problems.length === 0).length;
-    summarize(clean, proxies.length, "with a healthy data plane sample", "see the problems above");
-    return controlPlane && healthy ? EXIT_OK : EXIT_FAILURE;
+    const sidecarRows = proxies.map(dataPlaneRow);
+    if (format !== "table") {
+      return printClusterReport(format, {
+        ...report,
+        rows: rows.map((row, index) => withDataPlane(row, sidecarRows[index]!)),
+        what: "in sync with a healthy data plane sample",
+        advice: () =>
+          [advice(rows), sidecarRows.some((row) => !row.ok) ? `data plane: ${DATA_PLANE_ADVICE}` : ""]
+            .filter(Boolean)
+            .join("; "),
+      });
+    }
+    const controlPlane = printClusterReport(format, report);
+    console.log("");
+    const proxiesSaid = printClusterReport(format, {
+      command: "status",
+      rows: sidecarRows,
+      what: "with a healthy data plane sample",
+      advice: () => DATA_PLANE_ADVICE,
+      columns: DATA_PLANE_COLUMNS,
+    });
+    return Math.max(controlPlane, proxiesSaid);
   },
 };

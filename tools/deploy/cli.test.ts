@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments, stringify } from "yaml";
 import { main } from "../cli/main.js";
 import { startRegistry, pushTestModule, type RunningRegistry } from "../testing/oci/registry.js";
 import { useFakeClusters, type FakeKubeApi } from "../testing/kube/fake-kube-api.js";
@@ -60,6 +60,24 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** istiod 1.26.2 and the mesh config `mesh`, as doctor reads them. */
+function seedIstio(server: FakeKubeApi, mesh: string): void {
+  server.seed({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "istiod", namespace: "istio-system" },
+    spec: {
+      template: { spec: { containers: [{ name: "discovery", image: "docker.io/istio/pilot:1.26.2" }] } },
+    },
+  });
+  server.seed({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "istio", namespace: "istio-system" },
+    data: { mesh },
+  });
+}
+
 describe("kwt deploy / status / doctor without clusters", () => {
   const previousKubeconfig = process.env.KUBECONFIG;
   beforeEach(() => {
@@ -100,7 +118,7 @@ describe("kwt deploy / status / doctor without clusters", () => {
   it("refuses a bad command line with exit 2", async () => {
     expect(await kwt("deploy", "--dry-run")).toMatchObject({
       code: 2,
-      stderr: expect.stringMatching(/^kwt deploy: --clusters FILE is required\n\nUsage:/),
+      stderr: "kwt deploy: --clusters FILE is required\nsee 'kwt deploy --help'\n",
     });
     expect((await kwt("status", "--clusters", clustersFile, "--concurrency", "0")).stderr).toMatch(
       /^kwt status: --concurrency must be an integer from 1 to 32, got '0'/,
@@ -114,8 +132,8 @@ describe("kwt deploy / status / doctor without clusters", () => {
     const several = await kwt("deploy", "--clusters", clustersFile, "--digest", DIGEST, "--dry-run");
     expect(several.code).toBe(2);
     expect(several.stdout).toBe("");
-    expect(several.stderr).toMatch(
-      /^kwt deploy: --dry-run prints one cluster to stdout, and 2 are selected \(east, west\): pass --cluster NAME, or --output-dir DIR for one file per cluster\n\nUsage:/,
+    expect(several.stderr).toBe(
+      "kwt deploy: --dry-run prints one cluster to stdout, and 2 are selected (east, west): pass --cluster NAME, or --output-dir DIR for one file per cluster\nsee 'kwt deploy --help'\n",
     );
     const { code, stdout, stderr } = await kwt(
       "deploy",
@@ -243,7 +261,7 @@ describe("kwt deploy / status / doctor without clusters", () => {
       stderr: [
         "kwt deploy: nothing done; fix these first:",
         "  - image: missing: set image: in the clusters file or pass --image oci://...",
-        "  - cluster east: pluginConfig.tracing.minProbability (from clusters[0].config): must be <= 1",
+        "  - cluster east: pluginConfig.tracing.minProbability (from clusters[0].config): 7 is out of range; expected a number from 0 to 1",
         "",
       ].join("\n"),
     });
@@ -305,19 +323,14 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     expect(refused.code).toBe(1);
     expect(refused.stdout).toBe(
       [
-        "CLUSTER  CONTEXT   RESULT   OBJECTS",
-        "east     ctx-east  skipped  -",
-        "west     ctx-west  failed   -",
+        "CLUSTER  CONTEXT   RESULT   OBJECTS  REASON",
+        "east     ctx-east  skipped  -        dry run passed; nothing applied anywhere because west refused or could not be reached (--keep-going applies to the others)",
+        'west     ctx-west  failed   -        dry run: dry-run applying WasmPlugin istio-system/kwt: the API server refused WasmPlugin istio-system/kwt (400): admission webhook "validation.istio.io" denied the request: spec.url: registry not allowed by policy',
         "0 of 2 clusters applied; fix the failed clusters and rerun, or rerun with --keep-going",
         "",
       ].join("\n"),
     );
-    expect(refused.stderr).toContain(
-      'failed west (ctx-west): dry run: dry-run applying WasmPlugin istio-system/kwt: the API server refused WasmPlugin istio-system/kwt (400): admission webhook "validation.istio.io" denied the request: spec.url: registry not allowed by policy\n',
-    );
-    expect(refused.stderr).toContain(
-      "skipped east (ctx-east): dry run passed; nothing applied anywhere because west refused or could not be reached (--keep-going applies to the others)\n",
-    );
+    expect(refused.stderr).not.toContain("dry run");
     const patches = east!.requests.filter((request) => request.method === "PATCH");
     expect(patches.map((request) => request.query.get("dryRun"))).toEqual(["All"]);
     expect(east!.stored(WASM, "WasmPlugin", "istio-system", "kwt")).toBeUndefined();
@@ -325,7 +338,9 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     const partial = await deploy("--keep-going");
     expect(partial.code).toBe(1);
     expect(partial.stdout).toContain("east     ctx-east  applied  WasmPlugin created\n");
-    expect(partial.stdout).toContain("west     ctx-west  failed   -\n");
+    expect(partial.stdout).toMatch(
+      /^west +ctx-west +failed +- +dry run: dry-run applying WasmPlugin istio-system\/kwt: the API server refused/m,
+    );
     expect(west!.stored(WASM, "WasmPlugin", "istio-system", "kwt")).toBeUndefined();
 
     west!.admission = undefined;
@@ -340,7 +355,7 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     west!.intercept = () => "hang";
     const result = await deploy("--timeout", "1");
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`failed west (ctx-west): dry run: no answer from ${west!.url} within 1s`);
+    expect(result.stdout).toContain(`dry run: no answer from ${west!.url} within 1s`);
     expect(
       east!.requests.filter((request) => request.method === "PATCH" && !request.query.has("dryRun")),
     ).toEqual([]);
@@ -373,15 +388,12 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     expect(first.code).toBe(1);
     expect(first.stdout).toBe(
       [
-        "CLUSTER  CONTEXT   RESULT   OBJECTS",
+        "CLUSTER  CONTEXT   RESULT   OBJECTS             REASON",
         "east     ctx-east  applied  WasmPlugin created",
-        "west     ctx-west  failed   -",
+        "west     ctx-west  failed   -                   applying WasmPlugin istio-system/kwt: the API server failed (500): etcd unavailable; rerun when it is healthy",
         "1 of 2 clusters applied; rerun to retry the failed ones",
         "",
       ].join("\n"),
-    );
-    expect(first.stderr).toContain(
-      "failed west (ctx-west): applying WasmPlugin istio-system/kwt: the API server failed (500): etcd unavailable; rerun when it is healthy\n",
     );
     expect(first.stderr).toMatch(/^\[1\/2\] (east|west): /);
 
@@ -411,7 +423,14 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
       "east",
     );
     expect(drift.code).toBe(1);
-    expect(drift.stdout).toContain(`east     ctx-east  present  ${pushedDigest.slice(0, 19)}  no: digest\n`);
+    expect(drift.stdout).toBe(
+      [
+        "CLUSTER  CONTEXT   PLUGIN   DIGEST               MATCHES     REASON",
+        `east     ctx-east  present  ${pushedDigest.slice(0, 19)}  no: digest  kwt deploy would change: digest`,
+        "0 of 1 cluster in sync; kwt deploy brings them in line",
+        "",
+      ].join("\n"),
+    );
     expect(fixture.clusters.servers.east!.stored(WASM, "WasmPlugin", "istio-system", "kwt")).toBeDefined();
   });
 
@@ -451,6 +470,55 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     expect((await kwt("delete", "--clusters", registryClusters)).stdout).toContain(
       "east     ctx-east  done    WasmPlugin absent\n",
     );
+    const scripted = await kwt(
+      "diff",
+      "--clusters",
+      changed,
+      "--digest",
+      pushedDigest,
+      "--cluster",
+      "east",
+      "-o",
+      "yaml",
+    );
+    expect(scripted.code).toBe(0);
+    expect(parse(scripted.stdout)).toMatchObject({
+      version: 1,
+      command: "diff",
+      clusters: [
+        {
+          cluster: "east",
+          ok: true,
+          result: "changes",
+          changes: [
+            {
+              kind: "WasmPlugin",
+              action: "create",
+              fields: expect.arrayContaining([
+                { path: "spec.pluginConfig.tracing.minProbability", after: "0.5" },
+              ]) as unknown,
+            },
+          ],
+        },
+      ],
+      summary: { total: 1, ok: 1, message: "1 of 1 cluster diffed, 1 with changes" },
+    });
+    const deleted = await kwt("delete", "--clusters", registryClusters, "--cluster", "west", "-o", "json");
+    expect(JSON.parse(deleted.stdout)).toMatchObject({
+      command: "delete",
+      clusters: [
+        {
+          cluster: "west",
+          ok: true,
+          result: "done",
+          objects: [{ kind: "WasmPlugin", namespace: "istio-system", name: "kwt", action: "absent" }],
+        },
+      ],
+    });
+    expect(await kwt("diff", "--clusters", registryClusters, "--sample", "3")).toMatchObject({
+      code: 2,
+      stderr: "kwt diff: unknown option --sample\nsee 'kwt diff --help'\n",
+    });
   });
 
   it("status --data-plane adds what sampled sidecars say, and exits 1 on a rejected configuration", async () => {
@@ -488,39 +556,56 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     expect(status.code).toBe(1);
     expect(status.stdout.split("\n").slice(4)).toEqual([
       "",
-      "CLUSTER  SIDECARS     FETCHES    CACHE          CONFIG VALID",
-      "east     1 of 1 read  success 1  1 of 1 cached  not reported by this filter version",
-      "west     1 of 1 read  success 1  1 of 1 cached  reported by 1 of 1",
-      'problem west: pod default/hello-1: configuration rejected, not the one given (kwt_config_valid{root_id="kwt"} = 0)',
-      "1 of 2 clusters with a healthy data plane sample; see the problems above",
+      "CLUSTER  CONTEXT   SIDECARS     FETCHES    CACHE          CONFIG VALID                         REASON",
+      "east     ctx-east  1 of 1 read  success 1  1 of 1 cached  not reported by this filter version",
+      'west     ctx-west  1 of 1 read  success 1  1 of 1 cached  reported by 1 of 1                   pod default/hello-1: configuration rejected, not the one given (kwt_config_valid{root_id="kwt"} = 0)',
+      "1 of 2 clusters with a healthy data plane sample; fix what REASON says (each problem names its pod) and rerun",
       "",
     ]);
+    const json = await kwt(
+      "status",
+      "--clusters",
+      registryClusters,
+      "--digest",
+      pushedDigest,
+      "--data-plane",
+      "-o",
+      "json",
+    );
+    expect(json.code).toBe(1);
+    const rows = (JSON.parse(json.stdout) as { clusters: Record<string, unknown>[] }).clusters;
+    expect(rows.map((row) => [row.cluster, row.ok, row.result, row.reason])).toEqual([
+      ["east", true, "in-sync", undefined],
+      [
+        "west",
+        false,
+        "in-sync",
+        'data plane: pod default/hello-1: configuration rejected, not the one given (kwt_config_valid{root_id="kwt"} = 0)',
+      ],
+    ]);
+    expect(rows[1]!.dataPlane).toEqual({
+      ok: false,
+      result: "problems",
+      reason:
+        'pod default/hello-1: configuration rejected, not the one given (kwt_config_valid{root_id="kwt"} = 0)',
+      sample: {
+        sampled: 1,
+        read: 1,
+        fetches: { success: 1 },
+        podsWithCachedModule: 1,
+        configReported: 1,
+        problems: [
+          'pod default/hello-1: configuration rejected, not the one given (kwt_config_valid{root_id="kwt"} = 0)',
+        ],
+      },
+    });
     expect((await kwt("status", "--clusters", registryClusters, "--sample", "3")).code).toBe(2);
   });
 
   it("doctor prints each check and the exact fix", async () => {
-    for (const server of Object.values(fixture.clusters.servers)) {
-      server.seed({
-        apiVersion: "apps/v1",
-        kind: "Deployment",
-        metadata: { name: "istiod", namespace: "istio-system" },
-        spec: {
-          template: { spec: { containers: [{ name: "discovery", image: "docker.io/istio/pilot:1.26.2" }] } },
-        },
-      });
-    }
-    fixture.clusters.servers.east!.seed({
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: { name: "istio", namespace: "istio-system" },
-      data: { mesh: `defaultConfig:\n  extraStatTags: [${FILTER_METRIC_LABELS.join(",")}]\n` },
-    });
-    fixture.clusters.servers.west!.seed({
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: { name: "istio", namespace: "istio-system" },
-      data: { mesh: "accessLogFile: /dev/stdout\n" },
-    });
+    const { east, west } = fixture.clusters.servers;
+    seedIstio(east!, `defaultConfig:\n  extraStatTags: [${FILTER_METRIC_LABELS.join(",")}]\n`);
+    seedIstio(west!, "accessLogFile: /dev/stdout\n");
     const { code, stdout } = await kwt("doctor", "--clusters", clustersFile);
     expect(code).toBe(1);
     const lines = stdout.split("\n");
@@ -541,5 +626,236 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
       "            kubectl --context 'ctx-west' -n istio-system patch configmap istio --type merge -p '",
     );
     expect(lines.at(-2)).toBe("1 of 2 clusters without problems; apply the fixes above");
+  });
+
+  it("-o json and -o yaml give the documented shape, reason included", async () => {
+    const { west } = fixture.clusters.servers;
+    west!.intercept = (request) =>
+      request.method === "PATCH" && !request.query.has("dryRun")
+        ? { code: 500, message: "etcd unavailable" }
+        : undefined;
+    const deployed = await deploy("-o", "json");
+    expect(deployed.code).toBe(1);
+    expect(JSON.parse(deployed.stdout)).toEqual({
+      version: 1,
+      kwtVersion: "0.1.0",
+      command: "deploy",
+      clusters: [
+        {
+          cluster: "east",
+          context: "ctx-east",
+          ok: true,
+          result: "applied",
+          objects: [{ kind: "WasmPlugin", namespace: "istio-system", name: "kwt", action: "created" }],
+        },
+        {
+          cluster: "west",
+          context: "ctx-west",
+          ok: false,
+          result: "failed",
+          reason:
+            "applying WasmPlugin istio-system/kwt: the API server failed (500): etcd unavailable; rerun when it is healthy",
+          objects: [],
+        },
+      ],
+      summary: { total: 2, ok: 1, message: "1 of 2 clusters applied; rerun to retry the failed ones" },
+      notes: [],
+    });
+    const status = await kwt("status", "--clusters", registryClusters, "--output=yaml");
+    expect(status.code).toBe(1);
+    expect(parse(status.stdout)).toMatchObject({
+      version: 1,
+      command: "status",
+      clusters: [
+        {
+          cluster: "east",
+          ok: true,
+          result: "in-sync",
+          plugin: "present",
+          digest: pushedDigest,
+          mismatches: [],
+        },
+        {
+          cluster: "west",
+          ok: false,
+          result: "absent",
+          plugin: "absent",
+          reason: "no WasmPlugin yet: kwt deploy creates it",
+        },
+      ],
+      notes: ["digest not compared: pass --digest sha256:... or set digest: in the clusters file"],
+    });
+    seedIstio(
+      fixture.clusters.servers.east!,
+      `defaultConfig:\n  extraStatTags: [${FILTER_METRIC_LABELS.join(",")}]\n`,
+    );
+    const doctor = await kwt("doctor", "--clusters", registryClusters, "--cluster", "east", "-o", "json");
+    expect(doctor.code).toBe(0);
+    const report = JSON.parse(doctor.stdout) as {
+      clusters: { result: string; checks: { name: string; level: string }[] }[];
+    };
+    expect(
+      report.clusters.map((row) => [row.result, row.checks.map((check) => `${check.name}:${check.level}`)]),
+    ).toEqual([["ok", ["Istio version:ok", "extraStatTags:ok", "stats inclusion:ok"]]]);
+    expect(await kwt("status", "--clusters", registryClusters, "-o", "xml")).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "kwt status: --output must be one of table, json, yaml, got 'xml'\nsee 'kwt status --help'\n",
+    });
+  });
+});
+
+describe("kwt deploy / status / doctor for scripts and on the failure paths", () => {
+  const fixture = useFakeClusters(["east", "west"]);
+
+  it("an unreachable cluster: status says to fix it, not to deploy; doctor says it once", async () => {
+    const { east, west } = fixture.clusters.servers;
+    seedIstio(east!, `defaultConfig:\n  extraStatTags: [${FILTER_METRIC_LABELS.join(",")}]\n`);
+    await west!.close();
+    const status = await kwt("status", "--clusters", clustersFile, "--digest", DIGEST);
+    expect(status.code).toBe(1);
+    const lines = status.stdout.split("\n");
+    expect(lines[0]).toMatch(/^CLUSTER +CONTEXT +PLUGIN +DIGEST +MATCHES +REASON$/);
+    expect(lines[2]).toMatch(
+      new RegExp(
+        `^west +ctx-west +unknown +- +- +discovering extensions\\.istio\\.io/v1alpha1: cannot reach the API server at ${west!.url}`,
+      ),
+    );
+    expect(lines.at(-2)).toBe(
+      "0 of 2 clusters in sync; kwt deploy brings the 1 that differ in line; 1 could not be read: fix what REASON says and rerun",
+    );
+
+    const doctor = await kwt("doctor", "--clusters", clustersFile);
+    expect(doctor.code).toBe(1);
+    const westLines = doctor.stdout.split("\n").filter((line) => line.includes("cannot reach"));
+    expect(westLines).toHaveLength(1);
+    expect(westLines[0]).toMatch(/^ {2}FAIL {2}discovering apps\/v1: cannot reach the API server/);
+    expect(doctor.stdout.split("\n").at(-2)).toBe(
+      "1 of 2 clusters without problems; fix what stops kwt from reading them and rerun",
+    );
+    expect(doctor.stderr).toMatch(/\] west: failed\n/);
+  });
+
+  it("doctor's progress says 'checks failed', not 'checked', when a check fails", async () => {
+    seedIstio(fixture.clusters.servers.east!, "accessLogFile: /dev/stdout\n");
+    const doctor = await kwt("doctor", "--clusters", clustersFile, "--cluster", "east");
+    expect(doctor.code).toBe(1);
+    expect(doctor.stderr).toBe("[1/1] east: checks failed\n");
+  });
+
+  it("skips a missing KUBECONFIG entry as kubectl does, and says so when there is no kubeconfig at all", async () => {
+    process.env.KUBECONFIG = [path.join(dir, "absent.kubeconfig"), fixture.clusters.kubeconfig].join(
+      path.delimiter,
+    );
+    expect((await kwt("status", "--clusters", clustersFile, "--cluster", "east")).stdout).toContain(
+      "east     ctx-east  absent",
+    );
+    const home = process.env.HOME;
+    delete process.env.KUBECONFIG;
+    process.env.HOME = dir;
+    try {
+      expect(await kwt("status", "--clusters", clustersFile)).toEqual({
+        code: 1,
+        stdout: "",
+        stderr:
+          "kwt status: no kubeconfig: KUBECONFIG is not set and ~/.kube/config does not exist; point KUBECONFIG at your kubeconfig file(s)\n",
+      });
+    } finally {
+      process.env.HOME = home;
+    }
+  });
+
+  it("talks to a plain-http server as kubectl does, and names a failing exec credential plugin", async () => {
+    const { east } = fixture.clusters.servers;
+    const kubeconfig = path.join(dir, "special.kubeconfig");
+    writeFileSync(
+      kubeconfig,
+      stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "proxy", cluster: { server: east!.url } }],
+        users: [
+          { name: "token", user: { token: "token-east" } },
+          {
+            name: "broken-exec",
+            user: {
+              exec: {
+                apiVersion: "client.authentication.k8s.io/v1beta1",
+                command: "sh",
+                args: ["-c", "echo 'token expired: run login' >&2; exit 1"],
+              },
+            },
+          },
+          {
+            name: "absent-exec",
+            user: {
+              exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "kwt-no-such-plugin" },
+            },
+          },
+        ],
+        contexts: [
+          { name: "ctx-east", context: { cluster: "proxy", user: "token" } },
+          { name: "ctx-west", context: { cluster: "proxy", user: "broken-exec" } },
+          { name: "ctx-north", context: { cluster: "proxy", user: "absent-exec" } },
+        ],
+      }),
+    );
+    process.env.KUBECONFIG = kubeconfig;
+    const clusters = path.join(dir, "three.yaml");
+    writeFileSync(
+      clusters,
+      "image: oci://registry.example.com/kwt:1\nclusters:\n  - { name: east, context: ctx-east }\n  - { name: west, context: ctx-west }\n  - { name: north, context: ctx-north }\n",
+    );
+    const status = await kwt("status", "--clusters", clusters, "-o", "json");
+    const rows = (
+      JSON.parse(status.stdout) as { clusters: { cluster: string; result: string; reason?: string }[] }
+    ).clusters;
+    expect(rows.map((row) => [row.cluster, row.result, row.reason])).toEqual([
+      ["east", "absent", "no WasmPlugin yet: kwt deploy creates it"],
+      [
+        "west",
+        "unreadable",
+        `context "ctx-west": getting the credentials of user "broken-exec" (exec plugin 'sh') failed: token expired: run login; run it yourself to see why, or log in again`,
+      ],
+      [
+        "north",
+        "unreadable",
+        `context "ctx-north": getting the credentials of user "absent-exec" (exec plugin 'kwt-no-such-plugin') failed: not found on PATH; run it yourself to see why, or log in again`,
+      ],
+    ]);
+  });
+});
+
+describe("kwt deploy input checks", () => {
+  it("a missing --pushed file is bad input (1), like a missing clusters file", async () => {
+    const missing = path.join(dir, "no-push.out");
+    const result = await kwt("deploy", "--clusters", clustersFile, "--pushed", missing, "--dry-run");
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^kwt deploy: --pushed ${missing}: cannot read it: ENOENT`));
+  });
+
+  it("a malformed --digest is one problem, not also 'digest: missing'", async () => {
+    const result = await kwt("deploy", "--clusters", clustersFile, "--digest", "sha256:abc", "--dry-run");
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'kwt deploy: nothing done; fix this first:\n  - --digest: must be sha256:<64 lower-case hex digits>, got "sha256:abc"\n',
+    );
+  });
+
+  it("warns when the selector leaves out the ingress gateway", async () => {
+    const selected = path.join(dir, "selected.yaml");
+    writeFileSync(
+      selected,
+      `image: oci://registry.example.com/kwt:1\nselector: { matchLabels: { serving.knative.dev/service: hello } }\nclusters:\n  - { name: east, context: ctx-east }\n`,
+    );
+    const result = await kwt("deploy", "--clusters", selected, "--digest", DIGEST, "--dry-run");
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(
+      "kwt deploy: warning: the WasmPlugin leaves out the ingress gateway (east: its selector (serving.knative.dev/service=hello) does not match the ingress gateway's labels (istio=ingressgateway)): the client-visible latency (knative_request_duration_milliseconds) is recorded only there; deploy a second WasmPlugin for the gateway (docs/operations.md) or widen the selector\n",
+    );
+    expect(
+      (await kwt("deploy", "--clusters", clustersFile, "--digest", DIGEST, "--dry-run", "--cluster", "east"))
+        .stderr,
+    ).toBe("");
   });
 });

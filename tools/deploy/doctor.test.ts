@@ -129,6 +129,17 @@ describe("doctor checks", () => {
       level: "warn",
       fix: "to be sure, add the prefix in the mesh config: meshConfig.defaultConfig.proxyStatsMatcher.inclusionPrefixes: [wasmcustom]",
     });
+    expect(checkStatsInclusion("defaultConfig: {}", undefined).detail).toBe(
+      "Istio version unknown, and the mesh's proxyStatsMatcher does not include wasmcustom.* itself",
+    );
+  });
+
+  it("names a known but old version instead of calling it unknown", () => {
+    expect(checkStatsInclusion("defaultConfig: {}", { major: 1, minor: 18, text: "1.18.7" })).toMatchObject({
+      level: "warn",
+      detail:
+        "kwt knows the built-in stats inclusions of Istio 1.20 and newer, not of 1.18.7, and the mesh's proxyStatsMatcher does not include wasmcustom.* itself",
+    });
   });
 });
 

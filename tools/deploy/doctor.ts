@@ -170,10 +170,13 @@ export function checkStatsInclusion(meshText: string | undefined, version: Istio
       }
     });
   if (covered) return { name, level: "ok", detail: "the mesh's proxyStatsMatcher includes wasmcustom.*" };
+  const why = version
+    ? `kwt knows the built-in stats inclusions of Istio ${OLDEST_ISTIO.major}.${OLDEST_ISTIO.minor} and newer, not of ${version.text}`
+    : "Istio version unknown";
   return {
     name,
     level: "warn",
-    detail: "Istio version unknown, and the mesh's proxyStatsMatcher does not include wasmcustom.* itself",
+    detail: `${why}, and the mesh's proxyStatsMatcher does not include wasmcustom.* itself`,
     fix: "to be sure, add the prefix in the mesh config: meshConfig.defaultConfig.proxyStatsMatcher.inclusionPrefixes: [wasmcustom]",
   };
 }
@@ -217,7 +220,9 @@ async function meshText(
   return (live as { data?: Record<string, string> }).data?.mesh;
 }
 
+/** A check that could not read what it needs fails alone, unless the whole cluster is out of reach. */
 function failed(name: string, error: unknown): Check {
+  if (error instanceof ClusterError && error.scope === "cluster") throw error;
   return { name, level: "fail", detail: error instanceof Error ? error.message : String(error) };
 }
 

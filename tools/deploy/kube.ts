@@ -2,8 +2,11 @@
  * Kubernetes access for deploy, status and doctor: one client per kubeconfig context, failures
  * turned into sentences a person can act on, and bounded, time-limited work across clusters.
  */
+import { existsSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
+import os from "node:os";
+import path from "node:path";
 import {
   ApiException,
   KubeConfig,
@@ -15,8 +18,18 @@ import {
 /** Field manager of every server-side apply kwt makes. */
 export const FIELD_MANAGER = "kwt";
 
-/** A failure already phrased for the person running kwt. */
-export class ClusterError extends Error {}
+/**
+ * A failure already phrased for the person running kwt. `cluster`: nothing can be read from this
+ * cluster (unreachable, credentials refused); `object`: this one request failed, others may not.
+ */
+export class ClusterError extends Error {
+  constructor(
+    message: string,
+    readonly scope: "cluster" | "object" = "object",
+  ) {
+    super(message);
+  }
+}
 
 export interface ObjectRef {
   apiVersion: string;
@@ -33,17 +46,43 @@ export interface LiveIdentity {
 /** The largest answer kwt reads from a raw GET (a sidecar's merged metrics are well below). */
 const MAX_RAW_BYTES = 8 * 1024 * 1024;
 
-/** The user's kubeconfig as kubectl would read it: $KUBECONFIG (several files joined by ':'), else ~/.kube/config. */
-export function loadKubeConfig(): KubeConfig {
-  const config = new KubeConfig();
-  try {
-    config.loadFromDefault();
-  } catch (error) {
-    const reason =
-      (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+/**
+ * The kubeconfig files kubectl would read: the existing entries of $KUBECONFIG (joined by the path
+ * delimiter; kubectl skips missing ones), else ~/.kube/config.
+ */
+export function kubeconfigFiles(env: NodeJS.ProcessEnv = process.env, home: string = os.homedir()): string[] {
+  if (env.KUBECONFIG) {
+    return env.KUBECONFIG.split(path.delimiter).filter((file) => file !== "" && existsSync(file));
+  }
+  const fallback = path.join(home, ".kube", "config");
+  return existsSync(fallback) ? [fallback] : [];
+}
+
+/** The user's kubeconfig as kubectl would read it (see kubeconfigFiles); the first file's current context wins. */
+export function loadKubeConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  home: string = os.homedir(),
+): KubeConfig {
+  const files = kubeconfigFiles(env, home);
+  if (files.length === 0) {
     throw new ClusterError(
-      `cannot read the kubeconfig (${kubeconfigSource()}): ${reason}; point KUBECONFIG at your kubeconfig file(s)`,
+      env.KUBECONFIG
+        ? `no kubeconfig: none of the files in KUBECONFIG=${env.KUBECONFIG} exists; point KUBECONFIG at your kubeconfig file(s)`
+        : "no kubeconfig: KUBECONFIG is not set and ~/.kube/config does not exist; point KUBECONFIG at your kubeconfig file(s)",
     );
+  }
+  const config = new KubeConfig();
+  for (const [index, file] of files.entries()) {
+    try {
+      if (index === 0) config.loadFromFile(file);
+      else {
+        const next = new KubeConfig();
+        next.loadFromFile(file);
+        config.mergeConfig(next, true);
+      }
+    } catch (error) {
+      throw new ClusterError(`cannot read the kubeconfig ${file}: ${(error as Error).message}`);
+    }
   }
   return config;
 }
@@ -107,7 +146,13 @@ export class ClusterClient {
     // own: switching one shared config would send requests to the wrong cluster when run concurrently.
     const config = (this.config = new KubeConfig());
     config.loadFromOptions({
-      clusters: base.getClusters(),
+      // The client library refuses http:// unless TLS verification is off; over plain HTTP (as
+      // kubectl proxy serves) there is nothing to verify, and kubectl talks to it as it is.
+      clusters: base
+        .getClusters()
+        .map((cluster) =>
+          cluster.server.startsWith("http:") ? { ...cluster, skipTLSVerify: true } : cluster,
+        ),
       users: base.getUsers(),
       contexts: base.getContexts(),
       currentContext: context,
@@ -120,17 +165,36 @@ export class ClusterClient {
     }
   }
 
+  /**
+   * Gets the context's credentials before any request, so a failing exec credential plugin (or
+   * auth provider) is reported as such, not as an unreachable API server.
+   */
+  async authenticate(): Promise<void> {
+    try {
+      await this.config.applyToFetchOptions({});
+    } catch (error) {
+      const user = this.config.getCurrentUser();
+      const plugin = user?.exec
+        ? ` (exec plugin '${String((user.exec as { command?: unknown }).command)}')`
+        : "";
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code === "ENOENT" ? "not found on PATH" : (error as Error).message.trim() || "it failed";
+      throw new ClusterError(
+        `context "${this.context}": getting the credentials of user "${user?.name ?? "?"}"${plugin} failed: ${reason}; run it yourself to see why, or log in again`,
+        "cluster",
+      );
+    }
+  }
+
   /** `permission` completes "needs RBAC permission to ..." for a 403. */
   private explain(error: unknown, doing: string, permission: string, what: string): ClusterError {
     if (error instanceof ClusterError) return error;
     if (!(error instanceof ApiException)) {
       const reason = error instanceof Error ? error.message : String(error);
-      if (reason.includes("HTTP protocol is not allowed")) {
-        return new ClusterError(
-          `${doing}: the context's server ${this.server} is plain http; kwt talks https only (or set insecure-skip-tls-verify for a local test server)`,
-        );
-      }
-      return new ClusterError(`${doing}: cannot reach the API server at ${this.server}: ${reason}`);
+      return new ClusterError(
+        `${doing}: cannot reach the API server at ${this.server}: ${reason}`,
+        "cluster",
+      );
     }
     const { message, causes } = statusOf(error);
     const said = message ? `: ${message}` : "";
@@ -138,6 +202,7 @@ export class ClusterClient {
       case 401:
         return new ClusterError(
           `${doing}: unauthorized (401): the API server at ${this.server} rejected the credentials of context "${this.context}"; log in again or renew the token, then rerun`,
+          "cluster",
         );
       case 403:
         return new ClusterError(
@@ -357,7 +422,7 @@ export async function runOnClusters<T extends ClusterTarget, R>(
       const client = new ClusterClient(options.kubeConfig, target.context);
       const seconds = options.timeoutMs / 1000;
       const result = await withDeadline(
-        work(client, target),
+        client.authenticate().then(() => work(client, target)),
         options.timeoutMs,
         `no answer from ${client.server} within ${seconds}s (--timeout); is the cluster reachable?`,
       );

@@ -96,7 +96,7 @@ describe("clusters file", () => {
         "c",
       );
       expect(planDeployment(inverted, real).problems).toEqual([
-        "cluster west: pluginConfig.tracing.maxProbability (from clusters[1].config): must be >= 0.01",
+        "cluster west: pluginConfig.tracing.maxProbability (from clusters[1].config): 0.001 is out of range; expected a number >= tracing.minProbability (0.01)",
       ]);
     },
   );
@@ -249,8 +249,8 @@ pullSecret: { name: kwt-pull, usernameEnv: REG_USER, passwordEnv: REG_PASS }
     expect(planDeployment(file, options({ digest: undefined, only: ["west", "north"] })).problems).toEqual([
       "digest: missing: pass --digest sha256:... (the manifest digest kwt push prints) or set digest: in the clusters file",
       "--cluster north: no such cluster in the clusters file (it has east, west)",
-      "cluster west: pluginConfig.colour (from clusters[1].config): unknown key (the filter refuses configurations with unknown keys)",
-      "cluster west: pluginConfig.tracing.minProbability (from clusters[1].config): must be <= 1",
+      "cluster west: pluginConfig.colour (from clusters[1].config): unknown key; expected one of cluster, region, role, maxSeries, knownClusters, tracing (the filter refuses configurations with unknown keys)",
+      "cluster west: pluginConfig.tracing.minProbability (from clusters[1].config): 2 is out of range; expected a number from 0 to 1",
       "pullSecret.usernameEnv: environment variable REG_USER is not set (or empty)",
       "pullSecret.passwordEnv: environment variable REG_PASS is not set (or empty)",
     ]);

@@ -120,7 +120,8 @@ function chooseImage(file: ClustersFile, options: PlanOptions, problems: string[
       problems.push(`${digestField}: ${(error as Error).message}`);
     }
   }
-  if (digest === undefined && options.requireDigest && image) {
+  // A --digest that failed to parse is reported above; "missing" would be a second, wrong problem.
+  if (digest === undefined && digestText === undefined && options.requireDigest && image) {
     problems.push(
       "digest: missing: pass --digest sha256:... (the manifest digest kwt push prints) or set digest: in the clusters file",
     );

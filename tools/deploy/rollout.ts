@@ -20,8 +20,8 @@ export interface RolloutRow {
   cluster: string;
   context: string;
   result: RolloutResult;
-  /** `WasmPlugin created`, ... (applied only). */
-  objects: string[];
+  /** What happened to each object (applied only; empty otherwise). */
+  objects: AppliedObject[];
   reason?: string;
 }
 
@@ -38,7 +38,7 @@ export function rolloutRows(
 ): RolloutRow[] {
   const refused = checks.filter((check) => check.error).map((check) => check.target.cluster);
   return checks.map(({ target, error }) => {
-    const row = { cluster: target.cluster, context: target.context, objects: [] as string[] };
+    const row = { cluster: target.cluster, context: target.context, objects: [] as AppliedObject[] };
     if (error) return { ...row, result: "failed", reason: `dry run: ${error}` };
     const outcome = applied?.find((entry) => entry.target.cluster === target.cluster);
     if (!outcome) {
@@ -52,7 +52,7 @@ export function rolloutRows(
     return {
       ...row,
       result: "applied",
-      objects: outcome.result!.map((object) => `${object.kind} ${object.action}`),
+      objects: outcome.result!,
     };
   });
 }

@@ -269,7 +269,13 @@ function runCredentialHelper(helper: string, serverUrl: string): Promise<string>
       ["get"],
       { timeout: 30_000 },
       (error, stdout, stderr) => {
-        if (error) {
+        if ((error as NodeJS.ErrnoException | null)?.code === "ENOENT") {
+          reject(
+            new Error(
+              `docker-credential-${helper} not found on PATH: Docker's config.json names the credential helper '${helper}' for ${serverUrl} (credHelpers or credsStore); install it or remove that entry`,
+            ),
+          );
+        } else if (error) {
           const detail = stderr.trim() || stdout.trim() || error.message;
           reject(new Error(`docker-credential-${helper} get failed for ${serverUrl}: ${detail}`));
         } else resolve(stdout);

@@ -174,8 +174,17 @@ export interface LayoutFile {
   content: Uint8Array;
 }
 
-/** The files of an OCI image layout holding `image` under the name `refName`. */
-export function layoutFiles(image: PackagedImage, refName: string): LayoutFile[] {
+export const REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name";
+
+/**
+ * The files of an OCI image layout holding `image` under the name `refName`. `previous` are the
+ * index entries of the layout already there: they stay, except one that had this name.
+ */
+export function layoutFiles(
+  image: PackagedImage,
+  refName: string,
+  previous: readonly Descriptor[] = [],
+): LayoutFile[] {
   // ref.name may be wider than a tag; a tag keeps `skopeo copy oci:DIR:NAME docker://...:NAME` working.
   if (!TAG.test(refName)) {
     throw new Error(`tag '${refName}' is not valid (${TAG_RULE})`);
@@ -184,7 +193,8 @@ export function layoutFiles(image: PackagedImage, refName: string): LayoutFile[]
     schemaVersion: 2,
     mediaType: MEDIA_TYPES.ociIndex,
     manifests: [
-      { ...image.manifestDescriptor, annotations: { "org.opencontainers.image.ref.name": refName } },
+      ...previous.filter((entry) => entry.annotations?.[REF_NAME_ANNOTATION] !== refName),
+      { ...image.manifestDescriptor, annotations: { [REF_NAME_ANNOTATION]: refName } },
     ],
   };
   const blobFile = (digest: string, content: Uint8Array): LayoutFile => ({

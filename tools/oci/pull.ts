@@ -21,7 +21,7 @@ import {
   type ImageManifest,
 } from "./layout.js";
 import type { ImageReference } from "./reference.js";
-import { describeResponse, RegistryClient, RegistryError } from "./registry-client.js";
+import { describeResponse, RegistryClient, RegistryError, type RegistryTls } from "./registry-client.js";
 import type { RetryPolicy } from "./retry.js";
 import { readTar } from "./tar.js";
 
@@ -128,6 +128,7 @@ function parseManifest(body: Buffer, contentType: string | undefined, where: str
 export interface PullOptions {
   plainHttp?: boolean;
   credentials?: Credentials;
+  tls?: RegistryTls;
   /** WasmPlugin.sha256: 64 hex digits the manifest digest must equal. */
   expectedSha256?: string;
   retry?: RetryPolicy;
@@ -138,6 +139,7 @@ export async function pullModule(ref: ImageReference, options: PullOptions = {})
   const client = new RegistryClient(ref, {
     plainHttp: options.plainHttp,
     credentials: options.credentials,
+    tls: options.tls,
     scopes: [repositoryScope(ref.repository, ["pull"])],
     retry: options.retry,
     timeoutMs: options.timeoutMs,

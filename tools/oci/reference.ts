@@ -75,6 +75,13 @@ export function parseReference(text: string): ImageReference {
   };
 }
 
+/** Whether `text` names its registry host; if not, parseReference takes Docker Hub, as docker does. */
+export function namesRegistry(text: string): boolean {
+  const input = text.startsWith("oci://") ? text.slice("oci://".length) : text;
+  const components = input.split("@")[0]!.split("/");
+  return components.length > 1 && looksLikeRegistry(components[0]!);
+}
+
 /** The host:port to send API requests to (Docker Hub's API lives on another name). */
 export function apiHost(ref: ImageReference): string {
   return ref.registry === DOCKER_HUB ? "registry-1.docker.io" : ref.registry;

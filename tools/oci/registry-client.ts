@@ -26,12 +26,22 @@ export interface RegistryClientOptions {
   /** Use http:// for a registry that is not on loopback (loopback always uses http://). */
   plainHttp?: boolean;
   credentials?: Credentials;
+  /**
+   * HTTPS trust: extra CA certificates (PEM), or no verification at all (`--insecure`, as oras
+   * means it). Given, it means HTTPS even to a loopback registry.
+   */
+  tls?: RegistryTls;
   /** Token scopes to ask for, e.g. `repository:kwt/filter:pull,push`. */
   scopes: string[];
   retry?: RetryPolicy;
   /** Per request: no byte for this long fails the request (and counts as a network error). */
   timeoutMs?: number;
   onRetry?: (notice: RetryNotice) => void;
+}
+
+export interface RegistryTls {
+  ca?: Uint8Array;
+  insecure?: boolean;
 }
 
 export interface RegistryResponse {
@@ -90,7 +100,8 @@ export class RegistryClient {
     readonly ref: ImageReference,
     private readonly options: RegistryClientOptions,
   ) {
-    const plain = options.plainHttp || isLoopback(ref.registry);
+    // TLS options ask for HTTPS, on loopback too
+    const plain = options.plainHttp || (isLoopback(ref.registry) && !options.tls);
     this.baseUrl = `${plain ? "http" : "https"}://${apiHost(ref)}`;
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
   }
@@ -221,7 +232,13 @@ export class RegistryClient {
     body: Uint8Array | undefined,
     onProgress: RequestOptions["onProgress"],
   ): Promise<RegistryResponse> {
-    const transport = url.protocol === "https:" ? https : http;
+    const secure = url.protocol === "https:";
+    const transport = secure ? https : http;
+    const tls = this.options.tls;
+    const trust =
+      secure && tls
+        ? { ...(tls.ca ? { ca: Buffer.from(tls.ca) } : {}), rejectUnauthorized: !tls.insecure }
+        : {};
     const timeoutMs = this.options.timeoutMs ?? 60_000;
     return new Promise<RegistryResponse>((resolve, reject) => {
       const fail = (error: Error) =>
@@ -235,7 +252,11 @@ export class RegistryClient {
         );
       const request = transport.request(
         url,
-        { method, headers: { ...headers, ...(body ? { "content-length": String(body.length) } : {}) } },
+        {
+          method,
+          headers: { ...headers, ...(body ? { "content-length": String(body.length) } : {}) },
+          ...trust,
+        },
         (response) => {
           const chunks: Buffer[] = [];
           let size = 0;

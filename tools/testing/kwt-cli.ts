@@ -15,9 +15,15 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runKwt(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
+/** `stdin`: what the CLI reads on its standard input (closed empty when absent). */
+export function runKwt(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 60_000,
+  stdin = "",
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [KWT_BUNDLE, ...args],
       { env: { PATH: process.env.PATH, ...env }, timeout: timeoutMs },
@@ -26,5 +32,6 @@ export function runKwt(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
         resolve({ code, stdout, stderr });
       },
     );
+    child.stdin?.end(stdin);
   });
 }

@@ -21,6 +21,12 @@ export interface RegistryAuth {
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
 }
 
+/** Serve HTTPS with this PEM certificate and key (the registry's own TLS). */
+export interface RegistryTlsFiles {
+  certificate: string;
+  key: string;
+}
+
 export interface RunningRegistry {
   /** host:port, e.g. 127.0.0.1:40123. */
   host: string;
@@ -28,7 +34,12 @@ export interface RunningRegistry {
   stop(): Promise<void>;
 }
 
-async function configText(dir: string, port: number, auth: RegistryAuth): Promise<string> {
+async function configText(
+  dir: string,
+  port: number,
+  auth: RegistryAuth,
+  tls: RegistryTlsFiles | undefined,
+): Promise<string> {
   const lines = [
     "version: 0.1",
     "log:",
@@ -40,6 +51,13 @@ async function configText(dir: string, port: number, auth: RegistryAuth): Promis
     `    rootdirectory: ${JSON.stringify(path.join(dir, "storage"))}`,
     "http:",
     `  addr: 127.0.0.1:${port}`,
+    ...(tls
+      ? [
+          "  tls:",
+          `    certificate: ${JSON.stringify(tls.certificate)}`,
+          `    key: ${JSON.stringify(tls.key)}`,
+        ]
+      : []),
   ];
   if (auth.htpasswd) {
     const { stdout } = await run("htpasswd", ["-Bbn", auth.htpasswd.username, auth.htpasswd.password]);
@@ -61,28 +79,32 @@ async function configText(dir: string, port: number, auth: RegistryAuth): Promis
   return lines.join("\n") + "\n";
 }
 
-async function waitUntilServing(host: string, child: ChildProcess, stderr: () => string): Promise<void> {
+async function waitUntilServing(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited (${child.exitCode}): ${stderr()}`);
     try {
-      const response = await fetch(`http://${host}/v2/`);
+      const response = await fetch(`${url}/v2/`);
       if (response.status === 200 || response.status === 401) return;
-    } catch {
-      // not listening yet
+    } catch (error) {
+      // not listening yet, or (HTTPS) listening with a certificate fetch does not trust: serving
+      if (/certificate|self.signed/i.test(String((error as { cause?: unknown }).cause))) return;
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`docker-registry did not answer on ${host} within 15 s: ${stderr()}`);
+  throw new Error(`docker-registry did not answer on ${url} within 15 s: ${stderr()}`);
 }
 
-export async function startRegistry(auth: RegistryAuth = {}): Promise<RunningRegistry> {
+export async function startRegistry(
+  auth: RegistryAuth = {},
+  tls?: RegistryTlsFiles,
+): Promise<RunningRegistry> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "kwt-registry-"));
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const host = `127.0.0.1:${port}`;
     const configFile = path.join(dir, "config.yml");
-    await writeFile(configFile, await configText(dir, port, auth));
+    await writeFile(configFile, await configText(dir, port, auth, tls));
     const child = spawn("docker-registry", ["serve", configFile], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
@@ -92,7 +114,7 @@ export async function startRegistry(auth: RegistryAuth = {}): Promise<RunningReg
       await exited;
     };
     try {
-      await waitUntilServing(host, child, () => stderr);
+      await waitUntilServing(`${tls ? "https" : "http"}://${host}`, child, () => stderr);
     } catch (error) {
       await stop();
       // Another process may have taken the port between freePort() and the registry's listen.
