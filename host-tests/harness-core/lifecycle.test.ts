@@ -159,7 +159,7 @@ describe("lifecycle", () => {
       { level: LogLevel.Error, message: "kwt: invalid configuration: x: bad; expected y", vm: -1 },
       {
         level: LogLevel.Error,
-        message: "Wasm VM failed Failed to configure base Wasm plugin: proxy_on_configure returned false",
+        message: "Wasm VM failed Failed to configure base Wasm plugin",
         vm: -1,
       },
     ]);

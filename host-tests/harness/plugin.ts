@@ -143,8 +143,11 @@ export class Plugin {
 
   private startAndConfigure(vm: WasmVm, which: "base" | "thread-local"): void {
     const reject = (step: string, cause: string): never => {
-      const message = `Failed to ${step} ${which} Wasm${step === "configure" ? " plugin" : ""}: ${cause}`;
-      vm.log(LogLevel.Error, `Wasm VM failed ${message}`);
+      const failure = `Failed to ${step} ${which} Wasm${step === "configure" ? " plugin" : ""}`;
+      const message = `${failure}: ${cause}`;
+      // WasmBase::fail -> Envoy's Wasm::error logs exactly "Wasm VM failed <failure>"
+      // (source/extensions/common/wasm/wasm.cc); the cause is ours, for the error only.
+      vm.log(LogLevel.Error, `Wasm VM failed ${failure}`);
       for (const worker of this.workers) worker.shutdown();
       throw new ConfigurationRejectedError(`${message}; the plugin is not loaded`, [...this.logs]);
     };

@@ -55,6 +55,16 @@ class RestrictedCallError extends Error {
   }
 }
 
+/**
+ * Thrown from a host function called by the module's start section: the runtime instantiates the
+ * module before the host has a VM context or knows its memory, so no host call can be served.
+ */
+class StartSectionCallError extends Error {
+  constructor(readonly call: string) {
+    super(`the start section called ${call}`);
+  }
+}
+
 /** Errors a call into the module can end with that mean the module itself failed. */
 function isModuleFailure(error: unknown): error is Error {
   return (
@@ -69,7 +79,7 @@ function describeFailure(error: Error): string {
   if (error instanceof RestrictedCallError) {
     return (
       `restricted_callback: ${error.call} may not be called here (allowed while the VM starts: ` +
-      `proxy_log, WASI fd_write, args/environ, clocks, random_get and fdstat/prestat)`
+      `proxy_log, WASI fd_write, args/environ, prestat, clocks and random_get)`
     );
   }
   return `Uncaught ${error.name}: ${error.message}`;
@@ -139,6 +149,7 @@ export class WasmVm implements HostServices {
   }
 
   private importedMemory: WebAssembly.Memory | undefined;
+  private instantiating = false;
 
   private instantiate(): WebAssembly.Instance {
     const host = proxyHostFunctions(this);
@@ -165,16 +176,19 @@ export class WasmVm implements HostServices {
         table[entry.name] = this.guard(key, implementation ?? unimplemented(key));
       }
     }
-    this.restricted = START_ALLOWED_CALLS;
+    this.instantiating = true;
     try {
       return new WebAssembly.Instance(this.options.module, imports);
     } catch (error) {
-      if (error instanceof Error && isModuleFailure(error)) {
-        throw new ModuleRefusedError(`Failed to initialize Wasm code: ${describeFailure(error)}`);
-      }
-      throw new ModuleRefusedError(`Failed to create new Wasm instance: ${String(error)}`);
+      // proxy-wasm-cpp-host's runtimes (src/v8/v8.cc, src/wamr/wamr.cc link) report any failed
+      // instantiation, a trapping start section included, as "Failed to create new Wasm instance".
+      const cause =
+        error instanceof StartSectionCallError || (error instanceof Error && isModuleFailure(error))
+          ? `: ${error.message}`
+          : "";
+      throw new ModuleRefusedError(`Failed to create new Wasm instance${cause}`);
     } finally {
-      this.restricted = undefined;
+      this.instantiating = false;
     }
   }
 
@@ -192,6 +206,7 @@ export class WasmVm implements HostServices {
   /** Host functions check the restricted set, count calls per stream, and run as the current context. */
   private guard(key: string, implementation: HostFunction): HostFunction {
     return (...args) => {
+      if (this.instantiating) throw new StartSectionCallError(key);
       if (this.restricted !== undefined && !this.restricted.has(key)) throw new RestrictedCallError(key);
       this.current?.countHostCall();
       return implementation(...args);
@@ -201,10 +216,11 @@ export class WasmVm implements HostServices {
   private startVm(): void {
     this.restricted = START_ALLOWED_CALLS;
     try {
+      // WasmBase::startVm at the pin: a reactor's `_initialize`, then its `main(0, 0)` if exported;
+      // else a command's `_start`. `__main_void` is not called there.
       if (this.functions.has("_initialize")) {
         this.invoke(this.vmContext, "_initialize", []);
         if (this.functions.has("main")) this.invoke(this.vmContext, "main", [0, 0]);
-        else if (this.functions.has("__main_void")) this.invoke(this.vmContext, "__main_void", []);
       } else if (this.functions.has("_start")) {
         this.invoke(this.vmContext, "_start", []);
       }
@@ -285,7 +301,9 @@ export class WasmVm implements HostServices {
     if (this.failed) return;
     this.failed = true;
     this.failure = message;
-    this.log(LogLevel.Critical, message);
+    // WasmVm::fail reports through the integration's error(), which Envoy logs at error level
+    // (include/proxy-wasm/wasm_vm.h at the pin; source/extensions/common/wasm/wasm_vm.cc).
+    this.log(LogLevel.Error, message);
     for (const call of this.httpCalls.values()) call.cancel();
   }
 
