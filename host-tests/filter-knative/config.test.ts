@@ -21,7 +21,7 @@ const validate = new Ajv({ $data: true, strict: true }).compile(schema as object
 /** Loads an inbound sidecar with this configuration text; the rejection, or null when accepted. */
 async function refusal(config: string, stats?: StatStore): Promise<ConfigurationRejectedError | null> {
   try {
-    const plugin = await Plugin.load(proxyOptions({ envoy: "1.33", position: "inbound", config }), stats);
+    const plugin = await Plugin.load(proxyOptions({ layout: "xds", position: "inbound", config }), stats);
     plugin.close();
     return null;
   } catch (error) {
@@ -181,7 +181,7 @@ describe("invalid configuration", () => {
   it("accepts an empty configuration and {}", async () => {
     expect(await refusal("")).toBeNull();
     expect(await refusal("{}")).toBeNull();
-    const plugin = await loadProxy({ envoy: "1.28", position: "inbound", config: "" });
+    const plugin = await loadProxy({ layout: "legacy", position: "inbound", config: "" });
     expect(metricValue(plugin, "kwt_config_rejected_total{}")).toBeUndefined();
   });
 });

@@ -23,10 +23,10 @@ const STAMPED: HeaderList = [
   ["x-kwt-hop", `1;c=cluster-a;r=eu-west1;t=${T0_MS}`],
 ];
 
-describe.each(LAYOUTS)("cost, Envoy %s layout", (envoy) => {
+describe.each(LAYOUTS)("cost, %s property layout", (layout) => {
   // The first request of each kind also defines its metrics; these are the steady-state counts.
   it("inbound sidecar: 5 host calls for a plain request, 6 when it carries stamps", async () => {
-    const plugin = await loadProxy({ envoy, position: "inbound" });
+    const plugin = await loadProxy({ layout, position: "inbound" });
     exchange(plugin, STAMPED, { status: 200 });
     exchange(plugin, REQUEST, { status: 200 });
     // request pairs, pod stamp, response.code, response.flags, one counter increment
@@ -40,7 +40,7 @@ describe.each(LAYOUTS)("cost, Envoy %s layout", (envoy) => {
   });
 
   it("inbound sidecar: a probe costs one host call", async () => {
-    const plugin = await loadProxy({ envoy, position: "inbound" });
+    const plugin = await loadProxy({ layout, position: "inbound" });
     exchange(plugin, REQUEST, { status: 200 });
     expect(
       exchange(plugin, [...REQUEST, ["k-network-probe", "queue"]], { status: 200 }).stream.hostCalls,
@@ -48,7 +48,7 @@ describe.each(LAYOUTS)("cost, Envoy %s layout", (envoy) => {
   });
 
   it("inbound sidecar: activator traffic adds one clock read and its counter", async () => {
-    const plugin = await loadProxy({ envoy, position: "inbound", config: { coldStartMaxRequests: 1 } });
+    const plugin = await loadProxy({ layout, position: "inbound", config: { coldStartMaxRequests: 1 } });
     exchange(plugin, activatorRequest(), { status: 200 });
     exchange(plugin, activatorRequest(), { status: 200 });
     // pairs, clock, pod stamp, code, flags, invocation + proxied increments
@@ -56,7 +56,7 @@ describe.each(LAYOUTS)("cost, Envoy %s layout", (envoy) => {
   });
 
   it("gateway: pairs, clock, entry stamp, hop stamp, trace context, pod stamp read, strip, status, duration, record", async () => {
-    const plugin = await loadProxy({ envoy, position: "gateway", config: { tracing: { enabled: false } } });
+    const plugin = await loadProxy({ layout, position: "gateway", config: { tracing: { enabled: false } } });
     exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] });
     expect(exchange(plugin, REQUEST, { status: 200 }).stream.hostCalls).toBe(5);
     expect(
@@ -66,8 +66,8 @@ describe.each(LAYOUTS)("cost, Envoy %s layout", (envoy) => {
   });
 
   it("keeps linear memory flat in steady state", async () => {
-    const inbound = await loadProxy({ envoy, position: "inbound" });
-    const gateway = await loadProxy({ envoy, position: "gateway" });
+    const inbound = await loadProxy({ layout, position: "inbound" });
+    const gateway = await loadProxy({ layout, position: "gateway" });
     const run = (count: number) => {
       for (let i = 0; i < count; i++) {
         exchange(inbound, i % 10 === 0 ? activatorRequest(T0_MS) : STAMPED, {
@@ -92,9 +92,9 @@ describe.each(LAYOUTS)("cost, Envoy %s layout", (envoy) => {
   });
 });
 
-describe.each(LAYOUTS)("series cap, Envoy %s layout", (envoy) => {
+describe.each(LAYOUTS)("series cap, %s property layout", (layout) => {
   it("sends label sets beyond maxSeries to one overflow series and counts them", async () => {
-    const plugin = await loadProxy({ envoy, position: "gateway", config: { maxSeries: 16 } });
+    const plugin = await loadProxy({ layout, position: "gateway", config: { maxSeries: 16 } });
     for (let i = 1; i <= 20; i++) {
       const stamp = `1;cs=0;w=;c=cluster-a;r=eu-west1;n=demo;s=svc-${i};cf=svc-${i};v=svc-${i}-00001`;
       exchange(plugin, REQUEST, {

@@ -36,7 +36,7 @@ function trappingFilter(): Uint8Array {
 
 async function loadTrapping(failOpen: boolean): Promise<Plugin> {
   return Plugin.load({
-    ...proxyOptions({ envoy: "1.33", position: "gateway" }),
+    ...proxyOptions({ layout: "xds", position: "gateway" }),
     wasm: trappingFilter(),
     failOpen,
   });

@@ -96,7 +96,7 @@ export class Plugin {
     const rootId = options.rootId ?? "kwt";
     const identity: PluginIdentity = {
       layoutScope: {
-        layout: options.envoy ?? "1.33",
+        layout: options.propertyLayout ?? "xds",
         node: istioNode(options.node),
         direction: options.direction ?? "inbound",
         pluginName: options.pluginName ?? rootId,

@@ -36,8 +36,13 @@ export enum LogLevel {
 /** Header names are lower-case; order and duplicates are kept, as in Envoy's header maps. */
 export type HeaderList = Array<[name: string, value: string]>;
 
-/** Envoy's stat-property layout: before 1.33 (`node.*`, `listener_direction`) or from 1.33 (`xds.*`). */
-export type EnvoyVersion = "1.28" | "1.33";
+/**
+ * Which names Envoy's Wasm context gives the configuration attributes (node, listener direction,
+ * cluster and route names): "legacy" only the Wasm-specific top-level names (`node.*`,
+ * `listener_direction`; Envoy up to 1.29), "legacy-and-xds" those and `xds.*` (1.30 to 1.32),
+ * "xds" only `xds.*` (from 1.33). `propertyLayoutOf` maps an Envoy version to its layout.
+ */
+export type PropertyLayout = "legacy" | "legacy-and-xds" | "xds";
 
 export type TrafficDirection = "inbound" | "outbound";
 
@@ -81,7 +86,8 @@ export interface PluginOptions {
   vmConfig?: string;
   /** plugin_root_id (Istio: WasmPlugin.pluginName). Default "kwt". */
   rootId?: string;
-  envoy?: EnvoyVersion; // default "1.33"
+  /** Default "xds" (Envoy 1.33 and later). */
+  propertyLayout?: PropertyLayout;
   direction?: TrafficDirection; // default "inbound"
   node?: NodeIdentity;
   /** Envoy runs one VM per worker thread; stats are shared. Default 1. */

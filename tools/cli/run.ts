@@ -16,10 +16,11 @@ import { checkLoopbackUrl } from "../../host-tests/harness/http-call.js";
 import { Plugin } from "../../host-tests/harness/plugin.js";
 import { HarnessProxy, parseUpstreamUrl } from "../../host-tests/harness/proxy.js";
 import { StatStore } from "../../host-tests/harness/stats.js";
+import { propertyLayoutOf } from "../../host-tests/harness/properties.js";
 import {
-  type EnvoyVersion,
   type LogRecord,
   type NodeIdentity,
+  type PropertyLayout,
   type TrafficDirection,
 } from "../../host-tests/harness/types.js";
 
@@ -47,7 +48,9 @@ Options:
   --http-cluster NAME=URL   an Envoy cluster proxy_http_call may target (e.g. otel-collector=
                             http://127.0.0.1:4318); loopback http only; repeatable
   --root-id ID              plugin_root_id (WasmPlugin pluginName); default kwt
-  --envoy VERSION           property layout: 1.28 (node.*) or 1.33 (xds.*, default)
+  --envoy VERSION           the Envoy version modelled, 1.MINOR[.PATCH]; default 1.33. Sets the
+                            property layout: up to 1.29 node.* and listener_direction only,
+                            1.30-1.32 those and xds.*, from 1.33 xds.* only
   --workers N               VMs (Envoy worker threads), 1 to 64; default 1
   --extra-stat-tags A,B     Istio extraStatTags for /stats/prometheus labels
   --mtls                    every downstream connection counts as mutual TLS (connection.mtls)
@@ -78,6 +81,8 @@ const FLAGS: FlagSpec = {
   "upstream-timeout-ms": "string",
 };
 
+const DEFAULT_ENVOY_VERSION = "1.33";
+
 /** Everything `kwt run` will do, decided from the command line alone. */
 export interface RunPlan {
   listen: HostPort;
@@ -86,7 +91,9 @@ export interface RunPlan {
   configFile: string | undefined;
   wasmFile: string;
   direction: TrafficDirection;
-  envoy: EnvoyVersion;
+  /** The Envoy version given with --envoy (default 1.33) and the property layout it has. */
+  envoy: string;
+  propertyLayout: PropertyLayout;
   node: NodeIdentity;
   httpClusters: Record<string, string>;
   rootId: string | undefined;
@@ -175,6 +182,13 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
     }
   }
   const wasmFlag = stringFlag(args, "wasm");
+  const envoy = stringFlag(args, "envoy") ?? DEFAULT_ENVOY_VERSION;
+  let propertyLayout: PropertyLayout;
+  try {
+    propertyLayout = propertyLayoutOf(envoy);
+  } catch (error) {
+    throw new UsageError(`--envoy: ${(error as Error).message}`);
+  }
   return {
     listen: parseHostPort("listen", required("listen", stringFlag(args, "listen"))),
     upstream,
@@ -182,7 +196,8 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
     configFile: stringFlag(args, "config"),
     wasmFile: wasmFlag ?? path.join(root, "build", "filter.wasm"),
     direction: oneOf("direction", stringFlag(args, "direction"), ["inbound", "outbound"] as const, "inbound"),
-    envoy: oneOf("envoy", stringFlag(args, "envoy"), ["1.28", "1.33"] as const, "1.33"),
+    envoy,
+    propertyLayout,
     node,
     httpClusters,
     rootId: stringFlag(args, "root-id"),
@@ -251,7 +266,7 @@ export const runCommand: Command = {
             {
               wasm,
               pluginConfig,
-              envoy: plan.envoy,
+              propertyLayout: plan.propertyLayout,
               direction: plan.direction,
               node: plan.node,
               workers: plan.workers,
