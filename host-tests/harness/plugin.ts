@@ -1,250 +1,130 @@
-// The in-process API: load a module the way Envoy loads a Wasm HTTP filter (checks, base VM, a
-// configuration canary, one VM per worker), drive streams through it, move time, read what it did.
+// The in-process API: load a module the way Envoy loads a Wasm HTTP filter on a listener (checks,
+// base VM, a configuration canary, a root context in each worker's VM), drive streams through it,
+// move time, read what it did. Several plugins of one Envoy process share its VMs (EnvoyProcess).
 
-import { checkImports, checkMemories, detectAbiVersion, MAX_MEMORY_PAGES, type AbiVersion } from "./abi.js";
-import { ManualClock, RealClock } from "./clock.js";
-import { type PluginIdentity } from "./context.js";
-import { ConfigurationRejectedError, ModuleRefusedError } from "./errors.js";
-import { checkLoopbackUrl } from "./http-call.js";
-import { istioNode } from "./properties.js";
-import { SharedData, SharedQueues } from "./shared-data.js";
-import { StatStore, VmMetrics } from "./stats.js";
+import { type AbiVersion } from "./abi.js";
+import { EnvoyProcess, type ListenerPluginOptions, type PluginInstance } from "./envoy-process.js";
 import { Stream } from "./stream.js";
-import { LogLevel, type Clock, type LogRecord, type PluginOptions, type StreamOptions } from "./types.js";
-import { WasmVm, type VmOptions } from "./vm.js";
-import {
-  capDefinedMemories,
-  MalformedModuleError,
-  parseModuleShape,
-  type ModuleShape,
-} from "./wasm-binary.js";
+import { type Clock, type LogRecord, type PluginOptions, type StreamOptions } from "./types.js";
+import { type StatStore } from "./stats.js";
 
 export { ConfigurationRejectedError, ModuleRefusedError } from "./errors.js";
+export { BASE_VM_INDEX, CANARY_VM_INDEX, DEFAULT_WORKERS, EnvoyProcess } from "./envoy-process.js";
 export { Stream } from "./stream.js";
 
-/** Index LogRecord.vm uses for the VMs Envoy starts before the workers. */
-export const BASE_VM_INDEX = -2;
-export const CANARY_VM_INDEX = -1;
-
-interface CompiledModule {
-  module: WebAssembly.Module;
-  shape: ModuleShape;
-  abi: AbiVersion;
-}
-
-/** Envoy's load steps up to linking; each refusal names its cause. */
-async function compileForEnvoy(bytes: Uint8Array): Promise<CompiledModule> {
-  let shape: ModuleShape;
-  try {
-    shape = parseModuleShape(bytes);
-  } catch (error) {
-    if (error instanceof MalformedModuleError) {
-      throw new ModuleRefusedError(`Failed to parse corrupted Wasm module: ${error.message}`);
-    }
-    throw error;
-  }
-  const abi = detectAbiVersion(shape);
-  checkMemories(shape);
-  let module: WebAssembly.Module;
-  try {
-    module = await WebAssembly.compile(capDefinedMemories(bytes, MAX_MEMORY_PAGES));
-  } catch (error) {
-    throw new ModuleRefusedError(
-      `Failed to load Wasm bytecode: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
-  checkImports(shape, abi);
-  return { module, shape, abi };
-}
-
 export class Plugin {
-  readonly logs: LogRecord[] = [];
-  private readonly workers: WasmVm[] = [];
-  private readonly pending = new Set<Promise<unknown>>();
-  private readonly timers = new Map<WasmVm, NodeJS.Timeout>();
   private nextWorker = 0;
-  private nextConnectionId = 1;
   private closed = false;
 
   private constructor(
-    private readonly options: PluginOptions,
-    readonly stats: StatStore,
-    readonly clock: Clock,
-    readonly abi: AbiVersion,
-    private readonly identity: PluginIdentity,
+    private readonly options: ListenerPluginOptions,
+    readonly process: EnvoyProcess,
+    private readonly instance: PluginInstance,
+    /** Plugin.load made the process for this plugin; it closes once no plugin uses it. */
+    private readonly ownsProcess: boolean,
   ) {}
 
   /**
-   * Refused modules throw ModuleRefusedError; a configuration the module rejects (on_vm_start or
-   * on_configure returning false, in the canary or a worker) throws ConfigurationRejectedError.
+   * A plugin in a process of its own (`workers`, `clock`, `extraStatTags`, `logLevel` and `stats`
+   * are the process's). Refused modules throw ModuleRefusedError; a configuration the module
+   * rejects (on_vm_start or on_configure returning false, in the canary or a worker) throws
+   * ConfigurationRejectedError.
    */
   static async load(options: PluginOptions, stats?: StatStore): Promise<Plugin> {
-    const workers = options.workers ?? 1;
-    if (!Number.isInteger(workers) || workers < 1) {
-      throw new RangeError(
-        `PluginOptions.workers: ${workers} is not a worker count; expected an integer >= 1`,
-      );
-    }
-    const compiled = await compileForEnvoy(options.wasm);
-    const clusters = new Map(
-      Object.entries(options.upstreamClusters ?? {}).map(([name, url]) => [
-        name,
-        checkLoopbackUrl(name, url),
-      ]),
-    );
-    const encoder = new TextEncoder();
-    const rootId = options.rootId ?? "kwt";
-    const identity: PluginIdentity = {
-      layoutScope: {
-        layout: options.propertyLayout ?? "xds",
-        node: istioNode(options.node),
-        direction: options.direction ?? "inbound",
-        pluginName: options.pluginName ?? rootId,
-        rootId,
-        vmId: options.vmId ?? "",
-      },
-      pluginConfig: encoder.encode(options.pluginConfig ?? ""),
-      vmConfig: encoder.encode(options.vmConfig ?? ""),
-    };
-    const store = stats ?? new StatStore({ extraStatTags: options.extraStatTags ?? [] });
-    const plugin = new Plugin(options, store, options.clock ?? new RealClock(), compiled.abi, identity);
-    const sharedData = new SharedData();
-    const sharedQueues = new SharedQueues();
-    const vmOptions = (index: number): VmOptions => ({
-      ...compiled,
-      index,
-      identity,
-      clock: plugin.clock,
-      metrics: new VmMetrics(store),
-      sharedData,
-      sharedQueues,
-      vmId: identity.layoutScope.vmId,
-      logLevel: options.logLevel ?? LogLevel.Info,
-      log: (record) => plugin.logs.push(record),
-      env: Object.entries(options.env ?? {}),
-      clusters,
-      track: (work) => plugin.track(work),
+    const process = new EnvoyProcess({
+      workers: options.workers,
+      clock: options.clock,
+      stats,
+      extraStatTags: options.extraStatTags,
+      logLevel: options.logLevel,
     });
-
-    // The base VM only starts (it is what workers are cloned from); the canary is configured and
-    // dropped without on_done/on_delete; then each worker gets its own VM.
-    WasmVm.start(vmOptions(BASE_VM_INDEX));
-    const canary = WasmVm.start(vmOptions(CANARY_VM_INDEX));
-    plugin.startAndConfigure(canary, "base");
-    canary.kill();
-    for (let index = 0; index < workers; index++) {
-      const worker = WasmVm.start(vmOptions(index));
-      worker.onTickPeriodChange = () => plugin.scheduleTicks(worker);
-      plugin.startAndConfigure(worker, "thread-local");
-      plugin.workers.push(worker);
+    try {
+      return new Plugin(options, process, await process.acquire(options), true);
+    } catch (error) {
+      process.close();
+      throw error;
     }
-    return plugin;
   }
 
-  private startAndConfigure(vm: WasmVm, which: "base" | "thread-local"): void {
-    const reject = (step: string, cause: string): never => {
-      const failure = `Failed to ${step} ${which} Wasm${step === "configure" ? " plugin" : ""}`;
-      const message = `${failure}: ${cause}`;
-      // WasmBase::fail -> Envoy's Wasm::error logs exactly "Wasm VM failed <failure>"
-      // (source/extensions/common/wasm/wasm.cc); the cause is ours, for the error only.
-      vm.log(LogLevel.Error, `Wasm VM failed ${failure}`);
-      for (const worker of this.workers) worker.shutdown();
-      throw new ConfigurationRejectedError(`${message}; the plugin is not loaded`, [...this.logs]);
-    };
-    if (!vm.startRoot(this.identity.vmConfig.length)) {
-      reject("start", vm.failure ?? "proxy_on_vm_start returned false");
-    }
-    if (!vm.configureRoot(this.identity.pluginConfig.length)) {
-      reject("configure", vm.failure ?? "proxy_on_configure returned false");
-    }
+  /**
+   * A plugin on another listener of the same process (the outbound plugin beside the inbound one,
+   * or an updated configuration): it shares the process's VMs when its VM is the same, with a
+   * root context of its own unless its plugin key (root id, configuration, name, direction) is one
+   * already loaded, whose roots it then shares.
+   */
+  static async loadInto(process: EnvoyProcess, options: ListenerPluginOptions): Promise<Plugin> {
+    return new Plugin(options, process, await process.acquire(options), false);
+  }
+
+  get logs(): LogRecord[] {
+    return this.process.logs;
+  }
+
+  get stats(): StatStore {
+    return this.process.stats;
+  }
+
+  get clock(): Clock {
+    return this.process.clock;
+  }
+
+  get abi(): AbiVersion {
+    return this.instance.abi;
+  }
+
+  /** The root context id of this plugin in each worker VM. */
+  get rootContextIds(): number[] {
+    return this.instance.workers.map(({ root }) => root.id);
   }
 
   /** A VM trapped (its streams now follow failOpen). */
   get failed(): boolean {
-    return this.workers.some((vm) => vm.failed);
+    return this.instance.workers.some(({ vm }) => vm.failed);
   }
 
   get workerCount(): number {
-    return this.workers.length;
+    return this.instance.workers.length;
   }
 
   /** Each worker VM's linear memory size in bytes (what memory growth benchmarks watch). */
   linearMemoryBytes(): number[] {
-    return this.workers.map((vm) => vm.memory.size);
+    return this.instance.workers.map(({ vm }) => vm.memory.size);
   }
 
-  /** Envoy spreads streams over worker threads; here round-robin. */
+  /** Envoy spreads connections over worker threads; here streams go round-robin. */
   createStream(options: StreamOptions = {}): Stream {
     if (this.closed) throw new Error("Plugin.createStream: the plugin is closed");
-    const vm = this.workers[this.nextWorker++ % this.workers.length] as WasmVm;
+    const workers = this.instance.workers;
+    const { vm, root } = workers[this.nextWorker++ % workers.length] as (typeof workers)[number];
     const failOpen = this.options.failOpen ?? true;
+    // With a failed VM, fail-open leaves the filter out of the chain entirely (createFilter returns null).
+    const inChain = !(vm.failed && failOpen);
     return new Stream({
-      // With a failed VM, fail-open leaves the filter out of the chain entirely (createFilter returns null).
-      vm: vm.failed && failOpen ? undefined : vm,
+      vm: inChain ? vm : undefined,
+      root: inChain ? root : undefined,
       failOpen,
-      identity: this.identity,
-      clock: this.clock,
-      connectionId: this.nextConnectionId++,
+      identity: this.instance.identity,
+      clock: this.process.clock,
+      connectionId: this.process.nextConnectionId(),
       options,
     });
   }
 
-  /** ManualClock only: moves time, firing each VM's proxy_on_tick whenever its period comes due. */
+  /** ManualClock only: moves the process's time, firing each root's proxy_on_tick when due. */
   advance(ms: number): void {
-    const clock = this.clock;
-    if (!(clock instanceof ManualClock)) {
-      throw new Error(
-        "Plugin.advance needs a ManualClock (PluginOptions.clock); with the real clock ticks run on timers",
-      );
-    }
-    const target = clock.monotonicNs() + BigInt(Math.round(ms * 1_000_000));
-    for (;;) {
-      const due = this.workers
-        .filter((vm) => vm.tickPeriodMs > 0 && !vm.failed && vm.nextTickNs <= target)
-        .sort((a, b) => (a.nextTickNs < b.nextTickNs ? -1 : a.nextTickNs > b.nextTickNs ? 1 : 0))[0];
-      if (due === undefined) break;
-      const step = due.nextTickNs - clock.monotonicNs();
-      if (step > 0n) clock.advance(Number(step) / 1_000_000);
-      due.tick();
-    }
-    const rest = target - clock.monotonicNs();
-    if (rest > 0n) clock.advance(Number(rest) / 1_000_000);
-  }
-
-  private scheduleTicks(vm: WasmVm): void {
-    const existing = this.timers.get(vm);
-    if (existing !== undefined) clearTimeout(existing);
-    this.timers.delete(vm);
-    if (this.clock instanceof ManualClock || vm.tickPeriodMs === 0 || this.closed) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(vm);
-      vm.tick();
-      if (!this.timers.has(vm)) this.scheduleTicks(vm);
-    }, vm.tickPeriodMs);
-    timer.unref();
-    this.timers.set(vm, timer);
-  }
-
-  private track(work: Promise<unknown>): void {
-    const settled = work.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.pending.add(settled);
-    void settled.then(() => this.pending.delete(settled));
+    this.process.advance(ms);
   }
 
   /** Resolves once no http call or queue notification is in flight and their callbacks ran. */
   async idle(): Promise<void> {
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    await this.process.idle();
   }
 
-  /** proxy_on_done / proxy_on_delete on every worker's root context; stops timers and http calls. */
+  /** Drops this plugin: its roots get on_done / on_delete unless another listener still uses them. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
-    for (const vm of this.workers) vm.shutdown();
+    this.process.release(this.instance);
+    if (this.ownsProcess && !this.process.hasPlugins) this.process.close();
   }
 }

@@ -5,7 +5,7 @@
 // on_log (maps readable again), on_done and on_delete.
 
 import { AbiVersion } from "./abi.js";
-import { BodyBuffer, StreamContext, concat, type PluginIdentity } from "./context.js";
+import { BodyBuffer, StreamContext, concat, type PluginIdentity, type RootContext } from "./context.js";
 import { HeaderMap, lowerCaseName } from "./headers.js";
 import { propertyFromJs, type PropertyValue, type StreamFacts } from "./properties.js";
 import {
@@ -72,6 +72,8 @@ function convertTrailersStatus(result: number, stopped: boolean): number {
 export interface StreamSetup {
   /** Undefined when the VM had failed before the stream began and the plugin fails open: no filter. */
   vm: WasmVm | undefined;
+  /** The plugin's root context in that VM. */
+  root: RootContext | undefined;
   failOpen: boolean;
   identity: PluginIdentity;
   clock: Clock;
@@ -135,14 +137,9 @@ export class Stream {
       filterState: new Map(),
       overrides,
     };
-    if (this.vm !== undefined) {
+    if (this.vm !== undefined && setup.root !== undefined) {
       // The stream context takes its id when Envoy creates the filter.
-      this.context = new StreamContext(
-        this.vm.allocateContextId(),
-        setup.identity,
-        this.vm.rootContext,
-        this.facts,
-      );
+      this.context = new StreamContext(this.vm.allocateContextId(), setup.identity, setup.root, this.facts);
       this.vm.registerContext(this.context);
     }
   }
@@ -175,7 +172,7 @@ export class Stream {
   private ensureCreated(vm: WasmVm, context: StreamContext): void {
     if (this.created) return;
     this.created = true;
-    if (!vm.failed) vm.notify(context, "proxy_on_context_create", [context.id, vm.rootContext.id]);
+    if (!vm.failed) vm.notify(context, "proxy_on_context_create", [context.id, context.rootContext.id]);
   }
 
   /** CHECK_FAIL: pass (fail open) or answer 503 once (fail closed). */
