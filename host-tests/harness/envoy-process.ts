@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { checkImports, checkMemories, detectAbiVersion, MAX_MEMORY_PAGES, type AbiVersion } from "./abi.js";
 import { ManualClock, RealClock } from "./clock.js";
 import { type PluginIdentity, type RootContext } from "./context.js";
-import { ConfigurationRejectedError, ModuleRefusedError } from "./errors.js";
+import { ConfigurationRejection, ModuleRefusedError } from "./errors.js";
 import { checkLoopbackUrl } from "./http-call.js";
 import { istioNode } from "./properties.js";
 import { SharedData, SharedQueues } from "./shared-data.js";
@@ -88,7 +88,7 @@ interface WasmService {
   /** A configuration canary: a clone of the base VM, the same module started afresh. */
   startCanary: () => WasmVm;
   /** plugin_canary_cache_: whether a plugin key's configuration was accepted. */
-  canaryVerdicts: Map<string, ConfigurationRejectedError | undefined>;
+  canaryVerdicts: Map<string, ConfigurationRejection | undefined>;
   instances: number;
 }
 
@@ -169,7 +169,7 @@ export class EnvoyProcess {
   /**
    * The plugin's root contexts in every worker VM: an existing instance when the plugin key is
    * already loaded (nothing is called in the module), else a canary first, then a root per worker.
-   * Throws ModuleRefusedError for a module Envoy does not load and ConfigurationRejectedError when
+   * Throws ModuleRefusedError for a module Envoy does not load; a ConfigurationRejection when
    * proxy_on_vm_start or proxy_on_configure answers false.
    */
   async acquire(options: ListenerPluginOptions): Promise<PluginInstance> {
@@ -296,7 +296,7 @@ export class EnvoyProcess {
     service: WasmService,
     pluginKey: string,
     identity: PluginIdentity,
-  ): ConfigurationRejectedError | undefined {
+  ): ConfigurationRejection | undefined {
     const canary = service.startCanary();
     try {
       const root = canary.startRoot(pluginKey, identity);
@@ -312,13 +312,13 @@ export class EnvoyProcess {
     vm: WasmVm,
     step: "start" | "configure",
     which: "base" | "thread-local",
-  ): ConfigurationRejectedError {
+  ): ConfigurationRejection {
     const reason = `Failed to ${step} ${which} Wasm${step === "configure" ? " plugin" : ""}`;
     // WasmBase::fail -> Envoy's Wasm::error logs exactly "Wasm VM failed <reason>"
     // (source/extensions/common/wasm/wasm.cc); the cause is ours, for the error only.
     vm.log(LogLevel.Error, `Wasm VM failed ${reason}`);
     const cause = vm.failure ?? `proxy_on_${step === "start" ? "vm_start" : "configure"} returned false`;
-    return new ConfigurationRejectedError(`${reason}: ${cause}`, [...this.logs]);
+    return new ConfigurationRejection(`${reason}: ${cause}`, [...this.logs]);
   }
 
   /** ManualClock only: moves time, firing each root's proxy_on_tick whenever its period comes due. */

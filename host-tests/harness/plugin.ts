@@ -1,34 +1,46 @@
-// The in-process API: load a module the way Envoy loads a Wasm HTTP filter on a listener (checks,
-// base VM, a configuration canary, a root context in each worker's VM), drive streams through it,
-// move time, read what it did. Several plugins of one Envoy process share its VMs (EnvoyProcess).
+// The in-process API: a Wasm HTTP filter on a listener, configured the way Istio delivers it (an
+// ECDS resource) and loaded the way Envoy loads it (checks, base VM, a configuration canary, a root
+// context in each worker's VM); drive streams through it, move time, read what it did. Several
+// plugins of one Envoy process share its VMs (EnvoyProcess).
 
 import { type AbiVersion } from "./abi.js";
 import { EnvoyProcess, type ListenerPluginOptions, type PluginInstance } from "./envoy-process.js";
+import { ConfigurationRejection } from "./errors.js";
+import { type StatStore } from "./stats.js";
 import { Stream } from "./stream.js";
 import { type Clock, type LogRecord, type PluginOptions, type StreamOptions } from "./types.js";
-import { type StatStore } from "./stats.js";
 
-export { ConfigurationRejectedError, ModuleRefusedError } from "./errors.js";
+export { ConfigurationRejection, ModuleRefusedError } from "./errors.js";
 export { BASE_VM_INDEX, CANARY_VM_INDEX, DEFAULT_WORKERS, EnvoyProcess } from "./envoy-process.js";
 export { Stream } from "./stream.js";
 
+interface Served {
+  instance: PluginInstance;
+  /** Streams still running on it: Envoy releases a replaced configuration once they end. */
+  streams: number;
+  replaced: boolean;
+}
+
 export class Plugin {
+  /** Why the last configuration update was rejected; undefined once one is accepted. */
+  rejection: ConfigurationRejection | undefined;
+  private served: Served | undefined;
   private nextWorker = 0;
   private closed = false;
 
   private constructor(
-    private readonly options: ListenerPluginOptions,
+    private options: ListenerPluginOptions,
     readonly process: EnvoyProcess,
-    private readonly instance: PluginInstance,
     /** Plugin.load made the process for this plugin; it closes once no plugin uses it. */
     private readonly ownsProcess: boolean,
   ) {}
 
   /**
    * A plugin in a process of its own (`workers`, `clock`, `extraStatTags`, `logLevel` and `stats`
-   * are the process's). Refused modules throw ModuleRefusedError; a configuration the module
-   * rejects (on_vm_start or on_configure returning false, in the canary or a worker) throws
-   * ConfigurationRejectedError.
+   * are the process's). Refused modules throw ModuleRefusedError. A configuration the module
+   * rejects (on_vm_start or on_configure returning false, in the canary or a worker) does not
+   * throw: the plugin has no configuration (`rejection` says why) and answers every request as
+   * Envoy's missing-config filter does, until `update` brings one the module accepts.
    */
   static async load(options: PluginOptions, stats?: StatStore): Promise<Plugin> {
     const process = new EnvoyProcess({
@@ -39,7 +51,7 @@ export class Plugin {
       logLevel: options.logLevel,
     });
     try {
-      return new Plugin(options, process, await process.acquire(options), true);
+      return await Plugin.loadInto(process, options, true);
     } catch (error) {
       process.close();
       throw error;
@@ -48,12 +60,53 @@ export class Plugin {
 
   /**
    * A plugin on another listener of the same process (the outbound plugin beside the inbound one,
-   * or an updated configuration): it shares the process's VMs when its VM is the same, with a
-   * root context of its own unless its plugin key (root id, configuration, name, direction) is one
-   * already loaded, whose roots it then shares.
+   * say): it shares the process's VMs when its VM is the same, with a root context of its own
+   * unless its plugin key (root id, configuration, name, direction) is one already loaded, whose
+   * roots it then shares.
    */
-  static async loadInto(process: EnvoyProcess, options: ListenerPluginOptions): Promise<Plugin> {
-    return new Plugin(options, process, await process.acquire(options), false);
+  static async loadInto(
+    process: EnvoyProcess,
+    options: ListenerPluginOptions,
+    ownsProcess = false,
+  ): Promise<Plugin> {
+    const plugin = new Plugin(options, process, ownsProcess);
+    await plugin.update();
+    return plugin;
+  }
+
+  /**
+   * An ECDS update of this listener's filter (`changes` over the current options, e.g. a new
+   * `pluginConfig`). Accepted: new streams run on the new roots; the old ones get on_done /
+   * on_delete once their last stream ended, unless the key is the same (then nothing changes).
+   * Rejected: returns the rejection; the listener keeps the configuration it had, if any.
+   */
+  async update(changes: Partial<ListenerPluginOptions> = {}): Promise<ConfigurationRejection | undefined> {
+    if (this.closed) throw new Error("Plugin.update: the plugin is closed");
+    const options = { ...this.options, ...changes };
+    let instance: PluginInstance;
+    try {
+      instance = await this.process.acquire(options);
+    } catch (error) {
+      if (!(error instanceof ConfigurationRejection)) throw error;
+      this.rejection = error;
+      return error;
+    }
+    this.options = options;
+    this.rejection = undefined;
+    const previous = this.served;
+    this.served = { instance, streams: 0, replaced: false };
+    if (previous !== undefined) this.retire(previous);
+    return undefined;
+  }
+
+  private retire(served: Served): void {
+    served.replaced = true;
+    if (served.streams === 0) this.process.release(served.instance);
+  }
+
+  /** The listener has an accepted configuration (else requests get the missing-config 500). */
+  get configured(): boolean {
+    return this.served !== undefined;
   }
 
   get logs(): LogRecord[] {
@@ -68,45 +121,68 @@ export class Plugin {
     return this.process.clock;
   }
 
-  get abi(): AbiVersion {
-    return this.instance.abi;
+  /** The module's ABI version; undefined while no configuration was accepted. */
+  get abi(): AbiVersion | undefined {
+    return this.served?.instance.abi;
   }
 
   /** The root context id of this plugin in each worker VM. */
   get rootContextIds(): number[] {
-    return this.instance.workers.map(({ root }) => root.id);
+    return this.workers.map(({ root }) => root.id);
+  }
+
+  private get workers(): PluginInstance["workers"] {
+    return this.served?.instance.workers ?? [];
   }
 
   /** A VM trapped (its streams now follow failOpen). */
   get failed(): boolean {
-    return this.instance.workers.some(({ vm }) => vm.failed);
+    return this.workers.some(({ vm }) => vm.failed);
   }
 
   get workerCount(): number {
-    return this.instance.workers.length;
+    return this.process.workerCount;
   }
 
   /** Each worker VM's linear memory size in bytes (what memory growth benchmarks watch). */
   linearMemoryBytes(): number[] {
-    return this.instance.workers.map(({ vm }) => vm.memory.size);
+    return this.workers.map(({ vm }) => vm.memory.size);
   }
 
   /** Envoy spreads connections over worker threads; here streams go round-robin. */
   createStream(options: StreamOptions = {}): Stream {
     if (this.closed) throw new Error("Plugin.createStream: the plugin is closed");
-    const workers = this.instance.workers;
-    const { vm, root } = workers[this.nextWorker++ % workers.length] as (typeof workers)[number];
     const failOpen = this.options.failOpen ?? true;
-    // With a failed VM, fail-open leaves the filter out of the chain entirely (createFilter returns null).
-    const inChain = !(vm.failed && failOpen);
-    return new Stream({
-      vm: inChain ? vm : undefined,
-      root: inChain ? root : undefined,
+    const served = this.served;
+    const setup = {
       failOpen,
-      identity: this.instance.identity,
       clock: this.process.clock,
       connectionId: this.process.nextConnectionId(),
       options,
+    };
+    if (served === undefined) {
+      return new Stream({
+        ...setup,
+        missingConfig: true,
+        vm: undefined,
+        root: undefined,
+        identity: undefined,
+      });
+    }
+    const workers = served.instance.workers;
+    const { vm, root } = workers[this.nextWorker++ % workers.length] as (typeof workers)[number];
+    // With a failed VM, fail-open leaves the filter out of the chain entirely (createFilter returns null).
+    const inChain = !(vm.failed && failOpen);
+    served.streams++;
+    return new Stream({
+      ...setup,
+      vm: inChain ? vm : undefined,
+      root: inChain ? root : undefined,
+      identity: served.instance.identity,
+      onEnd: () => {
+        served.streams--;
+        if (served.replaced && served.streams === 0) this.process.release(served.instance);
+      },
     });
   }
 
@@ -124,7 +200,8 @@ export class Plugin {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.process.release(this.instance);
+    if (this.served !== undefined) this.process.release(this.served.instance);
+    this.served = undefined;
     if (this.ownsProcess && !this.process.hasPlugins) this.process.close();
   }
 }

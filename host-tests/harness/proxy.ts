@@ -18,6 +18,7 @@ export const ResponseFlag = {
   UpstreamConnectionFailure: 0x20,
   UpstreamConnectionTermination: 0x40,
   DownstreamConnectionTermination: 0x4000,
+  NoFilterConfigFound: 0x200000,
 } as const;
 
 /** What the proxy needs from a body or trailers callback. */
@@ -412,7 +413,7 @@ class Exchange {
   private replyLocally(reply: LocalReply): void {
     this.encodeLocalReply(reply.status, reply.headers, reply.body, {
       responseCodeDetails: reply.details,
-      responseFlags: 0,
+      responseFlags: reply.responseFlags ?? 0,
       grpcStatus: reply.grpcStatus >= 0 ? reply.grpcStatus : undefined,
     });
   }

@@ -7,6 +7,7 @@
 import { AbiVersion } from "./abi.js";
 import { BodyBuffer, StreamContext, concat, type PluginIdentity, type RootContext } from "./context.js";
 import { HeaderMap, lowerCaseName } from "./headers.js";
+import { ResponseFlag } from "./proxy.js";
 import { propertyFromJs, type PropertyValue, type StreamFacts } from "./properties.js";
 import {
   type Clock,
@@ -69,13 +70,32 @@ function convertTrailersStatus(result: number, stopped: boolean): number {
   return stopped || result > TrailersStatus.StopIteration ? TrailersStatus.StopIteration : result;
 }
 
+/**
+ * What Envoy's MissingConfigFilter (source/common/http/filter_chain_helper.h) does in the Wasm
+ * filter's place while the ECDS resource has no accepted configuration: response flag
+ * NoFilterConfigFound and a local 500 with an empty body and empty details.
+ */
+export const MISSING_CONFIG_REPLY: Readonly<LocalReply> = Object.freeze({
+  status: 500,
+  details: "",
+  body: new Uint8Array(0),
+  headers: [],
+  grpcStatus: -1,
+  responseFlags: ResponseFlag.NoFilterConfigFound,
+});
+
 export interface StreamSetup {
+  /** The listener has no accepted configuration: the missing-config filter replies, the module never runs. */
+  missingConfig?: boolean;
+  /** Called once when the stream ends (Envoy drops its filter and with it the plugin handle). */
+  onEnd?: () => void;
   /** Undefined when the VM had failed before the stream began and the plugin fails open: no filter. */
   vm: WasmVm | undefined;
   /** The plugin's root context in that VM. */
   root: RootContext | undefined;
   failOpen: boolean;
-  identity: PluginIdentity;
+  /** The plugin's identity (undefined with no filter in the chain). */
+  identity: PluginIdentity | undefined;
   clock: Clock;
   connectionId: number;
   options: StreamOptions;
@@ -94,8 +114,12 @@ export class Stream {
   private requestBuffering = false;
   private responseBuffering = false;
   private ended = false;
+  private readonly missingConfig: boolean;
+  private readonly onEnd: (() => void) | undefined;
 
   constructor(setup: StreamSetup) {
+    this.missingConfig = setup.missingConfig ?? false;
+    this.onEnd = setup.onEnd;
     this.vm = setup.vm;
     this.failOpen = setup.failOpen;
     this.clock = setup.clock;
@@ -137,7 +161,7 @@ export class Stream {
       filterState: new Map(),
       overrides,
     };
-    if (this.vm !== undefined && setup.root !== undefined) {
+    if (this.vm !== undefined && setup.root !== undefined && setup.identity !== undefined) {
       // The stream context takes its id when Envoy creates the filter.
       this.context = new StreamContext(this.vm.allocateContextId(), setup.identity, setup.root, this.facts);
       this.vm.registerContext(this.context);
@@ -215,6 +239,10 @@ export class Stream {
   }
 
   onRequestHeaders(headers: HeaderList, endOfStream: boolean): HeadersOutcome {
+    if (this.missingConfig) {
+      // PassThroughDecoderFilter's decodeHeaders answers StopIteration (1), not a Wasm status.
+      return { status: 1, headers, localReply: { ...MISSING_CONFIG_REPLY } };
+    }
     const { vm, context } = this;
     if (vm === undefined || context === undefined) return { status: 0, headers };
     this.ensureCreated(vm, context);
@@ -351,7 +379,10 @@ export class Stream {
     const { vm, context } = this;
     if (this.ended) return;
     this.ended = true;
-    if (vm === undefined || context === undefined) return;
+    if (vm === undefined || context === undefined) {
+      this.onEnd?.();
+      return;
+    }
     if (end.responseCode !== undefined) this.facts.responseCode = end.responseCode;
     if (end.responseFlags !== undefined) this.facts.responseFlags = end.responseFlags;
     if (end.responseCodeDetails !== undefined) this.facts.responseCodeDetails = end.responseCodeDetails;
@@ -367,5 +398,6 @@ export class Stream {
     if (!vm.failed) vm.notify(context, "proxy_on_done", [context.id]);
     if (!vm.failed) vm.notify(context, "proxy_on_delete", [context.id]);
     vm.forgetContext(context);
+    this.onEnd?.();
   }
 }

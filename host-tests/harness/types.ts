@@ -144,6 +144,8 @@ export interface LocalReply {
   body: Uint8Array;
   headers: HeaderList;
   grpcStatus: number; // -1 when none
+  /** response.flags the replying filter sets (the missing-config filter: NoFilterConfigFound). */
+  responseFlags?: number;
 }
 
 /** How the stream ended, as Envoy's access log / properties in proxy_on_log would see it. */

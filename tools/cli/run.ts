@@ -11,7 +11,7 @@ import {
 } from "./args.js";
 import { EXIT_FAILURE, EXIT_OK, projectRoot, type Command } from "./command.js";
 import type { HostPort } from "../../host-tests/harness/admin.js";
-import { ConfigurationRejectedError, ModuleRefusedError } from "../../host-tests/harness/errors.js";
+import { ModuleRefusedError } from "../../host-tests/harness/errors.js";
 import { checkLoopbackUrl } from "../../host-tests/harness/http-call.js";
 import { Plugin } from "../../host-tests/harness/plugin.js";
 import { HarnessProxy, parseUpstreamUrl } from "../../host-tests/harness/proxy.js";
@@ -30,6 +30,9 @@ Runs the filter in the harness as one Envoy proxy: an HTTP listener whose reques
 filter to the upstream, and an admin listener with /stats/prometheus and /ready. Chain several
 (the upstream of one is the listener of the next) to model a gateway and sidecars in clusters.
 Port 0 picks a free port; the addresses actually bound are printed. Stops on SIGINT/SIGTERM.
+A configuration the module rejects (on_configure returning false) does not stop it: like Envoy
+with no accepted filter configuration (Istio's ECDS), it answers every request 500, empty body,
+response flag NFCF, without calling the module.
 
 Options:
   --listen HOST:PORT        where clients connect (required)
@@ -287,10 +290,7 @@ export const runCommand: Command = {
         upstreamTimeoutMs: plan.upstreamTimeoutMs,
       });
     } catch (error) {
-      if (error instanceof ConfigurationRejectedError) {
-        for (const record of error.logs) console.error(formatLog(record));
-      }
-      if (error instanceof ModuleRefusedError || error instanceof ConfigurationRejectedError) {
+      if (error instanceof ModuleRefusedError) {
         console.error(`kwt run: the plugin did not load: ${error.message}`);
         return EXIT_FAILURE;
       }
@@ -307,6 +307,12 @@ export const runCommand: Command = {
       printed = logs.length;
     };
     printLogs();
+    if (loaded?.rejection !== undefined) {
+      console.error(
+        `kwt run: the configuration was rejected (${loaded.rejection.message}); as Envoy with no ` +
+          "accepted filter configuration, every request is answered 500 with response flag NFCF",
+      );
+    }
     const logTimer = setInterval(printLogs, 200);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once("SIGINT", () => resolve("SIGINT"));

@@ -14,7 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdminServer, closeServer, listenOn } from "../../host-tests/harness/admin.js";
-import { ConfigurationRejectedError, Plugin } from "../../host-tests/harness/plugin.js";
+import { ConfigurationRejection, Plugin } from "../../host-tests/harness/plugin.js";
 import { HarnessProxy } from "../../host-tests/harness/proxy.js";
 import { StatStore } from "../../host-tests/harness/stats.js";
 import { drive } from "../demo/drive.js";
@@ -144,12 +144,12 @@ describe.skipIf(!existsSync(PROMETHEUS_BINARY))(
 
       // A proxy whose configuration the filter refuses: only the rejection counter is left of it.
       const rejectedStats = new StatStore({ extraStatTags: [...FILTER_METRIC_LABELS] });
-      await expect(
-        Plugin.load(
-          { wasm, pluginConfig: JSON.stringify({ maxSeries: 1 }), direction: "inbound" },
-          rejectedStats,
-        ),
-      ).rejects.toBeInstanceOf(ConfigurationRejectedError);
+      const rejected = await Plugin.load(
+        { wasm, pluginConfig: JSON.stringify({ maxSeries: 1 }), direction: "inbound" },
+        rejectedStats,
+      );
+      expect(rejected.rejection).toBeInstanceOf(ConfigurationRejection);
+      rejected.close();
       const rejectedAdmin = await AdminServer.start({
         address: { host: LOOPBACK, port: 0 },
         stats: rejectedStats,
