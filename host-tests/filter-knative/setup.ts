@@ -88,6 +88,11 @@ export function activatorRequest(entryMs?: number): HeaderList {
   return headers;
 }
 
+/** Runs `step` once per worker: streams go round-robin, so each worker VM gets one. */
+export function onEachWorker(plugin: Plugin, step: () => void): void {
+  for (let i = 0; i < plugin.workerCount; i++) step();
+}
+
 export function header(headers: HeaderList, name: string): string | undefined {
   return headers.find(([key]) => key === name)?.[1];
 }

@@ -91,6 +91,7 @@ async function runCall(cluster: string, headers: HeaderList, timeoutMs = 1000, c
   const plugin = await Plugin.load({
     wasm: callingModule(cluster, headers, timeoutMs),
     upstreamClusters: { collector: baseUrl, nowhere: "http://127.0.0.1:9" },
+    workers: 1,
   });
   const before = plugin.logs.length;
   for (let i = 0; i < calls; i++) plugin.createStream().onRequestHeaders([], true);

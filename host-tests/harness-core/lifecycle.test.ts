@@ -59,7 +59,7 @@ describe("lifecycle", () => {
   });
 
   it("runs a stream through context create, every callback, on_log, on_done and on_delete", async () => {
-    const plugin = await Plugin.load({ wasm: tracingModule() });
+    const plugin = await Plugin.load({ wasm: tracingModule(), workers: 1 });
     const before = plugin.logs.length;
     const stream = plugin.createStream();
     expect(
@@ -111,7 +111,7 @@ describe("lifecycle", () => {
   });
 
   it("creates the stream context lazily and skips body callbacks before it exists", async () => {
-    const plugin = await Plugin.load({ wasm: tracingModule() });
+    const plugin = await Plugin.load({ wasm: tracingModule(), workers: 1 });
     const before = plugin.logs.length;
     const stream = plugin.createStream();
     expect(stream.onRequestBody(new Uint8Array([1]), true)).toEqual({ status: 0, body: new Uint8Array([1]) });

@@ -46,7 +46,7 @@ describe("traps", () => {
   });
 
   it("fail open: later streams bypass the filter entirely", async () => {
-    const plugin = await Plugin.load({ wasm: trappingModule("unreachable"), failOpen: true });
+    const plugin = await Plugin.load({ wasm: trappingModule("unreachable"), workers: 1, failOpen: true });
     plugin.createStream().onRequestHeaders(trapRequest, true);
     const before = plugin.logs.length;
     const next = plugin.createStream();
@@ -64,7 +64,7 @@ describe("traps", () => {
   });
 
   it("fail closed: the trapping stream and later streams get 503 wasm_fail_stream once", async () => {
-    const plugin = await Plugin.load({ wasm: trappingModule("unreachable"), failOpen: false });
+    const plugin = await Plugin.load({ wasm: trappingModule("unreachable"), workers: 1, failOpen: false });
     const failReply = {
       status: 503,
       details: "wasm_fail_stream",

@@ -31,7 +31,7 @@ export const BASE_VM_INDEX = -2;
 export const CANARY_VM_INDEX = -1;
 
 /** Istio runs sidecars and gateways with two worker threads (proxy concurrency 2). */
-export const DEFAULT_WORKERS = 1;
+export const DEFAULT_WORKERS = 2;
 
 /** What belongs to the process rather than to one plugin. */
 export interface ProcessOptions {

@@ -90,7 +90,7 @@ export interface PluginOptions {
   propertyLayout?: PropertyLayout;
   direction?: TrafficDirection; // default "inbound"
   node?: NodeIdentity;
-  /** Envoy runs one VM per worker thread; stats are shared. Default 1. */
+  /** Envoy runs one VM per worker thread; stats are shared. Default 2, as Istio runs. */
   workers?: number;
   /** What happens to streams once the VM failed: true passes traffic (FAIL_OPEN), false answers 503. */
   failOpen?: boolean; // default true

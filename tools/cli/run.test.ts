@@ -18,7 +18,7 @@ describe("parseRunArgs", () => {
       node: { proxyType: "sidecar", labels: {} },
       httpClusters: {},
       rootId: undefined,
-      workers: 1,
+      workers: 2,
       extraStatTags: [],
       mtls: false,
       failOpen: true,

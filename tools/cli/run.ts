@@ -13,7 +13,7 @@ import { EXIT_FAILURE, EXIT_OK, projectRoot, type Command } from "./command.js";
 import type { HostPort } from "../../host-tests/harness/admin.js";
 import { ModuleRefusedError } from "../../host-tests/harness/errors.js";
 import { checkLoopbackUrl } from "../../host-tests/harness/http-call.js";
-import { Plugin } from "../../host-tests/harness/plugin.js";
+import { DEFAULT_WORKERS, Plugin } from "../../host-tests/harness/plugin.js";
 import { HarnessProxy, parseUpstreamUrl } from "../../host-tests/harness/proxy.js";
 import { StatStore } from "../../host-tests/harness/stats.js";
 import { propertyLayoutOf } from "../../host-tests/harness/properties.js";
@@ -54,7 +54,8 @@ Options:
   --envoy VERSION           the Envoy version modelled, 1.MINOR[.PATCH]; default 1.33. Sets the
                             property layout: up to 1.29 node.* and listener_direction only,
                             1.30-1.32 those and xds.*, from 1.33 xds.* only
-  --workers N               VMs (Envoy worker threads), 1 to 64; default 1
+  --workers N               Envoy worker threads, each with its own VM, 1 to 64; default 2, as
+                            Istio runs
   --extra-stat-tags A,B     Istio extraStatTags for /stats/prometheus labels
   --mtls                    every downstream connection counts as mutual TLS (connection.mtls)
   --fail-closed             answer 503 once the VM failed (FAIL_CLOSE); default fail open
@@ -204,7 +205,7 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
     node,
     httpClusters,
     rootId: stringFlag(args, "root-id"),
-    workers: integerFlag(args, "workers", 1, 64) ?? 1,
+    workers: integerFlag(args, "workers", 1, 64) ?? DEFAULT_WORKERS,
     extraStatTags,
     mtls: booleanFlag(args, "mtls"),
     failOpen: !booleanFlag(args, "fail-closed"),
