@@ -200,7 +200,7 @@ const MODULE_CALLBACKS: Record<string, FunctionType> = {
  * `__main_void` is neither called nor checked (WasmBase::getFunctions at the pin; calling
  * `__main_void` came in Mar 2026, e55d150).
  */
-export function startFunctionToCall(exportedNames: ReadonlySet<string>): "main" | "_start" {
+function startFunctionToCall(exportedNames: ReadonlySet<string>): "main" | "_start" {
   return exportedNames.has("_initialize") ? "main" : "_start";
 }
 

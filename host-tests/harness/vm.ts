@@ -428,11 +428,6 @@ export class WasmVm implements HostServices {
     ]);
   }
 
-  /** The root context of a plugin key, if this VM has one. */
-  rootOf(pluginKey: string): RootContext | undefined {
-    return this.roots.get(pluginKey);
-  }
-
   /** Roots this VM hosts, in the order they were created. */
   get rootContexts(): RootContext[] {
     return [...this.roots.values()];
