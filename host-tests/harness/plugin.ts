@@ -153,20 +153,19 @@ export class Plugin {
   createStream(options: StreamOptions = {}): Stream {
     if (this.closed) throw new Error("Plugin.createStream: the plugin is closed");
     const failOpen = this.options.failOpen ?? true;
+    const clock = this.process.clock;
+    const connectionId = this.process.nextConnectionId();
     const served = this.served;
-    const setup = {
-      failOpen,
-      clock: this.process.clock,
-      connectionId: this.process.nextConnectionId(),
-      options,
-    };
     if (served === undefined) {
       return new Stream({
-        ...setup,
         missingConfig: true,
         vm: undefined,
         root: undefined,
         identity: undefined,
+        failOpen,
+        clock,
+        connectionId,
+        options,
       });
     }
     const workers = served.instance.workers;
@@ -174,11 +173,15 @@ export class Plugin {
     // With a failed VM, fail-open leaves the filter out of the chain entirely (createFilter returns null).
     const inChain = !(vm.failed && failOpen);
     served.streams++;
+    // Object literals, not spreads: V8 copies a spread slowly, and this runs for every request.
     return new Stream({
-      ...setup,
       vm: inChain ? vm : undefined,
       root: inChain ? root : undefined,
       identity: served.instance.identity,
+      failOpen,
+      clock,
+      connectionId,
+      options,
       onEnd: () => {
         served.streams--;
         if (served.replaced && served.streams === 0) this.process.release(served.instance);
