@@ -19,6 +19,8 @@ export function pluginOptionsFor(path: BenchPath, wasm: Uint8Array, clock: Manua
     pluginConfig: "{}",
     extraStatTags: [...FILTER_METRIC_LABELS],
     clock,
+    // One worker VM: the figures are one VM's cost per request and memory (the harness defaults to two).
+    workers: 1,
   };
   switch (path) {
     case "inbound-knative":
