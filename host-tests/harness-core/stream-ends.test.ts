@@ -40,6 +40,7 @@ function endProbe(): Uint8Array {
 describe("stream ends as proxy_on_log reads them", () => {
   it.each([
     ["1.28", 0],
+    ["1.30", ResponseFlag.DownstreamRemoteReset],
     ["1.33", ResponseFlag.DownstreamRemoteReset],
   ] as Array<[string, number]>)(
     "an HTTP/2 client reset on Envoy %s: no response code, http2.remote_reset, flags %i",
