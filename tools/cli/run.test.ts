@@ -138,6 +138,7 @@ describe("parseRunArgs", () => {
       "--direction must be one of inbound, outbound, got 'sideways'",
     ],
     [[...REQUIRED, "--envoy", "latest"], "--envoy: Envoy version 'latest' is not 1.MINOR or 1.MINOR.PATCH"],
+    [[...REQUIRED, "--envoy", "1.27"], "--envoy: Envoy version '1.27': expected 1.MINOR with MINOR >= 28"],
     [[...REQUIRED, "--workers", "0"], "--workers must be an integer from 1 to 64, got '0'"],
     [
       [...REQUIRED, "--admin", "15000"],
