@@ -69,6 +69,29 @@ describe("a rejected configuration (ECDS)", () => {
     plugin.close();
   });
 
+  it("the connection manager's access log records the missing-config replies; a codec refusal comes before that filter", async () => {
+    const lines: string[] = [];
+    const plugin = await Plugin.load({
+      wasm: pickyModule(),
+      pluginConfig: "reject",
+      clock: new ManualClock(),
+      accessLog: {
+        format: "%RESPONSE_CODE% %RESPONSE_FLAGS% %REQ(:PATH)%",
+        write: (line) => lines.push(line),
+      },
+    });
+    const mark = plugin.logs.length;
+    const answered = plugin.createStream();
+    expect(answered.onRequestHeaders(REQUEST, true).localReply?.status).toBe(500);
+    answered.end({ responseCode: 500, responseFlags: ResponseFlag.NoFilterConfigFound });
+    const refused = plugin.createStream({ beforeFilterChain: true });
+    expect(refused.onRequestHeaders(REQUEST, true)).toEqual({ status: 0, headers: REQUEST });
+    refused.end(plugin.streamEnd("too_many_request_headers"));
+    expect(lines).toEqual(["500 NFCF /", "431 DPE /"]);
+    expect(plugin.logs.length).toBe(mark);
+    plugin.close();
+  });
+
   it("serves through the module once a valid configuration arrives", async () => {
     const plugin = await Plugin.load({
       wasm: pickyModule(),
