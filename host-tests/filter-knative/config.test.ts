@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 
-import { ConfigurationRejectedError } from "../harness/plugin.js";
+import { type ConfigurationRejection } from "../harness/plugin.js";
 import { StatStore } from "../harness/stats.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import { loadProxy, metricValue, proxyOptions } from "./setup.js";
@@ -19,18 +19,13 @@ const schema: unknown = JSON.parse(readFileSync(schemaPath, "utf8"));
 const validate = new Ajv({ $data: true, strict: true }).compile(schema as object);
 
 /** Loads an inbound sidecar with this configuration text; the rejection, or null when accepted. */
-async function refusal(config: string, stats?: StatStore): Promise<ConfigurationRejectedError | null> {
-  try {
-    const plugin = await Plugin.load(proxyOptions({ envoy: "1.33", position: "inbound", config }), stats);
-    plugin.close();
-    return null;
-  } catch (error) {
-    if (error instanceof ConfigurationRejectedError) return error;
-    throw error;
-  }
+async function refusal(config: string, stats?: StatStore): Promise<ConfigurationRejection | null> {
+  const plugin = await Plugin.load(proxyOptions({ layout: "xds", position: "inbound", config }), stats);
+  plugin.close();
+  return plugin.rejection ?? null;
 }
 
-function kwtLines(error: ConfigurationRejectedError): string[] {
+function kwtLines(error: ConfigurationRejection): string[] {
   return error.logs.map((record) => record.message).filter((message) => message.startsWith("kwt"));
 }
 
@@ -181,7 +176,7 @@ describe("invalid configuration", () => {
   it("accepts an empty configuration and {}", async () => {
     expect(await refusal("")).toBeNull();
     expect(await refusal("{}")).toBeNull();
-    const plugin = await loadProxy({ envoy: "1.28", position: "inbound", config: "" });
+    const plugin = await loadProxy({ layout: "legacy", position: "inbound", config: "" });
     expect(metricValue(plugin, "kwt_config_rejected_total{}")).toBeUndefined();
   });
 });

@@ -12,6 +12,7 @@ import {
   activatorRequest,
   exchange,
   loadProxy,
+  onEachWorker,
   metricValue,
   seriesOf,
 } from "./setup.js";
@@ -23,41 +24,45 @@ const STAMPED: HeaderList = [
   ["x-kwt-hop", `1;c=cluster-a;r=eu-west1;t=${T0_MS}`],
 ];
 
-describe.each(LAYOUTS)("cost, Envoy %s layout", (envoy) => {
-  // The first request of each kind also defines its metrics; these are the steady-state counts.
+describe.each(LAYOUTS)("cost, %s property layout", (layout) => {
+  // The first request of each kind on each worker VM also defines its metrics there; these are the
+  // steady-state counts.
   it("inbound sidecar: 5 host calls for a plain request, 6 when it carries stamps", async () => {
-    const plugin = await loadProxy({ envoy, position: "inbound" });
-    exchange(plugin, STAMPED, { status: 200 });
-    exchange(plugin, REQUEST, { status: 200 });
+    const plugin = await loadProxy({ layout, position: "inbound" });
+    onEachWorker(plugin, () => exchange(plugin, STAMPED, { status: 200 }));
+    onEachWorker(plugin, () => exchange(plugin, REQUEST, { status: 200 }));
     // request pairs, pod stamp, response.code, response.flags, one counter increment
     expect(exchange(plugin, REQUEST, { status: 200 }).stream.hostCalls).toBe(5);
     // + connection.mtls, to trust the stamps
     expect(exchange(plugin, STAMPED, { status: 200 }).stream.hostCalls).toBe(6);
     // + response.grpc_status for a gRPC request that answered 2xx
     const grpc: HeaderList = [...REQUEST, ["content-type", "application/grpc"]];
-    exchange(plugin, grpc, { status: 200, end: { grpcStatus: 0 } });
+    onEachWorker(plugin, () => exchange(plugin, grpc, { status: 200, end: { grpcStatus: 0 } }));
     expect(exchange(plugin, grpc, { status: 200, end: { grpcStatus: 0 } }).stream.hostCalls).toBe(6);
   });
 
   it("inbound sidecar: a probe costs one host call", async () => {
-    const plugin = await loadProxy({ envoy, position: "inbound" });
-    exchange(plugin, REQUEST, { status: 200 });
+    const plugin = await loadProxy({ layout, position: "inbound" });
+    onEachWorker(plugin, () => exchange(plugin, REQUEST, { status: 200 }));
     expect(
       exchange(plugin, [...REQUEST, ["k-network-probe", "queue"]], { status: 200 }).stream.hostCalls,
     ).toBe(1);
   });
 
   it("inbound sidecar: activator traffic adds one clock read and its counter", async () => {
-    const plugin = await loadProxy({ envoy, position: "inbound", config: { coldStartMaxRequests: 1 } });
-    exchange(plugin, activatorRequest(), { status: 200 });
-    exchange(plugin, activatorRequest(), { status: 200 });
+    const plugin = await loadProxy({ layout, position: "inbound", config: { coldStartMaxRequests: 1 } });
+    onEachWorker(plugin, () => exchange(plugin, activatorRequest(), { status: 200 }));
+    onEachWorker(plugin, () => exchange(plugin, activatorRequest(), { status: 200 }));
     // pairs, clock, pod stamp, code, flags, invocation + proxied increments
     expect(exchange(plugin, activatorRequest(), { status: 200 }).stream.hostCalls).toBe(7);
   });
 
   it("gateway: pairs, clock, entry stamp, hop stamp, trace context, pod stamp read, strip, status, duration, record", async () => {
-    const plugin = await loadProxy({ envoy, position: "gateway", config: { tracing: { enabled: false } } });
-    exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] });
+    const plugin = await loadProxy({ layout, position: "gateway", config: { tracing: { enabled: false } } });
+    onEachWorker(plugin, () =>
+      exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] }),
+    );
+    onEachWorker(plugin, () => exchange(plugin, REQUEST, { status: 200 }));
     expect(exchange(plugin, REQUEST, { status: 200 }).stream.hostCalls).toBe(5);
     expect(
       exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] }).stream
@@ -66,8 +71,8 @@ describe.each(LAYOUTS)("cost, Envoy %s layout", (envoy) => {
   });
 
   it("keeps linear memory flat in steady state", async () => {
-    const inbound = await loadProxy({ envoy, position: "inbound" });
-    const gateway = await loadProxy({ envoy, position: "gateway" });
+    const inbound = await loadProxy({ layout, position: "inbound" });
+    const gateway = await loadProxy({ layout, position: "gateway" });
     const run = (count: number) => {
       for (let i = 0; i < count; i++) {
         exchange(inbound, i % 10 === 0 ? activatorRequest(T0_MS) : STAMPED, {
@@ -92,16 +97,19 @@ describe.each(LAYOUTS)("cost, Envoy %s layout", (envoy) => {
   });
 });
 
-describe.each(LAYOUTS)("series cap, Envoy %s layout", (envoy) => {
+describe.each(LAYOUTS)("series cap, %s property layout", (layout) => {
   it("sends label sets beyond maxSeries to one overflow series and counts them", async () => {
-    const plugin = await loadProxy({ envoy, position: "gateway", config: { maxSeries: 16 } });
+    const plugin = await loadProxy({ layout, position: "gateway", config: { maxSeries: 16 } });
+    // The cap is per VM (docs/filter.md): each worker VM sees all 20 label sets.
     for (let i = 1; i <= 20; i++) {
       const stamp = `1;cs=0;w=;c=cluster-a;r=eu-west1;n=demo;s=svc-${i};cf=svc-${i};v=svc-${i}-00001`;
-      exchange(plugin, REQUEST, {
-        status: 200,
-        responseHeaders: [["x-kwt-pod", stamp]],
-        end: { durationNs: 125_000_000n },
-      });
+      onEachWorker(plugin, () =>
+        exchange(plugin, REQUEST, {
+          status: 200,
+          responseHeaders: [["x-kwt-pod", stamp]],
+          end: { durationNs: 125_000_000n },
+        }),
+      );
     }
     // Revisions 1..16 again: they keep their own series.
     exchange(plugin, REQUEST, {
@@ -117,16 +125,16 @@ describe.each(LAYOUTS)("series cap, Envoy %s layout", (envoy) => {
         plugin,
         `knative_request_duration_milliseconds_count{namespace_name="demo",service_name="svc-1",configuration_name="svc-1",revision_name="svc-1-00001",destination_cluster="cluster-a",destination_region="eu-west1",source_cluster="cluster-a",response_code_class="2xx",cold_start="false"}`,
       ),
-    ).toBe(2);
+    ).toBe(3);
     expect(
       metricValue(
         plugin,
         `knative_request_duration_milliseconds_count{namespace_name="overflow",service_name="overflow",configuration_name="overflow",revision_name="overflow",destination_cluster="overflow",destination_region="overflow",source_cluster="overflow",response_code_class="overflow",cold_start="overflow"}`,
       ),
-    ).toBe(4);
+    ).toBe(8);
     expect(
       seriesOf(plugin, "knative_request_duration_milliseconds_count").some((line) => line.includes("svc-17")),
     ).toBe(false);
-    expect(metricValue(plugin, "kwt_series_overflow_total{}")).toBe(4);
+    expect(metricValue(plugin, "kwt_series_overflow_total{}")).toBe(8);
   });
 });

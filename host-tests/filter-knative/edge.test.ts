@@ -23,10 +23,10 @@ const FORGED: HeaderList = [
   ["k-proxy-request", "activator"],
 ];
 
-describe.each(LAYOUTS)("gateway and outbound sidecar, Envoy %s layout", (envoy) => {
+describe.each(LAYOUTS)("gateway and outbound sidecar, %s property layout", (layout) => {
   it("gateway: removes every forged x-kwt-* and K-Proxy-Request header from outside, then stamps entry", async () => {
     const clock = new ManualClock(T0_MS);
-    const plugin = await loadProxy({ envoy, position: "gateway", clock });
+    const plugin = await loadProxy({ layout, position: "gateway", clock });
     clock.advance(42);
     const { request } = exchange(plugin, FORGED, { mtls: false, status: 200 });
     expect(header(request, "k-proxy-request")).toBeUndefined();
@@ -37,7 +37,7 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, Envoy %s layout", (envoy) 
   });
 
   it("gateway: keeps a valid entry stamp from a mesh client (mTLS) and leaves the pod stamp to it", async () => {
-    const plugin = await loadProxy({ envoy, position: "gateway" });
+    const plugin = await loadProxy({ layout, position: "gateway" });
     const entry = String(T0_MS - 5);
     const { request, response } = exchange(plugin, [...REQUEST, ["x-kwt-entry", entry]], {
       mtls: true,
@@ -52,7 +52,7 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, Envoy %s layout", (envoy) 
   // Envoy histograms keep 2 significant digits (circllhist): the durations used sit mid-bin (125,
   // 2450), so the sums are exact.
   it("gateway: records the client-visible duration split cold/warm and strips the pod stamp", async () => {
-    const plugin = await loadProxy({ envoy, position: "gateway" });
+    const plugin = await loadProxy({ layout, position: "gateway" });
     const warm = exchange(plugin, REQUEST, {
       mtls: false,
       status: 200,
@@ -81,7 +81,7 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, Envoy %s layout", (envoy) 
   });
 
   it("gateway: keeps the pod stamp on the response when keepPodHeader is set", async () => {
-    const plugin = await loadProxy({ envoy, position: "gateway", config: { keepPodHeader: true } });
+    const plugin = await loadProxy({ layout, position: "gateway", config: { keepPodHeader: true } });
     const { response } = exchange(plugin, REQUEST, {
       status: 200,
       responseHeaders: [["x-kwt-pod", COLD_STAMP]],
@@ -91,7 +91,7 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, Envoy %s layout", (envoy) 
   });
 
   it("gateway: refuses a malformed pod stamp, strips it and counts it", async () => {
-    const plugin = await loadProxy({ envoy, position: "gateway" });
+    const plugin = await loadProxy({ layout, position: "gateway" });
     const { response } = exchange(plugin, REQUEST, {
       status: 200,
       responseHeaders: [["x-kwt-pod", "1;cs=1;w=;c=a b;r=;n=;s=;v="]],
@@ -102,7 +102,7 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, Envoy %s layout", (envoy) 
   });
 
   it("role: gateway makes a sidecar behave as a mesh entry", async () => {
-    const plugin = await loadProxy({ envoy, position: "outbound", config: { role: "gateway" } });
+    const plugin = await loadProxy({ layout, position: "outbound", config: { role: "gateway" } });
     const { request } = exchange(plugin, FORGED, { mtls: false, status: 200 });
     expect(header(request, "k-proxy-request")).toBeUndefined();
     expect(header(request, "x-kwt-future-thing")).toBeUndefined();
@@ -111,7 +111,7 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, Envoy %s layout", (envoy) 
 
   it("outbound sidecar: sets the entry stamp when absent or invalid, and owns the measurement", async () => {
     const clock = new ManualClock(T0_MS);
-    const plugin = await loadProxy({ envoy, position: "outbound", clock });
+    const plugin = await loadProxy({ layout, position: "outbound", clock });
     clock.advance(7);
     const absent = exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] });
     expect(header(absent.request, "x-kwt-entry")).toBe(String(T0_MS + 7));
@@ -124,7 +124,7 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, Envoy %s layout", (envoy) 
   });
 
   it("outbound sidecar: keeps a propagated entry stamp (e.g. through the activator) and the pod stamp", async () => {
-    const plugin = await loadProxy({ envoy, position: "outbound" });
+    const plugin = await loadProxy({ layout, position: "outbound" });
     const entry = String(T0_MS - 1200);
     const { request, response } = exchange(plugin, [...REQUEST, ["x-kwt-entry", entry]], {
       mtls: false,
@@ -137,7 +137,7 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, Envoy %s layout", (envoy) 
   });
 });
 
-describe.each(LAYOUTS)("a cold start end to end, Envoy %s layout", (envoy) => {
+describe.each(LAYOUTS)("a cold start end to end, %s property layout", (layout) => {
   it("gateway -> activator's sidecars (inbound, outbound) -> fresh pod, with the filter everywhere", async () => {
     const clock = new ManualClock(T0_MS);
     const activatorNode = {
@@ -148,9 +148,9 @@ describe.each(LAYOUTS)("a cold start end to end, Envoy %s layout", (envoy) => {
       namespace: "knative-serving",
       labels: { app: "activator" },
     };
-    const gateway = await loadProxy({ envoy, position: "gateway", clock });
-    const activatorIn = await loadProxy({ envoy, position: "inbound", clock, node: activatorNode });
-    const activatorOut = await loadProxy({ envoy, position: "outbound", clock, node: activatorNode });
+    const gateway = await loadProxy({ layout, position: "gateway", clock });
+    const activatorIn = await loadProxy({ layout, position: "inbound", clock, node: activatorNode });
+    const activatorOut = await loadProxy({ layout, position: "outbound", clock, node: activatorNode });
 
     const atGateway = gateway.createStream({ mtls: false });
     const toActivator = atGateway.onRequestHeaders(REQUEST, true).headers;
@@ -158,7 +158,7 @@ describe.each(LAYOUTS)("a cold start end to end, Envoy %s layout", (envoy) => {
     const atActivator = intoActivator.onRequestHeaders(toActivator, true).headers;
     // The activator holds the request while the pod starts, then forwards it with K-Proxy-Request.
     clock.advance(2000);
-    const pod = await loadProxy({ envoy, position: "inbound", clock });
+    const pod = await loadProxy({ layout, position: "inbound", clock });
     clock.advance(350);
     const outOfActivator = activatorOut.createStream();
     const toPod = outOfActivator.onRequestHeaders(
@@ -189,11 +189,11 @@ describe.each(LAYOUTS)("a cold start end to end, Envoy %s layout", (envoy) => {
   it("gateway -> activator (held 2350 ms) -> fresh pod -> gateway", async () => {
     const clock = new ManualClock(T0_MS);
     // The pod's sidecar VM starts 2 s after the request entered the mesh.
-    const gateway = await loadProxy({ envoy, position: "gateway", clock });
+    const gateway = await loadProxy({ layout, position: "gateway", clock });
     const gatewayStream = gateway.createStream({ mtls: false });
     const entered = gatewayStream.onRequestHeaders(REQUEST, true).headers;
     clock.advance(2000);
-    const pod = await loadProxy({ envoy, position: "inbound", clock });
+    const pod = await loadProxy({ layout, position: "inbound", clock });
     clock.advance(350);
     // The activator forwards the request with everything the gateway set, plus K-Proxy-Request.
     const podStream = pod.createStream({ mtls: true });

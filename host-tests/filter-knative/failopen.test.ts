@@ -36,7 +36,7 @@ function trappingFilter(): Uint8Array {
 
 async function loadTrapping(failOpen: boolean): Promise<Plugin> {
   return Plugin.load({
-    ...proxyOptions({ envoy: "1.33", position: "gateway" }),
+    ...proxyOptions({ layout: "xds", position: "gateway" }),
     wasm: trappingFilter(),
     failOpen,
   });
@@ -54,11 +54,18 @@ describe("a trap in the module", () => {
     expect(plugin.failed).toBe(true);
     expect(plugin.logs.some((record) => record.message.includes("unreachable"))).toBe(true);
 
-    const next = plugin.createStream();
-    const passed = next.onRequestHeaders(REQUEST, true);
-    expect(passed).toEqual({ status: 0, headers: REQUEST });
-    expect(next.onResponseHeaders([[":status", "200"]], true).status).toBe(0);
-    next.end();
+    // The trap failed only the first worker's VM; the second still runs the filter (and traps in
+    // its own on_log), then both pass traffic without it.
+    const onSecondWorker = plugin.createStream();
+    expect(header(onSecondWorker.onRequestHeaders(REQUEST, true).headers, "x-kwt-entry")).toBeDefined();
+    onSecondWorker.end();
+    for (let i = 0; i < plugin.workerCount; i++) {
+      const next = plugin.createStream();
+      const passed = next.onRequestHeaders(REQUEST, true);
+      expect(passed).toEqual({ status: 0, headers: REQUEST });
+      expect(next.onResponseHeaders([[":status", "200"]], true).status).toBe(0);
+      next.end();
+    }
   });
 
   it("answers 503 under fail-closed (Istio's default, which is why the README asks for FAIL_OPEN)", async () => {
@@ -66,9 +73,14 @@ describe("a trap in the module", () => {
     const first = plugin.createStream();
     first.onRequestHeaders(REQUEST, true);
     first.end();
-    const next = plugin.createStream();
-    const outcome = next.onRequestHeaders(REQUEST, true);
-    expect(outcome.localReply?.status).toBe(503);
-    expect(outcome.localReply?.details).toBe("wasm_fail_stream");
+    // The second worker's VM is still healthy until its own on_log traps.
+    const onSecondWorker = plugin.createStream();
+    expect(onSecondWorker.onRequestHeaders(REQUEST, true).localReply).toBeUndefined();
+    onSecondWorker.end();
+    for (let i = 0; i < plugin.workerCount; i++) {
+      const outcome = plugin.createStream().onRequestHeaders(REQUEST, true);
+      expect(outcome.localReply?.status).toBe(503);
+      expect(outcome.localReply?.details).toBe("wasm_fail_stream");
+    }
   });
 });

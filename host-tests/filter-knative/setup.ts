@@ -1,16 +1,17 @@
-// Shared setup for the Knative filter tests: proxies at each position on either Envoy property
+// Shared setup for the Knative filter tests: proxies at each position on each Envoy property
 // layout, Knative's request shapes, and exact reads of the Prometheus output.
 
 import { ManualClock } from "../harness/clock.js";
 import { Plugin } from "../harness/plugin.js";
-import type { EnvoyVersion, HeaderList, NodeIdentity, PluginOptions } from "../harness/types.js";
+import { PROPERTY_LAYOUTS } from "../harness/properties.js";
+import type { HeaderList, NodeIdentity, PluginOptions, PropertyLayout } from "../harness/types.js";
 import { seriesLines } from "../support/prometheus-text.js";
 import { FILTER_WASM, exchange, metricValue } from "../filter-tracing/setup.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 
 export { FILTER_WASM, exchange, metricValue };
 
-export const LAYOUTS: EnvoyVersion[] = ["1.28", "1.33"];
+export const LAYOUTS: readonly PropertyLayout[] = PROPERTY_LAYOUTS;
 
 /** ManualClock's origin: the VMs start at this wall-clock time. */
 export const T0_MS = 1_700_000_000_000;
@@ -26,13 +27,13 @@ export const REV = `namespace_name="demo",service_name="hello",configuration_nam
 
 export type Position = "gateway" | "outbound" | "inbound";
 
-export interface ProxySetup {
-  envoy: EnvoyVersion;
+/** A property layout alone, or an Envoy version (its stream ends and its layout). */
+export type ProxySetup = ({ layout: PropertyLayout } | { envoy: string }) & {
   position: Position;
   config?: Record<string, unknown> | string;
   node?: NodeIdentity;
   clock?: ManualClock;
-}
+};
 
 export function revisionNode(): NodeIdentity {
   return {
@@ -61,7 +62,7 @@ export function proxyOptions(setup: ProxySetup): PluginOptions {
   return {
     wasm: FILTER_WASM,
     pluginConfig: typeof setup.config === "string" ? setup.config : JSON.stringify(setup.config ?? {}),
-    envoy: setup.envoy,
+    ...("envoy" in setup ? { envoy: setup.envoy } : { propertyLayout: setup.layout }),
     direction: setup.position === "inbound" ? "inbound" : "outbound",
     node,
     extraStatTags: [...FILTER_METRIC_LABELS],
@@ -85,6 +86,11 @@ export function activatorRequest(entryMs?: number): HeaderList {
   const headers: HeaderList = [...REQUEST, ["k-proxy-request", "activator"]];
   if (entryMs !== undefined) headers.push(["x-kwt-entry", String(entryMs)]);
   return headers;
+}
+
+/** Runs `step` once per worker: streams go round-robin, so each worker VM gets one. */
+export function onEachWorker(plugin: Plugin, step: () => void): void {
+  for (let i = 0; i < plugin.workerCount; i++) step();
 }
 
 export function header(headers: HeaderList, name: string): string | undefined {

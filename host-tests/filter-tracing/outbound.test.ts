@@ -182,15 +182,18 @@ describe("adaptive sampling", () => {
     for (let i = 0; i < 100; i++) {
       if ((parseTraceparent(onlyValue(send(plugin, []), "traceparent")).flags & 1) === 1) sampled++;
     }
-    // Budget: 2 x 5/s x 1 s = 10 at probability 1, then minProbability 0.
-    expect(sampled).toBe(10);
-    expect(metricValue(plugin, 'kwt_traces_started_total{sampled="true"}')).toBe(10);
-    expect(metricValue(plugin, 'kwt_traces_started_total{sampled="false"}')).toBe(90);
+    // The budget is per VM (docs/filter.md): each of the two workers gets 50 of the requests and
+    // samples 2 x 5/s x 1 s = 10 of them at probability 1, then minProbability 0.
+    expect(sampled).toBe(20);
+    expect(metricValue(plugin, 'kwt_traces_started_total{sampled="true"}')).toBe(20);
+    expect(metricValue(plugin, 'kwt_traces_started_total{sampled="false"}')).toBe(80);
     plugin.advance(1000);
-    expect(metricValue(plugin, "kwt_sampling_probability{}")).toBe(50_000); // 5 / 100 per second
-    // A quiet period raises it again (smoothed rate 50/s -> 0.1).
-    plugin.advance(1000);
+    // Known wrong, until issue 13 (point 5): kwt_sampling_probability is one unlabelled gauge that
+    // every worker's tick overwrites. Each worker saw 50/s here, so both write 5 / 50 per second.
     expect(metricValue(plugin, "kwt_sampling_probability{}")).toBe(100_000);
+    // A quiet period raises it again (smoothed rate 25/s per worker -> 0.2).
+    plugin.advance(1000);
+    expect(metricValue(plugin, "kwt_sampling_probability{}")).toBe(200_000);
     plugin.close();
   });
 

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 
 import { ManualClock } from "../harness/clock.js";
 import { Plugin } from "../harness/plugin.js";
+import { PROPERTY_LAYOUTS } from "../harness/properties.js";
 import { LogLevel } from "../harness/types.js";
 
 const filterPath = fileURLToPath(new URL("../../build/filter.wasm", import.meta.url));
@@ -15,9 +16,15 @@ describe("build/filter.wasm", () => {
   const wasm = new Uint8Array(readFileSync(filterPath));
 
   for (const pluginConfig of ["", "{}"]) {
-    for (const envoy of ["1.28", "1.33"] as const) {
-      it(`loads and configures with ${JSON.stringify(pluginConfig)} on the Envoy ${envoy} layout`, async () => {
-        const plugin = await Plugin.load({ wasm, pluginConfig, envoy, workers: 2, clock: new ManualClock() });
+    for (const propertyLayout of PROPERTY_LAYOUTS) {
+      it(`loads and configures with ${JSON.stringify(pluginConfig)} on the ${propertyLayout} property layout`, async () => {
+        const plugin = await Plugin.load({
+          wasm,
+          pluginConfig,
+          propertyLayout,
+          workers: 2,
+          clock: new ManualClock(),
+        });
         expect(plugin.failed).toBe(false);
         expect(plugin.workerCount).toBe(2);
         const stream = plugin.createStream();

@@ -91,6 +91,7 @@ async function runCall(cluster: string, headers: HeaderList, timeoutMs = 1000, c
   const plugin = await Plugin.load({
     wasm: callingModule(cluster, headers, timeoutMs),
     upstreamClusters: { collector: baseUrl, nowhere: "http://127.0.0.1:9" },
+    workers: 1,
   });
   const before = plugin.logs.length;
   for (let i = 0; i < calls; i++) plugin.createStream().onRequestHeaders([], true);
@@ -213,7 +214,7 @@ describe("ticks", () => {
       (func (export "proxy_on_configure") (param i32 i32) (result i32)
         (drop (call $proxy_set_tick_period_milliseconds (i32.const 10))) (i32.const 1))
       (func (export "proxy_on_tick") (param i32) (call $num (local.get 0)))`);
-    const plugin = await Plugin.load({ wasm });
+    const plugin = await Plugin.load({ wasm, workers: 1 });
     await new Promise((resolve) => setTimeout(resolve, 100));
     plugin.close();
     const ticks = messages(plugin.logs, 0).length;

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 
 import { AbiVersion } from "../harness/abi.js";
 import { ManualClock } from "../harness/clock.js";
-import { ConfigurationRejectedError, Plugin } from "../harness/plugin.js";
+import { ConfigurationRejection, Plugin } from "../harness/plugin.js";
 import { LogLevel } from "../harness/types.js";
 import { messages, OUT_PTR, OUT_SIZE, ProxyModule } from "./wat.js";
 
@@ -59,7 +59,7 @@ describe("lifecycle", () => {
   });
 
   it("runs a stream through context create, every callback, on_log, on_done and on_delete", async () => {
-    const plugin = await Plugin.load({ wasm: tracingModule() });
+    const plugin = await Plugin.load({ wasm: tracingModule(), workers: 1 });
     const before = plugin.logs.length;
     const stream = plugin.createStream();
     expect(
@@ -111,7 +111,7 @@ describe("lifecycle", () => {
   });
 
   it("creates the stream context lazily and skips body callbacks before it exists", async () => {
-    const plugin = await Plugin.load({ wasm: tracingModule() });
+    const plugin = await Plugin.load({ wasm: tracingModule(), workers: 1 });
     const before = plugin.logs.length;
     const stream = plugin.createStream();
     expect(stream.onRequestBody(new Uint8Array([1]), true)).toEqual({ status: 0, body: new Uint8Array([1]) });
@@ -145,34 +145,28 @@ describe("lifecycle", () => {
     expect(stream.onResponseBody(new Uint8Array(0), true).status).toBe(3);
   });
 
-  it("rejects a configuration when proxy_on_configure returns false: the plugin is not loaded", async () => {
+  it("rejects a configuration when proxy_on_configure returns false, in the canary", async () => {
     const module = new ProxyModule();
     const wasm = module.build(`(func (export "proxy_on_configure") (param i32 i32) (result i32)
       (drop (call $proxy_log (i32.const 4) ${module.text("kwt: invalid configuration: x: bad; expected y")}))
       (i32.const 0))`);
-    const error = await Plugin.load({ wasm, pluginConfig: '{"x":1}' }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ConfigurationRejectedError);
-    expect((error as Error).message).toBe(
-      "Failed to configure base Wasm plugin: proxy_on_configure returned false; the plugin is not loaded",
+    const plugin = await Plugin.load({ wasm, pluginConfig: '{"x":1}' });
+    expect(plugin.configured).toBe(false);
+    expect(plugin.rejection).toBeInstanceOf(ConfigurationRejection);
+    expect(plugin.rejection?.message).toBe(
+      "Failed to configure base Wasm plugin: proxy_on_configure returned false",
     );
-    expect((error as ConfigurationRejectedError).logs).toEqual([
+    expect(plugin.rejection?.logs).toEqual([
       { level: LogLevel.Error, message: "kwt: invalid configuration: x: bad; expected y", vm: -1 },
-      {
-        level: LogLevel.Error,
-        message: "Wasm VM failed Failed to configure base Wasm plugin: proxy_on_configure returned false",
-        vm: -1,
-      },
+      { level: LogLevel.Error, message: "Wasm VM failed Failed to configure base Wasm plugin", vm: -1 },
     ]);
+    // No worker got a root for it.
+    expect(plugin.rootContextIds).toEqual([]);
   });
 
   it("rejects when proxy_on_vm_start returns false", async () => {
-    const error = await Plugin.load({ wasm: tracingModule({ proxy_on_vm_start: 0 }) }).catch(
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ConfigurationRejectedError);
-    expect((error as Error).message).toBe(
-      "Failed to start base Wasm: proxy_on_vm_start returned false; the plugin is not loaded",
-    );
+    const plugin = await Plugin.load({ wasm: tracingModule({ proxy_on_vm_start: 0 }) });
+    expect(plugin.rejection?.message).toBe("Failed to start base Wasm: proxy_on_vm_start returned false");
   });
 
   it("lets the plugin configuration be read only during on_configure (and the root's context create)", async () => {

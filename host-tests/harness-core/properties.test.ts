@@ -1,9 +1,10 @@
-// Properties: paths, both Envoy layouts, and every value encoding with its bytes written out.
+// Properties: paths, the three Envoy layouts, and every value encoding with its bytes written out.
 
 import { describe, expect, it } from "vitest";
 
 import { ManualClock } from "../harness/clock.js";
 import { Plugin } from "../harness/plugin.js";
+import { propertyLayoutOf } from "../harness/properties.js";
 import { type PluginOptions, type StreamOptions } from "../harness/types.js";
 import { messages, OUT_PTR, OUT_SIZE, ProxyModule } from "./wat.js";
 
@@ -88,7 +89,7 @@ const ISTIO_NODE = {
 };
 
 describe("properties", () => {
-  it("reads node metadata, locality and listener direction from node.* before Envoy 1.33", async () => {
+  it("reads node metadata, locality and listener direction from node.* only up to Envoy 1.29", async () => {
     const logs = await probe(
       {
         root: [
@@ -100,7 +101,7 @@ describe("properties", () => {
         ],
         request: ["listener_direction"],
       },
-      { envoy: "1.28", node: ISTIO_NODE, direction: "outbound" },
+      { propertyLayout: "legacy", node: ISTIO_NODE, direction: "outbound" },
     );
     // Unset locality fields read as empty strings (Ok, pointer 0 size 0); xds does not exist yet.
     expect(logs.root).toEqual([
@@ -130,7 +131,7 @@ describe("properties", () => {
         ],
         request: ["xds\0listener_direction"],
       },
-      { envoy: "1.33", node: ISTIO_NODE, direction: "inbound" },
+      { propertyLayout: "xds", node: ISTIO_NODE, direction: "inbound" },
     );
     expect(logs.root).toEqual([
       "0",
@@ -145,6 +146,51 @@ describe("properties", () => {
       "untouched",
     ]);
     expect(logs.request).toEqual(["0", "0100000000000000"]);
+  });
+
+  it("reads both node.* and xds.* from Envoy 1.30 to 1.32", async () => {
+    const logs = await probe(
+      {
+        root: [
+          "node\0metadata\0CLUSTER_ID",
+          "xds\0node\0metadata\0CLUSTER_ID",
+          "listener_direction",
+          "xds\0listener_direction",
+        ],
+        request: ["listener_direction", "xds\0listener_direction"],
+      },
+      { propertyLayout: "legacy-and-xds", node: ISTIO_NODE, direction: "outbound" },
+    );
+    // On the root context the legacy direction is there; the xds one reads the (absent) stream.
+    expect(logs.root).toEqual([
+      "0",
+      hex("Kubernetes"),
+      "0",
+      hex("Kubernetes"),
+      "0",
+      "0200000000000000",
+      "1",
+      "untouched",
+    ]);
+    expect(logs.request).toEqual(["0", "0200000000000000", "0", "0200000000000000"]);
+  });
+
+  it.each([
+    ["1.20", "legacy"],
+    ["1.28", "legacy"],
+    ["1.29.4", "legacy"],
+    ["1.30", "legacy-and-xds"],
+    ["1.32.3", "legacy-and-xds"],
+    ["1.33", "xds"],
+    ["1.36.0", "xds"],
+  ] as const)("maps Envoy %s to the %s layout", (version, layout) => {
+    expect(propertyLayoutOf(version)).toBe(layout);
+  });
+
+  it("refuses a version that is not 1.MINOR[.PATCH]", () => {
+    expect(() => propertyLayoutOf("2.0")).toThrow(
+      "Envoy version '2.0' is not 1.MINOR or 1.MINOR.PATCH (e.g. 1.28, 1.30.4)",
+    );
   });
 
   it("encodes maps as pairs and messages in protobuf wire format", async () => {

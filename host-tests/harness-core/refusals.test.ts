@@ -155,27 +155,6 @@ describe("module refusals", () => {
     expect(messages(plugin.logs, 0)).toEqual(["4294967295", "64"]);
   });
 
-  it("refuses a host call outside the restricted set while the VM starts, naming the call", async () => {
-    const module = new ProxyModule().use("env.proxy_get_property");
-    const wasm = module.build(`(func (export "_initialize")
-      (drop (call $proxy_get_property ${module.text("plugin_root_id")} (i32.const 16) (i32.const 20))))`);
-    expect(await refusal(wasm)).toBe(
-      "Failed to initialize Wasm code: Function: _initialize failed: restricted_callback: " +
-        "env.proxy_get_property may not be called here (allowed while the VM starts: proxy_log, WASI fd_write, " +
-        "args/environ, clocks, random_get and fdstat/prestat)",
-    );
-  });
-
-  it("refuses a restricted call made by the start section during instantiation", async () => {
-    const module = new ProxyModule().use("env.proxy_define_metric");
-    const wasm =
-      module.build(`(func $boot (drop (call $proxy_define_metric (i32.const 0) ${module.text("x")} (i32.const 16))))
-      (start $boot)`);
-    expect(await refusal(wasm)).toMatch(
-      /^Failed to initialize Wasm code: restricted_callback: env.proxy_define_metric may not be called here/,
-    );
-  });
-
   it("allows logging, stdout, clocks and randomness while the VM starts", async () => {
     const module = new ProxyModule().use(
       "wasi_snapshot_preview1.fd_write",

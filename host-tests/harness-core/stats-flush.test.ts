@@ -79,6 +79,8 @@ describe("stats flush interval", () => {
       wasm: recordingModule(5_000),
       clock: new ManualClock(),
       statsFlushIntervalMs: 5_000,
+      // One worker VM, so one root ticks: a sample per tick.
+      workers: 1,
     });
     plugin.advance(5_000);
     expect(samples(plugin)).toBe(1n);
@@ -97,7 +99,7 @@ describe("stats flush interval", () => {
 
   it("refuses an interval that is not a whole number of milliseconds", async () => {
     await expect(Plugin.load({ wasm: recordingModule(), statsFlushIntervalMs: 0 })).rejects.toThrow(
-      "PluginOptions.statsFlushIntervalMs: 0 is not an interval; expected an integer >= 1 (ms)",
+      "statsFlushIntervalMs: 0 is not an interval; expected an integer >= 1 (ms)",
     );
   });
 });

@@ -33,12 +33,12 @@ describe("traps", () => {
     ["unreachable", "Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable"],
     ["oob", "Function: proxy_on_request_headers failed: Uncaught RuntimeError: memory access out of bounds"],
     ["abort", "Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable"],
-  ] as const)("fails the VM on %s and logs it as critical", async (trap, message) => {
+  ] as const)("fails the VM on %s and logs it at error level", async (trap, message) => {
     const plugin = await Plugin.load({ wasm: trappingModule(trap) });
     const stream = plugin.createStream();
     expect(stream.onRequestHeaders(trapRequest, true)).toEqual({ status: 0, headers: trapRequest });
     expect(plugin.failed).toBe(true);
-    expect(plugin.logs.at(-1)).toEqual({ level: LogLevel.Critical, message, vm: 0 });
+    expect(plugin.logs.at(-1)).toEqual({ level: LogLevel.Error, message, vm: 0 });
     // A failed VM gets no more calls, not even on_log.
     const before = plugin.logs.length;
     stream.end();
@@ -46,7 +46,7 @@ describe("traps", () => {
   });
 
   it("fail open: later streams bypass the filter entirely", async () => {
-    const plugin = await Plugin.load({ wasm: trappingModule("unreachable"), failOpen: true });
+    const plugin = await Plugin.load({ wasm: trappingModule("unreachable"), workers: 1, failOpen: true });
     plugin.createStream().onRequestHeaders(trapRequest, true);
     const before = plugin.logs.length;
     const next = plugin.createStream();
@@ -64,7 +64,7 @@ describe("traps", () => {
   });
 
   it("fail closed: the trapping stream and later streams get 503 wasm_fail_stream once", async () => {
-    const plugin = await Plugin.load({ wasm: trappingModule("unreachable"), failOpen: false });
+    const plugin = await Plugin.load({ wasm: trappingModule("unreachable"), workers: 1, failOpen: false });
     const failReply = {
       status: 503,
       details: "wasm_fail_stream",

@@ -142,6 +142,31 @@ describe("kwt run chain: gateway (west) -> sidecar of a revision pod (east) -> a
     expect(sidecar.stderr()).toContain("kwt run: stopped on SIGTERM");
   });
 
+  it("starts with a configuration the module rejects and answers every request 500, as Envoy's missing-config filter", async () => {
+    const module = new ProxyModule();
+    const wasm = module.build(`(func (export "proxy_on_configure") (param i32 i32) (result i32)
+      (call $say ${module.text("configure says no")}) (i32.const 0))
+      (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+      (call $say ${module.text("module saw a request")}) (i32.const 0))`);
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "kwt-run-")), "rejects.wasm");
+    writeFileSync(file, wasm);
+    const seen = appRequests.length;
+    const rejecting = await startKwt(["--upstream", appUrl, "--wasm", file]);
+    for (let i = 0; i < 3; i++) expect(await get(`${rejecting.listen}/x`)).toEqual({ status: 500, body: "" });
+    expect(appRequests.length).toBe(seen);
+    expect(await stop(rejecting.child)).toBe(0);
+    expect(rejecting.stderr()).toContain("[vm -1] info: configure says no");
+    expect(rejecting.stderr()).toContain(
+      "[vm -1] error: Wasm VM failed Failed to configure base Wasm plugin",
+    );
+    expect(rejecting.stderr()).toContain(
+      "kwt run: the configuration was rejected (Failed to configure base Wasm plugin: proxy_on_configure " +
+        "returned false); as Envoy with no accepted filter configuration, every request is answered 500 " +
+        "with response flag NFCF",
+    );
+    expect(rejecting.stderr()).not.toContain("module saw a request");
+  });
+
   it("answers 503 with the upstream-failure body when the next hop is down, and exits 2 on a bad flag", async () => {
     const lonely = await startKwt(["--upstream", "http://127.0.0.1:9"]);
     const response = await get(`${lonely.listen}/`);
@@ -224,7 +249,7 @@ describe("kwt run with identities, header limits and an access log (real HTTP)",
           "spiffe://cluster.local/ns/knative-serving/sa/activator spiffe://cluster.local/ns 200 - via_upstream /ok",
           "- - 431 DPE http1.too_many_headers /big",
         ]);
-      // kwt run prints module logs every 200 ms: wait for them as for the access-log lines.
+      // Module logs reach stderr on kwt run's 200 ms print interval, not with the response.
       await expect.poll(() => sidecar.stderr()).toContain("info: destination port\n[vm 0] info: 8012\n");
       expect(await stop(sidecar.child)).toBe(0);
     } finally {

@@ -51,7 +51,8 @@ async function setUp(
   const stats = new StatStore();
   let plugin: Plugin | undefined;
   const proxy = await HarnessProxy.start({
-    loadPlugin: async () => (plugin = await Plugin.load({ wasm: headerModule(), failOpen }, stats)),
+    loadPlugin: async () =>
+      (plugin = await Plugin.load({ wasm: headerModule(), workers: 1, failOpen }, stats)),
     stats,
     listen: { host: "127.0.0.1", port: 0 },
     upstream,

@@ -132,9 +132,11 @@ export function hostFunctionSignatures(abi: AbiVersion): Map<string, FunctionTyp
 }
 
 /**
- * Calls allowed while the VM starts (instantiation, `_initialize`, `_start`, `main`): logging,
- * stdout/stderr, args/environ, clocks, randomness and the no-op WASI calls (WasmBase::startVm).
- * Anything else traps with "restricted_callback" and the load fails.
+ * Calls allowed while the VM starts (`_initialize`, `main`, `_start`): logging, stdout/stderr,
+ * args/environ, preopens, clocks and randomness. This is the list of proxy-wasm-cpp-host at Envoy
+ * 1.28's pin (5d76116, src/wasm.cc WasmBase::startVm); `fd_fdstat_get` (Dec 2024, c4d7bb0) and
+ * `emscripten_notify_memory_growth` (Nov 2025, 14fa83a) were allowed only later. Anything else
+ * traps with "restricted_callback" and the load fails.
  */
 const START_ALLOWED_WASI = [
   "fd_write",
@@ -142,14 +144,12 @@ const START_ALLOWED_WASI = [
   "args_get",
   "environ_sizes_get",
   "environ_get",
-  "clock_time_get",
-  "random_get",
-  "fd_fdstat_get",
   "fd_prestat_get",
   "fd_prestat_dir_name",
+  "clock_time_get",
+  "random_get",
 ];
 export const START_ALLOWED_CALLS: ReadonlySet<string> = new Set([
-  "env.emscripten_notify_memory_growth",
   "env.proxy_log",
   ...WASI_MODULES.flatMap((module) => START_ALLOWED_WASI.map((name) => `${module}.${name}`)),
 ]);
@@ -163,9 +163,6 @@ export const ALLOCATOR_ALLOWED_CALLS: ReadonlySet<string> = new Set([
 /** Exports the host calls, with the signature it expects (WasmBase::getFunctions). */
 const MODULE_CALLBACKS: Record<string, FunctionType> = {
   _initialize: sig(0, []),
-  _start: sig(0, []),
-  main: sig(2),
-  __main_void: sig(0),
   malloc: sig(1),
   proxy_on_memory_allocate: sig(1),
   proxy_validate_configuration: sig(2),
@@ -197,8 +194,24 @@ const MODULE_CALLBACKS: Record<string, FunctionType> = {
   envoy_on_stats_update: sig(2, []),
 };
 
-export function moduleCallbackSignatures(abi: AbiVersion): Map<string, FunctionType> {
+/**
+ * The start function the host will call besides `_initialize`: `main` for a reactor (it has
+ * `_initialize`), else `_start`. Only that one is looked up, so only its signature is checked;
+ * `__main_void` is neither called nor checked (WasmBase::getFunctions at the pin; calling
+ * `__main_void` came in Mar 2026, e55d150).
+ */
+function startFunctionToCall(exportedNames: ReadonlySet<string>): "main" | "_start" {
+  return exportedNames.has("_initialize") ? "main" : "_start";
+}
+
+const START_FUNCTION_SIGNATURES = { main: sig(2), _start: sig(0, []) } as const;
+
+export function moduleCallbackSignatures(
+  abi: AbiVersion,
+  startFunction: "main" | "_start",
+): Map<string, FunctionType> {
   const result = new Map(Object.entries(MODULE_CALLBACKS));
+  result.set(startFunction, START_FUNCTION_SIGNATURES[startFunction]);
   const headerParams = abi === AbiVersion.V0_1_0 ? 2 : 3;
   result.set("proxy_on_request_headers", sig(headerParams));
   result.set("proxy_on_response_headers", sig(headerParams));
@@ -247,7 +260,8 @@ export type AllocatorExport = "malloc" | "proxy_on_memory_allocate";
 
 /** Envoy's getFunctions step: an allocator, and the expected signature for every known callback. */
 export function checkExports(shape: ModuleShape, abi: AbiVersion): AllocatorExport {
-  const expected = moduleCallbackSignatures(abi);
+  const names = new Set(shape.exports.filter((e) => e.kind === "function").map((e) => e.name));
+  const expected = moduleCallbackSignatures(abi, startFunctionToCall(names));
   for (const exported of shape.exports) {
     const want = expected.get(exported.name);
     if (want === undefined || exported.kind !== "function" || exported.type === undefined) continue;
@@ -258,7 +272,6 @@ export function checkExports(shape: ModuleShape, abi: AbiVersion): AllocatorExpo
       );
     }
   }
-  const names = new Set(shape.exports.filter((e) => e.kind === "function").map((e) => e.name));
   if (names.has("malloc")) return "malloc";
   if (names.has("proxy_on_memory_allocate")) return "proxy_on_memory_allocate";
   throw new ModuleRefusedError(

@@ -187,6 +187,25 @@ export class VmContext extends ContextBase {
 }
 
 export class RootContext extends ContextBase {
+  constructor(
+    id: number,
+    identity: PluginIdentity,
+    /** The plugin key it serves in its VM (root_id || configuration || name || direction). */
+    readonly key: string,
+  ) {
+    super(id, identity);
+  }
+
+  get pluginConfigSize(): number {
+    return this.identity.pluginConfig.length;
+  }
+
+  /** Set by proxy_set_tick_period_milliseconds; 0 = no ticks. Envoy keeps a timer per root. */
+  tickPeriodMs = 0;
+  /** Monotonic time the next tick is due (ns). */
+  nextTickNs = 0n;
+  /** on_done returned false: the root waits for proxy_done. */
+  pendingDone = false;
   /** Set while Envoy holds the plugin (temp_plugin_): on_context_create of the root and on_configure. */
   configurationReadable = false;
   /** Set during proxy_on_http_call_response. */

@@ -7,12 +7,20 @@ export { AccessLogFormat, FormatError } from "./access-log.js";
 export { AbiVersion, hostFunctionSignatures, moduleCallbackSignatures } from "./abi.js";
 export { AdminServer, closeServer, listenOn, type HostPort } from "./admin.js";
 export { ManualClock } from "./clock.js";
-export { ConfigurationRejectedError, ModuleRefusedError } from "./errors.js";
+export { DEFAULT_WORKERS } from "./envoy-process.js";
+export { ConfigurationRejection, ModuleRefusedError } from "./errors.js";
 export { checkLoopbackUrl } from "./http-call.js";
-export { checkProxyWasmModule, Plugin } from "./plugin.js";
+export { checkProxyWasmModule } from "./envoy-process.js";
+export { Plugin } from "./plugin.js";
 export { extraStatTagRegex, extractTags } from "./prometheus.js";
+export { PROPERTY_LAYOUTS, propertyLayoutOf } from "./properties.js";
 export { HarnessProxy, parseUpstreamUrl, type FilterPlugin, type FilterStream } from "./proxy.js";
 export { StatStore } from "./stats.js";
-export { DEFAULT_REQUEST_HEADER_LIMITS, type RequestHeaderLimits } from "./stream-ends.js";
+export {
+  DEFAULT_ENVOY_VERSION,
+  DEFAULT_REQUEST_HEADER_LIMITS,
+  envoyMinorVersion,
+  type RequestHeaderLimits,
+} from "./stream-ends.js";
 export { watToBinary, type Wabt } from "./wat-binary.js";
 export type { FunctionType } from "./wasm-binary.js";

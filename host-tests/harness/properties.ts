@@ -5,13 +5,15 @@
 // bool as 1 byte, timestamps and durations as int64 nanoseconds, maps and lists as pairs (values
 // nested the same way), messages in protobuf wire format.
 //
-// Two layouts: before Envoy 1.33 the Wasm context itself offered `node`, `listener_direction`,
-// `cluster_name`...; from 1.33 those moved under `xds` (xds.node, xds.listener_direction...).
+// Three layouts (PropertyLayout): the Wasm context first offered `node`, `listener_direction`,
+// `cluster_name`... itself; Envoy 1.30 added the same under `xds` (xds.node,
+// xds.listener_direction...) beside them; Envoy 1.33 removed the Wasm-specific names.
 
 import { type HeaderMap } from "./headers.js";
 import { encodePairs, type BytePairs } from "./pairs.js";
 import { encodeLocality, encodeNode, type NodeMessage, type StructValue } from "./protobuf.js";
-import { WasmResult, type EnvoyVersion, type NodeIdentity, type TrafficDirection } from "./types.js";
+import { parseEnvoyMinor } from "./stream-ends.js";
+import { WasmResult, type NodeIdentity, type PropertyLayout, type TrafficDirection } from "./types.js";
 
 export type PropertyValue =
   | { type: "string"; value: string }
@@ -172,6 +174,26 @@ export function directionCode(direction: TrafficDirection): number {
   return direction === "inbound" ? 1 : 2;
 }
 
+export const PROPERTY_LAYOUTS: readonly PropertyLayout[] = ["legacy", "legacy-and-xds", "xds"];
+
+/**
+ * The layout of an Envoy version ("1.28", "1.31.2"). Sources (envoyproxy/envoy):
+ * - `xds.*` in Wasm: #31620 wired the `xds` attributes into source/extensions/common/wasm/context.cc,
+ *   and #32077 (opened 2024-01-26, after 1.29.0 of 2024-01-16 per changelogs/1.29.0.yaml) made
+ *   `xds.node` readable on a root context, where a filter reads its node metadata. So 1.29 counts
+ *   as legacy: its changelog only deprecates the Wasm-specific names. 1.30 has both.
+ * - #36619 (2024-10-15, after 1.32.0) removed the Wasm-specific names: 1.33 has `xds.*` only.
+ */
+export function propertyLayoutOf(envoyVersion: string): PropertyLayout {
+  const minor = parseEnvoyMinor(envoyVersion);
+  if (minor === undefined) {
+    throw new RangeError(
+      `Envoy version '${envoyVersion}' is not 1.MINOR or 1.MINOR.PATCH (e.g. 1.28, 1.30.4)`,
+    );
+  }
+  return minor >= 33 ? "xds" : minor >= 30 ? "legacy-and-xds" : "legacy";
+}
+
 /** What one stream exposes; absent on root contexts (no StreamInfo there). */
 export interface StreamFacts {
   /** The request header map the stream can see now (held during its callback, or in on_log). */
@@ -206,7 +228,7 @@ export interface StreamFacts {
 }
 
 export interface PropertyScope {
-  layout: EnvoyVersion;
+  layout: PropertyLayout;
   node: NodeMessage;
   direction: TrafficDirection;
   pluginName: string;
@@ -420,9 +442,8 @@ function topLevel(name: string, scope: PropertyScope): PropertyValue | undefined
     case "connection_id":
       return s === undefined ? undefined : uint64(s.connectionId);
   }
-  if (scope.layout === "1.33") {
-    if (name === "xds") return xdsValue(scope);
-  } else {
+  if (name === "xds") return scope.layout === "legacy" ? undefined : xdsValue(scope);
+  if (scope.layout !== "xds") {
     switch (name) {
       case "node":
         return nodeValue(scope.node);

@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { AdminServer, closeServer, listenOn, type HostPort } from "./admin.js";
 import type { StatStore } from "./stats.js";
 import {
+  DEFAULT_ENVOY_VERSION,
   DEFAULT_REQUEST_HEADER_LIMITS,
   envoyMinorVersion,
   envoyStreamEnd,
@@ -65,8 +66,6 @@ export interface ProxyOptions {
   /** max_request_headers_kb and max_headers_count; default 60 KiB and 100, as Envoy. */
   requestHeaderLimits?: RequestHeaderLimits;
 }
-
-const DEFAULT_ENVOY = "1.33";
 
 const DEFAULT_UPSTREAM_TIMEOUT_MS = 15_000;
 const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -426,7 +425,7 @@ class Exchange {
   private replyLocally(reply: LocalReply): void {
     this.encodeLocalReply(reply.status, reply.headers, reply.body, {
       responseCodeDetails: reply.details,
-      responseFlags: 0,
+      responseFlags: reply.responseFlags ?? 0,
       grpcStatus: reply.grpcStatus >= 0 ? reply.grpcStatus : undefined,
     });
   }
@@ -538,7 +537,7 @@ export class HarnessProxy {
       mtls: (options.mtls ?? false) || options.identity?.peerIdentity !== undefined,
       upstreamTimeoutMs: options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-      envoyMinor: envoyMinorVersion(options.envoy ?? DEFAULT_ENVOY),
+      envoyMinor: envoyMinorVersion(options.envoy ?? DEFAULT_ENVOY_VERSION),
     };
     const headerLimits = options.requestHeaderLimits ?? DEFAULT_REQUEST_HEADER_LIMITS;
     // Node's own parser limits stay out of the way, so the codec limits below are Envoy's.

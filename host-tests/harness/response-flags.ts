@@ -10,6 +10,8 @@ export const ResponseFlag = {
   UpstreamConnectionTermination: 0x40,
   DownstreamConnectionTermination: 0x4000,
   DownstreamProtocolError: 0x40000,
+  /** NFCF: the missing-config filter stands in for a filter with no accepted configuration. */
+  NoFilterConfigFound: 0x200000,
   /** DR: from Envoy 1.30 only (envoyproxy/envoy#30323 reported its absence on 1.28). */
   DownstreamRemoteReset: 0x10000000,
 } as const;

@@ -129,11 +129,19 @@ export const STREAM_END_ROWS: readonly StreamEndRow[] = [
   },
 ];
 
-/** "1.30" or "1.30.2" -> 30; anything else is refused with the expected form. */
-export function envoyMinorVersion(version: string): number {
+/** The Envoy version the harness models when none is given (PluginOptions.envoy, kwt run --envoy). */
+export const DEFAULT_ENVOY_VERSION = "1.33";
+
+/** "1.30" or "1.30.2" -> 30; undefined when `version` is not 1.MINOR[.PATCH]. */
+export function parseEnvoyMinor(version: string): number | undefined {
   const match = /^1\.(\d{1,3})(?:\.\d+)?$/.exec(version);
-  const minor = Number(match?.[1]);
-  if (!match || minor < OLDEST_ENVOY_MINOR) {
+  return match === null ? undefined : Number(match[1]);
+}
+
+/** "1.30" or "1.30.2" -> 30; a malformed version or one older than 1.28 is refused with the expected form. */
+export function envoyMinorVersion(version: string): number {
+  const minor = parseEnvoyMinor(version);
+  if (minor === undefined || minor < OLDEST_ENVOY_MINOR) {
     throw new RangeError(
       `Envoy version '${version}': expected 1.MINOR with MINOR >= ${OLDEST_ENVOY_MINOR} (e.g. 1.28, 1.30, 1.33)`,
     );

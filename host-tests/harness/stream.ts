@@ -6,9 +6,10 @@
 
 import { AbiVersion } from "./abi.js";
 import { type StreamAccessLog } from "./access-log.js";
-import { BodyBuffer, StreamContext, concat, type PluginIdentity } from "./context.js";
+import { BodyBuffer, StreamContext, concat, type PluginIdentity, type RootContext } from "./context.js";
 import { HeaderMap, lowerCaseName } from "./headers.js";
 import { propertyFromJs, type PropertyValue, type StreamFacts } from "./properties.js";
+import { ResponseFlag } from "./response-flags.js";
 import {
   type Clock,
   type HeaderList,
@@ -98,11 +99,32 @@ export function withPort(address: string, port: number | undefined): string {
   return `${colon > 0 && !address.endsWith("]") ? address.slice(0, colon) : address}:${port}`;
 }
 
+/**
+ * What Envoy's MissingConfigFilter (source/common/http/filter_chain_helper.h) does in the Wasm
+ * filter's place while the ECDS resource has no accepted configuration: response flag
+ * NoFilterConfigFound and a local 500 with an empty body and empty details.
+ */
+export const MISSING_CONFIG_REPLY: Readonly<LocalReply> = Object.freeze({
+  status: 500,
+  details: "",
+  body: new Uint8Array(0),
+  headers: [],
+  grpcStatus: -1,
+  responseFlags: ResponseFlag.NoFilterConfigFound,
+});
+
 export interface StreamSetup {
+  /** The listener has no accepted configuration: the missing-config filter replies, the module never runs. */
+  missingConfig?: boolean;
+  /** Called once when the stream ends (Envoy drops its filter and with it the plugin handle). */
+  onEnd?: () => void;
   /** Undefined when the VM had failed before the stream began and the plugin fails open: no filter. */
   vm: WasmVm | undefined;
+  /** The plugin's root context in that VM. */
+  root: RootContext | undefined;
   failOpen: boolean;
-  identity: PluginIdentity;
+  /** The plugin's identity (undefined with no filter in the chain). */
+  identity: PluginIdentity | undefined;
   clock: Clock;
   connectionId: number;
   options: StreamOptions;
@@ -125,8 +147,12 @@ export class Stream {
   private requestBuffering = false;
   private responseBuffering = false;
   private ended = false;
+  private readonly missingConfig: boolean;
+  private readonly onEnd: (() => void) | undefined;
 
   constructor(setup: StreamSetup) {
+    this.missingConfig = setup.missingConfig ?? false;
+    this.onEnd = setup.onEnd;
     this.vm = setup.vm;
     this.failOpen = setup.failOpen;
     this.clock = setup.clock;
@@ -169,14 +195,9 @@ export class Stream {
       filterState: new Map(),
       overrides,
     };
-    if (this.vm !== undefined) {
+    if (this.vm !== undefined && setup.root !== undefined && setup.identity !== undefined) {
       // The stream context takes its id when Envoy creates the filter.
-      this.context = new StreamContext(
-        this.vm.allocateContextId(),
-        setup.identity,
-        this.vm.rootContext,
-        this.facts,
-      );
+      this.context = new StreamContext(this.vm.allocateContextId(), setup.identity, setup.root, this.facts);
       this.vm.registerContext(this.context);
     }
   }
@@ -209,7 +230,7 @@ export class Stream {
   private ensureCreated(vm: WasmVm, context: StreamContext): void {
     if (this.created) return;
     this.created = true;
-    if (!vm.failed) vm.notify(context, "proxy_on_context_create", [context.id, vm.rootContext.id]);
+    if (!vm.failed) vm.notify(context, "proxy_on_context_create", [context.id, context.rootContext.id]);
   }
 
   /** CHECK_FAIL: pass (fail open) or answer 503 once (fail closed). */
@@ -255,6 +276,8 @@ export class Stream {
     const { vm, context } = this;
     if (vm === undefined || context === undefined) {
       if (this.accessLog) this.requestHeadersWithoutFilter = new HeaderMap(headers);
+      // PassThroughDecoderFilter's decodeHeaders answers StopIteration (1), not a Wasm status.
+      if (this.missingConfig) return { status: 1, headers, localReply: { ...MISSING_CONFIG_REPLY } };
       return { status: 0, headers };
     }
     this.ensureCreated(vm, context);
@@ -398,6 +421,7 @@ export class Stream {
     this.facts.durationNs = end.durationNs ?? this.clock.monotonicNs() - this.startMonotonicNs;
     if (vm === undefined || context === undefined) {
       this.writeAccessLog();
+      this.onEnd?.();
       return;
     }
     if (this.facts.responseCodeDetails === undefined && context.localReply !== undefined) {
@@ -412,6 +436,7 @@ export class Stream {
     if (!vm.failed) vm.notify(context, "proxy_on_done", [context.id]);
     if (!vm.failed) vm.notify(context, "proxy_on_delete", [context.id]);
     vm.forgetContext(context);
+    this.onEnd?.();
   }
 
   /** The connection manager's access log line for this stream. */

@@ -36,8 +36,13 @@ export enum LogLevel {
 /** Header names are lower-case; order and duplicates are kept, as in Envoy's header maps. */
 export type HeaderList = Array<[name: string, value: string]>;
 
-/** Envoy's stat-property layout: before 1.33 (`node.*`, `listener_direction`) or from 1.33 (`xds.*`). */
-export type EnvoyVersion = "1.28" | "1.33";
+/**
+ * Which names Envoy's Wasm context gives the configuration attributes (node, listener direction,
+ * cluster and route names): "legacy" only the Wasm-specific top-level names (`node.*`,
+ * `listener_direction`; Envoy up to 1.29), "legacy-and-xds" those and `xds.*` (1.30 to 1.32),
+ * "xds" only `xds.*` (from 1.33). `propertyLayoutOf` maps an Envoy version to its layout.
+ */
+export type PropertyLayout = "legacy" | "legacy-and-xds" | "xds";
 
 export type TrafficDirection = "inbound" | "outbound";
 
@@ -81,10 +86,17 @@ export interface PluginOptions {
   vmConfig?: string;
   /** plugin_root_id (Istio: WasmPlugin.pluginName). Default "kwt". */
   rootId?: string;
-  envoy?: EnvoyVersion; // default "1.33"
+  /**
+   * The Envoy version modelled, "1.MINOR[.PATCH]" (1.28 or later). Default "1.33". It decides the
+   * stream ends (Plugin.streamEnd, docs/harness.md "Stream ends"), the access-log order and the
+   * default property layout.
+   */
+  envoy?: string;
+  /** Default: the layout of `envoy` (propertyLayoutOf), "xds" for 1.33. */
+  propertyLayout?: PropertyLayout;
   direction?: TrafficDirection; // default "inbound"
   node?: NodeIdentity;
-  /** Envoy runs one VM per worker thread; stats are shared. Default 1. */
+  /** Envoy runs one VM per worker thread; stats are shared. Default 2, as Istio runs. */
   workers?: number;
   /** What happens to streams once the VM failed: true passes traffic (FAIL_OPEN), false answers 503. */
   failOpen?: boolean; // default true
@@ -104,7 +116,7 @@ export interface PluginOptions {
   vmId?: string;
   /**
    * Envoy's stats flush interval: histograms show only what the last flush merged (Istio: 5000).
-   * Flushes run every interval from the load, on the plugin's clock (Plugin.advance with a
+   * Flushes run every interval from the load, on the process's clock (Plugin.advance with a
    * ManualClock). Default: none, every histogram sample shows at once.
    */
   statsFlushIntervalMs?: number;
@@ -188,6 +200,8 @@ export interface LocalReply {
   body: Uint8Array;
   headers: HeaderList;
   grpcStatus: number; // -1 when none
+  /** response.flags the replying filter sets (the missing-config filter: NoFilterConfigFound). */
+  responseFlags?: number;
 }
 
 /** How the stream ended, as Envoy's access log / properties in proxy_on_log would see it. */

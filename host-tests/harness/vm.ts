@@ -1,6 +1,8 @@
 // One Wasm VM as proxy-wasm-cpp-host runs it on V8: link the host calls, start the module under
-// the restricted call set, call into it with a current context, turn traps into a failed VM, run
-// deferred actions after each callback, and own the VM's timers and outgoing http calls.
+// the restricted call set, host the root context of every plugin that uses it (WasmBase keeps
+// them by plugin key; their globals are the module's, shared), call into it with a current
+// context, turn traps into a failed VM, run deferred actions after each callback, and own the
+// VM's tick periods (one per root) and outgoing http calls.
 
 import {
   ALLOCATOR_ALLOWED_CALLS,
@@ -41,6 +43,7 @@ export interface VmOptions {
   abi: AbiVersion;
   /** LogRecord.vm: worker index, -1 canary, -2 base VM. */
   index: number;
+  /** What the VM context (id 0) sees: the VM configuration of the plugin that created the VM. */
   identity: PluginIdentity;
   clock: Clock;
   metrics: VmMetrics;
@@ -63,6 +66,16 @@ class RestrictedCallError extends Error {
   }
 }
 
+/**
+ * Thrown from a host function called by the module's start section: the runtime instantiates the
+ * module before the host has a VM context or knows its memory, so no host call can be served.
+ */
+class StartSectionCallError extends Error {
+  constructor(readonly call: string) {
+    super(`the start section called ${call}`);
+  }
+}
+
 /** Errors a call into the module can end with that mean the module itself failed. */
 function isModuleFailure(error: unknown): error is Error {
   return (
@@ -77,7 +90,7 @@ function describeFailure(error: Error): string {
   if (error instanceof RestrictedCallError) {
     return (
       `restricted_callback: ${error.call} may not be called here (allowed while the VM starts: ` +
-      `proxy_log, WASI fd_write, args/environ, clocks, random_get and fdstat/prestat)`
+      `proxy_log, WASI fd_write, args/environ, prestat, clocks and random_get)`
     );
   }
   return `Uncaught ${error.name}: ${error.message}`;
@@ -94,14 +107,12 @@ export class WasmVm implements HostServices {
   readonly vmId: string;
   readonly logLevel: LogLevel;
   readonly vmContext: VmContext;
-  readonly rootContext: RootContext;
+  /** Root contexts by plugin key (WasmBase::root_contexts_). */
+  private readonly roots = new Map<string, RootContext>();
   failed = false;
   failure: string | undefined;
-  /** Set by proxy_set_tick_period_milliseconds; 0 = no ticks. */
-  tickPeriodMs = 0;
-  /** Monotonic time the next tick is due (ns). */
-  nextTickNs = 0n;
-  onTickPeriodChange: () => void = () => {};
+  /** Called when a root sets its tick period (proxy_set_tick_period_milliseconds). */
+  onTickPeriodChange: (root: RootContext) => void = () => {};
 
   private readonly functions = new Map<string, ModuleFunction>();
   private readonly contexts = new Map<number, ContextBase>();
@@ -113,7 +124,6 @@ export class WasmVm implements HostServices {
   private afterCallActions: Array<() => void> = [];
   private nextHttpCallId = 0;
   private readonly httpCalls = new Map<number, HttpCallHandle>();
-  private pendingDone = false;
   private closed = false;
 
   private constructor(private readonly options: VmOptions) {
@@ -123,10 +133,11 @@ export class WasmVm implements HostServices {
     this.sharedQueues = options.sharedQueues;
     this.vmId = options.vmId;
     this.logLevel = options.logLevel;
-    this.vmContext = new VmContext(options.identity, () => this.rootContext);
+    // Context 0 belongs to no plugin; what it reaches through a root (the configuration buffer,
+    // an http call response) is never there, as no root is configuring or called back meanwhile.
+    const detachedRoot = new RootContext(0, options.identity, "");
+    this.vmContext = new VmContext(options.identity, () => detachedRoot);
     this.contexts.set(0, this.vmContext);
-    this.rootContext = new RootContext(this.allocateContextId(), options.identity);
-    this.contexts.set(this.rootContext.id, this.rootContext);
 
     const instance = this.instantiate();
     const boundary = options.callBoundary;
@@ -155,6 +166,7 @@ export class WasmVm implements HostServices {
   }
 
   private importedMemory: WebAssembly.Memory | undefined;
+  private instantiating = false;
 
   private instantiate(): WebAssembly.Instance {
     const host = proxyHostFunctions(this);
@@ -188,16 +200,19 @@ export class WasmVm implements HostServices {
               ) as HostFunction);
       }
     }
-    this.restricted = START_ALLOWED_CALLS;
+    this.instantiating = true;
     try {
       return new WebAssembly.Instance(this.options.module, imports);
     } catch (error) {
-      if (error instanceof Error && isModuleFailure(error)) {
-        throw new ModuleRefusedError(`Failed to initialize Wasm code: ${describeFailure(error)}`);
-      }
-      throw new ModuleRefusedError(`Failed to create new Wasm instance: ${String(error)}`);
+      // proxy-wasm-cpp-host's runtimes (src/v8/v8.cc, src/wamr/wamr.cc link) report any failed
+      // instantiation, a trapping start section included, as "Failed to create new Wasm instance".
+      const cause =
+        error instanceof StartSectionCallError || (error instanceof Error && isModuleFailure(error))
+          ? `: ${error.message}`
+          : "";
+      throw new ModuleRefusedError(`Failed to create new Wasm instance${cause}`);
     } finally {
-      this.restricted = undefined;
+      this.instantiating = false;
     }
   }
 
@@ -215,6 +230,7 @@ export class WasmVm implements HostServices {
   /** Host functions check the restricted set, count calls per stream, and run as the current context. */
   private guard(key: string, implementation: HostFunction): HostFunction {
     return (...args) => {
+      if (this.instantiating) throw new StartSectionCallError(key);
       if (this.restricted !== undefined && !this.restricted.has(key)) throw new RestrictedCallError(key);
       this.current?.countHostCall();
       return implementation(...args);
@@ -224,10 +240,11 @@ export class WasmVm implements HostServices {
   private startVm(): void {
     this.restricted = START_ALLOWED_CALLS;
     try {
+      // WasmBase::startVm at the pin: a reactor's `_initialize`, then its `main(0, 0)` if exported;
+      // else a command's `_start`. `__main_void` is not called there.
       if (this.functions.has("_initialize")) {
         this.invoke(this.vmContext, "_initialize", []);
         if (this.functions.has("main")) this.invoke(this.vmContext, "main", [0, 0]);
-        else if (this.functions.has("__main_void")) this.invoke(this.vmContext, "__main_void", []);
       } else if (this.functions.has("_start")) {
         this.invoke(this.vmContext, "_start", []);
       }
@@ -308,7 +325,9 @@ export class WasmVm implements HostServices {
     if (this.failed) return;
     this.failed = true;
     this.failure = message;
-    this.log(LogLevel.Critical, message);
+    // WasmVm::fail reports through the integration's error(), which Envoy logs at error level
+    // (include/proxy-wasm/wasm_vm.h at the pin; source/extensions/common/wasm/wasm_vm.cc).
+    this.log(LogLevel.Error, message);
     for (const call of this.httpCalls.values()) call.cancel();
   }
 
@@ -342,17 +361,22 @@ export class WasmVm implements HostServices {
     return WasmResult.Ok;
   }
 
+  /** WasmBase::done: only a root that is waiting after on_done returned false. */
   done(): WasmResult {
-    if (!this.pendingDone) return WasmResult.NotFound;
-    this.pendingDone = false;
-    this.afterCurrentCall(() => this.notify(this.rootContext, "proxy_on_delete", [this.rootContext.id]));
+    const root = this.context().rootContext;
+    if (!root.pendingDone) return WasmResult.NotFound;
+    root.pendingDone = false;
+    this.afterCurrentCall(() => this.notify(root, "proxy_on_delete", [root.id]));
     return WasmResult.Ok;
   }
 
-  setTickPeriod(_rootContextId: number, periodMs: number): void {
-    this.tickPeriodMs = periodMs;
-    this.nextTickNs = this.clock.monotonicNs() + BigInt(periodMs) * 1_000_000n;
-    this.onTickPeriodChange();
+  /** Envoy keeps one timer per root context id (Wasm::setTimerPeriod). */
+  setTickPeriod(rootContextId: number, periodMs: number): void {
+    const root = this.contexts.get(rootContextId);
+    if (!(root instanceof RootContext)) return;
+    root.tickPeriodMs = periodMs;
+    root.nextTickNs = this.clock.monotonicNs() + BigInt(periodMs) * 1_000_000n;
+    this.onTickPeriodChange(root);
   }
 
   stopNextIteration(): void {
@@ -364,7 +388,7 @@ export class WasmVm implements HostServices {
   }
 
   registerQueue(name: string): number {
-    const root = this.rootContext;
+    const root = this.context().rootContext;
     return this.sharedQueues.register(this.vmId, name, (token) => {
       // Envoy posts on_queue_ready to the registering VM's dispatcher.
       this.options.track(
@@ -391,17 +415,19 @@ export class WasmVm implements HostServices {
     const trailers = request.trailers.map(([k, v]): [string, string] => [lowerCaseName(k), v]);
     const call = sendHttpCall(base, headers, request.body, trailers, request.timeoutMs);
     this.httpCalls.set(token, call);
+    const root = this.context().rootContext;
     this.options.track(
       call.outcome.then((outcome) => {
         const live = this.httpCalls.delete(token);
-        if (live && !this.closed) this.deliverHttpCallResponse(token, outcome);
+        if (live && !this.closed && this.roots.get(root.key) === root) {
+          this.deliverHttpCallResponse(root, token, outcome);
+        }
       }),
     );
     return { result: WasmResult.Ok, token };
   }
 
-  private deliverHttpCallResponse(token: number, outcome: HttpCallOutcome): void {
-    const root = this.rootContext;
+  private deliverHttpCallResponse(root: RootContext, token: number, outcome: HttpCallOutcome): void {
     if (this.failed) return;
     if (outcome.kind === "reset") {
       root.status = { code: WasmResult.BrokenConnection, message: "reset" };
@@ -425,32 +451,42 @@ export class WasmVm implements HostServices {
     ]);
   }
 
-  /** proxy_on_context_create + proxy_on_vm_start (ContextBase::onStart). */
-  startRoot(vmConfigSize: number): boolean {
-    const root = this.rootContext;
+  /** Roots this VM hosts, in the order they were created. */
+  get rootContexts(): RootContext[] {
+    return [...this.roots.values()];
+  }
+
+  /**
+   * WasmBase::start for a new plugin key: a new root context (the next context id), then
+   * proxy_on_context_create + proxy_on_vm_start (ContextBase::onStart).
+   */
+  startRoot(pluginKey: string, identity: PluginIdentity): RootContext | undefined {
+    const root = new RootContext(this.allocateContextId(), identity, pluginKey);
+    this.roots.set(pluginKey, root);
+    this.registerContext(root);
     root.configurationReadable = true;
     this.notify(root, "proxy_on_context_create", [root.id, 0]);
     root.configurationReadable = false;
-    if (!this.exports("proxy_on_vm_start")) return true;
-    return this.callback(
+    if (!this.exports("proxy_on_vm_start")) return root;
+    const started = this.callback(
       root,
       "proxy_on_vm_start",
-      [root.id, vmConfigSize],
+      [root.id, identity.vmConfig.length],
       (r) => r !== undefined && r !== 0,
     );
+    return started ? root : undefined;
   }
 
   /** ContextBase::onConfigure: a failed VM counts as configured; the configuration is readable only now. */
-  configureRoot(pluginConfigSize: number): boolean {
+  configureRoot(root: RootContext): boolean {
     if (this.failed) return true;
     if (!this.exports("proxy_on_configure")) return true;
-    const root = this.rootContext;
     root.configurationReadable = true;
     try {
       return this.callback(
         root,
         "proxy_on_configure",
-        [root.id, pluginConfigSize],
+        [root.id, root.pluginConfigSize],
         (r) => r !== undefined && r !== 0,
       );
     } finally {
@@ -458,11 +494,11 @@ export class WasmVm implements HostServices {
     }
   }
 
-  tick(): void {
-    if (this.failed || this.closed || this.tickPeriodMs === 0) return;
-    this.notify(this.rootContext, "proxy_on_tick", [this.rootContext.id]);
-    if (this.tickPeriodMs > 0)
-      this.nextTickNs = this.clock.monotonicNs() + BigInt(this.tickPeriodMs) * 1_000_000n;
+  tick(root: RootContext): void {
+    if (this.failed || this.closed || root.tickPeriodMs === 0 || this.roots.get(root.key) !== root) return;
+    this.notify(root, "proxy_on_tick", [root.id]);
+    if (root.tickPeriodMs > 0)
+      root.nextTickNs = this.clock.monotonicNs() + BigInt(root.tickPeriodMs) * 1_000_000n;
   }
 
   /** Drops the VM without telling the module (the configuration canary): pending calls are cancelled. */
@@ -472,17 +508,29 @@ export class WasmVm implements HostServices {
     this.httpCalls.clear();
   }
 
-  /** WasmBase::startShutdown for the root context: on_done, then on_delete unless it asked to wait. */
-  shutdown(): void {
-    if (this.closed) return;
-    this.kill();
-    if (this.failed) return;
-    const root = this.rootContext;
+  /**
+   * WasmBase::startShutdown(plugin_key): on_done for that root, then on_delete unless it asked to
+   * wait (proxy_done later). Its timer stops; the VM and its other roots go on.
+   */
+  shutdownRoot(pluginKey: string): void {
+    const root = this.roots.get(pluginKey);
+    if (root === undefined) return;
+    this.roots.delete(pluginKey);
+    root.tickPeriodMs = 0;
+    this.onTickPeriodChange(root);
+    if (this.failed || this.closed) return;
     const done = this.exports("proxy_on_done")
       ? this.callback(root, "proxy_on_done", [root.id], (r) => r === undefined || r !== 0)
       : true;
     if (done) this.notify(root, "proxy_on_delete", [root.id]);
-    else this.pendingDone = true;
+    else root.pendingDone = true;
+  }
+
+  /** WasmBase::startShutdown() for the whole VM: every root, then the VM's calls are cancelled. */
+  shutdown(): void {
+    if (this.closed) return;
+    for (const key of [...this.roots.keys()]) this.shutdownRoot(key);
+    this.kill();
   }
 }
 

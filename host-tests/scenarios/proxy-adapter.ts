@@ -1,24 +1,22 @@
 // The scenario library's only contact with the harness: how a proxy is loaded, how a connection's
 // facts (port, peer identity, mTLS, protocol) reach a stream, and how Envoy ends a stream it
-// answered or reset itself. The harness of issue 11 names these facts directly (property layouts
-// legacy / both / xds, `connection.uri_san_peer_certificate`, `destination.port` per stream, reset
-// details per Envoy version); until it lands they are set through the per-stream property overrides
-// and addresses the harness has today. Switching to the new API is a change to this file only.
+// answered or reset itself. Property layouts, peer and upstream identities and the destination
+// address are the harness's own stream facts; the endings below set the flags and details Envoy
+// 1.28 and 1.33 report, not yet the harness's per-version stream-end table.
 
 import {
   ManualClock,
   Plugin,
+  PROPERTY_LAYOUTS,
+  type PropertyLayout,
   StatStore,
-  type EnvoyVersion,
   type HeaderList,
   type NodeIdentity,
   type StreamEnd,
   type StreamOptions,
 } from "../harness/index.js";
 
-/** Envoy's property layout the proxy exposes (issue 11 renames these to legacy / both / xds). */
-export type PropertyLayout = EnvoyVersion;
-export const PROPERTY_LAYOUTS: readonly PropertyLayout[] = ["1.28", "1.33"];
+export { PROPERTY_LAYOUTS, type PropertyLayout };
 
 /** Who opened the connection a stream arrives on, as the receiving Envoy sees it. */
 export interface Peer {
@@ -43,20 +41,14 @@ export interface Arrival {
 
 /** The harness's stream options for an arrival. */
 export function streamOptions(arrival: Arrival): StreamOptions {
-  const properties: Record<string, string> = {};
-  if (arrival.peer.identity !== undefined) {
-    properties["connection.uri_san_peer_certificate"] = arrival.peer.identity;
-  }
-  if (arrival.upstreamIdentity !== undefined) {
-    properties["upstream.uri_san_peer_certificate"] = arrival.upstreamIdentity;
-  }
   return {
     mtls: arrival.peer.mtls,
+    ...(arrival.peer.identity !== undefined && { peerIdentity: arrival.peer.identity }),
+    ...(arrival.upstreamIdentity !== undefined && { upstreamIdentity: arrival.upstreamIdentity }),
     sourceAddress: arrival.peer.address,
     destinationAddress: arrival.destination,
     upstreamAddress: arrival.upstreamAddress,
     protocol: arrival.protocol,
-    properties,
   };
 }
 
@@ -80,7 +72,7 @@ export async function loadProxy(spec: ProxySpec): Promise<Plugin> {
     {
       wasm: spec.wasm,
       pluginConfig: JSON.stringify(spec.pluginConfig),
-      envoy: spec.layout,
+      propertyLayout: spec.layout,
       direction: spec.direction,
       node: spec.node,
       workers: spec.workers,

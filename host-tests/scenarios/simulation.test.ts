@@ -44,7 +44,7 @@ describe("Simulation", () => {
     await sim.run(5_000);
     const plugin = await loadProxy({
       wasm: FILTER_WASM,
-      layout: "1.33",
+      layout: "xds",
       direction: "inbound",
       node: {},
       pluginConfig: {},

@@ -67,7 +67,8 @@ class DataArea {
 }
 
 const HOST_SIGNATURES = hostFunctionSignatures(ABI);
-const CALLBACK_SIGNATURES = moduleCallbackSignatures(ABI);
+// The floor exports no start function: only the proxy_on_* callbacks it replays.
+const CALLBACK_SIGNATURES = moduleCallbackSignatures(ABI, "_start");
 
 function replayCall(call: RecordedCall, data: DataArea): string {
   const type = signature(HOST_SIGNATURES, call.key);

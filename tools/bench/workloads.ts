@@ -38,7 +38,14 @@ const REVISION_LABELS = {
 
 /** Where each position runs: a revision pod's inbound sidecar, a workload's outbound sidecar, a gateway. */
 export function pluginOptionsFor(workload: Workload, wasm: Uint8Array, clock: ManualClock): PluginOptions {
-  const base = { wasm, pluginConfig: workload.pluginConfig, extraStatTags: [...FILTER_METRIC_LABELS], clock };
+  const base = {
+    wasm,
+    pluginConfig: workload.pluginConfig,
+    extraStatTags: [...FILTER_METRIC_LABELS],
+    clock,
+    // One worker VM: the figures are one VM's cost per request and memory (the harness defaults to two).
+    workers: 1,
+  };
   switch (workload.position) {
     case "revision-inbound":
       return {

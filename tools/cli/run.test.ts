@@ -14,10 +14,11 @@ describe("parseRunArgs", () => {
       wasmFile: "/checkout/build/filter.wasm",
       direction: "inbound",
       envoy: "1.33",
+      propertyLayout: "xds",
       node: { proxyType: "sidecar", labels: {} },
       httpClusters: {},
       rootId: undefined,
-      workers: 1,
+      workers: 2,
       extraStatTags: [],
       mtls: false,
       identity: {},
@@ -92,6 +93,7 @@ describe("parseRunArgs", () => {
       wasmFile: "other.wasm",
       direction: "outbound",
       envoy: "1.28",
+      propertyLayout: "legacy",
       node: {
         proxyType: "router",
         cluster: "east",
@@ -120,13 +122,23 @@ describe("parseRunArgs", () => {
   });
 
   it.each([
+    ["1.28", "legacy"],
+    ["1.30", "legacy-and-xds"],
+    ["1.31.2", "legacy-and-xds"],
+    ["1.33", "xds"],
+  ])("maps --envoy %s to the %s property layout", (version, layout) => {
+    expect(parseRunArgs([...REQUIRED, "--envoy", version], "/checkout").propertyLayout).toBe(layout);
+  });
+
+  it.each([
     [["--upstream", "http://a:1"], "--listen is required"],
     [["--listen", "127.0.0.1:1"], "--upstream is required"],
     [
       [...REQUIRED, "--direction", "sideways"],
       "--direction must be one of inbound, outbound, got 'sideways'",
     ],
-    [[...REQUIRED, "--envoy", "1.30"], "--envoy must be one of 1.28, 1.33, got '1.30'"],
+    [[...REQUIRED, "--envoy", "latest"], "--envoy: Envoy version 'latest' is not 1.MINOR or 1.MINOR.PATCH"],
+    [[...REQUIRED, "--envoy", "1.27"], "--envoy: Envoy version '1.27': expected 1.MINOR with MINOR >= 28"],
     [[...REQUIRED, "--workers", "0"], "--workers must be an integer from 1 to 64, got '0'"],
     [
       [...REQUIRED, "--admin", "15000"],

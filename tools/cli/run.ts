@@ -15,9 +15,10 @@ import { EXIT_FAILURE, EXIT_OK, InputError, projectRoot, type Command } from "./
 import {
   AccessLogFormat,
   checkLoopbackUrl,
-  ConfigurationRejectedError,
+  DEFAULT_ENVOY_VERSION,
   DEFAULT_REQUEST_HEADER_LIMITS,
-  type EnvoyVersion,
+  DEFAULT_WORKERS,
+  envoyMinorVersion,
   FormatError,
   HarnessProxy,
   type HostPort,
@@ -27,6 +28,8 @@ import {
   parseUpstreamUrl,
   Plugin,
   type PluginOptions,
+  propertyLayoutOf,
+  type PropertyLayout,
   type RequestHeaderLimits,
   StatStore,
   type StreamOptions,
@@ -39,6 +42,9 @@ Runs the filter in the harness as one Envoy proxy: an HTTP listener whose reques
 filter to the upstream, and an admin listener with /stats/prometheus and /ready. Chain several
 (the upstream of one is the listener of the next) to model a gateway and sidecars in clusters.
 Port 0 picks a free port; the addresses actually bound are printed. Stops on SIGINT/SIGTERM.
+A configuration the module rejects (on_configure returning false) does not stop it: like Envoy
+with no accepted filter configuration (Istio's ECDS), it answers every request 500, empty body,
+response flag NFCF, without calling the module.
 
 Options:
   --listen HOST:PORT        where clients connect (required)
@@ -57,8 +63,12 @@ Options:
   --http-cluster NAME=URL   an Envoy cluster proxy_http_call may target (e.g. otel-collector=
                             http://127.0.0.1:4318); loopback http only; repeatable
   --root-id ID              plugin_root_id (WasmPlugin pluginName); default kwt
-  --envoy VERSION           property layout: 1.28 (node.*) or 1.33 (xds.*, default)
-  --workers N               VMs (Envoy worker threads), 1 to 64; default 1
+  --envoy VERSION           the Envoy version modelled, 1.MINOR[.PATCH] from 1.28; default 1.33. Sets
+                            the property layout (up to 1.29 node.* and listener_direction only,
+                            1.30-1.32 those and xds.*, from 1.33 xds.* only), the stream ends
+                            (response.code_details, flags) and the access-log order
+  --workers N               Envoy worker threads, each with its own VM, 1 to 64; default 2, as
+                            Istio runs
   --extra-stat-tags A,B     Istio extraStatTags for /stats/prometheus labels
   --mtls                    every downstream connection counts as mutual TLS (connection.mtls) with a
                             client certificate that is no mesh identity (outside clients of a gateway
@@ -122,7 +132,9 @@ export interface RunPlan {
   configFile: string | undefined;
   wasmFile: string;
   direction: TrafficDirection;
-  envoy: EnvoyVersion;
+  /** The Envoy version given with --envoy (default 1.33) and the property layout it has. */
+  envoy: string;
+  propertyLayout: PropertyLayout;
   node: NodeIdentity;
   httpClusters: Record<string, string>;
   rootId: string | undefined;
@@ -160,6 +172,17 @@ function parseConnectionIdentity(args: ParsedArgs): ConnectionIdentity {
   if (upstreamIdentity !== undefined) identity.upstreamIdentity = upstreamIdentity;
   if (destinationPort !== undefined) identity.destinationPort = destinationPort;
   return identity;
+}
+
+/** --envoy's layout; the version must also be one whose stream ends the harness knows (1.28+). */
+function checkedPropertyLayout(envoy: string): PropertyLayout {
+  try {
+    const layout = propertyLayoutOf(envoy);
+    envoyMinorVersion(envoy);
+    return layout;
+  } catch (error) {
+    throw new UsageError(`--envoy: ${(error as Error).message}`);
+  }
 }
 
 function checkedAccessLogFormat(format: string | undefined): string | undefined {
@@ -251,6 +274,7 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
     }
   }
   const wasmFlag = stringFlag(args, "wasm");
+  const envoy = stringFlag(args, "envoy") ?? DEFAULT_ENVOY_VERSION;
   return {
     listen: parseHostPort("listen", required("listen", stringFlag(args, "listen"))),
     upstream,
@@ -258,11 +282,12 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
     configFile: stringFlag(args, "config"),
     wasmFile: wasmFlag ?? path.join(root, "build", "filter.wasm"),
     direction: oneOf("direction", stringFlag(args, "direction"), ["inbound", "outbound"] as const, "inbound"),
-    envoy: oneOf("envoy", stringFlag(args, "envoy"), ["1.28", "1.33"] as const, "1.33"),
+    envoy,
+    propertyLayout: checkedPropertyLayout(envoy),
     node,
     httpClusters,
     rootId: stringFlag(args, "root-id"),
-    workers: integerFlag(args, "workers", 1, 64) ?? 1,
+    workers: integerFlag(args, "workers", 1, 64) ?? DEFAULT_WORKERS,
     extraStatTags,
     mtls: booleanFlag(args, "mtls"),
     identity: parseConnectionIdentity(args),
@@ -341,6 +366,7 @@ export const runCommand: Command = {
               wasm,
               pluginConfig,
               envoy: plan.envoy,
+              propertyLayout: plan.propertyLayout,
               direction: plan.direction,
               node: plan.node,
               workers: plan.workers,
@@ -367,10 +393,7 @@ export const runCommand: Command = {
         requestHeaderLimits: plan.requestHeaderLimits,
       });
     } catch (error) {
-      if (error instanceof ConfigurationRejectedError) {
-        for (const record of error.logs) console.error(formatLog(record));
-      }
-      if (error instanceof ModuleRefusedError || error instanceof ConfigurationRejectedError) {
+      if (error instanceof ModuleRefusedError) {
         console.error(`kwt run: the plugin did not load: ${error.message}`);
         return EXIT_FAILURE;
       }
@@ -387,6 +410,12 @@ export const runCommand: Command = {
       printed = logs.length;
     };
     printLogs();
+    if (loaded?.rejection !== undefined) {
+      console.error(
+        `kwt run: the configuration was rejected (${loaded.rejection.message}); as Envoy with no ` +
+          "accepted filter configuration, every request is answered 500 with response flag NFCF",
+      );
+    }
     const logTimer = setInterval(printLogs, 200);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once("SIGINT", () => resolve("SIGINT"));

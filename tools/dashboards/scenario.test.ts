@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AdminServer,
   closeServer,
-  ConfigurationRejectedError,
+  ConfigurationRejection,
   HarnessProxy,
   listenOn,
   Plugin,
@@ -153,12 +153,12 @@ describe.skipIf(!existsSync(PROMETHEUS_BINARY))(
 
       // A proxy whose configuration the filter refuses: only the rejection counter is left of it.
       const rejectedStats = new StatStore({ extraStatTags: [...FILTER_METRIC_LABELS] });
-      await expect(
-        Plugin.load(
-          { wasm, pluginConfig: JSON.stringify({ maxSeries: 1 }), direction: "inbound" },
-          rejectedStats,
-        ),
-      ).rejects.toBeInstanceOf(ConfigurationRejectedError);
+      const rejected = await Plugin.load(
+        { wasm, pluginConfig: JSON.stringify({ maxSeries: 1 }), direction: "inbound" },
+        rejectedStats,
+      );
+      expect(rejected.rejection).toBeInstanceOf(ConfigurationRejection);
+      rejected.close();
       const rejectedAdmin = await AdminServer.start({
         address: { host: LOOPBACK, port: 0 },
         stats: rejectedStats,
