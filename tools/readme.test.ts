@@ -52,9 +52,9 @@ describe("README", () => {
     const stdout = execFileSync(process.execPath, [path.join(root, "dist/kwt.js"), "--help"], {
       encoding: "utf8",
     });
-    const commands = [...stdout.matchAll(/^ {2}([a-z]+) {2}/gm)].map((match) => match[1]);
+    const commands = [...stdout.matchAll(/^ {2}([a-z-]+) {2}/gm)].map((match) => match[1]);
     expect(commands.length).toBeGreaterThan(5);
-    const table = [...readme.slice(readme.indexOf("\n## kwt\n")).matchAll(/^\| `kwt ([a-z]+)/gm)].map(
+    const table = [...readme.slice(readme.indexOf("\n## kwt\n")).matchAll(/^\| `kwt ([a-z-]+)/gm)].map(
       (match) => match[1],
     );
     expect(table).toEqual(commands);

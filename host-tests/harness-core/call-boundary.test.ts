@@ -33,7 +33,8 @@ it("wraps each VM's host functions and exports; the wrappers see arguments and m
   const plugin = await Plugin.load({ wasm, callBoundary: boundary });
   plugin.close();
   expect(seen).toEqual(
-    [CANARY_VM_INDEX, 0].flatMap((vm) => [
+    // The canary and each of the two worker VMs a plugin gets by default.
+    [CANARY_VM_INDEX, 0, 1].flatMap((vm) => [
       `vm ${vm} export proxy_on_configure`,
       `vm ${vm} host env.proxy_log configured`,
     ]),

@@ -20,6 +20,7 @@ export {
   DEFAULT_ENVOY_VERSION,
   DEFAULT_REQUEST_HEADER_LIMITS,
   envoyMinorVersion,
+  envoyStreamEnd,
   type RequestHeaderLimits,
 } from "./stream-ends.js";
 export { watToBinary, type Wabt } from "./wat-binary.js";

@@ -294,7 +294,7 @@ export class Pod {
         answer(serviceMs, ok(500, "boom"));
         return;
       case "upstream-reset": {
-        const ending = upstreamReset(hop.grpc);
+        const ending = upstreamReset(this.mesh.options.layout, hop.grpc);
         answer(
           serviceMs,
           fromEnvoy(ending, {
@@ -307,7 +307,7 @@ export class Pod {
         return;
       }
       case "route-timeout": {
-        const ending = upstreamTimeout(hop.grpc);
+        const ending = upstreamTimeout(this.mesh.options.layout, hop.grpc);
         answer(
           behaviour.afterMs,
           fromEnvoy(ending, { code: ending.end.responseCode, timeout: true, localReply: true }),
@@ -323,7 +323,11 @@ export class Pod {
       case "client-cancel":
         answer(
           behaviour.afterMs,
-          fromEnvoy(clientReset(), { resetBy: "client", timeout: false, localReply: false }),
+          fromEnvoy(clientReset(this.mesh.options.layout, hop.grpc), {
+            resetBy: "client",
+            timeout: false,
+            localReply: false,
+          }),
         );
         return;
     }

@@ -1,10 +1,11 @@
 // The scenario library's only contact with the harness: how a proxy is loaded, how a connection's
 // facts (port, peer identity, mTLS, protocol) reach a stream, and how Envoy ends a stream it
 // answered or reset itself. Property layouts, peer and upstream identities and the destination
-// address are the harness's own stream facts; the endings below set the flags and details Envoy
-// 1.28 and 1.33 report, not yet the harness's per-version stream-end table.
+// address are the harness's own stream facts; Envoy's own endings (resets, timeouts) take their
+// flags and details from the harness's per-version stream-end table.
 
 import {
+  envoyStreamEnd,
   ManualClock,
   Plugin,
   PROPERTY_LAYOUTS,
@@ -17,6 +18,16 @@ import {
 } from "../harness/index.js";
 
 export { PROPERTY_LAYOUTS, type PropertyLayout };
+
+/**
+ * The Envoy version a scenario runs for each layout: the first with that layout (1.28, 1.30, 1.33),
+ * so each layout also brings its Envoy's stream ends (an HTTP/2 client reset has no flag on 1.28).
+ */
+export const LAYOUT_ENVOY_MINOR: Readonly<Record<PropertyLayout, number>> = {
+  legacy: 28,
+  "legacy-and-xds": 30,
+  xds: 33,
+};
 
 /** Who opened the connection a stream arrives on, as the receiving Envoy sees it. */
 export interface Peer {
@@ -73,6 +84,7 @@ export async function loadProxy(spec: ProxySpec): Promise<Plugin> {
       wasm: spec.wasm,
       pluginConfig: JSON.stringify(spec.pluginConfig),
       propertyLayout: spec.layout,
+      envoy: `1.${LAYOUT_ENVOY_MINOR[spec.layout]}`,
       direction: spec.direction,
       node: spec.node,
       workers: spec.workers,
@@ -134,31 +146,29 @@ export function localReply(code: number, flags: number, details: string, grpc: b
   };
 }
 
-/** The downstream client reset its stream before any response (HTTP/2 RST_STREAM, a cancelled call). */
-export function clientReset(): EnvoyEnding {
-  // The details differ per Envoy version; the harness of issue 11 has the table, this is 1.28's and 1.33's.
+/**
+ * The downstream client gave up before any response: an HTTP/2 stream reset (a cancelled gRPC call),
+ * or an HTTP/1 client closing its connection, as `layout`'s Envoy reports it.
+ */
+export function clientReset(layout: PropertyLayout, http2: boolean): EnvoyEnding {
   return {
-    end: {
-      responseFlags: ResponseFlags.DownstreamRemoteReset,
-      responseCodeDetails: "downstream_remote_reset",
-    },
+    end: envoyStreamEnd(http2 ? "http2_client_reset" : "http1_client_disconnect", LAYOUT_ENVOY_MINOR[layout]),
+  };
+}
+
+/** Envoy's local reply with the flags and details `layout`'s Envoy sets for `kind`. */
+function envoyReply(kind: "upstream_reset_before_response" | "upstream_timeout", code: number) {
+  return (layout: PropertyLayout, grpc: boolean): EnvoyEnding => {
+    const end = envoyStreamEnd(kind, LAYOUT_ENVOY_MINOR[layout]);
+    return localReply(code, end.responseFlags ?? 0, end.responseCodeDetails ?? "", grpc);
   };
 }
 
 /** The upstream reset its stream before any response: Envoy answers 503 (UR). */
-export function upstreamReset(grpc: boolean): EnvoyEnding {
-  return localReply(
-    503,
-    ResponseFlags.UpstreamRemoteReset,
-    "upstream_reset_before_response_started{remote_reset}",
-    grpc,
-  );
-}
+export const upstreamReset = envoyReply("upstream_reset_before_response", 503);
 
 /** The route timeout passed before the upstream answered: Envoy answers 504 (UT). */
-export function upstreamTimeout(grpc: boolean): EnvoyEnding {
-  return localReply(504, ResponseFlags.UpstreamRequestTimeout, "upstream_response_timeout", grpc);
-}
+export const upstreamTimeout = envoyReply("upstream_timeout", 504);
 
 /** A local rate limit in the sidecar refused the request: 429 (RL), nothing reached the pod's containers. */
 export function rateLimited(grpc: boolean): EnvoyEnding {
