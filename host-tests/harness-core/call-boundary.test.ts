@@ -40,5 +40,5 @@ it("wraps each VM's host functions and exports; the wrappers see arguments and m
     ]),
   );
   expect(seen.some((line) => line.startsWith(`vm ${BASE_VM_INDEX} `))).toBe(false);
-  expect(plugin.logs.map((l) => l.message)).toEqual(["configured", "configured"]);
+  expect(plugin.logs.map((l) => l.message)).toEqual(["configured", "configured", "configured"]);
 });
