@@ -3,6 +3,7 @@ import path from "node:path";
 import { booleanFlag, integerFlag, parseArgs, stringFlag } from "./args.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, projectRoot, type Command } from "./command.js";
 import { style } from "./output.js";
+import { shippedFileLogFormat } from "../demo/access-log.js";
 import { drive } from "../demo/drive.js";
 import { DemoMesh } from "../demo/mesh.js";
 import {
@@ -68,10 +69,11 @@ async function runDemo(scenario: Scenario, wasmPath: string) {
     wasm,
     coldStartDelayMs: scenario.coldStartDelayMs,
     podConfig: podConfig(scenario),
+    podAccessLogFormat: shippedFileLogFormat(projectRoot()).format,
   });
   try {
     await drive(mesh, scenario);
-    return { mesh, summary: summarise(await settledExpositions(mesh)) };
+    return { mesh, summary: summarise(await settledExpositions(mesh), mesh.podAccessLog) };
   } catch (error) {
     await mesh.close();
     throw error;

@@ -41,6 +41,8 @@ export interface MeshOptions {
   wasm: Uint8Array;
   coldStartDelayMs: number;
   podConfig: Record<string, unknown>;
+  /** The revision pod proxy's access-log format (access-log.ts); none without it. */
+  podAccessLogFormat?: string;
 }
 
 function url(address: HostPort): string {
@@ -201,6 +203,8 @@ export class DemoMesh {
     private readonly revisionService: RevisionService,
     readonly eastGateway: HostPort,
     private readonly startWest: () => Promise<MeshProxy>,
+    /** The revision pod proxy's access-log lines, one per stream. */
+    readonly podAccessLog: readonly string[],
   ) {}
 
   static async start(options: MeshOptions): Promise<DemoMesh> {
@@ -213,6 +217,7 @@ export class DemoMesh {
       "serving.knative.dev/service": REVISION.service,
       "serving.knative.dev/configuration": REVISION.configuration,
     };
+    const podAccessLog: string[] = [];
     const scaleUp = async (): Promise<HostPort> => {
       await new Promise((resolve) => setTimeout(resolve, options.coldStartDelayMs));
       const pod = await startProxy(
@@ -220,6 +225,9 @@ export class DemoMesh {
         {
           wasm: options.wasm,
           pluginConfig: JSON.stringify(options.podConfig),
+          ...(options.podAccessLogFormat !== undefined && {
+            accessLog: { format: options.podAccessLogFormat, write: (line) => podAccessLog.push(line) },
+          }),
           direction: "inbound",
           node: node(EAST, {
             proxyType: "sidecar",
@@ -274,7 +282,14 @@ export class DemoMesh {
       proxies.push(west);
       return west;
     };
-    return new DemoMesh(proxies, servers, revisionService, gateway.proxy.listenAddress, startWest);
+    return new DemoMesh(
+      proxies,
+      servers,
+      revisionService,
+      gateway.proxy.listenAddress,
+      startWest,
+      podAccessLog,
+    );
   }
 
   westCaller(): Promise<MeshProxy> {

@@ -60,6 +60,8 @@ export interface Summary {
   crossCluster: Array<{ source: string; destination: string; count: number }>;
   clientLatency: Array<{ proxy: string; coldStart: boolean; count: number; meanMs: number }>;
   traces: Array<{ proxy: string; started: number; repaired: number }>;
+  /** The revision pod's first access-log line of a cold start; null when it wrote none. */
+  coldStartLogLine: string | null;
 }
 
 /** The counts the scenario injects, in the summary's shape (durations are checked separately). */
