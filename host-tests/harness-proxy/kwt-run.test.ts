@@ -105,20 +105,27 @@ afterAll(async () => {
   });
 });
 
+/** `kwt run` flags of the inbound sidecar of a revision pod in cluster east, in front of the app. */
+function revisionPodSidecar(): string[] {
+  return [
+    "--upstream",
+    appUrl,
+    "--direction",
+    "inbound",
+    "--mtls",
+    "--cluster",
+    "east",
+    "--region",
+    "eu-1",
+    "--namespace",
+    "default",
+  ];
+}
+
 describe("kwt run chain: gateway (west) -> sidecar of a revision pod (east) -> app", () => {
   it("forwards real HTTP through both filters and serves /ready and /stats/prometheus on each", async () => {
     const sidecar = await startKwt([
-      "--upstream",
-      appUrl,
-      "--direction",
-      "inbound",
-      "--mtls",
-      "--cluster",
-      "east",
-      "--region",
-      "eu-1",
-      "--namespace",
-      "default",
+      ...revisionPodSidecar(),
       "--workload",
       "hello-00001-deployment",
       "--label",
@@ -282,17 +289,7 @@ describe("kwt run with identities, header limits and an access log (real HTTP)",
 describe("kwt run --access-log with the filter (real HTTP)", () => {
   it("prints the filter's fields: a cold start with its wait, a cross-cluster hop, nothing for a warm request", async () => {
     const sidecar = await startKwt([
-      "--upstream",
-      appUrl,
-      "--direction",
-      "inbound",
-      "--mtls",
-      "--cluster",
-      "east",
-      "--region",
-      "eu-1",
-      "--namespace",
-      "default",
+      ...revisionPodSidecar(),
       "--label",
       "serving.knative.dev/revision=hello-00001",
       "--envoy",
