@@ -9,7 +9,7 @@ export const KWT_COLD_START = "kwt_cold_start";
 /** how long the cold start waited, in milliseconds, when it was timed. */
 export const KWT_COLD_START_WAIT_MS = "kwt_cold_start_wait_ms";
 
-/** the request's `error_kind`, when it failed. */
+/** the request's `error_kind` at the revision pod, when it failed. */
 export const KWT_ERROR_KIND = "kwt_error_kind";
 
 /** the calling cluster of a cross-cluster hop. */
@@ -18,5 +18,5 @@ export const KWT_SOURCE_CLUSTER = "kwt_source_cluster";
 /** the calling region of that hop. */
 export const KWT_SOURCE_REGION = "kwt_source_region";
 
-/** the hop's latency in milliseconds. */
+/** the hop's latency in milliseconds, unless the clocks disagree. */
 export const KWT_HOP_MS = "kwt_hop_ms";
