@@ -2,13 +2,14 @@
 // (one request). Data flows one way: host callback -> read the few values needed -> pure decision
 // -> host calls. Every host call goes through the Host the VM is given (hostinterface.ts): Envoy's
 // (host.ts) from index.ts, an in-memory fake in as-pect tests. The other glue modules are
-// crosscluster.ts (hop stamps, cross-cluster metrics), tracing.ts (trace context, sampling, spans)
-// and spanexport.ts; every other module is pure.
+// crosscluster.ts (hop stamps, cross-cluster metrics), accesslog.ts (access-log fields), tracing.ts
+// (trace context, sampling, spans) and spanexport.ts; every other module is pure.
 //
 // Per request (docs/filter.md, "Where it runs"):
 // - inbound sidecar (revision pod): onRequestHeaders reads the request's headers in one call and
-//   decides probe / trust / source cluster / cold start; onResponseHeaders writes the pod stamp;
-//   onLog reads how the stream ended and records the Knative metrics.
+//   decides probe / trust / source cluster / cold start; onResponseHeaders reads the status and
+//   writes the pod stamp; onLog reads how the stream ended and records the Knative metrics. The
+//   access-log fields are set in the first of these that knows them (accesslog.ts).
 // - gateway and outbound sidecar (the edge of a measurement): onRequestHeaders strips forged
 //   stamps (gateway, from outside the mesh) and puts the entry stamp on; onResponseHeaders reads
 //   and strips the pod stamp; onLog records the client-visible duration.
