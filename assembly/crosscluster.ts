@@ -27,6 +27,8 @@ export class InboundHop {
     public sourceCluster: string,
     public sourceRegion: string,
     public sentMs: i64,
+    /** now - sent, clamped to what the histogram records (hop.ts hopDuration). */
+    public hopMs: i64,
     /** The send time was outside [now - 1 h, now]: the stream counts kwt_clock_skew_total. */
     public skewed: bool,
     /** Its series ids, cached by source; null when not cached. */
@@ -34,7 +36,7 @@ export class InboundHop {
   ) {}
 }
 
-export const NOT_CROSS_CLUSTER = new InboundHop(false, "", "", 0, false, null);
+export const NOT_CROSS_CLUSTER = new InboundHop(false, "", "", 0, 0, false, null);
 
 export class CrossCluster {
   private readonly hopPrefix: string;
@@ -70,11 +72,16 @@ export class CrossCluster {
     const stamp = check.stamp!;
     const duration = hopDuration(nowMs, stamp.sentMs);
     const series = this.seriesOf(stamp.cluster, stamp.region);
-    const hop = new InboundHop(true, stamp.cluster, stamp.region, stamp.sentMs, duration.skewed, series);
-    this.registry.record(
-      this.seriesId(hop, CROSS_CLUSTER_HOP_DURATION, null, HOP_DURATION),
-      <u64>duration.milliseconds,
+    const hop = new InboundHop(
+      true,
+      stamp.cluster,
+      stamp.region,
+      stamp.sentMs,
+      duration.milliseconds,
+      duration.skewed,
+      series,
     );
+    this.registry.record(this.seriesId(hop, CROSS_CLUSTER_HOP_DURATION, null, HOP_DURATION), <u64>hop.hopMs);
     return hop;
   }
 

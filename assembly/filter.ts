@@ -2,13 +2,14 @@
 // (one request). Data flows one way: host callback -> read the few values needed -> pure decision
 // -> host calls. Every host call goes through the Host the VM is given (hostinterface.ts): Envoy's
 // (host.ts) from index.ts, an in-memory fake in as-pect tests. The other glue modules are
-// crosscluster.ts (hop stamps, cross-cluster metrics), tracing.ts (trace context, sampling, spans)
-// and spanexport.ts; every other module is pure.
+// crosscluster.ts (hop stamps, cross-cluster metrics), accesslog.ts (access-log fields), tracing.ts
+// (trace context, sampling, spans) and spanexport.ts; every other module is pure.
 //
 // Per request (docs/filter.md, "Where it runs"):
 // - inbound sidecar (revision pod): onRequestHeaders reads the request's headers in one call and
-//   decides probe / trust / source cluster / cold start; onResponseHeaders writes the pod stamp;
-//   onLog reads how the stream ended and records the Knative metrics.
+//   decides probe / trust / source cluster / cold start; onResponseHeaders reads the status and
+//   writes the pod stamp; onLog reads how the stream ended and records the Knative metrics. The
+//   access-log fields are set in the first of these that knows them (accesslog.ts).
 // - gateway and outbound sidecar (the edge of a measurement): onRequestHeaders strips forged
 //   stamps (gateway, from outside the mesh) and puts the entry stamp on; onResponseHeaders reads
 //   and strips the pod stamp; onLog records the client-visible duration.
@@ -21,6 +22,7 @@ import {
   oversizedConfigurationError,
   parseSettings,
 } from "./config";
+import { logColdStart, logErrorKind, logHop } from "./accesslog";
 import { formatEntryMillis, parseEntryMillis } from "./entrystamp";
 import { HeaderScan, HeaderWants, scanHeaderPairs } from "./headerscan";
 import { HopCheck, HopVerdict, REJECT_MALFORMED, REJECT_UNTRUSTED, checkHop } from "./hop";
@@ -377,6 +379,10 @@ export class Stream {
   hop: HopCheck | null = null;
   /** The cross-cluster hop seen on this request (crosscluster.ts). */
   inboundHop: InboundHop = NOT_CROSS_CLUSTER;
+  /** The response's :status read at response headers; -1 before (on_log then reads response.code). */
+  responseCode: i64 = -1;
+  /** kwt_error_kind is set on this stream (accesslog.ts): never twice. */
+  errorKindLogged: bool = false;
 
   // Edge.
   /** This proxy put the entry stamp on, so it owns the client-visible measurement. */
@@ -410,6 +416,7 @@ export class Stream {
     if (position == Position.Inbound) this.inboundRequest(scan);
     else this.edgeRequest(scan, position);
     this.tracingRequest(scan, position);
+    if (this.handling == Handling.Inbound) this.logInboundRequest();
     return 0;
   }
 
@@ -468,6 +475,29 @@ export class Stream {
   }
 
   // --- Inbound sidecar ---
+
+  /** Access-log fields known once the request headers are read: a cold start, a cross-cluster hop. */
+  private logInboundRequest(): void {
+    if (this.outcome == ActivatorOutcome.ColdStart) logColdStart(this.host, this.waitMs);
+    const hop = this.inboundHop;
+    if (hop.crossCluster) {
+      logHop(this.host, hop.sourceCluster, hop.sourceRegion, hop.skewed ? -1 : hop.hopMs);
+    }
+  }
+
+  /**
+   * Reads the response code, and for a 4xx/5xx the response flags: Envoy sets a local reply's flags
+   * before encoding it, so its error kind is known here and reaches the access loggers that run
+   * before on_log (Envoy up to 1.31). A 2xx-3xx costs no extra call.
+   */
+  private logResponseErrorKind(): void {
+    const status = this.host.getHeader(HeaderMap.Response, STATUS_HEADER);
+    const code: i64 = status != null ? <i64>I32.parseInt(status) : 0;
+    this.responseCode = code;
+    if (code < 400) return;
+    const flags = <u64>this.host.getPropertyI64(PATH_RESPONSE_FLAGS, 0);
+    this.errorKindLogged = logErrorKind(this.host, classifyOutcome(code, flags, this.grpc, -1));
+  }
 
   private inboundRequest(scan: HeaderScan): void {
     const root = this.root;
@@ -531,6 +561,7 @@ export class Stream {
   }
 
   private inboundResponse(): void {
+    this.logResponseErrorKind();
     const root = this.root;
     // A revision pod's own stamp is authoritative (it replaces anything the workload sent). A
     // workload that is not a revision (e.g. the activator) may be relaying the stamp of the pod it
@@ -557,11 +588,14 @@ export class Stream {
 
   private inboundLog(): void {
     const root = this.root;
-    const code = this.host.getPropertyI64(PATH_RESPONSE_CODE, 0);
+    const code = this.responseCode > 0 ? this.responseCode : this.host.getPropertyI64(PATH_RESPONSE_CODE, 0);
     const flags = <u64>this.host.getPropertyI64(PATH_RESPONSE_FLAGS, 0);
     const codeClass = codeClassIndex(code);
     const grpcStatus = this.grpc && codeClass == 2 ? this.host.getPropertyI64(PATH_GRPC_STATUS, -1) : -1;
     const kind = classifyOutcome(code, flags, this.grpc, grpcStatus);
+    // What only the stream's end tells (a reset, no response, a gRPC status in trailers): the
+    // access loggers see it from Envoy 1.32, which runs them after on_log.
+    if (!this.errorKindLogged) this.errorKindLogged = logErrorKind(this.host, kind);
 
     const series = root.inboundSeries(this.sourceCluster);
     const className = codeClassName(codeClass);
@@ -631,6 +665,7 @@ export class Stream {
     if (series == null) series = root.cachePodStamp(text, report);
     this.podStamp = report;
     this.podSeries = series;
+    if (report.coldStart) logColdStart(this.host, report.waitMs);
     const status = this.host.getHeader(HeaderMap.Response, STATUS_HEADER);
     this.responseClass = status != null ? codeClassIndex(<i64>I32.parseInt(status)) : 0;
   }

@@ -136,6 +136,11 @@ export class ProxyWasmHost extends Host {
     imports.proxy_remove_header_map_value(map, changetype<usize>(name), name.byteLength);
   }
 
+  setProperty(name: ArrayBuffer, value: string): void {
+    const bytes = String.UTF8.encode(value);
+    imports.proxy_set_property(changetype<usize>(name), name.byteLength, changetype<usize>(bytes), bytes.byteLength);
+  }
+
   nowMilliseconds(): i64 {
     return nowNanoseconds() / 1_000_000;
   }

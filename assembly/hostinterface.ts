@@ -36,6 +36,11 @@ export abstract class Host extends MetricHost {
   abstract replaceHeader(map: HeaderMap, name: ArrayBuffer, value: string): void;
   /** Removes every value of a header. */
   abstract removeHeader(map: HeaderMap, name: ArrayBuffer): void;
+  /**
+   * Sets a value on the current stream (proxy_set_property): Envoy stores it as filter state
+   * `wasm.<name>`, which access logs print. Ignored when the host refuses.
+   */
+  abstract setProperty(name: ArrayBuffer, value: string): void;
   /** Wall-clock time in ms since the epoch (0 if the host refuses). */
   abstract nowMilliseconds(): i64;
   abstract log(level: LogLevel, message: string): void;

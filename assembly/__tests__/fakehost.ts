@@ -53,6 +53,8 @@ export class FakeHost extends Host {
   tickPeriodMs: u32 = 0;
   logs: string[] = [];
   logLevels: LogLevel[] = [];
+  /** proxy_set_property calls in order, as `name=value`. */
+  propertiesSet: string[] = [];
   /** Every host call made, by name. */
   calls: string[] = [];
   /** Metric names by id - 1, and their values (a counter's sum, a histogram's last sample). */
@@ -116,6 +118,11 @@ export class FakeHost extends Host {
   removeHeader(map: HeaderMap, name: ArrayBuffer): void {
     this.calls.push("remove_header_map_value");
     this.map(map).remove(String.UTF8.decode(name));
+  }
+
+  setProperty(name: ArrayBuffer, value: string): void {
+    this.calls.push("set_property");
+    this.propertiesSet.push(String.UTF8.decode(name) + "=" + value);
   }
 
   nowMilliseconds(): i64 {

@@ -59,20 +59,27 @@ afterAll(async () => {
   });
 });
 
+/** `kwt run` flags of the inbound sidecar of a revision pod in cluster east, in front of the app. */
+function revisionPodSidecar(): string[] {
+  return [
+    "--upstream",
+    appUrl,
+    "--direction",
+    "inbound",
+    "--mtls",
+    "--cluster",
+    "east",
+    "--region",
+    "eu-1",
+    "--namespace",
+    "default",
+  ];
+}
+
 describe("kwt run chain: gateway (west) -> sidecar of a revision pod (east) -> app", () => {
   it("forwards real HTTP through both filters and serves /ready and /stats/prometheus on each", async () => {
     const sidecar = await startKwt([
-      "--upstream",
-      appUrl,
-      "--direction",
-      "inbound",
-      "--mtls",
-      "--cluster",
-      "east",
-      "--region",
-      "eu-1",
-      "--namespace",
-      "default",
+      ...revisionPodSidecar(),
       "--workload",
       "hello-00001-deployment",
       "--label",
@@ -255,5 +262,41 @@ describe("kwt run with identities, header limits and an access log (real HTTP)",
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("kwt run --access-log with the filter (real HTTP)", () => {
+  it("prints the filter's fields: a cold start with its wait, a cross-cluster hop, nothing for a warm request", async () => {
+    const sidecar = await startKwt([
+      ...revisionPodSidecar(),
+      "--label",
+      "serving.knative.dev/revision=hello-00001",
+      "--envoy",
+      "1.28",
+      "--access-log",
+      "%REQ(:PATH)% cold=%FILTER_STATE(wasm.kwt_cold_start:PLAIN)% wait=%FILTER_STATE(wasm.kwt_cold_start_wait_ms:PLAIN)% from=%FILTER_STATE(wasm.kwt_source_cluster:PLAIN)%/%FILTER_STATE(wasm.kwt_source_region:PLAIN)% error=%FILTER_STATE(wasm.kwt_error_kind:PLAIN)% %RESPONSE_CODE%",
+    ]);
+    const entryMs = Date.now() - 500;
+    expect(
+      (await get(`${sidecar.listen}/cold`, { "k-proxy-request": "activator", "x-kwt-entry": `${entryMs}` }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await get(`${sidecar.listen}/hop`, { "x-kwt-hop": `1;c=west;r=us-1;t=${Date.now()}` })).status,
+    ).toBe(200);
+    expect((await get(`${sidecar.listen}/warm`)).status).toBe(200);
+    const lines = (): string[] =>
+      sidecar
+        .stdout()
+        .split("\n")
+        .filter((line) => line.startsWith("/"));
+    await expect.poll(() => lines().length).toBe(3);
+    const [cold, hop, warm] = lines();
+    const wait = Number(/^\/cold cold=1 wait=(\d+) from=-\/- error=- 200$/.exec(cold!)?.[1]);
+    expect(wait).toBeGreaterThanOrEqual(500);
+    expect(wait).toBeLessThan(10_000);
+    expect(hop).toBe("/hop cold=- wait=- from=west/us-1 error=- 200");
+    expect(warm).toBe("/warm cold=- wait=- from=-/- error=- 200");
+    expect(await stop(sidecar.child)).toBe(0);
   });
 });

@@ -68,6 +68,8 @@ class RecordingPlugin implements FilterPlugin {
         return { status: 0, trailers };
       },
       onResponseHeaders: (list, eos) => headers("responseHeaders", list, eos),
+      // The flags reach the recorded end; the callbacks' order is what these tests check.
+      recordResponseFlags: () => undefined,
       onResponseBody: (data, eos) => body("responseBody", data, eos),
       onResponseTrailers: (trailers) => {
         calls.push({ callback: "responseTrailers", trailers });

@@ -34,6 +34,7 @@ export interface FilterStream {
   onRequestBody(body: Uint8Array, endOfStream: boolean): FilterDataOutcome & { body: Uint8Array };
   onRequestTrailers(trailers: HeaderList): FilterDataOutcome & { trailers?: HeaderList };
   onResponseHeaders(headers: HeaderList, endOfStream: boolean): HeadersOutcome;
+  recordResponseFlags(flags: number): void;
   onResponseBody(body: Uint8Array, endOfStream: boolean): FilterDataOutcome & { body: Uint8Array };
   onResponseTrailers(trailers: HeaderList): FilterDataOutcome & { trailers?: HeaderList };
   end(end?: StreamEnd): void;
@@ -439,6 +440,7 @@ class Exchange {
   private encodeLocalReply(status: number, extra: HeaderList, body: Uint8Array, end: StreamEnd): void {
     if (this.ended) return;
     const headers = localReplyHeaders(status, extra, body);
+    this.stream.recordResponseFlags(end.responseFlags ?? 0);
     const headersOutcome = this.stream.onResponseHeaders(headers, body.length === 0);
     let finalBody = body;
     if (!headersOutcome.localReply && body.length > 0) {

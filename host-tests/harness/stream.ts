@@ -345,6 +345,14 @@ export class Stream {
     return this.created && !this.failureReplySent;
   }
 
+  /**
+   * Response flags Envoy records before it encodes a local reply (UF, UT, NR, ...): the filter's
+   * response callbacks and the access log see them; end() may add more.
+   */
+  recordResponseFlags(flags: number): void {
+    this.facts.responseFlags |= flags;
+  }
+
   onResponseHeaders(headers: HeaderList, endOfStream: boolean): HeadersOutcome {
     const { vm, context } = this;
     if (vm === undefined || context === undefined) return { status: 0, headers };

@@ -3,6 +3,7 @@ import path from "node:path";
 import { booleanFlag, integerFlag, parseArgs, stringFlag, UsageError } from "./args.js";
 import { EXIT_FAILURE, EXIT_OK, projectRoot, type Command } from "./command.js";
 import { style } from "./output.js";
+import { shippedFileLogFormat } from "../demo/access-log.js";
 import { drive } from "../demo/drive.js";
 import { DemoMesh } from "../demo/mesh.js";
 import {
@@ -72,11 +73,12 @@ async function runDemo(scenario: Scenario, wasmPath: string) {
     coldStartDelayMs: scenario.coldStartDelayMs,
     scaleUpDelayMs: scenario.scaleUpDelayMs,
     podConfig: podConfig(scenario),
+    podAccessLogFormat: shippedFileLogFormat(projectRoot()).format,
   });
   try {
     await drive(mesh, scenario);
     const expositions = await settledExpositions(mesh);
-    const summary = summarise(expositions);
+    const summary = summarise(expositions, mesh.podAccessLog);
     summary.groundTruth = compareWithTruth(
       mesh.truth.summary(),
       measureFilter(expositions.map((e) => e.text)),

@@ -6,13 +6,16 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectKnownWrong } from "../../host-tests/support/known-wrong.js";
 import { runKwt } from "../testing/kwt-cli.js";
 import { CONTAINER_CONCURRENCY } from "./mesh.js";
+import { shippedFileLogFormat } from "./access-log.js";
 import { expectedCounts, EAST, REVISION, WEST, type Scenario, type Summary } from "./scenario.js";
 
 const COLD_START_DELAY_MS = 600;
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 describe("kwt demo --once", () => {
   let dir: string;
@@ -140,6 +143,19 @@ describe("kwt demo --once", () => {
       },
       { proxy: "west workload (outbound sidecar)", started: expected.westTracesStarted, repaired: 0 },
     ]);
+  });
+
+  it("prints one access-log line of the revision pod: a cold start with its wait, in the shipped format", () => {
+    const line = summary.coldStartLogLine;
+    expect(line).not.toBeNull();
+    expect(stdout).toContain(`A cold start in the revision pod's access log\n  ${line}\n`);
+    const entry = JSON.parse(line!) as Record<string, string>;
+    expect(Object.keys(entry)).toEqual(shippedFileLogFormat(ROOT).labels);
+    expect(entry).toMatchObject({ kwt_cold_start: "1", response_code: "200", method: "GET" });
+    // The same wait the cold-start histogram recorded for one of the held requests.
+    expect(Number(entry.kwt_cold_start_wait_ms)).toBeGreaterThanOrEqual(COLD_START_DELAY_MS);
+    expect(Number(entry.kwt_cold_start_wait_ms)).toBeLessThan(COLD_START_DELAY_MS + 5_000);
+    expect(entry.kwt_error_kind).toBe("-");
   });
 
   it("prints the summary and every proxy's stats URL", () => {

@@ -68,6 +68,8 @@ export interface MeshOptions {
   /** How long a pod added by a scale-up takes to start. Default 300 ms. */
   scaleUpDelayMs?: number;
   podConfig: Record<string, unknown>;
+  /** The revision pod proxy's access-log format (access-log.ts); none without it. */
+  podAccessLogFormat?: string;
 }
 
 function url(address: HostPort): string {
@@ -140,6 +142,8 @@ export class DemoMesh {
     private readonly revisionService: HttpActivator,
     readonly eastGateway: HostPort,
     private readonly startWest: () => Promise<MeshProxy>,
+    /** The revision pod proxy's access-log lines, one per stream. */
+    readonly podAccessLog: readonly string[],
   ) {}
 
   static async start(options: MeshOptions): Promise<DemoMesh> {
@@ -153,6 +157,7 @@ export class DemoMesh {
       "serving.knative.dev/service": REVISION.service,
       "serving.knative.dev/configuration": REVISION.configuration,
     };
+    const podAccessLog: string[] = [];
     const startPod = async (): Promise<HostPort> => {
       const index = proxies.filter((p) => p.name.startsWith("east revision pod")).length + 1;
       const podName = `${REVISION.revision}-deployment-${index}`;
@@ -163,6 +168,9 @@ export class DemoMesh {
         {
           wasm: options.wasm,
           pluginConfig: JSON.stringify(options.podConfig),
+          ...(options.podAccessLogFormat !== undefined && {
+            accessLog: { format: options.podAccessLogFormat, write: (line) => podAccessLog.push(line) },
+          }),
           direction: "inbound",
           node: node(EAST, {
             proxyType: "sidecar",
@@ -233,6 +241,7 @@ export class DemoMesh {
       revisionService,
       gateway.proxy.listenAddress,
       startWest,
+      podAccessLog,
     );
   }
 

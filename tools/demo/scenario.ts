@@ -70,6 +70,8 @@ export interface Summary {
   traces: Array<{ proxy: string; started: number; repaired: number }>;
   /** The ground truth next to the filter's number for it (filled in by the demo from its truth log). */
   groundTruth: TruthComparison[];
+  /** The revision pod's first access-log line of a cold start; null when it wrote none. */
+  coldStartLogLine: string | null;
 }
 
 /**

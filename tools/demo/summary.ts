@@ -1,6 +1,7 @@
 // Turns the proxies' Prometheus text into the demo's summary, and the summary into readable text.
 
 import { renderTable } from "../cli/output.js";
+import { firstColdStartLine } from "./access-log.js";
 import { parseExposition, sumBy, total, type Sample } from "./exposition.js";
 import type { Summary } from "./scenario.js";
 
@@ -13,7 +14,8 @@ function mean(sum: number, count: number): number {
   return count === 0 ? 0 : sum / count;
 }
 
-export function summarise(expositions: ProxyExposition[]): Summary {
+/** The summary of the proxies' metrics and of the revision pod's access log (`podAccessLog`). */
+export function summarise(expositions: ProxyExposition[], podAccessLog: readonly string[]): Summary {
   const summary: Summary = {
     coldStarts: [],
     invocations: [],
@@ -23,6 +25,7 @@ export function summarise(expositions: ProxyExposition[]): Summary {
     clientLatency: [],
     traces: [],
     groundTruth: [],
+    coldStartLogLine: firstColdStartLine(podAccessLog),
   };
   const all: Sample[] = [];
   for (const { name, text } of expositions) {
@@ -142,5 +145,6 @@ export function renderSummary(summary: Summary): string {
         row.filter === null ? "not measured" : row.filter === row.truth ? "" : "differs",
       ]),
     ]),
+    `A cold start in the revision pod's access log\n  ${summary.coldStartLogLine ?? "(none)"}`,
   ].join("\n\n");
 }

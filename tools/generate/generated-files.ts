@@ -13,6 +13,7 @@ import { loadMetricCatalog, type MetricCatalog } from "./catalog.js";
 import { configTable, renderAssemblyConfigKeys, type SchemaNode } from "./config-outputs.js";
 import { replaceRegion, type CommentStyle } from "./markers.js";
 import {
+  docsAccessLogFieldTable,
   docsLabelTable,
   docsMetricTable,
   envoyStatsTags,
@@ -20,6 +21,7 @@ import {
   meshConfigStatTags,
   podAnnotationStatTags,
   readmeMetricTable,
+  renderAssemblyAccessLogFields,
   renderAssemblyFamilies,
   renderContractModule,
   statTagsCodeBlock,
@@ -78,6 +80,11 @@ export const GENERATED_FILES: readonly GeneratedFile[] = [
       formatted("assembly/generated/metric-families.ts", renderAssemblyFamilies(catalog)),
   },
   {
+    path: "assembly/generated/access-log-fields.ts",
+    render: ({ catalog }) =>
+      formatted("assembly/generated/access-log-fields.ts", renderAssemblyAccessLogFields(catalog)),
+  },
+  {
     path: "assembly/generated/config-keys.ts",
     render: ({ schema }) => formatted("assembly/generated/config-keys.ts", renderAssemblyConfigKeys(schema)),
   },
@@ -105,6 +112,7 @@ export const GENERATED_FILES: readonly GeneratedFile[] = [
     ["label groups", ({ catalog }) => labelGroupLines(catalog)],
     ["metric table", ({ catalog }) => docsMetricTable(catalog)],
     ["label table", ({ catalog }) => docsLabelTable(catalog)],
+    ["access log field table", ({ catalog }) => docsAccessLogFieldTable(catalog)],
     ["extraStatTags line", ({ catalog }) => statTagsLine(catalog)],
   ]),
 ];

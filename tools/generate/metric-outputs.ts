@@ -38,6 +38,34 @@ export function renderAssemblyFamilies(catalog: MetricCatalog): string {
   ].join("\n");
 }
 
+/** assembly/generated/access-log-fields.ts: the name of each filter-state value, for proxy_set_property. */
+export function renderAssemblyAccessLogFields(catalog: MetricCatalog): string {
+  const fields = catalog.accessLogFields.map((field) =>
+    [
+      `/** ${field.description}. */`,
+      `export const ${field.name.toUpperCase()} = ${quoted(field.name)};`,
+    ].join("\n"),
+  );
+  return [
+    GENERATED_HEADER,
+    "",
+    "// The values the filter sets on a stream for access logs: Envoy stores each as filter state",
+    "// `wasm.<name>` and prints it with `%FILTER_STATE(wasm.<name>:PLAIN)%`.",
+    "",
+    fields.join("\n\n"),
+    "",
+  ].join("\n");
+}
+
+/** docs/filter.md: each access-log field and what it holds. */
+export const docsAccessLogFieldTable = (catalog: MetricCatalog): string[] => [
+  "| field | format operator | value |",
+  "| --- | --- | --- |",
+  ...catalog.accessLogFields.map(
+    (field) => `| \`${field.name}\` | \`%FILTER_STATE(wasm.${field.name}:PLAIN)%\` | ${field.description} |`,
+  ),
+];
+
 /** tools/deploy/filter-contract.ts: the lists the tools, dashboards and tests use. */
 export function renderContractModule(catalog: MetricCatalog): string {
   const metrics = catalog.metrics.map((metric) => `  ${metric.id}: ${quoted(metric.name)},`);
