@@ -42,6 +42,7 @@ export enum RoleSetting {
 const EXPECT_LABEL_VALUE = "1 to 63 characters of A-Z a-z 0-9 _ . : / -";
 const EXPECT_HEADER_NAME = "a lower-case header name: a letter, then up to 63 of a-z 0-9 -";
 const EXPECT_BOOL = "true or false";
+const EXPECT_PORT = "an integer from 1 to 65535";
 const EXPECT_TRACESTATE_KEY = "a W3C tracestate key: a-z or 0-9, then up to 255 of a-z 0-9 _ - * / @";
 
 /** Collects the first problem found; later reads still return defaults so parsing can finish. */
@@ -160,6 +161,42 @@ export class ConfigReader {
         return result;
       }
       result.push(item.text);
+    }
+    return result;
+  }
+
+  /** An array of ports (1..65535); the key's default (comma-separated in KEY_DEFAULT_TEXT) when absent. */
+  ports(object: JsonValue, key: ConfigKey): i32[] {
+    const maxItems = <i32>KEY_HIGH[key];
+    const expected = "an array of at most " + maxItems.toString() + " ports";
+    const value = this.member(object, key, JsonKind.Array, expected);
+    const result = new Array<i32>();
+    if (value == null) {
+      const fallback = KEY_DEFAULT_TEXT[key];
+      if (fallback.length == 0) return result;
+      const items = fallback.split(",");
+      for (let i = 0; i < items.length; i++) result.push(I32.parseInt(unchecked(items[i])));
+      return result;
+    }
+    const items = value.items;
+    if (items == null) return result;
+    if (items.length > maxItems) {
+      this.fail(KEY_FIELDS[key], items.length.toString() + " items are too many", expected);
+      return result;
+    }
+    for (let i = 0; i < items.length; i++) {
+      const item = unchecked(items[i]);
+      const field = KEY_FIELDS[key] + "[" + i.toString() + "]";
+      if (item.kind != JsonKind.Number) {
+        this.fail(field, wrongType(item), EXPECT_PORT);
+        return result;
+      }
+      const n = item.number;
+      if (!(n >= 1 && n <= 65535 && n == Math.floor(n))) {
+        this.fail(field, quote(item) + " is not a port", EXPECT_PORT);
+        return result;
+      }
+      result.push(<i32>n);
     }
     return result;
   }
@@ -371,6 +408,8 @@ export class Settings {
   readonly region: string;
   readonly role: RoleSetting;
   readonly skipNonKnative: bool;
+  /** Inbound: the ports whose requests are invocations; empty: every port. */
+  readonly servingPorts: i32[];
   readonly coldStartWindowSeconds: i32;
   readonly coldStartMaxRequests: i32;
   readonly entryHeader: string;
@@ -384,6 +423,14 @@ export class Settings {
   readonly spanExport: SpanExportSettings;
   readonly tickPeriodMs: i32;
 
+  /** Whether a request addressed to `port` (destination.port; -1 unknown) may be an invocation. */
+  servesPort(port: i64): bool {
+    const ports = this.servingPorts;
+    if (ports.length == 0) return true;
+    for (let i = 0; i < ports.length; i++) if (<i64>unchecked(ports[i]) == port) return true;
+    return false;
+  }
+
   /** Reads every setting from `root` (null: all defaults), reporting problems to `reader`. */
   constructor(root: JsonValue | null, reader: ConfigReader) {
     const object = root != null ? root : new JsonValue();
@@ -394,6 +441,7 @@ export class Settings {
       reader.text(object, ConfigKey.Role, isRoleName, 'one of "auto", "gateway", "sidecar"'),
     );
     this.skipNonKnative = reader.bool(object, ConfigKey.SkipNonKnative);
+    this.servingPorts = reader.ports(object, ConfigKey.ServingPorts);
     this.coldStartWindowSeconds = reader.integer(object, ConfigKey.ColdStartWindowSeconds);
     this.coldStartMaxRequests = reader.integer(object, ConfigKey.ColdStartMaxRequests);
     this.entryHeader = reader.text(object, ConfigKey.EntryHeader, isHeaderName, EXPECT_HEADER_NAME);

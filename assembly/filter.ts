@@ -70,6 +70,7 @@ import {
   NODE_LABELS,
   NODE_NAMESPACE,
   NODE_REGION,
+  PATH_DESTINATION_PORT,
   PATH_GRPC_STATUS,
   PATH_MTLS,
   PATH_REQUEST_DURATION,
@@ -270,6 +271,11 @@ export class Root {
     return this.position;
   }
 
+  /** Inbound: a pod that is not a Knative revision (e.g. the activator) records nothing, by default. */
+  skipsWorkload(): bool {
+    return this.settings!.skipNonKnative && !this.identity.isRevision;
+  }
+
   createStream(): Stream | null {
     if (this.settings == null) return null;
     return new Stream(this);
@@ -402,6 +408,7 @@ export class Stream {
   onRequestHeaders(): i32 {
     const position = this.root.resolvePosition();
     if (position == Position.None) return 0;
+    if (position == Position.Inbound && this.root.skipsWorkload()) return 0;
     const pairs = this.host.getHeaderPairs(HeaderMap.Request);
     const scan =
       pairs != null
@@ -481,7 +488,7 @@ export class Stream {
     ) {
       return;
     }
-    if (settings.skipNonKnative && !root.identity.isRevision) return;
+    if (!settings.servesPort(this.host.getPropertyI64(PATH_DESTINATION_PORT, -1))) return;
     this.handling = Handling.Inbound;
 
     let entryMs: i64 = -1;

@@ -17,6 +17,7 @@ function revisionPodHost(node: string, listenerDirection: string): FakeHost {
   host.strings.set(node + ".locality.region", "us-east1");
   host.strings.set(node + ".metadata.LABELS." + REVISION_LABEL, "hello-00001");
   host.integers.set(listenerDirection, 1);
+  host.integers.set("destination.port", 8012); // queue-proxy's serving port
   return host;
 }
 

@@ -71,6 +71,8 @@ async function startProxy(setup: ProxySetup, upstream: string, mtls: boolean): P
     listen: { host: "127.0.0.1", port: 0 },
     upstream,
     mtls,
+    // A revision pod's sidecar sees requests addressed to queue-proxy's serving port.
+    identity: setup.position === "inbound" ? { destinationPort: 8012 } : undefined,
   });
   return { proxy, plugin: plugin as Plugin, url: `http://127.0.0.1:${proxy.listenAddress.port}` };
 }

@@ -18,12 +18,15 @@ import {
   Plugin,
   type PluginOptions,
   StatStore,
+  type StreamOptions,
 } from "../../host-tests/harness/index.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
 import { EAST, REVISION, WEST } from "./scenario.js";
 
 const LOOPBACK = "127.0.0.1";
 const ANY_PORT: HostPort = { host: LOOPBACK, port: 0 };
+/** queue-proxy's HTTP/1 serving port: where requests to a revision pod are addressed. */
+const QUEUE_PROXY_PORT = 8012;
 
 /** The app answers by path, standing in for a Knative user container behind queue-proxy. */
 export const APP_PATHS = { ok: "/", http5xx: "/fail", grpcError: "/grpc-fail", reset: "/reset" } as const;
@@ -52,6 +55,7 @@ async function startProxy(
   options: Omit<PluginOptions, "extraStatTags">,
   upstream: string,
   mtls: boolean,
+  identity?: Pick<StreamOptions, "destinationPort">,
 ): Promise<MeshProxy> {
   const stats = new StatStore({ extraStatTags: [...FILTER_METRIC_LABELS] });
   const proxy = await HarnessProxy.start({
@@ -61,6 +65,7 @@ async function startProxy(
     upstream,
     admin: ANY_PORT,
     mtls,
+    identity,
   });
   return { name, proxy, stats };
 }
@@ -230,6 +235,8 @@ export class DemoMesh {
         },
         url(app.address),
         true,
+        // A revision pod's sidecar sees requests addressed to queue-proxy's serving port.
+        { destinationPort: QUEUE_PROXY_PORT },
       );
       proxies.push(pod);
       return pod.proxy.listenAddress;
