@@ -49,6 +49,7 @@ import {
   isActivatorRequest,
   isGrpcContentType,
   isProbe,
+  needsCodeDetails,
 } from "./knative";
 import { MAX_CACHED_LABEL_SETS, MetricFamily, SeriesRegistry } from "./metrics";
 import {
@@ -75,6 +76,7 @@ import {
   PATH_MTLS,
   PATH_REQUEST_DURATION,
   PATH_RESPONSE_CODE,
+  PATH_RESPONSE_CODE_DETAILS,
   PATH_RESPONSE_FLAGS,
   PROPERTY_LAYOUTS,
   PropertyLayout,
@@ -568,7 +570,10 @@ export class Stream {
     const flags = <u64>this.host.getPropertyI64(PATH_RESPONSE_FLAGS, 0);
     const codeClass = codeClassIndex(code);
     const grpcStatus = this.grpc && codeClass == 2 ? this.host.getPropertyI64(PATH_GRPC_STATUS, -1) : -1;
-    const kind = classifyOutcome(code, flags, this.grpc, grpcStatus);
+    const details = needsCodeDetails(code, flags)
+      ? this.host.getPropertyString(PATH_RESPONSE_CODE_DETAILS)
+      : null;
+    const kind = classifyOutcome(code, flags, this.grpc, grpcStatus, details);
 
     const series = root.inboundSeries(this.sourceCluster);
     const className = codeClassName(codeClass);
