@@ -113,6 +113,8 @@ describe("kwt run chain: gateway (west) -> sidecar of a revision pod (east) -> a
       "--direction",
       "inbound",
       "--mtls",
+      "--destination-port",
+      "8012",
       "--cluster",
       "east",
       "--region",
