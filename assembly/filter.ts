@@ -104,12 +104,8 @@ export class Vm {
   inboundRequests: i64 = 0;
   /** Node metadata, read once per VM (the first configuration). */
   nodeFacts: NodeFacts | null = null;
-  /** Every series this VM defined; each configuration sets the cap. */
-  readonly registry: SeriesRegistry;
 
-  constructor(public readonly host: Host) {
-    this.registry = new SeriesRegistry(DEFAULT_MAX_SERIES, host);
-  }
+  constructor(public readonly host: Host) {}
 
   onVmStart(): void {
     if (this.startMs < 0) this.startMs = this.host.nowMilliseconds();
@@ -168,6 +164,11 @@ class PodSeries {
 
 export class Root {
   settings: Settings | null = null;
+  /**
+   * The series this root defined, capped by its own maxSeries: roots sharing a VM (inbound and
+   * outbound listeners, old and new configuration during an update) never spend each other's cap.
+   */
+  readonly registry: SeriesRegistry;
   /** Hop stamps and cross-cluster metrics for this configuration. */
   crossCluster: CrossCluster | null = null;
   /** Trace context and span export for this configuration. */
@@ -201,7 +202,9 @@ export class Root {
   // Edge: duration series by (warm) pod stamp text.
   byPodStamp: Map<string, PodSeries> = new Map();
 
-  constructor(public readonly vm: Vm) {}
+  constructor(public readonly vm: Vm) {
+    this.registry = new SeriesRegistry(DEFAULT_MAX_SERIES, vm.host);
+  }
 
   onConfigure(size: u32): bool {
     const vm = this.vm;
@@ -214,7 +217,7 @@ export class Root {
     const settings = result.settings;
     if (settings == null) {
       vm.host.log(LogLevel.Error, "kwt: invalid configuration: " + result.error);
-      vm.registry.increment(vm.registry.fixed(CONFIG_REJECTED, []));
+      this.registry.increment(this.registry.fixed(CONFIG_REJECTED, []));
       return false;
     }
     if (vm.nodeFacts == null) vm.nodeFacts = vm.readNodeFacts();
@@ -225,7 +228,7 @@ export class Root {
   private apply(settings: Settings, facts: NodeFacts): void {
     const vm = this.vm;
     this.settings = settings;
-    vm.registry.maxSeries = settings.maxSeries;
+    this.registry.maxSeries = settings.maxSeries;
     this.identity = resolveIdentity(facts, settings);
     this.positionKnown = false;
     const id = this.identity;
@@ -246,11 +249,11 @@ export class Root {
     this.slotEntry = wants.add(settings.entryHeader);
     this.slotHop = wants.add(settings.hopHeader);
     this.slotPod = wants.add(settings.podHeader);
-    this.crossCluster = new CrossCluster(settings.hopHeader, this.identity, vm.registry, vm.host);
+    this.crossCluster = new CrossCluster(settings.hopHeader, this.identity, this.registry, vm.host);
     this.tracing = new Tracing(
       settings,
       this.identity,
-      vm.registry,
+      this.registry,
       wants,
       vm.host.nowMilliseconds(),
       vm.host,
@@ -310,7 +313,7 @@ export class Root {
       const cached = cache[index];
       if (cached != 0) return cached;
     }
-    const registry = this.vm.registry;
+    const registry = this.registry;
     return registry.remember(cache, index, registry.id(family, this.revValues.concat(extra)));
   }
 
@@ -320,12 +323,12 @@ export class Root {
   }
 
   rejectStamp(reason: string): void {
-    const registry = this.vm.registry;
+    const registry = this.registry;
     registry.increment(registry.fixed(STAMPS_REJECTED, [reason]));
   }
 
   clockSkew(sourceCluster: string): void {
-    const registry = this.vm.registry;
+    const registry = this.registry;
     registry.increment(registry.id(CLOCK_SKEW, [sourceCluster, this.identity.cluster]));
   }
 
@@ -348,7 +351,7 @@ export class Root {
       const cached = cache.durations[codeClass];
       if (cached != 0) return cached;
     }
-    const registry = this.vm.registry;
+    const registry = this.registry;
     const id = registry.id(REQUEST_DURATION, [
       report.namespace,
       report.service,
@@ -579,7 +582,7 @@ export class Stream {
     const className = codeClassName(codeClass);
     const crossCluster = root.crossCluster;
     if (crossCluster != null) crossCluster.onInboundLog(this.inboundHop, codeClass);
-    const registry = root.vm.registry;
+    const registry = root.registry;
     registry.increment(
       root.revSeries(
         INVOCATIONS,
@@ -652,6 +655,6 @@ export class Stream {
     if (durationNs < 0) return;
     const root = this.root;
     const id = root.requestDurationId(this.podStamp!, this.responseClass, this.podSeries);
-    root.vm.registry.record(id, <u64>(durationNs / 1_000_000));
+    root.registry.record(id, <u64>(durationNs / 1_000_000));
   }
 }

@@ -22,7 +22,13 @@ function revisionPodHost(node: string, listenerDirection: string): FakeHost {
 }
 
 function configured(host: FakeHost, configuration: string): Root {
-  const root = new Root(new Vm(host));
+  return configuredIn(new Vm(host), configuration);
+}
+
+/** A root context configured with `configuration` in `vm` (which may hold other roots). */
+function configuredIn(vm: Vm, configuration: string): Root {
+  const host = <FakeHost>vm.host;
+  const root = new Root(vm);
   host.configuration = configuration;
   expect<bool>(root.onConfigure(<u32>String.UTF8.byteLength(configuration))).toBe(true);
   return root;
@@ -109,5 +115,21 @@ describe("configuration", () => {
     const host = revisionPodHost("xds.node", "xds.listener_direction");
     configured(host, '{"tickPeriodMs": 250}');
     expect<u32>(host.tickPeriodMs).toBe(250);
+  });
+});
+
+describe("roots sharing a VM", () => {
+  it("keeps each root's maxSeries to its own series", () => {
+    const host = revisionPodHost("xds.node", "xds.listener_direction");
+    host.bools.set("connection.mtls", true);
+    const vm = new Vm(host);
+    const busy = configuredIn(vm, "{}");
+    // Configured last, with the smallest cap: before, its cap applied to every root of the VM.
+    configuredIn(vm, '{"maxSeries":16}');
+    for (let i = 0; i < 20; i++) {
+      exchange(host, busy, "x-kwt-hop", "1;c=c" + i.toString() + ";r=eu;t=1700000000000", 200);
+    }
+    expect<i32>(host.seriesOf("knative_invocations_total").length).toBe(20);
+    expect<i64>(host.metric("kwt_series_overflow_total")).toBe(-1);
   });
 });
