@@ -32,6 +32,7 @@ import {
   Position,
   REVISION_LABEL,
   SERVICE_LABEL,
+  positionName,
   positionOf,
   proxyTypeOf,
   resolveIdentity,
@@ -177,6 +178,8 @@ export class Root {
   /** Known after the first request: a root context cannot read the listener direction (1.33). */
   position: Position = Position.None;
   positionKnown: bool = false;
+  /** proxy_on_done returned false: proxy_done is owed once the span export is over. */
+  private finishing: bool = false;
 
   // Headers: names encoded once per configuration, and the scan's slots.
   wants: HeaderWants = new HeaderWants();
@@ -228,6 +231,7 @@ export class Root {
   private apply(settings: Settings, facts: NodeFacts): void {
     const vm = this.vm;
     this.settings = settings;
+    if (this.tracing != null) this.tracing!.stopReporting();
     this.registry.maxSeries = settings.maxSeries;
     this.identity = resolveIdentity(facts, settings);
     this.positionKnown = false;
@@ -273,6 +277,7 @@ export class Root {
     const facts = this.vm.nodeFacts;
     this.position = positionOf(settings.role, proxyTypeOf(facts != null ? facts.nodeId : null), direction);
     this.positionKnown = true;
+    if (this.position != Position.None) this.tracing!.reportAt(positionName(this.position));
     return this.position;
   }
 
@@ -294,7 +299,23 @@ export class Root {
   /** proxy_on_http_call_response: the only calls this filter makes are span exports. */
   onHttpCallResponse(token: u32, headerCount: u32): void {
     const tracing = this.tracing;
-    if (tracing != null) tracing.onHttpCallResponse(token, headerCount);
+    if (tracing == null) return;
+    tracing.onHttpCallResponse(token, headerCount);
+    if (this.finishing && tracing.drained) {
+      this.finishing = false;
+      this.vm.host.done();
+    }
+  }
+
+  /**
+   * proxy_on_done: true when the root may be deleted now; false while its last spans are being
+   * exported (then proxy_done once they are delivered or dropped, as the ABI allows).
+   */
+  onDone(): bool {
+    const tracing = this.tracing;
+    if (tracing == null || tracing.onDone()) return true;
+    this.finishing = true;
+    return false;
   }
 
   // --- Series ids, cached for known label sets ---

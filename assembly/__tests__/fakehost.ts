@@ -150,6 +150,10 @@ export class FakeHost extends Host {
     return -1;
   }
 
+  done(): void {
+    this.calls.push("done");
+  }
+
   randomBytes(buffer: usize, length: i32): bool {
     this.calls.push("random_get");
     for (let i = 0; i < length; i++) store<u8>(buffer + i, <u8>(i * 7 + 1));
