@@ -51,6 +51,8 @@ export class FakeHost extends Host {
   nowMs: i64 = 1_700_000_000_000;
   configuration: string = "";
   tickPeriodMs: u32 = 0;
+  /** What httpCall answers: a token, or -1 (refused). */
+  httpCallToken: i64 = -1;
   logs: string[] = [];
   logLevels: LogLevel[] = [];
   /** Every host call made, by name. */
@@ -147,7 +149,7 @@ export class FakeHost extends Host {
     _timeoutMs: u32,
   ): i64 {
     this.calls.push("http_call");
-    return -1;
+    return this.httpCallToken;
   }
 
   done(): void {
