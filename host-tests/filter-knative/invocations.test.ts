@@ -3,10 +3,16 @@
 // and only at revision pods (the activator's own sidecar records nothing, so a request through the
 // activator is one invocation).
 
-import { describe, expect, it } from "vitest";
+import http from "node:http";
 
-import type { Plugin } from "../harness/plugin.js";
-import type { HeaderList } from "../harness/types.js";
+import { afterEach, describe, expect, it } from "vitest";
+
+import { closeServer, listenOn } from "../harness/admin.js";
+import { RealClock } from "../harness/clock.js";
+import { Plugin } from "../harness/plugin.js";
+import { HarnessProxy } from "../harness/proxy.js";
+import { StatStore } from "../harness/stats.js";
+import type { HeaderList, NodeIdentity } from "../harness/types.js";
 import {
   AUTOSCALER_SCRAPE,
   AUTOSCALER_SCRAPE_PORT,
@@ -18,6 +24,8 @@ import {
   header,
   loadProxy,
   metricValue,
+  proxyOptions,
+  revisionNode,
   seriesOf,
 } from "./setup.js";
 
@@ -85,5 +93,81 @@ describe.each(LAYOUTS)("what counts as an invocation, Envoy %s layout", (envoy) 
     expect(invocations(activator)).toBe(0);
     expect(seriesOf(activator, "knative_activator_proxied_total")).toEqual([]);
     expect(invocations(pod)).toBe(1);
+  });
+});
+
+// The same over real HTTP on loopback: proxies in front of real servers, each sidecar told which
+// port its requests were addressed to (one listener port per proxy here).
+describe("what counts as an invocation, over HTTP", () => {
+  const closers: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+
+  async function listen(handler: http.RequestListener): Promise<string> {
+    const server = http.createServer(handler);
+    const address = await listenOn(server, { host: "127.0.0.1", port: 0 });
+    closers.push(() => closeServer(server));
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  async function sidecar(node: NodeIdentity, destinationPort: number, upstream: string) {
+    const options = proxyOptions({ envoy: "1.28", position: "inbound", node });
+    const stats = new StatStore({ extraStatTags: options.extraStatTags });
+    let plugin: Plugin | undefined;
+    const proxy = await HarnessProxy.start({
+      loadPlugin: async () => (plugin = await Plugin.load({ ...options, clock: new RealClock() }, stats)),
+      stats,
+      listen: { host: "127.0.0.1", port: 0 },
+      upstream,
+      mtls: true,
+      identity: { destinationPort },
+    });
+    closers.push(() => proxy.close());
+    return { plugin: plugin as Plugin, url: `http://127.0.0.1:${proxy.listenAddress.port}` };
+  }
+
+  function get(url: string, headers: Record<string, string>): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const request = http.get(url, { headers, timeout: 5000 }, (response) => {
+        response.resume();
+        response.on("end", () => resolve(response.statusCode ?? 0));
+      });
+      request.on("timeout", () => request.destroy(new Error("request timed out")));
+      request.on("error", reject);
+    });
+  }
+
+  it("counts no autoscaler scrape and a request through the activator once", async () => {
+    const app = await listen((_request, response) => response.writeHead(200).end("ok"));
+    const metrics = await sidecar(revisionNode(), AUTOSCALER_SCRAPE_PORT, app);
+    for (let i = 0; i < 10; i++) {
+      expect(await get(`${metrics.url}/metrics`, { accept: "application/protobuf" })).toBe(200);
+    }
+    expect(invocations(metrics.plugin)).toBe(0);
+
+    const pod = await sidecar(revisionNode(), 8012, app);
+    // The activator forwards to the pod with K-Proxy-Request, behind its own sidecar.
+    const activatorApp = await listen((request, response) => {
+      const forwarded = http.get(
+        `${pod.url}${request.url ?? "/"}`,
+        { headers: { "k-proxy-request": "activator" } },
+        (answer) => {
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(response);
+        },
+      );
+      forwarded.on("error", () => response.writeHead(502).end());
+    });
+    const activator = await sidecar(activatorNode(), 8012, activatorApp);
+    expect(await get(`${activator.url}/`, { "user-agent": "curl/8.5.0" })).toBe(200);
+    expect(invocations(activator.plugin)).toBe(0);
+    expect(invocations(pod.plugin)).toBe(1);
+    expect(
+      metricValue(
+        pod.plugin,
+        `knative_invocations_total{${REV},source_cluster="",response_code_class="2xx"}`,
+      ),
+    ).toBe(1);
   });
 });
