@@ -183,7 +183,7 @@ const STREAM_END_KINDS: { end: StreamEndKind; status?: number; codeClass: string
   { end: "http2_client_reset", codeClass: "none", kind: "downstream_reset" },
 ];
 
-describe.each(["1.28", "1.30", "1.33"] as const)("stream ends as Envoy %s ends them", (envoy) => {
+describe.each(LAYOUTS)("stream ends as Envoy %s ends them", (envoy) => {
   it.each(STREAM_END_KINDS)("$end is $kind", async ({ end, status, codeClass, kind }) => {
     const plugin = await loadProxy({ envoy, position: "inbound" });
     exchange(plugin, REQUEST, { status, end: plugin.streamEnd(end) });
