@@ -137,18 +137,28 @@ export class ConfigReader {
     return value.text;
   }
 
-  labelValues(object: JsonValue, key: ConfigKey): string[] {
+  /**
+   * The items of array member `key`, at most its maxItems (`what` names them in messages); null
+   * when absent, an empty list when refused (the configuration is refused then anyway).
+   */
+  private arrayItems(object: JsonValue, key: ConfigKey, what: string): JsonValue[] | null {
     const maxItems = <i32>KEY_HIGH[key];
-    const expected = "an array of at most " + maxItems.toString() + " label values";
-    const result = new Array<string>();
+    const expected = "an array of at most " + maxItems.toString() + " " + what;
     const value = this.member(object, key, JsonKind.Array, expected);
-    if (value == null) return result;
+    if (value == null) return object.member(KEY_NAMES[key]) == null ? null : [];
     const items = value.items;
-    if (items == null) return result;
+    if (items == null) return [];
     if (items.length > maxItems) {
       this.fail(KEY_FIELDS[key], items.length.toString() + " items are too many", expected);
-      return result;
+      return [];
     }
+    return items;
+  }
+
+  labelValues(object: JsonValue, key: ConfigKey): string[] {
+    const result = new Array<string>();
+    const items = this.arrayItems(object, key, "label values");
+    if (items == null) return result;
     for (let i = 0; i < items.length; i++) {
       const item = unchecked(items[i]);
       const field = KEY_FIELDS[key] + "[" + i.toString() + "]";
@@ -167,21 +177,13 @@ export class ConfigReader {
 
   /** An array of ports (1..65535); the key's default (comma-separated in KEY_DEFAULT_TEXT) when absent. */
   ports(object: JsonValue, key: ConfigKey): i32[] {
-    const maxItems = <i32>KEY_HIGH[key];
-    const expected = "an array of at most " + maxItems.toString() + " ports";
-    const value = this.member(object, key, JsonKind.Array, expected);
     const result = new Array<i32>();
-    if (value == null) {
+    const items = this.arrayItems(object, key, "ports");
+    if (items == null) {
       const fallback = KEY_DEFAULT_TEXT[key];
       if (fallback.length == 0) return result;
-      const items = fallback.split(",");
-      for (let i = 0; i < items.length; i++) result.push(I32.parseInt(unchecked(items[i])));
-      return result;
-    }
-    const items = value.items;
-    if (items == null) return result;
-    if (items.length > maxItems) {
-      this.fail(KEY_FIELDS[key], items.length.toString() + " items are too many", expected);
+      const defaults = fallback.split(",");
+      for (let i = 0; i < defaults.length; i++) result.push(I32.parseInt(unchecked(defaults[i])));
       return result;
     }
     for (let i = 0; i < items.length; i++) {

@@ -13,6 +13,7 @@ import { Plugin } from "../harness/plugin.js";
 import { HarnessProxy } from "../harness/proxy.js";
 import { StatStore } from "../harness/stats.js";
 import type { HeaderList, NodeIdentity } from "../harness/types.js";
+import { getStatus as get } from "../support/http-get.js";
 import {
   AUTOSCALER_SCRAPE,
   AUTOSCALER_SCRAPE_PORT,
@@ -125,17 +126,6 @@ describe("what counts as an invocation, over HTTP", () => {
     });
     closers.push(() => proxy.close());
     return { plugin: plugin as Plugin, url: `http://127.0.0.1:${proxy.listenAddress.port}` };
-  }
-
-  function get(url: string, headers: Record<string, string>): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const request = http.get(url, { headers, timeout: 5000 }, (response) => {
-        response.resume();
-        response.on("end", () => resolve(response.statusCode ?? 0));
-      });
-      request.on("timeout", () => request.destroy(new Error("request timed out")));
-      request.on("error", reject);
-    });
   }
 
   it("counts no autoscaler scrape and a request through the activator once", async () => {
