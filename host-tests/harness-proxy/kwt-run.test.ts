@@ -272,7 +272,8 @@ describe("kwt run with identities, header limits and an access log (real HTTP)",
           "spiffe://cluster.local/ns/knative-serving/sa/activator spiffe://cluster.local/ns 200 - via_upstream /ok",
           "- - 431 DPE http1.too_many_headers /big",
         ]);
-      expect(sidecar.stderr()).toContain("info: destination port\n[vm 0] info: 8012\n");
+      // stderr is a pipe of its own: its lines may arrive after the access log's on stdout.
+      await expect.poll(() => sidecar.stderr()).toContain("info: destination port\n[vm 0] info: 8012\n");
       expect(await stop(sidecar.child)).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
