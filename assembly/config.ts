@@ -42,6 +42,7 @@ export enum RoleSetting {
 const EXPECT_LABEL_VALUE = "1 to 63 characters of A-Z a-z 0-9 _ . : / -";
 const EXPECT_HEADER_NAME = "a lower-case header name: a letter, then up to 63 of a-z 0-9 -";
 const EXPECT_BOOL = "true or false";
+const EXPECT_PORT = "an integer from 1 to 65535";
 const EXPECT_TRACESTATE_KEY = "a W3C tracestate key: a-z or 0-9, then up to 255 of a-z 0-9 _ - * / @";
 
 /** Collects the first problem found; later reads still return defaults so parsing can finish. */
@@ -136,18 +137,28 @@ export class ConfigReader {
     return value.text;
   }
 
-  labelValues(object: JsonValue, key: ConfigKey): string[] {
+  /**
+   * The items of array member `key`, at most its maxItems (`what` names them in messages); null
+   * when absent, an empty list when refused (the configuration is refused then anyway).
+   */
+  private arrayItems(object: JsonValue, key: ConfigKey, what: string): JsonValue[] | null {
     const maxItems = <i32>KEY_HIGH[key];
-    const expected = "an array of at most " + maxItems.toString() + " label values";
-    const result = new Array<string>();
+    const expected = "an array of at most " + maxItems.toString() + " " + what;
     const value = this.member(object, key, JsonKind.Array, expected);
-    if (value == null) return result;
+    if (value == null) return object.member(KEY_NAMES[key]) == null ? null : [];
     const items = value.items;
-    if (items == null) return result;
+    if (items == null) return [];
     if (items.length > maxItems) {
       this.fail(KEY_FIELDS[key], items.length.toString() + " items are too many", expected);
-      return result;
+      return [];
     }
+    return items;
+  }
+
+  labelValues(object: JsonValue, key: ConfigKey): string[] {
+    const result = new Array<string>();
+    const items = this.arrayItems(object, key, "label values");
+    if (items == null) return result;
     for (let i = 0; i < items.length; i++) {
       const item = unchecked(items[i]);
       const field = KEY_FIELDS[key] + "[" + i.toString() + "]";
@@ -160,6 +171,34 @@ export class ConfigReader {
         return result;
       }
       result.push(item.text);
+    }
+    return result;
+  }
+
+  /** An array of ports (1..65535); the key's default (comma-separated in KEY_DEFAULT_TEXT) when absent. */
+  ports(object: JsonValue, key: ConfigKey): i32[] {
+    const result = new Array<i32>();
+    const items = this.arrayItems(object, key, "ports");
+    if (items == null) {
+      const fallback = KEY_DEFAULT_TEXT[key];
+      if (fallback.length == 0) return result;
+      const defaults = fallback.split(",");
+      for (let i = 0; i < defaults.length; i++) result.push(I32.parseInt(unchecked(defaults[i])));
+      return result;
+    }
+    for (let i = 0; i < items.length; i++) {
+      const item = unchecked(items[i]);
+      const field = KEY_FIELDS[key] + "[" + i.toString() + "]";
+      if (item.kind != JsonKind.Number) {
+        this.fail(field, wrongType(item), EXPECT_PORT);
+        return result;
+      }
+      const n = item.number;
+      if (!(n >= 1 && n <= 65535 && n == Math.floor(n))) {
+        this.fail(field, quote(item) + " is not a port", EXPECT_PORT);
+        return result;
+      }
+      result.push(<i32>n);
     }
     return result;
   }
@@ -371,6 +410,8 @@ export class Settings {
   readonly region: string;
   readonly role: RoleSetting;
   readonly skipNonKnative: bool;
+  /** Inbound: the ports whose requests are invocations; empty: every port. */
+  readonly servingPorts: i32[];
   readonly coldStartWindowSeconds: i32;
   readonly coldStartMaxRequests: i32;
   readonly entryHeader: string;
@@ -384,6 +425,14 @@ export class Settings {
   readonly spanExport: SpanExportSettings;
   readonly tickPeriodMs: i32;
 
+  /** Whether a request addressed to `port` (destination.port; -1 unknown) may be an invocation. */
+  servesPort(port: i64): bool {
+    const ports = this.servingPorts;
+    if (ports.length == 0) return true;
+    for (let i = 0; i < ports.length; i++) if (<i64>unchecked(ports[i]) == port) return true;
+    return false;
+  }
+
   /** Reads every setting from `root` (null: all defaults), reporting problems to `reader`. */
   constructor(root: JsonValue | null, reader: ConfigReader) {
     const object = root != null ? root : new JsonValue();
@@ -394,6 +443,7 @@ export class Settings {
       reader.text(object, ConfigKey.Role, isRoleName, 'one of "auto", "gateway", "sidecar"'),
     );
     this.skipNonKnative = reader.bool(object, ConfigKey.SkipNonKnative);
+    this.servingPorts = reader.ports(object, ConfigKey.ServingPorts);
     this.coldStartWindowSeconds = reader.integer(object, ConfigKey.ColdStartWindowSeconds);
     this.coldStartMaxRequests = reader.integer(object, ConfigKey.ColdStartMaxRequests);
     this.entryHeader = reader.text(object, ConfigKey.EntryHeader, isHeaderName, EXPECT_HEADER_NAME);

@@ -34,6 +34,7 @@ import {
   Position,
   REVISION_LABEL,
   SERVICE_LABEL,
+  positionName,
   positionOf,
   proxyTypeOf,
   resolveIdentity,
@@ -51,6 +52,7 @@ import {
   isActivatorRequest,
   isGrpcContentType,
   isProbe,
+  needsCodeDetails,
 } from "./knative";
 import { MAX_CACHED_LABEL_SETS, MetricFamily, SeriesRegistry } from "./metrics";
 import {
@@ -72,10 +74,12 @@ import {
   NODE_LABELS,
   NODE_NAMESPACE,
   NODE_REGION,
+  PATH_DESTINATION_PORT,
   PATH_GRPC_STATUS,
   PATH_MTLS,
   PATH_REQUEST_DURATION,
   PATH_RESPONSE_CODE,
+  PATH_RESPONSE_CODE_DETAILS,
   PATH_RESPONSE_FLAGS,
   PROPERTY_LAYOUTS,
   PropertyLayout,
@@ -103,12 +107,8 @@ export class Vm {
   inboundRequests: i64 = 0;
   /** Node metadata, read once per VM (the first configuration). */
   nodeFacts: NodeFacts | null = null;
-  /** Every series this VM defined; each configuration sets the cap. */
-  readonly registry: SeriesRegistry;
 
-  constructor(public readonly host: Host) {
-    this.registry = new SeriesRegistry(DEFAULT_MAX_SERIES, host);
-  }
+  constructor(public readonly host: Host) {}
 
   onVmStart(): void {
     if (this.startMs < 0) this.startMs = this.host.nowMilliseconds();
@@ -167,6 +167,11 @@ class PodSeries {
 
 export class Root {
   settings: Settings | null = null;
+  /**
+   * The series this root defined, capped by its own maxSeries: roots sharing a VM (inbound and
+   * outbound listeners, old and new configuration during an update) never spend each other's cap.
+   */
+  readonly registry: SeriesRegistry;
   /** Hop stamps and cross-cluster metrics for this configuration. */
   crossCluster: CrossCluster | null = null;
   /** Trace context and span export for this configuration. */
@@ -175,6 +180,8 @@ export class Root {
   /** Known after the first request: a root context cannot read the listener direction (1.33). */
   position: Position = Position.None;
   positionKnown: bool = false;
+  /** proxy_on_done returned false: proxy_done is owed once the span export is over. */
+  private finishing: bool = false;
 
   // Headers: names encoded once per configuration, and the scan's slots.
   wants: HeaderWants = new HeaderWants();
@@ -200,7 +207,9 @@ export class Root {
   // Edge: duration series by (warm) pod stamp text.
   byPodStamp: Map<string, PodSeries> = new Map();
 
-  constructor(public readonly vm: Vm) {}
+  constructor(public readonly vm: Vm) {
+    this.registry = new SeriesRegistry(DEFAULT_MAX_SERIES, vm.host);
+  }
 
   onConfigure(size: u32): bool {
     const vm = this.vm;
@@ -213,7 +222,7 @@ export class Root {
     const settings = result.settings;
     if (settings == null) {
       vm.host.log(LogLevel.Error, "kwt: invalid configuration: " + result.error);
-      vm.registry.increment(vm.registry.fixed(CONFIG_REJECTED, []));
+      this.registry.increment(this.registry.fixed(CONFIG_REJECTED, []));
       return false;
     }
     if (vm.nodeFacts == null) vm.nodeFacts = vm.readNodeFacts();
@@ -224,7 +233,8 @@ export class Root {
   private apply(settings: Settings, facts: NodeFacts): void {
     const vm = this.vm;
     this.settings = settings;
-    vm.registry.maxSeries = settings.maxSeries;
+    if (this.tracing != null) this.tracing!.stopReporting();
+    this.registry.maxSeries = settings.maxSeries;
     this.identity = resolveIdentity(facts, settings);
     this.positionKnown = false;
     const id = this.identity;
@@ -245,11 +255,11 @@ export class Root {
     this.slotEntry = wants.add(settings.entryHeader);
     this.slotHop = wants.add(settings.hopHeader);
     this.slotPod = wants.add(settings.podHeader);
-    this.crossCluster = new CrossCluster(settings.hopHeader, this.identity, vm.registry, vm.host);
+    this.crossCluster = new CrossCluster(settings.hopHeader, this.identity, this.registry, vm.host);
     this.tracing = new Tracing(
       settings,
       this.identity,
-      vm.registry,
+      this.registry,
       wants,
       vm.host.nowMilliseconds(),
       vm.host,
@@ -269,7 +279,13 @@ export class Root {
     const facts = this.vm.nodeFacts;
     this.position = positionOf(settings.role, proxyTypeOf(facts != null ? facts.nodeId : null), direction);
     this.positionKnown = true;
+    if (this.position != Position.None) this.tracing!.reportAt(positionName(this.position));
     return this.position;
+  }
+
+  /** Inbound: a pod that is not a Knative revision (e.g. the activator) records nothing, by default. */
+  skipsWorkload(): bool {
+    return this.settings!.skipNonKnative && !this.identity.isRevision;
   }
 
   createStream(): Stream | null {
@@ -285,7 +301,23 @@ export class Root {
   /** proxy_on_http_call_response: the only calls this filter makes are span exports. */
   onHttpCallResponse(token: u32, headerCount: u32): void {
     const tracing = this.tracing;
-    if (tracing != null) tracing.onHttpCallResponse(token, headerCount);
+    if (tracing == null) return;
+    tracing.onHttpCallResponse(token, headerCount);
+    if (this.finishing && tracing.drained) {
+      this.finishing = false;
+      this.vm.host.done();
+    }
+  }
+
+  /**
+   * proxy_on_done: true when the root may be deleted now; false while its last spans are being
+   * exported (then proxy_done once they are delivered or dropped, as the ABI allows).
+   */
+  onDone(): bool {
+    const tracing = this.tracing;
+    if (tracing == null || tracing.onDone()) return true;
+    this.finishing = true;
+    return false;
   }
 
   // --- Series ids, cached for known label sets ---
@@ -304,7 +336,7 @@ export class Root {
       const cached = cache[index];
       if (cached != 0) return cached;
     }
-    const registry = this.vm.registry;
+    const registry = this.registry;
     return registry.remember(cache, index, registry.id(family, this.revValues.concat(extra)));
   }
 
@@ -314,12 +346,12 @@ export class Root {
   }
 
   rejectStamp(reason: string): void {
-    const registry = this.vm.registry;
+    const registry = this.registry;
     registry.increment(registry.fixed(STAMPS_REJECTED, [reason]));
   }
 
   clockSkew(sourceCluster: string): void {
-    const registry = this.vm.registry;
+    const registry = this.registry;
     registry.increment(registry.id(CLOCK_SKEW, [sourceCluster, this.identity.cluster]));
   }
 
@@ -342,7 +374,7 @@ export class Root {
       const cached = cache.durations[codeClass];
       if (cached != 0) return cached;
     }
-    const registry = this.vm.registry;
+    const registry = this.registry;
     const id = registry.id(REQUEST_DURATION, [
       report.namespace,
       report.service,
@@ -408,6 +440,7 @@ export class Stream {
   onRequestHeaders(): i32 {
     const position = this.root.resolvePosition();
     if (position == Position.None) return 0;
+    if (position == Position.Inbound && this.root.skipsWorkload()) return 0;
     const pairs = this.host.getHeaderPairs(HeaderMap.Request);
     const scan =
       pairs != null
@@ -511,7 +544,7 @@ export class Stream {
     ) {
       return;
     }
-    if (settings.skipNonKnative && !root.identity.isRevision) return;
+    if (!settings.servesPort(this.host.getPropertyI64(PATH_DESTINATION_PORT, -1))) return;
     this.handling = Handling.Inbound;
 
     let entryMs: i64 = -1;
@@ -592,7 +625,10 @@ export class Stream {
     const flags = <u64>this.host.getPropertyI64(PATH_RESPONSE_FLAGS, 0);
     const codeClass = codeClassIndex(code);
     const grpcStatus = this.grpc && codeClass == 2 ? this.host.getPropertyI64(PATH_GRPC_STATUS, -1) : -1;
-    const kind = classifyOutcome(code, flags, this.grpc, grpcStatus);
+    const details = needsCodeDetails(code, flags)
+      ? this.host.getPropertyString(PATH_RESPONSE_CODE_DETAILS)
+      : null;
+    const kind = classifyOutcome(code, flags, this.grpc, grpcStatus, details);
     // What only the stream's end tells (a reset, no response, a gRPC status in trailers): the
     // access loggers see it from Envoy 1.32, which runs them after on_log.
     if (!this.errorKindLogged) this.errorKindLogged = logErrorKind(this.host, kind);
@@ -601,7 +637,7 @@ export class Stream {
     const className = codeClassName(codeClass);
     const crossCluster = root.crossCluster;
     if (crossCluster != null) crossCluster.onInboundLog(this.inboundHop, codeClass);
-    const registry = root.vm.registry;
+    const registry = root.registry;
     registry.increment(
       root.revSeries(
         INVOCATIONS,
@@ -675,6 +711,6 @@ export class Stream {
     if (durationNs < 0) return;
     const root = this.root;
     const id = root.requestDurationId(this.podStamp!, this.responseClass, this.podSeries);
-    root.vm.registry.record(id, <u64>(durationNs / 1_000_000));
+    root.registry.record(id, <u64>(durationNs / 1_000_000));
   }
 }

@@ -162,6 +162,10 @@ export class ProxyWasmHost extends Host {
     imports.proxy_set_tick_period_milliseconds(milliseconds);
   }
 
+  done(): void {
+    imports.proxy_done();
+  }
+
   httpCall(cluster: ArrayBuffer, headers: ArrayBuffer, body: ArrayBuffer, trailers: ArrayBuffer, timeoutMs: u32): i64 {
     store<u32>(outPointer, 0);
     const result = imports.proxy_http_call(

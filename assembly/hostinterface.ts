@@ -59,6 +59,8 @@ export abstract class Host extends MetricHost {
     trailers: ArrayBuffer,
     timeoutMs: u32,
   ): i64;
+  /** proxy_done: the root context that returned false from proxy_on_done has finished. */
+  abstract done(): void;
   /** Fills `length` bytes at `buffer` with random bytes; false when the host refuses. */
   abstract randomBytes(buffer: usize, length: i32): bool;
 }

@@ -37,6 +37,14 @@ export enum Position {
   Outbound,
 }
 
+/** The `position` label value (`none` for Position.None). */
+export function positionName(position: Position): string {
+  if (position == Position.Gateway) return "gateway";
+  if (position == Position.Inbound) return "inbound";
+  if (position == Position.Outbound) return "outbound";
+  return "none";
+}
+
 /** Where this plugin instance runs; `role` from the configuration overrides the node id. */
 export function positionOf(role: RoleSetting, proxyType: ProxyType, direction: i64): Position {
   if (role == RoleSetting.Gateway) return Position.Gateway;

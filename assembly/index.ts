@@ -72,7 +72,8 @@ export function proxy_on_log(contextId: u32): void {
   if (streams.has(contextId)) streams.get(contextId).onLog();
 }
 
-export function proxy_on_done(_contextId: u32): u32 {
+export function proxy_on_done(contextId: u32): u32 {
+  if (roots.has(contextId)) return roots.get(contextId).onDone() ? 1 : 0;
   return 1;
 }
 

@@ -178,16 +178,59 @@ const LOCAL_REPLY_FLAGS: u64 =
   DROP_OVERLOAD;
 
 /**
- * How a stream ended, from its response code (0: none), Envoy's response flags, and, for gRPC
- * requests, the gRPC status (-1: none). Flags come first: they say why there was no upstream
- * response even when Envoy then answered with a code of its own.
+ * Whether classifyOutcome needs `response.code_details`: a stream that ended without a response,
+ * or with a 5xx, and no flag saying why. Envoy leaves the flags empty for some ends (an HTTP/2
+ * client's reset before 1.30, Envoy's own 500 for an oversized response); the details name them on
+ * every version. A warm 2xx never needs them.
  */
-export function classifyOutcome(code: i64, flags: u64, grpc: bool, grpcStatus: i64): ErrorKind {
+export function needsCodeDetails(code: i64, flags: u64): bool {
+  return flags == 0 && (codeClassIndex(code) == 0 || code >= 500);
+}
+
+// Envoy's codec names the downstream side in these details (`http2.remote_reset`, ...): at the
+// inbound sidecar the connection manager's codec is the one facing the client.
+const DOWNSTREAM_DETAIL_PREFIXES: string[] = ["downstream_", "http1.", "http2.", "http3.", "codec_error"];
+
+/**
+ * The error kind `response.code_details` names (Envoy's StreamInfo::ResponseCodeDetails); None for
+ * `via_upstream` (the workload answered: the code decides) and for no details. Any other reason is
+ * one Envoy gave itself: a local reply.
+ */
+export function errorKindOfCodeDetails(details: string): ErrorKind {
+  if (details.length == 0 || details == "via_upstream") return ErrorKind.None;
+  if (details.startsWith("upstream_reset_")) return ErrorKind.UpstreamReset;
+  if (details == "no_healthy_upstream") return ErrorKind.NoHealthyUpstream;
+  if (details.includes("timeout") || details == "upstream_max_stream_duration_reached") {
+    return ErrorKind.Timeout;
+  }
+  for (let i = 0; i < DOWNSTREAM_DETAIL_PREFIXES.length; i++) {
+    if (details.startsWith(unchecked(DOWNSTREAM_DETAIL_PREFIXES[i]))) return ErrorKind.DownstreamReset;
+  }
+  return ErrorKind.LocalReply;
+}
+
+/**
+ * How a stream ended, from its response code (0: none), Envoy's response flags, and, for gRPC
+ * requests, the gRPC status (-1: none); `codeDetails` when needsCodeDetails asked for them (null:
+ * not read or absent). Flags come first: they say why there was no upstream response even when
+ * Envoy then answered with a code of its own; then the details, for ends no flag names.
+ */
+export function classifyOutcome(
+  code: i64,
+  flags: u64,
+  grpc: bool,
+  grpcStatus: i64,
+  codeDetails: string | null = null,
+): ErrorKind {
   if (flags & TIMEOUT_FLAGS) return ErrorKind.Timeout;
   if (flags & NO_HEALTHY_UPSTREAM) return ErrorKind.NoHealthyUpstream;
   if (flags & DOWNSTREAM_RESET_FLAGS) return ErrorKind.DownstreamReset;
   if (flags & UPSTREAM_RESET_FLAGS) return ErrorKind.UpstreamReset;
   if (flags & LOCAL_REPLY_FLAGS) return ErrorKind.LocalReply;
+  if (codeDetails != null) {
+    const named = errorKindOfCodeDetails(codeDetails);
+    if (named != ErrorKind.None) return named;
+  }
   if (codeClassIndex(code) == 0) return ErrorKind.UpstreamReset; // no response and no reason given
   if (code >= 500) return ErrorKind.Http5xx;
   if (grpc && code >= 200 && code < 300 && grpcStatus > 0) return ErrorKind.Grpc;

@@ -46,6 +46,8 @@ export function listenerDirectionPath(layout: PropertyLayout): ArrayBuffer {
 // Properties every layout has at the same path, read per request: encoded once.
 export const PATH_MTLS = propertyPath(["connection", "mtls"]);
 export const PATH_RESPONSE_CODE = propertyPath(["response", "code"]);
+export const PATH_RESPONSE_CODE_DETAILS = propertyPath(["response", "code_details"]);
 export const PATH_RESPONSE_FLAGS = propertyPath(["response", "flags"]);
 export const PATH_GRPC_STATUS = propertyPath(["response", "grpc_status"]);
+export const PATH_DESTINATION_PORT = propertyPath(["destination", "port"]);
 export const PATH_REQUEST_DURATION = propertyPath(["request", "duration"]);

@@ -42,6 +42,21 @@ export class SpanBatcher {
     return this.inFlight;
   }
 
+  /** Spans queued or in the current batch: what the collector is still owed. */
+  get pending(): i32 {
+    const batch = this.batch;
+    return this.queue.length + (batch != null ? batch.length : 0);
+  }
+
+  /** Gives every pending span up (nothing will send them any more); returns how many. */
+  abandon(): i32 {
+    const count = this.pending;
+    this.queue = [];
+    this.batch = null;
+    this.inFlight = false;
+    return count;
+  }
+
   /** Queues a span; false (the caller counts it as dropped) when the queue is full. */
   enqueue(span: Span): bool {
     if (this.queue.length >= this.settings.maxQueue) return false;

@@ -24,6 +24,8 @@ export class SpanExporter {
   private readonly statusSlot: i32;
   /** Token of the request in flight; 0 when none. */
   private pendingToken: u32 = 0;
+  /** The root is going away (proxy_on_done): no more ticks, so send batch after batch now. */
+  private draining: bool = false;
   private readonly exportedId: u32;
   private readonly droppedQueueFullId: u32;
   private readonly droppedFailedId: u32;
@@ -74,6 +76,32 @@ export class SpanExporter {
     this.pendingToken = <u32>token;
   }
 
+  /** No export request in flight. */
+  get idle(): bool {
+    return this.pendingToken == 0;
+  }
+
+  /**
+   * proxy_on_done: sends the pending spans batch after batch without waiting for ticks or retrying
+   * (a failure drops the rest, counted). True when nothing is in flight, so the root may go now;
+   * else the root waits for onResponse to make the exporter idle.
+   */
+  drain(): bool {
+    this.draining = true;
+    if (this.pendingToken == 0) this.sendNextWhileDraining();
+    return this.pendingToken == 0;
+  }
+
+  private sendNextWhileDraining(): void {
+    this.flush();
+    if (this.pendingToken == 0) this.dropPending();
+  }
+
+  private dropPending(): void {
+    const dropped = this.batcher.abandon();
+    if (dropped > 0) this.registry.increment(this.droppedFailedId, dropped);
+  }
+
   /**
    * proxy_on_http_call_response: true when `token` was an export request (then handled). A 2xx
    * answer delivers the batch; anything else (including a reset or timeout: no headers) fails it.
@@ -92,6 +120,11 @@ export class SpanExporter {
     }
     const outcome = this.batcher.finish(delivered);
     this.settle(outcome);
+    if (this.draining) {
+      if (delivered) this.sendNextWhileDraining();
+      else this.dropPending();
+      return true;
+    }
     // Drain a backlog without waiting for the next tick; a failure waits for it.
     if (delivered && this.batcher.queued >= this.settings.maxBatch) this.flush();
     return true;

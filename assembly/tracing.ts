@@ -8,7 +8,12 @@
 import { Settings } from "./config";
 import { Identity } from "./identity";
 import { SeriesRegistry } from "./metrics";
-import { SAMPLING_PROBABILITY, TRACEPARENT_REPAIRED, TRACES_STARTED } from "./generated/metric-families";
+import {
+  SAMPLERS,
+  SAMPLING_PROBABILITY,
+  TRACEPARENT_REPAIRED,
+  TRACES_STARTED,
+} from "./generated/metric-families";
 import { HeaderScan, HeaderWants } from "./headerscan";
 import { HeaderMap, Host } from "./hostinterface";
 import { AdaptiveSampler, SamplerSettings } from "./sampler";
@@ -46,7 +51,14 @@ export class Tracing {
   private readonly repairedIds: StaticArray<u32>;
   private readonly startedSampledId: u32;
   private readonly startedUnsampledId: u32;
-  private readonly probabilityId: u32;
+  /**
+   * This root's share of kwt_sampling_probability{position} and kwt_samplers{position}: several
+   * roots (listeners, configurations during an update) and every worker's VM write the same two
+   * gauges, so each adds its own value and takes it back out (0: not reporting).
+   */
+  private probabilityId: u32 = 0;
+  private samplersId: u32 = 0;
+  private reportedPpm: i64 = 0;
 
   /**
    * Built in proxy_on_configure. Adds the headers it reads to `wants` (the stream's one pairs scan).
@@ -86,8 +98,6 @@ export class Tracing {
     this.repairedIds = repaired;
     this.startedSampledId = registry.fixed(TRACES_STARTED, ["true"]);
     this.startedUnsampledId = registry.fixed(TRACES_STARTED, ["false"]);
-    this.probabilityId = registry.fixed(SAMPLING_PROBABILITY, []);
-    registry.record(this.probabilityId, <u64>this.sampler.probabilityPpm);
     host.setTickPeriod(settings.tickPeriodMs);
     this.exporter = settings.spanExport.enabled
       ? new SpanExporter(
@@ -103,10 +113,54 @@ export class Tracing {
       : null;
   }
 
+  /**
+   * Once the root knows where it runs (a root context cannot read the listener direction): from
+   * now on its sampler counts in the gauges of `position`.
+   */
+  reportAt(position: string): void {
+    if (this.probabilityId != 0) return;
+    const registry = this.registry;
+    this.probabilityId = registry.fixed(SAMPLING_PROBABILITY, [position]);
+    this.samplersId = registry.fixed(SAMPLERS, [position]);
+    registry.increment(this.samplersId, 1);
+    this.reportProbability();
+  }
+
+  /** The root is reconfigured or done: its share leaves the gauges. */
+  stopReporting(): void {
+    if (this.probabilityId == 0) return;
+    this.registry.increment(this.probabilityId, -this.reportedPpm);
+    this.registry.increment(this.samplersId, -1);
+    this.probabilityId = 0;
+    this.reportedPpm = 0;
+  }
+
+  private reportProbability(): void {
+    const ppm = this.sampler.probabilityPpm;
+    if (this.probabilityId == 0 || ppm == this.reportedPpm) return;
+    this.registry.increment(this.probabilityId, ppm - this.reportedPpm);
+    this.reportedPpm = ppm;
+  }
+
+  /**
+   * proxy_on_done: leaves the gauges and sends the pending spans; true when the root may be deleted
+   * now, false while an export is in flight (then `drained` tells when it is over).
+   */
+  onDone(): bool {
+    this.stopReporting();
+    const exporter = this.exporter;
+    return exporter == null || exporter.drain();
+  }
+
+  get drained(): bool {
+    const exporter = this.exporter;
+    return exporter == null || exporter.idle;
+  }
+
   /** proxy_on_tick: new sampling probability, next span batch. */
   onTick(nowMs: i64): void {
     this.sampler.tick(nowMs);
-    this.registry.record(this.probabilityId, <u64>this.sampler.probabilityPpm);
+    this.reportProbability();
     const exporter = this.exporter;
     if (exporter != null) exporter.flush();
   }

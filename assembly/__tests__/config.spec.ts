@@ -22,7 +22,8 @@ describe("parseSettings: defaults", () => {
       expect<string>(s.cluster).toBe("");
       expect<string>(s.region).toBe("");
       expect<RoleSetting>(s.role).toBe(RoleSetting.Auto);
-      expect<bool>(s.skipNonKnative).toBe(false);
+      expect<bool>(s.skipNonKnative).toBe(true);
+      expect<string>(s.servingPorts.join(",")).toBe("8012,8013,8112");
       expect<i32>(s.coldStartWindowSeconds).toBe(120);
       expect<i32>(s.coldStartMaxRequests).toBe(20);
       expect<string>(s.entryHeader).toBe("x-kwt-entry");
@@ -55,7 +56,8 @@ describe("parseSettings: defaults", () => {
 describe("parseSettings: values", () => {
   it("reads every key", () => {
     const result = parseSettings(
-      '{"cluster":"c-1","region":"eu-west1","role":"gateway","skipNonKnative":true,' +
+      '{"cluster":"c-1","region":"eu-west1","role":"gateway","skipNonKnative":false,' +
+        '"servingPorts":[8080,1,65535],' +
         '"coldStartWindowSeconds":30,"coldStartMaxRequests":5,"entryHeader":"x-e","hopHeader":"x-h",' +
         '"podHeader":"x-p","keepPodHeader":true,"knownClusters":["c-1","c-2"],"knownRegions":["eu"],' +
         '"maxSeries":16,"tracing":{"enabled":false,"targetSampledPerSecond":0.5,"minProbability":0,' +
@@ -69,7 +71,8 @@ describe("parseSettings: values", () => {
     expect<string>(s.cluster).toBe("c-1");
     expect<string>(s.region).toBe("eu-west1");
     expect<RoleSetting>(s.role).toBe(RoleSetting.Gateway);
-    expect<bool>(s.skipNonKnative).toBe(true);
+    expect<bool>(s.skipNonKnative).toBe(false);
+    expect<string>(s.servingPorts.join(",")).toBe("8080,1,65535");
     expect<i32>(s.coldStartWindowSeconds).toBe(30);
     expect<i32>(s.coldStartMaxRequests).toBe(5);
     expect<string>(s.entryHeader).toBe("x-e");
@@ -116,7 +119,7 @@ describe("parseSettings: values", () => {
 describe("parseSettings: refusals name the field, the value and what is expected", () => {
   it("refuses unknown keys", () => {
     expect<string>(errorOf('{"clusterName":"a"}')).toBe(
-      "clusterName: unknown key; expected one of cluster, region, role, skipNonKnative, coldStartWindowSeconds, " +
+      "clusterName: unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, coldStartWindowSeconds, " +
         "coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
         "maxSeries, tracing, spanExport, tickPeriodMs",
     );
@@ -129,7 +132,7 @@ describe("parseSettings: refusals name the field, the value and what is expected
         "maxBatch, maxRetries, timeoutMs",
     );
     expect<string>(errorOf('{"a;b\\n":1}')).toBe(
-      '"a;b\\u000A": unknown key; expected one of cluster, region, role, skipNonKnative, coldStartWindowSeconds, ' +
+      '"a;b\\u000A": unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, coldStartWindowSeconds, ' +
         "coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
         "maxSeries, tracing, spanExport, tickPeriodMs",
     );
@@ -241,6 +244,41 @@ describe("parseSettings: refusals name the field, the value and what is expected
     );
   });
 
+  it("refuses bad serving ports", () => {
+    expect<string>(errorOf('{"servingPorts":8012}')).toBe(
+      "servingPorts: 8012 is a number; expected an array of at most 16 ports",
+    );
+    expect<string>(errorOf('{"servingPorts":[8012,"8013"]}')).toBe(
+      'servingPorts[1]: "8013" is a string; expected an integer from 1 to 65535',
+    );
+    expect<string>(errorOf('{"servingPorts":[0]}')).toBe(
+      "servingPorts[0]: 0 is not a port; expected an integer from 1 to 65535",
+    );
+    expect<string>(errorOf('{"servingPorts":[8012.5]}')).toBe(
+      "servingPorts[0]: 8012.5 is not a port; expected an integer from 1 to 65535",
+    );
+    expect<string>(errorOf('{"servingPorts":[65536]}')).toBe(
+      "servingPorts[0]: 65536 is not a port; expected an integer from 1 to 65535",
+    );
+    let many = "[";
+    for (let i = 0; i < 17; i++) many += (i > 0 ? "," : "") + (8000 + i).toString();
+    expect<string>(errorOf('{"servingPorts":' + many + "]}")).toBe(
+      "servingPorts: 17 items are too many; expected an array of at most 16 ports",
+    );
+  });
+
+  it("tells serving ports apart; an empty list serves every port", () => {
+    const defaults = parseSettings("{}").settings!;
+    expect<bool>(defaults.servesPort(8012)).toBe(true);
+    expect<bool>(defaults.servesPort(8013)).toBe(true);
+    expect<bool>(defaults.servesPort(8112)).toBe(true);
+    expect<bool>(defaults.servesPort(9090)).toBe(false);
+    expect<bool>(defaults.servesPort(-1)).toBe(false);
+    const every = parseSettings('{"servingPorts":[]}').settings!;
+    expect<bool>(every.servesPort(9090)).toBe(true);
+    expect<bool>(every.servesPort(-1)).toBe(true);
+  });
+
   it("refuses bad known lists", () => {
     expect<string>(errorOf('{"knownClusters":"a"}')).toBe(
       'knownClusters: "a" is a string; expected an array of at most 64 label values',
@@ -281,7 +319,7 @@ describe("parseSettings: refusals name the field, the value and what is expected
 
   it("reports the first problem: unknown keys, then fields in documented order", () => {
     expect<string>(errorOf('{"maxSeries":1,"zzz":1}')).toBe(
-      "zzz: unknown key; expected one of cluster, region, role, skipNonKnative, coldStartWindowSeconds, " +
+      "zzz: unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, coldStartWindowSeconds, " +
         "coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
         "maxSeries, tracing, spanExport, tickPeriodMs",
     );

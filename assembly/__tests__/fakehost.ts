@@ -51,6 +51,8 @@ export class FakeHost extends Host {
   nowMs: i64 = 1_700_000_000_000;
   configuration: string = "";
   tickPeriodMs: u32 = 0;
+  /** What httpCall answers: a token, or -1 (refused). */
+  httpCallToken: i64 = -1;
   logs: string[] = [];
   logLevels: LogLevel[] = [];
   /** proxy_set_property calls in order, as `name=value`. */
@@ -154,7 +156,11 @@ export class FakeHost extends Host {
     _timeoutMs: u32,
   ): i64 {
     this.calls.push("http_call");
-    return -1;
+    return this.httpCallToken;
+  }
+
+  done(): void {
+    this.calls.push("done");
   }
 
   randomBytes(buffer: usize, length: i32): bool {

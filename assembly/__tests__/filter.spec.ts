@@ -17,11 +17,18 @@ function revisionPodHost(node: string, listenerDirection: string): FakeHost {
   host.strings.set(node + ".locality.region", "us-east1");
   host.strings.set(node + ".metadata.LABELS." + REVISION_LABEL, "hello-00001");
   host.integers.set(listenerDirection, 1);
+  host.integers.set("destination.port", 8012); // queue-proxy's serving port
   return host;
 }
 
 function configured(host: FakeHost, configuration: string): Root {
-  const root = new Root(new Vm(host));
+  return configuredIn(new Vm(host), configuration);
+}
+
+/** A root context configured with `configuration` in `vm` (which may hold other roots). */
+function configuredIn(vm: Vm, configuration: string): Root {
+  const host = <FakeHost>vm.host;
+  const root = new Root(vm);
   host.configuration = configuration;
   expect<bool>(root.onConfigure(<u32>String.UTF8.byteLength(configuration))).toBe(true);
   return root;
@@ -108,5 +115,100 @@ describe("configuration", () => {
     const host = revisionPodHost("xds.node", "xds.listener_direction");
     configured(host, '{"tickPeriodMs": 250}');
     expect<u32>(host.tickPeriodMs).toBe(250);
+  });
+});
+
+describe("roots sharing a VM", () => {
+  it("keeps each root's maxSeries to its own series", () => {
+    const host = revisionPodHost("xds.node", "xds.listener_direction");
+    host.bools.set("connection.mtls", true);
+    const vm = new Vm(host);
+    const busy = configuredIn(vm, "{}");
+    // Configured last, with the smallest cap: before, its cap applied to every root of the VM.
+    configuredIn(vm, '{"maxSeries":16}');
+    for (let i = 0; i < 20; i++) {
+      exchange(host, busy, "x-kwt-hop", "1;c=c" + i.toString() + ";r=eu;t=1700000000000", 200);
+    }
+    expect<i32>(host.seriesOf("knative_invocations_total").length).toBe(20);
+    expect<i64>(host.metric("kwt_series_overflow_total")).toBe(-1);
+  });
+});
+
+/** An inbound root exporting spans, in a fresh VM, with one cold start's span queued. */
+function rootWithQueuedSpan(host: FakeHost): Root {
+  host.bools.set("connection.mtls", true);
+  const vm = new Vm(host);
+  vm.onVmStart();
+  const root = configuredIn(vm, '{"spanExport":{"enabled":true}}');
+  exchange(host, root, "k-proxy-request", "activator", 200);
+  expect<i64>(host.metric("kwt_spans_exported_total")).toBe(0);
+  return root;
+}
+
+describe("a root that goes away (proxy_on_done)", () => {
+  it("exports its pending spans first: false, then proxy_done once they are delivered", () => {
+    const host = revisionPodHost("xds.node", "xds.listener_direction");
+    const root = rootWithQueuedSpan(host);
+    host.httpCallToken = 4;
+    host.calls = [];
+    expect<bool>(root.onDone()).toBe(false);
+    expect<bool>(host.calls.includes("http_call")).toBe(true);
+    expect<bool>(host.calls.includes("done")).toBe(false);
+    host.response.names = [":status"];
+    host.response.values = ["200"];
+    root.onHttpCallResponse(4, 1);
+    expect<i64>(host.metric("kwt_spans_exported_total")).toBe(1);
+    expect<string>(host.calls[host.calls.length - 1]).toBe("done");
+  });
+
+  it("counts the spans it cannot send as dropped and goes at once", () => {
+    const host = revisionPodHost("xds.node", "xds.listener_direction");
+    const root = rootWithQueuedSpan(host);
+    expect<bool>(root.onDone()).toBe(true);
+    expect<i64>(host.metric("reason=.=export_failed;.;kwt_spans_dropped_total")).toBe(1);
+    expect<bool>(host.calls.includes("done")).toBe(false);
+  });
+
+  it("drops the rest without retrying when the last export fails", () => {
+    const host = revisionPodHost("xds.node", "xds.listener_direction");
+    const root = rootWithQueuedSpan(host);
+    host.httpCallToken = 8;
+    expect<bool>(root.onDone()).toBe(false);
+    host.calls = [];
+    root.onHttpCallResponse(8, 0); // reset or timeout: no headers
+    expect<i64>(host.metric("reason=.=export_failed;.;kwt_spans_dropped_total")).toBe(1);
+    expect<string[]>(host.calls).toStrictEqual(["increment_metric", "done"]);
+  });
+
+  it("goes at once with nothing to export", () => {
+    const host = revisionPodHost("xds.node", "xds.listener_direction");
+    const root = configured(host, "{}");
+    expect<bool>(root.onDone()).toBe(true);
+  });
+});
+
+describe("sampler gauges of roots sharing a VM", () => {
+  it("keep an idle inbound root's probability apart from the outbound root's", () => {
+    const host = revisionPodHost("xds.node", "xds.listener_direction");
+    const vm = new Vm(host);
+    const inbound = configuredIn(vm, '{"tracing":{"minProbability":0}}');
+    const outbound = configuredIn(vm, '{"tracing":{"minProbability":0}}');
+    exchange(host, inbound, "", "", 200);
+    host.integers.set("xds.listener_direction", 2);
+    for (let i = 0; i < 100; i++) exchange(host, outbound, "", "", 200);
+    host.nowMs += 1000;
+    outbound.onTick();
+    inbound.onTick();
+    expect<i64>(host.metric("position=.=outbound;.;kwt_sampling_probability")).toBe(50_000);
+    expect<i64>(host.metric("position=.=inbound;.;kwt_sampling_probability")).toBe(1_000_000);
+    expect<i64>(host.metric("position=.=outbound;.;kwt_samplers")).toBe(1);
+    // A new configuration replaces the root's sampler: its old share leaves the gauges.
+    host.configuration = '{"tracing":{"maxProbability":0.5}}';
+    expect<bool>(outbound.onConfigure(<u32>host.configuration.length)).toBe(true);
+    expect<i64>(host.metric("position=.=outbound;.;kwt_sampling_probability")).toBe(0);
+    expect<i64>(host.metric("position=.=outbound;.;kwt_samplers")).toBe(0);
+    exchange(host, outbound, "", "", 200);
+    expect<i64>(host.metric("position=.=outbound;.;kwt_sampling_probability")).toBe(500_000);
+    expect<i64>(host.metric("position=.=inbound;.;kwt_sampling_probability")).toBe(1_000_000);
   });
 });

@@ -9,6 +9,7 @@ import {
   isActivatorRequest,
   isGrpcContentType,
   isProbe,
+  needsCodeDetails,
 } from "../knative";
 
 describe("isProbe", () => {
@@ -106,8 +107,51 @@ describe("classifyOutcome", () => {
     expect<ErrorKind>(classifyOutcome(429, 0x800, false, -1)).toBe(ErrorKind.LocalReply); // RL
   });
 
-  it("takes a stream without any response for a reset", () => {
+  it("takes a stream without any response nor a named reason for a reset", () => {
     expect<ErrorKind>(classifyOutcome(0, 0, false, -1)).toBe(ErrorKind.UpstreamReset);
+    expect<ErrorKind>(classifyOutcome(0, 0, false, -1, "")).toBe(ErrorKind.UpstreamReset);
+  });
+
+  it("blames the party response.code_details names when no flag does", () => {
+    // Envoy 1.28: an HTTP/2 client's reset has no flag.
+    expect<ErrorKind>(classifyOutcome(0, 0, false, -1, "http2.remote_reset")).toBe(ErrorKind.DownstreamReset);
+    expect<ErrorKind>(classifyOutcome(0, 0, false, -1, "downstream_remote_disconnect")).toBe(
+      ErrorKind.DownstreamReset,
+    );
+    expect<ErrorKind>(
+      classifyOutcome(0, 0, false, -1, "upstream_reset_after_response_started{connection_termination}"),
+    ).toBe(ErrorKind.UpstreamReset);
+    expect<ErrorKind>(classifyOutcome(504, 0, false, -1, "upstream_response_timeout")).toBe(
+      ErrorKind.Timeout,
+    );
+    expect<ErrorKind>(classifyOutcome(503, 0, false, -1, "no_healthy_upstream")).toBe(
+      ErrorKind.NoHealthyUpstream,
+    );
+    // Envoy's own 500 for a response over the buffer limit is not the workload's 5xx.
+    expect<ErrorKind>(classifyOutcome(500, 0, false, -1, "response_payload_too_large")).toBe(
+      ErrorKind.LocalReply,
+    );
+    expect<ErrorKind>(classifyOutcome(503, 0, false, -1, "via_upstream")).toBe(ErrorKind.Http5xx);
+  });
+
+  it("lets flags win over the details", () => {
+    expect<ErrorKind>(classifyOutcome(0, 0x10000000, false, -1, "http2.remote_reset")).toBe(
+      ErrorKind.DownstreamReset,
+    );
+    expect<ErrorKind>(classifyOutcome(503, 0x40, false, -1, "downstream_remote_disconnect")).toBe(
+      ErrorKind.UpstreamReset,
+    );
+  });
+
+  it("asks for the details only for a 5xx or no response that no flag explains", () => {
+    expect<bool>(needsCodeDetails(200, 0)).toBe(false);
+    expect<bool>(needsCodeDetails(404, 0)).toBe(false);
+    expect<bool>(needsCodeDetails(200, 0x4000)).toBe(false);
+    expect<bool>(needsCodeDetails(0, 0x4000)).toBe(false);
+    expect<bool>(needsCodeDetails(503, 0x20)).toBe(false);
+    expect<bool>(needsCodeDetails(0, 0)).toBe(true);
+    expect<bool>(needsCodeDetails(500, 0)).toBe(true);
+    expect<bool>(needsCodeDetails(503, 0)).toBe(true);
   });
 
   it("counts a non-OK gRPC status under HTTP 2xx for gRPC requests only", () => {

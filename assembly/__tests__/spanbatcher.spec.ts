@@ -86,4 +86,19 @@ describe("SpanBatcher", () => {
     expect<i32>(outcome.exported).toBe(0);
     expect<i32>(outcome.dropped).toBe(0);
   });
+
+  it("counts what is pending, in the queue and in flight, and gives it all up on abandon", () => {
+    const batcher = new SpanBatcher(new BatcherSettings(10, 2, 3));
+    fill(batcher, 5);
+    expect<i32>(batcher.pending).toBe(5);
+    expect<i32>(batcher.nextBatch()!.length).toBe(2);
+    expect<i32>(batcher.pending).toBe(5);
+    batcher.finish(true);
+    expect<i32>(batcher.pending).toBe(3);
+    batcher.nextBatch();
+    expect<i32>(batcher.abandon()).toBe(3);
+    expect<i32>(batcher.pending).toBe(0);
+    expect<bool>(batcher.busy).toBe(false);
+    expect<Span[] | null>(batcher.nextBatch()).toBeNull();
+  });
 });

@@ -119,8 +119,13 @@ export const TRACEPARENT_REPAIRED = new MetricFamily("kwt_traceparent_repaired_t
 /** kwt_traces_started_total: traces the filter started. */
 export const TRACES_STARTED = new MetricFamily("kwt_traces_started_total", MetricKind.Counter, ["sampled"]);
 
-/** kwt_sampling_probability: adaptive sampling probability x 1e6. */
-export const SAMPLING_PROBABILITY = new MetricFamily("kwt_sampling_probability", MetricKind.Gauge, []);
+/** kwt_sampling_probability: adaptive sampling probability x 1e6, summed over the samplers at a position (divide by `kwt_samplers`). */
+export const SAMPLING_PROBABILITY = new MetricFamily("kwt_sampling_probability", MetricKind.Gauge, [
+  "position",
+]);
+
+/** kwt_samplers: adaptive samplers (root contexts, over all workers) in `kwt_sampling_probability`. */
+export const SAMPLERS = new MetricFamily("kwt_samplers", MetricKind.Gauge, ["position"]);
 
 /** kwt_spans_exported_total: spans delivered to the collector. */
 export const SPANS_EXPORTED = new MetricFamily("kwt_spans_exported_total", MetricKind.Counter, []);

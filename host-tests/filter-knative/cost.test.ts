@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 
 import type { HeaderList } from "../harness/types.js";
 import {
+  AUTOSCALER_SCRAPE,
   LAYOUTS,
   REQUEST,
   REV,
@@ -27,34 +28,40 @@ const STAMPED: HeaderList = [
 describe.each(LAYOUTS)("cost, %s property layout", (layout) => {
   // The first request of each kind on each worker VM also defines its metrics there; these are the
   // steady-state counts.
-  it("inbound sidecar: 5 host calls for a plain request, 6 when it carries stamps", async () => {
+  it("inbound sidecar: 6 host calls for a plain request, 7 when it carries stamps", async () => {
     const plugin = await loadProxy({ layout, position: "inbound" });
     onEachWorker(plugin, () => exchange(plugin, STAMPED, { status: 200 }));
     onEachWorker(plugin, () => exchange(plugin, REQUEST, { status: 200 }));
-    // request pairs, pod stamp, response.code, response.flags, one counter increment
-    expect(exchange(plugin, REQUEST, { status: 200 }).stream.hostCalls).toBe(5);
+    // request pairs, destination.port (only the port tells an autoscaler scrape from an
+    // invocation), pod stamp, :status, response.flags, one counter increment
+    expect(exchange(plugin, REQUEST, { status: 200 }).stream.hostCalls).toBe(6);
     // + connection.mtls, to trust the stamps
-    expect(exchange(plugin, STAMPED, { status: 200 }).stream.hostCalls).toBe(6);
+    expect(exchange(plugin, STAMPED, { status: 200 }).stream.hostCalls).toBe(7);
     // + response.grpc_status for a gRPC request that answered 2xx
     const grpc: HeaderList = [...REQUEST, ["content-type", "application/grpc"]];
     onEachWorker(plugin, () => exchange(plugin, grpc, { status: 200, end: { grpcStatus: 0 } }));
-    expect(exchange(plugin, grpc, { status: 200, end: { grpcStatus: 0 } }).stream.hostCalls).toBe(6);
+    expect(exchange(plugin, grpc, { status: 200, end: { grpcStatus: 0 } }).stream.hostCalls).toBe(7);
   });
 
-  it("inbound sidecar: a probe costs one host call", async () => {
+  it("inbound sidecar: a probe costs one host call, a scrape of another port two", async () => {
     const plugin = await loadProxy({ layout, position: "inbound" });
     onEachWorker(plugin, () => exchange(plugin, REQUEST, { status: 200 }));
     expect(
       exchange(plugin, [...REQUEST, ["k-network-probe", "queue"]], { status: 200 }).stream.hostCalls,
     ).toBe(1);
+    const scrape = plugin.createStream({ mtls: true, destinationPort: 9090 });
+    scrape.onRequestHeaders(AUTOSCALER_SCRAPE, true);
+    scrape.onResponseHeaders([[":status", "200"]], true);
+    scrape.end({});
+    expect(scrape.hostCalls).toBe(2);
   });
 
   it("inbound sidecar: activator traffic adds one clock read and its counter", async () => {
     const plugin = await loadProxy({ layout, position: "inbound", config: { coldStartMaxRequests: 1 } });
     onEachWorker(plugin, () => exchange(plugin, activatorRequest(), { status: 200 }));
     onEachWorker(plugin, () => exchange(plugin, activatorRequest(), { status: 200 }));
-    // pairs, clock, pod stamp, code, flags, invocation + proxied increments
-    expect(exchange(plugin, activatorRequest(), { status: 200 }).stream.hostCalls).toBe(7);
+    // pairs, port, clock, pod stamp, code, flags, invocation + proxied increments
+    expect(exchange(plugin, activatorRequest(), { status: 200 }).stream.hostCalls).toBe(8);
   });
 
   it("gateway: pairs, clock, entry stamp, hop stamp, trace context, pod stamp read, strip, status, duration, record", async () => {

@@ -3,8 +3,9 @@
 
 import { describe, expect, it } from "vitest";
 
+import type { StreamEndKind } from "../harness/stream-ends.js";
 import type { HeaderList, StreamEnd } from "../harness/types.js";
-import { LAYOUTS, REQUEST, REV, exchange, loadProxy, metricValue, seriesOf } from "./setup.js";
+import { LAYOUTS, REQUEST, REV, exchange, loadProxy, metricValue, onEachWorker, seriesOf } from "./setup.js";
 
 // Envoy's response flags (StreamInfo::CoreResponseFlag bit positions).
 const FLAGS = {
@@ -166,24 +167,48 @@ describe.each(LAYOUTS)("errors, %s property layout", (layout) => {
   });
 });
 
-// An HTTP/2 client that cancels before the response, ended as Envoy ends it on each version
-// (docs/harness.md, "Stream ends"): no response code, details http2.remote_reset, and the DR flag
-// only from Envoy 1.30.
-describe("a client that cancels over HTTP/2", () => {
-  it.each([
-    { envoy: "1.33", kind: "downstream_reset" },
-    { envoy: "1.30", kind: "downstream_reset" },
-    // Known wrong, issue 13 point 4: without a flag the filter blames the upstream; the truth is
-    // downstream_reset (response.code_details says http2.remote_reset). The fix flips this row.
-    { envoy: "1.28", kind: "upstream_reset" },
-  ] as const)("on Envoy $envoy is counted as $kind", async ({ envoy, kind }) => {
+// Every stream end the filter sees, ended as Envoy ends it on each version (docs/harness.md, "Stream
+// ends": code, response.code_details, flags), is blamed on the party that ended it: an HTTP/2
+// client's cancel is downstream_reset on 1.28 too, where it has no flag and only the details say so.
+/** `status`: the :status the filter's response headers see (none when no response started). */
+const STREAM_END_KINDS: { end: StreamEndKind; status?: number; codeClass: string; kind: string | null }[] = [
+  { end: "upstream_response", status: 200, codeClass: "2xx", kind: null },
+  { end: "upstream_connection_failure", status: 503, codeClass: "5xx", kind: "upstream_reset" },
+  { end: "upstream_reset_before_response", status: 503, codeClass: "5xx", kind: "upstream_reset" },
+  { end: "upstream_reset_after_response", status: 200, codeClass: "2xx", kind: "upstream_reset" },
+  { end: "upstream_timeout", status: 504, codeClass: "5xx", kind: "timeout" },
+  { end: "request_payload_too_large", status: 413, codeClass: "4xx", kind: null },
+  { end: "response_payload_too_large", status: 500, codeClass: "5xx", kind: "local_reply" },
+  { end: "http1_client_disconnect", codeClass: "none", kind: "downstream_reset" },
+  { end: "http2_client_reset", codeClass: "none", kind: "downstream_reset" },
+];
+
+/** One Envoy of each property layout (docs/harness.md, "Stream ends"). */
+const ENVOY_VERSIONS = ["1.28", "1.30", "1.33"];
+
+describe.each(ENVOY_VERSIONS)("stream ends as Envoy %s ends them", (envoy) => {
+  it.each(STREAM_END_KINDS)("$end is $kind", async ({ end, status, codeClass, kind }) => {
     const plugin = await loadProxy({ envoy, position: "inbound" });
-    exchange(plugin, REQUEST, { end: plugin.streamEnd("http2_client_reset") });
+    exchange(plugin, REQUEST, { status, end: plugin.streamEnd(end) });
     expect(
       metricValue(
         plugin,
-        `knative_errors_total{${REV},source_cluster="",response_code_class="none",error_kind="${kind}"}`,
+        `knative_invocations_total{${REV},source_cluster="",response_code_class="${codeClass}"}`,
       ),
     ).toBe(1);
+    const errors = seriesOf(plugin, "knative_errors_total");
+    if (kind === null) expect(errors).toEqual([]);
+    else expect(errors).toEqual([expect.stringContaining(`error_kind="${kind}"} 1`)]);
+  });
+
+  it("reads response.code_details only when no flag and no 2xx-4xx says enough", async () => {
+    const plugin = await loadProxy({ envoy, position: "inbound" });
+    onEachWorker(plugin, () => exchange(plugin, REQUEST, { status: 200 }));
+    onEachWorker(plugin, () => exchange(plugin, REQUEST, { end: plugin.streamEnd("http2_client_reset") }));
+    const warm = exchange(plugin, REQUEST, { status: 200 });
+    const cancelled = exchange(plugin, REQUEST, { end: plugin.streamEnd("http2_client_reset") });
+    // No pod stamp to write, one more counter (the error); on 1.28, where no flag names the
+    // client's reset, also response.code_details.
+    expect(cancelled.stream.hostCalls - warm.stream.hostCalls).toBe(envoy === "1.28" ? 1 : 0);
   });
 });

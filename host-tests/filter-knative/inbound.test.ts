@@ -217,9 +217,9 @@ describe.each(LAYOUTS)("inbound sidecar, %s property layout", (layout) => {
     ).toBe(1);
   });
 
-  it("handles workloads that are not Knative revisions with empty revision labels", async () => {
+  it("handles workloads that are not Knative revisions with empty revision labels when told to", async () => {
     const node = { ...revisionNode(), labels: { app: "web" } };
-    const plugin = await loadProxy({ layout, position: "inbound", node });
+    const plugin = await loadProxy({ layout, position: "inbound", node, config: { skipNonKnative: false } });
     const { response } = exchange(plugin, REQUEST, { status: 200 });
     expect(header(response, "x-kwt-pod")).toBe("1;cs=0;w=;c=cluster-a;r=eu-west1;n=demo;s=;cf=;v=");
     expect(
@@ -232,7 +232,7 @@ describe.each(LAYOUTS)("inbound sidecar, %s property layout", (layout) => {
 
   it("keeps the pod stamp a workload that is not a revision relays (the activator's own sidecar)", async () => {
     const node = { ...revisionNode(), namespace: "knative-serving", labels: { app: "activator" } };
-    const plugin = await loadProxy({ layout, position: "inbound", node });
+    const plugin = await loadProxy({ layout, position: "inbound", node, config: { skipNonKnative: false } });
     const relayed = "1;cs=1;w=2350;c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001";
     const { response } = exchange(plugin, REQUEST, {
       status: 200,
@@ -241,10 +241,12 @@ describe.each(LAYOUTS)("inbound sidecar, %s property layout", (layout) => {
     expect(response.filter(([name]) => name === "x-kwt-pod")).toEqual([["x-kwt-pod", relayed]]);
   });
 
-  it("skips workloads that are not Knative revisions when configured so", async () => {
+  it("skips workloads that are not Knative revisions by default, at no host call", async () => {
     const node = { ...revisionNode(), labels: { app: "web" } };
-    const plugin = await loadProxy({ layout, position: "inbound", node, config: { skipNonKnative: true } });
-    const { response } = exchange(plugin, activatorRequest(), { status: 503 });
+    const plugin = await loadProxy({ layout, position: "inbound", node });
+    exchange(plugin, REQUEST, { status: 200 });
+    const { response, stream } = exchange(plugin, activatorRequest(), { status: 503 });
+    expect(stream.hostCalls).toBe(0);
     expect(header(response, "x-kwt-pod")).toBeUndefined();
     expect(seriesOf(plugin, "knative_invocations_total")).toEqual([]);
     expect(seriesOf(plugin, "knative_errors_total")).toEqual([]);

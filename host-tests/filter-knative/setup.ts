@@ -81,6 +81,30 @@ export const REQUEST: HeaderList = [
   ["user-agent", "curl/8.5.0"],
 ];
 
+/**
+ * The autoscaler's scrape of queue-proxy's metrics through the pod's sidecar in mesh mode: to port
+ * 9090, about once a second, no probe header nor user agent (docs/filter.md, "What counts").
+ */
+export const AUTOSCALER_SCRAPE: HeaderList = [
+  [":method", "GET"],
+  [":path", "/metrics"],
+  [":authority", "hello-00001-private.demo:9090"],
+  ["accept", "application/protobuf"],
+];
+export const AUTOSCALER_SCRAPE_PORT = 9090;
+
+/** The activator's own pod: Knative's data plane in knative-serving, no revision labels. */
+export function activatorNode(): NodeIdentity {
+  return {
+    proxyType: "sidecar",
+    podName: "activator-5c8b9d7f4-abcde",
+    cluster: "cluster-a",
+    region: "eu-west1",
+    namespace: "knative-serving",
+    labels: { app: "activator", role: "activator" },
+  };
+}
+
 /** What the activator forwards: K-Proxy-Request plus the entry stamp the gateway put on. */
 export function activatorRequest(entryMs?: number): HeaderList {
   const headers: HeaderList = [...REQUEST, ["k-proxy-request", "activator"]];

@@ -19,13 +19,7 @@ import type { CallBoundary, HeaderList } from "../harness/types.js";
 import type { Stream } from "../harness/stream.js";
 import { ACCESS_LOG_FIELDS } from "../../tools/deploy/filter-contract.js";
 import { OPERATORS_THE_HARNESS_LACKS, shippedFileLogFormat } from "../../tools/demo/access-log.js";
-import {
-  REQUEST,
-  T0_MS,
-  activatorRequest,
-  proxyOptions,
-  type Position,
-} from "../filter-knative/setup.js";
+import { REQUEST, T0_MS, activatorRequest, proxyOptions, type Position } from "../filter-knative/setup.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const FORMAT = shippedFileLogFormat(ROOT);

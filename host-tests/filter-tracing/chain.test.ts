@@ -22,6 +22,7 @@ import {
   type ProxySetup,
 } from "./setup.js";
 import { RealClock } from "../harness/clock.js";
+import { getStatus as get } from "../support/http-get.js";
 
 const CROSS_A_TO_B =
   'mesh_cross_cluster_requests_total{source_cluster="cluster-a",source_region="eu-west1",destination_cluster="cluster-b",destination_region="us-east1",response_code_class="2xx"}';
@@ -71,19 +72,10 @@ async function startProxy(setup: ProxySetup, upstream: string, mtls: boolean): P
     listen: { host: "127.0.0.1", port: 0 },
     upstream,
     mtls,
+    // A revision pod's sidecar sees requests addressed to queue-proxy's serving port.
+    identity: setup.position === "inbound" ? { destinationPort: 8012 } : undefined,
   });
   return { proxy, plugin: plugin as Plugin, url: `http://127.0.0.1:${proxy.listenAddress.port}` };
-}
-
-function get(url: string, headers: Record<string, string | string[]>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const request = http.get(url, { headers, timeout: 5000 }, (response) => {
-      response.resume();
-      response.on("end", () => resolve(response.statusCode ?? 0));
-    });
-    request.on("timeout", () => request.destroy(new Error("request timed out")));
-    request.on("error", reject);
-  });
 }
 
 function values(headers: HeaderList, name: string): string[] {

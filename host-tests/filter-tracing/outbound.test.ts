@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 
 import { ManualClock } from "../harness/clock.js";
+import { Plugin } from "../harness/plugin.js";
 import type { HeaderList } from "../harness/types.js";
 import {
   BASE_REQUEST,
@@ -14,6 +15,7 @@ import {
   metricValue,
   onlyValue,
   parseTraceparent,
+  pluginOptions,
 } from "./setup.js";
 
 const TRACE_ID = "12345678901234567890123456789012";
@@ -177,7 +179,8 @@ describe("adaptive sampling", () => {
       tracing: { targetSampledPerSecond: 5, minProbability: 0, maxProbability: 1 },
     };
     const plugin = await outboundProxy(config, clock);
-    expect(metricValue(plugin, "kwt_sampling_probability{}")).toBe(1_000_000);
+    // A root reports its sampler once its first request told it where it runs.
+    expect(metricValue(plugin, 'kwt_sampling_probability{position="outbound"}')).toBeUndefined();
     let sampled = 0;
     for (let i = 0; i < 100; i++) {
       if ((parseTraceparent(onlyValue(send(plugin, []), "traceparent")).flags & 1) === 1) sampled++;
@@ -187,13 +190,16 @@ describe("adaptive sampling", () => {
     expect(sampled).toBe(20);
     expect(metricValue(plugin, 'kwt_traces_started_total{sampled="true"}')).toBe(20);
     expect(metricValue(plugin, 'kwt_traces_started_total{sampled="false"}')).toBe(80);
+    // Each worker's sampler adds its probability (x 1e6) to the gauge and counts itself in
+    // kwt_samplers, so workers add up instead of overwriting each other (the dashboard divides).
+    expect(metricValue(plugin, 'kwt_sampling_probability{position="outbound"}')).toBe(2_000_000);
+    expect(metricValue(plugin, 'kwt_samplers{position="outbound"}')).toBe(2);
     plugin.advance(1000);
-    // Known wrong, until issue 13 (point 5): kwt_sampling_probability is one unlabelled gauge that
-    // every worker's tick overwrites. Each worker saw 50/s here, so both write 5 / 50 per second.
-    expect(metricValue(plugin, "kwt_sampling_probability{}")).toBe(100_000);
-    // A quiet period raises it again (smoothed rate 25/s per worker -> 0.2).
+    // Each worker saw 50/s: 5 / 50 per second each.
+    expect(metricValue(plugin, 'kwt_sampling_probability{position="outbound"}')).toBe(200_000);
+    // A quiet period raises it again (smoothed rate 25/s per worker -> 0.2 each).
     plugin.advance(1000);
-    expect(metricValue(plugin, "kwt_sampling_probability{}")).toBe(200_000);
+    expect(metricValue(plugin, 'kwt_sampling_probability{position="outbound"}')).toBe(400_000);
     plugin.close();
   });
 
@@ -201,10 +207,36 @@ describe("adaptive sampling", () => {
     const clock = new ManualClock();
     const config = { tracing: { targetSampledPerSecond: 1, minProbability: 0.2, maxProbability: 0.5 } };
     const plugin = await outboundProxy(config, clock);
-    expect(metricValue(plugin, "kwt_sampling_probability{}")).toBe(500_000);
     for (let i = 0; i < 200; i++) send(plugin, []);
+    expect(metricValue(plugin, 'kwt_sampling_probability{position="outbound"}')).toBe(500_000);
     plugin.advance(1000);
-    expect(metricValue(plugin, "kwt_sampling_probability{}")).toBe(200_000);
+    expect(metricValue(plugin, 'kwt_sampling_probability{position="outbound"}')).toBe(200_000);
     plugin.close();
+  });
+
+  it("adds up the samplers of both workers, each with its own rate, and takes them out when done", async () => {
+    const clock = new ManualClock();
+    const config = {
+      tickPeriodMs: 1000,
+      tracing: { targetSampledPerSecond: 5, minProbability: 0, maxProbability: 1 },
+    };
+    const plugin = await Plugin.load({
+      ...pluginOptions({ place: CLUSTER_A, position: "outbound", config, clock }),
+      workers: 2,
+    });
+    // Streams alternate between the workers: 100 new traces a second at each (target 5: 0.05).
+    for (let i = 0; i < 200; i++) send(plugin, []);
+    expect(metricValue(plugin, 'kwt_samplers{position="outbound"}')).toBe(2);
+    expect(metricValue(plugin, 'kwt_sampling_probability{position="outbound"}')).toBe(2_000_000);
+    plugin.advance(1000);
+    expect(metricValue(plugin, 'kwt_sampling_probability{position="outbound"}')).toBe(100_000);
+    // Then 200 new traces at one worker, only kept trace contexts at the other.
+    for (let i = 0; i < 400; i++) send(plugin, i % 2 === 0 ? [] : [["traceparent", VALID]]);
+    plugin.advance(1000);
+    // Smoothed: 150/s at the first (33_333), 50/s at the second (100_000).
+    expect(metricValue(plugin, 'kwt_sampling_probability{position="outbound"}')).toBe(133_333);
+    plugin.close();
+    expect(metricValue(plugin, 'kwt_samplers{position="outbound"}')).toBe(0);
+    expect(metricValue(plugin, 'kwt_sampling_probability{position="outbound"}')).toBe(0);
   });
 });

@@ -67,6 +67,8 @@ function revisionPodSidecar(): string[] {
     "--direction",
     "inbound",
     "--mtls",
+    "--destination-port",
+    "8012",
     "--cluster",
     "east",
     "--region",

@@ -188,7 +188,7 @@ export class Stream {
       requestedServerName: options.requestedServerName ?? "",
       connectionId: setup.connectionId,
       sourceAddress: options.sourceAddress ?? "10.0.0.2:40000",
-      destinationAddress: withPort(options.destinationAddress ?? "10.0.0.1:8080", options.destinationPort),
+      destinationAddress: withPort(options.destinationAddress ?? "10.0.0.1:8012", options.destinationPort),
       upstreamAddress: options.upstreamAddress,
       upstreamCluster: options.upstreamCluster,
       routeName: "",

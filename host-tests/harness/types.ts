@@ -164,7 +164,8 @@ export interface StreamOptions {
   /** The URI SAN of the upstream's certificate (upstream.uri_san_peer_certificate); needs `upstreamAddress`. */
   upstreamIdentity?: string;
   sourceAddress?: string; // source.address, "ip:port"
-  destinationAddress?: string; // destination.address
+  /** destination.address, "ip:port"; default 10.0.0.1:8012 (queue-proxy's serving port, as a revision pod's inbound sidecar sees it). */
+  destinationAddress?: string;
   /** destination.port: replaces the port of `destinationAddress` (the port the request was addressed to). */
   destinationPort?: number;
   /** upstream.address once a host was picked; absent for local replies. */

@@ -78,7 +78,8 @@ Options:
   --upstream-identity SPIFFE_ID
                             the upstream presents this URI SAN (upstream.uri_san_peer_certificate)
   --destination-port N      destination.port, the port requests were addressed to (a sidecar's
-                            inbound app port); default the listener's port
+                            inbound app port: 8012 for a revision pod, or the filter counts no
+                            invocations); default the listener's port
   --fail-closed             answer 503 once the VM failed (FAIL_CLOSE); default fail open
   --upstream-timeout-ms N   route timeout; default 15000, as Envoy
   --max-headers N           max_headers_count: more request headers are answered 431 (DPE,

@@ -85,6 +85,11 @@ export const TEMPLATE_VARIABLES: TemplateVariableSpec[] = VARIABLE_LABELS.map(
 const REVISION = variableMatchers(VARIABLE_LABELS.map(([variable, label]) => [label, variable]));
 /** Where a series was recorded: what every other panel filters on. */
 const PLACE = variableMatchers(VARIABLE_LABELS.slice(0, 2).map(([variable, label]) => [label, variable]));
+/**
+ * Each proxy's mean sampling probability (x 1e6) per position: the gauge sums its samplers (root
+ * contexts, workers), kwt_samplers counts them; a proxy with none drops out instead of dividing by 0.
+ */
+const SAMPLER_MEAN = `${FILTER_METRICS.samplingProbability}${selector(PLACE)} / (${FILTER_METRICS.samplers}${selector(PLACE)} > 0)`;
 /** Every result keeps the recording cluster and region, so one pane shows each cluster apart. */
 export const PLACE_LABELS = ["cluster", "region"] as const;
 
@@ -349,21 +354,21 @@ export const DASHBOARD_ROWS: RowSpec[] = [
       {
         title: "Adaptive sampling probability",
         description:
-          "The head sampler's current probability across proxies (the gauge is the probability times 1e6).",
+          "The head samplers' probability across proxies: each proxy's mean over its samplers (root contexts and workers) at each position; the gauge sums the probabilities times 1e6, kwt_samplers counts them.",
         kind: "timeseries",
         unit: "percentunit",
         width: 8,
         queries: [
           {
-            expr: `min by (cluster, region) (${FILTER_METRICS.samplingProbability}${selector(PLACE)}) / 1e6`,
+            expr: `min by (cluster, region) (${SAMPLER_MEAN}) / 1e6`,
             legend: "{{cluster}} min",
           },
           {
-            expr: `avg by (cluster, region) (${FILTER_METRICS.samplingProbability}${selector(PLACE)}) / 1e6`,
+            expr: `avg by (cluster, region) (${SAMPLER_MEAN}) / 1e6`,
             legend: "{{cluster}} avg",
           },
           {
-            expr: `max by (cluster, region) (${FILTER_METRICS.samplingProbability}${selector(PLACE)}) / 1e6`,
+            expr: `max by (cluster, region) (${SAMPLER_MEAN}) / 1e6`,
             legend: "{{cluster}} max",
           },
         ],

@@ -144,6 +144,8 @@ describe.skipIf(!existsSync(PROMETHEUS_BINARY))(
         upstream: `http://${appAddress.host}:${appAddress.port}`,
         admin: { host: LOOPBACK, port: 0 },
         mtls: true,
+        // A revision pod's sidecar sees requests addressed to queue-proxy's serving port.
+        identity: { destinationPort: 8012 },
       });
       closables.push(edge);
       await driveEdgePod(edge);

@@ -21,6 +21,7 @@ import {
   Plugin,
   type PluginOptions,
   StatStore,
+  type StreamOptions,
 } from "../../host-tests/harness/index.js";
 import {
   exchange,
@@ -37,6 +38,8 @@ import { EAST, REVISION, WEST } from "./scenario.js";
 
 const LOOPBACK = "127.0.0.1";
 const ANY_PORT: HostPort = { host: LOOPBACK, port: 0 };
+/** queue-proxy's HTTP/1 serving port: where requests to a revision pod are addressed. */
+const QUEUE_PROXY_PORT = 8012;
 
 /** The app answers by path, standing in for a Knative user container behind queue-proxy. */
 export const APP_PATHS = {
@@ -81,6 +84,7 @@ async function startProxy(
   options: Omit<PluginOptions, "extraStatTags">,
   upstream: string,
   mtls: boolean,
+  identity?: Pick<StreamOptions, "destinationPort">,
 ): Promise<MeshProxy> {
   const stats = new StatStore({ extraStatTags: [...FILTER_METRIC_LABELS] });
   const proxy = await HarnessProxy.start({
@@ -90,6 +94,7 @@ async function startProxy(
     upstream,
     admin: ANY_PORT,
     mtls,
+    identity,
   });
   return { name, proxy, stats };
 }
@@ -182,6 +187,8 @@ export class DemoMesh {
         },
         url(app.address),
         true,
+        // A revision pod's sidecar sees requests addressed to queue-proxy's serving port.
+        { destinationPort: QUEUE_PROXY_PORT },
       );
       proxies.push(pod);
       return pod.proxy.listenAddress;

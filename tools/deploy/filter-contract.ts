@@ -23,6 +23,7 @@ export const FILTER_METRIC_LABELS = [
   "cold_start",
   "reason",
   "sampled",
+  "position",
 ] as const;
 
 /** The filter's metric families by catalog id, as Prometheus names them. */
@@ -41,6 +42,7 @@ export const FILTER_METRICS = {
   traceparentRepaired: "kwt_traceparent_repaired_total",
   tracesStarted: "kwt_traces_started_total",
   samplingProbability: "kwt_sampling_probability",
+  samplers: "kwt_samplers",
   spansExported: "kwt_spans_exported_total",
   spansDropped: "kwt_spans_dropped_total",
   seriesOverflow: "kwt_series_overflow_total",

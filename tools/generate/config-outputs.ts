@@ -88,9 +88,13 @@ function keyRow(key: Key): KeyRow {
     }
     case "string":
       return { ...row, text: typeof node.default === "string" ? node.default : "" };
-    case "array":
+    case "array": {
       if (node.maxItems === undefined) throw problem(key, "an array key needs maxItems");
-      return { ...row, high: node.maxItems };
+      const items = Array.isArray(node.default) ? node.default : [];
+      if (node.items?.type === "integer" && !items.every((item) => Number.isInteger(item)))
+        throw problem(key, "an integer array's default must list integers");
+      return { ...row, high: node.maxItems, text: items.join(",") };
+    }
     default:
       throw problem(key, `type ${String(node.type)} has no AssemblyScript reader`);
   }
@@ -160,7 +164,7 @@ export function renderAssemblyConfigKeys(schema: SchemaNode): string {
     ...table(
       "KEY_DEFAULT_TEXT",
       "string",
-      'String keys: the default ("" when it comes from the node).',
+      'String keys: the default ("" when it comes from the node); array keys: the default items, comma-separated.',
       rows.map((row) => JSON.stringify(row.text)),
     ),
     ...table(

@@ -68,7 +68,9 @@ export function populateFilterStats(store: StatStore, problems = 3n): void {
   count(FILTER_METRICS.stampsRejected, { reason: "untrusted" });
   count(FILTER_METRICS.traceparentRepaired, { reason: "malformed" });
   count(FILTER_METRICS.tracesStarted, { sampled: "true" });
-  store.gauge(filterStatName(FILTER_METRICS.samplingProbability, {})).set(250_000n);
+  // Two workers' outbound samplers at 0.25 and 0.35: the dashboard shows their mean, 0.3.
+  store.gauge(filterStatName(FILTER_METRICS.samplingProbability, { position: "outbound" })).set(600_000n);
+  store.gauge(filterStatName(FILTER_METRICS.samplers, { position: "outbound" })).set(2n);
   count(FILTER_METRICS.spansExported);
   count(FILTER_METRICS.spansDropped, { reason: "queue_full" });
   // The filter's own health counters (at zero for a healthy proxy: the series exist, nothing to alert on).
