@@ -13,6 +13,7 @@ import {
   exchange,
   header,
   loadProxy,
+  onEachWorker,
   metricValue,
   revisionNode,
   seriesOf,
@@ -244,7 +245,7 @@ describe.each(LAYOUTS)("inbound sidecar, %s property layout", (layout) => {
   it("skips workloads that are not Knative revisions by default, at no host call", async () => {
     const node = { ...revisionNode(), labels: { app: "web" } };
     const plugin = await loadProxy({ layout, position: "inbound", node });
-    exchange(plugin, REQUEST, { status: 200 });
+    onEachWorker(plugin, () => exchange(plugin, REQUEST, { status: 200 }));
     const { response, stream } = exchange(plugin, activatorRequest(), { status: 503 });
     expect(stream.hostCalls).toBe(0);
     expect(header(response, "x-kwt-pod")).toBeUndefined();

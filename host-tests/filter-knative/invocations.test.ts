@@ -44,9 +44,9 @@ function scrape(plugin: Plugin, port = AUTOSCALER_SCRAPE_PORT): void {
   stream.end({});
 }
 
-describe.each(LAYOUTS)("what counts as an invocation, Envoy %s layout", (envoy) => {
+describe.each(LAYOUTS)("what counts as an invocation, Envoy %s layout", (layout) => {
   it("counts none of 10 autoscaler scrapes of :9090 through the pod's sidecar", async () => {
-    const pod = await loadProxy({ envoy, position: "inbound" });
+    const pod = await loadProxy({ layout, position: "inbound" });
     for (let i = 0; i < 10; i++) scrape(pod);
     expect(invocations(pod)).toBe(0);
     expect(seriesOf(pod, "knative_errors_total")).toEqual([]);
@@ -56,7 +56,7 @@ describe.each(LAYOUTS)("what counts as an invocation, Envoy %s layout", (envoy) 
   });
 
   it.each([8012, 8013, 8112])("counts a request to serving port %i", async (port) => {
-    const pod = await loadProxy({ envoy, position: "inbound" });
+    const pod = await loadProxy({ layout, position: "inbound" });
     const stream = pod.createStream({ mtls: true, destinationPort: port });
     stream.onRequestHeaders(REQUEST, true);
     stream.onResponseHeaders([[":status", "200"]], true);
@@ -67,19 +67,19 @@ describe.each(LAYOUTS)("what counts as an invocation, Envoy %s layout", (envoy) 
   });
 
   it("takes the serving ports from servingPorts; an empty list counts every port", async () => {
-    const custom = await loadProxy({ envoy, position: "inbound", config: { servingPorts: [9090] } });
+    const custom = await loadProxy({ layout, position: "inbound", config: { servingPorts: [9090] } });
     scrape(custom);
     scrape(custom, 8012);
     expect(invocations(custom)).toBe(1);
-    const every = await loadProxy({ envoy, position: "inbound", config: { servingPorts: [] } });
+    const every = await loadProxy({ layout, position: "inbound", config: { servingPorts: [] } });
     scrape(every);
     scrape(every, 8012);
     expect(invocations(every)).toBe(2);
   });
 
   it("counts a request through the activator's sidecar and then the pod's once", async () => {
-    const activator = await loadProxy({ envoy, position: "inbound", node: activatorNode() });
-    const pod = await loadProxy({ envoy, position: "inbound" });
+    const activator = await loadProxy({ layout, position: "inbound", node: activatorNode() });
+    const pod = await loadProxy({ layout, position: "inbound" });
     const atActivator = exchange(activator, REQUEST, { status: 200 });
     // The activator forwards it to the pod with K-Proxy-Request, and relays the pod's answer.
     const forwarded: HeaderList = [...atActivator.request, ["k-proxy-request", "activator"]];

@@ -208,9 +208,12 @@ describe("adaptive sampling", () => {
     const config = { tracing: { targetSampledPerSecond: 1, minProbability: 0.2, maxProbability: 0.5 } };
     const plugin = await outboundProxy(config, clock);
     for (let i = 0; i < 200; i++) send(plugin, []);
-    expect(metricValue(plugin, 'kwt_sampling_probability{position="outbound"}')).toBe(500_000);
+    // The two workers' samplers add up (kwt_samplers counts them): 0.5 each at the upper bound.
+    expect(metricValue(plugin, 'kwt_samplers{position="outbound"}')).toBe(2);
+    expect(metricValue(plugin, 'kwt_sampling_probability{position="outbound"}')).toBe(1_000_000);
     plugin.advance(1000);
-    expect(metricValue(plugin, 'kwt_sampling_probability{position="outbound"}')).toBe(200_000);
+    // 0.2 each at the lower bound.
+    expect(metricValue(plugin, 'kwt_sampling_probability{position="outbound"}')).toBe(400_000);
     plugin.close();
   });
 
