@@ -15,6 +15,7 @@ function revisionPod(): Root {
   host.strings.set("xds.node.metadata.LABELS.serving.knative.dev/revision", "hello-00001");
   host.integers.set("xds.listener_direction", 1);
   host.bools.set("connection.mtls", true);
+  host.integers.set("destination.port", 8012); // queue-proxy's serving port
   const vm = new Vm(host);
   vm.onVmStart();
   const root = new Root(vm);
