@@ -9,7 +9,7 @@ import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import { BASE_REQUEST, CLUSTER_A, exchange, metricValue, pluginOptions } from "./setup.js";
 
 describe("the outbound and inbound roots of one sidecar", () => {
-  it("share the VMs, and today the sampling gauge of one root overwrites the other's", async () => {
+  it("share the VMs, and the sampling gauge keeps each position's samplers apart", async () => {
     const clock = new ManualClock();
     const process = new EnvoyProcess({ clock, extraStatTags: [...FILTER_METRIC_LABELS] });
     const tracing = { targetSampledPerSecond: 5, minProbability: 0, maxProbability: 1 };
@@ -26,10 +26,11 @@ describe("the outbound and inbound roots of one sidecar", () => {
     expect(inbound.rootContextIds).toEqual([2, 2]);
     for (let i = 0; i < 100; i++) exchange(outbound, BASE_REQUEST, { mtls: false, status: 200 });
     process.advance(1000);
-    // Known wrong, until issue 13 (point 5): kwt_sampling_probability is one unlabelled gauge
-    // written by every root's tick. The outbound sampler is at 5 / 50 per second per worker
-    // (0.1), but the idle inbound root ticks last and leaves its 1.0.
-    expect(metricValue(outbound, "kwt_sampling_probability{}")).toBe(1_000_000);
+    // The outbound sampler is at 5 / 50 per second on each worker (0.1); each worker's root adds
+    // its share under its position, so the idle inbound root (no request yet) cannot overwrite it.
+    expect(metricValue(outbound, 'kwt_sampling_probability{position="outbound"}')).toBe(200_000);
+    expect(metricValue(outbound, 'kwt_samplers{position="outbound"}')).toBe(2);
+    expect(metricValue(outbound, 'kwt_sampling_probability{position="inbound"}')).toBeUndefined();
     outbound.close();
     inbound.close();
     process.close();

@@ -72,6 +72,8 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM))(
             "--direction",
             "inbound",
             "--mtls",
+            "--destination-port",
+            "8012",
             "--cluster",
             "east",
             "--region",

@@ -23,3 +23,10 @@ export type SharedCount = "invocations" | "coldStarts" | "activatorProxied";
 export function expectKnownWrongCount(run: ScenarioRun, count: SharedCount, today: TruthAndFilter): void {
   expectKnownWrong(count, { truth: run.truth.summary()[count], filter: run.measured()[count] }, today);
 }
+
+/** A number the filter gets right on this scenario: it equals the ground truth. */
+export function expectTruthCount(run: ScenarioRun, count: SharedCount): void {
+  expect(run.measured()[count], `${count}: the filter's number is the truth`).toBe(
+    run.truth.summary()[count],
+  );
+}
