@@ -18,8 +18,9 @@ import {
   DEFAULT_MAX_SERIES,
   MAX_CONFIGURATION_BYTES,
   Settings,
+  defaultSettings,
   oversizedConfigurationError,
-  parseSettings,
+  parseConfigurationBytes,
 } from "./config";
 import { formatEntryMillis, parseEntryMillis } from "./entrystamp";
 import { HeaderScan, HeaderWants, scanHeaderPairs } from "./headerscan";
@@ -58,6 +59,7 @@ import {
   COLD_STARTS,
   COLD_STARTS_UNTIMED,
   CONFIG_REJECTED,
+  CONFIG_VALID,
   ERRORS,
   INVOCATIONS,
   REQUEST_DURATION,
@@ -72,6 +74,7 @@ import {
   NODE_REGION,
   PATH_GRPC_STATUS,
   PATH_MTLS,
+  PATH_PLUGIN_ROOT_ID,
   PATH_REQUEST_DURATION,
   PATH_RESPONSE_CODE,
   PATH_RESPONSE_FLAGS,
@@ -110,6 +113,8 @@ export class Vm {
 
   onVmStart(): void {
     if (this.startMs < 0) this.startMs = this.host.nowMilliseconds();
+    // Defined before any configuration, so Prometheus sees the counter born at 0.
+    this.registry.fixed(CONFIG_REJECTED, []);
   }
 
   /** Reads the node's identity once, from the first property layout that has a node id. */
@@ -165,6 +170,8 @@ class PodSeries {
 
 export class Root {
   settings: Settings | null = null;
+  /** This root's kwt_config_valid series (0: not defined yet). */
+  private configValidId: u32 = 0;
   /** Hop stamps and cross-cluster metrics for this configuration. */
   crossCluster: CrossCluster | null = null;
   /** Trace context and span export for this configuration. */
@@ -200,23 +207,43 @@ export class Root {
 
   constructor(public readonly vm: Vm) {}
 
+  /**
+   * Always accepts: a refused configuration must not fail requests (Envoy answers 500 to every
+   * request of a plugin whose on_configure returned false). The root keeps its own last valid
+   * settings, or runs on the defaults; the error is logged once and kwt_config_valid says so.
+   */
   onConfigure(size: u32): bool {
     const vm = this.vm;
     let result: ConfigResult;
     if (size > <u32>MAX_CONFIGURATION_BYTES) {
       result = new ConfigResult(null, oversizedConfigurationError(size));
     } else {
-      result = parseSettings(vm.host.readPluginConfiguration(size));
-    }
-    const settings = result.settings;
-    if (settings == null) {
-      vm.host.log(LogLevel.Error, "kwt: invalid configuration: " + result.error);
-      vm.registry.increment(vm.registry.fixed(CONFIG_REJECTED, []));
-      return false;
+      result = parseConfigurationBytes(vm.host.readPluginConfiguration(size));
     }
     if (vm.nodeFacts == null) vm.nodeFacts = vm.readNodeFacts();
-    this.apply(settings, vm.nodeFacts!);
+    let settings = result.settings;
+    if (settings == null) {
+      vm.host.log(LogLevel.Error, "kwt: invalid configuration: " + result.error + this.fallbackNote());
+      vm.registry.increment(vm.registry.fixed(CONFIG_REJECTED, []));
+      if (this.settings == null) settings = defaultSettings();
+    }
+    this.reportConfigValid(result.settings != null);
+    if (settings != null) this.apply(settings, vm.nodeFacts!);
     return true;
+  }
+
+  private fallbackNote(): string {
+    return this.settings != null ? "; keeping the last valid configuration" : "; running with the defaults";
+  }
+
+  /** kwt_config_valid for this root, labelled with its root id (read once). */
+  private reportConfigValid(valid: bool): void {
+    const registry = this.vm.registry;
+    if (this.configValidId == 0) {
+      const rootId = this.vm.host.getPropertyString(PATH_PLUGIN_ROOT_ID);
+      this.configValidId = registry.fixed(CONFIG_VALID, [rootId != null ? rootId : ""]);
+    }
+    registry.record(this.configValidId, valid ? 1 : 0);
   }
 
   private apply(settings: Settings, facts: NodeFacts): void {
