@@ -1,6 +1,8 @@
-// Configuration: every invalid field is refused by proxy_on_configure with one log line naming the
-// field, the value and what was expected; no configuration text makes the module trap; and the
-// filter and deploy/filter-config.schema.json accept and reject the same inputs.
+// Configuration: every invalid field is reported with one error line naming the field, the value
+// and what was expected, and never fails a request: proxy_on_configure accepts, the root runs on
+// the defaults (or its last valid settings) and kwt_config_valid says 0; no configuration text
+// makes the module trap; and the filter and deploy/filter-config.schema.json accept and reject the
+// same inputs.
 
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -8,30 +10,56 @@ import { fileURLToPath } from "node:url";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 
-import { ConfigurationRejectedError } from "../harness/plugin.js";
-import { StatStore } from "../harness/stats.js";
-import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
-import { loadProxy, metricValue, proxyOptions } from "./setup.js";
-import { Plugin } from "../harness/plugin.js";
+import { LogLevel } from "../harness/types.js";
+import { REQUEST, REV, loadProxy, metricValue } from "./setup.js";
 
 const schemaPath = fileURLToPath(new URL("../../deploy/filter-config.schema.json", import.meta.url));
 const schema: unknown = JSON.parse(readFileSync(schemaPath, "utf8"));
 const validate = new Ajv({ $data: true, strict: true }).compile(schema as object);
 
-/** Loads an inbound sidecar with this configuration text; the rejection, or null when accepted. */
-async function refusal(config: string, stats?: StatStore): Promise<ConfigurationRejectedError | null> {
+const CONFIG_VALID = 'kwt_config_valid{root_id="kwt"}';
+const FALLBACK = "; running with the defaults";
+
+interface Configured {
+  /** The filter's log lines in the worker's VM, with their levels. */
+  lines: Array<{ level: LogLevel; message: string }>;
+  /** kwt_config_valid of the root. */
+  valid: number | undefined;
+  rejected: number | undefined;
+  /** Whether a request went through afterwards (no local reply) and was counted. */
+  served: boolean;
+}
+
+/** Loads an inbound sidecar with this configuration, sends one request, and reads what it says. */
+async function configure(config: string | Uint8Array): Promise<Configured> {
+  const plugin = await loadProxy({ envoy: "1.33", position: "inbound", config });
   try {
-    const plugin = await Plugin.load(proxyOptions({ envoy: "1.33", position: "inbound", config }), stats);
+    const stream = plugin.createStream({ mtls: true });
+    const request = stream.onRequestHeaders(REQUEST, true);
+    stream.onResponseHeaders([[":status", "200"]], true);
+    stream.end({});
+    const invocations = metricValue(
+      plugin,
+      `knative_invocations_total{${REV},source_cluster="",response_code_class="2xx"}`,
+    );
+    return {
+      lines: plugin.logs.filter((record) => record.vm === 0 && record.message.startsWith("kwt")),
+      valid: metricValue(plugin, CONFIG_VALID),
+      rejected: metricValue(plugin, "kwt_config_rejected_total{}"),
+      served: request.localReply === undefined && invocations === 1,
+    };
+  } finally {
     plugin.close();
-    return null;
-  } catch (error) {
-    if (error instanceof ConfigurationRejectedError) return error;
-    throw error;
   }
 }
 
-function kwtLines(error: ConfigurationRejectedError): string[] {
-  return error.logs.map((record) => record.message).filter((message) => message.startsWith("kwt"));
+/** The error line of a refused configuration, or null when it was accepted. */
+async function refusal(config: string | Uint8Array): Promise<string | null> {
+  const outcome = await configure(config);
+  if (outcome.valid === 1) return null;
+  expect(outcome.valid).toBe(0);
+  expect(outcome.lines.map((line) => line.level)).toEqual([LogLevel.Error]);
+  return outcome.lines[0]!.message;
 }
 
 /** [configuration, the field's part of the log line]. */
@@ -143,17 +171,26 @@ const INVALID: Array<[string, string]> = [
 ];
 
 describe("invalid configuration", () => {
-  it.each(INVALID)("refuses %s with one line naming the field", async (config, message) => {
-    const error = await refusal(config);
-    expect(error).not.toBeNull();
-    expect(error?.message).toContain("proxy_on_configure returned false");
-    expect(kwtLines(error!)).toEqual([`kwt: invalid configuration: ${message}`]);
+  it.each(INVALID)("reports %s with one error line naming the field", async (config, message) => {
+    expect(await refusal(config)).toBe(`kwt: invalid configuration: ${message}${FALLBACK}`);
   });
 
-  it("counts the refusal in kwt_config_rejected_total", async () => {
-    const stats = new StatStore({ extraStatTags: [...FILTER_METRIC_LABELS] });
-    await refusal('{"maxSeries":1}', stats);
-    expect(stats.prometheusText()).toContain("kwt_config_rejected_total{} 1\n");
+  it("never fails a request: the root runs with the defaults, counted, kwt_config_valid 0", async () => {
+    const outcome = await configure('{"maxSeries":1}');
+    // Envoy's canary VM and the worker's VM each refuse it (one shared stats store).
+    expect(outcome).toMatchObject({ valid: 0, rejected: 2, served: true });
+  });
+
+  it("refuses bytes that are not UTF-8 and two stamp headers under one name", async () => {
+    const bytes = new TextEncoder().encode('{"cluster":"east"}');
+    bytes[12] = 0xff;
+    expect(await refusal(bytes)).toBe(
+      `kwt: invalid configuration: configuration: byte 12 is not valid UTF-8; expected UTF-8 text (RFC 8259)${FALLBACK}`,
+    );
+    expect(await refusal('{"hopHeader":"x-kwt-pod"}')).toBe(
+      'kwt: invalid configuration: podHeader: "x-kwt-pod" is also hopHeader; expected entryHeader, hopHeader and podHeader to be three different names' +
+        FALLBACK,
+    );
   });
 
   it("never traps, whatever the text: huge, deeply nested, binary, unterminated", async () => {
@@ -166,23 +203,20 @@ describe("invalid configuration", () => {
       '{"a":' + "1".repeat(10_000) + "}",
     ];
     for (const text of texts) {
-      const error = await refusal(text);
-      expect(error?.message).toContain("proxy_on_configure returned false");
-      const lines = kwtLines(error!);
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^kwt: invalid configuration: (configuration|a): .*; expected /);
+      const line = await refusal(text);
+      expect(line).toMatch(
+        /^kwt: invalid configuration: (configuration|a): .*; expected .*; running with the defaults$/,
+      );
     }
-    const huge = await refusal('{"cluster":"' + "a".repeat(70_000) + '"}');
-    expect(kwtLines(huge!)).toEqual([
-      "kwt: invalid configuration: configuration: 70014 bytes is too large; expected at most 65536 bytes",
-    ]);
+    expect(await refusal('{"cluster":"' + "a".repeat(70_000) + '"}')).toBe(
+      `kwt: invalid configuration: configuration: 70014 bytes is too large; expected at most 65536 bytes${FALLBACK}`,
+    );
   });
 
-  it("accepts an empty configuration and {}", async () => {
+  it("accepts an empty configuration and {}, the rejected counter born at 0", async () => {
     expect(await refusal("")).toBeNull();
     expect(await refusal("{}")).toBeNull();
-    const plugin = await loadProxy({ envoy: "1.28", position: "inbound", config: "" });
-    expect(metricValue(plugin, "kwt_config_rejected_total{}")).toBeUndefined();
+    expect(await configure("")).toMatchObject({ lines: [], valid: 1, rejected: 0 });
   });
 });
 

@@ -29,7 +29,7 @@ export type Position = "gateway" | "outbound" | "inbound";
 export interface ProxySetup {
   envoy: EnvoyVersion;
   position: Position;
-  config?: Record<string, unknown> | string;
+  config?: Record<string, unknown> | string | Uint8Array;
   node?: NodeIdentity;
   clock?: ManualClock;
 }
@@ -60,7 +60,10 @@ export function proxyOptions(setup: ProxySetup): PluginOptions {
   const node = setup.node ?? (setup.position === "gateway" ? gatewayNode() : revisionNode());
   return {
     wasm: FILTER_WASM,
-    pluginConfig: typeof setup.config === "string" ? setup.config : JSON.stringify(setup.config ?? {}),
+    pluginConfig:
+      typeof setup.config === "string" || setup.config instanceof Uint8Array
+        ? setup.config
+        : JSON.stringify(setup.config ?? {}),
     envoy: setup.envoy,
     direction: setup.position === "inbound" ? "inbound" : "outbound",
     node,

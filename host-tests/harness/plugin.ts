@@ -127,7 +127,10 @@ export class Plugin {
         rootId,
         vmId: options.vmId ?? "",
       },
-      pluginConfig: encoder.encode(options.pluginConfig ?? ""),
+      pluginConfig:
+        options.pluginConfig instanceof Uint8Array
+          ? options.pluginConfig
+          : encoder.encode(options.pluginConfig ?? ""),
       vmConfig: encoder.encode(options.vmConfig ?? ""),
     };
     const store = stats ?? new StatStore({ extraStatTags: options.extraStatTags ?? [] });
