@@ -28,6 +28,8 @@ export const MAX_CONFIGURATION_BYTES: i32 = 65536;
 
 /** `maxSeries` when the configuration does not set it; also the cap before any valid configuration. */
 export const DEFAULT_MAX_SERIES: i32 = <i32>KEY_DEFAULT[ConfigKey.MaxSeries];
+/** `maxSourceLabelValues` when not set; also the bound before any valid configuration. */
+export const DEFAULT_MAX_SOURCE_LABEL_VALUES: i32 = <i32>KEY_DEFAULT[ConfigKey.MaxSourceLabelValues];
 /** How deep a configuration may nest (it needs 3 levels; the bound stops a recursion bomb). */
 const MAX_CONFIGURATION_DEPTH: i32 = 16;
 /** Longest value quoted back in an error message. */
@@ -380,6 +382,7 @@ export class Settings {
   readonly knownClusters: string[];
   readonly knownRegions: string[];
   readonly maxSeries: i32;
+  readonly maxSourceLabelValues: i32;
   readonly tracing: TracingSettings;
   readonly spanExport: SpanExportSettings;
   readonly tickPeriodMs: i32;
@@ -403,6 +406,7 @@ export class Settings {
     this.knownClusters = reader.labelValues(object, ConfigKey.KnownClusters);
     this.knownRegions = reader.labelValues(object, ConfigKey.KnownRegions);
     this.maxSeries = reader.integer(object, ConfigKey.MaxSeries);
+    this.maxSourceLabelValues = reader.integer(object, ConfigKey.MaxSourceLabelValues);
     this.tracing = new TracingSettings(reader.section(object, ConfigKey.Tracing, TRACING_KEYS), reader);
     this.spanExport = new SpanExportSettings(
       reader.section(object, ConfigKey.SpanExport, SPAN_EXPORT_KEYS),

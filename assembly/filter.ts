@@ -16,6 +16,7 @@
 import {
   ConfigResult,
   DEFAULT_MAX_SERIES,
+  DEFAULT_MAX_SOURCE_LABEL_VALUES,
   MAX_CONFIGURATION_BYTES,
   Settings,
   defaultSettings,
@@ -24,7 +25,7 @@ import {
 } from "./config";
 import { formatEntryMillis, parseEntryMillis } from "./entrystamp";
 import { HeaderScan, HeaderWants, scanHeaderPairs } from "./headerscan";
-import { HopCheck, HopVerdict, REJECT_MALFORMED, REJECT_UNTRUSTED, checkHop } from "./hop";
+import { HopCheck, HopStamp, HopVerdict, REJECT_MALFORMED, REJECT_UNTRUSTED, checkHop } from "./hop";
 import { HeaderMap, Host, LogLevel } from "./hostinterface";
 import {
   CONFIGURATION_LABEL,
@@ -85,6 +86,7 @@ import {
 } from "./properties";
 import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
 import { ColdStartFacts, Tracing } from "./tracing";
+import { SourceLabelBound } from "./sourcelabels";
 
 // --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
 
@@ -107,8 +109,21 @@ export class Vm {
   /** Every series this VM defined; each configuration sets the cap. */
   readonly registry: SeriesRegistry;
 
+  /** Source clusters and regions from hop stamps, bounded per VM (sourcelabels.ts). */
+  readonly sourceClusters: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
+  readonly sourceRegions: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
+
   constructor(public readonly host: Host) {
     this.registry = new SeriesRegistry(DEFAULT_MAX_SERIES, host);
+  }
+
+  /**
+   * Folds a trusted hop stamp's cluster and region beyond the bound, so invented values cannot
+   * fill the series cap; a dimension with a known list is bounded by it instead (hop.ts).
+   */
+  boundSourceLabels(stamp: HopStamp, settings: Settings): void {
+    if (settings.knownClusters.length == 0) stamp.cluster = this.sourceClusters.admit(stamp.cluster);
+    if (settings.knownRegions.length == 0) stamp.region = this.sourceRegions.admit(stamp.region);
   }
 
   onVmStart(): void {
@@ -250,6 +265,8 @@ export class Root {
     const vm = this.vm;
     this.settings = settings;
     vm.registry.maxSeries = settings.maxSeries;
+    vm.sourceClusters.limit = settings.maxSourceLabelValues;
+    vm.sourceRegions.limit = settings.maxSourceLabelValues;
     this.identity = resolveIdentity(facts, settings);
     this.positionKnown = false;
     const id = this.identity;
@@ -523,6 +540,7 @@ export class Stream {
         );
         this.hop = hop;
         if (hop.verdict == HopVerdict.Rejected) root.rejectStamp(hop.reason);
+        if (hop.verdict == HopVerdict.CrossCluster) root.vm.boundSourceLabels(hop.stamp!, settings);
         const stamp = hop.stamp;
         if (stamp != null && hop.verdict != HopVerdict.Rejected) this.sourceCluster = stamp.cluster;
         if (scan.has(root.slotEntry)) {

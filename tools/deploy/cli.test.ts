@@ -527,12 +527,12 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     expect(lines.slice(0, 5)).toEqual([
       "east (context ctx-east)",
       "  OK    Istio version    1.26.2 (supported: 1.20 to 1.30)",
-      "  OK    extraStatTags    all 13 labels the filter emits are listed",
+      `  OK    extraStatTags    all ${FILTER_METRIC_LABELS.length} labels the filter emits are listed`,
       "  OK    stats inclusion  Istio's built-in inclusion prefix 'wasm' exports the filter's wasmcustom.* stats",
       "west (context ctx-west)",
     ]);
     expect(lines[6]).toBe(
-      `  FAIL  extraStatTags    13 of 13 labels missing (${FILTER_METRIC_LABELS.join(", ")}): their values stay in the metric names`,
+      `  FAIL  extraStatTags    ${FILTER_METRIC_LABELS.length} of ${FILTER_METRIC_LABELS.length} labels missing (${FILTER_METRIC_LABELS.join(", ")}): their values stay in the metric names`,
     );
     expect(lines[7]).toBe(
       "        fix: add the missing labels to the mesh config, then restart the workloads (Knative: roll out a new revision); proxies read extraStatTags only when they start.",
