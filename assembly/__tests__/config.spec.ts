@@ -125,7 +125,7 @@ describe("parseSettings: refusals name the field, the value and what is expected
     expect<string>(errorOf('{"clusterName":"a"}')).toBe(
       "clusterName: unknown key; expected one of cluster, region, role, skipNonKnative, coldStartWindowSeconds, " +
         "coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
-        "maxSeries, tracing, spanExport, tickPeriodMs",
+        "maxSeries, maxSourceLabelValues, tracing, spanExport, tickPeriodMs",
     );
     expect<string>(errorOf('{"tracing":{"rate":1}}')).toBe(
       "tracing.rate: unknown key; expected one of enabled, targetSampledPerSecond, minProbability, " +
@@ -138,7 +138,7 @@ describe("parseSettings: refusals name the field, the value and what is expected
     expect<string>(errorOf('{"a;b\\n":1}')).toBe(
       '"a;b\\u000A": unknown key; expected one of cluster, region, role, skipNonKnative, coldStartWindowSeconds, ' +
         "coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
-        "maxSeries, tracing, spanExport, tickPeriodMs",
+        "maxSeries, maxSourceLabelValues, tracing, spanExport, tickPeriodMs",
     );
   });
 
@@ -306,7 +306,7 @@ describe("parseSettings: refusals name the field, the value and what is expected
     expect<string>(errorOf('{"maxSeries":1,"zzz":1}')).toBe(
       "zzz: unknown key; expected one of cluster, region, role, skipNonKnative, coldStartWindowSeconds, " +
         "coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
-        "maxSeries, tracing, spanExport, tickPeriodMs",
+        "maxSeries, maxSourceLabelValues, tracing, spanExport, tickPeriodMs",
     );
     expect<string>(errorOf('{"maxSeries":1,"cluster":"a b"}')).toBe(
       'cluster: "a b" is not allowed; expected 1 to 63 characters of A-Z a-z 0-9 _ . : / -',

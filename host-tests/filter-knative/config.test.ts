@@ -164,7 +164,7 @@ const INVALID: Array<[string, string]> = [
   ['{"tickPeriodMs":"1s"}', 'tickPeriodMs: "1s" is a string; expected an integer from 100 to 60000'],
   [
     '{"sampleRate":1}',
-    "sampleRate: unknown key; expected one of cluster, region, role, skipNonKnative, coldStartWindowSeconds, coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, maxSeries, tracing, spanExport, tickPeriodMs",
+    "sampleRate: unknown key; expected one of cluster, region, role, skipNonKnative, coldStartWindowSeconds, coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, maxSeries, maxSourceLabelValues, tracing, spanExport, tickPeriodMs",
   ],
   ["not json", "configuration: not JSON (unexpected character 'n' at offset 0); expected a JSON object"],
   ['["cluster"]', "configuration: an array is not allowed; expected a JSON object"],
@@ -260,6 +260,9 @@ const CORPUS: Array<[string, boolean]> = [
   ['{"maxSeries":15}', false],
   ['{"maxSeries":100000}', true],
   ['{"maxSeries":2000.5}', false],
+  ['{"maxSourceLabelValues":1}', true],
+  ['{"maxSourceLabelValues":0}', false],
+  ['{"maxSourceLabelValues":1001}', false],
   ['{"tracing":{}}', true],
   ['{"tracing":{"enabled":false,"targetSampledPerSecond":0}}', true],
   ['{"tracing":{"targetSampledPerSecond":100000.5}}', false],
