@@ -106,6 +106,8 @@ export class Vm {
   inboundRequests: i64 = 0;
   /** Node metadata, read once per VM (the first configuration). */
   nodeFacts: NodeFacts | null = null;
+  /** Header bytes read from the host since the last garbage collection (index.ts collects). */
+  headerBytesRead: i64 = 0;
   /** Every series this VM defined; each configuration sets the cap. */
   readonly registry: SeriesRegistry;
 
@@ -447,6 +449,7 @@ export class Stream {
     const position = this.root.resolvePosition();
     if (position == Position.None) return 0;
     const pairs = this.host.getHeaderPairs(HeaderMap.Request);
+    if (pairs != null) this.root.vm.headerBytesRead += pairs.byteLength;
     const scan =
       pairs != null
         ? scanHeaderPairs(changetype<usize>(pairs), <u32>pairs.byteLength, this.root.wants, KWT_PREFIX)
