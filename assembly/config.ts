@@ -28,6 +28,8 @@ export const MAX_CONFIGURATION_BYTES: i32 = 65536;
 
 /** `maxSeries` when the configuration does not set it; also the cap before any valid configuration. */
 export const DEFAULT_MAX_SERIES: i32 = <i32>KEY_DEFAULT[ConfigKey.MaxSeries];
+/** `maxSourceLabelValues` when not set; also the bound before any valid configuration. */
+export const DEFAULT_MAX_SOURCE_LABEL_VALUES: i32 = <i32>KEY_DEFAULT[ConfigKey.MaxSourceLabelValues];
 /** How deep a configuration may nest (it needs 3 levels; the bound stops a recursion bomb). */
 const MAX_CONFIGURATION_DEPTH: i32 = 16;
 /** Longest value quoted back in an error message. */
@@ -421,6 +423,7 @@ export class Settings {
   readonly knownClusters: string[];
   readonly knownRegions: string[];
   readonly maxSeries: i32;
+  readonly maxSourceLabelValues: i32;
   readonly tracing: TracingSettings;
   readonly spanExport: SpanExportSettings;
   readonly tickPeriodMs: i32;
@@ -453,12 +456,34 @@ export class Settings {
     this.knownClusters = reader.labelValues(object, ConfigKey.KnownClusters);
     this.knownRegions = reader.labelValues(object, ConfigKey.KnownRegions);
     this.maxSeries = reader.integer(object, ConfigKey.MaxSeries);
+    this.maxSourceLabelValues = reader.integer(object, ConfigKey.MaxSourceLabelValues);
     this.tracing = new TracingSettings(reader.section(object, ConfigKey.Tracing, TRACING_KEYS), reader);
     this.spanExport = new SpanExportSettings(
       reader.section(object, ConfigKey.SpanExport, SPAN_EXPORT_KEYS),
       reader,
     );
     this.tickPeriodMs = reader.integer(object, ConfigKey.TickPeriodMs);
+    distinctHeaderNames(this.entryHeader, this.hopHeader, this.podHeader, reader);
+  }
+}
+
+/**
+ * The three stamp headers must differ: with two under one name the filter would read one stamp as
+ * the other and strip or overwrite it.
+ */
+function distinctHeaderNames(entry: string, hop: string, pod: string, reader: ConfigReader): void {
+  const expected = "entryHeader, hopHeader and podHeader to be three different names";
+  const entryField = KEY_FIELDS[ConfigKey.EntryHeader];
+  if (hop == entry)
+    reader.fail(KEY_FIELDS[ConfigKey.HopHeader], jsonQuote(hop) + " is also " + entryField, expected);
+  if (pod == entry)
+    reader.fail(KEY_FIELDS[ConfigKey.PodHeader], jsonQuote(pod) + " is also " + entryField, expected);
+  if (pod == hop) {
+    reader.fail(
+      KEY_FIELDS[ConfigKey.PodHeader],
+      jsonQuote(pod) + " is also " + KEY_FIELDS[ConfigKey.HopHeader],
+      expected,
+    );
   }
 }
 
@@ -498,6 +523,60 @@ export function parseSettings(text: string): ConfigResult {
   const settings = new Settings(root, reader);
   if (reader.error.length > 0) return new ConfigResult(null, reader.error);
   return new ConfigResult(settings, "");
+}
+
+/**
+ * Parses the configuration's bytes: they must be well-formed UTF-8 (RFC 8259, section 8.1), or the
+ * text would be read with replacement characters in it.
+ */
+export function parseConfigurationBytes(bytes: ArrayBuffer): ConfigResult {
+  const invalidAt = firstInvalidUtf8(changetype<usize>(bytes), bytes.byteLength);
+  if (invalidAt >= 0) {
+    return new ConfigResult(
+      null,
+      "configuration: byte " + invalidAt.toString() + " is not valid UTF-8; expected UTF-8 text (RFC 8259)",
+    );
+  }
+  return parseSettings(String.UTF8.decode(bytes));
+}
+
+/**
+ * The offset of the first byte that is not part of a well-formed UTF-8 sequence (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF); -1 when all `length` bytes are.
+ */
+export function firstInvalidUtf8(start: usize, length: i32): i32 {
+  let i = 0;
+  while (i < length) {
+    const lead = <u32>load<u8>(start + i);
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    let count = 0;
+    // The allowed range of the second byte (RFC 3629, section 4), which excludes overlong forms,
+    // surrogates and code points above U+10FFFF; later bytes are 0x80..0xBF.
+    let low: u32 = 0x80;
+    let high: u32 = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) count = 1;
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      count = 2;
+      if (lead == 0xe0) low = 0xa0;
+      else if (lead == 0xed) high = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      count = 3;
+      if (lead == 0xf0) low = 0x90;
+      else if (lead == 0xf4) high = 0x8f;
+    } else return i;
+    if (i + count >= length) return i;
+    for (let k = 1; k <= count; k++) {
+      const next = <u32>load<u8>(start + i + k);
+      const from = k == 1 ? low : 0x80;
+      const to = k == 1 ? high : 0xbf;
+      if (next < from || next > to) return i;
+    }
+    i += count + 1;
+  }
+  return -1;
 }
 
 /** The refusal of a configuration too large to parse (the glue does not even read its bytes). */

@@ -17,15 +17,17 @@
 import {
   ConfigResult,
   DEFAULT_MAX_SERIES,
+  DEFAULT_MAX_SOURCE_LABEL_VALUES,
   MAX_CONFIGURATION_BYTES,
   Settings,
+  defaultSettings,
   oversizedConfigurationError,
-  parseSettings,
+  parseConfigurationBytes,
 } from "./config";
 import { logColdStart, logErrorKind, logHop } from "./accesslog";
 import { formatEntryMillis, parseEntryMillis } from "./entrystamp";
 import { HeaderScan, HeaderWants, scanHeaderPairs } from "./headerscan";
-import { HopCheck, HopVerdict, REJECT_MALFORMED, REJECT_UNTRUSTED, checkHop } from "./hop";
+import { HopCheck, HopStamp, HopVerdict, REJECT_MALFORMED, REJECT_UNTRUSTED, checkHop } from "./hop";
 import { HeaderMap, Host, LogLevel } from "./hostinterface";
 import {
   CONFIGURATION_LABEL,
@@ -62,6 +64,7 @@ import {
   COLD_STARTS,
   COLD_STARTS_UNTIMED,
   CONFIG_REJECTED,
+  CONFIG_VALID,
   ERRORS,
   INVOCATIONS,
   REQUEST_DURATION,
@@ -77,6 +80,7 @@ import {
   PATH_DESTINATION_PORT,
   PATH_GRPC_STATUS,
   PATH_MTLS,
+  PATH_PLUGIN_ROOT_ID,
   PATH_REQUEST_DURATION,
   PATH_RESPONSE_CODE,
   PATH_RESPONSE_CODE_DETAILS,
@@ -88,6 +92,7 @@ import {
 } from "./properties";
 import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
 import { ColdStartFacts, Tracing } from "./tracing";
+import { SourceLabelBound } from "./sourcelabels";
 
 // --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
 
@@ -107,11 +112,35 @@ export class Vm {
   inboundRequests: i64 = 0;
   /** Node metadata, read once per VM (the first configuration). */
   nodeFacts: NodeFacts | null = null;
+  /** Header bytes read from the host since the last garbage collection (index.ts collects). */
+  headerBytesRead: i64 = 0;
+  /**
+   * The VM's own health series (kwt_config_rejected_total, defined at VM start before any root
+   * exists); every other series belongs to a root's registry.
+   */
+  readonly registry: SeriesRegistry;
 
-  constructor(public readonly host: Host) {}
+  /** Source clusters and regions from hop stamps, bounded per VM (sourcelabels.ts). */
+  readonly sourceClusters: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
+  readonly sourceRegions: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
+
+  constructor(public readonly host: Host) {
+    this.registry = new SeriesRegistry(DEFAULT_MAX_SERIES, host);
+  }
+
+  /**
+   * Folds a trusted hop stamp's cluster and region beyond the bound, so invented values cannot
+   * fill the series cap; a dimension with a known list is bounded by it instead (hop.ts).
+   */
+  boundSourceLabels(stamp: HopStamp, settings: Settings): void {
+    if (settings.knownClusters.length == 0) stamp.cluster = this.sourceClusters.admit(stamp.cluster);
+    if (settings.knownRegions.length == 0) stamp.region = this.sourceRegions.admit(stamp.region);
+  }
 
   onVmStart(): void {
     if (this.startMs < 0) this.startMs = this.host.nowMilliseconds();
+    // Defined before any configuration, so Prometheus sees the counter born at 0.
+    this.registry.fixed(CONFIG_REJECTED, []);
   }
 
   /** Reads the node's identity once, from the first property layout that has a node id. */
@@ -172,6 +201,8 @@ export class Root {
    * outbound listeners, old and new configuration during an update) never spend each other's cap.
    */
   readonly registry: SeriesRegistry;
+  /** This root's kwt_config_valid series (0: not defined yet). */
+  private configValidId: u32 = 0;
   /** Hop stamps and cross-cluster metrics for this configuration. */
   crossCluster: CrossCluster | null = null;
   /** Trace context and span export for this configuration. */
@@ -211,23 +242,43 @@ export class Root {
     this.registry = new SeriesRegistry(DEFAULT_MAX_SERIES, vm.host);
   }
 
+  /**
+   * Always accepts: a refused configuration must not fail requests (Envoy answers 500 to every
+   * request of a plugin whose on_configure returned false). The root keeps its own last valid
+   * settings, or runs on the defaults; the error is logged once and kwt_config_valid says so.
+   */
   onConfigure(size: u32): bool {
     const vm = this.vm;
     let result: ConfigResult;
     if (size > <u32>MAX_CONFIGURATION_BYTES) {
       result = new ConfigResult(null, oversizedConfigurationError(size));
     } else {
-      result = parseSettings(vm.host.readPluginConfiguration(size));
-    }
-    const settings = result.settings;
-    if (settings == null) {
-      vm.host.log(LogLevel.Error, "kwt: invalid configuration: " + result.error);
-      this.registry.increment(this.registry.fixed(CONFIG_REJECTED, []));
-      return false;
+      result = parseConfigurationBytes(vm.host.readPluginConfiguration(size));
     }
     if (vm.nodeFacts == null) vm.nodeFacts = vm.readNodeFacts();
-    this.apply(settings, vm.nodeFacts!);
+    let settings = result.settings;
+    if (settings == null) {
+      vm.host.log(LogLevel.Error, "kwt: invalid configuration: " + result.error + this.fallbackNote());
+      vm.registry.increment(vm.registry.fixed(CONFIG_REJECTED, []));
+      if (this.settings == null) settings = defaultSettings();
+    }
+    this.reportConfigValid(result.settings != null);
+    if (settings != null) this.apply(settings, vm.nodeFacts!);
     return true;
+  }
+
+  private fallbackNote(): string {
+    return this.settings != null ? "; keeping the last valid configuration" : "; running with the defaults";
+  }
+
+  /** kwt_config_valid for this root, labelled with its root id (read once). */
+  private reportConfigValid(valid: bool): void {
+    const registry = this.registry;
+    if (this.configValidId == 0) {
+      const rootId = this.vm.host.getPropertyString(PATH_PLUGIN_ROOT_ID);
+      this.configValidId = registry.fixed(CONFIG_VALID, [rootId != null ? rootId : ""]);
+    }
+    registry.record(this.configValidId, valid ? 1 : 0);
   }
 
   private apply(settings: Settings, facts: NodeFacts): void {
@@ -235,6 +286,8 @@ export class Root {
     this.settings = settings;
     if (this.tracing != null) this.tracing!.stopReporting();
     this.registry.maxSeries = settings.maxSeries;
+    vm.sourceClusters.limit = settings.maxSourceLabelValues;
+    vm.sourceRegions.limit = settings.maxSourceLabelValues;
     this.identity = resolveIdentity(facts, settings);
     this.positionKnown = false;
     const id = this.identity;
@@ -442,6 +495,7 @@ export class Stream {
     if (position == Position.None) return 0;
     if (position == Position.Inbound && this.root.skipsWorkload()) return 0;
     const pairs = this.host.getHeaderPairs(HeaderMap.Request);
+    if (pairs != null) this.root.vm.headerBytesRead += pairs.byteLength;
     const scan =
       pairs != null
         ? scanHeaderPairs(changetype<usize>(pairs), <u32>pairs.byteLength, this.root.wants, KWT_PREFIX)
@@ -559,6 +613,7 @@ export class Stream {
         );
         this.hop = hop;
         if (hop.verdict == HopVerdict.Rejected) root.rejectStamp(hop.reason);
+        if (hop.verdict == HopVerdict.CrossCluster) root.vm.boundSourceLabels(hop.stamp!, settings);
         const stamp = hop.stamp;
         if (stamp != null && hop.verdict != HopVerdict.Rejected) this.sourceCluster = stamp.cluster;
         if (scan.has(root.slotEntry)) {

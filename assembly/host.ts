@@ -149,13 +149,15 @@ export class ProxyWasmHost extends Host {
     logLine(level, message);
   }
 
-  readPluginConfiguration(size: u32): string {
-    if (size == 0) return "";
+  readPluginConfiguration(size: u32): ArrayBuffer {
+    const none = new ArrayBuffer(0);
+    if (size == 0) return none;
     clearOut();
     if (imports.proxy_get_buffer_bytes(BUFFER_PLUGIN_CONFIGURATION, 0, size, outPointer, outSize) != OK) {
-      return "";
+      return none;
     }
-    return adoptHostString();
+    const bytes = adoptHostBuffer();
+    return bytes != null ? bytes : none;
   }
 
   setTickPeriod(milliseconds: u32): void {

@@ -44,8 +44,8 @@ export abstract class Host extends MetricHost {
   /** Wall-clock time in ms since the epoch (0 if the host refuses). */
   abstract nowMilliseconds(): i64;
   abstract log(level: LogLevel, message: string): void;
-  /** The plugin configuration text of `size` bytes; only readable during proxy_on_configure. */
-  abstract readPluginConfiguration(size: u32): string;
+  /** The plugin configuration's `size` bytes (empty when unreadable); only during proxy_on_configure. */
+  abstract readPluginConfiguration(size: u32): ArrayBuffer;
   /** How often proxy_on_tick runs for the root context being configured. */
   abstract setTickPeriod(milliseconds: u32): void;
   /**

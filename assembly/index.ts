@@ -61,11 +61,15 @@ export function proxy_on_http_call_response(
 }
 
 export function proxy_on_request_headers(contextId: u32, _headers: u32, _endOfStream: u32): i32 {
-  return streams.has(contextId) ? streams.get(contextId).onRequestHeaders() : CONTINUE;
+  const action = streams.has(contextId) ? streams.get(contextId).onRequestHeaders() : CONTINUE;
+  collectIfHeaderHeavy();
+  return action;
 }
 
 export function proxy_on_response_headers(contextId: u32, _headers: u32, _endOfStream: u32): i32 {
-  return streams.has(contextId) ? streams.get(contextId).onResponseHeaders() : CONTINUE;
+  const action = streams.has(contextId) ? streams.get(contextId).onResponseHeaders() : CONTINUE;
+  collectIfHeaderHeavy();
+  return action;
 }
 
 export function proxy_on_log(contextId: u32): void {
@@ -87,12 +91,29 @@ export function proxy_on_delete(contextId: u32): void {
 // automatic collection, so no shadow stack and no GC work inside callbacks (the incremental
 // runtime's instrumentation nearly doubles the module). Instead the heap is collected here, at the
 // end of a top-level callback where no managed reference is on the stack, every so many streams
-// and ticks; the garbage of that many requests stays small.
+// and ticks (the garbage of that many requests stays small), and after so many header bytes read.
 const COLLECT_EVERY: i32 = 64;
 let sinceCollect: i32 = 0;
 
 function collectSometimes(): void {
   if (++sinceCollect < COLLECT_EVERY) return;
+  collect();
+}
+
+/**
+ * The minimal runtime never collects when an allocation fails: it grows memory, doubling it. So
+ * garbage must not wait for stream ends, which open streams never reach: header bytes read since
+ * the last collection (their copies and decoded values are most of a request's garbage) are
+ * collected once they pass HEADER_BYTES_PER_COLLECTION.
+ */
+const HEADER_BYTES_PER_COLLECTION: i64 = 256 * 1024;
+
+function collectIfHeaderHeavy(): void {
+  if (vm.headerBytesRead >= HEADER_BYTES_PER_COLLECTION) collect();
+}
+
+function collect(): void {
   sinceCollect = 0;
+  vm.headerBytesRead = 0;
   __collect();
 }

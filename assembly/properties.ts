@@ -51,3 +51,5 @@ export const PATH_RESPONSE_FLAGS = propertyPath(["response", "flags"]);
 export const PATH_GRPC_STATUS = propertyPath(["response", "grpc_status"]);
 export const PATH_DESTINATION_PORT = propertyPath(["destination", "port"]);
 export const PATH_REQUEST_DURATION = propertyPath(["request", "duration"]);
+/** The plugin's root id (Istio: the WasmPlugin's pluginName), read once per root. */
+export const PATH_PLUGIN_ROOT_ID = propertyPath(["plugin_root_id"]);

@@ -58,9 +58,11 @@ export function isTraceStateValue(value: string): bool {
 
 /**
  * Parses all tracestate header values of a request, in order, as one list. Returns null when the
- * list is invalid (a malformed member or more than 32 members): the whole header is then
- * discarded, as the conformance suite expects. Empty and whitespace-only members are skipped; a
- * repeated key keeps its first (leftmost) occurrence. An absent or empty header gives an empty list.
+ * list is invalid (a malformed member or more than 32 list-members): the whole header is then
+ * discarded, as the conformance suite expects. Empty and whitespace-only list-members are allowed
+ * but count towards the 32, as in the spec's grammar (`list-member 0*31( OWS "," OWS list-member )`),
+ * so parsing stops at the 33rd whatever the header's size. A repeated key keeps its first
+ * (leftmost) occurrence. An absent or empty header gives an empty list.
  */
 export function parseTraceState(values: string[]): TraceStateMember[] | null {
   const members = new Array<TraceStateMember>();
@@ -68,13 +70,14 @@ export function parseTraceState(values: string[]): TraceStateMember[] | null {
   for (let v = 0; v < values.length; v++) {
     const text = unchecked(values[v]);
     let start = 0;
+    if (text.length == 0) continue;
     while (start <= text.length) {
+      if (++count > MAX_TRACESTATE_MEMBERS) return null;
       let end = text.indexOf(",", start);
       if (end < 0) end = text.length;
       const member = trimOptionalWhitespace(text.substring(start, end));
       start = end + 1;
       if (member.length == 0) continue;
-      if (++count > MAX_TRACESTATE_MEMBERS) return null;
       const equals = member.indexOf("=");
       if (equals < 0) return null;
       const key = member.substring(0, equals);

@@ -1,4 +1,11 @@
-import { MAX_CONFIGURATION_BYTES, RoleSetting, isHeaderName, parseSettings } from "../config";
+import {
+  MAX_CONFIGURATION_BYTES,
+  RoleSetting,
+  firstInvalidUtf8,
+  isHeaderName,
+  parseConfigurationBytes,
+  parseSettings,
+} from "../config";
 
 function repeat(text: string, count: i32): string {
   let out = "";
@@ -121,7 +128,7 @@ describe("parseSettings: refusals name the field, the value and what is expected
     expect<string>(errorOf('{"clusterName":"a"}')).toBe(
       "clusterName: unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, coldStartWindowSeconds, " +
         "coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
-        "maxSeries, tracing, spanExport, tickPeriodMs",
+        "maxSeries, maxSourceLabelValues, tracing, spanExport, tickPeriodMs",
     );
     expect<string>(errorOf('{"tracing":{"rate":1}}')).toBe(
       "tracing.rate: unknown key; expected one of enabled, targetSampledPerSecond, minProbability, " +
@@ -134,7 +141,7 @@ describe("parseSettings: refusals name the field, the value and what is expected
     expect<string>(errorOf('{"a;b\\n":1}')).toBe(
       '"a;b\\u000A": unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, coldStartWindowSeconds, ' +
         "coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
-        "maxSeries, tracing, spanExport, tickPeriodMs",
+        "maxSeries, maxSourceLabelValues, tracing, spanExport, tickPeriodMs",
     );
   });
 
@@ -317,11 +324,27 @@ describe("parseSettings: refusals name the field, the value and what is expected
     );
   });
 
+  it("refuses two stamp headers under one name, the default's included", () => {
+    const expected = "; expected entryHeader, hopHeader and podHeader to be three different names";
+    expect<string>(errorOf('{"hopHeader":"x-a","entryHeader":"x-a"}')).toBe(
+      'hopHeader: "x-a" is also entryHeader' + expected,
+    );
+    expect<string>(errorOf('{"podHeader":"x-kwt-entry"}')).toBe(
+      'podHeader: "x-kwt-entry" is also entryHeader' + expected,
+    );
+    expect<string>(errorOf('{"podHeader":"x-kwt-hop"}')).toBe(
+      'podHeader: "x-kwt-hop" is also hopHeader' + expected,
+    );
+    expect(
+      parseSettings('{"podHeader":"x-a","hopHeader":"x-b","entryHeader":"x-c"}').settings,
+    ).not.toBeNull();
+  });
+
   it("reports the first problem: unknown keys, then fields in documented order", () => {
     expect<string>(errorOf('{"maxSeries":1,"zzz":1}')).toBe(
       "zzz: unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, coldStartWindowSeconds, " +
         "coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
-        "maxSeries, tracing, spanExport, tickPeriodMs",
+        "maxSeries, maxSourceLabelValues, tracing, spanExport, tickPeriodMs",
     );
     expect<string>(errorOf('{"maxSeries":1,"cluster":"a b"}')).toBe(
       'cluster: "a b" is not allowed; expected 1 to 63 characters of A-Z a-z 0-9 _ . : / -',
@@ -363,5 +386,48 @@ describe("name checks", () => {
     expect<bool>(isHeaderName("1abc")).toBe(false);
     expect<bool>(isHeaderName("x_kwt")).toBe(false);
     expect<bool>(isHeaderName("a" + repeat("b", 64))).toBe(false);
+  });
+});
+
+/** The bytes of `codes` (each 0..255). */
+function bytesOf(codes: i32[]): ArrayBuffer {
+  const out = new Uint8Array(codes.length);
+  for (let i = 0; i < codes.length; i++) out[i] = <u8>codes[i];
+  return out.buffer;
+}
+
+function invalidAt(codes: i32[]): i32 {
+  const bytes = bytesOf(codes);
+  return firstInvalidUtf8(changetype<usize>(bytes), bytes.byteLength);
+}
+
+describe("configuration bytes: well-formed UTF-8 only (RFC 3629)", () => {
+  it("accepts ASCII and 2-, 3- and 4-byte sequences at their edges", () => {
+    expect<i32>(invalidAt([0x7b, 0x7d])).toBe(-1);
+    expect<i32>(invalidAt([0xc2, 0x80, 0xdf, 0xbf])).toBe(-1);
+    expect<i32>(invalidAt([0xe0, 0xa0, 0x80, 0xed, 0x9f, 0xbf, 0xef, 0xbf, 0xbf])).toBe(-1);
+    expect<i32>(invalidAt([0xf0, 0x90, 0x80, 0x80, 0xf4, 0x8f, 0xbf, 0xbf])).toBe(-1);
+  });
+
+  it("refuses stray continuation bytes, overlong forms, surrogates, code points past U+10FFFF, cut sequences", () => {
+    expect<i32>(invalidAt([0x61, 0x80])).toBe(1);
+    expect<i32>(invalidAt([0xc0, 0xaf])).toBe(0);
+    expect<i32>(invalidAt([0xc1, 0xbf])).toBe(0);
+    expect<i32>(invalidAt([0xe0, 0x9f, 0xbf])).toBe(0);
+    expect<i32>(invalidAt([0xed, 0xa0, 0x80])).toBe(0);
+    expect<i32>(invalidAt([0xf0, 0x8f, 0xbf, 0xbf])).toBe(0);
+    expect<i32>(invalidAt([0xf4, 0x90, 0x80, 0x80])).toBe(0);
+    expect<i32>(invalidAt([0xf5, 0x80, 0x80, 0x80])).toBe(0);
+    expect<i32>(invalidAt([0x61, 0xe2, 0x82])).toBe(1);
+    expect<i32>(invalidAt([0xe2, 0x28, 0xa1])).toBe(0);
+  });
+
+  it("parses well-formed bytes and refuses the rest with the offset", () => {
+    expect(parseConfigurationBytes(String.UTF8.encode('{"cluster":"east"}')).settings).not.toBeNull();
+    const result = parseConfigurationBytes(bytesOf([0x7b, 0x7d, 0xff]));
+    expect(result.settings).toBeNull();
+    expect<string>(result.error).toBe(
+      "configuration: byte 2 is not valid UTF-8; expected UTF-8 text (RFC 8259)",
+    );
   });
 });

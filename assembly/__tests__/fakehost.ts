@@ -50,6 +50,8 @@ export class FakeHost extends Host {
   response: HeaderList = new HeaderList();
   nowMs: i64 = 1_700_000_000_000;
   configuration: string = "";
+  /** When set, the configuration's bytes as given (e.g. not UTF-8), instead of `configuration`. */
+  configurationBytes: ArrayBuffer | null = null;
   tickPeriodMs: u32 = 0;
   /** What httpCall answers: a token, or -1 (refused). */
   httpCallToken: i64 = -1;
@@ -138,9 +140,11 @@ export class FakeHost extends Host {
     this.logs.push(message);
   }
 
-  readPluginConfiguration(size: u32): string {
+  readPluginConfiguration(size: u32): ArrayBuffer {
     this.calls.push("get_buffer_bytes");
-    return <u32>String.UTF8.byteLength(this.configuration) == size ? this.configuration : "";
+    const raw = this.configurationBytes;
+    const bytes = raw != null ? raw : String.UTF8.encode(this.configuration);
+    return <u32>bytes.byteLength == size ? bytes : new ArrayBuffer(0);
   }
 
   setTickPeriod(milliseconds: u32): void {

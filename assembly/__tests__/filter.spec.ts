@@ -1,5 +1,6 @@
 // The glue (root and stream contexts) driven through an in-memory host: what one request at the
-// revision pod's inbound sidecar records, that a probe records nothing, a refused configuration,
+// revision pod's inbound sidecar records, that a probe records nothing, a refused configuration
+// (kept per root, never failing),
 // and both Envoy property layouts.
 
 import { Root, Stream, Vm } from "../filter";
@@ -19,6 +20,16 @@ function revisionPodHost(node: string, listenerDirection: string): FakeHost {
   host.integers.set(listenerDirection, 1);
   host.integers.set("destination.port", 8012); // queue-proxy's serving port
   return host;
+}
+
+/** kwt_config_valid of the root whose id is `kwt`. */
+const CONFIG_VALID_KWT = "root_id=.=kwt;.;kwt_config_valid";
+
+/** Gives `root` this configuration; what on_configure returned. */
+function reconfigure(host: FakeHost, root: Root, configuration: string): bool {
+  host.configuration = configuration;
+  host.logs = [];
+  return root.onConfigure(<u32>String.UTF8.byteLength(configuration));
 }
 
 function configured(host: FakeHost, configuration: string): Root {
@@ -98,17 +109,70 @@ describe("inbound sidecar of a revision pod", () => {
 });
 
 describe("configuration", () => {
-  it("refuses an invalid configuration: one error line naming the field, counted, no streams", () => {
+  it("runs an invalid first configuration on the defaults: one error line, counted, gauge 0", () => {
     const host = revisionPodHost("xds.node", "xds.listener_direction");
-    const root = new Root(new Vm(host));
+    host.strings.set("plugin_root_id", "kwt");
+    const vm = new Vm(host);
+    vm.onVmStart();
+    expect<i64>(host.metric("kwt_config_rejected_total")).toBe(0);
+    const root = new Root(vm);
     host.configuration = '{"coldStartWindowSeconds": 0}';
-    expect<bool>(root.onConfigure(<u32>String.UTF8.byteLength(host.configuration))).toBe(false);
+    expect<bool>(root.onConfigure(<u32>String.UTF8.byteLength(host.configuration))).toBe(true);
     expect<string[]>(host.logs).toStrictEqual([
-      "kwt: invalid configuration: coldStartWindowSeconds: 0 is out of range; expected an integer from 1 to 3600",
+      "kwt: invalid configuration: coldStartWindowSeconds: 0 is out of range; expected an integer from 1 to 3600; running with the defaults",
     ]);
     expect<LogLevel>(host.logLevels[0]).toBe(LogLevel.Error);
     expect<i64>(host.metric("kwt_config_rejected_total")).toBe(1);
-    expect<Stream | null>(root.createStream()).toBeNull();
+    expect<i64>(host.metric(CONFIG_VALID_KWT)).toBe(0);
+    exchange(host, root, "", "", 200);
+    expect<i32>(host.seriesOf("knative_invocations_total").length).toBe(1);
+  });
+
+  it("keeps the root's last valid configuration when a later one is invalid", () => {
+    const host = revisionPodHost("xds.node", "xds.listener_direction");
+    host.strings.set("plugin_root_id", "kwt");
+    const root = configured(host, '{"cluster": "west"}');
+    expect<i64>(host.metric(CONFIG_VALID_KWT)).toBe(1);
+    expect<bool>(reconfigure(host, root, '{"cluster": "west", "maxSeries": 1}')).toBe(true);
+    expect<i64>(host.metric(CONFIG_VALID_KWT)).toBe(0);
+    expect<string>(host.logs[0]).toBe(
+      "kwt: invalid configuration: maxSeries: 1 is out of range; expected an integer from 16 to 100000; keeping the last valid configuration",
+    );
+    exchange(host, root, "", "", 200);
+    expect<bool>(
+      host.seriesOf("knative_invocations_total")[0].includes("destination_cluster=.=west;.;"),
+    ).toBe(true);
+    reconfigure(host, root, "{}");
+    expect<i64>(host.metric(CONFIG_VALID_KWT)).toBe(1);
+  });
+
+  it("never falls back to another root's configuration", () => {
+    const host = revisionPodHost("xds.node", "xds.listener_direction");
+    const vm = new Vm(host);
+    host.strings.set("plugin_root_id", "kwt-a");
+    const first = new Root(vm);
+    reconfigure(host, first, '{"cluster": "west"}');
+    host.strings.set("plugin_root_id", "kwt-b");
+    const second = new Root(vm);
+    reconfigure(host, second, '{"cluster": "x y"}');
+    expect<i64>(host.metric("root_id=.=kwt-a;.;kwt_config_valid")).toBe(1);
+    expect<i64>(host.metric("root_id=.=kwt-b;.;kwt_config_valid")).toBe(0);
+    exchange(host, second, "", "", 200);
+    const series = host.seriesOf("knative_invocations_total");
+    expect<i32>(series.length).toBe(1);
+    expect<bool>(series[0].includes("destination_cluster=.=east;.;")).toBe(true);
+  });
+
+  it("refuses bytes that are not UTF-8, naming the offset", () => {
+    const host = revisionPodHost("xds.node", "xds.listener_direction");
+    const root = new Root(new Vm(host));
+    const bytes = Uint8Array.wrap(String.UTF8.encode('{"cluster":"ab"}'));
+    bytes[13] = 0xc0;
+    host.configurationBytes = bytes.buffer;
+    expect<bool>(root.onConfigure(<u32>bytes.length)).toBe(true);
+    expect<string>(host.logs[0]).toBe(
+      "kwt: invalid configuration: configuration: byte 13 is not valid UTF-8; expected UTF-8 text (RFC 8259); running with the defaults",
+    );
   });
 
   it("sets the tick period the configuration asks for", () => {

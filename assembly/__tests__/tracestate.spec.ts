@@ -90,6 +90,17 @@ describe("parseTraceState: valid lists", () => {
     expect<i32>(members("foo=" + repeat("v", 256))[0].value.length).toBe(256);
   });
 
+  it("counts empty list-members towards the 32: the 33rd discards the list, however long the header", () => {
+    let empties = "";
+    for (let i = 0; i < 31; i++) empties += " \t,";
+    expect<string | null>(normalised([empties + "foo=1"])).toBe("foo=1");
+    expect(parseTraceState([empties + "foo=1,"])).toBeNull();
+    let huge = "";
+    for (let i = 0; i < 20000; i++) huge += " \t,";
+    expect(parseTraceState([huge])).toBeNull();
+    expect(parseTraceState(["foo=1", empties + " "])).toBeNull();
+  });
+
   it("accepts 32 members across headers", () => {
     let a = "";
     for (let i = 1; i <= 10; i++) a += (i > 1 ? "," : "") + "bar" + pad2(i) + "=" + pad2(i);

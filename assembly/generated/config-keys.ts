@@ -17,6 +17,7 @@ export enum ConfigKey {
   KnownClusters,
   KnownRegions,
   MaxSeries,
+  MaxSourceLabelValues,
   TracingEnabled,
   TracingTargetSampledPerSecond,
   TracingMinProbability,
@@ -55,6 +56,7 @@ export const KEY_NAMES: StaticArray<string> = [
   "knownClusters",
   "knownRegions",
   "maxSeries",
+  "maxSourceLabelValues",
   "enabled",
   "targetSampledPerSecond",
   "minProbability",
@@ -90,6 +92,7 @@ export const KEY_FIELDS: StaticArray<string> = [
   "knownClusters",
   "knownRegions",
   "maxSeries",
+  "maxSourceLabelValues",
   "tracing.enabled",
   "tracing.targetSampledPerSecond",
   "tracing.minProbability",
@@ -111,18 +114,18 @@ export const KEY_FIELDS: StaticArray<string> = [
 ];
 /** Integer and number keys: the lowest value. */
 export const KEY_LOW: StaticArray<f64> = [
-  0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 16.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-  0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 100.0, 100.0,
+  0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 16.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+  0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 100.0, 100.0,
 ];
 /** Integer and number keys: the highest value; array keys: the most items. */
 export const KEY_HIGH: StaticArray<f64> = [
-  0.0, 0.0, 0.0, 0.0, 16.0, 3600.0, 10000.0, 0.0, 0.0, 0.0, 0.0, 64.0, 64.0, 100000.0, 0.0, 100000.0, 1.0,
-  1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 10000.0, 1000.0, 10.0, 60000.0, 60000.0,
+  0.0, 0.0, 0.0, 0.0, 16.0, 3600.0, 10000.0, 0.0, 0.0, 0.0, 0.0, 64.0, 64.0, 100000.0, 1000.0, 0.0, 100000.0,
+  1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 10000.0, 1000.0, 10.0, 60000.0, 60000.0,
 ];
 /** Bool (0 or 1), integer and number keys: the default. */
 export const KEY_DEFAULT: StaticArray<f64> = [
-  0.0, 0.0, 0.0, 1.0, 0.0, 120.0, 20.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2000.0, 1.0, 5.0, 0.001, 1.0, 1.0, 0.0,
-  0.0, 0.0, 0.0, 0.0, 0.0, 512.0, 128.0, 3.0, 5000.0, 1000.0,
+  0.0, 0.0, 0.0, 1.0, 0.0, 120.0, 20.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2000.0, 32.0, 1.0, 5.0, 0.001, 1.0, 1.0,
+  0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 512.0, 128.0, 3.0, 5000.0, 1000.0,
 ];
 /** String keys: the default ("" when it comes from the node); array keys: the default items, comma-separated. */
 export const KEY_DEFAULT_TEXT: StaticArray<string> = [
@@ -136,6 +139,7 @@ export const KEY_DEFAULT_TEXT: StaticArray<string> = [
   "x-kwt-entry",
   "x-kwt-hop",
   "x-kwt-pod",
+  "",
   "",
   "",
   "",
@@ -159,6 +163,7 @@ export const KEY_DEFAULT_TEXT: StaticArray<string> = [
 ];
 /** Number keys: what a message says is expected. */
 export const KEY_EXPECTED: StaticArray<string> = [
+  "",
   "",
   "",
   "",
@@ -207,6 +212,7 @@ export const TOP_LEVEL_KEYS: StaticArray<string> = [
   "knownClusters",
   "knownRegions",
   "maxSeries",
+  "maxSourceLabelValues",
   "tracing",
   "spanExport",
   "tickPeriodMs",

@@ -138,3 +138,6 @@ export const SERIES_OVERFLOW = new MetricFamily("kwt_series_overflow_total", Met
 
 /** kwt_config_rejected_total: configurations refused. */
 export const CONFIG_REJECTED = new MetricFamily("kwt_config_rejected_total", MetricKind.Counter, []);
+
+/** kwt_config_valid: 1 when the configuration in force is the one given, 0 when it was refused. */
+export const CONFIG_VALID = new MetricFamily("kwt_config_valid", MetricKind.Gauge, ["root_id"]);

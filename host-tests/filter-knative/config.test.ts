@@ -1,6 +1,8 @@
-// Configuration: every invalid field is refused by proxy_on_configure with one log line naming the
-// field, the value and what was expected; no configuration text makes the module trap; and the
-// filter and deploy/filter-config.schema.json accept and reject the same inputs.
+// Configuration: every invalid field is reported with one error line naming the field, the value
+// and what was expected, and never fails a request: proxy_on_configure accepts, the root runs on
+// the defaults (or its last valid settings) and kwt_config_valid says 0; no configuration text
+// makes the module trap; and the filter and deploy/filter-config.schema.json accept and reject the
+// same inputs.
 
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -8,25 +10,59 @@ import { fileURLToPath } from "node:url";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 
-import { type ConfigurationRejection } from "../harness/plugin.js";
-import { StatStore } from "../harness/stats.js";
-import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
-import { loadProxy, metricValue, proxyOptions } from "./setup.js";
-import { Plugin } from "../harness/plugin.js";
+import { LogLevel } from "../harness/types.js";
+import { REQUEST, REV, loadProxy, metricValue, onEachWorker } from "./setup.js";
 
 const schemaPath = fileURLToPath(new URL("../../deploy/filter-config.schema.json", import.meta.url));
 const schema: unknown = JSON.parse(readFileSync(schemaPath, "utf8"));
 const validate = new Ajv({ $data: true, strict: true }).compile(schema as object);
 
-/** Loads an inbound sidecar with this configuration text; the rejection, or null when accepted. */
-async function refusal(config: string, stats?: StatStore): Promise<ConfigurationRejection | null> {
-  const plugin = await Plugin.load(proxyOptions({ layout: "xds", position: "inbound", config }), stats);
-  plugin.close();
-  return plugin.rejection ?? null;
+const CONFIG_VALID = 'kwt_config_valid{root_id="kwt"}';
+const FALLBACK = "; running with the defaults";
+
+interface Configured {
+  /** The filter's log lines in the worker's VM, with their levels. */
+  lines: Array<{ level: LogLevel; message: string }>;
+  /** kwt_config_valid of the root. */
+  valid: number | undefined;
+  rejected: number | undefined;
+  /** Whether a request on each worker went through afterwards (no local reply) and was counted. */
+  served: boolean;
 }
 
-function kwtLines(error: ConfigurationRejection): string[] {
-  return error.logs.map((record) => record.message).filter((message) => message.startsWith("kwt"));
+/** Loads an inbound sidecar with this configuration, sends one request per worker, and reads what it says. */
+async function configure(config: string | Uint8Array): Promise<Configured> {
+  const plugin = await loadProxy({ layout: "xds", position: "inbound", config });
+  try {
+    let localReplies = 0;
+    onEachWorker(plugin, () => {
+      const stream = plugin.createStream({ mtls: true });
+      if (stream.onRequestHeaders(REQUEST, true).localReply !== undefined) localReplies++;
+      stream.onResponseHeaders([[":status", "200"]], true);
+      stream.end({});
+    });
+    const invocations = metricValue(
+      plugin,
+      `knative_invocations_total{${REV},source_cluster="",response_code_class="2xx"}`,
+    );
+    return {
+      lines: plugin.logs.filter((record) => record.vm === 0 && record.message.startsWith("kwt")),
+      valid: metricValue(plugin, CONFIG_VALID),
+      rejected: metricValue(plugin, "kwt_config_rejected_total{}"),
+      served: localReplies === 0 && invocations === plugin.workerCount,
+    };
+  } finally {
+    plugin.close();
+  }
+}
+
+/** The error line of a refused configuration, or null when it was accepted. */
+async function refusal(config: string | Uint8Array): Promise<string | null> {
+  const outcome = await configure(config);
+  if (outcome.valid === 1) return null;
+  expect(outcome.valid).toBe(0);
+  expect(outcome.lines.map((line) => line.level)).toEqual([LogLevel.Error]);
+  return outcome.lines[0]!.message;
 }
 
 /** [configuration, the field's part of the log line]. */
@@ -131,24 +167,33 @@ const INVALID: Array<[string, string]> = [
   ['{"tickPeriodMs":"1s"}', 'tickPeriodMs: "1s" is a string; expected an integer from 100 to 60000'],
   [
     '{"sampleRate":1}',
-    "sampleRate: unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, coldStartWindowSeconds, coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, maxSeries, tracing, spanExport, tickPeriodMs",
+    "sampleRate: unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, coldStartWindowSeconds, coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, maxSeries, maxSourceLabelValues, tracing, spanExport, tickPeriodMs",
   ],
   ["not json", "configuration: not JSON (unexpected character 'n' at offset 0); expected a JSON object"],
   ['["cluster"]', "configuration: an array is not allowed; expected a JSON object"],
 ];
 
 describe("invalid configuration", () => {
-  it.each(INVALID)("refuses %s with one line naming the field", async (config, message) => {
-    const error = await refusal(config);
-    expect(error).not.toBeNull();
-    expect(error?.message).toContain("proxy_on_configure returned false");
-    expect(kwtLines(error!)).toEqual([`kwt: invalid configuration: ${message}`]);
+  it.each(INVALID)("reports %s with one error line naming the field", async (config, message) => {
+    expect(await refusal(config)).toBe(`kwt: invalid configuration: ${message}${FALLBACK}`);
   });
 
-  it("counts the refusal in kwt_config_rejected_total", async () => {
-    const stats = new StatStore({ extraStatTags: [...FILTER_METRIC_LABELS] });
-    await refusal('{"maxSeries":1}', stats);
-    expect(stats.prometheusText()).toContain("kwt_config_rejected_total{} 1\n");
+  it("never fails a request: the root runs with the defaults, counted, kwt_config_valid 0", async () => {
+    const outcome = await configure('{"maxSeries":1}');
+    // Envoy's canary VM and each of the two workers' VMs refuse it (one shared stats store).
+    expect(outcome).toMatchObject({ valid: 0, rejected: 3, served: true });
+  });
+
+  it("refuses bytes that are not UTF-8 and two stamp headers under one name", async () => {
+    const bytes = new TextEncoder().encode('{"cluster":"east"}');
+    bytes[12] = 0xff;
+    expect(await refusal(bytes)).toBe(
+      `kwt: invalid configuration: configuration: byte 12 is not valid UTF-8; expected UTF-8 text (RFC 8259)${FALLBACK}`,
+    );
+    expect(await refusal('{"hopHeader":"x-kwt-pod"}')).toBe(
+      'kwt: invalid configuration: podHeader: "x-kwt-pod" is also hopHeader; expected entryHeader, hopHeader and podHeader to be three different names' +
+        FALLBACK,
+    );
   });
 
   it("never traps, whatever the text: huge, deeply nested, binary, unterminated", async () => {
@@ -161,23 +206,20 @@ describe("invalid configuration", () => {
       '{"a":' + "1".repeat(10_000) + "}",
     ];
     for (const text of texts) {
-      const error = await refusal(text);
-      expect(error?.message).toContain("proxy_on_configure returned false");
-      const lines = kwtLines(error!);
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^kwt: invalid configuration: (configuration|a): .*; expected /);
+      const line = await refusal(text);
+      expect(line).toMatch(
+        /^kwt: invalid configuration: (configuration|a): .*; expected .*; running with the defaults$/,
+      );
     }
-    const huge = await refusal('{"cluster":"' + "a".repeat(70_000) + '"}');
-    expect(kwtLines(huge!)).toEqual([
-      "kwt: invalid configuration: configuration: 70014 bytes is too large; expected at most 65536 bytes",
-    ]);
+    expect(await refusal('{"cluster":"' + "a".repeat(70_000) + '"}')).toBe(
+      `kwt: invalid configuration: configuration: 70014 bytes is too large; expected at most 65536 bytes${FALLBACK}`,
+    );
   });
 
-  it("accepts an empty configuration and {}", async () => {
+  it("accepts an empty configuration and {}, the rejected counter born at 0", async () => {
     expect(await refusal("")).toBeNull();
     expect(await refusal("{}")).toBeNull();
-    const plugin = await loadProxy({ layout: "legacy", position: "inbound", config: "" });
-    expect(metricValue(plugin, "kwt_config_rejected_total{}")).toBeUndefined();
+    expect(await configure("")).toMatchObject({ lines: [], valid: 1, rejected: 0 });
   });
 });
 
@@ -230,6 +272,9 @@ const CORPUS: Array<[string, boolean]> = [
   ['{"maxSeries":15}', false],
   ['{"maxSeries":100000}', true],
   ['{"maxSeries":2000.5}', false],
+  ['{"maxSourceLabelValues":1}', true],
+  ['{"maxSourceLabelValues":0}', false],
+  ['{"maxSourceLabelValues":1001}', false],
   ['{"tracing":{}}', true],
   ['{"tracing":{"enabled":false,"targetSampledPerSecond":0}}', true],
   ['{"tracing":{"targetSampledPerSecond":100000.5}}', false],

@@ -30,7 +30,7 @@ export type Position = "gateway" | "outbound" | "inbound";
 /** A property layout alone, or an Envoy version (its stream ends and its layout). */
 export type ProxySetup = ({ layout: PropertyLayout } | { envoy: string }) & {
   position: Position;
-  config?: Record<string, unknown> | string;
+  config?: Record<string, unknown> | string | Uint8Array;
   node?: NodeIdentity;
   clock?: ManualClock;
 };
@@ -61,7 +61,10 @@ export function proxyOptions(setup: ProxySetup): PluginOptions {
   const node = setup.node ?? (setup.position === "gateway" ? gatewayNode() : revisionNode());
   return {
     wasm: FILTER_WASM,
-    pluginConfig: typeof setup.config === "string" ? setup.config : JSON.stringify(setup.config ?? {}),
+    pluginConfig:
+      typeof setup.config === "string" || setup.config instanceof Uint8Array
+        ? setup.config
+        : JSON.stringify(setup.config ?? {}),
     ...("envoy" in setup ? { envoy: setup.envoy } : { propertyLayout: setup.layout }),
     direction: setup.position === "inbound" ? "inbound" : "outbound",
     node,

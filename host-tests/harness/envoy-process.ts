@@ -153,7 +153,8 @@ function vmKeyOf(options: ListenerPluginOptions): string {
 function pluginKeyOf(identity: PluginIdentity): string {
   const scope = identity.layoutScope;
   const direction = scope.direction === "inbound" ? "INBOUND" : "OUTBOUND";
-  const configuration = new TextDecoder().decode(identity.pluginConfig);
+  // One character per byte: configurations that are not UTF-8 keep distinct keys.
+  const configuration = Buffer.from(identity.pluginConfig).toString("latin1");
   return `${scope.rootId}||${configuration}||${scope.pluginName}||${direction}`;
 }
 
@@ -296,7 +297,10 @@ export class EnvoyProcess {
         rootId,
         vmId: options.vmId ?? "",
       },
-      pluginConfig: encoder.encode(options.pluginConfig ?? ""),
+      pluginConfig:
+        options.pluginConfig instanceof Uint8Array
+          ? options.pluginConfig
+          : encoder.encode(options.pluginConfig ?? ""),
       vmConfig: encoder.encode(options.vmConfig ?? ""),
     };
   }

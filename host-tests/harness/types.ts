@@ -80,8 +80,11 @@ export interface LogRecord {
 export interface PluginOptions {
   /** The compiled module. */
   wasm: Uint8Array;
-  /** Plugin configuration as the module reads it in proxy_on_configure (JSON text; "" means size 0). */
-  pluginConfig?: string;
+  /**
+   * Plugin configuration as the module reads it in proxy_on_configure (JSON text, sent as UTF-8;
+   * "" means size 0), or its bytes exactly as given (e.g. not UTF-8).
+   */
+  pluginConfig?: string | Uint8Array;
   /** VM configuration (proxy_on_vm_start). */
   vmConfig?: string;
   /** plugin_root_id (Istio: WasmPlugin.pluginName). Default "kwt". */

@@ -199,7 +199,17 @@ export function alertSpecs(profile: RuleProfile = PRODUCTION_PROFILE): AlertSpec
       expr: `${configRejectsIn15m} > 0`,
       signals: [configRejectsIn15m],
       summary: `kwt filter refused its configuration on ${POD_WHERE}`,
-      description: `proxy_on_configure refused a configuration on ${POD_WHERE} in the last 15 minutes: the proxy keeps the previous configuration, or runs without the filter if it never loaded. The proxy log has a line starting 'kwt: invalid configuration:'.`,
+      description: `The filter refused a configuration on ${POD_WHERE} in the last 15 minutes: it keeps its last valid configuration, or runs with the defaults if it never had one; no request fails because of it. The proxy log has a line starting 'kwt: invalid configuration:'.`,
+    },
+    {
+      name: "KwtConfigNotInForce",
+      group: "kwt.filter",
+      severity: "warning",
+      for: w("1m"),
+      expr: `${FILTER_METRICS.configValid} == 0`,
+      signals: [FILTER_METRICS.configValid],
+      summary: `kwt filter on ${POD_WHERE} is not running the configuration it was given`,
+      description: `The filter's root {{ $labels.root_id }} on ${POD_WHERE} refused the configuration it was given and runs on its last valid one or the defaults (kwt_config_valid is 0). The proxy log has a line starting 'kwt: invalid configuration:'.`,
     },
     {
       name: "KwtWasmModuleFetchFailing",

@@ -24,6 +24,7 @@ export const FILTER_METRIC_LABELS = [
   "reason",
   "sampled",
   "position",
+  "root_id",
 ] as const;
 
 /** The filter's metric families by catalog id, as Prometheus names them. */
@@ -47,6 +48,7 @@ export const FILTER_METRICS = {
   spansDropped: "kwt_spans_dropped_total",
   seriesOverflow: "kwt_series_overflow_total",
   configRejected: "kwt_config_rejected_total",
+  configValid: "kwt_config_valid",
 } as const;
 
 /**

@@ -73,9 +73,11 @@ export function populateFilterStats(store: StatStore, problems = 3n): void {
   store.gauge(filterStatName(FILTER_METRICS.samplers, { position: "outbound" })).set(2n);
   count(FILTER_METRICS.spansExported);
   count(FILTER_METRICS.spansDropped, { reason: "queue_full" });
-  // The filter's own health counters (at zero for a healthy proxy: the series exist, nothing to alert on).
+  // The filter's own health series (zero refusals, configuration valid for a healthy proxy: the series
+  // exist, nothing to alert on).
   store.counter(filterStatName(FILTER_METRICS.seriesOverflow, {})).add(problems);
   store.counter(filterStatName(FILTER_METRICS.configRejected, {})).add(problems);
+  store.gauge(filterStatName(FILTER_METRICS.configValid, { root_id: "kwt" })).set(problems > 0n ? 0n : 1n);
   // Envoy's own lifecycle stats of the V8 runtime (stats_handler.h: wasm.<runtime>.created/active).
   store.counter("wasm.envoy.wasm.runtime.v8.created").add(2n);
   store.gauge("wasm.envoy.wasm.runtime.v8.active").set(2n);
