@@ -96,6 +96,8 @@ interface Waiting {
   arrivedMs: number;
   /** Held because the revision had no ready pod (a cold start), or waiting for capacity. */
   reason: "no-ready-pod" | "capacity";
+  /** Still waiting once the activator's dispatch at arrival ran: it really queued. */
+  queued: boolean;
   truth: RequestTruth | undefined;
 }
 
@@ -140,8 +142,12 @@ export class HttpActivator {
     }
     if (truth !== undefined) truth.viaActivator = true;
     const reason = ready.length === 0 ? "no-ready-pod" : "capacity";
-    this.waiting.push({ request, response, arrivedMs: Date.now(), reason, truth });
+    const entry: Waiting = { request, response, arrivedMs: Date.now(), reason, queued: false, truth };
+    this.waiting.push(entry);
     this.drain();
+    // Decided by whether it was dispatched at once, not by the clock: two reads of Date.now() a
+    // microsecond apart can straddle a millisecond and make an instant dispatch look like a wait.
+    entry.queued = this.waiting.includes(entry);
     if (this.pods.length === 0) this.addPod(this.options.delays.coldStartMs);
     else if (this.waiting.length > 0 && reason === "capacity") this.addPod(this.options.delays.scaleUpMs);
   }
@@ -173,7 +179,7 @@ export class HttpActivator {
       const waitedMs = Date.now() - next.arrivedMs;
       if (next.truth !== undefined) {
         if (next.reason === "no-ready-pod") next.truth.coldStartMs = waitedMs;
-        else if (waitedMs > 0) next.truth.queueWaitMs = waitedMs;
+        else if (next.queued) next.truth.queueWaitMs = waitedMs;
       }
       pod.inFlight++;
       const done = () => {
