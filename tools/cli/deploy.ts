@@ -5,7 +5,6 @@ import { gatewayWarning } from "../deploy/gateway-coverage.js";
 import { checkRegistry } from "../deploy/registry-check.js";
 import { renderClusterDocuments, renderClusterFiles } from "../deploy/render.js";
 import { rollout, type RolloutResult, type RolloutRow } from "../deploy/rollout.js";
-import { dockerConfigPath, loadCredentials } from "../oci/auth.js";
 import { booleanFlag, parseArgs, stringFlag, UsageError, type ParsedArgs } from "./args.js";
 import {
   IMAGE_FLAGS,
@@ -24,7 +23,15 @@ import {
   runOptions,
   type ClusterRow,
 } from "./cluster-report.js";
-import { EXIT_FAILURE, EXIT_OK, projectRoot, type Command } from "./command.js";
+import { EXIT_FAILURE, EXIT_OK, InputError, projectRoot, type Command } from "./command.js";
+import {
+  CREDENTIALS_NOTE,
+  REGISTRY_FLAGS,
+  REGISTRY_FLAGS_USAGE,
+  registryAccess,
+  retryPolicy,
+  type RegistryAccess,
+} from "./registry-flags.js";
 
 /** --dry-run: to stdout (one cluster only: piped to kubectl it must not land on the wrong one) or to DIR. */
 function printDryRun(prepared: Prepared, outputDir: string | undefined): number {
@@ -44,16 +51,19 @@ function printDryRun(prepared: Prepared, outputDir: string | undefined): number 
 
 async function registryProblems(prepared: Prepared, args: ParsedArgs, timeoutMs: number): Promise<string[]> {
   const { image } = prepared;
+  let access: RegistryAccess;
   try {
-    const credentials = await loadCredentials(image.registry, dockerConfigPath());
-    return await checkRegistry(image, prepared.plans[0]!.digest!, {
-      credentials,
-      plainHttp: booleanFlag(args, "plain-http"),
-      timeoutMs,
-    });
+    access = await registryAccess(args, image);
   } catch (error) {
+    // A wrong flag or an unreadable --ca-file is the command line's fault: say so as push does.
+    if (error instanceof UsageError || error instanceof InputError) throw error;
     return [`${image.registry}: cannot read the registry credentials: ${(error as Error).message}`];
   }
+  return await checkRegistry(image, prepared.plans[0]!.digest!, {
+    ...access,
+    timeoutMs,
+    retry: retryPolicy(args),
+  });
 }
 
 interface DeployRow extends ClusterRow, Omit<RolloutRow, "result"> {
@@ -65,8 +75,9 @@ export const deployCommand: Command = {
   summary:
     "render, validate, check (registry, server-side dry run) and server-side apply the filter's WasmPlugin to every cluster",
   usage: `Usage: kwt deploy --clusters FILE [--image REF] [--digest sha256:...] [--force] [--keep-going]
-                  [--plain-http] [--cluster NAME]... [--concurrency N] [--timeout SECONDS]
-                  [-o json|yaml]
+                  [--cluster NAME]... [--concurrency N] [--timeout SECONDS] [-o json|yaml]
+                  [--plain-http | --insecure | --ca-file PEM] [--username U --password-stdin]
+                  [--retries N]
        kwt deploy --clusters FILE --dry-run [--output-dir DIR] [--cluster NAME]...
 
 For each cluster in FILE renders a WasmPlugin (pinned digest, failStrategy FAIL_OPEN, phase STATS,
@@ -74,7 +85,8 @@ pluginConfig = the file's config merged with the cluster's, checked against the 
 and, when configured, its pull Secret; validates every manifest against Istio 1.20's and 1.30's
 CRD schemas. Nothing is applied anywhere if any manifest is invalid. Then, before touching any
 cluster, checks that the registry has the image: the pinned digest, and the tag pointing at it
-(with the credentials kwt push uses: Docker's config.json). Then a server-side dry run
+(reached and authenticated as kwt push does: the same registry flags, else Docker's
+config.json). Then a server-side dry run
 (dryRun=All) on every cluster, so each cluster's own CRD schema and admission webhooks decide;
 if one refuses or cannot be reached, nothing is applied anywhere unless --keep-going. Then
 server-side apply (field manager kwt) to all clusters at once. Rerunning converges, also after a
@@ -91,8 +103,12 @@ ${IMAGE_FLAGS_USAGE}
                        updated, its content redacted.
   --force              take over fields another field manager owns (after a conflict)
   --keep-going         apply to the clusters whose dry run passed even if others refused
-  --plain-http         talk HTTP, not HTTPS, to a registry that is not on loopback
 ${OUTPUT_FLAGS_USAGE}
+
+The registry check:
+${REGISTRY_FLAGS_USAGE}
+
+${CREDENTIALS_NOTE}
 
 ${KUBECONFIG_NOTE}
 
@@ -107,7 +123,7 @@ command line.`,
     "output-dir": "string",
     force: "boolean",
     "keep-going": "boolean",
-    "plain-http": "boolean",
+    ...REGISTRY_FLAGS,
   },
   async run(argv) {
     const args = parseArgs(argv, this.flags);

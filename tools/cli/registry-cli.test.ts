@@ -23,7 +23,7 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-describe("kwt push / inspect over HTTPS with the registry's own CA", () => {
+describe("kwt push / inspect / deploy over HTTPS with the registry's own CA", () => {
   let registry: RunningRegistry;
   let ca: string;
   beforeAll(async () => {
@@ -121,6 +121,43 @@ describe("kwt push / inspect over HTTPS with the registry's own CA", () => {
         module: { sha256: moduleSha256, abi: "0.2.0" },
       },
     });
+  });
+
+  it("deploy's registry check reaches the registry as push does: --ca-file and --username/--password-stdin", async () => {
+    // Runs after the push test above, which put kwt/tls:v1 in the registry.
+    const clusters = path.join(scratch, "tls", "clusters.yaml");
+    await writeFile(
+      clusters,
+      `image: oci://${registry.host}/kwt/tls:v1\nclusters:\n  - { name: east, context: ctx-east, region: us-east1 }\n`,
+    );
+    const absent = `sha256:${"0".repeat(64)}`;
+    const deploy = (extra: string[], stdin = "") =>
+      runKwt(
+        ["deploy", "--clusters", clusters, "--digest", absent, "--retries", "0", ...extra],
+        env,
+        60_000,
+        stdin,
+      );
+
+    // With the registry's CA and the user: the registry answers, and the check names what it said.
+    const reached = await deploy(["--ca-file", ca, "--username", "pusher", "--password-stdin"], "s3cret\n");
+    expect(reached.code).toBe(1);
+    expect(reached.stderr).toContain("kwt deploy: nothing applied anywhere; the registry check failed:");
+    expect(reached.stderr).toContain(`${registry.host}/kwt/tls@${absent} is not in the registry (404`);
+    expect(reached.stderr).toMatch(/kwt\/tls:v1 points at sha256:[0-9a-f]{64}, not the pinned/);
+
+    // --insecure reaches it too; without the user the registry asks for one.
+    const insecure = await deploy(["--insecure", "--username", "pusher", "--password-stdin"], "s3cret\n");
+    expect(insecure.code).toBe(1);
+    expect(insecure.stderr).toContain(`${registry.host}/kwt/tls@${absent} is not in the registry (404`);
+    const anonymous = await deploy(["--ca-file", ca]);
+    expect(anonymous.code).toBe(1);
+    expect(anonymous.stderr).not.toContain("is not in the registry");
+    expect(anonymous.stderr).toMatch(/401|credentials|log in|user name/i);
+
+    const mixed = await deploy(["--plain-http", "--ca-file", ca]);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toMatch(/^kwt deploy: --plain-http talks no TLS/);
   });
 
   it("refuses a certificate no given CA signed, and TLS flags beside --plain-http", async () => {

@@ -1,18 +1,25 @@
 /**
  * Before kwt deploy touches a cluster: is the pinned image in the registry? Asked with the
- * credentials `kwt push` uses (Docker's config.json), as a HEAD of the manifest by digest, and of
+ * transport, trust and credentials `kwt push` uses (its registry flags, else Docker's config.json), as a HEAD of the manifest by digest, and of
  * the tag: sidecars pull by the WasmPlugin's url and refuse a module whose manifest digest is not
  * the pinned sha256, so a tag moved to another image breaks the rollout as surely as a missing one.
  */
 import { repositoryScope, type Credentials } from "../oci/auth.js";
 import { ACCEPTED_MANIFESTS } from "../oci/pull.js";
-import { describeResponse, RegistryClient, type RegistryResponse } from "../oci/registry-client.js";
+import {
+  describeResponse,
+  RegistryClient,
+  type RegistryResponse,
+  type RegistryTls,
+} from "../oci/registry-client.js";
 import type { RetryPolicy } from "../oci/retry.js";
 import type { OciImage } from "./image-ref.js";
 
 export interface RegistryCheckOptions {
   credentials?: Credentials;
   plainHttp?: boolean;
+  /** --insecure / --ca-file, as kwt push takes them. */
+  tls?: RegistryTls;
   timeoutMs?: number;
   retry?: RetryPolicy;
 }
@@ -64,6 +71,7 @@ export async function askRegistry(
   const client = new RegistryClient(image, {
     credentials: options.credentials,
     plainHttp: options.plainHttp,
+    ...(options.tls ? { tls: options.tls } : {}),
     timeoutMs: options.timeoutMs,
     retry: options.retry,
     scopes: [repositoryScope(image.repository, ["pull"])],
