@@ -152,7 +152,7 @@ export const DASHBOARD_ROWS: RowSpec[] = [
       {
         title: "Cold starts per minute",
         description:
-          "Requests that waited in the activator for a new pod (a young sidecar VM seeing activator traffic), per revision. Recorded by the revision pod's inbound sidecar.",
+          "Requests that waited in the activator for a new pod (a young sidecar VM seeing activator traffic), per revision. A series first scraped after its cold starts (a new pod's) counts its first value.",
         kind: "timeseries",
         unit: "cpm",
         width: 12,
