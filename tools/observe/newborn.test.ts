@@ -22,7 +22,7 @@ import { TEST_PROFILE } from "../dashboards/alerts.js";
 import { DASHBOARD_ROWS, substituteVariables } from "../dashboards/grafana.js";
 import { FILTER_METRICS } from "../dashboards/metrics.js";
 import { durationSeconds, metricNamesIn } from "../dashboards/promql.js";
-import { delay, INSTALL_HINT, missingBinaries, type CentralEngine, type Sample } from "./engines.js";
+import { CENTRAL_ENGINES, INSTALL_HINT, realEngineTest, waitFor, type Sample } from "./engines.js";
 import { ObservePipeline } from "./pipeline.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -43,7 +43,6 @@ const GATEWAY_SCRAPES_BEFORE = 3;
  * sample (measured 9 s here), so the alert comes 15 to 25 s after the pod's first scrape.
  */
 const STEP_TIMEOUT_MS = 30_000;
-const POLL_MS = 250;
 
 interface PlayedScaleFromZero {
   /** The gateway's exposition before the burst (what the agent scrapes first) and after it. */
@@ -107,16 +106,6 @@ async function target(text: () => string | undefined): Promise<{ address: string
   return { address: `${bound.host}:${bound.port}`, close: () => closeServer(server) };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + STEP_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await delay(POLL_MS);
-  }
-  throw new Error(`${what} within ${STEP_TIMEOUT_MS} ms`);
-}
-
 /** The "Cold starts" row's queries that read the cold-start count or its duration histogram. */
 function coldStartPanelQueries(metric: string): Array<{ title: string; expr: string }> {
   const row = DASHBOARD_ROWS.find((candidate) => candidate.title === "Cold starts");
@@ -129,14 +118,8 @@ function coldStartPanelQueries(metric: string): Array<{ title: string; expr: str
 
 const sumOf = (samples: Sample[]): number => samples.reduce((sum, s) => sum + Number(s.value[1]), 0);
 
-const STORES: CentralEngine[] = ["prometheus", "victoria-metrics"];
-
-describe.each(STORES)("a pod discovered after its cold starts, %s central store", (store) => {
-  const missing = missingBinaries(store);
-  const skip = missing.length > 0 && !process.env.CI;
-  const title = skip
-    ? `skipped: ${missing.join(", ")} not installed; ${INSTALL_HINT}`
-    : "agent, test-profile rules, Alertmanager";
+describe.each(CENTRAL_ENGINES)("a pod discovered after its cold starts, %s central store", (store) => {
+  const { missing, skip, title } = realEngineTest(store, "agent, test-profile rules, Alertmanager");
 
   describe.skipIf(skip)(title, () => {
     let scenario: PlayedScaleFromZero;
@@ -187,7 +170,7 @@ describe.each(STORES)("a pod discovered after its cold starts, %s central store"
         }
         expect(scenario.measuredColdStarts).toBeGreaterThanOrEqual(20);
 
-        await until("the gateway scraped from the start", async () => {
+        await waitFor("the gateway scraped from the start", STEP_TIMEOUT_MS, async () => {
           const up = await pipeline.query(
             `count_over_time(up{pod="istio-ingressgateway-1"}[1m]) >= ${GATEWAY_SCRAPES_BEFORE}`,
           );
@@ -207,10 +190,14 @@ describe.each(STORES)("a pod discovered after its cold starts, %s central store"
           return count;
         };
         // Each proxy's series may become visible at its own scrape: wait for all of them.
-        const shown = await until("the cold starts on the 'Cold starts per minute' panel", async () => {
-          const count = await panelCount();
-          return count >= scenario.measuredColdStarts - 1e-6 ? count : undefined;
-        });
+        const shown = await waitFor(
+          "the cold starts on the 'Cold starts per minute' panel",
+          STEP_TIMEOUT_MS,
+          async () => {
+            const count = await panelCount();
+            return count >= scenario.measuredColdStarts - 1e-6 ? count : undefined;
+          },
+        );
         // Born at N and flat since: the panel reads N over the window, per minute.
         expect(shown).toBeCloseTo(scenario.measuredColdStarts, 6);
 
@@ -231,7 +218,7 @@ describe.each(STORES)("a pod discovered after its cold starts, %s central store"
         const alerts =
           store === "prometheus" ? ["KwtColdStartSpike", "KwtColdStartSlow"] : ["KwtColdStartSlow"];
         for (const alertname of alerts) {
-          const delivered = await until(`${alertname} delivered`, async () =>
+          const delivered = await waitFor(`${alertname} delivered`, STEP_TIMEOUT_MS, async () =>
             pipeline.delivered().find((alert) => alert.labels.alertname === alertname),
           );
           expect(delivered).toMatchObject({
