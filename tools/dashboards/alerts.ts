@@ -11,7 +11,7 @@ import {
   ISTIOD_METRICS,
   REVISION_LABELS,
 } from "./metrics.js";
-import { by, histogramQuantile, selector, sumRate } from "./promql.js";
+import { counterIncrease, histogramQuantile, sumIncrease, sumRate } from "./promql.js";
 
 export interface AlertSpec {
   name: string;
@@ -100,11 +100,16 @@ const POD_WHERE = "{{ $labels.namespace }}/{{ $labels.pod }} (cluster {{ $labels
 /** The alert rules with the windows and `for:` durations of `profile`. */
 export function alertSpecs(profile: RuleProfile = PRODUCTION_PROFILE): AlertSpec[] {
   const w = (d: Duration): string => profile.duration(d);
-  const coldStartsIn10m = `sum ${by(PER_REVISION)} (increase(${FILTER_METRICS.coldStarts}[${w("10m")}]))`;
+  const coldStartsIn10m = sumIncrease(FILTER_METRICS.coldStarts, [], PER_REVISION, w("10m"));
   const coldStartRate10m = sumRate(FILTER_METRICS.coldStarts, [], PER_REVISION, w("10m"));
   const coldStartRate6h = sumRate(FILTER_METRICS.coldStarts, [], PER_REVISION, w("6h"));
   const coldStartP95Seconds = `${histogramQuantile(0.95, FILTER_METRICS.coldStartDuration, [], PER_REVISION, w("30m"))} / 1000`;
-  const timedColdStartsIn30m = `sum ${by(PER_REVISION)} (increase(${FILTER_METRICS.coldStartDuration}_count[${w("30m")}]))`;
+  const timedColdStartsIn30m = sumIncrease(
+    `${FILTER_METRICS.coldStartDuration}_count`,
+    [],
+    PER_REVISION,
+    w("30m"),
+  );
   const applicationKinds = `error_kind=~"${APPLICATION_ERROR_KINDS.join("|")}"`;
   // A client going away (downstream_reset) is nobody's fault here; application errors alert apart.
   const platformErrorRate = sumRate(
@@ -116,10 +121,10 @@ export function alertSpecs(profile: RuleProfile = PRODUCTION_PROFILE): AlertSpec
   const applicationErrorRate = sumRate(FILTER_METRICS.errors, [applicationKinds], PER_REVISION, w("5m"));
   const invocationRate = sumRate(FILTER_METRICS.invocations, [], PER_REVISION, w("5m"));
   const hopP95 = histogramQuantile(0.95, FILTER_METRICS.crossClusterHopDuration, [], PER_PAIR, w("10m"));
-  const overflowIn10m = `increase(${FILTER_METRICS.seriesOverflow}[${w("10m")}])`;
-  const configRejectsIn15m = `increase(${FILTER_METRICS.configRejected}[${w("15m")}])`;
+  const overflowIn10m = counterIncrease(FILTER_METRICS.seriesOverflow, [], w("10m"));
+  const configRejectsIn15m = counterIncrease(FILTER_METRICS.configRejected, [], w("15m"));
   const fetchesIn15m = (matchers: string[]) =>
-    `increase(${ISTIO_AGENT_METRICS.wasmRemoteFetches}${selector(matchers)}[${w("15m")}])`;
+    counterIncrease(ISTIO_AGENT_METRICS.wasmRemoteFetches, matchers, w("15m"));
   const convergenceP99 = histogramQuantile(
     0.99,
     ISTIOD_METRICS.proxyConvergenceTime,

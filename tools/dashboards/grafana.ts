@@ -9,14 +9,29 @@ import {
   ISTIO_AGENT_METRICS,
   ISTIOD_METRICS,
 } from "./metrics.js";
-import { histogramQuantile, selector, sumRate, variableMatchers } from "./promql.js";
+import {
+  durationSeconds,
+  GRAFANA_RATE_INTERVAL,
+  GRAFANA_RATE_INTERVAL_MS,
+  histogramQuantile,
+  selector,
+  sumIncrease,
+  sumRate,
+  variableMatchers,
+} from "./promql.js";
 
 /** Grafana's own interval for rate(): at least four scrape intervals, adapted to the zoom. */
-export const RATE_INTERVAL = "$__rate_interval";
+export const RATE_INTERVAL = GRAFANA_RATE_INTERVAL;
 
-/** Grafana's substitutions for a query: every label variable "All" (`.*`), $__rate_interval `window`. */
+/**
+ * Grafana's substitutions for a query: every label variable "All" (`.*`), $__rate_interval `window`
+ * and $__rate_interval_ms its milliseconds.
+ */
 export function substituteVariables(expr: string, window: string): string {
-  return expr.replaceAll(RATE_INTERVAL, window).replace(/"\$[a-z_]+"/g, '".*"');
+  return expr
+    .replaceAll(GRAFANA_RATE_INTERVAL_MS, String(durationSeconds(window) * 1000))
+    .replaceAll(RATE_INTERVAL, window)
+    .replace(/"\$[a-z_]+"/g, '".*"');
 }
 
 /** The data source template variable every panel and query uses. */
@@ -137,7 +152,7 @@ export const DASHBOARD_ROWS: RowSpec[] = [
       {
         title: "Cold starts per minute",
         description:
-          "Requests that waited in the activator for a new pod (a young sidecar VM seeing activator traffic), per revision. Recorded by the revision pod's inbound sidecar.",
+          "Requests that waited in the activator for a new pod (a young sidecar VM seeing activator traffic), per revision. A series first scraped after its cold starts (a new pod's) counts its first value.",
         kind: "timeseries",
         unit: "cpm",
         width: 12,
@@ -419,7 +434,7 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         width: 6,
         queries: [
           {
-            expr: `sum by (cluster, region) (increase(${FILTER_METRICS.configRejected}${selector(PLACE)}[${RATE_INTERVAL}]))`,
+            expr: sumIncrease(FILTER_METRICS.configRejected, PLACE, [...PLACE_LABELS], RATE_INTERVAL),
             legend: "{{cluster}} rejected configurations",
           },
         ],

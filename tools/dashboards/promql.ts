@@ -1,6 +1,32 @@
 /** Small PromQL builders shared by the dashboard and the alert rules, so both ask the same questions. */
 import { sourceOfMetric } from "./metrics.js";
 
+/** Grafana's window for rate(): at least four scrape intervals, adapted to the zoom. */
+export const GRAFANA_RATE_INTERVAL = "$__rate_interval";
+/** The same window in milliseconds: a number Grafana substitutes, to divide by. */
+export const GRAFANA_RATE_INTERVAL_MS = "$__rate_interval_ms";
+
+const DURATION_UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3_600, d: 86_400 };
+
+/** Seconds in a PromQL duration such as `10s`, `5m` or `1h30m`. */
+export function durationSeconds(duration: string): number {
+  const parts = [...duration.matchAll(/(\d+)(ms|s|m|h|d)/g)];
+  if (parts.length === 0 || parts.map((part) => part[0]).join("") !== duration) {
+    throw new RangeError(`not a PromQL duration: '${duration}' (expected e.g. 30s, 5m, 6h)`);
+  }
+  return parts.reduce(
+    (sum, part) => sum + Number(part[1]) * (DURATION_UNIT_SECONDS[part[2] as string] as number),
+    0,
+  );
+}
+
+/** The window's length in seconds as PromQL: a number, or Grafana's milliseconds variable / 1000. */
+function windowSecondsExpr(window: string): string {
+  return window === GRAFANA_RATE_INTERVAL
+    ? `(${GRAFANA_RATE_INTERVAL_MS} / 1000)`
+    : String(durationSeconds(window));
+}
+
 /** `{a=~"x", b="y"}` from matcher strings; "" when there are none. */
 export function selector(matchers: readonly string[]): string {
   return matchers.length === 0 ? "" : `{${matchers.join(", ")}}`;
@@ -10,15 +36,53 @@ export function by(labels: readonly string[]): string {
   return `by (${labels.join(", ")})`;
 }
 
-/** `sum by (labels) (rate(metric{matchers}[window]))`; without labels a plain `sum(...)`. */
+/**
+ * How much each series of a counter grew over `window`, counting a series born inside the window
+ * from 0. The filter defines most series on their first event, on a new pod in its first
+ * milliseconds, seconds before Prometheus first scrapes it: the series' first sample already holds
+ * N, and `increase()` (which only sees growth between samples) gives 0 for it. So:
+ *
+ * - a series that existed at the window's start (`x offset w` finds it) grew by `increase(x[w])`;
+ * - any other series was born in the window from an unseen 0: it grew by its largest value in the
+ *   window (its last one, counters being monotonic).
+ *
+ * The two sides never hold the same series, so nothing is counted twice, and the newborn side does
+ * not use `increase()`, whose treatment of a series' first sample differs between engines
+ * (VictoriaMetrics guesses a start from 0 for small first values, Prometheus never does).
+ * Parenthesised: safe to use as an operand.
+ */
+export function counterIncrease(metric: string, matchers: readonly string[], window: string): string {
+  const series = `${metric}${selector(matchers)}`;
+  return `((increase(${series}[${window}]) and ${series} offset ${window}) or max_over_time(${series}[${window}]))`;
+}
+
+/** Per-second rate of each series over `window`, newborn series counted from 0 (counterIncrease). */
+export function counterRate(metric: string, matchers: readonly string[], window: string): string {
+  return `(${counterIncrease(metric, matchers, window)} / ${windowSecondsExpr(window)})`;
+}
+
+function grouped(labels: readonly string[]): string {
+  return labels.length === 0 ? "" : ` ${by(labels)}`;
+}
+
+/** `sum by (labels)` of counterIncrease; without labels a plain `sum`. */
+export function sumIncrease(
+  metric: string,
+  matchers: readonly string[],
+  labels: readonly string[],
+  window: string,
+): string {
+  return `sum${grouped(labels)} ${counterIncrease(metric, matchers, window)}`;
+}
+
+/** `sum by (labels)` of counterRate (a rate that counts newborn series); without labels a plain `sum`. */
 export function sumRate(
   metric: string,
   matchers: readonly string[],
   labels: readonly string[],
   window: string,
 ): string {
-  const grouping = labels.length === 0 ? "" : ` ${by(labels)}`;
-  return `sum${grouping} (rate(${metric}${selector(matchers)}[${window}]))`;
+  return `sum${grouped(labels)} ${counterRate(metric, matchers, window)}`;
 }
 
 /** Quantile `q` of an Envoy histogram family over `window`, per `labels`. */

@@ -14,6 +14,7 @@ import {
 } from "../testing/prometheus/shipped-expressions.js";
 import { RULES_FILE } from "./generated-files.js";
 import { ENVOY_METRICS, FILTER_METRICS, ISTIO_AGENT_METRICS, ISTIOD_METRICS } from "./metrics.js";
+import { durationSeconds } from "./promql.js";
 import {
   labelledWithPlace,
   startFixtureTargets,
@@ -42,6 +43,14 @@ describe("the shipped expressions", () => {
     expect(substituteVariables('sum(rate(x{a=~"$cluster", b=~"$namespace"}[$__rate_interval]))', "30s")).toBe(
       'sum(rate(x{a=~".*", b=~".*"}[30s]))',
     );
+    expect(
+      substituteVariables("max_over_time(x[$__rate_interval]) / ($__rate_interval_ms / 1000)", "30s"),
+    ).toBe("max_over_time(x[30s]) / (30000 / 1000)");
+  });
+
+  it("read PromQL durations as seconds, and refuse what is not one", () => {
+    expect(["250ms", "10s", "5m", "1h30m", "6h"].map(durationSeconds)).toEqual([0.25, 10, 300, 5400, 21600]);
+    expect(() => durationSeconds("5 m")).toThrow("not a PromQL duration: '5 m'");
   });
 
   it("name the labels their results must carry: grouping labels but le, and legend labels", () => {

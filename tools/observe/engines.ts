@@ -35,6 +35,46 @@ export function missingBinaries(store: CentralEngine): string[] {
   return binariesFor(store).filter((binary) => !existsSync(binary));
 }
 
+export const CENTRAL_ENGINES: readonly CentralEngine[] = ["prometheus", "victoria-metrics"];
+
+/**
+ * How a real-engine test runs for `store`: without its binaries it is skipped locally (its title
+ * names them) and fails under CI, where they must be installed.
+ */
+export function realEngineTest(
+  store: CentralEngine,
+  title: string,
+): { missing: string[]; skip: boolean; title: string } {
+  const missing = missingBinaries(store);
+  const skip = missing.length > 0 && !process.env.CI;
+  return {
+    missing,
+    skip,
+    title: skip ? `skipped: ${missing.join(", ")} not installed; ${INSTALL_HINT}` : title,
+  };
+}
+
+/** Polls `probe` until it returns a value; throws naming `what` (and the last error) after the timeout. */
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+  pollMs = 500,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await delay(pollMs);
+  }
+  throw new Error(`${what} within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ""}`);
+}
+
 export const INSTALL_HINT =
   "install them with: sudo apt-get install prometheus victoria-metrics prometheus-alertmanager " +
   "(Debian/Ubuntu; victoria-metrics brings vmagent and vmalert)";

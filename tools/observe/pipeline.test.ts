@@ -13,7 +13,7 @@ import {
   type FixtureTargets,
 } from "../testing/prometheus/metrics-fixture.js";
 import type { Place } from "./agents.js";
-import { delay, INSTALL_HINT, missingBinaries, type CentralEngine } from "./engines.js";
+import { CENTRAL_ENGINES, INSTALL_HINT, realEngineTest, waitFor } from "./engines.js";
 import { ObservePipeline, type ObservedCluster } from "./pipeline.js";
 import { recordingRules } from "./recording.js";
 
@@ -49,29 +49,8 @@ function clusterOf(fixtures: FixtureTargets, place: Place): ObservedCluster {
   };
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await delay(500);
-  }
-  throw new Error(`${what} within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ""}`);
-}
-
-const STORES: CentralEngine[] = ["prometheus", "victoria-metrics"];
-
-describe.each(STORES)("the %s central store", (store) => {
-  const missing = missingBinaries(store);
-  const skip = missing.length > 0 && !process.env.CI;
-  const title = skip
-    ? `skipped: ${missing.join(", ")} not installed; ${INSTALL_HINT}`
-    : "with agents, rules and Alertmanager";
+describe.each(CENTRAL_ENGINES)("the %s central store", (store) => {
+  const { missing, skip, title } = realEngineTest(store, "with agents, rules and Alertmanager");
 
   describe.skipIf(skip)(title, () => {
     let east: FixtureTargets;
@@ -89,14 +68,14 @@ describe.each(STORES)("the %s central store", (store) => {
         intervalSeconds: INTERVAL_SECONDS,
       });
       // Both clusters' data, over more than a rate window, and the recording rules evaluated.
-      await until("both clusters' series over 10 s in the central store", DATA_TIMEOUT_MS, async () => {
+      await waitFor("both clusters' series over 10 s in the central store", DATA_TIMEOUT_MS, async () => {
         const spans = await pipeline.query(
           "count by (cluster) (count_over_time(knative_invocations_total[15s]) >= 8)",
         );
         return spans.length === 2 ? spans : undefined;
       });
       const [recording] = recordingRules(TEST_PROFILE);
-      await until("the recording rules' results from both clusters", DATA_TIMEOUT_MS, async () => {
+      await waitFor("the recording rules' results from both clusters", DATA_TIMEOUT_MS, async () => {
         const recorded = await pipeline.query(`count by (cluster) (${recording?.record})`);
         return recorded.length === 2 ? recorded : undefined;
       });
@@ -136,7 +115,7 @@ describe.each(STORES)("the %s central store", (store) => {
       async () => {
         expect(pipeline.delivered()).toEqual([]);
         addSlowColdStarts(east.stats, SLOW_COLD_STARTS, SLOW_COLD_START_MS);
-        const slow = await until("KwtColdStartSlow delivered", DELIVERY_TIMEOUT_MS, async () =>
+        const slow = await waitFor("KwtColdStartSlow delivered", DELIVERY_TIMEOUT_MS, async () =>
           pipeline.delivered().find((alert) => alert.labels.alertname === "KwtColdStartSlow"),
         );
         expect(slow).toMatchObject({
