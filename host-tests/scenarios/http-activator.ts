@@ -218,8 +218,8 @@ export async function waitUntilReady(pod: HostPort): Promise<void> {
 }
 
 /**
- * queue-proxy in front of a pod's user container: answers the activator's probe (ready or not) and
- * the autoscaler's scrape itself and records them; any other request is the user container's, and
+ * queue-proxy in front of a pod's user container: answers the activator's probe (ready or not), the
+ * autoscaler's scrape and Prometheus's scrape itself and records them; any other request is the user container's, and
  * its truth entry (if it carries one) is marked an invocation of `pod`. Returns that entry, or
  * "answered" when queue-proxy answered itself.
  */
@@ -232,7 +232,7 @@ export function queueProxy(
 ): RequestTruth | undefined | "answered" {
   const path = (request.url ?? "/").split("?")[0];
   const answer = (
-    kind: "activator-probe" | "autoscaler-scrape",
+    kind: "activator-probe" | "autoscaler-scrape" | "prometheus-scrape",
     port: number,
     status: number,
     body: string,
@@ -250,9 +250,12 @@ export function queueProxy(
       ? answer("activator-probe", QueueProxyPort.http1, 200, "queue")
       : answer("activator-probe", QueueProxyPort.http1, 503, "not ready");
   }
-  // The autoscaler's scrape: port 9090 in a real pod; a real-HTTP chain has one listener, so its request shape tells it apart.
-  if (path === "/metrics" && request.headers.accept === "application/protobuf") {
-    return answer("autoscaler-scrape", QueueProxyPort.autoscalerMetrics, 200, "");
+  // The scrapers address their own ports (the sidecar's --listen-port listeners), but every
+  // listener forwards to this one server, so it tells the scrapes apart by their shape.
+  if (path === "/metrics") {
+    return request.headers.accept === "application/protobuf"
+      ? answer("autoscaler-scrape", QueueProxyPort.autoscalerMetrics, 200, "")
+      : answer("prometheus-scrape", QueueProxyPort.userMetrics, 200, "");
   }
   const invoked = truth.get(Number(request.headers[REQUEST_ID_HEADER]));
   if (invoked !== undefined) Object.assign(invoked, { invocation: true, pod, port: QueueProxyPort.http1 });

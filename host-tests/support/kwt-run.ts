@@ -12,6 +12,8 @@ export const WASM = path.join(ROOT, "build/filter.wasm");
 export interface RunningKwt {
   child: ChildProcessWithoutNullStreams;
   listen: string;
+  /** The --listen-port listeners' URLs, by the pod port each stands for. */
+  listenPorts: ReadonlyMap<number, string>;
   admin: string;
   stdout: () => string;
   stderr: () => string;
@@ -40,7 +42,10 @@ export function startKwt(args: string[], started: ChildProcessWithoutNullStreams
       const admin = /^admin (\S+)$/m.exec(stdout)?.[1];
       if (listen && admin && /^upstream /m.test(stdout)) {
         clearTimeout(timer);
-        resolve({ child, listen, admin, stdout: () => stdout, stderr: () => stderr });
+        const listenPorts = new Map(
+          [...stdout.matchAll(/^listen-port (\d+) (\S+)$/gm)].map((line) => [Number(line[1]), line[2]!]),
+        );
+        resolve({ child, listen, admin, listenPorts, stdout: () => stdout, stderr: () => stderr });
       }
     });
   });
