@@ -20,6 +20,7 @@ export {
   type FilterPlugin,
   type FilterStream,
   type PortListener,
+  type ProxyOptions,
 } from "./proxy.js";
 export { StatStore } from "./stats.js";
 export {
