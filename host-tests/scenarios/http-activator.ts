@@ -60,7 +60,6 @@ function forward(
   done: () => void = () => undefined,
   dropHeaders: readonly string[] = [],
 ): void {
-  response.once("close", done);
   const headers = { ...request.headers, ...extraHeaders };
   for (const name of dropHeaders) delete headers[name];
   const upstream = http.request(
@@ -77,6 +76,11 @@ function forward(
       answer.pipe(response);
     },
   );
+  // A client that went away cancels the proxied request too, as Go's reverse proxy does.
+  response.once("close", () => {
+    if (!response.writableFinished) upstream.destroy();
+    done();
+  });
   upstream.on("error", () => {
     if (!response.headersSent) response.writeHead(502, { "content-type": "text/plain" });
     response.end("activator: proxy error\n");

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeServer, listenOn, type HostPort } from "../harness/index.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import { expectKnownWrong } from "../support/known-wrong.js";
-import { KWT, startKwt, stopKwt, WASM, type RunningKwt } from "../support/kwt-run.js";
+import { hostPort, KWT, settledTexts, startKwt, stopKwt, WASM, type RunningKwt } from "../support/kwt-run.js";
 import { exchange, HttpActivator, queueProxy, REQUEST_ID_HEADER, send, wire } from "./http-activator.js";
 import { autoscalerScrape, prometheusScrape, QueueProxyPort } from "./knative.js";
 import { measureFilter, type FilterMeasurement } from "./measure.js";
@@ -27,25 +27,6 @@ const QUEUE_PROXY_READY_MS = 300;
 
 const children: ChildProcessWithoutNullStreams[] = [];
 const servers: http.Server[] = [];
-
-function hostPort(listen: string): HostPort {
-  const url = new URL(listen);
-  return { host: url.hostname, port: Number(url.port) };
-}
-
-/** Reads the admin ports until two reads agree (a stream ends just after its reply is sent). */
-async function settledTexts(proxies: RunningKwt[]): Promise<string[]> {
-  let previous = "";
-  for (let attempt = 0; attempt < 40; attempt++) {
-    const texts = await Promise.all(
-      proxies.map(async (p) => (await fetch(`${p.admin}/stats/prometheus`)).text()),
-    );
-    if (JSON.stringify(texts) === previous) return texts;
-    previous = JSON.stringify(texts);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error("the proxies' stats kept changing");
-}
 
 describe.skipIf(!existsSync(KWT) || !existsSync(WASM))(
   "over real HTTP: scale from zero through kwt run (gateway -> activator -> pod sidecar, two workers)",

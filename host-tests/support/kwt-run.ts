@@ -2,6 +2,7 @@
 // on free loopback ports, read the addresses it prints, stop it.
 
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import type { HostPort } from "../harness/index.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -62,4 +63,24 @@ export function stopKwt(child: ChildProcessWithoutNullStreams): Promise<number |
     });
     child.kill("SIGTERM");
   });
+}
+
+/** A printed listener URL (http://host:port) as the address to connect to. */
+export function hostPort(listen: string): HostPort {
+  const url = new URL(listen);
+  return { host: url.hostname, port: Number(url.port) };
+}
+
+/** Reads the admin ports until two reads agree (a stream ends just after its reply is sent). */
+export async function settledTexts(proxies: RunningKwt[]): Promise<string[]> {
+  let previous = "";
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const texts = await Promise.all(
+      proxies.map(async (p) => (await fetch(`${p.admin}/stats/prometheus`)).text()),
+    );
+    if (JSON.stringify(texts) === previous) return texts;
+    previous = JSON.stringify(texts);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("the proxies' stats kept changing");
 }
