@@ -7,7 +7,7 @@
 
 import http from "node:http";
 import type { HeaderList, HostPort } from "../harness/index.js";
-import { activatorProbe, QueueProxyPort } from "./knative.js";
+import { activatorProbe, autoscalerScrape, prometheusScrape, QueueProxyPort } from "./knative.js";
 import type { RequestTruth, TruthLog } from "./truth.js";
 
 /** Which of the truth log's requests this is (the models record what happened to it). */
@@ -199,6 +199,22 @@ export class HttpActivator {
         this.dropHeaders,
       );
     }
+  }
+}
+
+/**
+ * One round of the scrapes a pod's queue-proxy gets through its sidecar: the autoscaler's of :9090
+ * and Prometheus's of :9091, each sent to the sidecar's listener for that pod port (`listeners`).
+ */
+export async function scrapePod(listeners: ReadonlyMap<number, HostPort>): Promise<void> {
+  for (const [port, scrape] of [
+    [QueueProxyPort.autoscalerMetrics, autoscalerScrape],
+    [QueueProxyPort.userMetrics, prometheusScrape],
+  ] as const) {
+    const address = listeners.get(port);
+    if (address === undefined) throw new Error(`scrapePod: the sidecar has no listener for pod port ${port}`);
+    const request = wire(scrape(`${address.host}:${address.port}`));
+    await send(address, request.path, request.headers);
   }
 }
 

@@ -12,15 +12,19 @@ import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeServer, listenOn, type HostPort } from "../harness/index.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
-import { hostPort, KWT, settledTexts, startKwt, stopKwt, WASM, type RunningKwt } from "../support/kwt-run.js";
-import { exchange, HttpActivator, queueProxy, REQUEST_ID_HEADER, send, wire } from "./http-activator.js";
 import {
-  autoscalerScrape,
-  INGRESS_GATEWAY_IDENTITY,
-  KNATIVE_SERVING_IDENTITY,
-  prometheusScrape,
-  QueueProxyPort,
-} from "./knative.js";
+  hostPort,
+  KWT,
+  listenPortAddresses,
+  revisionPodFlags,
+  settledTexts,
+  startKwt,
+  stopKwt,
+  WASM,
+  type RunningKwt,
+} from "../support/kwt-run.js";
+import { exchange, HttpActivator, queueProxy, REQUEST_ID_HEADER, scrapePod } from "./http-activator.js";
+import { INGRESS_GATEWAY_IDENTITY, KNATIVE_SERVING_IDENTITY, QueueProxyPort } from "./knative.js";
 import { measureFilter, type FilterMeasurement } from "./measure.js";
 import { REVISION } from "./mesh.js";
 import { TruthLog, type TruthSummary } from "./truth.js";
@@ -96,16 +100,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
           `${QueueProxyPort.autoscalerMetrics}=127.0.0.1:0`,
           "--listen-port",
           `${QueueProxyPort.userMetrics}=127.0.0.1:0`,
-          "--namespace",
-          REVISION.namespace,
-          "--workload",
-          `${REVISION.revision}-deployment`,
-          "--label",
-          `serving.knative.dev/revision=${REVISION.revision}`,
-          "--label",
-          `serving.knative.dev/service=${REVISION.service}`,
-          "--label",
-          `serving.knative.dev/configuration=${REVISION.configuration}`,
+          ...revisionPodFlags(),
           ...COMMON,
         ],
         children,
@@ -164,16 +159,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
         request.ending = { code: answer.status, timeout: false, localReply: false };
       }
       await giveUp(target);
-      for (let round = 0; round < SCRAPE_ROUNDS; round++) {
-        for (const [port, scraper] of [
-          [QueueProxyPort.autoscalerMetrics, autoscalerScrape],
-          [QueueProxyPort.userMetrics, prometheusScrape],
-        ] as const) {
-          const address = hostPort(pod.listenPorts.get(port)!);
-          const scrape = wire(scraper(`${address.host}:${address.port}`));
-          await send(address, scrape.path, scrape.headers);
-        }
-      }
+      for (let round = 0; round < SCRAPE_ROUNDS; round++) await scrapePod(listenPortAddresses(pod));
       summary = truth.summary();
       const [gatewayText, activatorText, podText] = await settledTexts([gateway, activatorSidecar, pod]);
       all = measureFilter([gatewayText!, activatorText!, podText!]);

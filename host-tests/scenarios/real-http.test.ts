@@ -11,9 +11,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeServer, listenOn, type HostPort } from "../harness/index.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import { expectKnownWrong } from "../support/known-wrong.js";
-import { hostPort, KWT, settledTexts, startKwt, stopKwt, WASM, type RunningKwt } from "../support/kwt-run.js";
-import { exchange, HttpActivator, queueProxy, REQUEST_ID_HEADER, send, wire } from "./http-activator.js";
-import { autoscalerScrape, prometheusScrape, QueueProxyPort } from "./knative.js";
+import {
+  hostPort,
+  KWT,
+  listenPortAddresses,
+  revisionPodFlags,
+  settledTexts,
+  startKwt,
+  stopKwt,
+  WASM,
+  type RunningKwt,
+} from "../support/kwt-run.js";
+import { exchange, HttpActivator, queueProxy, REQUEST_ID_HEADER, scrapePod } from "./http-activator.js";
+import { QueueProxyPort } from "./knative.js";
 import { measureFilter, type FilterMeasurement } from "./measure.js";
 import { REVISION } from "./mesh.js";
 import { TruthLog, type TruthSummary } from "./truth.js";
@@ -64,16 +74,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM))(
             "east",
             "--region",
             "us-east1",
-            "--namespace",
-            REVISION.namespace,
-            "--workload",
-            `${REVISION.revision}-deployment`,
-            "--label",
-            `serving.knative.dev/revision=${REVISION.revision}`,
-            "--label",
-            `serving.knative.dev/service=${REVISION.service}`,
-            "--label",
-            `serving.knative.dev/configuration=${REVISION.configuration}`,
+            ...revisionPodFlags(),
             "--extra-stat-tags",
             FILTER_METRIC_LABELS.join(","),
             "--workers",
@@ -120,16 +121,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM))(
       await Promise.all(Array.from({ length: BURST }, user));
       for (let i = 0; i < AFTER; i++) await user();
       for (let round = 0; round < SCRAPE_ROUNDS; round++) {
-        for (const pod of pods) {
-          for (const [port, request] of [
-            [QueueProxyPort.autoscalerMetrics, autoscalerScrape],
-            [QueueProxyPort.userMetrics, prometheusScrape],
-          ] as const) {
-            const address = hostPort(pod.listenPorts.get(port)!);
-            const scrape = wire(request(`${address.host}:${address.port}`));
-            await send(address, scrape.path, scrape.headers);
-          }
-        }
+        for (const pod of pods) await scrapePod(listenPortAddresses(pod));
       }
       summary = truth.summary();
       filter = measureFilter(await settledTexts([gateway, ...pods]));

@@ -3,6 +3,7 @@
 
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import type { HostPort } from "../harness/index.js";
+import { REVISION } from "../scenarios/mesh.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -65,10 +66,31 @@ export function stopKwt(child: ChildProcessWithoutNullStreams): Promise<number |
   });
 }
 
+/** The node metadata of the revision's pods: namespace, workload and the Knative revision labels. */
+export function revisionPodFlags(): string[] {
+  return [
+    "--namespace",
+    REVISION.namespace,
+    "--workload",
+    `${REVISION.revision}-deployment`,
+    "--label",
+    `serving.knative.dev/revision=${REVISION.revision}`,
+    "--label",
+    `serving.knative.dev/service=${REVISION.service}`,
+    "--label",
+    `serving.knative.dev/configuration=${REVISION.configuration}`,
+  ];
+}
+
 /** A printed listener URL (http://host:port) as the address to connect to. */
 export function hostPort(listen: string): HostPort {
   const url = new URL(listen);
   return { host: url.hostname, port: Number(url.port) };
+}
+
+/** The --listen-port listeners of a `kwt run` as addresses, by pod port (for scrapePod). */
+export function listenPortAddresses(proxy: RunningKwt): Map<number, HostPort> {
+  return new Map([...proxy.listenPorts].map(([port, listen]) => [port, hostPort(listen)]));
 }
 
 /** Reads the admin ports until two reads agree (a stream ends just after its reply is sent). */

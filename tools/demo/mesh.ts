@@ -31,10 +31,10 @@ import {
   HttpActivator,
   queueProxy,
   REQUEST_ID_HEADER,
+  scrapePod,
   send,
-  wire,
 } from "../../host-tests/scenarios/http-activator.js";
-import { autoscalerScrape, prometheusScrape, QueueProxyPort } from "../../host-tests/scenarios/knative.js";
+import { QueueProxyPort } from "../../host-tests/scenarios/knative.js";
 import { TruthLog } from "../../host-tests/scenarios/truth.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
 import { EAST, REVISION, WEST } from "./scenario.js";
@@ -287,16 +287,7 @@ export class DemoMesh {
       if (sidecar === undefined) throw new Error(`demo: no sidecar listens at ${url(pod.address)}`);
       return sidecar.proxy;
     });
-    await Promise.all(
-      sidecars.flatMap((sidecar) =>
-        METRICS_PORTS.map((port) => {
-          const address = sidecar.portAddresses.get(port)!;
-          const scraper = port === QueueProxyPort.autoscalerMetrics ? autoscalerScrape : prometheusScrape;
-          const scrape = wire(scraper(`${address.host}:${address.port}`));
-          return send(address, scrape.path, scrape.headers);
-        }),
-      ),
-    );
+    await Promise.all(sidecars.map((sidecar) => scrapePod(sidecar.portAddresses)));
   }
 
   adminUrls(): Array<{ name: string; url: string }> {
