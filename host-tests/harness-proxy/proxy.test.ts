@@ -16,6 +16,7 @@ import {
   wireHeaders,
   type FilterPlugin,
   type FilterStream,
+  type ProxyOptions,
 } from "../harness/proxy.js";
 import { StatStore, VmMetrics } from "../harness/stats.js";
 import type { HeaderList, HeadersOutcome, LocalReply, StreamEnd, StreamOptions } from "../harness/types.js";
@@ -100,7 +101,12 @@ async function startUpstream(handler: http.RequestListener): Promise<string> {
 async function startProxy(
   plugin: FilterPlugin,
   upstream: string,
-  extra: { upstreamTimeoutMs?: number; maxBodyBytes?: number; admin?: HostPort; stats?: StatStore } = {},
+  extra: Partial<
+    Pick<
+      ProxyOptions,
+      "upstreamTimeoutMs" | "maxBodyBytes" | "admin" | "stats" | "portListeners" | "identity"
+    >
+  > = {},
 ): Promise<HarnessProxy> {
   const proxy = await HarnessProxy.start({
     loadPlugin: () => Promise.resolve(plugin),
@@ -537,6 +543,50 @@ describe("HarnessProxy", () => {
       end: expect.objectContaining({ responseFlags: ResponseFlag.DownstreamConnectionTermination }),
     });
     expect(end?.callback === "end" ? end.end.responseCode : "none").toBeUndefined();
+  });
+});
+
+describe("listeners for the pod's ports", () => {
+  it("gives each request the destination.port of the pod port its listener stands for", async () => {
+    const upstream = await startUpstream((_request, response) => response.end("ok"));
+    const plugin = new RecordingPlugin();
+    const proxy = await startProxy(plugin, upstream, {
+      identity: { destinationPort: 8012 },
+      portListeners: [
+        { listen: { host: "127.0.0.1", port: 0 }, destinationPort: 9090 },
+        { listen: { host: "127.0.0.1", port: 0 }, destinationPort: 9091 },
+      ],
+    });
+    expect([...proxy.portAddresses.keys()]).toEqual([9090, 9091]);
+    const ports = [proxy.listenAddress, proxy.portAddresses.get(9090)!, proxy.portAddresses.get(9091)!];
+    expect(new Set(ports.map((address) => address.port)).size).toBe(3);
+    for (const address of ports) {
+      const ended = plugin.nextEnd();
+      expect(await send(address)).toMatchObject({ status: 200, body: "ok" });
+      await ended;
+    }
+    expect(plugin.streams.map((stream) => stream.options?.destinationPort)).toEqual([8012, 9090, 9091]);
+    expect(plugin.streams.map((stream) => stream.options?.destinationAddress)).toEqual(
+      ports.map((address) => `127.0.0.1:${address.port}`),
+    );
+  });
+
+  it("opens none of its listeners when one cannot bind", async () => {
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => busy.close(() => resolve())));
+    const busyPort = (busy.address() as net.AddressInfo).port;
+    const firstPort = await freePort();
+    await expect(
+      HarnessProxy.start({
+        loadPlugin: () => Promise.resolve(new RecordingPlugin()),
+        stats: new StatStore(),
+        listen: { host: "127.0.0.1", port: firstPort },
+        portListeners: [{ listen: { host: "127.0.0.1", port: busyPort }, destinationPort: 9090 }],
+        upstream: "http://127.0.0.1:9",
+      }),
+    ).rejects.toThrow(`cannot listen on 127.0.0.1:${busyPort}`);
+    await expect(send({ host: "127.0.0.1", port: firstPort })).rejects.toThrow(/ECONNREFUSED/);
   });
 });
 

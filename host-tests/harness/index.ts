@@ -14,7 +14,14 @@ export { checkProxyWasmModule } from "./envoy-process.js";
 export { Plugin } from "./plugin.js";
 export { extraStatTagRegex, extractTags } from "./prometheus.js";
 export { PROPERTY_LAYOUTS, propertyLayoutOf } from "./properties.js";
-export { HarnessProxy, parseUpstreamUrl, type FilterPlugin, type FilterStream } from "./proxy.js";
+export {
+  HarnessProxy,
+  parseUpstreamUrl,
+  type FilterPlugin,
+  type FilterStream,
+  type PortListener,
+  type ProxyOptions,
+} from "./proxy.js";
 export { StatStore } from "./stats.js";
 export {
   DEFAULT_ENVOY_VERSION,

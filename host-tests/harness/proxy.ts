@@ -45,18 +45,32 @@ export interface FilterPlugin {
   createStream(options?: StreamOptions): FilterStream;
 }
 
+/**
+ * A listener standing for one port of the pod: requests arriving on `listen` were addressed to
+ * `destinationPort`. Envoy's inbound listener (15006) takes every port of the pod and reads each
+ * connection's original destination port; several local listeners, one per pod port, model that
+ * where iptables cannot redirect.
+ */
+export interface PortListener {
+  listen: HostPort;
+  destinationPort: number;
+}
+
 export interface ProxyOptions {
   /** Loads the plugin; the listener opens only once it resolved (the admin answers /ready 503 until then). */
   loadPlugin: () => Promise<FilterPlugin>;
   /** The store /stats/prometheus shows; the plugin must record into the same one. */
   stats: StatStore;
+  /** The first listener; destination.port is `identity.destinationPort`, else the port it is bound to. */
   listen: HostPort;
+  /** More listeners, each for one pod port; all go to the same upstream, through the same plugin. */
+  portListeners?: readonly PortListener[];
   /** Where requests go: http://host:port; the request path is kept. */
   upstream: string;
   admin?: HostPort;
   /** Every downstream connection counts as mutual TLS (connection.mtls true), as behind a sidecar. */
   mtls?: boolean;
-  /** Per connection, as StreamOptions: the downstream's and upstream's URI SANs, destination.port. */
+  /** Per connection, as StreamOptions: the downstream's and upstream's URI SANs, destination.port (of `listen` only). */
   identity?: Pick<StreamOptions, "peerIdentity" | "upstreamIdentity" | "destinationPort">;
   /** Envoy's route timeout, from sending upstream to the end of the response. Default 15 s, as Envoy. */
   upstreamTimeoutMs?: number;
@@ -501,12 +515,14 @@ class Exchange {
   }
 }
 
-/** A running proxy: its listener, its admin listener and the plugin behind them. */
+/** A running proxy: its listeners, its admin listener and the plugin behind them. */
 export class HarnessProxy {
   private constructor(
-    private readonly server: http.Server,
+    private readonly servers: http.Server[],
     private readonly admin: AdminServer | undefined,
     readonly listenAddress: HostPort,
+    /** Where each of `portListeners` is bound, by the pod port it stands for. */
+    readonly portAddresses: ReadonlyMap<number, HostPort>,
   ) {}
 
   get adminAddress(): HostPort | undefined {
@@ -544,42 +560,60 @@ export class HarnessProxy {
     const headerLimits = options.requestHeaderLimits ?? DEFAULT_REQUEST_HEADER_LIMITS;
     // Node's own parser limits stay out of the way, so the codec limits below are Envoy's.
     const serverOptions = { maxHeaderSize: headerLimits.maxBytes * 2 + 16 * 1024 };
-    const server = http.createServer(serverOptions, (request, response) => {
-      const overLimit = requestHeaderLimitExceeded(rawHeaderPairs(request.rawHeaders), headerLimits);
-      const stream = loaded.createStream({
-        ...(overLimit === undefined ? {} : { beforeFilterChain: true }),
-        mtls: exchangeOptions.mtls,
-        sourceAddress: `${request.socket.remoteAddress ?? ""}:${request.socket.remotePort ?? 0}`,
-        destinationAddress: `${request.socket.localAddress ?? ""}:${request.socket.localPort ?? 0}`,
-        // Known from the start: this proxy has exactly one upstream host.
-        upstreamAddress: upstream.host,
-        protocol: `HTTP/${request.httpVersion}`,
-        ...options.identity,
+    const createServer = (destinationPort: number | undefined): http.Server => {
+      const server = http.createServer(serverOptions, (request, response) => {
+        const overLimit = requestHeaderLimitExceeded(rawHeaderPairs(request.rawHeaders), headerLimits);
+        const stream = loaded.createStream({
+          ...(overLimit === undefined ? {} : { beforeFilterChain: true }),
+          mtls: exchangeOptions.mtls,
+          sourceAddress: `${request.socket.remoteAddress ?? ""}:${request.socket.remotePort ?? 0}`,
+          destinationAddress: `${request.socket.localAddress ?? ""}:${request.socket.localPort ?? 0}`,
+          // Known from the start: this proxy has exactly one upstream host.
+          upstreamAddress: upstream.host,
+          protocol: `HTTP/${request.httpVersion}`,
+          ...options.identity,
+          ...(destinationPort === undefined ? {} : { destinationPort }),
+        });
+        const exchange = new Exchange(stream, request, response, exchangeOptions);
+        if (overLimit !== undefined) {
+          exchange.rejectHeaderBlock(overLimit);
+          return;
+        }
+        exchange.run().catch((error: unknown) => {
+          // A harness bug, not an Envoy behaviour: make it loud and drop the connection.
+          console.error("kwt proxy: request failed:", error);
+          response.destroy();
+        });
       });
-      const exchange = new Exchange(stream, request, response, exchangeOptions);
-      if (overLimit !== undefined) {
-        exchange.rejectHeaderBlock(overLimit);
-        return;
-      }
-      exchange.run().catch((error: unknown) => {
-        // A harness bug, not an Envoy behaviour: make it loud and drop the connection.
-        console.error("kwt proxy: request failed:", error);
-        response.destroy();
-      });
-    });
-    server.maxHeadersCount = 0;
-    let listenAddress: HostPort;
-    try {
-      listenAddress = await listenOn(server, options.listen);
-    } catch (error) {
+      server.maxHeadersCount = 0;
+      return server;
+    };
+    const portListeners = options.portListeners ?? [];
+    const ports = portListeners.map((p) => p.destinationPort);
+    const repeated = ports.find((port, i) => ports.indexOf(port) !== i);
+    if (repeated !== undefined) {
       await admin?.close();
-      throw error;
+      throw new Error(
+        `ProxyOptions.portListeners: pod port ${repeated} has two listeners; give each port one`,
+      );
     }
-    return new HarnessProxy(server, admin, listenAddress);
+    const servers = [createServer(undefined), ...portListeners.map((p) => createServer(p.destinationPort))];
+    // Settled, not raced: a listener still binding when another failed must be closed too.
+    const listening = await Promise.allSettled(
+      servers.map((server, i) => listenOn(server, i === 0 ? options.listen : portListeners[i - 1]!.listen)),
+    );
+    const failed = listening.find((result) => result.status === "rejected");
+    if (failed !== undefined) {
+      await Promise.all([...servers.map(closeServer), admin?.close()]);
+      throw failed.reason;
+    }
+    const bound = listening.map((result) => (result as PromiseFulfilledResult<HostPort>).value);
+    const portAddresses = new Map(portListeners.map((p, i) => [p.destinationPort, bound[i + 1]!]));
+    return new HarnessProxy(servers, admin, bound[0]!, portAddresses);
   }
 
   async close(): Promise<void> {
-    await Promise.all([closeServer(this.server), this.admin?.close()]);
+    await Promise.all([...this.servers.map(closeServer), this.admin?.close()]);
   }
 }
 

@@ -7,7 +7,7 @@
 
 import http from "node:http";
 import type { HeaderList, HostPort } from "../harness/index.js";
-import { activatorProbe, QueueProxyPort } from "./knative.js";
+import { activatorProbe, autoscalerScrape, prometheusScrape, QueueProxyPort } from "./knative.js";
 import type { RequestTruth, TruthLog } from "./truth.js";
 
 /** Which of the truth log's requests this is (the models record what happened to it). */
@@ -60,7 +60,6 @@ function forward(
   done: () => void = () => undefined,
   dropHeaders: readonly string[] = [],
 ): void {
-  response.once("close", done);
   const headers = { ...request.headers, ...extraHeaders };
   for (const name of dropHeaders) delete headers[name];
   const upstream = http.request(
@@ -77,6 +76,11 @@ function forward(
       answer.pipe(response);
     },
   );
+  // A client that went away cancels the proxied request too, as Go's reverse proxy does.
+  response.once("close", () => {
+    if (!response.writableFinished) upstream.destroy();
+    done();
+  });
   upstream.on("error", () => {
     if (!response.headersSent) response.writeHead(502, { "content-type": "text/plain" });
     response.end("activator: proxy error\n");
@@ -198,6 +202,22 @@ export class HttpActivator {
   }
 }
 
+/**
+ * One round of the scrapes a pod's queue-proxy gets through its sidecar: the autoscaler's of :9090
+ * and Prometheus's of :9091, each sent to the sidecar's listener for that pod port (`listeners`).
+ */
+export async function scrapePod(listeners: ReadonlyMap<number, HostPort>): Promise<void> {
+  for (const [port, scrape] of [
+    [QueueProxyPort.autoscalerMetrics, autoscalerScrape],
+    [QueueProxyPort.userMetrics, prometheusScrape],
+  ] as const) {
+    const address = listeners.get(port);
+    if (address === undefined) throw new Error(`scrapePod: the sidecar has no listener for pod port ${port}`);
+    const request = wire(scrape(`${address.host}:${address.port}`));
+    await send(address, request.path, request.headers);
+  }
+}
+
 const READY_PROBE_ATTEMPTS = 50;
 const READY_PROBE_INTERVAL_MS = 200;
 
@@ -218,8 +238,8 @@ export async function waitUntilReady(pod: HostPort): Promise<void> {
 }
 
 /**
- * queue-proxy in front of a pod's user container: answers the activator's probe (ready or not) and
- * the autoscaler's scrape itself and records them; any other request is the user container's, and
+ * queue-proxy in front of a pod's user container: answers the activator's probe (ready or not), the
+ * autoscaler's scrape and Prometheus's scrape itself and records them; any other request is the user container's, and
  * its truth entry (if it carries one) is marked an invocation of `pod`. Returns that entry, or
  * "answered" when queue-proxy answered itself.
  */
@@ -232,7 +252,7 @@ export function queueProxy(
 ): RequestTruth | undefined | "answered" {
   const path = (request.url ?? "/").split("?")[0];
   const answer = (
-    kind: "activator-probe" | "autoscaler-scrape",
+    kind: "activator-probe" | "autoscaler-scrape" | "prometheus-scrape",
     port: number,
     status: number,
     body: string,
@@ -250,9 +270,12 @@ export function queueProxy(
       ? answer("activator-probe", QueueProxyPort.http1, 200, "queue")
       : answer("activator-probe", QueueProxyPort.http1, 503, "not ready");
   }
-  // The autoscaler's scrape: port 9090 in a real pod; a real-HTTP chain has one listener, so its request shape tells it apart.
-  if (path === "/metrics" && request.headers.accept === "application/protobuf") {
-    return answer("autoscaler-scrape", QueueProxyPort.autoscalerMetrics, 200, "");
+  // The scrapers address their own ports (the sidecar's --listen-port listeners), but every
+  // listener forwards to this one server, so it tells the scrapes apart by their shape.
+  if (path === "/metrics") {
+    return request.headers.accept === "application/protobuf"
+      ? answer("autoscaler-scrape", QueueProxyPort.autoscalerMetrics, 200, "")
+      : answer("prometheus-scrape", QueueProxyPort.userMetrics, 200, "");
   }
   const invoked = truth.get(Number(request.headers[REQUEST_ID_HEADER]));
   if (invoked !== undefined) Object.assign(invoked, { invocation: true, pod, port: QueueProxyPort.http1 });

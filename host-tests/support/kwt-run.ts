@@ -2,6 +2,8 @@
 // on free loopback ports, read the addresses it prints, stop it.
 
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import type { HostPort } from "../harness/index.js";
+import { REVISION } from "../scenarios/mesh.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -12,6 +14,8 @@ export const WASM = path.join(ROOT, "build/filter.wasm");
 export interface RunningKwt {
   child: ChildProcessWithoutNullStreams;
   listen: string;
+  /** The --listen-port listeners' URLs, by the pod port each stands for. */
+  listenPorts: ReadonlyMap<number, string>;
   admin: string;
   stdout: () => string;
   stderr: () => string;
@@ -40,7 +44,10 @@ export function startKwt(args: string[], started: ChildProcessWithoutNullStreams
       const admin = /^admin (\S+)$/m.exec(stdout)?.[1];
       if (listen && admin && /^upstream /m.test(stdout)) {
         clearTimeout(timer);
-        resolve({ child, listen, admin, stdout: () => stdout, stderr: () => stderr });
+        const listenPorts = new Map(
+          [...stdout.matchAll(/^listen-port (\d+) (\S+)$/gm)].map((line) => [Number(line[1]), line[2]!]),
+        );
+        resolve({ child, listen, admin, listenPorts, stdout: () => stdout, stderr: () => stderr });
       }
     });
   });
@@ -57,4 +64,45 @@ export function stopKwt(child: ChildProcessWithoutNullStreams): Promise<number |
     });
     child.kill("SIGTERM");
   });
+}
+
+/** The node metadata of the revision's pods: namespace, workload and the Knative revision labels. */
+export function revisionPodFlags(): string[] {
+  return [
+    "--namespace",
+    REVISION.namespace,
+    "--workload",
+    `${REVISION.revision}-deployment`,
+    "--label",
+    `serving.knative.dev/revision=${REVISION.revision}`,
+    "--label",
+    `serving.knative.dev/service=${REVISION.service}`,
+    "--label",
+    `serving.knative.dev/configuration=${REVISION.configuration}`,
+  ];
+}
+
+/** A printed listener URL (http://host:port) as the address to connect to. */
+export function hostPort(listen: string): HostPort {
+  const url = new URL(listen);
+  return { host: url.hostname, port: Number(url.port) };
+}
+
+/** The --listen-port listeners of a `kwt run` as addresses, by pod port (for scrapePod). */
+export function listenPortAddresses(proxy: RunningKwt): Map<number, HostPort> {
+  return new Map([...proxy.listenPorts].map(([port, listen]) => [port, hostPort(listen)]));
+}
+
+/** Reads the admin ports until two reads agree (a stream ends just after its reply is sent). */
+export async function settledTexts(proxies: RunningKwt[]): Promise<string[]> {
+  let previous = "";
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const texts = await Promise.all(
+      proxies.map(async (p) => (await fetch(`${p.admin}/stats/prometheus`)).text()),
+    );
+    if (JSON.stringify(texts) === previous) return texts;
+    previous = JSON.stringify(texts);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("the proxies' stats kept changing");
 }

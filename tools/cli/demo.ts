@@ -29,9 +29,9 @@ Runs a small two-cluster mesh on loopback with the harness and build/filter.wasm
 ingress gateway, an activator stand-in and a Knative revision pod (sidecar + app) that starts from
 zero; in cluster west a workload that calls the revision across clusters. Plays a short scenario
 (scale from zero, warm traffic, errors, activator proxy mode, a scale-up to a second pod with
-requests waiting for capacity, the autoscaler's scrapes, cross-cluster calls), prints what the
-filter measured, the ground truth of what happened next to it, and each proxy's
-/stats/prometheus URL, then keeps running until Ctrl-C.
+requests waiting for capacity, the autoscaler's and Prometheus's scrapes on the pod's :9090 and
+:9091, cross-cluster calls), prints what the filter measured, the ground truth of what happened
+next to it, and each proxy's /stats/prometheus URL, then keeps running until Ctrl-C.
 
 Options:
   --once                     exit after the summary (for scripts and CI)

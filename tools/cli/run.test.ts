@@ -8,6 +8,7 @@ describe("parseRunArgs", () => {
   it("fills Envoy's and Istio's defaults around the two required flags", () => {
     expect(parseRunArgs(REQUIRED, "/checkout")).toEqual({
       listen: { host: "127.0.0.1", port: 0 },
+      portListeners: [],
       upstream: "http://127.0.0.1:8080",
       admin: undefined,
       configFile: undefined,
@@ -73,6 +74,9 @@ describe("parseRunArgs", () => {
         "spiffe://cluster.local/ns/default/sa/hello",
         "--destination-port",
         "8012",
+        "--listen-port",
+        "9090=127.0.0.1:0",
+        "--listen-port=9091=[::1]:19091",
         "--fail-closed",
         "--upstream-timeout-ms",
         "250",
@@ -87,6 +91,10 @@ describe("parseRunArgs", () => {
     );
     expect(plan).toEqual({
       listen: { host: "127.0.0.1", port: 0 },
+      portListeners: [
+        { destinationPort: 9090, listen: { host: "127.0.0.1", port: 0 } },
+        { destinationPort: 9091, listen: { host: "::1", port: 19091 } },
+      ],
       upstream: "http://127.0.0.1:8080",
       admin: { host: "::1", port: 15000 },
       configFile: "plugin.json",
@@ -161,6 +169,20 @@ describe("parseRunArgs", () => {
       "--upstream-identity must be a SPIFFE id",
     ],
     [[...REQUIRED, "--destination-port", "0"], "--destination-port must be an integer from 1 to 65535"],
+    [
+      [...REQUIRED, "--listen-port", "127.0.0.1:9090"],
+      "--listen-port must be PORT=HOST:PORT with the pod's port 1 to 65535 (e.g. 9090=127.0.0.1:0), got '127.0.0.1:9090'",
+    ],
+    [[...REQUIRED, "--listen-port", "0=127.0.0.1:0"], "--listen-port must be PORT=HOST:PORT"],
+    [[...REQUIRED, "--listen-port", "9090=9090"], "--listen-port must be HOST:PORT"],
+    [
+      [...REQUIRED, "--listen-port", "9090=127.0.0.1:0", "--listen-port", "9090=127.0.0.1:0"],
+      "--listen-port 9090 given twice; give each pod port one listener",
+    ],
+    [
+      [...REQUIRED, "--destination-port", "8012", "--listen-port", "8012=127.0.0.1:0"],
+      "--listen-port 8012: requests to --listen already have destination.port 8012 (--destination-port)",
+    ],
     [
       [...REQUIRED, "--access-log", "%START_TIME% %RESPONSE_CODE%"],
       "--access-log: access log format, at character 1: %START_TIME% is not supported",

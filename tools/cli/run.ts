@@ -28,6 +28,7 @@ import {
   parseUpstreamUrl,
   Plugin,
   type PluginOptions,
+  type PortListener,
   propertyLayoutOf,
   type PropertyLayout,
   type RequestHeaderLimits,
@@ -77,9 +78,15 @@ Options:
                             (connection.uri_san_peer_certificate; implies --mtls)
   --upstream-identity SPIFFE_ID
                             the upstream presents this URI SAN (upstream.uri_san_peer_certificate)
-  --destination-port N      destination.port, the port requests were addressed to (a sidecar's
-                            inbound app port: 8012 for a revision pod, or the filter counts no
-                            invocations); default the listener's port
+  --destination-port N      destination.port of requests to --listen, the port they were addressed
+                            to (a sidecar's inbound app port: 8012 for a revision pod, or the filter
+                            counts no invocations); default the listener's port
+  --listen-port PORT=HOST:PORT
+                            one more listener, standing for the pod's PORT: requests arriving on
+                            HOST:PORT have destination.port PORT, as Envoy's inbound listener reads
+                            each connection's original port (e.g. 9090=127.0.0.1:0 for the
+                            autoscaler's scrapes, 9091=... for Prometheus's); same upstream and
+                            filter; printed as 'listen-port PORT URL'; repeatable
   --fail-closed             answer 503 once the VM failed (FAIL_CLOSE); default fail open
   --upstream-timeout-ms N   route timeout; default 15000, as Envoy
   --max-headers N           max_headers_count: more request headers are answered 431 (DPE,
@@ -118,6 +125,7 @@ const FLAGS: FlagSpec = {
   "peer-identity": "string",
   "upstream-identity": "string",
   "destination-port": "string",
+  "listen-port": "repeatable",
   "fail-closed": "boolean",
   "upstream-timeout-ms": "string",
   "max-headers": "string",
@@ -128,6 +136,8 @@ const FLAGS: FlagSpec = {
 /** Everything `kwt run` will do, decided from the command line alone. */
 export interface RunPlan {
   listen: HostPort;
+  /** --listen-port: more listeners, each standing for one port of the pod. */
+  portListeners: PortListener[];
   upstream: string;
   admin: HostPort | undefined;
   configFile: string | undefined;
@@ -237,6 +247,33 @@ export function parseKeyValues(flag: string, values: string[]): Record<string, s
   return entries;
 }
 
+/**
+ * Repeated --listen-port PORT=HOST:PORT. A port given twice, or the one --destination-port already
+ * gives --listen, would have two listeners for one pod port: an error.
+ */
+export function parsePortListeners(values: string[], destinationPort: number | undefined): PortListener[] {
+  const listeners: PortListener[] = [];
+  for (const value of values) {
+    const match = /^(\d{1,5})=(.+)$/.exec(value);
+    const port = Number(match?.[1]);
+    if (!match || port < 1 || port > 65535) {
+      throw new UsageError(
+        `--listen-port must be PORT=HOST:PORT with the pod's port 1 to 65535 (e.g. 9090=127.0.0.1:0), got '${value}'`,
+      );
+    }
+    if (port === destinationPort) {
+      throw new UsageError(
+        `--listen-port ${port}: requests to --listen already have destination.port ${port} (--destination-port); give each pod port one listener`,
+      );
+    }
+    if (listeners.some((listener) => listener.destinationPort === port)) {
+      throw new UsageError(`--listen-port ${port} given twice; give each pod port one listener`);
+    }
+    listeners.push({ destinationPort: port, listen: parseHostPort("listen-port", match[2]!) });
+  }
+  return listeners;
+}
+
 /** The command line as a plan; `root` is the checkout that holds build/filter.wasm. */
 export function parseRunArgs(argv: string[], root: string): RunPlan {
   const args = parseArgs(argv, FLAGS);
@@ -276,8 +313,10 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
   }
   const wasmFlag = stringFlag(args, "wasm");
   const envoy = stringFlag(args, "envoy") ?? DEFAULT_ENVOY_VERSION;
+  const identity = parseConnectionIdentity(args);
   return {
     listen: parseHostPort("listen", required("listen", stringFlag(args, "listen"))),
+    portListeners: parsePortListeners(repeatableFlag(args, "listen-port"), identity.destinationPort),
     upstream,
     admin: admin === undefined ? undefined : parseHostPort("admin", admin),
     configFile: stringFlag(args, "config"),
@@ -291,7 +330,7 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
     workers: integerFlag(args, "workers", 1, 64) ?? DEFAULT_WORKERS,
     extraStatTags,
     mtls: booleanFlag(args, "mtls"),
-    identity: parseConnectionIdentity(args),
+    identity,
     failOpen: !booleanFlag(args, "fail-closed"),
     upstreamTimeoutMs: integerFlag(args, "upstream-timeout-ms", 1, 3_600_000) ?? 15_000,
     requestHeaderLimits: {
@@ -345,6 +384,60 @@ function formatLog(record: LogRecord): string {
   return `[vm ${record.vm}] ${LEVEL_NAMES[record.level] ?? record.level}: ${record.message}`;
 }
 
+/** A started `kwt run`: its proxy and, once it loaded, the plugin (its VMs) behind it. */
+export interface RunningProxy {
+  proxy: HarnessProxy;
+  plugin: Plugin | undefined;
+}
+
+/**
+ * Starts the proxy a plan describes, reading its configuration and module. In-process callers
+ * (tests that read the VMs) get the same proxy the command runs. Rejects with ModuleRefusedError
+ * when the module does not load.
+ */
+export async function startRunProxy(plan: RunPlan): Promise<RunningProxy> {
+  const [pluginConfig, wasm] = await Promise.all([
+    readPluginConfig(plan.configFile),
+    readModule(plan.wasmFile),
+  ]);
+  const stats = new StatStore({ extraStatTags: plan.extraStatTags });
+  const running: { plugin: Plugin | undefined } = { plugin: undefined };
+  const proxy = await HarnessProxy.start({
+    loadPlugin: async () => {
+      running.plugin = await Plugin.load(
+        {
+          wasm,
+          pluginConfig,
+          envoy: plan.envoy,
+          propertyLayout: plan.propertyLayout,
+          direction: plan.direction,
+          node: plan.node,
+          workers: plan.workers,
+          failOpen: plan.failOpen,
+          extraStatTags: plan.extraStatTags,
+          upstreamClusters: plan.httpClusters,
+          rootId: plan.rootId,
+          statsFlushIntervalMs: plan.statsFlushIntervalMs,
+          accessLog: plan.accessLogFormat === undefined ? undefined : stdoutAccessLog(plan.accessLogFormat),
+        },
+        stats,
+      );
+      return running.plugin;
+    },
+    stats,
+    listen: plan.listen,
+    portListeners: plan.portListeners,
+    upstream: plan.upstream,
+    admin: plan.admin,
+    mtls: plan.mtls,
+    identity: plan.identity,
+    upstreamTimeoutMs: plan.upstreamTimeoutMs,
+    envoy: plan.envoy,
+    requestHeaderLimits: plan.requestHeaderLimits,
+  });
+  return { proxy, plugin: running.plugin };
+}
+
 export const runCommand: Command = {
   name: "run",
   summary: "run the filter as a local Envoy-like HTTP proxy with an admin port (/stats/prometheus)",
@@ -352,47 +445,9 @@ export const runCommand: Command = {
   flags: FLAGS,
   async run(argv) {
     const plan = parseRunArgs(argv, projectRoot());
-    const [pluginConfig, wasm] = await Promise.all([
-      readPluginConfig(plan.configFile),
-      readModule(plan.wasmFile),
-    ]);
-    const stats = new StatStore({ extraStatTags: plan.extraStatTags });
-    let plugin: Plugin | undefined;
-    let proxy: HarnessProxy;
+    let running: RunningProxy;
     try {
-      proxy = await HarnessProxy.start({
-        loadPlugin: async () => {
-          plugin = await Plugin.load(
-            {
-              wasm,
-              pluginConfig,
-              envoy: plan.envoy,
-              propertyLayout: plan.propertyLayout,
-              direction: plan.direction,
-              node: plan.node,
-              workers: plan.workers,
-              failOpen: plan.failOpen,
-              extraStatTags: plan.extraStatTags,
-              upstreamClusters: plan.httpClusters,
-              rootId: plan.rootId,
-              statsFlushIntervalMs: plan.statsFlushIntervalMs,
-              accessLog:
-                plan.accessLogFormat === undefined ? undefined : stdoutAccessLog(plan.accessLogFormat),
-            },
-            stats,
-          );
-          return plugin;
-        },
-        stats,
-        listen: plan.listen,
-        upstream: plan.upstream,
-        admin: plan.admin,
-        mtls: plan.mtls,
-        identity: plan.identity,
-        upstreamTimeoutMs: plan.upstreamTimeoutMs,
-        envoy: plan.envoy,
-        requestHeaderLimits: plan.requestHeaderLimits,
-      });
+      running = await startRunProxy(plan);
     } catch (error) {
       if (error instanceof ModuleRefusedError) {
         console.error(`kwt run: the plugin did not load: ${error.message}`);
@@ -400,10 +455,11 @@ export const runCommand: Command = {
       }
       throw error;
     }
+    const { proxy, plugin: loaded } = running;
     console.log(`listen ${url(proxy.listenAddress)}`);
+    for (const [port, address] of proxy.portAddresses) console.log(`listen-port ${port} ${url(address)}`);
     if (proxy.adminAddress) console.log(`admin ${url(proxy.adminAddress)}`);
     console.log(`upstream ${plan.upstream}`);
-    const loaded = plugin;
     let printed = 0;
     const printLogs = (): void => {
       const logs = loaded?.logs ?? [];

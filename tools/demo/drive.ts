@@ -1,4 +1,4 @@
-// Plays the scenario through the mesh, as a client, the autoscaler and a west-cluster workload would.
+// Plays the scenario through the mesh, as a client, the scrapers and a west-cluster workload would.
 
 import { APP_PATHS, ROUTE_HEADER, type DemoMesh } from "./mesh.js";
 import type { Scenario } from "./scenario.js";
@@ -9,8 +9,9 @@ const INVALID_TRACEPARENT = "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B
 
 /**
  * Sends every request of the scenario; what they did is in the mesh's truth log, what the filter
- * made of them in the proxies' stats. The autoscaler scrapes every pod once after each phase (about
- * once a second in a real mesh; here at fixed points, so the counts are exact).
+ * made of them in the proxies' stats. The autoscaler and Prometheus scrape every pod once after each
+ * phase (about once a second and every few seconds in a real mesh; here at fixed points, so the
+ * counts are exact).
  */
 export async function drive(mesh: DemoMesh, scenario: Scenario): Promise<void> {
   const gateway = mesh.eastGateway;
@@ -18,7 +19,7 @@ export async function drive(mesh: DemoMesh, scenario: Scenario): Promise<void> {
 
   // Scale from zero: all arrive while the revision has no pod, so the activator holds them.
   await Promise.all(Array.from({ length: scenario.coldRequests }, () => user(APP_PATHS.ok)));
-  await mesh.autoscalerScrapes();
+  await mesh.podScrapes();
 
   for (let i = 0; i < scenario.warmRequests; i++) {
     const headers: Record<string, string> = {};
@@ -35,7 +36,7 @@ export async function drive(mesh: DemoMesh, scenario: Scenario): Promise<void> {
   for (let i = 0; i < scenario.proxiedRequests; i++) {
     await user(APP_PATHS.ok, { [ROUTE_HEADER]: "activator" });
   }
-  await mesh.autoscalerScrapes();
+  await mesh.podScrapes();
 
   // Scale-up: more slow requests through the activator than one pod takes at once; the rest wait
   // for capacity while a second pod starts, and it serves some of them.
@@ -44,7 +45,7 @@ export async function drive(mesh: DemoMesh, scenario: Scenario): Promise<void> {
       user(APP_PATHS.slow, { [ROUTE_HEADER]: "activator" }),
     ),
   );
-  await mesh.autoscalerScrapes();
+  await mesh.podScrapes();
 
   const west = await mesh.westCaller();
   for (let i = 0; i < scenario.crossClusterRequests; i++) {

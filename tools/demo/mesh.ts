@@ -10,6 +10,9 @@
 // requests come through the activator than the pods take at once (containerConcurrency), it queues
 // them and a second pod starts (a scale-up). Every stand-in records the ground truth of what it
 // did (host-tests/scenarios/truth.ts), so the summary can show it next to what the filter measured.
+// A pod's sidecar has a listener per pod port: queue-proxy's serving port 8012 (user traffic and the
+// activator's probes), 9090 (the autoscaler's scrapes) and 9091 (Prometheus's), so each request
+// reaches the filter with the destination.port it was addressed to.
 
 import http from "node:http";
 import {
@@ -20,26 +23,26 @@ import {
   type NodeIdentity,
   Plugin,
   type PluginOptions,
+  type ProxyOptions,
   StatStore,
-  type StreamOptions,
 } from "../../host-tests/harness/index.js";
 import {
   exchange,
   HttpActivator,
   queueProxy,
   REQUEST_ID_HEADER,
+  scrapePod,
   send,
-  wire,
 } from "../../host-tests/scenarios/http-activator.js";
-import { autoscalerScrape } from "../../host-tests/scenarios/knative.js";
+import { QueueProxyPort } from "../../host-tests/scenarios/knative.js";
 import { TruthLog } from "../../host-tests/scenarios/truth.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
 import { EAST, REVISION, WEST } from "./scenario.js";
 
 const LOOPBACK = "127.0.0.1";
 const ANY_PORT: HostPort = { host: LOOPBACK, port: 0 };
-/** queue-proxy's HTTP/1 serving port: where requests to a revision pod are addressed. */
-const QUEUE_PROXY_PORT = 8012;
+/** The pod's metrics ports, each a listener of its sidecar besides the serving port's. */
+const METRICS_PORTS = [QueueProxyPort.autoscalerMetrics, QueueProxyPort.userMetrics] as const;
 
 /** The app answers by path, standing in for a Knative user container behind queue-proxy. */
 export const APP_PATHS = {
@@ -84,7 +87,7 @@ async function startProxy(
   options: Omit<PluginOptions, "extraStatTags">,
   upstream: string,
   mtls: boolean,
-  identity?: Pick<StreamOptions, "destinationPort">,
+  ports?: Pick<ProxyOptions, "identity" | "portListeners">,
 ): Promise<MeshProxy> {
   const stats = new StatStore({ extraStatTags: [...FILTER_METRIC_LABELS] });
   const proxy = await HarnessProxy.start({
@@ -94,7 +97,7 @@ async function startProxy(
     upstream,
     admin: ANY_PORT,
     mtls,
-    identity,
+    ...ports,
   });
   return { name, proxy, stats };
 }
@@ -187,8 +190,10 @@ export class DemoMesh {
         },
         url(app.address),
         true,
-        // A revision pod's sidecar sees requests addressed to queue-proxy's serving port.
-        { destinationPort: QUEUE_PROXY_PORT },
+        {
+          identity: { destinationPort: QueueProxyPort.http1 },
+          portListeners: METRICS_PORTS.map((port) => ({ listen: ANY_PORT, destinationPort: port })),
+        },
       );
       proxies.push(pod);
       return pod.proxy.listenAddress;
@@ -272,14 +277,17 @@ export class DemoMesh {
     return answer.status;
   }
 
-  /** One round of the autoscaler's scrapes: each pod's queue-proxy metrics through its sidecar. */
-  async autoscalerScrapes(): Promise<void> {
-    await Promise.all(
-      this.revisionService.pods.map((pod) => {
-        const scrape = wire(autoscalerScrape(`${pod.address.host}:${pod.address.port}`));
-        return send(pod.address, scrape.path, scrape.headers);
-      }),
-    );
+  /**
+   * One round of scrapes of each pod's queue-proxy through its sidecar: the autoscaler's of :9090
+   * and Prometheus's of :9091, each on the sidecar's listener for that port.
+   */
+  async podScrapes(): Promise<void> {
+    const sidecars = this.revisionService.pods.map((pod) => {
+      const sidecar = this.proxies.find((p) => p.proxy.listenAddress.port === pod.address.port);
+      if (sidecar === undefined) throw new Error(`demo: no sidecar listens at ${url(pod.address)}`);
+      return sidecar.proxy;
+    });
+    await Promise.all(sidecars.map((sidecar) => scrapePod(sidecar.portAddresses)));
   }
 
   adminUrls(): Array<{ name: string; url: string }> {

@@ -105,8 +105,9 @@ export function expectedCounts(scenario: Scenario, containerConcurrency: number)
     },
     activatorProxied: scenario.proxiedRequests + scenario.scaleUpRequests,
     queueWaits: scenario.scaleUpRequests - containerConcurrency,
-    // One round after the cold and the warm phase (one pod), one after the scale-up (two pods).
-    autoscalerScrapes: 1 + 1 + 2,
+    // One round after the cold and the warm phase (one pod), one after the scale-up (two pods); each
+    // round scrapes every pod twice, the autoscaler on :9090 and Prometheus on :9091.
+    podScrapes: 2 * (1 + 1 + 2),
     crossClusterWestToEast: scenario.crossClusterRequests,
     gatewayRequests: viaGateway,
     gatewayTracesStarted: viaGateway - scenario.warmWithValidTrace,
