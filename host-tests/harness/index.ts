@@ -16,6 +16,7 @@ export { extraStatTagRegex, extractTags } from "./prometheus.js";
 export { PROPERTY_LAYOUTS, propertyLayoutOf } from "./properties.js";
 export { HarnessProxy, parseUpstreamUrl, type FilterPlugin, type FilterStream } from "./proxy.js";
 export { StatStore } from "./stats.js";
+export { SharedData } from "./shared-data.js";
 export {
   DEFAULT_ENVOY_VERSION,
   DEFAULT_REQUEST_HEADER_LIMITS,

@@ -255,6 +255,8 @@ export function queueProxy(
     return answer("autoscaler-scrape", QueueProxyPort.autoscalerMetrics, 200, "");
   }
   const invoked = truth.get(Number(request.headers[REQUEST_ID_HEADER]));
-  if (invoked !== undefined) Object.assign(invoked, { invocation: true, pod, port: QueueProxyPort.http1 });
+  if (invoked !== undefined) {
+    Object.assign(invoked, { invocation: true, pod, port: QueueProxyPort.http1, reachedContainerMs: Date.now() });
+  }
   return invoked;
 }
