@@ -23,7 +23,7 @@ import {
 } from "../../host-tests/harness/index.js";
 import { drive } from "../demo/drive.js";
 import { DemoMesh, send } from "../demo/mesh.js";
-import { DEFAULT_SCENARIO, EAST, podConfig, WEST } from "../demo/scenario.js";
+import { DEFAULT_SCENARIO, EAST, WEST } from "../demo/scenario.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
 import {
   alertSignalExpressions,
@@ -94,7 +94,6 @@ describe.skipIf(!existsSync(PROMETHEUS_BINARY))(
       const mesh = await DemoMesh.start({
         wasm,
         coldStartDelayMs: 300,
-        podConfig: podConfig(DEFAULT_SCENARIO),
       });
       closables.push(mesh);
       await drive(mesh, DEFAULT_SCENARIO);
