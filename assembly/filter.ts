@@ -100,7 +100,15 @@ import {
 import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
 import { ActivatorHold, Tracing } from "./tracing";
 import { SourceLabelBound } from "./sourcelabels";
-import { ReadyEra, ReadyHistory, RevisionEra, decodeEra, encodeEra, enteredBeforeReady, joinEras } from "./readiness";
+import {
+  ReadyEra,
+  ReadyHistory,
+  RevisionEra,
+  decodeEra,
+  encodeEra,
+  enteredBeforeReady,
+  joinEras,
+} from "./readiness";
 import { parseDecimal } from "./decimal";
 
 // --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
@@ -799,7 +807,12 @@ export class Stream {
     // proxied to: keep that one, or the gateway would lose the revision and the cold start.
     if (!root.identity.isRevision && this.host.getHeader(HeaderMap.Response, root.podName) != null) return;
     // The clock was read at the request headers of a request through the activator: its arrival.
-    const stamp = root.podStamp(this.viaActivator, this.held, this.waitMs, this.viaActivator ? this.now() : -1);
+    const stamp = root.podStamp(
+      this.viaActivator,
+      this.held,
+      this.waitMs,
+      this.viaActivator ? this.now() : -1,
+    );
     if (stamp != null) this.host.replaceHeader(HeaderMap.Response, root.podName, stamp);
   }
 

@@ -256,7 +256,12 @@ export function queueProxy(
   }
   const invoked = truth.get(Number(request.headers[REQUEST_ID_HEADER]));
   if (invoked !== undefined) {
-    Object.assign(invoked, { invocation: true, pod, port: QueueProxyPort.http1, reachedContainerMs: Date.now() });
+    Object.assign(invoked, {
+      invocation: true,
+      pod,
+      port: QueueProxyPort.http1,
+      reachedContainerMs: Date.now(),
+    });
   }
   return invoked;
 }

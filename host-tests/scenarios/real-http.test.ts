@@ -192,7 +192,9 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM))(
       for (const request of cold) {
         const measured = waits.get(request.id)!;
         const outer = request.reachedContainerMs! - request.sentAtMs;
-        expect(measured, `request ${request.id}`).toBeGreaterThanOrEqual(request.coldStartMs! - WAIT_TOLERANCE_MS);
+        expect(measured, `request ${request.id}`).toBeGreaterThanOrEqual(
+          request.coldStartMs! - WAIT_TOLERANCE_MS,
+        );
         expect(measured, `request ${request.id}`).toBeLessThanOrEqual(outer + WAIT_TOLERANCE_MS);
       }
       expectKnownWrong(

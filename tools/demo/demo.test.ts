@@ -151,9 +151,7 @@ describe("kwt demo --once", () => {
     expect(stdout).toContain("Ground truth next to what the filter measured");
     const expected = expectedCounts(scenario, CONTAINER_CONCURRENCY);
     expect(stdout).toMatch(
-      new RegExp(
-        `cold starts \\(held: no ready pod\\) +${expected.coldStarts} +${expected.coldStarts} *\\n`,
-      ),
+      new RegExp(`cold starts \\(held: no ready pod\\) +${expected.coldStarts} +${expected.coldStarts} *\\n`),
     );
     expect(stdout).toMatch(
       new RegExp(`waits for capacity during a scale-up +${expected.queueWaits} +- +not measured`),
