@@ -470,40 +470,23 @@ export class Root {
    */
   podStamp(viaActivator: bool, held: bool, waitMs: i64, arrivalMs: i64): string | null {
     const readyMs = this.vm.podReadyMs;
-    const id = this.identity;
-    if (held) {
-      return encodePodStamp(
-        new PodStamp(
-          true,
-          waitMs,
-          id.cluster,
-          id.region,
-          id.namespace,
-          id.service,
-          id.configuration,
-          id.revision,
-          true,
-          readyMs,
-          arrivalMs,
-        ),
-      );
-    }
+    if (held) return this.ownStamp(true, waitMs, true, readyMs, arrivalMs);
     if (this.stampsReadyMs != readyMs) {
       this.stampsReadyMs = readyMs;
-      this.directStamp = this.notHeldStamp(false, readyMs);
-      this.activatorStamp = this.notHeldStamp(true, readyMs);
+      this.directStamp = this.ownStamp(false, -1, false, readyMs, -1);
+      this.activatorStamp = this.ownStamp(false, -1, true, readyMs, -1);
     }
     if (!viaActivator) return this.directStamp;
     const stamp = this.activatorStamp;
     return stamp != null ? withArrival(stamp, arrivalMs) : null;
   }
 
-  private notHeldStamp(viaActivator: bool, readyMs: i64): string | null {
+  private ownStamp(held: bool, waitMs: i64, viaActivator: bool, readyMs: i64, arrivalMs: i64): string | null {
     const id = this.identity;
     return encodePodStamp(
       new PodStamp(
-        false,
-        -1,
+        held,
+        waitMs,
         id.cluster,
         id.region,
         id.namespace,
@@ -512,6 +495,7 @@ export class Root {
         id.revision,
         viaActivator,
         readyMs,
+        arrivalMs,
       ),
     );
   }
@@ -546,17 +530,14 @@ export class Root {
       if (cached != 0) return cached;
     }
     const registry = this.registry;
-    const id = registry.id(REQUEST_DURATION, [
-      report.namespace,
-      report.service,
-      report.configuration,
-      report.revision,
-      report.cluster,
-      report.region,
-      this.identity.cluster,
-      codeClassName(codeClass),
-      coldStart ? "true" : "false",
-    ]);
+    const id = registry.id(
+      REQUEST_DURATION,
+      stampRevValues(report).concat([
+        this.identity.cluster,
+        codeClassName(codeClass),
+        coldStart ? "true" : "false",
+      ]),
+    );
     return registry.remember(cache != null && !coldStart ? cache.durations : null, codeClass, id);
   }
 
@@ -567,16 +548,21 @@ export class Root {
       if (cached != 0) return cached;
     }
     const registry = this.registry;
-    const id = registry.id(family, [
-      report.namespace,
-      report.service,
-      report.configuration,
-      report.revision,
-      report.cluster,
-      report.region,
-    ]);
+    const id = registry.id(family, stampRevValues(report));
     return registry.remember(cache != null ? cache.revOnly : null, index, id);
   }
+}
+
+/** The REV label values a pod stamp names (the order of Root.revValues). */
+function stampRevValues(report: PodStamp): string[] {
+  return [
+    report.namespace,
+    report.service,
+    report.configuration,
+    report.revision,
+    report.cluster,
+    report.region,
+  ];
 }
 
 // --- Stream context ----------------------------------------------------------------------------
