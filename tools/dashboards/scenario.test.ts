@@ -60,7 +60,7 @@ const EDGE_POD_CONFIG = {
 /** Sends the requests that reach the filter's rarer paths to the edge pod's inbound sidecar. */
 async function driveEdgePod(pod: HarnessProxy): Promise<void> {
   const target = pod.listenAddress;
-  // Through the activator to a fresh VM without x-kwt-entry: a cold start that cannot be timed.
+  // Through the activator without x-kwt-entry: the pod stamps its ready time and the arrival.
   await send(target, "/", { "k-proxy-request": "activator" });
   await send(target, "/", { "x-kwt-hop": "not-a-hop-stamp" });
   await send(target, "/", { "x-kwt-hop": `1;c=ahead;r=ahead-1;t=${Date.now() + 600_000}` });
