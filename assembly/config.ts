@@ -414,8 +414,8 @@ export class Settings {
   readonly skipNonKnative: bool;
   /** Inbound: the ports whose requests are invocations; empty: every port. */
   readonly servingPorts: i32[];
-  readonly coldStartWindowSeconds: i32;
-  readonly coldStartMaxRequests: i32;
+  /** Edge: the shortest time in which Knative scales an idle revision to zero (readiness.ts). */
+  readonly scaleToZeroMinSeconds: i32;
   readonly entryHeader: string;
   readonly hopHeader: string;
   readonly podHeader: string;
@@ -447,8 +447,7 @@ export class Settings {
     );
     this.skipNonKnative = reader.bool(object, ConfigKey.SkipNonKnative);
     this.servingPorts = reader.ports(object, ConfigKey.ServingPorts);
-    this.coldStartWindowSeconds = reader.integer(object, ConfigKey.ColdStartWindowSeconds);
-    this.coldStartMaxRequests = reader.integer(object, ConfigKey.ColdStartMaxRequests);
+    this.scaleToZeroMinSeconds = reader.integer(object, ConfigKey.ScaleToZeroMinSeconds);
     this.entryHeader = reader.text(object, ConfigKey.EntryHeader, isHeaderName, EXPECT_HEADER_NAME);
     this.hopHeader = reader.text(object, ConfigKey.HopHeader, isHeaderName, EXPECT_HEADER_NAME);
     this.podHeader = reader.text(object, ConfigKey.PodHeader, isHeaderName, EXPECT_HEADER_NAME);

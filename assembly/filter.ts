@@ -7,12 +7,14 @@
 //
 // Per request (docs/filter.md, "Where it runs"):
 // - inbound sidecar (revision pod): onRequestHeaders reads the request's headers in one call and
-//   decides probe / trust / source cluster / cold start; onResponseHeaders reads the status and
-//   writes the pod stamp; onLog reads how the stream ended and records the Knative metrics. The
-//   access-log fields are set in the first of these that knows them (accesslog.ts).
+//   decides probe / trust / source cluster / held by the activator; onResponseHeaders reads the
+//   status (of an activator readiness probe too: the pod's ready time) and writes the pod stamp;
+//   onLog reads how the stream ended and records invocations and errors. The access-log fields
+//   are set in the first of these that knows them (accesslog.ts).
 // - gateway and outbound sidecar (the edge of a measurement): onRequestHeaders strips forged
 //   stamps (gateway, from outside the mesh) and puts the entry stamp on; onResponseHeaders reads
-//   and strips the pod stamp; onLog records the client-visible duration.
+//   and strips the pod stamp and tells a cold start from a wait for capacity (readiness.ts); onLog
+//   records the client-visible duration and the cold-start and activator metrics.
 
 import {
   ConfigResult,
@@ -42,11 +44,9 @@ import {
   resolveIdentity,
 } from "./identity";
 import {
-  ActivatorOutcome,
   CODE_CLASS_COUNT,
   ERROR_KIND_COUNT,
   ErrorKind,
-  activatorOutcome,
   classifyOutcome,
   codeClassIndex,
   codeClassName,
@@ -54,6 +54,7 @@ import {
   isActivatorRequest,
   isGrpcContentType,
   isProbe,
+  isReadinessProbe,
   needsCodeDetails,
 } from "./knative";
 import { MAX_CACHED_LABEL_SETS, MetricFamily, SeriesRegistry } from "./metrics";
@@ -62,7 +63,6 @@ import {
   CLOCK_SKEW,
   COLD_START_DURATION,
   COLD_STARTS,
-  COLD_STARTS_UNTIMED,
   CONFIG_REJECTED,
   CONFIG_VALID,
   ERRORS,
@@ -70,7 +70,14 @@ import {
   REQUEST_DURATION,
   STAMPS_REJECTED,
 } from "./generated/metric-families";
-import { PodStamp, decodePodStamp, encodePodStamp } from "./podstamp";
+import {
+  PodStamp,
+  arrivalFieldStart,
+  decodePodStamp,
+  encodePodStamp,
+  parseArrivalField,
+  withArrival,
+} from "./podstamp";
 import {
   NODE_CLUSTER_ID,
   NODE_ID,
@@ -91,25 +98,48 @@ import {
   nodePropertyPath,
 } from "./properties";
 import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
-import { ColdStartFacts, Tracing } from "./tracing";
+import { ActivatorHold, Tracing } from "./tracing";
 import { SourceLabelBound } from "./sourcelabels";
+import {
+  ReadyEra,
+  ReadyHistory,
+  RevisionEra,
+  decodeEra,
+  encodeEra,
+  enteredBeforeReady,
+  joinEras,
+} from "./readiness";
+import { parseDecimal } from "./decimal";
 
 // --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
 
+// The edge's series labelled with the pod stamp's REV only, by index in PodSeries.revOnly.
 const REV_ONLY_COLD_STARTS: i32 = 0;
-const REV_ONLY_COLD_STARTS_UNTIMED: i32 = 1;
-const REV_ONLY_COLD_START_DURATION: i32 = 2;
-const REV_ONLY_ACTIVATOR_PROXIED: i32 = 3;
-const REV_ONLY_COUNT: i32 = 4;
+const REV_ONLY_COLD_START_DURATION: i32 = 1;
+const REV_ONLY_ACTIVATOR_PROXIED: i32 = 2;
+const REV_ONLY_COUNT: i32 = 3;
+
+// Shared data (one store per Envoy process, seen by every worker's VM, kept over a VM reload).
+/** Inbound: since when this pod is ready, decimal ms. */
+const POD_READY_KEY = "kwt.pod_ready_ms";
+/** Edge: a revision's ready era (readiness.ts), followed by its cluster/namespace/revision. */
+const READY_ERA_KEY_PREFIX = "kwt.ready_era/";
+const MAX_TIME_DIGITS: i32 = 15;
+/** Tries of a conditional shared-data write before leaving it to the next one. */
+const SHARED_WRITE_TRIES: i32 = 3;
 
 // --- Per-VM state ------------------------------------------------------------------------------
 
 /** What one VM keeps across its root contexts, and the host it runs on. */
 export class Vm {
-  /** When this VM started (proxy_on_vm_start), ms since the epoch: the cold-start window's origin. */
-  startMs: i64 = -1;
-  /** Non-probe requests this VM's inbound side has seen: the cold-start ordinal. */
-  inboundRequests: i64 = 0;
+  /**
+   * Inbound: since when this pod is ready (ms; -1: not known yet): the first activator readiness
+   * probe it answered 200, else the arrival of the first request it served. The same for every VM
+   * of the pod's Envoy through shared data.
+   */
+  podReadyMs: i64 = -1;
+  /** Edge: when each revision it saw answer had a ready pod (readiness.ts). */
+  readonly readyHistory: ReadyHistory = new ReadyHistory();
   /** Node metadata, read once per VM (the first configuration). */
   nodeFacts: NodeFacts | null = null;
   /** Header bytes read from the host since the last garbage collection (index.ts collects). */
@@ -138,9 +168,48 @@ export class Vm {
   }
 
   onVmStart(): void {
-    if (this.startMs < 0) this.startMs = this.host.nowMilliseconds();
     // Defined before any configuration, so Prometheus sees the counter born at 0.
     this.registry.fixed(CONFIG_REJECTED, []);
+  }
+
+  /**
+   * The pod's ready time: this VM's, else the one a VM of this Envoy published, else `candidateMs`,
+   * published so the earliest wins (a conditional write; a lost race re-reads).
+   */
+  learnPodReady(candidateMs: i64): i64 {
+    if (this.podReadyMs >= 0) return this.podReadyMs;
+    const host = this.host;
+    let readyMs = candidateMs;
+    for (let i = 0; i < SHARED_WRITE_TRIES; i++) {
+      const shared = host.getSharedData(POD_READY_KEY);
+      const published = shared != null ? parseDecimal(shared.text, MAX_TIME_DIGITS) : -1;
+      if (published >= 0 && published <= candidateMs) {
+        readyMs = published;
+        break;
+      }
+      if (host.setSharedData(POD_READY_KEY, candidateMs.toString(), shared != null ? shared.cas : 0)) break;
+    }
+    this.podReadyMs = readyMs;
+    return readyMs;
+  }
+
+  /** A revision's ready era as the VMs of this Envoy published it; null when none did. */
+  sharedEra(key: string): ReadyEra | null {
+    const shared = this.host.getSharedData(READY_ERA_KEY_PREFIX + key);
+    return shared != null ? decodeEra(shared.text) : null;
+  }
+
+  /** Joins this VM's era of a revision with the published one and publishes the result. */
+  publishEra(key: string, revision: RevisionEra, gapMs: i64, nowMs: i64): void {
+    const host = this.host;
+    const name = READY_ERA_KEY_PREFIX + key;
+    for (let i = 0; i < SHARED_WRITE_TRIES; i++) {
+      const shared = host.getSharedData(name);
+      const era = joinEras(revision.era, shared != null ? decodeEra(shared.text) : null, gapMs)!;
+      revision.era = era;
+      if (host.setSharedData(name, encodeEra(era), shared != null ? shared.cas : 0)) break;
+    }
+    revision.publishedMs = nowMs;
   }
 
   /** Reads the node's identity once, from the first property layout that has a node id. */
@@ -188,9 +257,13 @@ class InboundSeries {
   readonly errors: StaticArray<u32> = new StaticArray<u32>(CODE_CLASS_COUNT * ERROR_KIND_COUNT);
 }
 
-/** A warm pod stamp seen at the edge, decoded once, with its duration series by code class. */
+/**
+ * A pod stamp seen at the edge (without its per-request arrival), decoded once, with its duration
+ * series by code class and its REV-only series.
+ */
 class PodSeries {
   readonly durations: StaticArray<u32> = new StaticArray<u32>(CODE_CLASS_COUNT);
+  readonly revOnly: StaticArray<u32> = new StaticArray<u32>(REV_ONLY_COUNT);
   constructor(public readonly report: PodStamp) {}
 }
 
@@ -228,12 +301,13 @@ export class Root {
   slotHop: i32 = -1;
   slotPod: i32 = -1;
 
-  // Inbound: the revision's own label values and series, and the stamp it reports when warm.
+  // Inbound: the revision's own label values and series, and the pod stamps it reports for
+  // requests not held (built once the pod's ready time is known; the activator's gets `t`).
   revValues: string[] = [];
-  warmPodStamp: string | null = null;
+  private stampsReadyMs: i64 = -1;
+  private directStamp: string | null = null;
+  private activatorStamp: string | null = null;
   bySource: Map<string, InboundSeries> = new Map();
-  /** REV-only series ids, by REV_ONLY_* index. */
-  revOnlyIds: StaticArray<u32> = new StaticArray<u32>(REV_ONLY_COUNT);
 
   // Edge: duration series by (warm) pod stamp text.
   byPodStamp: Map<string, PodSeries> = new Map();
@@ -294,10 +368,7 @@ export class Root {
     this.revValues = [id.namespace, id.service, id.configuration, id.revision, id.cluster, id.region];
     this.bySource = new Map();
     this.byPodStamp = new Map();
-    this.revOnlyIds = new StaticArray<u32>(REV_ONLY_COUNT);
-    this.warmPodStamp = encodePodStamp(
-      new PodStamp(false, -1, id.cluster, id.region, id.namespace, id.service, id.configuration, id.revision),
-    );
+    this.stampsReadyMs = -1;
 
     const wants = new HeaderWants();
     this.slotUserAgent = wants.add("user-agent");
@@ -393,9 +464,40 @@ export class Root {
     return registry.remember(cache, index, registry.id(family, this.revValues.concat(extra)));
   }
 
-  /** A series labelled with REV only (`index`: REV_ONLY_*). */
-  revOnly(family: MetricFamily, index: i32): u32 {
-    return this.revSeries(family, [], this.revOnlyIds, index);
+  /**
+   * The pod stamp of a request through the activator (`viaActivator`) or not, arriving at
+   * `arrivalMs`; `held` with its wait when its entry stamp is older than the pod's readiness.
+   */
+  podStamp(viaActivator: bool, held: bool, waitMs: i64, arrivalMs: i64): string | null {
+    const readyMs = this.vm.podReadyMs;
+    if (held) return this.ownStamp(true, waitMs, true, readyMs, arrivalMs);
+    if (this.stampsReadyMs != readyMs) {
+      this.stampsReadyMs = readyMs;
+      this.directStamp = this.ownStamp(false, -1, false, readyMs, -1);
+      this.activatorStamp = this.ownStamp(false, -1, true, readyMs, -1);
+    }
+    if (!viaActivator) return this.directStamp;
+    const stamp = this.activatorStamp;
+    return stamp != null ? withArrival(stamp, arrivalMs) : null;
+  }
+
+  private ownStamp(held: bool, waitMs: i64, viaActivator: bool, readyMs: i64, arrivalMs: i64): string | null {
+    const id = this.identity;
+    return encodePodStamp(
+      new PodStamp(
+        held,
+        waitMs,
+        id.cluster,
+        id.region,
+        id.namespace,
+        id.service,
+        id.configuration,
+        id.revision,
+        viaActivator,
+        readyMs,
+        arrivalMs,
+      ),
+    );
   }
 
   rejectStamp(reason: string): void {
@@ -413,34 +515,54 @@ export class Root {
     return this.byPodStamp.has(stampText) ? this.byPodStamp.get(stampText) : null;
   }
 
-  /** Caches a newly decoded warm pod stamp; null for a cold one (its wait differs each time). */
+  /** Caches a newly decoded pod stamp; null for a held one (its wait differs each time). */
   cachePodStamp(stampText: string, report: PodStamp): PodSeries | null {
-    if (report.coldStart) return null;
+    if (report.held) return null;
     if (this.byPodStamp.size >= MAX_CACHED_LABEL_SETS) return null;
     const series = new PodSeries(report);
     this.byPodStamp.set(stampText, series);
     return series;
   }
 
-  requestDurationId(report: PodStamp, codeClass: i32, cache: PodSeries | null): u32 {
-    if (cache != null) {
+  requestDurationId(report: PodStamp, codeClass: i32, coldStart: bool, cache: PodSeries | null): u32 {
+    if (cache != null && !coldStart) {
       const cached = cache.durations[codeClass];
       if (cached != 0) return cached;
     }
     const registry = this.registry;
-    const id = registry.id(REQUEST_DURATION, [
-      report.namespace,
-      report.service,
-      report.configuration,
-      report.revision,
-      report.cluster,
-      report.region,
-      this.identity.cluster,
-      codeClassName(codeClass),
-      report.coldStart ? "true" : "false",
-    ]);
-    return registry.remember(cache != null ? cache.durations : null, codeClass, id);
+    const id = registry.id(
+      REQUEST_DURATION,
+      stampRevValues(report).concat([
+        this.identity.cluster,
+        codeClassName(codeClass),
+        coldStart ? "true" : "false",
+      ]),
+    );
+    return registry.remember(cache != null && !coldStart ? cache.durations : null, codeClass, id);
   }
+
+  /** An edge series labelled with the pod stamp's REV only (`index`: REV_ONLY_*). */
+  stampRevOnlyId(family: MetricFamily, report: PodStamp, cache: PodSeries | null, index: i32): u32 {
+    if (cache != null) {
+      const cached = cache.revOnly[index];
+      if (cached != 0) return cached;
+    }
+    const registry = this.registry;
+    const id = registry.id(family, stampRevValues(report));
+    return registry.remember(cache != null ? cache.revOnly : null, index, id);
+  }
+}
+
+/** The REV label values a pod stamp names (the order of Root.revValues). */
+function stampRevValues(report: PodStamp): string[] {
+  return [
+    report.namespace,
+    report.service,
+    report.configuration,
+    report.revision,
+    report.cluster,
+    report.region,
+  ];
 }
 
 // --- Stream context ----------------------------------------------------------------------------
@@ -449,6 +571,8 @@ enum Handling {
   /** Nothing to record (probe, skipped workload, unknown position). */
   Ignore,
   Inbound,
+  /** Inbound: an activator readiness probe while the pod's ready time is not known. */
+  ReadinessProbe,
   Edge,
 }
 
@@ -458,8 +582,11 @@ export class Stream {
   // Inbound.
   sourceCluster: string = "";
   grpc: bool = false;
-  outcome: ActivatorOutcome = ActivatorOutcome.Direct;
-  /** The cold start's wait in ms; -1 untimed. */
+  /** K-Proxy-Request: activator. */
+  viaActivator: bool = false;
+  /** The activator held it: its entry stamp is older than the pod's ready time. */
+  held: bool = false;
+  /** A held request's wait (arrival - entry) in ms; -1 when not held. */
   waitMs: i64 = -1;
   hop: HopCheck | null = null;
   /** The cross-cluster hop seen on this request (crosscluster.ts). */
@@ -472,9 +599,15 @@ export class Stream {
   // Edge.
   /** This proxy put the entry stamp on, so it owns the client-visible measurement. */
   owner: bool = false;
+  /** The entry stamp this proxy put on (its own clock), when it is the owner. */
+  entryMs: i64 = -1;
   podStamp: PodStamp | null = null;
   podSeries: PodSeries | null = null;
   responseClass: i32 = 0;
+  /** The edge's verdict: held while the revision had no ready pod. */
+  coldStart: bool = false;
+  /** The cold start's wait (the pod's arrival time - the entry stamp); -1 when not known. */
+  coldStartWaitMs: i64 = -1;
 
   /** The wall clock in ms, read at most once per request (-1: not read yet). */
   private nowMs: i64 = -1;
@@ -509,6 +642,7 @@ export class Stream {
 
   onResponseHeaders(): i32 {
     if (this.handling == Handling.Inbound) this.inboundResponse();
+    else if (this.handling == Handling.ReadinessProbe) this.readinessProbeResponse();
     else if (this.handling == Handling.Edge && this.owner) this.edgeResponse();
     return 0;
   }
@@ -550,22 +684,21 @@ export class Stream {
       return;
     }
     if (this.handling != Handling.Inbound) return;
-    // Only a cross-cluster hop or a cold start gives tracing something to do on the inbound side.
+    // Only a cross-cluster hop or a hold in the activator gives tracing something to do inbound.
     const hop = this.hop;
     const fromOtherCluster = hop != null && hop.verdict == HopVerdict.CrossCluster;
-    if (!fromOtherCluster && this.outcome != ActivatorOutcome.ColdStart) return;
-    const coldStart = new ColdStartFacts(this.outcome == ActivatorOutcome.ColdStart, this.waitMs);
+    if (!fromOtherCluster && !this.held) return;
+    const hold = new ActivatorHold(this.held, this.waitMs);
     const nowMs = this.now();
     this.inboundHop = crossCluster.onInboundRequest(hop, nowMs);
-    tracing.onInboundRequestHeaders(scan, this.inboundHop, coldStart, nowMs);
+    tracing.onInboundRequestHeaders(scan, this.inboundHop, hold, nowMs);
     if (this.inboundHop.skewed) this.root.clockSkew(this.inboundHop.sourceCluster);
   }
 
   // --- Inbound sidecar ---
 
-  /** Access-log fields known once the request headers are read: a cold start, a cross-cluster hop. */
+  /** Access-log fields known once the request headers are read: a cross-cluster hop. */
   private logInboundRequest(): void {
-    if (this.outcome == ActivatorOutcome.ColdStart) logColdStart(this.host, this.waitMs);
     const hop = this.inboundHop;
     if (hop.crossCluster) {
       logHop(this.host, hop.sourceCluster, hop.sourceRegion, hop.skewed ? -1 : hop.hopMs);
@@ -596,6 +729,9 @@ export class Stream {
         scan.has(root.slotKubeletProbe),
       )
     ) {
+      if (root.vm.podReadyMs < 0 && isReadinessProbe(scan.value(root.slotNetworkProbe))) {
+        this.handling = Handling.ReadinessProbe;
+      }
       return;
     }
     if (!settings.servesPort(this.host.getPropertyI64(PATH_DESTINATION_PORT, -1))) return;
@@ -629,23 +765,24 @@ export class Stream {
 
     this.grpc = isGrpcContentType(scan.value(root.slotContentType));
     const vm = root.vm;
-    vm.inboundRequests++;
+    // Nothing routes user traffic to a pod before it is ready: a first request with no passed
+    // probe before it makes the pod ready now.
+    if (vm.podReadyMs < 0) vm.learnPodReady(this.now());
     if (!isActivatorRequest(scan.value(root.slotProxyRequest))) return;
-    const nowMs = this.now();
-    this.outcome = activatorOutcome(
-      true,
-      nowMs - vm.startMs,
-      vm.inboundRequests,
-      settings.coldStartWindowSeconds,
-      settings.coldStartMaxRequests,
-    );
-    if (this.outcome != ActivatorOutcome.ColdStart || entryMs < 0) return;
-    let wait = nowMs - entryMs;
-    if (wait < 0) {
-      root.clockSkew(this.sourceCluster);
-      wait = 0;
-    }
-    this.waitMs = wait;
+    this.viaActivator = true;
+    // The arrival goes back on the pod stamp: the edge times a cold start with it.
+    const arrivalMs = this.now();
+    if (entryMs < 0 || entryMs >= vm.podReadyMs) return;
+    // Entered before this pod was ready: the activator held it (for a pod to start, or for
+    // capacity; the edge tells which). Its wait ends now, at the pod.
+    this.held = true;
+    this.waitMs = arrivalMs - entryMs;
+  }
+
+  /** An activator readiness probe answered 200: the pod is ready from now. */
+  private readinessProbeResponse(): void {
+    const status = this.host.getHeader(HeaderMap.Response, STATUS_HEADER);
+    if (status == "200") this.root.vm.learnPodReady(this.now());
   }
 
   private inboundResponse(): void {
@@ -655,22 +792,13 @@ export class Stream {
     // workload that is not a revision (e.g. the activator) may be relaying the stamp of the pod it
     // proxied to: keep that one, or the gateway would lose the revision and the cold start.
     if (!root.identity.isRevision && this.host.getHeader(HeaderMap.Response, root.podName) != null) return;
-    let stamp = root.warmPodStamp;
-    if (this.outcome == ActivatorOutcome.ColdStart) {
-      const id = root.identity;
-      stamp = encodePodStamp(
-        new PodStamp(
-          true,
-          this.waitMs,
-          id.cluster,
-          id.region,
-          id.namespace,
-          id.service,
-          id.configuration,
-          id.revision,
-        ),
-      );
-    }
+    // The clock was read at the request headers of a request through the activator: its arrival.
+    const stamp = root.podStamp(
+      this.viaActivator,
+      this.held,
+      this.waitMs,
+      this.viaActivator ? this.now() : -1,
+    );
     if (stamp != null) this.host.replaceHeader(HeaderMap.Response, root.podName, stamp);
   }
 
@@ -711,16 +839,6 @@ export class Stream {
         ),
       );
     }
-    if (this.outcome == ActivatorOutcome.ColdStart) {
-      registry.increment(root.revOnly(COLD_STARTS, REV_ONLY_COLD_STARTS));
-      if (this.waitMs >= 0) {
-        registry.record(root.revOnly(COLD_START_DURATION, REV_ONLY_COLD_START_DURATION), <u64>this.waitMs);
-      } else {
-        registry.increment(root.revOnly(COLD_STARTS_UNTIMED, REV_ONLY_COLD_STARTS_UNTIMED));
-      }
-    } else if (this.outcome == ActivatorOutcome.Proxied) {
-      registry.increment(root.revOnly(ACTIVATOR_PROXIED, REV_ONLY_ACTIVATOR_PROXIED));
-    }
   }
 
   // --- Gateway and outbound sidecar ---
@@ -739,7 +857,8 @@ export class Stream {
     // front of the activator): keep it and leave the pod stamp on the response for that proxy.
     if (trusted && parseEntryMillis(scan.value(root.slotEntry)) >= 0) return;
     this.owner = true;
-    this.host.replaceHeader(HeaderMap.Request, root.entryName, formatEntryMillis(this.now()));
+    this.entryMs = this.now();
+    this.host.replaceHeader(HeaderMap.Request, root.entryName, formatEntryMillis(this.entryMs));
   }
 
   private edgeResponse(): void {
@@ -747,25 +866,80 @@ export class Stream {
     const text = this.host.getHeader(HeaderMap.Response, root.podName);
     if (text == null) return;
     if (!root.settings!.keepPodHeader) this.host.removeHeader(HeaderMap.Response, root.podName);
-    let series = root.knownPodStamp(text);
-    const report = series != null ? series.report : decodePodStamp(text);
-    if (report == null) {
+    // Everything before the per-request arrival is the same on every answer of a pod: the cache key.
+    const arrivalAt = arrivalFieldStart(text);
+    const key = arrivalAt < text.length ? text.substring(0, arrivalAt) : text;
+    let series = root.knownPodStamp(key);
+    const report = series != null ? series.report : decodePodStamp(key);
+    const arrivalMs = parseArrivalField(text, arrivalAt);
+    if (report == null || arrivalMs < -1) {
       root.rejectStamp(REJECT_MALFORMED);
       return;
     }
-    if (series == null) series = root.cachePodStamp(text, report);
+    if (series == null) series = root.cachePodStamp(key, report);
     this.podStamp = report;
     this.podSeries = series;
-    if (report.coldStart) logColdStart(this.host, report.waitMs);
+    if (report.readyMs >= 0) this.classifyAnswer(report, arrivalMs);
     const status = this.host.getHeader(HeaderMap.Response, STATUS_HEADER);
     this.responseClass = status != null ? codeClassIndex(<i64>I32.parseInt(status)) : 0;
   }
 
+  /**
+   * Edge: notes that the answering pod is ready since `report.readyMs`, and for an answer through
+   * the activator whose entry is older than that (held), decides from the revision's ready era
+   * whether a pod was ready when it entered (a wait for capacity) or none was (a cold start). Only
+   * a held answer reads the era other workers published; the era is published at most once a
+   * second per revision.
+   */
+  private classifyAnswer(report: PodStamp, arrivalMs: i64): void {
+    const root = this.root;
+    const vm = root.vm;
+    const gapMs = <i64>root.settings!.scaleToZeroMinSeconds * 1000;
+    const key = report.cluster + "/" + report.namespace + "/" + report.revision;
+    const entryMs = this.entryMs;
+    const history = vm.readyHistory;
+    const held = report.viaActivator && entryMs < report.readyMs;
+    if (held) {
+      const published = vm.sharedEra(key);
+      if (published != null) history.join(key, published, gapMs);
+    }
+    // A pod that answered a request it was ready for was ready when that request entered.
+    const revision = history.noteAnswer(key, report.readyMs, entryMs, gapMs);
+    if (held && enteredBeforeReady(entryMs, revision.era)) {
+      this.coldStart = true;
+      let wait: i64 = -1;
+      if (arrivalMs >= 0) {
+        wait = arrivalMs - entryMs;
+        if (wait < 0) {
+          root.clockSkew(report.cluster);
+          wait = 0;
+        }
+      }
+      this.coldStartWaitMs = wait;
+      logColdStart(this.host, wait);
+    }
+    if (revision.publishDue(entryMs)) vm.publishEra(key, revision, gapMs, entryMs);
+  }
+
   private edgeLog(): void {
+    const root = this.root;
+    const report = this.podStamp!;
+    const series = this.podSeries;
+    const registry = root.registry;
+    if (this.coldStart) {
+      registry.increment(root.stampRevOnlyId(COLD_STARTS, report, series, REV_ONLY_COLD_STARTS));
+      if (this.coldStartWaitMs >= 0) {
+        registry.record(
+          root.stampRevOnlyId(COLD_START_DURATION, report, series, REV_ONLY_COLD_START_DURATION),
+          <u64>this.coldStartWaitMs,
+        );
+      }
+    } else if (report.viaActivator) {
+      registry.increment(root.stampRevOnlyId(ACTIVATOR_PROXIED, report, series, REV_ONLY_ACTIVATOR_PROXIED));
+    }
     const durationNs = this.host.getPropertyI64(PATH_REQUEST_DURATION, -1);
     if (durationNs < 0) return;
-    const root = this.root;
-    const id = root.requestDurationId(this.podStamp!, this.responseClass, this.podSeries);
-    root.registry.record(id, <u64>(durationNs / 1_000_000));
+    const id = root.requestDurationId(report, this.responseClass, this.coldStart, series);
+    registry.record(id, <u64>(durationNs / 1_000_000));
   }
 }

@@ -5,7 +5,7 @@
 // Only index.ts (the ABI entry file) imports this module; lint keeps every other module off it.
 
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
-import { HeaderMap, Host, LogLevel } from "./hostinterface";
+import { HeaderMap, Host, LogLevel, SharedValue } from "./hostinterface";
 import { MetricKind } from "./metrics";
 
 const OK: u32 = 0;
@@ -134,6 +134,36 @@ export class ProxyWasmHost extends Host {
 
   removeHeader(map: HeaderMap, name: ArrayBuffer): void {
     imports.proxy_remove_header_map_value(map, changetype<usize>(name), name.byteLength);
+  }
+
+  getSharedData(key: string): SharedValue | null {
+    const name = String.UTF8.encode(key);
+    clearOut();
+    store<u32>(outU64, 0);
+    const result = imports.proxy_get_shared_data(
+      changetype<usize>(name),
+      name.byteLength,
+      outPointer,
+      outSize,
+      outU64,
+    );
+    if (result != OK) return null;
+    const cas = load<u32>(outU64);
+    return new SharedValue(adoptHostString(), cas);
+  }
+
+  setSharedData(key: string, text: string, cas: u32): bool {
+    const name = String.UTF8.encode(key);
+    const bytes = String.UTF8.encode(text);
+    return (
+      imports.proxy_set_shared_data(
+        changetype<usize>(name),
+        name.byteLength,
+        changetype<usize>(bytes),
+        bytes.byteLength,
+        cas,
+      ) == OK
+    );
   }
 
   setProperty(name: ArrayBuffer, value: string): void {

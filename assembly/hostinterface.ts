@@ -20,6 +20,14 @@ export enum LogLevel {
   Critical = 5,
 }
 
+/** A shared-data value (text) and the CAS a conditional write must name. */
+export class SharedValue {
+  constructor(
+    public readonly text: string,
+    public readonly cas: u32,
+  ) {}
+}
+
 /** Every host call the filter makes. A failed call reads as "absent"; none of them traps. */
 export abstract class Host extends MetricHost {
   /** A string property (path from properties.ts); null when absent. An empty value is "". */
@@ -41,6 +49,16 @@ export abstract class Host extends MetricHost {
    * `wasm.<name>`, which access logs print. Ignored when the host refuses.
    */
   abstract setProperty(name: ArrayBuffer, value: string): void;
+  /**
+   * Proxy-Wasm shared data: one store per Envoy process and vm_id, seen by every worker's VM and
+   * outliving a VM reload. Null when the key is absent or the host refuses.
+   */
+  abstract getSharedData(key: string): SharedValue | null;
+  /**
+   * Writes `key` if its CAS is still `cas` (0: unconditionally; an absent key is always written);
+   * false on a CAS mismatch or a refusal.
+   */
+  abstract setSharedData(key: string, text: string, cas: u32): bool;
   /** Wall-clock time in ms since the epoch (0 if the host refuses). */
   abstract nowMilliseconds(): i64;
   abstract log(level: LogLevel, message: string): void;

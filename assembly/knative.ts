@@ -1,5 +1,6 @@
 // What a request at a revision pod means for Knative: probe or invocation, through the activator
-// or not, cold start or not, and which kind of error it ended in. Pure: no host calls.
+// or not, and which kind of error it ended in. Pure: no host calls. (Cold starts are decided at
+// the edge: readiness.ts.)
 
 // --- Probes -----------------------------------------------------------------------------------
 
@@ -21,6 +22,14 @@ export function isProbe(userAgent: string | null, hasNetworkProbe: bool, hasKube
     if (userAgent.startsWith(unchecked(PROBE_USER_AGENT_PREFIXES[i]))) return true;
   }
   return false;
+}
+
+/**
+ * The activator's readiness probe of a pod (`K-Network-Probe: queue`, answered by queue-proxy
+ * with 200 once the pod is ready; Knative's pkg/network probe handler).
+ */
+export function isReadinessProbe(kNetworkProbe: string | null): bool {
+  return kNetworkProbe != null && equalsIgnoringCase(kNetworkProbe, "queue");
 }
 
 /** ASCII case-insensitive equality with a lower-case `expected`. */
@@ -46,35 +55,6 @@ export function isGrpcContentType(contentType: string | null): bool {
   return (
     contentType.length >= prefix.length && equalsIgnoringCase(contentType.substring(0, prefix.length), prefix)
   );
-}
-
-// --- Cold starts ------------------------------------------------------------------------------
-
-export enum ActivatorOutcome {
-  /** Not forwarded by the activator. */
-  Direct,
-  /** Held by the activator while this (fresh) pod started. */
-  ColdStart,
-  /** Forwarded by the activator to a pod that was already serving (proxy mode). */
-  Proxied,
-}
-
-/**
- * A request the activator forwarded is a cold start when it reaches a VM that started at most
- * `windowSeconds` ago as one of its first `maxRequests` requests (`ordinal` is 1-based).
- */
-export function activatorOutcome(
-  viaActivator: bool,
-  vmAgeMs: i64,
-  ordinal: i64,
-  windowSeconds: i32,
-  maxRequests: i32,
-): ActivatorOutcome {
-  if (!viaActivator) return ActivatorOutcome.Direct;
-  const fresh = vmAgeMs >= 0 && vmAgeMs <= <i64>windowSeconds * 1000;
-  return fresh && ordinal >= 1 && ordinal <= <i64>maxRequests
-    ? ActivatorOutcome.ColdStart
-    : ActivatorOutcome.Proxied;
 }
 
 // --- Response code classes --------------------------------------------------------------------

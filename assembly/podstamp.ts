@@ -1,19 +1,31 @@
 // The pod stamp (`x-kwt-pod`): what a revision pod's inbound sidecar reports back on the response,
 // so the gateway or the caller's sidecar can label the client-visible latency with the revision
-// and split it cold/warm. Written with the shared stamp codec (assembly/stamp.ts). Pure.
+// and tell cold starts (docs/filter.md, "Cold starts"). Written with the shared stamp codec
+// (assembly/stamp.ts). Pure.
 //
-//   1;cs=<0|1>;w=<wait-ms or empty>;c=<cluster>;r=<region>;n=<namespace>;s=<service>;cf=<configuration>;v=<revision>
+//   1;cs=<0|1>;w=<wait-ms or empty>;c=<cluster>;r=<region>;n=<namespace>;s=<service>;cf=<configuration>;v=<revision>;a=<0|1>;rd=<ready-ms>[;t=<arrival-ms>]
+//
+// `cs`/`w` (held by the activator, as far as the pod knows, and how long) stay for edges of
+// earlier versions, which read them as a cold start; this version's edges decide from `a`
+// (through the activator), `rd` (since when the pod is ready) and `t` (when the request reached
+// the pod; only with `a=1`, and always last, so everything before it is the same on every
+// request of a pod and can be cached).
 
 import { parseDecimal } from "./decimal";
 import { StampField, decodeStamp, encodeStamp } from "./stamp";
 
 /** Waits above this (about 11 days) are not believed. */
 const MAX_WAIT_DIGITS: i32 = 12;
+/** Enough digits for a millisecond time. */
+const MAX_TIME_DIGITS: i32 = 15;
+/** The per-request arrival field; encodePodStamp writes it last. */
+const ARRIVAL_FIELD = ";t=";
 
 export class PodStamp {
   constructor(
-    public coldStart: bool,
-    /** How long the request waited before reaching the pod; -1 when not measured. */
+    /** The activator held the request (its entry stamp is older than the pod's readiness). */
+    public held: bool,
+    /** How long a held request waited before reaching the pod; -1 when not measured. */
     public waitMs: i64,
     public cluster: string,
     public region: string,
@@ -21,6 +33,12 @@ export class PodStamp {
     public service: string,
     public configuration: string,
     public revision: string,
+    /** The request came through the activator (`K-Proxy-Request: activator`). */
+    public viaActivator: bool = false,
+    /** Since when the pod is ready, ms on the pod's clock; -1 when the stamp does not say. */
+    public readyMs: i64 = -1,
+    /** When the request reached the pod, ms on the pod's clock; -1 when the stamp does not say. */
+    public arrivalMs: i64 = -1,
   ) {}
 }
 
@@ -29,6 +47,13 @@ function parseWait(text: string): i64 {
   if (text.length == 0) return -1;
   const wait = parseDecimal(text, MAX_WAIT_DIGITS);
   return wait < 0 ? -2 : wait;
+}
+
+/** An optional time field: -1 when absent, -2 when not a number. */
+function parseTime(text: string | null): i64 {
+  if (text == null) return -1;
+  const ms = parseDecimal(text, MAX_TIME_DIGITS);
+  return ms < 0 ? -2 : ms;
 }
 
 /** Reads a pod stamp; null when it is malformed or misses a required field. */
@@ -48,8 +73,14 @@ export function decodePodStamp(text: string | null): PodStamp | null {
   if (cs != "0" && cs != "1") return null;
   const wait = parseWait(w);
   if (wait < -1) return null;
-  // `cf` was added after the first format; a stamp without it has an empty configuration.
+  // `cf`, then `a`, `rd` and `t` were added after the first format: absent, they read as an empty
+  // configuration and a request not known to come through the activator.
   const configuration = stamp.get("cf");
+  const a = stamp.get("a");
+  if (a != null && a != "0" && a != "1") return null;
+  const readyMs = parseTime(stamp.get("rd"));
+  const arrivalMs = parseTime(stamp.get("t"));
+  if (readyMs < -1 || arrivalMs < -1) return null;
   return new PodStamp(
     cs == "1",
     wait,
@@ -59,13 +90,16 @@ export function decodePodStamp(text: string | null): PodStamp | null {
     service,
     configuration != null ? configuration : "",
     revision,
+    a == "1",
+    readyMs,
+    arrivalMs,
   );
 }
 
 /** Writes a pod stamp; null if a value is not a label value (the caller sanitised them). */
 export function encodePodStamp(report: PodStamp): string | null {
   const fields: StampField[] = [
-    new StampField("cs", report.coldStart ? "1" : "0"),
+    new StampField("cs", report.held ? "1" : "0"),
     new StampField("w", report.waitMs >= 0 ? report.waitMs.toString() : ""),
     new StampField("c", report.cluster),
     new StampField("r", report.region),
@@ -73,6 +107,26 @@ export function encodePodStamp(report: PodStamp): string | null {
     new StampField("s", report.service),
     new StampField("cf", report.configuration),
     new StampField("v", report.revision),
+    new StampField("a", report.viaActivator ? "1" : "0"),
   ];
+  if (report.readyMs >= 0) fields.push(new StampField("rd", report.readyMs.toString()));
+  if (report.arrivalMs >= 0) fields.push(new StampField("t", report.arrivalMs.toString()));
   return encodeStamp(fields);
+}
+
+/** A stamp without its arrival (encoded without `t`) with the arrival `atMs` appended. */
+export function withArrival(stampWithoutArrival: string, atMs: i64): string {
+  return stampWithoutArrival + ARRIVAL_FIELD + atMs.toString();
+}
+
+/** Where a stamp's trailing arrival field starts; the text's length when it has none. */
+export function arrivalFieldStart(text: string): i32 {
+  const at = text.lastIndexOf(ARRIVAL_FIELD);
+  return at < 0 ? text.length : at;
+}
+
+/** The arrival ms in the trailing field at `start` (arrivalFieldStart); -1 when none, -2 when malformed. */
+export function parseArrivalField(text: string, start: i32): i64 {
+  if (start >= text.length) return -1;
+  return parseTime(text.substring(start + ARRIVAL_FIELD.length));
 }

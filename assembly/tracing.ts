@@ -1,6 +1,6 @@
 // Glue for W3C trace context: keeps, starts or repairs traceparent/tracestate on requests leaving a
 // workload or a gateway, with adaptive sampling of the traces it starts, and on the revision pod's
-// inbound side takes part in the trace for a cross-cluster hop or a cold start, recording its own
+// inbound side takes part in the trace for a cross-cluster hop or a hold in the activator, recording its own
 // spans for export. The root context owns one Tracing per configuration; streams call it from their
 // request headers. Decisions are made by the pure modules (traceplan.ts, sampler.ts); this file
 // reads and writes headers and records metrics.
@@ -30,11 +30,15 @@ const TRACESTATE = "tracestate";
 
 const NANOS_PER_MILLI: u64 = 1_000_000;
 
-/** What the inbound sidecar knows about the revision's cold start when the request arrives. */
-export class ColdStartFacts {
+/**
+ * What the inbound sidecar knows when the request arrives: whether the activator held it (its
+ * entry stamp is older than the pod's readiness: a cold start or a wait for capacity, which only
+ * the edge tells apart) and for how long.
+ */
+export class ActivatorHold {
   constructor(
-    public coldStart: bool,
-    /** The measured wait (now - x-kwt-entry, clamped at 0); -1 when untimed. */
+    public held: bool,
+    /** The wait (now - x-kwt-entry); -1 when not held. */
     public waitMs: i64,
   ) {}
 }
@@ -179,11 +183,11 @@ export class Tracing {
 
   /**
    * Request headers arriving at a revision pod (inbound sidecar): with span export on, take part in
-   * the trace for a cross-cluster hop (`hop`, from CrossCluster) or a cold start.
+   * the trace for a cross-cluster hop (`hop`, from CrossCluster) or a hold in the activator.
    */
-  onInboundRequestHeaders(scan: HeaderScan, hop: InboundHop, coldStart: ColdStartFacts, nowMs: i64): void {
-    if (this.exporter != null && (hop.crossCluster || coldStart.coldStart)) {
-      this.participate(scan, hop, coldStart, nowMs);
+  onInboundRequestHeaders(scan: HeaderScan, hop: InboundHop, hold: ActivatorHold, nowMs: i64): void {
+    if (this.exporter != null && (hop.crossCluster || hold.held)) {
+      this.participate(scan, hop, hold, nowMs);
     }
   }
 
@@ -217,18 +221,19 @@ export class Tracing {
 
   /**
    * The filter owns spans on this hop: a hop span for a cross-cluster request (from the stamped
-   * send time to arrival) and a cold-start span (from mesh entry to arrival: the measured wait).
+   * send time to arrival) and an activator-hold span (from mesh entry to arrival: the measured wait;
+   * a cold start or a wait for capacity, which the pod cannot tell apart).
    * The innermost becomes parent-id of the request to the workload.
    */
-  private participate(scan: HeaderScan, hop: InboundHop, coldStart: ColdStartFacts, nowMs: i64): void {
-    const plan = this.plan(scan, true, coldStart.coldStart && this.settings.tracing.forceSampleColdStarts);
+  private participate(scan: HeaderScan, hop: InboundHop, hold: ActivatorHold, nowMs: i64): void {
+    const plan = this.plan(scan, true, hold.held && this.settings.tracing.forceSampleColdStarts);
     this.apply(plan, scan);
     if (!plan.sampled) return;
     const exporter = this.exporter!;
     const nowNs = <u64>nowMs * NANOS_PER_MILLI;
     let parent = plan.parentSpanId;
     if (hop.crossCluster) {
-      const hopSpanId = coldStart.coldStart ? this.ids.spanId() : plan.spanId;
+      const hopSpanId = hold.held ? this.ids.spanId() : plan.spanId;
       const start = hop.sentMs <= nowMs ? <u64>hop.sentMs * NANOS_PER_MILLI : nowNs;
       exporter.add(
         new Span(plan.traceId, hopSpanId, parent, "cross-cluster hop", SpanKind.Server, start, nowNs, [
@@ -240,12 +245,12 @@ export class Tracing {
       );
       parent = hopSpanId;
     }
-    if (coldStart.coldStart) {
-      const start = coldStart.waitMs > 0 ? <u64>(nowMs - coldStart.waitMs) * NANOS_PER_MILLI : nowNs;
+    if (hold.held) {
+      const start = hold.waitMs > 0 ? <u64>(nowMs - hold.waitMs) * NANOS_PER_MILLI : nowNs;
       const identity = this.identity;
       exporter.add(
-        new Span(plan.traceId, plan.spanId, parent, "cold start", SpanKind.Internal, start, nowNs, [
-          SpanAttribute.bool("faas.coldstart", true),
+        new Span(plan.traceId, plan.spanId, parent, "activator hold", SpanKind.Internal, start, nowNs, [
+          SpanAttribute.bool("kwt.activator.held", true),
           SpanAttribute.string("k8s.cluster.name", identity.cluster),
           SpanAttribute.string("cloud.region", identity.region),
           SpanAttribute.string("k8s.namespace.name", identity.namespace),

@@ -31,8 +31,7 @@ describe("parseSettings: defaults", () => {
       expect<RoleSetting>(s.role).toBe(RoleSetting.Auto);
       expect<bool>(s.skipNonKnative).toBe(true);
       expect<string>(s.servingPorts.join(",")).toBe("8012,8013,8112");
-      expect<i32>(s.coldStartWindowSeconds).toBe(120);
-      expect<i32>(s.coldStartMaxRequests).toBe(20);
+      expect<i32>(s.scaleToZeroMinSeconds).toBe(6);
       expect<string>(s.entryHeader).toBe("x-kwt-entry");
       expect<string>(s.hopHeader).toBe("x-kwt-hop");
       expect<string>(s.podHeader).toBe("x-kwt-pod");
@@ -65,7 +64,7 @@ describe("parseSettings: values", () => {
     const result = parseSettings(
       '{"cluster":"c-1","region":"eu-west1","role":"gateway","skipNonKnative":false,' +
         '"servingPorts":[8080,1,65535],' +
-        '"coldStartWindowSeconds":30,"coldStartMaxRequests":5,"entryHeader":"x-e","hopHeader":"x-h",' +
+        '"scaleToZeroMinSeconds":30,"entryHeader":"x-e","hopHeader":"x-h",' +
         '"podHeader":"x-p","keepPodHeader":true,"knownClusters":["c-1","c-2"],"knownRegions":["eu"],' +
         '"maxSeries":16,"tracing":{"enabled":false,"targetSampledPerSecond":0.5,"minProbability":0,' +
         '"maxProbability":0.25,"forceSampleColdStarts":false,"tracestateKey":"acme@kwt"},' +
@@ -80,8 +79,7 @@ describe("parseSettings: values", () => {
     expect<RoleSetting>(s.role).toBe(RoleSetting.Gateway);
     expect<bool>(s.skipNonKnative).toBe(false);
     expect<string>(s.servingPorts.join(",")).toBe("8080,1,65535");
-    expect<i32>(s.coldStartWindowSeconds).toBe(30);
-    expect<i32>(s.coldStartMaxRequests).toBe(5);
+    expect<i32>(s.scaleToZeroMinSeconds).toBe(30);
     expect<string>(s.entryHeader).toBe("x-e");
     expect<string>(s.hopHeader).toBe("x-h");
     expect<string>(s.podHeader).toBe("x-p");
@@ -126,8 +124,8 @@ describe("parseSettings: values", () => {
 describe("parseSettings: refusals name the field, the value and what is expected", () => {
   it("refuses unknown keys", () => {
     expect<string>(errorOf('{"clusterName":"a"}')).toBe(
-      "clusterName: unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, coldStartWindowSeconds, " +
-        "coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
+      "clusterName: unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, scaleToZeroMinSeconds, " +
+        "entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
         "maxSeries, maxSourceLabelValues, tracing, spanExport, tickPeriodMs",
     );
     expect<string>(errorOf('{"tracing":{"rate":1}}')).toBe(
@@ -139,8 +137,8 @@ describe("parseSettings: refusals name the field, the value and what is expected
         "maxBatch, maxRetries, timeoutMs",
     );
     expect<string>(errorOf('{"a;b\\n":1}')).toBe(
-      '"a;b\\u000A": unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, coldStartWindowSeconds, ' +
-        "coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
+      '"a;b\\u000A": unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, scaleToZeroMinSeconds, ' +
+        "entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
         "maxSeries, maxSourceLabelValues, tracing, spanExport, tickPeriodMs",
     );
   });
@@ -165,14 +163,14 @@ describe("parseSettings: refusals name the field, the value and what is expected
   });
 
   it("refuses out-of-range and non-integer numbers", () => {
-    expect<string>(errorOf('{"coldStartWindowSeconds":0}')).toBe(
-      "coldStartWindowSeconds: 0 is out of range; expected an integer from 1 to 3600",
+    expect<string>(errorOf('{"scaleToZeroMinSeconds":0}')).toBe(
+      "scaleToZeroMinSeconds: 0 is out of range; expected an integer from 1 to 3600",
     );
-    expect<string>(errorOf('{"coldStartWindowSeconds":3601}')).toBe(
-      "coldStartWindowSeconds: 3601 is out of range; expected an integer from 1 to 3600",
+    expect<string>(errorOf('{"scaleToZeroMinSeconds":3601}')).toBe(
+      "scaleToZeroMinSeconds: 3601 is out of range; expected an integer from 1 to 3600",
     );
-    expect<string>(errorOf('{"coldStartMaxRequests":1.5}')).toBe(
-      "coldStartMaxRequests: 1.5 is not an integer; expected an integer from 1 to 10000",
+    expect<string>(errorOf('{"scaleToZeroMinSeconds":1.5}')).toBe(
+      "scaleToZeroMinSeconds: 1.5 is not an integer; expected an integer from 1 to 3600",
     );
     expect<string>(errorOf('{"maxSeries":15}')).toBe(
       "maxSeries: 15 is out of range; expected an integer from 16 to 100000",
@@ -342,8 +340,8 @@ describe("parseSettings: refusals name the field, the value and what is expected
 
   it("reports the first problem: unknown keys, then fields in documented order", () => {
     expect<string>(errorOf('{"maxSeries":1,"zzz":1}')).toBe(
-      "zzz: unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, coldStartWindowSeconds, " +
-        "coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
+      "zzz: unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, scaleToZeroMinSeconds, " +
+        "entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
         "maxSeries, maxSourceLabelValues, tracing, spanExport, tickPeriodMs",
     );
     expect<string>(errorOf('{"maxSeries":1,"cluster":"a b"}')).toBe(

@@ -1,7 +1,7 @@
 // An in-memory Host for as-pect tests of the glue (filter.ts): properties, header maps, clock,
 // configuration and metrics are plain fields a test sets and reads; no Proxy-Wasm imports.
 
-import { HeaderMap, Host, LogLevel } from "../hostinterface";
+import { HeaderMap, Host, LogLevel, SharedValue } from "../hostinterface";
 import { MetricKind } from "../metrics";
 import { serializeHeaderPairs } from "../headerscan";
 
@@ -53,6 +53,9 @@ export class FakeHost extends Host {
   /** When set, the configuration's bytes as given (e.g. not UTF-8), instead of `configuration`. */
   configurationBytes: ArrayBuffer | null = null;
   tickPeriodMs: u32 = 0;
+  /** Shared data: this fake is one Envoy process with one VM. */
+  shared: Map<string, SharedValue> = new Map();
+  nextCas: u32 = 1;
   /** What httpCall answers: a token, or -1 (refused). */
   httpCallToken: i64 = -1;
   logs: string[] = [];
@@ -127,6 +130,18 @@ export class FakeHost extends Host {
   setProperty(name: ArrayBuffer, value: string): void {
     this.calls.push("set_property");
     this.propertiesSet.push(String.UTF8.decode(name) + "=" + value);
+  }
+
+  getSharedData(key: string): SharedValue | null {
+    this.calls.push("get_shared_data");
+    return this.shared.has(key) ? this.shared.get(key) : null;
+  }
+
+  setSharedData(key: string, text: string, cas: u32): bool {
+    this.calls.push("set_shared_data");
+    if (this.shared.has(key) && cas != 0 && this.shared.get(key).cas != cas) return false;
+    this.shared.set(key, new SharedValue(text, this.nextCas++));
+    return true;
   }
 
   nowMilliseconds(): i64 {

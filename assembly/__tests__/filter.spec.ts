@@ -46,10 +46,19 @@ function configuredIn(vm: Vm, configuration: string): Root {
 }
 
 /** One request through a stream: request headers, response headers with `code`, then on_log. */
-function exchange(host: FakeHost, root: Root, extraName: string, extraValue: string, code: i64): void {
+/** One request with `extraName: extraValue` (none when empty) and, from `entryMs` >= 0, an entry stamp. */
+function exchange(
+  host: FakeHost,
+  root: Root,
+  extraName: string,
+  extraValue: string,
+  code: i64,
+  entryMs: i64 = -1,
+): void {
   host.request.names = [":method", ":path", "user-agent"];
   host.request.values = ["GET", "/", "curl/8"];
   if (extraName.length > 0) host.request.add(extraName, extraValue);
+  if (entryMs >= 0) host.request.add("x-kwt-entry", entryMs.toString());
   host.response.names = [":status"];
   host.response.values = [code.toString()];
   host.integers.set("response.code", code);
@@ -71,7 +80,7 @@ describe("inbound sidecar of a revision pod", () => {
     expect<bool>(series[0].includes("response_code_class=.=2xx;.;")).toBe(true);
     expect<i64>(host.metric(series[0])).toBe(1);
     expect<string | null>(host.response.get("x-kwt-pod")).toBe(
-      "1;cs=0;w=;c=east;r=us-east1;n=demo;s=;cf=;v=hello-00001",
+      "1;cs=0;w=;c=east;r=us-east1;n=demo;s=;cf=;v=hello-00001;a=0;rd=" + host.nowMs.toString(),
     );
   });
 
@@ -116,10 +125,10 @@ describe("configuration", () => {
     vm.onVmStart();
     expect<i64>(host.metric("kwt_config_rejected_total")).toBe(0);
     const root = new Root(vm);
-    host.configuration = '{"coldStartWindowSeconds": 0}';
+    host.configuration = '{"scaleToZeroMinSeconds": 0}';
     expect<bool>(root.onConfigure(<u32>String.UTF8.byteLength(host.configuration))).toBe(true);
     expect<string[]>(host.logs).toStrictEqual([
-      "kwt: invalid configuration: coldStartWindowSeconds: 0 is out of range; expected an integer from 1 to 3600; running with the defaults",
+      "kwt: invalid configuration: scaleToZeroMinSeconds: 0 is out of range; expected an integer from 1 to 3600; running with the defaults",
     ]);
     expect<LogLevel>(host.logLevels[0]).toBe(LogLevel.Error);
     expect<i64>(host.metric("kwt_config_rejected_total")).toBe(1);
@@ -198,13 +207,14 @@ describe("roots sharing a VM", () => {
   });
 });
 
-/** An inbound root exporting spans, in a fresh VM, with one cold start's span queued. */
+/** An inbound root exporting spans, in a fresh VM, with one held request's span queued. */
 function rootWithQueuedSpan(host: FakeHost): Root {
   host.bools.set("connection.mtls", true);
   const vm = new Vm(host);
   vm.onVmStart();
   const root = configuredIn(vm, '{"spanExport":{"enabled":true}}');
-  exchange(host, root, "k-proxy-request", "activator", 200);
+  // Its first request: the pod is ready from now, and the request entered half a second ago.
+  exchange(host, root, "k-proxy-request", "activator", 200, host.nowMs - 500);
   expect<i64>(host.metric("kwt_spans_exported_total")).toBe(0);
   return root;
 }

@@ -1,7 +1,5 @@
 import {
-  ActivatorOutcome,
   ErrorKind,
-  activatorOutcome,
   classifyOutcome,
   codeClassIndex,
   codeClassName,
@@ -9,6 +7,7 @@ import {
   isActivatorRequest,
   isGrpcContentType,
   isProbe,
+  isReadinessProbe,
   needsCodeDetails,
 } from "../knative";
 
@@ -52,20 +51,13 @@ describe("isActivatorRequest / isGrpcContentType", () => {
   });
 });
 
-describe("activatorOutcome", () => {
-  it("is a cold start for an early request to a fresh VM", () => {
-    expect<ActivatorOutcome>(activatorOutcome(true, 5000, 1, 120, 20)).toBe(ActivatorOutcome.ColdStart);
-    expect<ActivatorOutcome>(activatorOutcome(true, 120000, 20, 120, 20)).toBe(ActivatorOutcome.ColdStart);
-  });
-
-  it("is proxied when the VM is older than the window or the request is not among the first", () => {
-    expect<ActivatorOutcome>(activatorOutcome(true, 120001, 1, 120, 20)).toBe(ActivatorOutcome.Proxied);
-    expect<ActivatorOutcome>(activatorOutcome(true, 1000, 21, 120, 20)).toBe(ActivatorOutcome.Proxied);
-    expect<ActivatorOutcome>(activatorOutcome(true, -1, 1, 120, 20)).toBe(ActivatorOutcome.Proxied);
-  });
-
-  it("is direct without the activator", () => {
-    expect<ActivatorOutcome>(activatorOutcome(false, 0, 1, 120, 20)).toBe(ActivatorOutcome.Direct);
+describe("isReadinessProbe", () => {
+  it("recognises the activator's readiness probe, K-Network-Probe: queue, in any case", () => {
+    expect<bool>(isReadinessProbe("queue")).toBe(true);
+    expect<bool>(isReadinessProbe("Queue")).toBe(true);
+    expect<bool>(isReadinessProbe("probe")).toBe(false);
+    expect<bool>(isReadinessProbe("")).toBe(false);
+    expect<bool>(isReadinessProbe(null)).toBe(false);
   });
 });
 

@@ -1,17 +1,42 @@
-import { PodStamp, decodePodStamp, encodePodStamp } from "../podstamp";
+import {
+  PodStamp,
+  arrivalFieldStart,
+  decodePodStamp,
+  encodePodStamp,
+  parseArrivalField,
+  withArrival,
+} from "../podstamp";
 import { formatEntryMillis, parseEntryMillis } from "../entrystamp";
 
+const LABELS = "c=c1;r=eu;n=ns;s=svc;cf=cfg;v=svc-00001";
+
 describe("pod report", () => {
-  it("encodes a warm report with an empty wait", () => {
-    const text = encodePodStamp(new PodStamp(false, -1, "c1", "eu", "ns", "svc", "cfg", "svc-00001"));
-    expect<string | null>(text).toBe("1;cs=0;w=;c=c1;r=eu;n=ns;s=svc;cf=cfg;v=svc-00001");
+  it("encodes a direct request's report: not held, through no activator, ready since rd", () => {
+    const text = encodePodStamp(
+      new PodStamp(false, -1, "c1", "eu", "ns", "svc", "cfg", "svc-00001", false, 1700000000000),
+    );
+    expect<string | null>(text).toBe("1;cs=0;w=;" + LABELS + ";a=0;rd=1700000000000");
   });
 
-  it("round-trips a cold report", () => {
-    const text = encodePodStamp(new PodStamp(true, 2350, "c1", "eu", "ns", "svc", "cfg", "svc-00001"))!;
-    expect<string>(text).toBe("1;cs=1;w=2350;c=c1;r=eu;n=ns;s=svc;cf=cfg;v=svc-00001");
+  it("round-trips a held report with its arrival last", () => {
+    const text = encodePodStamp(
+      new PodStamp(
+        true,
+        2350,
+        "c1",
+        "eu",
+        "ns",
+        "svc",
+        "cfg",
+        "svc-00001",
+        true,
+        1700000000100,
+        1700000002350,
+      ),
+    )!;
+    expect<string>(text).toBe("1;cs=1;w=2350;" + LABELS + ";a=1;rd=1700000000100;t=1700000002350");
     const report = decodePodStamp(text)!;
-    expect<bool>(report.coldStart).toBe(true);
+    expect<bool>(report.held).toBe(true);
     expect<i64>(report.waitMs).toBe(2350);
     expect<string>(report.cluster).toBe("c1");
     expect<string>(report.region).toBe("eu");
@@ -19,14 +44,20 @@ describe("pod report", () => {
     expect<string>(report.service).toBe("svc");
     expect<string>(report.configuration).toBe("cfg");
     expect<string>(report.revision).toBe("svc-00001");
+    expect<bool>(report.viaActivator).toBe(true);
+    expect<i64>(report.readyMs).toBe(1700000000100);
+    expect<i64>(report.arrivalMs).toBe(1700000002350);
   });
 
-  it("reads an untimed cold start and empty labels", () => {
+  it("reads a stamp of an earlier version: no a, rd, t (nor cf)", () => {
     const report = decodePodStamp("1;cs=1;w=;c=;r=;n=;s=;v=")!;
-    expect<bool>(report.coldStart).toBe(true);
+    expect<bool>(report.held).toBe(true);
     expect<i64>(report.waitMs).toBe(-1);
     expect<string>(report.revision).toBe("");
     expect<string>(report.configuration).toBe("");
+    expect<bool>(report.viaActivator).toBe(false);
+    expect<i64>(report.readyMs).toBe(-1);
+    expect<i64>(report.arrivalMs).toBe(-1);
   });
 
   it("refuses stamps that miss fields or carry bad values", () => {
@@ -37,10 +68,32 @@ describe("pod report", () => {
     expect(decodePodStamp("1;cs=1;w=x1;c=a;r=b;n=c;s=d;v=e")).toBeNull();
     expect(decodePodStamp("1;cs=1;w=1234567890123;c=a;r=b;n=c;s=d;v=e")).toBeNull();
     expect(decodePodStamp("1;cs=0;w=;c=a b;r=b;n=c;s=d;v=e")).toBeNull();
+    expect(decodePodStamp("1;cs=0;w=;c=a;r=b;n=c;s=d;v=e;a=2")).toBeNull();
+    expect(decodePodStamp("1;cs=0;w=;c=a;r=b;n=c;s=d;v=e;a=1;rd=soon")).toBeNull();
+    expect(decodePodStamp("1;cs=0;w=;c=a;r=b;n=c;s=d;v=e;a=1;rd=1;t=1234567890123456")).toBeNull();
   });
 
   it("refuses to write a value that is not a label value", () => {
     expect<string | null>(encodePodStamp(new PodStamp(false, -1, "a;b", "", "", "", "", ""))).toBeNull();
+  });
+});
+
+describe("the per-request arrival field", () => {
+  it("is appended last, and everything before it is the stamp without it", () => {
+    const base = "1;cs=0;w=;" + LABELS + ";a=1;rd=5";
+    const text = withArrival(base, 1700000000042);
+    expect<string>(text).toBe(base + ";t=1700000000042");
+    const start = arrivalFieldStart(text);
+    expect<string>(text.substring(0, start)).toBe(base);
+    expect<i64>(parseArrivalField(text, start)).toBe(1700000000042);
+  });
+
+  it("is absent (-1) or malformed (-2)", () => {
+    const base = "1;cs=0;w=;" + LABELS + ";a=0;rd=5";
+    expect<i32>(arrivalFieldStart(base)).toBe(base.length);
+    expect<i64>(parseArrivalField(base, arrivalFieldStart(base))).toBe(-1);
+    const garbled = base + ";t=12;x=1";
+    expect<i64>(parseArrivalField(garbled, arrivalFieldStart(garbled))).toBe(-2);
   });
 });
 

@@ -3,10 +3,10 @@
 // The values the filter sets on a stream for access logs: Envoy stores each as filter state
 // `wasm.<name>` and prints it with `%FILTER_STATE(wasm.<name>:PLAIN)%`.
 
-/** `1` on a cold start: at the revision pod, and at the gateway from the pod stamp. */
+/** `1` on a cold start, at the gateway or outbound sidecar that decided it from the pod stamp. */
 export const KWT_COLD_START = "kwt_cold_start";
 
-/** how long the cold start waited, in milliseconds, when it was timed. */
+/** how long the cold start waited (mesh entry to arrival at the pod), in milliseconds. */
 export const KWT_COLD_START_WAIT_MS = "kwt_cold_start_wait_ms";
 
 /** the request's `error_kind` at the revision pod, when it failed. */

@@ -8,8 +8,7 @@ export enum ConfigKey {
   Role,
   SkipNonKnative,
   ServingPorts,
-  ColdStartWindowSeconds,
-  ColdStartMaxRequests,
+  ScaleToZeroMinSeconds,
   EntryHeader,
   HopHeader,
   PodHeader,
@@ -47,8 +46,7 @@ export const KEY_NAMES: StaticArray<string> = [
   "role",
   "skipNonKnative",
   "servingPorts",
-  "coldStartWindowSeconds",
-  "coldStartMaxRequests",
+  "scaleToZeroMinSeconds",
   "entryHeader",
   "hopHeader",
   "podHeader",
@@ -83,8 +81,7 @@ export const KEY_FIELDS: StaticArray<string> = [
   "role",
   "skipNonKnative",
   "servingPorts",
-  "coldStartWindowSeconds",
-  "coldStartMaxRequests",
+  "scaleToZeroMinSeconds",
   "entryHeader",
   "hopHeader",
   "podHeader",
@@ -114,18 +111,18 @@ export const KEY_FIELDS: StaticArray<string> = [
 ];
 /** Integer and number keys: the lowest value. */
 export const KEY_LOW: StaticArray<f64> = [
-  0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 16.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-  0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 100.0, 100.0,
+  0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 16.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+  0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 100.0, 100.0,
 ];
 /** Integer and number keys: the highest value; array keys: the most items. */
 export const KEY_HIGH: StaticArray<f64> = [
-  0.0, 0.0, 0.0, 0.0, 16.0, 3600.0, 10000.0, 0.0, 0.0, 0.0, 0.0, 64.0, 64.0, 100000.0, 1000.0, 0.0, 100000.0,
-  1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 10000.0, 1000.0, 10.0, 60000.0, 60000.0,
+  0.0, 0.0, 0.0, 0.0, 16.0, 3600.0, 0.0, 0.0, 0.0, 0.0, 64.0, 64.0, 100000.0, 1000.0, 0.0, 100000.0, 1.0, 1.0,
+  0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 10000.0, 1000.0, 10.0, 60000.0, 60000.0,
 ];
 /** Bool (0 or 1), integer and number keys: the default. */
 export const KEY_DEFAULT: StaticArray<f64> = [
-  0.0, 0.0, 0.0, 1.0, 0.0, 120.0, 20.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2000.0, 32.0, 1.0, 5.0, 0.001, 1.0, 1.0,
-  0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 512.0, 128.0, 3.0, 5000.0, 1000.0,
+  0.0, 0.0, 0.0, 1.0, 0.0, 6.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2000.0, 32.0, 1.0, 5.0, 0.001, 1.0, 1.0, 0.0,
+  0.0, 0.0, 0.0, 0.0, 0.0, 512.0, 128.0, 3.0, 5000.0, 1000.0,
 ];
 /** String keys: the default ("" when it comes from the node); array keys: the default items, comma-separated. */
 export const KEY_DEFAULT_TEXT: StaticArray<string> = [
@@ -134,7 +131,6 @@ export const KEY_DEFAULT_TEXT: StaticArray<string> = [
   "auto",
   "",
   "8012,8013,8112",
-  "",
   "",
   "x-kwt-entry",
   "x-kwt-hop",
@@ -178,7 +174,6 @@ export const KEY_EXPECTED: StaticArray<string> = [
   "",
   "",
   "",
-  "",
   "a number from 0 to 100000",
   "a number from 0 to 1",
   "a number from 0 to 1, at least tracing.minProbability",
@@ -203,8 +198,7 @@ export const TOP_LEVEL_KEYS: StaticArray<string> = [
   "role",
   "skipNonKnative",
   "servingPorts",
-  "coldStartWindowSeconds",
-  "coldStartMaxRequests",
+  "scaleToZeroMinSeconds",
   "entryHeader",
   "hopHeader",
   "podHeader",

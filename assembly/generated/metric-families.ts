@@ -27,18 +27,8 @@ export const ERRORS = new MetricFamily("knative_errors_total", MetricKind.Counte
   "error_kind",
 ]);
 
-/** knative_cold_starts_total: cold starts. */
+/** knative_cold_starts_total: cold starts: requests the activator held while the revision had no ready pod. */
 export const COLD_STARTS = new MetricFamily("knative_cold_starts_total", MetricKind.Counter, [
-  "namespace_name",
-  "service_name",
-  "configuration_name",
-  "revision_name",
-  "destination_cluster",
-  "destination_region",
-]);
-
-/** knative_cold_starts_untimed_total: cold starts without a usable `x-kwt-entry`. */
-export const COLD_STARTS_UNTIMED = new MetricFamily("knative_cold_starts_untimed_total", MetricKind.Counter, [
   "namespace_name",
   "service_name",
   "configuration_name",
@@ -61,7 +51,7 @@ export const COLD_START_DURATION = new MetricFamily(
   ],
 );
 
-/** knative_activator_proxied_total: requests through the activator that were not cold starts. */
+/** knative_activator_proxied_total: requests through the activator that were not cold starts (waits for capacity during a scale-up included). */
 export const ACTIVATOR_PROXIED = new MetricFamily("knative_activator_proxied_total", MetricKind.Counter, [
   "namespace_name",
   "service_name",

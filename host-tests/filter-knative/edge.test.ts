@@ -1,5 +1,6 @@
 // The edge of a measurement (gateway, caller's outbound sidecar): entry stamps, forged headers from
-// outside the mesh, and the client-visible duration read from the pod stamp, split cold/warm.
+// outside the mesh, the client-visible duration read from the pod stamp, and the cold start / wait
+// for capacity / proxied decision for answers through the activator.
 
 import { describe, expect, it } from "vitest";
 
@@ -7,8 +8,20 @@ import { ManualClock } from "../harness/clock.js";
 import type { HeaderList } from "../harness/types.js";
 import { LAYOUTS, REQUEST, REV, T0_MS, exchange, header, loadProxy, metricValue, seriesOf } from "./setup.js";
 
-const WARM_STAMP = "1;cs=0;w=;c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001";
-const COLD_STAMP = "1;cs=1;w=2350;c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001";
+const STAMP_REVISION = "c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001";
+/** A direct answer from a pod ready for a minute. */
+const WARM_STAMP = `1;cs=0;w=;${STAMP_REVISION};a=0;rd=${T0_MS - 60_000}`;
+/** A pod stamp of an earlier filter version: its `cs=1` is no cold start for this edge. */
+const EARLIER_VERSION_STAMP = `1;cs=1;w=2350;${STAMP_REVISION}`;
+
+/** An answer through the activator from a pod ready since `readyMs`, reached at `arrivalMs`. */
+function activatorStamp(readyMs: number, arrivalMs: number, waitMs?: number): string {
+  const held = waitMs === undefined ? "cs=0;w=" : `cs=1;w=${waitMs}`;
+  return `1;${held};${STAMP_REVISION};a=1;rd=${readyMs};t=${arrivalMs}`;
+}
+
+/** A request entered at `entryMs` (the clock's time now), held, answered through the activator. */
+const COLD_STAMP = activatorStamp(T0_MS + 2000, T0_MS + 2350, 2350);
 
 function duration(coldStart: boolean, codeClass = "2xx", suffix = "count"): string {
   return `knative_request_duration_milliseconds_${suffix}{${REV},source_cluster="cluster-a",response_code_class="${codeClass}",cold_start="${coldStart}"}`;
@@ -52,7 +65,14 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, %s property layout", (layo
   // Envoy histograms keep 2 significant digits (circllhist): the durations used sit mid-bin (125,
   // 2450), so the sums are exact.
   it("gateway: records the client-visible duration split cold/warm and strips the pod stamp", async () => {
-    const plugin = await loadProxy({ layout, position: "gateway" });
+    const clock = new ManualClock(T0_MS);
+    const plugin = await loadProxy({ layout, position: "gateway", clock });
+    // First the held burst of a revision at zero, then its warm traffic.
+    exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [["x-kwt-pod", COLD_STAMP]],
+      end: { durationNs: 2_450_000_000n },
+    });
     const warm = exchange(plugin, REQUEST, {
       mtls: false,
       status: 200,
@@ -60,11 +80,6 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, %s property layout", (layo
       end: { durationNs: 125_000_000n },
     });
     expect(header(warm.response, "x-kwt-pod")).toBeUndefined();
-    exchange(plugin, REQUEST, {
-      status: 200,
-      responseHeaders: [["x-kwt-pod", COLD_STAMP]],
-      end: { durationNs: 2_450_000_000n },
-    });
     exchange(plugin, REQUEST, {
       status: 503,
       responseHeaders: [["x-kwt-pod", WARM_STAMP]],
@@ -81,13 +96,95 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, %s property layout", (layo
   });
 
   it("gateway: keeps the pod stamp on the response when keepPodHeader is set", async () => {
-    const plugin = await loadProxy({ layout, position: "gateway", config: { keepPodHeader: true } });
+    const clock = new ManualClock(T0_MS);
+    const plugin = await loadProxy({ layout, position: "gateway", config: { keepPodHeader: true }, clock });
     const { response } = exchange(plugin, REQUEST, {
       status: 200,
       responseHeaders: [["x-kwt-pod", COLD_STAMP]],
     });
     expect(header(response, "x-kwt-pod")).toBe(COLD_STAMP);
     expect(metricValue(plugin, duration(true))).toBe(1);
+  });
+
+  it("gateway: a held answer while no pod was ready is a cold start, timed from entry to the pod", async () => {
+    const clock = new ManualClock(T0_MS);
+    const plugin = await loadProxy({ layout, position: "gateway", clock });
+    // Envoy's histograms keep 2 significant digits (circllhist): 2350 ms sits mid-bin.
+    exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", COLD_STAMP]] });
+    expect(metricValue(plugin, `knative_cold_starts_total{${REV}}`)).toBe(1);
+    expect(metricValue(plugin, `knative_cold_start_duration_milliseconds_sum{${REV}}`)).toBe(2350);
+    expect(metricValue(plugin, `knative_cold_start_duration_milliseconds_bucket{${REV},le="2500"}`)).toBe(1);
+    expect(metricValue(plugin, `knative_cold_start_duration_milliseconds_bucket{${REV},le="1000"}`)).toBe(0);
+    expect(seriesOf(plugin, "knative_activator_proxied_total")).toEqual([]);
+    // Later traffic through the activator to the ready pod is proxied, not a cold start.
+    clock.advance(5_000);
+    exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [["x-kwt-pod", activatorStamp(T0_MS + 2000, T0_MS + 5_001)]],
+    });
+    expect(metricValue(plugin, `knative_activator_proxied_total{${REV}}`)).toBe(1);
+    expect(metricValue(plugin, `knative_cold_starts_total{${REV}}`)).toBe(1);
+  });
+
+  it("gateway: a held answer while another pod was ready waited for capacity, on any worker", async () => {
+    const clock = new ManualClock(T0_MS);
+    const plugin = await loadProxy({ layout, position: "gateway", clock });
+    // Worker 1 sees the first pod answer; worker 2 (streams go round-robin) the new pod's held one.
+    exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] });
+    clock.advance(1_000);
+    exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [["x-kwt-pod", activatorStamp(T0_MS + 1_500, T0_MS + 1_600, 600)]],
+    });
+    expect(seriesOf(plugin, "knative_cold_starts_total")).toEqual([]);
+    expect(metricValue(plugin, `knative_activator_proxied_total{${REV}}`)).toBe(1);
+    expect(metricValue(plugin, duration(false))).toBe(2);
+  });
+
+  it("gateway: a pod ready long after the revision's last answer starts a new era (scaled to zero)", async () => {
+    const clock = new ManualClock(T0_MS);
+    const plugin = await loadProxy({
+      layout,
+      position: "gateway",
+      clock,
+      config: { scaleToZeroMinSeconds: 30 },
+    });
+    exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] });
+    clock.advance(31_000);
+    exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [["x-kwt-pod", activatorStamp(T0_MS + 32_000, T0_MS + 32_100, 1_100)]],
+    });
+    expect(metricValue(plugin, `knative_cold_starts_total{${REV}}`)).toBe(1);
+    // Within the gap it would have joined the first pod's era: a wait for capacity.
+    clock.advance(1_000);
+    exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [["x-kwt-pod", activatorStamp(T0_MS + 32_500, T0_MS + 32_600, 600)]],
+    });
+    expect(metricValue(plugin, `knative_cold_starts_total{${REV}}`)).toBe(1);
+    expect(metricValue(plugin, `knative_activator_proxied_total{${REV}}`)).toBe(1);
+  });
+
+  it("gateway: a pod clock behind the gateway's clamps the wait to 0 and counts the skew", async () => {
+    const clock = new ManualClock(T0_MS);
+    const plugin = await loadProxy({ layout, position: "gateway", clock });
+    exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [["x-kwt-pod", activatorStamp(T0_MS + 10, T0_MS - 40)]],
+    });
+    expect(metricValue(plugin, `knative_cold_start_duration_milliseconds_sum{${REV}}`)).toBe(0);
+    expect(
+      metricValue(plugin, `kwt_clock_skew_total{source_cluster="cluster-a",destination_cluster="cluster-a"}`),
+    ).toBe(1);
+  });
+
+  it("gateway: a pod stamp of an earlier version is read for its labels, never as a cold start", async () => {
+    const plugin = await loadProxy({ layout, position: "gateway" });
+    exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", EARLIER_VERSION_STAMP]] });
+    expect(metricValue(plugin, duration(false))).toBe(1);
+    expect(seriesOf(plugin, "knative_cold_starts_total")).toEqual([]);
+    expect(seriesOf(plugin, "knative_activator_proxied_total")).toEqual([]);
   });
 
   it("gateway: refuses a malformed pod stamp, strips it and counts it", async () => {
@@ -178,9 +275,11 @@ describe.each(LAYOUTS)("a cold start end to end, %s property layout", (layout) =
     atGateway.end();
 
     expect(header(toPod, "x-kwt-entry")).toBe(String(T0_MS));
-    expect(header(fromActivator, "x-kwt-pod")).toBe(COLD_STAMP);
+    // The fresh pod had no probe: its first request made it ready, on arrival.
+    expect(header(fromActivator, "x-kwt-pod")).toBe(activatorStamp(T0_MS + 2350, T0_MS + 2350, 2350));
     expect(header(toClient, "x-kwt-pod")).toBeUndefined();
-    expect(metricValue(pod, `knative_cold_start_duration_milliseconds_sum{${REV}}`)).toBe(2350);
+    expect(metricValue(gateway, `knative_cold_start_duration_milliseconds_sum{${REV}}`)).toBe(2350);
+    expect(seriesOf(pod, "knative_cold_starts_total")).toEqual([]);
     expect(metricValue(gateway, duration(true, "2xx", "sum"))).toBe(2450);
     // Only the gateway, which stamped the entry, records the client-visible duration.
     expect(seriesOf(activatorOut, "knative_request_duration_milliseconds_count")).toEqual([]);
@@ -205,8 +304,8 @@ describe.each(LAYOUTS)("a cold start end to end, %s property layout", (layout) =
     gatewayStream.end();
 
     expect(header(clientResponse, "x-kwt-pod")).toBeUndefined();
-    expect(metricValue(pod, `knative_cold_starts_total{${REV}}`)).toBe(1);
-    expect(metricValue(pod, `knative_cold_start_duration_milliseconds_sum{${REV}}`)).toBe(2350);
+    expect(metricValue(gateway, `knative_cold_starts_total{${REV}}`)).toBe(1);
+    expect(metricValue(gateway, `knative_cold_start_duration_milliseconds_sum{${REV}}`)).toBe(2350);
     expect(metricValue(gateway, duration(true))).toBe(1);
     expect(metricValue(gateway, duration(true, "2xx", "sum"))).toBe(2450);
     expect(

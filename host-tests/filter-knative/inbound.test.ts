@@ -1,9 +1,10 @@
-// The revision pod's inbound sidecar: invocations, probes, cold starts, activator proxy mode and the
-// pod stamp it reports back, on both Envoy property layouts.
+// The revision pod's inbound sidecar: invocations, probes, its ready time, activator traffic held or
+// not and the pod stamp it reports back, on every Envoy property layout.
 
 import { describe, expect, it } from "vitest";
 
 import { ManualClock } from "../harness/clock.js";
+import { Plugin } from "../harness/index.js";
 import {
   LAYOUTS,
   REQUEST,
@@ -15,11 +16,23 @@ import {
   loadProxy,
   onEachWorker,
   metricValue,
+  proxyOptions,
   revisionNode,
   seriesOf,
 } from "./setup.js";
 
 const INVOCATION_2XX = `knative_invocations_total{${REV},source_cluster="",response_code_class="2xx"}`;
+/** The pod stamp's place and revision fields. */
+const STAMP_REVISION = "c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001";
+/** A pod stamp's fields before `a` for a request not held. */
+const STAMP_LABELS = `1;cs=0;w=;${STAMP_REVISION}`;
+/** The activator's readiness probe of the pod (pod-IP mode). */
+const READINESS_PROBE: Array<[string, string]> = [
+  [":method", "GET"],
+  [":path", "/healthz"],
+  ["k-network-probe", "queue"],
+  ["user-agent", "Knative-Activator-Probe"],
+];
 
 describe.each(LAYOUTS)("inbound sidecar, %s property layout", (layout) => {
   it("counts an invocation when the stream ends, with its response code class", async () => {
@@ -81,114 +94,85 @@ describe.each(LAYOUTS)("inbound sidecar, %s property layout", (layout) => {
     expect(metricValue(plugin, INVOCATION_2XX)).toBe(1);
   });
 
-  it("reports the revision on every response in the pod stamp", async () => {
-    const plugin = await loadProxy({ layout, position: "inbound" });
+  it("reports the revision and since when the pod is ready on every response in the pod stamp", async () => {
+    const clock = new ManualClock(T0_MS);
+    const plugin = await loadProxy({ layout, position: "inbound", clock });
+    clock.advance(40);
+    // No readiness probe came first: the first request it serves makes the pod ready.
     const { response } = exchange(plugin, REQUEST, {
       status: 200,
       responseHeaders: [["x-kwt-pod", "1;cs=1;w=9;c=forged;r=x;n=x;s=x;v=x"]],
     });
     expect(response.filter(([name]) => name === "x-kwt-pod")).toEqual([
-      ["x-kwt-pod", "1;cs=0;w=;c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001"],
+      ["x-kwt-pod", `${STAMP_LABELS};a=0;rd=${T0_MS + 40}`],
     ]);
+    clock.advance(1000);
+    expect(header(exchange(plugin, REQUEST, { status: 200 }).response, "x-kwt-pod")).toBe(
+      `${STAMP_LABELS};a=0;rd=${T0_MS + 40}`,
+    );
   });
 
-  it("counts a cold start: activator + fresh pod, timed from the entry stamp", async () => {
+  it("takes the first readiness probe answered 200 as the ready time, not the ones before", async () => {
     const clock = new ManualClock(T0_MS);
     const plugin = await loadProxy({ layout, position: "inbound", clock });
-    clock.advance(1000);
-    // The request entered the mesh 2350 ms before it reached the pod (1000 ms after the VM started).
-    const { request, response } = exchange(plugin, activatorRequest(T0_MS + 1000 - 2350), { status: 200 });
-    expect(header(request, "x-kwt-entry")).toBe(String(T0_MS + 1000 - 2350));
+    clock.advance(500);
+    exchange(plugin, READINESS_PROBE, { status: 503 });
+    clock.advance(200);
+    exchange(plugin, READINESS_PROBE, { status: 200 });
+    clock.advance(300);
+    // Entered the mesh 2650 ms before it reached the pod, before the pod was ready: held.
+    const { request, response } = exchange(plugin, activatorRequest(T0_MS + 1000 - 2650), { status: 200 });
+    expect(header(request, "x-kwt-entry")).toBe(String(T0_MS + 1000 - 2650));
     expect(header(response, "x-kwt-pod")).toBe(
-      "1;cs=1;w=2350;c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001",
+      `1;cs=1;w=2650;${STAMP_REVISION};a=1;rd=${T0_MS + 700};t=${T0_MS + 1000}`,
     );
-    expect(metricValue(plugin, `knative_cold_starts_total{${REV}}`)).toBe(1);
-    expect(metricValue(plugin, `knative_cold_start_duration_milliseconds_sum{${REV}}`)).toBe(2350);
-    expect(metricValue(plugin, `knative_cold_start_duration_milliseconds_count{${REV}}`)).toBe(1);
-    expect(metricValue(plugin, `knative_cold_start_duration_milliseconds_bucket{${REV},le="2500"}`)).toBe(1);
-    expect(metricValue(plugin, `knative_cold_start_duration_milliseconds_bucket{${REV},le="1000"}`)).toBe(0);
-    expect(seriesOf(plugin, "knative_cold_starts_untimed_total")).toEqual([]);
+    // The pod cannot tell a cold start from a wait for capacity: the edge counts those.
+    expect(seriesOf(plugin, "knative_cold_starts_total")).toEqual([]);
     expect(seriesOf(plugin, "knative_activator_proxied_total")).toEqual([]);
     expect(metricValue(plugin, INVOCATION_2XX)).toBe(1);
   });
 
-  it("counts a cold start without an entry stamp as untimed", async () => {
-    const plugin = await loadProxy({ layout, position: "inbound" });
-    const { response } = exchange(plugin, activatorRequest(), { status: 200 });
-    expect(header(response, "x-kwt-pod")).toBe(
-      "1;cs=1;w=;c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001",
-    );
-    expect(metricValue(plugin, `knative_cold_starts_total{${REV}}`)).toBe(1);
-    expect(metricValue(plugin, `knative_cold_starts_untimed_total{${REV}}`)).toBe(1);
-    expect(seriesOf(plugin, "knative_cold_start_duration_milliseconds_count")).toEqual([]);
-  });
-
-  it("counts activator traffic to a warm pod as proxied, not as a cold start", async () => {
+  it("marks activator traffic that entered after the pod was ready as not held, with its arrival", async () => {
     const clock = new ManualClock(T0_MS);
     const plugin = await loadProxy({ layout, position: "inbound", clock });
-    clock.advance(121_000); // past the 120 s window
-    const { response } = exchange(plugin, activatorRequest(T0_MS + 120_000), { status: 200 });
-    expect(header(response, "x-kwt-pod")).toBe(
-      "1;cs=0;w=;c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001",
-    );
-    expect(metricValue(plugin, `knative_activator_proxied_total{${REV}}`)).toBe(1);
-    expect(seriesOf(plugin, "knative_cold_starts_total")).toEqual([]);
-    expect(metricValue(plugin, INVOCATION_2XX)).toBe(1);
+    exchange(plugin, READINESS_PROBE, { status: 200 });
+    clock.advance(121_000);
+    const { response } = exchange(plugin, activatorRequest(T0_MS + 120_990), { status: 200 });
+    expect(header(response, "x-kwt-pod")).toBe(`${STAMP_LABELS};a=1;rd=${T0_MS};t=${T0_MS + 121_000}`);
+    // An entry stamp from the future is not older than the ready time either.
+    const { response: future } = exchange(plugin, activatorRequest(T0_MS + 200_000), { status: 200 });
+    expect(header(future, "x-kwt-pod")).toBe(`${STAMP_LABELS};a=1;rd=${T0_MS};t=${T0_MS + 121_000}`);
+    expect(metricValue(plugin, INVOCATION_2XX)).toBe(2);
   });
 
-  it("counts only the first requests of a fresh pod as cold starts (coldStartMaxRequests)", async () => {
-    const clock = new ManualClock(T0_MS);
-    const plugin = await loadProxy({
-      layout,
-      position: "inbound",
-      clock,
-      config: { coldStartMaxRequests: 3 },
-    });
-    // Envoy's histograms keep 2 significant digits (circllhist): 1050 ms sits mid-bin, so sums are exact.
-    clock.advance(1050);
-    exchange(plugin, REQUEST, { status: 200 }); // request 1: direct
-    exchange(plugin, activatorRequest(T0_MS), { status: 200 }); // 2: cold
-    exchange(plugin, activatorRequest(T0_MS), { status: 200 }); // 3: cold
-    exchange(plugin, activatorRequest(T0_MS), { status: 200 }); // 4: proxied
-    // Known wrong, until issue 13 ("counts per worker VM"): each of the two worker VMs counts its
-    // own first 3 requests, so request 4 (the second on its worker) counts as cold too. The truth:
-    // 2 cold starts (sum 2100 ms) and 1 proxied request.
-    expect(metricValue(plugin, `knative_cold_starts_total{${REV}}`)).toBe(3);
-    expect(metricValue(plugin, `knative_cold_start_duration_milliseconds_sum{${REV}}`)).toBe(3150);
-    expect(metricValue(plugin, `knative_cold_start_duration_milliseconds_count{${REV}}`)).toBe(3);
-    expect(metricValue(plugin, `knative_activator_proxied_total{${REV}}`)).toBeUndefined();
-    expect(metricValue(plugin, INVOCATION_2XX)).toBe(4);
-  });
-
-  it("honours coldStartWindowSeconds", async () => {
-    const clock = new ManualClock(T0_MS);
-    const plugin = await loadProxy({
-      layout,
-      position: "inbound",
-      clock,
-      config: { coldStartWindowSeconds: 5 },
-    });
-    clock.advance(5000);
-    exchange(plugin, activatorRequest(T0_MS), { status: 200 });
-    clock.advance(1);
-    exchange(plugin, activatorRequest(T0_MS), { status: 200 });
-    expect(metricValue(plugin, `knative_cold_starts_total{${REV}}`)).toBe(1);
-    expect(metricValue(plugin, `knative_activator_proxied_total{${REV}}`)).toBe(1);
-  });
-
-  it("clamps an entry stamp from the future to 0 and counts the skew", async () => {
+  it("shares the ready time between worker VMs and over a module reload (shared data)", async () => {
     const clock = new ManualClock(T0_MS);
     const plugin = await loadProxy({ layout, position: "inbound", clock });
-    clock.advance(100);
-    exchange(plugin, activatorRequest(T0_MS + 5000), { status: 200 });
-    expect(metricValue(plugin, `knative_cold_start_duration_milliseconds_sum{${REV}}`)).toBe(0);
-    expect(
-      metricValue(plugin, `kwt_clock_skew_total{source_cluster="",destination_cluster="cluster-a"}`),
-    ).toBe(1);
+    exchange(plugin, READINESS_PROBE, { status: 200 });
+    clock.advance(5_000);
+    const stamps: Array<string | undefined> = [];
+    onEachWorker(plugin, () =>
+      stamps.push(header(exchange(plugin, REQUEST, { status: 200 }).response, "x-kwt-pod")),
+    );
+    expect(stamps).toEqual([`${STAMP_LABELS};a=0;rd=${T0_MS}`, `${STAMP_LABELS};a=0;rd=${T0_MS}`]);
+    // A new module on the same Envoy: new VMs, the same shared data.
+    const reloaded = await Plugin.load(
+      proxyOptions({ layout, position: "inbound", clock }),
+      undefined,
+      plugin.sharedData,
+    );
+    clock.advance(5_000);
+    expect(header(exchange(reloaded, REQUEST, { status: 200 }).response, "x-kwt-pod")).toBe(
+      `${STAMP_LABELS};a=0;rd=${T0_MS}`,
+    );
+    reloaded.close();
   });
 
   it("ignores and removes the filter's headers when the connection is not mTLS", async () => {
-    const plugin = await loadProxy({ layout, position: "inbound" });
+    const clock = new ManualClock(T0_MS);
+    const plugin = await loadProxy({ layout, position: "inbound", clock });
+    exchange(plugin, READINESS_PROBE, { status: 200 });
+    clock.advance(10);
     const forged: Array<[string, string]> = [
       ...activatorRequest(T0_MS - 60_000),
       ["x-kwt-hop", "1;c=evil;r=evil;t=1"],
@@ -197,12 +181,9 @@ describe.each(LAYOUTS)("inbound sidecar, %s property layout", (layout) => {
     const { request, response } = exchange(plugin, forged, { mtls: false, status: 200 });
     expect(request.filter(([name]) => name.startsWith("x-kwt-"))).toEqual([]);
     expect(header(request, "k-proxy-request")).toBe("activator");
-    // Still a cold start (the activator's own header), but not timed by a stamp nobody vouches for.
-    expect(header(response, "x-kwt-pod")).toBe(
-      "1;cs=1;w=;c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001",
-    );
-    expect(metricValue(plugin, `knative_cold_starts_untimed_total{${REV}}`)).toBe(1);
-    expect(seriesOf(plugin, "knative_cold_start_duration_milliseconds_count")).toEqual([]);
+    // Not held as far as the pod knows (no entry stamp it trusts); its ready time and the arrival
+    // still let the edge, which knows the entry, decide.
+    expect(header(response, "x-kwt-pod")).toBe(`${STAMP_LABELS};a=1;rd=${T0_MS};t=${T0_MS + 10}`);
     expect(metricValue(plugin, `kwt_stamps_rejected_total{reason="untrusted"}`)).toBe(1);
     expect(metricValue(plugin, INVOCATION_2XX)).toBe(1);
   });
@@ -222,7 +203,9 @@ describe.each(LAYOUTS)("inbound sidecar, %s property layout", (layout) => {
     const node = { ...revisionNode(), labels: { app: "web" } };
     const plugin = await loadProxy({ layout, position: "inbound", node, config: { skipNonKnative: false } });
     const { response } = exchange(plugin, REQUEST, { status: 200 });
-    expect(header(response, "x-kwt-pod")).toBe("1;cs=0;w=;c=cluster-a;r=eu-west1;n=demo;s=;cf=;v=");
+    expect(header(response, "x-kwt-pod")).toBe(
+      `1;cs=0;w=;c=cluster-a;r=eu-west1;n=demo;s=;cf=;v=;a=0;rd=${T0_MS}`,
+    );
     expect(
       metricValue(
         plugin,
@@ -264,7 +247,7 @@ describe.each(LAYOUTS)("inbound sidecar, %s property layout", (layout) => {
     });
     const { response } = exchange(plugin, REQUEST, { status: 200 });
     expect(header(response, "x-kwt-pod")).toBe(
-      "1;cs=0;w=;c=prod-eu-1;r=europe-west4;n=demo;s=hello;cf=hello-config;v=hello-00001",
+      `1;cs=0;w=;c=prod-eu-1;r=europe-west4;n=demo;s=hello;cf=hello-config;v=hello-00001;a=0;rd=${T0_MS}`,
     );
     expect(
       metricValue(

@@ -1,5 +1,5 @@
 // Span export: the inbound sidecar of a revision pod in cluster B takes part in the trace for a
-// cross-cluster, cold-start request, and sends its spans as OTLP/HTTP JSON to a loopback collector.
+// cross-cluster request held by the activator, and sends its spans as OTLP/HTTP JSON to a loopback collector.
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
@@ -42,7 +42,7 @@ async function podSidecar(spanExport: Record<string, unknown> = {}): Promise<Plu
   });
 }
 
-/** A request from cluster A through the activator to a pod that just started. */
+/** A request from cluster A held by the activator for a pod that just started (its first request). */
 function coldCrossClusterRequest(plugin: Plugin, sampledFlag = "01"): string[] {
   const { request } = exchange(
     plugin,
@@ -60,10 +60,10 @@ function coldCrossClusterRequest(plugin: Plugin, sampledFlag = "01"): string[] {
 }
 
 describe("span export", () => {
-  it("sends a hop span and a cold-start span with parent/child links, on the tick", async () => {
+  it("sends a hop span and an activator-hold span with parent/child links, on the tick", async () => {
     const plugin = await podSidecar();
     const [traceparent, ...tracestate] = coldCrossClusterRequest(plugin);
-    // The workload's parent is the filter's cold-start span; its member is leftmost.
+    // The workload's parent is the filter's activator-hold span; its member is leftmost.
     const forwarded = parseTraceparent(traceparent as string);
     expect(forwarded.traceId).toBe(TRACE_ID);
     expect(forwarded.parentId).not.toBe(CALLER_SPAN);
@@ -100,7 +100,7 @@ describe("span export", () => {
     expect(coldStart.startTimeUnixNano).toBe(`${NOW_MS - 1500}000000`);
     expect(coldStart.endTimeUnixNano).toBe(`${NOW_MS}000000`);
     expect(coldStart.attributes).toEqual([
-      { key: "faas.coldstart", value: { boolValue: true } },
+      { key: "kwt.activator.held", value: { boolValue: true } },
       { key: "k8s.cluster.name", value: { stringValue: "cluster-b" } },
       { key: "cloud.region", value: { stringValue: "us-east1" } },
       { key: "k8s.namespace.name", value: { stringValue: "default" } },
@@ -111,7 +111,7 @@ describe("span export", () => {
     plugin.close();
   });
 
-  it("forces a cold start sampled when the caller did not sample", async () => {
+  it("forces a held request sampled when the caller did not sample", async () => {
     const plugin = await podSidecar();
     const [traceparent] = coldCrossClusterRequest(plugin, "00");
     expect(parseTraceparent(traceparent as string).flags).toBe(0x01);

@@ -49,6 +49,11 @@ export interface ProcessOptions {
   clock?: Clock;
   /** The store every plugin records into; default a new one with `extraStatTags`. */
   stats?: StatStore;
+  /**
+   * The process's shared data; default a new store. A new module on a running Envoy keeps it (the
+   * store is keyed by vm_id and outlives every VM), as it keeps the stats.
+   */
+  sharedData?: SharedData;
   /** Istio extraStatTags (used when `stats` is not given). */
   extraStatTags?: string[];
   /** Envoy's `wasm` logger level. Default Info. */
@@ -164,7 +169,7 @@ export class EnvoyProcess {
   readonly clock: Clock;
   readonly workerCount: number;
   private readonly logLevel: LogLevel;
-  private readonly sharedData = new SharedData();
+  readonly sharedData: SharedData;
   private readonly sharedQueues = new SharedQueues();
   /** Envoy clusters proxy_http_call may target: one cluster manager for the process. */
   private readonly clusters = new Map<string, URL>();
@@ -187,6 +192,7 @@ export class EnvoyProcess {
     this.workerCount = workers;
     this.clock = options.clock ?? new RealClock();
     this.stats = options.stats ?? new StatStore({ extraStatTags: options.extraStatTags ?? [] });
+    this.sharedData = options.sharedData ?? new SharedData();
     this.logLevel = options.logLevel ?? LogLevel.Info;
     const flushInterval = options.statsFlushIntervalMs;
     if (flushInterval !== undefined && (!Number.isInteger(flushInterval) || flushInterval < 1)) {

@@ -23,6 +23,7 @@ export {
   type ProxyOptions,
 } from "./proxy.js";
 export { StatStore } from "./stats.js";
+export { SharedData } from "./shared-data.js";
 export {
   DEFAULT_ENVOY_VERSION,
   DEFAULT_REQUEST_HEADER_LIMITS,

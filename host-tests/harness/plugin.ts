@@ -8,6 +8,7 @@ import { type AbiVersion } from "./abi.js";
 import { AccessLogFormat, connectionManagerLogsFirst, type StreamAccessLog } from "./access-log.js";
 import { EnvoyProcess, type ListenerPluginOptions, type PluginInstance } from "./envoy-process.js";
 import { ConfigurationRejection } from "./errors.js";
+import { type SharedData } from "./shared-data.js";
 import { type StatStore } from "./stats.js";
 import { Stream } from "./stream.js";
 import {
@@ -64,16 +65,17 @@ export class Plugin {
 
   /**
    * A plugin in a process of its own (`workers`, `clock`, `extraStatTags`, `logLevel`,
-   * `statsFlushIntervalMs` and `stats` are the process's). Refused modules throw ModuleRefusedError. A configuration the module
+   * `statsFlushIntervalMs`, `stats` and `sharedData` are the process's). Refused modules throw ModuleRefusedError. A configuration the module
    * rejects (on_vm_start or on_configure returning false, in the canary or a worker) does not
    * throw: the plugin has no configuration (`rejection` says why) and answers every request as
    * Envoy's missing-config filter does, until `update` brings one the module accepts.
    */
-  static async load(options: PluginOptions, stats?: StatStore): Promise<Plugin> {
+  static async load(options: PluginOptions, stats?: StatStore, sharedData?: SharedData): Promise<Plugin> {
     const process = new EnvoyProcess({
       workers: options.workers,
       clock: options.clock,
       stats,
+      sharedData,
       extraStatTags: options.extraStatTags,
       logLevel: options.logLevel,
       statsFlushIntervalMs: options.statsFlushIntervalMs,
@@ -143,6 +145,10 @@ export class Plugin {
 
   get stats(): StatStore {
     return this.process.stats;
+  }
+
+  get sharedData(): SharedData {
+    return this.process.sharedData;
   }
 
   get clock(): Clock {

@@ -278,6 +278,13 @@ export function queueProxy(
       : answer("prometheus-scrape", QueueProxyPort.userMetrics, 200, "");
   }
   const invoked = truth.get(Number(request.headers[REQUEST_ID_HEADER]));
-  if (invoked !== undefined) Object.assign(invoked, { invocation: true, pod, port: QueueProxyPort.http1 });
+  if (invoked !== undefined) {
+    Object.assign(invoked, {
+      invocation: true,
+      pod,
+      port: QueueProxyPort.http1,
+      reachedContainerMs: Date.now(),
+    });
+  }
   return invoked;
 }

@@ -9,7 +9,6 @@ export interface FilterMeasurement {
   invocationsByClass: Record<string, number>;
   errorsByKind: Record<string, number>;
   coldStarts: number;
-  coldStartsUntimed: number;
   coldStartMeanMs: number;
   activatorProxied: number;
   /** knative_request_duration_milliseconds counts at gateways and callers, by cold_start. */
@@ -34,7 +33,6 @@ export function measureFilter(expositions: readonly string[]): FilterMeasurement
     invocationsByClass: grouped(samples, "knative_invocations_total", "response_code_class"),
     errorsByKind: grouped(samples, "knative_errors_total", "error_kind"),
     coldStarts: total(samples, "knative_cold_starts_total"),
-    coldStartsUntimed: total(samples, "knative_cold_starts_untimed_total"),
     coldStartMeanMs: timed === 0 ? 0 : total(samples, "knative_cold_start_duration_milliseconds_sum") / timed,
     activatorProxied: total(samples, "knative_activator_proxied_total"),
     clientLatency: {

@@ -3,7 +3,7 @@
 // the revision's pods (sidecar + queue-proxy + user container), the autoscaler's scrapes, the
 // kubelet's probes and Prometheus. Each model records the ground truth of what it did (truth.ts).
 
-import type { HeaderList, NodeIdentity, Plugin, StatStore, StreamEnd } from "../harness/index.js";
+import type { HeaderList, NodeIdentity, Plugin, SharedData, StatStore, StreamEnd } from "../harness/index.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import {
   activatorProbe,
@@ -186,8 +186,11 @@ export class Pod {
     return this.mesh.sim.nowMs >= this.readyAtMs + this.mesh.endpointLagMs;
   }
 
-  /** Starts (or restarts) the sidecar: a new module on the same Envoy keeps its stats store. */
-  async startSidecar(keepStats: StatStore | undefined): Promise<void> {
+  /**
+   * Starts (or restarts) the sidecar: a new module on the same Envoy keeps its stats store and its
+   * shared data (`keep`); absent, a new Envoy.
+   */
+  async startSidecar(keep: { stats: StatStore; sharedData: SharedData } | undefined): Promise<void> {
     if (this.sidecar !== undefined) {
       this.mesh.sim.detach(this.sidecar);
       this.sidecar.close();
@@ -201,7 +204,8 @@ export class Pod {
       workers: this.mesh.workers,
       extraStatTags: FILTER_METRIC_LABELS,
       startMs: this.mesh.sim.wallMs,
-      stats: keepStats,
+      stats: keep?.stats,
+      sharedData: keep?.sharedData,
     });
     this.mesh.sim.attach(plugin);
     this.sidecar = plugin;
@@ -539,9 +543,15 @@ export class Gateway {
   }
 }
 
+/** The gateway's access-log line: the two fields a cold start sets, tab-separated. */
+const GATEWAY_LOG_FORMAT =
+  "%FILTER_STATE(wasm.kwt_cold_start:PLAIN)%\t%FILTER_STATE(wasm.kwt_cold_start_wait_ms:PLAIN)%";
+
 /** The mesh around one revision: gateway, activator, pods, autoscaler, kubelet and Prometheus. */
 export class Mesh {
   readonly pods: Pod[] = [];
+  /** The cold-start wait (ms) of each gateway access-log line that reports a cold start. */
+  readonly gatewayColdStartWaits: number[] = [];
   readonly activator: Activator;
   readonly scrapes: EnvoyScrape[] = [];
   gateway!: Gateway;
@@ -576,6 +586,13 @@ export class Mesh {
       workers: mesh.workers,
       extraStatTags: FILTER_METRIC_LABELS,
       startMs: sim.wallMs,
+      accessLog: {
+        format: GATEWAY_LOG_FORMAT,
+        write: (line) => {
+          const [coldStart, waitMs] = line.split("\t");
+          if (coldStart === "1") mesh.gatewayColdStartWaits.push(Number(waitMs));
+        },
+      },
     });
     sim.attach(gateway);
     mesh.gateway = new Gateway(mesh, gateway);

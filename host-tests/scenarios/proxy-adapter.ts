@@ -11,6 +11,7 @@ import {
   PROPERTY_LAYOUTS,
   type PropertyLayout,
   StatStore,
+  type SharedData,
   type HeaderList,
   type NodeIdentity,
   type StreamEnd,
@@ -75,6 +76,10 @@ export interface ProxySpec {
   startMs: number;
   /** Keep counting into this store (a new module on a running Envoy); absent: a fresh Envoy. */
   stats?: StatStore;
+  /** Keep this shared data (a new module on a running Envoy); absent: a fresh Envoy. */
+  sharedData?: SharedData;
+  /** The listener's access log (Envoy's file access log: a format and where lines go). */
+  accessLog?: { format: string; write: (line: string) => void };
 }
 
 /** A loaded proxy with its own manual clock, started at `spec.startMs`. */
@@ -90,8 +95,10 @@ export async function loadProxy(spec: ProxySpec): Promise<Plugin> {
       workers: spec.workers,
       extraStatTags: [...spec.extraStatTags],
       clock: new ManualClock(spec.startMs),
+      accessLog: spec.accessLog,
     },
     spec.stats,
+    spec.sharedData,
   );
 }
 

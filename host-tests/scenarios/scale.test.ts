@@ -4,7 +4,8 @@
 
 import { describe, expect, it } from "vitest";
 import { FILTER_WASM } from "../filter-tracing/setup.js";
-import { expectKnownWrong, expectKnownWrongCount, expectTruthCount } from "../support/known-wrong.js";
+import { expectTruthCount } from "../support/known-wrong.js";
+import { measureFilter } from "./measure.js";
 import { playScenario } from "../support/scenario-run.js";
 import { Activator } from "./mesh.js";
 import { PROPERTY_LAYOUTS } from "./proxy-adapter.js";
@@ -13,6 +14,13 @@ import type { RequestTruth } from "./truth.js";
 
 function users(run: () => ScenarioRun): RequestTruth[] {
   return run().truth.of("user");
+}
+
+/** Each cold start's wait in the gateway's access log is the truth's, to the millisecond. */
+function expectExactWaits(run: () => ScenarioRun): void {
+  const ascending = (a: number, b: number) => a - b;
+  const truth = users(run).flatMap((r) => (r.coldStartMs === undefined ? [] : [r.coldStartMs]));
+  expect([...run().mesh.gatewayColdStartWaits].sort(ascending)).toEqual(truth.sort(ascending));
 }
 
 function probesAtPods(run: () => ScenarioRun): RequestTruth[] {
@@ -72,16 +80,22 @@ describe.each(PROPERTY_LAYOUTS)("Envoy %s layout", (layout) => {
         expect(scrapes.slice(1).every((s, i) => s.sentAtMs - scrapes[i]!.sentAtMs === 1_000)).toBe(true);
       });
 
-      it("filter vs truth", () => {
+      it("filter vs truth: every held request is a cold start with its exact wait, counted at the gateway", () => {
         const truth = run().truth.summary();
         const filter = run().measured();
         expect(truth).toMatchObject({ invocations: 60, coldStarts: 50, activatorProxied: 10, queueWaits: 0 });
-        // Two VMs, each counting only its first 20 activator requests: 10 held requests are missed.
-        expectKnownWrongCount(run(), "coldStarts", { truth: 50, filter: 40 });
-        expectKnownWrongCount(run(), "activatorProxied", { truth: 10, filter: 20 });
+        expectTruthCount(run(), "coldStarts");
+        expectTruthCount(run(), "activatorProxied");
+        expectExactWaits(run);
+        expect(filter.clientLatency).toEqual({ cold: 50, warm: 10 });
+        // The edge that owns the measurement counts them; the pod only its invocations.
+        expect(measureFilter([run().mesh.gateway.plugin.stats.prometheusText()])).toMatchObject({
+          coldStarts: 50,
+          activatorProxied: 10,
+          invocations: 0,
+        });
         // The autoscaler's scrapes through the sidecar are not on a serving port.
         expectTruthCount(run(), "invocations");
-        expect(filter.coldStartsUntimed).toBe(0);
       });
     },
   );
@@ -102,17 +116,17 @@ describe.each(PROPERTY_LAYOUTS)("Envoy %s layout", (layout) => {
       expect(Math.min(...cold.map((r) => r.coldStartMs!))).toBeGreaterThan(1_000);
     });
 
-    it("filter vs truth: the entry stamp does not survive plaintext, so no cold start is timed", () => {
+    it("filter vs truth: the entry stamp does not survive plaintext, yet the gateway times every cold start", () => {
       const truth = run().truth.summary();
       const filter = run().measured();
-      expectKnownWrongCount(run(), "coldStarts", { truth: 50, filter: 40 });
-      // Untimed: the filter drops x-kwt-entry arriving without mTLS (and counts it as rejected).
-      expectKnownWrong(
-        "timed cold starts",
-        { truth: truth.coldStarts, filter: filter.coldStarts - filter.coldStartsUntimed },
-        { truth: 50, filter: 0 },
-      );
+      // The pod drops x-kwt-entry arriving without mTLS (and counts it as rejected), but its stamp
+      // still says when it turned ready and when each request arrived; the gateway knows the entry.
       expect(filter.stampsRejected).toBe(60);
+      expectTruthCount(run(), "coldStarts");
+      expectTruthCount(run(), "activatorProxied");
+      expectExactWaits(run);
+      expect(Math.min(...run().mesh.gatewayColdStartWaits)).toBeGreaterThan(1_000);
+      expect(filter.clientLatency.cold).toBe(truth.coldStarts);
     });
   });
 
@@ -147,15 +161,15 @@ describe.each(PROPERTY_LAYOUTS)("Envoy %s layout", (layout) => {
         expect(added.some((name) => probed.has(name))).toBe(mode === "pod-ip");
       });
 
-      it("filter vs truth: activator traffic at the new pods' fresh VMs is counted as cold starts", () => {
-        expect(run().truth.summary()).toMatchObject({
-          coldStarts: 0,
-          invocations: 100,
-          activatorProxied: 100,
-        });
-        // Each new pod's fresh VMs take their first activator requests for cold starts.
-        expectKnownWrongCount(run(), "coldStarts", { truth: 0, filter: 62 });
-        expectKnownWrongCount(run(), "activatorProxied", { truth: 100, filter: 38 });
+      it("filter vs truth: the waits for capacity at the new pods are no cold starts, but through the activator", () => {
+        const truth = run().truth.summary();
+        expect(truth).toMatchObject({ coldStarts: 0, invocations: 100, activatorProxied: 100 });
+        expect(truth.queueWaits).toBeGreaterThan(20);
+        // Held by the activator (entered before the new pod was ready), while the first pod was
+        // ready: the gateway's era of the revision says so, over its two workers.
+        expectTruthCount(run(), "coldStarts");
+        expectTruthCount(run(), "activatorProxied");
+        expect(run().measured().clientLatency.cold).toBe(0);
         // The 200 autoscaler scrapes of three pods are not on a serving port.
         expectTruthCount(run(), "invocations");
       });

@@ -163,7 +163,7 @@ function ingressProbeRequest(parts: { sim: Simulation; truth: TruthLog }) {
 }
 
 export interface VmReloadOptions extends ScenarioBase {
-  /** "module": a new module image, same Envoy (stats kept); "envoy-restart": a new Envoy (stats reset). */
+  /** "module": a new module image, same Envoy (stats and shared data kept); "envoy-restart": a new Envoy (both reset). */
   reload: "module" | "envoy-restart";
 }
 
@@ -175,7 +175,10 @@ export async function vmReload(options: VmReloadOptions): Promise<ScenarioRun> {
   sendUsers(parts, 130_000, 60, 500);
   parts.sim.at(145_000, async () => {
     const pod = parts.mesh.pods[0]!;
-    await pod.startSidecar(options.reload === "module" ? pod.sidecar!.stats : undefined);
+    const sidecar = pod.sidecar!;
+    await pod.startSidecar(
+      options.reload === "module" ? { stats: sidecar.stats, sharedData: sidecar.sharedData } : undefined,
+    );
   });
   await parts.sim.run(170_000);
   return finish(parts);

@@ -34,6 +34,8 @@ export interface RequestTruth {
   sentAtMs: number;
   /** It reached a queue-proxy serving port and was handed to the user container. */
   invocation: boolean;
+  /** Over real HTTP: when queue-proxy handed it to the user container (wall-clock ms), if it did. */
+  reachedContainerMs?: number;
   /** The pod that served it (reached its sidecar), if any. */
   pod?: string;
   /** The queue-proxy port it arrived on, if it reached a pod. */

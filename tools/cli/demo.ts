@@ -16,7 +16,7 @@ import {
   renderHeadlines,
   steadyTraffic,
 } from "../demo/observe.js";
-import { DEFAULT_SCENARIO, podConfig, type Scenario } from "../demo/scenario.js";
+import { DEFAULT_SCENARIO, type Scenario } from "../demo/scenario.js";
 import { TEST_PROFILE } from "../dashboards/alerts.js";
 import { delay, INSTALL_HINT, missingBinaries, type CentralEngine } from "../observe/engines.js";
 import { agentName, ObservePipeline } from "../observe/pipeline.js";
@@ -72,13 +72,12 @@ async function runDemo(scenario: Scenario, wasmPath: string) {
     wasm,
     coldStartDelayMs: scenario.coldStartDelayMs,
     scaleUpDelayMs: scenario.scaleUpDelayMs,
-    podConfig: podConfig(scenario),
-    podAccessLogFormat: shippedFileLogFormat(projectRoot()).format,
+    gatewayAccessLogFormat: shippedFileLogFormat(projectRoot()).format,
   });
   try {
     await drive(mesh, scenario);
     const expositions = await settledExpositions(mesh);
-    const summary = summarise(expositions, mesh.podAccessLog);
+    const summary = summarise(expositions, mesh.gatewayAccessLog);
     summary.groundTruth = compareWithTruth(
       mesh.truth.summary(),
       measureFilter(expositions.map((e) => e.text)),

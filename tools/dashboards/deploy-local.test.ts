@@ -10,7 +10,6 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { extractTags, extraStatTagRegex } from "../../host-tests/harness/index.js";
-import { DEFAULT_SCENARIO, podConfig } from "../demo/scenario.js";
 import { FILTER_METRIC_LABELS, FILTER_ROOT_ID } from "../deploy/filter-contract.js";
 import { loadPluginConfigSchema } from "../deploy/filter-config-schema.js";
 
@@ -54,8 +53,8 @@ const PROXIES = [
     nodeType: "sidecar",
     cluster: "west",
     direction: "INBOUND",
-    // The harness demo's revision pod configuration.
-    pluginConfig: podConfig(DEFAULT_SCENARIO),
+    // The harness demo's revision pod configuration: the defaults.
+    pluginConfig: {},
   },
 ] as const;
 

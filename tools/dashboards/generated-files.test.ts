@@ -173,7 +173,6 @@ describe("the Grafana dashboard", () => {
         "Traces started per second by sampling decision",
         "Series overflow per minute",
         "Configuration rejects",
-        "Untimed cold starts (share)",
         "Module fetches per second by result",
         "V8 Wasm VMs",
         "Proxy convergence p50 / p99",

@@ -440,20 +440,6 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         ],
       },
       {
-        title: "Untimed cold starts (share)",
-        description:
-          "Cold starts without a usable x-kwt-entry (the request did not pass a filter on its way in): counted, but missing from the duration histogram.",
-        kind: "timeseries",
-        unit: "percentunit",
-        width: 6,
-        queries: [
-          {
-            expr: `${sumRate(FILTER_METRICS.coldStartsUntimed, REVISION, PLACE_LABELS, RATE_INTERVAL)} / ${sumRate(FILTER_METRICS.coldStarts, REVISION, PLACE_LABELS, RATE_INTERVAL)}`,
-            legend: "{{cluster}} untimed share",
-          },
-        ],
-      },
-      {
         title: "Rejected stamps per second",
         description:
           "x-kwt-* headers the inbound sidecar refused: malformed, untrusted (no mTLS), or from a cluster or region not in knownClusters / knownRegions.",

@@ -23,7 +23,7 @@ import {
 } from "../../host-tests/harness/index.js";
 import { drive } from "../demo/drive.js";
 import { DemoMesh, send } from "../demo/mesh.js";
-import { DEFAULT_SCENARIO, EAST, podConfig, WEST } from "../demo/scenario.js";
+import { DEFAULT_SCENARIO, EAST, WEST } from "../demo/scenario.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
 import {
   alertSignalExpressions,
@@ -60,7 +60,7 @@ const EDGE_POD_CONFIG = {
 /** Sends the requests that reach the filter's rarer paths to the edge pod's inbound sidecar. */
 async function driveEdgePod(pod: HarnessProxy): Promise<void> {
   const target = pod.listenAddress;
-  // Through the activator to a fresh VM without x-kwt-entry: a cold start that cannot be timed.
+  // Through the activator without x-kwt-entry: the pod stamps its ready time and the arrival.
   await send(target, "/", { "k-proxy-request": "activator" });
   await send(target, "/", { "x-kwt-hop": "not-a-hop-stamp" });
   await send(target, "/", { "x-kwt-hop": `1;c=ahead;r=ahead-1;t=${Date.now() + 600_000}` });
@@ -94,7 +94,6 @@ describe.skipIf(!existsSync(PROMETHEUS_BINARY))(
       const mesh = await DemoMesh.start({
         wasm,
         coldStartDelayMs: 300,
-        podConfig: podConfig(DEFAULT_SCENARIO),
       });
       closables.push(mesh);
       await drive(mesh, DEFAULT_SCENARIO);

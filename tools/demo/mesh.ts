@@ -73,9 +73,8 @@ export interface MeshOptions {
   coldStartDelayMs: number;
   /** How long a pod added by a scale-up takes to start. Default 300 ms. */
   scaleUpDelayMs?: number;
-  podConfig: Record<string, unknown>;
-  /** The revision pod proxy's access-log format (access-log.ts); none without it. */
-  podAccessLogFormat?: string;
+  /** The east ingress gateway's access-log format (access-log.ts); none without it. */
+  gatewayAccessLogFormat?: string;
 }
 
 function url(address: HostPort): string {
@@ -150,8 +149,8 @@ export class DemoMesh {
     private readonly revisionService: HttpActivator,
     readonly eastGateway: HostPort,
     private readonly startWest: () => Promise<MeshProxy>,
-    /** The revision pod proxy's access-log lines, one per stream. */
-    readonly podAccessLog: readonly string[],
+    /** The east ingress gateway's access-log lines, one per stream. */
+    readonly gatewayAccessLog: readonly string[],
   ) {}
 
   static async start(options: MeshOptions): Promise<DemoMesh> {
@@ -165,7 +164,7 @@ export class DemoMesh {
       "serving.knative.dev/service": REVISION.service,
       "serving.knative.dev/configuration": REVISION.configuration,
     };
-    const podAccessLog: string[] = [];
+    const gatewayAccessLog: string[] = [];
     const startPod = async (): Promise<HostPort> => {
       const index = proxies.filter((p) => p.name.startsWith("east revision pod")).length + 1;
       const podName = `${REVISION.revision}-deployment-${index}`;
@@ -175,10 +174,7 @@ export class DemoMesh {
         index === 1 ? "east revision pod (inbound sidecar)" : `east revision pod ${index} (inbound sidecar)`,
         {
           wasm: options.wasm,
-          pluginConfig: JSON.stringify(options.podConfig),
-          ...(options.podAccessLogFormat !== undefined && {
-            accessLog: { format: options.podAccessLogFormat, write: (line) => podAccessLog.push(line) },
-          }),
+          pluginConfig: "{}",
           direction: "inbound",
           node: node(EAST, {
             proxyType: "sidecar",
@@ -214,6 +210,9 @@ export class DemoMesh {
       {
         wasm: options.wasm,
         pluginConfig: "{}",
+        ...(options.gatewayAccessLogFormat !== undefined && {
+          accessLog: { format: options.gatewayAccessLogFormat, write: (line) => gatewayAccessLog.push(line) },
+        }),
         direction: "outbound",
         node: node(EAST, {
           proxyType: "router",
@@ -253,7 +252,7 @@ export class DemoMesh {
       revisionService,
       gateway.proxy.listenAddress,
       startWest,
-      podAccessLog,
+      gatewayAccessLog,
     );
   }
 

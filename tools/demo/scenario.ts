@@ -51,14 +51,6 @@ export const DEFAULT_SCENARIO: Scenario = {
   crossClusterRequests: 5,
 };
 
-/**
- * The revision pod's plugin configuration: only its first few requests may be cold starts, so
- * activator traffic after the warm phase counts as proxied, as on a real pod that has served a while.
- */
-export function podConfig(scenario: Scenario): Record<string, unknown> {
-  return { coldStartMaxRequests: scenario.coldRequests + 2 };
-}
-
 /** Everything the summary reports, in the units it reports them. */
 export interface Summary {
   coldStarts: Array<{ revision: string; cluster: string; count: number; timed: number; meanMs: number }>;
@@ -70,7 +62,7 @@ export interface Summary {
   traces: Array<{ proxy: string; started: number; repaired: number }>;
   /** The ground truth next to the filter's number for it (filled in by the demo from its truth log). */
   groundTruth: TruthComparison[];
-  /** The revision pod's first access-log line of a cold start; null when it wrote none. */
+  /** The east ingress gateway's first access-log line of a cold start; null when it wrote none. */
   coldStartLogLine: string | null;
 }
 

@@ -14,8 +14,8 @@ function mean(sum: number, count: number): number {
   return count === 0 ? 0 : sum / count;
 }
 
-/** The summary of the proxies' metrics and of the revision pod's access log (`podAccessLog`). */
-export function summarise(expositions: ProxyExposition[], podAccessLog: readonly string[]): Summary {
+/** The summary of the proxies' metrics and of the gateway's access log (`gatewayAccessLog`). */
+export function summarise(expositions: ProxyExposition[], gatewayAccessLog: readonly string[]): Summary {
   const summary: Summary = {
     coldStarts: [],
     invocations: [],
@@ -25,7 +25,7 @@ export function summarise(expositions: ProxyExposition[], podAccessLog: readonly
     clientLatency: [],
     traces: [],
     groundTruth: [],
-    coldStartLogLine: firstColdStartLine(podAccessLog),
+    coldStartLogLine: firstColdStartLine(gatewayAccessLog),
   };
   const all: Sample[] = [];
   for (const { name, text } of expositions) {
@@ -145,6 +145,6 @@ export function renderSummary(summary: Summary): string {
         row.filter === null ? "not measured" : row.filter === row.truth ? "" : "differs",
       ]),
     ]),
-    `A cold start in the revision pod's access log\n  ${summary.coldStartLogLine ?? "(none)"}`,
+    `A cold start in the gateway's access log\n  ${summary.coldStartLogLine ?? "(none)"}`,
   ].join("\n\n");
 }

@@ -203,7 +203,7 @@ describe("kwt deploy / status / doctor without clusters", () => {
         return [name, { text, objects }];
       }),
     );
-    const shared = { coldStartWindowSeconds: 120, knownClusters: ["east", "west"] };
+    const shared = { scaleToZeroMinSeconds: 60, knownClusters: ["east", "west"] };
     expect(contents.east!.objects.map((object) => [object.kind, object.spec.pluginConfig])).toEqual([
       [
         "WasmPlugin",

@@ -32,7 +32,6 @@ export const FILTER_METRICS = {
   invocations: "knative_invocations_total",
   errors: "knative_errors_total",
   coldStarts: "knative_cold_starts_total",
-  coldStartsUntimed: "knative_cold_starts_untimed_total",
   coldStartDuration: "knative_cold_start_duration_milliseconds",
   activatorProxied: "knative_activator_proxied_total",
   requestDuration: "knative_request_duration_milliseconds",

@@ -53,7 +53,6 @@ export function populateFilterStats(store: StatStore, problems = 3n): void {
   });
   count(FILTER_METRICS.errors, { ...REVISION, ...caller, response_code_class: "5xx", error_kind: "timeout" });
   count(FILTER_METRICS.coldStarts, REVISION);
-  count(FILTER_METRICS.coldStartsUntimed, REVISION);
   observe(FILTER_METRICS.coldStartDuration, REVISION, 4_200n);
   count(FILTER_METRICS.activatorProxied, REVISION);
   observe(
@@ -99,7 +98,6 @@ export function addQuietTraffic(store: StatStore): void {
     add(FILTER_METRICS.errors, { ...REVISION, ...caller, response_code_class: "5xx", error_kind: kind }, 1n);
   }
   add(FILTER_METRICS.coldStarts, REVISION, 1n);
-  add(FILTER_METRICS.coldStartsUntimed, REVISION, 1n);
   observe(FILTER_METRICS.coldStartDuration, REVISION, 4_200n);
   add(FILTER_METRICS.activatorProxied, REVISION, 1n);
   observe(
