@@ -26,7 +26,7 @@ import {
 } from "./config";
 import { logColdStart, logErrorKind, logHop } from "./accesslog";
 import { formatEntryMillis, parseEntryMillis } from "./entrystamp";
-import { HeaderScan, HeaderWants, scanHeaderPairs } from "./headerscan";
+import { HeaderScan, HeaderWants } from "./headerscan";
 import { HopCheck, HopStamp, HopVerdict, REJECT_MALFORMED, REJECT_UNTRUSTED, checkHop } from "./hop";
 import { HeaderMap, Host, LogLevel } from "./hostinterface";
 import {
@@ -112,8 +112,6 @@ export class Vm {
   inboundRequests: i64 = 0;
   /** Node metadata, read once per VM (the first configuration). */
   nodeFacts: NodeFacts | null = null;
-  /** Header bytes read from the host since the last garbage collection (index.ts collects). */
-  headerBytesRead: i64 = 0;
   /**
    * The VM's own health series (kwt_config_rejected_total, defined at VM start before any root
    * exists); every other series belongs to a root's registry.
@@ -494,12 +492,7 @@ export class Stream {
     const position = this.root.resolvePosition();
     if (position == Position.None) return 0;
     if (position == Position.Inbound && this.root.skipsWorkload()) return 0;
-    const pairs = this.host.getHeaderPairs(HeaderMap.Request);
-    if (pairs != null) this.root.vm.headerBytesRead += pairs.byteLength;
-    const scan =
-      pairs != null
-        ? scanHeaderPairs(changetype<usize>(pairs), <u32>pairs.byteLength, this.root.wants, KWT_PREFIX)
-        : new HeaderScan(this.root.wants.size);
+    const scan = this.host.scanHeaders(HeaderMap.Request, this.root.wants, KWT_PREFIX);
     if (position == Position.Inbound) this.inboundRequest(scan);
     else this.edgeRequest(scan, position);
     this.tracingRequest(scan, position);
@@ -578,8 +571,7 @@ export class Stream {
    * before on_log (Envoy up to 1.31). A 2xx-3xx costs no extra call.
    */
   private logResponseErrorKind(): void {
-    const status = this.host.getHeader(HeaderMap.Response, STATUS_HEADER);
-    const code: i64 = status != null ? <i64>I32.parseInt(status) : 0;
+    const code = this.host.getHeaderInteger(HeaderMap.Response, STATUS_HEADER);
     this.responseCode = code;
     if (code < 400) return;
     const flags = <u64>this.host.getPropertyI64(PATH_RESPONSE_FLAGS, 0);
@@ -757,8 +749,7 @@ export class Stream {
     this.podStamp = report;
     this.podSeries = series;
     if (report.coldStart) logColdStart(this.host, report.waitMs);
-    const status = this.host.getHeader(HeaderMap.Response, STATUS_HEADER);
-    this.responseClass = status != null ? codeClassIndex(<i64>I32.parseInt(status)) : 0;
+    this.responseClass = codeClassIndex(this.host.getHeaderInteger(HeaderMap.Response, STATUS_HEADER));
   }
 
   private edgeLog(): void {

@@ -63,6 +63,8 @@ export class HeaderScan {
   readonly prefixed: string[] = [];
   /** False when the buffer was not a well-formed pairs list (then nothing was found). */
   wellFormed: bool = true;
+  /** Bytes of the strings the scan made (UTF-16): what it leaves to the garbage collector. */
+  keptBytes: i32 = 0;
 
   constructor(slots: i32) {
     this.values = new StaticArray<string | null>(slots);
@@ -138,6 +140,7 @@ export function scanHeaderPairs(
     if (slot >= 0) {
       const seen = unchecked(scan.counts[slot]);
       const value = String.UTF8.decodeUnsafe(valueAt, valueLength);
+      scan.keptBytes += value.length << 1;
       if (seen == 0) unchecked((scan.values[slot] = value));
       unchecked((scan.counts[slot] = seen + 1));
       if (wants.keepsEvery(slot)) {
@@ -149,7 +152,9 @@ export function scanHeaderPairs(
         values.push(value);
       }
     } else if (startsWithBytes(nameAt, nameLength, prefix)) {
-      scan.prefixed.push(String.UTF8.decodeUnsafe(nameAt, nameLength));
+      const name = String.UTF8.decodeUnsafe(nameAt, nameLength);
+      scan.keptBytes += name.length << 1;
+      scan.prefixed.push(name);
     }
   }
   return scan;

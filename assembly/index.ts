@@ -2,12 +2,13 @@
 // contexts in filter.ts, on the host bound in host.ts. The SDK's own dispatcher is not used: it logs several lines per stream,
 // builds strings per call, and traps when plugin_root_id is not the registered name (Istio sets it
 // from WasmPlugin.pluginName). Here any root id works, and a callback for a context the module
-// does not know is a no-op. Only the SDK's allocator and import declarations are used.
+// does not know is a no-op. Only the SDK's import declarations are used; the allocator the host
+// calls is host.ts's.
 
-import { ProxyWasmHost } from "./host";
+import { ProxyWasmHost, hostGarbageBytes, resetHostGarbage } from "./host";
 import { Root, Stream, Vm } from "./filter";
 
-export { malloc } from "@solo-io/proxy-runtime/assembly/malloc";
+export { malloc } from "./host";
 
 const CONTINUE: i32 = 0;
 
@@ -102,18 +103,18 @@ function collectSometimes(): void {
 
 /**
  * The minimal runtime never collects when an allocation fails: it grows memory, doubling it. So
- * garbage must not wait for stream ends, which open streams never reach: header bytes read since
- * the last collection (their copies and decoded values are most of a request's garbage) are
- * collected once they pass HEADER_BYTES_PER_COLLECTION.
+ * garbage must not wait for stream ends, which open streams never reach: what the host handed in
+ * and became garbage since the last collection (host.ts counts it; decoded header values are most
+ * of a request's garbage) is collected once it passes HOST_GARBAGE_BYTES_PER_COLLECTION.
  */
-const HEADER_BYTES_PER_COLLECTION: i64 = 256 * 1024;
+const HOST_GARBAGE_BYTES_PER_COLLECTION: i64 = 256 * 1024;
 
 function collectIfHeaderHeavy(): void {
-  if (vm.headerBytesRead >= HEADER_BYTES_PER_COLLECTION) collect();
+  if (hostGarbageBytes >= HOST_GARBAGE_BYTES_PER_COLLECTION) collect();
 }
 
 function collect(): void {
   sinceCollect = 0;
-  vm.headerBytesRead = 0;
+  resetHostGarbage();
   __collect();
 }
