@@ -214,6 +214,8 @@ export class Root {
 
   // Headers: names encoded once per configuration, and the scan's slots.
   wants: HeaderWants = new HeaderWants();
+  /** Reused by every request's scan (read within on_request_headers only). */
+  requestScan: HeaderScan = new HeaderScan(0);
   entryName: ArrayBuffer = new ArrayBuffer(0);
   hopName: ArrayBuffer = new ArrayBuffer(0);
   podName: ArrayBuffer = new ArrayBuffer(0);
@@ -316,6 +318,7 @@ export class Root {
       vm.host,
     );
     this.wants = wants;
+    this.requestScan = new HeaderScan(wants.size);
     this.entryName = String.UTF8.encode(settings.entryHeader);
     this.hopName = String.UTF8.encode(settings.hopHeader);
     this.podName = String.UTF8.encode(settings.podHeader);
@@ -492,7 +495,8 @@ export class Stream {
     const position = this.root.resolvePosition();
     if (position == Position.None) return 0;
     if (position == Position.Inbound && this.root.skipsWorkload()) return 0;
-    const scan = this.host.scanHeaders(HeaderMap.Request, this.root.wants, KWT_PREFIX);
+    const root = this.root;
+    const scan = this.host.scanHeaders(HeaderMap.Request, root.wants, KWT_PREFIX, root.requestScan);
     if (position == Position.Inbound) this.inboundRequest(scan);
     else this.edgeRequest(scan, position);
     this.tracingRequest(scan, position);

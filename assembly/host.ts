@@ -6,7 +6,7 @@
 
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { parseLeadingDecimal } from "./decimal";
-import { HeaderScan, HeaderWants, scanHeaderPairs } from "./headerscan";
+import { HeaderScan, HeaderWants, scanHeaderPairsInto } from "./headerscan";
 import { HeaderMap, Host, LogLevel } from "./hostinterface";
 import { MetricKind } from "./metrics";
 
@@ -183,13 +183,11 @@ export class ProxyWasmHost extends Host {
   }
 
   /** Scans the map where the host wrote it (headerscan.ts): the wanted values are all it keeps. */
-  scanHeaders(map: HeaderMap, wants: HeaderWants, prefix: ArrayBuffer | null): HeaderScan {
+  scanHeaders(map: HeaderMap, wants: HeaderWants, prefix: ArrayBuffer | null, scan: HeaderScan): HeaderScan {
     clearOut();
-    if (imports.proxy_get_header_map_pairs(map, outPointer, outSize) != OK) return new HeaderScan(wants.size);
-    const pointer = answerPointer();
-    const scan =
-      pointer != 0 ? scanHeaderPairs(pointer, load<u32>(outSize), wants, prefix) : new HeaderScan(wants.size);
-    hostGarbageBytes += scan.keptBytes;
+    const ok = imports.proxy_get_header_map_pairs(map, outPointer, outSize) == OK;
+    const pointer = ok ? answerPointer() : 0;
+    scanHeaderPairsInto(scan, pointer, pointer != 0 ? load<u32>(outSize) : 0, wants, prefix);
     releaseAnswer();
     return scan;
   }

@@ -2,7 +2,7 @@
 // module that binds Proxy-Wasm and WASI imports); as-pect tests hand the glue an in-memory fake.
 // Pure: this module declares calls, it makes none.
 
-import { HeaderScan, HeaderWants, scanHeaderPairs } from "./headerscan";
+import { HeaderScan, HeaderWants, scanHeaderPairsInto } from "./headerscan";
 import { MetricHost } from "./metrics";
 
 /** Header maps the filter reads or writes (Proxy-Wasm's WasmHeaderMapType). */
@@ -32,13 +32,14 @@ export abstract class Host extends MetricHost {
   /** The serialized pairs of a header map (see headerscan.ts); null when unavailable or empty. */
   abstract getHeaderPairs(map: HeaderMap): ArrayBuffer | null;
   /**
-   * The wanted headers of a map, read in one call (proxy_get_header_map_pairs) and scanned
-   * (headerscan.ts); an unavailable map scans as empty. Envoy's host scans where the bytes landed.
+   * The wanted headers of a map, read in one call (proxy_get_header_map_pairs) and scanned into
+   * `scan` (headerscan.ts); an unavailable map scans as empty. Envoy's host scans where the bytes
+   * landed.
    */
-  scanHeaders(map: HeaderMap, wants: HeaderWants, prefix: ArrayBuffer | null): HeaderScan {
+  scanHeaders(map: HeaderMap, wants: HeaderWants, prefix: ArrayBuffer | null, scan: HeaderScan): HeaderScan {
     const pairs = this.getHeaderPairs(map);
-    if (pairs == null) return new HeaderScan(wants.size);
-    return scanHeaderPairs(changetype<usize>(pairs), <u32>pairs.byteLength, wants, prefix);
+    const base = pairs != null ? changetype<usize>(pairs) : 0;
+    return scanHeaderPairsInto(scan, base, pairs != null ? <u32>pairs.byteLength : 0, wants, prefix);
   }
   /** The first value of a header (name as UTF-8 bytes); null when absent. */
   abstract getHeader(map: HeaderMap, name: ArrayBuffer): string | null;

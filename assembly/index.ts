@@ -6,6 +6,7 @@
 // calls is host.ts's.
 
 import { ProxyWasmHost, hostGarbageBytes, resetHostGarbage } from "./host";
+import { decodedHeaderBytes, resetDecodedHeaderBytes } from "./headerscan";
 import { Root, Stream, Vm } from "./filter";
 
 export { malloc } from "./host";
@@ -104,17 +105,19 @@ function collectSometimes(): void {
 /**
  * The minimal runtime never collects when an allocation fails: it grows memory, doubling it. So
  * garbage must not wait for stream ends, which open streams never reach: what the host handed in
- * and became garbage since the last collection (host.ts counts it; decoded header values are most
- * of a request's garbage) is collected once it passes HOST_GARBAGE_BYTES_PER_COLLECTION.
+ * and became garbage since the last collection (host.ts counts it) and header text decoded into
+ * strings (headerscan.ts counts it; most of a request's garbage) is collected once it passes
+ * HOST_GARBAGE_BYTES_PER_COLLECTION.
  */
 const HOST_GARBAGE_BYTES_PER_COLLECTION: i64 = 256 * 1024;
 
 function collectIfHeaderHeavy(): void {
-  if (hostGarbageBytes >= HOST_GARBAGE_BYTES_PER_COLLECTION) collect();
+  if (hostGarbageBytes + decodedHeaderBytes >= HOST_GARBAGE_BYTES_PER_COLLECTION) collect();
 }
 
 function collect(): void {
   sinceCollect = 0;
   resetHostGarbage();
+  resetDecodedHeaderBytes();
   __collect();
 }
