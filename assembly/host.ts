@@ -139,6 +139,27 @@ function nowNanoseconds(): i64 {
   return load<i64>(outU64);
 }
 
+/**
+ * Text the module hands the host, as UTF-8: written into the scratch area when it fits (the host
+ * reads it during the call and writes nothing there), else a new buffer. Read `textAt` and
+ * `textLength` right after.
+ */
+let textAt: usize = 0;
+let textLength: i32 = 0;
+
+function encodeText(text: string): void {
+  const length = String.UTF8.byteLength(text);
+  if (length <= SCRATCH_BYTES) {
+    scratchBusy = false;
+    textAt = scratch;
+  } else {
+    textAt = changetype<usize>(new ArrayBuffer(length));
+    hostGarbageBytes += length;
+  }
+  textLength = <i32>String.UTF8.encodeUnsafe(changetype<usize>(text), text.length, textAt);
+}
+
+/** Also what abort_proc_exit calls, which may run before this module's globals are set: no scratch. */
 function logLine(level: LogLevel, message: string): void {
   const bytes = String.UTF8.encode(message);
   imports.proxy_log(<usize>level, changetype<usize>(bytes), bytes.byteLength);
@@ -205,14 +226,8 @@ export class ProxyWasmHost extends Host {
   }
 
   replaceHeader(map: HeaderMap, name: ArrayBuffer, value: string): void {
-    const bytes = String.UTF8.encode(value);
-    imports.proxy_replace_header_map_value(
-      map,
-      changetype<usize>(name),
-      name.byteLength,
-      changetype<usize>(bytes),
-      bytes.byteLength,
-    );
+    encodeText(value);
+    imports.proxy_replace_header_map_value(map, changetype<usize>(name), name.byteLength, textAt, textLength);
   }
 
   removeHeader(map: HeaderMap, name: ArrayBuffer): void {
@@ -220,8 +235,8 @@ export class ProxyWasmHost extends Host {
   }
 
   setProperty(name: ArrayBuffer, value: string): void {
-    const bytes = String.UTF8.encode(value);
-    imports.proxy_set_property(changetype<usize>(name), name.byteLength, changetype<usize>(bytes), bytes.byteLength);
+    encodeText(value);
+    imports.proxy_set_property(changetype<usize>(name), name.byteLength, textAt, textLength);
   }
 
   nowMilliseconds(): i64 {
@@ -273,9 +288,9 @@ export class ProxyWasmHost extends Host {
   }
 
   define(kind: MetricKind, name: string): u32 {
-    const bytes = String.UTF8.encode(name);
+    encodeText(name);
     store<u32>(outPointer, 0);
-    if (imports.proxy_define_metric(<i32>kind, changetype<usize>(bytes), bytes.byteLength, outPointer) != OK) return 0;
+    if (imports.proxy_define_metric(<i32>kind, textAt, textLength, outPointer) != OK) return 0;
     return load<u32>(outPointer);
   }
 
