@@ -7,6 +7,8 @@
 // then each name and value followed by a NUL byte. Anything inconsistent makes the scan fail
 // (nothing is read past the buffer), as Envoy's own parser gives an empty map for it.
 
+import { noteGarbage } from "./garbage";
+
 /** The header names a scan looks for, fixed once per configuration. */
 export class HeaderWants {
   readonly names: string[] = [];
@@ -58,19 +60,9 @@ export class HeaderWants {
   }
 }
 
-/**
- * UTF-16 bytes of header text decoded into strings since index.ts last collected (it collects on
- * them: a long header kept by many open streams is most of their garbage).
- */
-export let decodedHeaderBytes: i64 = 0;
-
-export function resetDecodedHeaderBytes(): void {
-  decodedHeaderBytes = 0;
-}
-
 function decodeHeaderText(at: usize, length: u32): string {
   const text = String.UTF8.decodeUnsafe(at, length);
-  decodedHeaderBytes += (<i64>text.length) << 1;
+  noteGarbage((<i64>text.length) << 1);
   return text;
 }
 

@@ -6,6 +6,7 @@
 
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { parseLeadingDecimal } from "./decimal";
+import { noteGarbage } from "./garbage";
 import { HeaderScan, HeaderWants, scanHeaderPairsInto } from "./headerscan";
 import { HeaderMap, Host, LogLevel } from "./hostinterface";
 import { MetricKind } from "./metrics";
@@ -41,16 +42,6 @@ export function malloc(size: i32): usize {
 }
 
 /**
- * Bytes this module made into garbage on the host's behalf since index.ts last collected: managed
- * answers adopted and text decoded from answers (UTF-16, two bytes a character at most).
- */
-export let hostGarbageBytes: i64 = 0;
-
-export function resetHostGarbage(): void {
-  hostGarbageBytes = 0;
-}
-
-/**
  * Empties the pointer and size out-parameters before a call that may leave them unwritten, and
  * frees the scratch area: whatever the last answer left there has been read.
  */
@@ -70,7 +61,7 @@ function releaseAnswer(): void {
   if (pointer == scratch) {
     scratchBusy = false;
   } else if (pointer != 0) {
-    hostGarbageBytes += load<u32>(outSize);
+    noteGarbage(load<u32>(outSize));
     __unpin(pointer);
   }
 }
@@ -92,7 +83,7 @@ function adoptHostBuffer(): ArrayBuffer | null {
   }
   const copy = new ArrayBuffer(size);
   memory.copy(changetype<usize>(copy), pointer, size);
-  hostGarbageBytes += size;
+  noteGarbage(size);
   releaseAnswer();
   return copy;
 }
@@ -102,7 +93,7 @@ function adoptHostString(): string {
   const pointer = answerPointer();
   const size = load<u32>(outSize);
   const text = pointer == 0 ? "" : String.UTF8.decodeUnsafe(pointer, size);
-  hostGarbageBytes += <i64>size * 2;
+  noteGarbage(<i64>size * 2);
   releaseAnswer();
   return text;
 }
@@ -154,7 +145,7 @@ function encodeText(text: string): void {
     textAt = scratch;
   } else {
     textAt = changetype<usize>(new ArrayBuffer(length));
-    hostGarbageBytes += length;
+    noteGarbage(length);
   }
   textLength = <i32>String.UTF8.encodeUnsafe(changetype<usize>(text), text.length, textAt);
 }

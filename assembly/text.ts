@@ -1,9 +1,12 @@
 // Strings built in place: the length is computed first, the string allocated once and its UTF-16
 // units written, where `a + b + c` would allocate every intermediate string. For text made on the
-// request path (trace context headers). Pure: no host calls.
+// request path (trace context headers, stat names). Pure: no host calls.
+
+import { noteGarbage } from "./garbage";
 
 /** A new string of `length` UTF-16 units, to be filled with writeText / writeChar before use. */
 export function allocateString(length: i32): string {
+  noteGarbage((<i64>length) << 1);
   return changetype<string>(__new((<usize>length) << 1, idof<string>()));
 }
 
