@@ -182,12 +182,11 @@ const MAX_PAIRS: u32 = 1024;
 function startsWithBytes(at: usize, length: u32, prefix: ArrayBuffer | null): bool {
   if (prefix == null) return false;
   const n = <u32>prefix.byteLength;
-  return (
-    n > 0 &&
-    length >= n &&
-    load<u8>(at) == load<u8>(changetype<usize>(prefix)) &&
-    memory.compare(changetype<usize>(prefix), at, n) == 0
-  );
+  if (n == 0 || length < n) return false;
+  const head = changetype<usize>(prefix);
+  // Most names share no 4-byte head with the prefix: one load decides.
+  if (n >= 4 && load<u32>(at) != load<u32>(head)) return false;
+  return memory.compare(head, at, n) == 0;
 }
 
 /**
