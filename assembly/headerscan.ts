@@ -221,8 +221,10 @@ export function scanHeaderPairsInto(
     scan.refuse();
     return scan;
   }
-  // First pass: check every length fits, so the second pass cannot read out of bounds.
+  // One pass: a pair's lengths are checked against the buffer before its bytes are read, and a
+  // pair that does not fit makes the scan forget what it found (a malformed map reads as empty).
   let data: u64 = 4 + <u64>count * 8;
+  let at = base + <usize>data;
   for (let i: u32 = 0; i < count; i++) {
     const nameLength = load<u32>(base + 4 + i * 8);
     const valueLength = load<u32>(base + 8 + i * 8);
@@ -231,11 +233,6 @@ export function scanHeaderPairsInto(
       scan.refuse();
       return scan;
     }
-  }
-  let at = base + 4 + <usize>count * 8;
-  for (let i: u32 = 0; i < count; i++) {
-    const nameLength = load<u32>(base + 4 + i * 8);
-    const valueLength = load<u32>(base + 8 + i * 8);
     const nameAt = at;
     const valueAt = at + nameLength + 1;
     at = valueAt + valueLength + 1;
