@@ -13,3 +13,17 @@ export function parseDecimal(text: string, maxDigits: i32): i64 {
   }
   return value;
 }
+
+/**
+ * The leading digits of the `length` bytes at `at` (e.g. a `:status` where the host wrote it), as
+ * I32.parseInt reads a status; 0 when it does not start with a digit.
+ */
+export function parseLeadingDecimal(at: usize, length: u32): i64 {
+  let value: i32 = 0;
+  for (let i: u32 = 0; i < length; i++) {
+    const c = <i32>load<u8>(at + i) - 0x30;
+    if (<u32>c > 9) break;
+    value = value * 10 + c;
+  }
+  return value;
+}

@@ -28,7 +28,7 @@ import {
 } from "./config";
 import { logColdStart, logErrorKind, logHop } from "./accesslog";
 import { formatEntryMillis, parseEntryMillis } from "./entrystamp";
-import { HeaderScan, HeaderWants, scanHeaderPairs } from "./headerscan";
+import { HeaderScan, HeaderWants } from "./headerscan";
 import { HopCheck, HopStamp, HopVerdict, REJECT_MALFORMED, REJECT_UNTRUSTED, checkHop } from "./hop";
 import { HeaderMap, Host, LogLevel } from "./hostinterface";
 import {
@@ -142,8 +142,6 @@ export class Vm {
   readonly readyHistory: ReadyHistory = new ReadyHistory();
   /** Node metadata, read once per VM (the first configuration). */
   nodeFacts: NodeFacts | null = null;
-  /** Header bytes read from the host since the last garbage collection (index.ts collects). */
-  headerBytesRead: i64 = 0;
   /**
    * The VM's own health series (kwt_config_rejected_total, defined at VM start before any root
    * exists); every other series belongs to a root's registry.
@@ -289,6 +287,8 @@ export class Root {
 
   // Headers: names encoded once per configuration, and the scan's slots.
   wants: HeaderWants = new HeaderWants();
+  /** Reused by every request's scan (read within on_request_headers only). */
+  requestScan: HeaderScan = new HeaderScan(0);
   entryName: ArrayBuffer = new ArrayBuffer(0);
   hopName: ArrayBuffer = new ArrayBuffer(0);
   podName: ArrayBuffer = new ArrayBuffer(0);
@@ -389,6 +389,7 @@ export class Root {
       vm.host,
     );
     this.wants = wants;
+    this.requestScan = new HeaderScan(wants.size);
     this.entryName = String.UTF8.encode(settings.entryHeader);
     this.hopName = String.UTF8.encode(settings.hopHeader);
     this.podName = String.UTF8.encode(settings.podHeader);
@@ -627,12 +628,8 @@ export class Stream {
     const position = this.root.resolvePosition();
     if (position == Position.None) return 0;
     if (position == Position.Inbound && this.root.skipsWorkload()) return 0;
-    const pairs = this.host.getHeaderPairs(HeaderMap.Request);
-    if (pairs != null) this.root.vm.headerBytesRead += pairs.byteLength;
-    const scan =
-      pairs != null
-        ? scanHeaderPairs(changetype<usize>(pairs), <u32>pairs.byteLength, this.root.wants, KWT_PREFIX)
-        : new HeaderScan(this.root.wants.size);
+    const root = this.root;
+    const scan = this.host.scanHeaders(HeaderMap.Request, root.wants, KWT_PREFIX, root.requestScan);
     if (position == Position.Inbound) this.inboundRequest(scan);
     else this.edgeRequest(scan, position);
     this.tracingRequest(scan, position);
@@ -711,8 +708,7 @@ export class Stream {
    * before on_log (Envoy up to 1.31). A 2xx-3xx costs no extra call.
    */
   private logResponseErrorKind(): void {
-    const status = this.host.getHeader(HeaderMap.Response, STATUS_HEADER);
-    const code: i64 = status != null ? <i64>I32.parseInt(status) : 0;
+    const code = this.host.getHeaderInteger(HeaderMap.Response, STATUS_HEADER);
     this.responseCode = code;
     if (code < 400) return;
     const flags = <u64>this.host.getPropertyI64(PATH_RESPONSE_FLAGS, 0);
@@ -781,8 +777,9 @@ export class Stream {
 
   /** An activator readiness probe answered 200: the pod is ready from now. */
   private readinessProbeResponse(): void {
-    const status = this.host.getHeader(HeaderMap.Response, STATUS_HEADER);
-    if (status == "200") this.root.vm.learnPodReady(this.now());
+    if (this.host.getHeaderInteger(HeaderMap.Response, STATUS_HEADER) == 200) {
+      this.root.vm.learnPodReady(this.now());
+    }
   }
 
   private inboundResponse(): void {
@@ -880,8 +877,7 @@ export class Stream {
     this.podStamp = report;
     this.podSeries = series;
     if (report.readyMs >= 0) this.classifyAnswer(report, arrivalMs);
-    const status = this.host.getHeader(HeaderMap.Response, STATUS_HEADER);
-    this.responseClass = status != null ? codeClassIndex(<i64>I32.parseInt(status)) : 0;
+    this.responseClass = codeClassIndex(this.host.getHeaderInteger(HeaderMap.Response, STATUS_HEADER));
   }
 
   /**

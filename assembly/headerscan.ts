@@ -7,12 +7,17 @@
 // then each name and value followed by a NUL byte. Anything inconsistent makes the scan fail
 // (nothing is read past the buffer), as Envoy's own parser gives an empty map for it.
 
+import { noteGarbage } from "./garbage";
+
 /** The header names a scan looks for, fixed once per configuration. */
 export class HeaderWants {
   readonly names: string[] = [];
   private readonly bytes: ArrayBuffer[] = [];
   /** Slots whose every value is kept (e.g. a repeated traceparent), not only the first. */
   readonly everyValue: bool[] = [];
+  /** Bit n set: some wanted name is n bytes long (n < 64); a name of any other length is skipped at once. */
+  private lengths: u64 = 0;
+  private anyLong: bool = false;
 
   /** The slot of `name` (lower-case), added if new; `everyValue` keeps all its values. */
   add(name: string, everyValue: bool = false): i32 {
@@ -21,8 +26,11 @@ export class HeaderWants {
       if (everyValue) unchecked((this.everyValue[existing] = true));
       return existing;
     }
+    const bytes = String.UTF8.encode(name);
+    if (bytes.byteLength < 64) this.lengths |= (<u64>1) << (<u64>bytes.byteLength);
+    else this.anyLong = true;
     this.names.push(name);
-    this.bytes.push(String.UTF8.encode(name));
+    this.bytes.push(bytes);
     this.everyValue.push(everyValue);
     return this.names.length - 1;
   }
@@ -42,6 +50,7 @@ export class HeaderWants {
 
   /** The slot whose name equals the `length` bytes at `at`, or -1. */
   match(at: usize, length: u32): i32 {
+    if (length < 64 ? ((this.lengths >> (<u64>length)) & 1) == 0 : !this.anyLong) return -1;
     for (let i = 0; i < this.bytes.length; i++) {
       const name = unchecked(this.bytes[i]);
       if (<u32>name.byteLength == length && memory.compare(changetype<usize>(name), at, length) == 0)
@@ -51,38 +60,119 @@ export class HeaderWants {
   }
 }
 
-/** What one scan found. */
+function decodeHeaderText(at: usize, length: u32): string {
+  const text = String.UTF8.decodeUnsafe(at, length);
+  noteGarbage((<i64>text.length) << 1);
+  return text;
+}
+
+/**
+ * What one scan found. A scan can be reused (scanHeaderPairsInto), so a request allocates none:
+ * the wanted values' bytes are copied into its own buffer and become strings only when asked for.
+ */
 export class HeaderScan {
-  /** First value of each wanted header (by slot), or null when absent. */
-  readonly values: StaticArray<string | null>;
   /** How many times each wanted header appeared. */
   readonly counts: StaticArray<i32>;
-  /** Every value of the slots wanted with `everyValue` (null for the others). */
-  readonly allValues: StaticArray<string[] | null>;
   /** Names starting with the scan's prefix (e.g. `x-kwt-`) that are not wanted slots. */
   readonly prefixed: string[] = [];
   /** False when the buffer was not a well-formed pairs list (then nothing was found). */
   wellFormed: bool = true;
+  /** The kept values' bytes, back to back. */
+  private bytes: ArrayBuffer = new ArrayBuffer(256);
+  private used: u32 = 0;
+  /** Per kept value, in header order: slot, start in `bytes`, length. */
+  private readonly spans: i32[] = [];
+  /** Per slot: its first value's index in `spans` (in triples), or -1. */
+  private readonly firstSpan: StaticArray<i32>;
+  /** Per slot: its first value once decoded. */
+  private readonly decoded: StaticArray<string | null>;
+  private readonly everyValue: StaticArray<bool>;
 
   constructor(slots: i32) {
-    this.values = new StaticArray<string | null>(slots);
     this.counts = new StaticArray<i32>(slots);
-    this.allValues = new StaticArray<string[] | null>(slots);
+    this.firstSpan = new StaticArray<i32>(slots);
+    this.decoded = new StaticArray<string | null>(slots);
+    this.everyValue = new StaticArray<bool>(slots);
+    this.clear();
+  }
+
+  /** Forgets the last scan (its strings already handed out stay valid). */
+  clear(): void {
+    for (let i = 0; i < this.counts.length; i++) {
+      unchecked((this.counts[i] = 0));
+      unchecked((this.firstSpan[i] = -1));
+      unchecked((this.decoded[i] = null));
+    }
+    this.prefixed.length = 0;
+    this.spans.length = 0;
+    this.used = 0;
+    this.wellFormed = true;
   }
 
   /** Every value of a slot wanted with `everyValue`, in order (empty when absent). */
   every(slot: i32): string[] {
-    if (slot < 0 || slot >= this.allValues.length) return [];
-    const values = unchecked(this.allValues[slot]);
-    return values != null ? values : [];
+    if (slot < 0 || slot >= this.everyValue.length || !unchecked(this.everyValue[slot])) return [];
+    // Sized once: this runs for the traceparent and tracestate of every traced request.
+    const values = new Array<string>(unchecked(this.counts[slot]));
+    const spans = this.spans;
+    let n = 0;
+    for (let i = 0; i < spans.length; i += 3) {
+      if (unchecked(spans[i]) == slot) unchecked((values[n++] = this.text(i)));
+    }
+    return values;
   }
 
   value(slot: i32): string | null {
-    return slot >= 0 && slot < this.values.length ? unchecked(this.values[slot]) : null;
+    if (slot < 0 || slot >= this.firstSpan.length) return null;
+    const first = unchecked(this.firstSpan[slot]);
+    if (first < 0) return null;
+    let text = unchecked(this.decoded[slot]);
+    if (text == null) {
+      text = this.text(first * 3);
+      unchecked((this.decoded[slot] = text));
+    }
+    return text;
   }
 
   has(slot: i32): bool {
     return slot >= 0 && slot < this.counts.length && unchecked(this.counts[slot]) > 0;
+  }
+
+  private text(span: i32): string {
+    const spans = this.spans;
+    const start = <usize>unchecked(spans[span + 1]);
+    return decodeHeaderText(changetype<usize>(this.bytes) + start, <u32>unchecked(spans[span + 2]));
+  }
+
+  /** Keeps a value of `slot` (the `length` bytes at `at`). */
+  keep(slot: i32, at: usize, length: u32): void {
+    const seen = unchecked(this.counts[slot]);
+    unchecked((this.counts[slot] = seen + 1));
+    if (seen > 0 && !unchecked(this.everyValue[slot])) return;
+    const needed = this.used + length;
+    if (<u32>this.bytes.byteLength < needed) {
+      const grown = new ArrayBuffer(<i32>max(needed, (<u32>this.bytes.byteLength) << 1));
+      memory.copy(changetype<usize>(grown), changetype<usize>(this.bytes), this.used);
+      this.bytes = grown;
+    }
+    memory.copy(changetype<usize>(this.bytes) + this.used, at, length);
+    if (seen == 0) unchecked((this.firstSpan[slot] = this.spans.length / 3));
+    this.spans.push(slot);
+    this.spans.push(<i32>this.used);
+    this.spans.push(<i32>length);
+    this.used = needed;
+  }
+
+  /** Before a scan: which slots keep every value. */
+  prepare(wants: HeaderWants): void {
+    this.clear();
+    for (let i = 0; i < this.everyValue.length; i++) unchecked((this.everyValue[i] = wants.keepsEvery(i)));
+  }
+
+  /** After a malformed buffer: nothing was found. */
+  refuse(): void {
+    this.clear();
+    this.wellFormed = false;
   }
 }
 
@@ -92,7 +182,11 @@ const MAX_PAIRS: u32 = 1024;
 function startsWithBytes(at: usize, length: u32, prefix: ArrayBuffer | null): bool {
   if (prefix == null) return false;
   const n = <u32>prefix.byteLength;
-  return n > 0 && length >= n && memory.compare(changetype<usize>(prefix), at, n) == 0;
+  if (n == 0 || length < n) return false;
+  const head = changetype<usize>(prefix);
+  // Most names share no 4-byte head with the prefix: one load decides.
+  if (n >= 4 && load<u32>(at) != load<u32>(head)) return false;
+  return memory.compare(head, at, n) == 0;
 }
 
 /**
@@ -105,51 +199,48 @@ export function scanHeaderPairs(
   wants: HeaderWants,
   prefix: ArrayBuffer | null,
 ): HeaderScan {
-  const scan = new HeaderScan(wants.size);
+  return scanHeaderPairsInto(new HeaderScan(wants.size), base, size, wants, prefix);
+}
+
+/** scanHeaderPairs into `scan` (made for `wants`), which forgets its last scan first. */
+export function scanHeaderPairsInto(
+  scan: HeaderScan,
+  base: usize,
+  size: u32,
+  wants: HeaderWants,
+  prefix: ArrayBuffer | null,
+): HeaderScan {
+  scan.prepare(wants);
   if (size == 0) return scan;
   if (size < 4) {
-    scan.wellFormed = false;
+    scan.refuse();
     return scan;
   }
   const count = load<u32>(base);
   if (count > MAX_PAIRS || <u64>size < 4 + <u64>count * 8) {
-    scan.wellFormed = false;
+    scan.refuse();
     return scan;
   }
-  // First pass: check every length fits, so the second pass cannot read out of bounds.
+  // One pass: a pair's lengths are checked against the buffer before its bytes are read, and a
+  // pair that does not fit makes the scan forget what it found (a malformed map reads as empty).
   let data: u64 = 4 + <u64>count * 8;
+  let at = base + <usize>data;
   for (let i: u32 = 0; i < count; i++) {
     const nameLength = load<u32>(base + 4 + i * 8);
     const valueLength = load<u32>(base + 8 + i * 8);
     data += <u64>nameLength + 1 + <u64>valueLength + 1;
     if (data > <u64>size) {
-      scan.wellFormed = false;
+      scan.refuse();
       return scan;
     }
-  }
-  let at = base + 4 + <usize>count * 8;
-  for (let i: u32 = 0; i < count; i++) {
-    const nameLength = load<u32>(base + 4 + i * 8);
-    const valueLength = load<u32>(base + 8 + i * 8);
     const nameAt = at;
     const valueAt = at + nameLength + 1;
     at = valueAt + valueLength + 1;
     const slot = wants.match(nameAt, nameLength);
     if (slot >= 0) {
-      const seen = unchecked(scan.counts[slot]);
-      const value = String.UTF8.decodeUnsafe(valueAt, valueLength);
-      if (seen == 0) unchecked((scan.values[slot] = value));
-      unchecked((scan.counts[slot] = seen + 1));
-      if (wants.keepsEvery(slot)) {
-        let values = unchecked(scan.allValues[slot]);
-        if (values == null) {
-          values = new Array<string>();
-          unchecked((scan.allValues[slot] = values));
-        }
-        values.push(value);
-      }
+      scan.keep(slot, valueAt, valueLength);
     } else if (startsWithBytes(nameAt, nameLength, prefix)) {
-      scan.prefixed.push(String.UTF8.decodeUnsafe(nameAt, nameLength));
+      scan.prefixed.push(decodeHeaderText(nameAt, nameLength));
     }
   }
   return scan;

@@ -5,6 +5,9 @@
 // Only index.ts (the ABI entry file) imports this module; lint keeps every other module off it.
 
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
+import { parseLeadingDecimal } from "./decimal";
+import { noteGarbage } from "./garbage";
+import { HeaderScan, HeaderWants, scanHeaderPairsInto } from "./headerscan";
 import { HeaderMap, Host, LogLevel, SharedValue } from "./hostinterface";
 import { MetricKind } from "./metrics";
 
@@ -21,28 +24,78 @@ const outPointer = memory.data(16);
 const outSize = outPointer + 4;
 const outU64 = outPointer + 8;
 
-/** Empties the pointer and size out-parameters before a call that may leave them unwritten. */
-function clearOut(): void {
-  store<usize>(outPointer, 0);
-  store<u32>(outSize, 0);
+// Where the host writes what it hands in (through malloc, below) when it fits: a property, a
+// :status or a request's header map is read in place, so the request path leaves no garbage for
+// them. Larger answers (and a second one while the first is still being read) are managed
+// ArrayBuffers, pinned until adopted, as the SDK's allocator does.
+const SCRATCH_BYTES: i32 = 16 * 1024;
+const scratch = memory.data(SCRATCH_BYTES, 16);
+let scratchBusy = false;
+
+/** The module's allocator for the host (proxy-wasm-cpp-host calls `malloc`). */
+export function malloc(size: i32): usize {
+  if (!scratchBusy && size <= SCRATCH_BYTES) {
+    scratchBusy = true;
+    return scratch;
+  }
+  return __pin(__new(size, idof<ArrayBuffer>()));
 }
 
 /**
- * Takes ownership of bytes the host wrote through the module's allocator (malloc pins them) and
- * hands them to the garbage collector as an ArrayBuffer; null for a 0-byte result.
+ * Empties the pointer and size out-parameters before a call that may leave them unwritten, and
+ * frees the scratch area: whatever the last answer left there has been read.
  */
-function adoptHostBuffer(): ArrayBuffer | null {
-  const pointer = load<usize>(outPointer);
-  const size = load<u32>(outSize);
-  if (pointer == 0 || size == 0) return null;
-  __unpin(pointer);
-  return changetype<ArrayBuffer>(pointer);
+function clearOut(): void {
+  store<usize>(outPointer, 0);
+  store<u32>(outSize, 0);
+  scratchBusy = false;
 }
 
-/** The host's answer as text; "" for a 0-byte one. */
+function answerPointer(): usize {
+  return load<u32>(outSize) != 0 ? load<usize>(outPointer) : 0;
+}
+
+/** Lets go of the last answer: a managed one becomes garbage, the scratch area is free again. */
+function releaseAnswer(): void {
+  const pointer = load<usize>(outPointer);
+  if (pointer == scratch) {
+    scratchBusy = false;
+  } else if (pointer != 0) {
+    noteGarbage(load<u32>(outSize));
+    __unpin(pointer);
+  }
+}
+
+/**
+ * Takes ownership of the bytes of the last answer as an ArrayBuffer (copied out of the scratch
+ * area); null for a 0-byte result.
+ */
+function adoptHostBuffer(): ArrayBuffer | null {
+  const pointer = answerPointer();
+  if (pointer == 0) {
+    releaseAnswer();
+    return null;
+  }
+  const size = load<u32>(outSize);
+  if (pointer != scratch) {
+    releaseAnswer();
+    return changetype<ArrayBuffer>(pointer);
+  }
+  const copy = new ArrayBuffer(size);
+  memory.copy(changetype<usize>(copy), pointer, size);
+  noteGarbage(size);
+  releaseAnswer();
+  return copy;
+}
+
+/** The last answer as text; "" for a 0-byte one. */
 function adoptHostString(): string {
-  const bytes = adoptHostBuffer();
-  return bytes == null ? "" : String.UTF8.decode(bytes);
+  const pointer = answerPointer();
+  const size = load<u32>(outSize);
+  const text = pointer == 0 ? "" : String.UTF8.decodeUnsafe(pointer, size);
+  noteGarbage(<i64>size * 2);
+  releaseAnswer();
+  return text;
 }
 
 /** Asks for a property into the out-parameters; true when the host answered Ok. */
@@ -51,9 +104,23 @@ function readProperty(path: ArrayBuffer): bool {
   return imports.proxy_get_property(changetype<usize>(path), path.byteLength, outPointer, outSize) == OK;
 }
 
-/** The raw bytes of a property, or null when absent (NotFound or any other failure). */
-function getPropertyBytes(path: ArrayBuffer): ArrayBuffer | null {
-  return readProperty(path) ? adoptHostBuffer() : null;
+/**
+ * A property of exactly `size` bytes, read in place: its address (valid until the next host call),
+ * or 0 when absent or of another size.
+ */
+function propertyOfSize(path: ArrayBuffer, size: u32): usize {
+  if (!readProperty(path)) return 0;
+  const pointer = answerPointer();
+  releaseAnswer();
+  return load<u32>(outSize) == size ? pointer : 0;
+}
+
+/** Asks for a header's first value into the out-parameters; true when the host answered Ok. */
+function readHeader(map: HeaderMap, name: ArrayBuffer): bool {
+  clearOut();
+  return (
+    imports.proxy_get_header_map_value(map, changetype<usize>(name), name.byteLength, outPointer, outSize) == OK
+  );
 }
 
 /** Wall-clock time in nanoseconds since the epoch (0 if the host refuses). */
@@ -63,6 +130,27 @@ function nowNanoseconds(): i64 {
   return load<i64>(outU64);
 }
 
+/**
+ * Text the module hands the host, as UTF-8: written into the scratch area when it fits (the host
+ * reads it during the call and writes nothing there), else a new buffer. Read `textAt` and
+ * `textLength` right after.
+ */
+let textAt: usize = 0;
+let textLength: i32 = 0;
+
+function encodeText(text: string): void {
+  const length = String.UTF8.byteLength(text);
+  if (length <= SCRATCH_BYTES) {
+    scratchBusy = false;
+    textAt = scratch;
+  } else {
+    textAt = changetype<usize>(new ArrayBuffer(length));
+    noteGarbage(length);
+  }
+  textLength = <i32>String.UTF8.encodeUnsafe(changetype<usize>(text), text.length, textAt);
+}
+
+/** Also what abort_proc_exit calls, which may run before this module's globals are set: no scratch. */
 function logLine(level: LogLevel, message: string): void {
   const bytes = String.UTF8.encode(message);
   imports.proxy_log(<usize>level, changetype<usize>(bytes), bytes.byteLength);
@@ -90,16 +178,14 @@ export class ProxyWasmHost extends Host {
 
   /** Reads the 8 bytes little-endian. */
   getPropertyI64(path: ArrayBuffer, fallback: i64): i64 {
-    const bytes = getPropertyBytes(path);
-    if (bytes == null || bytes.byteLength != 8) return fallback;
-    return load<i64>(changetype<usize>(bytes));
+    const at = propertyOfSize(path, 8);
+    return at != 0 ? load<i64>(at) : fallback;
   }
 
   /** Reads 1 byte. */
   getPropertyBool(path: ArrayBuffer, fallback: bool): bool {
-    const bytes = getPropertyBytes(path);
-    if (bytes == null || bytes.byteLength != 1) return fallback;
-    return load<u8>(changetype<usize>(bytes)) != 0;
+    const at = propertyOfSize(path, 1);
+    return at != 0 ? load<u8>(at) != 0 : fallback;
   }
 
   getHeaderPairs(map: HeaderMap): ArrayBuffer | null {
@@ -108,28 +194,31 @@ export class ProxyWasmHost extends Host {
     return adoptHostBuffer();
   }
 
-  getHeader(map: HeaderMap, name: ArrayBuffer): string | null {
+  /** Scans the map where the host wrote it (headerscan.ts): the wanted values are all it keeps. */
+  scanHeaders(map: HeaderMap, wants: HeaderWants, prefix: ArrayBuffer | null, scan: HeaderScan): HeaderScan {
     clearOut();
-    const result = imports.proxy_get_header_map_value(
-      map,
-      changetype<usize>(name),
-      name.byteLength,
-      outPointer,
-      outSize,
-    );
-    if (result != OK) return null;
-    return adoptHostString();
+    const ok = imports.proxy_get_header_map_pairs(map, outPointer, outSize) == OK;
+    const pointer = ok ? answerPointer() : 0;
+    scanHeaderPairsInto(scan, pointer, pointer != 0 ? load<u32>(outSize) : 0, wants, prefix);
+    releaseAnswer();
+    return scan;
+  }
+
+  getHeader(map: HeaderMap, name: ArrayBuffer): string | null {
+    return readHeader(map, name) ? adoptHostString() : null;
+  }
+
+  getHeaderInteger(map: HeaderMap, name: ArrayBuffer): i64 {
+    if (!readHeader(map, name)) return 0;
+    const pointer = answerPointer();
+    const value = pointer != 0 ? parseLeadingDecimal(pointer, load<u32>(outSize)) : 0;
+    releaseAnswer();
+    return value;
   }
 
   replaceHeader(map: HeaderMap, name: ArrayBuffer, value: string): void {
-    const bytes = String.UTF8.encode(value);
-    imports.proxy_replace_header_map_value(
-      map,
-      changetype<usize>(name),
-      name.byteLength,
-      changetype<usize>(bytes),
-      bytes.byteLength,
-    );
+    encodeText(value);
+    imports.proxy_replace_header_map_value(map, changetype<usize>(name), name.byteLength, textAt, textLength);
   }
 
   removeHeader(map: HeaderMap, name: ArrayBuffer): void {
@@ -167,8 +256,8 @@ export class ProxyWasmHost extends Host {
   }
 
   setProperty(name: ArrayBuffer, value: string): void {
-    const bytes = String.UTF8.encode(value);
-    imports.proxy_set_property(changetype<usize>(name), name.byteLength, changetype<usize>(bytes), bytes.byteLength);
+    encodeText(value);
+    imports.proxy_set_property(changetype<usize>(name), name.byteLength, textAt, textLength);
   }
 
   nowMilliseconds(): i64 {
@@ -220,9 +309,9 @@ export class ProxyWasmHost extends Host {
   }
 
   define(kind: MetricKind, name: string): u32 {
-    const bytes = String.UTF8.encode(name);
+    encodeText(name);
     store<u32>(outPointer, 0);
-    if (imports.proxy_define_metric(<i32>kind, changetype<usize>(bytes), bytes.byteLength, outPointer) != OK) return 0;
+    if (imports.proxy_define_metric(<i32>kind, textAt, textLength, outPointer) != OK) return 0;
     return load<u32>(outPointer);
   }
 

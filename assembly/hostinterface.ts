@@ -2,6 +2,7 @@
 // module that binds Proxy-Wasm and WASI imports); as-pect tests hand the glue an in-memory fake.
 // Pure: this module declares calls, it makes none.
 
+import { HeaderScan, HeaderWants, scanHeaderPairsInto } from "./headerscan";
 import { MetricHost } from "./metrics";
 
 /** Header maps the filter reads or writes (Proxy-Wasm's WasmHeaderMapType). */
@@ -38,8 +39,23 @@ export abstract class Host extends MetricHost {
   abstract getPropertyBool(path: ArrayBuffer, fallback: bool): bool;
   /** The serialized pairs of a header map (see headerscan.ts); null when unavailable or empty. */
   abstract getHeaderPairs(map: HeaderMap): ArrayBuffer | null;
+  /**
+   * The wanted headers of a map, read in one call (proxy_get_header_map_pairs) and scanned into
+   * `scan` (headerscan.ts); an unavailable map scans as empty. Envoy's host scans where the bytes
+   * landed.
+   */
+  scanHeaders(map: HeaderMap, wants: HeaderWants, prefix: ArrayBuffer | null, scan: HeaderScan): HeaderScan {
+    const pairs = this.getHeaderPairs(map);
+    const base = pairs != null ? changetype<usize>(pairs) : 0;
+    return scanHeaderPairsInto(scan, base, pairs != null ? <u32>pairs.byteLength : 0, wants, prefix);
+  }
   /** The first value of a header (name as UTF-8 bytes); null when absent. */
   abstract getHeader(map: HeaderMap, name: ArrayBuffer): string | null;
+  /** A header's leading digits as a number (a `:status`, as I32.parseInt reads it); 0 when absent. */
+  getHeaderInteger(map: HeaderMap, name: ArrayBuffer): i64 {
+    const value = this.getHeader(map, name);
+    return value != null ? <i64>I32.parseInt(value) : 0;
+  }
   /** Sets a header (replacing the first value, or adding it). */
   abstract replaceHeader(map: HeaderMap, name: ArrayBuffer, value: string): void;
   /** Removes every value of a header. */

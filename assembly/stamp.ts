@@ -15,7 +15,6 @@
 // new header name for any change that breaks this rule. So mixed filter versions interoperate
 // during a rollout.
 
-import { parseDecimal } from "./decimal";
 import { isLabelValue } from "./labels";
 
 export const STAMP_VERSION: i32 = 1;
@@ -66,11 +65,37 @@ export function isStampValue(value: string): bool {
   return isLabelValue(value);
 }
 
-/** Parses the version prefix; -1 when it is not 1..999 without a leading zero. */
-function parseVersion(text: string): i32 {
-  const version = parseDecimal(text, MAX_VERSION_DIGITS);
-  if (version < 0 || text.charCodeAt(0) == 0x30) return -1;
-  return <i32>version;
+/** Parses the version prefix `text[0, end)`; -1 when it is not 1..999 without a leading zero. */
+function parseVersion(text: string, end: i32): i32 {
+  if (end == 0 || end > MAX_VERSION_DIGITS || text.charCodeAt(0) == 0x30) return -1;
+  let version = 0;
+  for (let i = 0; i < end; i++) {
+    const digit = text.charCodeAt(i) - 0x30;
+    if (<u32>digit > 9) return -1;
+    version = version * 10 + digit;
+  }
+  return version;
+}
+
+/**
+ * Keys seen in stamps so far, each one string for all stamps (a stamp is decoded on every request
+ * that carries one). Bounded: keys beyond it are new strings each time.
+ */
+const knownKeys: string[] = [];
+const MAX_KNOWN_KEYS: i32 = 32;
+
+/** `text[start, end)` as a key string, reusing a known one. */
+function keyOf(text: string, start: i32, end: i32): string {
+  const length = end - start;
+  const at = changetype<usize>(text) + ((<usize>start) << 1);
+  for (let i = 0; i < knownKeys.length; i++) {
+    const key = unchecked(knownKeys[i]);
+    if (key.length == length && memory.compare(changetype<usize>(key), at, (<usize>length) << 1) == 0)
+      return key;
+  }
+  const key = text.substring(start, end);
+  if (knownKeys.length < MAX_KNOWN_KEYS && isStampKey(key)) knownKeys.push(key);
+  return key;
 }
 
 /**
@@ -82,9 +107,13 @@ export function decodeStamp(text: string): Stamp | null {
   if (length == 0 || length > MAX_STAMP_LENGTH) return null;
   let end = text.indexOf(";");
   if (end < 0) end = length;
-  const version = parseVersion(text.substring(0, end));
+  const version = parseVersion(text, end);
   if (version < 1) return null;
-  const fields = new Array<StampField>();
+  let separators = 0;
+  for (let i = end; i < length; i++) if (text.charCodeAt(i) == 0x3b) separators++;
+  if (separators > MAX_STAMP_FIELDS) return null;
+  const fields = new Array<StampField>(separators);
+  let count = 0;
   let start = end + 1;
   while (start <= length) {
     if (start == length) return null; // trailing ";" (or an empty field)
@@ -92,11 +121,10 @@ export function decodeStamp(text: string): Stamp | null {
     if (end < 0) end = length;
     const field = decodeField(text, start, end);
     if (field == null) return null;
-    for (let i = 0; i < fields.length; i++) {
+    for (let i = 0; i < count; i++) {
       if (unchecked(fields[i]).key == field.key) return null;
     }
-    if (fields.length == MAX_STAMP_FIELDS) return null;
-    fields.push(field);
+    unchecked((fields[count++] = field));
     start = end + 1;
   }
   return new Stamp(version, fields);
@@ -105,7 +133,7 @@ export function decodeStamp(text: string): Stamp | null {
 function decodeField(text: string, start: i32, end: i32): StampField | null {
   const equals = text.indexOf("=", start);
   if (equals < 0 || equals >= end) return null;
-  const key = text.substring(start, equals);
+  const key = keyOf(text, start, equals);
   const value = text.substring(equals + 1, end);
   if (!isStampKey(key) || !isStampValue(value)) return null;
   return new StampField(key, value);

@@ -14,6 +14,7 @@
 import {
   formatTraceParent,
   parseTraceParentHeaders,
+  TraceParentParse,
   TraceParentProblem,
   FLAG_RANDOM,
   FLAG_SAMPLED,
@@ -72,7 +73,18 @@ export class TraceRequest {
     public participant: bool,
     /** Sample regardless of the sampler (only honoured for a participant, which owns the span). */
     public forceSampled: bool,
+    /** `traceparents` already parsed (see keepsTraceContext), or null to parse them here. */
+    public parsed: TraceParentParse | null = null,
   ) {}
+}
+
+/**
+ * Whether the plan keeps the request's trace context untouched: then its tracestate is never
+ * read, and a caller need not decode it.
+ */
+export function keepsTraceContext(parsed: TraceParentParse, participant: bool): bool {
+  const incoming = parsed.traceParent;
+  return incoming != null && !participant && incoming.version == 0;
 }
 
 /** Decides the trace context of one request. */
@@ -82,7 +94,8 @@ export function planTrace(
   sampler: AdaptiveSampler,
   ids: IdSource,
 ): TracePlan {
-  const parsed = parseTraceParentHeaders(request.traceparents);
+  const given = request.parsed;
+  const parsed = given != null ? given : parseTraceParentHeaders(request.traceparents);
   const incoming = parsed.traceParent;
   const forced = request.participant && request.forceSampled;
   if (incoming == null) {
@@ -102,7 +115,7 @@ export function planTrace(
       !forced,
     );
   }
-  if (!request.participant && incoming.version == 0) {
+  if (keepsTraceContext(parsed, request.participant)) {
     return new TracePlan(
       TraceAction.Keep,
       TraceParentProblem.None,

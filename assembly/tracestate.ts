@@ -3,6 +3,7 @@
 // (spec/20-http_request_header_format.md, "Tracestate Header" and "Mutating the tracestate Field").
 // Pure: no host calls.
 
+import { allocateString, writeChar, writeText } from "./text";
 import { trimOptionalWhitespace } from "./tracecontext";
 
 export const MAX_TRACESTATE_MEMBERS: i32 = 32;
@@ -147,12 +148,16 @@ export function formatTraceState(
     if (victim < 0) break;
     unchecked((kept[victim] = false));
   }
-  let out = "";
+  // In place (text.ts): this runs for every request that starts or continues a trace.
+  const out = allocateString(joinedLength(members, kept));
+  let at = changetype<usize>(out);
+  let first = true;
   for (let i = 0; i < members.length; i++) {
     if (!unchecked(kept[i])) continue;
     const member = unchecked(members[i]);
-    if (out.length > 0) out += ",";
-    out += member.key + "=" + member.value;
+    if (!first) at = writeChar(at, 0x2c);
+    first = false;
+    at = writeText(writeChar(writeText(at, member.key), 0x3d), member.value);
   }
   return out;
 }

@@ -17,9 +17,16 @@ import {
 import { HeaderScan, HeaderWants } from "./headerscan";
 import { HeaderMap, Host } from "./hostinterface";
 import { AdaptiveSampler, SamplerSettings } from "./sampler";
-import { ownMemberValue, planTrace, TraceAction, TracePlan, TraceRequest } from "./traceplan";
+import {
+  keepsTraceContext,
+  ownMemberValue,
+  planTrace,
+  TraceAction,
+  TracePlan,
+  TraceRequest,
+} from "./traceplan";
 import { TraceStateMember } from "./tracestate";
-import { TRACEPARENT_PROBLEM_REASONS } from "./tracecontext";
+import { parseTraceParentHeaders, TRACEPARENT_PROBLEM_REASONS } from "./tracecontext";
 import { HostRandomIds } from "./random";
 import { Span, SpanAttribute, SpanKind } from "./otlp";
 import { SpanExporter } from "./spanexport";
@@ -193,12 +200,13 @@ export class Tracing {
 
   /** The trace plan for a request, from every traceparent and tracestate value the scan kept. */
   private plan(scan: HeaderScan, participant: bool, forceSampled: bool): TracePlan {
-    const request = new TraceRequest(
-      scan.every(this.traceparentSlot),
-      scan.every(this.tracestateSlot),
-      participant,
-      forceSampled,
-    );
+    const traceparents = scan.every(this.traceparentSlot);
+    const parsed = parseTraceParentHeaders(traceparents);
+    // A tracestate passing through untouched is never read: not decoded (it may be 512 characters).
+    const tracestates = keepsTraceContext(parsed, participant)
+      ? new Array<string>()
+      : scan.every(this.tracestateSlot);
+    const request = new TraceRequest(traceparents, tracestates, participant, forceSampled, parsed);
     return planTrace(request, this.ownMember, this.sampler, this.ids);
   }
 

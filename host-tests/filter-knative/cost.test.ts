@@ -95,7 +95,8 @@ describe.each(LAYOUTS)("cost, %s property layout", (layout) => {
         exchange(gateway, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] });
       }
     };
-    run(2000);
+    // Long enough for every worker VM to reach its first collection (after 1,536 stream ends).
+    run(4000);
     const inboundAfterWarmUp = inbound.linearMemoryBytes();
     const gatewayAfterWarmUp = gateway.linearMemoryBytes();
     run(20_000);
@@ -106,8 +107,8 @@ describe.each(LAYOUTS)("cost, %s property layout", (layout) => {
         inbound,
         `knative_invocations_total{${REV},source_cluster="cluster-a",response_code_class="2xx"}`,
       ),
-      // 2xx requests with the stamp: i % 10 != 0 and i % 7 != 0, in 0..1999 and then 0..19999.
-    ).toBe(1543 + 15_428);
+      // 2xx requests with the stamp: i % 10 != 0 and i % 7 != 0, in 0..3999 and then 0..19999.
+    ).toBe(3086 + 15_428);
   });
 });
 

@@ -11,7 +11,7 @@ const OPEN_STREAMS = 3_000;
 /** `" \t,"` 20,000 times: 60,000 bytes of empty list-members. */
 const EMPTY_MEMBERS = " \t,".repeat(20_000);
 /**
- * docs/filter.md's figure (measured: 2 MiB): far below the 180 MB that 3,000 copies of the header
+ * docs/filter.md's figure (measured: 4 MiB): far below the 180 MB that 3,000 copies of the header
  * would take, and the 1 GiB this input reached before parsing and collection were bounded.
  */
 const MEMORY_BOUND_BYTES = 8 * 1024 * 1024;
