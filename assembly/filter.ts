@@ -59,6 +59,7 @@ import {
 import { MAX_CACHED_LABEL_SETS, MetricFamily, SeriesRegistry } from "./metrics";
 import {
   ACTIVATOR_PROXIED,
+  ACTIVATOR_UNVERIFIED,
   CLOCK_SKEW,
   COLD_START_DURATION,
   COLD_STARTS,
@@ -79,12 +80,13 @@ import {
   NODE_REGION,
   PATH_DESTINATION_PORT,
   PATH_GRPC_STATUS,
-  PATH_MTLS,
+  PATH_PEER_URI_SAN,
   PATH_PLUGIN_ROOT_ID,
   PATH_REQUEST_DURATION,
   PATH_RESPONSE_CODE,
   PATH_RESPONSE_CODE_DETAILS,
   PATH_RESPONSE_FLAGS,
+  PATH_UPSTREAM_URI_SAN,
   PROPERTY_LAYOUTS,
   PropertyLayout,
   listenerDirectionPath,
@@ -93,6 +95,7 @@ import {
 import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
 import { ColdStartFacts, Tracing } from "./tracing";
 import { SourceLabelBound } from "./sourcelabels";
+import { ActivatorProof, activatorProof, facesMesh, meshIdentityOf } from "./trust";
 
 // --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
 
@@ -100,7 +103,8 @@ const REV_ONLY_COLD_STARTS: i32 = 0;
 const REV_ONLY_COLD_STARTS_UNTIMED: i32 = 1;
 const REV_ONLY_COLD_START_DURATION: i32 = 2;
 const REV_ONLY_ACTIVATOR_PROXIED: i32 = 3;
-const REV_ONLY_COUNT: i32 = 4;
+const REV_ONLY_ACTIVATOR_UNVERIFIED: i32 = 4;
+const REV_ONLY_COUNT: i32 = 5;
 
 // --- Per-VM state ------------------------------------------------------------------------------
 
@@ -478,6 +482,9 @@ export class Stream {
 
   /** The wall clock in ms, read at most once per request (-1: not read yet). */
   private nowMs: i64 = -1;
+  /** The downstream certificate's URI SAN, read at most once per request. */
+  private peerUriSan: string | null = null;
+  private peerUriSanRead: bool = false;
 
   private readonly host: Host;
 
@@ -488,6 +495,52 @@ export class Stream {
   private now(): i64 {
     if (this.nowMs < 0) this.nowMs = this.host.nowMilliseconds();
     return this.nowMs;
+  }
+
+  private peerIdentity(): string | null {
+    if (!this.peerUriSanRead) {
+      this.peerUriSan = this.host.getPropertyString(PATH_PEER_URI_SAN);
+      this.peerUriSanRead = true;
+    }
+    return this.peerUriSan;
+  }
+
+  /**
+   * Whether the downstream may have set the filter's headers: a peer with a mesh identity, and at
+   * a gateway only on a mesh-facing listener port (an outside client's certificate can carry any
+   * URI SAN its CA signed). An outbound sidecar's downstream is its own workload.
+   */
+  private trustsDownstream(position: Position): bool {
+    if (position == Position.Outbound) return true;
+    const settings = this.root.settings!;
+    if (position == Position.Gateway) {
+      const port = this.host.getPropertyI64(PATH_DESTINATION_PORT, -1);
+      if (!facesMesh(port, settings.meshGatewayPorts)) return false;
+    }
+    return meshIdentityOf(this.peerIdentity(), settings.trustDomains) != null;
+  }
+
+  /** Whether the upstream that answered may have set the pod stamp: it has a mesh identity. */
+  private trustsUpstream(): bool {
+    const uriSan = this.host.getPropertyString(PATH_UPSTREAM_URI_SAN);
+    return meshIdentityOf(uriSan, this.root.settings!.trustDomains) != null;
+  }
+
+  /**
+   * `K-Proxy-Request: activator` counts only from the activator's identity. From a peer without a
+   * certificate identity (an activator without a sidecar, in plaintext) it cannot be verified,
+   * which knative_activator_unverified_total says; from any other identity it is forged.
+   */
+  private trustsActivator(): bool {
+    const root = this.root;
+    const proof = activatorProof(this.peerIdentity(), root.settings!.trustDomains);
+    if (proof == ActivatorProof.Activator) return true;
+    if (proof == ActivatorProof.Unverifiable) {
+      root.registry.increment(root.revOnly(ACTIVATOR_UNVERIFIED, REV_ONLY_ACTIVATOR_UNVERIFIED));
+    } else {
+      root.rejectStamp(REJECT_UNTRUSTED);
+    }
+    return false;
   }
 
   onRequestHeaders(): i32 {
@@ -603,7 +656,7 @@ export class Stream {
 
     let entryMs: i64 = -1;
     if (this.stampsPresent(scan)) {
-      if (this.host.getPropertyBool(PATH_MTLS, false)) {
+      if (this.trustsDownstream(Position.Inbound)) {
         const hop = checkHop(
           scan.value(root.slotHop),
           true,
@@ -621,7 +674,7 @@ export class Stream {
           if (entryMs < 0) root.rejectStamp(REJECT_MALFORMED);
         }
       } else {
-        // Not over mTLS: nothing proves these came from this filter upstream.
+        // No mesh identity: nothing proves these came from this filter upstream.
         this.removeStamps(scan, false);
         root.rejectStamp(REJECT_UNTRUSTED);
       }
@@ -630,7 +683,7 @@ export class Stream {
     this.grpc = isGrpcContentType(scan.value(root.slotContentType));
     const vm = root.vm;
     vm.inboundRequests++;
-    if (!isActivatorRequest(scan.value(root.slotProxyRequest))) return;
+    if (!isActivatorRequest(scan.value(root.slotProxyRequest)) || !this.trustsActivator()) return;
     const nowMs = this.now();
     this.outcome = activatorOutcome(
       true,
@@ -728,11 +781,9 @@ export class Stream {
   private edgeRequest(scan: HeaderScan, position: Position): void {
     const root = this.root;
     this.handling = Handling.Edge;
-    // An outbound sidecar's requests come from its own workload; a gateway's from outside the mesh
-    // unless the downstream connection is mTLS (a mesh client, e.g. via knative-local-gateway).
     let trusted = position == Position.Outbound;
     if (!trusted && (this.stampsPresent(scan) || scan.has(root.slotProxyRequest))) {
-      trusted = this.host.getPropertyBool(PATH_MTLS, false);
+      trusted = this.trustsDownstream(position);
       if (!trusted) this.removeStamps(scan, true);
     }
     // A valid entry stamp means a proxy further up started the measurement (e.g. the gateway in
@@ -747,6 +798,10 @@ export class Stream {
     const text = this.host.getHeader(HeaderMap.Response, root.podName);
     if (text == null) return;
     if (!root.settings!.keepPodHeader) this.host.removeHeader(HeaderMap.Response, root.podName);
+    if (!this.trustsUpstream()) {
+      root.rejectStamp(REJECT_UNTRUSTED);
+      return;
+    }
     let series = root.knownPodStamp(text);
     const report = series != null ? series.report : decodePodStamp(text);
     if (report == null) {

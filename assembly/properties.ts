@@ -44,7 +44,10 @@ export function listenerDirectionPath(layout: PropertyLayout): ArrayBuffer {
 }
 
 // Properties every layout has at the same path, read per request: encoded once.
-export const PATH_MTLS = propertyPath(["connection", "mtls"]);
+// The first URI SAN of the downstream's and of the upstream's certificate (Envoy's CEL connection
+// and upstream attributes, the same path on every layout); NotFound without TLS or without one.
+export const PATH_PEER_URI_SAN = propertyPath(["connection", "uri_san_peer_certificate"]);
+export const PATH_UPSTREAM_URI_SAN = propertyPath(["upstream", "uri_san_peer_certificate"]);
 export const PATH_RESPONSE_CODE = propertyPath(["response", "code"]);
 export const PATH_RESPONSE_CODE_DETAILS = propertyPath(["response", "code_details"]);
 export const PATH_RESPONSE_FLAGS = propertyPath(["response", "flags"]);

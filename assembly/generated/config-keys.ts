@@ -18,6 +18,8 @@ export enum ConfigKey {
   KnownRegions,
   MaxSeries,
   MaxSourceLabelValues,
+  TrustDomains,
+  MeshGatewayPorts,
   TracingEnabled,
   TracingTargetSampledPerSecond,
   TracingMinProbability,
@@ -57,6 +59,8 @@ export const KEY_NAMES: StaticArray<string> = [
   "knownRegions",
   "maxSeries",
   "maxSourceLabelValues",
+  "trustDomains",
+  "meshGatewayPorts",
   "enabled",
   "targetSampledPerSecond",
   "minProbability",
@@ -93,6 +97,8 @@ export const KEY_FIELDS: StaticArray<string> = [
   "knownRegions",
   "maxSeries",
   "maxSourceLabelValues",
+  "trustDomains",
+  "meshGatewayPorts",
   "tracing.enabled",
   "tracing.targetSampledPerSecond",
   "tracing.minProbability",
@@ -115,17 +121,17 @@ export const KEY_FIELDS: StaticArray<string> = [
 /** Integer and number keys: the lowest value. */
 export const KEY_LOW: StaticArray<f64> = [
   0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 16.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-  0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 100.0, 100.0,
+  0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 100.0, 100.0,
 ];
 /** Integer and number keys: the highest value; array keys: the most items. */
 export const KEY_HIGH: StaticArray<f64> = [
-  0.0, 0.0, 0.0, 0.0, 16.0, 3600.0, 10000.0, 0.0, 0.0, 0.0, 0.0, 64.0, 64.0, 100000.0, 1000.0, 0.0, 100000.0,
-  1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 10000.0, 1000.0, 10.0, 60000.0, 60000.0,
+  0.0, 0.0, 0.0, 0.0, 16.0, 3600.0, 10000.0, 0.0, 0.0, 0.0, 0.0, 64.0, 64.0, 100000.0, 1000.0, 16.0, 16.0,
+  0.0, 100000.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 10000.0, 1000.0, 10.0, 60000.0, 60000.0,
 ];
 /** Bool (0 or 1), integer and number keys: the default. */
 export const KEY_DEFAULT: StaticArray<f64> = [
-  0.0, 0.0, 0.0, 1.0, 0.0, 120.0, 20.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2000.0, 32.0, 1.0, 5.0, 0.001, 1.0, 1.0,
-  0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 512.0, 128.0, 3.0, 5000.0, 1000.0,
+  0.0, 0.0, 0.0, 1.0, 0.0, 120.0, 20.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2000.0, 32.0, 0.0, 0.0, 1.0, 5.0, 0.001,
+  1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 512.0, 128.0, 3.0, 5000.0, 1000.0,
 ];
 /** String keys: the default ("" when it comes from the node); array keys: the default items, comma-separated. */
 export const KEY_DEFAULT_TEXT: StaticArray<string> = [
@@ -144,6 +150,8 @@ export const KEY_DEFAULT_TEXT: StaticArray<string> = [
   "",
   "",
   "",
+  "cluster.local",
+  "8081",
   "",
   "",
   "",
@@ -163,6 +171,8 @@ export const KEY_DEFAULT_TEXT: StaticArray<string> = [
 ];
 /** Number keys: what a message says is expected. */
 export const KEY_EXPECTED: StaticArray<string> = [
+  "",
+  "",
   "",
   "",
   "",
@@ -213,6 +223,8 @@ export const TOP_LEVEL_KEYS: StaticArray<string> = [
   "knownRegions",
   "maxSeries",
   "maxSourceLabelValues",
+  "trustDomains",
+  "meshGatewayPorts",
   "tracing",
   "spanExport",
   "tickPeriodMs",

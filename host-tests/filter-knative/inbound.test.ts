@@ -187,24 +187,57 @@ describe.each(LAYOUTS)("inbound sidecar, %s property layout", (layout) => {
     ).toBe(1);
   });
 
-  it("ignores and removes the filter's headers when the connection is not mTLS", async () => {
+  it("ignores and removes the filter's headers from a plaintext peer, and cannot verify its K-Proxy-Request", async () => {
     const plugin = await loadProxy({ layout, position: "inbound" });
     const forged: Array<[string, string]> = [
       ...activatorRequest(T0_MS - 60_000),
       ["x-kwt-hop", "1;c=evil;r=evil;t=1"],
       ["x-kwt-custom", "x"],
     ];
-    const { request, response } = exchange(plugin, forged, { mtls: false, status: 200 });
+    const { request, response } = exchange(plugin, forged, { fromMesh: false, status: 200 });
     expect(request.filter(([name]) => name.startsWith("x-kwt-"))).toEqual([]);
     expect(header(request, "k-proxy-request")).toBe("activator");
-    // Still a cold start (the activator's own header), but not timed by a stamp nobody vouches for.
+    // An activator without a sidecar looks exactly like this: not a cold start, not proxied, but
+    // counted as unverifiable.
     expect(header(response, "x-kwt-pod")).toBe(
-      "1;cs=1;w=;c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001",
+      "1;cs=0;w=;c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001",
     );
-    expect(metricValue(plugin, `knative_cold_starts_untimed_total{${REV}}`)).toBe(1);
-    expect(seriesOf(plugin, "knative_cold_start_duration_milliseconds_count")).toEqual([]);
+    expect(seriesOf(plugin, "knative_cold_starts_total")).toEqual([]);
+    expect(seriesOf(plugin, "knative_activator_proxied_total")).toEqual([]);
+    expect(metricValue(plugin, `knative_activator_unverified_total{${REV}}`)).toBe(1);
     expect(metricValue(plugin, `kwt_stamps_rejected_total{reason="untrusted"}`)).toBe(1);
     expect(metricValue(plugin, INVOCATION_2XX)).toBe(1);
+  });
+
+  it.each([
+    ["a client certificate without a URI SAN", { mtls: true, peerIdentity: undefined }],
+    ["another trust domain's SPIFFE id", { peerIdentity: "spiffe://partner.example/ns/demo/sa/default" }],
+    ["a URI SAN that is not a workload id", { peerIdentity: "spiffe://cluster.local/gateway" }],
+  ])("treats %s as outside the mesh: stamps removed", async (_what, connection) => {
+    const plugin = await loadProxy({ layout, position: "inbound" });
+    const { request } = exchange(plugin, [...REQUEST, ["x-kwt-hop", "1;c=evil;r=evil;t=1"]], {
+      connection,
+      status: 200,
+    });
+    expect(header(request, "x-kwt-hop")).toBeUndefined();
+    expect(metricValue(plugin, `kwt_stamps_rejected_total{reason="untrusted"}`)).toBe(1);
+    expect(metricValue(plugin, INVOCATION_2XX)).toBe(1);
+  });
+
+  it("believes K-Proxy-Request only from the activator's identity, not from another mesh workload", async () => {
+    const plugin = await loadProxy({ layout, position: "inbound" });
+    const checkout = { peerIdentity: "spiffe://cluster.local/ns/shop/sa/checkout" };
+    const { response } = exchange(plugin, activatorRequest(T0_MS - 3_600_000), {
+      connection: checkout,
+      status: 200,
+    });
+    expect(header(response, "x-kwt-pod")).toMatch(/^1;cs=0;/);
+    expect(seriesOf(plugin, "knative_cold_starts_total")).toEqual([]);
+    expect(seriesOf(plugin, "knative_activator_unverified_total")).toEqual([]);
+    expect(metricValue(plugin, `kwt_stamps_rejected_total{reason="untrusted"}`)).toBe(1);
+    // The same request from the activator is a cold start of this fresh pod.
+    exchange(plugin, activatorRequest(T0_MS - 500), { status: 200 });
+    expect(metricValue(plugin, `knative_cold_starts_total{${REV}}`)).toBe(1);
   });
 
   it("takes the source cluster from a trusted hop stamp", async () => {

@@ -66,7 +66,9 @@ function revisionPodSidecar(): string[] {
     appUrl,
     "--direction",
     "inbound",
-    "--mtls",
+    // Its callers come through the activator, whose mesh identity the filter believes.
+    "--peer-identity",
+    "spiffe://cluster.local/ns/knative-serving/sa/controller",
     "--destination-port",
     "8012",
     "--cluster",
@@ -101,6 +103,9 @@ describe("kwt run chain: gateway (west) -> sidecar of a revision pod (east) -> a
       "--gateway",
       "--direction",
       "outbound",
+      // Its upstream, the revision pod, answers with its mesh identity.
+      "--upstream-identity",
+      "spiffe://cluster.local/ns/default/sa/default",
       "--cluster",
       "west",
       "--region",

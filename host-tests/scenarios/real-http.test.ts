@@ -12,7 +12,7 @@ import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import { expectKnownWrong } from "../support/known-wrong.js";
 import { KWT, startKwt, stopKwt, WASM, type RunningKwt } from "../support/kwt-run.js";
 import { exchange, HttpActivator, queueProxy, REQUEST_ID_HEADER, send, wire } from "./http-activator.js";
-import { autoscalerScrape } from "./knative.js";
+import { autoscalerScrape, KNATIVE_SERVING_IDENTITY } from "./knative.js";
 import { measureFilter, type FilterMeasurement } from "./measure.js";
 import { REVISION } from "./mesh.js";
 import { TruthLog, type TruthSummary } from "./truth.js";
@@ -71,7 +71,9 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM))(
             `http://${appAddress.host}:${appAddress.port}`,
             "--direction",
             "inbound",
-            "--mtls",
+            // The activator (with its sidecar) connects with its mesh identity.
+            "--peer-identity",
+            KNATIVE_SERVING_IDENTITY,
             "--destination-port",
             "8012",
             "--cluster",
@@ -114,6 +116,9 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM))(
           "--gateway",
           "--direction",
           "outbound",
+          // Its upstream, the activator, answers with its mesh identity.
+          "--upstream-identity",
+          KNATIVE_SERVING_IDENTITY,
           "--cluster",
           "east",
           "--region",

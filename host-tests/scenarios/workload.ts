@@ -83,6 +83,7 @@ export class Workload {
     };
     const hop = { headers, behaviour: OK, grpc: false, protocol: "HTTP/1.1" as const, truth };
     const back = (answer: Answer): void => {
+      if (answer.server !== undefined) stream.connectUpstream(answer.server.address, answer.server.identity);
       if (answer.headers !== undefined) stream.onResponseHeaders(answer.headers, true);
       stream.end(answer.end);
       truth.ending = answer.ending;
@@ -95,6 +96,8 @@ export class Workload {
     const { truth, stream } = this.request(host.name);
     truth.kind = "outbound-call";
     this.mesh.sim.after(latencyMs, () => {
+      // A ServiceEntry or passthrough host: no mesh certificate.
+      stream.connectUpstream(host.address);
       stream.onResponseHeaders([[":status", "200"], ...host.responseHeaders], true);
       stream.end({ responseCode: 200, responseCodeDetails: "via_upstream" });
       truth.ending = { code: 200, timeout: false, localReply: false };

@@ -31,7 +31,11 @@ import {
   send,
   wire,
 } from "../../host-tests/scenarios/http-activator.js";
-import { autoscalerScrape } from "../../host-tests/scenarios/knative.js";
+import {
+  autoscalerScrape,
+  KNATIVE_SERVING_IDENTITY,
+  workloadIdentity,
+} from "../../host-tests/scenarios/knative.js";
 import { TruthLog } from "../../host-tests/scenarios/truth.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
 import { EAST, REVISION, WEST } from "./scenario.js";
@@ -40,6 +44,9 @@ const LOOPBACK = "127.0.0.1";
 const ANY_PORT: HostPort = { host: LOOPBACK, port: 0 };
 /** queue-proxy's HTTP/1 serving port: where requests to a revision pod are addressed. */
 const QUEUE_PROXY_PORT = 8012;
+/** The activator's mesh identity, and the revision pods' (the namespace's default service account). */
+const ACTIVATOR_IDENTITY = KNATIVE_SERVING_IDENTITY;
+const REVISION_IDENTITY = workloadIdentity(REVISION.namespace, "default");
 
 /** The app answers by path, standing in for a Knative user container behind queue-proxy. */
 export const APP_PATHS = {
@@ -84,7 +91,7 @@ async function startProxy(
   options: Omit<PluginOptions, "extraStatTags">,
   upstream: string,
   mtls: boolean,
-  identity?: Pick<StreamOptions, "destinationPort">,
+  identity?: Pick<StreamOptions, "destinationPort" | "peerIdentity" | "upstreamIdentity">,
 ): Promise<MeshProxy> {
   const stats = new StatStore({ extraStatTags: [...FILTER_METRIC_LABELS] });
   const proxy = await HarnessProxy.start({
@@ -187,8 +194,10 @@ export class DemoMesh {
         },
         url(app.address),
         true,
-        // A revision pod's sidecar sees requests addressed to queue-proxy's serving port.
-        { destinationPort: QUEUE_PROXY_PORT },
+        // A revision pod's sidecar sees requests addressed to queue-proxy's serving port, from mesh
+        // peers; the harness gives one identity per listener: the activator's, whose K-Proxy-Request
+        // the filter believes only from it (the west caller is a mesh peer too).
+        { destinationPort: QUEUE_PROXY_PORT, peerIdentity: ACTIVATOR_IDENTITY },
       );
       proxies.push(pod);
       return pod.proxy.listenAddress;
@@ -218,6 +227,8 @@ export class DemoMesh {
       },
       url(revisionAddress),
       false,
+      // Its upstream, the revision's service, is the activator or a pod: mesh identities both.
+      { upstreamIdentity: ACTIVATOR_IDENTITY },
     );
     proxies.push(gateway);
 
@@ -236,6 +247,7 @@ export class DemoMesh {
         },
         url(pod.address),
         false,
+        { upstreamIdentity: REVISION_IDENTITY },
       );
       proxies.push(west);
       return west;

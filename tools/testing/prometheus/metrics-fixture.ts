@@ -56,6 +56,7 @@ export function populateFilterStats(store: StatStore, problems = 3n): void {
   count(FILTER_METRICS.coldStartsUntimed, REVISION);
   observe(FILTER_METRICS.coldStartDuration, REVISION, 4_200n);
   count(FILTER_METRICS.activatorProxied, REVISION);
+  count(FILTER_METRICS.activatorUnverified, REVISION);
   observe(
     FILTER_METRICS.requestDuration,
     { ...REVISION, ...caller, response_code_class: "2xx", cold_start: "true" },
@@ -102,6 +103,7 @@ export function addQuietTraffic(store: StatStore): void {
   add(FILTER_METRICS.coldStartsUntimed, REVISION, 1n);
   observe(FILTER_METRICS.coldStartDuration, REVISION, 4_200n);
   add(FILTER_METRICS.activatorProxied, REVISION, 1n);
+  add(FILTER_METRICS.activatorUnverified, REVISION, 1n);
   observe(
     FILTER_METRICS.requestDuration,
     { ...REVISION, ...caller, response_code_class: "2xx", cold_start: "true" },
