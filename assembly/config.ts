@@ -250,6 +250,17 @@ export function isTrustDomain(text: string): bool {
   return true;
 }
 
+/** A lower-case DNS domain (e.g. cluster.local): 1 to 253 of a-z 0-9 . -. */
+export function isDomainName(text: string): bool {
+  const n = text.length;
+  if (n == 0 || n > 253) return false;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2e || c == 0x2d)) return false;
+  }
+  return true;
+}
+
 /** A lower-case header name: a letter, then up to 63 of a-z 0-9 -. */
 export function isHeaderName(name: string): bool {
   const n = name.length;
@@ -372,6 +383,10 @@ export class TracingSettings {
   readonly maxProbability: f64;
   readonly forceSampleColdStarts: bool;
   readonly tracestateKey: string;
+  /** To destinations outside the mesh: keep traceparent without the filter's member (else remove both). */
+  readonly propagateOutside: bool;
+  /** Gateway: re-decide the sampled flag of an outside client's trace context. */
+  readonly resampleAtEdge: bool;
 
   constructor(section: JsonValue | null, reader: ConfigReader) {
     this.enabled = reader.bool(section, ConfigKey.TracingEnabled);
@@ -400,6 +415,20 @@ export class TracingSettings {
       isTraceStateKey,
       EXPECT_TRACESTATE_KEY,
     );
+    const outside = reader.text(
+      section,
+      ConfigKey.TracingOutsideContext,
+      (text: string): bool => text == "propagate" || text == "remove",
+      'one of "propagate", "remove"',
+    );
+    this.propagateOutside = outside == "propagate";
+    const edge = reader.text(
+      section,
+      ConfigKey.TracingEdgeSampling,
+      (text: string): bool => text == "keep" || text == "resample",
+      'one of "keep", "resample"',
+    );
+    this.resampleAtEdge = edge == "resample";
   }
 }
 
@@ -460,6 +489,8 @@ export class Settings {
   readonly trustDomains: string[];
   /** Gateway: the listener ports that face the mesh; every other port trusts no downstream. */
   readonly meshGatewayPorts: i32[];
+  /** Kubernetes cluster domains of in-mesh services (destination.ts). */
+  readonly meshDomains: string[];
   readonly tracing: TracingSettings;
   readonly spanExport: SpanExportSettings;
   readonly tickPeriodMs: i32;
@@ -502,6 +533,14 @@ export class Settings {
       EXPECT_TRUST_DOMAIN,
     );
     this.meshGatewayPorts = reader.ports(object, ConfigKey.MeshGatewayPorts);
+    this.meshDomains = reader.strings(
+      object,
+      ConfigKey.MeshDomains,
+      "domains",
+      isDomainName,
+      "a domain",
+      "a DNS domain: 1 to 253 of a-z 0-9 . -",
+    );
     this.tracing = new TracingSettings(reader.section(object, ConfigKey.Tracing, TRACING_KEYS), reader);
     this.spanExport = new SpanExportSettings(
       reader.section(object, ConfigKey.SpanExport, SPAN_EXPORT_KEYS),

@@ -89,6 +89,7 @@ import {
   PATH_UPSTREAM_URI_SAN,
   PROPERTY_LAYOUTS,
   PropertyLayout,
+  clusterNamePath,
   listenerDirectionPath,
   nodePropertyPath,
 } from "./properties";
@@ -96,6 +97,7 @@ import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
 import { ColdStartFacts, Tracing } from "./tracing";
 import { SourceLabelBound } from "./sourcelabels";
 import { ActivatorProof, activatorProof, facesMesh, meshIdentityOf } from "./trust";
+import { destinationInMesh } from "./destination";
 
 // --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
 
@@ -116,6 +118,8 @@ export class Vm {
   inboundRequests: i64 = 0;
   /** Node metadata, read once per VM (the first configuration). */
   nodeFacts: NodeFacts | null = null;
+  /** The property layout the node facts were found in: stream properties are read in it too. */
+  layout: PropertyLayout = <PropertyLayout>(PROPERTY_LAYOUTS - 1);
   /** Header bytes read from the host since the last garbage collection (index.ts collects). */
   headerBytesRead: i64 = 0;
   /**
@@ -157,6 +161,7 @@ export class Vm {
         break;
       }
     }
+    this.layout = layout;
     const facts = new NodeFacts();
     facts.nodeId = host.getPropertyString(nodePropertyPath(layout, NODE_ID));
     facts.cluster = host.getPropertyString(nodePropertyPath(layout, NODE_CLUSTER_ID));
@@ -166,6 +171,11 @@ export class Vm {
     facts.service = host.getPropertyString(nodePropertyPath(layout, NODE_LABELS + SERVICE_LABEL));
     facts.configuration = host.getPropertyString(nodePropertyPath(layout, NODE_LABELS + CONFIGURATION_LABEL));
     return facts;
+  }
+
+  /** The route's cluster at request headers, in the node's layout; null without a route. */
+  readClusterName(): string | null {
+    return this.host.getPropertyString(clusterNamePath(this.layout));
   }
 
   /** The listener direction, from the first layout that has it (a stream can read it, a root not). */
@@ -231,6 +241,7 @@ export class Root {
   slotEntry: i32 = -1;
   slotHop: i32 = -1;
   slotPod: i32 = -1;
+  slotAuthority: i32 = -1;
 
   // Inbound: the revision's own label values and series, and the stamp it reports when warm.
   revValues: string[] = [];
@@ -312,6 +323,7 @@ export class Root {
     this.slotEntry = wants.add(settings.entryHeader);
     this.slotHop = wants.add(settings.hopHeader);
     this.slotPod = wants.add(settings.podHeader);
+    this.slotAuthority = wants.add(":authority");
     this.crossCluster = new CrossCluster(settings.hopHeader, this.identity, this.registry, vm.host);
     this.tracing = new Tracing(
       settings,
@@ -476,6 +488,10 @@ export class Stream {
   // Edge.
   /** This proxy put the entry stamp on, so it owns the client-visible measurement. */
   owner: bool = false;
+  /** The destination is outside the mesh: none of the filter's headers go there. */
+  outsideDestination: bool = false;
+  /** Gateway, `tracing.edgeSampling: resample`: an outside client's sampled flag is re-decided. */
+  resampleTrace: bool = false;
   podStamp: PodStamp | null = null;
   podSeries: PodSeries | null = null;
   responseClass: i32 = 0;
@@ -598,8 +614,8 @@ export class Stream {
     const tracing = this.root.tracing;
     if (crossCluster == null || tracing == null) return;
     if (position != Position.Inbound) {
-      crossCluster.stampOutbound(this.now());
-      tracing.onOutboundRequestHeaders(scan);
+      if (!this.outsideDestination) crossCluster.stampOutbound(this.now());
+      tracing.onOutboundRequestHeaders(scan, this.outsideDestination, this.resampleTrace);
       return;
     }
     if (this.handling != Handling.Inbound) return;
@@ -778,14 +794,38 @@ export class Stream {
 
   // --- Gateway and outbound sidecar ---
 
+  /**
+   * Whether the request goes into the mesh, from the route's cluster (readable at request headers)
+   * or, without one, from `:authority` at a sidecar (destination.ts).
+   */
+  private destinationInMesh(scan: HeaderScan, position: Position): bool {
+    const root = this.root;
+    return destinationInMesh(
+      root.vm.readClusterName(),
+      scan.value(root.slotAuthority),
+      root.settings!.meshDomains,
+      position == Position.Gateway,
+    );
+  }
+
   private edgeRequest(scan: HeaderScan, position: Position): void {
     const root = this.root;
     this.handling = Handling.Edge;
+    if (!this.destinationInMesh(scan, position)) {
+      // Internal names (entry time, cluster, region) never leave the mesh; nothing comes back to
+      // measure either.
+      this.outsideDestination = true;
+      if (this.stampsPresent(scan)) this.removeStamps(scan, false);
+      return;
+    }
+    const settings = root.settings!;
     let trusted = position == Position.Outbound;
-    if (!trusted && (this.stampsPresent(scan) || scan.has(root.slotProxyRequest))) {
+    const resample = position == Position.Gateway && settings.tracing.resampleAtEdge;
+    if (!trusted && (resample || this.stampsPresent(scan) || scan.has(root.slotProxyRequest))) {
       trusted = this.trustsDownstream(position);
       if (!trusted) this.removeStamps(scan, true);
     }
+    this.resampleTrace = resample && !trusted;
     // A valid entry stamp means a proxy further up started the measurement (e.g. the gateway in
     // front of the activator): keep it and leave the pod stamp on the response for that proxy.
     if (trusted && parseEntryMillis(scan.value(root.slotEntry)) >= 0) return;

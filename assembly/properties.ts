@@ -23,6 +23,11 @@ export const PROPERTY_LAYOUTS: i32 = 2;
 
 /** Where each layout keeps the node (NUL-joined path prefix), by PropertyLayout. */
 const NODE: StaticArray<string> = ["xds\0node\0", "node\0"];
+/**
+ * Where each layout keeps the route's cluster name, by PropertyLayout (destination.ts says why it
+ * is readable at request headers).
+ */
+const CLUSTER_NAME: StaticArray<string> = ["xds\0cluster_name", "cluster_name"];
 /** Where each layout keeps the listener direction, by PropertyLayout. */
 const LISTENER_DIRECTION: StaticArray<string> = ["xds\0listener_direction", "listener_direction"];
 
@@ -37,6 +42,10 @@ export const NODE_LABELS = "metadata\0LABELS\0";
 /** The path of a node property (`property`: one of NODE_*) in `layout`. */
 export function nodePropertyPath(layout: PropertyLayout, property: string): ArrayBuffer {
   return String.UTF8.encode(NODE[layout] + property);
+}
+
+export function clusterNamePath(layout: PropertyLayout): ArrayBuffer {
+  return String.UTF8.encode(CLUSTER_NAME[layout]);
 }
 
 export function listenerDirectionPath(layout: PropertyLayout): ArrayBuffer {

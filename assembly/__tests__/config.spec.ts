@@ -128,11 +128,11 @@ describe("parseSettings: refusals name the field, the value and what is expected
     expect<string>(errorOf('{"clusterName":"a"}')).toBe(
       "clusterName: unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, coldStartWindowSeconds, " +
         "coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
-        "maxSeries, maxSourceLabelValues, trustDomains, meshGatewayPorts, tracing, spanExport, tickPeriodMs",
+        "maxSeries, maxSourceLabelValues, trustDomains, meshGatewayPorts, meshDomains, tracing, spanExport, tickPeriodMs",
     );
     expect<string>(errorOf('{"tracing":{"rate":1}}')).toBe(
       "tracing.rate: unknown key; expected one of enabled, targetSampledPerSecond, minProbability, " +
-        "maxProbability, forceSampleColdStarts, tracestateKey",
+        "maxProbability, forceSampleColdStarts, tracestateKey, outsideContext, edgeSampling",
     );
     expect<string>(errorOf('{"spanExport":{"url":"x"}}')).toBe(
       "spanExport.url: unknown key; expected one of enabled, cluster, authority, path, serviceName, maxQueue, " +
@@ -141,7 +141,7 @@ describe("parseSettings: refusals name the field, the value and what is expected
     expect<string>(errorOf('{"a;b\\n":1}')).toBe(
       '"a;b\\u000A": unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, coldStartWindowSeconds, ' +
         "coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
-        "maxSeries, maxSourceLabelValues, trustDomains, meshGatewayPorts, tracing, spanExport, tickPeriodMs",
+        "maxSeries, maxSourceLabelValues, trustDomains, meshGatewayPorts, meshDomains, tracing, spanExport, tickPeriodMs",
     );
   });
 
@@ -359,7 +359,7 @@ describe("parseSettings: refusals name the field, the value and what is expected
     expect<string>(errorOf('{"maxSeries":1,"zzz":1}')).toBe(
       "zzz: unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, coldStartWindowSeconds, " +
         "coldStartMaxRequests, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
-        "maxSeries, maxSourceLabelValues, trustDomains, meshGatewayPorts, tracing, spanExport, tickPeriodMs",
+        "maxSeries, maxSourceLabelValues, trustDomains, meshGatewayPorts, meshDomains, tracing, spanExport, tickPeriodMs",
     );
     expect<string>(errorOf('{"maxSeries":1,"cluster":"a b"}')).toBe(
       'cluster: "a b" is not allowed; expected 1 to 63 characters of A-Z a-z 0-9 _ . : / -',

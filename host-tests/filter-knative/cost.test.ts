@@ -66,17 +66,18 @@ describe.each(LAYOUTS)("cost, %s property layout", (layout) => {
     expect(exchange(plugin, activatorRequest(), { status: 200 }).stream.hostCalls).toBe(9);
   });
 
-  it("gateway: pairs, clock, entry stamp, hop stamp, trace context, pod stamp read, strip, upstream identity, status, duration, record", async () => {
+  it("gateway: pairs, route cluster, clock, entry stamp, hop stamp, trace context, pod stamp read, strip, upstream identity, status, duration, record", async () => {
     const plugin = await loadProxy({ layout, position: "gateway", config: { tracing: { enabled: false } } });
     onEachWorker(plugin, () =>
       exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] }),
     );
     onEachWorker(plugin, () => exchange(plugin, REQUEST, { status: 200 }));
-    expect(exchange(plugin, REQUEST, { status: 200 }).stream.hostCalls).toBe(5);
+    // + the route's cluster: is the destination in the mesh?
+    expect(exchange(plugin, REQUEST, { status: 200 }).stream.hostCalls).toBe(6);
     expect(
       exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] }).stream
         .hostCalls,
-    ).toBe(10);
+    ).toBe(11);
   });
 
   it("keeps linear memory flat in steady state", async () => {

@@ -12,6 +12,7 @@ import {
   MESH_CONNECTION,
   PLAINTEXT_CONNECTION,
   REQUEST,
+  REVISION_CLUSTER,
   REV,
   T0_MS,
   exchange,
@@ -232,7 +233,7 @@ describe.each(LAYOUTS)("a cold start end to end, %s property layout", (layout) =
     clock.advance(2000);
     const pod = await loadProxy({ layout, position: "inbound", clock });
     clock.advance(350);
-    const outOfActivator = activatorOut.createStream();
+    const outOfActivator = activatorOut.createStream({ upstreamCluster: REVISION_CLUSTER });
     const toPod = outOfActivator.onRequestHeaders(
       [...atActivator, ["k-proxy-request", "activator"]],
       true,

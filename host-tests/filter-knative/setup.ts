@@ -18,6 +18,7 @@ import {
   MESH_CONNECTION,
   PLAINTEXT_CONNECTION,
   POD_IDENTITY,
+  REVISION_CLUSTER,
   exchange,
   metricValue,
 } from "../filter-tracing/setup.js";
@@ -29,6 +30,7 @@ export {
   MESH_CONNECTION,
   PLAINTEXT_CONNECTION,
   POD_IDENTITY,
+  REVISION_CLUSTER,
   exchange,
   metricValue,
 };

@@ -18,6 +18,7 @@ import {
   CLUSTER_A,
   CLUSTER_B,
   POD_IDENTITY,
+  REVISION_CLUSTER,
   metricValue,
   parseTraceparent,
   pluginOptions,
@@ -79,7 +80,7 @@ async function startProxy(setup: ProxySetup, upstream: string, mtls: boolean): P
     identity:
       setup.position === "inbound"
         ? { destinationPort: 8012, ...(mtls && { peerIdentity: ACTIVATOR_IDENTITY }) }
-        : { upstreamIdentity: POD_IDENTITY },
+        : { upstreamIdentity: POD_IDENTITY, upstreamCluster: REVISION_CLUSTER },
   });
   return { proxy, plugin: plugin as Plugin, url: `http://127.0.0.1:${proxy.listenAddress.port}` };
 }

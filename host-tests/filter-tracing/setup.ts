@@ -75,15 +75,20 @@ export const ACTIVATOR_IDENTITY = "spiffe://cluster.local/ns/knative-serving/sa/
 /** A revision pod's workload identity, as the upstream of a gateway or outbound sidecar. */
 export const POD_IDENTITY = "spiffe://cluster.local/ns/demo/sa/default";
 
+/** The route's cluster (xds.cluster_name) of a request to the revision: an in-mesh destination. */
+export const REVISION_CLUSTER = "outbound|80||hello.demo.svc.cluster.local";
+
 /** A connection from the mesh: the activator's certificate downstream, a revision pod upstream. */
 export const MESH_CONNECTION: StreamOptions = {
   peerIdentity: ACTIVATOR_IDENTITY,
+  upstreamCluster: REVISION_CLUSTER,
   upstreamAddress: "10.0.0.9:8012",
   upstreamIdentity: POD_IDENTITY,
 };
 /** A plaintext downstream (no certificate), still with a revision pod upstream. */
 export const PLAINTEXT_CONNECTION: StreamOptions = {
   mtls: false,
+  upstreamCluster: REVISION_CLUSTER,
   upstreamAddress: "10.0.0.9:8012",
   upstreamIdentity: POD_IDENTITY,
 };

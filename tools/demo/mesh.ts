@@ -91,7 +91,7 @@ async function startProxy(
   options: Omit<PluginOptions, "extraStatTags">,
   upstream: string,
   mtls: boolean,
-  identity?: Pick<StreamOptions, "destinationPort" | "peerIdentity" | "upstreamIdentity">,
+  identity?: Pick<StreamOptions, "destinationPort" | "peerIdentity" | "upstreamIdentity" | "upstreamCluster">,
 ): Promise<MeshProxy> {
   const stats = new StatStore({ extraStatTags: [...FILTER_METRIC_LABELS] });
   const proxy = await HarnessProxy.start({
@@ -247,7 +247,11 @@ export class DemoMesh {
         },
         url(pod.address),
         false,
-        { upstreamIdentity: REVISION_IDENTITY },
+        // Istio's cluster of the revision's service: an in-mesh destination, whatever :authority says.
+        {
+          upstreamIdentity: REVISION_IDENTITY,
+          upstreamCluster: `outbound|80||${REVISION.service}.${REVISION.namespace}.svc.cluster.local`,
+        },
       );
       proxies.push(west);
       return west;
