@@ -95,9 +95,10 @@ import {
 } from "./properties";
 import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
 import { ColdStartFacts, Tracing } from "./tracing";
-import { SourceLabelBound } from "./sourcelabels";
+import { OTHER_LABEL_VALUE, SourceLabelBound } from "./sourcelabels";
 import { ActivatorProof, activatorProof, facesMesh, meshIdentityOf } from "./trust";
 import { destinationInMesh } from "./destination";
+import { pairsWithout } from "./headerstrip";
 
 // --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
 
@@ -131,6 +132,9 @@ export class Vm {
   /** Source clusters and regions from hop stamps, bounded per VM (sourcelabels.ts). */
   readonly sourceClusters: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
   readonly sourceRegions: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
+  /** The clusters and regions pod stamps name at the edge, bounded the same way. */
+  readonly podClusters: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
+  readonly podRegions: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
 
   constructor(public readonly host: Host) {
     this.registry = new SeriesRegistry(DEFAULT_MAX_SERIES, host);
@@ -143,6 +147,26 @@ export class Vm {
   boundSourceLabels(stamp: HopStamp, settings: Settings): void {
     if (settings.knownClusters.length == 0) stamp.cluster = this.sourceClusters.admit(stamp.cluster);
     if (settings.knownRegions.length == 0) stamp.region = this.sourceRegions.admit(stamp.region);
+  }
+
+  /**
+   * Bounds a pod stamp's cluster and region like a hop stamp's: to the known lists when set (other
+   * values folded), else to the first maxSourceLabelValues per VM. Its revision labels are bounded
+   * by the upstream's mesh identity and the root's maxSeries.
+   */
+  boundPodStampLabels(report: PodStamp, settings: Settings): void {
+    const clusters = settings.knownClusters;
+    const regions = settings.knownRegions;
+    if (clusters.length > 0) {
+      if (!clusters.includes(report.cluster)) report.cluster = OTHER_LABEL_VALUE;
+    } else {
+      report.cluster = this.podClusters.admit(report.cluster);
+    }
+    if (regions.length > 0) {
+      if (!regions.includes(report.region)) report.region = OTHER_LABEL_VALUE;
+    } else {
+      report.region = this.podRegions.admit(report.region);
+    }
   }
 
   onVmStart(): void {
@@ -303,6 +327,8 @@ export class Root {
     this.registry.maxSeries = settings.maxSeries;
     vm.sourceClusters.limit = settings.maxSourceLabelValues;
     vm.sourceRegions.limit = settings.maxSourceLabelValues;
+    vm.podClusters.limit = settings.maxSourceLabelValues;
+    vm.podRegions.limit = settings.maxSourceLabelValues;
     this.identity = resolveIdentity(facts, settings);
     this.positionKnown = false;
     const id = this.identity;
@@ -498,6 +524,8 @@ export class Stream {
 
   /** The wall clock in ms, read at most once per request (-1: not read yet). */
   private nowMs: i64 = -1;
+  /** The request's serialized headers, held only while its request-header callback runs. */
+  private requestPairs: ArrayBuffer | null = null;
   /** The downstream certificate's URI SAN, read at most once per request. */
   private peerUriSan: string | null = null;
   private peerUriSanRead: bool = false;
@@ -569,8 +597,12 @@ export class Stream {
       pairs != null
         ? scanHeaderPairs(changetype<usize>(pairs), <u32>pairs.byteLength, this.root.wants, KWT_PREFIX)
         : new HeaderScan(this.root.wants.size);
+    if (!scan.wellFormed && position != Position.Outbound)
+      this.stripUnreadableMap(position == Position.Gateway);
+    this.requestPairs = pairs;
     if (position == Position.Inbound) this.inboundRequest(scan);
     else this.edgeRequest(scan, position);
+    this.requestPairs = null;
     this.tracingRequest(scan, position);
     if (this.handling == Handling.Inbound) this.logInboundRequest();
     return 0;
@@ -595,17 +627,45 @@ export class Stream {
     );
   }
 
+  /**
+   * Removes the filter's headers the scan found (and K-Proxy-Request): one remove call for a single
+   * header; for more, the map written back once without them, since each remove call scans the
+   * whole map (n forged headers would cost n such scans).
+   */
   private removeStamps(scan: HeaderScan, alsoProxyRequest: bool): void {
     const root = this.root;
-    if (scan.has(root.slotEntry)) this.host.removeHeader(HeaderMap.Request, root.entryName);
-    if (scan.has(root.slotHop)) this.host.removeHeader(HeaderMap.Request, root.hopName);
-    if (scan.has(root.slotPod)) this.host.removeHeader(HeaderMap.Request, root.podName);
+    const names = new Array<ArrayBuffer>();
+    if (scan.has(root.slotEntry)) names.push(root.entryName);
+    if (scan.has(root.slotHop)) names.push(root.hopName);
+    if (scan.has(root.slotPod)) names.push(root.podName);
+    if (alsoProxyRequest && scan.has(root.slotProxyRequest)) names.push(K_PROXY_REQUEST_NAME);
+    const pairs = this.requestPairs;
+    if (names.length + scan.prefixed.length > 1 && pairs != null) {
+      const base = changetype<usize>(pairs);
+      this.host.setHeaderPairs(
+        HeaderMap.Request,
+        pairsWithout(base, <u32>pairs.byteLength, names, KWT_PREFIX),
+      );
+      return;
+    }
+    for (let i = 0; i < names.length; i++) this.host.removeHeader(HeaderMap.Request, unchecked(names[i]));
     for (let i = 0; i < scan.prefixed.length; i++) {
       this.host.removeHeader(HeaderMap.Request, String.UTF8.encode(unchecked(scan.prefixed[i])));
     }
-    if (alsoProxyRequest && scan.has(root.slotProxyRequest)) {
-      this.host.removeHeader(HeaderMap.Request, K_PROXY_REQUEST_NAME);
-    }
+  }
+
+  /**
+   * A request header map the scan could not read (more pairs than a serialized map may hold) may
+   * carry anything: it is untrusted, and the filter's own names are removed by name (what other
+   * `x-kwt-*` it holds cannot be known, and nothing reads them).
+   */
+  private stripUnreadableMap(alsoProxyRequest: bool): void {
+    const root = this.root;
+    this.host.removeHeader(HeaderMap.Request, root.entryName);
+    this.host.removeHeader(HeaderMap.Request, root.hopName);
+    this.host.removeHeader(HeaderMap.Request, root.podName);
+    if (alsoProxyRequest) this.host.removeHeader(HeaderMap.Request, K_PROXY_REQUEST_NAME);
+    root.rejectStamp(REJECT_UNTRUSTED);
   }
 
   /** Hop stamp and trace context on the edge; cross-cluster hop and trace participation inbound. */
@@ -848,7 +908,10 @@ export class Stream {
       root.rejectStamp(REJECT_MALFORMED);
       return;
     }
-    if (series == null) series = root.cachePodStamp(text, report);
+    if (series == null) {
+      root.vm.boundPodStampLabels(report, root.settings!);
+      series = root.cachePodStamp(text, report);
+    }
     this.podStamp = report;
     this.podSeries = series;
     if (report.coldStart) logColdStart(this.host, report.waitMs);

@@ -136,6 +136,10 @@ export class ProxyWasmHost extends Host {
     imports.proxy_remove_header_map_value(map, changetype<usize>(name), name.byteLength);
   }
 
+  setHeaderPairs(map: HeaderMap, pairs: ArrayBuffer): void {
+    imports.proxy_set_header_map_pairs(map, changetype<usize>(pairs), pairs.byteLength);
+  }
+
   setProperty(name: ArrayBuffer, value: string): void {
     const bytes = String.UTF8.encode(value);
     imports.proxy_set_property(changetype<usize>(name), name.byteLength, changetype<usize>(bytes), bytes.byteLength);

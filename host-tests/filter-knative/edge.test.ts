@@ -293,3 +293,45 @@ describe.each(LAYOUTS)("a cold start end to end, %s property layout", (layout) =
     ).toBe(1);
   });
 });
+
+describe.each(LAYOUTS)("pod stamps' label values at the gateway, %s property layout", (layout) => {
+  function stampFrom(cluster: string, region: string): string {
+    return `1;cs=0;w=;c=${cluster};r=${region};n=demo;s=hello;cf=hello-config;v=hello-00001`;
+  }
+
+  function clustersRecorded(plugin: Awaited<ReturnType<typeof loadProxy>>): Set<string> {
+    return new Set(
+      seriesOf(plugin, "knative_request_duration_milliseconds_count").map(
+        (line) => /destination_cluster="([^"]*)"/.exec(line)![1]!,
+      ),
+    );
+  }
+
+  it("folds invented clusters and regions past maxSourceLabelValues into _other", async () => {
+    const plugin = await loadProxy({ layout, position: "gateway", config: { maxSourceLabelValues: 4 } });
+    for (let i = 0; i < 40; i++) {
+      exchange(plugin, REQUEST, {
+        status: 200,
+        responseHeaders: [["x-kwt-pod", stampFrom(`c-${i}`, `r-${i}`)]],
+      });
+    }
+    const clusters = clustersRecorded(plugin);
+    expect(clusters.has("_other")).toBe(true);
+    // Per worker VM, at most 4 admitted: two workers saw different halves.
+    expect(clusters.size).toBeLessThanOrEqual(2 * 4 + 1);
+    expect(metricValue(plugin, "kwt_series_overflow_total")).toBeUndefined();
+  });
+
+  it("with knownClusters set, records every other cluster as _other", async () => {
+    const plugin = await loadProxy({ layout, position: "gateway", config: { knownClusters: ["cluster-a"] } });
+    exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [["x-kwt-pod", stampFrom("cluster-a", "eu-west1")]],
+    });
+    exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [["x-kwt-pod", stampFrom("invented", "eu-west1")]],
+    });
+    expect(clustersRecorded(plugin)).toEqual(new Set(["cluster-a", "_other"]));
+  });
+});

@@ -5,7 +5,18 @@
 import { describe, expect, it } from "vitest";
 
 import type { HeaderList, StreamOptions } from "../harness/types.js";
-import { LAYOUTS, REQUEST, REVISION_CLUSTER, exchange, header, loadProxy, type Position } from "./setup.js";
+import {
+  LAYOUTS,
+  REQUEST,
+  REVISION_CLUSTER,
+  exchange,
+  header,
+  loadProxy,
+  metricValue,
+  onEachWorker,
+  seriesOf,
+  type Position,
+} from "./setup.js";
 
 const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
 const INCOMING = `00-${TRACE_ID}-b7ad6b7169203331-01`;
@@ -122,4 +133,49 @@ describe.each(LAYOUTS)("an outside client's trace context at the gateway, %s pro
     });
     expect(header(fromMesh, "traceparent")).toBe(INCOMING);
   });
+});
+
+describe.each(LAYOUTS)("forged headers in bulk, %s property layout", (layout) => {
+  function forged(count: number): HeaderList {
+    return [
+      ...REQUEST,
+      ...Array.from({ length: count }, (_, i): [string, string] => [`x-kwt-forged-${i}`, "x"]),
+    ];
+  }
+
+  it("strips n forged headers at the gateway in one map write, not n removes", async () => {
+    const plugin = await loadProxy({ layout, position: "gateway", config: { tracing: { enabled: false } } });
+    // The first request on each worker VM also defines its metrics there.
+    onEachWorker(plugin, () => exchange(plugin, forged(2), { fromMesh: false, status: 200 }));
+    const costs: number[] = [];
+    for (const count of [2, 50, 500]) {
+      const { request, stream } = exchange(plugin, [...forged(count), ["x-kwt-entry", "1"]], {
+        fromMesh: false,
+        status: 200,
+      });
+      expect(request.filter(([name]) => name.startsWith("x-kwt-forged-"))).toEqual([]);
+      costs.push(stream.hostCalls);
+    }
+    // The same host calls whatever n: pairs, route cluster, port, one map write, the stamps.
+    expect(new Set(costs).size).toBe(1);
+  });
+
+  it.each(["inbound", "gateway"] as const)(
+    "%s: a header map past 1024 pairs is untrusted: the filter's headers are removed",
+    async (position) => {
+      const plugin = await loadProxy({ layout, position });
+      const request: HeaderList = [
+        ...forged(1100),
+        ["x-kwt-entry", "1"],
+        ["x-kwt-hop", "1;c=evil;r=evil;t=1"],
+        ["k-proxy-request", "activator"],
+      ];
+      const { request: sent } = exchange(plugin, request, { status: 200 });
+      expect(header(sent, "x-kwt-hop")).not.toBe("1;c=evil;r=evil;t=1");
+      expect(header(sent, "x-kwt-entry")).not.toBe("1");
+      expect(metricValue(plugin, `kwt_stamps_rejected_total{reason="untrusted"}`)).toBe(1);
+      if (position === "inbound") expect(seriesOf(plugin, "knative_cold_starts_total")).toEqual([]);
+      else expect(header(sent, "k-proxy-request")).toBeUndefined();
+    },
+  );
 });
