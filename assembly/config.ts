@@ -237,28 +237,26 @@ export function isConfigLabelValue(value: string): bool {
   return value.length > 0 && isLabelValue(value);
 }
 
-/** A SPIFFE trust domain (e.g. cluster.local): 1 to 255 of a-z 0-9 . _ -. */
-export function isTrustDomain(text: string): bool {
+/** 1 to `maxLength` of a-z 0-9 . - (and _ when `underscore`). */
+function isLowerCaseDotted(text: string, maxLength: i32, underscore: bool): bool {
   const n = text.length;
-  if (n == 0 || n > 255) return false;
+  if (n == 0 || n > maxLength) return false;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2e || c == 0x5f || c == 0x2d)) {
-      return false;
-    }
+    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2e || c == 0x2d;
+    if (!ok && !(underscore && c == 0x5f)) return false;
   }
   return true;
 }
 
+/** A SPIFFE trust domain (e.g. cluster.local): 1 to 255 of a-z 0-9 . _ -. */
+export function isTrustDomain(text: string): bool {
+  return isLowerCaseDotted(text, 255, true);
+}
+
 /** A lower-case DNS domain (e.g. cluster.local): 1 to 253 of a-z 0-9 . -. */
 export function isDomainName(text: string): bool {
-  const n = text.length;
-  if (n == 0 || n > 253) return false;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2e || c == 0x2d)) return false;
-  }
-  return true;
+  return isLowerCaseDotted(text, 253, false);
 }
 
 /** A lower-case header name: a letter, then up to 63 of a-z 0-9 -. */

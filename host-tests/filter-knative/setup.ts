@@ -12,16 +12,7 @@ import type {
   StreamOptions,
 } from "../harness/types.js";
 import { seriesLines } from "../support/prometheus-text.js";
-import {
-  ACTIVATOR_IDENTITY,
-  FILTER_WASM,
-  MESH_CONNECTION,
-  PLAINTEXT_CONNECTION,
-  POD_IDENTITY,
-  REVISION_CLUSTER,
-  exchange,
-  metricValue,
-} from "../filter-tracing/setup.js";
+import { FILTER_WASM, MESH_CONNECTION } from "../filter-tracing/setup.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 
 export {
@@ -33,7 +24,7 @@ export {
   REVISION_CLUSTER,
   exchange,
   metricValue,
-};
+} from "../filter-tracing/setup.js";
 
 /** An in-mesh caller through knative-local-gateway: its workload identity, on the mesh-facing port 8081. */
 export const LOCAL_GATEWAY_CONNECTION: StreamOptions = {
