@@ -45,6 +45,7 @@ const EXPECT_LABEL_VALUE = "1 to 63 characters of A-Z a-z 0-9 _ . : / -";
 const EXPECT_HEADER_NAME = "a lower-case header name: a letter, then up to 63 of a-z 0-9 -";
 const EXPECT_BOOL = "true or false";
 const EXPECT_PORT = "an integer from 1 to 65535";
+const EXPECT_TRUST_DOMAIN = "a SPIFFE trust domain: 1 to 255 of a-z 0-9 . _ -";
 const EXPECT_TRACESTATE_KEY = "a W3C tracestate key: a-z or 0-9, then up to 255 of a-z 0-9 _ - * / @";
 
 /** Collects the first problem found; later reads still return defaults so parsing can finish. */
@@ -158,18 +159,36 @@ export class ConfigReader {
   }
 
   labelValues(object: JsonValue, key: ConfigKey): string[] {
+    return this.strings(object, key, "label values", isConfigLabelValue, "a label value", EXPECT_LABEL_VALUE);
+  }
+
+  /**
+   * An array of strings `accept` approves (`what` names them, `itemName` one of them); the key's
+   * default (comma-separated in KEY_DEFAULT_TEXT) when absent.
+   */
+  strings(
+    object: JsonValue,
+    key: ConfigKey,
+    what: string,
+    accept: (s: string) => bool,
+    itemName: string,
+    expected: string,
+  ): string[] {
     const result = new Array<string>();
-    const items = this.arrayItems(object, key, "label values");
-    if (items == null) return result;
+    const items = this.arrayItems(object, key, what);
+    if (items == null) {
+      const fallback = KEY_DEFAULT_TEXT[key];
+      return fallback.length == 0 ? result : fallback.split(",");
+    }
     for (let i = 0; i < items.length; i++) {
       const item = unchecked(items[i]);
       const field = KEY_FIELDS[key] + "[" + i.toString() + "]";
       if (item.kind != JsonKind.String) {
-        this.fail(field, wrongType(item), EXPECT_LABEL_VALUE);
+        this.fail(field, wrongType(item), expected);
         return result;
       }
-      if (!isConfigLabelValue(item.text)) {
-        this.fail(field, quote(item) + " is not a label value", EXPECT_LABEL_VALUE);
+      if (!accept(item.text)) {
+        this.fail(field, quote(item) + " is not " + itemName, expected);
         return result;
       }
       result.push(item.text);
@@ -216,6 +235,28 @@ export class ConfigReader {
 /** A label value as configuration accepts it: like isLabelValue, but not empty. */
 export function isConfigLabelValue(value: string): bool {
   return value.length > 0 && isLabelValue(value);
+}
+
+/** 1 to `maxLength` of a-z 0-9 . - (and _ when `underscore`). */
+function isLowerCaseDotted(text: string, maxLength: i32, underscore: bool): bool {
+  const n = text.length;
+  if (n == 0 || n > maxLength) return false;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2e || c == 0x2d;
+    if (!ok && !(underscore && c == 0x5f)) return false;
+  }
+  return true;
+}
+
+/** A SPIFFE trust domain (e.g. cluster.local): 1 to 255 of a-z 0-9 . _ -. */
+export function isTrustDomain(text: string): bool {
+  return isLowerCaseDotted(text, 255, true);
+}
+
+/** A lower-case DNS domain (e.g. cluster.local): 1 to 253 of a-z 0-9 . -. */
+export function isDomainName(text: string): bool {
+  return isLowerCaseDotted(text, 253, false);
 }
 
 /** A lower-case header name: a letter, then up to 63 of a-z 0-9 -. */
@@ -340,6 +381,10 @@ export class TracingSettings {
   readonly maxProbability: f64;
   readonly forceSampleColdStarts: bool;
   readonly tracestateKey: string;
+  /** To destinations outside the mesh: keep traceparent without the filter's member (else remove both). */
+  readonly propagateOutside: bool;
+  /** Gateway: re-decide the sampled flag of an outside client's trace context. */
+  readonly resampleAtEdge: bool;
 
   constructor(section: JsonValue | null, reader: ConfigReader) {
     this.enabled = reader.bool(section, ConfigKey.TracingEnabled);
@@ -368,6 +413,20 @@ export class TracingSettings {
       isTraceStateKey,
       EXPECT_TRACESTATE_KEY,
     );
+    const outside = reader.text(
+      section,
+      ConfigKey.TracingOutsideContext,
+      (text: string): bool => text == "propagate" || text == "remove",
+      'one of "propagate", "remove"',
+    );
+    this.propagateOutside = outside == "propagate";
+    const edge = reader.text(
+      section,
+      ConfigKey.TracingEdgeSampling,
+      (text: string): bool => text == "keep" || text == "resample",
+      'one of "keep", "resample"',
+    );
+    this.resampleAtEdge = edge == "resample";
   }
 }
 
@@ -424,6 +483,12 @@ export class Settings {
   readonly knownRegions: string[];
   readonly maxSeries: i32;
   readonly maxSourceLabelValues: i32;
+  /** Trust domains whose SPIFFE ids are mesh identities (trust.ts). */
+  readonly trustDomains: string[];
+  /** Gateway: the listener ports that face the mesh; every other port trusts no downstream. */
+  readonly meshGatewayPorts: i32[];
+  /** Kubernetes cluster domains of in-mesh services (destination.ts). */
+  readonly meshDomains: string[];
   readonly tracing: TracingSettings;
   readonly spanExport: SpanExportSettings;
   readonly tickPeriodMs: i32;
@@ -456,6 +521,23 @@ export class Settings {
     this.knownRegions = reader.labelValues(object, ConfigKey.KnownRegions);
     this.maxSeries = reader.integer(object, ConfigKey.MaxSeries);
     this.maxSourceLabelValues = reader.integer(object, ConfigKey.MaxSourceLabelValues);
+    this.trustDomains = reader.strings(
+      object,
+      ConfigKey.TrustDomains,
+      "trust domains",
+      isTrustDomain,
+      "a trust domain",
+      EXPECT_TRUST_DOMAIN,
+    );
+    this.meshGatewayPorts = reader.ports(object, ConfigKey.MeshGatewayPorts);
+    this.meshDomains = reader.strings(
+      object,
+      ConfigKey.MeshDomains,
+      "domains",
+      isDomainName,
+      "a domain",
+      "a DNS domain: 1 to 253 of a-z 0-9 . -",
+    );
     this.tracing = new TracingSettings(reader.section(object, ConfigKey.Tracing, TRACING_KEYS), reader);
     this.spanExport = new SpanExportSettings(
       reader.section(object, ConfigKey.SpanExport, SPAN_EXPORT_KEYS),

@@ -60,6 +60,7 @@ import {
 import { MAX_CACHED_LABEL_SETS, MetricFamily, SeriesRegistry } from "./metrics";
 import {
   ACTIVATOR_PROXIED,
+  ACTIVATOR_UNVERIFIED,
   CLOCK_SKEW,
   COLD_START_DURATION,
   COLD_STARTS,
@@ -86,20 +87,25 @@ import {
   NODE_REGION,
   PATH_DESTINATION_PORT,
   PATH_GRPC_STATUS,
-  PATH_MTLS,
+  PATH_PEER_URI_SAN,
   PATH_PLUGIN_ROOT_ID,
   PATH_REQUEST_DURATION,
   PATH_RESPONSE_CODE,
   PATH_RESPONSE_CODE_DETAILS,
   PATH_RESPONSE_FLAGS,
+  PATH_UPSTREAM_URI_SAN,
   PROPERTY_LAYOUTS,
   PropertyLayout,
+  clusterNamePath,
   listenerDirectionPath,
   nodePropertyPath,
 } from "./properties";
 import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
 import { ActivatorHold, Tracing } from "./tracing";
-import { SourceLabelBound } from "./sourcelabels";
+import { OTHER_LABEL_VALUE, SourceLabelBound } from "./sourcelabels";
+import { ActivatorProof, activatorProof, facesMesh, meshIdentityOf } from "./trust";
+import { destinationInMesh } from "./destination";
+import { pairsWithout } from "./headerstrip";
 import {
   ReadyEra,
   ReadyHistory,
@@ -142,6 +148,8 @@ export class Vm {
   readonly readyHistory: ReadyHistory = new ReadyHistory();
   /** Node metadata, read once per VM (the first configuration). */
   nodeFacts: NodeFacts | null = null;
+  /** The property layout the node facts were found in: stream properties are read in it too. */
+  layout: PropertyLayout = <PropertyLayout>(PROPERTY_LAYOUTS - 1);
   /**
    * The VM's own health series (kwt_config_rejected_total, defined at VM start before any root
    * exists); every other series belongs to a root's registry.
@@ -151,6 +159,9 @@ export class Vm {
   /** Source clusters and regions from hop stamps, bounded per VM (sourcelabels.ts). */
   readonly sourceClusters: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
   readonly sourceRegions: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
+  /** The clusters and regions pod stamps name at the edge, bounded the same way. */
+  readonly podClusters: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
+  readonly podRegions: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
 
   constructor(public readonly host: Host) {
     this.registry = new SeriesRegistry(DEFAULT_MAX_SERIES, host);
@@ -163,6 +174,26 @@ export class Vm {
   boundSourceLabels(stamp: HopStamp, settings: Settings): void {
     if (settings.knownClusters.length == 0) stamp.cluster = this.sourceClusters.admit(stamp.cluster);
     if (settings.knownRegions.length == 0) stamp.region = this.sourceRegions.admit(stamp.region);
+  }
+
+  /**
+   * Bounds a pod stamp's cluster and region like a hop stamp's: to the known lists when set (other
+   * values folded), else to the first maxSourceLabelValues per VM. Its revision labels are bounded
+   * by the upstream's mesh identity and the root's maxSeries.
+   */
+  boundPodStampLabels(report: PodStamp, settings: Settings): void {
+    const clusters = settings.knownClusters;
+    const regions = settings.knownRegions;
+    if (clusters.length > 0) {
+      if (!clusters.includes(report.cluster)) report.cluster = OTHER_LABEL_VALUE;
+    } else {
+      report.cluster = this.podClusters.admit(report.cluster);
+    }
+    if (regions.length > 0) {
+      if (!regions.includes(report.region)) report.region = OTHER_LABEL_VALUE;
+    } else {
+      report.region = this.podRegions.admit(report.region);
+    }
   }
 
   onVmStart(): void {
@@ -220,6 +251,7 @@ export class Vm {
         break;
       }
     }
+    this.layout = layout;
     const facts = new NodeFacts();
     facts.nodeId = host.getPropertyString(nodePropertyPath(layout, NODE_ID));
     facts.cluster = host.getPropertyString(nodePropertyPath(layout, NODE_CLUSTER_ID));
@@ -229,6 +261,11 @@ export class Vm {
     facts.service = host.getPropertyString(nodePropertyPath(layout, NODE_LABELS + SERVICE_LABEL));
     facts.configuration = host.getPropertyString(nodePropertyPath(layout, NODE_LABELS + CONFIGURATION_LABEL));
     return facts;
+  }
+
+  /** The route's cluster at request headers, in the node's layout; null without a route. */
+  readClusterName(): string | null {
+    return this.host.getPropertyString(clusterNamePath(this.layout));
   }
 
   /** The listener direction, from the first layout that has it (a stream can read it, a root not). */
@@ -300,6 +337,7 @@ export class Root {
   slotEntry: i32 = -1;
   slotHop: i32 = -1;
   slotPod: i32 = -1;
+  slotAuthority: i32 = -1;
 
   // Inbound: the revision's own label values and series, and the pod stamps it reports for
   // requests not held (built once the pod's ready time is known; the activator's gets `t`).
@@ -308,6 +346,8 @@ export class Root {
   private directStamp: string | null = null;
   private activatorStamp: string | null = null;
   bySource: Map<string, InboundSeries> = new Map();
+  /** The pod's knative_activator_unverified_total series (slot 0; 0: not defined yet). */
+  unverifiedId: StaticArray<u32> = new StaticArray<u32>(1);
 
   // Edge: duration series by (warm) pod stamp text.
   byPodStamp: Map<string, PodSeries> = new Map();
@@ -362,11 +402,14 @@ export class Root {
     this.registry.maxSeries = settings.maxSeries;
     vm.sourceClusters.limit = settings.maxSourceLabelValues;
     vm.sourceRegions.limit = settings.maxSourceLabelValues;
+    vm.podClusters.limit = settings.maxSourceLabelValues;
+    vm.podRegions.limit = settings.maxSourceLabelValues;
     this.identity = resolveIdentity(facts, settings);
     this.positionKnown = false;
     const id = this.identity;
     this.revValues = [id.namespace, id.service, id.configuration, id.revision, id.cluster, id.region];
     this.bySource = new Map();
+    this.unverifiedId = new StaticArray<u32>(1);
     this.byPodStamp = new Map();
     this.stampsReadyMs = -1;
 
@@ -379,6 +422,7 @@ export class Root {
     this.slotEntry = wants.add(settings.entryHeader);
     this.slotHop = wants.add(settings.hopHeader);
     this.slotPod = wants.add(settings.podHeader);
+    this.slotAuthority = wants.add(":authority");
     this.crossCluster = new CrossCluster(settings.hopHeader, this.identity, this.registry, vm.host);
     this.tracing = new Tracing(
       settings,
@@ -602,6 +646,10 @@ export class Stream {
   owner: bool = false;
   /** The entry stamp this proxy put on (its own clock), when it is the owner. */
   entryMs: i64 = -1;
+  /** The destination is outside the mesh: none of the filter's headers go there. */
+  outsideDestination: bool = false;
+  /** Gateway, `tracing.edgeSampling: resample`: an outside client's sampled flag is re-decided. */
+  resampleTrace: bool = false;
   podStamp: PodStamp | null = null;
   podSeries: PodSeries | null = null;
   responseClass: i32 = 0;
@@ -612,6 +660,10 @@ export class Stream {
 
   /** The wall clock in ms, read at most once per request (-1: not read yet). */
   private nowMs: i64 = -1;
+  /** The request's serialized headers, held only while its request-header callback runs. */
+  /** The downstream certificate's URI SAN, read at most once per request. */
+  private peerUriSan: string | null = null;
+  private peerUriSanRead: bool = false;
 
   private readonly host: Host;
 
@@ -624,12 +676,60 @@ export class Stream {
     return this.nowMs;
   }
 
+  private peerIdentity(): string | null {
+    if (!this.peerUriSanRead) {
+      this.peerUriSan = this.host.getPropertyString(PATH_PEER_URI_SAN);
+      this.peerUriSanRead = true;
+    }
+    return this.peerUriSan;
+  }
+
+  /**
+   * Whether the downstream may have set the filter's headers: a peer with a mesh identity, and at
+   * a gateway only on a mesh-facing listener port (an outside client's certificate can carry any
+   * URI SAN its CA signed). An outbound sidecar's downstream is its own workload.
+   */
+  private trustsDownstream(position: Position): bool {
+    if (position == Position.Outbound) return true;
+    const settings = this.root.settings!;
+    if (position == Position.Gateway) {
+      const port = this.host.getPropertyI64(PATH_DESTINATION_PORT, -1);
+      if (!facesMesh(port, settings.meshGatewayPorts)) return false;
+    }
+    return meshIdentityOf(this.peerIdentity(), settings.trustDomains) != null;
+  }
+
+  /** Whether the upstream that answered may have set the pod stamp: it has a mesh identity. */
+  private trustsUpstream(): bool {
+    const uriSan = this.host.getPropertyString(PATH_UPSTREAM_URI_SAN);
+    return meshIdentityOf(uriSan, this.root.settings!.trustDomains) != null;
+  }
+
+  /**
+   * `K-Proxy-Request: activator` counts only from the activator's identity. From a peer without a
+   * certificate identity (an activator without a sidecar, in plaintext) it cannot be verified,
+   * which knative_activator_unverified_total says; from any other identity it is forged.
+   */
+  private trustsActivator(): bool {
+    const root = this.root;
+    const proof = activatorProof(this.peerIdentity(), root.settings!.trustDomains);
+    if (proof == ActivatorProof.Activator) return true;
+    if (proof == ActivatorProof.Unverifiable) {
+      root.registry.increment(root.revSeries(ACTIVATOR_UNVERIFIED, [], root.unverifiedId, 0));
+    } else {
+      root.rejectStamp(REJECT_UNTRUSTED);
+    }
+    return false;
+  }
+
   onRequestHeaders(): i32 {
     const position = this.root.resolvePosition();
     if (position == Position.None) return 0;
     if (position == Position.Inbound && this.root.skipsWorkload()) return 0;
     const root = this.root;
     const scan = this.host.scanHeaders(HeaderMap.Request, root.wants, KWT_PREFIX, root.requestScan);
+    if (!scan.wellFormed && position != Position.Outbound)
+      this.stripUnreadableMap(position == Position.Gateway);
     if (position == Position.Inbound) this.inboundRequest(scan);
     else this.edgeRequest(scan, position);
     this.tracingRequest(scan, position);
@@ -657,17 +757,47 @@ export class Stream {
     );
   }
 
+  /**
+   * Removes the filter's headers the scan found (and K-Proxy-Request): one remove call for a single
+   * header; for more, the map written back once without them, since each remove call scans the
+   * whole map (n forged headers would cost n such scans).
+   */
   private removeStamps(scan: HeaderScan, alsoProxyRequest: bool): void {
     const root = this.root;
-    if (scan.has(root.slotEntry)) this.host.removeHeader(HeaderMap.Request, root.entryName);
-    if (scan.has(root.slotHop)) this.host.removeHeader(HeaderMap.Request, root.hopName);
-    if (scan.has(root.slotPod)) this.host.removeHeader(HeaderMap.Request, root.podName);
+    const names = new Array<ArrayBuffer>();
+    if (scan.has(root.slotEntry)) names.push(root.entryName);
+    if (scan.has(root.slotHop)) names.push(root.hopName);
+    if (scan.has(root.slotPod)) names.push(root.podName);
+    if (alsoProxyRequest && scan.has(root.slotProxyRequest)) names.push(K_PROXY_REQUEST_NAME);
+    // The scan kept only the wanted values: a forged map is read again (rare), then written once.
+    const pairs =
+      names.length + scan.prefixed.length > 1 ? this.host.getHeaderPairs(HeaderMap.Request) : null;
+    if (pairs != null) {
+      const base = changetype<usize>(pairs);
+      this.host.setHeaderPairs(
+        HeaderMap.Request,
+        pairsWithout(base, <u32>pairs.byteLength, names, KWT_PREFIX),
+      );
+      return;
+    }
+    for (let i = 0; i < names.length; i++) this.host.removeHeader(HeaderMap.Request, unchecked(names[i]));
     for (let i = 0; i < scan.prefixed.length; i++) {
       this.host.removeHeader(HeaderMap.Request, String.UTF8.encode(unchecked(scan.prefixed[i])));
     }
-    if (alsoProxyRequest && scan.has(root.slotProxyRequest)) {
-      this.host.removeHeader(HeaderMap.Request, K_PROXY_REQUEST_NAME);
-    }
+  }
+
+  /**
+   * A request header map the scan could not read (more pairs than a serialized map may hold) may
+   * carry anything: it is untrusted, and the filter's own names are removed by name (what other
+   * `x-kwt-*` it holds cannot be known, and nothing reads them).
+   */
+  private stripUnreadableMap(alsoProxyRequest: bool): void {
+    const root = this.root;
+    this.host.removeHeader(HeaderMap.Request, root.entryName);
+    this.host.removeHeader(HeaderMap.Request, root.hopName);
+    this.host.removeHeader(HeaderMap.Request, root.podName);
+    if (alsoProxyRequest) this.host.removeHeader(HeaderMap.Request, K_PROXY_REQUEST_NAME);
+    root.rejectStamp(REJECT_UNTRUSTED);
   }
 
   /** Hop stamp and trace context on the edge; cross-cluster hop and trace participation inbound. */
@@ -676,8 +806,8 @@ export class Stream {
     const tracing = this.root.tracing;
     if (crossCluster == null || tracing == null) return;
     if (position != Position.Inbound) {
-      crossCluster.stampOutbound(this.now());
-      tracing.onOutboundRequestHeaders(scan);
+      if (!this.outsideDestination) crossCluster.stampOutbound(this.now());
+      tracing.onOutboundRequestHeaders(scan, this.outsideDestination, this.resampleTrace);
       return;
     }
     if (this.handling != Handling.Inbound) return;
@@ -735,7 +865,7 @@ export class Stream {
 
     let entryMs: i64 = -1;
     if (this.stampsPresent(scan)) {
-      if (this.host.getPropertyBool(PATH_MTLS, false)) {
+      if (this.trustsDownstream(Position.Inbound)) {
         const hop = checkHop(
           scan.value(root.slotHop),
           true,
@@ -753,7 +883,7 @@ export class Stream {
           if (entryMs < 0) root.rejectStamp(REJECT_MALFORMED);
         }
       } else {
-        // Not over mTLS: nothing proves these came from this filter upstream.
+        // No mesh identity: nothing proves these came from this filter upstream.
         this.removeStamps(scan, false);
         root.rejectStamp(REJECT_UNTRUSTED);
       }
@@ -764,7 +894,7 @@ export class Stream {
     // Nothing routes user traffic to a pod before it is ready: a first request with no passed
     // probe before it makes the pod ready now.
     if (vm.podReadyMs < 0) vm.learnPodReady(this.now());
-    if (!isActivatorRequest(scan.value(root.slotProxyRequest))) return;
+    if (!isActivatorRequest(scan.value(root.slotProxyRequest)) || !this.trustsActivator()) return;
     this.viaActivator = true;
     // The arrival goes back on the pod stamp: the edge times a cold start with it.
     const arrivalMs = this.now();
@@ -840,16 +970,38 @@ export class Stream {
 
   // --- Gateway and outbound sidecar ---
 
+  /**
+   * Whether the request goes into the mesh, from the route's cluster (readable at request headers)
+   * or, without one, from `:authority` at a sidecar (destination.ts).
+   */
+  private destinationInMesh(scan: HeaderScan, position: Position): bool {
+    const root = this.root;
+    return destinationInMesh(
+      root.vm.readClusterName(),
+      scan.value(root.slotAuthority),
+      root.settings!.meshDomains,
+      position == Position.Gateway,
+    );
+  }
+
   private edgeRequest(scan: HeaderScan, position: Position): void {
     const root = this.root;
     this.handling = Handling.Edge;
-    // An outbound sidecar's requests come from its own workload; a gateway's from outside the mesh
-    // unless the downstream connection is mTLS (a mesh client, e.g. via knative-local-gateway).
+    if (!this.destinationInMesh(scan, position)) {
+      // Internal names (entry time, cluster, region) never leave the mesh; nothing comes back to
+      // measure either.
+      this.outsideDestination = true;
+      if (this.stampsPresent(scan)) this.removeStamps(scan, false);
+      return;
+    }
+    const settings = root.settings!;
     let trusted = position == Position.Outbound;
-    if (!trusted && (this.stampsPresent(scan) || scan.has(root.slotProxyRequest))) {
-      trusted = this.host.getPropertyBool(PATH_MTLS, false);
+    const resample = position == Position.Gateway && settings.tracing.resampleAtEdge;
+    if (!trusted && (resample || this.stampsPresent(scan) || scan.has(root.slotProxyRequest))) {
+      trusted = this.trustsDownstream(position);
       if (!trusted) this.removeStamps(scan, true);
     }
+    this.resampleTrace = resample && !trusted;
     // A valid entry stamp means a proxy further up started the measurement (e.g. the gateway in
     // front of the activator): keep it and leave the pod stamp on the response for that proxy.
     if (trusted && parseEntryMillis(scan.value(root.slotEntry)) >= 0) return;
@@ -863,6 +1015,10 @@ export class Stream {
     const text = this.host.getHeader(HeaderMap.Response, root.podName);
     if (text == null) return;
     if (!root.settings!.keepPodHeader) this.host.removeHeader(HeaderMap.Response, root.podName);
+    if (!this.trustsUpstream()) {
+      root.rejectStamp(REJECT_UNTRUSTED);
+      return;
+    }
     // Everything before the per-request arrival is the same on every answer of a pod: the cache key.
     const arrivalAt = arrivalFieldStart(text);
     const key = arrivalAt < text.length ? text.substring(0, arrivalAt) : text;
@@ -873,7 +1029,10 @@ export class Stream {
       root.rejectStamp(REJECT_MALFORMED);
       return;
     }
-    if (series == null) series = root.cachePodStamp(key, report);
+    if (series == null) {
+      root.vm.boundPodStampLabels(report, root.settings!);
+      series = root.cachePodStamp(key, report);
+    }
     this.podStamp = report;
     this.podSeries = series;
     if (report.readyMs >= 0) this.classifyAnswer(report, arrivalMs);

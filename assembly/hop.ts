@@ -85,19 +85,19 @@ function contains(list: string[], value: string): bool {
 }
 
 /**
- * Judges the hop stamp a receiving (inbound) proxy found. Only a stamp that arrived over mTLS is
- * trusted; with a non-empty known list, clusters and regions outside it are refused, so a caller
+ * Judges the hop stamp a receiving (inbound) proxy found. Only a stamp from a peer with a mesh
+ * identity (`fromMesh`, trust.ts) is trusted; with a non-empty known list, clusters and regions outside it are refused, so a caller
  * cannot invent label values (without a list, the series cap bounds them).
  */
 export function checkHop(
   value: string | null,
-  mtls: bool,
+  fromMesh: bool,
   localCluster: string,
   knownClusters: string[],
   knownRegions: string[],
 ): HopCheck {
   if (value == null) return new HopCheck(HopVerdict.Absent, null, "");
-  if (!mtls) return new HopCheck(HopVerdict.Rejected, null, REJECT_UNTRUSTED);
+  if (!fromMesh) return new HopCheck(HopVerdict.Rejected, null, REJECT_UNTRUSTED);
   const stamp = decodeHopStamp(value);
   if (stamp == null) return new HopCheck(HopVerdict.Rejected, null, REJECT_MALFORMED);
   if (stamp.cluster == localCluster) return new HopCheck(HopVerdict.SameCluster, stamp, "");

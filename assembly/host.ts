@@ -255,6 +255,10 @@ export class ProxyWasmHost extends Host {
     );
   }
 
+  setHeaderPairs(map: HeaderMap, pairs: ArrayBuffer): void {
+    imports.proxy_set_header_map_pairs(map, changetype<usize>(pairs), pairs.byteLength);
+  }
+
   setProperty(name: ArrayBuffer, value: string): void {
     encodeText(value);
     imports.proxy_set_property(changetype<usize>(name), name.byteLength, textAt, textLength);

@@ -60,6 +60,8 @@ export abstract class Host extends MetricHost {
   abstract replaceHeader(map: HeaderMap, name: ArrayBuffer, value: string): void;
   /** Removes every value of a header. */
   abstract removeHeader(map: HeaderMap, name: ArrayBuffer): void;
+  /** Replaces the whole map with these serialized pairs (headerscan.ts format), in one call. */
+  abstract setHeaderPairs(map: HeaderMap, pairs: ArrayBuffer): void;
   /**
    * Sets a value on the current stream (proxy_set_property): Envoy stores it as filter state
    * `wasm.<name>`, which access logs print. Ignored when the host refuses.

@@ -23,6 +23,11 @@ export const PROPERTY_LAYOUTS: i32 = 2;
 
 /** Where each layout keeps the node (NUL-joined path prefix), by PropertyLayout. */
 const NODE: StaticArray<string> = ["xds\0node\0", "node\0"];
+/**
+ * Where each layout keeps the route's cluster name, by PropertyLayout (destination.ts says why it
+ * is readable at request headers).
+ */
+const CLUSTER_NAME: StaticArray<string> = ["xds\0cluster_name", "cluster_name"];
 /** Where each layout keeps the listener direction, by PropertyLayout. */
 const LISTENER_DIRECTION: StaticArray<string> = ["xds\0listener_direction", "listener_direction"];
 
@@ -39,12 +44,19 @@ export function nodePropertyPath(layout: PropertyLayout, property: string): Arra
   return String.UTF8.encode(NODE[layout] + property);
 }
 
+export function clusterNamePath(layout: PropertyLayout): ArrayBuffer {
+  return String.UTF8.encode(CLUSTER_NAME[layout]);
+}
+
 export function listenerDirectionPath(layout: PropertyLayout): ArrayBuffer {
   return String.UTF8.encode(LISTENER_DIRECTION[layout]);
 }
 
 // Properties every layout has at the same path, read per request: encoded once.
-export const PATH_MTLS = propertyPath(["connection", "mtls"]);
+// The first URI SAN of the downstream's and of the upstream's certificate (Envoy's CEL connection
+// and upstream attributes, the same path on every layout); NotFound without TLS or without one.
+export const PATH_PEER_URI_SAN = propertyPath(["connection", "uri_san_peer_certificate"]);
+export const PATH_UPSTREAM_URI_SAN = propertyPath(["upstream", "uri_san_peer_certificate"]);
 export const PATH_RESPONSE_CODE = propertyPath(["response", "code"]);
 export const PATH_RESPONSE_CODE_DETAILS = propertyPath(["response", "code_details"]);
 export const PATH_RESPONSE_FLAGS = propertyPath(["response", "flags"]);

@@ -10,6 +10,10 @@
 //   sample sets the sampled flag (allowed because parent-id changes with it).
 // - No traceparent, or an invalid one (counted by reason): a new trace with random ids, the
 //   sampler's decision (or a forced one) in the flags, tracestate holding only the filter's member.
+// - To a destination outside the mesh (`ownMemberOut`): the same, but the filter's member is left
+//   out (and taken out when the request carries it), as a tracer would propagate traceparent.
+// - Resampled at the mesh edge (`resample`, an outside client's context at the gateway): the same
+//   trace-id, a new parent-id (changing the flags needs one) and the sampler's decision.
 
 import {
   formatTraceParent,
@@ -73,6 +77,10 @@ export class TraceRequest {
     public participant: bool,
     /** Sample regardless of the sampler (only honoured for a participant, which owns the span). */
     public forceSampled: bool,
+    /** The destination is outside the mesh: no filter member in tracestate. */
+    public ownMemberOut: bool = false,
+    /** Re-decide the incoming sampled flag with the sampler (under a new parent-id). */
+    public resample: bool = false,
     /** `traceparents` already parsed (see keepsTraceContext), or null to parse them here. */
     public parsed: TraceParentParse | null = null,
   ) {}
@@ -82,9 +90,15 @@ export class TraceRequest {
  * Whether the plan keeps the request's trace context untouched: then its tracestate is never
  * read, and a caller need not decode it.
  */
-export function keepsTraceContext(parsed: TraceParentParse, participant: bool): bool {
+export function keepsTraceContext(
+  parsed: TraceParentParse,
+  participant: bool,
+  resample: bool,
+  ownMemberOut: bool,
+): bool {
   const incoming = parsed.traceParent;
-  return incoming != null && !participant && incoming.version == 0;
+  // Toward an outside host the tracestate is read: our member, if present, must come out.
+  return incoming != null && !participant && !resample && !ownMemberOut && incoming.version == 0;
 }
 
 /** Decides the trace context of one request. */
@@ -107,7 +121,7 @@ export function planTrace(
       parsed.problem == TraceParentProblem.None ? TraceAction.Start : TraceAction.Restart,
       parsed.problem,
       formatTraceParent(traceId, spanId, flags),
-      formatTraceState([own]),
+      request.ownMemberOut ? "" : formatTraceState([own]),
       traceId,
       spanId,
       "",
@@ -115,7 +129,17 @@ export function planTrace(
       !forced,
     );
   }
-  if (keepsTraceContext(parsed, request.participant)) {
+  const resample = request.resample && !request.participant;
+  // A tracestate that does not parse is discarded (W3C allows it).
+  let members: TraceStateMember[] = [];
+  let kept = keepsTraceContext(parsed, request.participant, resample, request.ownMemberOut);
+  if (!kept) {
+    const parsedMembers = parseTraceState(request.tracestates);
+    if (parsedMembers != null) members = parsedMembers;
+    // Toward an outside host a context without our member passes as it came.
+    kept = keepsTraceContext(parsed, request.participant, resample, false) && !hasKey(members, own.key);
+  }
+  if (kept) {
     return new TracePlan(
       TraceAction.Keep,
       TraceParentProblem.None,
@@ -129,11 +153,12 @@ export function planTrace(
     );
   }
   const spanId = request.participant ? ids.spanId() : "";
-  const parentId = request.participant ? spanId : incoming.parentId;
-  const flags: u8 = (incoming.flags & KNOWN_FLAGS) | (forced ? FLAG_SAMPLED : 0);
-  // A tracestate that does not parse is discarded (W3C allows it); ours goes leftmost either way.
-  const members = parseTraceState(request.tracestates);
-  const tracestate = formatTraceState(putLeftmost(members != null ? members : [], own));
+  const parentId = request.participant ? spanId : resample ? ids.spanId() : incoming.parentId;
+  let flags: u8 = (incoming.flags & KNOWN_FLAGS) | (forced ? FLAG_SAMPLED : 0);
+  if (resample) flags = (flags & ~FLAG_SAMPLED) | (sampler.decide(ids.uniform()) ? FLAG_SAMPLED : 0);
+  const tracestate = request.ownMemberOut
+    ? formatTraceState(withoutKey(members, own.key))
+    : formatTraceState(putLeftmost(members, own));
   return new TracePlan(
     TraceAction.Continue,
     TraceParentProblem.None,
@@ -145,6 +170,18 @@ export function planTrace(
     (flags & FLAG_SAMPLED) != 0,
     false,
   );
+}
+
+function hasKey(members: TraceStateMember[], key: string): bool {
+  for (let i = 0; i < members.length; i++) if (unchecked(members[i]).key == key) return true;
+  return false;
+}
+
+function withoutKey(members: TraceStateMember[], key: string): TraceStateMember[] {
+  const out = new Array<TraceStateMember>();
+  for (let i = 0; i < members.length; i++)
+    if (unchecked(members[i]).key != key) out.push(unchecked(members[i]));
+  return out;
 }
 
 /** The filter's own tracestate member value: `<cluster>;<region>` (both label values). */

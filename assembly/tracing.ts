@@ -183,9 +183,15 @@ export class Tracing {
   }
 
   /** Request headers leaving a workload or a gateway: repair or start the trace context. */
-  onOutboundRequestHeaders(scan: HeaderScan): void {
-    if (!this.settings.tracing.enabled) return;
-    this.apply(this.plan(scan, false, false), scan);
+  onOutboundRequestHeaders(scan: HeaderScan, outside: bool, resample: bool): void {
+    const tracing = this.settings.tracing;
+    if (!tracing.enabled) return;
+    if (outside && !tracing.propagateOutside) {
+      if (scan.has(this.traceparentSlot)) this.host.removeHeader(HeaderMap.Request, this.traceparentHeader);
+      if (scan.has(this.tracestateSlot)) this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
+      return;
+    }
+    this.apply(this.plan(scan, false, false, outside, resample), scan);
   }
 
   /**
@@ -199,14 +205,28 @@ export class Tracing {
   }
 
   /** The trace plan for a request, from every traceparent and tracestate value the scan kept. */
-  private plan(scan: HeaderScan, participant: bool, forceSampled: bool): TracePlan {
+  private plan(
+    scan: HeaderScan,
+    participant: bool,
+    forceSampled: bool,
+    ownMemberOut: bool = false,
+    resample: bool = false,
+  ): TracePlan {
     const traceparents = scan.every(this.traceparentSlot);
     const parsed = parseTraceParentHeaders(traceparents);
     // A tracestate passing through untouched is never read: not decoded (it may be 512 characters).
-    const tracestates = keepsTraceContext(parsed, participant)
+    const tracestates = keepsTraceContext(parsed, participant, resample && !participant, ownMemberOut)
       ? new Array<string>()
       : scan.every(this.tracestateSlot);
-    const request = new TraceRequest(traceparents, tracestates, participant, forceSampled, parsed);
+    const request = new TraceRequest(
+      traceparents,
+      tracestates,
+      participant,
+      forceSampled,
+      ownMemberOut,
+      resample,
+      parsed,
+    );
     return planTrace(request, this.ownMember, this.sampler, this.ids);
   }
 
@@ -216,9 +236,14 @@ export class Tracing {
     if (unchecked(scan.counts[this.traceparentSlot]) > 1)
       this.host.removeHeader(HeaderMap.Request, this.traceparentHeader);
     this.host.replaceHeader(HeaderMap.Request, this.traceparentHeader, plan.traceparent);
-    if (unchecked(scan.counts[this.tracestateSlot]) > 1)
-      this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
-    this.host.replaceHeader(HeaderMap.Request, this.tracestateHeader, plan.tracestate);
+    const tracestates = unchecked(scan.counts[this.tracestateSlot]);
+    if (plan.tracestate.length == 0) {
+      // W3C: an empty tracestate is not sent.
+      if (tracestates > 0) this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
+    } else {
+      if (tracestates > 1) this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
+      this.host.replaceHeader(HeaderMap.Request, this.tracestateHeader, plan.tracestate);
+    }
     if (plan.action == TraceAction.Restart) {
       this.registry.increment(unchecked(this.repairedIds[<i32>plan.problem]));
     }

@@ -14,7 +14,11 @@ function revisionPod(): Root {
   host.strings.set("xds.node.locality.region", "us-east1");
   host.strings.set("xds.node.metadata.LABELS.serving.knative.dev/revision", "hello-00001");
   host.integers.set("xds.listener_direction", 1);
-  host.bools.set("connection.mtls", true);
+  // The activator's mesh identity: its K-Proxy-Request and stamps are believed.
+  host.strings.set(
+    "connection.uri_san_peer_certificate",
+    "spiffe://cluster.local/ns/knative-serving/sa/controller",
+  );
   host.integers.set("destination.port", 8012); // queue-proxy's serving port
   const vm = new Vm(host);
   vm.onVmStart();

@@ -126,11 +126,11 @@ describe("parseSettings: refusals name the field, the value and what is expected
     expect<string>(errorOf('{"clusterName":"a"}')).toBe(
       "clusterName: unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, scaleToZeroMinSeconds, " +
         "entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
-        "maxSeries, maxSourceLabelValues, tracing, spanExport, tickPeriodMs",
+        "maxSeries, maxSourceLabelValues, trustDomains, meshGatewayPorts, meshDomains, tracing, spanExport, tickPeriodMs",
     );
     expect<string>(errorOf('{"tracing":{"rate":1}}')).toBe(
       "tracing.rate: unknown key; expected one of enabled, targetSampledPerSecond, minProbability, " +
-        "maxProbability, forceSampleColdStarts, tracestateKey",
+        "maxProbability, forceSampleColdStarts, tracestateKey, outsideContext, edgeSampling",
     );
     expect<string>(errorOf('{"spanExport":{"url":"x"}}')).toBe(
       "spanExport.url: unknown key; expected one of enabled, cluster, authority, path, serviceName, maxQueue, " +
@@ -139,7 +139,7 @@ describe("parseSettings: refusals name the field, the value and what is expected
     expect<string>(errorOf('{"a;b\\n":1}')).toBe(
       '"a;b\\u000A": unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, scaleToZeroMinSeconds, ' +
         "entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
-        "maxSeries, maxSourceLabelValues, tracing, spanExport, tickPeriodMs",
+        "maxSeries, maxSourceLabelValues, trustDomains, meshGatewayPorts, meshDomains, tracing, spanExport, tickPeriodMs",
     );
   });
 
@@ -301,6 +301,21 @@ describe("parseSettings: refusals name the field, the value and what is expected
     );
   });
 
+  it("reads trust domains and mesh-facing gateway ports, with Istio's and Knative's defaults", () => {
+    const defaults = parseSettings("{}").settings!;
+    expect<string[]>(defaults.trustDomains).toStrictEqual(["cluster.local"]);
+    expect<i32[]>(defaults.meshGatewayPorts).toStrictEqual([8081]);
+    const given = parseSettings('{"trustDomains":["east.example","west_1"],"meshGatewayPorts":[]}').settings!;
+    expect<string[]>(given.trustDomains).toStrictEqual(["east.example", "west_1"]);
+    expect<i32>(given.meshGatewayPorts.length).toBe(0);
+    expect<string>(errorOf('{"trustDomains":["Cluster.Local"]}')).toBe(
+      'trustDomains[0]: "Cluster.Local" is not a trust domain; expected a SPIFFE trust domain: 1 to 255 of a-z 0-9 . _ -',
+    );
+    expect<string>(errorOf('{"meshGatewayPorts":[0]}')).toBe(
+      "meshGatewayPorts[0]: 0 is not a port; expected an integer from 1 to 65535",
+    );
+  });
+
   it("refuses what is not a JSON object", () => {
     expect<string>(errorOf("not json")).toBe(
       "configuration: not JSON (unexpected character 'n' at offset 0); expected a JSON object",
@@ -342,7 +357,7 @@ describe("parseSettings: refusals name the field, the value and what is expected
     expect<string>(errorOf('{"maxSeries":1,"zzz":1}')).toBe(
       "zzz: unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, scaleToZeroMinSeconds, " +
         "entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, " +
-        "maxSeries, maxSourceLabelValues, tracing, spanExport, tickPeriodMs",
+        "maxSeries, maxSourceLabelValues, trustDomains, meshGatewayPorts, meshDomains, tracing, spanExport, tickPeriodMs",
     );
     expect<string>(errorOf('{"maxSeries":1,"cluster":"a b"}')).toBe(
       'cluster: "a b" is not allowed; expected 1 to 63 characters of A-Z a-z 0-9 _ . : / -',

@@ -127,6 +127,25 @@ export class FakeHost extends Host {
     this.map(map).remove(String.UTF8.decode(name));
   }
 
+  setHeaderPairs(map: HeaderMap, pairs: ArrayBuffer): void {
+    this.calls.push("set_header_map_pairs");
+    const list = this.map(map);
+    list.names = [];
+    list.values = [];
+    const base = changetype<usize>(pairs);
+    const count = load<u32>(base);
+    let at = base + 4 + <usize>count * 8;
+    for (let i: u32 = 0; i < count; i++) {
+      const nameLength = load<u32>(base + 4 + i * 8);
+      const valueLength = load<u32>(base + 8 + i * 8);
+      list.add(
+        String.UTF8.decodeUnsafe(at, nameLength),
+        String.UTF8.decodeUnsafe(at + nameLength + 1, valueLength),
+      );
+      at += <usize>nameLength + 1 + <usize>valueLength + 1;
+    }
+  }
+
   setProperty(name: ArrayBuffer, value: string): void {
     this.calls.push("set_property");
     this.propertiesSet.push(String.UTF8.decode(name) + "=" + value);

@@ -8,6 +8,7 @@ import { LogLevel } from "../hostinterface";
 import { FakeHost } from "./fakehost";
 
 const REVISION_LABEL = "serving.knative.dev/revision";
+const ACTIVATOR_IDENTITY = "spiffe://cluster.local/ns/knative-serving/sa/controller";
 
 /** A revision pod's inbound sidecar in cluster east, with the node properties under `node`. */
 function revisionPodHost(node: string, listenerDirection: string): FakeHost {
@@ -194,7 +195,7 @@ describe("configuration", () => {
 describe("roots sharing a VM", () => {
   it("keeps each root's maxSeries to its own series", () => {
     const host = revisionPodHost("xds.node", "xds.listener_direction");
-    host.bools.set("connection.mtls", true);
+    host.strings.set("connection.uri_san_peer_certificate", "spiffe://cluster.local/ns/shop/sa/checkout");
     const vm = new Vm(host);
     const busy = configuredIn(vm, "{}");
     // Configured last, with the smallest cap: before, its cap applied to every root of the VM.
@@ -209,7 +210,7 @@ describe("roots sharing a VM", () => {
 
 /** An inbound root exporting spans, in a fresh VM, with one held request's span queued. */
 function rootWithQueuedSpan(host: FakeHost): Root {
-  host.bools.set("connection.mtls", true);
+  host.strings.set("connection.uri_san_peer_certificate", ACTIVATOR_IDENTITY);
   const vm = new Vm(host);
   vm.onVmStart();
   const root = configuredIn(vm, '{"spanExport":{"enabled":true}}');

@@ -156,3 +156,48 @@ describe("planTrace: participant", () => {
     expect<bool>(plan.samplerDecided).toBe(true);
   });
 });
+
+function outside(traceparents: string[], tracestates: string[]): TraceRequest {
+  return new TraceRequest(traceparents, tracestates, false, false, true);
+}
+
+function resampled(traceparents: string[]): TraceRequest {
+  return new TraceRequest(traceparents, ["foo=1"], false, false, false, true);
+}
+
+describe("planTrace: to a destination outside the mesh", () => {
+  it("keeps a valid traceparent and a tracestate without the filter's member", () => {
+    const plan = planTrace(outside([VALID], ["foo=1"]), OWN, samplerAt(1), new FixedIds());
+    expect<TraceAction>(plan.action).toBe(TraceAction.Keep);
+  });
+
+  it("takes the filter's member out of a tracestate that carries it, traceparent unchanged", () => {
+    const plan = planTrace(outside([VALID], ["kwt=x;y,foo=1"]), OWN, samplerAt(1), new FixedIds());
+    expect<TraceAction>(plan.action).toBe(TraceAction.Continue);
+    expect<string>(plan.traceparent).toBe(VALID);
+    expect<string>(plan.tracestate).toBe("foo=1");
+  });
+
+  it("starts a trace with an empty tracestate (not sent)", () => {
+    const plan = planTrace(outside([], []), OWN, samplerAt(1), new FixedIds());
+    expect<TraceAction>(plan.action).toBe(TraceAction.Start);
+    expect<string>(plan.tracestate).toBe("");
+  });
+});
+
+describe("planTrace: resampled at the mesh edge", () => {
+  it("keeps the trace id, takes a new parent id and the sampler's decision", () => {
+    const dropped = planTrace(resampled([VALID]), OWN, samplerAt(0), new FixedIds());
+    expect<TraceAction>(dropped.action).toBe(TraceAction.Continue);
+    expect<string>(dropped.traceparent).toBe("00-" + TRACE_ID + "-" + NEW_SPAN + "-00");
+    expect<bool>(dropped.sampled).toBe(false);
+    expect<bool>(dropped.samplerDecided).toBe(false);
+    const kept = planTrace(
+      resampled(["00-" + TRACE_ID + "-" + PARENT_ID + "-00"]),
+      OWN,
+      samplerAt(1),
+      new FixedIds(),
+    );
+    expect<string>(kept.traceparent).toBe("00-" + TRACE_ID + "-" + NEW_SPAN + "-01");
+  });
+});

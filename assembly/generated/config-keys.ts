@@ -17,12 +17,17 @@ export enum ConfigKey {
   KnownRegions,
   MaxSeries,
   MaxSourceLabelValues,
+  TrustDomains,
+  MeshGatewayPorts,
+  MeshDomains,
   TracingEnabled,
   TracingTargetSampledPerSecond,
   TracingMinProbability,
   TracingMaxProbability,
   TracingForceSampleColdStarts,
   TracingTracestateKey,
+  TracingOutsideContext,
+  TracingEdgeSampling,
   SpanExportEnabled,
   SpanExportCluster,
   SpanExportAuthority,
@@ -55,12 +60,17 @@ export const KEY_NAMES: StaticArray<string> = [
   "knownRegions",
   "maxSeries",
   "maxSourceLabelValues",
+  "trustDomains",
+  "meshGatewayPorts",
+  "meshDomains",
   "enabled",
   "targetSampledPerSecond",
   "minProbability",
   "maxProbability",
   "forceSampleColdStarts",
   "tracestateKey",
+  "outsideContext",
+  "edgeSampling",
   "enabled",
   "cluster",
   "authority",
@@ -90,12 +100,17 @@ export const KEY_FIELDS: StaticArray<string> = [
   "knownRegions",
   "maxSeries",
   "maxSourceLabelValues",
+  "trustDomains",
+  "meshGatewayPorts",
+  "meshDomains",
   "tracing.enabled",
   "tracing.targetSampledPerSecond",
   "tracing.minProbability",
   "tracing.maxProbability",
   "tracing.forceSampleColdStarts",
   "tracing.tracestateKey",
+  "tracing.outsideContext",
+  "tracing.edgeSampling",
   "spanExport.enabled",
   "spanExport.cluster",
   "spanExport.authority",
@@ -112,17 +127,17 @@ export const KEY_FIELDS: StaticArray<string> = [
 /** Integer and number keys: the lowest value. */
 export const KEY_LOW: StaticArray<f64> = [
   0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 16.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-  0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 100.0, 100.0,
+  0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 100.0, 100.0,
 ];
 /** Integer and number keys: the highest value; array keys: the most items. */
 export const KEY_HIGH: StaticArray<f64> = [
-  0.0, 0.0, 0.0, 0.0, 16.0, 3600.0, 0.0, 0.0, 0.0, 0.0, 64.0, 64.0, 100000.0, 1000.0, 0.0, 100000.0, 1.0, 1.0,
-  0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 10000.0, 1000.0, 10.0, 60000.0, 60000.0,
+  0.0, 0.0, 0.0, 0.0, 16.0, 3600.0, 0.0, 0.0, 0.0, 0.0, 64.0, 64.0, 100000.0, 1000.0, 16.0, 16.0, 16.0, 0.0,
+  100000.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 10000.0, 1000.0, 10.0, 60000.0, 60000.0,
 ];
 /** Bool (0 or 1), integer and number keys: the default. */
 export const KEY_DEFAULT: StaticArray<f64> = [
-  0.0, 0.0, 0.0, 1.0, 0.0, 6.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2000.0, 32.0, 1.0, 5.0, 0.001, 1.0, 1.0, 0.0,
-  0.0, 0.0, 0.0, 0.0, 0.0, 512.0, 128.0, 3.0, 5000.0, 1000.0,
+  0.0, 0.0, 0.0, 1.0, 0.0, 6.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2000.0, 32.0, 0.0, 0.0, 0.0, 1.0, 5.0, 0.001,
+  1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 512.0, 128.0, 3.0, 5000.0, 1000.0,
 ];
 /** String keys: the default ("" when it comes from the node); array keys: the default items, comma-separated. */
 export const KEY_DEFAULT_TEXT: StaticArray<string> = [
@@ -140,12 +155,17 @@ export const KEY_DEFAULT_TEXT: StaticArray<string> = [
   "",
   "",
   "",
+  "cluster.local",
+  "8081",
+  "cluster.local",
   "",
   "",
   "",
   "",
   "",
   "kwt",
+  "propagate",
+  "keep",
   "",
   "otel-collector",
   "otel-collector",
@@ -159,6 +179,9 @@ export const KEY_DEFAULT_TEXT: StaticArray<string> = [
 ];
 /** Number keys: what a message says is expected. */
 export const KEY_EXPECTED: StaticArray<string> = [
+  "",
+  "",
+  "",
   "",
   "",
   "",
@@ -189,6 +212,8 @@ export const KEY_EXPECTED: StaticArray<string> = [
   "",
   "",
   "",
+  "",
+  "",
 ];
 
 /** The keys allowed at the top level. */
@@ -207,6 +232,9 @@ export const TOP_LEVEL_KEYS: StaticArray<string> = [
   "knownRegions",
   "maxSeries",
   "maxSourceLabelValues",
+  "trustDomains",
+  "meshGatewayPorts",
+  "meshDomains",
   "tracing",
   "spanExport",
   "tickPeriodMs",
@@ -219,6 +247,8 @@ export const TRACING_KEYS: StaticArray<string> = [
   "maxProbability",
   "forceSampleColdStarts",
   "tracestateKey",
+  "outsideContext",
+  "edgeSampling",
 ];
 /** The keys allowed in `spanExport`. */
 export const SPAN_EXPORT_KEYS: StaticArray<string> = [

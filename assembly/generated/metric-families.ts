@@ -61,6 +61,20 @@ export const ACTIVATOR_PROXIED = new MetricFamily("knative_activator_proxied_tot
   "destination_region",
 ]);
 
+/** knative_activator_unverified_total: requests marked as through the activator (`K-Proxy-Request`) from a peer without a mesh identity: cold starts cannot be verified. */
+export const ACTIVATOR_UNVERIFIED = new MetricFamily(
+  "knative_activator_unverified_total",
+  MetricKind.Counter,
+  [
+    "namespace_name",
+    "service_name",
+    "configuration_name",
+    "revision_name",
+    "destination_cluster",
+    "destination_region",
+  ],
+);
+
 /** knative_request_duration_milliseconds: client-visible latency, at the gateway / caller. */
 export const REQUEST_DURATION = new MetricFamily(
   "knative_request_duration_milliseconds",

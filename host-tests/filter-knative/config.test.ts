@@ -128,7 +128,7 @@ const INVALID: Array<[string, string]> = [
   ],
   [
     '{"tracing":{"sampling":1}}',
-    "tracing.sampling: unknown key; expected one of enabled, targetSampledPerSecond, minProbability, maxProbability, forceSampleColdStarts, tracestateKey",
+    "tracing.sampling: unknown key; expected one of enabled, targetSampledPerSecond, minProbability, maxProbability, forceSampleColdStarts, tracestateKey, outsideContext, edgeSampling",
   ],
   ['{"spanExport":[]}', "spanExport: an array is not allowed; expected an object"],
   ['{"spanExport":{"enabled":"true"}}', 'spanExport.enabled: "true" is a string; expected true or false'],
@@ -167,7 +167,7 @@ const INVALID: Array<[string, string]> = [
   ['{"tickPeriodMs":"1s"}', 'tickPeriodMs: "1s" is a string; expected an integer from 100 to 60000'],
   [
     '{"sampleRate":1}',
-    "sampleRate: unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, scaleToZeroMinSeconds, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, maxSeries, maxSourceLabelValues, tracing, spanExport, tickPeriodMs",
+    "sampleRate: unknown key; expected one of cluster, region, role, skipNonKnative, servingPorts, scaleToZeroMinSeconds, entryHeader, hopHeader, podHeader, keepPodHeader, knownClusters, knownRegions, maxSeries, maxSourceLabelValues, trustDomains, meshGatewayPorts, meshDomains, tracing, spanExport, tickPeriodMs",
   ],
   ["not json", "configuration: not JSON (unexpected character 'n' at offset 0); expected a JSON object"],
   ['["cluster"]', "configuration: an array is not allowed; expected a JSON object"],

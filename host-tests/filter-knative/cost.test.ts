@@ -7,6 +7,7 @@ import type { HeaderList } from "../harness/types.js";
 import {
   AUTOSCALER_SCRAPE,
   LAYOUTS,
+  MESH_CONNECTION,
   REQUEST,
   REV,
   T0_MS,
@@ -35,7 +36,7 @@ describe.each(LAYOUTS)("cost, %s property layout", (layout) => {
     // request pairs, destination.port (only the port tells an autoscaler scrape from an
     // invocation), pod stamp, :status, response.flags, one counter increment
     expect(exchange(plugin, REQUEST, { status: 200 }).stream.hostCalls).toBe(6);
-    // + connection.mtls, to trust the stamps
+    // + connection.uri_san_peer_certificate, to trust the stamps (a mesh identity)
     expect(exchange(plugin, STAMPED, { status: 200 }).stream.hostCalls).toBe(7);
     // + response.grpc_status for a gRPC request that answered 2xx
     const grpc: HeaderList = [...REQUEST, ["content-type", "application/grpc"]];
@@ -49,7 +50,7 @@ describe.each(LAYOUTS)("cost, %s property layout", (layout) => {
     expect(
       exchange(plugin, [...REQUEST, ["k-network-probe", "queue"]], { status: 200 }).stream.hostCalls,
     ).toBe(1);
-    const scrape = plugin.createStream({ mtls: true, destinationPort: 9090 });
+    const scrape = plugin.createStream({ ...MESH_CONNECTION, destinationPort: 9090 });
     scrape.onRequestHeaders(AUTOSCALER_SCRAPE, true);
     scrape.onResponseHeaders([[":status", "200"]], true);
     scrape.end({});
@@ -60,28 +61,29 @@ describe.each(LAYOUTS)("cost, %s property layout", (layout) => {
     const plugin = await loadProxy({ layout, position: "inbound" });
     onEachWorker(plugin, () => exchange(plugin, activatorRequest(), { status: 200 }));
     onEachWorker(plugin, () => exchange(plugin, activatorRequest(), { status: 200 }));
-    // pairs, port, clock, pod stamp, code, flags, invocation increment
-    expect(exchange(plugin, activatorRequest(), { status: 200 }).stream.hostCalls).toBe(7);
+    // pairs, port, peer identity (the activator's?), clock, pod stamp, code, flags, invocation
+    expect(exchange(plugin, activatorRequest(), { status: 200 }).stream.hostCalls).toBe(8);
   });
 
-  it("gateway: pairs, clock, entry stamp, hop stamp, trace context, pod stamp read, strip, status, duration, record", async () => {
+  it("gateway: pairs, route cluster, clock, entry stamp, hop stamp, trace context, pod stamp read, strip, upstream identity, status, duration, record", async () => {
     const plugin = await loadProxy({ layout, position: "gateway", config: { tracing: { enabled: false } } });
     onEachWorker(plugin, () =>
       exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] }),
     );
     onEachWorker(plugin, () => exchange(plugin, REQUEST, { status: 200 }));
-    expect(exchange(plugin, REQUEST, { status: 200 }).stream.hostCalls).toBe(5);
+    // + the route's cluster: is the destination in the mesh?
+    expect(exchange(plugin, REQUEST, { status: 200 }).stream.hostCalls).toBe(6);
     expect(
       exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] }).stream
         .hostCalls,
-    ).toBe(9);
+    ).toBe(11);
     // Through the activator, not held: + the proxied increment; the revision's ready era is
     // published at most once a second, so a warm answer reads no shared data.
     const proxied = `1;cs=0;w=;c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001;a=1;rd=${T0_MS - 60_000}`;
     const viaActivator = (at: number) =>
       exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", `${proxied};t=${at}`]] });
     onEachWorker(plugin, () => viaActivator(T0_MS));
-    expect(viaActivator(T0_MS + 1).stream.hostCalls).toBe(10);
+    expect(viaActivator(T0_MS + 1).stream.hostCalls).toBe(12);
   });
 
   it("keeps linear memory flat in steady state", async () => {

@@ -6,7 +6,22 @@ import { describe, expect, it } from "vitest";
 
 import { ManualClock } from "../harness/clock.js";
 import type { HeaderList } from "../harness/types.js";
-import { LAYOUTS, REQUEST, REV, T0_MS, exchange, header, loadProxy, metricValue, seriesOf } from "./setup.js";
+import {
+  ACTIVATOR_IDENTITY,
+  LAYOUTS,
+  LOCAL_GATEWAY_CONNECTION,
+  MESH_CONNECTION,
+  PLAINTEXT_CONNECTION,
+  REQUEST,
+  REVISION_CLUSTER,
+  REV,
+  T0_MS,
+  exchange,
+  header,
+  loadProxy,
+  metricValue,
+  seriesOf,
+} from "./setup.js";
 
 const STAMP_REVISION = "c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001";
 /** A direct answer from a pod ready for a minute. */
@@ -41,7 +56,7 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, %s property layout", (layo
     const clock = new ManualClock(T0_MS);
     const plugin = await loadProxy({ layout, position: "gateway", clock });
     clock.advance(42);
-    const { request } = exchange(plugin, FORGED, { mtls: false, status: 200 });
+    const { request } = exchange(plugin, FORGED, { fromMesh: false, status: 200 });
     expect(header(request, "k-proxy-request")).toBeUndefined();
     expect(request.filter(([name]) => name === "x-kwt-entry")).toEqual([["x-kwt-entry", String(T0_MS + 42)]]);
     expect(request.filter(([name]) => name === "x-kwt-pod" || name === "x-kwt-future-thing")).toEqual([]);
@@ -49,17 +64,74 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, %s property layout", (layo
     expect(header(request, "x-kwt-hop")).not.toBe("1;c=evil;r=evil;t=1");
   });
 
-  it("gateway: keeps a valid entry stamp from a mesh client (mTLS) and leaves the pod stamp to it", async () => {
+  it("gateway: keeps a valid entry stamp from a mesh client (knative-local-gateway) and leaves the pod stamp to it", async () => {
     const plugin = await loadProxy({ layout, position: "gateway" });
     const entry = String(T0_MS - 5);
     const { request, response } = exchange(plugin, [...REQUEST, ["x-kwt-entry", entry]], {
-      mtls: true,
+      connection: LOCAL_GATEWAY_CONNECTION,
       status: 200,
       responseHeaders: [["x-kwt-pod", WARM_STAMP]],
     });
     expect(header(request, "x-kwt-entry")).toBe(entry);
     expect(header(response, "x-kwt-pod")).toBe(WARM_STAMP);
     expect(seriesOf(plugin, "knative_request_duration_milliseconds_count")).toEqual([]);
+  });
+
+  it.each([
+    [
+      "an outside client's certificate on the public port",
+      { mtls: true, peerIdentity: undefined, destinationPort: 8443 },
+    ],
+    [
+      "a certificate naming a mesh identity on the public port",
+      { peerIdentity: "spiffe://cluster.local/ns/shop/sa/checkout", destinationPort: 8443 },
+    ],
+    [
+      "another trust domain on the mesh-facing port",
+      { peerIdentity: "spiffe://partner.example/ns/shop/sa/checkout", destinationPort: 8081 },
+    ],
+    [
+      "a plaintext caller on the mesh-facing port",
+      { mtls: false, peerIdentity: undefined, destinationPort: 8081 },
+    ],
+  ])("gateway: trusts no stamp from %s", async (_what, connection) => {
+    const clock = new ManualClock(T0_MS);
+    const plugin = await loadProxy({ layout, position: "gateway", clock });
+    const { request } = exchange(plugin, FORGED, { connection, status: 200 });
+    expect(header(request, "k-proxy-request")).toBeUndefined();
+    expect(request.filter(([name]) => name === "x-kwt-entry")).toEqual([["x-kwt-entry", String(T0_MS)]]);
+    expect(request.filter(([name]) => name === "x-kwt-pod" || name === "x-kwt-future-thing")).toEqual([]);
+  });
+
+  it("gateway: meshGatewayPorts moves the mesh-facing listener", async () => {
+    const plugin = await loadProxy({ layout, position: "gateway", config: { meshGatewayPorts: [9081] } });
+    const entry = String(T0_MS - 5);
+    const on8081 = exchange(plugin, [...REQUEST, ["x-kwt-entry", entry]], {
+      connection: LOCAL_GATEWAY_CONNECTION,
+    });
+    expect(header(on8081.request, "x-kwt-entry")).toBe(String(T0_MS));
+    const on9081 = exchange(plugin, [...REQUEST, ["x-kwt-entry", entry]], {
+      connection: { ...LOCAL_GATEWAY_CONNECTION, destinationPort: 9081 },
+    });
+    expect(header(on9081.request, "x-kwt-entry")).toBe(entry);
+  });
+
+  it("gateway: ignores a pod stamp from an upstream without a mesh identity, and strips it", async () => {
+    const plugin = await loadProxy({ layout, position: "gateway" });
+    for (const upstream of [
+      { upstreamIdentity: undefined },
+      { upstreamIdentity: "spiffe://partner.example/ns/demo/sa/default" },
+    ]) {
+      const { response } = exchange(plugin, REQUEST, {
+        connection: upstream,
+        status: 200,
+        responseHeaders: [["x-kwt-pod", COLD_STAMP]],
+        end: { durationNs: 3_600_000_000_000n },
+      });
+      expect(header(response, "x-kwt-pod")).toBeUndefined();
+    }
+    expect(seriesOf(plugin, "knative_request_duration_milliseconds_count")).toEqual([]);
+    expect(metricValue(plugin, `kwt_stamps_rejected_total{reason="untrusted"}`)).toBe(2);
   });
 
   // Envoy histograms keep 2 significant digits (circllhist): the durations used sit mid-bin (125,
@@ -74,7 +146,7 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, %s property layout", (layo
       end: { durationNs: 2_450_000_000n },
     });
     const warm = exchange(plugin, REQUEST, {
-      mtls: false,
+      fromMesh: false,
       status: 200,
       responseHeaders: [["x-kwt-pod", WARM_STAMP]],
       end: { durationNs: 125_000_000n },
@@ -200,7 +272,7 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, %s property layout", (layo
 
   it("role: gateway makes a sidecar behave as a mesh entry", async () => {
     const plugin = await loadProxy({ layout, position: "outbound", config: { role: "gateway" } });
-    const { request } = exchange(plugin, FORGED, { mtls: false, status: 200 });
+    const { request } = exchange(plugin, FORGED, { fromMesh: false, status: 200 });
     expect(header(request, "k-proxy-request")).toBeUndefined();
     expect(header(request, "x-kwt-future-thing")).toBeUndefined();
     expect(header(request, "x-kwt-entry")).toBe(String(T0_MS));
@@ -224,7 +296,7 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, %s property layout", (layo
     const plugin = await loadProxy({ layout, position: "outbound" });
     const entry = String(T0_MS - 1200);
     const { request, response } = exchange(plugin, [...REQUEST, ["x-kwt-entry", entry]], {
-      mtls: false,
+      fromMesh: false,
       status: 200,
       responseHeaders: [["x-kwt-pod", COLD_STAMP]],
     });
@@ -249,7 +321,8 @@ describe.each(LAYOUTS)("a cold start end to end, %s property layout", (layout) =
     const activatorIn = await loadProxy({ layout, position: "inbound", clock, node: activatorNode });
     const activatorOut = await loadProxy({ layout, position: "outbound", clock, node: activatorNode });
 
-    const atGateway = gateway.createStream({ mtls: false });
+    // The gateway's upstream is the activator (with its sidecar): a mesh identity.
+    const atGateway = gateway.createStream({ ...PLAINTEXT_CONNECTION, upstreamIdentity: ACTIVATOR_IDENTITY });
     const toActivator = atGateway.onRequestHeaders(REQUEST, true).headers;
     const intoActivator = activatorIn.createStream({ mtls: true });
     const atActivator = intoActivator.onRequestHeaders(toActivator, true).headers;
@@ -257,12 +330,12 @@ describe.each(LAYOUTS)("a cold start end to end, %s property layout", (layout) =
     clock.advance(2000);
     const pod = await loadProxy({ layout, position: "inbound", clock });
     clock.advance(350);
-    const outOfActivator = activatorOut.createStream();
+    const outOfActivator = activatorOut.createStream({ upstreamCluster: REVISION_CLUSTER });
     const toPod = outOfActivator.onRequestHeaders(
       [...atActivator, ["k-proxy-request", "activator"]],
       true,
     ).headers;
-    const atPod = pod.createStream({ mtls: true });
+    const atPod = pod.createStream(MESH_CONNECTION);
     atPod.onRequestHeaders(toPod, true);
     const fromPod = atPod.onResponseHeaders([[":status", "200"]], true).headers;
     atPod.end();
@@ -289,13 +362,16 @@ describe.each(LAYOUTS)("a cold start end to end, %s property layout", (layout) =
     const clock = new ManualClock(T0_MS);
     // The pod's sidecar VM starts 2 s after the request entered the mesh.
     const gateway = await loadProxy({ layout, position: "gateway", clock });
-    const gatewayStream = gateway.createStream({ mtls: false });
+    const gatewayStream = gateway.createStream({
+      ...PLAINTEXT_CONNECTION,
+      upstreamIdentity: ACTIVATOR_IDENTITY,
+    });
     const entered = gatewayStream.onRequestHeaders(REQUEST, true).headers;
     clock.advance(2000);
     const pod = await loadProxy({ layout, position: "inbound", clock });
     clock.advance(350);
     // The activator forwards the request with everything the gateway set, plus K-Proxy-Request.
-    const podStream = pod.createStream({ mtls: true });
+    const podStream = pod.createStream(MESH_CONNECTION);
     podStream.onRequestHeaders([...entered, ["k-proxy-request", "activator"]], true);
     const podResponse = podStream.onResponseHeaders([[":status", "200"]], true).headers;
     podStream.end();
@@ -314,5 +390,47 @@ describe.each(LAYOUTS)("a cold start end to end, %s property layout", (layout) =
         `knative_invocations_total{${REV},source_cluster="cluster-a",response_code_class="2xx"}`,
       ),
     ).toBe(1);
+  });
+});
+
+describe.each(LAYOUTS)("pod stamps' label values at the gateway, %s property layout", (layout) => {
+  function stampFrom(cluster: string, region: string): string {
+    return `1;cs=0;w=;c=${cluster};r=${region};n=demo;s=hello;cf=hello-config;v=hello-00001`;
+  }
+
+  function clustersRecorded(plugin: Awaited<ReturnType<typeof loadProxy>>): Set<string> {
+    return new Set(
+      seriesOf(plugin, "knative_request_duration_milliseconds_count").map(
+        (line) => /destination_cluster="([^"]*)"/.exec(line)![1]!,
+      ),
+    );
+  }
+
+  it("folds invented clusters and regions past maxSourceLabelValues into _other", async () => {
+    const plugin = await loadProxy({ layout, position: "gateway", config: { maxSourceLabelValues: 4 } });
+    for (let i = 0; i < 40; i++) {
+      exchange(plugin, REQUEST, {
+        status: 200,
+        responseHeaders: [["x-kwt-pod", stampFrom(`c-${i}`, `r-${i}`)]],
+      });
+    }
+    const clusters = clustersRecorded(plugin);
+    expect(clusters.has("_other")).toBe(true);
+    // Per worker VM, at most 4 admitted: two workers saw different halves.
+    expect(clusters.size).toBeLessThanOrEqual(2 * 4 + 1);
+    expect(metricValue(plugin, "kwt_series_overflow_total")).toBeUndefined();
+  });
+
+  it("with knownClusters set, records every other cluster as _other", async () => {
+    const plugin = await loadProxy({ layout, position: "gateway", config: { knownClusters: ["cluster-a"] } });
+    exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [["x-kwt-pod", stampFrom("cluster-a", "eu-west1")]],
+    });
+    exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [["x-kwt-pod", stampFrom("invented", "eu-west1")]],
+    });
+    expect(clustersRecorded(plugin)).toEqual(new Set(["cluster-a", "_other"]));
   });
 });

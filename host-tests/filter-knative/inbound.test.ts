@@ -168,7 +168,7 @@ describe.each(LAYOUTS)("inbound sidecar, %s property layout", (layout) => {
     reloaded.close();
   });
 
-  it("ignores and removes the filter's headers when the connection is not mTLS", async () => {
+  it("ignores and removes the filter's headers from a plaintext peer, and cannot verify its K-Proxy-Request", async () => {
     const clock = new ManualClock(T0_MS);
     const plugin = await loadProxy({ layout, position: "inbound", clock });
     exchange(plugin, READINESS_PROBE, { status: 200 });
@@ -178,14 +178,46 @@ describe.each(LAYOUTS)("inbound sidecar, %s property layout", (layout) => {
       ["x-kwt-hop", "1;c=evil;r=evil;t=1"],
       ["x-kwt-custom", "x"],
     ];
-    const { request, response } = exchange(plugin, forged, { mtls: false, status: 200 });
+    const { request, response } = exchange(plugin, forged, { fromMesh: false, status: 200 });
     expect(request.filter(([name]) => name.startsWith("x-kwt-"))).toEqual([]);
     expect(header(request, "k-proxy-request")).toBe("activator");
-    // Not held as far as the pod knows (no entry stamp it trusts); its ready time and the arrival
-    // still let the edge, which knows the entry, decide.
-    expect(header(response, "x-kwt-pod")).toBe(`${STAMP_LABELS};a=1;rd=${T0_MS};t=${T0_MS + 10}`);
+    // An activator without a sidecar looks exactly like this: not through the activator as far as
+    // the pod can tell (a=0), but counted as unverifiable.
+    expect(header(response, "x-kwt-pod")).toBe(`${STAMP_LABELS};a=0;rd=${T0_MS}`);
+    expect(metricValue(plugin, `knative_activator_unverified_total{${REV}}`)).toBe(1);
     expect(metricValue(plugin, `kwt_stamps_rejected_total{reason="untrusted"}`)).toBe(1);
     expect(metricValue(plugin, INVOCATION_2XX)).toBe(1);
+  });
+
+  it.each([
+    ["a client certificate without a URI SAN", { mtls: true, peerIdentity: undefined }],
+    ["another trust domain's SPIFFE id", { peerIdentity: "spiffe://partner.example/ns/demo/sa/default" }],
+    ["a URI SAN that is not a workload id", { peerIdentity: "spiffe://cluster.local/gateway" }],
+  ])("treats %s as outside the mesh: stamps removed", async (_what, connection) => {
+    const plugin = await loadProxy({ layout, position: "inbound" });
+    const { request } = exchange(plugin, [...REQUEST, ["x-kwt-hop", "1;c=evil;r=evil;t=1"]], {
+      connection,
+      status: 200,
+    });
+    expect(header(request, "x-kwt-hop")).toBeUndefined();
+    expect(metricValue(plugin, `kwt_stamps_rejected_total{reason="untrusted"}`)).toBe(1);
+    expect(metricValue(plugin, INVOCATION_2XX)).toBe(1);
+  });
+
+  it("believes K-Proxy-Request only from the activator's identity, not from another mesh workload", async () => {
+    const plugin = await loadProxy({ layout, position: "inbound" });
+    const checkout = { peerIdentity: "spiffe://cluster.local/ns/shop/sa/checkout" };
+    const { response } = exchange(plugin, activatorRequest(T0_MS - 3_600_000), {
+      connection: checkout,
+      status: 200,
+    });
+    // Not through the activator as far as the pod reports (a=0), and not unverifiable: forged.
+    expect(header(response, "x-kwt-pod")).toMatch(/^1;cs=0;w=;.*;a=0;rd=\d+$/);
+    expect(seriesOf(plugin, "knative_activator_unverified_total")).toEqual([]);
+    expect(metricValue(plugin, `kwt_stamps_rejected_total{reason="untrusted"}`)).toBe(1);
+    // The same request from the activator is reported through it, held since before the pod was ready.
+    const fromActivator = exchange(plugin, activatorRequest(T0_MS - 500), { status: 200 });
+    expect(header(fromActivator.response, "x-kwt-pod")).toMatch(/^1;cs=1;w=\d+;.*;a=1;rd=\d+;t=\d+$/);
   });
 
   it("takes the source cluster from a trusted hop stamp", async () => {

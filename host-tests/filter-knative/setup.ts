@@ -4,12 +4,34 @@
 import { ManualClock } from "../harness/clock.js";
 import { Plugin } from "../harness/plugin.js";
 import { PROPERTY_LAYOUTS } from "../harness/properties.js";
-import type { HeaderList, NodeIdentity, PluginOptions, PropertyLayout } from "../harness/types.js";
+import type {
+  HeaderList,
+  NodeIdentity,
+  PluginOptions,
+  PropertyLayout,
+  StreamOptions,
+} from "../harness/types.js";
 import { seriesLines } from "../support/prometheus-text.js";
-import { FILTER_WASM, exchange, metricValue } from "../filter-tracing/setup.js";
+import { FILTER_WASM, MESH_CONNECTION } from "../filter-tracing/setup.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 
-export { FILTER_WASM, exchange, metricValue };
+export {
+  ACTIVATOR_IDENTITY,
+  FILTER_WASM,
+  MESH_CONNECTION,
+  PLAINTEXT_CONNECTION,
+  POD_IDENTITY,
+  REVISION_CLUSTER,
+  exchange,
+  metricValue,
+} from "../filter-tracing/setup.js";
+
+/** An in-mesh caller through knative-local-gateway: its workload identity, on the mesh-facing port 8081. */
+export const LOCAL_GATEWAY_CONNECTION: StreamOptions = {
+  ...MESH_CONNECTION,
+  peerIdentity: "spiffe://cluster.local/ns/shop/sa/checkout",
+  destinationPort: 8081,
+};
 
 export const LAYOUTS: readonly PropertyLayout[] = PROPERTY_LAYOUTS;
 

@@ -19,7 +19,14 @@ import type { CallBoundary, HeaderList } from "../harness/types.js";
 import type { Stream } from "../harness/stream.js";
 import { ACCESS_LOG_FIELDS } from "../../tools/deploy/filter-contract.js";
 import { OPERATORS_THE_HARNESS_LACKS, shippedFileLogFormat } from "../../tools/demo/access-log.js";
-import { REQUEST, T0_MS, activatorRequest, proxyOptions, type Position } from "../filter-knative/setup.js";
+import {
+  MESH_CONNECTION,
+  REQUEST,
+  T0_MS,
+  activatorRequest,
+  proxyOptions,
+  type Position,
+} from "../filter-knative/setup.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const FORMAT = shippedFileLogFormat(ROOT);
@@ -68,7 +75,7 @@ class LoggedProxy {
 
   stream(): Stream {
     this.recorded.calls = [];
-    return this.plugin.createStream({ mtls: true });
+    return this.plugin.createStream(MESH_CONNECTION);
   }
 
   /** The last line, parsed; it must be exactly one JSON object with the format's labels. */

@@ -14,8 +14,11 @@ import { Plugin } from "../harness/plugin.js";
 import { StatStore } from "../harness/stats.js";
 import type { HeaderList } from "../harness/types.js";
 import {
+  ACTIVATOR_IDENTITY,
   CLUSTER_A,
   CLUSTER_B,
+  POD_IDENTITY,
+  REVISION_CLUSTER,
   metricValue,
   parseTraceparent,
   pluginOptions,
@@ -72,8 +75,12 @@ async function startProxy(setup: ProxySetup, upstream: string, mtls: boolean): P
     listen: { host: "127.0.0.1", port: 0 },
     upstream,
     mtls,
-    // A revision pod's sidecar sees requests addressed to queue-proxy's serving port.
-    identity: setup.position === "inbound" ? { destinationPort: 8012 } : undefined,
+    // A revision pod's sidecar sees requests addressed to queue-proxy's serving port, from a mesh
+    // peer when the hop is mTLS; the front proxy's upstream is that pod, with its mesh identity.
+    identity:
+      setup.position === "inbound"
+        ? { destinationPort: 8012, ...(mtls && { peerIdentity: ACTIVATOR_IDENTITY }) }
+        : { upstreamIdentity: POD_IDENTITY, upstreamCluster: REVISION_CLUSTER },
   });
   return { proxy, plugin: plugin as Plugin, url: `http://127.0.0.1:${proxy.listenAddress.port}` };
 }

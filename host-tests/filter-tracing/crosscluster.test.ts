@@ -25,7 +25,7 @@ function podSidecarB(config: Record<string, unknown> = {}): Promise<Plugin> {
 }
 
 function receive(plugin: Plugin, extra: HeaderList, mtls: boolean, responseCode = 200): void {
-  exchange(plugin, [...BASE_REQUEST, ...extra], { mtls, status: responseCode });
+  exchange(plugin, [...BASE_REQUEST, ...extra], { fromMesh: mtls, status: responseCode });
 }
 
 function hopFromA(sentMs: number): HeaderList {

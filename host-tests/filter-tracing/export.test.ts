@@ -54,7 +54,7 @@ function coldCrossClusterRequest(plugin: Plugin, sampledFlag = "01"): string[] {
       ["x-kwt-entry", String(NOW_MS - 1500)],
       ["k-proxy-request", "activator"],
     ],
-    { mtls: true, status: 200 },
+    { status: 200 },
   );
   return [onlyValue(request, "traceparent"), ...allValues(request, "tracestate")];
 }

@@ -31,7 +31,7 @@ describe.each(LAYOUTS)("memory with thousands of open streams (%s layout)", (lay
       stream.onResponseHeaders([[":status", "200"]], true);
       stream.end({});
     }
-    const { request: served } = exchange(plugin, REQUEST, { mtls: false, status: 200 });
+    const { request: served } = exchange(plugin, REQUEST, { fromMesh: false, status: 200 });
     expect(served.find(([name]) => name === "x-kwt-entry")).toBeDefined();
     plugin.close();
   }, 60_000);

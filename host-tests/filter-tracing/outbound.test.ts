@@ -29,7 +29,7 @@ async function outboundProxy(config: Record<string, unknown> = {}, clock = new M
 
 /** The request headers as the filter let them through. */
 function send(plugin: Awaited<ReturnType<typeof outboundProxy>>, extra: HeaderList): HeaderList {
-  return exchange(plugin, [...BASE_REQUEST, ...extra], { mtls: false, status: 200 }).request;
+  return exchange(plugin, [...BASE_REQUEST, ...extra], { fromMesh: false, status: 200 }).request;
 }
 
 describe("hop stamp", () => {

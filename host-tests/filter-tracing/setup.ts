@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 
 import { ManualClock } from "../harness/clock.js";
 import { Plugin, type Stream } from "../harness/plugin.js";
-import type { HeaderList, PluginOptions, StreamEnd } from "../harness/types.js";
+import type { HeaderList, PluginOptions, StreamEnd, StreamOptions } from "../harness/types.js";
 import { seriesValue } from "../support/prometheus-text.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 
@@ -70,13 +70,47 @@ export interface Exchange {
   response: HeaderList;
 }
 
-/** One request through the filter (over mTLS unless told otherwise): request headers, optional response headers, then the end. */
+/** Knative's activator (with the autoscaler and controller): a mesh identity the filter believes K-Proxy-Request from. */
+export const ACTIVATOR_IDENTITY = "spiffe://cluster.local/ns/knative-serving/sa/controller";
+/** A revision pod's workload identity, as the upstream of a gateway or outbound sidecar. */
+export const POD_IDENTITY = "spiffe://cluster.local/ns/demo/sa/default";
+
+/** The route's cluster (xds.cluster_name) of a request to the revision: an in-mesh destination. */
+export const REVISION_CLUSTER = "outbound|80||hello.demo.svc.cluster.local";
+
+/** A connection from the mesh: the activator's certificate downstream, a revision pod upstream. */
+export const MESH_CONNECTION: StreamOptions = {
+  peerIdentity: ACTIVATOR_IDENTITY,
+  upstreamCluster: REVISION_CLUSTER,
+  upstreamAddress: "10.0.0.9:8012",
+  upstreamIdentity: POD_IDENTITY,
+};
+/** A plaintext downstream (no certificate), still with a revision pod upstream. */
+export const PLAINTEXT_CONNECTION: StreamOptions = {
+  mtls: false,
+  upstreamCluster: REVISION_CLUSTER,
+  upstreamAddress: "10.0.0.9:8012",
+  upstreamIdentity: POD_IDENTITY,
+};
+
+/**
+ * One request through the filter: request headers, optional response headers, then the end. The
+ * connection is MESH_CONNECTION unless `fromMesh` is false (then PLAINTEXT_CONNECTION), with
+ * `connection` laid over it.
+ */
 export function exchange(
   plugin: Plugin,
   request: HeaderList,
-  options: { mtls?: boolean; status?: number; responseHeaders?: HeaderList; end?: StreamEnd } = {},
+  options: {
+    fromMesh?: boolean;
+    connection?: StreamOptions;
+    status?: number;
+    responseHeaders?: HeaderList;
+    end?: StreamEnd;
+  } = {},
 ): Exchange {
-  const stream = plugin.createStream({ mtls: options.mtls ?? true });
+  const base = (options.fromMesh ?? true) ? MESH_CONNECTION : PLAINTEXT_CONNECTION;
+  const stream = plugin.createStream({ ...base, ...options.connection });
   const requestOut = stream.onRequestHeaders(request, true).headers;
   let responseOut: HeaderList = [];
   if (options.status !== undefined) {

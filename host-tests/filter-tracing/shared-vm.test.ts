@@ -24,7 +24,7 @@ describe("the outbound and inbound roots of one sidecar", () => {
     );
     expect(outbound.rootContextIds).toEqual([1, 1]);
     expect(inbound.rootContextIds).toEqual([2, 2]);
-    for (let i = 0; i < 100; i++) exchange(outbound, BASE_REQUEST, { mtls: false, status: 200 });
+    for (let i = 0; i < 100; i++) exchange(outbound, BASE_REQUEST, { fromMesh: false, status: 200 });
     process.advance(1000);
     // The outbound sampler is at 5 / 50 per second on each worker (0.1); each worker's root adds
     // its share under its position, so the idle inbound root (no request yet) cannot overwrite it.

@@ -66,7 +66,9 @@ function revisionPodSidecar(): string[] {
     appUrl,
     "--direction",
     "inbound",
-    "--mtls",
+    // Its callers come through the activator, whose mesh identity the filter believes.
+    "--peer-identity",
+    "spiffe://cluster.local/ns/knative-serving/sa/controller",
     "--destination-port",
     "8012",
     "--cluster",
@@ -101,6 +103,9 @@ describe("kwt run chain: gateway (west) -> sidecar of a revision pod (east) -> a
       "--gateway",
       "--direction",
       "outbound",
+      // Its upstream, the revision pod, answers with its mesh identity.
+      "--upstream-identity",
+      "spiffe://cluster.local/ns/default/sa/default",
       "--cluster",
       "west",
       "--region",
@@ -299,5 +304,42 @@ describe("kwt run --access-log with the filter (real HTTP)", () => {
     expect(hop).toBe("/hop cold=- wait=- from=west/us-1 error=- 200");
     expect(warm).toBe("/warm cold=- wait=- from=-/- error=- 200");
     expect(await stop(sidecar.child)).toBe(0);
+  });
+});
+
+describe("kwt run gateway facing outside clients with client certificates (real HTTP, issue 14)", () => {
+  it.each([
+    ["a certificate without a mesh identity", ["--mtls"]],
+    [
+      "a certificate naming a mesh identity, on the public port",
+      ["--peer-identity", "spiffe://cluster.local/ns/shop/sa/checkout", "--destination-port", "8443"],
+    ],
+  ])("trusts no stamp from %s: forged entry and K-Proxy-Request removed", async (_what, client) => {
+    const gateway = await startKwt([
+      "--upstream",
+      appUrl,
+      "--gateway",
+      "--direction",
+      "outbound",
+      ...client,
+      "--cluster",
+      "east",
+      "--region",
+      "us-1",
+      "--namespace",
+      "istio-system",
+      "--workers",
+      "2",
+    ]);
+    appRequests.length = 0;
+    const forged = { "x-kwt-entry": String(Date.now() - 3_600_000), "k-proxy-request": "activator" };
+    for (let i = 0; i < 2; i++) expect((await get(`${gateway.listen}/in`, forged)).status).toBe(200);
+    expect(appRequests).toHaveLength(2);
+    for (const { headers } of appRequests) {
+      expect(headers["k-proxy-request"]).toBeUndefined();
+      // The gateway's own entry stamp, not the hour-old one.
+      expect(Number(headers["x-kwt-entry"])).toBeGreaterThan(Date.now() - 60_000);
+    }
+    expect(await stop(gateway.child)).toBe(0);
   });
 });

@@ -70,8 +70,8 @@ export interface ProxyOptions {
   admin?: HostPort;
   /** Every downstream connection counts as mutual TLS (connection.mtls true), as behind a sidecar. */
   mtls?: boolean;
-  /** Per connection, as StreamOptions: the downstream's and upstream's URI SANs, destination.port (of `listen` only). */
-  identity?: Pick<StreamOptions, "peerIdentity" | "upstreamIdentity" | "destinationPort">;
+  /** Per connection, as StreamOptions: the downstream's and upstream's URI SANs, destination.port (of `listen` only), the route's cluster. */
+  identity?: Pick<StreamOptions, "peerIdentity" | "upstreamIdentity" | "destinationPort" | "upstreamCluster">;
   /** Envoy's route timeout, from sending upstream to the end of the response. Default 15 s, as Envoy. */
   upstreamTimeoutMs?: number;
   /** Largest request or response body buffered; beyond it Envoy answers 413 / 500. Default 8 MiB. */

@@ -346,6 +346,16 @@ export class Stream {
   }
 
   /**
+   * The router picked an upstream host and connected to it: from now on upstream.address and the
+   * URI SAN of its certificate (upstream.uri_san_peer_certificate; none for plaintext) are
+   * readable, as in Envoy once the upstream request began.
+   */
+  connectUpstream(address: string, identity?: string): void {
+    this.facts.upstreamAddress = address;
+    this.facts.upstreamUriSan = identity;
+  }
+
+  /**
    * Response flags Envoy records before it encodes a local reply (UF, UT, NR, ...): the filter's
    * response callbacks and the access log see them; end() may add more.
    */

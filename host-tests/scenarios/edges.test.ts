@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import { FILTER_WASM } from "../filter-tracing/setup.js";
-import { expectKnownWrong, expectTruthCount } from "../support/known-wrong.js";
+import { expectTruthCount } from "../support/known-wrong.js";
 import { playScenario } from "../support/scenario-run.js";
 import { PROPERTY_LAYOUTS } from "./proxy-adapter.js";
 import {
@@ -28,19 +28,16 @@ describe.each(PROPERTY_LAYOUTS)("Envoy %s layout", (layout) => {
       expect(outside.every((r) => !r.invocation && r.pod === undefined && r.ending?.code === 200)).toBe(true);
     });
 
-    it("filter vs truth: a pod report from outside the mesh is taken for a revision's latency", () => {
+    it("filter vs truth: the pod report of a host outside the mesh is not believed", () => {
       const truth = run().truth.summary();
       const filter = run().measured();
       expect(filter.invocations).toBe(truth.invocations);
-      // Its `cs=1` makes no cold start: only the edge decides, from `a` and `rd`, which it lacks.
+      expect(filter.clientLatency.warm).toBe(REVISION_NAMES.length);
+      // The ServiceEntry host is outside the mesh (its route's cluster says so): the sidecar sends
+      // it no entry stamp, owns no measurement there and never reads its x-kwt-pod header.
       expect(filter.clientLatency.cold).toBe(truth.coldStarts);
-      expectTruthCount(run(), "coldStarts");
-      // The ServiceEntry host's x-kwt-pod header is read although the upstream has no mesh identity.
-      expectKnownWrong(
-        "client-visible latencies",
-        { truth: truth.invocations, filter: filter.clientLatency.warm },
-        { truth: REVISION_NAMES.length, filter: REVISION_NAMES.length + 1 },
-      );
+      expect(truth.coldStarts).toBe(0);
+      expect(filter.stampsRejected).toBe(0);
     });
   });
 
@@ -53,20 +50,16 @@ describe.each(PROPERTY_LAYOUTS)("Envoy %s layout", (layout) => {
       expect(users.every((r) => r.invocation && !r.viaActivator && r.coldStartMs === undefined)).toBe(true);
     });
 
-    it("filter vs truth: headers from certificate-bearing outside clients are trusted like a mesh peer's", () => {
+    it("filter vs truth: no outside client is trusted, whatever its certificate", () => {
       const truth = run().truth.summary();
       const filter = run().measured();
       expect(filter.invocations).toBe(truth.invocations);
-      // K-Proxy-Request and an hour-old x-kwt-entry pass the gateway, but the pod decides no cold
-      // start and the gateway, not owning the measurement, decides none either.
+      // K-Proxy-Request and the hour-old x-kwt-entry are stripped at the public listener.
       expectTruthCount(run(), "coldStarts");
-      expectTruthCount(run(), "activatorProxied");
-      // With a forged entry stamp kept, the gateway leaves the latency to a proxy that does not exist.
-      expectKnownWrong(
-        "client-visible latencies",
-        { truth: truth.invocations, filter: filter.clientLatency.warm + filter.clientLatency.cold },
-        { truth: 5, filter: 3 },
-      );
+      expect(filter.coldStartMeanMs).toBe(0);
+      // The gateway owns every measurement: one client-visible latency per request, all warm.
+      expect(filter.clientLatency).toEqual({ cold: 0, warm: truth.invocations });
+      expect(truth.invocations).toBe(HONEST_CLIENTS + FORGING_CLIENTS);
     });
   });
 });

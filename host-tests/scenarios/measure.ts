@@ -11,6 +11,8 @@ export interface FilterMeasurement {
   coldStarts: number;
   coldStartMeanMs: number;
   activatorProxied: number;
+  /** K-Proxy-Request from a peer without a mesh identity: neither cold start nor proxied. */
+  activatorUnverified: number;
   /** knative_request_duration_milliseconds counts at gateways and callers, by cold_start. */
   clientLatency: { cold: number; warm: number };
   stampsRejected: number;
@@ -35,6 +37,7 @@ export function measureFilter(expositions: readonly string[]): FilterMeasurement
     coldStarts: total(samples, "knative_cold_starts_total"),
     coldStartMeanMs: timed === 0 ? 0 : total(samples, "knative_cold_start_duration_milliseconds_sum") / timed,
     activatorProxied: total(samples, "knative_activator_proxied_total"),
+    activatorUnverified: total(samples, "knative_activator_unverified_total"),
     clientLatency: {
       cold: total(samples, "knative_request_duration_milliseconds_count", { cold_start: "true" }),
       warm: total(samples, "knative_request_duration_milliseconds_count", { cold_start: "false" }),

@@ -14,6 +14,7 @@ import {
   prometheusScrape,
   QueueProxyPort,
   SERVING_PORTS,
+  workloadIdentity,
 } from "./knative.js";
 import {
   clientReset,
@@ -37,6 +38,8 @@ export const REVISION = {
   revision: "hello-00001",
 } as const;
 export const PLACE = { cluster: "east", region: "us-east1" } as const;
+/** The revision pods' workload identity (Knative runs them as the namespace's default service account). */
+export const REVISION_IDENTITY = workloadIdentity(REVISION.namespace, "default");
 
 /** What the user container (or the client) does with one request. */
 export type Behaviour =
@@ -73,6 +76,14 @@ export interface Answer {
   end: StreamEnd;
   /** How it ended, for the truth (set by whoever ended it). */
   ending: RequestEnding;
+  /** The upstream that answered, as the proxy that sent the request sees it (none: no connection). */
+  server?: Server;
+}
+
+/** An upstream a proxy connected to: its address and its certificate's URI SAN (none: plaintext). */
+export interface Server {
+  address: string;
+  identity?: string;
 }
 
 export type Reply = (answer: Answer) => void;
@@ -235,7 +246,7 @@ export class Pod {
           if (result.trailers !== undefined) stream.onResponseTrailers(result.trailers);
         }
         stream.end(result.end);
-        reply({ ...result, headers });
+        reply({ ...result, headers, server: { address: `${this.ip}:${port}`, identity: REVISION_IDENTITY } });
       });
     };
     const ok = (status: number, body: string): Answer => ({
@@ -380,8 +391,11 @@ export class Activator {
     };
   }
 
-  handle(hop: Hop, reply: Reply): void {
+  handle(hop: Hop, replyFromPod: Reply): void {
     hop.truth.viaActivator = true;
+    // The caller's upstream is the activator: its own identity, or none without a sidecar.
+    const server = this.peer();
+    const reply: Reply = (answer) => replyFromPod({ ...answer, server });
     const arrived: Waiting = { hop, reply, arrivedMs: this.mesh.sim.nowMs, reason: "capacity" };
     if (this.backends().length === 0) {
       arrived.reason = "no-ready-pod";
@@ -530,6 +544,7 @@ export class Gateway {
       ["knative-serving-namespace", REVISION.namespace],
     ];
     const back: Reply = (answer) => {
+      if (answer.server !== undefined) stream.connectUpstream(answer.server.address, answer.server.identity);
       let out = answer.headers;
       if (out !== undefined) {
         out = stream.onResponseHeaders(out, answer.trailers === undefined).headers;

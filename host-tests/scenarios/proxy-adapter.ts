@@ -49,6 +49,8 @@ export interface Arrival {
   /** The identity of the upstream the proxy forwards to, once known (upstream.uri_san_peer_certificate). */
   upstreamIdentity?: string;
   upstreamAddress?: string;
+  /** The route's cluster (xds.cluster_name), known at request headers. */
+  upstreamCluster?: string;
 }
 
 /** The harness's stream options for an arrival. */
@@ -60,6 +62,7 @@ export function streamOptions(arrival: Arrival): StreamOptions {
     sourceAddress: arrival.peer.address,
     destinationAddress: arrival.destination,
     upstreamAddress: arrival.upstreamAddress,
+    ...(arrival.upstreamCluster !== undefined && { upstreamCluster: arrival.upstreamCluster }),
     protocol: arrival.protocol,
   };
 }

@@ -22,7 +22,7 @@ import {
   type RunningKwt,
 } from "../support/kwt-run.js";
 import { exchange, HttpActivator, queueProxy, REQUEST_ID_HEADER, scrapePod } from "./http-activator.js";
-import { QueueProxyPort } from "./knative.js";
+import { KNATIVE_SERVING_IDENTITY, QueueProxyPort } from "./knative.js";
 import { measureFilter, type FilterMeasurement } from "./measure.js";
 import { REVISION } from "./mesh.js";
 import { TruthLog, type TruthSummary } from "./truth.js";
@@ -78,7 +78,9 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM))(
             `http://${appAddress.host}:${appAddress.port}`,
             "--direction",
             "inbound",
-            "--mtls",
+            // The activator (with its sidecar) connects with its mesh identity.
+            "--peer-identity",
+            KNATIVE_SERVING_IDENTITY,
             "--destination-port",
             "8012",
             "--listen-port",
@@ -118,6 +120,9 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM))(
           GATEWAY_LOG_FORMAT,
           "--direction",
           "outbound",
+          // Its upstream, the activator, answers with its mesh identity.
+          "--upstream-identity",
+          KNATIVE_SERVING_IDENTITY,
           "--cluster",
           "east",
           "--region",

@@ -220,10 +220,16 @@ export const EXTERNAL_HOSTS: readonly ExternalHost[] = [
   {
     name: "api.partner.example",
     address: "198.51.100.20:443",
+    cluster: "outbound|443||api.partner.example",
     responseHeaders: [["x-kwt-pod", "1;cs=1;w=9000;c=east;r=us-east1;n=demo;s=hello;cf=hello;v=hello-00001"]],
   },
   // Passthrough: an IP the mesh knows nothing about.
-  { name: "198.51.100.99:8080", address: "198.51.100.99:8080", responseHeaders: [["server", "nginx"]] },
+  {
+    name: "198.51.100.99:8080",
+    address: "198.51.100.99:8080",
+    cluster: "PassthroughCluster",
+    responseHeaders: [["server", "nginx"]],
+  },
 ];
 
 /** A workload calling the revision by its names and hosts outside the mesh. */

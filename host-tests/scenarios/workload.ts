@@ -5,7 +5,7 @@
 import type { HeaderList, Plugin } from "../harness/index.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import { workloadIdentity } from "./knative.js";
-import { OK, PLACE, type Answer, type Mesh } from "./mesh.js";
+import { OK, PLACE, REVISION, type Answer, type Mesh } from "./mesh.js";
 import { loadProxy, streamOptions } from "./proxy-adapter.js";
 import type { RequestTruth } from "./truth.js";
 
@@ -15,6 +15,8 @@ const CALLER = { namespace: "shop", workload: "checkout", serviceAccount: "check
 export interface ExternalHost {
   name: string;
   address: string;
+  /** The cluster Istio routes it to: `outbound|<port>||<host>` for a ServiceEntry, else PassthroughCluster. */
+  cluster: string;
   responseHeaders: HeaderList;
 }
 
@@ -48,7 +50,10 @@ export class Workload {
     return new Workload(mesh, sidecar);
   }
 
-  private request(authority: string): {
+  private request(
+    authority: string,
+    cluster: string,
+  ): {
     headers: HeaderList;
     truth: RequestTruth;
     stream: ReturnType<Plugin["createStream"]>;
@@ -59,6 +64,7 @@ export class Workload {
         peer: { address: `127.0.0.6:${this.nextPort++}`, mtls: false },
         destination: "10.0.7.1:80",
         protocol: "HTTP/1.1",
+        upstreamCluster: cluster,
       }),
     );
     const headers = stream.onRequestHeaders(
@@ -75,7 +81,11 @@ export class Workload {
 
   /** Calls the revision by `name` (`hello`, `hello.demo`, `hello.demo.svc.cluster.local`). */
   callRevision(name: string): void {
-    const { headers, truth, stream } = this.request(name);
+    // Istio's outbound cluster of the revision's service, whichever name the caller used.
+    const { headers, truth, stream } = this.request(
+      name,
+      `outbound|80||${REVISION.service}.${REVISION.namespace}.svc.cluster.local`,
+    );
     const peer = {
       address: `10.0.7.1:${this.nextPort++}`,
       mtls: true,
@@ -83,6 +93,7 @@ export class Workload {
     };
     const hop = { headers, behaviour: OK, grpc: false, protocol: "HTTP/1.1" as const, truth };
     const back = (answer: Answer): void => {
+      if (answer.server !== undefined) stream.connectUpstream(answer.server.address, answer.server.identity);
       if (answer.headers !== undefined) stream.onResponseHeaders(answer.headers, true);
       stream.end(answer.end);
       truth.ending = answer.ending;
@@ -92,9 +103,11 @@ export class Workload {
 
   /** Calls a host outside the mesh; its answer comes back after `latencyMs`. */
   callExternal(host: ExternalHost, latencyMs: number): void {
-    const { truth, stream } = this.request(host.name);
+    const { truth, stream } = this.request(host.name, host.cluster);
     truth.kind = "outbound-call";
     this.mesh.sim.after(latencyMs, () => {
+      // A ServiceEntry or passthrough host: no mesh certificate.
+      stream.connectUpstream(host.address);
       stream.onResponseHeaders([[":status", "200"], ...host.responseHeaders], true);
       stream.end({ responseCode: 200, responseCodeDetails: "via_upstream" });
       truth.ending = { code: 200, timeout: false, localReply: false };

@@ -52,15 +52,18 @@ function doctorText(rows: DoctorRow[]): string {
 export const doctorCommand: Command = {
   name: "doctor",
   summary:
-    "check each cluster makes the filter's metrics visible (Istio version, extraStatTags, stats inclusion)",
+    "check each cluster makes the filter's metrics visible and true (Istio version, extraStatTags, stats inclusion, activator sidecar)",
   usage: `Usage: kwt doctor --clusters FILE [--cluster NAME]... [--concurrency N] [--timeout SECONDS]
                   [-o json|yaml]
 
 For each cluster in FILE reads istiod's Deployment (for the Istio version) and the mesh config
-ConfigMap (istio, or istio-<revision>) and checks:
+ConfigMap (istio, or istio-<revision>), lists the activator's pods, and checks:
   Istio version     1.20 to 1.30, the releases kwt validates WasmPlugins against
   extraStatTags     lists every label the filter's metrics carry (else the values stay in the names)
   stats inclusion   the proxies' stats matcher exports wasmcustom.*
+  activator         the activator's pods (knative-serving, app=activator) have an Istio sidecar, so
+                    the filter can verify cold starts (a warning otherwise, and when it may not
+                    list those pods: that needs deploy/rbac/kwt-data-plane.yaml)
 For each failed check it prints the exact change to make. Changes nothing.
 
 Options:

@@ -200,6 +200,22 @@ export const DASHBOARD_ROWS: RowSpec[] = [
           },
         ],
       },
+      {
+        title: "Unverifiable activator requests per minute",
+        description:
+          "Requests marked as through the activator (K-Proxy-Request) by a peer without a mesh identity: the activator's namespace has no sidecar, so the filter cannot tell cold starts from forgeries and counts neither. Non-zero: inject the sidecar into knative-serving (kwt doctor says so too).",
+        kind: "timeseries",
+        unit: "cpm",
+        width: 12,
+        queries: [
+          {
+            expr: perMinute(
+              sumRate(FILTER_METRICS.activatorUnverified, REVISION, PER_REVISION, RATE_INTERVAL),
+            ),
+            legend: REVISION_LEGEND,
+          },
+        ],
+      },
     ],
   },
   {

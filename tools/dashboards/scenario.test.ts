@@ -21,6 +21,7 @@ import {
   Plugin,
   StatStore,
 } from "../../host-tests/harness/index.js";
+import { KNATIVE_SERVING_IDENTITY } from "../../host-tests/scenarios/knative.js";
 import { drive } from "../demo/drive.js";
 import { DemoMesh, send } from "../demo/mesh.js";
 import { DEFAULT_SCENARIO, EAST, WEST } from "../demo/scenario.js";
@@ -111,40 +112,52 @@ describe.skipIf(!existsSync(PROMETHEUS_BINARY))(
       closables.push({ close: () => closeServer(app) }, { close: () => closeServer(collector) });
 
       const edgeStats = new StatStore({ extraStatTags: [...FILTER_METRIC_LABELS] });
-      const edge = await HarnessProxy.start({
-        loadPlugin: () =>
-          Plugin.load(
-            {
-              wasm,
-              pluginConfig: JSON.stringify(EDGE_POD_CONFIG),
-              direction: "inbound",
-              node: {
-                proxyType: "sidecar",
-                cluster: "east",
-                region: "us-east1",
-                namespace: "edge",
-                workloadName: "edge-00001-deployment",
-                labels: {
-                  "serving.knative.dev/revision": "edge-00001",
-                  "serving.knative.dev/service": "edge",
-                  "serving.knative.dev/configuration": "edge",
-                },
-              },
-              extraStatTags: [...FILTER_METRIC_LABELS],
-              upstreamClusters: {
-                "otel-collector": `http://${collectorAddress.host}:${collectorAddress.port}`,
+      const loadEdgePlugin = () =>
+        Plugin.load(
+          {
+            wasm,
+            pluginConfig: JSON.stringify(EDGE_POD_CONFIG),
+            direction: "inbound",
+            node: {
+              proxyType: "sidecar",
+              cluster: "east",
+              region: "us-east1",
+              namespace: "edge",
+              workloadName: "edge-00001-deployment",
+              labels: {
+                "serving.knative.dev/revision": "edge-00001",
+                "serving.knative.dev/service": "edge",
+                "serving.knative.dev/configuration": "edge",
               },
             },
-            edgeStats,
-          ),
+            extraStatTags: [...FILTER_METRIC_LABELS],
+            upstreamClusters: {
+              "otel-collector": `http://${collectorAddress.host}:${collectorAddress.port}`,
+            },
+          },
+          edgeStats,
+        );
+      const edge = await HarnessProxy.start({
+        loadPlugin: loadEdgePlugin,
         stats: edgeStats,
         listen: { host: LOOPBACK, port: 0 },
         upstream: `http://${appAddress.host}:${appAddress.port}`,
         admin: { host: LOOPBACK, port: 0 },
-        mtls: true,
-        // A revision pod's sidecar sees requests addressed to queue-proxy's serving port.
+        // A revision pod's sidecar sees requests addressed to queue-proxy's serving port, here from
+        // the activator's mesh identity.
+        identity: { destinationPort: 8012, peerIdentity: KNATIVE_SERVING_IDENTITY },
+      });
+      // A second listener of the same Envoy reached in plaintext (an activator without a sidecar):
+      // its K-Proxy-Request cannot be verified.
+      const plaintextEdge = await HarnessProxy.start({
+        loadPlugin: loadEdgePlugin,
+        stats: edgeStats,
+        listen: { host: LOOPBACK, port: 0 },
+        upstream: `http://${appAddress.host}:${appAddress.port}`,
         identity: { destinationPort: 8012 },
       });
+      closables.push(plaintextEdge);
+      await send(plaintextEdge.listenAddress, "/", { "k-proxy-request": "activator" });
       closables.push(edge);
       await driveEdgePod(edge);
       const deadline = Date.now() + 5_000;

@@ -34,7 +34,11 @@ import {
   scrapePod,
   send,
 } from "../../host-tests/scenarios/http-activator.js";
-import { QueueProxyPort } from "../../host-tests/scenarios/knative.js";
+import {
+  KNATIVE_SERVING_IDENTITY,
+  QueueProxyPort,
+  workloadIdentity,
+} from "../../host-tests/scenarios/knative.js";
 import { TruthLog } from "../../host-tests/scenarios/truth.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
 import { EAST, REVISION, WEST } from "./scenario.js";
@@ -43,6 +47,9 @@ const LOOPBACK = "127.0.0.1";
 const ANY_PORT: HostPort = { host: LOOPBACK, port: 0 };
 /** The pod's metrics ports, each a listener of its sidecar besides the serving port's. */
 const METRICS_PORTS = [QueueProxyPort.autoscalerMetrics, QueueProxyPort.userMetrics] as const;
+/** The activator's mesh identity, and the revision pods' (the namespace's default service account). */
+const ACTIVATOR_IDENTITY = KNATIVE_SERVING_IDENTITY;
+const REVISION_IDENTITY = workloadIdentity(REVISION.namespace, "default");
 
 /** The app answers by path, standing in for a Knative user container behind queue-proxy. */
 export const APP_PATHS = {
@@ -186,8 +193,11 @@ export class DemoMesh {
         },
         url(app.address),
         true,
+        // A revision pod's sidecar sees requests addressed to queue-proxy's serving port, from mesh
+        // peers; the harness gives one identity per listener: the activator's, whose K-Proxy-Request
+        // the filter believes only from it (the west caller is a mesh peer too).
         {
-          identity: { destinationPort: QueueProxyPort.http1 },
+          identity: { destinationPort: QueueProxyPort.http1, peerIdentity: ACTIVATOR_IDENTITY },
           portListeners: METRICS_PORTS.map((port) => ({ listen: ANY_PORT, destinationPort: port })),
         },
       );
@@ -222,6 +232,8 @@ export class DemoMesh {
       },
       url(revisionAddress),
       false,
+      // Its upstream, the revision's service, is the activator or a pod: mesh identities both.
+      { identity: { upstreamIdentity: ACTIVATOR_IDENTITY } },
     );
     proxies.push(gateway);
 
@@ -240,6 +252,13 @@ export class DemoMesh {
         },
         url(pod.address),
         false,
+        // Istio's cluster of the revision's service: an in-mesh destination, whatever :authority says.
+        {
+          identity: {
+            upstreamIdentity: REVISION_IDENTITY,
+            upstreamCluster: `outbound|80||${REVISION.service}.${REVISION.namespace}.svc.cluster.local`,
+          },
+        },
       );
       proxies.push(west);
       return west;

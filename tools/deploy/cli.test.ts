@@ -60,7 +60,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** istiod 1.26.2 and the mesh config `mesh`, as doctor reads them. */
+/** istiod 1.26.2, the mesh config `mesh` and an activator with its sidecar, as doctor reads them. */
 function seedIstio(server: FakeKubeApi, mesh: string): void {
   server.seed({
     apiVersion: "apps/v1",
@@ -75,6 +75,12 @@ function seedIstio(server: FakeKubeApi, mesh: string): void {
     kind: "ConfigMap",
     metadata: { name: "istio", namespace: "istio-system" },
     data: { mesh },
+  });
+  server.seed({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "activator-1", namespace: "knative-serving", labels: { app: "activator" } },
+    spec: { containers: [{ name: "activator" }, { name: "istio-proxy" }] },
   });
 }
 
@@ -609,17 +615,18 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     const { code, stdout } = await kwt("doctor", "--clusters", clustersFile);
     expect(code).toBe(1);
     const lines = stdout.split("\n");
-    expect(lines.slice(0, 5)).toEqual([
+    expect(lines.slice(0, 6)).toEqual([
       "east (context ctx-east)",
       "  OK    Istio version    1.26.2 (supported: 1.20 to 1.30)",
       `  OK    extraStatTags    all ${FILTER_METRIC_LABELS.length} labels the filter emits are listed`,
       "  OK    stats inclusion  Istio's built-in inclusion prefix 'wasm' exports the filter's wasmcustom.* stats",
+      "  OK    activator        1 activator pod with an Istio sidecar: cold starts are verified by the activator's mesh identity",
       "west (context ctx-west)",
     ]);
-    expect(lines[6]).toBe(
+    expect(lines[7]).toBe(
       `  FAIL  extraStatTags    ${FILTER_METRIC_LABELS.length} of ${FILTER_METRIC_LABELS.length} labels missing (${FILTER_METRIC_LABELS.join(", ")}): their values stay in the metric names`,
     );
-    expect(lines[7]).toBe(
+    expect(lines[8]).toBe(
       "        fix: add the missing labels to the mesh config, then restart the workloads (Knative: roll out a new revision); proxies read extraStatTags only when they start.",
     );
     expect(stdout).toContain(
@@ -696,7 +703,7 @@ describe("kwt deploy / status / doctor against loopback clusters", () => {
     };
     expect(
       report.clusters.map((row) => [row.result, row.checks.map((check) => `${check.name}:${check.level}`)]),
-    ).toEqual([["ok", ["Istio version:ok", "extraStatTags:ok", "stats inclusion:ok"]]]);
+    ).toEqual([["ok", ["Istio version:ok", "extraStatTags:ok", "stats inclusion:ok", "activator:ok"]]]);
     expect(await kwt("status", "--clusters", registryClusters, "-o", "xml")).toEqual({
       code: 2,
       stdout: "",

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import {
+  checkActivatorSidecar,
   checkExtraStatTags,
   checkStatsInclusion,
   checkVersion,
@@ -143,6 +144,40 @@ describe("doctor checks", () => {
   });
 });
 
+describe("the activator check", () => {
+  const injected = {
+    metadata: { name: "activator-1", annotations: { "sidecar.istio.io/status": "{}" } },
+    spec: { containers: [{ name: "activator" }, { name: "istio-proxy" }] },
+  };
+  const nativeSidecar = {
+    metadata: { name: "activator-2" },
+    spec: { containers: [{ name: "activator" }], initContainers: [{ name: "istio-proxy" }] },
+  };
+  const plain = { metadata: { name: "activator-3" }, spec: { containers: [{ name: "activator" }] } };
+
+  it("is ok when every activator pod has a sidecar", () => {
+    expect(checkActivatorSidecar([injected, nativeSidecar], "prod")).toEqual({
+      name: "activator",
+      level: "ok",
+      detail:
+        "2 activator pods with an Istio sidecar: cold starts are verified by the activator's mesh identity",
+    });
+  });
+
+  it("warns that cold starts cannot be verified without one, with the fix", () => {
+    const check = checkActivatorSidecar([injected, plain], "prod-east");
+    expect(check.level).toBe("warn");
+    expect(check.detail).toBe(
+      "1 of 2 activator pods have no Istio sidecar (activator-3): their requests reach revision pods in plaintext, so cold starts cannot be verified; the filter counts them in knative_activator_unverified_total, not as cold starts",
+    );
+    expect(check.fix!.split("\n").slice(1)).toEqual([
+      "  kubectl --context 'prod-east' label namespace knative-serving istio-injection=enabled",
+      "  kubectl --context 'prod-east' -n knative-serving rollout restart deployment/activator",
+    ]);
+    expect(checkActivatorSidecar([], "prod").level).toBe("warn");
+  });
+});
+
 describe("diagnoseAll against loopback API servers", () => {
   const fixture = useFakeClusters(["east", "west", "central"]);
 
@@ -167,6 +202,18 @@ describe("diagnoseAll against loopback API servers", () => {
   it("checks each cluster, with revisions, and fails only the checks it cannot make", async () => {
     fixture.clusters.servers.east!.seed(istiod("istiod", "docker.io/istio/pilot:1.30.3-distroless"));
     fixture.clusters.servers.east!.seed(meshConfigMap("istio", FILTER_METRIC_LABELS));
+    fixture.clusters.servers.east!.seed({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "activator-1", namespace: "knative-serving", labels: { app: "activator" } },
+      spec: { containers: [{ name: "activator" }, { name: "istio-proxy" }] },
+    });
+    fixture.clusters.servers.west!.seed({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "activator-1", namespace: "knative-serving", labels: { app: "activator" } },
+      spec: { containers: [{ name: "activator" }] },
+    });
     fixture.clusters.servers.west!.seed(istiod("istiod-1-20", "docker.io/istio/pilot:1.20.8"));
     fixture.clusters.servers.west!.seed(meshConfigMap("istio-1-20", ["source_cluster"]));
     fixture.clusters.servers.central!.seed(istiod("istiod", "docker.io/istio/pilot:1.24.0"));
@@ -190,9 +237,17 @@ describe("diagnoseAll against loopback API servers", () => {
     expect(
       outcomes.map((outcome) => [outcome.target.cluster, levels(outcome.result), outcome.error]),
     ).toEqual([
-      ["east", ["Istio version: ok", "extraStatTags: ok", "stats inclusion: ok"], undefined],
-      ["west", ["Istio version: ok", "extraStatTags: fail", "stats inclusion: ok"], undefined],
-      ["central", ["Istio version: ok", "extraStatTags: fail", "stats inclusion: fail"], undefined],
+      ["east", ["Istio version: ok", "extraStatTags: ok", "stats inclusion: ok", "activator: ok"], undefined],
+      [
+        "west",
+        ["Istio version: ok", "extraStatTags: fail", "stats inclusion: ok", "activator: warn"],
+        undefined,
+      ],
+      [
+        "central",
+        ["Istio version: ok", "extraStatTags: fail", "stats inclusion: fail", "activator: warn"],
+        undefined,
+      ],
     ]);
     expect(outcomes[1]!.result![1]!.fix).toContain("-n istio-system patch configmap istio-1-20 --type merge");
     expect(outcomes[2]!.result![1]!.detail).toBe(
@@ -213,6 +268,7 @@ describe("diagnoseAll against loopback API servers", () => {
       "Deployment istio-system/istiod not found: is istiod installed here (set istio.namespace / istio.revision in the clusters file)?",
       "ConfigMap istio-system/istio (the mesh config) not found: is istiod installed here (istio.namespace / istio.revision)?",
       "ConfigMap istio-system/istio (the mesh config) not found: is istiod installed here (istio.namespace / istio.revision)?",
+      "no activator pod (app=activator) in namespace knative-serving: is Knative Serving installed here? Cold starts are verified only from an activator with a sidecar",
     ]);
   });
 });

@@ -1,7 +1,8 @@
 /**
- * Checks what makes the filter's metrics visible in a cluster: a supported Istio, extraStatTags
- * naming every label the filter emits, and a stats matcher that exports wasmcustom.* — and for
- * each failure the exact change to make.
+ * Checks what makes the filter's metrics visible and true in a cluster: a supported Istio,
+ * extraStatTags naming every label the filter emits, a stats matcher that exports wasmcustom.*,
+ * and an activator with a sidecar (else cold starts cannot be verified) — and for each problem the
+ * exact change to make.
  */
 import { parse, parseDocument, stringify } from "yaml";
 import type { IstioInstall } from "./clusters-file.js";
@@ -181,6 +182,71 @@ export function checkStatsInclusion(meshText: string | undefined, version: Istio
   };
 }
 
+/** Where Knative Serving runs the activator (net-istio's default install). */
+export const ACTIVATOR_NAMESPACE = "knative-serving";
+const ACTIVATOR_SELECTOR = "app=activator";
+
+interface PodSummary {
+  metadata?: { name?: string; annotations?: Record<string, string> };
+  spec?: { containers?: { name?: string }[]; initContainers?: { name?: string }[] };
+}
+
+/** Istio's injector adds istio-proxy (a native sidecar, an init container, from 1.29 by default) and sidecar.istio.io/status. */
+function hasSidecar(pod: PodSummary): boolean {
+  const containers = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])];
+  return (
+    containers.some((container) => container.name === "istio-proxy") ||
+    pod.metadata?.annotations?.["sidecar.istio.io/status"] !== undefined
+  );
+}
+
+/**
+ * Whether the filter can verify cold starts: only when the activator has a sidecar does it reach
+ * revision pods with its mesh identity; without one its K-Proxy-Request arrives in plaintext and
+ * the filter counts it in knative_activator_unverified_total instead of as a cold start.
+ */
+export function checkActivatorSidecar(pods: PodSummary[] | undefined, context: string): Check {
+  const name = "activator";
+  if (pods === undefined || pods.length === 0) {
+    return {
+      name,
+      level: "warn",
+      detail: `no activator pod (${ACTIVATOR_SELECTOR}) in namespace ${ACTIVATOR_NAMESPACE}: is Knative Serving installed here? Cold starts are verified only from an activator with a sidecar`,
+    };
+  }
+  const without = pods.filter((pod) => !hasSidecar(pod)).map((pod) => pod.metadata?.name ?? "(unnamed)");
+  if (without.length === 0) {
+    return {
+      name,
+      level: "ok",
+      detail: `${pods.length} activator pod${pods.length === 1 ? "" : "s"} with an Istio sidecar: cold starts are verified by the activator's mesh identity`,
+    };
+  }
+  const quoted = shellQuote(context);
+  return {
+    name,
+    level: "warn",
+    detail: `${without.length} of ${pods.length} activator pods have no Istio sidecar (${without.join(", ")}): their requests reach revision pods in plaintext, so cold starts cannot be verified; the filter counts them in knative_activator_unverified_total, not as cold starts`,
+    fix: [
+      `inject the sidecar into ${ACTIVATOR_NAMESPACE} and restart the activator:`,
+      `  kubectl --context ${quoted} label namespace ${ACTIVATOR_NAMESPACE} istio-injection=enabled`,
+      `  kubectl --context ${quoted} -n ${ACTIVATOR_NAMESPACE} rollout restart deployment/activator`,
+    ].join("\n"),
+  };
+}
+
+async function activatorPods(client: ClusterClient): Promise<PodSummary[]> {
+  const list = JSON.parse(
+    await client.getRaw(
+      `/api/v1/namespaces/${ACTIVATOR_NAMESPACE}/pods`,
+      { labelSelector: ACTIVATOR_SELECTOR },
+      "listing the activator's pods",
+      `list pods in namespace ${ACTIVATOR_NAMESPACE} (deploy/rbac/kwt-data-plane.yaml)`,
+    ),
+  ) as { items?: PodSummary[] };
+  return list.items ?? [];
+}
+
 async function istiodImage(
   client: ClusterClient,
   target: DoctorTarget,
@@ -246,6 +312,17 @@ export async function diagnose(client: ClusterClient, target: DoctorTarget): Pro
     checks.push(checkExtraStatTags(mesh, where), checkStatsInclusion(mesh, version));
   } catch (error) {
     checks.push(failed("extraStatTags", error), failed("stats inclusion", error));
+  }
+  try {
+    checks.push(checkActivatorSidecar(await activatorPods(client), target.context));
+  } catch (error) {
+    // Optional: without permission to list pods, say what it could not tell instead of failing.
+    const unread = failed("activator", error);
+    checks.push({
+      ...unread,
+      level: "warn",
+      detail: `${unread.detail}; whether cold starts are verified is unknown`,
+    });
   }
   return checks;
 }

@@ -34,6 +34,7 @@ export const FILTER_METRICS = {
   coldStarts: "knative_cold_starts_total",
   coldStartDuration: "knative_cold_start_duration_milliseconds",
   activatorProxied: "knative_activator_proxied_total",
+  activatorUnverified: "knative_activator_unverified_total",
   requestDuration: "knative_request_duration_milliseconds",
   crossClusterRequests: "mesh_cross_cluster_requests_total",
   crossClusterHopDuration: "mesh_cross_cluster_hop_duration_milliseconds",

@@ -55,6 +55,7 @@ export function populateFilterStats(store: StatStore, problems = 3n): void {
   count(FILTER_METRICS.coldStarts, REVISION);
   observe(FILTER_METRICS.coldStartDuration, REVISION, 4_200n);
   count(FILTER_METRICS.activatorProxied, REVISION);
+  count(FILTER_METRICS.activatorUnverified, REVISION);
   observe(
     FILTER_METRICS.requestDuration,
     { ...REVISION, ...caller, response_code_class: "2xx", cold_start: "true" },
@@ -100,6 +101,7 @@ export function addQuietTraffic(store: StatStore): void {
   add(FILTER_METRICS.coldStarts, REVISION, 1n);
   observe(FILTER_METRICS.coldStartDuration, REVISION, 4_200n);
   add(FILTER_METRICS.activatorProxied, REVISION, 1n);
+  add(FILTER_METRICS.activatorUnverified, REVISION, 1n);
   observe(
     FILTER_METRICS.requestDuration,
     { ...REVISION, ...caller, response_code_class: "2xx", cold_start: "true" },
