@@ -15,7 +15,7 @@ const REQUEST_DURATION_NS = 2_000_000n;
 /** Runs one full stream lifecycle: context create, request headers, response headers, log, done, delete. */
 function runRequest(plugin: Plugin, workload: Workload, clock: ManualClock, i: number): void {
   const shape = workload.request(i, Number(clock.realtimeNs() / NS_PER_MS));
-  const stream = plugin.createStream({ mtls: shape.mtls });
+  const stream = plugin.createStream(shape.connection);
   stream.onRequestHeaders(shape.request, true);
   stream.onResponseHeaders(shape.response, true);
   stream.end({ responseCode: shape.responseCode, durationNs: REQUEST_DURATION_NS });

@@ -3,7 +3,7 @@
 // Every workload rotates its values with a fixed period, so that the filter's host calls repeat
 // with that period once warm (the floor replays one period).
 
-import type { HeaderList, ManualClock, PluginOptions } from "../../host-tests/harness/index.js";
+import type { HeaderList, ManualClock, PluginOptions, StreamOptions } from "../../host-tests/harness/index.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
 
 export type Position = "revision-inbound" | "workload-outbound" | "gateway";
@@ -12,9 +12,23 @@ export interface BenchRequest {
   request: HeaderList;
   response: HeaderList;
   responseCode: number;
-  /** The stream arrives over mutual TLS (inside the mesh). */
-  mtls: boolean;
+  /** What Envoy knows of the connection: the peers' mesh identities, the route's cluster. */
+  connection: StreamOptions;
 }
+
+/** The mesh identities production has on each path (SPIFFE ids of `cluster.local`). */
+const GATEWAY_IDENTITY = "spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account";
+const REVISION_IDENTITY = "spiffe://cluster.local/ns/demo/sa/default";
+/** Istio's cluster of a revision's service: an in-mesh destination. */
+const REVISION_CLUSTER = "outbound|80||hello-00001.demo.svc.cluster.local";
+/** A revision pod's sidecar: the gateway's request, over mTLS with its mesh identity. */
+const FROM_GATEWAY: StreamOptions = { peerIdentity: GATEWAY_IDENTITY };
+/** A caller's sidecar or the gateway: toward the revision's service, answered by a mesh peer. */
+const TO_REVISION: StreamOptions = {
+  upstreamCluster: REVISION_CLUSTER,
+  upstreamAddress: "10.0.0.2:8012",
+  upstreamIdentity: REVISION_IDENTITY,
+};
 
 export interface Workload {
   /** Row name in the tables and results.json. */
@@ -124,7 +138,7 @@ function inbound(
       for (let h = request.length; h < (shape.extraHeaders ?? 0); h++)
         request.push([`x-pad-${h}`, `value-${h}`]);
       const status = (shape.code ?? code)(i);
-      return { request, response: response(status), responseCode: status, mtls: true };
+      return { request, response: response(status), responseCode: status, connection: FROM_GATEWAY };
     },
   };
 }
@@ -146,7 +160,7 @@ function outbound(
       const request = baseRequest(i);
       if (version !== null) request.push(["traceparent", traceparent(i, version)]);
       request.push(...tracestate(i));
-      return { request, response: response(code(i)), responseCode: code(i), mtls: false };
+      return { request, response: response(code(i)), responseCode: code(i), connection: TO_REVISION };
     },
   };
 }
@@ -158,14 +172,18 @@ function gateway(name: string, describe: string, cold: boolean): Workload {
     position: "gateway",
     pluginConfig: "{}",
     period: PERIOD,
-    request(i) {
+    request(i, nowMs) {
       const revision = `hello-${String((i % PERIOD) + 1).padStart(5, "0")}`;
-      const pod = `1;cs=${cold ? 1 : 0};w=${cold ? 850 : 0};c=east;r=us-east1;n=demo;s=hello;cf=hello;v=${revision}`;
+      // Warm: a pod ready for a minute, the request straight from the gateway. Cold: through the
+      // activator, and the pod turned ready after the request entered (the clock stands still, so
+      // every answer is one before its revision's ready era began: a cold start, 850 ms held).
+      const readiness = cold ? `a=1;rd=${nowMs + 1};t=${nowMs + 850}` : `a=0;rd=${nowMs - 60_000}`;
+      const pod = `1;cs=${cold ? 1 : 0};w=${cold ? 850 : 0};c=east;r=us-east1;n=demo;s=hello;cf=hello;v=${revision};${readiness}`;
       return {
         request: baseRequest(i),
         response: response(code(i), [["x-kwt-pod", pod]]),
         responseCode: code(i),
-        mtls: false,
+        connection: TO_REVISION,
       };
     },
   };
