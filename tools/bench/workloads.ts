@@ -3,7 +3,12 @@
 // Every workload rotates its values with a fixed period, so that the filter's host calls repeat
 // with that period once warm (the floor replays one period).
 
-import type { HeaderList, ManualClock, PluginOptions, StreamOptions } from "../../host-tests/harness/index.js";
+import type {
+  HeaderList,
+  ManualClock,
+  PluginOptions,
+  StreamOptions,
+} from "../../host-tests/harness/index.js";
 import { FILTER_METRIC_LABELS } from "../deploy/filter-contract.js";
 
 export type Position = "revision-inbound" | "workload-outbound" | "gateway";
