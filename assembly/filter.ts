@@ -660,7 +660,6 @@ export class Stream {
 
   /** The wall clock in ms, read at most once per request (-1: not read yet). */
   private nowMs: i64 = -1;
-  /** The request's serialized headers, held only while its request-header callback runs. */
   /** The downstream certificate's URI SAN, read at most once per request. */
   private peerUriSan: string | null = null;
   private peerUriSanRead: bool = false;
@@ -772,12 +771,10 @@ export class Stream {
     // The scan kept only the wanted values: a forged map is read again (rare), then written once.
     const pairs =
       names.length + scan.prefixed.length > 1 ? this.host.getHeaderPairs(HeaderMap.Request) : null;
-    if (pairs != null) {
-      const base = changetype<usize>(pairs);
-      this.host.setHeaderPairs(
-        HeaderMap.Request,
-        pairsWithout(base, <u32>pairs.byteLength, names, KWT_PREFIX),
-      );
+    const kept =
+      pairs != null ? pairsWithout(changetype<usize>(pairs), <u32>pairs.byteLength, names, KWT_PREFIX) : null;
+    if (kept != null) {
+      this.host.setHeaderPairs(HeaderMap.Request, kept);
       return;
     }
     for (let i = 0; i < names.length; i++) this.host.removeHeader(HeaderMap.Request, unchecked(names[i]));

@@ -136,8 +136,12 @@ export function planTrace(
   if (!kept) {
     const parsedMembers = parseTraceState(request.tracestates);
     if (parsedMembers != null) members = parsedMembers;
-    // Toward an outside host a context without our member passes as it came.
-    kept = keepsTraceContext(parsed, request.participant, resample, false) && !hasKey(members, own.key);
+    // Toward an outside host a context passes as it came only when its tracestate parsed and holds
+    // no member of ours; one that does not parse may hide ours, so it is dropped.
+    kept =
+      parsedMembers != null &&
+      keepsTraceContext(parsed, request.participant, resample, false) &&
+      !hasKey(members, own.key);
   }
   if (kept) {
     return new TracePlan(

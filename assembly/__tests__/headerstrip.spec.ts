@@ -23,15 +23,25 @@ describe("pairsWithout", () => {
       ["/", "1", "2", "activator", "3", "*/*"],
     );
     const names = [String.UTF8.encode("my-entry"), String.UTF8.encode("k-proxy-request")];
-    const out = pairsWithout(changetype<usize>(pairs), <u32>pairs.byteLength, names, PREFIX);
+    const out = pairsWithout(changetype<usize>(pairs), <u32>pairs.byteLength, names, PREFIX)!;
     expect<ArrayBuffer>(out).toStrictEqual(serializeHeaderPairs([":path", "accept"], ["/", "*/*"]));
     expect<string[]>(namesOf(out)).toStrictEqual([":path"]);
   });
 
   it("gives an empty map when everything goes", () => {
     const pairs = serializeHeaderPairs(["x-kwt-a"], ["1"]);
-    const out = pairsWithout(changetype<usize>(pairs), <u32>pairs.byteLength, [], PREFIX);
+    const out = pairsWithout(changetype<usize>(pairs), <u32>pairs.byteLength, [], PREFIX)!;
     expect<i32>(out.byteLength).toBe(4);
     expect<u32>(load<u32>(changetype<usize>(out))).toBe(0);
+  });
+
+  it("refuses a buffer whose lengths do not fit its size (the glue then removes by name)", () => {
+    const pairs = serializeHeaderPairs(["x-kwt-a", "accept"], ["1", "*/*"]);
+    expect<ArrayBuffer | null>(
+      pairsWithout(changetype<usize>(pairs), <u32>pairs.byteLength - 2, [], PREFIX),
+    ).toBeNull();
+    const count = new ArrayBuffer(4);
+    store<u32>(changetype<usize>(count), 1000);
+    expect<ArrayBuffer | null>(pairsWithout(changetype<usize>(count), 4, [], PREFIX)).toBeNull();
   });
 });

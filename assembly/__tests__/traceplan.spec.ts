@@ -178,6 +178,13 @@ describe("planTrace: to a destination outside the mesh", () => {
     expect<string>(plan.tracestate).toBe("foo=1");
   });
 
+  it("drops a tracestate that does not parse, which may hide the filter's member", () => {
+    const plan = planTrace(outside([VALID], ["kwt=x;y,bad member"]), OWN, samplerAt(1), new FixedIds());
+    expect<TraceAction>(plan.action).toBe(TraceAction.Continue);
+    expect<string>(plan.traceparent).toBe(VALID);
+    expect<string>(plan.tracestate).toBe("");
+  });
+
   it("starts a trace with an empty tracestate (not sent)", () => {
     const plan = planTrace(outside([], []), OWN, samplerAt(1), new FixedIds());
     expect<TraceAction>(plan.action).toBe(TraceAction.Start);

@@ -61,7 +61,7 @@ export const ACTIVATOR_PROXIED = new MetricFamily("knative_activator_proxied_tot
   "destination_region",
 ]);
 
-/** knative_activator_unverified_total: requests marked as through the activator (`K-Proxy-Request`) from a peer without a mesh identity: cold starts cannot be verified. */
+/** knative_activator_unverified_total: requests marked as through the activator (`K-Proxy-Request`) from a peer with no certificate identity at all (an activator without a sidecar, in plaintext): cold starts cannot be verified; a certificate that is not the activator's counts as `untrusted` in `kwt_stamps_rejected_total`. */
 export const ACTIVATOR_UNVERIFIED = new MetricFamily(
   "knative_activator_unverified_total",
   MetricKind.Counter,

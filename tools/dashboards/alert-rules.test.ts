@@ -38,7 +38,7 @@ function promtool(args: string[]): { status: number | null; output: string } {
 function withoutNewbornCounting(rules: string): { text: string; replaced: number } {
   let replaced = 0;
   const text = rules.replace(
-    /\(\(increase\(([^[\s]+)\[(\w+)\]\) and \S+ offset \w+\) or max_over_time\([^\]]+\]\)\)/g,
+    /\(\(increase\(([^[\s]+)\[(\w+)\]\) and \S+ offset \w+\) or \(max_over_time\([^\]]+\]\) unless \S+ offset \w+\)\)/g,
     (_whole, series: string, window: string) => {
       replaced++;
       return `(increase(${series}[${window}]))`;

@@ -46,14 +46,16 @@ export function by(labels: readonly string[]): string {
  * - any other series was born in the window from an unseen 0: it grew by its largest value in the
  *   window (its last one, counters being monotonic).
  *
- * The two sides never hold the same series, so nothing is counted twice, and the newborn side does
+ * The newborn side excludes what existed at the window's start, so a series that ends inside the
+ * window (a pod's last scrape: its one sample there gives no increase) is not taken for a newborn
+ * and counted whole. The two sides never hold the same series, so nothing is counted twice, and the newborn side does
  * not use `increase()`, whose treatment of a series' first sample differs between engines
  * (VictoriaMetrics guesses a start from 0 for small first values, Prometheus never does).
  * Parenthesised: safe to use as an operand.
  */
 export function counterIncrease(metric: string, matchers: readonly string[], window: string): string {
   const series = `${metric}${selector(matchers)}`;
-  return `((increase(${series}[${window}]) and ${series} offset ${window}) or max_over_time(${series}[${window}]))`;
+  return `((increase(${series}[${window}]) and ${series} offset ${window}) or (max_over_time(${series}[${window}]) unless ${series} offset ${window}))`;
 }
 
 /** Per-second rate of each series over `window`, newborn series counted from 0 (counterIncrease). */
