@@ -50,12 +50,15 @@ import {
   classifyOutcome,
   codeClassIndex,
   codeClassName,
+  errorKindKnownAtResponseHeaders,
   errorKindName,
   isActivatorRequest,
   isGrpcContentType,
   isProbe,
   isReadinessProbe,
   needsCodeDetails,
+  needsUpstreamAddress,
+  reachedUpstream,
 } from "./knative";
 import { MAX_CACHED_LABEL_SETS, MetricFamily, SeriesRegistry } from "./metrics";
 import {
@@ -93,6 +96,7 @@ import {
   PATH_RESPONSE_CODE,
   PATH_RESPONSE_CODE_DETAILS,
   PATH_RESPONSE_FLAGS,
+  PATH_UPSTREAM_ADDRESS,
   PATH_UPSTREAM_URI_SAN,
   PROPERTY_LAYOUTS,
   PropertyLayout,
@@ -839,6 +843,7 @@ export class Stream {
     this.responseCode = code;
     if (code < 400) return;
     const flags = <u64>this.host.getPropertyI64(PATH_RESPONSE_FLAGS, 0);
+    if (!errorKindKnownAtResponseHeaders(code, flags, this.grpc)) return;
     this.errorKindLogged = logErrorKind(this.host, classifyOutcome(code, flags, this.grpc, -1));
   }
 
@@ -945,14 +950,19 @@ export class Stream {
     const crossCluster = root.crossCluster;
     if (crossCluster != null) crossCluster.onInboundLog(this.inboundHop, codeClass);
     const registry = root.registry;
-    registry.increment(
-      root.revSeries(
-        INVOCATIONS,
-        [this.sourceCluster, className],
-        series != null ? series.invocations : null,
-        codeClass,
-      ),
-    );
+    // Only a request that reached queue-proxy is an invocation; Envoy's refusals count as errors.
+    const hasUpstreamAddress =
+      needsUpstreamAddress(flags, kind) && this.host.getPropertyString(PATH_UPSTREAM_ADDRESS) != null;
+    if (reachedUpstream(flags, kind, hasUpstreamAddress)) {
+      registry.increment(
+        root.revSeries(
+          INVOCATIONS,
+          [this.sourceCluster, className],
+          series != null ? series.invocations : null,
+          codeClass,
+        ),
+      );
+    }
     if (kind != ErrorKind.None) {
       registry.increment(
         root.revSeries(

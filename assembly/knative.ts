@@ -157,6 +157,37 @@ const LOCAL_REPLY_FLAGS: u64 =
   OVERLOAD_MANAGER |
   DROP_OVERLOAD;
 
+// Flags that say Envoy answered before it sent the request to any upstream: the filters ahead of
+// the router refused it (rate limit, authorization, fault abort, ...), no route or cluster, no host
+// to pick, the circuit breaker's overflow, no connection or no address. Istio's inbound routes
+// retry nothing, so one attempt is the whole story there.
+const NEVER_SENT_FLAGS: u64 =
+  LOCAL_REPLY_FLAGS |
+  NO_HEALTHY_UPSTREAM |
+  UPSTREAM_OVERFLOW |
+  UPSTREAM_CONNECTION_FAILURE |
+  DNS_RESOLUTION_FAILED;
+
+/**
+ * Whether reachedUpstream needs to know if Envoy picked an upstream host (`upstream.address`): a
+ * local reply only `response.code_details` named, which Envoy may make before the router (a direct
+ * response) or after the upstream answered (its 500 for an oversized response).
+ */
+export function needsUpstreamAddress(flags: u64, kind: ErrorKind): bool {
+  return kind == ErrorKind.LocalReply && (flags & NEVER_SENT_FLAGS) == 0;
+}
+
+/**
+ * Whether the request reached the upstream (at the inbound sidecar: queue-proxy, then the user
+ * container), from the flags and the error kind classifyOutcome gave; `hasUpstreamAddress` only
+ * when needsUpstreamAddress asked. Timeouts, resets and any response that came through did reach it.
+ */
+export function reachedUpstream(flags: u64, kind: ErrorKind, hasUpstreamAddress: bool): bool {
+  if (flags & NEVER_SENT_FLAGS || kind == ErrorKind.NoHealthyUpstream) return false;
+  if (kind == ErrorKind.LocalReply) return hasUpstreamAddress;
+  return true;
+}
+
 /**
  * Whether classifyOutcome needs `response.code_details`: a stream that ended without a response,
  * or with a 5xx, and no flag saying why. Envoy leaves the flags empty for some ends (an HTTP/2
@@ -190,6 +221,16 @@ export function errorKindOfCodeDetails(details: string): ErrorKind {
 }
 
 /**
+ * Whether classifyOutcome can name the error kind at the response headers, without
+ * `response.code_details` (for the access loggers Envoy up to 1.31 runs before on_log): not for a
+ * gRPC call's 504 without flags, which only the details at on_log tell apart (queue-proxy's
+ * timeout when they say `via_upstream`).
+ */
+export function errorKindKnownAtResponseHeaders(code: i64, flags: u64, grpc: bool): bool {
+  return !(grpc && code == 504 && flags == 0);
+}
+
+/**
  * How a stream ended, from its response code (0: none), Envoy's response flags, and, for gRPC
  * requests, the gRPC status (-1: none); `codeDetails` when needsCodeDetails asked for them (null:
  * not read or absent). Flags come first: they say why there was no upstream response even when
@@ -212,6 +253,10 @@ export function classifyOutcome(
     if (named != ErrorKind.None) return named;
   }
   if (codeClassIndex(code) == 0) return ErrorKind.UpstreamReset; // no response and no reason given
+  // A gRPC server answers every call with HTTP 200 (gRPC over HTTP/2); a 504 that came from the
+  // upstream of the inbound sidecar is queue-proxy's timeout handler (the revision's
+  // timeoutSeconds), its only source of 504. Envoy's own replies to gRPC calls are trailers-only 200s.
+  if (grpc && code == 504 && codeDetails == "via_upstream") return ErrorKind.Timeout;
   if (code >= 500) return ErrorKind.Http5xx;
   if (grpc && code >= 200 && code < 300 && grpcStatus > 0) return ErrorKind.Grpc;
   return ErrorKind.None;

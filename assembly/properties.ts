@@ -57,6 +57,8 @@ export function listenerDirectionPath(layout: PropertyLayout): ArrayBuffer {
 // and upstream attributes, the same path on every layout); NotFound without TLS or without one.
 export const PATH_PEER_URI_SAN = propertyPath(["connection", "uri_san_peer_certificate"]);
 export const PATH_UPSTREAM_URI_SAN = propertyPath(["upstream", "uri_san_peer_certificate"]);
+// The upstream host Envoy picked (CEL upstream attributes); NotFound when none was.
+export const PATH_UPSTREAM_ADDRESS = propertyPath(["upstream", "address"]);
 export const PATH_RESPONSE_CODE = propertyPath(["response", "code"]);
 export const PATH_RESPONSE_CODE_DETAILS = propertyPath(["response", "code_details"]);
 export const PATH_RESPONSE_FLAGS = propertyPath(["response", "flags"]);

@@ -3,12 +3,15 @@ import {
   classifyOutcome,
   codeClassIndex,
   codeClassName,
+  errorKindKnownAtResponseHeaders,
   errorKindName,
   isActivatorRequest,
   isGrpcContentType,
   isProbe,
   isReadinessProbe,
   needsCodeDetails,
+  needsUpstreamAddress,
+  reachedUpstream,
 } from "../knative";
 
 describe("isProbe", () => {
@@ -153,6 +156,22 @@ describe("classifyOutcome", () => {
     expect<ErrorKind>(classifyOutcome(200, 0, false, 14)).toBe(ErrorKind.None);
   });
 
+  it("takes a gRPC call's 504 from the upstream for queue-proxy's revision timeout", () => {
+    expect<ErrorKind>(classifyOutcome(504, 0, true, -1, "via_upstream")).toBe(ErrorKind.Timeout);
+    // A plain HTTP workload may answer 504 itself: nothing tells the two apart.
+    expect<ErrorKind>(classifyOutcome(504, 0, false, -1, "via_upstream")).toBe(ErrorKind.Http5xx);
+    expect<ErrorKind>(classifyOutcome(503, 0, true, -1, "via_upstream")).toBe(ErrorKind.Http5xx);
+    // Without the details the source of the 504 is unknown.
+    expect<ErrorKind>(classifyOutcome(504, 0, true, -1)).toBe(ErrorKind.Http5xx);
+  });
+
+  it("waits for the details before naming a gRPC call's 504 without flags", () => {
+    expect<bool>(errorKindKnownAtResponseHeaders(504, 0, true)).toBe(false);
+    expect<bool>(errorKindKnownAtResponseHeaders(504, 0x4, true)).toBe(true);
+    expect<bool>(errorKindKnownAtResponseHeaders(504, 0, false)).toBe(true);
+    expect<bool>(errorKindKnownAtResponseHeaders(503, 0, true)).toBe(true);
+  });
+
   it("names every kind", () => {
     expect<string>(errorKindName(ErrorKind.Http5xx)).toBe("http_5xx");
     expect<string>(errorKindName(ErrorKind.LocalReply)).toBe("local_reply");
@@ -162,5 +181,45 @@ describe("classifyOutcome", () => {
     expect<string>(errorKindName(ErrorKind.DownstreamReset)).toBe("downstream_reset");
     expect<string>(errorKindName(ErrorKind.Grpc)).toBe("grpc");
     expect<string>(errorKindName(ErrorKind.None)).toBe("");
+  });
+});
+
+/** Whether a stream that ended so reached the upstream, as the filter decides it at on_log. */
+function reached(code: i64, flags: u64, details: string | null, hasUpstreamAddress: bool): bool {
+  return reachedUpstream(flags, classifyOutcome(code, flags, false, -1, details), hasUpstreamAddress);
+}
+
+describe("reachedUpstream", () => {
+  it("counts what the upstream answered, and timeouts and resets, as reaching it", () => {
+    expect<bool>(reached(200, 0, null, true)).toBe(true);
+    expect<bool>(reached(503, 0, "via_upstream", true)).toBe(true);
+    expect<bool>(reached(504, 0x4, null, true)).toBe(true); // UT
+    expect<bool>(reached(503, 0x10, null, true)).toBe(true); // UR
+    expect<bool>(reached(0, 0x4000, null, true)).toBe(true); // DC: the client left while it ran
+    expect<bool>(reached(0, 0, "http2.remote_reset", true)).toBe(true);
+  });
+
+  it("never counts what Envoy refused before sending it anywhere", () => {
+    expect<bool>(reached(429, 0x800, null, false)).toBe(false); // RL
+    expect<bool>(reached(404, 0x100, null, false)).toBe(false); // NR
+    expect<bool>(reached(403, 0x1000, null, false)).toBe(false); // UAEX
+    expect<bool>(reached(503, 0x400, null, false)).toBe(false); // FI
+    expect<bool>(reached(503, 0x2, null, false)).toBe(false); // UH
+    expect<bool>(reached(503, 0x80, null, true)).toBe(false); // UO
+    expect<bool>(reached(503, 0x20, null, true)).toBe(false); // UF: a host, but no connection
+    expect<bool>(reached(503, 0, "no_healthy_upstream", false)).toBe(false);
+  });
+
+  it("decides a local reply no flag explains by whether Envoy picked an upstream host", () => {
+    expect<bool>(reached(500, 0, "response_payload_too_large", true)).toBe(true);
+    expect<bool>(reached(500, 0, "direct_response", false)).toBe(false);
+  });
+
+  it("asks for the upstream host only for such local replies", () => {
+    expect<bool>(needsUpstreamAddress(0, ErrorKind.LocalReply)).toBe(true);
+    expect<bool>(needsUpstreamAddress(0x800, ErrorKind.LocalReply)).toBe(false);
+    expect<bool>(needsUpstreamAddress(0, ErrorKind.Http5xx)).toBe(false);
+    expect<bool>(needsUpstreamAddress(0x4, ErrorKind.Timeout)).toBe(false);
+    expect<bool>(needsUpstreamAddress(0, ErrorKind.None)).toBe(false);
   });
 });

@@ -2,7 +2,7 @@
 
 import { MetricFamily, MetricKind } from "../metricfamily";
 
-/** knative_invocations_total: invocations of a revision (never probes). */
+/** knative_invocations_total: invocations of a revision: requests that reached queue-proxy (never probes, never Envoy's own refusals). */
 export const INVOCATIONS = new MetricFamily("knative_invocations_total", MetricKind.Counter, [
   "namespace_name",
   "service_name",
@@ -14,7 +14,7 @@ export const INVOCATIONS = new MetricFamily("knative_invocations_total", MetricK
   "response_code_class",
 ]);
 
-/** knative_errors_total: failed invocations by `error_kind`. */
+/** knative_errors_total: failed requests by `error_kind`: failed invocations and Envoy's refusals that never reached queue-proxy. */
 export const ERRORS = new MetricFamily("knative_errors_total", MetricKind.Counter, [
   "namespace_name",
   "service_name",

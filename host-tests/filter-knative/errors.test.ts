@@ -14,6 +14,7 @@ const FLAGS = {
   UpstreamRemoteReset: 0x10,
   UpstreamConnectionFailure: 0x20,
   NoRouteFound: 0x100,
+  RateLimited: 0x800,
   DownstreamConnectionTermination: 0x4000,
 };
 
@@ -31,6 +32,10 @@ interface ErrorCase {
   end: StreamEnd;
   codeClass: string;
   kind: string | null;
+  /** False when Envoy answered without sending the request to queue-proxy: no invocation. */
+  invocation?: false;
+  /** Whether Envoy picked an upstream host (upstream.address); true unless said. */
+  upstreamHost?: false;
 }
 
 const CASES: ErrorCase[] = [
@@ -56,6 +61,7 @@ const CASES: ErrorCase[] = [
     end: { responseFlags: FLAGS.UpstreamConnectionFailure },
     codeClass: "5xx",
     kind: "upstream_reset",
+    invocation: false,
   },
   {
     name: "an upstream timeout",
@@ -72,6 +78,8 @@ const CASES: ErrorCase[] = [
     end: { responseFlags: FLAGS.NoHealthyUpstream },
     codeClass: "5xx",
     kind: "no_healthy_upstream",
+    invocation: false,
+    upstreamHost: false,
   },
   {
     name: "a local reply (no route)",
@@ -79,6 +87,26 @@ const CASES: ErrorCase[] = [
     status: 404,
     end: { responseFlags: FLAGS.NoRouteFound },
     codeClass: "4xx",
+    kind: "local_reply",
+    invocation: false,
+    upstreamHost: false,
+  },
+  {
+    name: "a local reply only the details name, before any upstream host (a direct response)",
+    request: REQUEST,
+    status: 503,
+    end: { responseCodeDetails: "direct_response" },
+    codeClass: "5xx",
+    kind: "local_reply",
+    invocation: false,
+    upstreamHost: false,
+  },
+  {
+    name: "a local reply only the details name, after the upstream answered",
+    request: REQUEST,
+    status: 500,
+    end: { responseCodeDetails: "response_payload_too_large" },
+    codeClass: "5xx",
     kind: "local_reply",
   },
   {
@@ -123,15 +151,16 @@ const CASES: ErrorCase[] = [
 ];
 
 describe.each(LAYOUTS)("errors, %s property layout", (layout) => {
-  it.each(CASES)("$name", async ({ request, status, end, codeClass, kind }) => {
+  it.each(CASES)("$name", async ({ request, status, end, codeClass, kind, invocation, upstreamHost }) => {
     const plugin = await loadProxy({ layout, position: "inbound" });
-    exchange(plugin, request, { status, end });
+    const connection = upstreamHost === false ? { upstreamAddress: undefined } : {};
+    exchange(plugin, request, { status, end, connection });
     expect(
       metricValue(
         plugin,
         `knative_invocations_total{${REV},source_cluster="",response_code_class="${codeClass}"}`,
       ),
-    ).toBe(1);
+    ).toBe(invocation === false ? undefined : 1);
     if (kind === null) {
       expect(seriesOf(plugin, "knative_errors_total")).toEqual([]);
     } else {
@@ -171,9 +200,22 @@ describe.each(LAYOUTS)("errors, %s property layout", (layout) => {
 // ends": code, response.code_details, flags), is blamed on the party that ended it: an HTTP/2
 // client's cancel is downstream_reset on 1.28 too, where it has no flag and only the details say so.
 /** `status`: the :status the filter's response headers see (none when no response started). */
-const STREAM_END_KINDS: { end: StreamEndKind; status?: number; codeClass: string; kind: string | null }[] = [
+// A connection failure never delivered the request: an error, not an invocation.
+const STREAM_END_KINDS: {
+  end: StreamEndKind;
+  status?: number;
+  codeClass: string;
+  kind: string | null;
+  invocation?: false;
+}[] = [
   { end: "upstream_response", status: 200, codeClass: "2xx", kind: null },
-  { end: "upstream_connection_failure", status: 503, codeClass: "5xx", kind: "upstream_reset" },
+  {
+    end: "upstream_connection_failure",
+    status: 503,
+    codeClass: "5xx",
+    kind: "upstream_reset",
+    invocation: false,
+  },
   { end: "upstream_reset_before_response", status: 503, codeClass: "5xx", kind: "upstream_reset" },
   { end: "upstream_reset_after_response", status: 200, codeClass: "2xx", kind: "upstream_reset" },
   { end: "upstream_timeout", status: 504, codeClass: "5xx", kind: "timeout" },
@@ -187,7 +229,7 @@ const STREAM_END_KINDS: { end: StreamEndKind; status?: number; codeClass: string
 const ENVOY_VERSIONS = ["1.28", "1.30", "1.33"];
 
 describe.each(ENVOY_VERSIONS)("stream ends as Envoy %s ends them", (envoy) => {
-  it.each(STREAM_END_KINDS)("$end is $kind", async ({ end, status, codeClass, kind }) => {
+  it.each(STREAM_END_KINDS)("$end is $kind", async ({ end, status, codeClass, kind, invocation }) => {
     const plugin = await loadProxy({ envoy, position: "inbound" });
     exchange(plugin, REQUEST, { status, end: plugin.streamEnd(end) });
     expect(
@@ -195,7 +237,7 @@ describe.each(ENVOY_VERSIONS)("stream ends as Envoy %s ends them", (envoy) => {
         plugin,
         `knative_invocations_total{${REV},source_cluster="",response_code_class="${codeClass}"}`,
       ),
-    ).toBe(1);
+    ).toBe(invocation === false ? undefined : 1);
     const errors = seriesOf(plugin, "knative_errors_total");
     if (kind === null) expect(errors).toEqual([]);
     else expect(errors).toEqual([expect.stringContaining(`error_kind="${kind}"} 1`)]);
@@ -210,5 +252,22 @@ describe.each(ENVOY_VERSIONS)("stream ends as Envoy %s ends them", (envoy) => {
     // No pod stamp to write, one more counter (the error) and the error kind for the access log;
     // on 1.28, where no flag names the client's reset, also response.code_details.
     expect(cancelled.stream.hostCalls - warm.stream.hostCalls).toBe(envoy === "1.28" ? 2 : 1);
+  });
+
+  it("asks whether an upstream host was picked only for a local reply no flag names", async () => {
+    const plugin = await loadProxy({ envoy, position: "inbound" });
+    const upstream5xx = () =>
+      exchange(plugin, REQUEST, { status: 503, end: { responseCodeDetails: "via_upstream" } });
+    const tooLarge = () =>
+      exchange(plugin, REQUEST, { status: 500, end: plugin.streamEnd("response_payload_too_large") });
+    const timedOut = () =>
+      exchange(plugin, REQUEST, { status: 504, end: { responseFlags: FLAGS.UpstreamRequestTimeout } });
+    const rateLimited = () =>
+      exchange(plugin, REQUEST, { status: 429, end: { responseFlags: FLAGS.RateLimited } });
+    for (const kind of [upstream5xx, tooLarge, timedOut, rateLimited]) onEachWorker(plugin, kind);
+    // + upstream.address: Envoy's 500 came after the upstream answered, so it is an invocation.
+    expect(tooLarge().stream.hostCalls - upstream5xx().stream.hostCalls).toBe(1);
+    // The flag alone says the request went nowhere: no read, and no invocation to count.
+    expect(rateLimited().stream.hostCalls - timedOut().stream.hostCalls).toBe(-1);
   });
 });

@@ -210,6 +210,17 @@ describe.each(ENVOY_VERSIONS)("access-log fields, Envoy %s", (envoy) => {
     expect(pod.lastFields()).toEqual({ kwt_error_kind: "http_5xx" });
   });
 
+  it(`queue-proxy's 504 to a gRPC call: timeout from on_log, ${loggersFirst ? "not yet in the line" : "in the line"}, never http_5xx`, async () => {
+    const pod = await LoggedProxy.load(envoy, "inbound");
+    const stream = pod.stream();
+    stream.onRequestHeaders([...REQUEST, ["content-type", "application/grpc"]], true);
+    respond(stream, 504);
+    expect(pod.propertiesSet).toEqual([]);
+    stream.end({ responseCode: 504, responseCodeDetails: "via_upstream" });
+    expect(pod.propertiesSet).toEqual(["kwt_error_kind=timeout"]);
+    expect(pod.lastFields()).toEqual(loggersFirst ? {} : { kwt_error_kind: "timeout" });
+  });
+
   it(`an upstream reset after a 200: the kind only on_log knows, in the line ${loggersFirst ? "not yet (the flags say UC)" : "from on_log"}`, async () => {
     const pod = await LoggedProxy.load(envoy, "inbound");
     const stream = pod.stream();

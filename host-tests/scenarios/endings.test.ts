@@ -3,10 +3,10 @@
 
 import { describe, expect, it } from "vitest";
 import { FILTER_WASM } from "../filter-tracing/setup.js";
-import { expectKnownWrong, expectKnownWrongCount, expectTruthCount } from "../support/known-wrong.js";
+import { expectKnownWrong, expectTruthCount } from "../support/known-wrong.js";
 import { playScenario } from "../support/scenario-run.js";
 import { PROPERTY_LAYOUTS } from "./proxy-adapter.js";
-import { GRPC_CALLS, grpcEndings, vmReload } from "./scenarios.js";
+import { GRPC_CALLS, HTTP_CALLS, grpcEndings, httpEndings, vmReload } from "./scenarios.js";
 
 describe.each(PROPERTY_LAYOUTS)("Envoy %s layout", (layout) => {
   describe("gRPC over HTTP/2 to a warm pod, every way a call ends", () => {
@@ -53,16 +53,48 @@ describe.each(PROPERTY_LAYOUTS)("Envoy %s layout", (layout) => {
       expect(calls.map((c) => c.invocation)).toEqual(GRPC_CALLS.map((b) => b.kind !== "rate-limited"));
     });
 
-    it("filter vs truth: resets and gRPC errors agree; local replies and queue-proxy's timeout do not", () => {
+    it("filter vs truth: every ending agrees, and only calls that reached the container are invocations", () => {
       const truth = run().truth.summary();
       const filter = run().measured();
       expect(filter.errorsByKind.downstream_reset).toBe(truth.endings.clientReset);
       expect(filter.errorsByKind.upstream_reset).toBe(truth.endings.upstreamReset);
       expect(filter.errorsByKind.grpc).toBe(2);
+      // The sidecar's rate-limit reply is still an error, though not an invocation.
       expect(filter.errorsByKind.local_reply).toBe(truth.endings.localReply);
-      // The sidecar's rate-limit reply never reached the container, yet counts as an invocation.
-      expectKnownWrongCount(run(), "invocations", { truth: 11, filter: 12 });
-      // queue-proxy's own 504 (the revision's timeoutSeconds) looks like any upstream 5xx.
+      expectTruthCount(run(), "invocations");
+      expect(truth.invocations).toBe(GRPC_CALLS.length - 1);
+      // Envoy's route timeout and queue-proxy's 504 to a gRPC call (the revision's timeoutSeconds).
+      expect(filter.errorsByKind.timeout).toBe(truth.endings.timeout);
+      expect(truth.endings.timeout).toBe(2);
+      expect(filter.errorsByKind.http_5xx ?? 0).toBe(0);
+    });
+  });
+
+  describe("plain HTTP/1 to a warm pod: both timeouts and a rate-limit reply", () => {
+    const run = playScenario(() => httpEndings({ wasm: FILTER_WASM, layout }));
+
+    it("truth: Envoy's 504 and 429 are its own replies, queue-proxy's 504 reached the container", () => {
+      const calls = run().truth.of("user");
+      expect(calls).toHaveLength(HTTP_CALLS.length);
+      expect(
+        calls.map((call, i) => ({ kind: HTTP_CALLS[i]!.kind, ...call.ending, port: call.port })),
+      ).toEqual([
+        { kind: "ok", code: 200, timeout: false, localReply: false, port: 8012 },
+        { kind: "route-timeout", code: 504, timeout: true, localReply: true, port: 8012 },
+        { kind: "revision-timeout", code: 504, timeout: true, localReply: false, port: 8012 },
+        { kind: "rate-limited", code: 429, timeout: false, localReply: true, port: 8012 },
+      ]);
+      expect(calls.map((c) => c.invocation)).toEqual([true, true, true, false]);
+    });
+
+    it("filter vs truth: the refusal is no invocation; queue-proxy's 504 looks like the container's", () => {
+      const truth = run().truth.summary();
+      const filter = run().measured();
+      expectTruthCount(run(), "invocations");
+      expect(truth.invocations).toBe(HTTP_CALLS.length - 1);
+      expect(filter.errorsByKind.local_reply).toBe(truth.endings.localReply);
+      // Nothing the filter can read without buffering the body tells queue-proxy's 504 (the
+      // revision's timeoutSeconds) from a 504 the container sends (docs/filter.md, error_kind).
       expectKnownWrong(
         "timeouts",
         { truth: truth.endings.timeout, filter: filter.errorsByKind.timeout ?? 0 },

@@ -267,6 +267,8 @@ export class Pod {
       );
       return;
     }
+    // Past the sidecar's own filters the router picks the pod's own address (plaintext in the pod).
+    stream.connectUpstream(`${this.ip}:${port}`);
     if (port === QueueProxyPort.autoscalerMetrics || port === QueueProxyPort.userMetrics) {
       answer(2, ok(200, "metrics"));
       return;

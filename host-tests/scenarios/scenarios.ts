@@ -200,17 +200,42 @@ export const GRPC_CALLS: ReadonlyArray<Behaviour> = [
   { kind: "rate-limited" },
 ];
 
-/** gRPC over HTTP/2 straight to a warm pod: every way a call can end. */
-export async function grpcEndings(options: ScenarioBase): Promise<ScenarioRun> {
+/**
+ * Plain HTTP/1 calls of httpEndings: an answer, both timeouts (Envoy's route timeout and
+ * queue-proxy's at the revision's timeoutSeconds) and the sidecar's rate-limit reply.
+ */
+export const HTTP_CALLS: ReadonlyArray<Behaviour> = [
+  { kind: "ok" },
+  { kind: "route-timeout", afterMs: 3_000 },
+  { kind: "revision-timeout", afterMs: 2_000 },
+  { kind: "rate-limited" },
+];
+
+/** Sends `calls` in order, 100 ms apart, straight to a warm pod, and lets each one end. */
+async function playEndings(
+  options: ScenarioBase,
+  calls: ReadonlyArray<Behaviour>,
+  grpc: boolean,
+): Promise<ScenarioRun> {
   const parts = await begin(options, { activatorMode: "pod-ip", autoscalerScrapeMs: 0 });
   parts.mesh.scaleTo(1);
-  GRPC_CALLS.forEach((behaviour, i) => {
+  calls.forEach((behaviour, i) => {
     parts.sim.at(130_000 + i * 100, () =>
-      parts.mesh.gateway.send(userRequest(parts.truth, parts.sim.nowMs, { grpc: true, behaviour })),
+      parts.mesh.gateway.send(userRequest(parts.truth, parts.sim.nowMs, { grpc, behaviour })),
     );
   });
   await parts.sim.run(140_000);
   return finish(parts);
+}
+
+/** gRPC over HTTP/2 straight to a warm pod: every way a call can end. */
+export function grpcEndings(options: ScenarioBase): Promise<ScenarioRun> {
+  return playEndings(options, GRPC_CALLS, true);
+}
+
+/** Plain HTTP/1 straight to a warm pod: the timeouts and a local reply (HTTP_CALLS). */
+export function httpEndings(options: ScenarioBase): Promise<ScenarioRun> {
+  return playEndings(options, HTTP_CALLS, false);
 }
 
 /** The revision's names a workload in another namespace uses, and hosts outside the mesh. */
