@@ -207,7 +207,8 @@ export class Vm {
 
   /**
    * The pod's ready time: this VM's, else the one a VM of this Envoy published, else `candidateMs`,
-   * published so the earliest wins (a conditional write; a lost race re-reads).
+   * published so the earliest wins (a conditional write; a lost race, or a first write another VM
+   * may have overwritten, re-reads).
    */
   learnPodReady(candidateMs: i64): i64 {
     if (this.podReadyMs >= 0) return this.podReadyMs;
@@ -220,7 +221,13 @@ export class Vm {
         readyMs = published;
         break;
       }
-      if (host.setSharedData(POD_READY_KEY, candidateMs.toString(), shared != null ? shared.cas : 0)) break;
+      // The first write (no value yet, cas 0) is unconditional in the host: read again what won.
+      const written = host.setSharedData(
+        POD_READY_KEY,
+        candidateMs.toString(),
+        shared != null ? shared.cas : 0,
+      );
+      if (written && shared != null) break;
     }
     this.podReadyMs = readyMs;
     return readyMs;
@@ -664,6 +671,8 @@ export class Stream {
 
   /** The wall clock in ms, read at most once per request (-1: not read yet). */
   private nowMs: i64 = -1;
+  /** kwt_stamps_rejected_total{reason="untrusted"} was counted for this request. */
+  private untrustedCounted: bool = false;
   /** The downstream certificate's URI SAN, read at most once per request. */
   private peerUriSan: string | null = null;
   private peerUriSanRead: bool = false;
@@ -720,9 +729,16 @@ export class Stream {
     if (proof == ActivatorProof.Unverifiable) {
       root.registry.increment(root.revSeries(ACTIVATOR_UNVERIFIED, [], root.unverifiedId, 0));
     } else {
-      root.rejectStamp(REJECT_UNTRUSTED);
+      this.rejectUntrusted();
     }
     return false;
+  }
+
+  /** Counts this request's untrusted headers once, however many of them it carried. */
+  private rejectUntrusted(): void {
+    if (this.untrustedCounted) return;
+    this.untrustedCounted = true;
+    this.root.rejectStamp(REJECT_UNTRUSTED);
   }
 
   onRequestHeaders(): i32 {
@@ -798,7 +814,7 @@ export class Stream {
     this.host.removeHeader(HeaderMap.Request, root.hopName);
     this.host.removeHeader(HeaderMap.Request, root.podName);
     if (alsoProxyRequest) this.host.removeHeader(HeaderMap.Request, K_PROXY_REQUEST_NAME);
-    root.rejectStamp(REJECT_UNTRUSTED);
+    this.rejectUntrusted();
   }
 
   /** Hop stamp and trace context on the edge; cross-cluster hop and trace participation inbound. */
@@ -887,7 +903,7 @@ export class Stream {
       } else {
         // No mesh identity: nothing proves these came from this filter upstream.
         this.removeStamps(scan, false);
-        root.rejectStamp(REJECT_UNTRUSTED);
+        this.rejectUntrusted();
       }
     }
 

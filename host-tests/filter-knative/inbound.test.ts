@@ -204,6 +204,19 @@ describe.each(LAYOUTS)("inbound sidecar, %s property layout", (layout) => {
     expect(metricValue(plugin, INVOCATION_2XX)).toBe(1);
   });
 
+  it("counts a request's untrusted stamps and K-Proxy-Request once, as one untrusted request", async () => {
+    const plugin = await loadProxy({ layout, position: "inbound" });
+    const partner = { peerIdentity: "spiffe://partner.example/ns/demo/sa/default" };
+    const forged: Array<[string, string]> = [
+      ...activatorRequest(T0_MS - 60_000),
+      ["x-kwt-hop", "1;c=evil;r=evil;t=1"],
+    ];
+    exchange(plugin, forged, { connection: partner, status: 200 });
+    expect(metricValue(plugin, `kwt_stamps_rejected_total{reason="untrusted"}`)).toBe(1);
+    exchange(plugin, forged, { connection: partner, status: 200 });
+    expect(metricValue(plugin, `kwt_stamps_rejected_total{reason="untrusted"}`)).toBe(2);
+  });
+
   it("believes K-Proxy-Request only from the activator's identity, not from another mesh workload", async () => {
     const plugin = await loadProxy({ layout, position: "inbound" });
     const checkout = { peerIdentity: "spiffe://cluster.local/ns/shop/sa/checkout" };
