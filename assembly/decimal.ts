@@ -14,6 +14,14 @@ export function parseDecimal(text: string, maxDigits: i32): i64 {
   return value;
 }
 
+/** Enough digits for any millisecond time until the year 33658; more is garbage. */
+const MAX_MILLIS_DIGITS: i32 = 15;
+
+/** A time in ms since the epoch (1..15 digits), or -1. */
+export function parseMillis(text: string): i64 {
+  return parseDecimal(text, MAX_MILLIS_DIGITS);
+}
+
 /**
  * The leading digits of the `length` bytes at `at` (e.g. a `:status` where the host wrote it), as
  * I32.parseInt reads a status; 0 when it does not start with a digit.

@@ -119,7 +119,7 @@ import {
   enteredBeforeReady,
   joinEras,
 } from "./readiness";
-import { parseDecimal } from "./decimal";
+import { parseMillis } from "./decimal";
 
 // --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
 
@@ -134,7 +134,6 @@ const REV_ONLY_COUNT: i32 = 3;
 const POD_READY_KEY = "kwt.pod_ready_ms";
 /** Edge: a revision's ready era (readiness.ts), followed by its cluster/namespace/revision. */
 const READY_ERA_KEY_PREFIX = "kwt.ready_era/";
-const MAX_TIME_DIGITS: i32 = 15;
 /** Tries of a conditional shared-data write before leaving it to the next one. */
 const SHARED_WRITE_TRIES: i32 = 3;
 
@@ -216,7 +215,7 @@ export class Vm {
     let readyMs = candidateMs;
     for (let i = 0; i < SHARED_WRITE_TRIES; i++) {
       const shared = host.getSharedData(POD_READY_KEY);
-      const published = shared != null ? parseDecimal(shared.text, MAX_TIME_DIGITS) : -1;
+      const published = shared != null ? parseMillis(shared.text) : -1;
       if (published >= 0 && published <= candidateMs) {
         readyMs = published;
         break;

@@ -179,7 +179,8 @@ export class HeaderScan {
 /** At most this many pairs are looked at (Envoy's own limit on a serialized map). */
 const MAX_PAIRS: u32 = 1024;
 
-function startsWithBytes(at: usize, length: u32, prefix: ArrayBuffer | null): bool {
+/** Whether the `length` bytes at `at` start with `prefix` (null or empty: never). */
+export function startsWithBytes(at: usize, length: u32, prefix: ArrayBuffer | null): bool {
   if (prefix == null) return false;
   const n = <u32>prefix.byteLength;
   if (n == 0 || length < n) return false;

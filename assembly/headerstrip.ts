@@ -5,6 +5,8 @@
 // The input is a pairs buffer as the host serialises it (headerscan.ts describes the format); one
 // whose lengths do not fit its size is refused (null), and the glue removes the names one by one.
 
+import { startsWithBytes } from "./headerscan";
+
 function matchesAny(at: usize, length: u32, names: ArrayBuffer[]): bool {
   for (let i = 0; i < names.length; i++) {
     const name = unchecked(names[i]);
@@ -12,11 +14,6 @@ function matchesAny(at: usize, length: u32, names: ArrayBuffer[]): bool {
       return true;
   }
   return false;
-}
-
-function hasPrefix(at: usize, length: u32, prefix: ArrayBuffer): bool {
-  const n = <u32>prefix.byteLength;
-  return n > 0 && length >= n && memory.compare(changetype<usize>(prefix), at, n) == 0;
 }
 
 /**
@@ -41,7 +38,7 @@ export function pairsWithout(
     const valueLength = load<u32>(base + 8 + i * 8);
     data += <u64>nameLength + 1 + <u64>valueLength + 1;
     if (data > <u64>size) return null;
-    const dropped = matchesAny(at, nameLength, names) || hasPrefix(at, nameLength, prefix);
+    const dropped = matchesAny(at, nameLength, names) || startsWithBytes(at, nameLength, prefix);
     unchecked((keep[i] = !dropped));
     if (!dropped) {
       kept++;

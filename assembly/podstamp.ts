@@ -11,13 +11,11 @@
 // the pod; only with `a=1`, and always last, so everything before it is the same on every
 // request of a pod and can be cached).
 
-import { parseDecimal } from "./decimal";
+import { parseDecimal, parseMillis } from "./decimal";
 import { StampField, decodeStamp, encodeStamp } from "./stamp";
 
 /** Waits above this (about 11 days) are not believed. */
 const MAX_WAIT_DIGITS: i32 = 12;
-/** Enough digits for a millisecond time. */
-const MAX_TIME_DIGITS: i32 = 15;
 /** The per-request arrival field; encodePodStamp writes it last. */
 const ARRIVAL_FIELD = ";t=";
 
@@ -52,7 +50,7 @@ function parseWait(text: string): i64 {
 /** An optional time field: -1 when absent, -2 when not a number. */
 function parseTime(text: string | null): i64 {
   if (text == null) return -1;
-  const ms = parseDecimal(text, MAX_TIME_DIGITS);
+  const ms = parseMillis(text);
   return ms < 0 ? -2 : ms;
 }
 

@@ -9,10 +9,7 @@
 // earliest ready time to its last answer. A ready time later than that starts a new era (the
 // revision went to zero and came back).
 
-import { parseDecimal } from "./decimal";
-
-/** Enough digits for a millisecond time; more is garbage. */
-const MAX_TIME_DIGITS: i32 = 15;
+import { parseMillis } from "./decimal";
 
 /** Revisions one VM keeps an era for; past it the one answered longest ago is forgotten. */
 export const MAX_REVISION_ERAS: i32 = 512;
@@ -62,8 +59,8 @@ export function encodeEra(era: ReadyEra): string {
 export function decodeEra(text: string): ReadyEra | null {
   const colon = text.indexOf(":");
   if (colon < 0) return null;
-  const first = parseDecimal(text.substring(0, colon), MAX_TIME_DIGITS);
-  const last = parseDecimal(text.substring(colon + 1), MAX_TIME_DIGITS);
+  const first = parseMillis(text.substring(0, colon));
+  const last = parseMillis(text.substring(colon + 1));
   if (first < 0 || last < 0) return null;
   return new ReadyEra(first, last);
 }
