@@ -858,7 +858,7 @@ export class Stream {
     this.responseCode = code;
     if (code < 400) return;
     const flags = <u64>this.host.getPropertyI64(PATH_RESPONSE_FLAGS, 0);
-    if (!errorKindKnownAtResponseHeaders(code, flags, this.grpc)) return;
+    if (!errorKindKnownAtResponseHeaders(code, flags)) return;
     this.errorKindLogged = logErrorKind(this.host, classifyOutcome(code, flags, this.grpc, -1));
   }
 

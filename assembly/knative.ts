@@ -223,11 +223,11 @@ export function errorKindOfCodeDetails(details: string): ErrorKind {
 /**
  * Whether classifyOutcome can name the error kind at the response headers, without
  * `response.code_details` (for the access loggers Envoy up to 1.31 runs before on_log): not for a
- * gRPC call's 504 without flags, which only the details at on_log tell apart (queue-proxy's
- * timeout when they say `via_upstream`).
+ * 504 without flags, which only the details at on_log tell apart (the upstream's timeout when they
+ * say `via_upstream`, else whatever reply of Envoy's they name).
  */
-export function errorKindKnownAtResponseHeaders(code: i64, flags: u64, grpc: bool): bool {
-  return !(grpc && code == 504 && flags == 0);
+export function errorKindKnownAtResponseHeaders(code: i64, flags: u64): bool {
+  return !(code == 504 && flags == 0);
 }
 
 /**
@@ -253,10 +253,10 @@ export function classifyOutcome(
     if (named != ErrorKind.None) return named;
   }
   if (codeClassIndex(code) == 0) return ErrorKind.UpstreamReset; // no response and no reason given
-  // A gRPC server answers every call with HTTP 200 (gRPC over HTTP/2); a 504 that came from the
-  // upstream of the inbound sidecar is queue-proxy's timeout handler (the revision's
-  // timeoutSeconds), its only source of 504. Envoy's own replies to gRPC calls are trailers-only 200s.
-  if (grpc && code == 504 && codeDetails == "via_upstream") return ErrorKind.Timeout;
+  // 504 is Gateway Timeout: from the inbound sidecar's upstream it is queue-proxy's timeout handler
+  // (the revision's timeoutSeconds), or a timeout the container reports as a gateway itself. Nothing
+  // readable without the body tells those two apart, and both are timeouts.
+  if (code == 504 && codeDetails == "via_upstream") return ErrorKind.Timeout;
   if (code >= 500) return ErrorKind.Http5xx;
   if (grpc && code >= 200 && code < 300 && grpcStatus > 0) return ErrorKind.Grpc;
   return ErrorKind.None;

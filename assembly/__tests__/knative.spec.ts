@@ -156,20 +156,23 @@ describe("classifyOutcome", () => {
     expect<ErrorKind>(classifyOutcome(200, 0, false, 14)).toBe(ErrorKind.None);
   });
 
-  it("takes a gRPC call's 504 from the upstream for queue-proxy's revision timeout", () => {
+  it("takes a 504 from the upstream for a timeout, gRPC or plain HTTP", () => {
+    // queue-proxy's timeout handler (the revision's timeoutSeconds) answers 504 to both.
     expect<ErrorKind>(classifyOutcome(504, 0, true, -1, "via_upstream")).toBe(ErrorKind.Timeout);
-    // A plain HTTP workload may answer 504 itself: nothing tells the two apart.
-    expect<ErrorKind>(classifyOutcome(504, 0, false, -1, "via_upstream")).toBe(ErrorKind.Http5xx);
+    expect<ErrorKind>(classifyOutcome(504, 0, false, -1, "via_upstream")).toBe(ErrorKind.Timeout);
     expect<ErrorKind>(classifyOutcome(503, 0, true, -1, "via_upstream")).toBe(ErrorKind.Http5xx);
+    expect<ErrorKind>(classifyOutcome(503, 0, false, -1, "via_upstream")).toBe(ErrorKind.Http5xx);
+    // A 504 Envoy answered itself is named by its details, not by the code.
+    expect<ErrorKind>(classifyOutcome(504, 0, false, -1, "rate_limited")).toBe(ErrorKind.LocalReply);
     // Without the details the source of the 504 is unknown.
     expect<ErrorKind>(classifyOutcome(504, 0, true, -1)).toBe(ErrorKind.Http5xx);
   });
 
-  it("waits for the details before naming a gRPC call's 504 without flags", () => {
-    expect<bool>(errorKindKnownAtResponseHeaders(504, 0, true)).toBe(false);
-    expect<bool>(errorKindKnownAtResponseHeaders(504, 0x4, true)).toBe(true);
-    expect<bool>(errorKindKnownAtResponseHeaders(504, 0, false)).toBe(true);
-    expect<bool>(errorKindKnownAtResponseHeaders(503, 0, true)).toBe(true);
+  it("waits for the details before naming a 504 without flags", () => {
+    expect<bool>(errorKindKnownAtResponseHeaders(504, 0)).toBe(false);
+    expect<bool>(errorKindKnownAtResponseHeaders(504, 0x4)).toBe(true);
+    expect<bool>(errorKindKnownAtResponseHeaders(503, 0)).toBe(true);
+    expect<bool>(errorKindKnownAtResponseHeaders(500, 0)).toBe(true);
   });
 
   it("names every kind", () => {

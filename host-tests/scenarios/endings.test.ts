@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import { FILTER_WASM } from "../filter-tracing/setup.js";
-import { expectKnownWrong, expectTruthCount } from "../support/known-wrong.js";
+import { expectTruthCount } from "../support/known-wrong.js";
 import { playScenario } from "../support/scenario-run.js";
 import { PROPERTY_LAYOUTS } from "./proxy-adapter.js";
 import { GRPC_CALLS, HTTP_CALLS, grpcEndings, httpEndings, vmReload } from "./scenarios.js";
@@ -70,10 +70,10 @@ describe.each(PROPERTY_LAYOUTS)("Envoy %s layout", (layout) => {
     });
   });
 
-  describe("plain HTTP/1 to a warm pod: both timeouts and a rate-limit reply", () => {
+  describe("plain HTTP/1 to a warm pod: three timeouts and a rate-limit reply", () => {
     const run = playScenario(() => httpEndings({ wasm: FILTER_WASM, layout }));
 
-    it("truth: Envoy's 504 and 429 are its own replies, queue-proxy's 504 reached the container", () => {
+    it("truth: Envoy's 504 and 429 are its own replies; queue-proxy's and the container's 504 reached the container", () => {
       const calls = run().truth.of("user");
       expect(calls).toHaveLength(HTTP_CALLS.length);
       expect(
@@ -82,29 +82,21 @@ describe.each(PROPERTY_LAYOUTS)("Envoy %s layout", (layout) => {
         { kind: "ok", code: 200, timeout: false, localReply: false, port: 8012 },
         { kind: "route-timeout", code: 504, timeout: true, localReply: true, port: 8012 },
         { kind: "revision-timeout", code: 504, timeout: true, localReply: false, port: 8012 },
+        { kind: "workload-timeout", code: 504, timeout: true, localReply: false, port: 8012 },
         { kind: "rate-limited", code: 429, timeout: false, localReply: true, port: 8012 },
       ]);
-      expect(calls.map((c) => c.invocation)).toEqual([true, true, true, false]);
+      expect(calls.map((c) => c.invocation)).toEqual([true, true, true, true, false]);
     });
 
-    it("filter vs truth: the refusal is no invocation; queue-proxy's 504 looks like the container's", () => {
+    it("filter vs truth: the refusal is no invocation; every 504 is a timeout", () => {
       const truth = run().truth.summary();
       const filter = run().measured();
       expectTruthCount(run(), "invocations");
       expect(truth.invocations).toBe(HTTP_CALLS.length - 1);
       expect(filter.errorsByKind.local_reply).toBe(truth.endings.localReply);
-      // Nothing the filter can read without buffering the body tells queue-proxy's 504 (the
-      // revision's timeoutSeconds) from a 504 the container sends (docs/filter.md, error_kind).
-      expectKnownWrong(
-        "timeouts",
-        { truth: truth.endings.timeout, filter: filter.errorsByKind.timeout ?? 0 },
-        { truth: 2, filter: 1 },
-      );
-      expectKnownWrong(
-        "http_5xx errors",
-        { truth: 0, filter: filter.errorsByKind.http_5xx ?? 0 },
-        { truth: 0, filter: 1 },
-      );
+      expect(truth.endings.timeout).toBe(3);
+      expect(filter.errorsByKind.timeout).toBe(truth.endings.timeout);
+      expect(filter.errorsByKind.http_5xx ?? 0).toBe(0);
     });
   });
 

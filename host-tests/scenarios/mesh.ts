@@ -52,6 +52,8 @@ export type Behaviour =
   | { kind: "route-timeout"; afterMs: number }
   /** The revision's timeoutSeconds passes: queue-proxy answers 504 itself. */
   | { kind: "revision-timeout"; afterMs: number }
+  /** The container's own call to a dependency times out: it answers 504 (Gateway Timeout) itself. */
+  | { kind: "workload-timeout"; afterMs: number }
   /** The client cancels (HTTP/2 RST_STREAM) before any response. */
   | { kind: "client-cancel"; afterMs: number }
   /** The sidecar's local rate limit refuses it before queue-proxy. */
@@ -331,10 +333,14 @@ export class Pod {
         );
         return;
       }
-      case "revision-timeout": {
-        // queue-proxy's own timeout handler: an upstream 504 as far as Envoy knows.
-        const answered = ok(504, "request timeout");
-        answer(behaviour.afterMs, { ...answered, ending: { code: 504, timeout: true, localReply: false } });
+      case "revision-timeout":
+      case "workload-timeout": {
+        // queue-proxy's timeout handler or the container: an upstream 504 as far as Envoy knows.
+        const body = behaviour.kind === "revision-timeout" ? "request timeout" : "upstream request timeout";
+        answer(behaviour.afterMs, {
+          ...ok(504, body),
+          ending: { code: 504, timeout: true, localReply: false },
+        });
         return;
       }
       case "client-cancel":

@@ -201,13 +201,15 @@ export const GRPC_CALLS: ReadonlyArray<Behaviour> = [
 ];
 
 /**
- * Plain HTTP/1 calls of httpEndings: an answer, both timeouts (Envoy's route timeout and
- * queue-proxy's at the revision's timeoutSeconds) and the sidecar's rate-limit reply.
+ * Plain HTTP/1 calls of httpEndings: an answer, three timeouts (Envoy's route timeout,
+ * queue-proxy's at the revision's timeoutSeconds, the container's own 504) and the sidecar's
+ * rate-limit reply.
  */
 export const HTTP_CALLS: ReadonlyArray<Behaviour> = [
   { kind: "ok" },
   { kind: "route-timeout", afterMs: 3_000 },
   { kind: "revision-timeout", afterMs: 2_000 },
+  { kind: "workload-timeout", afterMs: 1_000 },
   { kind: "rate-limited" },
 ];
 
