@@ -116,8 +116,30 @@ describe("AccessLogFormat", () => {
     expect(AccessLogFormat.parse("no operators").format(entry)).toBe("no operators");
   });
 
+  it("prints the stream's start time as Envoy's default and in a strftime subset, UTC", () => {
+    // 2026-12-01T14:30:05.123456789Z
+    const started = { ...entry, startTimeNs: 1_796_135_405_123_456_789n };
+    expect(AccessLogFormat.parse("%START_TIME%").format(started)).toBe("2026-12-01T14:30:05.123Z");
+    expect(AccessLogFormat.parse("%START_TIME(%s%3f)%").format(started)).toBe("1796135405123");
+    expect(AccessLogFormat.parse("%START_TIME(%s.%f)%").format(started)).toBe("1796135405.123456789");
+    expect(AccessLogFormat.parse("%START_TIME(%Y/%m/%d %H:%M:%S %1f%%)%").format(started)).toBe(
+      "2026/12/01 14:30:05 1%",
+    );
+    expect(AccessLogFormat.parse("%START_TIME%").format(entry)).toBe("-");
+  });
+
+  it("prints the time to the request's last byte upstream in whole milliseconds, '-' when never sent", () => {
+    const sent = { ...entry, requestTxDurationNs: 2_999_999n };
+    expect(AccessLogFormat.parse("%REQUEST_TX_DURATION%").format(sent)).toBe("2");
+    expect(AccessLogFormat.parse("%REQUEST_TX_DURATION%").format(entry)).toBe("-");
+  });
+
   it.each([
-    ["%START_TIME%", "at character 1: %START_TIME% is not supported; kwt supports %FILTER_STATE(KEY:PLAIN)%"],
+    [
+      "%UPSTREAM_HOST%",
+      "at character 1: %UPSTREAM_HOST% is not supported; kwt supports %FILTER_STATE(KEY:PLAIN)%",
+    ],
+    ["%START_TIME(%s %Z)%", "%START_TIME(%s %Z)%: at '%Z', expected one of %s, %f"],
     ["x %FILTER_STATE(wasm.k)%", "at character 3: %FILTER_STATE(wasm.k)%: kwt supports only the PLAIN form"],
     ["%FILTER_STATE(wasm.k:TYPED)%", "kwt supports only the PLAIN form"],
     ["100% %RESPONSE_CODE%", "at character 4: '%' starts no command operator"],

@@ -307,6 +307,27 @@ describe("kwt run --access-log with the filter (real HTTP)", () => {
   });
 });
 
+describe("kwt run --access-log times (real HTTP)", () => {
+  it("prints when the request arrived and when its last byte went upstream, inside the exchange", async () => {
+    const sidecar = await startKwt([
+      ...revisionPodSidecar(),
+      "--access-log",
+      "%REQ(:PATH)% %START_TIME(%s%3f)% %REQUEST_TX_DURATION% %DURATION% %START_TIME%",
+    ]);
+    const before = Date.now();
+    expect((await get(`${sidecar.listen}/timed`)).status).toBe(200);
+    const after = Date.now();
+    await expect.poll(() => /^\/timed .*$/m.exec(sidecar.stdout())?.[0]).toBeDefined();
+    const [, start, tx, duration, iso] = /^\/timed (\d+) (\d+) (\d+) (\S+)$/m.exec(sidecar.stdout())!;
+    expect(Number(start)).toBeGreaterThanOrEqual(before);
+    expect(Number(start)).toBeLessThanOrEqual(after);
+    expect(Number(tx)).toBeLessThanOrEqual(Number(duration));
+    expect(Number(start) + Number(duration)).toBeLessThanOrEqual(after);
+    expect(iso).toBe(new Date(Number(start)).toISOString());
+    expect(await stop(sidecar.child)).toBe(0);
+  });
+});
+
 describe("kwt run gateway facing outside clients with client certificates (real HTTP, issue 14)", () => {
   it.each([
     ["a certificate without a mesh identity", ["--mtls"]],

@@ -1,8 +1,9 @@
 // The subset of Envoy's access-log formatter the project needs (source/common/formatter/
 // substitution_formatter.cc and stream_info_formatter.cc; command operators as documented in
 // docs/root/configuration/observability/access_log/usage.rst): %FILTER_STATE(key:PLAIN)%,
-// %RESPONSE_CODE%, %RESPONSE_FLAGS%, %RESPONSE_CODE_DETAILS%, %DURATION%, %REQ(X)% and
-// %UPSTREAM_CLUSTER%, each with an optional :N truncation; a value that is not there prints "-".
+// %RESPONSE_CODE%, %RESPONSE_FLAGS%, %RESPONSE_CODE_DETAILS%, %DURATION%, %REQUEST_TX_DURATION%, %START_TIME%,
+// %REQ(X)% and %UPSTREAM_CLUSTER%, each with an optional :N truncation; a value that is not there
+// prints "-".
 // Also when the connection manager's loggers run relative to the filters' on_log.
 
 import { responseFlagsText } from "./response-flags.js";
@@ -17,6 +18,10 @@ export interface AccessLogEntry {
   responseFlags: number;
   responseCodeDetails?: string;
   durationNs?: bigint;
+  /** When the stream started (its first request byte), nanoseconds since the epoch. */
+  startTimeNs?: bigint;
+  /** From the start to the request's last byte sent upstream. */
+  requestTxDurationNs?: bigint;
   upstreamCluster?: string;
 }
 
@@ -24,7 +29,7 @@ type Field = (entry: AccessLogEntry) => string | undefined;
 
 const decoder = new TextDecoder();
 const SUPPORTED =
-  "%FILTER_STATE(KEY:PLAIN)%, %RESPONSE_CODE%, %RESPONSE_FLAGS%, %RESPONSE_CODE_DETAILS%, %DURATION%, %REQ(HEADER)%, %UPSTREAM_CLUSTER%";
+  "%FILTER_STATE(KEY:PLAIN)%, %RESPONSE_CODE%, %RESPONSE_FLAGS%, %RESPONSE_CODE_DETAILS%, %DURATION%, %REQUEST_TX_DURATION%, %START_TIME%, %REQ(HEADER)%, %UPSTREAM_CLUSTER%";
 
 function field(name: string, argument: string | undefined, at: number): Field {
   const noArgument = (value: Field): Field => {
@@ -40,17 +45,89 @@ function field(name: string, argument: string | undefined, at: number): Field {
     case "RESPONSE_CODE_DETAILS":
       return noArgument((entry) => entry.responseCodeDetails);
     case "DURATION":
-      return noArgument((entry) =>
-        entry.durationNs === undefined ? undefined : String(entry.durationNs / 1_000_000n),
-      );
+      return noArgument((entry) => wholeMilliseconds(entry.durationNs));
+    case "REQUEST_TX_DURATION":
+      return noArgument((entry) => wholeMilliseconds(entry.requestTxDurationNs));
     case "UPSTREAM_CLUSTER":
       return noArgument((entry) => entry.upstreamCluster);
+    case "START_TIME":
+      return startTimeField(argument, at);
     case "REQ":
       return requestHeaderField(argument, at);
     case "FILTER_STATE":
       return filterStateField(argument, at);
     default:
       throw new FormatError(`%${name}% is not supported; kwt supports ${SUPPORTED}`, at);
+  }
+}
+
+function wholeMilliseconds(ns: bigint | undefined): string | undefined {
+  return ns === undefined ? undefined : String(ns / 1_000_000n);
+}
+
+/** The strftime specifiers %START_TIME(...)% takes, as Envoy's formatter reads them (UTC). */
+const TIME_SPECIFIER = /%(?:([1-9]?)f|E3S|[sYmdHMS%])/y;
+const TIME_SPECIFIERS = "%s, %f, %1f..%9f, %Y, %m, %d, %H, %M, %S, %E3S, %%";
+
+/**
+ * %START_TIME%: Envoy's default `%Y-%m-%dT%H:%M:%E3SZ`; %START_TIME(FORMAT)% the strftime subset
+ * above, where %s is whole seconds since the epoch and %Nf the first N digits of the fraction (%f:
+ * nine), so `%s%3f` is milliseconds since the epoch.
+ */
+function startTimeField(argument: string | undefined, at: number): Field {
+  const format = argument ?? "%Y-%m-%dT%H:%M:%E3SZ";
+  const pieces: Array<string | ((ns: bigint) => string)> = [];
+  for (let i = 0; i < format.length;) {
+    if (format[i] !== "%") {
+      pieces.push(format[i]!);
+      i++;
+      continue;
+    }
+    TIME_SPECIFIER.lastIndex = i;
+    const match = TIME_SPECIFIER.exec(format);
+    if (match === null) {
+      throw new FormatError(
+        `%START_TIME(${format})%: at '${format.slice(i, i + 3)}', expected one of ${TIME_SPECIFIERS}`,
+        at,
+      );
+    }
+    pieces.push(timePiece(match[0], match[1]));
+    i += match[0].length;
+  }
+  return (entry) => {
+    const ns = entry.startTimeNs;
+    if (ns === undefined) return undefined;
+    return pieces.map((piece) => (typeof piece === "string" ? piece : piece(ns))).join("");
+  };
+}
+
+function timePiece(specifier: string, fractionDigits: string | undefined): string | ((ns: bigint) => string) {
+  const utc = (ns: bigint): Date => new Date(Number(ns / 1_000_000n));
+  const two = (value: number): string => String(value).padStart(2, "0");
+  const fraction = (ns: bigint): string => String(ns % 1_000_000_000n).padStart(9, "0");
+  if (fractionDigits !== undefined) {
+    const digits = fractionDigits === "" ? 9 : Number(fractionDigits);
+    return (ns) => fraction(ns).slice(0, digits);
+  }
+  switch (specifier) {
+    case "%s":
+      return (ns) => String(ns / 1_000_000_000n);
+    case "%Y":
+      return (ns) => String(utc(ns).getUTCFullYear());
+    case "%m":
+      return (ns) => two(utc(ns).getUTCMonth() + 1);
+    case "%d":
+      return (ns) => two(utc(ns).getUTCDate());
+    case "%H":
+      return (ns) => two(utc(ns).getUTCHours());
+    case "%M":
+      return (ns) => two(utc(ns).getUTCMinutes());
+    case "%S":
+      return (ns) => two(utc(ns).getUTCSeconds());
+    case "%E3S":
+      return (ns) => `${two(utc(ns).getUTCSeconds())}.${fraction(ns).slice(0, 3)}`;
+    default:
+      return "%";
   }
 }
 

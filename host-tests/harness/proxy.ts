@@ -248,6 +248,7 @@ class Exchange {
   private readonly startedNs = process.hrtime.bigint();
   private ended = false;
   private upstreamRequest: http.ClientRequest | undefined;
+  private requestTxDurationNs: bigint | undefined;
 
   constructor(
     private readonly stream: FilterStream,
@@ -397,6 +398,9 @@ class Exchange {
         request.addTrailers(wireHeaders(trailers, "chunked"));
         request.end();
       } else request.end(body);
+      // Handed to the upstream connection, as Envoy's codec takes the last byte (the socket writes
+      // once it connects).
+      this.requestTxDurationNs = process.hrtime.bigint() - this.startedNs;
     });
   }
 
@@ -511,7 +515,11 @@ class Exchange {
   private finish(end: StreamEnd): void {
     if (this.ended) return;
     this.ended = true;
-    this.stream.end({ ...end, durationNs: process.hrtime.bigint() - this.startedNs });
+    this.stream.end({
+      ...end,
+      durationNs: process.hrtime.bigint() - this.startedNs,
+      requestTxDurationNs: this.requestTxDurationNs,
+    });
   }
 }
 

@@ -138,6 +138,7 @@ export class Stream {
   private readonly failOpen: boolean;
   private readonly clock: Clock;
   private readonly startMonotonicNs: bigint;
+  private requestTxDurationNs: bigint | undefined;
   private readonly accessLog: StreamAccessLog | undefined;
   /** The request headers when no filter holds them (the filter is not in the chain). */
   private requestHeadersWithoutFilter: HeaderMap | undefined;
@@ -437,6 +438,7 @@ export class Stream {
     if (end.responseCodeDetails !== undefined) this.facts.responseCodeDetails = end.responseCodeDetails;
     if (end.grpcStatus !== undefined) this.facts.grpcStatus = end.grpcStatus;
     this.facts.durationNs = end.durationNs ?? this.clock.monotonicNs() - this.startMonotonicNs;
+    this.requestTxDurationNs = end.requestTxDurationNs;
     if (vm === undefined || context === undefined) {
       this.writeAccessLog();
       this.onEnd?.();
@@ -471,6 +473,8 @@ export class Stream {
         responseFlags: facts.responseFlags,
         responseCodeDetails: facts.responseCodeDetails,
         durationNs: facts.durationNs,
+        startTimeNs: facts.startTimeNs,
+        requestTxDurationNs: this.requestTxDurationNs,
         upstreamCluster: facts.upstreamCluster,
       }),
     );

@@ -220,4 +220,6 @@ export interface StreamEnd {
   grpcStatus?: number;
   /** request.duration in ns; default: measured from the stream's start on the plugin clock. */
   durationNs?: bigint;
+  /** From the stream's start to the request's last byte sent upstream (none: never sent). */
+  requestTxDurationNs?: bigint;
 }

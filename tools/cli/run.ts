@@ -99,6 +99,8 @@ Options:
                             '%RESPONSE_CODE% %RESPONSE_FLAGS% %FILTER_STATE(wasm.NAME:PLAIN)%';
                             operators: %FILTER_STATE(KEY:PLAIN)%, %RESPONSE_CODE%, %RESPONSE_FLAGS%,
                             %RESPONSE_CODE_DETAILS%, %DURATION%, %REQ(HEADER)%, %UPSTREAM_CLUSTER%,
+                            %REQUEST_TX_DURATION%, %START_TIME% (Envoy's default, or
+                            %START_TIME(%s%3f)% for epoch ms),
                             each with :N to truncate; before the filter's on_log up to --envoy 1.31,
                             after it from 1.32`;
 
