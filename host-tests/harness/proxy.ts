@@ -245,13 +245,14 @@ type ExchangeOptions = Required<Pick<ProxyOptions, "upstreamTimeoutMs" | "maxBod
 
 /** One downstream request through the filter. Ends the filter stream exactly once. */
 class Exchange {
-  private readonly startedNs = process.hrtime.bigint();
   private ended = false;
   private upstreamRequest: http.ClientRequest | undefined;
   private requestTxDurationNs: bigint | undefined;
 
   constructor(
     private readonly stream: FilterStream,
+    /** When the request arrived, before its stream (and the module's context) was created. */
+    private readonly startedNs: bigint,
     private readonly request: http.IncomingMessage,
     private readonly response: http.ServerResponse,
     private readonly options: ExchangeOptions,
@@ -570,6 +571,7 @@ export class HarnessProxy {
     const serverOptions = { maxHeaderSize: headerLimits.maxBytes * 2 + 16 * 1024 };
     const createServer = (destinationPort: number | undefined): http.Server => {
       const server = http.createServer(serverOptions, (request, response) => {
+        const startedNs = process.hrtime.bigint();
         const overLimit = requestHeaderLimitExceeded(rawHeaderPairs(request.rawHeaders), headerLimits);
         const stream = loaded.createStream({
           ...(overLimit === undefined ? {} : { beforeFilterChain: true }),
@@ -582,7 +584,7 @@ export class HarnessProxy {
           ...options.identity,
           ...(destinationPort === undefined ? {} : { destinationPort }),
         });
-        const exchange = new Exchange(stream, request, response, exchangeOptions);
+        const exchange = new Exchange(stream, startedNs, request, response, exchangeOptions);
         if (overLimit !== undefined) {
           exchange.rejectHeaderBlock(overLimit);
           return;

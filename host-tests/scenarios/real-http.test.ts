@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeServer, listenOn, type HostPort } from "../harness/index.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import {
+  ENVOY_BY_LAYOUT,
   hostPort,
   KWT,
   listenPortAddresses,
@@ -71,12 +72,11 @@ function passages(stdout: string): Map<number, Passage> {
   return byId;
 }
 
-const children: ChildProcessWithoutNullStreams[] = [];
-const servers: http.Server[] = [];
-
-describe.skipIf(!existsSync(KWT) || !existsSync(WASM))(
-  "over real HTTP: scale from zero through kwt run (gateway -> activator -> pod sidecar, two workers)",
-  () => {
+describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
+  "over real HTTP on the %s layout (Envoy %s): scale from zero through kwt run (gateway -> activator -> pod sidecar, two workers)",
+  (_layout, envoy) => {
+    const children: ChildProcessWithoutNullStreams[] = [];
+    const servers: http.Server[] = [];
     const truth = new TruthLog();
     const pods: RunningKwt[] = [];
     let gateway: RunningKwt;
@@ -97,6 +97,8 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM))(
           [
             "--upstream",
             `http://${appAddress.host}:${appAddress.port}`,
+            "--envoy",
+            envoy,
             "--direction",
             "inbound",
             // The activator (with its sidecar) connects with its mesh identity.
@@ -139,6 +141,8 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM))(
           "--upstream",
           `http://${activatorAddress.host}:${activatorAddress.port}`,
           "--gateway",
+          "--envoy",
+          envoy,
           "--access-log",
           GATEWAY_LOG_FORMAT,
           "--direction",
@@ -215,7 +219,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM))(
         // and reached the pod's sidecar before it left it; the stamps lie inside those passages.
         const shortest = podPassage!.arrivedAtMs - gatewayPassage.sentUpstreamAtMs;
         const longest = podPassage!.sentUpstreamAtMs - gatewayPassage.arrivedAtMs;
-        const what = `request ${request.id}: ${measured} ms for ${shortest}..${longest}`;
+        const what = `request ${request.id}: ${measured} ms for ${shortest}..${longest} (Envoy ${envoy})`;
         expect(measured, what).toBeGreaterThanOrEqual(shortest - ROUNDING_MS);
         expect(measured, what).toBeLessThanOrEqual(longest + ROUNDING_MS);
         overruns.push(Math.abs(measured - (podPassage!.arrivedAtMs - gatewayPassage.arrivedAtMs)));

@@ -11,6 +11,13 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const KWT = path.join(ROOT, "dist/kwt.js");
 export const WASM = path.join(ROOT, "build/filter.wasm");
 
+/** One Envoy version per property layout (`kwt run --envoy`): node.* only, node.* and xds.*, xds.* only. */
+export const ENVOY_BY_LAYOUT = [
+  ["legacy", "1.28"],
+  ["legacy-and-xds", "1.30"],
+  ["xds", "1.33"],
+] as const;
+
 export interface RunningKwt {
   child: ChildProcessWithoutNullStreams;
   listen: string;
