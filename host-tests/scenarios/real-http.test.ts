@@ -26,11 +26,12 @@ import { exchange, HttpActivator, queueProxy, REQUEST_ID_HEADER, scrapePod } fro
 import { KNATIVE_SERVING_IDENTITY, QueueProxyPort } from "./knative.js";
 import { measureFilter, type FilterMeasurement } from "./measure.js";
 import { REVISION } from "./mesh.js";
-import { TruthLog, type TruthSummary } from "./truth.js";
+import { TruthLog, type RequestTruth, type TruthSummary } from "./truth.js";
 
 const LOOPBACK: HostPort = { host: "127.0.0.1", port: 0 };
 const BURST = 25;
 const AFTER = 5;
+const AFTER_RESTART = 5;
 const SCRAPE_ROUNDS = 2;
 /** From the pod's app starting to queue-proxy answering its probe 200. */
 const QUEUE_PROXY_READY_MS = 300;
@@ -79,9 +80,12 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
     const servers: http.Server[] = [];
     const truth = new TruthLog();
     const pods: RunningKwt[] = [];
+    let podArgs: string[] = [];
     let gateway: RunningKwt;
     let summary: TruthSummary;
     let filter: FilterMeasurement;
+    /** After the pod's Envoy restarted: the requests sent since, and the filter's numbers. */
+    let restarted: { users: RequestTruth[]; atGateway: FilterMeasurement; atPod: FilterMeasurement };
 
     beforeAll(async () => {
       const startPod = async (): Promise<HostPort> => {
@@ -93,37 +97,35 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
         });
         servers.push(app);
         const appAddress = await listenOn(app, LOOPBACK);
-        const sidecar = await startKwt(
-          [
-            "--upstream",
-            `http://${appAddress.host}:${appAddress.port}`,
-            "--envoy",
-            envoy,
-            "--direction",
-            "inbound",
-            // The activator (with its sidecar) connects with its mesh identity.
-            "--peer-identity",
-            KNATIVE_SERVING_IDENTITY,
-            "--destination-port",
-            "8012",
-            "--listen-port",
-            `${QueueProxyPort.autoscalerMetrics}=127.0.0.1:0`,
-            "--listen-port",
-            `${QueueProxyPort.userMetrics}=127.0.0.1:0`,
-            "--cluster",
-            "east",
-            "--region",
-            "us-east1",
-            ...revisionPodFlags(),
-            "--extra-stat-tags",
-            FILTER_METRIC_LABELS.join(","),
-            "--workers",
-            "2",
-            "--access-log",
-            PASSAGE_LOG_FORMAT,
-          ],
-          children,
-        );
+        podArgs = [
+          "--upstream",
+          `http://${appAddress.host}:${appAddress.port}`,
+          "--envoy",
+          envoy,
+          "--direction",
+          "inbound",
+          // The activator (with its sidecar) connects with its mesh identity.
+          "--peer-identity",
+          KNATIVE_SERVING_IDENTITY,
+          "--destination-port",
+          "8012",
+          "--listen-port",
+          `${QueueProxyPort.autoscalerMetrics}=127.0.0.1:0`,
+          "--listen-port",
+          `${QueueProxyPort.userMetrics}=127.0.0.1:0`,
+          "--cluster",
+          "east",
+          "--region",
+          "us-east1",
+          ...revisionPodFlags(),
+          "--extra-stat-tags",
+          FILTER_METRIC_LABELS.join(","),
+          "--workers",
+          "2",
+          "--access-log",
+          PASSAGE_LOG_FORMAT,
+        ];
+        const sidecar = await startKwt(podArgs, children);
         pods.push(sidecar);
         return hostPort(sidecar.listen);
       };
@@ -174,6 +176,19 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
       }
       summary = truth.summary();
       filter = measureFilter(await settledTexts([gateway, ...pods]));
+
+      // The pod's Envoy restarts where it listened (a new filter image restarts every VM); the pod
+      // stays ready, so the activator keeps sending it requests that nobody waits for.
+      const old = pods[0]!;
+      await stopKwt(old.child);
+      const pod = await startKwt(podArgs, children, new URL(old.listen).host);
+      const sentBefore = truth.of("user").length;
+      for (let i = 0; i < AFTER_RESTART; i++) await user();
+      restarted = {
+        users: truth.of("user").slice(sentBefore),
+        atGateway: measureFilter(await settledTexts([gateway])),
+        atPod: measureFilter(await settledTexts([pod])),
+      };
     });
 
     afterAll(async () => {
@@ -181,8 +196,19 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
       await Promise.all(servers.map(closeServer));
     });
 
+    it("after the pod's Envoy restarted: no cold start, every request proxied and one invocation each", () => {
+      expect(restarted.users.map((r) => r.ending?.code)).toEqual(Array(AFTER_RESTART).fill(200));
+      expect(
+        restarted.users.every((r) => r.viaActivator && r.invocation && r.coldStartMs === undefined),
+      ).toBe(true);
+      expect(restarted.atGateway.coldStarts).toBe(summary.coldStarts);
+      expect(restarted.atGateway.activatorProxied).toBe(summary.activatorProxied + restarted.users.length);
+      expect(restarted.atPod.invocations).toBe(restarted.users.length);
+      expect(restarted.atPod.coldStarts).toBe(0);
+    });
+
     it("truth: the burst was held until the pod's probe passed, the later requests only proxied", () => {
-      const users = truth.of("user");
+      const users = truth.of("user").slice(0, BURST + AFTER);
       expect(users.map((r) => r.ending?.code)).toEqual(Array(BURST + AFTER).fill(200));
       expect(users.slice(0, BURST).every((r) => r.coldStartMs !== undefined && r.coldStartMs >= 200)).toBe(
         true,

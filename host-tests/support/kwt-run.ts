@@ -28,13 +28,18 @@ export interface RunningKwt {
   stderr: () => string;
 }
 
-/** Starts `kwt run` and resolves with the addresses it prints; `started` collects the child for cleanup. */
-export function startKwt(args: string[], started: ChildProcessWithoutNullStreams[]): Promise<RunningKwt> {
-  const child = spawn(
-    process.execPath,
-    [KWT, "run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", ...args],
-    { cwd: ROOT },
-  );
+/**
+ * Starts `kwt run` and resolves with the addresses it prints; `started` collects the child for
+ * cleanup. `listen` is a free port by default; give one to restart a proxy where it was.
+ */
+export function startKwt(
+  args: string[],
+  started: ChildProcessWithoutNullStreams[],
+  listen = "127.0.0.1:0",
+): Promise<RunningKwt> {
+  const child = spawn(process.execPath, [KWT, "run", "--listen", listen, "--admin", "127.0.0.1:0", ...args], {
+    cwd: ROOT,
+  });
   started.push(child);
   let stdout = "";
   let stderr = "";
