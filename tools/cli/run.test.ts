@@ -184,8 +184,8 @@ describe("parseRunArgs", () => {
       "--listen-port 8012: requests to --listen already have destination.port 8012 (--destination-port)",
     ],
     [
-      [...REQUIRED, "--access-log", "%START_TIME% %RESPONSE_CODE%"],
-      "--access-log: access log format, at character 1: %START_TIME% is not supported",
+      [...REQUIRED, "--access-log", "%PROTOCOL% %RESPONSE_CODE%"],
+      "--access-log: access log format, at character 1: %PROTOCOL% is not supported",
     ],
     [[...REQUIRED, "--bogus"], "unknown option --bogus"],
     [[...REQUIRED, "stray"], "unexpected argument 'stray'"],

@@ -1,13 +1,13 @@
 // The access log of the demo's revision pod proxy: the shipped file provider's labels
 // (deploy/istio/access-logs/mesh-config.yaml) written as one JSON object per line, without the
-// labels whose operators the harness's formatter does not model (%START_TIME%, %PROTOCOL%).
+// labels whose operators the harness's formatter does not model (%PROTOCOL%).
 
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
 
 export const ACCESS_LOG_PROVIDERS_FILE = "deploy/istio/access-logs/mesh-config.yaml";
-export const OPERATORS_THE_HARNESS_LACKS: readonly string[] = ["%START_TIME%", "%PROTOCOL%"];
+export const OPERATORS_THE_HARNESS_LACKS: readonly string[] = ["%PROTOCOL%"];
 
 export interface JsonLinesFormat {
   /** The labels in the line, in order. */
