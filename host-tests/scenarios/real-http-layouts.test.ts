@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeServer, listenOn, type HostPort } from "../harness/index.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import {
+  ENVOY_BY_LAYOUT,
   hostPort,
   KWT,
   listenPortAddresses,
@@ -30,12 +31,6 @@ import { REVISION } from "./mesh.js";
 import { TruthLog, type TruthSummary } from "./truth.js";
 
 const LOOPBACK: HostPort = { host: "127.0.0.1", port: 0 };
-/** One Envoy version per property layout: node.* only, node.* and xds.*, xds.* only. */
-const ENVOY_BY_LAYOUT = [
-  ["legacy", "1.28"],
-  ["legacy-and-xds", "1.30"],
-  ["xds", "1.33"],
-] as const;
 const USERS = 6;
 const SCRAPE_ROUNDS = 2;
 /** The app never answers this path: the client gives up on it. */

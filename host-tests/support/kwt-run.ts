@@ -11,11 +11,20 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const KWT = path.join(ROOT, "dist/kwt.js");
 export const WASM = path.join(ROOT, "build/filter.wasm");
 
+/** One Envoy version per property layout (`--envoy`): node.* only, node.* and xds.*, xds.* only. */
+export const ENVOY_BY_LAYOUT = [
+  ["legacy", "1.28"],
+  ["legacy-and-xds", "1.30"],
+  ["xds", "1.33"],
+] as const;
+
 export interface RunningKwt {
   child: ChildProcessWithoutNullStreams;
   listen: string;
   /** The --listen-port listeners' URLs, by the pod port each stands for. */
   listenPorts: ReadonlyMap<number, string>;
+  /** --outbound-listen's URL, when given. */
+  outboundListen: string | undefined;
   admin: string;
   stdout: () => string;
   stderr: () => string;
@@ -47,7 +56,16 @@ export function startKwt(args: string[], started: ChildProcessWithoutNullStreams
         const listenPorts = new Map(
           [...stdout.matchAll(/^listen-port (\d+) (\S+)$/gm)].map((line) => [Number(line[1]), line[2]!]),
         );
-        resolve({ child, listen, admin, listenPorts, stdout: () => stdout, stderr: () => stderr });
+        const outboundListen = /^outbound-listen (\S+)$/m.exec(stdout)?.[1];
+        resolve({
+          child,
+          listen,
+          admin,
+          listenPorts,
+          outboundListen,
+          stdout: () => stdout,
+          stderr: () => stderr,
+        });
       }
     });
   });
@@ -105,4 +123,10 @@ export async function settledTexts(proxies: RunningKwt[]): Promise<string[]> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error("the proxies' stats kept changing");
+}
+
+/** A configuration update of a running `kwt run` (POST /kwt/reload): its answer, one line per listener. */
+export async function reloadKwt(proxy: RunningKwt): Promise<{ status: number; body: string }> {
+  const response = await fetch(`${proxy.admin}/kwt/reload`, { method: "POST" });
+  return { status: response.status, body: await response.text() };
 }
