@@ -73,9 +73,10 @@ interface InboundRequest {
   sampled: boolean;
   /**
    * The first phase, all answered before the update; the second, sent before, during and after it;
-   * or the requests whose spans the collector refuses when their root is replaced.
+   * the requests whose spans the collector refuses when their root is replaced; or those from new
+   * callers after an update of the outbound root alone.
    */
-  phase: "before-update" | "across-update" | "refused-export";
+  phase: "before-update" | "across-update" | "refused-export" | "after-outbound-update";
   status?: number;
   /** The traceparent the app received (the filter's span id is its parent id). */
   receivedTraceparent?: string;
@@ -92,11 +93,18 @@ function inboundConfig(tickPeriodMs: number): string {
   return JSON.stringify({ tickPeriodMs, spanExport: { enabled: true } });
 }
 
-const OUTBOUND_CONFIG = JSON.stringify({
-  maxSeries: OUTBOUND_MAX_SERIES,
-  tickPeriodMs: OUTBOUND_TICK_MS,
-  tracing: { targetSampledPerSecond: OUTBOUND_TARGET_PER_SECOND, minProbability: OUTBOUND_MIN_PROBABILITY },
-});
+/** The outbound root's bounds are far below the inbound root's defaults (2000 series, 32 source clusters). */
+function outboundConfig(tickPeriodMs: number): string {
+  return JSON.stringify({
+    maxSeries: OUTBOUND_MAX_SERIES,
+    maxSourceLabelValues: 1,
+    tickPeriodMs,
+    tracing: {
+      targetSampledPerSecond: OUTBOUND_TARGET_PER_SECOND,
+      minProbability: OUTBOUND_MIN_PROBABILITY,
+    },
+  });
+}
 
 function calledRevision(index: number): string {
   return `svc-${index % CALLED_REVISIONS}`;
@@ -152,10 +160,14 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
     let afterUpdate: Sample[];
     let update: { status: number; body: string };
 
-    async function callIntoPod(index: number, phase: InboundRequest["phase"]): Promise<void> {
+    async function callIntoPod(
+      index: number,
+      phase: InboundRequest["phase"],
+      callerCluster = `caller-${index % CALLER_CLUSTERS}`,
+    ): Promise<void> {
       const request: InboundRequest = {
         index,
-        callerCluster: `caller-${index % CALLER_CLUSTERS}`,
+        callerCluster,
         traceId: randomBytes(16).toString("hex"),
         sampled: index % 2 === 0,
         phase,
@@ -204,7 +216,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
         listenOn(app, LOOPBACK),
       ]);
       writeFileSync(inboundFile, inboundConfig(INBOUND_TICK_MS_BEFORE));
-      writeFileSync(outboundFile, OUTBOUND_CONFIG);
+      writeFileSync(outboundFile, outboundConfig(OUTBOUND_TICK_MS));
       sidecar = await startKwt(
         [
           "--upstream",
@@ -400,6 +412,26 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
         droppedBefore + REFUSED_SPANS,
       );
       expect(total(samples, "kwt_spans_exported_total")).toBe(exportedBefore);
+    });
+
+    it("keeps the inbound root's maxSourceLabelValues when only the outbound root (bound 1) is updated", async () => {
+      writeFileSync(outboundFile, outboundConfig(OUTBOUND_TICK_MS + 1));
+      const answer = await reloadKwt(sidecar);
+      expect(answer.body).toMatch(
+        /^reload outbound: new root contexts \d+,\d+ \(one per worker VM\) replace 1,1, [^\n]*\nreload inbound: configuration unchanged; the root contexts stay\n$/,
+      );
+      const first = inbound.length;
+      const callers = ["newcomer-0", "newcomer-1", "newcomer-2", "newcomer-3"];
+      // Odd indexes: unsampled, so no span is added to the accounting above.
+      for (const [i, caller] of callers.entries()) {
+        await callIntoPod(first + 2 * i + 1, "after-outbound-update", caller);
+      }
+      const samples = parseExposition((await settledTexts([sidecar]))[0]!);
+      const invocations = byLabel(samples, "knative_invocations_total", "source_cluster");
+      const truth = countBy(inbound, (request) => request.callerCluster);
+      for (const caller of callers)
+        expect([caller, invocations.get(caller)]).toEqual([caller, truth.get(caller)]);
+      expect(invocations.has("_other")).toBe(false);
     });
 
     it("answers a configuration update it cannot read with 400 and changes nothing", async () => {
