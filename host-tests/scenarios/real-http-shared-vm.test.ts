@@ -15,25 +15,26 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeServer, listenOn, type HostPort } from "../harness/index.js";
-import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import { parseExposition, sumBy, total, type Sample } from "../../tools/demo/exposition.js";
 import { CollectorStandIn } from "../filter-tracing/collector.js";
 import {
   ENVOY_BY_LAYOUT,
   hostPort,
   KWT,
+  LOOPBACK,
   reloadKwt,
   revisionPodFlags,
   settledTexts,
   startKwt,
   stopKwt,
+  TWO_WORKERS_ALL_LABELS,
   WASM,
   type RunningKwt,
 } from "../support/kwt-run.js";
 import { send } from "./http-activator.js";
 import { QueueProxyPort } from "./knative.js";
 
-const LOOPBACK: HostPort = { host: "127.0.0.1", port: 0 };
+/** TWO_WORKERS_ALL_LABELS's worker count. */
 const WORKERS = 2;
 /** Callers in this many other clusters send the hop stamps: the inbound root's label sets. */
 const CALLER_CLUSTERS = 20;
@@ -56,7 +57,6 @@ const INBOUND_TICK_MS_AFTER = 200;
 const CALLER_IDENTITY = "spiffe://cluster.local/ns/default/sa/caller";
 const CALLED_IDENTITY = "spiffe://cluster.local/ns/default/sa/called";
 const POD_CLUSTER = "west";
-const COMMON = ["--workers", String(WORKERS), "--extra-stat-tags", FILTER_METRIC_LABELS.join(",")];
 /** The metrics the inbound root records for a request from another cluster. */
 const INBOUND_METRICS = [
   "knative_invocations_total",
@@ -244,7 +244,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
           "--http-cluster",
           `otel-collector=${collector.url}`,
           ...revisionPodFlags(),
-          ...COMMON,
+          ...TWO_WORKERS_ALL_LABELS,
         ],
         children,
       );

@@ -4,12 +4,19 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import type { HostPort } from "../harness/index.js";
 import { REVISION } from "../scenarios/mesh.js";
+import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const KWT = path.join(ROOT, "dist/kwt.js");
 export const WASM = path.join(ROOT, "build/filter.wasm");
+
+/** Any free loopback port, for the servers a test runs around the proxies. */
+export const LOOPBACK: HostPort = { host: "127.0.0.1", port: 0 };
+
+/** `kwt run` flags: two workers, as Istio runs, and every filter label in /stats/prometheus. */
+export const TWO_WORKERS_ALL_LABELS = ["--workers", "2", "--extra-stat-tags", FILTER_METRIC_LABELS.join(",")];
 
 /** One Envoy version per property layout (`--envoy`): node.* only, node.* and xds.*, xds.* only. */
 export const ENVOY_BY_LAYOUT = [
