@@ -65,7 +65,7 @@ one in force. What happened is printed on stderr, one line per listener, and is 
 Options:
   --listen HOST:PORT        where clients connect (required)
   --upstream URL            where requests go, http://host:port (required)
-  --admin HOST:PORT         admin listener: /stats/prometheus, /ready
+  --admin HOST:PORT         admin listener: /stats/prometheus, /ready, POST /kwt/reload
   --config FILE             plugin configuration, a JSON file (WasmPlugin pluginConfig); default: none
   --wasm FILE               the .wasm module; default build/filter.wasm
   --direction DIR           listener direction: inbound (default) or outbound
