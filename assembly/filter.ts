@@ -159,44 +159,8 @@ export class Vm {
    */
   readonly registry: SeriesRegistry;
 
-  /** Source clusters and regions from hop stamps, bounded per VM (sourcelabels.ts). */
-  readonly sourceClusters: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
-  readonly sourceRegions: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
-  /** The clusters and regions pod stamps name at the edge, bounded the same way. */
-  readonly podClusters: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
-  readonly podRegions: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
-
   constructor(public readonly host: Host) {
     this.registry = new SeriesRegistry(DEFAULT_MAX_SERIES, host);
-  }
-
-  /**
-   * Folds a trusted hop stamp's cluster and region beyond the bound, so invented values cannot
-   * fill the series cap; a dimension with a known list is bounded by it instead (hop.ts).
-   */
-  boundSourceLabels(stamp: HopStamp, settings: Settings): void {
-    if (settings.knownClusters.length == 0) stamp.cluster = this.sourceClusters.admit(stamp.cluster);
-    if (settings.knownRegions.length == 0) stamp.region = this.sourceRegions.admit(stamp.region);
-  }
-
-  /**
-   * Bounds a pod stamp's cluster and region like a hop stamp's: to the known lists when set (other
-   * values folded), else to the first maxSourceLabelValues per VM. Its revision labels are bounded
-   * by the upstream's mesh identity and the root's maxSeries.
-   */
-  boundPodStampLabels(report: PodStamp, settings: Settings): void {
-    const clusters = settings.knownClusters;
-    const regions = settings.knownRegions;
-    if (clusters.length > 0) {
-      if (!clusters.includes(report.cluster)) report.cluster = OTHER_LABEL_VALUE;
-    } else {
-      report.cluster = this.podClusters.admit(report.cluster);
-    }
-    if (regions.length > 0) {
-      if (!regions.includes(report.region)) report.region = OTHER_LABEL_VALUE;
-    } else {
-      report.region = this.podRegions.admit(report.region);
-    }
   }
 
   onVmStart(): void {
@@ -332,6 +296,16 @@ export class Root {
   /** proxy_on_done returned false: proxy_done is owed once the span export is over. */
   private finishing: bool = false;
 
+  /**
+   * Source clusters and regions from hop stamps, bounded per root context (sourcelabels.ts), as
+   * its series cap is: another listener's maxSourceLabelValues never folds this one's.
+   */
+  readonly sourceClusters: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
+  readonly sourceRegions: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
+  /** The clusters and regions pod stamps name at the edge, bounded the same way. */
+  readonly podClusters: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
+  readonly podRegions: SourceLabelBound = new SourceLabelBound(DEFAULT_MAX_SOURCE_LABEL_VALUES);
+
   // Headers: names encoded once per configuration, and the scan's slots.
   wants: HeaderWants = new HeaderWants();
   /** Reused by every request's scan (read within on_request_headers only). */
@@ -410,10 +384,10 @@ export class Root {
     this.settings = settings;
     if (this.tracing != null) this.tracing!.stopReporting();
     this.registry.maxSeries = settings.maxSeries;
-    vm.sourceClusters.limit = settings.maxSourceLabelValues;
-    vm.sourceRegions.limit = settings.maxSourceLabelValues;
-    vm.podClusters.limit = settings.maxSourceLabelValues;
-    vm.podRegions.limit = settings.maxSourceLabelValues;
+    this.sourceClusters.limit = settings.maxSourceLabelValues;
+    this.sourceRegions.limit = settings.maxSourceLabelValues;
+    this.podClusters.limit = settings.maxSourceLabelValues;
+    this.podRegions.limit = settings.maxSourceLabelValues;
     this.identity = resolveIdentity(facts, settings);
     this.positionKnown = false;
     const id = this.identity;
@@ -465,6 +439,37 @@ export class Root {
   /** Inbound: a pod that is not a Knative revision (e.g. the activator) records nothing, by default. */
   skipsWorkload(): bool {
     return this.settings!.skipNonKnative && !this.identity.isRevision;
+  }
+
+  /**
+   * Folds a trusted hop stamp's cluster and region beyond the bound, so invented values cannot
+   * fill the series cap; a dimension with a known list is bounded by it instead (hop.ts).
+   */
+  boundSourceLabels(stamp: HopStamp): void {
+    const settings = this.settings!;
+    if (settings.knownClusters.length == 0) stamp.cluster = this.sourceClusters.admit(stamp.cluster);
+    if (settings.knownRegions.length == 0) stamp.region = this.sourceRegions.admit(stamp.region);
+  }
+
+  /**
+   * Bounds a pod stamp's cluster and region like a hop stamp's: to the known lists when set (other
+   * values folded), else to the first maxSourceLabelValues of this root. Its revision labels are
+   * bounded by the upstream's mesh identity and the root's maxSeries.
+   */
+  boundPodStampLabels(report: PodStamp): void {
+    const settings = this.settings!;
+    const clusters = settings.knownClusters;
+    const regions = settings.knownRegions;
+    if (clusters.length > 0) {
+      if (!clusters.includes(report.cluster)) report.cluster = OTHER_LABEL_VALUE;
+    } else {
+      report.cluster = this.podClusters.admit(report.cluster);
+    }
+    if (regions.length > 0) {
+      if (!regions.includes(report.region)) report.region = OTHER_LABEL_VALUE;
+    } else {
+      report.region = this.podRegions.admit(report.region);
+    }
   }
 
   createStream(): Stream | null {
@@ -892,7 +897,7 @@ export class Stream {
         );
         this.hop = hop;
         if (hop.verdict == HopVerdict.Rejected) root.rejectStamp(hop.reason);
-        if (hop.verdict == HopVerdict.CrossCluster) root.vm.boundSourceLabels(hop.stamp!, settings);
+        if (hop.verdict == HopVerdict.CrossCluster) root.boundSourceLabels(hop.stamp!);
         const stamp = hop.stamp;
         if (stamp != null && hop.verdict != HopVerdict.Rejected) this.sourceCluster = stamp.cluster;
         if (scan.has(root.slotEntry)) {
@@ -1052,7 +1057,7 @@ export class Stream {
       return;
     }
     if (series == null) {
-      root.vm.boundPodStampLabels(report, root.settings!);
+      root.boundPodStampLabels(report);
       series = root.cachePodStamp(key, report);
     }
     this.podStamp = report;

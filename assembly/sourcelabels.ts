@@ -1,9 +1,9 @@
 // Bounds the label values that arrive on the wire (a hop stamp's cluster and region): a client can
-// invent any number of them, and each new one would define series until the VM's cap pushes the
-// revision's own series into overflow. Pure: no host calls.
+// invent any number of them, and each new one would define series until the root context's cap
+// pushes the revision's own series into overflow. Pure: no host calls.
 //
 // With a known list configured, hop.ts rejects every other value before it gets here. Without
-// one, the first `limit` distinct values per dimension per VM are kept and every later one is
+// one, the first `limit` distinct values per dimension per root context are kept and every later one is
 // recorded as OTHER_LABEL_VALUE.
 
 /**

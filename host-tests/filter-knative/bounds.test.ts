@@ -1,5 +1,5 @@
 // Forged values cannot push a revision's real series out: source clusters and regions from hop
-// stamps are bounded per dimension and VM (maxSourceLabelValues, the rest recorded as `_other`),
+// stamps are bounded per dimension and root context (maxSourceLabelValues, the rest recorded as `_other`),
 // or by knownClusters / knownRegions when set, so the series cap is never reached by invented names.
 
 import { describe, expect, it } from "vitest";
@@ -34,7 +34,7 @@ describe.each(LAYOUTS)("source labels from hop stamps (%s layout)", (layout) => 
     sendForgedHops(plugin, (i) => `forged-${i}`);
     exchange(plugin, REQUEST, { status: 503 });
 
-    // Streams alternate between the two workers; each VM admits its own first 32 values.
+    // Streams alternate between the two workers; each worker's root context admits its own first 32 values.
     expect(plugin.workerCount).toBe(2);
     const admitted = 2 * 32;
     expect(metricValue(plugin, REAL_503)).toBe(1);

@@ -111,6 +111,21 @@ describe("span export", () => {
     plugin.close();
   });
 
+  it("sends a replaced root's queued spans from proxy_on_done and counts them once the collector answered", async () => {
+    const plugin = await podSidecar();
+    coldCrossClusterRequest(plugin);
+    // An ECDS update before the tick: the old root's on_done is all that can send its two spans.
+    const update = await plugin.update({
+      pluginConfig: JSON.stringify({ tickPeriodMs: 2000, spanExport: { enabled: true } }),
+    });
+    expect(update).toBeUndefined();
+    await plugin.idle();
+    expect(collector.requests.map((request) => request.spans.length)).toEqual([2]);
+    expect(metricValue(plugin, "kwt_spans_exported_total{}")).toBe(2);
+    expect(metricValue(plugin, 'kwt_spans_dropped_total{reason="export_failed"}')).toBe(0);
+    plugin.close();
+  });
+
   it("forces a held request sampled when the caller did not sample", async () => {
     const plugin = await podSidecar();
     const [traceparent] = coldCrossClusterRequest(plugin, "00");

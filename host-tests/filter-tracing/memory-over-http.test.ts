@@ -147,8 +147,7 @@ describe.skipIf(!existsSync(WASM))(
 
     afterAll(async () => {
       upstream.answerAll();
-      await gateway?.proxy.close();
-      gateway?.plugin?.close();
+      await gateway?.close();
       await new Promise((resolve) => upstream.server.close(resolve));
     });
 

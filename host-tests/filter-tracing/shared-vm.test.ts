@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../harness/clock.js";
 import { EnvoyProcess, Plugin } from "../harness/plugin.js";
 import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
-import { BASE_REQUEST, CLUSTER_A, exchange, metricValue, pluginOptions } from "./setup.js";
+import { seriesLines } from "../support/prometheus-text.js";
+import { BASE_REQUEST, CLUSTER_A, CLUSTER_B, exchange, metricValue, pluginOptions } from "./setup.js";
 
 describe("the outbound and inbound roots of one sidecar", () => {
   it("share the VMs, and the sampling gauge keeps each position's samplers apart", async () => {
@@ -31,6 +32,34 @@ describe("the outbound and inbound roots of one sidecar", () => {
     expect(metricValue(outbound, 'kwt_sampling_probability{position="outbound"}')).toBe(200_000);
     expect(metricValue(outbound, 'kwt_samplers{position="outbound"}')).toBe(2);
     expect(metricValue(outbound, 'kwt_sampling_probability{position="inbound"}')).toBeUndefined();
+    outbound.close();
+    inbound.close();
+    process.close();
+  });
+
+  it("keeps each root's maxSourceLabelValues: an outbound root configured last folds none of the inbound root's caller clusters", async () => {
+    const clock = new ManualClock();
+    const process = new EnvoyProcess({ clock, extraStatTags: [...FILTER_METRIC_LABELS] });
+    const inbound = await Plugin.loadInto(
+      process,
+      pluginOptions({ place: CLUSTER_B, position: "inbound", revision: true }),
+    );
+    const outbound = await Plugin.loadInto(
+      process,
+      pluginOptions({ place: CLUSTER_B, position: "outbound", config: { maxSourceLabelValues: 1 } }),
+    );
+    const nowMs = Number(clock.realtimeNs() / 1_000_000n);
+    const callers = ["caller-0", "caller-1", "caller-2", "caller-3"];
+    for (const caller of callers) {
+      exchange(inbound, [...BASE_REQUEST, ["x-kwt-hop", `1;c=${caller};r=${caller}-1;t=${nowMs}`]], {
+        status: 200,
+      });
+    }
+    const sources = seriesLines(inbound.stats.prometheusText(), "mesh_cross_cluster_requests_total").map(
+      (line) => /source_cluster="([^"]*)"/.exec(line)?.[1],
+    );
+    // The inbound root's default bound (32) applies to its own hop stamps, whatever the outbound root's is.
+    expect(new Set(sources)).toEqual(new Set(callers));
     outbound.close();
     inbound.close();
     process.close();

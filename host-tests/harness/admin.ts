@@ -1,4 +1,5 @@
-// The part of Envoy's admin listener a harness user scrapes: /stats/prometheus and /ready. Also the
+// The part of Envoy's admin listener a harness user scrapes: /stats/prometheus and /ready, and
+// `kwt run`'s own POST /kwt/reload (a configuration update, as ECDS pushes one). Also the
 // small listen/close helpers the proxy listener and the loopback servers in tools/ share.
 
 import http from "node:http";
@@ -41,7 +42,16 @@ export interface AdminOptions {
   stats: StatStore;
   /** True once the plugin is loaded; /ready answers 503 before. */
   isReady: () => boolean;
+  /** POST /kwt/reload: a configuration update; without it the path is unknown. */
+  reload?: () => Promise<AdminAnswer>;
 }
+
+export interface AdminAnswer {
+  status: number;
+  body: string;
+}
+
+const RELOAD_PATH = "/kwt/reload";
 
 /** Envoy's /ready body is the server state: LIVE once initialised. */
 const READY_BODY = "LIVE\n";
@@ -56,7 +66,18 @@ export class AdminServer {
   static async start(options: AdminOptions): Promise<AdminServer> {
     const server = http.createServer((request, response) => {
       const path = (request.url ?? "/").split("?")[0];
-      if (request.method !== "GET" && request.method !== "HEAD") {
+      const reload = options.reload;
+      if (path === RELOAD_PATH && reload !== undefined) {
+        if (request.method !== "POST") {
+          answer(response, 405, `${RELOAD_PATH} takes POST\n`);
+          return;
+        }
+        request.resume();
+        reload().then(
+          (result) => answer(response, result.status, result.body),
+          (error: unknown) => answer(response, 500, `reload failed: ${(error as Error).message}\n`),
+        );
+      } else if (request.method !== "GET" && request.method !== "HEAD") {
         answer(response, 405, "method not allowed\n");
       } else if (path === "/stats/prometheus") {
         answer(response, 200, options.stats.prometheusText());
@@ -67,7 +88,7 @@ export class AdminServer {
         answer(
           response,
           404,
-          `invalid path: ${path ?? ""}; the harness admin serves /stats/prometheus and /ready\n`,
+          `invalid path: ${path ?? ""}; the harness admin serves /stats/prometheus and /ready${reload ? ` (and POST ${RELOAD_PATH})` : ""}\n`,
         );
       }
     });

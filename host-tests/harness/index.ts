@@ -5,9 +5,9 @@
 export * from "./types.js";
 export { AccessLogFormat, FormatError } from "./access-log.js";
 export { AbiVersion, hostFunctionSignatures, moduleCallbackSignatures } from "./abi.js";
-export { AdminServer, closeServer, listenOn, type HostPort } from "./admin.js";
+export { AdminServer, closeServer, listenOn, type AdminAnswer, type HostPort } from "./admin.js";
 export { ManualClock } from "./clock.js";
-export { DEFAULT_WORKERS } from "./envoy-process.js";
+export { DEFAULT_WORKERS, EnvoyProcess, type ListenerPluginOptions } from "./envoy-process.js";
 export { ConfigurationRejection, ModuleRefusedError } from "./errors.js";
 export { checkLoopbackUrl } from "./http-call.js";
 export { checkProxyWasmModule } from "./envoy-process.js";

@@ -7,7 +7,7 @@
 
 import http from "node:http";
 import { randomUUID } from "node:crypto";
-import { AdminServer, closeServer, listenOn, type HostPort } from "./admin.js";
+import { AdminServer, closeServer, listenOn, type AdminOptions, type HostPort } from "./admin.js";
 import type { StatStore } from "./stats.js";
 import {
   DEFAULT_ENVOY_VERSION,
@@ -68,6 +68,8 @@ export interface ProxyOptions {
   /** Where requests go: http://host:port; the request path is kept. */
   upstream: string;
   admin?: HostPort;
+  /** The admin's POST /kwt/reload (a configuration update); without it the admin has none. */
+  reload?: AdminOptions["reload"];
   /** Every downstream connection counts as mutual TLS (connection.mtls true), as behind a sidecar. */
   mtls?: boolean;
   /** Per connection, as StreamOptions: the downstream's and upstream's URI SANs, destination.port (of `listen` only), the route's cluster. */
@@ -550,6 +552,7 @@ export class HarnessProxy {
           address: options.admin,
           stats: options.stats,
           isReady: () => plugin !== undefined,
+          reload: options.reload,
         })
       : undefined;
     try {

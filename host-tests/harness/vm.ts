@@ -419,7 +419,10 @@ export class WasmVm implements HostServices {
     this.options.track(
       call.outcome.then((outcome) => {
         const live = this.httpCalls.delete(token);
-        if (live && !this.closed && this.roots.get(root.key) === root) {
+        // A root waiting after on_done returned false is still alive (cpp-host's pending_done_):
+        // its calls' answers reach it, and it calls proxy_done from one of them.
+        const rootAlive = this.roots.get(root.key) === root || root.pendingDone;
+        if (live && !this.closed && rootAlive) {
           this.deliverHttpCallResponse(root, token, outcome);
         }
       }),

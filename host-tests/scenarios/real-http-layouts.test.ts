@@ -11,16 +11,17 @@ import http from "node:http";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeServer, listenOn, type HostPort } from "../harness/index.js";
-import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import {
   ENVOY_BY_LAYOUT,
   hostPort,
   KWT,
   listenPortAddresses,
+  LOOPBACK,
   revisionPodFlags,
   settledTexts,
   startKwt,
   stopKwt,
+  TWO_WORKERS_ALL_LABELS,
   WASM,
   type RunningKwt,
 } from "../support/kwt-run.js";
@@ -30,13 +31,10 @@ import { measureFilter, type FilterMeasurement } from "./measure.js";
 import { REVISION } from "./mesh.js";
 import { TruthLog, type TruthSummary } from "./truth.js";
 
-const LOOPBACK: HostPort = { host: "127.0.0.1", port: 0 };
 const USERS = 6;
 const SCRAPE_ROUNDS = 2;
 /** The app never answers this path: the client gives up on it. */
 const HANGING_PATH = "/hang";
-
-const COMMON = ["--workers", "2", "--extra-stat-tags", FILTER_METRIC_LABELS.join(",")];
 
 describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
   "over real HTTP on the %s layout (Envoy %s): gateway -> activator sidecar -> pod sidecar, two workers each",
@@ -96,7 +94,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
           "--listen-port",
           `${QueueProxyPort.userMetrics}=127.0.0.1:0`,
           ...revisionPodFlags(),
-          ...COMMON,
+          ...TWO_WORKERS_ALL_LABELS,
         ],
         children,
       );
@@ -128,7 +126,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
           "activator",
           "--label",
           "app=activator",
-          ...COMMON,
+          ...TWO_WORKERS_ALL_LABELS,
         ],
         children,
       );
@@ -143,7 +141,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
           "outbound",
           "--namespace",
           "istio-system",
-          ...COMMON,
+          ...TWO_WORKERS_ALL_LABELS,
         ],
         children,
       );

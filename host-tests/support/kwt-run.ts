@@ -4,6 +4,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import type { HostPort } from "../harness/index.js";
 import { REVISION } from "../scenarios/mesh.js";
+import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -11,7 +12,13 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const KWT = path.join(ROOT, "dist/kwt.js");
 export const WASM = path.join(ROOT, "build/filter.wasm");
 
-/** One Envoy version per property layout (`kwt run --envoy`): node.* only, node.* and xds.*, xds.* only. */
+/** Any free loopback port, for the servers a test runs around the proxies. */
+export const LOOPBACK: HostPort = { host: "127.0.0.1", port: 0 };
+
+/** `kwt run` flags: two workers, as Istio runs, and every filter label in /stats/prometheus. */
+export const TWO_WORKERS_ALL_LABELS = ["--workers", "2", "--extra-stat-tags", FILTER_METRIC_LABELS.join(",")];
+
+/** One Envoy version per property layout (`--envoy`): node.* only, node.* and xds.*, xds.* only. */
 export const ENVOY_BY_LAYOUT = [
   ["legacy", "1.28"],
   ["legacy-and-xds", "1.30"],
@@ -23,6 +30,8 @@ export interface RunningKwt {
   listen: string;
   /** The --listen-port listeners' URLs, by the pod port each stands for. */
   listenPorts: ReadonlyMap<number, string>;
+  /** --outbound-listen's URL, when given. */
+  outboundListen: string | undefined;
   admin: string;
   stdout: () => string;
   stderr: () => string;
@@ -59,7 +68,16 @@ export function startKwt(
         const listenPorts = new Map(
           [...stdout.matchAll(/^listen-port (\d+) (\S+)$/gm)].map((line) => [Number(line[1]), line[2]!]),
         );
-        resolve({ child, listen, admin, listenPorts, stdout: () => stdout, stderr: () => stderr });
+        const outboundListen = /^outbound-listen (\S+)$/m.exec(stdout)?.[1];
+        resolve({
+          child,
+          listen,
+          admin,
+          listenPorts,
+          outboundListen,
+          stdout: () => stdout,
+          stderr: () => stderr,
+        });
       }
     });
   });
@@ -117,4 +135,10 @@ export async function settledTexts(proxies: RunningKwt[]): Promise<string[]> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error("the proxies' stats kept changing");
+}
+
+/** A configuration update of a running `kwt run` (POST /kwt/reload): its answer, one line per listener. */
+export async function reloadKwt(proxy: RunningKwt): Promise<{ status: number; body: string }> {
+  const response = await fetch(`${proxy.admin}/kwt/reload`, { method: "POST" });
+  return { status: response.status, body: await response.text() };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { UsageError } from "./args.js";
-import { parseHostPort, parseKeyValues, parseRunArgs } from "./run.js";
+import { describeReload, parseHostPort, parseKeyValues, parseRunArgs } from "./run.js";
 
 const REQUIRED = ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:8080"];
 
@@ -14,6 +14,7 @@ describe("parseRunArgs", () => {
       configFile: undefined,
       wasmFile: "/checkout/build/filter.wasm",
       direction: "inbound",
+      outbound: undefined,
       envoy: "1.33",
       propertyLayout: "xds",
       node: { proxyType: "sidecar", labels: {} },
@@ -100,6 +101,7 @@ describe("parseRunArgs", () => {
       configFile: "plugin.json",
       wasmFile: "other.wasm",
       direction: "outbound",
+      outbound: undefined,
       envoy: "1.28",
       propertyLayout: "legacy",
       node: {
@@ -126,6 +128,40 @@ describe("parseRunArgs", () => {
       requestHeaderLimits: { maxBytes: 61440, maxCount: 2000 },
       statsFlushIntervalMs: 5000,
       accessLogFormat: "%RESPONSE_CODE% %FILTER_STATE(wasm.hop:PLAIN):8%",
+    });
+  });
+
+  it("reads a sidecar's outbound listener beside the inbound one", () => {
+    const plan = parseRunArgs(
+      [
+        ...REQUIRED,
+        "--outbound-listen",
+        "127.0.0.1:15001",
+        "--outbound-upstream",
+        "http://127.0.0.1:9000",
+        "--outbound-config",
+        "outbound.json",
+        "--outbound-upstream-identity",
+        "spiffe://cluster.local/ns/default/sa/other",
+      ],
+      "/checkout",
+    );
+    expect(plan.direction).toBe("inbound");
+    expect(plan.outbound).toEqual({
+      listen: { host: "127.0.0.1", port: 15001 },
+      upstream: "http://127.0.0.1:9000",
+      configFile: "outbound.json",
+      upstreamIdentity: "spiffe://cluster.local/ns/default/sa/other",
+    });
+    const minimal = parseRunArgs(
+      [...REQUIRED, "--outbound-listen", "127.0.0.1:0", "--outbound-upstream", "http://127.0.0.1:9000"],
+      "/checkout",
+    );
+    expect(minimal.outbound).toEqual({
+      listen: { host: "127.0.0.1", port: 0 },
+      upstream: "http://127.0.0.1:9000",
+      configFile: undefined,
+      upstreamIdentity: undefined,
     });
   });
 
@@ -187,6 +223,48 @@ describe("parseRunArgs", () => {
       [...REQUIRED, "--access-log", "%PROTOCOL% %RESPONSE_CODE%"],
       "--access-log: access log format, at character 1: %PROTOCOL% is not supported",
     ],
+    [[...REQUIRED, "--outbound-listen", "127.0.0.1:0"], "--outbound-upstream is required"],
+    [
+      [...REQUIRED, "--outbound-listen", "15001", "--outbound-upstream", "http://a:1"],
+      "--outbound-listen must be HOST:PORT (port 0 to 65535, [IPv6]:PORT), got '15001'",
+    ],
+    [
+      [...REQUIRED, "--outbound-listen", "127.0.0.1:0", "--outbound-upstream", "http://a:1/path"],
+      "--outbound-upstream: upstream 'http://a:1/path' must have no path or query",
+    ],
+    [
+      [...REQUIRED, "--outbound-upstream", "http://a:1"],
+      "--outbound-upstream needs --outbound-listen HOST:PORT",
+    ],
+    [[...REQUIRED, "--outbound-config", "o.json"], "--outbound-config needs --outbound-listen HOST:PORT"],
+    [
+      [
+        ...REQUIRED,
+        "--outbound-listen",
+        "h:1",
+        "--outbound-upstream",
+        "http://a:1",
+        "--direction",
+        "outbound",
+      ],
+      "--outbound-listen makes --listen the sidecar's inbound listener; drop --direction outbound",
+    ],
+    [
+      [...REQUIRED, "--outbound-listen", "h:1", "--outbound-upstream", "http://a:1", "--gateway"],
+      "--outbound-listen is a sidecar's second listener; a gateway (--gateway) has one direction",
+    ],
+    [
+      [
+        ...REQUIRED,
+        "--outbound-listen",
+        "h:1",
+        "--outbound-upstream",
+        "http://a:1",
+        "--outbound-upstream-identity",
+        "other",
+      ],
+      "--outbound-upstream-identity must be a SPIFFE id",
+    ],
     [[...REQUIRED, "--bogus"], "unknown option --bogus"],
     [[...REQUIRED, "stray"], "unexpected argument 'stray'"],
   ])("rejects %j with a usage error", (argv, message) => {
@@ -206,5 +284,40 @@ describe("parseHostPort and parseKeyValues", () => {
   it("refuses a key given twice", () => {
     expect(() => parseKeyValues("label", ["a=1", "a=2"])).toThrow("--label a given twice");
     expect(parseKeyValues("label", ["a=", "b=c=d"])).toEqual({ a: "", b: "c=d" });
+  });
+});
+
+describe("describeReload", () => {
+  it("says which root contexts replace which, and that the old ones finish first", () => {
+    expect(describeReload({ direction: "inbound", kind: "replaced", before: [2, 2], after: [4, 4] })).toBe(
+      "reload inbound: new root contexts 4,4 (one per worker VM) replace 2,2, which get proxy_on_done once their open streams end",
+    );
+    expect(describeReload({ direction: "outbound", kind: "replaced", before: [], after: [3, 3] })).toBe(
+      "reload outbound: new root contexts 3,3 (one per worker VM) replace none, which get proxy_on_done once their open streams end",
+    );
+  });
+
+  it("tells an unchanged configuration and a rejected one, with or without one in force", () => {
+    expect(describeReload({ direction: "outbound", kind: "unchanged" })).toBe(
+      "reload outbound: configuration unchanged; the root contexts stay",
+    );
+    expect(
+      describeReload({
+        direction: "inbound",
+        kind: "rejected",
+        reason: "Failed to configure",
+        configured: true,
+      }),
+    ).toBe(
+      "reload inbound: the module rejected the configuration (Failed to configure); the configuration in force stays",
+    );
+    expect(
+      describeReload({
+        direction: "inbound",
+        kind: "rejected",
+        reason: "Failed to configure",
+        configured: false,
+      }),
+    ).toContain("still no accepted configuration: every request is answered 500 with response flag NFCF");
   });
 });

@@ -18,10 +18,13 @@ import {
   DEFAULT_ENVOY_VERSION,
   DEFAULT_REQUEST_HEADER_LIMITS,
   DEFAULT_WORKERS,
+  EnvoyProcess,
   envoyMinorVersion,
   FormatError,
   HarnessProxy,
+  type AdminAnswer,
   type HostPort,
+  type ListenerPluginOptions,
   type LogRecord,
   ModuleRefusedError,
   type NodeIdentity,
@@ -29,6 +32,7 @@ import {
   Plugin,
   type PluginOptions,
   type PortListener,
+  type ProxyOptions,
   propertyLayoutOf,
   type PropertyLayout,
   type RequestHeaderLimits,
@@ -47,13 +51,32 @@ A configuration the module rejects (on_configure returning false) does not stop 
 with no accepted filter configuration (Istio's ECDS), it answers every request 500, empty body,
 response flag NFCF, without calling the module.
 
+With --outbound-listen it is one pod's sidecar: --listen is the inbound listener (to the app) and
+--outbound-listen the outbound one (the app's calls out), each with its own plugin configuration
+and root context in the same worker VMs (module globals, shared data and stats shared), one admin.
+
+Configuration updates (as Istio's ECDS pushes one): SIGHUP or POST /kwt/reload on the admin port
+re-reads --config and --outbound-config. A changed configuration makes a new root context in each
+worker VM; the old one finishes its open streams, then gets proxy_on_done (and proxy_on_delete once
+it is done: the filter first sends its pending spans). A configuration the module rejects leaves the
+one in force. What happened is printed on stderr, one line per listener, and is the admin's answer
+(200; 400 when a file cannot be read or is not JSON, and then nothing changes).
+
 Options:
   --listen HOST:PORT        where clients connect (required)
   --upstream URL            where requests go, http://host:port (required)
-  --admin HOST:PORT         admin listener: /stats/prometheus, /ready
+  --admin HOST:PORT         admin listener: /stats/prometheus, /ready, POST /kwt/reload
   --config FILE             plugin configuration, a JSON file (WasmPlugin pluginConfig); default: none
   --wasm FILE               the .wasm module; default build/filter.wasm
   --direction DIR           listener direction: inbound (default) or outbound
+  --outbound-listen HOST:PORT
+                            a sidecar's outbound listener, beside --listen (then inbound), in the
+                            same VMs: where the app's calls out arrive
+  --outbound-upstream URL   where --outbound-listen's requests go, http://host:port (required with it)
+  --outbound-config FILE    the outbound listener's plugin configuration (JSON); default: none
+  --outbound-upstream-identity SPIFFE_ID
+                            the outbound upstream presents this URI SAN (a pod in the mesh, whose
+                            pod stamps the filter then trusts)
   --gateway                 run as an Istio gateway (node type router) instead of a sidecar
   --cluster ID              node metadata CLUSTER_ID
   --region NAME             node locality region
@@ -77,7 +100,7 @@ Options:
   --peer-identity SPIFFE_ID the downstream presents this URI SAN over mTLS
                             (connection.uri_san_peer_certificate; implies --mtls)
   --upstream-identity SPIFFE_ID
-                            the upstream presents this URI SAN (upstream.uri_san_peer_certificate)
+                            --listen's upstream presents this URI SAN (upstream.uri_san_peer_certificate)
   --destination-port N      destination.port of requests to --listen, the port they were addressed
                             to (a sidecar's inbound app port: 8012 for a revision pod, or the filter
                             counts no invocations); default the listener's port
@@ -111,6 +134,10 @@ const FLAGS: FlagSpec = {
   config: "string",
   wasm: "string",
   direction: "string",
+  "outbound-listen": "string",
+  "outbound-upstream": "string",
+  "outbound-config": "string",
+  "outbound-upstream-identity": "string",
   gateway: "boolean",
   cluster: "string",
   region: "string",
@@ -145,6 +172,8 @@ export interface RunPlan {
   configFile: string | undefined;
   wasmFile: string;
   direction: TrafficDirection;
+  /** --outbound-listen: the sidecar's outbound listener, a second plugin in the same VMs. */
+  outbound: OutboundListenerPlan | undefined;
   /** The Envoy version given with --envoy (default 1.33) and the property layout it has. */
   envoy: string;
   propertyLayout: PropertyLayout;
@@ -160,6 +189,14 @@ export interface RunPlan {
   requestHeaderLimits: RequestHeaderLimits;
   statsFlushIntervalMs: number | undefined;
   accessLogFormat: string | undefined;
+}
+
+/** A sidecar's outbound listener: the app connects in plaintext, the upstream is a mesh pod. */
+export interface OutboundListenerPlan {
+  listen: HostPort;
+  upstream: string;
+  configFile: string | undefined;
+  upstreamIdentity: string | undefined;
 }
 
 /** Who the peers are and where requests were addressed, the same for every connection. */
@@ -276,16 +313,53 @@ export function parsePortListeners(values: string[], destinationPort: number | u
   return listeners;
 }
 
+/** A required upstream flag's URL, checked as the proxy will use it. */
+function upstreamFlag(args: ParsedArgs, flag: string): string {
+  const upstream = required(flag, stringFlag(args, flag));
+  try {
+    parseUpstreamUrl(upstream);
+  } catch (error) {
+    throw new UsageError(`--${flag}: ${(error as Error).message}`);
+  }
+  return upstream;
+}
+
+const OUTBOUND_ONLY_FLAGS = ["outbound-upstream", "outbound-config", "outbound-upstream-identity"];
+
+/**
+ * --outbound-listen and its companions. A sidecar has one inbound and one outbound listener, so
+ * --listen must then be the inbound one, and a gateway (one direction) has none.
+ */
+function parseOutboundListener(args: ParsedArgs): OutboundListenerPlan | undefined {
+  const listen = stringFlag(args, "outbound-listen");
+  if (listen === undefined) {
+    const stray = OUTBOUND_ONLY_FLAGS.find((flag) => stringFlag(args, flag) !== undefined);
+    if (stray !== undefined) throw new UsageError(`--${stray} needs --outbound-listen HOST:PORT`);
+    return undefined;
+  }
+  if (booleanFlag(args, "gateway")) {
+    throw new UsageError(
+      "--outbound-listen is a sidecar's second listener; a gateway (--gateway) has one direction",
+    );
+  }
+  if (stringFlag(args, "direction") === "outbound") {
+    throw new UsageError(
+      "--outbound-listen makes --listen the sidecar's inbound listener; drop --direction outbound",
+    );
+  }
+  return {
+    listen: parseHostPort("outbound-listen", listen),
+    upstream: upstreamFlag(args, "outbound-upstream"),
+    configFile: stringFlag(args, "outbound-config"),
+    upstreamIdentity: spiffeId("outbound-upstream-identity", stringFlag(args, "outbound-upstream-identity")),
+  };
+}
+
 /** The command line as a plan; `root` is the checkout that holds build/filter.wasm. */
 export function parseRunArgs(argv: string[], root: string): RunPlan {
   const args = parseArgs(argv, FLAGS);
   noPositionals(args);
-  const upstream = required("upstream", stringFlag(args, "upstream"));
-  try {
-    parseUpstreamUrl(upstream);
-  } catch (error) {
-    throw new UsageError(`--upstream: ${(error as Error).message}`);
-  }
+  const upstream = upstreamFlag(args, "upstream");
   const admin = stringFlag(args, "admin");
   const extraStatTags = (stringFlag(args, "extra-stat-tags") ?? "")
     .split(",")
@@ -324,6 +398,7 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
     configFile: stringFlag(args, "config"),
     wasmFile: wasmFlag ?? path.join(root, "build", "filter.wasm"),
     direction: oneOf("direction", stringFlag(args, "direction"), ["inbound", "outbound"] as const, "inbound"),
+    outbound: parseOutboundListener(args),
     envoy,
     propertyLayout: checkedPropertyLayout(envoy),
     node,
@@ -344,19 +419,19 @@ export function parseRunArgs(argv: string[], root: string): RunPlan {
   };
 }
 
-/** The plugin configuration file's text, checked to be JSON ("" when there is none). */
-async function readPluginConfig(file: string | undefined): Promise<string> {
+/** A plugin configuration file's text, checked to be JSON ("" when there is none); `flag` names it in errors. */
+async function readPluginConfig(flag: string, file: string | undefined): Promise<string> {
   if (file === undefined) return "";
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    throw new InputError(`--config ${file}: cannot read it: ${(error as Error).message}`);
+    throw new InputError(`--${flag} ${file}: cannot read it: ${(error as Error).message}`);
   }
   try {
     JSON.parse(text);
   } catch (error) {
-    throw new InputError(`--config ${file}: not JSON: ${(error as Error).message}`);
+    throw new InputError(`--${flag} ${file}: not JSON: ${(error as Error).message}`);
   }
   return text;
 }
@@ -386,58 +461,196 @@ function formatLog(record: LogRecord): string {
   return `[vm ${record.vm}] ${LEVEL_NAMES[record.level] ?? record.level}: ${record.message}`;
 }
 
-/** A started `kwt run`: its proxy and, once it loaded, the plugin (its VMs) behind it. */
-export interface RunningProxy {
+/** One listener of a running `kwt run`: its HTTP side, its plugin, and where its configuration comes from. */
+export interface RunningListener {
+  direction: TrafficDirection;
   proxy: HarnessProxy;
-  plugin: Plugin | undefined;
+  plugin: Plugin;
+  /** The flag naming the configuration file (--config, --outbound-config), for messages. */
+  configFlag: string;
+  configFile: string | undefined;
+}
+
+/** What a configuration update did to one listener's plugin. */
+export type ReloadOutcome =
+  | { direction: TrafficDirection; kind: "replaced"; before: number[]; after: number[] }
+  | { direction: TrafficDirection; kind: "unchanged" }
+  | { direction: TrafficDirection; kind: "rejected"; reason: string; configured: boolean };
+
+/** One line per listener, as `kwt run` prints it and the admin answers it. */
+export function describeReload(outcome: ReloadOutcome): string {
+  const prefix = `reload ${outcome.direction}:`;
+  switch (outcome.kind) {
+    case "replaced":
+      return (
+        `${prefix} new root contexts ${outcome.after.join(",") || "none"} (one per worker VM) replace ` +
+        `${outcome.before.join(",") || "none"}, which get proxy_on_done once their open streams end`
+      );
+    case "unchanged":
+      return `${prefix} configuration unchanged; the root contexts stay`;
+    case "rejected":
+      return (
+        `${prefix} the module rejected the configuration (${outcome.reason}); ` +
+        (outcome.configured
+          ? "the configuration in force stays"
+          : "still no accepted configuration: every request is answered 500 with response flag NFCF")
+      );
+  }
+}
+
+/** An ECDS update of each listener's plugin from its configuration file, read again. */
+async function reloadListeners(listeners: readonly RunningListener[]): Promise<ReloadOutcome[]> {
+  // Every file is read before any plugin changes: an unreadable one changes nothing.
+  const configs = await Promise.all(
+    listeners.map((listener) => readPluginConfig(listener.configFlag, listener.configFile)),
+  );
+  const outcomes: ReloadOutcome[] = [];
+  for (const [i, listener] of listeners.entries()) {
+    const { direction, plugin } = listener;
+    const before = plugin.rootContextIds;
+    const rejection = await plugin.update({ pluginConfig: configs[i] });
+    const after = plugin.rootContextIds;
+    if (rejection !== undefined) {
+      outcomes.push({
+        direction,
+        kind: "rejected",
+        reason: rejection.message,
+        configured: plugin.configured,
+      });
+    } else if (before.length > 0 && before.every((id, worker) => id === after[worker])) {
+      outcomes.push({ direction, kind: "unchanged" });
+    } else {
+      outcomes.push({ direction, kind: "replaced", before, after });
+    }
+  }
+  return outcomes;
+}
+
+/** A started `kwt run`: its listeners, the Envoy process whose VMs they share, and its updates. */
+export interface RunningProxy {
+  /** --listen's proxy and plugin. */
+  proxy: HarnessProxy;
+  plugin: Plugin;
+  /** --outbound-listen's, when given. */
+  outbound: RunningListener | undefined;
+  process: EnvoyProcess;
+  /** Re-reads the configuration files and updates each listener's plugin; updates run one at a time. */
+  reload(): Promise<ReloadOutcome[]>;
+  /** Closes the listeners, then the plugins and their VMs. */
+  close(): Promise<void>;
+}
+
+/** The admin's answer to POST /kwt/reload: what changed, or why nothing did. */
+async function reloadAnswer(reload: () => Promise<ReloadOutcome[]>): Promise<AdminAnswer> {
+  try {
+    const lines = (await reload()).map(describeReload);
+    for (const line of lines) console.error(`kwt run: ${line}`);
+    return { status: 200, body: lines.map((line) => `${line}\n`).join("") };
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    console.error(`kwt run: reload: ${error.message}; nothing changed`);
+    return { status: 400, body: `${error.message}; nothing changed\n` };
+  }
 }
 
 /**
- * Starts the proxy a plan describes, reading its configuration and module. In-process callers
- * (tests that read the VMs) get the same proxy the command runs. Rejects with ModuleRefusedError
- * when the module does not load.
+ * Starts the proxy a plan describes, reading its configurations and module: one Envoy process,
+ * whose worker VMs host a root context for each listener's plugin. In-process callers (tests that
+ * read the VMs) get the same proxy the command runs. Rejects with ModuleRefusedError when the
+ * module does not load.
  */
 export async function startRunProxy(plan: RunPlan): Promise<RunningProxy> {
-  const [pluginConfig, wasm] = await Promise.all([
-    readPluginConfig(plan.configFile),
+  const [pluginConfig, outboundConfig, wasm] = await Promise.all([
+    readPluginConfig("config", plan.configFile),
+    readPluginConfig("outbound-config", plan.outbound?.configFile),
     readModule(plan.wasmFile),
   ]);
   const stats = new StatStore({ extraStatTags: plan.extraStatTags });
-  const running: { plugin: Plugin | undefined } = { plugin: undefined };
-  const proxy = await HarnessProxy.start({
-    loadPlugin: async () => {
-      running.plugin = await Plugin.load(
-        {
-          wasm,
-          pluginConfig,
-          envoy: plan.envoy,
-          propertyLayout: plan.propertyLayout,
-          direction: plan.direction,
-          node: plan.node,
-          workers: plan.workers,
-          failOpen: plan.failOpen,
-          extraStatTags: plan.extraStatTags,
-          upstreamClusters: plan.httpClusters,
-          rootId: plan.rootId,
-          statsFlushIntervalMs: plan.statsFlushIntervalMs,
-          accessLog: plan.accessLogFormat === undefined ? undefined : stdoutAccessLog(plan.accessLogFormat),
-        },
-        stats,
-      );
-      return running.plugin;
-    },
+  const envoyProcess = new EnvoyProcess({
+    workers: plan.workers,
     stats,
-    listen: plan.listen,
-    portListeners: plan.portListeners,
-    upstream: plan.upstream,
-    admin: plan.admin,
-    mtls: plan.mtls,
-    identity: plan.identity,
-    upstreamTimeoutMs: plan.upstreamTimeoutMs,
-    envoy: plan.envoy,
-    requestHeaderLimits: plan.requestHeaderLimits,
+    extraStatTags: plan.extraStatTags,
+    statsFlushIntervalMs: plan.statsFlushIntervalMs,
   });
-  return { proxy, plugin: running.plugin };
+  const pluginOptions = (direction: TrafficDirection, config: string): ListenerPluginOptions => ({
+    wasm,
+    pluginConfig: config,
+    envoy: plan.envoy,
+    propertyLayout: plan.propertyLayout,
+    direction,
+    node: plan.node,
+    failOpen: plan.failOpen,
+    upstreamClusters: plan.httpClusters,
+    rootId: plan.rootId,
+    accessLog: plan.accessLogFormat === undefined ? undefined : stdoutAccessLog(plan.accessLogFormat),
+  });
+  const listeners: RunningListener[] = [];
+  let updates: Promise<unknown> = Promise.resolve();
+  const reload = (): Promise<ReloadOutcome[]> => {
+    const next = updates.then(() => reloadListeners(listeners));
+    updates = next.catch(() => undefined);
+    return next;
+  };
+  const close = async (): Promise<void> => {
+    await Promise.all(listeners.map((listener) => listener.proxy.close()));
+    for (const listener of listeners) listener.plugin.close();
+    envoyProcess.close();
+  };
+  /** Loads the listener's plugin into the process, then opens its proxy. */
+  const startListener = async (
+    direction: TrafficDirection,
+    config: string,
+    configFlag: string,
+    configFile: string | undefined,
+    proxyOptions: Omit<
+      ProxyOptions,
+      "loadPlugin" | "stats" | "envoy" | "requestHeaderLimits" | "upstreamTimeoutMs"
+    >,
+  ): Promise<void> => {
+    let plugin: Plugin | undefined;
+    const proxy = await HarnessProxy.start({
+      loadPlugin: async () =>
+        (plugin = await Plugin.loadInto(envoyProcess, pluginOptions(direction, config))),
+      stats,
+      upstreamTimeoutMs: plan.upstreamTimeoutMs,
+      envoy: plan.envoy,
+      requestHeaderLimits: plan.requestHeaderLimits,
+      ...proxyOptions,
+    });
+    listeners.push({ direction, proxy, plugin: plugin!, configFlag, configFile });
+  };
+  try {
+    // The outbound listener first: once the admin (with the inbound one) answers /ready, both are open.
+    if (plan.outbound !== undefined) {
+      await startListener("outbound", outboundConfig, "outbound-config", plan.outbound.configFile, {
+        listen: plan.outbound.listen,
+        upstream: plan.outbound.upstream,
+        // The app connects to its own sidecar in plaintext; the upstream is a pod in the mesh.
+        identity: { upstreamIdentity: plan.outbound.upstreamIdentity },
+      });
+    }
+    await startListener(plan.direction, pluginConfig, "config", plan.configFile, {
+      listen: plan.listen,
+      portListeners: plan.portListeners,
+      upstream: plan.upstream,
+      admin: plan.admin,
+      reload: () => reloadAnswer(reload),
+      mtls: plan.mtls,
+      identity: plan.identity,
+    });
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  const main = listeners[listeners.length - 1]!;
+  return {
+    proxy: main.proxy,
+    plugin: main.plugin,
+    outbound: plan.outbound === undefined ? undefined : listeners[0],
+    process: envoyProcess,
+    reload,
+    close,
+  };
 }
 
 export const runCommand: Command = {
@@ -457,33 +670,44 @@ export const runCommand: Command = {
       }
       throw error;
     }
-    const { proxy, plugin: loaded } = running;
+    const { proxy, outbound } = running;
     console.log(`listen ${url(proxy.listenAddress)}`);
     for (const [port, address] of proxy.portAddresses) console.log(`listen-port ${port} ${url(address)}`);
+    if (outbound !== undefined) console.log(`outbound-listen ${url(outbound.proxy.listenAddress)}`);
     if (proxy.adminAddress) console.log(`admin ${url(proxy.adminAddress)}`);
+    if (plan.outbound !== undefined) console.log(`outbound-upstream ${plan.outbound.upstream}`);
     console.log(`upstream ${plan.upstream}`);
+    const logs = running.process.logs;
     let printed = 0;
     const printLogs = (): void => {
-      const logs = loaded?.logs ?? [];
       for (const record of logs.slice(printed)) console.error(formatLog(record));
       printed = logs.length;
     };
     printLogs();
-    if (loaded?.rejection !== undefined) {
+    for (const listener of [running.outbound, { direction: plan.direction, plugin: running.plugin }]) {
+      const rejection = listener?.plugin.rejection;
+      if (listener === undefined || rejection === undefined) continue;
+      const which = outbound === undefined ? "the" : `the ${listener.direction}`;
       console.error(
-        `kwt run: the configuration was rejected (${loaded.rejection.message}); as Envoy with no ` +
+        `kwt run: ${which} configuration was rejected (${rejection.message}); as Envoy with no ` +
           "accepted filter configuration, every request is answered 500 with response flag NFCF",
       );
     }
     const logTimer = setInterval(printLogs, 200);
+    const onHangup = (): void => {
+      reloadAnswer(running.reload).catch((error: unknown) =>
+        console.error(`kwt run: reload failed: ${(error as Error).message}`),
+      );
+    };
+    process.on("SIGHUP", onHangup);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once("SIGINT", () => resolve("SIGINT"));
       process.once("SIGTERM", () => resolve("SIGTERM"));
     });
+    process.off("SIGHUP", onHangup);
     clearInterval(logTimer);
-    await proxy.close();
+    await running.close();
     printLogs();
-    loaded?.close();
     console.error(`kwt run: stopped on ${signal}`);
     return EXIT_OK;
   },
