@@ -23,6 +23,7 @@ import {
   WASM,
   type RunningKwt,
 } from "../support/kwt-run.js";
+import { ENVOY_BY_LAYOUT } from "../support/real-http.js";
 import { exchange, HttpActivator, queueProxy, REQUEST_ID_HEADER, scrapePod } from "./http-activator.js";
 import { INGRESS_GATEWAY_IDENTITY, KNATIVE_SERVING_IDENTITY, QueueProxyPort } from "./knative.js";
 import { measureFilter, type FilterMeasurement } from "./measure.js";
@@ -30,12 +31,6 @@ import { REVISION } from "./mesh.js";
 import { TruthLog, type TruthSummary } from "./truth.js";
 
 const LOOPBACK: HostPort = { host: "127.0.0.1", port: 0 };
-/** One Envoy version per property layout: node.* only, node.* and xds.*, xds.* only. */
-const ENVOY_BY_LAYOUT = [
-  ["legacy", "1.28"],
-  ["legacy-and-xds", "1.30"],
-  ["xds", "1.33"],
-] as const;
 const USERS = 6;
 const SCRAPE_ROUNDS = 2;
 /** The app never answers this path: the client gives up on it. */

@@ -1,0 +1,90 @@
+// What the real-HTTP chains of `kwt run` processes share: one Envoy version per property layout,
+// loopback servers that record what reached them (the ground truth of what crossed a proxy),
+// plugin configuration files, and a bounded fan-out of requests.
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { closeServer, listenOn, type HostPort } from "../harness/index.js";
+
+/** One Envoy version per property layout: node.* only, node.* and xds.*, xds.* only. */
+export const ENVOY_BY_LAYOUT = [
+  ["legacy", "1.28"],
+  ["legacy-and-xds", "1.30"],
+  ["xds", "1.33"],
+] as const;
+
+/** What one request brought to a recording server. */
+export interface ReceivedRequest {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+type Answer = (request: http.IncomingMessage, response: http.ServerResponse) => void;
+
+const answerOk: Answer = (_request, response) => {
+  response.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+};
+
+/**
+ * A loopback HTTP server (an app, a host outside the mesh) that records the path and headers of
+ * every request it gets, then answers with `answer` (200 by default). Envoy's 60 KiB header limit
+ * is the proxies' to enforce: this server takes up to 1 MiB.
+ */
+export class RecordingServer {
+  readonly received: ReceivedRequest[] = [];
+  readonly server: http.Server;
+
+  constructor(answer: Answer = answerOk) {
+    this.server = http.createServer({ maxHeaderSize: 1024 * 1024 }, (request, response) => {
+      this.received.push({ path: request.url ?? "/", headers: request.headers });
+      answer(request, response);
+    });
+    this.server.maxHeadersCount = 0;
+  }
+
+  /** Listens on a free loopback port; resolves with its URL, as `--upstream` takes it. */
+  async start(): Promise<string> {
+    const address: HostPort = await listenOn(this.server, { host: "127.0.0.1", port: 0 });
+    return `http://${address.host}:${address.port}`;
+  }
+
+  /** The requests whose path starts with `prefix`, in arrival order. */
+  under(prefix: string): ReceivedRequest[] {
+    return this.received.filter((request) => request.path.startsWith(prefix));
+  }
+
+  close(): Promise<void> {
+    return closeServer(this.server);
+  }
+}
+
+/** A temporary directory for `--config` files; `remove()` deletes it and what it holds. */
+export class ConfigDir {
+  private readonly dir = mkdtempSync(path.join(os.tmpdir(), "kwt-real-http-"));
+
+  /** Writes `config` (a WasmPlugin pluginConfig) as JSON and returns the file's path. */
+  file(name: string, config: Record<string, unknown>): string {
+    const file = path.join(this.dir, `${name}.json`);
+    writeFileSync(file, JSON.stringify(config));
+    return file;
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `send(i)` for every i below `count`, at most `concurrency` at once, in order of i. */
+export async function fanOut(
+  count: number,
+  concurrency: number,
+  send: (i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) await send(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+}
