@@ -39,6 +39,8 @@ const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
 const CLIENT_TRACEPARENT = `00-${TRACE_ID}-b7ad6b7169203331-01`;
 const OWN_MEMBER = "kwt=east;us-east1";
 const INGRESS_USERS = 5;
+/** Past the 1024 pairs a serialized header map may hold (the sidecars allow them with --max-headers). */
+const MANY_HEADERS = 1_100;
 const COMMON = ["--workers", "2", "--extra-stat-tags", FILTER_METRIC_LABELS.join(",")];
 const EAST = ["--cluster", "east", "--region", "us-east1"];
 
@@ -48,6 +50,15 @@ const WORKLOAD_HEADERS = {
   "x-kwt-custom": "internal",
   traceparent: CLIENT_TRACEPARENT,
   tracestate: "kwt=west;us-west1,vendor=1",
+};
+
+/** The filter's stamps and our member in a map the filter cannot read, among the client's own headers. */
+const UNREADABLE = {
+  ...Object.fromEntries(Array.from({ length: MANY_HEADERS }, (_, i) => [`x-c-${i}`, "v"])),
+  "x-kwt-entry": WORKLOAD_HEADERS["x-kwt-entry"],
+  "x-kwt-hop": "1;c=east;r=us-east1;t=1",
+  traceparent: CLIENT_TRACEPARENT,
+  tracestate: WORKLOAD_HEADERS.tracestate,
 };
 
 /** The filter's own headers among those a server received. */
@@ -84,6 +95,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
         app.start(),
       ]);
       const remove = configs.file("remove", { tracing: { outsideContext: "remove" } });
+      const manyHeaders = ["--max-headers", String(MANY_HEADERS + 100)];
       const sidecar = (upstream: string, extra: string[]): string[] => [
         "--upstream",
         upstream,
@@ -139,8 +151,11 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
       const activatorAddress = await listenOn(activator.server, { host: "127.0.0.1", port: 0 });
       const activatorUrl = `http://${activatorAddress.host}:${activatorAddress.port}`;
       const [toOutside, toOutsideRemoving, toInMesh, byAuthority, toOutsideFromEdge] = await Promise.all([
-        startKwt(sidecar(outsideUrl, ["--upstream-cluster", OUTSIDE_CLUSTER]), children),
-        startKwt(sidecar(outsideUrl, ["--upstream-cluster", OUTSIDE_CLUSTER, "--config", remove]), children),
+        startKwt(sidecar(outsideUrl, ["--upstream-cluster", OUTSIDE_CLUSTER, ...manyHeaders]), children),
+        startKwt(
+          sidecar(outsideUrl, ["--upstream-cluster", OUTSIDE_CLUSTER, "--config", remove, ...manyHeaders]),
+          children,
+        ),
         startKwt(sidecar(inMeshUrl, ["--upstream-cluster", IN_MESH_CLUSTER]), children),
         // No cluster name: the sidecar falls back to :authority.
         startKwt(sidecar(inMeshUrl, []), children),
@@ -165,6 +180,8 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
       await send(toOutside, "/sidecar/workload", { ...WORKLOAD_HEADERS, ...shortName });
       await send(toOutside, "/sidecar/new-trace", shortName);
       await send(toOutsideRemoving, "/sidecar/remove", { ...WORKLOAD_HEADERS, ...shortName });
+      await send(toOutside, "/sidecar/unreadable-propagate", { ...UNREADABLE, ...shortName });
+      await send(toOutsideRemoving, "/sidecar/unreadable-remove", { ...UNREADABLE, ...shortName });
       await send(toOutsideFromEdge, "/gateway/outside", { ...WORKLOAD_HEADERS, host: "api.example.com" });
       await send(toInMesh, "/in-mesh/new-trace", {});
       await send(toInMesh, "/in-mesh/workload", WORKLOAD_HEADERS);
@@ -207,6 +224,20 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
       expect(internalNames(got)).toEqual([]);
       expect(got.headers.traceparent).toBeUndefined();
       expect(got.headers.tracestate).toBeUndefined();
+    });
+
+    it(`a map of ${MANY_HEADERS} headers the filter cannot read: its stamps and tracestate still stay in the mesh`, () => {
+      const propagated = only(outsideHost.under("/sidecar/unreadable-propagate"));
+      const removed = only(outsideHost.under("/sidecar/unreadable-remove"));
+      for (const got of [propagated, removed]) {
+        expect(Object.keys(got.headers).filter((name) => name.startsWith("x-c-"))).toHaveLength(MANY_HEADERS);
+        expect(internalNames(got)).toEqual([]);
+        // Unread, tracestate may hold our member: it goes.
+        expect(got.headers.tracestate).toBeUndefined();
+      }
+      // Unread, the client's traceparent cannot be kept: a new trace, as a tracer would start one.
+      expect(propagated.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]$/);
+      expect(removed.headers.traceparent).toBeUndefined();
     });
 
     it("gateway routed to an outside host: no x-kwt-* headers, the client's traceparent propagated", () => {
