@@ -3,7 +3,8 @@
 // with invented clusters and regions through knative-local-gateway and the activator into the
 // revision pod, then the revision answers a real 503; the same through the caller's own outbound
 // sidecar into a pod whose configuration lists the known clusters and regions; and an upstream
-// outside the mesh answers the ingress gateway 2,000 invented pod stamps. Every proxy is a
+// outside the mesh answers the ingress gateway 2,000 invented pod stamps, while one with a mesh
+// identity naming 40 revisions meets the series cap, the last resort. Every proxy is a
 // `kwt run` process with two workers; the truth is what the app and the upstreams received and
 // answered, the filter's numbers come from the admins' /stats/prometheus.
 
@@ -34,6 +35,9 @@ const FORGED_HOPS = 700;
 /** Hops through the caller's sidecar into the pod that lists the known clusters and regions. */
 const LISTED_HOPS = 100;
 const FORGED_POD_STAMPS = 2_000;
+/** The smallest maxSeries, and revisions named by a trusted upstream past it on each of the two VMs. */
+const MAX_SERIES = 16;
+const CAPPED_REVISIONS = 40;
 const CONCURRENCY = 8;
 /** The default maxSourceLabelValues: distinct source clusters (regions) each VM keeps. */
 const SOURCE_VALUES_PER_VM = 32;
@@ -115,7 +119,15 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
       const stamp = `1;cs=1;w=5;c=c-${i};r=r-${i};n=ns-${i};s=s-${i};cf=cf-${i};v=v-${i};a=1;rd=${Date.now()};t=${Date.now()}`;
       response.writeHead(200, { "x-kwt-pod": stamp }).end("ok\n");
     });
+    const meshUpstream = new RecordingServer((_request, response) => {
+      const i = meshUpstream.received.length;
+      // A workload with a mesh identity answering as a warm pod of another revision each time.
+      const stamp = `1;cs=0;w=;c=west;r=us-west1;n=${REVISION.namespace};s=s-${i};cf=s-${i};v=s-${i}-00001;a=0;rd=1700000000000`;
+      response.writeHead(200, { "x-kwt-pod": stamp }).end("ok\n");
+    });
     const configs = new ConfigDir();
+    let capped: RunningKwt;
+    let atCapped: Sample[];
     let activator: HttpActivator;
     let pod: RunningKwt;
     let localGateway: RunningKwt;
@@ -131,13 +143,15 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
     let localGatewayText: string;
 
     beforeAll(async () => {
-      const [appUrl, listedAppUrl, outsideUrl] = await Promise.all([
+      const [appUrl, listedAppUrl, outsideUrl, meshUrl] = await Promise.all([
         app.start(),
         listedApp.start(),
         outsideUpstream.start(),
+        meshUpstream.start(),
       ]);
       const known = configs.file("known", { knownClusters: ["west"], knownRegions: ["us-west1"] });
-      [pod, listedPod, ingress] = await Promise.all([
+      const smallCap = configs.file("cap", { maxSeries: MAX_SERIES });
+      [pod, listedPod, ingress, capped] = await Promise.all([
         // Behind the activator: its peer is the activator's identity.
         startKwt(podSidecar(appUrl, envoy, KNATIVE_SERVING_IDENTITY), children),
         // Called straight from the caller's sidecar (mesh mode), with the clusters and regions listed.
@@ -158,6 +172,26 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
             "west",
             "--region",
             "us-west1",
+            ...COMMON,
+          ],
+          children,
+        ),
+        // Its upstream has a mesh identity: only the series cap bounds the revisions it names.
+        startKwt(
+          [
+            "--upstream",
+            meshUrl,
+            "--envoy",
+            envoy,
+            "--gateway",
+            "--direction",
+            "outbound",
+            "--namespace",
+            "istio-system",
+            "--upstream-identity",
+            workloadIdentity("shop", "inventory"),
+            "--config",
+            smallCap,
             ...COMMON,
           ],
           children,
@@ -232,6 +266,9 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
         request.ending = { code: answer.status, timeout: false, localReply: false };
         answers.viaGateway.push(answer.status);
       };
+      // The first request starts the pod; the burst then finds it ready (an entry racing the pod's
+      // readiness is held by the edge's clock, not by the activator's).
+      await user("/warm", {});
       await fanOut(FORGED_HOPS, CONCURRENCY, (i) =>
         user(`/forged/${i}`, { "x-kwt-hop": `1;c=forged-${i};r=region-${i};t=${Date.now()}` }),
       );
@@ -255,6 +292,12 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
         if (answer.headers?.["x-kwt-pod"] !== undefined) podStampsToClients++;
       });
 
+      const toCapped = hostPort(capped.listen);
+      await fanOut(CAPPED_REVISIONS, CONCURRENCY, async () => {
+        expect((await exchange(toCapped, "/", {})).status).toBe(200);
+      });
+      atCapped = parseExposition((await settledTexts([capped]))[0]!);
+
       const texts = await settledTexts([pod, listedPod, ingress, localGateway]);
       [atPod, atListedPod, atIngress, atLocalGateway] = texts.map((text) => parseExposition(text)) as [
         Sample[],
@@ -271,13 +314,14 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
         app.close(),
         listedApp.close(),
         outsideUpstream.close(),
+        meshUpstream.close(),
         closeServer(activator.server),
       ]);
       configs.remove();
     });
 
     it("truth: every forged hop reached the app as the caller sent it, and the revision answered one 503", () => {
-      expect(answers.viaGateway).toEqual([...Array<number>(FORGED_HOPS).fill(200), 503]);
+      expect(answers.viaGateway).toEqual([...Array<number>(FORGED_HOPS + 1).fill(200), 503]);
       const forged = app.under("/forged/").map((r) => receivedHop(r.headers)?.cluster);
       expect(new Set(forged).size).toBe(FORGED_HOPS);
       expect(forged.every((cluster) => cluster?.startsWith("forged-"))).toBe(true);
@@ -315,7 +359,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
 
     it("the gateway in front still tells the held answers from the proxied ones, for the revision", () => {
       const summary = truth.summary();
-      expect(summary.coldStarts + summary.activatorProxied).toBe(FORGED_HOPS + 1);
+      expect(summary.coldStarts + summary.activatorProxied).toBe(FORGED_HOPS + 2);
       const filter = measureFilter([localGatewayText]);
       expect({ coldStarts: filter.coldStarts, activatorProxied: filter.activatorProxied }).toEqual({
         coldStarts: summary.coldStarts,
@@ -367,6 +411,18 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
       expect(revisionSeries).toEqual([]);
       expect(total(atIngress, "kwt_stamps_rejected_total", { reason: "untrusted" })).toBe(FORGED_POD_STAMPS);
       expectNoOverflow(atIngress);
+    });
+
+    it(`the series cap stays the last resort: past maxSeries ${MAX_SERIES} per root, answers go to overflow, counted`, () => {
+      const sent = new Set(meshUpstream.received.map((_, i) => `s-${i}-00001`));
+      expect(sent.size).toBe(CAPPED_REVISIONS);
+      const metric = "knative_request_duration_milliseconds_count";
+      const kept = [...labelValues(atCapped, metric, "revision_name")].filter((name) => name !== "overflow");
+      expect(kept).toHaveLength(WORKERS * MAX_SERIES);
+      expect(kept.every((name) => sent.has(name))).toBe(true);
+      const overflowed = CAPPED_REVISIONS - WORKERS * MAX_SERIES;
+      expect(total(atCapped, metric, { revision_name: "overflow" })).toBe(overflowed);
+      expect(total(atCapped, "kwt_series_overflow_total")).toBe(overflowed);
     });
   },
 );
