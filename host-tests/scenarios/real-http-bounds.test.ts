@@ -11,22 +11,21 @@
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import { parseExposition, sumBy, total, type Sample } from "../../tools/demo/exposition.js";
-import { closeServer, listenOn } from "../harness/index.js";
+import { closeServer } from "../harness/index.js";
+import { hostPort, KWT, settledTexts, startKwt, stopKwt, WASM, type RunningKwt } from "../support/kwt-run.js";
 import {
-  hostPort,
-  KWT,
-  revisionPodFlags,
-  settledTexts,
-  startKwt,
-  stopKwt,
-  WASM,
-  type RunningKwt,
-} from "../support/kwt-run.js";
-import { ConfigDir, ENVOY_BY_LAYOUT, fanOut, RecordingServer } from "../support/real-http.js";
+  ConfigDir,
+  ENVOY_BY_LAYOUT,
+  fanOut,
+  gatewayFlags,
+  outboundSidecarFlags,
+  RecordingServer,
+  revisionSidecarFlags,
+  startActivator,
+} from "../support/real-http.js";
 import { exchange, HttpActivator, queueProxy, REQUEST_ID_HEADER } from "./http-activator.js";
-import { KNATIVE_SERVING_IDENTITY, QueueProxyPort, workloadIdentity } from "./knative.js";
+import { KNATIVE_SERVING_IDENTITY, workloadIdentity } from "./knative.js";
 import { measureFilter } from "./measure.js";
 import { REVISION } from "./mesh.js";
 import { TruthLog } from "./truth.js";
@@ -47,28 +46,7 @@ const FOLDED = "_other";
 const CALLER_IDENTITY = workloadIdentity("shop", "checkout");
 /** The Istio cluster of the revision's service, as the route names it. */
 const REVISION_CLUSTER = `outbound|80||${REVISION.revision}.${REVISION.namespace}.svc.cluster.local`;
-const COMMON = ["--workers", String(WORKERS), "--extra-stat-tags", FILTER_METRIC_LABELS.join(",")];
-const POD_PLACE = ["--cluster", "east", "--region", "us-east1"];
-
-/** The revision pod's sidecar (inbound, queue-proxy's port 8012) in front of `app`. */
-function podSidecar(app: string, envoy: string, peer: string, extra: string[] = []): string[] {
-  return [
-    "--upstream",
-    app,
-    "--envoy",
-    envoy,
-    "--direction",
-    "inbound",
-    "--peer-identity",
-    peer,
-    "--destination-port",
-    String(QueueProxyPort.http1),
-    ...POD_PLACE,
-    ...revisionPodFlags(),
-    ...COMMON,
-    ...extra,
-  ];
-}
+const EAST = ["--cluster", "east", "--region", "us-east1"];
 
 /** queue-proxy and the user container: probes answered by queue-proxy, `/fail` a real 503. */
 function revisionApp(truth: TruthLog): RecordingServer {
@@ -153,72 +131,32 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
       const smallCap = configs.file("cap", { maxSeries: MAX_SERIES });
       [pod, listedPod, ingress, capped] = await Promise.all([
         // Behind the activator: its peer is the activator's identity.
-        startKwt(podSidecar(appUrl, envoy, KNATIVE_SERVING_IDENTITY), children),
+        startKwt(revisionSidecarFlags(appUrl, envoy, KNATIVE_SERVING_IDENTITY, EAST), children),
         // Called straight from the caller's sidecar (mesh mode), with the clusters and regions listed.
-        startKwt(podSidecar(listedAppUrl, envoy, CALLER_IDENTITY, ["--config", known]), children),
-        // The ingress gateway's public port; its upstream answers without a mesh identity.
         startKwt(
-          [
-            "--upstream",
-            outsideUrl,
-            "--envoy",
-            envoy,
-            "--gateway",
-            "--direction",
-            "outbound",
-            "--namespace",
-            "istio-system",
-            "--cluster",
-            "west",
-            "--region",
-            "us-west1",
-            ...COMMON,
-          ],
+          revisionSidecarFlags(listedAppUrl, envoy, CALLER_IDENTITY, [...EAST, "--config", known]),
           children,
         ),
+        // The ingress gateway's public port; its upstream answers without a mesh identity.
+        startKwt(gatewayFlags(outsideUrl, envoy, ["--cluster", "west", "--region", "us-west1"]), children),
         // Its upstream has a mesh identity: only the series cap bounds the revisions it names.
         startKwt(
-          [
-            "--upstream",
-            meshUrl,
-            "--envoy",
-            envoy,
-            "--gateway",
-            "--direction",
-            "outbound",
-            "--namespace",
-            "istio-system",
+          gatewayFlags(meshUrl, envoy, [
             "--upstream-identity",
             workloadIdentity("shop", "inventory"),
             "--config",
             smallCap,
-            ...COMMON,
-          ],
+          ]),
           children,
         ),
       ]);
-      activator = new HttpActivator({
-        startPod: () => Promise.resolve(hostPort(pod.listen)),
-        truth,
-        delays: { coldStartMs: 0, scaleUpMs: 0 },
-        containerConcurrency: 0,
-        maxPods: 1,
-      });
-      const activatorAddress = await listenOn(activator.server, { host: "127.0.0.1", port: 0 });
+      let activatorUrl: string;
+      ({ activator, url: activatorUrl } = await startActivator(pod, truth));
       // Neither proxy in front of the caller knows its region, so neither can stamp a hop of its own:
       // the caller's stamp goes on as it came, from a mesh identity the next proxy trusts.
       [localGateway, callerSidecar] = await Promise.all([
         startKwt(
-          [
-            "--upstream",
-            `http://${activatorAddress.host}:${activatorAddress.port}`,
-            "--envoy",
-            envoy,
-            "--gateway",
-            "--direction",
-            "outbound",
-            "--namespace",
-            "istio-system",
+          gatewayFlags(activatorUrl, envoy, [
             "--cluster",
             "west",
             // knative-local-gateway: the mesh-facing port, an in-mesh caller.
@@ -230,28 +168,18 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
             KNATIVE_SERVING_IDENTITY,
             "--upstream-cluster",
             REVISION_CLUSTER,
-            ...COMMON,
-          ],
+          ]),
           children,
         ),
         startKwt(
-          [
-            "--upstream",
-            listedPod.listen,
-            "--envoy",
-            envoy,
-            "--direction",
-            "outbound",
-            "--namespace",
-            "shop",
+          outboundSidecarFlags(listedPod.listen, envoy, "shop", [
             "--workload",
             "checkout",
             "--cluster",
             "west",
             "--upstream-cluster",
             REVISION_CLUSTER,
-            ...COMMON,
-          ],
+          ]),
           children,
         ),
       ]);

@@ -9,21 +9,20 @@ import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
 import type http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
-import { closeServer, listenOn } from "../harness/index.js";
+import { closeServer } from "../harness/index.js";
+import { hostPort, KWT, settledTexts, startKwt, stopKwt, WASM, type RunningKwt } from "../support/kwt-run.js";
 import {
-  hostPort,
-  KWT,
-  revisionPodFlags,
-  settledTexts,
-  startKwt,
-  stopKwt,
-  WASM,
-  type RunningKwt,
-} from "../support/kwt-run.js";
-import { ConfigDir, ENVOY_BY_LAYOUT, RecordingServer, type ReceivedRequest } from "../support/real-http.js";
+  ConfigDir,
+  ENVOY_BY_LAYOUT,
+  gatewayFlags,
+  outboundSidecarFlags,
+  RecordingServer,
+  revisionSidecarFlags,
+  startActivator,
+  type ReceivedRequest,
+} from "../support/real-http.js";
 import { exchange, HttpActivator, queueProxy, REQUEST_ID_HEADER } from "./http-activator.js";
-import { KNATIVE_SERVING_IDENTITY, QueueProxyPort } from "./knative.js";
+import { KNATIVE_SERVING_IDENTITY } from "./knative.js";
 import { measureFilter } from "./measure.js";
 import { REVISION } from "./mesh.js";
 import { TruthLog } from "./truth.js";
@@ -41,7 +40,6 @@ const OWN_MEMBER = "kwt=east;us-east1";
 const INGRESS_USERS = 5;
 /** Past the 1024 pairs a serialized header map may hold (the sidecars allow them with --max-headers). */
 const MANY_HEADERS = 1_100;
-const COMMON = ["--workers", "2", "--extra-stat-tags", FILTER_METRIC_LABELS.join(",")];
 const EAST = ["--cluster", "east", "--region", "us-east1"];
 
 /** What a workload sends that the filter knows: its stamps, other x-kwt-* and our tracestate member. */
@@ -64,11 +62,6 @@ const UNREADABLE = {
 /** The filter's own headers among those a server received. */
 function internalNames(request: ReceivedRequest | undefined): string[] {
   return Object.keys(request?.headers ?? {}).filter((name) => name.startsWith("x-kwt-"));
-}
-
-function only(requests: ReceivedRequest[]): ReceivedRequest {
-  expect(requests).toHaveLength(1);
-  return requests[0]!;
 }
 
 describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
@@ -96,60 +89,13 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
       ]);
       const remove = configs.file("remove", { tracing: { outsideContext: "remove" } });
       const manyHeaders = ["--max-headers", String(MANY_HEADERS + 100)];
-      const sidecar = (upstream: string, extra: string[]): string[] => [
-        "--upstream",
-        upstream,
-        "--envoy",
-        envoy,
-        "--direction",
-        "outbound",
-        "--namespace",
-        "default",
-        ...EAST,
-        ...COMMON,
-        ...extra,
-      ];
-      const gateway = (upstream: string, extra: string[]): string[] => [
-        "--upstream",
-        upstream,
-        "--envoy",
-        envoy,
-        "--gateway",
-        "--direction",
-        "outbound",
-        "--namespace",
-        "istio-system",
-        ...EAST,
-        ...COMMON,
-        ...extra,
-      ];
-      pod = await startKwt(
-        [
-          "--upstream",
-          appUrl,
-          "--envoy",
-          envoy,
-          "--direction",
-          "inbound",
-          "--peer-identity",
-          KNATIVE_SERVING_IDENTITY,
-          "--destination-port",
-          String(QueueProxyPort.http1),
-          ...EAST,
-          ...revisionPodFlags(),
-          ...COMMON,
-        ],
-        children,
-      );
-      activator = new HttpActivator({
-        startPod: () => Promise.resolve(hostPort(pod.listen)),
-        truth,
-        delays: { coldStartMs: 0, scaleUpMs: 0 },
-        containerConcurrency: 0,
-        maxPods: 1,
-      });
-      const activatorAddress = await listenOn(activator.server, { host: "127.0.0.1", port: 0 });
-      const activatorUrl = `http://${activatorAddress.host}:${activatorAddress.port}`;
+      const sidecar = (upstream: string, extra: string[]): string[] =>
+        outboundSidecarFlags(upstream, envoy, "default", [...EAST, ...extra]);
+      const gateway = (upstream: string, extra: string[]): string[] =>
+        gatewayFlags(upstream, envoy, [...EAST, ...extra]);
+      pod = await startKwt(revisionSidecarFlags(appUrl, envoy, KNATIVE_SERVING_IDENTITY, EAST), children);
+      let activatorUrl: string;
+      ({ activator, url: activatorUrl } = await startActivator(pod, truth));
       const [toOutside, toOutsideRemoving, toInMesh, byAuthority, toOutsideFromEdge] = await Promise.all([
         startKwt(sidecar(outsideUrl, ["--upstream-cluster", OUTSIDE_CLUSTER, ...manyHeaders]), children),
         startKwt(
@@ -206,29 +152,29 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
     });
 
     it("outbound sidecar to an outside host: no x-kwt-* headers, traceparent as it came, tracestate without our member", () => {
-      const got = only(outsideHost.under("/sidecar/workload"));
+      const got = outsideHost.only("/sidecar/workload");
       expect(internalNames(got)).toEqual([]);
       expect(got.headers.traceparent).toBe(CLIENT_TRACEPARENT);
       expect(got.headers.tracestate).toBe("vendor=1");
     });
 
     it("outbound sidecar to an outside host: a new trace carries a traceparent and no tracestate", () => {
-      const got = only(outsideHost.under("/sidecar/new-trace"));
+      const got = outsideHost.only("/sidecar/new-trace");
       expect(internalNames(got)).toEqual([]);
       expect(got.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]$/);
       expect(got.headers.tracestate).toBeUndefined();
     });
 
     it("tracing.outsideContext remove: the outside host gets no trace context at all", () => {
-      const got = only(outsideHost.under("/sidecar/remove"));
+      const got = outsideHost.only("/sidecar/remove");
       expect(internalNames(got)).toEqual([]);
       expect(got.headers.traceparent).toBeUndefined();
       expect(got.headers.tracestate).toBeUndefined();
     });
 
     it(`a map of ${MANY_HEADERS} headers the filter cannot read: its stamps and tracestate still stay in the mesh`, () => {
-      const propagated = only(outsideHost.under("/sidecar/unreadable-propagate"));
-      const removed = only(outsideHost.under("/sidecar/unreadable-remove"));
+      const propagated = outsideHost.only("/sidecar/unreadable-propagate");
+      const removed = outsideHost.only("/sidecar/unreadable-remove");
       for (const got of [propagated, removed]) {
         expect(Object.keys(got.headers).filter((name) => name.startsWith("x-c-"))).toHaveLength(MANY_HEADERS);
         expect(internalNames(got)).toEqual([]);
@@ -241,19 +187,19 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
     });
 
     it("gateway routed to an outside host: no x-kwt-* headers, the client's traceparent propagated", () => {
-      const got = only(outsideHost.under("/gateway/outside"));
+      const got = outsideHost.only("/gateway/outside");
       expect(internalNames(got)).toEqual([]);
       expect(got.headers.traceparent).toBe(CLIENT_TRACEPARENT);
       expect(got.headers.tracestate).toBe("vendor=1");
     });
 
     it(`an in-mesh destination in the same run (${IN_MESH_CLUSTER}) receives the stamps and our member`, () => {
-      const fresh = only(inMesh.under("/in-mesh/new-trace"));
+      const fresh = inMesh.only("/in-mesh/new-trace");
       expect(fresh.headers["x-kwt-entry"]).toMatch(/^\d{13}$/);
       expect(fresh.headers["x-kwt-hop"]).toMatch(/^1;c=east;r=us-east1;t=\d{13}$/);
       expect(fresh.headers.tracestate).toBe(OWN_MEMBER);
       // The workload's own context and a valid entry it propagated pass as they came.
-      const relayed = only(inMesh.under("/in-mesh/workload"));
+      const relayed = inMesh.only("/in-mesh/workload");
       expect(relayed.headers["x-kwt-entry"]).toBe(WORKLOAD_HEADERS["x-kwt-entry"]);
       expect(relayed.headers.traceparent).toBe(CLIENT_TRACEPARENT);
       expect(relayed.headers.tracestate).toBe(WORKLOAD_HEADERS.tracestate);
@@ -261,9 +207,9 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
 
     it("outbound sidecar without a cluster name: short and .svc names are in the mesh, a public name is not", () => {
       for (const path of ["/authority/short", "/authority/service"]) {
-        expect(only(inMesh.under(path)).headers["x-kwt-hop"], path).toMatch(/^1;c=east;r=us-east1;t=\d{13}$/);
+        expect(inMesh.only(path).headers["x-kwt-hop"], path).toMatch(/^1;c=east;r=us-east1;t=\d{13}$/);
       }
-      expect(internalNames(only(inMesh.under("/authority/public")))).toEqual([]);
+      expect(internalNames(inMesh.only("/authority/public"))).toEqual([]);
     });
 
     it("ingress gateway with the public :authority: the stamps reach the activator and the pod, the answers are measured", async () => {

@@ -9,21 +9,17 @@ import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
 import type http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import { parseExposition, total, type Sample } from "../../tools/demo/exposition.js";
+import { hostPort, KWT, settledTexts, startKwt, stopKwt, WASM, type RunningKwt } from "../support/kwt-run.js";
 import {
-  hostPort,
-  KWT,
-  revisionPodFlags,
-  settledTexts,
-  startKwt,
-  stopKwt,
-  WASM,
-  type RunningKwt,
-} from "../support/kwt-run.js";
-import { ConfigDir, ENVOY_BY_LAYOUT, RecordingServer, type ReceivedRequest } from "../support/real-http.js";
+  ConfigDir,
+  ENVOY_BY_LAYOUT,
+  gatewayFlags,
+  RecordingServer,
+  revisionSidecarFlags,
+} from "../support/real-http.js";
 import { exchange } from "./http-activator.js";
-import { KNATIVE_SERVING_IDENTITY, QueueProxyPort } from "./knative.js";
+import { KNATIVE_SERVING_IDENTITY } from "./knative.js";
 
 /** Past the 1024 pairs a serialized header map may hold: the filter cannot read the map. */
 const MANY_HEADERS = 1_100;
@@ -37,16 +33,8 @@ const FORGED_HOP = "1;c=evil;r=evil;t=1";
 const OWN_HOP = /^1;c=east;r=us-east1;t=\d{13}$/;
 /** A well-formed hop stamp from another cluster, which a readable map from a mesh peer would be trusted with. */
 const WEST_HOP = `1;c=west;r=us-west1;t=${Date.now()}`;
-const COMMON = [
-  "--workers",
-  "2",
-  "--extra-stat-tags",
-  FILTER_METRIC_LABELS.join(","),
-  "--cluster",
-  "east",
-  "--region",
-  "us-east1",
-];
+/** East's proxies, which take more request headers than Envoy's default 100. */
+const LIMITS = ["--cluster", "east", "--region", "us-east1", "--max-headers", String(MAX_HEADERS)];
 /** A sampler that samples nothing itself: probability 0. */
 const NEVER_SAMPLES = { targetSampledPerSecond: 0, minProbability: 0, maxProbability: 0 };
 
@@ -57,11 +45,6 @@ function filler(count: number, valueLength = 1): Record<string, string> {
 
 /** Forged stamps and K-Proxy-Request, as an outside client would try them. */
 const FORGED = { "x-kwt-entry": HOUR_OLD_ENTRY, "x-kwt-hop": FORGED_HOP, "k-proxy-request": "activator" };
-
-function only(requests: ReceivedRequest[]): ReceivedRequest {
-  expect(requests).toHaveLength(1);
-  return requests[0]!;
-}
 
 describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
   "untrusted headers over real HTTP on the %s layout (Envoy %s), two workers per proxy",
@@ -82,44 +65,12 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
     beforeAll(async () => {
       const [upstreamUrl, appUrl] = await Promise.all([upstream.start(), app.start()]);
       const resample = configs.file("resample", { tracing: { ...NEVER_SAMPLES, edgeSampling: "resample" } });
-      const edge = (extra: string[]): string[] => [
-        "--upstream",
-        upstreamUrl,
-        "--envoy",
-        envoy,
-        "--gateway",
-        "--direction",
-        "outbound",
-        "--namespace",
-        "istio-system",
-        "--max-headers",
-        String(MAX_HEADERS),
-        ...COMMON,
-        ...extra,
-      ];
+      const edge = (extra: string[]): string[] => gatewayFlags(upstreamUrl, envoy, [...LIMITS, ...extra]);
       [gateway, resampling, pod] = await Promise.all([
         startKwt(edge([]), children),
         startKwt(edge(["--config", resample]), children),
         // The revision pod's sidecar; even its mesh peer (the activator) cannot be read past 1024 headers.
-        startKwt(
-          [
-            "--upstream",
-            appUrl,
-            "--envoy",
-            envoy,
-            "--direction",
-            "inbound",
-            "--peer-identity",
-            KNATIVE_SERVING_IDENTITY,
-            "--destination-port",
-            String(QueueProxyPort.http1),
-            "--max-headers",
-            String(MAX_HEADERS),
-            ...revisionPodFlags(),
-            ...COMMON,
-          ],
-          children,
-        ),
+        startKwt(revisionSidecarFlags(appUrl, envoy, KNATIVE_SERVING_IDENTITY, LIMITS), children),
       ]);
       const send = async (proxy: RunningKwt, path: string, headers: Record<string, string>) => {
         const answer = await exchange(hostPort(proxy.listen), path, headers);
@@ -154,7 +105,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
 
     it(`gateway, ${MANY_HEADERS} headers from an outside client: the forged stamps do not reach the upstream, counted untrusted once`, () => {
       expect(statuses.get("/many")).toBe(200);
-      const got = only(upstream.under("/many"));
+      const got = upstream.only("/many");
       // The map really was past 1024 pairs, and went on whole but for the filter's headers.
       expect(Object.keys(got.headers).filter((name) => name.startsWith("x-c-"))).toHaveLength(MANY_HEADERS);
       expect(got.headers["x-kwt-entry"]).not.toBe(HOUR_OLD_ENTRY);
@@ -172,7 +123,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
 
     it(`gateway, ${FORGED_NAMES} forged x-kwt-* headers and a pod stamp: the upstream receives none of them`, () => {
       expect(statuses.get("/several")).toBe(200);
-      const got = only(upstream.under("/several"));
+      const got = upstream.only("/several");
       const internal = Object.keys(got.headers).filter((name) => name.startsWith("x-kwt-"));
       expect(internal.sort()).toEqual(["x-kwt-entry", "x-kwt-hop"]);
       expect(got.headers["x-kwt-entry"]).not.toBe(HOUR_OLD_ENTRY);
@@ -181,11 +132,11 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
     });
 
     it("edgeSampling keep (default): the outside client's sampled traceparent reaches the upstream as it came", () => {
-      expect(only(upstream.under("/keep")).headers.traceparent).toBe(SAMPLED_BY_CLIENT);
+      expect(upstream.only("/keep").headers.traceparent).toBe(SAMPLED_BY_CLIENT);
     });
 
     it("edgeSampling resample: the same trace, a new parent id and the sampler's flags (00), not a trace the filter started", () => {
-      const traceparent = String(only(upstream.under("/resample")).headers.traceparent);
+      const traceparent = String(upstream.only("/resample").headers.traceparent);
       expect(traceparent).toMatch(new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-00$`));
       expect(traceparent).not.toContain(CLIENT_PARENT);
       expect(total(atResampling, "kwt_traces_started_total")).toBe(0);
@@ -193,7 +144,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
 
     it(`revision pod, ${MANY_HEADERS} headers from its mesh peer: stamps removed, counted untrusted, not reported through the activator`, () => {
       expect(statuses.get("/pod/many")).toBe(200);
-      const got = only(app.under("/pod/many"));
+      const got = app.only("/pod/many");
       expect(Object.keys(got.headers).filter((name) => name.startsWith("x-c-"))).toHaveLength(MANY_HEADERS);
       expect(got.headers["x-kwt-entry"]).toBeUndefined();
       expect(got.headers["x-kwt-hop"]).toBeUndefined();

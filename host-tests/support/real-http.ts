@@ -1,12 +1,18 @@
 // What the real-HTTP chains of `kwt run` processes share: one Envoy version per property layout,
-// loopback servers that record what reached them (the ground truth of what crossed a proxy),
-// plugin configuration files, and a bounded fan-out of requests.
+// the command lines of the mesh's proxies, the activator model in front of a pod, loopback servers
+// that record what reached them (the ground truth of what crossed a proxy), plugin configuration
+// files, and a bounded fan-out of requests.
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import { closeServer, listenOn, type HostPort } from "../harness/index.js";
+import { HttpActivator } from "../scenarios/http-activator.js";
+import { QueueProxyPort } from "../scenarios/knative.js";
+import type { TruthLog } from "../scenarios/truth.js";
+import { hostPort, revisionPodFlags, type RunningKwt } from "./kwt-run.js";
 
 /** One Envoy version per property layout: node.* only, node.* and xds.*, xds.* only. */
 export const ENVOY_BY_LAYOUT = [
@@ -14,6 +20,64 @@ export const ENVOY_BY_LAYOUT = [
   ["legacy-and-xds", "1.30"],
   ["xds", "1.33"],
 ] as const;
+
+/** Two workers, as Istio runs Envoy, and every label of the filter's metrics as a stat tag. */
+const MESH_PROXY = ["--workers", "2", "--extra-stat-tags", FILTER_METRIC_LABELS.join(",")];
+
+function proxyFlags(upstream: string, envoy: string, direction: string, extra: string[]): string[] {
+  return ["--upstream", upstream, "--envoy", envoy, "--direction", direction, ...MESH_PROXY, ...extra];
+}
+
+/** `kwt run` flags of an Istio gateway (a router's outbound listener, in istio-system) in front of `upstream`. */
+export function gatewayFlags(upstream: string, envoy: string, extra: string[] = []): string[] {
+  return outboundSidecarFlags(upstream, envoy, "istio-system", ["--gateway", ...extra]);
+}
+
+/** `kwt run` flags of a workload's outbound sidecar in `namespace`. */
+export function outboundSidecarFlags(
+  upstream: string,
+  envoy: string,
+  namespace: string,
+  extra: string[] = [],
+): string[] {
+  return proxyFlags(upstream, envoy, "outbound", ["--namespace", namespace, ...extra]);
+}
+
+/**
+ * `kwt run` flags of the revision pod's sidecar: inbound to queue-proxy's serving port, with the
+ * revision's node metadata, its downstream presenting the mesh identity `peer`.
+ */
+export function revisionSidecarFlags(
+  upstream: string,
+  envoy: string,
+  peer: string,
+  extra: string[] = [],
+): string[] {
+  return proxyFlags(upstream, envoy, "inbound", [
+    "--peer-identity",
+    peer,
+    "--destination-port",
+    String(QueueProxyPort.http1),
+    ...revisionPodFlags(),
+    ...extra,
+  ]);
+}
+
+/** The activator model in front of a pod already running (`pod`, its sidecar), without delays. */
+export async function startActivator(
+  pod: RunningKwt,
+  truth: TruthLog,
+): Promise<{ activator: HttpActivator; url: string }> {
+  const activator = new HttpActivator({
+    startPod: () => Promise.resolve(hostPort(pod.listen)),
+    truth,
+    delays: { coldStartMs: 0, scaleUpMs: 0 },
+    containerConcurrency: 0,
+    maxPods: 1,
+  });
+  const address = await listenOn(activator.server, { host: "127.0.0.1", port: 0 });
+  return { activator, url: `http://${address.host}:${address.port}` };
+}
 
 /** What one request brought to a recording server. */
 export interface ReceivedRequest {
@@ -48,6 +112,13 @@ export class RecordingServer {
   async start(): Promise<string> {
     const address: HostPort = await listenOn(this.server, { host: "127.0.0.1", port: 0 });
     return `http://${address.host}:${address.port}`;
+  }
+
+  /** The one request whose path starts with `prefix`; an error when there is none or more. */
+  only(prefix: string): ReceivedRequest {
+    const found = this.under(prefix);
+    if (found.length !== 1) throw new Error(`expected one request under ${prefix}, got ${found.length}`);
+    return found[0]!;
   }
 
   /** The requests whose path starts with `prefix`, in arrival order. */
