@@ -813,12 +813,17 @@ export class Stream {
    * `x-kwt-*` it holds cannot be known, and nothing reads them).
    */
   private stripUnreadableMap(alsoProxyRequest: bool): void {
+    this.removeStampNames(alsoProxyRequest);
+    this.rejectUntrusted();
+  }
+
+  /** Removes the configured stamp names (and K-Proxy-Request) by name, present or not. */
+  private removeStampNames(alsoProxyRequest: bool): void {
     const root = this.root;
     this.host.removeHeader(HeaderMap.Request, root.entryName);
     this.host.removeHeader(HeaderMap.Request, root.hopName);
     this.host.removeHeader(HeaderMap.Request, root.podName);
     if (alsoProxyRequest) this.host.removeHeader(HeaderMap.Request, K_PROXY_REQUEST_NAME);
-    this.rejectUntrusted();
   }
 
   /** Hop stamp and trace context on the edge; cross-cluster hop and trace participation inbound. */
@@ -1018,7 +1023,12 @@ export class Stream {
       // Internal names (entry time, cluster, region) never leave the mesh; nothing comes back to
       // measure either.
       this.outsideDestination = true;
-      if (this.stampsPresent(scan)) this.removeStamps(scan, false);
+      // An unreadable map hides which stamps it carries; a gateway has removed them already.
+      if (!scan.wellFormed) {
+        if (position == Position.Outbound) this.removeStampNames(false);
+      } else if (this.stampsPresent(scan)) {
+        this.removeStamps(scan, false);
+      }
       return;
     }
     const settings = root.settings!;

@@ -187,8 +187,10 @@ export class Tracing {
     const tracing = this.settings.tracing;
     if (!tracing.enabled) return;
     if (outside && !tracing.propagateOutside) {
-      if (scan.has(this.traceparentSlot)) this.host.removeHeader(HeaderMap.Request, this.traceparentHeader);
-      if (scan.has(this.tracestateSlot)) this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
+      if (mayCarry(scan, this.traceparentSlot))
+        this.host.removeHeader(HeaderMap.Request, this.traceparentHeader);
+      if (mayCarry(scan, this.tracestateSlot))
+        this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
       return;
     }
     this.apply(this.plan(scan, false, false, outside, resample), scan);
@@ -233,15 +235,17 @@ export class Tracing {
   /** Writes the plan's headers and counts what it did. */
   private apply(plan: TracePlan, scan: HeaderScan): void {
     if (plan.action == TraceAction.Keep) return;
-    if (unchecked(scan.counts[this.traceparentSlot]) > 1)
+    // An unreadable map may hold any number of either header: each is removed before it is written.
+    const unreadable = !scan.wellFormed;
+    if (unreadable || unchecked(scan.counts[this.traceparentSlot]) > 1)
       this.host.removeHeader(HeaderMap.Request, this.traceparentHeader);
     this.host.replaceHeader(HeaderMap.Request, this.traceparentHeader, plan.traceparent);
     const tracestates = unchecked(scan.counts[this.tracestateSlot]);
     if (plan.tracestate.length == 0) {
       // W3C: an empty tracestate is not sent.
-      if (tracestates > 0) this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
+      if (unreadable || tracestates > 0) this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
     } else {
-      if (tracestates > 1) this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
+      if (unreadable || tracestates > 1) this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
       this.host.replaceHeader(HeaderMap.Request, this.tracestateHeader, plan.tracestate);
     }
     if (plan.action == TraceAction.Restart) {
@@ -293,4 +297,9 @@ export class Tracing {
       );
     }
   }
+}
+
+/** Whether a request may carry the header in `slot`: the scan found it, or could not read the map. */
+function mayCarry(scan: HeaderScan, slot: i32): bool {
+  return !scan.wellFormed || scan.has(slot);
 }

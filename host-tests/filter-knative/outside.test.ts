@@ -82,6 +82,36 @@ describe.each(LAYOUTS)("destinations outside the mesh, %s property layout", (lay
   });
 
   it.each([
+    ["outbound", "propagate", true],
+    ["outbound", "remove", false],
+    ["gateway", "propagate", true],
+    ["gateway", "remove", false],
+  ] as const)(
+    "%s, a header map past 1024 pairs to an outside host (outsideContext %s): the stamps and our member removed by name",
+    async (position, outsideContext, keepsTraceparent) => {
+      const unreadable: HeaderList = [
+        ...REQUEST,
+        ...Array.from({ length: 1100 }, (_, i): [string, string] => [`x-c-${i}`, "v"]),
+        ["x-kwt-entry", "1"],
+        ["x-kwt-hop", "1;c=a;r=b;t=1"],
+        ["x-kwt-pod", "1;cs=0;w=;c=a;r=b;n=c;s=d;v=e"],
+        ["traceparent", INCOMING],
+        ["tracestate", "kwt=a;b,vendor=1"],
+      ];
+      const sent = await send(
+        position,
+        unreadable,
+        { upstreamCluster: SERVICE_ENTRY },
+        { tracing: { outsideContext } },
+      );
+      expect(internal(sent)).toEqual([]);
+      // The map cannot be read, so neither can tracestate: it may hold our member and goes.
+      expect(header(sent, "tracestate")).toBeUndefined();
+      expect(sent.filter(([name]) => name === "traceparent")).toHaveLength(keepsTraceparent ? 1 : 0);
+    },
+  );
+
+  it.each([
     ["hello", true],
     ["hello.demo.svc.cluster.local:80", true],
     ["api.partner.example", false],

@@ -28,12 +28,12 @@ export async function send(
   return (await exchange(target, path, headers)).status;
 }
 
-/** One request; resolves with its status (-1: no connection) and the response's grpc-status. */
+/** One request; resolves with its status (-1: no connection), the response's grpc-status and headers. */
 export function exchange(
   target: HostPort,
   path: string,
   headers: Record<string, string>,
-): Promise<{ status: number; grpcStatus?: number }> {
+): Promise<{ status: number; grpcStatus?: number; headers?: http.IncomingHttpHeaders }> {
   return new Promise((resolve) => {
     const request = http.request(
       { host: target.host, port: target.port, path, method: "GET", headers, agent: false },
@@ -42,7 +42,9 @@ export function exchange(
         response.resume();
         const grpc = response.headers["grpc-status"];
         const grpcStatus = typeof grpc === "string" ? Number(grpc) : undefined;
-        response.on("end", () => resolve({ status: response.statusCode ?? -1, grpcStatus }));
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? -1, grpcStatus, headers: response.headers }),
+        );
         response.on("error", () => resolve({ status: -1 }));
       },
     );

@@ -25,7 +25,8 @@ import {
   WASM,
   type RunningKwt,
 } from "../support/kwt-run.js";
-import { exchange, HttpActivator, queueProxy, REQUEST_ID_HEADER, scrapePod } from "./http-activator.js";
+import { gatewayFlags, startActivator } from "../support/real-http.js";
+import { exchange, queueProxy, REQUEST_ID_HEADER, scrapePod } from "./http-activator.js";
 import { INGRESS_GATEWAY_IDENTITY, KNATIVE_SERVING_IDENTITY, QueueProxyPort } from "./knative.js";
 import { measureFilter, type FilterMeasurement } from "./measure.js";
 import { REVISION } from "./mesh.js";
@@ -98,20 +99,13 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
         ],
         children,
       );
-      const activator = new HttpActivator({
-        startPod: () => Promise.resolve(hostPort(pod.listen)),
-        truth,
-        delays: { coldStartMs: 0, scaleUpMs: 0 },
-        containerConcurrency: 0,
-        maxPods: 1,
-      });
+      const { activator, url: activatorUrl } = await startActivator(pod, truth);
       servers.push(activator.server);
-      const activatorAddress = await listenOn(activator.server, LOOPBACK);
       // The activator listens on 8012 too; its pod carries no revision label.
       activatorSidecar = await startKwt(
         [
           "--upstream",
-          `http://${activatorAddress.host}:${activatorAddress.port}`,
+          activatorUrl,
           "--envoy",
           envoy,
           "--direction",
@@ -130,21 +124,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
         ],
         children,
       );
-      gateway = await startKwt(
-        [
-          "--upstream",
-          activatorSidecar.listen,
-          "--envoy",
-          envoy,
-          "--gateway",
-          "--direction",
-          "outbound",
-          "--namespace",
-          "istio-system",
-          ...TWO_WORKERS_ALL_LABELS,
-        ],
-        children,
-      );
+      gateway = await startKwt(gatewayFlags(activatorSidecar.listen, envoy), children);
       const target = hostPort(gateway.listen);
       for (let i = 0; i < USERS; i++) {
         const request = truth.begin("user", Date.now());

@@ -9,9 +9,10 @@ import { existsSync } from "node:fs";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeServer, listenOn, type HostPort } from "../harness/index.js";
-import { FILTER_METRIC_LABELS } from "../../tools/deploy/filter-contract.js";
 import {
   ENVOY_BY_LAYOUT,
+  LOOPBACK,
+  TWO_WORKERS_ALL_LABELS,
   hostPort,
   KWT,
   listenPortAddresses,
@@ -28,7 +29,6 @@ import { measureFilter, type FilterMeasurement } from "./measure.js";
 import { REVISION } from "./mesh.js";
 import { TruthLog, type RequestTruth, type TruthSummary } from "./truth.js";
 
-const LOOPBACK: HostPort = { host: "127.0.0.1", port: 0 };
 const BURST = 25;
 const AFTER = 5;
 const AFTER_RESTART = 5;
@@ -118,10 +118,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
           "--region",
           "us-east1",
           ...revisionPodFlags(),
-          "--extra-stat-tags",
-          FILTER_METRIC_LABELS.join(","),
-          "--workers",
-          "2",
+          ...TWO_WORKERS_ALL_LABELS,
           "--access-log",
           PASSAGE_LOG_FORMAT,
         ];
@@ -158,8 +155,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
           "us-east1",
           "--namespace",
           "istio-system",
-          "--extra-stat-tags",
-          FILTER_METRIC_LABELS.join(","),
+          ...TWO_WORKERS_ALL_LABELS,
         ],
         children,
       );

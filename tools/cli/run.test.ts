@@ -73,6 +73,8 @@ describe("parseRunArgs", () => {
         "spiffe://cluster.local/ns/knative-serving/sa/activator",
         "--upstream-identity",
         "spiffe://cluster.local/ns/default/sa/hello",
+        "--upstream-cluster",
+        "outbound|443||api.example.com",
         "--destination-port",
         "8012",
         "--listen-port",
@@ -122,6 +124,7 @@ describe("parseRunArgs", () => {
         peerIdentity: "spiffe://cluster.local/ns/knative-serving/sa/activator",
         upstreamIdentity: "spiffe://cluster.local/ns/default/sa/hello",
         destinationPort: 8012,
+        upstreamCluster: "outbound|443||api.example.com",
       },
       failOpen: false,
       upstreamTimeoutMs: 250,
@@ -205,6 +208,10 @@ describe("parseRunArgs", () => {
       "--upstream-identity must be a SPIFFE id",
     ],
     [[...REQUIRED, "--destination-port", "0"], "--destination-port must be an integer from 1 to 65535"],
+    [
+      [...REQUIRED, "--upstream-cluster", "outbound|80|| hello"],
+      "--upstream-cluster must be an Envoy cluster name without spaces (e.g. outbound|443||api.example.com), got 'outbound|80|| hello'",
+    ],
     [
       [...REQUIRED, "--listen-port", "127.0.0.1:9090"],
       "--listen-port must be PORT=HOST:PORT with the pod's port 1 to 65535 (e.g. 9090=127.0.0.1:0), got '127.0.0.1:9090'",

@@ -101,6 +101,10 @@ Options:
                             (connection.uri_san_peer_certificate; implies --mtls)
   --upstream-identity SPIFFE_ID
                             --listen's upstream presents this URI SAN (upstream.uri_san_peer_certificate)
+  --upstream-cluster NAME   the cluster the route picked (xds.cluster_name, cluster_name up to
+                            1.29), e.g. outbound|443||api.example.com for a host outside the mesh
+                            or outbound|80||hello.default.svc.cluster.local; default none (a
+                            sidecar then decides from :authority)
   --destination-port N      destination.port of requests to --listen, the port they were addressed
                             to (a sidecar's inbound app port: 8012 for a revision pod, or the filter
                             counts no invocations); default the listener's port
@@ -153,6 +157,7 @@ const FLAGS: FlagSpec = {
   mtls: "boolean",
   "peer-identity": "string",
   "upstream-identity": "string",
+  "upstream-cluster": "string",
   "destination-port": "string",
   "listen-port": "repeatable",
   "fail-closed": "boolean",
@@ -199,8 +204,11 @@ export interface OutboundListenerPlan {
   upstreamIdentity: string | undefined;
 }
 
-/** Who the peers are and where requests were addressed, the same for every connection. */
-export type ConnectionIdentity = Pick<StreamOptions, "peerIdentity" | "upstreamIdentity" | "destinationPort">;
+/** Who the peers are, where requests were addressed and routed, the same for every connection. */
+export type ConnectionIdentity = Pick<
+  StreamOptions,
+  "peerIdentity" | "upstreamIdentity" | "destinationPort" | "upstreamCluster"
+>;
 
 /** A SPIFFE id as Istio writes it in certificates: spiffe://<trust domain>/<path>. */
 function spiffeId(flag: string, value: string | undefined): string | undefined {
@@ -218,9 +226,16 @@ function parseConnectionIdentity(args: ParsedArgs): ConnectionIdentity {
   const peerIdentity = spiffeId("peer-identity", stringFlag(args, "peer-identity"));
   const upstreamIdentity = spiffeId("upstream-identity", stringFlag(args, "upstream-identity"));
   const destinationPort = integerFlag(args, "destination-port", 1, 65535);
+  const upstreamCluster = stringFlag(args, "upstream-cluster");
+  if (upstreamCluster !== undefined && !/^\S+$/.test(upstreamCluster)) {
+    throw new UsageError(
+      `--upstream-cluster must be an Envoy cluster name without spaces (e.g. outbound|443||api.example.com), got '${upstreamCluster}'`,
+    );
+  }
   if (peerIdentity !== undefined) identity.peerIdentity = peerIdentity;
   if (upstreamIdentity !== undefined) identity.upstreamIdentity = upstreamIdentity;
   if (destinationPort !== undefined) identity.destinationPort = destinationPort;
+  if (upstreamCluster !== undefined) identity.upstreamCluster = upstreamCluster;
   return identity;
 }
 
