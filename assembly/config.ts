@@ -19,8 +19,10 @@ import {
   TOP_LEVEL_KEYS,
   TRACING_KEYS,
 } from "./generated/config-keys";
+import { parseDecimal } from "./decimal";
 import { JsonKind, JsonResult, JsonValue, hex4, parseJson } from "./json";
 import { isLabelValue } from "./labels";
+import { splitAt } from "./text";
 import { isTraceStateKey } from "./tracestate";
 
 /** Configurations larger than this are refused without being parsed. */
@@ -32,6 +34,8 @@ export const DEFAULT_MAX_SERIES: i32 = <i32>KEY_DEFAULT[ConfigKey.MaxSeries];
 export const DEFAULT_MAX_SOURCE_LABEL_VALUES: i32 = <i32>KEY_DEFAULT[ConfigKey.MaxSourceLabelValues];
 /** How deep a configuration may nest (it needs 3 levels; the bound stops a recursion bomb). */
 const MAX_CONFIGURATION_DEPTH: i32 = 16;
+/** Digits of the largest port, 65535. */
+const PORT_DIGITS: i32 = 5;
 /** Longest value quoted back in an error message. */
 const MAX_QUOTED_LENGTH: i32 = 40;
 
@@ -178,7 +182,7 @@ export class ConfigReader {
     const items = this.arrayItems(object, key, what);
     if (items == null) {
       const fallback = KEY_DEFAULT_TEXT[key];
-      return fallback.length == 0 ? result : fallback.split(",");
+      return fallback.length == 0 ? result : splitAt(fallback, 0x2c); // ,
     }
     for (let i = 0; i < items.length; i++) {
       const item = unchecked(items[i]);
@@ -203,8 +207,10 @@ export class ConfigReader {
     if (items == null) {
       const fallback = KEY_DEFAULT_TEXT[key];
       if (fallback.length == 0) return result;
-      const defaults = fallback.split(",");
-      for (let i = 0; i < defaults.length; i++) result.push(I32.parseInt(unchecked(defaults[i])));
+      const defaults = splitAt(fallback, 0x2c); // ,
+      for (let i = 0; i < defaults.length; i++) {
+        result.push(<i32>parseDecimal(unchecked(defaults[i]), PORT_DIGITS));
+      }
       return result;
     }
     for (let i = 0; i < items.length; i++) {
