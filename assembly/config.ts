@@ -11,10 +11,10 @@ import {
   KEY_DEFAULT,
   KEY_DEFAULT_TEXT,
   KEY_EXPECTED,
-  KEY_FIELDS,
   KEY_HIGH,
   KEY_LOW,
   KEY_NAMES,
+  KEY_SECTION,
   SPAN_EXPORT_KEYS,
   TOP_LEVEL_KEYS,
   TRACING_KEYS,
@@ -52,6 +52,12 @@ const EXPECT_PORT = "an integer from 1 to 65535";
 const EXPECT_TRUST_DOMAIN = "a SPIFFE trust domain: 1 to 255 of a-z 0-9 . _ -";
 const EXPECT_TRACESTATE_KEY = "a W3C tracestate key: a-z or 0-9, then up to 255 of a-z 0-9 _ - * / @";
 
+/** How messages name a key: `tracing.enabled`, or `cluster` at the top level. */
+function fieldOf(key: ConfigKey): string {
+  const section = <i32>KEY_SECTION[key];
+  return section < 0 ? KEY_NAMES[key] : KEY_NAMES[section] + "." + KEY_NAMES[key];
+}
+
 /** Collects the first problem found; later reads still return defaults so parsing can finish. */
 export class ConfigReader {
   error: string = "";
@@ -73,27 +79,16 @@ export class ConfigReader {
     }
   }
 
-  /** The member, or null when absent; a present member of the wrong type is reported here. */
-  typed(
-    object: JsonValue | null,
-    key: string,
-    field: string,
-    kind: JsonKind,
-    expected: string,
-  ): JsonValue | null {
+  /** The member `key` of `object`, or null when absent; reported when of the wrong type. */
+  member(object: JsonValue | null, key: ConfigKey, kind: JsonKind, expected: string): JsonValue | null {
     if (object == null) return null;
-    const value = object.member(key);
+    const value = object.member(KEY_NAMES[key]);
     if (value == null) return null;
     if (value.kind != kind) {
-      this.fail(field, wrongType(value), expected);
+      this.fail(fieldOf(key), wrongType(value), expected);
       return null;
     }
     return value;
-  }
-
-  /** The member `key` of `object`, or null when absent; reported when of the wrong type. */
-  member(object: JsonValue | null, key: ConfigKey, kind: JsonKind, expected: string): JsonValue | null {
-    return this.typed(object, KEY_NAMES[key], KEY_FIELDS[key], kind, expected);
   }
 
   bool(object: JsonValue | null, key: ConfigKey): bool {
@@ -105,7 +100,7 @@ export class ConfigReader {
     const low = <i32>KEY_LOW[key];
     const high = <i32>KEY_HIGH[key];
     const fallback = <i32>KEY_DEFAULT[key];
-    const field = KEY_FIELDS[key];
+    const field = fieldOf(key);
     const expected = "an integer from " + low.toString() + " to " + high.toString();
     const value = this.member(object, key, JsonKind.Number, expected);
     if (value == null) return fallback;
@@ -127,7 +122,7 @@ export class ConfigReader {
     if (value == null) return KEY_DEFAULT[key];
     const n = value.number;
     if (!(n >= KEY_LOW[key] && n <= KEY_HIGH[key])) {
-      this.fail(KEY_FIELDS[key], quote(value) + " is out of range", expected);
+      this.fail(fieldOf(key), quote(value) + " is out of range", expected);
       return KEY_DEFAULT[key];
     }
     return n;
@@ -138,7 +133,7 @@ export class ConfigReader {
     const value = this.member(object, key, JsonKind.String, expected);
     if (value == null) return KEY_DEFAULT_TEXT[key];
     if (!accept(value.text)) {
-      this.fail(KEY_FIELDS[key], quote(value) + " is not allowed", expected);
+      this.fail(fieldOf(key), quote(value) + " is not allowed", expected);
       return KEY_DEFAULT_TEXT[key];
     }
     return value.text;
@@ -156,7 +151,7 @@ export class ConfigReader {
     const items = value.items;
     if (items == null) return [];
     if (items.length > maxItems) {
-      this.fail(KEY_FIELDS[key], items.length.toString() + " items are too many", expected);
+      this.fail(fieldOf(key), items.length.toString() + " items are too many", expected);
       return [];
     }
     return items;
@@ -186,7 +181,7 @@ export class ConfigReader {
     }
     for (let i = 0; i < items.length; i++) {
       const item = unchecked(items[i]);
-      const field = KEY_FIELDS[key] + "[" + i.toString() + "]";
+      const field = fieldOf(key) + "[" + i.toString() + "]";
       if (item.kind != JsonKind.String) {
         this.fail(field, wrongType(item), expected);
         return result;
@@ -215,7 +210,7 @@ export class ConfigReader {
     }
     for (let i = 0; i < items.length; i++) {
       const item = unchecked(items[i]);
-      const field = KEY_FIELDS[key] + "[" + i.toString() + "]";
+      const field = fieldOf(key) + "[" + i.toString() + "]";
       if (item.kind != JsonKind.Number) {
         this.fail(field, wrongType(item), EXPECT_PORT);
         return result;
@@ -233,7 +228,7 @@ export class ConfigReader {
   /** A nested object member (null when absent or wrong; keys not in `allowed` are refused). */
   section(object: JsonValue, key: ConfigKey, allowed: StaticArray<string>): JsonValue | null {
     const value = this.member(object, key, JsonKind.Object, "an object");
-    if (value != null) this.onlyKeys(value, KEY_FIELDS[key] + ".", allowed);
+    if (value != null) this.onlyKeys(value, fieldOf(key) + ".", allowed);
     return value;
   }
 }
@@ -402,9 +397,9 @@ export class TracingSettings {
     const maxProbability = reader.number(section, maxKey);
     if (minGiven && maxProbability < minProbability) {
       const max = section!.member(KEY_NAMES[maxKey])!;
-      const minField = KEY_FIELDS[minKey];
+      const minField = fieldOf(minKey);
       reader.fail(
-        KEY_FIELDS[maxKey],
+        fieldOf(maxKey),
         quote(max) + " is below " + minField + " " + quote(section!.member(KEY_NAMES[minKey])!),
         "a number from " + minField + " to 1",
       );
@@ -560,15 +555,15 @@ export class Settings {
  */
 function distinctHeaderNames(entry: string, hop: string, pod: string, reader: ConfigReader): void {
   const expected = "entryHeader, hopHeader and podHeader to be three different names";
-  const entryField = KEY_FIELDS[ConfigKey.EntryHeader];
+  const entryField = fieldOf(ConfigKey.EntryHeader);
   if (hop == entry)
-    reader.fail(KEY_FIELDS[ConfigKey.HopHeader], jsonQuote(hop) + " is also " + entryField, expected);
+    reader.fail(fieldOf(ConfigKey.HopHeader), jsonQuote(hop) + " is also " + entryField, expected);
   if (pod == entry)
-    reader.fail(KEY_FIELDS[ConfigKey.PodHeader], jsonQuote(pod) + " is also " + entryField, expected);
+    reader.fail(fieldOf(ConfigKey.PodHeader), jsonQuote(pod) + " is also " + entryField, expected);
   if (pod == hop) {
     reader.fail(
-      KEY_FIELDS[ConfigKey.PodHeader],
-      jsonQuote(pod) + " is also " + KEY_FIELDS[ConfigKey.HopHeader],
+      fieldOf(ConfigKey.PodHeader),
+      jsonQuote(pod) + " is also " + fieldOf(ConfigKey.HopHeader),
       expected,
     );
   }
