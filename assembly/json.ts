@@ -159,6 +159,16 @@ class Parser {
     return null;
   }
 
+  /** `expected <what> but found <the character here>`. */
+  failExpected(what: string): JsonValue | null {
+    return this.fail("expected " + what + " but found " + this.describeAt(this.pos));
+  }
+
+  /** `invalid number: expected <what>, found <the character here>`. */
+  failNumber(what: string): JsonValue | null {
+    return this.fail("invalid number: expected " + what + ", found " + this.describeAt(this.pos));
+  }
+
   /** The character at `at` for a message: 'x' for printable ASCII, else U+XXXX, or end of input. */
   describeAt(at: i32): string {
     if (at >= this.text.length) return "end of input";
@@ -218,12 +228,12 @@ class Parser {
     } else if (isDigit(this.peek())) {
       while (isDigit(this.peek())) this.pos++;
     } else {
-      return this.fail("invalid number: expected a digit, found " + this.describeAt(this.pos));
+      return this.failNumber("a digit");
     }
     if (this.peek() == 0x2e) {
       this.pos++;
       if (!isDigit(this.peek())) {
-        return this.fail("invalid number: expected a digit after '.', found " + this.describeAt(this.pos));
+        return this.failNumber("a digit after '.'");
       }
       while (isDigit(this.peek())) this.pos++;
     }
@@ -233,7 +243,7 @@ class Parser {
       const sign = this.peek();
       if (sign == 0x2b || sign == 0x2d) this.pos++;
       if (!isDigit(this.peek())) {
-        return this.fail("invalid number: expected an exponent digit, found " + this.describeAt(this.pos));
+        return this.failNumber("an exponent digit");
       }
       while (isDigit(this.peek())) this.pos++;
     }
@@ -333,7 +343,7 @@ class Parser {
       if (c == 0x5d) return container(JsonKind.Array, items, null);
       if (c != 0x2c) {
         this.pos--;
-        return this.fail("expected ',' or ']' but found " + this.describeAt(this.pos));
+        return this.failExpected("',' or ']'");
       }
     }
   }
@@ -351,12 +361,12 @@ class Parser {
     while (true) {
       this.skipWhitespace();
       if (this.peek() != 0x22) {
-        return this.fail("expected a member name in double quotes but found " + this.describeAt(this.pos));
+        return this.failExpected("a member name in double quotes");
       }
       const key = this.parseString();
       if (key == null) return null;
       this.skipWhitespace();
-      if (this.peek() != 0x3a) return this.fail("expected ':' but found " + this.describeAt(this.pos));
+      if (this.peek() != 0x3a) return this.failExpected("':'");
       this.pos++;
       this.skipWhitespace();
       const item = this.parseValue(depth + 1);
@@ -369,7 +379,7 @@ class Parser {
       if (c == 0x7d) return container(JsonKind.Object, items, keys);
       if (c != 0x2c) {
         this.pos--;
-        return this.fail("expected ',' or '}' but found " + this.describeAt(this.pos));
+        return this.failExpected("',' or '}'");
       }
     }
   }
