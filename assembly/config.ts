@@ -11,16 +11,18 @@ import {
   KEY_DEFAULT,
   KEY_DEFAULT_TEXT,
   KEY_EXPECTED,
-  KEY_FIELDS,
   KEY_HIGH,
   KEY_LOW,
   KEY_NAMES,
+  KEY_SECTION,
   SPAN_EXPORT_KEYS,
   TOP_LEVEL_KEYS,
   TRACING_KEYS,
 } from "./generated/config-keys";
+import { parseDecimal } from "./decimal";
 import { JsonKind, JsonResult, JsonValue, hex4, parseJson } from "./json";
 import { isLabelValue } from "./labels";
+import { splitAt } from "./text";
 import { isTraceStateKey } from "./tracestate";
 
 /** Configurations larger than this are refused without being parsed. */
@@ -32,6 +34,8 @@ export const DEFAULT_MAX_SERIES: i32 = <i32>KEY_DEFAULT[ConfigKey.MaxSeries];
 export const DEFAULT_MAX_SOURCE_LABEL_VALUES: i32 = <i32>KEY_DEFAULT[ConfigKey.MaxSourceLabelValues];
 /** How deep a configuration may nest (it needs 3 levels; the bound stops a recursion bomb). */
 const MAX_CONFIGURATION_DEPTH: i32 = 16;
+/** Digits of the largest port, 65535. */
+const PORT_DIGITS: i32 = 5;
 /** Longest value quoted back in an error message. */
 const MAX_QUOTED_LENGTH: i32 = 40;
 
@@ -47,6 +51,12 @@ const EXPECT_BOOL = "true or false";
 const EXPECT_PORT = "an integer from 1 to 65535";
 const EXPECT_TRUST_DOMAIN = "a SPIFFE trust domain: 1 to 255 of a-z 0-9 . _ -";
 const EXPECT_TRACESTATE_KEY = "a W3C tracestate key: a-z or 0-9, then up to 255 of a-z 0-9 _ - * / @";
+
+/** How messages name a key: `tracing.enabled`, or `cluster` at the top level. */
+function fieldOf(key: ConfigKey): string {
+  const section = <i32>KEY_SECTION[key];
+  return section < 0 ? KEY_NAMES[key] : KEY_NAMES[section] + "." + KEY_NAMES[key];
+}
 
 /** Collects the first problem found; later reads still return defaults so parsing can finish. */
 export class ConfigReader {
@@ -69,27 +79,16 @@ export class ConfigReader {
     }
   }
 
-  /** The member, or null when absent; a present member of the wrong type is reported here. */
-  typed(
-    object: JsonValue | null,
-    key: string,
-    field: string,
-    kind: JsonKind,
-    expected: string,
-  ): JsonValue | null {
+  /** The member `key` of `object`, or null when absent; reported when of the wrong type. */
+  member(object: JsonValue | null, key: ConfigKey, kind: JsonKind, expected: string): JsonValue | null {
     if (object == null) return null;
-    const value = object.member(key);
+    const value = object.member(KEY_NAMES[key]);
     if (value == null) return null;
     if (value.kind != kind) {
-      this.fail(field, wrongType(value), expected);
+      this.fail(fieldOf(key), wrongType(value), expected);
       return null;
     }
     return value;
-  }
-
-  /** The member `key` of `object`, or null when absent; reported when of the wrong type. */
-  member(object: JsonValue | null, key: ConfigKey, kind: JsonKind, expected: string): JsonValue | null {
-    return this.typed(object, KEY_NAMES[key], KEY_FIELDS[key], kind, expected);
   }
 
   bool(object: JsonValue | null, key: ConfigKey): bool {
@@ -101,7 +100,7 @@ export class ConfigReader {
     const low = <i32>KEY_LOW[key];
     const high = <i32>KEY_HIGH[key];
     const fallback = <i32>KEY_DEFAULT[key];
-    const field = KEY_FIELDS[key];
+    const field = fieldOf(key);
     const expected = "an integer from " + low.toString() + " to " + high.toString();
     const value = this.member(object, key, JsonKind.Number, expected);
     if (value == null) return fallback;
@@ -123,7 +122,7 @@ export class ConfigReader {
     if (value == null) return KEY_DEFAULT[key];
     const n = value.number;
     if (!(n >= KEY_LOW[key] && n <= KEY_HIGH[key])) {
-      this.fail(KEY_FIELDS[key], quote(value) + " is out of range", expected);
+      this.fail(fieldOf(key), quote(value) + " is out of range", expected);
       return KEY_DEFAULT[key];
     }
     return n;
@@ -134,7 +133,7 @@ export class ConfigReader {
     const value = this.member(object, key, JsonKind.String, expected);
     if (value == null) return KEY_DEFAULT_TEXT[key];
     if (!accept(value.text)) {
-      this.fail(KEY_FIELDS[key], quote(value) + " is not allowed", expected);
+      this.fail(fieldOf(key), quote(value) + " is not allowed", expected);
       return KEY_DEFAULT_TEXT[key];
     }
     return value.text;
@@ -152,7 +151,7 @@ export class ConfigReader {
     const items = value.items;
     if (items == null) return [];
     if (items.length > maxItems) {
-      this.fail(KEY_FIELDS[key], items.length.toString() + " items are too many", expected);
+      this.fail(fieldOf(key), items.length.toString() + " items are too many", expected);
       return [];
     }
     return items;
@@ -178,11 +177,11 @@ export class ConfigReader {
     const items = this.arrayItems(object, key, what);
     if (items == null) {
       const fallback = KEY_DEFAULT_TEXT[key];
-      return fallback.length == 0 ? result : fallback.split(",");
+      return fallback.length == 0 ? result : splitAt(fallback, 0x2c); // ,
     }
     for (let i = 0; i < items.length; i++) {
       const item = unchecked(items[i]);
-      const field = KEY_FIELDS[key] + "[" + i.toString() + "]";
+      const field = fieldOf(key) + "[" + i.toString() + "]";
       if (item.kind != JsonKind.String) {
         this.fail(field, wrongType(item), expected);
         return result;
@@ -203,13 +202,15 @@ export class ConfigReader {
     if (items == null) {
       const fallback = KEY_DEFAULT_TEXT[key];
       if (fallback.length == 0) return result;
-      const defaults = fallback.split(",");
-      for (let i = 0; i < defaults.length; i++) result.push(I32.parseInt(unchecked(defaults[i])));
+      const defaults = splitAt(fallback, 0x2c); // ,
+      for (let i = 0; i < defaults.length; i++) {
+        result.push(<i32>parseDecimal(unchecked(defaults[i]), PORT_DIGITS));
+      }
       return result;
     }
     for (let i = 0; i < items.length; i++) {
       const item = unchecked(items[i]);
-      const field = KEY_FIELDS[key] + "[" + i.toString() + "]";
+      const field = fieldOf(key) + "[" + i.toString() + "]";
       if (item.kind != JsonKind.Number) {
         this.fail(field, wrongType(item), EXPECT_PORT);
         return result;
@@ -227,7 +228,7 @@ export class ConfigReader {
   /** A nested object member (null when absent or wrong; keys not in `allowed` are refused). */
   section(object: JsonValue, key: ConfigKey, allowed: StaticArray<string>): JsonValue | null {
     const value = this.member(object, key, JsonKind.Object, "an object");
-    if (value != null) this.onlyKeys(value, KEY_FIELDS[key] + ".", allowed);
+    if (value != null) this.onlyKeys(value, fieldOf(key) + ".", allowed);
     return value;
   }
 }
@@ -396,9 +397,9 @@ export class TracingSettings {
     const maxProbability = reader.number(section, maxKey);
     if (minGiven && maxProbability < minProbability) {
       const max = section!.member(KEY_NAMES[maxKey])!;
-      const minField = KEY_FIELDS[minKey];
+      const minField = fieldOf(minKey);
       reader.fail(
-        KEY_FIELDS[maxKey],
+        fieldOf(maxKey),
         quote(max) + " is below " + minField + " " + quote(section!.member(KEY_NAMES[minKey])!),
         "a number from " + minField + " to 1",
       );
@@ -554,15 +555,15 @@ export class Settings {
  */
 function distinctHeaderNames(entry: string, hop: string, pod: string, reader: ConfigReader): void {
   const expected = "entryHeader, hopHeader and podHeader to be three different names";
-  const entryField = KEY_FIELDS[ConfigKey.EntryHeader];
+  const entryField = fieldOf(ConfigKey.EntryHeader);
   if (hop == entry)
-    reader.fail(KEY_FIELDS[ConfigKey.HopHeader], jsonQuote(hop) + " is also " + entryField, expected);
+    reader.fail(fieldOf(ConfigKey.HopHeader), jsonQuote(hop) + " is also " + entryField, expected);
   if (pod == entry)
-    reader.fail(KEY_FIELDS[ConfigKey.PodHeader], jsonQuote(pod) + " is also " + entryField, expected);
+    reader.fail(fieldOf(ConfigKey.PodHeader), jsonQuote(pod) + " is also " + entryField, expected);
   if (pod == hop) {
     reader.fail(
-      KEY_FIELDS[ConfigKey.PodHeader],
-      jsonQuote(pod) + " is also " + KEY_FIELDS[ConfigKey.HopHeader],
+      fieldOf(ConfigKey.PodHeader),
+      jsonQuote(pod) + " is also " + fieldOf(ConfigKey.HopHeader),
       expected,
     );
   }

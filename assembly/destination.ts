@@ -11,13 +11,15 @@
 // not. `:authority` is the fallback for proxies without Istio's cluster names, and at a gateway
 // it is the public host, so there the route alone decides.
 
+import { splitAt } from "./text";
+
 const OUTBOUND = "outbound|";
 const INBOUND = "inbound|";
 
 /** The host of an Istio cluster name `outbound|<port>|<subset>|<host>`, or null. */
 function outboundHost(clusterName: string): string | null {
   if (!clusterName.startsWith(OUTBOUND)) return null;
-  const parts = clusterName.split("|");
+  const parts = splitAt(clusterName, 0x7c); // |
   return parts.length == 4 ? unchecked(parts[3]) : null;
 }
 

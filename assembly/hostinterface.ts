@@ -2,6 +2,7 @@
 // module that binds Proxy-Wasm and WASI imports); as-pect tests hand the glue an in-memory fake.
 // Pure: this module declares calls, it makes none.
 
+import { parseLeadingDecimal } from "./decimal";
 import { HeaderScan, HeaderWants, scanHeaderPairsInto } from "./headerscan";
 import { MetricHost } from "./metrics";
 
@@ -51,10 +52,12 @@ export abstract class Host extends MetricHost {
   }
   /** The first value of a header (name as UTF-8 bytes); null when absent. */
   abstract getHeader(map: HeaderMap, name: ArrayBuffer): string | null;
-  /** A header's leading digits as a number (a `:status`, as I32.parseInt reads it); 0 when absent. */
+  /** A header's leading digits as a number (a `:status`); 0 when absent or not starting with one. */
   getHeaderInteger(map: HeaderMap, name: ArrayBuffer): i64 {
     const value = this.getHeader(map, name);
-    return value != null ? <i64>I32.parseInt(value) : 0;
+    if (value == null) return 0;
+    const bytes = String.UTF8.encode(value);
+    return parseLeadingDecimal(changetype<usize>(bytes), <u32>bytes.byteLength);
   }
   /** Sets a header (replacing the first value, or adding it). */
   abstract replaceHeader(map: HeaderMap, name: ArrayBuffer, value: string): void;

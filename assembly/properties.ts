@@ -6,9 +6,9 @@
 // PropertyLayout order (Vm.readNodeFacts, Vm.readListenerDirection in filter.ts), so another
 // layout is one more enum member and one more entry in each table below.
 
-/** A property path: its segments joined by NUL bytes, encoded once and reused. */
-export function propertyPath(segments: string[]): ArrayBuffer {
-  return String.UTF8.encode(segments.join("\0"));
+/** A property path (its segments joined by NUL bytes), encoded once and reused. */
+function propertyPath(path: string): ArrayBuffer {
+  return String.UTF8.encode(path);
 }
 
 /** Envoy's property layouts, in the order they are tried; the last one is used without probing. */
@@ -55,15 +55,15 @@ export function listenerDirectionPath(layout: PropertyLayout): ArrayBuffer {
 // Properties every layout has at the same path, read per request: encoded once.
 // The first URI SAN of the downstream's and of the upstream's certificate (Envoy's CEL connection
 // and upstream attributes, the same path on every layout); NotFound without TLS or without one.
-export const PATH_PEER_URI_SAN = propertyPath(["connection", "uri_san_peer_certificate"]);
-export const PATH_UPSTREAM_URI_SAN = propertyPath(["upstream", "uri_san_peer_certificate"]);
+export const PATH_PEER_URI_SAN = propertyPath("connection\0uri_san_peer_certificate");
+export const PATH_UPSTREAM_URI_SAN = propertyPath("upstream\0uri_san_peer_certificate");
 // The upstream host Envoy picked (CEL upstream attributes); NotFound when none was.
-export const PATH_UPSTREAM_ADDRESS = propertyPath(["upstream", "address"]);
-export const PATH_RESPONSE_CODE = propertyPath(["response", "code"]);
-export const PATH_RESPONSE_CODE_DETAILS = propertyPath(["response", "code_details"]);
-export const PATH_RESPONSE_FLAGS = propertyPath(["response", "flags"]);
-export const PATH_GRPC_STATUS = propertyPath(["response", "grpc_status"]);
-export const PATH_DESTINATION_PORT = propertyPath(["destination", "port"]);
-export const PATH_REQUEST_DURATION = propertyPath(["request", "duration"]);
+export const PATH_UPSTREAM_ADDRESS = propertyPath("upstream\0address");
+export const PATH_RESPONSE_CODE = propertyPath("response\0code");
+export const PATH_RESPONSE_CODE_DETAILS = propertyPath("response\0code_details");
+export const PATH_RESPONSE_FLAGS = propertyPath("response\0flags");
+export const PATH_GRPC_STATUS = propertyPath("response\0grpc_status");
+export const PATH_DESTINATION_PORT = propertyPath("destination\0port");
+export const PATH_REQUEST_DURATION = propertyPath("request\0duration");
 /** The plugin's root id (Istio: the WasmPlugin's pluginName), read once per root. */
-export const PATH_PLUGIN_ROOT_ID = propertyPath(["plugin_root_id"]);
+export const PATH_PLUGIN_ROOT_ID = propertyPath("plugin_root_id");

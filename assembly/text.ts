@@ -10,6 +10,20 @@ export function allocateString(length: i32): string {
   return changetype<string>(__new((<usize>length) << 1, idof<string>()));
 }
 
+/** `text` cut at every `separator` unit, as `String#split` with a one-character separator (whose general code is larger). */
+export function splitAt(text: string, separator: i32): string[] {
+  const parts = new Array<string>();
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) == separator) {
+      parts.push(text.substring(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.substring(start));
+  return parts;
+}
+
 /** Writes `text` at `at`; returns the address after it. */
 export function writeText(at: usize, text: string): usize {
   const bytes = (<usize>text.length) << 1;

@@ -6,6 +6,8 @@
 // trusts only its mesh-facing listener ports (Knative's knative-local-gateway). Pure: the glue
 // reads the peer's URI SAN and the port and asks here.
 
+import { splitAt } from "./text";
+
 /** Knative runs the activator (with the autoscaler and the controller) as this service account. */
 export const ACTIVATOR_NAMESPACE = "knative-serving";
 export const ACTIVATOR_SERVICE_ACCOUNT = "controller";
@@ -50,7 +52,7 @@ function isSegment(text: string): bool {
 export function meshIdentityOf(uriSan: string | null, trustDomains: string[]): MeshIdentity | null {
   if (uriSan == null || !uriSan.startsWith(SPIFFE_SCHEME)) return null;
   const rest = uriSan.substring(SPIFFE_SCHEME.length);
-  const parts = rest.split("/");
+  const parts = splitAt(rest, 0x2f); // /
   if (parts.length != 5) return null;
   const trustDomain = unchecked(parts[0]);
   if (!trustDomains.includes(trustDomain)) return null;

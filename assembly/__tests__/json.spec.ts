@@ -72,5 +72,31 @@ describe("parseJson", () => {
 
   it("parses large numbers to infinity rather than failing", () => {
     expect<bool>(isFinite(parseJson("1e400").value!.number)).toBe(false);
+    expect<f64>(parseJson("-1e400").value!.number).toBe(-Infinity);
+    expect<f64>(parseJson("1" + repeat("0", 400)).value!.number).toBe(Infinity);
+    expect<f64>(parseJson("1e99999999999").value!.number).toBe(Infinity);
+  });
+
+  it("parses numbers to the f64 JSON.parse gives", () => {
+    const cases: string[] = [
+      "0",
+      "7",
+      "-0.5",
+      "0.001",
+      "0.1",
+      "0.49",
+      "2.5E+3",
+      "100000.5",
+      "1.5e-7",
+      "8012",
+    ];
+    const values: f64[] = [0, 7, -0.5, 0.001, 0.1, 0.49, 2500, 100000.5, 1.5e-7, 8012];
+    for (let i = 0; i < cases.length; i++) expect<f64>(parseJson(cases[i]).value!.number).toBe(values[i]);
+    expect<f64>(parseJson("0.30000000000000004").value!.number).toBe(0.30000000000000004);
+    expect<f64>(parseJson("1e22").value!.number).toBe(1e22);
+    expect<f64>(parseJson("123456789012345678901234567890").value!.number).toBeCloseTo(1.2345678901234568e29);
+    expect<f64>(parseJson("0." + repeat("0", 400) + "1").value!.number).toBe(0);
+    expect<f64>(parseJson("1e-400").value!.number).toBe(0);
+    expect<f64>(parseJson("-0").value!.number).toBe(-0.0);
   });
 });
