@@ -107,8 +107,9 @@ import {
 import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
 import { ActivatorHold, Tracing } from "./tracing";
 import { OTHER_LABEL_VALUE, SourceLabelBound } from "./sourcelabels";
-import { ActivatorProof, activatorProof, facesMesh, meshIdentityOf } from "./trust";
-import { destinationInMesh } from "./destination";
+import { ActivatorProof, MeshIdentity, activatorProofOf, facesMesh, meshIdentityOf } from "./trust";
+import { LastAnswer } from "./memo";
+import { clusterInMesh, destinationInMesh } from "./destination";
 import { pairsWithout } from "./headerstrip";
 import {
   ReadyEra,
@@ -362,6 +363,12 @@ export class Root {
   // Edge: duration series by (warm) pod stamp text.
   byPodStamp: Map<string, PodSeries> = new Map();
 
+  // The last peer certificate, upstream certificate and route cluster judged, with the verdicts
+  // (of this configuration's trust and mesh domains): they repeat from request to request.
+  private downstreamIdentity: LastAnswer<MeshIdentity | null> = new LastAnswer<MeshIdentity | null>(null);
+  private upstreamIdentity: LastAnswer<MeshIdentity | null> = new LastAnswer<MeshIdentity | null>(null);
+  private clusterVerdict: LastAnswer<bool> = new LastAnswer<bool>(false);
+
   constructor(public readonly vm: Vm) {
     this.registry = new SeriesRegistry(DEFAULT_MAX_SERIES, vm.host);
   }
@@ -422,6 +429,9 @@ export class Root {
     this.unverifiedId = new StaticArray<u32>(1);
     this.byPodStamp = new Map();
     this.stampsReadyMs = -1;
+    this.downstreamIdentity = new LastAnswer<MeshIdentity | null>(null);
+    this.upstreamIdentity = new LastAnswer<MeshIdentity | null>(null);
+    this.clusterVerdict = new LastAnswer<bool>(false);
 
     const wants = new HeaderWants();
     this.slotUserAgent = wants.add("user-agent");
@@ -460,6 +470,27 @@ export class Root {
     this.positionKnown = true;
     if (this.position != Position.None) this.tracing!.reportAt(positionName(this.position));
     return this.position;
+  }
+
+  /** The mesh identity in the downstream peer's URI SAN (trust.ts), judged once per distinct SAN. */
+  downstreamMeshIdentity(uriSan: string | null): MeshIdentity | null {
+    const memo = this.downstreamIdentity;
+    if (memo.holds(uriSan)) return memo.answer;
+    return memo.remember(uriSan, meshIdentityOf(uriSan, this.settings!.trustDomains));
+  }
+
+  /** The same for the upstream's URI SAN (the pod stamp's sender). */
+  upstreamMeshIdentity(uriSan: string | null): MeshIdentity | null {
+    const memo = this.upstreamIdentity;
+    if (memo.holds(uriSan)) return memo.answer;
+    return memo.remember(uriSan, meshIdentityOf(uriSan, this.settings!.trustDomains));
+  }
+
+  /** Whether a route's cluster (non-empty) is in the mesh (destination.ts), judged once per name. */
+  clusterInMesh(clusterName: string): bool {
+    const memo = this.clusterVerdict;
+    if (memo.holds(clusterName)) return memo.answer;
+    return memo.remember(clusterName, clusterInMesh(clusterName, this.settings!.meshDomains));
   }
 
   /** Inbound: a pod that is not a Knative revision (e.g. the activator) records nothing, by default. */
@@ -707,13 +738,12 @@ export class Stream {
       const port = this.host.getPropertyI64(PATH_DESTINATION_PORT, -1);
       if (!facesMesh(port, settings.meshGatewayPorts)) return false;
     }
-    return meshIdentityOf(this.peerIdentity(), settings.trustDomains) != null;
+    return this.root.downstreamMeshIdentity(this.peerIdentity()) != null;
   }
 
   /** Whether the upstream that answered may have set the pod stamp: it has a mesh identity. */
   private trustsUpstream(): bool {
-    const uriSan = this.host.getPropertyString(PATH_UPSTREAM_URI_SAN);
-    return meshIdentityOf(uriSan, this.root.settings!.trustDomains) != null;
+    return this.root.upstreamMeshIdentity(this.host.getPropertyString(PATH_UPSTREAM_URI_SAN)) != null;
   }
 
   /**
@@ -723,7 +753,8 @@ export class Stream {
    */
   private trustsActivator(): bool {
     const root = this.root;
-    const proof = activatorProof(this.peerIdentity(), root.settings!.trustDomains);
+    const peer = this.peerIdentity();
+    const proof = activatorProofOf(peer != null, root.downstreamMeshIdentity(peer));
     if (proof == ActivatorProof.Activator) return true;
     if (proof == ActivatorProof.Unverifiable) {
       root.registry.increment(root.revSeries(ACTIVATOR_UNVERIFIED, [], root.unverifiedId, 0));
@@ -998,8 +1029,10 @@ export class Stream {
    */
   private destinationInMesh(scan: HeaderScan, position: Position): bool {
     const root = this.root;
+    const clusterName = root.vm.readClusterName();
+    if (clusterName != null && clusterName.length > 0) return root.clusterInMesh(clusterName);
     return destinationInMesh(
-      root.vm.readClusterName(),
+      clusterName,
       scan.value(root.slotAuthority),
       root.settings!.meshDomains,
       position == Position.Gateway,
