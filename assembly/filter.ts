@@ -29,7 +29,15 @@ import {
 import { logColdStart, logErrorKind, logHop } from "./accesslog";
 import { formatEntryMillis, parseEntryMillis } from "./entrystamp";
 import { HeaderScan, HeaderWants } from "./headerscan";
-import { HopCheck, HopStamp, HopVerdict, REJECT_MALFORMED, REJECT_UNTRUSTED, checkHop } from "./hop";
+import {
+  HopCheck,
+  HopStamp,
+  HopStampReader,
+  HopVerdict,
+  REJECT_MALFORMED,
+  REJECT_UNTRUSTED,
+  checkHop,
+} from "./hop";
 import { HeaderMap, Host, LogLevel } from "./hostinterface";
 import {
   CONFIGURATION_LABEL,
@@ -368,6 +376,8 @@ export class Root {
   private downstreamIdentity: LastAnswer<MeshIdentity | null> = new LastAnswer<MeshIdentity | null>(null);
   private upstreamIdentity: LastAnswer<MeshIdentity | null> = new LastAnswer<MeshIdentity | null>(null);
   private clusterVerdict: LastAnswer<bool> = new LastAnswer<bool>(false);
+  /** Inbound: hop stamps, read by their time when the rest repeats (hop.ts). */
+  readonly hopStamps: HopStampReader = new HopStampReader();
 
   constructor(public readonly vm: Vm) {
     this.registry = new SeriesRegistry(DEFAULT_MAX_SERIES, vm.host);
@@ -920,6 +930,7 @@ export class Stream {
           root.identity.cluster,
           settings.knownClusters,
           settings.knownRegions,
+          root.hopStamps,
         );
         this.hop = hop;
         if (hop.verdict == HopVerdict.Rejected) root.rejectStamp(hop.reason);
