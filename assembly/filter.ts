@@ -254,7 +254,7 @@ export class Vm {
     for (let i = 0; i < SHARED_WRITE_TRIES; i++) {
       const shared = host.getSharedData(name);
       const era = joinEras(revision.era, shared != null ? decodeEra(shared.text) : null, gapMs)!;
-      revision.era = era;
+      this.readyHistory.join(key, era, gapMs);
       if (host.setSharedData(name, encodeEra(era), shared != null ? shared.cas : 0)) break;
     }
     revision.publishedMs = nowMs;
