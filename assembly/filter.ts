@@ -282,9 +282,12 @@ export class Vm {
     return facts;
   }
 
-  /** The route's cluster at request headers, in the node's layout; null without a route. */
-  readClusterName(): string | null {
-    return this.host.getPropertyString(clusterNamePath(this.layout));
+  /**
+   * The route's cluster at request headers, in the node's layout; null without a route. `previous`
+   * comes back itself when the name is the same (Host.getPropertyStringReusing).
+   */
+  readClusterName(previous: string | null): string | null {
+    return this.host.getPropertyStringReusing(clusterNamePath(this.layout), previous);
   }
 
   /** The listener direction, from the first layout that has it (a stream can read it, a root not). */
@@ -373,9 +376,10 @@ export class Root {
 
   // The last peer certificate, upstream certificate and route cluster judged, with the verdicts
   // (of this configuration's trust and mesh domains): they repeat from request to request.
-  private downstreamIdentity: LastAnswer<MeshIdentity | null> = new LastAnswer<MeshIdentity | null>(null);
-  private upstreamIdentity: LastAnswer<MeshIdentity | null> = new LastAnswer<MeshIdentity | null>(null);
-  private clusterVerdict: LastAnswer<bool> = new LastAnswer<bool>(false);
+  // Their texts are read with Host.getPropertyStringReusing, so a repeated one is not decoded.
+  downstreamIdentity: LastAnswer<MeshIdentity | null> = new LastAnswer<MeshIdentity | null>(null);
+  upstreamIdentity: LastAnswer<MeshIdentity | null> = new LastAnswer<MeshIdentity | null>(null);
+  clusterVerdict: LastAnswer<bool> = new LastAnswer<bool>(false);
   /** Inbound: hop stamps, read by their time when the rest repeats (hop.ts). */
   readonly hopStamps: HopStampReader = new HopStampReader();
 
@@ -730,7 +734,10 @@ export class Stream {
 
   private peerIdentity(): string | null {
     if (!this.peerUriSanRead) {
-      this.peerUriSan = this.host.getPropertyString(PATH_PEER_URI_SAN);
+      this.peerUriSan = this.host.getPropertyStringReusing(
+        PATH_PEER_URI_SAN,
+        this.root.downstreamIdentity.text,
+      );
       this.peerUriSanRead = true;
     }
     return this.peerUriSan;
@@ -753,7 +760,9 @@ export class Stream {
 
   /** Whether the upstream that answered may have set the pod stamp: it has a mesh identity. */
   private trustsUpstream(): bool {
-    return this.root.upstreamMeshIdentity(this.host.getPropertyString(PATH_UPSTREAM_URI_SAN)) != null;
+    const root = this.root;
+    const uriSan = this.host.getPropertyStringReusing(PATH_UPSTREAM_URI_SAN, root.upstreamIdentity.text);
+    return root.upstreamMeshIdentity(uriSan) != null;
   }
 
   /**
@@ -1040,7 +1049,7 @@ export class Stream {
    */
   private destinationInMesh(scan: HeaderScan, position: Position): bool {
     const root = this.root;
-    const clusterName = root.vm.readClusterName();
+    const clusterName = root.vm.readClusterName(root.clusterVerdict.text);
     if (clusterName != null && clusterName.length > 0) return root.clusterInMesh(clusterName);
     return destinationInMesh(
       clusterName,

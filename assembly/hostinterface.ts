@@ -33,6 +33,14 @@ export class SharedValue {
 export abstract class Host extends MetricHost {
   /** A string property (path from properties.ts); null when absent. An empty value is "". */
   abstract getPropertyString(path: ArrayBuffer): string | null;
+  /**
+   * getPropertyString, answering `previous` itself when the property is that same text: a value
+   * that repeats from request to request (a peer's URI SAN, the route's cluster) is then neither
+   * decoded nor copied, and a memo of it (memo.ts) matches at once.
+   */
+  getPropertyStringReusing(path: ArrayBuffer, previous: string | null): string | null {
+    return this.getPropertyString(path);
+  }
   /** An int64 property; `fallback` when absent or malformed. */
   abstract getPropertyI64(path: ArrayBuffer, fallback: i64): i64;
   /** A bool property; `fallback` when absent or malformed. */

@@ -9,6 +9,11 @@ export class LastAnswer<T> {
 
   constructor(public answer: T) {}
 
+  /** The text the answer is for (null also before any). */
+  get text(): string | null {
+    return this.key;
+  }
+
   /** Whether `answer` is the one for `text`. */
   holds(text: string | null): bool {
     return this.known && this.key == text;

@@ -14,6 +14,7 @@ describe("LastAnswer", () => {
     expect<bool>(memo.answer).toBe(true);
     expect<bool>(memo.holds("outbound|80||b")).toBe(false);
     expect<bool>(memo.holds(null)).toBe(false);
+    expect<string | null>(memo.text).toBe("outbound|80||a");
   });
 
   it("keeps one text at a time, null among them", () => {
