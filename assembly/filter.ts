@@ -321,7 +321,16 @@ class InboundSeries {
 class PodSeries {
   readonly durations: StaticArray<u32> = new StaticArray<u32>(CODE_CLASS_COUNT);
   readonly revOnly: StaticArray<u32> = new StaticArray<u32>(REV_ONLY_COUNT);
-  constructor(public readonly report: PodStamp) {}
+  /** The revision's key in the VM's ready history (Stream.classifyAnswer). */
+  readonly eraKey: string;
+  constructor(public readonly report: PodStamp) {
+    this.eraKey = revisionEraKey(report);
+  }
+}
+
+/** A pod stamp's revision as the ready history and shared data name it. */
+function revisionEraKey(report: PodStamp): string {
+  return report.cluster + "/" + report.namespace + "/" + report.revision;
 }
 
 export class Root {
@@ -556,10 +565,8 @@ export class Root {
 
   /** The id of `family` with REV + `extra` label values, through `cache[index]` when given. */
   revSeries(family: MetricFamily, extra: string[], cache: StaticArray<u32> | null, index: i32): u32 {
-    if (cache != null) {
-      const cached = cache[index];
-      if (cached != 0) return cached;
-    }
+    const cached = cachedId(cache, index);
+    if (cached != 0) return cached;
     const registry = this.registry;
     return registry.remember(cache, index, registry.id(family, this.revValues.concat(extra)));
   }
@@ -651,6 +658,11 @@ export class Root {
     const id = registry.id(family, stampRevValues(report));
     return registry.remember(cache != null ? cache.revOnly : null, index, id);
   }
+}
+
+/** The series id `cache[index]` holds; 0 without a cache or before one is stored. */
+function cachedId(cache: StaticArray<u32> | null, index: i32): u32 {
+  return cache != null ? cache[index] : 0;
 }
 
 /** The REV label values a pod stamp names (the order of Root.revValues). */
@@ -1019,25 +1031,21 @@ export class Stream {
     // Only a request that reached queue-proxy is an invocation; Envoy's refusals count as errors.
     const hasUpstreamAddress =
       needsUpstreamAddress(flags, kind) && this.host.getPropertyString(PATH_UPSTREAM_ADDRESS) != null;
+    // A cached id first: the label values are only gathered for a series not known yet.
     if (reachedUpstream(flags, kind, hasUpstreamAddress)) {
-      registry.increment(
-        root.revSeries(
-          INVOCATIONS,
-          [this.sourceCluster, className],
-          series != null ? series.invocations : null,
-          codeClass,
-        ),
-      );
+      const cache = series != null ? series.invocations : null;
+      let id = cachedId(cache, codeClass);
+      if (id == 0) id = root.revSeries(INVOCATIONS, [this.sourceCluster, className], cache, codeClass);
+      registry.increment(id);
     }
     if (kind != ErrorKind.None) {
-      registry.increment(
-        root.revSeries(
-          ERRORS,
-          [this.sourceCluster, className, errorKindName(kind)],
-          series != null ? series.errors : null,
-          codeClass * ERROR_KIND_COUNT + <i32>kind,
-        ),
-      );
+      const cache = series != null ? series.errors : null;
+      const index = codeClass * ERROR_KIND_COUNT + <i32>kind;
+      let id = cachedId(cache, index);
+      if (id == 0) {
+        id = root.revSeries(ERRORS, [this.sourceCluster, className, errorKindName(kind)], cache, index);
+      }
+      registry.increment(id);
     }
   }
 
@@ -1125,7 +1133,8 @@ export class Stream {
     const root = this.root;
     const vm = root.vm;
     const gapMs = <i64>root.settings!.scaleToZeroMinSeconds * 1000;
-    const key = report.cluster + "/" + report.namespace + "/" + report.revision;
+    const series = this.podSeries;
+    const key = series != null ? series.eraKey : revisionEraKey(report);
     const entryMs = this.entryMs;
     const history = vm.readyHistory;
     const held = report.viaActivator && entryMs < report.readyMs;
