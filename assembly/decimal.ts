@@ -3,10 +3,16 @@
 
 /** A decimal number of 1..`maxDigits` digits (no sign, no spaces), or -1. */
 export function parseDecimal(text: string, maxDigits: i32): i64 {
-  const n = text.length;
-  if (n == 0 || n > maxDigits) return -1;
+  return parseDecimalFrom(text, 0, maxDigits);
+}
+
+/** parseDecimal of `text` from `start` to its end, without cutting it out. */
+export function parseDecimalFrom(text: string, start: i32, maxDigits: i32): i64 {
+  const end = text.length;
+  const n = end - start;
+  if (n <= 0 || n > maxDigits) return -1;
   let value: i64 = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
     if (c < 0x30 || c > 0x39) return -1;
     value = value * 10 + (c - 0x30);

@@ -29,7 +29,15 @@ import {
 import { logColdStart, logErrorKind, logHop } from "./accesslog";
 import { formatEntryMillis, parseEntryMillis } from "./entrystamp";
 import { HeaderScan, HeaderWants } from "./headerscan";
-import { HopCheck, HopStamp, HopVerdict, REJECT_MALFORMED, REJECT_UNTRUSTED, checkHop } from "./hop";
+import {
+  HopCheck,
+  HopStamp,
+  HopStampReader,
+  HopVerdict,
+  REJECT_MALFORMED,
+  REJECT_UNTRUSTED,
+  checkHop,
+} from "./hop";
 import { HeaderMap, Host, LogLevel } from "./hostinterface";
 import {
   CONFIGURATION_LABEL,
@@ -107,8 +115,9 @@ import {
 import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
 import { ActivatorHold, Tracing } from "./tracing";
 import { OTHER_LABEL_VALUE, SourceLabelBound } from "./sourcelabels";
-import { ActivatorProof, activatorProof, facesMesh, meshIdentityOf } from "./trust";
-import { destinationInMesh } from "./destination";
+import { ActivatorProof, MeshIdentity, activatorProofOf, facesMesh, meshIdentityOf } from "./trust";
+import { LastAnswer } from "./memo";
+import { clusterInMesh, destinationInMesh } from "./destination";
 import { pairsWithout } from "./headerstrip";
 import {
   ReadyEra,
@@ -209,7 +218,7 @@ export class Vm {
     for (let i = 0; i < SHARED_WRITE_TRIES; i++) {
       const shared = host.getSharedData(name);
       const era = joinEras(revision.era, shared != null ? decodeEra(shared.text) : null, gapMs)!;
-      revision.era = era;
+      this.readyHistory.join(key, era, gapMs);
       if (host.setSharedData(name, encodeEra(era), shared != null ? shared.cas : 0)) break;
     }
     revision.publishedMs = nowMs;
@@ -237,9 +246,12 @@ export class Vm {
     return facts;
   }
 
-  /** The route's cluster at request headers, in the node's layout; null without a route. */
-  readClusterName(): string | null {
-    return this.host.getPropertyString(clusterNamePath(this.layout));
+  /**
+   * The route's cluster at request headers, in the node's layout; null without a route. `previous`
+   * comes back itself when the name is the same (Host.getPropertyStringReusing).
+   */
+  readClusterName(previous: string | null): string | null {
+    return this.host.getPropertyStringReusing(clusterNamePath(this.layout), previous);
   }
 
   /** The listener direction, from the first layout that has it (a stream can read it, a root not). */
@@ -273,7 +285,16 @@ class InboundSeries {
 class PodSeries {
   readonly durations: StaticArray<u32> = new StaticArray<u32>(CODE_CLASS_COUNT);
   readonly revOnly: StaticArray<u32> = new StaticArray<u32>(REV_ONLY_COUNT);
-  constructor(public readonly report: PodStamp) {}
+  /** The revision's key in the VM's ready history (Stream.classifyAnswer). */
+  readonly eraKey: string;
+  constructor(public readonly report: PodStamp) {
+    this.eraKey = revisionEraKey(report);
+  }
+}
+
+/** A pod stamp's revision as the ready history and shared data name it. */
+function revisionEraKey(report: PodStamp): string {
+  return report.cluster + "/" + report.namespace + "/" + report.revision;
 }
 
 export class Root {
@@ -336,6 +357,15 @@ export class Root {
   // Edge: duration series by (warm) pod stamp text.
   byPodStamp: Map<string, PodSeries> = new Map();
 
+  // The last peer certificate, upstream certificate and route cluster judged, with the verdicts
+  // (of this configuration's trust and mesh domains): they repeat from request to request.
+  // Their texts are read with Host.getPropertyStringReusing, so a repeated one is not decoded.
+  downstreamIdentity: LastAnswer<MeshIdentity | null> = new LastAnswer<MeshIdentity | null>(null);
+  upstreamIdentity: LastAnswer<MeshIdentity | null> = new LastAnswer<MeshIdentity | null>(null);
+  clusterVerdict: LastAnswer<bool> = new LastAnswer<bool>(false);
+  /** Inbound: hop stamps, read by their time when the rest repeats (hop.ts). */
+  readonly hopStamps: HopStampReader = new HopStampReader();
+
   constructor(public readonly vm: Vm) {
     this.registry = new SeriesRegistry(DEFAULT_MAX_SERIES, vm.host);
   }
@@ -396,6 +426,9 @@ export class Root {
     this.unverifiedId = new StaticArray<u32>(1);
     this.byPodStamp = new Map();
     this.stampsReadyMs = -1;
+    this.downstreamIdentity = new LastAnswer<MeshIdentity | null>(null);
+    this.upstreamIdentity = new LastAnswer<MeshIdentity | null>(null);
+    this.clusterVerdict = new LastAnswer<bool>(false);
 
     const wants = new HeaderWants();
     this.slotUserAgent = wants.add("user-agent");
@@ -434,6 +467,27 @@ export class Root {
     this.positionKnown = true;
     if (this.position != Position.None) this.tracing!.reportAt(positionName(this.position));
     return this.position;
+  }
+
+  /** The mesh identity in the downstream peer's URI SAN (trust.ts), judged once per distinct SAN. */
+  downstreamMeshIdentity(uriSan: string | null): MeshIdentity | null {
+    const memo = this.downstreamIdentity;
+    if (memo.holds(uriSan)) return memo.answer;
+    return memo.remember(uriSan, meshIdentityOf(uriSan, this.settings!.trustDomains));
+  }
+
+  /** The same for the upstream's URI SAN (the pod stamp's sender). */
+  upstreamMeshIdentity(uriSan: string | null): MeshIdentity | null {
+    const memo = this.upstreamIdentity;
+    if (memo.holds(uriSan)) return memo.answer;
+    return memo.remember(uriSan, meshIdentityOf(uriSan, this.settings!.trustDomains));
+  }
+
+  /** Whether a route's cluster (non-empty) is in the mesh (destination.ts), judged once per name. */
+  clusterInMesh(clusterName: string): bool {
+    const memo = this.clusterVerdict;
+    if (memo.holds(clusterName)) return memo.answer;
+    return memo.remember(clusterName, clusterInMesh(clusterName, this.settings!.meshDomains));
   }
 
   /** Inbound: a pod that is not a Knative revision (e.g. the activator) records nothing, by default. */
@@ -516,10 +570,8 @@ export class Root {
 
   /** The id of `family` with REV + `extra` label values, through `cache[index]` when given. */
   revSeries(family: MetricFamily, extra: string[], cache: StaticArray<u32> | null, index: i32): u32 {
-    if (cache != null) {
-      const cached = cache[index];
-      if (cached != 0) return cached;
-    }
+    const cached = cachedId(cache, index);
+    if (cached != 0) return cached;
     const registry = this.registry;
     return registry.remember(cache, index, registry.id(family, this.revValues.concat(extra)));
   }
@@ -613,6 +665,11 @@ export class Root {
   }
 }
 
+/** The series id `cache[index]` holds; 0 without a cache or before one is stored. */
+function cachedId(cache: StaticArray<u32> | null, index: i32): u32 {
+  return cache != null ? cache[index] : 0;
+}
+
 /** The REV label values a pod stamp names (the order of Root.revValues). */
 function stampRevValues(report: PodStamp): string[] {
   return [
@@ -694,7 +751,10 @@ export class Stream {
 
   private peerIdentity(): string | null {
     if (!this.peerUriSanRead) {
-      this.peerUriSan = this.host.getPropertyString(PATH_PEER_URI_SAN);
+      this.peerUriSan = this.host.getPropertyStringReusing(
+        PATH_PEER_URI_SAN,
+        this.root.downstreamIdentity.text,
+      );
       this.peerUriSanRead = true;
     }
     return this.peerUriSan;
@@ -712,13 +772,14 @@ export class Stream {
       const port = this.host.getPropertyI64(PATH_DESTINATION_PORT, -1);
       if (!facesMesh(port, settings.meshGatewayPorts)) return false;
     }
-    return meshIdentityOf(this.peerIdentity(), settings.trustDomains) != null;
+    return this.root.downstreamMeshIdentity(this.peerIdentity()) != null;
   }
 
   /** Whether the upstream that answered may have set the pod stamp: it has a mesh identity. */
   private trustsUpstream(): bool {
-    const uriSan = this.host.getPropertyString(PATH_UPSTREAM_URI_SAN);
-    return meshIdentityOf(uriSan, this.root.settings!.trustDomains) != null;
+    const root = this.root;
+    const uriSan = this.host.getPropertyStringReusing(PATH_UPSTREAM_URI_SAN, root.upstreamIdentity.text);
+    return root.upstreamMeshIdentity(uriSan) != null;
   }
 
   /**
@@ -728,7 +789,8 @@ export class Stream {
    */
   private trustsActivator(): bool {
     const root = this.root;
-    const proof = activatorProof(this.peerIdentity(), root.settings!.trustDomains);
+    const peer = this.peerIdentity();
+    const proof = activatorProofOf(peer != null, root.downstreamMeshIdentity(peer));
     if (proof == ActivatorProof.Activator) return true;
     if (proof == ActivatorProof.Unverifiable) {
       root.registry.increment(root.revSeries(ACTIVATOR_UNVERIFIED, [], root.unverifiedId, 0));
@@ -899,6 +961,7 @@ export class Stream {
           root.identity.cluster,
           settings.knownClusters,
           settings.knownRegions,
+          root.hopStamps,
         );
         this.hop = hop;
         if (hop.verdict == HopVerdict.Rejected) root.rejectStamp(hop.reason);
@@ -978,25 +1041,21 @@ export class Stream {
     // Only a request that reached queue-proxy is an invocation; Envoy's refusals count as errors.
     const hasUpstreamAddress =
       needsUpstreamAddress(flags, kind) && this.host.getPropertyString(PATH_UPSTREAM_ADDRESS) != null;
+    // A cached id first: the label values are only gathered for a series not known yet.
     if (reachedUpstream(flags, kind, hasUpstreamAddress)) {
-      registry.increment(
-        root.revSeries(
-          INVOCATIONS,
-          [this.sourceCluster, className],
-          series != null ? series.invocations : null,
-          codeClass,
-        ),
-      );
+      const cache = series != null ? series.invocations : null;
+      let id = cachedId(cache, codeClass);
+      if (id == 0) id = root.revSeries(INVOCATIONS, [this.sourceCluster, className], cache, codeClass);
+      registry.increment(id);
     }
     if (kind != ErrorKind.None) {
-      registry.increment(
-        root.revSeries(
-          ERRORS,
-          [this.sourceCluster, className, errorKindName(kind)],
-          series != null ? series.errors : null,
-          codeClass * ERROR_KIND_COUNT + <i32>kind,
-        ),
-      );
+      const cache = series != null ? series.errors : null;
+      const index = codeClass * ERROR_KIND_COUNT + <i32>kind;
+      let id = cachedId(cache, index);
+      if (id == 0) {
+        id = root.revSeries(ERRORS, [this.sourceCluster, className, errorKindName(kind)], cache, index);
+      }
+      registry.increment(id);
     }
   }
 
@@ -1008,8 +1067,10 @@ export class Stream {
    */
   private destinationInMesh(scan: HeaderScan, position: Position): bool {
     const root = this.root;
+    const clusterName = root.vm.readClusterName(root.clusterVerdict.text);
+    if (clusterName != null && clusterName.length > 0) return root.clusterInMesh(clusterName);
     return destinationInMesh(
-      root.vm.readClusterName(),
+      clusterName,
       scan.value(root.slotAuthority),
       root.settings!.meshDomains,
       position == Position.Gateway,
@@ -1087,7 +1148,8 @@ export class Stream {
     const root = this.root;
     const vm = root.vm;
     const gapMs = <i64>root.settings!.scaleToZeroMinSeconds * 1000;
-    const key = report.cluster + "/" + report.namespace + "/" + report.revision;
+    const series = this.podSeries;
+    const key = series != null ? series.eraKey : revisionEraKey(report);
     const entryMs = this.entryMs;
     const history = vm.readyHistory;
     const held = report.viaActivator && entryMs < report.readyMs;

@@ -70,6 +70,9 @@ function decodeHeaderText(at: usize, length: u32): string {
  * What one scan found. A scan can be reused (scanHeaderPairsInto), so a request allocates none:
  * the wanted values' bytes are copied into its own buffer and become strings only when asked for.
  */
+/** HeaderScan.every's answer for a slot without values. */
+const NO_VALUES: string[] = [];
+
 export class HeaderScan {
   /** How many times each wanted header appeared. */
   readonly counts: StaticArray<i32>;
@@ -109,11 +112,16 @@ export class HeaderScan {
     this.wellFormed = true;
   }
 
-  /** Every value of a slot wanted with `everyValue`, in order (empty when absent). */
+  /**
+   * Every value of a slot wanted with `everyValue`, in order (empty when absent). Read-only: the
+   * empty answer is one array shared by every scan (a request without trace context makes none).
+   */
   every(slot: i32): string[] {
-    if (slot < 0 || slot >= this.everyValue.length || !unchecked(this.everyValue[slot])) return [];
+    if (slot < 0 || slot >= this.everyValue.length || !unchecked(this.everyValue[slot])) return NO_VALUES;
+    const count = unchecked(this.counts[slot]);
+    if (count == 0) return NO_VALUES;
     // Sized once: this runs for the traceparent and tracestate of every traced request.
-    const values = new Array<string>(unchecked(this.counts[slot]));
+    const values = new Array<string>(count);
     const spans = this.spans;
     let n = 0;
     for (let i = 0; i < spans.length; i += 3) {

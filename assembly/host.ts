@@ -98,6 +98,18 @@ function adoptHostString(): string {
   return text;
 }
 
+/** Whether the last answer's bytes are `text`, all of it ASCII (then its UTF-8 is its characters). */
+function answerIsAscii(text: string): bool {
+  const size = load<u32>(outSize);
+  if (<u32>text.length != size) return false;
+  const pointer = answerPointer();
+  for (let i: u32 = 0; i < size; i++) {
+    const byte = <u32>load<u8>(pointer + i);
+    if (byte >= 0x80 || byte != <u32>text.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /** Asks for a property into the out-parameters; true when the host answered Ok. */
 function readProperty(path: ArrayBuffer): bool {
   clearOut();
@@ -174,6 +186,16 @@ function abort_proc_exit(message: string | null, fileName: string | null, line: 
 export class ProxyWasmHost extends Host {
   getPropertyString(path: ArrayBuffer): string | null {
     return readProperty(path) ? adoptHostString() : null;
+  }
+
+  /** Compares the answer where the host wrote it: `previous` comes back without a new string. */
+  getPropertyStringReusing(path: ArrayBuffer, previous: string | null): string | null {
+    if (!readProperty(path)) return null;
+    if (previous != null && answerIsAscii(previous)) {
+      releaseAnswer();
+      return previous;
+    }
+    return adoptHostString();
   }
 
   /** Reads the 8 bytes little-endian. */

@@ -34,6 +34,15 @@ export class SharedValue {
 export abstract class Host extends MetricHost {
   /** A string property (path from properties.ts); null when absent. An empty value is "". */
   abstract getPropertyString(path: ArrayBuffer): string | null;
+  /**
+   * getPropertyString, answering the previous text (`_previous`) itself when the property is that
+   * same text: a value that repeats from request to request (a peer's URI SAN, the route's cluster)
+   * is then neither decoded nor copied, and a memo of it (memo.ts) matches at once. This fallback
+   * always reads a new string; Envoy's host (host.ts) compares in place.
+   */
+  getPropertyStringReusing(path: ArrayBuffer, _previous: string | null): string | null {
+    return this.getPropertyString(path);
+  }
   /** An int64 property; `fallback` when absent or malformed. */
   abstract getPropertyI64(path: ArrayBuffer, fallback: i64): i64;
   /** A bool property; `fallback` when absent or malformed. */

@@ -120,7 +120,7 @@ export function proxy_on_delete(contextId: u32): void {
 // end of a top-level callback where no managed reference is on the stack. A collection marks the
 // live heap and sweeps every object made since the last one: hundreds of microseconds at the
 // default cap. So it runs rarely, after COLLECT_EVERY stream ends and ticks (under 0.1% of
-// requests, so not in their p99.9; a request leaves about 1 to 3 KiB of garbage, so 1.5 to 4 MiB
+// requests, so not in their p99.9; a request leaves about 1 to 2.5 KiB of garbage, so 1.5 to 4 MiB
 // wait for it), or sooner once GARBAGE_BYTES_PER_COLLECTION of counted garbage (garbage.ts) piled up.
 const COLLECT_EVERY: i32 = 1536;
 let sinceCollect: i32 = 0;

@@ -69,7 +69,13 @@ export function decodeEra(text: string): ReadyEra | null {
 export class RevisionEra {
   /** Never published yet: the first answer is published at once. */
   publishedMs: i64 = i64.MIN_VALUE;
-  constructor(public era: ReadyEra) {}
+  /** Its index in its history's heap (ReadyHistory.byLastAnswer). */
+  heapIndex: i32 = -1;
+  constructor(
+    public readonly key: string,
+    /** Changed through ReadyHistory.join only: the history is ordered by its last answer. */
+    public era: ReadyEra,
+  ) {}
 
   /** Whether the era should be written to shared data now. */
   publishDue(nowMs: i64): bool {
@@ -80,6 +86,11 @@ export class RevisionEra {
 /** The eras of the revisions one VM's edge has seen answer, by revision key, bounded. */
 export class ReadyHistory {
   private readonly eras: Map<string, RevisionEra> = new Map();
+  /**
+   * The same eras as a binary min-heap by last answer, so the stalest is found without looking at
+   * every revision: past the limit that is done on every new revision's answer.
+   */
+  private readonly byLastAnswer: RevisionEra[] = [];
 
   constructor(public readonly limit: i32 = MAX_REVISION_ERAS) {}
 
@@ -97,11 +108,16 @@ export class ReadyHistory {
     if (this.eras.has(key)) {
       const entry = this.eras.get(key);
       entry.era = joinEras(entry.era, seen, gapMs)!;
+      this.restore(entry.heapIndex);
       return entry;
     }
     if (this.eras.size >= this.limit) this.forgetStalest();
-    const entry = new RevisionEra(seen);
+    const entry = new RevisionEra(key, seen);
     this.eras.set(key, entry);
+    const heap = this.byLastAnswer;
+    entry.heapIndex = heap.length;
+    heap.push(entry);
+    this.restore(entry.heapIndex);
     return entry;
   }
 
@@ -112,17 +128,46 @@ export class ReadyHistory {
 
   /** Drops the revision answered longest ago: the one whose next held request most likely starts a new era anyway. */
   private forgetStalest(): void {
-    const keys = this.eras.keys();
-    let stalest = "";
-    let oldest = i64.MAX_VALUE;
-    for (let i = 0; i < keys.length; i++) {
-      const key = unchecked(keys[i]);
-      const last = this.eras.get(key).era.lastAnswerMs;
-      if (last < oldest) {
-        oldest = last;
-        stalest = key;
-      }
+    const heap = this.byLastAnswer;
+    if (heap.length == 0) return;
+    const stalest = unchecked(heap[0]);
+    this.eras.delete(stalest.key);
+    const last = heap.pop();
+    if (heap.length == 0) return;
+    this.place(last, 0);
+    this.restore(0);
+  }
+
+  private lastAnswerAt(index: i32): i64 {
+    return unchecked(this.byLastAnswer[index]).era.lastAnswerMs;
+  }
+
+  private place(entry: RevisionEra, index: i32): void {
+    unchecked((this.byLastAnswer[index] = entry));
+    entry.heapIndex = index;
+  }
+
+  /** Moves the entry at `index` up or down until the heap is ordered again. */
+  private restore(index: i32): void {
+    const heap = this.byLastAnswer;
+    const entry = unchecked(heap[index]);
+    const key = entry.era.lastAnswerMs;
+    let at = index;
+    while (at > 0) {
+      const parent = (at - 1) >> 1;
+      if (this.lastAnswerAt(parent) <= key) break;
+      this.place(unchecked(heap[parent]), at);
+      at = parent;
     }
-    if (keys.length > 0) this.eras.delete(stalest);
+    const n = heap.length;
+    while (true) {
+      let child = 2 * at + 1;
+      if (child >= n) break;
+      if (child + 1 < n && this.lastAnswerAt(child + 1) < this.lastAnswerAt(child)) child++;
+      if (this.lastAnswerAt(child) >= key) break;
+      this.place(unchecked(heap[child]), at);
+      at = child;
+    }
+    this.place(entry, at);
   }
 }

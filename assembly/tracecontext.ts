@@ -110,28 +110,30 @@ export function trimOptionalWhitespace(text: string): string {
   return start == 0 && end == text.length ? text : text.substring(start, end);
 }
 
+/** The first problem of a traceparent value without surrounding whitespace; None when valid. */
+function problemOf(text: string): TraceParentProblem {
+  const version = hexByte(text, 0);
+  if (version < 0 || version == 0xff || text.length < 3 || text.charCodeAt(2) != 0x2d) {
+    return TraceParentProblem.Version;
+  }
+  // A later version shorter than version 00 cannot carry its fields: restart (same check for 00).
+  if (!isNonZeroHexField(text, TRACE_ID_START, TRACE_ID_HEX_LENGTH)) return TraceParentProblem.TraceId;
+  if (!isNonZeroHexField(text, PARENT_ID_START, SPAN_ID_HEX_LENGTH)) return TraceParentProblem.ParentId;
+  if (hexByte(text, FLAGS_START) < 0) return TraceParentProblem.Flags;
+  if (text.length != VERSION_00_LENGTH) {
+    // Version 00 has nothing after the flags; a later version may, after a "-".
+    if (version == 0 || text.charCodeAt(VERSION_00_LENGTH) != 0x2d) return TraceParentProblem.TrailingData;
+  }
+  return TraceParentProblem.None;
+}
+
 /** Parses one traceparent header value. */
 export function parseTraceParent(raw: string): TraceParentParse {
   const text = trimOptionalWhitespace(raw);
+  const problem = problemOf(text);
+  if (problem != TraceParentProblem.None) return new TraceParentParse(null, problem);
   const version = hexByte(text, 0);
-  if (version < 0 || version == 0xff || text.length < 3 || text.charCodeAt(2) != 0x2d) {
-    return new TraceParentParse(null, TraceParentProblem.Version);
-  }
-  // A later version shorter than version 00 cannot carry its fields: restart (same check for 00).
-  if (!isNonZeroHexField(text, TRACE_ID_START, TRACE_ID_HEX_LENGTH)) {
-    return new TraceParentParse(null, TraceParentProblem.TraceId);
-  }
-  if (!isNonZeroHexField(text, PARENT_ID_START, SPAN_ID_HEX_LENGTH)) {
-    return new TraceParentParse(null, TraceParentProblem.ParentId);
-  }
   const flags = hexByte(text, FLAGS_START);
-  if (flags < 0) return new TraceParentParse(null, TraceParentProblem.Flags);
-  if (text.length != VERSION_00_LENGTH) {
-    // Version 00 has nothing after the flags; a later version may, after a "-".
-    if (version == 0 || text.charCodeAt(VERSION_00_LENGTH) != 0x2d) {
-      return new TraceParentParse(null, TraceParentProblem.TrailingData);
-    }
-  }
   const traceId = text.substring(TRACE_ID_START, TRACE_ID_START + TRACE_ID_HEX_LENGTH);
   const parentId = text.substring(PARENT_ID_START, PARENT_ID_START + SPAN_ID_HEX_LENGTH);
   // Of a later version only the flags this version defines are understood.
@@ -140,6 +142,15 @@ export function parseTraceParent(raw: string): TraceParentParse {
     new TraceParent(<u8>version, traceId, parentId, knownFlags),
     TraceParentProblem.None,
   );
+}
+
+/**
+ * Whether a traceparent value is a valid version 00, as parseTraceParent would find, without
+ * cutting its ids out: such a traceparent passes a proxy that takes no part in the trace untouched.
+ */
+export function isValidVersion00(raw: string): bool {
+  const text = trimOptionalWhitespace(raw);
+  return problemOf(text) == TraceParentProblem.None && hexByte(text, 0) == 0;
 }
 
 /**

@@ -121,7 +121,7 @@ export function planTrace(
       parsed.problem == TraceParentProblem.None ? TraceAction.Start : TraceAction.Restart,
       parsed.problem,
       formatTraceParent(traceId, spanId, flags),
-      request.ownMemberOut ? "" : formatTraceState([own]),
+      request.ownMemberOut ? "" : own.asTraceState,
       traceId,
       spanId,
       "",

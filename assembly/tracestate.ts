@@ -15,10 +15,22 @@ const MAX_KEY_LENGTH: i32 = 256;
 const MAX_VALUE_LENGTH: i32 = 256;
 
 export class TraceStateMember {
+  private alone: string | null = null;
+
   constructor(
-    public key: string,
-    public value: string,
+    public readonly key: string,
+    public readonly value: string,
   ) {}
+
+  /** formatTraceState([this]), made once: the whole tracestate of every trace the filter starts. */
+  get asTraceState(): string {
+    let text = this.alone;
+    if (text == null) {
+      text = formatTraceState([this]);
+      this.alone = text;
+    }
+    return text;
+  }
 
   /** Characters of `key=value`. */
   get length(): i32 {

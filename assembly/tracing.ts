@@ -26,7 +26,7 @@ import {
   TraceRequest,
 } from "./traceplan";
 import { TraceStateMember } from "./tracestate";
-import { parseTraceParentHeaders, TRACEPARENT_PROBLEM_REASONS } from "./tracecontext";
+import { isValidVersion00, parseTraceParentHeaders, TRACEPARENT_PROBLEM_REASONS } from "./tracecontext";
 import { HostRandomIds } from "./random";
 import { Span, SpanAttribute, SpanKind } from "./otlp";
 import { SpanExporter } from "./spanexport";
@@ -192,6 +192,12 @@ export class Tracing {
       if (mayCarry(scan, this.tracestateSlot))
         this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
       return;
+    }
+    // The common case, one valid version-00 traceparent into the mesh, is kept as it came
+    // (planTrace's Keep): known without cutting its ids out or building a plan.
+    const traceparent = this.traceparentSlot;
+    if (!outside && !resample && unchecked(scan.counts[traceparent]) == 1) {
+      if (isValidVersion00(scan.value(traceparent)!)) return;
     }
     this.apply(this.plan(scan, false, false, outside, resample), scan);
   }

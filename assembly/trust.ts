@@ -90,7 +90,11 @@ export enum ActivatorProof {
  * same identity, are not).
  */
 export function activatorProof(peerUriSan: string | null, trustDomains: string[]): ActivatorProof {
-  if (peerUriSan == null) return ActivatorProof.Unverifiable;
-  const identity = meshIdentityOf(peerUriSan, trustDomains);
+  return activatorProofOf(peerUriSan != null, meshIdentityOf(peerUriSan, trustDomains));
+}
+
+/** The same from what is known of the peer: a URI SAN at all, and the mesh identity in it. */
+export function activatorProofOf(hasUriSan: bool, identity: MeshIdentity | null): ActivatorProof {
+  if (!hasUriSan) return ActivatorProof.Unverifiable;
   return identity != null && identity.isActivator ? ActivatorProof.Activator : ActivatorProof.Forged;
 }

@@ -4,6 +4,7 @@ import {
   decodeHopStamp,
   checkHop,
   hopDuration,
+  HopStampReader,
   HopVerdict,
   MAX_HOP_DURATION_MS,
 } from "../hop";
@@ -55,6 +56,48 @@ describe("hop stamp", () => {
     for (let i = 0; i < bad.length; i++) {
       if (decodeHopStamp(unchecked(bad[i])) != null) throw new Error("accepted " + unchecked(bad[i]));
     }
+  });
+});
+
+describe("HopStampReader", () => {
+  it("reads a stamp whose text before its time repeats as decodeHopStamp does", () => {
+    const reader = new HopStampReader();
+    const first = reader.read("1;c=west;r=eu-west1;t=100")!;
+    expect<string>(first.cluster).toBe("west");
+    first.cluster = "folded";
+    const again = reader.read("1;c=west;r=eu-west1;t=250")!;
+    expect<string>(again.cluster).toBe("west");
+    expect<string>(again.region).toBe("eu-west1");
+    expect<i64>(again.sentMs).toBe(250);
+  });
+
+  it("refuses what decodeHopStamp refuses, after a valid stamp with the same start", () => {
+    const reader = new HopStampReader();
+    reader.read("1;c=west;r=eu-west1;t=100");
+    const bad: string[] = [
+      "1;c=west;r=eu-west1;t=",
+      "1;c=west;r=eu-west1;t=1.5",
+      "1;c=west;r=eu-west1;t=12345678901234",
+      "1;c=west;r=eu-west1;t=5;",
+      "1;c=west;r=eu-west1;t=5 ",
+      "1;c=west;r=eu-west1;x=5",
+      "1;c=west;r=eu-west1;t=" + "1".repeat(600),
+    ];
+    for (let i = 0; i < bad.length; i++) {
+      const text = unchecked(bad[i]);
+      if (decodeHopStamp(text) != null) throw new Error("decodeHopStamp accepted " + text);
+      if (reader.read(text) != null) throw new Error("the reader accepted " + text);
+    }
+  });
+
+  it("decodes in full a stamp whose start differs, or whose time is not last", () => {
+    const reader = new HopStampReader();
+    reader.read("1;c=west;r=eu-west1;t=100");
+    expect<string>(reader.read("1;c=east;r=eu-west1;t=100")!.cluster).toBe("east");
+    expect(reader.read("1;c=west;c=west;t=100")).toBeNull();
+    const reordered = reader.read("2;t=7;r=r1;c=a")!;
+    expect<string>(reordered.cluster).toBe("a");
+    expect<i64>(reordered.sentMs).toBe(7);
   });
 });
 

@@ -106,4 +106,37 @@ describe("ReadyHistory", () => {
     expect(history.eraOf("d")).not.toBeNull();
     expect<i32>(new ReadyHistory().limit).toBe(MAX_REVISION_ERAS);
   });
+
+  it("forgets the revision answered longest ago however the answers came, also after later answers", () => {
+    const limit = 8;
+    const history = new ReadyHistory(limit);
+    // A model: the last answer of every revision kept, looked through in full.
+    const keys: string[] = [];
+    const lastAnswers: i64[] = [];
+    for (let i = 0; i < 200; i++) {
+      // Revisions 0..23 answer out of order; an answer may also come for a revision kept.
+      const revision = (i * 7) % 24;
+      const key = "r" + revision.toString();
+      const answerMs: i64 = 1_000 + <i64>((i * 37) % 101) + <i64>i * 10;
+      const kept = keys.indexOf(key);
+      if (kept >= 0) {
+        if (answerMs > lastAnswers[kept]) lastAnswers[kept] = answerMs;
+      } else {
+        if (keys.length == limit) {
+          let stalest = 0;
+          for (let k = 1; k < keys.length; k++) if (lastAnswers[k] < lastAnswers[stalest]) stalest = k;
+          keys.splice(stalest, 1);
+          lastAnswers.splice(stalest, 1);
+        }
+        keys.push(key);
+        lastAnswers.push(answerMs);
+      }
+      history.noteAnswer(key, 0, answerMs, GAP);
+      expect<i32>(history.size).toBe(keys.length);
+      for (let k = 0; k < keys.length; k++) {
+        const era = history.eraOf(keys[k]);
+        if (era == null || era.lastAnswerMs != lastAnswers[k]) throw new Error("lost or wrong " + keys[k]);
+      }
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import {
+  isValidVersion00,
   parseTraceParent,
   parseTraceParentHeaders,
   formatTraceParent,
@@ -126,6 +127,15 @@ describe("parseTraceParent", () => {
       } else if (parsed.traceParent != null) {
         throw new Error("invalid traceparent returned a value: " + c.input);
       }
+    }
+  });
+
+  it("tells a valid version 00 without parsing, as parseTraceParent does, on every case", () => {
+    for (let i = 0; i < CASES.length; i++) {
+      const c = unchecked(CASES[i]);
+      const parsed = parseTraceParent(c.input).traceParent;
+      const expected = parsed != null && parsed.version == 0;
+      if (isValidVersion00(c.input) != expected) throw new Error("isValidVersion00 disagrees on " + c.input);
     }
   });
 

@@ -260,3 +260,12 @@ describe("formatTraceState truncation", () => {
     expect<string>(formatTraceState(members("a=1,b=2,c=3"), 7)).toBe("a=1,b=2");
   });
 });
+
+describe("TraceStateMember.asTraceState", () => {
+  it("is the member alone as formatTraceState writes it, made once", () => {
+    const member = new TraceStateMember("kwt", "c:east");
+    expect<string>(member.asTraceState).toBe(formatTraceState([member]));
+    expect<string>(member.asTraceState).toBe("kwt=c:east");
+    expect<bool>(changetype<usize>(member.asTraceState) == changetype<usize>(member.asTraceState)).toBe(true);
+  });
+});

@@ -170,15 +170,26 @@ function outbound(
   };
 }
 
-function gateway(name: string, describe: string, cold: boolean): Workload {
+interface GatewayShape {
+  /** The pod stamp says cold start. */
+  cold: boolean;
+  /** Revisions answering in rotation (the workload's period). */
+  revisions?: number;
+  code?: (i: number) => number;
+}
+
+function gateway(name: string, describe: string, shape: GatewayShape, pluginConfig = "{}"): Workload {
+  const { cold } = shape;
+  const revisions = shape.revisions ?? PERIOD;
+  const status = shape.code ?? code;
   return {
     name,
     describe,
     position: "gateway",
-    pluginConfig: "{}",
-    period: PERIOD,
+    pluginConfig,
+    period: revisions,
     request(i, nowMs) {
-      const revision = `hello-${String((i % PERIOD) + 1).padStart(5, "0")}`;
+      const revision = `hello-${String((i % revisions) + 1).padStart(5, "0")}`;
       // Warm: a pod ready for a minute, the request straight from the gateway. Cold: through the
       // activator, and the pod turned ready after the request entered (the clock stands still, so
       // every answer is one before its revision's ready era began: a cold start, 850 ms held).
@@ -186,8 +197,8 @@ function gateway(name: string, describe: string, cold: boolean): Workload {
       const pod = `1;cs=${cold ? 1 : 0};w=${cold ? 850 : 0};c=east;r=us-east1;n=demo;s=hello;cf=hello;v=${revision};${readiness}`;
       return {
         request: baseRequest(i),
-        response: response(code(i), [["x-kwt-pod", pod]]),
-        responseCode: code(i),
+        response: response(status(i), [["x-kwt-pod", pod]]),
+        responseCode: status(i),
         connection: TO_REVISION,
       };
     },
@@ -208,7 +219,7 @@ export const PATH_WORKLOADS: Workload[] = [
     "workload call with a valid traceparent (passes untouched), no tracestate",
     noTracestate,
   ),
-  gateway("gateway", "request from outside, answered with a warm pod stamp (16 revisions)", false),
+  gateway("gateway", "request from outside, answered with a warm pod stamp (16 revisions)", { cold: false }),
   inbound("inbound-cross-cluster", "as inbound, hop stamps from 16 other clusters", {
     sourceCluster: (i) => `west-${i % PERIOD}`,
   }),
@@ -222,7 +233,7 @@ export const PATH_WORKLOADS: Workload[] = [
     noTracestate,
     null,
   ),
-  gateway("gateway-cold-start", "as gateway, the pod stamp says cold start", true),
+  gateway("gateway-cold-start", "as gateway, the pod stamp says cold start", { cold: true }),
 ];
 
 export interface ScalingFamily {
@@ -239,7 +250,11 @@ const tracestateMembers = (count: number): HeaderList =>
 /** The filter's default `maxSeries`. */
 const DEFAULT_MAX_SERIES = 2_000;
 
-/** Live label sets: N source clusters in rotation, each a label set of the inbound counter. */
+/**
+ * Live label sets: N revisions answering the gateway in rotation, each its own series of the
+ * request-duration histogram (the pod stamp's revision is bounded by maxSeries only; a hop stamp's
+ * source cluster would fold past maxSourceLabelValues and not make N series).
+ */
 function labelSets(count: number, maxSeries?: number): { value: string; workload: Workload } {
   const config = maxSeries === undefined ? "{}" : JSON.stringify({ maxSeries });
   const value =
@@ -250,12 +265,11 @@ function labelSets(count: number, maxSeries?: number): { value: string; workload
         : `${count}`;
   return {
     value,
-    workload: inbound(
+    workload: gateway(
       `label sets ${value}`,
-      `inbound, ${count} source clusters in rotation`,
-      { sourceCluster: (i) => `c-${i % count}`, code: () => 200 },
+      `gateway, ${count} revisions in rotation, warm pod stamps, every response a 200`,
+      { cold: false, revisions: count, code: () => 200 },
       config,
-      count,
     ),
   };
 }
