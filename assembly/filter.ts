@@ -285,14 +285,18 @@ class InboundSeries {
 class PodSeries {
   readonly durations: StaticArray<u32> = new StaticArray<u32>(CODE_CLASS_COUNT);
   readonly revOnly: StaticArray<u32> = new StaticArray<u32>(REV_ONLY_COUNT);
-  /** The revision's key in the VM's ready history (Stream.classifyAnswer). */
-  readonly eraKey: string;
-  constructor(public readonly report: PodStamp) {
-    this.eraKey = revisionEraKey(report);
-  }
+  constructor(
+    public readonly report: PodStamp,
+    /** The revision's key in the VM's ready history (Stream.classifyAnswer). */
+    public readonly eraKey: string,
+  ) {}
 }
 
-/** A pod stamp's revision as the ready history and shared data name it. */
+/**
+ * A pod stamp's revision as the ready history and shared data name it: as the pod named it, before
+ * its labels are bounded, so the revisions of one name in two clusters folded into `_other` (and
+ * folded differently by each worker's root) keep their own eras.
+ */
 function revisionEraKey(report: PodStamp): string {
   return report.cluster + "/" + report.namespace + "/" + report.revision;
 }
@@ -628,10 +632,10 @@ export class Root {
   }
 
   /** Caches a newly decoded pod stamp; null for a held one (its wait differs each time). */
-  cachePodStamp(stampText: string, report: PodStamp): PodSeries | null {
+  cachePodStamp(stampText: string, report: PodStamp, eraKey: string): PodSeries | null {
     if (report.held) return null;
     if (this.byPodStamp.size >= MAX_CACHED_LABEL_SETS) return null;
-    const series = new PodSeries(report);
+    const series = new PodSeries(report, eraKey);
     this.byPodStamp.set(stampText, series);
     return series;
   }
@@ -1127,13 +1131,17 @@ export class Stream {
       root.rejectStamp(REJECT_MALFORMED);
       return;
     }
+    let eraKey: string;
     if (series == null) {
+      eraKey = revisionEraKey(report);
       root.boundPodStampLabels(report);
-      series = root.cachePodStamp(key, report);
+      series = root.cachePodStamp(key, report, eraKey);
+    } else {
+      eraKey = series.eraKey;
     }
     this.podStamp = report;
     this.podSeries = series;
-    if (report.readyMs >= 0) this.classifyAnswer(report, arrivalMs);
+    if (report.readyMs >= 0) this.classifyAnswer(report, arrivalMs, eraKey);
     this.responseClass = codeClassIndex(this.host.getHeaderInteger(HeaderMap.Response, STATUS_HEADER));
   }
 
@@ -1144,12 +1152,10 @@ export class Stream {
    * a held answer reads the era other workers published; the era is published at most once a
    * second per revision.
    */
-  private classifyAnswer(report: PodStamp, arrivalMs: i64): void {
+  private classifyAnswer(report: PodStamp, arrivalMs: i64, key: string): void {
     const root = this.root;
     const vm = root.vm;
     const gapMs = <i64>root.settings!.scaleToZeroMinSeconds * 1000;
-    const series = this.podSeries;
-    const key = series != null ? series.eraKey : revisionEraKey(report);
     const entryMs = this.entryMs;
     const history = vm.readyHistory;
     const held = report.viaActivator && entryMs < report.readyMs;

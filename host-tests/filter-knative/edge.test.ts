@@ -213,6 +213,33 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, %s property layout", (layo
     expect(metricValue(plugin, duration(false))).toBe(2);
   });
 
+  it("gateway: revisions of one name in two clusters folded into _other keep their own eras", async () => {
+    const clock = new ManualClock(T0_MS);
+    const plugin = await loadProxy({
+      layout,
+      position: "gateway",
+      clock,
+      config: { knownClusters: ["cluster-a"] },
+    });
+    const revisionIn = (cluster: string): string =>
+      `c=${cluster};r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001`;
+    // cluster-b's revision has had a ready pod for a minute.
+    exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [["x-kwt-pod", `1;cs=0;w=;${revisionIn("cluster-b")};a=0;rd=${T0_MS - 60_000}`]],
+    });
+    clock.advance(1_000);
+    // cluster-c's revision of the same name had none: its held answer is a cold start, not a wait.
+    exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [
+        ["x-kwt-pod", `1;cs=1;w=600;${revisionIn("cluster-c")};a=1;rd=${T0_MS + 1_500};t=${T0_MS + 1_600}`],
+      ],
+    });
+    expect(seriesOf(plugin, "knative_cold_starts_total")).toHaveLength(1);
+    expect(seriesOf(plugin, "knative_activator_proxied_total")).toEqual([]);
+  });
+
   it("gateway: a pod ready long after the revision's last answer starts a new era (scaled to zero)", async () => {
     const clock = new ManualClock(T0_MS);
     const plugin = await loadProxy({
