@@ -475,14 +475,15 @@ export class Root {
 
   /** The mesh identity in the downstream peer's URI SAN (trust.ts), judged once per distinct SAN. */
   downstreamMeshIdentity(uriSan: string | null): MeshIdentity | null {
-    const memo = this.downstreamIdentity;
-    if (memo.holds(uriSan)) return memo.answer;
-    return memo.remember(uriSan, meshIdentityOf(uriSan, this.settings!.trustDomains));
+    return this.meshIdentityIn(this.downstreamIdentity, uriSan);
   }
 
   /** The same for the upstream's URI SAN (the pod stamp's sender). */
   upstreamMeshIdentity(uriSan: string | null): MeshIdentity | null {
-    const memo = this.upstreamIdentity;
+    return this.meshIdentityIn(this.upstreamIdentity, uriSan);
+  }
+
+  private meshIdentityIn(memo: LastAnswer<MeshIdentity | null>, uriSan: string | null): MeshIdentity | null {
     if (memo.holds(uriSan)) return memo.answer;
     return memo.remember(uriSan, meshIdentityOf(uriSan, this.settings!.trustDomains));
   }

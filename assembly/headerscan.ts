@@ -66,12 +66,13 @@ function decodeHeaderText(at: usize, length: u32): string {
   return text;
 }
 
+/** HeaderScan.every's answer for a slot without values. */
+const NO_VALUES: string[] = [];
+
 /**
  * What one scan found. A scan can be reused (scanHeaderPairsInto), so a request allocates none:
  * the wanted values' bytes are copied into its own buffer and become strings only when asked for.
  */
-/** HeaderScan.every's answer for a slot without values. */
-const NO_VALUES: string[] = [];
 
 export class HeaderScan {
   /** How many times each wanted header appeared. */

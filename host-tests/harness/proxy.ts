@@ -574,6 +574,8 @@ export class HarnessProxy {
     const serverOptions = { maxHeaderSize: headerLimits.maxBytes * 2 + 16 * 1024 };
     const createServer = (destinationPort: number | undefined): http.Server => {
       const server = http.createServer(serverOptions, (request, response) => {
+        // One arrival for %START_TIME% (the wall clock) and the durations (the monotonic one).
+        const startTimeNs = BigInt(Date.now()) * 1_000_000n;
         const startedNs = process.hrtime.bigint();
         const overLimit = requestHeaderLimitExceeded(rawHeaderPairs(request.rawHeaders), headerLimits);
         const stream = loaded.createStream({
@@ -584,6 +586,7 @@ export class HarnessProxy {
           // Known from the start: this proxy has exactly one upstream host.
           upstreamAddress: upstream.host,
           protocol: `HTTP/${request.httpVersion}`,
+          startTimeNs,
           ...options.identity,
           ...(destinationPort === undefined ? {} : { destinationPort }),
         });

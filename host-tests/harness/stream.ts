@@ -180,7 +180,7 @@ export class Stream {
         () => this.context?.held.responseTrailers ?? false,
         () => this.context?.responseTrailers,
       ),
-      startTimeNs: setup.clock.realtimeNs(),
+      startTimeNs: options.startTimeNs ?? setup.clock.realtimeNs(),
       protocol: options.protocol ?? "HTTP/1.1",
       bytesReceived: 0,
       bytesSent: 0,

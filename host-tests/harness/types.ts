@@ -156,6 +156,8 @@ export interface CallBoundary {
 
 /** Per-stream facts Envoy knows from the connection, readable as properties. */
 export interface StreamOptions {
+  /** request.time and the access log's %START_TIME%, ns since the epoch; default: the clock now. */
+  startTimeNs?: bigint;
   /**
    * connection.mtls: the downstream presented a client certificate over TLS. Default: true when
    * `peerIdentity` is set, else false. Alone it is a certificate with no URI SAN (an outside client

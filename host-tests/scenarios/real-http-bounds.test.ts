@@ -46,8 +46,8 @@ const FORGED_POD_STAMPS = 2_000;
 const MAX_SERIES = 16;
 const CAPPED_REVISIONS = 40;
 const CONCURRENCY = 8;
-/** The default maxSourceLabelValues: distinct source clusters (regions) each VM keeps. */
-const SOURCE_VALUES_PER_VM = 32;
+/** The default maxSourceLabelValues: distinct source clusters (regions) each root context keeps. */
+const SOURCE_VALUES_PER_ROOT = 32;
 const WORKERS = 2;
 const FOLDED = "_other";
 /** A workload in another namespace: a mesh identity the filter trusts, with no business inventing clusters. */
@@ -277,18 +277,18 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
       expectNoOverflow(atPod);
     });
 
-    it(`keeps the first ${SOURCE_VALUES_PER_VM} source clusters and regions per VM and folds the rest into ${FOLDED}`, () => {
+    it(`keeps the first ${SOURCE_VALUES_PER_ROOT} source clusters and regions per root context (one per VM) and folds the rest into ${FOLDED}`, () => {
       const sent = new Set(app.under("/forged/").map((r) => receivedHop(r.headers)!.cluster));
       const clusters = labelValues(atPod, "knative_invocations_total", "source_cluster");
       const admitted = [...clusters].filter((value) => value !== FOLDED && value !== "");
-      expect(admitted).toHaveLength(WORKERS * SOURCE_VALUES_PER_VM);
+      expect(admitted).toHaveLength(WORKERS * SOURCE_VALUES_PER_ROOT);
       expect(admitted.every((value) => sent.has(value))).toBe(true);
       expect(clusters).toEqual(new Set([...admitted, FOLDED, ""]));
       expect(total(atPod, "knative_invocations_total", { source_cluster: FOLDED })).toBe(
-        FORGED_HOPS - WORKERS * SOURCE_VALUES_PER_VM,
+        FORGED_HOPS - WORKERS * SOURCE_VALUES_PER_ROOT,
       );
       const regions = labelValues(atPod, "mesh_cross_cluster_requests_total", "source_region");
-      expect(regions.size).toBe(WORKERS * SOURCE_VALUES_PER_VM + 1);
+      expect(regions.size).toBe(WORKERS * SOURCE_VALUES_PER_ROOT + 1);
       expect(regions.has(FOLDED)).toBe(true);
       expect(total(atPod, "mesh_cross_cluster_requests_total")).toBe(FORGED_HOPS);
     });

@@ -45,9 +45,9 @@ const PASSAGE_LOG_FORMAT = `%REQ(${REQUEST_ID_HEADER})% %START_TIME(%s%3f)% %REQ
 const GATEWAY_LOG_FORMAT = `${PASSAGE_LOG_FORMAT} %FILTER_STATE(wasm.kwt_cold_start:PLAIN)% %FILTER_STATE(wasm.kwt_cold_start_wait_ms:PLAIN)%`;
 /**
  * The filter stamps the entry while the gateway holds the request and reads the arrival while the
- * pod's sidecar does; each access-log figure is cut to whole milliseconds.
+ * pod's sidecar does; the wait and each bound meet three figures cut to whole milliseconds.
  */
-const ROUNDING_MS = 2;
+const ROUNDING_MS = 3;
 /**
  * Beside its truth the wait also lies between the activator's hold and the time from the client's
  * send to queue-proxy's receipt, give or take this.

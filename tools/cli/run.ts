@@ -101,7 +101,7 @@ Options:
                             (connection.uri_san_peer_certificate; implies --mtls)
   --upstream-identity SPIFFE_ID
                             --listen's upstream presents this URI SAN (upstream.uri_san_peer_certificate)
-  --upstream-cluster NAME   the cluster the route picked (xds.cluster_name, cluster_name up to
+  --upstream-cluster NAME   the cluster --listen's route picked (xds.cluster_name, cluster_name up to
                             1.29), e.g. outbound|443||api.example.com for a host outside the mesh
                             or outbound|80||hello.default.svc.cluster.local; default none (a
                             sidecar then decides from :authority)

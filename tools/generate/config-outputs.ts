@@ -124,6 +124,12 @@ export function renderAssemblyConfigKeys(schema: SchemaNode): string {
     ...keys.map((key) => ({ name: key.name, field: key.field })),
     ...sections.map(([name]) => ({ name, field: name })),
   ];
+  // KEY_SECTION holds a ConfigKey in an i8.
+  if (all.length > 127) {
+    throw new Error(
+      `${FILTER_CONFIG_SCHEMA}: ${all.length} keys and sections; KEY_SECTION's i8 holds at most 127`,
+    );
+  }
   const sectionOf = (field: string): number => {
     const path = field.split(".");
     if (path.length === 1) return -1;
