@@ -17,7 +17,6 @@ import {
   KWT,
   listenPortAddresses,
   LOOPBACK,
-  revisionPodFlags,
   settledTexts,
   startKwt,
   stopKwt,
@@ -25,7 +24,12 @@ import {
   WASM,
   type RunningKwt,
 } from "../support/kwt-run.js";
-import { gatewayFlags, startActivator } from "../support/real-http.js";
+import {
+  gatewayFlags,
+  METRICS_PORT_LISTENERS,
+  revisionSidecarFlags,
+  startActivator,
+} from "../support/real-http.js";
 import { exchange, queueProxy, REQUEST_ID_HEADER, scrapePod } from "./http-activator.js";
 import { INGRESS_GATEWAY_IDENTITY, KNATIVE_SERVING_IDENTITY, QueueProxyPort } from "./knative.js";
 import { measureFilter, type FilterMeasurement } from "./measure.js";
@@ -79,24 +83,12 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
       servers.push(app);
       const appAddress = await listenOn(app, LOOPBACK);
       pod = await startKwt(
-        [
-          "--upstream",
+        revisionSidecarFlags(
           `http://${appAddress.host}:${appAddress.port}`,
-          "--envoy",
           envoy,
-          "--direction",
-          "inbound",
-          "--peer-identity",
           KNATIVE_SERVING_IDENTITY,
-          "--destination-port",
-          String(QueueProxyPort.http1),
-          "--listen-port",
-          `${QueueProxyPort.autoscalerMetrics}=127.0.0.1:0`,
-          "--listen-port",
-          `${QueueProxyPort.userMetrics}=127.0.0.1:0`,
-          ...revisionPodFlags(),
-          ...TWO_WORKERS_ALL_LABELS,
-        ],
+          [...METRICS_PORT_LISTENERS],
+        ),
         children,
       );
       const { activator, url: activatorUrl } = await startActivator(pod, truth);

@@ -16,7 +16,6 @@ import {
   hostPort,
   KWT,
   listenPortAddresses,
-  revisionPodFlags,
   settledTexts,
   startKwt,
   stopKwt,
@@ -24,7 +23,8 @@ import {
   type RunningKwt,
 } from "../support/kwt-run.js";
 import { exchange, HttpActivator, queueProxy, REQUEST_ID_HEADER, scrapePod } from "./http-activator.js";
-import { KNATIVE_SERVING_IDENTITY, QueueProxyPort } from "./knative.js";
+import { METRICS_PORT_LISTENERS, revisionSidecarFlags } from "../support/real-http.js";
+import { KNATIVE_SERVING_IDENTITY } from "./knative.js";
 import { measureFilter, type FilterMeasurement } from "./measure.js";
 import { REVISION } from "./mesh.js";
 import { TruthLog, type RequestTruth, type TruthSummary } from "./truth.js";
@@ -49,8 +49,9 @@ const GATEWAY_LOG_FORMAT = `${PASSAGE_LOG_FORMAT} %FILTER_STATE(wasm.kwt_cold_st
  */
 const ROUNDING_MS = 3;
 /**
- * Beside its truth the wait also lies between the activator's hold and the time from the client's
- * send to queue-proxy's receipt, give or take this.
+ * Each wait is within this of its truth, beyond the rounding: of the passage the access logs
+ * record (in about one run in ten on a loaded machine a wait falls a few milliseconds short of it),
+ * and of the bounds the activator's hold and the client's send to queue-proxy's receipt give.
  */
 const WAIT_TOLERANCE_MS = 5;
 
@@ -97,31 +98,21 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
         });
         servers.push(app);
         const appAddress = await listenOn(app, LOOPBACK);
-        podArgs = [
-          "--upstream",
+        // The activator (with its sidecar) connects with its mesh identity.
+        podArgs = revisionSidecarFlags(
           `http://${appAddress.host}:${appAddress.port}`,
-          "--envoy",
           envoy,
-          "--direction",
-          "inbound",
-          // The activator (with its sidecar) connects with its mesh identity.
-          "--peer-identity",
           KNATIVE_SERVING_IDENTITY,
-          "--destination-port",
-          "8012",
-          "--listen-port",
-          `${QueueProxyPort.autoscalerMetrics}=127.0.0.1:0`,
-          "--listen-port",
-          `${QueueProxyPort.userMetrics}=127.0.0.1:0`,
-          "--cluster",
-          "east",
-          "--region",
-          "us-east1",
-          ...revisionPodFlags(),
-          ...TWO_WORKERS_ALL_LABELS,
-          "--access-log",
-          PASSAGE_LOG_FORMAT,
-        ];
+          [
+            ...METRICS_PORT_LISTENERS,
+            "--cluster",
+            "east",
+            "--region",
+            "us-east1",
+            "--access-log",
+            PASSAGE_LOG_FORMAT,
+          ],
+        );
         const sidecar = await startKwt(podArgs, children);
         pods.push(sidecar);
         return hostPort(sidecar.listen);
@@ -242,8 +233,8 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
         const shortest = podPassage!.arrivedAtMs - gatewayPassage.sentUpstreamAtMs;
         const longest = podPassage!.sentUpstreamAtMs - gatewayPassage.arrivedAtMs;
         const what = `request ${request.id}: ${measured} ms for ${shortest}..${longest} (Envoy ${envoy})`;
-        expect(measured, what).toBeGreaterThanOrEqual(shortest - ROUNDING_MS);
-        expect(measured, what).toBeLessThanOrEqual(longest + ROUNDING_MS);
+        expect(measured, what).toBeGreaterThanOrEqual(shortest - ROUNDING_MS - WAIT_TOLERANCE_MS);
+        expect(measured, what).toBeLessThanOrEqual(longest + ROUNDING_MS + WAIT_TOLERANCE_MS);
         overruns.push(Math.abs(measured - (podPassage!.arrivedAtMs - gatewayPassage.arrivedAtMs)));
         // And it covers the activator's hold, without the client's own way to the gateway.
         const outer = request.reachedContainerMs! - request.sentAtMs;

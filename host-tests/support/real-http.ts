@@ -60,6 +60,14 @@ export function revisionSidecarFlags(
   ]);
 }
 
+/** `--listen-port` listeners for the pod's metrics ports: the autoscaler's :9090, Prometheus's :9091. */
+export const METRICS_PORT_LISTENERS = [
+  "--listen-port",
+  `${QueueProxyPort.autoscalerMetrics}=127.0.0.1:0`,
+  "--listen-port",
+  `${QueueProxyPort.userMetrics}=127.0.0.1:0`,
+];
+
 /** The activator model in front of a pod already running (`pod`, its sidecar), without delays. */
 export async function startActivator(
   pod: RunningKwt,
