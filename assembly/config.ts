@@ -140,6 +140,24 @@ export class ConfigReader {
   }
 
   /**
+   * Which of `choices` string member `key` names, as its index there; the default's index when it
+   * is absent or names none of them (the configuration is refused then).
+   */
+  choice(object: JsonValue | null, key: ConfigKey, choices: string[]): i32 {
+    let expected = "one of ";
+    for (let i = 0; i < choices.length; i++) expected += (i > 0 ? ", " : "") + jsonQuote(choices[i]);
+    const fallback = choices.indexOf(KEY_DEFAULT_TEXT[key]);
+    const value = this.member(object, key, JsonKind.String, expected);
+    if (value == null) return fallback;
+    const index = choices.indexOf(value.text);
+    if (index < 0) {
+      this.fail(fieldOf(key), quote(value) + " is not allowed", expected);
+      return fallback;
+    }
+    return index;
+  }
+
+  /**
    * The items of array member `key`, at most its maxItems (`what` names them in messages); null
    * when absent, an empty list when refused (the configuration is refused then anyway).
    */
@@ -297,15 +315,10 @@ export function isServiceName(text: string): bool {
   return text.length > 0 && text.length <= 255 && isPrintableAscii(text, true);
 }
 
-function isRoleName(text: string): bool {
-  return text == "auto" || text == "gateway" || text == "sidecar";
-}
-
-function roleFromName(text: string): RoleSetting {
-  if (text == "gateway") return RoleSetting.Gateway;
-  if (text == "sidecar") return RoleSetting.Sidecar;
-  return RoleSetting.Auto;
-}
+/** RoleSetting's names, in its order. */
+const ROLE_NAMES: string[] = ["auto", "gateway", "sidecar"];
+const OUTSIDE_CONTEXT_NAMES: string[] = ["propagate", "remove"];
+const EDGE_SAMPLING_NAMES: string[] = ["keep", "resample"];
 
 function quoteKey(key: string): string {
   return isHeaderNameLike(key) ? key : jsonQuote(key);
@@ -414,20 +427,9 @@ export class TracingSettings {
       isTraceStateKey,
       EXPECT_TRACESTATE_KEY,
     );
-    const outside = reader.text(
-      section,
-      ConfigKey.TracingOutsideContext,
-      (text: string): bool => text == "propagate" || text == "remove",
-      'one of "propagate", "remove"',
-    );
-    this.propagateOutside = outside == "propagate";
-    const edge = reader.text(
-      section,
-      ConfigKey.TracingEdgeSampling,
-      (text: string): bool => text == "keep" || text == "resample",
-      'one of "keep", "resample"',
-    );
-    this.resampleAtEdge = edge == "resample";
+    this.propagateOutside =
+      reader.choice(section, ConfigKey.TracingOutsideContext, OUTSIDE_CONTEXT_NAMES) == 0;
+    this.resampleAtEdge = reader.choice(section, ConfigKey.TracingEdgeSampling, EDGE_SAMPLING_NAMES) == 1;
   }
 }
 
@@ -508,9 +510,7 @@ export class Settings {
     if (root != null) reader.onlyKeys(root, "", TOP_LEVEL_KEYS);
     this.cluster = reader.text(object, ConfigKey.Cluster, isConfigLabelValue, EXPECT_LABEL_VALUE);
     this.region = reader.text(object, ConfigKey.Region, isConfigLabelValue, EXPECT_LABEL_VALUE);
-    this.role = roleFromName(
-      reader.text(object, ConfigKey.Role, isRoleName, 'one of "auto", "gateway", "sidecar"'),
-    );
+    this.role = <RoleSetting>reader.choice(object, ConfigKey.Role, ROLE_NAMES);
     this.skipNonKnative = reader.bool(object, ConfigKey.SkipNonKnative);
     this.servingPorts = reader.ports(object, ConfigKey.ServingPorts);
     this.scaleToZeroMinSeconds = reader.integer(object, ConfigKey.ScaleToZeroMinSeconds);
