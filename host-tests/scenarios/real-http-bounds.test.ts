@@ -14,14 +14,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseExposition, sumBy, total, type Sample } from "../../tools/demo/exposition.js";
 import { closeServer } from "../harness/index.js";
 import {
+  ENVOY_BY_LAYOUT,
   hostPort,
   KWT,
   settledTexts,
   startKwt,
   stopKwt,
   WASM,
+  WORKERS,
   type RunningKwt,
-  ENVOY_BY_LAYOUT,
 } from "../support/kwt-run.js";
 import {
   ConfigDir,
@@ -48,7 +49,6 @@ const CAPPED_REVISIONS = 40;
 const CONCURRENCY = 8;
 /** The default maxSourceLabelValues: distinct source clusters (regions) each root context keeps. */
 const SOURCE_VALUES_PER_ROOT = 32;
-const WORKERS = 2;
 const FOLDED = "_other";
 /** A workload in another namespace: a mesh identity the filter trusts, with no business inventing clusters. */
 const CALLER_IDENTITY = workloadIdentity("shop", "checkout");

@@ -11,6 +11,7 @@ import type http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeServer } from "../harness/index.js";
 import {
+  ENVOY_BY_LAYOUT,
   hostPort,
   KWT,
   settledTexts,
@@ -18,7 +19,6 @@ import {
   stopKwt,
   WASM,
   type RunningKwt,
-  ENVOY_BY_LAYOUT,
 } from "../support/kwt-run.js";
 import {
   ConfigDir,

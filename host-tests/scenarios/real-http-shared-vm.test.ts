@@ -9,10 +9,8 @@
 
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import http from "node:http";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeServer, listenOn, type HostPort } from "../harness/index.js";
 import { parseExposition, sumBy, total, type Sample } from "../../tools/demo/exposition.js";
@@ -29,13 +27,13 @@ import {
   stopKwt,
   TWO_WORKERS_ALL_LABELS,
   WASM,
+  WORKERS,
   type RunningKwt,
 } from "../support/kwt-run.js";
+import { ConfigDir, fanOut } from "../support/real-http.js";
 import { send } from "./http-activator.js";
 import { QueueProxyPort } from "./knative.js";
 
-/** TWO_WORKERS_ALL_LABELS's worker count. */
-const WORKERS = 2;
 /** Callers in this many other clusters send the hop stamps: the inbound root's label sets. */
 const CALLER_CLUSTERS = 20;
 /** Requests into the pod before the update, and as many during and after it. */
@@ -89,13 +87,13 @@ interface CalledRequest {
   atMs: number;
 }
 
-function inboundConfig(tickPeriodMs: number): string {
-  return JSON.stringify({ tickPeriodMs, spanExport: { enabled: true } });
+function inboundConfig(tickPeriodMs: number): Record<string, unknown> {
+  return { tickPeriodMs, spanExport: { enabled: true } };
 }
 
 /** The outbound root's bounds are far below the inbound root's defaults (2000 series, 32 source clusters). */
-function outboundConfig(tickPeriodMs: number): string {
-  return JSON.stringify({
+function outboundConfig(tickPeriodMs: number): Record<string, unknown> {
+  return {
     maxSeries: OUTBOUND_MAX_SERIES,
     maxSourceLabelValues: 1,
     tickPeriodMs,
@@ -103,7 +101,7 @@ function outboundConfig(tickPeriodMs: number): string {
       targetSampledPerSecond: OUTBOUND_TARGET_PER_SECOND,
       minProbability: OUTBOUND_MIN_PROBABILITY,
     },
-  });
+  };
 }
 
 function calledRevision(index: number): string {
@@ -148,9 +146,11 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
   (_layout, envoy) => {
     const children: ChildProcessWithoutNullStreams[] = [];
     const servers: http.Server[] = [];
-    const configDir = mkdtempSync(path.join(os.tmpdir(), "kwt-shared-vm-"));
-    const inboundFile = path.join(configDir, "inbound.json");
-    const outboundFile = path.join(configDir, "outbound.json");
+    const configDir = new ConfigDir();
+    const writeInbound = (config: Record<string, unknown> | string): string =>
+      configDir.file("inbound", config);
+    const writeOutbound = (config: Record<string, unknown>): string => configDir.file("outbound", config);
+    let inboundFile: string;
     const inbound: InboundRequest[] = [];
     const called: CalledRequest[] = [];
     let collector: CollectorStandIn;
@@ -215,8 +215,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
         listenOn(revisions, LOOPBACK),
         listenOn(app, LOOPBACK),
       ]);
-      writeFileSync(inboundFile, inboundConfig(INBOUND_TICK_MS_BEFORE));
-      writeFileSync(outboundFile, outboundConfig(OUTBOUND_TICK_MS));
+      inboundFile = writeInbound(inboundConfig(INBOUND_TICK_MS_BEFORE));
       sidecar = await startKwt(
         [
           "--upstream",
@@ -228,7 +227,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
           "--outbound-upstream",
           `http://${revisionsAddress.host}:${revisionsAddress.port}`,
           "--outbound-config",
-          outboundFile,
+          writeOutbound(outboundConfig(OUTBOUND_TICK_MS)),
           "--outbound-upstream-identity",
           CALLED_IDENTITY,
           "--envoy",
@@ -254,17 +253,13 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
       beforeUpdate = parseExposition((await settledTexts([sidecar]))[0]!);
 
       // The second phase: IN_FLIGHT requests at a time; the update is sent while some are open.
-      writeFileSync(inboundFile, inboundConfig(INBOUND_TICK_MS_AFTER));
-      let next = REQUESTS_PER_PHASE;
+      writeInbound(inboundConfig(INBOUND_TICK_MS_AFTER));
       let answered = 0;
       let updating: Promise<{ status: number; body: string }> | undefined;
-      const worker = async (): Promise<void> => {
-        while (next < 2 * REQUESTS_PER_PHASE) {
-          await callIntoPod(next++, "across-update");
-          if (++answered === ANSWERED_BEFORE_UPDATE) updating = reloadKwt(sidecar);
-        }
-      };
-      await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+      await fanOut(REQUESTS_PER_PHASE, IN_FLIGHT, async (i) => {
+        await callIntoPod(REQUESTS_PER_PHASE + i, "across-update");
+        if (++answered === ANSWERED_BEFORE_UPDATE) updating = reloadKwt(sidecar);
+      });
       update = await updating!;
 
       const sampledSpans = inbound.filter((request) => request.sampled).length;
@@ -282,7 +277,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
       await Promise.all(children.map(stopKwt));
       await Promise.all(servers.map(closeServer));
       await collector?.close();
-      rmSync(configDir, { recursive: true, force: true });
+      configDir.remove();
     });
 
     it("truth: every request reached the app, every app call reached its revision, and the update replaced only the inbound roots", () => {
@@ -380,7 +375,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
     });
 
     it("counts as dropped the queued spans of a replaced root whose last export the collector refuses", async () => {
-      writeFileSync(inboundFile, inboundConfig(INBOUND_TICK_MS_BEFORE));
+      writeInbound(inboundConfig(INBOUND_TICK_MS_BEFORE));
       expect((await reloadKwt(sidecar)).status).toBe(200);
       const first = inbound.length;
       for (let i = 0; i < REFUSED_SPANS; i++) await callIntoPod(first + 2 * i, "refused-export");
@@ -388,7 +383,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
       const exportedBefore = total(afterUpdate, "kwt_spans_exported_total");
       const answeredBefore = collector.requests.length;
       collector.status = 503;
-      writeFileSync(inboundFile, inboundConfig(INBOUND_TICK_MS_AFTER));
+      writeInbound(inboundConfig(INBOUND_TICK_MS_AFTER));
       expect((await reloadKwt(sidecar)).status).toBe(200);
       const read = async (): Promise<Sample[]> => parseExposition((await settledTexts([sidecar]))[0]!);
       let samples = await read();
@@ -415,7 +410,7 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
     });
 
     it("keeps the inbound root's maxSourceLabelValues when only the outbound root (bound 1) is updated", async () => {
-      writeFileSync(outboundFile, outboundConfig(OUTBOUND_TICK_MS + 1));
+      writeOutbound(outboundConfig(OUTBOUND_TICK_MS + 1));
       const answer = await reloadKwt(sidecar);
       expect(answer.body).toMatch(
         /^reload outbound: new root contexts \d+,\d+ \(one per worker VM\) replace 1,1, [^\n]*\nreload inbound: configuration unchanged; the root contexts stay\n$/,
@@ -435,14 +430,14 @@ describe.skipIf(!existsSync(KWT) || !existsSync(WASM)).each(ENVOY_BY_LAYOUT)(
     });
 
     it("answers a configuration update it cannot read with 400 and changes nothing", async () => {
-      writeFileSync(inboundFile, "{ not json");
+      writeInbound("{ not json");
       const refused = await reloadKwt(sidecar);
       expect(refused.status).toBe(400);
       expect(refused.body).toContain(`--config ${inboundFile}: not JSON`);
       expect(refused.body).toContain("nothing changed");
       const get = await fetch(`${sidecar.admin}/kwt/reload`);
       expect(get.status).toBe(405);
-      writeFileSync(inboundFile, inboundConfig(INBOUND_TICK_MS_AFTER));
+      writeInbound(inboundConfig(INBOUND_TICK_MS_AFTER));
       expect((await reloadKwt(sidecar)).body).toBe(
         "reload outbound: configuration unchanged; the root contexts stay\nreload inbound: configuration unchanged; the root contexts stay\n",
       );

@@ -11,6 +11,7 @@ import type http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseExposition, total, type Sample } from "../../tools/demo/exposition.js";
 import {
+  ENVOY_BY_LAYOUT,
   hostPort,
   KWT,
   settledTexts,
@@ -18,7 +19,6 @@ import {
   stopKwt,
   WASM,
   type RunningKwt,
-  ENVOY_BY_LAYOUT,
 } from "../support/kwt-run.js";
 import { ConfigDir, gatewayFlags, RecordingServer, revisionSidecarFlags } from "../support/real-http.js";
 import { exchange } from "./http-activator.js";

@@ -17,6 +17,8 @@ export const LOOPBACK: HostPort = { host: "127.0.0.1", port: 0 };
 
 /** `kwt run` flags: two workers, as Istio runs, and every filter label in /stats/prometheus. */
 export const TWO_WORKERS_ALL_LABELS = ["--workers", "2", "--extra-stat-tags", FILTER_METRIC_LABELS.join(",")];
+/** TWO_WORKERS_ALL_LABELS's worker count: one VM and one root context per plugin each. */
+export const WORKERS = 2;
 
 /** One Envoy version per property layout (`--envoy`): node.* only, node.* and xds.*, xds.* only. */
 export const ENVOY_BY_LAYOUT = [

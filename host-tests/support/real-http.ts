@@ -140,10 +140,13 @@ export class RecordingServer {
 export class ConfigDir {
   private readonly dir = mkdtempSync(path.join(os.tmpdir(), "kwt-real-http-"));
 
-  /** Writes `config` (a WasmPlugin pluginConfig) as JSON and returns the file's path. */
-  file(name: string, config: Record<string, unknown>): string {
+  /**
+   * Writes `config` (a WasmPlugin pluginConfig) as JSON, or a text as it is, and returns the file's
+   * path; the same name again rewrites the file.
+   */
+  file(name: string, config: Record<string, unknown> | string): string {
     const file = path.join(this.dir, `${name}.json`);
-    writeFileSync(file, JSON.stringify(config));
+    writeFileSync(file, typeof config === "string" ? config : JSON.stringify(config));
     return file;
   }
 
