@@ -9,14 +9,22 @@
 
 import { noteGarbage } from "./garbage";
 
+/** Names shorter than this are found through a table by length; longer ones by a search. */
+const SHORT_NAME: u32 = 64;
+
 /** The header names a scan looks for, fixed once per configuration. */
 export class HeaderWants {
   readonly names: string[] = [];
   private readonly bytes: ArrayBuffer[] = [];
   /** Slots whose every value is kept (e.g. a repeated traceparent), not only the first. */
   readonly everyValue: bool[] = [];
-  /** Bit n set: some wanted name is n bytes long (n < 64); a name of any other length is skipped at once. */
-  private lengths: u64 = 0;
+  /**
+   * Per name length below SHORT_NAME: the last slot added of that length, plus 1 (0: none); each
+   * slot links to the one added before it of its length (`sameLength`, plus 1). A header name of a
+   * length no wanted name has costs one load, whatever the number of wanted names.
+   */
+  private readonly byLength: StaticArray<i32> = new StaticArray<i32>(SHORT_NAME);
+  private readonly sameLength: i32[] = [];
   private anyLong: bool = false;
 
   /** The slot of `name` (lower-case), added if new; `everyValue` keeps all its values. */
@@ -27,12 +35,19 @@ export class HeaderWants {
       return existing;
     }
     const bytes = String.UTF8.encode(name);
-    if (bytes.byteLength < 64) this.lengths |= (<u64>1) << (<u64>bytes.byteLength);
-    else this.anyLong = true;
+    const slot = this.names.length;
+    const length = <u32>bytes.byteLength;
+    if (length < SHORT_NAME) {
+      this.sameLength.push(unchecked(this.byLength[length]));
+      unchecked((this.byLength[length] = slot + 1));
+    } else {
+      this.sameLength.push(0);
+      this.anyLong = true;
+    }
     this.names.push(name);
     this.bytes.push(bytes);
     this.everyValue.push(everyValue);
-    return this.names.length - 1;
+    return slot;
   }
 
   /** The slot of `name`, or -1. */
@@ -50,7 +65,19 @@ export class HeaderWants {
 
   /** The slot whose name equals the `length` bytes at `at`, or -1. */
   match(at: usize, length: u32): i32 {
-    if (length < 64 ? ((this.lengths >> (<u64>length)) & 1) == 0 : !this.anyLong) return -1;
+    if (length >= SHORT_NAME) return this.anyLong ? this.search(at, length) : -1;
+    let next = unchecked(this.byLength[length]);
+    while (next != 0) {
+      const slot = next - 1;
+      const name = changetype<usize>(unchecked(this.bytes[slot]));
+      // The first byte tells most same-length names apart (`x-kwt-hop` from `x-pad-10`).
+      if (load<u8>(name) == load<u8>(at) && memory.compare(name, at, length) == 0) return slot;
+      next = unchecked(this.sameLength[slot]);
+    }
+    return -1;
+  }
+
+  private search(at: usize, length: u32): i32 {
     for (let i = 0; i < this.bytes.length; i++) {
       const name = unchecked(this.bytes[i]);
       if (<u32>name.byteLength == length && memory.compare(changetype<usize>(name), at, length) == 0)
@@ -84,8 +111,12 @@ export class HeaderScan {
   /** The kept values' bytes, back to back. */
   private bytes: ArrayBuffer = new ArrayBuffer(256);
   private used: u32 = 0;
-  /** Per kept value, in header order: slot, start in `bytes`, length. */
-  private readonly spans: i32[] = [];
+  /** Per kept value, in header order: slot, start in `bytes`, length (grown, never shrunk). */
+  private spans: StaticArray<i32> = new StaticArray<i32>(3 * 8);
+  /** Entries of `spans` in use (3 per kept value). */
+  private spanCount: i32 = 0;
+  /** The wants `everyValue` was last copied from: a reused scan copies it once. */
+  private preparedFor: HeaderWants | null = null;
   /** Per slot: its first value's index in `spans` (in triples), or -1. */
   private readonly firstSpan: StaticArray<i32>;
   /** Per slot: its first value once decoded. */
@@ -108,7 +139,7 @@ export class HeaderScan {
       unchecked((this.decoded[i] = null));
     }
     this.prefixed.length = 0;
-    this.spans.length = 0;
+    this.spanCount = 0;
     this.used = 0;
     this.wellFormed = true;
   }
@@ -125,7 +156,7 @@ export class HeaderScan {
     const values = new Array<string>(count);
     const spans = this.spans;
     let n = 0;
-    for (let i = 0; i < spans.length; i += 3) {
+    for (let i = 0; i < this.spanCount; i += 3) {
       if (unchecked(spans[i]) == slot) unchecked((values[n++] = this.text(i)));
     }
     return values;
@@ -165,17 +196,29 @@ export class HeaderScan {
       this.bytes = grown;
     }
     memory.copy(changetype<usize>(this.bytes) + this.used, at, length);
-    if (seen == 0) unchecked((this.firstSpan[slot] = this.spans.length / 3));
-    this.spans.push(slot);
-    this.spans.push(<i32>this.used);
-    this.spans.push(<i32>length);
+    const span = this.spanCount;
+    if (span + 3 > this.spans.length) this.growSpans();
+    if (seen == 0) unchecked((this.firstSpan[slot] = span / 3));
+    const spans = this.spans;
+    unchecked((spans[span] = slot));
+    unchecked((spans[span + 1] = <i32>this.used));
+    unchecked((spans[span + 2] = <i32>length));
+    this.spanCount = span + 3;
     this.used = needed;
+  }
+
+  private growSpans(): void {
+    const grown = new StaticArray<i32>(this.spans.length << 1);
+    memory.copy(changetype<usize>(grown), changetype<usize>(this.spans), (<usize>this.spanCount) << 2);
+    this.spans = grown;
   }
 
   /** Before a scan: which slots keep every value. */
   prepare(wants: HeaderWants): void {
     this.clear();
+    if (this.preparedFor === wants) return;
     for (let i = 0; i < this.everyValue.length; i++) unchecked((this.everyValue[i] = wants.keepsEvery(i)));
+    this.preparedFor = wants;
   }
 
   /** After a malformed buffer: nothing was found. */
