@@ -7,7 +7,7 @@ import { Identity } from "./identity";
 import { MAX_CACHED_LABEL_SETS, MetricFamily, SeriesRegistry } from "./metrics";
 import { CROSS_CLUSTER_HOP_DURATION, CROSS_CLUSTER_REQUESTS } from "./generated/metric-families";
 import { HeaderMap, Host } from "./hostinterface";
-import { encodeHopStamp, hopDuration, hopStampPrefix, HopCheck, HopVerdict } from "./hop";
+import { HopStampWriter, hopDuration, hopStampPrefix, HopCheck, HopVerdict } from "./hop";
 import { CODE_CLASS_COUNT, codeClassName } from "./knative";
 
 /** Cross-cluster series ids for one source cluster and region (the destination is this proxy). */
@@ -39,7 +39,7 @@ export class InboundHop {
 export const NOT_CROSS_CLUSTER = new InboundHop(false, "", "", 0, 0, false, null);
 
 export class CrossCluster {
-  private readonly hopPrefix: string;
+  private readonly hopStamps: HopStampWriter;
   private readonly hopHeader: ArrayBuffer;
   /** Cross-cluster series by source cluster: a hop costs no stat name once its source is known. */
   private readonly bySourceCluster: Map<string, CrossClusterSeries> = new Map();
@@ -51,14 +51,16 @@ export class CrossCluster {
     private readonly registry: SeriesRegistry,
     private readonly host: Host,
   ) {
-    this.hopPrefix = hopStampPrefix(identity.cluster, identity.region);
+    this.hopStamps = new HopStampWriter(hopStampPrefix(identity.cluster, identity.region));
     this.hopHeader = String.UTF8.encode(hopHeader);
   }
 
   /** Request headers leaving a workload or a gateway: stamp the hop (when this proxy has a cluster). */
   stampOutbound(nowMs: i64): void {
-    if (this.hopPrefix.length > 0) {
-      this.host.replaceHeader(HeaderMap.Request, this.hopHeader, encodeHopStamp(this.hopPrefix, nowMs));
+    const stamps = this.hopStamps;
+    if (stamps.enabled) {
+      const length = stamps.write(nowMs);
+      this.host.replaceHeaderBytes(HeaderMap.Request, this.hopHeader, stamps.at, length);
     }
   }
 

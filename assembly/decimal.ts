@@ -20,12 +20,29 @@ export function parseDecimalFrom(text: string, start: i32, maxDigits: i32): i64 
   return value;
 }
 
+/** parseDecimal of the `length` bytes at `at` (e.g. a header value where the scan kept it). */
+export function parseDecimalBytes(at: usize, length: u32, maxDigits: i32): i64 {
+  if (length == 0 || length > <u32>maxDigits) return -1;
+  let value: i64 = 0;
+  for (let i: u32 = 0; i < length; i++) {
+    const digit = <u32>load<u8>(at + i) - 0x30;
+    if (digit > 9) return -1;
+    value = value * 10 + <i64>digit;
+  }
+  return value;
+}
+
 /** Enough digits for any millisecond time until the year 33658; more is garbage. */
 const MAX_MILLIS_DIGITS: i32 = 15;
 
 /** A time in ms since the epoch (1..15 digits), or -1. */
 export function parseMillis(text: string): i64 {
   return parseDecimal(text, MAX_MILLIS_DIGITS);
+}
+
+/** parseMillis of the `length` bytes at `at`. */
+export function parseMillisBytes(at: usize, length: u32): i64 {
+  return parseDecimalBytes(at, length, MAX_MILLIS_DIGITS);
 }
 
 /**
@@ -40,4 +57,31 @@ export function parseLeadingDecimal(at: usize, length: u32): i64 {
     value = value * 10 + c;
   }
   return value;
+}
+
+/** Longest decimal an i64 prints as (`-9223372036854775808`). */
+export const MAX_DECIMAL_BYTES: i32 = 20;
+
+/**
+ * Writes `value` in decimal as ASCII at `at` (room for MAX_DECIMAL_BYTES), as i64.toString()
+ * prints it; returns the byte count. For header values written into a reused buffer (entry and
+ * hop stamps) without making a string.
+ */
+export function writeDecimal(value: i64, at: usize): u32 {
+  let n: u32 = 0;
+  let rest = <u64>value;
+  if (value < 0) {
+    store<u8>(at, 0x2d);
+    n = 1;
+    rest = <u64>-value;
+  }
+  let digits: u32 = 1;
+  for (let probe = rest; probe >= 10; probe /= 10) digits++;
+  let end = at + n + digits;
+  do {
+    end--;
+    store<u8>(end, <u8>(0x30 + <u32>(rest % 10)));
+    rest /= 10;
+  } while (rest != 0);
+  return n + digits;
 }

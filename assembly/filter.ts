@@ -27,7 +27,7 @@ import {
   parseConfigurationBytes,
 } from "./config";
 import { logColdStart, logErrorKind, logHop } from "./accesslog";
-import { formatEntryMillis, parseEntryMillis } from "./entrystamp";
+import { ENTRY_STAMP_MAX_BYTES, parseEntryMillis, writeEntryMillis } from "./entrystamp";
 import { HeaderScan, HeaderWants } from "./headerscan";
 import {
   HopCheck,
@@ -162,6 +162,8 @@ export class Vm {
   nodeFacts: NodeFacts | null = null;
   /** The property layout the node facts were found in: stream properties are read in it too. */
   layout: PropertyLayout = <PropertyLayout>(PROPERTY_LAYOUTS - 1);
+  /** The route cluster's property path in that layout, read on every edge request: encoded once. */
+  private clusterPath: ArrayBuffer = clusterNamePath(<PropertyLayout>(PROPERTY_LAYOUTS - 1));
   /**
    * The VM's own health series (kwt_config_rejected_total, defined at VM start before any root
    * exists); every other series belongs to a root's registry.
@@ -235,6 +237,7 @@ export class Vm {
       }
     }
     this.layout = layout;
+    this.clusterPath = clusterNamePath(layout);
     const facts = new NodeFacts();
     facts.nodeId = host.getPropertyString(nodePropertyPath(layout, NODE_ID));
     facts.cluster = host.getPropertyString(nodePropertyPath(layout, NODE_CLUSTER_ID));
@@ -251,7 +254,7 @@ export class Vm {
    * comes back itself when the name is the same (Host.getPropertyStringReusing).
    */
   readClusterName(previous: string | null): string | null {
-    return this.host.getPropertyStringReusing(clusterNamePath(this.layout), previous);
+    return this.host.getPropertyStringReusing(this.clusterPath, previous);
   }
 
   /** The listener direction, from the first layout that has it (a stream can read it, a root not). */
@@ -266,6 +269,8 @@ export class Vm {
 }
 
 const STATUS_HEADER = String.UTF8.encode(":status");
+/** Where the entry stamp is written (the host reads it during the call). */
+const entryStampBytes = memory.data(ENTRY_STAMP_MAX_BYTES);
 const K_PROXY_REQUEST = "k-proxy-request";
 const K_PROXY_REQUEST_NAME = String.UTF8.encode(K_PROXY_REQUEST);
 const KWT_PREFIX = String.UTF8.encode("x-kwt-");
@@ -352,7 +357,8 @@ export class Root {
   // requests not held (built once the pod's ready time is known; the activator's gets `t`).
   revValues: string[] = [];
   private stampsReadyMs: i64 = -1;
-  private directStamp: string | null = null;
+  /** The direct stamp's UTF-8: written on every direct response, encoded once. */
+  private directStampBytes: ArrayBuffer | null = null;
   private activatorStamp: string | null = null;
   bySource: Map<string, InboundSeries> = new Map();
   /** The pod's knative_activator_unverified_total series (slot 0; 0: not defined yet). */
@@ -582,20 +588,29 @@ export class Root {
   }
 
   /**
-   * The pod stamp of a request through the activator (`viaActivator`) or not, arriving at
-   * `arrivalMs`; `held` with its wait when its entry stamp is older than the pod's readiness.
+   * The pod stamp of a request through the activator, arriving at `arrivalMs`; `held` with its
+   * wait when its entry stamp is older than the pod's readiness.
    */
-  podStamp(viaActivator: bool, held: bool, waitMs: i64, arrivalMs: i64): string | null {
+  activatorPodStamp(held: bool, waitMs: i64, arrivalMs: i64): string | null {
     const readyMs = this.vm.podReadyMs;
     if (held) return this.ownStamp(true, waitMs, true, readyMs, arrivalMs);
-    if (this.stampsReadyMs != readyMs) {
-      this.stampsReadyMs = readyMs;
-      this.directStamp = this.ownStamp(false, -1, false, readyMs, -1);
-      this.activatorStamp = this.ownStamp(false, -1, true, readyMs, -1);
-    }
-    if (!viaActivator) return this.directStamp;
+    this.refreshStamps(readyMs);
     const stamp = this.activatorStamp;
     return stamp != null ? withArrival(stamp, arrivalMs) : null;
+  }
+
+  /** The pod stamp of a request not through the activator, as UTF-8 (null: none can be made). */
+  directPodStamp(): ArrayBuffer | null {
+    this.refreshStamps(this.vm.podReadyMs);
+    return this.directStampBytes;
+  }
+
+  private refreshStamps(readyMs: i64): void {
+    if (this.stampsReadyMs == readyMs) return;
+    this.stampsReadyMs = readyMs;
+    const direct = this.ownStamp(false, -1, false, readyMs, -1);
+    this.directStampBytes = direct != null ? String.UTF8.encode(direct) : null;
+    this.activatorStamp = this.ownStamp(false, -1, true, readyMs, -1);
   }
 
   private ownStamp(held: bool, waitMs: i64, viaActivator: bool, readyMs: i64, arrivalMs: i64): string | null {
@@ -1014,13 +1029,20 @@ export class Stream {
     // workload that is not a revision (e.g. the activator) may be relaying the stamp of the pod it
     // proxied to: keep that one, or the gateway would lose the revision and the cold start.
     if (!root.identity.isRevision && this.host.getHeader(HeaderMap.Response, root.podName) != null) return;
+    if (!this.viaActivator) {
+      const direct = root.directPodStamp();
+      if (direct != null) {
+        this.host.replaceHeaderBytes(
+          HeaderMap.Response,
+          root.podName,
+          changetype<usize>(direct),
+          direct.byteLength,
+        );
+      }
+      return;
+    }
     // The clock was read at the request headers of a request through the activator: its arrival.
-    const stamp = root.podStamp(
-      this.viaActivator,
-      this.held,
-      this.waitMs,
-      this.viaActivator ? this.now() : -1,
-    );
+    const stamp = root.activatorPodStamp(this.held, this.waitMs, this.now());
     if (stamp != null) this.host.replaceHeader(HeaderMap.Response, root.podName, stamp);
   }
 
@@ -1110,7 +1132,8 @@ export class Stream {
     if (trusted && parseEntryMillis(scan.value(root.slotEntry)) >= 0) return;
     this.owner = true;
     this.entryMs = this.now();
-    this.host.replaceHeader(HeaderMap.Request, root.entryName, formatEntryMillis(this.entryMs));
+    const length = writeEntryMillis(this.entryMs, entryStampBytes);
+    this.host.replaceHeaderBytes(HeaderMap.Request, root.entryName, entryStampBytes, length);
   }
 
   private edgeResponse(): void {

@@ -105,7 +105,7 @@ function answerIsAscii(text: string): bool {
   const pointer = answerPointer();
   for (let i: u32 = 0; i < size; i++) {
     const byte = <u32>load<u8>(pointer + i);
-    if (byte >= 0x80 || byte != <u32>text.charCodeAt(i)) return false;
+    if (byte >= 0x80 || byte != <u32>load<u16>(changetype<usize>(text) + (<usize>i << 1))) return false;
   }
   return true;
 }
@@ -241,6 +241,10 @@ export class ProxyWasmHost extends Host {
   replaceHeader(map: HeaderMap, name: ArrayBuffer, value: string): void {
     encodeText(value);
     imports.proxy_replace_header_map_value(map, changetype<usize>(name), name.byteLength, textAt, textLength);
+  }
+
+  replaceHeaderBytes(map: HeaderMap, name: ArrayBuffer, at: usize, length: u32): void {
+    imports.proxy_replace_header_map_value(map, changetype<usize>(name), name.byteLength, at, length);
   }
 
   removeHeader(map: HeaderMap, name: ArrayBuffer): void {

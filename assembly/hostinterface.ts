@@ -70,6 +70,14 @@ export abstract class Host extends MetricHost {
   }
   /** Sets a header (replacing the first value, or adding it). */
   abstract replaceHeader(map: HeaderMap, name: ArrayBuffer, value: string): void;
+  /**
+   * replaceHeader with the value as the `length` UTF-8 bytes at `at` (a stamp written into a reused
+   * buffer, or encoded once): Envoy's host hands them over as they are, no string is made. This
+   * fallback decodes them.
+   */
+  replaceHeaderBytes(map: HeaderMap, name: ArrayBuffer, at: usize, length: u32): void {
+    this.replaceHeader(map, name, String.UTF8.decodeUnsafe(at, length));
+  }
   /** Removes every value of a header. */
   abstract removeHeader(map: HeaderMap, name: ArrayBuffer): void;
   /** Replaces the whole map with these serialized pairs (headerscan.ts format), in one call. */

@@ -1,4 +1,11 @@
-import { parseDecimal, parseDecimalFrom } from "../decimal";
+import {
+  MAX_DECIMAL_BYTES,
+  parseDecimal,
+  parseDecimalBytes,
+  parseDecimalFrom,
+  parseMillisBytes,
+  writeDecimal,
+} from "../decimal";
 
 describe("parseDecimal", () => {
   it("reads 1..maxDigits decimal digits, leading zeros included", () => {
@@ -25,5 +32,40 @@ describe("parseDecimalFrom", () => {
     expect<i64>(parseDecimalFrom("t=12345678901234", 2, 13)).toBe(-1);
     expect<i64>(parseDecimalFrom("t=", 2, 13)).toBe(-1);
     expect<i64>(parseDecimalFrom("t=1x", 2, 13)).toBe(-1);
+  });
+});
+
+function bytesOf(text: string): ArrayBuffer {
+  return String.UTF8.encode(text);
+}
+
+describe("parseDecimalBytes", () => {
+  it("reads what parseDecimal reads, from bytes", () => {
+    const cases = ["0", "42", "1700000000000", "", "12a", "-1", " 1", "99999", "123456"];
+    for (let i = 0; i < cases.length; i++) {
+      const bytes = bytesOf(cases[i]);
+      expect(parseDecimalBytes(changetype<usize>(bytes), <u32>bytes.byteLength, 5)).toBe(
+        parseDecimal(cases[i], 5),
+        cases[i],
+      );
+    }
+  });
+
+  it("reads a time in ms from bytes as parseMillis does", () => {
+    const bytes = bytesOf("1700000000123");
+    expect(parseMillisBytes(changetype<usize>(bytes), <u32>bytes.byteLength)).toBe(1700000000123);
+    const long = bytesOf("1234567890123456");
+    expect(parseMillisBytes(changetype<usize>(long), <u32>long.byteLength)).toBe(-1);
+  });
+});
+
+describe("writeDecimal", () => {
+  it("prints what i64.toString() prints", () => {
+    const values: i64[] = [0, 7, 10, 99, 1700000000123, -5, i64.MAX_VALUE, i64.MIN_VALUE];
+    const buffer = new ArrayBuffer(MAX_DECIMAL_BYTES);
+    for (let i = 0; i < values.length; i++) {
+      const n = writeDecimal(values[i], changetype<usize>(buffer));
+      expect(String.UTF8.decodeUnsafe(changetype<usize>(buffer), n)).toBe(values[i].toString());
+    }
   });
 });

@@ -1,5 +1,5 @@
 import {
-  encodeHopStamp,
+  HopStampWriter,
   hopStampPrefix,
   decodeHopStamp,
   checkHop,
@@ -10,6 +10,13 @@ import {
 } from "../hop";
 
 const NONE: string[] = [];
+
+/** The stamp a HopStampWriter of `prefix` writes for `sentMs`, as text. */
+function encodeHopStamp(prefix: string, sentMs: i64): string {
+  const writer = new HopStampWriter(prefix);
+  const length = writer.write(sentMs);
+  return String.UTF8.decodeUnsafe(writer.at, length);
+}
 
 describe("hop stamp", () => {
   it("encodes version 1 with cluster, region and send time", () => {

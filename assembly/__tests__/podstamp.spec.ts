@@ -6,7 +6,7 @@ import {
   parseArrivalField,
   withArrival,
 } from "../podstamp";
-import { formatEntryMillis, parseEntryMillis } from "../entrystamp";
+import { ENTRY_STAMP_MAX_BYTES, parseEntryMillis, writeEntryMillis } from "../entrystamp";
 
 const LABELS = "c=c1;r=eu;n=ns;s=svc;cf=cfg;v=svc-00001";
 
@@ -101,7 +101,9 @@ describe("entry stamp", () => {
   it("parses decimal milliseconds", () => {
     expect<i64>(parseEntryMillis("1700000000123")).toBe(1700000000123);
     expect<i64>(parseEntryMillis("0")).toBe(0);
-    expect<string>(formatEntryMillis(1700000000123)).toBe("1700000000123");
+    const written = new ArrayBuffer(ENTRY_STAMP_MAX_BYTES);
+    const length = writeEntryMillis(1700000000123, changetype<usize>(written));
+    expect<string>(String.UTF8.decodeUnsafe(changetype<usize>(written), length)).toBe("1700000000123");
   });
 
   it("refuses anything else", () => {
