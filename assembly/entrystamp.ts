@@ -1,11 +1,14 @@
 // The entry stamp (`x-kwt-entry: <unix-ms>`): when a request entered the mesh, put on it by the
 // first proxy running this filter (the gateway or the caller's sidecar). Pure: no host calls.
 
-import { MAX_DECIMAL_BYTES, parseMillis, writeDecimal } from "./decimal";
+import { MAX_DECIMAL_BYTES, parseMillisBytes, writeDecimal } from "./decimal";
 
-/** The stamp's milliseconds since the epoch, or -1 when it is not 1..15 decimal digits. */
-export function parseEntryMillis(text: string | null): i64 {
-  return text == null ? -1 : parseMillis(text);
+/**
+ * The stamp's milliseconds since the epoch from the `length` bytes at `at` (where the header scan
+ * kept them; `at` 0: no stamp), or -1 when it is not 1..15 decimal digits.
+ */
+export function parseEntryMillis(at: usize, length: u32): i64 {
+  return at == 0 ? -1 : parseMillisBytes(at, length);
 }
 
 /** Room for the stamp writeEntryMillis writes. */

@@ -976,7 +976,8 @@ export class Stream {
     if (this.stampsPresent(scan)) {
       if (this.trustsDownstream(Position.Inbound)) {
         const hop = checkHop(
-          scan.value(root.slotHop),
+          scan.valueAt(root.slotHop),
+          scan.valueLength(root.slotHop),
           true,
           root.identity.cluster,
           settings.knownClusters,
@@ -989,7 +990,7 @@ export class Stream {
         const stamp = hop.stamp;
         if (stamp != null && hop.verdict != HopVerdict.Rejected) this.sourceCluster = stamp.cluster;
         if (scan.has(root.slotEntry)) {
-          entryMs = parseEntryMillis(scan.value(root.slotEntry));
+          entryMs = parseEntryMillis(scan.valueAt(root.slotEntry), scan.valueLength(root.slotEntry));
           if (entryMs < 0) root.rejectStamp(REJECT_MALFORMED);
         }
       } else {
@@ -1129,7 +1130,8 @@ export class Stream {
     this.resampleTrace = resample && !trusted;
     // A valid entry stamp means a proxy further up started the measurement (e.g. the gateway in
     // front of the activator): keep it and leave the pod stamp on the response for that proxy.
-    if (trusted && parseEntryMillis(scan.value(root.slotEntry)) >= 0) return;
+    const slotEntry = root.slotEntry;
+    if (trusted && parseEntryMillis(scan.valueAt(slotEntry), scan.valueLength(slotEntry)) >= 0) return;
     this.owner = true;
     this.entryMs = this.now();
     const length = writeEntryMillis(this.entryMs, entryStampBytes);

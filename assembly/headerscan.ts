@@ -11,6 +11,13 @@ import { noteGarbage } from "./garbage";
 
 /** Names shorter than this are found through a table by length; longer ones by a search. */
 const SHORT_NAME: u32 = 64;
+/** Slots of the table of wanted names' first four bytes (a power of two, at most half used). */
+const HEAD_SLOTS: i32 = 64;
+
+/** A name's first four bytes' slot in the heads table. */
+function headSlot(head: u32): i32 {
+  return <i32>((head * 0x9e3779b1) >> 26);
+}
 
 /** The header names a scan looks for, fixed once per configuration. */
 export class HeaderWants {
@@ -26,6 +33,14 @@ export class HeaderWants {
   private readonly byLength: StaticArray<i32> = new StaticArray<i32>(SHORT_NAME);
   private readonly sameLength: i32[] = [];
   private anyLong: bool = false;
+  /**
+   * The first four bytes of each wanted name of four bytes or more (open addressing, 0: empty), so
+   * a scan passes over most other headers after one load and one probe (mayStartAs).
+   */
+  private readonly heads: StaticArray<u32> = new StaticArray<u32>(HEAD_SLOTS);
+  private headCount: i32 = 0;
+  /** False when the heads table cannot tell (a head of four NUL bytes, or too many heads). */
+  filtersHeads: bool = true;
 
   /** The slot of `name` (lower-case), added if new; `everyValue` keeps all its values. */
   add(name: string, everyValue: bool = false): i32 {
@@ -44,10 +59,42 @@ export class HeaderWants {
       this.sameLength.push(0);
       this.anyLong = true;
     }
+    if (length >= 4) this.addHead(load<u32>(changetype<usize>(bytes)));
     this.names.push(name);
     this.bytes.push(bytes);
     this.everyValue.push(everyValue);
     return slot;
+  }
+
+  private addHead(head: u32): void {
+    if (head == 0 || this.headCount >= HEAD_SLOTS / 2) {
+      this.filtersHeads = false;
+      return;
+    }
+    const heads = this.heads;
+    let i = headSlot(head);
+    while (unchecked(heads[i]) != 0) {
+      if (unchecked(heads[i]) == head) return;
+      i = (i + 1) & (HEAD_SLOTS - 1);
+    }
+    unchecked((heads[i] = head));
+    this.headCount++;
+  }
+
+  /**
+   * False when no wanted name starts with these four bytes (`head`, a header name's first four);
+   * true says only that one may. Meaningful while `filtersHeads`.
+   */
+  mayStartAs(head: u32): bool {
+    const heads = this.heads;
+    let i = headSlot(head);
+    while (true) {
+      const known = unchecked(heads[i]);
+      if (known == head) return true;
+      if (known == 0) return false;
+      i = (i + 1) & (HEAD_SLOTS - 1);
+    }
+    return false;
   }
 
   /** The slot of `name`, or -1. */
@@ -128,15 +175,19 @@ export class HeaderScan {
     this.firstSpan = new StaticArray<i32>(slots);
     this.decoded = new StaticArray<string | null>(slots);
     this.everyValue = new StaticArray<bool>(slots);
-    this.clear();
+    for (let i = 0; i < slots; i++) unchecked((this.firstSpan[i] = -1));
   }
 
   /** Forgets the last scan (its strings already handed out stay valid). */
   clear(): void {
-    for (let i = 0; i < this.counts.length; i++) {
-      unchecked((this.counts[i] = 0));
-      unchecked((this.firstSpan[i] = -1));
-      unchecked((this.decoded[i] = null));
+    // Only slots with a value were written, and each has its first value in `spans`: a scan costs
+    // the headers it kept, not the number of wanted names.
+    const spans = this.spans;
+    for (let i = 0; i < this.spanCount; i += 3) {
+      const slot = unchecked(spans[i]);
+      unchecked((this.counts[slot] = 0));
+      unchecked((this.firstSpan[slot] = -1));
+      unchecked((this.decoded[slot] = null));
     }
     this.prefixed.length = 0;
     this.spanCount = 0;
@@ -163,15 +214,33 @@ export class HeaderScan {
   }
 
   value(slot: i32): string | null {
-    if (slot < 0 || slot >= this.firstSpan.length) return null;
-    const first = unchecked(this.firstSpan[slot]);
+    const first = this.firstSpanOf(slot);
     if (first < 0) return null;
     let text = unchecked(this.decoded[slot]);
     if (text == null) {
-      text = this.text(first * 3);
+      text = this.text(first);
       unchecked((this.decoded[slot] = text));
     }
     return text;
+  }
+
+  /** Where the first value of `slot` is kept, read in place until the next scan; 0 when absent. */
+  valueAt(slot: i32): usize {
+    const first = this.firstSpanOf(slot);
+    return first < 0 ? 0 : changetype<usize>(this.bytes) + <usize>unchecked(this.spans[first + 1]);
+  }
+
+  /** The byte length of the first value of `slot`; 0 when absent. */
+  valueLength(slot: i32): u32 {
+    const first = this.firstSpanOf(slot);
+    return first < 0 ? 0 : <u32>unchecked(this.spans[first + 2]);
+  }
+
+  /** The index in `spans` of the first value of `slot`, or -1. */
+  private firstSpanOf(slot: i32): i32 {
+    if (slot < 0 || slot >= this.firstSpan.length) return -1;
+    const first = unchecked(this.firstSpan[slot]);
+    return first < 0 ? -1 : first * 3;
   }
 
   has(slot: i32): bool {
@@ -276,6 +345,14 @@ export function scanHeaderPairsInto(
   }
   // One pass: a pair's lengths are checked against the buffer before its bytes are read, and a
   // pair that does not fit makes the scan forget what it found (a malformed map reads as empty).
+  // A name of four bytes or more that starts like no wanted name and not like the prefix is passed
+  // over after one load: a map's other headers cost next to nothing however many there are.
+  let skipsByHead = wants.filtersHeads;
+  let prefixHead: u32 = 0;
+  if (prefix != null && prefix.byteLength > 0) {
+    if (prefix.byteLength < 4) skipsByHead = false;
+    else prefixHead = load<u32>(changetype<usize>(prefix));
+  }
   let data: u64 = 4 + <u64>count * 8;
   let at = base + <usize>data;
   for (let i: u32 = 0; i < count; i++) {
@@ -289,6 +366,10 @@ export function scanHeaderPairsInto(
     const nameAt = at;
     const valueAt = at + nameLength + 1;
     at = valueAt + valueLength + 1;
+    if (skipsByHead && nameLength >= 4) {
+      const head = load<u32>(nameAt);
+      if (head != prefixHead && !wants.mayStartAs(head)) continue;
+    }
     const slot = wants.match(nameAt, nameLength);
     if (slot >= 0) {
       scan.keep(slot, valueAt, valueLength);

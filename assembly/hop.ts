@@ -1,7 +1,13 @@
 // The hop stamp (`x-kwt-hop: 1;c=<cluster>;r=<region>;t=<unix-ms>`): written on every outbound
 // request, checked on the receiving side to find cross-cluster hops. Pure: no host calls.
 
-import { MAX_DECIMAL_BYTES, parseDecimal, parseDecimalFrom, writeDecimal } from "./decimal";
+import {
+  MAX_DECIMAL_BYTES,
+  parseDecimal,
+  parseDecimalBytes,
+  parseDecimalFrom,
+  writeDecimal,
+} from "./decimal";
 import { LastAnswer } from "./memo";
 import { MAX_STAMP_LENGTH, decodeStamp, encodeStamp, StampField } from "./stamp";
 
@@ -102,6 +108,33 @@ function lastTimeFieldStart(text: string): i32 {
 export class HopStampReader {
   /** Cluster and region of the last valid stamp ending in `t`, keyed by its text before `;t=`. */
   private readonly last: LastAnswer<HopStamp | null> = new LastAnswer<HopStamp | null>(null);
+  /** That key's UTF-8, for stamps read where the header scan kept them (readAt). */
+  private lastKeyBytes: ArrayBuffer | null = null;
+
+  /**
+   * read() of the `length` bytes at `at`: a stamp whose bytes up to `;t=` are the last one's is
+   * read by its time without making a string; any other is decoded and read.
+   */
+  readAt(at: usize, length: u32): HopStamp | null {
+    const key = this.lastKeyBytes;
+    if (key != null && length <= <u32>MAX_STAMP_LENGTH) {
+      const keyLength = <u32>key.byteLength;
+      const timeAt = keyLength + 3;
+      if (
+        length > timeAt &&
+        load<u8>(at + keyLength) == 0x3b &&
+        load<u8>(at + keyLength + 1) == 0x74 &&
+        load<u8>(at + keyLength + 2) == 0x3d &&
+        memory.compare(at, changetype<usize>(key), keyLength) == 0
+      ) {
+        // Digits only (no later field): what read() finds by its time; anything else is left to it.
+        const sentMs = parseDecimalBytes(at + timeAt, length - timeAt, MAX_TIME_DIGITS);
+        const known = this.last.answer!;
+        if (sentMs >= 0) return new HopStamp(known.cluster, known.region, sentMs);
+      }
+    }
+    return this.read(String.UTF8.decodeUnsafe(at, length));
+  }
 
   read(text: string): HopStamp | null {
     const timeAt = lastTimeFieldStart(text);
@@ -114,7 +147,9 @@ export class HopStampReader {
     const stamp = decodeHopStamp(text);
     // A copy: the caller may fold the returned stamp's labels.
     if (stamp != null && timeAt > 0) {
-      last.remember(text.substring(0, timeAt - 3), new HopStamp(stamp.cluster, stamp.region, 0));
+      const key = text.substring(0, timeAt - 3);
+      last.remember(key, new HopStamp(stamp.cluster, stamp.region, 0));
+      this.lastKeyBytes = String.UTF8.encode(key);
     }
     return stamp;
   }
@@ -147,22 +182,25 @@ function contains(list: string[], value: string): bool {
 }
 
 /**
- * Judges the hop stamp a receiving (inbound) proxy found. Only a stamp from a peer with a mesh
- * identity (`fromMesh`, trust.ts) is trusted; with a non-empty known list, clusters and regions outside it are refused, so a caller
- * cannot invent label values (without a list, the series cap bounds them). `reader` remembers the
- * last stamp's fields (HopStampReader); without one every stamp is decoded in full.
+ * Judges the hop stamp a receiving (inbound) proxy found: the `length` bytes at `at`, where the
+ * header scan kept them (`at` 0: none). Only a stamp from a peer with a mesh identity (`fromMesh`,
+ * trust.ts) is trusted; with a non-empty known list, clusters and regions outside it are refused,
+ * so a caller cannot invent label values (without a list, the series cap bounds them). `reader`
+ * remembers the last stamp's fields (HopStampReader); without one every stamp is decoded in full.
  */
 export function checkHop(
-  value: string | null,
+  at: usize,
+  length: u32,
   fromMesh: bool,
   localCluster: string,
   knownClusters: string[],
   knownRegions: string[],
   reader: HopStampReader | null = null,
 ): HopCheck {
-  if (value == null) return new HopCheck(HopVerdict.Absent, null, "");
+  if (at == 0) return new HopCheck(HopVerdict.Absent, null, "");
   if (!fromMesh) return new HopCheck(HopVerdict.Rejected, null, REJECT_UNTRUSTED);
-  const stamp = reader != null ? reader.read(value) : decodeHopStamp(value);
+  const stamp =
+    reader != null ? reader.readAt(at, length) : decodeHopStamp(String.UTF8.decodeUnsafe(at, length));
   if (stamp == null) return new HopCheck(HopVerdict.Rejected, null, REJECT_MALFORMED);
   if (stamp.cluster == localCluster) return new HopCheck(HopVerdict.SameCluster, stamp, "");
   if (knownClusters.length > 0 && !contains(knownClusters, stamp.cluster)) {

@@ -17,6 +17,7 @@ const VERSION_00_LENGTH: i32 = 55;
 const TRACE_ID_START: i32 = 3;
 const PARENT_ID_START: i32 = 36;
 const FLAGS_START: i32 = 53;
+const DASH: i32 = 0x2d;
 
 /**
  * Why a traceparent was replaced: the `reason` label of kwt_traceparent_repaired_total. The first
@@ -144,13 +145,39 @@ export function parseTraceParent(raw: string): TraceParentParse {
   );
 }
 
+/** Lower-case hex at each of the `length` bytes at `at`: 1 when some digit is not 0, 0 when all are, -1 when not hex. */
+function hexRunAt(at: usize, length: i32): i32 {
+  let nonZero = 0;
+  for (let i = 0; i < length; i++) {
+    const digit = hexValue(<i32>load<u8>(at + <usize>i));
+    if (digit < 0) return -1;
+    if (digit != 0) nonZero = 1;
+  }
+  return nonZero;
+}
+
 /**
- * Whether a traceparent value is a valid version 00, as parseTraceParent would find, without
- * cutting its ids out: such a traceparent passes a proxy that takes no part in the trace untouched.
+ * Whether the `length` bytes at `at` (a traceparent value where the header scan kept it) are a
+ * valid version 00, as parseTraceParent would find, without making a string or cutting its ids
+ * out: such a traceparent passes a proxy that takes no part in the trace untouched.
  */
-export function isValidVersion00(raw: string): bool {
-  const text = trimOptionalWhitespace(raw);
-  return problemOf(text) == TraceParentProblem.None && hexByte(text, 0) == 0;
+export function isValidVersion00(at: usize, length: u32): bool {
+  let start = at;
+  let end = at + <usize>length;
+  while (start < end && isOptionalWhitespace(<i32>load<u8>(start))) start++;
+  while (end > start && isOptionalWhitespace(<i32>load<u8>(end - 1))) end--;
+  if (end - start != <usize>VERSION_00_LENGTH) return false;
+  if (load<u8>(start) != 0x30 || load<u8>(start + 1) != 0x30) return false;
+  const dashes =
+    <i32>load<u8>(start + TRACE_ID_START - 1) == DASH &&
+    <i32>load<u8>(start + PARENT_ID_START - 1) == DASH &&
+    <i32>load<u8>(start + FLAGS_START - 1) == DASH;
+  return (
+    dashes &&
+    hexRunAt(start + TRACE_ID_START, TRACE_ID_HEX_LENGTH) > 0 &&
+    hexRunAt(start + PARENT_ID_START, SPAN_ID_HEX_LENGTH) > 0 &&
+    hexRunAt(start + FLAGS_START, 2) >= 0
+  );
 }
 
 /**
@@ -166,8 +193,6 @@ export function parseTraceParentHeaders(values: string[]): TraceParentParse {
 function hexCharCode(value: i32): u16 {
   return <u16>(value < 10 ? 0x30 + value : 0x61 + value - 10);
 }
-
-const DASH: i32 = 0x2d;
 
 /** Formats a version-00 traceparent; flags this version does not define are written as zero. */
 export function formatTraceParent(traceId: string, parentId: string, flags: u8): string {

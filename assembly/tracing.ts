@@ -197,7 +197,7 @@ export class Tracing {
     // (planTrace's Keep): known without cutting its ids out or building a plan.
     const traceparent = this.traceparentSlot;
     if (!outside && !resample && unchecked(scan.counts[traceparent]) == 1) {
-      if (isValidVersion00(scan.value(traceparent)!)) return;
+      if (isValidVersion00(scan.valueAt(traceparent), scan.valueLength(traceparent))) return;
     }
     this.apply(this.plan(scan, false, false, outside, resample), scan);
   }

@@ -1,4 +1,10 @@
-import { HeaderScan, HeaderWants, scanHeaderPairs, serializeHeaderPairs } from "../headerscan";
+import {
+  HeaderScan,
+  HeaderWants,
+  scanHeaderPairs,
+  scanHeaderPairsInto,
+  serializeHeaderPairs,
+} from "../headerscan";
 
 /** `[name, value]` entries in the pairs format proxy_get_header_map_pairs returns. */
 function pairs(entries: string[][]): ArrayBuffer {
@@ -136,6 +142,80 @@ describe("scanHeaderPairs", () => {
     expect<i32>(wants.slot("b")).toBe(1);
     expect<i32>(wants.slot("c")).toBe(-1);
     expect<i32>(wants.size).toBe(2);
+  });
+});
+
+describe("a reused scan", () => {
+  it("forgets the last scan's values and reads each value in place", () => {
+    const wants = new HeaderWants();
+    const hop = wants.add("x-kwt-hop");
+    const pod = wants.add("x-kwt-pod");
+    const parent = wants.add("traceparent", true);
+    const prefix = String.UTF8.encode("x-kwt-");
+    const reused = new HeaderScan(wants.size);
+    const first = pairs([
+      ["x-kwt-pod", "p"],
+      ["traceparent", "a"],
+      ["traceparent", "b"],
+      ["x-pad-1", "v"],
+    ]);
+    scanHeaderPairsInto(reused, changetype<usize>(first), <u32>first.byteLength, wants, prefix);
+    expect<string>(reused.every(parent).join("|")).toBe("a|b");
+    expect<string | null>(reused.value(pod)).toBe("p");
+    const second = pairs([
+      ["x-kwt-hop", "1;c=a;r=b;t=5"],
+      ["x-pad-9", "x-kwt-pod"],
+    ]);
+    scanHeaderPairsInto(reused, changetype<usize>(second), <u32>second.byteLength, wants, prefix);
+    expect<bool>(reused.has(pod)).toBe(false);
+    expect<string | null>(reused.value(pod)).toBeNull();
+    expect<i32>(reused.every(parent).length).toBe(0);
+    expect<usize>(reused.valueAt(pod)).toBe(0);
+    expect<u32>(reused.valueLength(hop)).toBe(13);
+    expect<string>(String.UTF8.decodeUnsafe(reused.valueAt(hop), reused.valueLength(hop))).toBe(
+      "1;c=a;r=b;t=5",
+    );
+    expect<string | null>(reused.value(hop)).toBe("1;c=a;r=b;t=5");
+  });
+
+  it("finds names that share a length by their bytes", () => {
+    const wants = new HeaderWants();
+    const hop = wants.add("x-kwt-hop");
+    const pod = wants.add("x-kwt-pod");
+    const buffer = pairs([
+      ["x-pad-99", "1"],
+      ["y-kwt-pod", "2"],
+      ["x-kwt-pod", "3"],
+      ["x-kwt-hoq", "4"],
+    ]);
+    const found = scan(buffer, wants);
+    expect<bool>(found.has(hop)).toBe(false);
+    expect<string | null>(found.value(pod)).toBe("3");
+    expect<i32>(found.prefixed.length).toBe(1);
+  });
+});
+
+describe("passing over other headers by their first bytes", () => {
+  it("still finds short names, names like a wanted one's start, and a short prefix's names", () => {
+    const wants = new HeaderWants();
+    const te = wants.add("te");
+    const trace = wants.add("traceparent");
+    const buffer = pairs([
+      ["te", "trailers"],
+      ["trac", "1"],
+      ["traceparent", "2"],
+      ["x-a", "3"],
+      ["x-abc", "4"],
+    ]);
+    const found = scanHeaderPairs(
+      changetype<usize>(buffer),
+      <u32>buffer.byteLength,
+      wants,
+      String.UTF8.encode("x-"),
+    );
+    expect<string | null>(found.value(te)).toBe("trailers");
+    expect<string | null>(found.value(trace)).toBe("2");
+    expect<string>(found.prefixed.join(",")).toBe("x-a,x-abc");
   });
 });
 

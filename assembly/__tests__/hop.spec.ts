@@ -4,6 +4,8 @@ import {
   decodeHopStamp,
   checkHop,
   hopDuration,
+  HopCheck,
+  HopStamp,
   HopStampReader,
   HopVerdict,
   MAX_HOP_DURATION_MS,
@@ -66,7 +68,61 @@ describe("hop stamp", () => {
   });
 });
 
+/** checkHop of a header value given as text (null: the request has none). */
+function checkHopOf(
+  value: string | null,
+  fromMesh: bool,
+  localCluster: string,
+  knownClusters: string[],
+  knownRegions: string[],
+): HopCheck {
+  if (value == null) return checkHop(0, 0, fromMesh, localCluster, knownClusters, knownRegions);
+  const bytes = String.UTF8.encode(value);
+  return checkHop(
+    changetype<usize>(bytes),
+    <u32>bytes.byteLength,
+    fromMesh,
+    localCluster,
+    knownClusters,
+    knownRegions,
+  );
+}
+
+/** HopStampReader.readAt of `text` as the header scan keeps it. */
+function readAtOf(reader: HopStampReader, text: string): HopStamp | null {
+  const bytes = String.UTF8.encode(text);
+  return reader.readAt(changetype<usize>(bytes), <u32>bytes.byteLength);
+}
+
 describe("HopStampReader", () => {
+  it("reads from bytes what it reads from text, whether the fields repeat or not", () => {
+    const texts = [
+      "1;c=west;r=eu-west1;t=100",
+      "1;c=west;r=eu-west1;t=250",
+      "1;c=west;r=eu-west1;t=25x",
+      "1;c=west;r=eu-west1;t=",
+      "1;c=west;r=eu-west1;t=5;x=1",
+      "1;c=west;r=eu-west1;t=12345678901234",
+      "1;c=east;r=eu-west1;t=300",
+      "1;c=east;r=eu-west1;t=301",
+      "1;c=west;r=eu-west1;t=400",
+      "garbage",
+      "2;t=7;r=r1;c=a",
+    ];
+    const fromText = new HopStampReader();
+    const fromBytes = new HopStampReader();
+    for (let i = 0; i < texts.length; i++) {
+      const expected = fromText.read(texts[i]);
+      const actual = readAtOf(fromBytes, texts[i]);
+      if ((expected == null) != (actual == null)) throw new Error("readAt disagrees on " + texts[i]);
+      if (expected != null && actual != null) {
+        expect<string>(actual.cluster).toBe(expected.cluster, texts[i]);
+        expect<string>(actual.region).toBe(expected.region, texts[i]);
+        expect<i64>(actual.sentMs).toBe(expected.sentMs, texts[i]);
+      }
+    }
+  });
+
   it("reads a stamp whose text before its time repeats as decodeHopStamp does", () => {
     const reader = new HopStampReader();
     const first = reader.read("1;c=west;r=eu-west1;t=100")!;
@@ -112,12 +168,12 @@ describe("checkHop", () => {
   const stampB = "1;c=cluster-b;r=us-east1;t=1000";
 
   it("reports an absent stamp", () => {
-    expect<HopVerdict>(checkHop(null, true, "cluster-a", NONE, NONE).verdict).toBe(HopVerdict.Absent);
-    expect<HopVerdict>(checkHop(null, false, "cluster-a", NONE, NONE).verdict).toBe(HopVerdict.Absent);
+    expect<HopVerdict>(checkHopOf(null, true, "cluster-a", NONE, NONE).verdict).toBe(HopVerdict.Absent);
+    expect<HopVerdict>(checkHopOf(null, false, "cluster-a", NONE, NONE).verdict).toBe(HopVerdict.Absent);
   });
 
   it("finds a cross-cluster hop over mTLS", () => {
-    const check = checkHop(stampB, true, "cluster-a", NONE, NONE);
+    const check = checkHopOf(stampB, true, "cluster-a", NONE, NONE);
     expect<HopVerdict>(check.verdict).toBe(HopVerdict.CrossCluster);
     expect<string>(check.stamp!.cluster).toBe("cluster-b");
     expect<string>(check.stamp!.region).toBe("us-east1");
@@ -125,34 +181,34 @@ describe("checkHop", () => {
   });
 
   it("does not count a hop inside the cluster", () => {
-    expect<HopVerdict>(checkHop("1;c=cluster-a;r=x;t=1", true, "cluster-a", NONE, NONE).verdict).toBe(
+    expect<HopVerdict>(checkHopOf("1;c=cluster-a;r=x;t=1", true, "cluster-a", NONE, NONE).verdict).toBe(
       HopVerdict.SameCluster,
     );
   });
 
   it("refuses stamps without mTLS, before reading them", () => {
-    const check = checkHop("garbage", false, "cluster-a", NONE, NONE);
+    const check = checkHopOf("garbage", false, "cluster-a", NONE, NONE);
     expect<HopVerdict>(check.verdict).toBe(HopVerdict.Rejected);
     expect<string>(check.reason).toBe("untrusted");
-    expect<string>(checkHop(stampB, false, "cluster-a", NONE, NONE).reason).toBe("untrusted");
+    expect<string>(checkHopOf(stampB, false, "cluster-a", NONE, NONE).reason).toBe("untrusted");
   });
 
   it("refuses malformed stamps", () => {
-    expect<string>(checkHop("1;c=x", true, "cluster-a", NONE, NONE).reason).toBe("malformed");
-    expect<string>(checkHop("", true, "cluster-a", NONE, NONE).reason).toBe("malformed");
+    expect<string>(checkHopOf("1;c=x", true, "cluster-a", NONE, NONE).reason).toBe("malformed");
+    expect<string>(checkHopOf("", true, "cluster-a", NONE, NONE).reason).toBe("malformed");
   });
 
   it("refuses clusters and regions outside the known lists", () => {
-    expect<string>(checkHop(stampB, true, "cluster-a", ["cluster-c"], NONE).reason).toBe("unknown_cluster");
-    expect<string>(checkHop(stampB, true, "cluster-a", ["cluster-b"], ["eu-west1"]).reason).toBe(
+    expect<string>(checkHopOf(stampB, true, "cluster-a", ["cluster-c"], NONE).reason).toBe("unknown_cluster");
+    expect<string>(checkHopOf(stampB, true, "cluster-a", ["cluster-b"], ["eu-west1"]).reason).toBe(
       "unknown_region",
     );
-    expect<HopVerdict>(checkHop(stampB, true, "cluster-a", ["cluster-b"], ["us-east1"]).verdict).toBe(
+    expect<HopVerdict>(checkHopOf(stampB, true, "cluster-a", ["cluster-b"], ["us-east1"]).verdict).toBe(
       HopVerdict.CrossCluster,
     );
     // The own cluster needs no entry in the list.
     expect<HopVerdict>(
-      checkHop("1;c=cluster-a;r=x;t=1", true, "cluster-a", ["cluster-b"], ["y"]).verdict,
+      checkHopOf("1;c=cluster-a;r=x;t=1", true, "cluster-a", ["cluster-b"], ["y"]).verdict,
     ).toBe(HopVerdict.SameCluster);
   });
 });
