@@ -959,7 +959,8 @@ export class Stream {
     const settings = root.settings!;
     if (
       isProbe(
-        scan.value(root.slotUserAgent),
+        scan.valueAt(root.slotUserAgent),
+        scan.valueLength(root.slotUserAgent),
         scan.has(root.slotNetworkProbe),
         scan.has(root.slotKubeletProbe),
       )

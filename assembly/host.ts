@@ -9,6 +9,7 @@ import { parseLeadingDecimal } from "./decimal";
 import { noteGarbage } from "./garbage";
 import { HeaderScan, HeaderWants, scanHeaderPairsInto } from "./headerscan";
 import { HeaderMap, Host, LogLevel, SharedValue } from "./hostinterface";
+import { writeAsciiBytes } from "./text";
 import { MetricKind } from "./metrics";
 
 const OK: u32 = 0;
@@ -151,6 +152,12 @@ let textAt: usize = 0;
 let textLength: i32 = 0;
 
 function encodeText(text: string): void {
+  if (text.length <= SCRATCH_BYTES && writeAsciiBytes(text, scratch)) {
+    scratchBusy = false;
+    textAt = scratch;
+    textLength = text.length;
+    return;
+  }
   const length = String.UTF8.byteLength(text);
   if (length <= SCRATCH_BYTES) {
     scratchBusy = false;

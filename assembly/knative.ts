@@ -2,24 +2,33 @@
 // or not, and which kind of error it ended in. Pure: no host calls. (Cold starts are decided at
 // the edge: readiness.ts.)
 
+import { startsWithBytes } from "./headerscan";
+
 // --- Probes -----------------------------------------------------------------------------------
 
-const PROBE_USER_AGENT_PREFIXES: string[] = [
-  "kube-probe/",
-  "Knative-Activator-Probe",
-  "Knative-Autoscaling-Probe",
-  "Knative-Ingress-Probe",
+/** The user agents of Knative's and Kubernetes' probes start with these (UTF-8, compared in place). */
+const PROBE_USER_AGENT_PREFIXES: ArrayBuffer[] = [
+  String.UTF8.encode("kube-probe/"),
+  String.UTF8.encode("Knative-Activator-Probe"),
+  String.UTF8.encode("Knative-Autoscaling-Probe"),
+  String.UTF8.encode("Knative-Ingress-Probe"),
 ];
 
 /**
  * True for Knative's and Kubernetes' health probes, which are never invocations: any
- * `K-Network-Probe` or `K-Kubelet-Probe` header, or a probe user agent.
+ * `K-Network-Probe` or `K-Kubelet-Probe` header, or a probe user agent (the `userAgentLength`
+ * bytes at `userAgentAt`, where the header scan kept them; `userAgentAt` 0: none).
  */
-export function isProbe(userAgent: string | null, hasNetworkProbe: bool, hasKubeletProbe: bool): bool {
+export function isProbe(
+  userAgentAt: usize,
+  userAgentLength: u32,
+  hasNetworkProbe: bool,
+  hasKubeletProbe: bool,
+): bool {
   if (hasNetworkProbe || hasKubeletProbe) return true;
-  if (userAgent == null) return false;
+  if (userAgentAt == 0) return false;
   for (let i = 0; i < PROBE_USER_AGENT_PREFIXES.length; i++) {
-    if (userAgent.startsWith(unchecked(PROBE_USER_AGENT_PREFIXES[i]))) return true;
+    if (startsWithBytes(userAgentAt, userAgentLength, unchecked(PROBE_USER_AGENT_PREFIXES[i]))) return true;
   }
   return false;
 }

@@ -36,3 +36,28 @@ export function writeChar(at: usize, code: i32): usize {
   store<u16>(at, <u16>code);
   return at + 2;
 }
+
+/**
+ * Writes `text` at `at` as one byte per UTF-16 unit when every unit is ASCII (then that is its
+ * UTF-8: the filter's header values and stat names), in one pass; false at the first other unit.
+ */
+export function writeAsciiBytes(text: string, at: usize): bool {
+  const units = changetype<usize>(text);
+  const count = <usize>text.length;
+  let i: usize = 0;
+  // Four units per load: their high bytes and bit 7 of their low bytes all zero.
+  for (; i + 4 <= count; i += 4) {
+    const four = load<u64>(units + (i << 1));
+    if ((four & 0xff80_ff80_ff80_ff80) != 0) return false;
+    store<u32>(
+      at + i,
+      <u32>((four & 0xff) | ((four >> 8) & 0xff00) | ((four >> 16) & 0xff0000) | ((four >> 24) & 0xff000000)),
+    );
+  }
+  for (; i < count; i++) {
+    const unit = load<u16>(units + (i << 1));
+    if (unit >= 0x80) return false;
+    store<u8>(at + i, <u8>unit);
+  }
+  return true;
+}
