@@ -375,6 +375,11 @@ export class Root {
   clusterVerdict: LastAnswer<bool> = new LastAnswer<bool>(false);
   /** Inbound: hop stamps, read by their time when the rest repeats (hop.ts). */
   readonly hopStamps: HopStampReader = new HopStampReader();
+  /**
+   * Inbound: the hop verdict of the request being read, reused by the next one (a stream reads it
+   * within its request headers only).
+   */
+  readonly hopCheck: HopCheck = new HopCheck(HopVerdict.Absent, null, "");
 
   constructor(public readonly vm: Vm) {
     this.registry = new SeriesRegistry(DEFAULT_MAX_SERIES, vm.host);
@@ -725,6 +730,7 @@ export class Stream {
   held: bool = false;
   /** A held request's wait (arrival - entry) in ms; -1 when not held. */
   waitMs: i64 = -1;
+  /** The hop verdict (the root's reused check): read within the request headers only. */
   hop: HopCheck | null = null;
   /** The cross-cluster hop seen on this request (crosscluster.ts). */
   inboundHop: InboundHop = NOT_CROSS_CLUSTER;
@@ -984,6 +990,7 @@ export class Stream {
           settings.knownClusters,
           settings.knownRegions,
           root.hopStamps,
+          root.hopCheck,
         );
         this.hop = hop;
         if (hop.verdict == HopVerdict.Rejected) root.rejectStamp(hop.reason);

@@ -110,10 +110,13 @@ export class HopStampReader {
   private readonly last: LastAnswer<HopStamp | null> = new LastAnswer<HopStamp | null>(null);
   /** That key's UTF-8, for stamps read where the header scan kept them (readAt). */
   private lastKeyBytes: ArrayBuffer | null = null;
+  /** What readAt answers for a stamp read by its time: one object, refilled by every such read. */
+  private readonly repeated: HopStamp = new HopStamp("", "", 0);
 
   /**
    * read() of the `length` bytes at `at`: a stamp whose bytes up to `;t=` are the last one's is
-   * read by its time without making a string; any other is decoded and read.
+   * read by its time without making a string or a stamp (the answer is valid until the next readAt,
+   * which refills it); any other is decoded and read.
    */
   readAt(at: usize, length: u32): HopStamp | null {
     const key = this.lastKeyBytes;
@@ -129,8 +132,14 @@ export class HopStampReader {
       ) {
         // Digits only (no later field): what read() finds by its time; anything else is left to it.
         const sentMs = parseDecimalBytes(at + timeAt, length - timeAt, MAX_TIME_DIGITS);
-        const known = this.last.answer!;
-        if (sentMs >= 0) return new HopStamp(known.cluster, known.region, sentMs);
+        if (sentMs >= 0) {
+          const known = this.last.answer!;
+          const stamp = this.repeated;
+          stamp.cluster = known.cluster;
+          stamp.region = known.region;
+          stamp.sentMs = sentMs;
+          return stamp;
+        }
       }
     }
     return this.read(String.UTF8.decodeUnsafe(at, length));
@@ -172,6 +181,14 @@ export class HopCheck {
     public stamp: HopStamp | null,
     public reason: string,
   ) {}
+
+  /** Makes this the verdict (a reused check: checkHop's `into`), and returns it. */
+  set(verdict: HopVerdict, stamp: HopStamp | null, reason: string): HopCheck {
+    this.verdict = verdict;
+    this.stamp = stamp;
+    this.reason = reason;
+    return this;
+  }
 }
 
 function contains(list: string[], value: string): bool {
@@ -187,6 +204,8 @@ function contains(list: string[], value: string): bool {
  * trust.ts) is trusted; with a non-empty known list, clusters and regions outside it are refused,
  * so a caller cannot invent label values (without a list, the series cap bounds them). `reader`
  * remembers the last stamp's fields (HopStampReader); without one every stamp is decoded in full.
+ * The verdict is written into `into` when given (a request's check, reused by the next one), so
+ * judging a request allocates nothing.
  */
 export function checkHop(
   at: usize,
@@ -196,20 +215,22 @@ export function checkHop(
   knownClusters: string[],
   knownRegions: string[],
   reader: HopStampReader | null = null,
+  into: HopCheck | null = null,
 ): HopCheck {
-  if (at == 0) return new HopCheck(HopVerdict.Absent, null, "");
-  if (!fromMesh) return new HopCheck(HopVerdict.Rejected, null, REJECT_UNTRUSTED);
+  const check = into != null ? into : new HopCheck(HopVerdict.Absent, null, "");
+  if (at == 0) return check.set(HopVerdict.Absent, null, "");
+  if (!fromMesh) return check.set(HopVerdict.Rejected, null, REJECT_UNTRUSTED);
   const stamp =
     reader != null ? reader.readAt(at, length) : decodeHopStamp(String.UTF8.decodeUnsafe(at, length));
-  if (stamp == null) return new HopCheck(HopVerdict.Rejected, null, REJECT_MALFORMED);
-  if (stamp.cluster == localCluster) return new HopCheck(HopVerdict.SameCluster, stamp, "");
+  if (stamp == null) return check.set(HopVerdict.Rejected, null, REJECT_MALFORMED);
+  if (stamp.cluster == localCluster) return check.set(HopVerdict.SameCluster, stamp, "");
   if (knownClusters.length > 0 && !contains(knownClusters, stamp.cluster)) {
-    return new HopCheck(HopVerdict.Rejected, stamp, REJECT_UNKNOWN_CLUSTER);
+    return check.set(HopVerdict.Rejected, stamp, REJECT_UNKNOWN_CLUSTER);
   }
   if (knownRegions.length > 0 && !contains(knownRegions, stamp.region)) {
-    return new HopCheck(HopVerdict.Rejected, stamp, REJECT_UNKNOWN_REGION);
+    return check.set(HopVerdict.Rejected, stamp, REJECT_UNKNOWN_REGION);
   }
-  return new HopCheck(HopVerdict.CrossCluster, stamp, "");
+  return check.set(HopVerdict.CrossCluster, stamp, "");
 }
 
 export class HopDuration {

@@ -213,6 +213,30 @@ describe("checkHop", () => {
   });
 });
 
+describe("checkHop into a reused check", () => {
+  it("gives each stamp the verdict a fresh check gives", () => {
+    const texts = ["1;c=cluster-a;r=x;t=1", "1;c=west;r=eu;t=2", "1;c=x", "1;c=west;r=eu;t=3"];
+    const known = ["west"];
+    const reused = new HopCheck(HopVerdict.Absent, null, "");
+    const reader = new HopStampReader();
+    for (let i = 0; i < texts.length; i++) {
+      const fresh = checkHopOf(texts[i], true, "cluster-a", known, NONE);
+      const bytes = String.UTF8.encode(texts[i]);
+      const at = changetype<usize>(bytes);
+      const length = <u32>bytes.byteLength;
+      const check = checkHop(at, length, true, "cluster-a", known, NONE, reader, reused);
+      expect<bool>(check === reused).toBe(true);
+      expect<HopVerdict>(check.verdict).toBe(fresh.verdict, texts[i]);
+      expect<string>(check.reason).toBe(fresh.reason, texts[i]);
+      expect<bool>(check.stamp == null).toBe(fresh.stamp == null, texts[i]);
+      if (check.stamp != null) expect<i64>(check.stamp!.sentMs).toBe(fresh.stamp!.sentMs, texts[i]);
+    }
+    expect<HopVerdict>(checkHop(0, 0, true, "cluster-a", known, NONE, reader, reused).verdict).toBe(
+      HopVerdict.Absent,
+    );
+  });
+});
+
 describe("hopDuration", () => {
   it("is now minus the send time", () => {
     const d = hopDuration(1700000000250, 1700000000000);
