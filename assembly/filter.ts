@@ -971,7 +971,10 @@ export class Stream {
         scan.has(root.slotKubeletProbe),
       )
     ) {
-      if (root.vm.podReadyMs < 0 && isReadinessProbe(scan.value(root.slotNetworkProbe))) {
+      if (
+        root.vm.podReadyMs < 0 &&
+        isReadinessProbe(scan.valueAt(root.slotNetworkProbe), scan.valueLength(root.slotNetworkProbe))
+      ) {
         this.handling = Handling.ReadinessProbe;
       }
       return;
@@ -1008,12 +1011,17 @@ export class Stream {
       }
     }
 
-    this.grpc = isGrpcContentType(scan.value(root.slotContentType));
+    this.grpc = isGrpcContentType(scan.valueAt(root.slotContentType), scan.valueLength(root.slotContentType));
     const vm = root.vm;
     // Nothing routes user traffic to a pod before it is ready: a first request with no passed
     // probe before it makes the pod ready now.
     if (vm.podReadyMs < 0) vm.learnPodReady(this.now());
-    if (!isActivatorRequest(scan.value(root.slotProxyRequest)) || !this.trustsActivator()) return;
+    const slotProxyRequest = root.slotProxyRequest;
+    const fromActivator = isActivatorRequest(
+      scan.valueAt(slotProxyRequest),
+      scan.valueLength(slotProxyRequest),
+    );
+    if (!fromActivator || !this.trustsActivator()) return;
     this.viaActivator = true;
     // The arrival goes back on the pod stamp: the edge times a cold start with it.
     const arrivalMs = this.now();

@@ -33,37 +33,51 @@ export function isProbe(
   return false;
 }
 
+const QUEUE = String.UTF8.encode("queue");
+const ACTIVATOR = String.UTF8.encode("activator");
+const GRPC_CONTENT_TYPE = String.UTF8.encode("application/grpc");
+
 /**
  * The activator's readiness probe of a pod (`K-Network-Probe: queue`, answered by queue-proxy
- * with 200 once the pod is ready; Knative's pkg/network probe handler).
+ * with 200 once the pod is ready; Knative's pkg/network probe handler), from the value's bytes
+ * where the header scan kept them (`at` 0: absent).
  */
-export function isReadinessProbe(kNetworkProbe: string | null): bool {
-  return kNetworkProbe != null && equalsIgnoringCase(kNetworkProbe, "queue");
+export function isReadinessProbe(kNetworkProbeAt: usize, kNetworkProbeLength: u32): bool {
+  return equalsIgnoringCase(kNetworkProbeAt, kNetworkProbeLength, QUEUE);
 }
 
-/** ASCII case-insensitive equality with a lower-case `expected`. */
-function equalsIgnoringCase(text: string, expected: string): bool {
-  if (text.length != expected.length) return false;
-  for (let i = 0; i < text.length; i++) {
-    let c = text.charCodeAt(i);
+/**
+ * Whether the `length` bytes at `at` (a header value where the scan kept it; `at` 0: absent) start
+ * with the lower-case ASCII `expected`, ignoring ASCII case.
+ */
+function startsIgnoringCase(at: usize, length: u32, expected: ArrayBuffer): bool {
+  const n = <u32>expected.byteLength;
+  if (at == 0 || length < n) return false;
+  const want = changetype<usize>(expected);
+  for (let i: u32 = 0; i < n; i++) {
+    let c = <u32>load<u8>(at + i);
     if (c >= 0x41 && c <= 0x5a) c += 0x20;
-    if (c != expected.charCodeAt(i)) return false;
+    if (c != <u32>load<u8>(want + i)) return false;
   }
   return true;
 }
 
-/** `K-Proxy-Request: activator`: the activator forwarded this request. */
-export function isActivatorRequest(kProxyRequest: string | null): bool {
-  return kProxyRequest != null && equalsIgnoringCase(kProxyRequest, "activator");
+/** startsIgnoringCase of the whole value. */
+function equalsIgnoringCase(at: usize, length: u32, expected: ArrayBuffer): bool {
+  return length == <u32>expected.byteLength && startsIgnoringCase(at, length, expected);
 }
 
-/** A gRPC request (`application/grpc`, `application/grpc+proto`, `application/grpc-web...`). */
-export function isGrpcContentType(contentType: string | null): bool {
-  if (contentType == null) return false;
-  const prefix = "application/grpc";
-  return (
-    contentType.length >= prefix.length && equalsIgnoringCase(contentType.substring(0, prefix.length), prefix)
-  );
+/** `K-Proxy-Request: activator`: the activator forwarded this request (the value as bytes). */
+export function isActivatorRequest(kProxyRequestAt: usize, kProxyRequestLength: u32): bool {
+  return equalsIgnoringCase(kProxyRequestAt, kProxyRequestLength, ACTIVATOR);
+}
+
+/**
+ * A gRPC request (`application/grpc`, `application/grpc+proto`, `application/grpc-web...`), from
+ * the content type's bytes.
+ */
+export function isGrpcContentType(contentTypeAt: usize, contentTypeLength: u32): bool {
+  return startsIgnoringCase(contentTypeAt, contentTypeLength, GRPC_CONTENT_TYPE);
 }
 
 // --- Response code classes --------------------------------------------------------------------
