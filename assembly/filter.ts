@@ -68,7 +68,7 @@ import {
   needsUpstreamAddress,
   reachedUpstream,
 } from "./knative";
-import { MAX_CACHED_LABEL_SETS, MetricFamily, SeriesRegistry } from "./metrics";
+import { MetricFamily, SeriesRegistry } from "./metrics";
 import {
   ACTIVATOR_PROXIED,
   ACTIVATOR_UNVERIFIED,
@@ -116,6 +116,7 @@ import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
 import { ActivatorHold, Tracing } from "./tracing";
 import { OTHER_LABEL_VALUE, SourceLabelBound } from "./sourcelabels";
 import { ActivatorProof, MeshIdentity, activatorProofOf, facesMesh, meshIdentityOf } from "./trust";
+import { KeyTable } from "./keytable";
 import { LastAnswer } from "./memo";
 import { clusterInMesh, destinationInMesh } from "./destination";
 import { pairsWithout } from "./headerstrip";
@@ -358,8 +359,9 @@ export class Root {
   /** The pod's knative_activator_unverified_total series (slot 0; 0: not defined yet). */
   unverifiedId: StaticArray<u32> = new StaticArray<u32>(1);
 
-  // Edge: duration series by (warm) pod stamp text.
-  byPodStamp: Map<string, PodSeries> = new Map();
+  // Edge: duration series by (warm) pod stamp text (without its arrival): its index in podSeries + 1.
+  byPodStamp: KeyTable = new KeyTable();
+  podSeries: PodSeries[] = [];
 
   // The last peer certificate, upstream certificate and route cluster judged, with the verdicts
   // (of this configuration's trust and mesh domains): they repeat from request to request.
@@ -418,6 +420,7 @@ export class Root {
     this.settings = settings;
     if (this.tracing != null) this.tracing!.stopReporting();
     this.registry.maxSeries = settings.maxSeries;
+    vm.readyHistory.admitAtLeast(settings.maxSeries);
     this.sourceClusters.limit = settings.maxSourceLabelValues;
     this.sourceRegions.limit = settings.maxSourceLabelValues;
     this.podClusters.limit = settings.maxSourceLabelValues;
@@ -428,7 +431,8 @@ export class Root {
     this.revValues = [id.namespace, id.service, id.configuration, id.revision, id.cluster, id.region];
     this.bySource = new Map();
     this.unverifiedId = new StaticArray<u32>(1);
-    this.byPodStamp = new Map();
+    this.byPodStamp = new KeyTable();
+    this.podSeries = [];
     this.stampsReadyMs = -1;
     this.downstreamIdentity = new LastAnswer<MeshIdentity | null>(null);
     this.upstreamIdentity = new LastAnswer<MeshIdentity | null>(null);
@@ -567,7 +571,7 @@ export class Root {
 
   inboundSeries(sourceCluster: string): InboundSeries | null {
     if (this.bySource.has(sourceCluster)) return this.bySource.get(sourceCluster);
-    if (this.bySource.size >= MAX_CACHED_LABEL_SETS) return null;
+    if (!this.registry.cacheHasRoom(this.bySource.size)) return null;
     const series = new InboundSeries();
     this.bySource.set(sourceCluster, series);
     return series;
@@ -627,17 +631,22 @@ export class Root {
     registry.increment(registry.id(CLOCK_SKEW, [sourceCluster, this.identity.cluster]));
   }
 
-  /** A warm pod stamp seen before, by its exact text: decoded then, not again. */
-  knownPodStamp(stampText: string): PodSeries | null {
-    return this.byPodStamp.has(stampText) ? this.byPodStamp.get(stampText) : null;
+  /**
+   * A warm pod stamp seen before, by the exact text of its first `length` characters (the stamp
+   * without its arrival): decoded then, not again.
+   */
+  knownPodStamp(text: string, length: i32): PodSeries | null {
+    const index = <i32>this.byPodStamp.get(text, 0, length) - 1;
+    return index >= 0 ? unchecked(this.podSeries[index]) : null;
   }
 
   /** Caches a newly decoded pod stamp; null for a held one (its wait differs each time). */
   cachePodStamp(stampText: string, report: PodStamp, eraKey: string): PodSeries | null {
     if (report.held) return null;
-    if (this.byPodStamp.size >= MAX_CACHED_LABEL_SETS) return null;
+    if (!this.registry.cacheHasRoom(this.podSeries.length)) return null;
     const series = new PodSeries(report, eraKey);
-    this.byPodStamp.set(stampText, series);
+    this.podSeries.push(series);
+    this.byPodStamp.set(stampText, <u32>this.podSeries.length);
     return series;
   }
 
@@ -1124,8 +1133,9 @@ export class Stream {
     }
     // Everything before the per-request arrival is the same on every answer of a pod: the cache key.
     const arrivalAt = arrivalFieldStart(text);
-    const key = arrivalAt < text.length ? text.substring(0, arrivalAt) : text;
-    let series = root.knownPodStamp(key);
+    let series = root.knownPodStamp(text, arrivalAt);
+    // Cut out only for a stamp not seen before (or not cached).
+    const key = series != null || arrivalAt == text.length ? text : text.substring(0, arrivalAt);
     const report = series != null ? series.report : decodePodStamp(key);
     const arrivalMs = parseArrivalField(text, arrivalAt);
     if (report == null || arrivalMs < -1) {

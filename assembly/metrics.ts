@@ -3,6 +3,7 @@
 // one overflow series per metric (every label `overflow`) and counted. Pure: the host is reached
 // only through the MetricHost the glue hands in (tests hand in a fake).
 
+import { KeyTable } from "./keytable";
 import { OVERFLOW_LABEL_VALUE, encodeStatName } from "./labels";
 import { MetricFamily, MetricKind } from "./metricfamily";
 import { SERIES_OVERFLOW } from "./generated/metric-families";
@@ -16,11 +17,9 @@ export abstract class MetricHost {
   abstract record(id: u32, value: u64): void;
 }
 
-/** Per-VM caches of series ids stay bounded when label values keep changing (beyond: no caching). */
-export const MAX_CACHED_LABEL_SETS: i32 = 256;
-
 export class SeriesRegistry {
-  private readonly ids: Map<string, u32> = new Map();
+  /** Series ids by stat name (never 0: an id the host refused is not kept). */
+  private readonly ids: KeyTable = new KeyTable();
   /** Overflow series by metric name. */
   private readonly overflowIds: Map<string, u32> = new Map();
   private overflowCounterId: u32 = 0;
@@ -42,7 +41,8 @@ export class SeriesRegistry {
   id(family: MetricFamily, values: string[]): u32 {
     this.overflowed = false;
     const name = encodeStatName(family.labels, values, family.name);
-    if (this.ids.has(name)) return this.ids.get(name);
+    const known = this.ids.get(name, 0);
+    if (known != 0) return known;
     if (this.series >= this.maxSeries) return this.overflow(family);
     const id = this.host.define(family.kind, name);
     if (id == 0) return 0;
@@ -62,12 +62,22 @@ export class SeriesRegistry {
   }
 
   /**
+   * Whether a cache of label sets holding `size` of them may take one more: as many as the cap
+   * (label sets beyond it go to the overflow series, which is never cached), so every series the
+   * cap allows is found without building its name.
+   */
+  cacheHasRoom(size: i32): bool {
+    return size < this.maxSeries;
+  }
+
+  /**
    * The id of one of the filter's own health series (a fixed, small set): defined once, never
    * counted against the cap, so the cap cannot hide the filter's health.
    */
   fixed(family: MetricFamily, values: string[]): u32 {
     const name = encodeStatName(family.labels, values, family.name);
-    if (this.ids.has(name)) return this.ids.get(name);
+    const known = this.ids.get(name, 0);
+    if (known != 0) return known;
     const id = this.host.define(family.kind, name);
     if (id != 0) this.ids.set(name, id);
     return id;

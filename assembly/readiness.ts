@@ -10,8 +10,12 @@
 // revision went to zero and came back).
 
 import { parseMillis } from "./decimal";
+import { KeyTable } from "./keytable";
 
-/** Revisions one VM keeps an era for; past it the one answered longest ago is forgotten. */
+/**
+ * Revisions one VM keeps an era for before a configuration asks for more (the edge keeps as many as
+ * its largest `maxSeries`); past it the one answered longest ago is forgotten.
+ */
 export const MAX_REVISION_ERAS: i32 = 512;
 
 /** An era is written to shared data at most this often per revision and VM. */
@@ -75,6 +79,8 @@ export class RevisionEra {
     public readonly key: string,
     /** Changed through ReadyHistory.join only: the history is ordered by its last answer. */
     public era: ReadyEra,
+    /** Its index in its history's entries. */
+    public readonly place: i32,
   ) {}
 
   /** Whether the era should be written to shared data now. */
@@ -85,35 +91,47 @@ export class RevisionEra {
 
 /** The eras of the revisions one VM's edge has seen answer, by revision key, bounded. */
 export class ReadyHistory {
-  private readonly eras: Map<string, RevisionEra> = new Map();
+  /** Each revision key's place in `entries`, + 1. */
+  private readonly places: KeyTable = new KeyTable();
+  /** The eras; a forgotten revision's place is taken by the next new one. */
+  private readonly entries: RevisionEra[] = [];
   /**
    * The same eras as a binary min-heap by last answer, so the stalest is found without looking at
    * every revision: past the limit that is done on every new revision's answer.
    */
   private readonly byLastAnswer: RevisionEra[] = [];
 
-  constructor(public readonly limit: i32 = MAX_REVISION_ERAS) {}
+  constructor(public limit: i32 = MAX_REVISION_ERAS) {}
+
+  /** Raises the limit to `count` revisions (never lowers it: no era is dropped by a new setting). */
+  admitAtLeast(count: i32): void {
+    if (count > this.limit) this.limit = count;
+  }
 
   get size(): i32 {
-    return this.eras.size;
+    return this.places.size;
   }
 
   /** The revision's era, or null when this VM has none. */
   eraOf(key: string): ReadyEra | null {
-    return this.eras.has(key) ? this.eras.get(key).era : null;
+    const place = <i32>this.places.get(key, 0) - 1;
+    return place >= 0 ? unchecked(this.entries[place]).era : null;
   }
 
   /** Joins `seen` (e.g. the shared copy) into the revision's era; returns the revision's entry. */
   join(key: string, seen: ReadyEra, gapMs: i64): RevisionEra {
-    if (this.eras.has(key)) {
-      const entry = this.eras.get(key);
+    let place = <i32>this.places.get(key, 0) - 1;
+    if (place >= 0) {
+      const entry = unchecked(this.entries[place]);
       entry.era = joinEras(entry.era, seen, gapMs)!;
       this.restore(entry.heapIndex);
       return entry;
     }
-    if (this.eras.size >= this.limit) this.forgetStalest();
-    const entry = new RevisionEra(key, seen);
-    this.eras.set(key, entry);
+    place = this.places.size >= this.limit ? this.forgetStalest() : -1;
+    const entry = new RevisionEra(key, seen, place >= 0 ? place : this.entries.length);
+    if (place >= 0) unchecked((this.entries[place] = entry));
+    else this.entries.push(entry);
+    this.places.set(key, <u32>entry.place + 1);
     const heap = this.byLastAnswer;
     entry.heapIndex = heap.length;
     heap.push(entry);
@@ -126,16 +144,21 @@ export class ReadyHistory {
     return this.join(key, new ReadyEra(readyMs, answerMs > readyMs ? answerMs : readyMs), gapMs);
   }
 
-  /** Drops the revision answered longest ago: the one whose next held request most likely starts a new era anyway. */
-  private forgetStalest(): void {
+  /**
+   * Drops the revision answered longest ago: the one whose next held request most likely starts a
+   * new era anyway. Returns its place in `entries` (-1 when there is none).
+   */
+  private forgetStalest(): i32 {
     const heap = this.byLastAnswer;
-    if (heap.length == 0) return;
+    if (heap.length == 0) return -1;
     const stalest = unchecked(heap[0]);
-    this.eras.delete(stalest.key);
+    this.places.delete(stalest.key);
     const last = heap.pop();
-    if (heap.length == 0) return;
-    this.place(last, 0);
-    this.restore(0);
+    if (heap.length > 0) {
+      this.place(last, 0);
+      this.restore(0);
+    }
+    return stalest.place;
   }
 
   private lastAnswerAt(index: i32): i64 {
