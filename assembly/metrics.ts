@@ -5,7 +5,7 @@
 
 import { noteGarbage } from "./garbage";
 import { KeyTable } from "./keytable";
-import { OVERFLOW_LABEL_VALUE, encodeStatName } from "./labels";
+import { OVERFLOW_LABEL_VALUE, encodeSeriesKey, encodeStatName } from "./labels";
 import { MetricFamily, MetricKind } from "./metricfamily";
 import { SERIES_OVERFLOW } from "./generated/metric-families";
 
@@ -17,7 +17,7 @@ export { MetricFamily, MetricKind } from "./metricfamily";
 // AssemblyScript's never-freeing stub runtime at the gateway: a cold start (three series by name)
 // allocates about 7.5 KiB more than a warm answer, a new revision about 8 KiB more (its stamp
 // decoded, its stat name built and encoded for the host, its era published, the tables grown).
-/** The stat name and the label values gathered for it. */
+/** The series key and the label values gathered for it. */
 const LOOKUP_GARBAGE_BYTES: i64 = 2 * 1024;
 /** A new series: also the host's copy of its name, the tables grown, what its first sight did. */
 const NEW_SERIES_GARBAGE_BYTES: i64 = 8 * 1024;
@@ -30,7 +30,10 @@ export abstract class MetricHost {
 }
 
 export class SeriesRegistry {
-  /** Series ids by stat name (never 0: an id the host refused is not kept). */
+  /**
+   * Series ids by series key (labels.ts: the values and the metric, a third of the stat name, which
+   * is built only to define a series); never 0: an id the host refused is not kept.
+   */
   private readonly ids: KeyTable = new KeyTable();
   /** Overflow series by metric name. */
   private readonly overflowIds: Map<string, u32> = new Map();
@@ -52,14 +55,14 @@ export class SeriesRegistry {
    */
   id(family: MetricFamily, values: string[]): u32 {
     this.overflowed = false;
-    const name = encodeStatName(family.labels, values, family.name);
+    const key = encodeSeriesKey(family.labels, values, family.name);
     noteGarbage(LOOKUP_GARBAGE_BYTES);
-    const known = this.ids.get(name, 0);
+    const known = this.ids.get(key, 0);
     if (known != 0) return known;
     if (this.series >= this.maxSeries) return this.overflow(family);
-    const id = this.host.define(family.kind, name);
+    const id = this.host.define(family.kind, encodeStatName(family.labels, values, family.name));
     if (id == 0) return 0;
-    this.ids.set(name, id);
+    this.ids.set(key, id);
     this.series++;
     noteGarbage(NEW_SERIES_GARBAGE_BYTES);
     return id;
@@ -89,11 +92,11 @@ export class SeriesRegistry {
    * counted against the cap, so the cap cannot hide the filter's health.
    */
   fixed(family: MetricFamily, values: string[]): u32 {
-    const name = encodeStatName(family.labels, values, family.name);
-    const known = this.ids.get(name, 0);
+    const key = encodeSeriesKey(family.labels, values, family.name);
+    const known = this.ids.get(key, 0);
     if (known != 0) return known;
-    const id = this.host.define(family.kind, name);
-    if (id != 0) this.ids.set(name, id);
+    const id = this.host.define(family.kind, encodeStatName(family.labels, values, family.name));
+    if (id != 0) this.ids.set(key, id);
     return id;
   }
 
