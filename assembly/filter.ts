@@ -116,6 +116,7 @@ import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
 import { ActivatorHold, Tracing } from "./tracing";
 import { OTHER_LABEL_VALUE, SourceLabelBound } from "./sourcelabels";
 import { ActivatorProof, MeshIdentity, activatorProofOf, facesMesh, meshIdentityOf } from "./trust";
+import { allocateString } from "./text";
 import { noteGarbage } from "./garbage";
 import { KeyTable } from "./keytable";
 import { LastAnswer } from "./memo";
@@ -294,8 +295,9 @@ const POD_ID_SLOTS: i32 = CODE_CLASS_COUNT + REV_ONLY_COUNT;
 /**
  * The warm pod stamps one root saw at the edge, by their text without the per-request arrival,
  * decoded once. What a warm answer needs (the pod's ready time, whether it came through the
- * activator, its revision's era key) and the stamp's series ids are kept in arrays, so a
- * collection has no object of its own to mark per stamp but the era key; the label values are
+ * activator, its revision's era key) and the stamp's series ids are kept in arrays of numbers
+ * (the era keys' characters in one of them), so a collection has no object of its own to mark
+ * per stamp; the label values are
  * decoded again from the answer's text only when a series must be defined, with the cluster and
  * region the stamp was bounded to the first time.
  */
@@ -303,7 +305,9 @@ class PodStamps {
   private readonly byText: KeyTable = new KeyTable();
   readyMs: i64[] = [];
   viaActivator: bool[] = [];
-  eraKeys: string[] = [];
+  /** The era keys' characters, one after the other, and where each starts and ends. */
+  private eraKeyChars: StaticArray<u16> = new StaticArray<u16>(0);
+  private eraKeyEnds: i32[] = [];
   /** Shared with the root's bounds (or OTHER_LABEL_VALUE): no string of their own. */
   clusters: string[] = [];
   regions: string[] = [];
@@ -311,7 +315,20 @@ class PodStamps {
   ids: StaticArray<u32> = new StaticArray<u32>(0);
 
   get size(): i32 {
-    return this.eraKeys.length;
+    return this.eraKeyEnds.length;
+  }
+
+  /** Stamp `index`'s era key (a new string each time). */
+  eraKey(index: i32): string {
+    const start = index > 0 ? unchecked(this.eraKeyEnds[index - 1]) : 0;
+    const length = unchecked(this.eraKeyEnds[index]) - start;
+    const key = allocateString(length);
+    memory.copy(
+      changetype<usize>(key),
+      changetype<usize>(this.eraKeyChars) + ((<usize>start) << 1),
+      (<usize>length) << 1,
+    );
+    return key;
   }
 
   /** The index of the stamp that is the first `length` characters of `text`; -1 when not kept. */
@@ -324,7 +341,19 @@ class PodStamps {
     const index = this.size;
     this.readyMs.push(report.readyMs);
     this.viaActivator.push(report.viaActivator);
-    this.eraKeys.push(eraKey);
+    const start = index > 0 ? unchecked(this.eraKeyEnds[index - 1]) : 0;
+    const end = start + eraKey.length;
+    if (end > this.eraKeyChars.length) {
+      const chars = new StaticArray<u16>(max(end, this.eraKeyChars.length * 2));
+      memory.copy(changetype<usize>(chars), changetype<usize>(this.eraKeyChars), (<usize>start) << 1);
+      this.eraKeyChars = chars;
+    }
+    memory.copy(
+      changetype<usize>(this.eraKeyChars) + ((<usize>start) << 1),
+      changetype<usize>(eraKey),
+      (<usize>eraKey.length) << 1,
+    );
+    this.eraKeyEnds.push(end);
     this.clusters.push(report.cluster);
     this.regions.push(report.region);
     const needed = (index + 1) * POD_ID_SLOTS;
@@ -1204,7 +1233,7 @@ export class Stream {
         root.rejectStamp(REJECT_MALFORMED);
         return;
       }
-      eraKey = unchecked(stamps.eraKeys[index]);
+      eraKey = stamps.eraKey(index);
       this.podViaActivator = unchecked(stamps.viaActivator[index]);
       readyMs = unchecked(stamps.readyMs[index]);
     }

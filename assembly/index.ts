@@ -119,8 +119,8 @@ export function proxy_on_delete(contextId: u32): void {
 // runtime's instrumentation nearly doubles the module). Instead the heap is collected here, at the
 // end of a top-level callback where no managed reference is on the stack. A collection marks the
 // live heap and sweeps every object made since the last one; the series tables are arrays of
-// numbers (keytable.ts), so the live heap is a few hundred objects and one string per revision the
-// edge keeps an era for, and a collection's cost is mostly the garbage's. It runs after COLLECT_EVERY stream ends and ticks (under 0.1% of requests,
+// numbers (keytable.ts), so the live heap is a few hundred objects whatever the number of
+// revisions, and a collection's cost is mostly the garbage's. It runs after COLLECT_EVERY stream ends and ticks (under 0.1% of requests,
 // so not in their p99.9; a common-case request leaves about 1 to 2.5 KiB of garbage, so 1 to 2.5 MiB
 // wait for it, which with the tables at the default cap stays within 4 MiB of linear memory), or
 // sooner, also at a stream end, once GARBAGE_BYTES_PER_COLLECTION of counted garbage (garbage.ts:

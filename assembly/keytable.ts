@@ -111,6 +111,31 @@ export class KeyTable {
     this.size--;
   }
 
+  /**
+   * Removes the key whose characters hash to `hash` (hashText) and whose value is `value`, for a
+   * caller that keeps a key's hash rather than its text (a no-op when there is none).
+   */
+  deleteValue(hash: u32, value: u32): void {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    let slot = (<i32>hash) & mask;
+    while (true) {
+      const held = unchecked(slots[slot]);
+      if (held == FREE) return;
+      const entry = held - 1;
+      if (
+        unchecked(this.hashes[entry]) == hash &&
+        unchecked(this.values[entry]) == value &&
+        unchecked(this.lengths[entry]) != REMOVED
+      ) {
+        unchecked((this.lengths[entry] = REMOVED));
+        this.size--;
+        return;
+      }
+      slot = (slot + 1) & mask;
+    }
+  }
+
   /** The slot holding the key, or -1. */
   private slotOf(key: string, length: i32, hash: u32): i32 {
     const slots = this.slots;

@@ -10,7 +10,7 @@
 // revision went to zero and came back).
 
 import { parseMillis } from "./decimal";
-import { KeyTable } from "./keytable";
+import { KeyTable, hashText } from "./keytable";
 
 /**
  * Revisions one VM keeps an era for before a configuration asks for more (the edge keeps as many as
@@ -104,12 +104,13 @@ export class RevisionEra {
 /**
  * The eras of the revisions one VM's edge has seen answer, by revision key, bounded. Kept in arrays
  * of numbers by place (a forgotten revision's place is taken by the next new one), so a collection
- * has nothing to mark per revision but its key.
+ * has nothing to mark per revision.
  */
 export class ReadyHistory {
   /** Each revision key's place, + 1. */
   private readonly places: KeyTable = new KeyTable();
-  private readonly keys: string[] = [];
+  /** Each place's key's hash (hashText), to forget it by. */
+  private readonly keyHashes: u32[] = [];
   private readonly firstReadyMs: i64[] = [];
   private readonly lastAnswerMs: i64[] = [];
   private readonly publishedMs: i64[] = [];
@@ -160,14 +161,14 @@ export class ReadyHistory {
     }
     place = this.places.size >= this.limit ? this.forgetStalest() : -1;
     if (place < 0) {
-      place = this.keys.length;
-      this.keys.push(key);
+      place = this.keyHashes.length;
+      this.keyHashes.push(hashText(key, key.length));
       this.firstReadyMs.push(0);
       this.lastAnswerMs.push(0);
       this.publishedMs.push(i64.MIN_VALUE);
       this.heapIndex.push(-1);
     } else {
-      unchecked((this.keys[place] = key));
+      unchecked((this.keyHashes[place] = hashText(key, key.length)));
       unchecked((this.publishedMs[place] = i64.MIN_VALUE));
     }
     this.store(place, seen);
@@ -198,7 +199,7 @@ export class ReadyHistory {
     const heap = this.byLastAnswer;
     if (heap.length == 0) return -1;
     const stalest = unchecked(heap[0]);
-    this.places.delete(unchecked(this.keys[stalest]));
+    this.places.deleteValue(unchecked(this.keyHashes[stalest]), <u32>stalest + 1);
     const last = heap.pop();
     if (heap.length > 0) {
       this.place(last, 0);

@@ -66,6 +66,20 @@ describe("KeyTable", () => {
     expect<i32>(table.size).toBe(kept);
   });
 
+  it("removes a key by its hash and value, and only that key", () => {
+    const table = new KeyTable();
+    table.set("a", 1);
+    table.set("b", 2);
+    table.deleteValue(hashText("a", 1), 2);
+    expect<i32>(table.size).toBe(2);
+    table.deleteValue(hashText("a", 1), 1);
+    expect<bool>(table.has("a")).toBe(false);
+    expect<u32>(table.get("b", 0)).toBe(2);
+    expect<i32>(table.size).toBe(1);
+    table.deleteValue(hashText("a", 1), 1);
+    expect<i32>(table.size).toBe(1);
+  });
+
   it("hashes the characters, not where they are", () => {
     const a = "same text";
     const b = "same " + "text";
