@@ -4,7 +4,7 @@
 // made by hop.ts; this file writes the stamp and records the metrics.
 
 import { Identity } from "./identity";
-import { MAX_CACHED_LABEL_SETS, MetricFamily, SeriesRegistry } from "./metrics";
+import { MetricFamily, SeriesRegistry } from "./metrics";
 import { CROSS_CLUSTER_HOP_DURATION, CROSS_CLUSTER_REQUESTS } from "./generated/metric-families";
 import { HeaderMap, Host } from "./hostinterface";
 import { HopStampWriter, hopDuration, hopStampPrefix, HopCheck, HopVerdict } from "./hop";
@@ -104,7 +104,7 @@ export class CrossCluster {
       const series = this.bySourceCluster.get(cluster);
       return series.sourceRegion == region ? series : null;
     }
-    if (this.bySourceCluster.size >= MAX_CACHED_LABEL_SETS) return null;
+    if (!this.registry.cacheHasRoom(this.bySourceCluster.size)) return null;
     const series = new CrossClusterSeries(region);
     this.bySourceCluster.set(cluster, series);
     return series;

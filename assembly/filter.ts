@@ -68,7 +68,7 @@ import {
   needsUpstreamAddress,
   reachedUpstream,
 } from "./knative";
-import { MAX_CACHED_LABEL_SETS, MetricFamily, SeriesRegistry } from "./metrics";
+import { MetricFamily, SeriesRegistry } from "./metrics";
 import {
   ACTIVATOR_PROXIED,
   ACTIVATOR_UNVERIFIED,
@@ -116,6 +116,9 @@ import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
 import { ActivatorHold, Tracing } from "./tracing";
 import { OTHER_LABEL_VALUE, SourceLabelBound } from "./sourcelabels";
 import { ActivatorProof, MeshIdentity, activatorProofOf, facesMesh, meshIdentityOf } from "./trust";
+import { allocateString } from "./text";
+import { noteGarbage } from "./garbage";
+import { KeyTable } from "./keytable";
 import { LastAnswer } from "./memo";
 import { clusterInMesh, destinationInMesh } from "./destination";
 import { pairsWithout } from "./headerstrip";
@@ -132,7 +135,8 @@ import { parseMillis } from "./decimal";
 
 // --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
 
-// The edge's series labelled with the pod stamp's REV only, by index in PodSeries.revOnly.
+// The edge's series labelled with the pod stamp's REV only, after its duration series by code class
+// in a stamp's PodStamps.ids.
 const REV_ONLY_COLD_STARTS: i32 = 0;
 const REV_ONLY_COLD_START_DURATION: i32 = 1;
 const REV_ONLY_ACTIVATOR_PROXIED: i32 = 2;
@@ -284,17 +288,96 @@ class InboundSeries {
 }
 
 /**
- * A pod stamp seen at the edge (without its per-request arrival), decoded once, with its duration
- * series by code class and its REV-only series.
+ * What decoding a pod stamp that is not kept (held, or past the cap) leaves to the collector,
+ * roughly (its fields, its era restarted past the ready history's limit): counted (garbage.ts) with
+ * the names metrics.ts counts, from the same measurement (about 6 KiB per answer past the cap).
  */
-class PodSeries {
-  readonly durations: StaticArray<u32> = new StaticArray<u32>(CODE_CLASS_COUNT);
-  readonly revOnly: StaticArray<u32> = new StaticArray<u32>(REV_ONLY_COUNT);
-  constructor(
-    public readonly report: PodStamp,
-    /** The revision's key in the VM's ready history (Stream.classifyAnswer). */
-    public readonly eraKey: string,
-  ) {}
+const UNKEPT_STAMP_GARBAGE_BYTES: i64 = 4 * 1024;
+
+/** Series ids kept per pod stamp: its duration series by code class, then its REV-only series. */
+const POD_ID_SLOTS: i32 = CODE_CLASS_COUNT + REV_ONLY_COUNT;
+
+/**
+ * The warm pod stamps one root saw at the edge, by their text without the per-request arrival,
+ * decoded once. What a warm answer needs (the pod's ready time, whether it came through the
+ * activator, its revision's era key) and the stamp's series ids are kept in arrays of numbers
+ * (the era keys' characters in one of them), so a collection has no object of its own to mark
+ * per stamp; the label values are
+ * decoded again from the answer's text only when a series must be defined, with the cluster and
+ * region the stamp was bounded to the first time.
+ */
+class PodStamps {
+  private readonly byText: KeyTable = new KeyTable();
+  readyMs: i64[] = [];
+  viaActivator: bool[] = [];
+  /** The era keys' characters, one after the other, and where each starts and ends. */
+  private eraKeyChars: StaticArray<u16> = new StaticArray<u16>(0);
+  private eraKeyEnds: i32[] = [];
+  /** Shared with the root's bounds (or OTHER_LABEL_VALUE): no string of their own. */
+  clusters: string[] = [];
+  regions: string[] = [];
+  /** POD_ID_SLOTS per stamp (0: not defined yet). */
+  ids: StaticArray<u32> = new StaticArray<u32>(0);
+
+  get size(): i32 {
+    return this.eraKeyEnds.length;
+  }
+
+  /** Stamp `index`'s era key (a new string each time). */
+  eraKey(index: i32): string {
+    const start = index > 0 ? unchecked(this.eraKeyEnds[index - 1]) : 0;
+    const length = unchecked(this.eraKeyEnds[index]) - start;
+    const key = allocateString(length);
+    memory.copy(
+      changetype<usize>(key),
+      changetype<usize>(this.eraKeyChars) + ((<usize>start) << 1),
+      (<usize>length) << 1,
+    );
+    return key;
+  }
+
+  /** The index of the stamp that is the first `length` characters of `text`; -1 when not kept. */
+  indexOf(text: string, length: i32): i32 {
+    return <i32>this.byText.get(text, 0, length) - 1;
+  }
+
+  /** Keeps a stamp decoded (and its labels bounded) from `text`; returns its index. */
+  add(text: string, report: PodStamp, eraKey: string): i32 {
+    const index = this.size;
+    this.readyMs.push(report.readyMs);
+    this.viaActivator.push(report.viaActivator);
+    const start = index > 0 ? unchecked(this.eraKeyEnds[index - 1]) : 0;
+    const end = start + eraKey.length;
+    if (end > this.eraKeyChars.length) {
+      const chars = new StaticArray<u16>(max(end, this.eraKeyChars.length * 2));
+      memory.copy(changetype<usize>(chars), changetype<usize>(this.eraKeyChars), (<usize>start) << 1);
+      this.eraKeyChars = chars;
+    }
+    memory.copy(
+      changetype<usize>(this.eraKeyChars) + ((<usize>start) << 1),
+      changetype<usize>(eraKey),
+      (<usize>eraKey.length) << 1,
+    );
+    this.eraKeyEnds.push(end);
+    this.clusters.push(report.cluster);
+    this.regions.push(report.region);
+    const needed = (index + 1) * POD_ID_SLOTS;
+    if (needed > this.ids.length) {
+      const ids = new StaticArray<u32>(max(needed, this.ids.length * 2));
+      memory.copy(changetype<usize>(ids), changetype<usize>(this.ids), (<usize>this.ids.length) << 2);
+      this.ids = ids;
+    }
+    this.byText.set(text, <u32>index + 1);
+    return index;
+  }
+
+  /** Stamp `index` decoded again from `text` (its first `length` characters), bounded as before. */
+  report(text: string, length: i32, index: i32): PodStamp {
+    const report = decodePodStamp(length < text.length ? text.substring(0, length) : text)!;
+    report.cluster = unchecked(this.clusters[index]);
+    report.region = unchecked(this.regions[index]);
+    return report;
+  }
 }
 
 /**
@@ -364,8 +447,8 @@ export class Root {
   /** The pod's knative_activator_unverified_total series (slot 0; 0: not defined yet). */
   unverifiedId: StaticArray<u32> = new StaticArray<u32>(1);
 
-  // Edge: duration series by (warm) pod stamp text.
-  byPodStamp: Map<string, PodSeries> = new Map();
+  // Edge: the warm pod stamps and their series.
+  podStamps: PodStamps = new PodStamps();
 
   // The last peer certificate, upstream certificate and route cluster judged, with the verdicts
   // (of this configuration's trust and mesh domains): they repeat from request to request.
@@ -429,6 +512,7 @@ export class Root {
     this.settings = settings;
     if (this.tracing != null) this.tracing!.stopReporting();
     this.registry.maxSeries = settings.maxSeries;
+    vm.readyHistory.admitAtLeast(settings.maxSeries);
     this.sourceClusters.limit = settings.maxSourceLabelValues;
     this.sourceRegions.limit = settings.maxSourceLabelValues;
     this.podClusters.limit = settings.maxSourceLabelValues;
@@ -439,7 +523,7 @@ export class Root {
     this.revValues = [id.namespace, id.service, id.configuration, id.revision, id.cluster, id.region];
     this.bySource = new Map();
     this.unverifiedId = new StaticArray<u32>(1);
-    this.byPodStamp = new Map();
+    this.podStamps = new PodStamps();
     this.stampsReadyMs = -1;
     this.downstreamIdentity = new LastAnswer<MeshIdentity | null>(null);
     this.upstreamIdentity = new LastAnswer<MeshIdentity | null>(null);
@@ -578,7 +662,7 @@ export class Root {
 
   inboundSeries(sourceCluster: string): InboundSeries | null {
     if (this.bySource.has(sourceCluster)) return this.bySource.get(sourceCluster);
-    if (this.bySource.size >= MAX_CACHED_LABEL_SETS) return null;
+    if (!this.registry.cacheHasRoom(this.bySource.size)) return null;
     const series = new InboundSeries();
     this.bySource.set(sourceCluster, series);
     return series;
@@ -647,25 +731,21 @@ export class Root {
     registry.increment(registry.id(CLOCK_SKEW, [sourceCluster, this.identity.cluster]));
   }
 
-  /** A warm pod stamp seen before, by its exact text: decoded then, not again. */
-  knownPodStamp(stampText: string): PodSeries | null {
-    return this.byPodStamp.has(stampText) ? this.byPodStamp.get(stampText) : null;
+  /** Caches a newly decoded pod stamp; -1 for a held one (its wait differs each time) or no room. */
+  cachePodStamp(stampText: string, report: PodStamp, eraKey: string): i32 {
+    const stamps = this.podStamps;
+    if (report.held || !this.registry.cacheHasRoom(stamps.size)) return -1;
+    return stamps.add(stampText, report, eraKey);
   }
 
-  /** Caches a newly decoded pod stamp; null for a held one (its wait differs each time). */
-  cachePodStamp(stampText: string, report: PodStamp, eraKey: string): PodSeries | null {
-    if (report.held) return null;
-    if (this.byPodStamp.size >= MAX_CACHED_LABEL_SETS) return null;
-    const series = new PodSeries(report, eraKey);
-    this.byPodStamp.set(stampText, series);
-    return series;
-  }
-
-  requestDurationId(report: PodStamp, codeClass: i32, coldStart: bool, cache: PodSeries | null): u32 {
-    if (cache != null && !coldStart) {
-      const cached = cache.durations[codeClass];
-      if (cached != 0) return cached;
-    }
+  /** The request-duration series of `report`, kept in `cache[index]` when given. */
+  requestDurationId(
+    report: PodStamp,
+    codeClass: i32,
+    coldStart: bool,
+    cache: StaticArray<u32> | null,
+    index: i32,
+  ): u32 {
     const registry = this.registry;
     const id = registry.id(
       REQUEST_DURATION,
@@ -675,18 +755,13 @@ export class Root {
         coldStart ? "true" : "false",
       ]),
     );
-    return registry.remember(cache != null && !coldStart ? cache.durations : null, codeClass, id);
+    return registry.remember(cache, index, id);
   }
 
-  /** An edge series labelled with the pod stamp's REV only (`index`: REV_ONLY_*). */
-  stampRevOnlyId(family: MetricFamily, report: PodStamp, cache: PodSeries | null, index: i32): u32 {
-    if (cache != null) {
-      const cached = cache.revOnly[index];
-      if (cached != 0) return cached;
-    }
+  /** An edge series labelled with the pod stamp's REV only, kept in `cache[index]` when given. */
+  stampRevOnlyId(family: MetricFamily, report: PodStamp, cache: StaticArray<u32> | null, index: i32): u32 {
     const registry = this.registry;
-    const id = registry.id(family, stampRevValues(report));
-    return registry.remember(cache != null ? cache.revOnly : null, index, id);
+    return registry.remember(cache, index, registry.id(family, stampRevValues(report)));
   }
 }
 
@@ -748,8 +823,17 @@ export class Stream {
   outsideDestination: bool = false;
   /** Gateway, `tracing.edgeSampling: resample`: an outside client's sampled flag is re-decided. */
   resampleTrace: bool = false;
+  /** The answer carried a pod stamp this edge accepted. */
+  podAnswered: bool = false;
+  /** Its text; the stamp is its first podKeyLength characters (without the arrival). */
+  podText: string = "";
+  podKeyLength: i32 = 0;
+  /** Where the root keeps it (podIndex -1: not kept, e.g. held). */
+  podStamps: PodStamps | null = null;
+  podIndex: i32 = -1;
+  /** Decoded: at its first sight, else only when a label value is needed. */
   podStamp: PodStamp | null = null;
-  podSeries: PodSeries | null = null;
+  podViaActivator: bool = false;
   responseClass: i32 = 0;
   /** The edge's verdict: held while the revision had no ready pod. */
   coldStart: bool = false;
@@ -857,7 +941,7 @@ export class Stream {
 
   onLog(): void {
     if (this.handling == Handling.Inbound) this.inboundLog();
-    else if (this.handling == Handling.Edge && this.podStamp != null) this.edgeLog();
+    else if (this.handling == Handling.Edge && this.podAnswered) this.edgeLog();
   }
 
   /** The filter's own stamps present on the request (configured names and any `x-kwt-*`). */
@@ -1165,26 +1249,71 @@ export class Stream {
     }
     // Everything before the per-request arrival is the same on every answer of a pod: the cache key.
     const arrivalAt = arrivalFieldStart(text);
-    const key = arrivalAt < text.length ? text.substring(0, arrivalAt) : text;
-    let series = root.knownPodStamp(key);
-    const report = series != null ? series.report : decodePodStamp(key);
+    const stamps = root.podStamps;
+    let index = stamps.indexOf(text, arrivalAt);
     const arrivalMs = parseArrivalField(text, arrivalAt);
-    if (report == null || arrivalMs < -1) {
-      root.rejectStamp(REJECT_MALFORMED);
-      return;
-    }
     let eraKey: string;
-    if (series == null) {
+    let readyMs: i64;
+    if (index < 0) {
+      // Cut out only for a stamp not seen before (or not kept).
+      const key = arrivalAt < text.length ? text.substring(0, arrivalAt) : text;
+      const report = decodePodStamp(key);
+      if (report == null || arrivalMs < -1) {
+        root.rejectStamp(REJECT_MALFORMED);
+        return;
+      }
       eraKey = revisionEraKey(report);
       root.boundPodStampLabels(report);
-      series = root.cachePodStamp(key, report, eraKey);
+      index = root.cachePodStamp(key, report, eraKey);
+      if (index < 0) noteGarbage(UNKEPT_STAMP_GARBAGE_BYTES);
+      this.podStamp = report;
+      this.podViaActivator = report.viaActivator;
+      readyMs = report.readyMs;
     } else {
-      eraKey = series.eraKey;
+      if (arrivalMs < -1) {
+        root.rejectStamp(REJECT_MALFORMED);
+        return;
+      }
+      eraKey = stamps.eraKey(index);
+      this.podViaActivator = unchecked(stamps.viaActivator[index]);
+      readyMs = unchecked(stamps.readyMs[index]);
     }
-    this.podStamp = report;
-    this.podSeries = series;
-    if (report.readyMs >= 0) this.classifyAnswer(report, arrivalMs, eraKey);
+    this.podAnswered = true;
+    this.podText = text;
+    this.podKeyLength = arrivalAt;
+    this.podStamps = stamps;
+    this.podIndex = index;
+    if (readyMs >= 0) this.classifyAnswer(readyMs, arrivalMs, eraKey);
     this.responseClass = codeClassIndex(this.host.getHeaderInteger(HeaderMap.Response, STATUS_HEADER));
+  }
+
+  /** The answer's pod stamp, decoded (again, for a kept one) when a label value is needed. */
+  private podReport(): PodStamp {
+    let report = this.podStamp;
+    if (report == null) {
+      report = this.podStamps!.report(this.podText, this.podKeyLength, this.podIndex);
+      this.podStamp = report;
+    }
+    return report;
+  }
+
+  /** Where the answer's stamp keeps its series ids (null when it is not kept). */
+  private podIds(): StaticArray<u32> | null {
+    return this.podIndex >= 0 ? this.podStamps!.ids : null;
+  }
+
+  /** The index in podIds() of the stamp's id in `slot` (< POD_ID_SLOTS). */
+  private podIdIndex(slot: i32): i32 {
+    return this.podIndex * POD_ID_SLOTS + slot;
+  }
+
+  /** An edge series labelled with the stamp's REV only (`which`: REV_ONLY_*). */
+  private revOnlyId(family: MetricFamily, which: i32): u32 {
+    const ids = this.podIds();
+    const index = this.podIdIndex(CODE_CLASS_COUNT + which);
+    const cached = cachedId(ids, index);
+    if (cached != 0) return cached;
+    return this.root.stampRevOnlyId(family, this.podReport(), ids, index);
   }
 
   /**
@@ -1194,26 +1323,26 @@ export class Stream {
    * a held answer reads the era other workers published; the era is published at most once a
    * second per revision.
    */
-  private classifyAnswer(report: PodStamp, arrivalMs: i64, key: string): void {
+  private classifyAnswer(readyMs: i64, arrivalMs: i64, key: string): void {
     const root = this.root;
     const vm = root.vm;
     const gapMs = <i64>root.settings!.scaleToZeroMinSeconds * 1000;
     const entryMs = this.entryMs;
     const history = vm.readyHistory;
-    const held = report.viaActivator && entryMs < report.readyMs;
+    const held = this.podViaActivator && entryMs < readyMs;
     if (held) {
       const published = vm.sharedEra(key);
       if (published != null) history.join(key, published, gapMs);
     }
     // A pod that answered a request it was ready for was ready when that request entered.
-    const revision = history.noteAnswer(key, report.readyMs, entryMs, gapMs);
+    const revision = history.noteAnswer(key, readyMs, entryMs, gapMs);
     if (held && enteredBeforeReady(entryMs, revision.era)) {
       this.coldStart = true;
       let wait: i64 = -1;
       if (arrivalMs >= 0) {
         wait = arrivalMs - entryMs;
         if (wait < 0) {
-          root.clockSkew(report.cluster);
+          root.clockSkew(this.podReport().cluster);
           wait = 0;
         }
       }
@@ -1225,23 +1354,27 @@ export class Stream {
 
   private edgeLog(): void {
     const root = this.root;
-    const report = this.podStamp!;
-    const series = this.podSeries;
     const registry = root.registry;
     if (this.coldStart) {
-      registry.increment(root.stampRevOnlyId(COLD_STARTS, report, series, REV_ONLY_COLD_STARTS));
+      registry.increment(this.revOnlyId(COLD_STARTS, REV_ONLY_COLD_STARTS));
       if (this.coldStartWaitMs >= 0) {
         registry.record(
-          root.stampRevOnlyId(COLD_START_DURATION, report, series, REV_ONLY_COLD_START_DURATION),
+          this.revOnlyId(COLD_START_DURATION, REV_ONLY_COLD_START_DURATION),
           <u64>this.coldStartWaitMs,
         );
       }
-    } else if (report.viaActivator) {
-      registry.increment(root.stampRevOnlyId(ACTIVATOR_PROXIED, report, series, REV_ONLY_ACTIVATOR_PROXIED));
+    } else if (this.podViaActivator) {
+      registry.increment(this.revOnlyId(ACTIVATOR_PROXIED, REV_ONLY_ACTIVATOR_PROXIED));
     }
     const durationNs = this.host.getPropertyI64(PATH_REQUEST_DURATION, -1);
     if (durationNs < 0) return;
-    const id = root.requestDurationId(report, this.responseClass, this.coldStart, series);
+    // A cold start's series is never kept with the stamp (a warm answer of it is the common one).
+    const ids: StaticArray<u32> | null = this.coldStart ? null : this.podIds();
+    const index = this.podIdIndex(this.responseClass);
+    let id = cachedId(ids, index);
+    if (id == 0) {
+      id = root.requestDurationId(this.podReport(), this.responseClass, this.coldStart, ids, index);
+    }
     registry.record(id, <u64>(durationNs / 1_000_000));
   }
 }

@@ -118,15 +118,18 @@ export function proxy_on_delete(contextId: u32): void {
 // automatic collection, so no shadow stack and no GC work inside callbacks (the incremental
 // runtime's instrumentation nearly doubles the module). Instead the heap is collected here, at the
 // end of a top-level callback where no managed reference is on the stack. A collection marks the
-// live heap and sweeps every object made since the last one: hundreds of microseconds at the
-// default cap. So it runs rarely, after COLLECT_EVERY stream ends and ticks (under 0.1% of
-// requests, so not in their p99.9; a request leaves about 1 to 2.5 KiB of garbage, so 1.5 to 4 MiB
-// wait for it), or sooner once GARBAGE_BYTES_PER_COLLECTION of counted garbage (garbage.ts) piled up.
-const COLLECT_EVERY: i32 = 1536;
+// live heap and sweeps every object made since the last one; the series tables are arrays of
+// numbers (keytable.ts), so the live heap is a few hundred objects whatever the number of
+// revisions, and a collection's cost is mostly the garbage's. It runs after COLLECT_EVERY stream ends and ticks (under 0.1% of requests,
+// so not in their p99.9; a common-case request leaves about 1 to 2.5 KiB of garbage, so 1 to 2.5 MiB
+// wait for it, which with the tables at the default cap stays within 4 MiB of linear memory), or
+// sooner, also at a stream end, once GARBAGE_BYTES_PER_COLLECTION of counted garbage (garbage.ts:
+// header text, series looked up by name, stamps decoded and not kept) piled up.
+const COLLECT_EVERY: i32 = 1024;
 let sinceCollect: i32 = 0;
 
 function collectSometimes(): void {
-  if (++sinceCollect < COLLECT_EVERY) return;
+  if (++sinceCollect < COLLECT_EVERY && garbageSinceCollection() < GARBAGE_BYTES_PER_COLLECTION) return;
   collect();
 }
 

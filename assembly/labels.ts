@@ -55,6 +55,8 @@ export function sanitizeLabelValue(value: string): string {
 
 const VALUE_OPEN = "=.=";
 const VALUE_CLOSE = ";.;";
+/** Ends each value in a series key: never in a sanitised value. */
+const KEY_VALUE_END = ";";
 
 /**
  * The stat name (without Envoy's `wasmcustom.` prefix) for `metric` with these labels, in the
@@ -62,26 +64,40 @@ const VALUE_CLOSE = ";.;";
  * the extraction. `labels` and `values` must have the same length (extra values are ignored).
  */
 export function encodeStatName(labels: string[], values: string[], metric: string): string {
+  return encodeLabelled(labels, values, metric, true);
+}
+
+/**
+ * What tells one series apart from every other, shorter than its stat name: the sanitised values
+ * (each ended by `;`, which no sanitised value holds) and the metric, `<value>;...<metric>`. Two
+ * series of one family have the same key exactly when they have the same stat name.
+ */
+export function encodeSeriesKey(labels: string[], values: string[], metric: string): string {
+  return encodeLabelled(labels, values, metric, false);
+}
+
+function encodeLabelled(labels: string[], values: string[], metric: string, named: bool): string {
   const n = min(labels.length, values.length);
-  // In place (text.ts), one allocation: a series id not cached is looked up by this name.
+  // In place (text.ts), one allocation: a series id not cached is looked up by this text.
   let length = metric.length;
   for (let i = 0; i < n; i++) {
-    length +=
-      unchecked(labels[i]).length +
-      VALUE_OPEN.length +
-      sanitizedLength(unchecked(values[i])) +
-      VALUE_CLOSE.length;
+    length += sanitizedLength(unchecked(values[i]));
+    length += named
+      ? unchecked(labels[i]).length + VALUE_OPEN.length + VALUE_CLOSE.length
+      : KEY_VALUE_END.length;
   }
-  const name = allocateString(length);
-  let at = changetype<usize>(name);
+  const text = allocateString(length);
+  let at = changetype<usize>(text);
   for (let i = 0; i < n; i++) {
-    at = writeText(at, unchecked(labels[i]));
-    at = writeText(at, VALUE_OPEN);
+    if (named) {
+      at = writeText(at, unchecked(labels[i]));
+      at = writeText(at, VALUE_OPEN);
+    }
     at = writeText(at, sanitizeLabelValue(unchecked(values[i])));
-    at = writeText(at, VALUE_CLOSE);
+    at = writeText(at, named ? VALUE_CLOSE : KEY_VALUE_END);
   }
   writeText(at, metric);
-  return name;
+  return text;
 }
 
 /** The length of sanitizeLabelValue(value), without making it. */

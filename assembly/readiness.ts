@@ -10,8 +10,12 @@
 // revision went to zero and came back).
 
 import { parseMillis } from "./decimal";
+import { KeyTable, hashText } from "./keytable";
 
-/** Revisions one VM keeps an era for; past it the one answered longest ago is forgotten. */
+/**
+ * Revisions one VM keeps an era for before a configuration asks for more (the edge keeps as many as
+ * its largest `maxSeries`); past it the one answered longest ago is forgotten.
+ */
 export const MAX_REVISION_ERAS: i32 = 512;
 
 /** An era is written to shared data at most this often per revision and VM. */
@@ -65,60 +69,116 @@ export function decodeEra(text: string): ReadyEra | null {
   return new ReadyEra(first, last);
 }
 
-/** One revision's era at this VM, and when this VM last wrote it to shared data. */
+/**
+ * One revision's era at this VM, and when this VM last wrote it to shared data: a view of its
+ * history's entry, valid until the history next forgets a revision.
+ */
 export class RevisionEra {
-  /** Never published yet: the first answer is published at once. */
-  publishedMs: i64 = i64.MIN_VALUE;
-  /** Its index in its history's heap (ReadyHistory.byLastAnswer). */
-  heapIndex: i32 = -1;
   constructor(
-    public readonly key: string,
-    /** Changed through ReadyHistory.join only: the history is ordered by its last answer. */
-    public era: ReadyEra,
+    private readonly history: ReadyHistory,
+    /** Its place in the history's arrays. */
+    public readonly place: i32,
   ) {}
+
+  /** Changed through ReadyHistory.join only: the history is ordered by its last answer. */
+  get era(): ReadyEra {
+    return this.history.eraAt(this.place);
+  }
+
+  /** i64.MIN_VALUE while never published: the first answer is published at once. */
+  get publishedMs(): i64 {
+    return this.history.publishedAt(this.place);
+  }
+
+  set publishedMs(ms: i64) {
+    this.history.setPublishedAt(this.place, ms);
+  }
 
   /** Whether the era should be written to shared data now. */
   publishDue(nowMs: i64): bool {
-    return this.publishedMs == i64.MIN_VALUE || nowMs - this.publishedMs >= PUBLISH_INTERVAL_MS;
+    const publishedMs = this.publishedMs;
+    return publishedMs == i64.MIN_VALUE || nowMs - publishedMs >= PUBLISH_INTERVAL_MS;
   }
 }
 
-/** The eras of the revisions one VM's edge has seen answer, by revision key, bounded. */
+/**
+ * The eras of the revisions one VM's edge has seen answer, by revision key, bounded. Kept in arrays
+ * of numbers by place (a forgotten revision's place is taken by the next new one), so a collection
+ * has nothing to mark per revision.
+ */
 export class ReadyHistory {
-  private readonly eras: Map<string, RevisionEra> = new Map();
+  /** Each revision key's place, + 1. */
+  private readonly places: KeyTable = new KeyTable();
+  /** Each place's key's hash (hashText), to forget it by. */
+  private readonly keyHashes: u32[] = [];
+  private readonly firstReadyMs: i64[] = [];
+  private readonly lastAnswerMs: i64[] = [];
+  private readonly publishedMs: i64[] = [];
+  /** Each place's index in byLastAnswer. */
+  private readonly heapIndex: i32[] = [];
   /**
-   * The same eras as a binary min-heap by last answer, so the stalest is found without looking at
+   * The places as a binary min-heap by last answer, so the stalest is found without looking at
    * every revision: past the limit that is done on every new revision's answer.
    */
-  private readonly byLastAnswer: RevisionEra[] = [];
+  private readonly byLastAnswer: i32[] = [];
 
-  constructor(public readonly limit: i32 = MAX_REVISION_ERAS) {}
+  constructor(public limit: i32 = MAX_REVISION_ERAS) {}
+
+  /** Raises the limit to `count` revisions (never lowers it: no era is dropped by a new setting). */
+  admitAtLeast(count: i32): void {
+    if (count > this.limit) this.limit = count;
+  }
 
   get size(): i32 {
-    return this.eras.size;
+    return this.places.size;
   }
 
   /** The revision's era, or null when this VM has none. */
   eraOf(key: string): ReadyEra | null {
-    return this.eras.has(key) ? this.eras.get(key).era : null;
+    const place = <i32>this.places.get(key, 0) - 1;
+    return place >= 0 ? this.eraAt(place) : null;
+  }
+
+  eraAt(place: i32): ReadyEra {
+    return new ReadyEra(unchecked(this.firstReadyMs[place]), unchecked(this.lastAnswerMs[place]));
+  }
+
+  publishedAt(place: i32): i64 {
+    return unchecked(this.publishedMs[place]);
+  }
+
+  setPublishedAt(place: i32, ms: i64): void {
+    unchecked((this.publishedMs[place] = ms));
   }
 
   /** Joins `seen` (e.g. the shared copy) into the revision's era; returns the revision's entry. */
   join(key: string, seen: ReadyEra, gapMs: i64): RevisionEra {
-    if (this.eras.has(key)) {
-      const entry = this.eras.get(key);
-      entry.era = joinEras(entry.era, seen, gapMs)!;
-      this.restore(entry.heapIndex);
-      return entry;
+    let place = <i32>this.places.get(key, 0) - 1;
+    if (place >= 0) {
+      this.store(place, joinEras(this.eraAt(place), seen, gapMs)!);
+      this.restore(unchecked(this.heapIndex[place]));
+      return new RevisionEra(this, place);
     }
-    if (this.eras.size >= this.limit) this.forgetStalest();
-    const entry = new RevisionEra(key, seen);
-    this.eras.set(key, entry);
+    place = this.places.size >= this.limit ? this.forgetStalest() : -1;
+    if (place < 0) {
+      place = this.keyHashes.length;
+      this.keyHashes.push(hashText(key, key.length));
+      this.firstReadyMs.push(0);
+      this.lastAnswerMs.push(0);
+      this.publishedMs.push(i64.MIN_VALUE);
+      this.heapIndex.push(-1);
+    } else {
+      unchecked((this.keyHashes[place] = hashText(key, key.length)));
+      unchecked((this.publishedMs[place] = i64.MIN_VALUE));
+    }
+    this.store(place, seen);
+    this.places.set(key, <u32>place + 1);
     const heap = this.byLastAnswer;
-    entry.heapIndex = heap.length;
-    heap.push(entry);
-    this.restore(entry.heapIndex);
-    return entry;
+    const at = heap.length;
+    heap.push(place);
+    unchecked((this.heapIndex[place] = at));
+    this.restore(at);
+    return new RevisionEra(this, place);
   }
 
   /** An answer at `answerMs` from a pod ready since `readyMs`. */
@@ -126,32 +186,42 @@ export class ReadyHistory {
     return this.join(key, new ReadyEra(readyMs, answerMs > readyMs ? answerMs : readyMs), gapMs);
   }
 
-  /** Drops the revision answered longest ago: the one whose next held request most likely starts a new era anyway. */
-  private forgetStalest(): void {
+  private store(place: i32, era: ReadyEra): void {
+    unchecked((this.firstReadyMs[place] = era.firstReadyMs));
+    unchecked((this.lastAnswerMs[place] = era.lastAnswerMs));
+  }
+
+  /**
+   * Drops the revision answered longest ago: the one whose next held request most likely starts a
+   * new era anyway. Returns its place, now free (-1 when there is none).
+   */
+  private forgetStalest(): i32 {
     const heap = this.byLastAnswer;
-    if (heap.length == 0) return;
+    if (heap.length == 0) return -1;
     const stalest = unchecked(heap[0]);
-    this.eras.delete(stalest.key);
+    this.places.deleteValue(unchecked(this.keyHashes[stalest]), <u32>stalest + 1);
     const last = heap.pop();
-    if (heap.length == 0) return;
-    this.place(last, 0);
-    this.restore(0);
+    if (heap.length > 0) {
+      this.place(last, 0);
+      this.restore(0);
+    }
+    return stalest;
   }
 
   private lastAnswerAt(index: i32): i64 {
-    return unchecked(this.byLastAnswer[index]).era.lastAnswerMs;
+    return unchecked(this.lastAnswerMs[unchecked(this.byLastAnswer[index])]);
   }
 
-  private place(entry: RevisionEra, index: i32): void {
-    unchecked((this.byLastAnswer[index] = entry));
-    entry.heapIndex = index;
+  private place(place: i32, index: i32): void {
+    unchecked((this.byLastAnswer[index] = place));
+    unchecked((this.heapIndex[place] = index));
   }
 
   /** Moves the entry at `index` up or down until the heap is ordered again. */
   private restore(index: i32): void {
     const heap = this.byLastAnswer;
     const entry = unchecked(heap[index]);
-    const key = entry.era.lastAnswerMs;
+    const key = unchecked(this.lastAnswerMs[entry]);
     let at = index;
     while (at > 0) {
       const parent = (at - 1) >> 1;

@@ -1,4 +1,10 @@
-import { encodeStatName, isLabelValue, sanitizeLabelValue, MAX_LABEL_VALUE_LENGTH } from "../labels";
+import {
+  encodeSeriesKey,
+  encodeStatName,
+  isLabelValue,
+  sanitizeLabelValue,
+  MAX_LABEL_VALUE_LENGTH,
+} from "../labels";
 
 function repeat(text: string, count: i32): string {
   let out = "";
@@ -53,5 +59,32 @@ describe("encodeStatName", () => {
 
   it("has no labels for a plain metric", () => {
     expect<string>(encodeStatName([], [], "kwt_config_rejected_total")).toBe("kwt_config_rejected_total");
+  });
+});
+
+describe("encodeSeriesKey", () => {
+  it("writes the sanitised values, each ended by ;, then the metric", () => {
+    expect<string>(encodeSeriesKey(["a", "b"], ["x", "y"], "metric_total")).toBe("x;y;metric_total");
+    expect<string>(encodeSeriesKey(["a"], ["x;y"], "m")).toBe("x_y;m");
+    expect<string>(encodeSeriesKey([], [], "kwt_config_rejected_total")).toBe("kwt_config_rejected_total");
+  });
+
+  it("differs exactly where the stat names differ", () => {
+    const labels = ["a", "b"];
+    const cases: string[][] = [
+      ["x", "y"],
+      ["x;y", ""],
+      ["x", "y;"],
+      ["", "x;y"],
+      ["x_y", ""],
+      ["x", "y"],
+    ];
+    for (let i = 0; i < cases.length; i++) {
+      for (let j = 0; j < cases.length; j++) {
+        const sameName = encodeStatName(labels, cases[i], "m") == encodeStatName(labels, cases[j], "m");
+        const sameKey = encodeSeriesKey(labels, cases[i], "m") == encodeSeriesKey(labels, cases[j], "m");
+        expect<bool>(sameKey).toBe(sameName);
+      }
+    }
   });
 });

@@ -1,0 +1,89 @@
+import { KeyTable, hashText } from "../keytable";
+
+describe("KeyTable", () => {
+  it("maps keys to values and tells a missing key", () => {
+    const table = new KeyTable();
+    table.set("alpha", 1);
+    table.set("beta", 2);
+    expect<u32>(table.get("alpha", 0)).toBe(1);
+    expect<u32>(table.get("beta", 0)).toBe(2);
+    expect<u32>(table.get("gamma", 99)).toBe(99);
+    expect<bool>(table.has("alph")).toBe(false);
+    expect<bool>(table.has("alphaa")).toBe(false);
+    expect<i32>(table.size).toBe(2);
+  });
+
+  it("replaces the value of a key it holds", () => {
+    const table = new KeyTable();
+    table.set("k", 1);
+    table.set("k", 7);
+    expect<u32>(table.get("k", 0)).toBe(7);
+    expect<i32>(table.size).toBe(1);
+  });
+
+  it("looks up and adds the start of a longer text", () => {
+    const table = new KeyTable();
+    const text = "1;c=east;v=hello-00001;t=123";
+    const start = text.lastIndexOf(";t=");
+    table.set(text, 5, start);
+    expect<u32>(table.get("1;c=east;v=hello-00001", 0)).toBe(5);
+    expect<u32>(table.get("1;c=east;v=hello-00001;t=999", 0, start)).toBe(5);
+    expect<bool>(table.has(text)).toBe(false);
+  });
+
+  it("tells keys apart that differ only above U+00FF or only in the high byte", () => {
+    const table = new KeyTable();
+    table.set("r\u0101", 1);
+    table.set("r\u0001", 2);
+    table.set("r\u00e9", 3);
+    expect<u32>(table.get("r\u0101", 0)).toBe(1);
+    expect<u32>(table.get("r\u0001", 0)).toBe(2);
+    expect<u32>(table.get("r\u00e9", 0)).toBe(3);
+    expect<u32>(table.get("r\u0201", 0)).toBe(0);
+  });
+
+  it("keeps every key through its growth", () => {
+    const table = new KeyTable();
+    for (let i = 0; i < 5000; i++) table.set("series-" + i.toString() + "-" + "x".repeat(i % 90), <u32>i + 1);
+    expect<i32>(table.size).toBe(5000);
+    for (let i = 0; i < 5000; i++) {
+      expect<u32>(table.get("series-" + i.toString() + "-" + "x".repeat(i % 90), 0)).toBe(<u32>i + 1);
+    }
+    expect<bool>(table.has("series-5000-")).toBe(false);
+  });
+
+  it("forgets removed keys and keeps the others while keys come and go", () => {
+    const table = new KeyTable();
+    const kept = 50;
+    for (let i = 0; i < 3000; i++) {
+      table.set("k" + i.toString(), <u32>i + 1);
+      if (i >= kept) table.delete("k" + (i - kept).toString());
+    }
+    expect<i32>(table.size).toBe(kept);
+    for (let i = 0; i < 3000 - kept; i++) expect<bool>(table.has("k" + i.toString())).toBe(false);
+    for (let i = 3000 - kept; i < 3000; i++) expect<u32>(table.get("k" + i.toString(), 0)).toBe(<u32>i + 1);
+    table.delete("absent");
+    expect<i32>(table.size).toBe(kept);
+  });
+
+  it("removes a key by its hash and value, and only that key", () => {
+    const table = new KeyTable();
+    table.set("a", 1);
+    table.set("b", 2);
+    table.deleteValue(hashText("a", 1), 2);
+    expect<i32>(table.size).toBe(2);
+    table.deleteValue(hashText("a", 1), 1);
+    expect<bool>(table.has("a")).toBe(false);
+    expect<u32>(table.get("b", 0)).toBe(2);
+    expect<i32>(table.size).toBe(1);
+    table.deleteValue(hashText("a", 1), 1);
+    expect<i32>(table.size).toBe(1);
+  });
+
+  it("hashes the characters, not where they are", () => {
+    const a = "same text";
+    const b = "same " + "text";
+    expect<u32>(hashText(a, a.length)).toBe(hashText(b, b.length));
+    expect<u32>(hashText("abc", 2)).toBe(hashText("ab", 2));
+  });
+});

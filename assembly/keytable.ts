@@ -1,0 +1,223 @@
+// An exact map from text keys to u32 values that the garbage collector sees as a handful of
+// objects, whatever it holds: the keys' characters are copied into one arena and the entries live
+// in arrays of numbers, found by open addressing on a hash of the characters. The series registry,
+// the edge's pod stamps and its revision eras hold one entry per label set or revision (100,000 at
+// the largest `maxSeries`); as Maps of Strings each would be several objects for every collection
+// to mark. A lookup may use the start of a longer text (a pod stamp without its arrival field), so
+// the caller need not cut it out. Pure: no host calls.
+
+/** Entries a new table has room for before it grows. */
+const INITIAL_ENTRIES: i32 = 16;
+/** Arena bytes a new table has room for. */
+const INITIAL_BYTES: i32 = 1024;
+/** A free slot; a slot otherwise holds its entry's index + 1. */
+const FREE: i32 = 0;
+/** A removed entry's length: its bytes stay in the arena until the table is rebuilt. */
+const REMOVED: i32 = -1;
+/**
+ * On an entry's length: its characters are stored as UTF-16 (two bytes each), since one is above
+ * U+00FF; other keys (stat names are ASCII) take one byte per character.
+ */
+const WIDE: i32 = 1 << 30;
+
+/** FNV-1a over the first `length` UTF-16 code units of `key`. */
+export function hashText(key: string, length: i32): u32 {
+  let hash: u32 = 0x811c9dc5;
+  const at = changetype<usize>(key);
+  for (let i = 0; i < length; i++) {
+    hash = (hash ^ (<u32>load<u16>(at + ((<usize>i) << 1)))) * 0x01000193;
+  }
+  return hash;
+}
+
+/** Whether one of the first `length` code units of `key` is above U+00FF. */
+function isWide(key: string, length: i32): bool {
+  const at = changetype<usize>(key);
+  for (let i = 0; i < length; i++) {
+    if (load<u16>(at + ((<usize>i) << 1)) > 0xff) return true;
+  }
+  return false;
+}
+
+/** The arena bytes of a key of `length` characters. */
+function bytesOf(length: i32, wide: bool): i32 {
+  return wide ? length << 1 : length;
+}
+
+export class KeyTable {
+  private hashes: StaticArray<u32> = new StaticArray<u32>(INITIAL_ENTRIES);
+  /** Where each entry's characters start in the arena, in bytes. */
+  private starts: StaticArray<i32> = new StaticArray<i32>(INITIAL_ENTRIES);
+  /** Each entry's length in characters, with WIDE; REMOVED once removed. */
+  private lengths: StaticArray<i32> = new StaticArray<i32>(INITIAL_ENTRIES);
+  private values: StaticArray<u32> = new StaticArray<u32>(INITIAL_ENTRIES);
+  /** Entry index + 1 by hash, linear probing; at most half full (removed entries included). */
+  private slots: StaticArray<i32> = new StaticArray<i32>(INITIAL_ENTRIES * 2);
+  private arena: StaticArray<u8> = new StaticArray<u8>(INITIAL_BYTES);
+  private arenaUsed: i32 = 0;
+  /** Entries made, removed ones included (until a rebuild drops them). */
+  private entries: i32 = 0;
+  /** Keys held. */
+  size: i32 = 0;
+
+  /** Whether the first `length` characters of `key` (all by default) are a key. */
+  has(key: string, length: i32 = -1): bool {
+    const n = length < 0 ? key.length : length;
+    return this.slotOf(key, n, hashText(key, n)) >= 0;
+  }
+
+  /** The value of the first `length` characters of `key` (all by default); `missing` when not a key. */
+  get(key: string, missing: u32, length: i32 = -1): u32 {
+    const n = length < 0 ? key.length : length;
+    const slot = this.slotOf(key, n, hashText(key, n));
+    return slot < 0 ? missing : unchecked(this.values[unchecked(this.slots[slot]) - 1]);
+  }
+
+  /** Sets the value of the first `length` characters of `key` (all by default), adding the key if new. */
+  set(key: string, value: u32, length: i32 = -1): void {
+    const n = length < 0 ? key.length : length;
+    const hash = hashText(key, n);
+    const slot = this.slotOf(key, n, hash);
+    if (slot >= 0) {
+      unchecked((this.values[unchecked(this.slots[slot]) - 1] = value));
+      return;
+    }
+    const wide = isWide(key, n);
+    const bytes = bytesOf(n, wide);
+    if ((this.entries + 1) * 2 > this.slots.length || this.arenaUsed + bytes > this.arena.length) {
+      this.rebuild(bytes);
+    }
+    const entry = this.entries++;
+    const start = this.arenaUsed;
+    const to = changetype<usize>(this.arena) + <usize>start;
+    const from = changetype<usize>(key);
+    if (wide) memory.copy(to, from, <usize>bytes);
+    else for (let i = 0; i < n; i++) store<u8>(to + <usize>i, load<u16>(from + ((<usize>i) << 1)));
+    this.arenaUsed += bytes;
+    unchecked((this.hashes[entry] = hash));
+    unchecked((this.starts[entry] = start));
+    unchecked((this.lengths[entry] = wide ? n | WIDE : n));
+    unchecked((this.values[entry] = value));
+    this.place(entry, hash);
+    this.size++;
+  }
+
+  /** Removes `key` (a no-op when it is not one). */
+  delete(key: string): void {
+    const slot = this.slotOf(key, key.length, hashText(key, key.length));
+    if (slot < 0) return;
+    // The slot stays taken (probing must pass it); the entry no longer matches any key.
+    unchecked((this.lengths[unchecked(this.slots[slot]) - 1] = REMOVED));
+    this.size--;
+  }
+
+  /**
+   * Removes the key whose characters hash to `hash` (hashText) and whose value is `value`, for a
+   * caller that keeps a key's hash rather than its text (a no-op when there is none).
+   */
+  deleteValue(hash: u32, value: u32): void {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    let slot = (<i32>hash) & mask;
+    while (true) {
+      const held = unchecked(slots[slot]);
+      if (held == FREE) return;
+      const entry = held - 1;
+      if (
+        unchecked(this.hashes[entry]) == hash &&
+        unchecked(this.values[entry]) == value &&
+        unchecked(this.lengths[entry]) != REMOVED
+      ) {
+        unchecked((this.lengths[entry] = REMOVED));
+        this.size--;
+        return;
+      }
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  /** The slot holding the key, or -1. */
+  private slotOf(key: string, length: i32, hash: u32): i32 {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    let slot = (<i32>hash) & mask;
+    while (true) {
+      const held = unchecked(slots[slot]);
+      if (held == FREE) return -1;
+      const entry = held - 1;
+      if (unchecked(this.hashes[entry]) == hash && this.holds(entry, key, length)) return slot;
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  /** Whether `entry` is the first `length` characters of `key`. */
+  private holds(entry: i32, key: string, length: i32): bool {
+    const stored = unchecked(this.lengths[entry]);
+    if ((stored & ~WIDE) != length || stored == REMOVED) return false;
+    const at = changetype<usize>(this.arena) + <usize>unchecked(this.starts[entry]);
+    const from = changetype<usize>(key);
+    if ((stored & WIDE) != 0) return memory.compare(at, from, (<usize>length) << 1) == 0;
+    for (let i = 0; i < length; i++) {
+      if (<u16>load<u8>(at + <usize>i) != load<u16>(from + ((<usize>i) << 1))) return false;
+    }
+    return true;
+  }
+
+  private place(entry: i32, hash: u32): void {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    let slot = (<i32>hash) & mask;
+    while (unchecked(slots[slot]) != FREE) slot = (slot + 1) & mask;
+    unchecked((slots[slot] = entry + 1));
+  }
+
+  /**
+   * Makes room for one more key of `bytes` arena bytes: drops removed entries, and doubles the
+   * entries or the arena when what is left would fill more than half of them (so a table at a
+   * steady size, one key removed for each added, rebuilds once per as many additions as it holds).
+   */
+  private rebuild(bytes: i32): void {
+    let capacity = this.hashes.length;
+    if (this.size * 2 >= capacity) capacity <<= 1;
+    let live = bytes;
+    for (let e = 0; e < this.entries; e++) {
+      const stored = unchecked(this.lengths[e]);
+      if (stored != REMOVED) live += bytesOf(stored & ~WIDE, (stored & WIDE) != 0);
+    }
+    let arenaCapacity = this.arena.length;
+    if (live * 2 > arenaCapacity) arenaCapacity <<= 1;
+    while (live > arenaCapacity) arenaCapacity <<= 1;
+    const hashes = new StaticArray<u32>(capacity);
+    const starts = new StaticArray<i32>(capacity);
+    const lengths = new StaticArray<i32>(capacity);
+    const values = new StaticArray<u32>(capacity);
+    const arena = new StaticArray<u8>(arenaCapacity);
+    let kept = 0;
+    let used = 0;
+    for (let e = 0; e < this.entries; e++) {
+      const stored = unchecked(this.lengths[e]);
+      if (stored == REMOVED) continue;
+      const n = bytesOf(stored & ~WIDE, (stored & WIDE) != 0);
+      memory.copy(
+        changetype<usize>(arena) + <usize>used,
+        changetype<usize>(this.arena) + <usize>unchecked(this.starts[e]),
+        <usize>n,
+      );
+      unchecked((hashes[kept] = this.hashes[e]));
+      unchecked((starts[kept] = used));
+      unchecked((lengths[kept] = stored));
+      unchecked((values[kept] = this.values[e]));
+      used += n;
+      kept++;
+    }
+    this.hashes = hashes;
+    this.starts = starts;
+    this.lengths = lengths;
+    this.values = values;
+    this.arena = arena;
+    this.arenaUsed = used;
+    this.entries = kept;
+    this.slots = new StaticArray<i32>(capacity * 2);
+    for (let e = 0; e < kept; e++) this.place(e, unchecked(hashes[e]));
+  }
+}
