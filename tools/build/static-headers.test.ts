@@ -1,0 +1,69 @@
+// The static-headers transform leaves static objects' block-size word zero, and the minimal
+// runtime still reads them, copies them to the heap and collects around them.
+
+import { expect, it } from "vitest";
+import { staticObjectsWithoutBlockSize } from "./static-headers.js";
+
+const PROBE = `
+const LITERAL = "static-headers probe";
+const WORDS: string[] = ["one", "two"];
+export function literal(): usize { return changetype<usize>(LITERAL); }
+export function grown(): i32 {
+  const words = WORDS;
+  words.push(LITERAL + "!");
+  __collect();
+  return words.join(",").length;
+}
+`;
+
+interface Probe {
+  memory: WebAssembly.Memory;
+  literal(): number;
+  grown(): number;
+}
+
+async function compileProbe(withTransform: boolean): Promise<Probe> {
+  const { default: asc } = await import("assemblyscript/asc");
+  let binary: Uint8Array | undefined;
+  const output: string[] = [];
+  const stream = { write: (chunk: string | Uint8Array) => output.push(String(chunk)) };
+  const { error } = await asc.main(
+    ["probe.ts", "--runtime", "minimal", "--exportRuntime", "-O3", "--noAssert", "--outFile", "probe.wasm"],
+    {
+      stdout: stream,
+      stderr: stream,
+      readFile: (name: string) => (name === "probe.ts" ? PROBE : null),
+      writeFile: (name: string, contents: string | Uint8Array) => {
+        if (name === "probe.wasm") binary = contents as Uint8Array;
+      },
+      listFiles: () => [],
+      transforms: withTransform ? [staticObjectsWithoutBlockSize()] : [],
+    },
+  );
+  if (error || !binary) throw new Error(`probe build failed: ${output.join("")}${String(error)}`);
+  const abort = (): void => {
+    throw new Error("probe aborted");
+  };
+  const { instance } = await WebAssembly.instantiate(binary, { env: { abort } });
+  return instance.exports as unknown as Probe;
+}
+
+function blockSizeWord(probe: Probe, pointer: number): number {
+  // The block's first word sits before the object's four header words: 20 bytes before its data.
+  return new DataView(probe.memory.buffer).getUint32(pointer - 20, true);
+}
+
+function literalText(probe: Probe, pointer: number): string {
+  const bytes = new DataView(probe.memory.buffer).getUint32(pointer - 4, true);
+  return Buffer.from(probe.memory.buffer, pointer, bytes).toString("utf16le");
+}
+
+it("writes static objects without their block size, and the runtime still uses them", async () => {
+  const plain = await compileProbe(false);
+  const transformed = await compileProbe(true);
+  expect(blockSizeWord(plain, plain.literal())).not.toBe(0);
+  expect(blockSizeWord(transformed, transformed.literal())).toBe(0);
+  expect(literalText(transformed, transformed.literal())).toBe("static-headers probe");
+  expect(transformed.grown()).toBe("one,two,static-headers probe!".length);
+  expect(transformed.grown()).toBe("one,two,static-headers probe!,static-headers probe!".length);
+}, 60_000);
