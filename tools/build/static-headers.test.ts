@@ -24,7 +24,7 @@ interface Probe {
 
 async function compileProbe(withTransform: boolean): Promise<Probe> {
   const { default: asc } = await import("assemblyscript/asc");
-  let binary: Uint8Array | undefined;
+  const written = new Map<string, Uint8Array>();
   const output: string[] = [];
   const stream = { write: (chunk: string | Uint8Array) => output.push(String(chunk)) };
   const { error } = await asc.main(
@@ -34,17 +34,18 @@ async function compileProbe(withTransform: boolean): Promise<Probe> {
       stderr: stream,
       readFile: (name: string) => (name === "probe.ts" ? PROBE : null),
       writeFile: (name: string, contents: string | Uint8Array) => {
-        if (name === "probe.wasm") binary = contents as Uint8Array;
+        written.set(name, contents as Uint8Array);
       },
       listFiles: () => [],
       transforms: withTransform ? [staticObjectsWithoutBlockSize()] : [],
     },
   );
+  const binary = written.get("probe.wasm");
   if (error || !binary) throw new Error(`probe build failed: ${output.join("")}${String(error)}`);
   const abort = (): void => {
     throw new Error("probe aborted");
   };
-  const { instance } = await WebAssembly.instantiate(binary, { env: { abort } });
+  const { instance } = await WebAssembly.instantiate(new Uint8Array(binary), { env: { abort } });
   return instance.exports as unknown as Probe;
 }
 
