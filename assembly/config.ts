@@ -10,15 +10,15 @@
 import {
   ConfigKey,
   KEY_DEFAULT,
-  KEY_DEFAULT_TEXT,
-  KEY_EXPECTED,
   KEY_HIGH,
   KEY_LOW,
-  KEY_NAMES,
   KEY_SECTION,
-  SPAN_EXPORT_KEYS,
-  TOP_LEVEL_KEYS,
-  TRACING_KEYS,
+  keyDefaultText,
+  keyExpected,
+  keyName,
+  spanExportKeys,
+  topLevelKeys,
+  tracingKeys,
 } from "./generated/config-keys";
 import { ColdText, coldText } from "./generated/cold-text";
 import { parseDecimal } from "./decimal";
@@ -50,7 +50,7 @@ export enum RoleSetting {
 /** How messages name a key: `tracing.enabled`, or `cluster` at the top level. */
 function fieldOf(key: ConfigKey): string {
   const section = <i32>KEY_SECTION[key];
-  return section < 0 ? KEY_NAMES[key] : KEY_NAMES[section] + "." + KEY_NAMES[key];
+  return section < 0 ? keyName(key) : keyName(section) + "." + keyName(key);
 }
 
 /** Collects the first problem found; later reads still return defaults so parsing can finish. */
@@ -63,7 +63,7 @@ export class ConfigReader {
   }
 
   /** Refuses members not in `allowed` (in document order). */
-  onlyKeys(object: JsonValue, prefix: string, allowed: StaticArray<string>): void {
+  onlyKeys(object: JsonValue, prefix: string, allowed: string[]): void {
     const keys = object.keys;
     if (keys == null) return;
     for (let i = 0; i < keys.length; i++) {
@@ -82,7 +82,7 @@ export class ConfigReader {
   /** The member `key` of `object`, or null when absent; reported when of the wrong type. */
   member(object: JsonValue | null, key: ConfigKey, kind: JsonKind, expected: string): JsonValue | null {
     if (object == null) return null;
-    const value = object.member(KEY_NAMES[key]);
+    const value = object.member(keyName(key));
     if (value == null) return null;
     if (value.kind != kind) {
       this.fail(fieldOf(key), wrongType(value), expected);
@@ -118,7 +118,7 @@ export class ConfigReader {
   }
 
   number(object: JsonValue | null, key: ConfigKey): f64 {
-    const expected = KEY_EXPECTED[key];
+    const expected = keyExpected(key);
     const value = this.member(object, key, JsonKind.Number, expected);
     if (value == null) return KEY_DEFAULT[key];
     const n = value.number;
@@ -132,10 +132,10 @@ export class ConfigReader {
   /** A string member that `accept` approves; the key's default when absent. */
   text(object: JsonValue | null, key: ConfigKey, accept: (s: string) => bool, expected: string): string {
     const value = this.member(object, key, JsonKind.String, expected);
-    if (value == null) return KEY_DEFAULT_TEXT[key];
+    if (value == null) return keyDefaultText(key);
     if (!accept(value.text)) {
       this.fail(fieldOf(key), quote(value) + coldText(ColdText.IsNotAllowed), expected);
-      return KEY_DEFAULT_TEXT[key];
+      return keyDefaultText(key);
     }
     return value.text;
   }
@@ -147,7 +147,7 @@ export class ConfigReader {
   choice(object: JsonValue | null, key: ConfigKey, choices: string[]): i32 {
     let expected = coldText(ColdText.OneOf);
     for (let i = 0; i < choices.length; i++) expected += (i > 0 ? ", " : "") + jsonQuote(choices[i]);
-    const fallback = choices.indexOf(KEY_DEFAULT_TEXT[key]);
+    const fallback = choices.indexOf(keyDefaultText(key));
     const value = this.member(object, key, JsonKind.String, expected);
     if (value == null) return fallback;
     const index = choices.indexOf(value.text);
@@ -166,7 +166,7 @@ export class ConfigReader {
     const maxItems = <i32>KEY_HIGH[key];
     const expected = coldText(ColdText.AnArrayOfAtMost) + maxItems.toString() + " " + what;
     const value = this.member(object, key, JsonKind.Array, expected);
-    if (value == null) return object.member(KEY_NAMES[key]) == null ? null : [];
+    if (value == null) return object.member(keyName(key)) == null ? null : [];
     const items = value.items;
     if (items == null) return [];
     if (items.length > maxItems) {
@@ -189,7 +189,7 @@ export class ConfigReader {
 
   /**
    * An array of strings `accept` approves (`what` names them, `itemName` one of them); the key's
-   * default (comma-separated in KEY_DEFAULT_TEXT) when absent.
+   * default (comma-separated in keyDefaultText) when absent.
    */
   strings(
     object: JsonValue,
@@ -202,7 +202,7 @@ export class ConfigReader {
     const result = new Array<string>();
     const items = this.arrayItems(object, key, what);
     if (items == null) {
-      const fallback = KEY_DEFAULT_TEXT[key];
+      const fallback = keyDefaultText(key);
       return fallback.length == 0 ? result : splitAt(fallback, 0x2c); // ,
     }
     for (let i = 0; i < items.length; i++) {
@@ -221,12 +221,12 @@ export class ConfigReader {
     return result;
   }
 
-  /** An array of ports (1..65535); the key's default (comma-separated in KEY_DEFAULT_TEXT) when absent. */
+  /** An array of ports (1..65535); the key's default (comma-separated in keyDefaultText) when absent. */
   ports(object: JsonValue, key: ConfigKey): i32[] {
     const result = new Array<i32>();
     const items = this.arrayItems(object, key, coldText(ColdText.Ports));
     if (items == null) {
-      const fallback = KEY_DEFAULT_TEXT[key];
+      const fallback = keyDefaultText(key);
       if (fallback.length == 0) return result;
       const defaults = splitAt(fallback, 0x2c); // ,
       for (let i = 0; i < defaults.length; i++) {
@@ -252,7 +252,7 @@ export class ConfigReader {
   }
 
   /** A nested object member (null when absent or wrong; keys not in `allowed` are refused). */
-  section(object: JsonValue, key: ConfigKey, allowed: StaticArray<string>): JsonValue | null {
+  section(object: JsonValue, key: ConfigKey, allowed: string[]): JsonValue | null {
     const value = this.member(object, key, JsonKind.Object, coldText(ColdText.ExpectObject));
     if (value != null) this.onlyKeys(value, fieldOf(key) + ".", allowed);
     return value;
@@ -413,15 +413,15 @@ export class TracingSettings {
     this.targetSampledPerSecond = reader.number(section, ConfigKey.TracingTargetSampledPerSecond);
     const minKey = ConfigKey.TracingMinProbability;
     const maxKey = ConfigKey.TracingMaxProbability;
-    const minGiven = section != null && section.member(KEY_NAMES[minKey]) != null;
+    const minGiven = section != null && section.member(keyName(minKey)) != null;
     const minProbability = reader.number(section, minKey);
     const maxProbability = reader.number(section, maxKey);
     if (minGiven && maxProbability < minProbability) {
-      const max = section!.member(KEY_NAMES[maxKey])!;
+      const max = section!.member(keyName(maxKey))!;
       const minField = fieldOf(minKey);
       reader.fail(
         fieldOf(maxKey),
-        quote(max) + coldText(ColdText.IsBelow) + minField + " " + quote(section!.member(KEY_NAMES[minKey])!),
+        quote(max) + coldText(ColdText.IsBelow) + minField + " " + quote(section!.member(keyName(minKey))!),
         coldText(ColdText.ANumberFrom) + minField + coldText(ColdText.ToOne),
       );
     }
@@ -510,7 +510,7 @@ export class Settings {
   /** Reads every setting from `root` (null: all defaults), reporting problems to `reader`. */
   constructor(root: JsonValue | null, reader: ConfigReader) {
     const object = root != null ? root : new JsonValue();
-    if (root != null) reader.onlyKeys(root, "", TOP_LEVEL_KEYS);
+    if (root != null) reader.onlyKeys(root, "", topLevelKeys());
     this.cluster = reader.text(
       object,
       ConfigKey.Cluster,
@@ -567,9 +567,9 @@ export class Settings {
       coldText(ColdText.ADomain),
       coldText(ColdText.ExpectDomain),
     );
-    this.tracing = new TracingSettings(reader.section(object, ConfigKey.Tracing, TRACING_KEYS), reader);
+    this.tracing = new TracingSettings(reader.section(object, ConfigKey.Tracing, tracingKeys()), reader);
     this.spanExport = new SpanExportSettings(
-      reader.section(object, ConfigKey.SpanExport, SPAN_EXPORT_KEYS),
+      reader.section(object, ConfigKey.SpanExport, spanExportKeys()),
       reader,
     );
     this.tickPeriodMs = reader.integer(object, ConfigKey.TickPeriodMs);
