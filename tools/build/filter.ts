@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { staticObjectsWithoutBlockSize } from "./static-headers.js";
+import { staticObjectTransform } from "./static-headers.js";
 
 export interface BuiltModule {
   target: "release" | "debug";
@@ -39,7 +39,7 @@ export async function compileModule(
       root,
       ...(outFile ? ["--outFile", outFile] : []),
     ],
-    { stdout: stream, stderr: stream, transforms: [staticObjectsWithoutBlockSize()] },
+    { stdout: stream, stderr: stream, transforms: [staticObjectTransform()] },
   );
   if (error) {
     throw new Error(`AssemblyScript ${target} build failed:\n${output.join("")}${error.message}`);

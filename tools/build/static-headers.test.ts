@@ -1,13 +1,22 @@
-// The static-headers transform leaves static objects' block-size word zero, and the minimal
-// runtime still reads them, copies them to the heap and collects around them.
+// The static-headers transform leaves static objects' block-size word zero and their visits out
+// of the collector's roots, and the minimal runtime still reads them, copies them to the heap,
+// collects around them and keeps what globals hold.
 
 import { expect, it } from "vitest";
-import { staticObjectsWithoutBlockSize } from "./static-headers.js";
+import { staticObjectTransform } from "./static-headers.js";
 
 const PROBE = `
 const LITERAL = "static-headers probe";
 const WORDS: string[] = ["one", "two"];
+let held: string = "";
 export function literal(): usize { return changetype<usize>(LITERAL); }
+export function hold(): void { held = LITERAL + "?"; }
+export function churn(): void {
+  for (let i = 0; i < 1000; i++) held.repeat(4);
+  __collect();
+}
+export function heldLength(): i32 { return held.length; }
+export function heldMatches(): bool { return held == LITERAL + "?"; }
 export function grown(): i32 {
   const words = WORDS;
   words.push(LITERAL + "!");
@@ -20,6 +29,10 @@ interface Probe {
   memory: WebAssembly.Memory;
   literal(): number;
   grown(): number;
+  hold(): void;
+  churn(): void;
+  heldLength(): number;
+  heldMatches(): number;
 }
 
 async function compileProbe(withTransform: boolean): Promise<Probe> {
@@ -37,7 +50,7 @@ async function compileProbe(withTransform: boolean): Promise<Probe> {
         written.set(name, contents as Uint8Array);
       },
       listFiles: () => [],
-      transforms: withTransform ? [staticObjectsWithoutBlockSize()] : [],
+      transforms: withTransform ? [staticObjectTransform()] : [],
     },
   );
   const binary = written.get("probe.wasm");
@@ -59,7 +72,7 @@ function literalText(probe: Probe, pointer: number): string {
   return Buffer.from(probe.memory.buffer, pointer, bytes).toString("utf16le");
 }
 
-it("writes static objects without their block size, and the runtime still uses them", async () => {
+it("writes static objects without their block size or root visits, and the runtime still uses them", async () => {
   const plain = await compileProbe(false);
   const transformed = await compileProbe(true);
   expect(blockSizeWord(plain, plain.literal())).not.toBe(0);
@@ -67,4 +80,8 @@ it("writes static objects without their block size, and the runtime still uses t
   expect(literalText(transformed, transformed.literal())).toBe("static-headers probe");
   expect(transformed.grown()).toBe("one,two,static-headers probe!".length);
   expect(transformed.grown()).toBe("one,two,static-headers probe!,static-headers probe!".length);
+  transformed.hold();
+  for (let i = 0; i < 5; i++) transformed.churn();
+  expect(transformed.heldLength()).toBe("static-headers probe?".length);
+  expect(transformed.heldMatches()).toBe(1);
 }, 60_000);
