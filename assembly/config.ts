@@ -187,6 +187,16 @@ export class ConfigReader {
     );
   }
 
+  /** A string member that is a label value (cluster, region). */
+  labelValue(object: JsonValue, key: ConfigKey): string {
+    return this.text(object, key, isConfigLabelValue, coldText(ColdText.ExpectLabelValue));
+  }
+
+  /** A string member that is a header name (the stamp headers). */
+  headerName(object: JsonValue, key: ConfigKey): string {
+    return this.text(object, key, isHeaderName, coldText(ColdText.ExpectHeaderName));
+  }
+
   /**
    * An array of strings `accept` approves (`what` names them, `itemName` one of them); the key's
    * default (comma-separated in keyDefaultText) when absent.
@@ -511,40 +521,15 @@ export class Settings {
   constructor(root: JsonValue | null, reader: ConfigReader) {
     const object = root != null ? root : new JsonValue();
     if (root != null) reader.onlyKeys(root, "", topLevelKeys());
-    this.cluster = reader.text(
-      object,
-      ConfigKey.Cluster,
-      isConfigLabelValue,
-      coldText(ColdText.ExpectLabelValue),
-    );
-    this.region = reader.text(
-      object,
-      ConfigKey.Region,
-      isConfigLabelValue,
-      coldText(ColdText.ExpectLabelValue),
-    );
+    this.cluster = reader.labelValue(object, ConfigKey.Cluster);
+    this.region = reader.labelValue(object, ConfigKey.Region);
     this.role = <RoleSetting>reader.choice(object, ConfigKey.Role, ROLE_NAMES);
     this.skipNonKnative = reader.bool(object, ConfigKey.SkipNonKnative);
     this.servingPorts = reader.ports(object, ConfigKey.ServingPorts);
     this.scaleToZeroMinSeconds = reader.integer(object, ConfigKey.ScaleToZeroMinSeconds);
-    this.entryHeader = reader.text(
-      object,
-      ConfigKey.EntryHeader,
-      isHeaderName,
-      coldText(ColdText.ExpectHeaderName),
-    );
-    this.hopHeader = reader.text(
-      object,
-      ConfigKey.HopHeader,
-      isHeaderName,
-      coldText(ColdText.ExpectHeaderName),
-    );
-    this.podHeader = reader.text(
-      object,
-      ConfigKey.PodHeader,
-      isHeaderName,
-      coldText(ColdText.ExpectHeaderName),
-    );
+    this.entryHeader = reader.headerName(object, ConfigKey.EntryHeader);
+    this.hopHeader = reader.headerName(object, ConfigKey.HopHeader);
+    this.podHeader = reader.headerName(object, ConfigKey.PodHeader);
     this.keepPodHeader = reader.bool(object, ConfigKey.KeepPodHeader);
     this.knownClusters = reader.labelValues(object, ConfigKey.KnownClusters);
     this.knownRegions = reader.labelValues(object, ConfigKey.KnownRegions);
