@@ -4,21 +4,23 @@
 // The keys, their ranges and defaults come from deploy/filter-config.schema.json (generated into
 // generated/config-keys.ts); this file reads them and checks string values, and a test feeds the
 // schema and this parser the same inputs. Every problem is reported as one line:
-// `<field>: <what was wrong>; expected <what>`.
+// `<field>: <what was wrong>; expected <what>`. The fixed pieces of those lines are cold text
+// (generated/cold-text.ts, listed in tools/generate/cold-text.ts): one UTF-8 blob in the module.
 
 import {
   ConfigKey,
   KEY_DEFAULT,
-  KEY_DEFAULT_TEXT,
-  KEY_EXPECTED,
   KEY_HIGH,
   KEY_LOW,
-  KEY_NAMES,
   KEY_SECTION,
-  SPAN_EXPORT_KEYS,
-  TOP_LEVEL_KEYS,
-  TRACING_KEYS,
+  keyDefaultText,
+  keyExpected,
+  keyName,
+  spanExportKeys,
+  topLevelKeys,
+  tracingKeys,
 } from "./generated/config-keys";
+import { ColdText, coldText } from "./generated/cold-text";
 import { parseDecimal } from "./decimal";
 import { JsonKind, JsonResult, JsonValue, hex4, parseJson } from "./json";
 import { isLabelValue } from "./labels";
@@ -45,17 +47,10 @@ export enum RoleSetting {
   Sidecar,
 }
 
-const EXPECT_LABEL_VALUE = "1 to 63 characters of A-Z a-z 0-9 _ . : / -";
-const EXPECT_HEADER_NAME = "a lower-case header name: a letter, then up to 63 of a-z 0-9 -";
-const EXPECT_BOOL = "true or false";
-const EXPECT_PORT = "an integer from 1 to 65535";
-const EXPECT_TRUST_DOMAIN = "a SPIFFE trust domain: 1 to 255 of a-z 0-9 . _ -";
-const EXPECT_TRACESTATE_KEY = "a W3C tracestate key: a-z or 0-9, then up to 255 of a-z 0-9 _ - * / @";
-
 /** How messages name a key: `tracing.enabled`, or `cluster` at the top level. */
 function fieldOf(key: ConfigKey): string {
   const section = <i32>KEY_SECTION[key];
-  return section < 0 ? KEY_NAMES[key] : KEY_NAMES[section] + "." + KEY_NAMES[key];
+  return section < 0 ? keyName(key) : keyName(section) + "." + keyName(key);
 }
 
 /** Collects the first problem found; later reads still return defaults so parsing can finish. */
@@ -63,17 +58,22 @@ export class ConfigReader {
   error: string = "";
 
   fail(field: string, problem: string, expected: string): void {
-    if (this.error.length == 0) this.error = field + ": " + problem + "; expected " + expected;
+    if (this.error.length == 0)
+      this.error = field + ": " + problem + coldText(ColdText.SemicolonExpected) + expected;
   }
 
   /** Refuses members not in `allowed` (in document order). */
-  onlyKeys(object: JsonValue, prefix: string, allowed: StaticArray<string>): void {
+  onlyKeys(object: JsonValue, prefix: string, allowed: string[]): void {
     const keys = object.keys;
     if (keys == null) return;
     for (let i = 0; i < keys.length; i++) {
       const key = unchecked(keys[i]);
       if (!allowed.includes(key)) {
-        this.fail(prefix + quoteKey(key), "unknown key", "one of " + allowed.join(", "));
+        this.fail(
+          prefix + quoteKey(key),
+          coldText(ColdText.UnknownKey),
+          coldText(ColdText.OneOf) + allowed.join(", "),
+        );
         return;
       }
     }
@@ -82,7 +82,7 @@ export class ConfigReader {
   /** The member `key` of `object`, or null when absent; reported when of the wrong type. */
   member(object: JsonValue | null, key: ConfigKey, kind: JsonKind, expected: string): JsonValue | null {
     if (object == null) return null;
-    const value = object.member(KEY_NAMES[key]);
+    const value = object.member(keyName(key));
     if (value == null) return null;
     if (value.kind != kind) {
       this.fail(fieldOf(key), wrongType(value), expected);
@@ -92,7 +92,7 @@ export class ConfigReader {
   }
 
   bool(object: JsonValue | null, key: ConfigKey): bool {
-    const value = this.member(object, key, JsonKind.Bool, EXPECT_BOOL);
+    const value = this.member(object, key, JsonKind.Bool, coldText(ColdText.ExpectBool));
     return value == null ? KEY_DEFAULT[key] != 0 : value.bool;
   }
 
@@ -101,28 +101,29 @@ export class ConfigReader {
     const high = <i32>KEY_HIGH[key];
     const fallback = <i32>KEY_DEFAULT[key];
     const field = fieldOf(key);
-    const expected = "an integer from " + low.toString() + " to " + high.toString();
+    const expected =
+      coldText(ColdText.AnIntegerFrom) + low.toString() + coldText(ColdText.To) + high.toString();
     const value = this.member(object, key, JsonKind.Number, expected);
     if (value == null) return fallback;
     const n = value.number;
     if (!isFinite(n) || n != Math.floor(n)) {
-      this.fail(field, quote(value) + " is not an integer", expected);
+      this.fail(field, quote(value) + coldText(ColdText.IsNotAnInteger), expected);
       return fallback;
     }
     if (n < <f64>low || n > <f64>high) {
-      this.fail(field, quote(value) + " is out of range", expected);
+      this.fail(field, quote(value) + coldText(ColdText.IsOutOfRange), expected);
       return fallback;
     }
     return <i32>n;
   }
 
   number(object: JsonValue | null, key: ConfigKey): f64 {
-    const expected = KEY_EXPECTED[key];
+    const expected = keyExpected(key);
     const value = this.member(object, key, JsonKind.Number, expected);
     if (value == null) return KEY_DEFAULT[key];
     const n = value.number;
     if (!(n >= KEY_LOW[key] && n <= KEY_HIGH[key])) {
-      this.fail(fieldOf(key), quote(value) + " is out of range", expected);
+      this.fail(fieldOf(key), quote(value) + coldText(ColdText.IsOutOfRange), expected);
       return KEY_DEFAULT[key];
     }
     return n;
@@ -131,10 +132,10 @@ export class ConfigReader {
   /** A string member that `accept` approves; the key's default when absent. */
   text(object: JsonValue | null, key: ConfigKey, accept: (s: string) => bool, expected: string): string {
     const value = this.member(object, key, JsonKind.String, expected);
-    if (value == null) return KEY_DEFAULT_TEXT[key];
+    if (value == null) return keyDefaultText(key);
     if (!accept(value.text)) {
-      this.fail(fieldOf(key), quote(value) + " is not allowed", expected);
-      return KEY_DEFAULT_TEXT[key];
+      this.fail(fieldOf(key), quote(value) + coldText(ColdText.IsNotAllowed), expected);
+      return keyDefaultText(key);
     }
     return value.text;
   }
@@ -144,14 +145,14 @@ export class ConfigReader {
    * is absent or names none of them (the configuration is refused then).
    */
   choice(object: JsonValue | null, key: ConfigKey, choices: string[]): i32 {
-    let expected = "one of ";
+    let expected = coldText(ColdText.OneOf);
     for (let i = 0; i < choices.length; i++) expected += (i > 0 ? ", " : "") + jsonQuote(choices[i]);
-    const fallback = choices.indexOf(KEY_DEFAULT_TEXT[key]);
+    const fallback = choices.indexOf(keyDefaultText(key));
     const value = this.member(object, key, JsonKind.String, expected);
     if (value == null) return fallback;
     const index = choices.indexOf(value.text);
     if (index < 0) {
-      this.fail(fieldOf(key), quote(value) + " is not allowed", expected);
+      this.fail(fieldOf(key), quote(value) + coldText(ColdText.IsNotAllowed), expected);
       return fallback;
     }
     return index;
@@ -163,25 +164,42 @@ export class ConfigReader {
    */
   private arrayItems(object: JsonValue, key: ConfigKey, what: string): JsonValue[] | null {
     const maxItems = <i32>KEY_HIGH[key];
-    const expected = "an array of at most " + maxItems.toString() + " " + what;
+    const expected = coldText(ColdText.AnArrayOfAtMost) + maxItems.toString() + " " + what;
     const value = this.member(object, key, JsonKind.Array, expected);
-    if (value == null) return object.member(KEY_NAMES[key]) == null ? null : [];
+    if (value == null) return object.member(keyName(key)) == null ? null : [];
     const items = value.items;
     if (items == null) return [];
     if (items.length > maxItems) {
-      this.fail(fieldOf(key), items.length.toString() + " items are too many", expected);
+      this.fail(fieldOf(key), items.length.toString() + coldText(ColdText.ItemsAreTooMany), expected);
       return [];
     }
     return items;
   }
 
   labelValues(object: JsonValue, key: ConfigKey): string[] {
-    return this.strings(object, key, "label values", isConfigLabelValue, "a label value", EXPECT_LABEL_VALUE);
+    return this.strings(
+      object,
+      key,
+      coldText(ColdText.LabelValues),
+      isConfigLabelValue,
+      coldText(ColdText.ALabelValue),
+      coldText(ColdText.ExpectLabelValue),
+    );
+  }
+
+  /** A string member that is a label value (cluster, region). */
+  labelValue(object: JsonValue, key: ConfigKey): string {
+    return this.text(object, key, isConfigLabelValue, coldText(ColdText.ExpectLabelValue));
+  }
+
+  /** A string member that is a header name (the stamp headers). */
+  headerName(object: JsonValue, key: ConfigKey): string {
+    return this.text(object, key, isHeaderName, coldText(ColdText.ExpectHeaderName));
   }
 
   /**
    * An array of strings `accept` approves (`what` names them, `itemName` one of them); the key's
-   * default (comma-separated in KEY_DEFAULT_TEXT) when absent.
+   * default (comma-separated in keyDefaultText) when absent.
    */
   strings(
     object: JsonValue,
@@ -194,7 +212,7 @@ export class ConfigReader {
     const result = new Array<string>();
     const items = this.arrayItems(object, key, what);
     if (items == null) {
-      const fallback = KEY_DEFAULT_TEXT[key];
+      const fallback = keyDefaultText(key);
       return fallback.length == 0 ? result : splitAt(fallback, 0x2c); // ,
     }
     for (let i = 0; i < items.length; i++) {
@@ -205,7 +223,7 @@ export class ConfigReader {
         return result;
       }
       if (!accept(item.text)) {
-        this.fail(field, quote(item) + " is not " + itemName, expected);
+        this.fail(field, quote(item) + coldText(ColdText.IsNot) + itemName, expected);
         return result;
       }
       result.push(item.text);
@@ -213,12 +231,12 @@ export class ConfigReader {
     return result;
   }
 
-  /** An array of ports (1..65535); the key's default (comma-separated in KEY_DEFAULT_TEXT) when absent. */
+  /** An array of ports (1..65535); the key's default (comma-separated in keyDefaultText) when absent. */
   ports(object: JsonValue, key: ConfigKey): i32[] {
     const result = new Array<i32>();
-    const items = this.arrayItems(object, key, "ports");
+    const items = this.arrayItems(object, key, coldText(ColdText.Ports));
     if (items == null) {
-      const fallback = KEY_DEFAULT_TEXT[key];
+      const fallback = keyDefaultText(key);
       if (fallback.length == 0) return result;
       const defaults = splitAt(fallback, 0x2c); // ,
       for (let i = 0; i < defaults.length; i++) {
@@ -230,12 +248,12 @@ export class ConfigReader {
       const item = unchecked(items[i]);
       const field = fieldOf(key) + "[" + i.toString() + "]";
       if (item.kind != JsonKind.Number) {
-        this.fail(field, wrongType(item), EXPECT_PORT);
+        this.fail(field, wrongType(item), coldText(ColdText.ExpectPort));
         return result;
       }
       const n = item.number;
       if (!(n >= 1 && n <= 65535 && n == Math.floor(n))) {
-        this.fail(field, quote(item) + " is not a port", EXPECT_PORT);
+        this.fail(field, quote(item) + coldText(ColdText.IsNotAPort), coldText(ColdText.ExpectPort));
         return result;
       }
       result.push(<i32>n);
@@ -244,8 +262,8 @@ export class ConfigReader {
   }
 
   /** A nested object member (null when absent or wrong; keys not in `allowed` are refused). */
-  section(object: JsonValue, key: ConfigKey, allowed: StaticArray<string>): JsonValue | null {
-    const value = this.member(object, key, JsonKind.Object, "an object");
+  section(object: JsonValue, key: ConfigKey, allowed: string[]): JsonValue | null {
+    const value = this.member(object, key, JsonKind.Object, coldText(ColdText.ExpectObject));
     if (value != null) this.onlyKeys(value, fieldOf(key) + ".", allowed);
     return value;
   }
@@ -374,17 +392,17 @@ function quote(value: JsonValue): string {
 function wrongType(value: JsonValue): string {
   switch (value.kind) {
     case JsonKind.String:
-      return quote(value) + " is a string";
+      return quote(value) + coldText(ColdText.IsAString);
     case JsonKind.Number:
-      return quote(value) + " is a number";
+      return quote(value) + coldText(ColdText.IsANumber);
     case JsonKind.Bool:
-      return quote(value) + " is a boolean";
+      return quote(value) + coldText(ColdText.IsABoolean);
     case JsonKind.Array:
-      return "an array is not allowed";
+      return coldText(ColdText.AnArrayIsNotAllowed);
     case JsonKind.Object:
-      return "an object is not allowed";
+      return coldText(ColdText.AnObjectIsNotAllowed);
     default:
-      return "null is not allowed";
+      return coldText(ColdText.NullIsNotAllowed);
   }
 }
 
@@ -405,16 +423,16 @@ export class TracingSettings {
     this.targetSampledPerSecond = reader.number(section, ConfigKey.TracingTargetSampledPerSecond);
     const minKey = ConfigKey.TracingMinProbability;
     const maxKey = ConfigKey.TracingMaxProbability;
-    const minGiven = section != null && section.member(KEY_NAMES[minKey]) != null;
+    const minGiven = section != null && section.member(keyName(minKey)) != null;
     const minProbability = reader.number(section, minKey);
     const maxProbability = reader.number(section, maxKey);
     if (minGiven && maxProbability < minProbability) {
-      const max = section!.member(KEY_NAMES[maxKey])!;
+      const max = section!.member(keyName(maxKey))!;
       const minField = fieldOf(minKey);
       reader.fail(
         fieldOf(maxKey),
-        quote(max) + " is below " + minField + " " + quote(section!.member(KEY_NAMES[minKey])!),
-        "a number from " + minField + " to 1",
+        quote(max) + coldText(ColdText.IsBelow) + minField + " " + quote(section!.member(keyName(minKey))!),
+        coldText(ColdText.ANumberFrom) + minField + coldText(ColdText.ToOne),
       );
     }
     // With only the maximum given, a maximum below the default minimum lowers the minimum to it.
@@ -425,7 +443,7 @@ export class TracingSettings {
       section,
       ConfigKey.TracingTracestateKey,
       isTraceStateKey,
-      EXPECT_TRACESTATE_KEY,
+      coldText(ColdText.ExpectTracestateKey),
     );
     this.propagateOutside =
       reader.choice(section, ConfigKey.TracingOutsideContext, OUTSIDE_CONTEXT_NAMES) == 0;
@@ -445,21 +463,16 @@ export class SpanExportSettings {
   readonly timeoutMs: i32;
 
   constructor(section: JsonValue | null, reader: ConfigReader) {
-    const hostToken = "1 to 255 printable ASCII characters without spaces";
+    const hostToken = coldText(ColdText.ExpectHostToken);
     this.enabled = reader.bool(section, ConfigKey.SpanExportEnabled);
     this.cluster = reader.text(section, ConfigKey.SpanExportCluster, isHostToken, hostToken);
     this.authority = reader.text(section, ConfigKey.SpanExportAuthority, isHostToken, hostToken);
-    this.path = reader.text(
-      section,
-      ConfigKey.SpanExportPath,
-      isRequestPath,
-      "a path: / then up to 1023 printable ASCII characters without spaces",
-    );
+    this.path = reader.text(section, ConfigKey.SpanExportPath, isRequestPath, coldText(ColdText.ExpectPath));
     this.serviceName = reader.text(
       section,
       ConfigKey.SpanExportServiceName,
       isServiceName,
-      "1 to 255 printable ASCII characters",
+      coldText(ColdText.ExpectServiceName),
     );
     this.maxQueue = reader.integer(section, ConfigKey.SpanExportMaxQueue);
     this.maxBatch = reader.integer(section, ConfigKey.SpanExportMaxBatch);
@@ -507,16 +520,16 @@ export class Settings {
   /** Reads every setting from `root` (null: all defaults), reporting problems to `reader`. */
   constructor(root: JsonValue | null, reader: ConfigReader) {
     const object = root != null ? root : new JsonValue();
-    if (root != null) reader.onlyKeys(root, "", TOP_LEVEL_KEYS);
-    this.cluster = reader.text(object, ConfigKey.Cluster, isConfigLabelValue, EXPECT_LABEL_VALUE);
-    this.region = reader.text(object, ConfigKey.Region, isConfigLabelValue, EXPECT_LABEL_VALUE);
+    if (root != null) reader.onlyKeys(root, "", topLevelKeys());
+    this.cluster = reader.labelValue(object, ConfigKey.Cluster);
+    this.region = reader.labelValue(object, ConfigKey.Region);
     this.role = <RoleSetting>reader.choice(object, ConfigKey.Role, ROLE_NAMES);
     this.skipNonKnative = reader.bool(object, ConfigKey.SkipNonKnative);
     this.servingPorts = reader.ports(object, ConfigKey.ServingPorts);
     this.scaleToZeroMinSeconds = reader.integer(object, ConfigKey.ScaleToZeroMinSeconds);
-    this.entryHeader = reader.text(object, ConfigKey.EntryHeader, isHeaderName, EXPECT_HEADER_NAME);
-    this.hopHeader = reader.text(object, ConfigKey.HopHeader, isHeaderName, EXPECT_HEADER_NAME);
-    this.podHeader = reader.text(object, ConfigKey.PodHeader, isHeaderName, EXPECT_HEADER_NAME);
+    this.entryHeader = reader.headerName(object, ConfigKey.EntryHeader);
+    this.hopHeader = reader.headerName(object, ConfigKey.HopHeader);
+    this.podHeader = reader.headerName(object, ConfigKey.PodHeader);
     this.keepPodHeader = reader.bool(object, ConfigKey.KeepPodHeader);
     this.knownClusters = reader.labelValues(object, ConfigKey.KnownClusters);
     this.knownRegions = reader.labelValues(object, ConfigKey.KnownRegions);
@@ -525,23 +538,23 @@ export class Settings {
     this.trustDomains = reader.strings(
       object,
       ConfigKey.TrustDomains,
-      "trust domains",
+      coldText(ColdText.TrustDomains),
       isTrustDomain,
-      "a trust domain",
-      EXPECT_TRUST_DOMAIN,
+      coldText(ColdText.ATrustDomain),
+      coldText(ColdText.ExpectTrustDomain),
     );
     this.meshGatewayPorts = reader.ports(object, ConfigKey.MeshGatewayPorts);
     this.meshDomains = reader.strings(
       object,
       ConfigKey.MeshDomains,
-      "domains",
+      coldText(ColdText.Domains),
       isDomainName,
-      "a domain",
-      "a DNS domain: 1 to 253 of a-z 0-9 . -",
+      coldText(ColdText.ADomain),
+      coldText(ColdText.ExpectDomain),
     );
-    this.tracing = new TracingSettings(reader.section(object, ConfigKey.Tracing, TRACING_KEYS), reader);
+    this.tracing = new TracingSettings(reader.section(object, ConfigKey.Tracing, tracingKeys()), reader);
     this.spanExport = new SpanExportSettings(
-      reader.section(object, ConfigKey.SpanExport, SPAN_EXPORT_KEYS),
+      reader.section(object, ConfigKey.SpanExport, spanExportKeys()),
       reader,
     );
     this.tickPeriodMs = reader.integer(object, ConfigKey.TickPeriodMs);
@@ -554,16 +567,24 @@ export class Settings {
  * the other and strip or overwrite it.
  */
 function distinctHeaderNames(entry: string, hop: string, pod: string, reader: ConfigReader): void {
-  const expected = "entryHeader, hopHeader and podHeader to be three different names";
+  const expected = coldText(ColdText.ExpectDistinctHeaders);
   const entryField = fieldOf(ConfigKey.EntryHeader);
   if (hop == entry)
-    reader.fail(fieldOf(ConfigKey.HopHeader), jsonQuote(hop) + " is also " + entryField, expected);
+    reader.fail(
+      fieldOf(ConfigKey.HopHeader),
+      jsonQuote(hop) + coldText(ColdText.IsAlso) + entryField,
+      expected,
+    );
   if (pod == entry)
-    reader.fail(fieldOf(ConfigKey.PodHeader), jsonQuote(pod) + " is also " + entryField, expected);
+    reader.fail(
+      fieldOf(ConfigKey.PodHeader),
+      jsonQuote(pod) + coldText(ColdText.IsAlso) + entryField,
+      expected,
+    );
   if (pod == hop) {
     reader.fail(
       fieldOf(ConfigKey.PodHeader),
-      jsonQuote(pod) + " is also " + fieldOf(ConfigKey.HopHeader),
+      jsonQuote(pod) + coldText(ColdText.IsAlso) + fieldOf(ConfigKey.HopHeader),
       expected,
     );
   }
@@ -595,11 +616,15 @@ export function parseSettings(text: string): ConfigResult {
   const parsed: JsonResult = parseJson(text, MAX_CONFIGURATION_DEPTH);
   const root = parsed.value;
   if (root == null) {
-    reader.fail("configuration", "not JSON (" + parsed.error + ")", "a JSON object");
+    reader.fail(
+      coldText(ColdText.Configuration),
+      coldText(ColdText.NotJson) + parsed.error + ")",
+      coldText(ColdText.ExpectJsonObject),
+    );
     return new ConfigResult(null, reader.error);
   }
   if (root.kind != JsonKind.Object) {
-    reader.fail("configuration", wrongType(root), "a JSON object");
+    reader.fail(coldText(ColdText.Configuration), wrongType(root), coldText(ColdText.ExpectJsonObject));
     return new ConfigResult(null, reader.error);
   }
   const settings = new Settings(root, reader);
@@ -616,7 +641,7 @@ export function parseConfigurationBytes(bytes: ArrayBuffer): ConfigResult {
   if (invalidAt >= 0) {
     return new ConfigResult(
       null,
-      "configuration: byte " + invalidAt.toString() + " is not valid UTF-8; expected UTF-8 text (RFC 8259)",
+      coldText(ColdText.ConfigurationByte) + invalidAt.toString() + coldText(ColdText.IsNotValidUtf8),
     );
   }
   return parseSettings(String.UTF8.decode(bytes));
@@ -666,8 +691,8 @@ export function oversizedConfigurationError(bytes: i64): string {
   return (
     "configuration: " +
     bytes.toString() +
-    " bytes is too large; expected at most " +
+    coldText(ColdText.BytesIsTooLarge) +
     MAX_CONFIGURATION_BYTES.toString() +
-    " bytes"
+    coldText(ColdText.Bytes)
   );
 }

@@ -5,6 +5,8 @@
 // an exception. The caller bounds the input size. Duplicate object keys are kept; lookups return
 // the last one, as JSON.parse (and so a JSON Schema validator) does.
 
+import { ColdText, coldText } from "./generated/cold-text";
+
 export enum JsonKind {
   Null,
   Bool,
@@ -55,7 +57,9 @@ export function parseJson(text: string, maxDepth: i32 = DEFAULT_MAX_DEPTH): Json
   if (value != null) {
     parser.skipWhitespace();
     if (parser.pos < text.length) {
-      parser.fail("unexpected " + parser.describeAt(parser.pos) + " after the value");
+      parser.fail(
+        coldText(ColdText.Unexpected) + parser.describeAt(parser.pos) + coldText(ColdText.AfterTheValue),
+      );
       return new JsonResult(null, parser.error);
     }
     return new JsonResult(value, "");
@@ -159,26 +163,31 @@ class Parser {
 
   /** Records the first error only; the value being parsed is abandoned. */
   fail(message: string): JsonValue | null {
-    if (this.error.length == 0) this.error = message + " at offset " + this.pos.toString();
+    if (this.error.length == 0) this.error = message + coldText(ColdText.AtOffset) + this.pos.toString();
     return null;
   }
 
   /** `expected <what> but found <the character here>`. */
   failExpected(what: string): JsonValue | null {
-    return this.fail("expected " + what + " but found " + this.describeAt(this.pos));
+    return this.fail(
+      coldText(ColdText.Expected) + what + coldText(ColdText.ButFound) + this.describeAt(this.pos),
+    );
   }
 
   /** `invalid number: expected <what>, found <the character here>`. */
   failNumber(what: string): JsonValue | null {
-    return this.fail("invalid number: expected " + what + ", found " + this.describeAt(this.pos));
+    return this.fail(
+      coldText(ColdText.InvalidNumber) + what + coldText(ColdText.CommaFound) + this.describeAt(this.pos),
+    );
   }
 
   /** The character at `at` for a message: 'x' for printable ASCII, else U+XXXX, or end of input. */
   describeAt(at: i32): string {
-    if (at >= this.text.length) return "end of input";
+    if (at >= this.text.length) return coldText(ColdText.EndOfInput);
     const c = this.text.charCodeAt(at);
-    if (c >= 0x20 && c < 0x7f && c != 0x27) return "character '" + String.fromCharCode(c) + "'";
-    return "character U+" + hex4(c);
+    if (c >= 0x20 && c < 0x7f && c != 0x27)
+      return coldText(ColdText.CharacterQuote) + String.fromCharCode(c) + "'";
+    return coldText(ColdText.CharacterU) + hex4(c);
   }
 
   peek(): i32 {
@@ -210,7 +219,7 @@ class Parser {
     if (this.matchLiteral("true")) return literal(JsonKind.Bool, true);
     if (this.matchLiteral("false")) return literal(JsonKind.Bool, false);
     if (this.matchLiteral("null")) return literal(JsonKind.Null, false);
-    return this.fail("unexpected " + this.describeAt(this.pos));
+    return this.fail(coldText(ColdText.Unexpected) + this.describeAt(this.pos));
   }
 
   matchLiteral(word: string): bool {
@@ -232,12 +241,12 @@ class Parser {
     } else if (isDigit(this.peek())) {
       while (isDigit(this.peek())) this.pos++;
     } else {
-      return this.failNumber("a digit");
+      return this.failNumber(coldText(ColdText.ADigit));
     }
     if (this.peek() == 0x2e) {
       this.pos++;
       if (!isDigit(this.peek())) {
-        return this.failNumber("a digit after '.'");
+        return this.failNumber(coldText(ColdText.ADigitAfterPoint));
       }
       while (isDigit(this.peek())) this.pos++;
     }
@@ -247,7 +256,7 @@ class Parser {
       const sign = this.peek();
       if (sign == 0x2b || sign == 0x2d) this.pos++;
       if (!isDigit(this.peek())) {
-        return this.failNumber("an exponent digit");
+        return this.failNumber(coldText(ColdText.AnExponentDigit));
       }
       while (isDigit(this.peek())) this.pos++;
     }
@@ -266,7 +275,7 @@ class Parser {
     let runStart = this.pos;
     while (true) {
       if (this.pos >= text.length) {
-        this.fail("unterminated string");
+        this.fail(coldText(ColdText.UnterminatedString));
         return null;
       }
       const c = text.charCodeAt(this.pos);
@@ -276,7 +285,7 @@ class Parser {
         return result;
       }
       if (c < 0x20) {
-        this.fail("control character U+" + hex4(c) + " in a string");
+        this.fail(coldText(ColdText.ControlCharacter) + hex4(c) + coldText(ColdText.InAString));
         return null;
       }
       if (c != 0x5c) {
@@ -297,7 +306,7 @@ class Parser {
       else if (escaped == 0x74) decoded = 0x09;
       else if (escaped == 0x75) decoded = this.parseHex4();
       if (decoded < 0) {
-        this.fail("invalid escape sequence");
+        this.fail(coldText(ColdText.InvalidEscape));
         return null;
       }
       result += String.fromCharCode(decoded);
@@ -321,7 +330,7 @@ class Parser {
 
   enter(depth: i32): bool {
     if (depth > this.maxDepth) {
-      this.fail("nested deeper than " + this.maxDepth.toString() + " levels");
+      this.fail(coldText(ColdText.NestedDeeperThan) + this.maxDepth.toString() + coldText(ColdText.Levels));
       return false;
     }
     return true;
@@ -347,7 +356,7 @@ class Parser {
       if (c == 0x5d) return container(JsonKind.Array, items, null);
       if (c != 0x2c) {
         this.pos--;
-        return this.failExpected("',' or ']'");
+        return this.failExpected(coldText(ColdText.CommaOrBracket));
       }
     }
   }
@@ -365,12 +374,12 @@ class Parser {
     while (true) {
       this.skipWhitespace();
       if (this.peek() != 0x22) {
-        return this.failExpected("a member name in double quotes");
+        return this.failExpected(coldText(ColdText.MemberName));
       }
       const key = this.parseString();
       if (key == null) return null;
       this.skipWhitespace();
-      if (this.peek() != 0x3a) return this.failExpected("':'");
+      if (this.peek() != 0x3a) return this.failExpected(coldText(ColdText.Colon));
       this.pos++;
       this.skipWhitespace();
       const item = this.parseValue(depth + 1);
@@ -383,7 +392,7 @@ class Parser {
       if (c == 0x7d) return container(JsonKind.Object, items, keys);
       if (c != 0x2c) {
         this.pos--;
-        return this.failExpected("',' or '}'");
+        return this.failExpected(coldText(ColdText.CommaOrBrace));
       }
     }
   }

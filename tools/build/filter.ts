@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
+import { staticObjectTransform } from "./static-headers.js";
 
 export interface BuiltModule {
   target: "release" | "debug";
@@ -13,8 +14,9 @@ export interface BuiltModule {
 export const FILTER_ENTRY = "assembly/index.ts";
 
 /**
- * Compiles `entry` with one asconfig.json target's options; `outFile` (relative to the checkout)
- * replaces the target's output. Returns where it went and what it hashes to.
+ * Compiles `entry` with one asconfig.json target's options and the static-headers transform (so a
+ * bare `asc --config asconfig.json` makes a larger module than this); `outFile` (relative to the
+ * checkout) replaces the target's output. Returns where it went and what it hashes to.
  */
 export async function compileModule(
   root: string,
@@ -37,7 +39,7 @@ export async function compileModule(
       root,
       ...(outFile ? ["--outFile", outFile] : []),
     ],
-    { stdout: stream, stderr: stream },
+    { stdout: stream, stderr: stream, transforms: [staticObjectTransform()] },
   );
   if (error) {
     throw new Error(`AssemblyScript ${target} build failed:\n${output.join("")}${error.message}`);

@@ -10,6 +10,7 @@ import * as prettier from "prettier";
 import { GENERATED_FILES as MONITORING_FILES } from "../dashboards/generated-files.js";
 import { FILTER_CONFIG_SCHEMA } from "../deploy/filter-config-schema.js";
 import { loadMetricCatalog, type MetricCatalog } from "./catalog.js";
+import { COLD_TEXTS, renderAssemblyColdText } from "./cold-text.js";
 import { configTable, renderAssemblyConfigKeys, type SchemaNode } from "./config-outputs.js";
 import { replaceRegion, type CommentStyle } from "./markers.js";
 import {
@@ -87,6 +88,10 @@ export const GENERATED_FILES: readonly GeneratedFile[] = [
   {
     path: "assembly/generated/config-keys.ts",
     render: ({ schema }) => formatted("assembly/generated/config-keys.ts", renderAssemblyConfigKeys(schema)),
+  },
+  {
+    path: "assembly/generated/cold-text.ts",
+    render: () => formatted("assembly/generated/cold-text.ts", renderAssemblyColdText(COLD_TEXTS)),
   },
   {
     path: "tools/deploy/filter-contract.ts",

@@ -1,0 +1,20 @@
+// Tables of UTF-8 texts laid end to end in static memory, which generated files declare
+// (generated/cold-text.ts, generated/metric-families.ts): as string literals, each text would be
+// a UTF-16 object with its own header and data segment in the module. Pure: no host calls.
+
+/**
+ * Text `index` of a table: the u16s at `ends` say where each text ends in the bytes at `bytes`;
+ * each starts where the one before it ends.
+ */
+export function tableText(bytes: usize, ends: usize, index: i32): string {
+  const at = ends + ((<usize>index) << 1);
+  const start = index == 0 ? 0 : <usize>load<u16>(at - 2);
+  return String.UTF8.decodeUnsafe(bytes + start, <usize>load<u16>(at) - start);
+}
+
+/** The texts of a table whose indexes are the `count` bytes at `indexes`. */
+export function tableTexts(bytes: usize, ends: usize, indexes: usize, count: i32): string[] {
+  const texts = new Array<string>(count);
+  for (let i = 0; i < count; i++) unchecked((texts[i] = tableText(bytes, ends, load<u8>(indexes + i))));
+  return texts;
+}

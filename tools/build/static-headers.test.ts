@@ -1,0 +1,87 @@
+// The static-headers transform leaves static objects' block-size word zero and their visits out
+// of the collector's roots, and the minimal runtime still reads them, copies them to the heap,
+// collects around them and keeps what globals hold.
+
+import { expect, it } from "vitest";
+import { staticObjectTransform } from "./static-headers.js";
+
+const PROBE = `
+const LITERAL = "static-headers probe";
+const WORDS: string[] = ["one", "two"];
+let held: string = "";
+export function literal(): usize { return changetype<usize>(LITERAL); }
+export function hold(): void { held = LITERAL + "?"; }
+export function churn(): void {
+  for (let i = 0; i < 1000; i++) held.repeat(4);
+  __collect();
+}
+export function heldLength(): i32 { return held.length; }
+export function heldMatches(): bool { return held == LITERAL + "?"; }
+export function grown(): i32 {
+  const words = WORDS;
+  words.push(LITERAL + "!");
+  __collect();
+  return words.join(",").length;
+}
+`;
+
+interface Probe {
+  memory: WebAssembly.Memory;
+  literal(): number;
+  grown(): number;
+  hold(): void;
+  churn(): void;
+  heldLength(): number;
+  heldMatches(): number;
+}
+
+async function compileProbe(withTransform: boolean): Promise<Probe> {
+  const { default: asc } = await import("assemblyscript/asc");
+  const written = new Map<string, Uint8Array>();
+  const output: string[] = [];
+  const stream = { write: (chunk: string | Uint8Array) => output.push(String(chunk)) };
+  const { error } = await asc.main(
+    ["probe.ts", "--runtime", "minimal", "--exportRuntime", "-O3", "--noAssert", "--outFile", "probe.wasm"],
+    {
+      stdout: stream,
+      stderr: stream,
+      readFile: (name: string) => (name === "probe.ts" ? PROBE : null),
+      writeFile: (name: string, contents: string | Uint8Array) => {
+        written.set(name, contents as Uint8Array);
+      },
+      listFiles: () => [],
+      transforms: withTransform ? [staticObjectTransform()] : [],
+    },
+  );
+  const binary = written.get("probe.wasm");
+  if (error || !binary) throw new Error(`probe build failed: ${output.join("")}${String(error)}`);
+  const abort = (): void => {
+    throw new Error("probe aborted");
+  };
+  const { instance } = await WebAssembly.instantiate(new Uint8Array(binary), { env: { abort } });
+  return instance.exports as unknown as Probe;
+}
+
+function blockSizeWord(probe: Probe, pointer: number): number {
+  // The block's first word sits before the object's four header words: 20 bytes before its data.
+  return new DataView(probe.memory.buffer).getUint32(pointer - 20, true);
+}
+
+function literalText(probe: Probe, pointer: number): string {
+  const bytes = new DataView(probe.memory.buffer).getUint32(pointer - 4, true);
+  return Buffer.from(probe.memory.buffer, pointer, bytes).toString("utf16le");
+}
+
+it("writes static objects without their block size or root visits, and the runtime still uses them", async () => {
+  const plain = await compileProbe(false);
+  const transformed = await compileProbe(true);
+  expect(blockSizeWord(plain, plain.literal())).not.toBe(0);
+  expect(blockSizeWord(transformed, transformed.literal())).toBe(0);
+  expect(literalText(transformed, transformed.literal())).toBe("static-headers probe");
+  expect(transformed.grown()).toBe("one,two,static-headers probe!".length);
+  expect(transformed.grown()).toBe("one,two,static-headers probe!,static-headers probe!".length);
+  transformed.hold();
+  for (let i = 0; i < 5; i++) transformed.churn();
+  expect(transformed.heldLength()).toBe("static-headers probe?".length);
+  expect(transformed.heldMatches()).toBe(1);
+}, 60_000);

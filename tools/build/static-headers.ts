@@ -1,0 +1,139 @@
+import type { Class, Program } from "assemblyscript";
+import type { Transform } from "assemblyscript/asc";
+import type binaryenApi from "binaryen";
+
+/** Programs compiled with the transform; the compiler's classes are shared by every compilation. */
+const programsWithoutBlockSize = new WeakSet<Program>();
+let createBufferWrapped = false;
+
+/** The object header before an object's data: mmInfo, gcInfo, gcInfo2, rtId, rtSize. */
+const HEADER_BYTES = 20;
+const RT_ID_AT = 12;
+const RT_SIZE_AT = 16;
+const VISIT = "~lib/rt/tcms/__visit";
+const VISIT_GLOBALS = "~lib/rt/__visit_globals";
+
+type Binaryen = typeof binaryenApi;
+type ExpressionRef = number;
+
+/**
+ * A compiler transform for the static objects (string literals, constant arrays) of a module on
+ * the minimal runtime:
+ * - they are written without the block size in their header's first word. The compiler fills
+ *   that word in, but the runtime reads it only for heap blocks (its sweep and `__renew` check
+ *   `__heap_base` first). Written, it keeps each object in two data segments apart, cut at the
+ *   zero GC words after it; left zero, each object is one segment, 8 bytes less each.
+ * - the collector's root visitor (`__visit_globals`) skips the constant globals that are static
+ *   strings and ArrayBuffers: they hold no references and lie outside the heap the collector
+ *   frees, so marking them keeps nothing alive. Each visit was a call in the module, and the only
+ *   use of a few standard-library strings.
+ */
+export function staticObjectTransform(): Transform {
+  let program: Program | undefined;
+  const hooks: Pick<Transform, "afterInitialize" | "afterCompile"> = {
+    afterInitialize(compiled: Program): void {
+      program = compiled;
+      programsWithoutBlockSize.add(compiled);
+      if (!createBufferWrapped) wrapCreateBuffer(Object.getPrototypeOf(compiled.stringInstance) as Class);
+    },
+    async afterCompile(module: binaryenApi.Module): Promise<void> {
+      const { default: binaryen } = await import("assemblyscript/binaryen");
+      const leafIds = new Set([program!.stringInstance.id, program!.arrayBufferInstance.id]);
+      skipStaticVisits(binaryen, module, staticObjectsOf(module, leafIds));
+    },
+  };
+  // asc calls a transform object's hooks as they are; the other members are what it gives a
+  // transform class it instantiates itself.
+  return hooks as Transform;
+}
+
+function wrapCreateBuffer(classMethods: Class): void {
+  const createBuffer = classMethods.createBuffer as unknown;
+  if (typeof createBuffer !== "function") {
+    throw new Error("static-headers: this AssemblyScript compiler has no Class#createBuffer to wrap");
+  }
+  const original = createBuffer as Class["createBuffer"];
+  classMethods.createBuffer = function (this: Class, overhead?: number): Uint8Array {
+    const buffer = original.call(this, overhead);
+    if (!programsWithoutBlockSize.has(this.program)) return buffer;
+    if (this.program.OBJECTInstance.writeField("mmInfo", 0, buffer, 0) === 0) {
+      throw new Error("static-headers: the runtime's object header has no mmInfo field");
+    }
+    return buffer;
+  };
+  createBufferWrapped = true;
+}
+
+/** The addresses of the static objects whose runtime type is one of `ids` (before optimizing, one segment each). */
+function staticObjectsOf(module: binaryenApi.Module, ids: Set<number>): Set<number> {
+  const addresses = new Set<number>();
+  for (let i = 0; i < module.getNumMemorySegments(); i++) {
+    const segment = module.getMemorySegmentInfoByIndex(i) as {
+      offset: unknown;
+      data: ArrayBuffer | Uint8Array;
+      passive: boolean;
+    };
+    const { offset } = segment;
+    const data = segment.data instanceof Uint8Array ? segment.data : new Uint8Array(segment.data);
+    if (segment.passive || typeof offset !== "number" || data.length < HEADER_BYTES) continue;
+    const header = new DataView(data.buffer, data.byteOffset, HEADER_BYTES);
+    // rtSize fits what follows the header, up to its 16-byte alignment: an object, not
+    // memory.data bytes that look like one.
+    const room = data.length - HEADER_BYTES - header.getUint32(RT_SIZE_AT, true);
+    if (ids.has(header.getUint32(RT_ID_AT, true)) && room >= 0 && room < 16) {
+      addresses.add(offset + HEADER_BYTES);
+    }
+  }
+  return addresses;
+}
+
+interface ExpressionInfo {
+  id: number;
+  target?: string;
+  operands?: ExpressionRef[];
+  value?: unknown;
+  children?: ExpressionRef[];
+  condition?: ExpressionRef;
+  name?: string;
+}
+
+/**
+ * Drops the visits of `__visit_globals` whose object is in `skipped`: `__visit(<constant>, cookie)`
+ * and `if (tee(global)) __visit(...)` of an immutable global initialized to the constant.
+ */
+function skipStaticVisits(binaryen: Binaryen, module: binaryenApi.Module, skipped: Set<number>): void {
+  const api = binaryen as unknown as {
+    getFunctionInfo(fn: number): { body: ExpressionRef };
+    getExpressionInfo(expression: ExpressionRef): ExpressionInfo;
+    getGlobalInfo(global: number): { mutable: boolean; init: ExpressionRef };
+    BlockId: number;
+    CallId: number;
+    ConstId: number;
+    IfId: number;
+    LocalSetId: number;
+    GlobalGetId: number;
+    Block: { setChildren(block: ExpressionRef, children: ExpressionRef[]): void };
+  };
+  const functions = module as unknown as { getFunction(name: string): number; getGlobal(name: string): number };
+  const visitGlobals = functions.getFunction(VISIT_GLOBALS);
+  if (!visitGlobals) return;
+  const body = api.getFunctionInfo(visitGlobals).body;
+  const block = api.getExpressionInfo(body);
+  if (block.id !== api.BlockId) throw new Error(`static-headers: ${VISIT_GLOBALS} is not one block`);
+  const isSkipped = (expression: ExpressionRef): boolean => {
+    const info = api.getExpressionInfo(expression);
+    return info.id === api.ConstId && typeof info.value === "number" && skipped.has(info.value);
+  };
+  const visitsSkipped = (child: ExpressionRef): boolean => {
+    const info = api.getExpressionInfo(child);
+    if (info.id === api.CallId) return info.target === VISIT && isSkipped(info.operands![0]!);
+    if (info.id !== api.IfId) return false;
+    const tee = api.getExpressionInfo(info.condition!);
+    if (tee.id !== api.LocalSetId) return false;
+    const read = api.getExpressionInfo(tee.value as ExpressionRef);
+    if (read.id !== api.GlobalGetId) return false;
+    const global = api.getGlobalInfo(functions.getGlobal(read.name!));
+    return !global.mutable && isSkipped(global.init);
+  };
+  api.Block.setChildren(body, block.children!.filter((child) => !visitsSkipped(child)));
+}
