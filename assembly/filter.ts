@@ -928,6 +928,8 @@ export class Stream {
     if (position == Position.Inbound) this.inboundRequest(scan);
     else this.edgeRequest(scan, position);
     this.tracingRequest(scan, position);
+    // The verdict is the root's reused check: the next stream's request headers overwrite it.
+    this.hop = null;
     if (this.handling == Handling.Inbound) this.logInboundRequest();
     return 0;
   }

@@ -94,7 +94,6 @@ export class HeaderWants {
       if (known == 0) return false;
       i = (i + 1) & (HEAD_SLOTS - 1);
     }
-    return false;
   }
 
   /** The slot of `name`, or -1. */

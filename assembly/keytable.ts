@@ -60,12 +60,6 @@ export class KeyTable {
   /** Keys held. */
   size: i32 = 0;
 
-  /** Whether the first `length` characters of `key` (all by default) are a key. */
-  has(key: string, length: i32 = -1): bool {
-    const n = length < 0 ? key.length : length;
-    return this.slotOf(key, n, hashText(key, n)) >= 0;
-  }
-
   /** The value of the first `length` characters of `key` (all by default); `missing` when not a key. */
   get(key: string, missing: u32, length: i32 = -1): u32 {
     const n = length < 0 ? key.length : length;
@@ -100,15 +94,6 @@ export class KeyTable {
     unchecked((this.values[entry] = value));
     this.place(entry, hash);
     this.size++;
-  }
-
-  /** Removes `key` (a no-op when it is not one). */
-  delete(key: string): void {
-    const slot = this.slotOf(key, key.length, hashText(key, key.length));
-    if (slot < 0) return;
-    // The slot stays taken (probing must pass it); the entry no longer matches any key.
-    unchecked((this.lengths[unchecked(this.slots[slot]) - 1] = REMOVED));
-    this.size--;
   }
 
   /**

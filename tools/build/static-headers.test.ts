@@ -35,13 +35,13 @@ interface Probe {
   heldMatches(): number;
 }
 
-async function compileProbe(withTransform: boolean): Promise<Probe> {
+async function compileProbe(withTransform: boolean, runtime = "minimal"): Promise<Probe> {
   const { default: asc } = await import("assemblyscript/asc");
   const written = new Map<string, Uint8Array>();
   const output: string[] = [];
   const stream = { write: (chunk: string | Uint8Array) => output.push(String(chunk)) };
   const { error } = await asc.main(
-    ["probe.ts", "--runtime", "minimal", "--exportRuntime", "-O3", "--noAssert", "--outFile", "probe.wasm"],
+    ["probe.ts", "--runtime", runtime, "--exportRuntime", "-O3", "--noAssert", "--outFile", "probe.wasm"],
     {
       stdout: stream,
       stderr: stream,
@@ -84,4 +84,8 @@ it("writes static objects without their block size or root visits, and the runti
   for (let i = 0; i < 5; i++) transformed.churn();
   expect(transformed.heldLength()).toBe("static-headers probe?".length);
   expect(transformed.heldMatches()).toBe(1);
+}, 60_000);
+
+it("refuses a runtime that reads static objects' block size (stub), naming the runtime it needs", async () => {
+  await expect(compileProbe(true, "stub")).rejects.toThrow(/only for the minimal runtime/);
 }, 60_000);

@@ -37,6 +37,14 @@ export function staticObjectTransform(): Transform {
       if (!createBufferWrapped) wrapCreateBuffer(Object.getPrototypeOf(compiled.stringInstance) as Class);
     },
     async afterCompile(module: binaryenApi.Module): Promise<void> {
+      // Zero block-size words are safe only where the runtime never reads them for static
+      // objects: the minimal runtime (tcms). The stub and incremental runtimes' __renew read them.
+      const functions = module as unknown as { getFunction(name: string): number };
+      if (!functions.getFunction(VISIT)) {
+        throw new Error(
+          `static-headers: this module has no ${VISIT}; the transform is only for the minimal runtime (asconfig.json "runtime": "minimal")`,
+        );
+      }
       const { default: binaryen } = await import("assemblyscript/binaryen");
       const leafIds = new Set([program!.stringInstance.id, program!.arrayBufferInstance.id]);
       skipStaticVisits(binaryen, module, staticObjectsOf(module, leafIds));

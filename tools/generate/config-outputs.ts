@@ -117,13 +117,18 @@ const textTable = (name: string, reader: string, doc: string, texts: string[]): 
 ];
 
 /** The member names of `keys` (ConfigKeys, in document order), read by `reader()`. */
-const keyList = (name: string, reader: string, doc: string, keys: number[]): string[] => [
-  `const ${name}: usize = memory.data<u8>([${keys.join(", ")}]);`,
-  `/** ${doc} */`,
-  `export function ${reader}(): string[] {`,
-  `  return tableTexts(KEY_NAMES_BYTES, KEY_NAMES_ENDS, ${name}, ${keys.length});`,
-  "}",
-];
+const keyList = (name: string, reader: string, doc: string, keys: number[]): string[] => {
+  if (keys.some((key) => key > 255)) {
+    throw new Error(`configuration keys: ${name} lists a key past 255, which no longer fits its u8 index`);
+  }
+  return [
+    `const ${name}: usize = memory.data<u8>([${keys.join(", ")}]);`,
+    `/** ${doc} */`,
+    `export function ${reader}(): string[] {`,
+    `  return tableTexts(KEY_NAMES_BYTES, KEY_NAMES_ENDS, ${name}, ${keys.length});`,
+    "}",
+  ];
+};
 
 /**
  * assembly/generated/config-keys.ts: every key's name, section, range and default, as constant
