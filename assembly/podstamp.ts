@@ -119,8 +119,20 @@ export function withArrival(stampWithoutArrival: string, atMs: i64): string {
 
 /** Where a stamp's trailing arrival field starts; the text's length when it has none. */
 export function arrivalFieldStart(text: string): i32 {
-  const at = text.lastIndexOf(ARRIVAL_FIELD);
-  return at < 0 ? text.length : at;
+  // Scanned back for the field's `;` in place: a warm stamp from a pod not behind the activator has
+  // no arrival, and String#lastIndexOf would compare the whole field at every one of its positions.
+  const base = changetype<usize>(text);
+  const field = changetype<usize>(ARRIVAL_FIELD);
+  const first = load<u16>(field);
+  const fieldBytes = (<usize>ARRIVAL_FIELD.length) << 1;
+  for (let i = text.length - ARRIVAL_FIELD.length; i >= 0; i--) {
+    const at = base + ((<usize>i) << 1);
+    if (load<u16>(at) != first) continue;
+    let offset: usize = 2;
+    while (offset < fieldBytes && load<u16>(at + offset) == load<u16>(field + offset)) offset += 2;
+    if (offset == fieldBytes) return i;
+  }
+  return text.length;
 }
 
 /** The arrival ms in the trailing field at `start` (arrivalFieldStart); -1 when none, -2 when malformed. */

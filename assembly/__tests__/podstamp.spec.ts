@@ -95,6 +95,15 @@ describe("the per-request arrival field", () => {
     const garbled = base + ";t=12;x=1";
     expect<i64>(parseArrivalField(garbled, arrivalFieldStart(garbled))).toBe(-2);
   });
+
+  it("is the last one, found also at the very start or end, and never in a shorter text", () => {
+    expect<i32>(arrivalFieldStart("1;t=5;t=7")).toBe(5);
+    expect<i32>(arrivalFieldStart(";t=")).toBe(0);
+    expect<i32>(arrivalFieldStart("1;t")).toBe(3);
+    expect<i32>(arrivalFieldStart(";")).toBe(1);
+    expect<i32>(arrivalFieldStart("")).toBe(0);
+    expect<i32>(arrivalFieldStart("1;T=5;x=;t")).toBe(10);
+  });
 });
 
 /** parseEntryMillis of a value as the header scan keeps it (null: no stamp). */
