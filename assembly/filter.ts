@@ -85,9 +85,11 @@ import {
 import {
   PodStamp,
   arrivalFieldStart,
+  arrivalFieldStartBytes,
   decodePodStamp,
   encodePodStamp,
   parseArrivalField,
+  parseArrivalFieldBytes,
   withArrival,
 } from "./podstamp";
 import {
@@ -341,6 +343,11 @@ class PodStamps {
     return <i32>this.byText.get(text, 0, length) - 1;
   }
 
+  /** indexOf for the `length` ASCII bytes at `at`; -1 when not kept or not ASCII. */
+  indexOfBytes(at: usize, length: i32): i32 {
+    return <i32>this.byText.getBytes(at, length, 0) - 1;
+  }
+
   /** Keeps a stamp decoded (and its labels bounded) from `text`; returns its index. */
   add(text: string, report: PodStamp, eraKey: string): i32 {
     const index = this.size;
@@ -371,9 +378,12 @@ class PodStamps {
     return index;
   }
 
-  /** Stamp `index` decoded again from `text` (its first `length` characters), bounded as before. */
-  report(text: string, length: i32, index: i32): PodStamp {
-    const report = decodePodStamp(length < text.length ? text.substring(0, length) : text)!;
+  /**
+   * Stamp `index` decoded again from its key's text, bounded as before: only when one of its series
+   * is defined, so the table's walk for the text is not on a warm answer's path.
+   */
+  report(index: i32): PodStamp {
+    const report = decodePodStamp(this.byText.keyOf(<u32>index + 1))!;
     report.cluster = unchecked(this.clusters[index]);
     report.region = unchecked(this.regions[index]);
     return report;
@@ -825,9 +835,6 @@ export class Stream {
   resampleTrace: bool = false;
   /** The answer carried a pod stamp this edge accepted. */
   podAnswered: bool = false;
-  /** Its text; the stamp is its first podKeyLength characters (without the arrival). */
-  podText: string = "";
-  podKeyLength: i32 = 0;
   /** Where the root keeps it (podIndex -1: not kept, e.g. held). */
   podStamps: PodStamps | null = null;
   podIndex: i32 = -1;
@@ -1242,18 +1249,32 @@ export class Stream {
 
   private edgeResponse(): void {
     const root = this.root;
-    const text = this.host.getHeader(HeaderMap.Response, root.podName);
-    if (text == null) return;
-    if (!root.settings!.keepPodHeader) this.host.removeHeader(HeaderMap.Response, root.podName);
+    const host = this.host;
+    if (!host.readHeaderInPlace(HeaderMap.Response, root.podName)) return;
+    // Everything before the per-request arrival is the same on every answer of a pod: the cache
+    // key, looked up in the bytes where the host wrote them (before the next host call), so a kept
+    // ASCII stamp is never decoded; any other is, there (and looked up by its text).
+    const stamps = root.podStamps;
+    const at = host.inPlaceAt;
+    const length = host.inPlaceLength;
+    let arrivalAt = arrivalFieldStartBytes(at, length);
+    let index = stamps.indexOfBytes(at, arrivalAt);
+    let text = "";
+    let arrivalMs: i64;
+    if (index >= 0) {
+      arrivalMs = parseArrivalFieldBytes(at, length, arrivalAt);
+    } else {
+      text = String.UTF8.decodeUnsafe(at, <usize>length);
+      noteGarbage(<i64>length * 2);
+      arrivalAt = arrivalFieldStart(text);
+      arrivalMs = parseArrivalField(text, arrivalAt);
+      index = stamps.indexOf(text, arrivalAt);
+    }
+    if (!root.settings!.keepPodHeader) host.removeHeader(HeaderMap.Response, root.podName);
     if (!this.trustsUpstream()) {
       root.rejectStamp(REJECT_UNTRUSTED);
       return;
     }
-    // Everything before the per-request arrival is the same on every answer of a pod: the cache key.
-    const arrivalAt = arrivalFieldStart(text);
-    const stamps = root.podStamps;
-    let index = stamps.indexOf(text, arrivalAt);
-    const arrivalMs = parseArrivalField(text, arrivalAt);
     let eraKey: string;
     let readyMs: i64;
     if (index < 0) {
@@ -1281,8 +1302,6 @@ export class Stream {
       readyMs = unchecked(stamps.readyMs[index]);
     }
     this.podAnswered = true;
-    this.podText = text;
-    this.podKeyLength = arrivalAt;
     this.podStamps = stamps;
     this.podIndex = index;
     if (readyMs >= 0) this.classifyAnswer(readyMs, arrivalMs, eraKey);
@@ -1293,7 +1312,7 @@ export class Stream {
   private podReport(): PodStamp {
     let report = this.podStamp;
     if (report == null) {
-      report = this.podStamps!.report(this.podText, this.podKeyLength, this.podIndex);
+      report = this.podStamps!.report(this.podIndex);
       this.podStamp = report;
     }
     return report;

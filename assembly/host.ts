@@ -239,6 +239,14 @@ export class ProxyWasmHost extends Host {
     return readHeader(map, name) ? adoptHostString() : null;
   }
 
+  readHeaderInPlace(map: HeaderMap, name: ArrayBuffer): bool {
+    if (!readHeader(map, name)) return false;
+    this.inPlaceAt = answerPointer();
+    this.inPlaceLength = <i32>load<u32>(outSize);
+    releaseAnswer();
+    return true;
+  }
+
   getHeaderInteger(map: HeaderMap, name: ArrayBuffer): i64 {
     if (!readHeader(map, name)) return 0;
     const pointer = answerPointer();

@@ -61,6 +61,25 @@ export abstract class Host extends MetricHost {
   }
   /** The first value of a header (name as UTF-8 bytes); null when absent. */
   abstract getHeader(map: HeaderMap, name: ArrayBuffer): string | null;
+  /** Where the value readHeaderInPlace last found starts, and its length in bytes. */
+  inPlaceAt: usize = 0;
+  inPlaceLength: i32 = 0;
+  /** The fallback's encoded value, held while its bytes are read. */
+  private inPlaceBytes: ArrayBuffer | null = null;
+  /**
+   * A header's first value as UTF-8 bytes at inPlaceAt (inPlaceLength of them), valid until the
+   * next host call; false when absent. Envoy's host (host.ts) leaves them where the host wrote
+   * them; this fallback encodes getHeader's string.
+   */
+  readHeaderInPlace(map: HeaderMap, name: ArrayBuffer): bool {
+    const value = this.getHeader(map, name);
+    if (value == null) return false;
+    const bytes = String.UTF8.encode(value);
+    this.inPlaceBytes = bytes;
+    this.inPlaceAt = changetype<usize>(bytes);
+    this.inPlaceLength = bytes.byteLength;
+    return true;
+  }
   /** A header's leading digits as a number (a `:status`); 0 when absent or not starting with one. */
   getHeaderInteger(map: HeaderMap, name: ArrayBuffer): i64 {
     const value = this.getHeader(map, name);

@@ -6,6 +6,8 @@
 // to mark. A lookup may use the start of a longer text (a pod stamp without its arrival field), so
 // the caller need not cut it out. Pure: no host calls.
 
+import { allocateString } from "./text";
+
 /** Entries a new table has room for before it grows. */
 const INITIAL_ENTRIES: i32 = 16;
 /** Arena bytes a new table has room for. */
@@ -22,12 +24,22 @@ const WIDE: i32 = 1 << 30;
 
 /** FNV-1a over the first `length` UTF-16 code units of `key`. */
 export function hashText(key: string, length: i32): u32 {
+  return hashUnits<u16>(changetype<usize>(key), length);
+}
+
+/** FNV-1a over `length` units of type `T` at `at`: a key's characters, or its ASCII bytes (the same hash). */
+function hashUnits<T>(at: usize, length: i32): u32 {
   let hash: u32 = 0x811c9dc5;
-  const at = changetype<usize>(key);
   for (let i = 0; i < length; i++) {
-    hash = (hash ^ (<u32>load<u16>(at + ((<usize>i) << 1)))) * 0x01000193;
+    hash = (hash ^ (<u32>load<T>(at + <usize>i * sizeof<T>()))) * 0x01000193;
   }
   return hash;
+}
+
+/** Whether the `length` bytes at `at` are all ASCII (then each is the character it encodes). */
+function isAscii(at: usize, length: i32): bool {
+  for (let i = 0; i < length; i++) if (load<u8>(at + <usize>i) >= 0x80) return false;
+  return true;
 }
 
 /** Whether one of the first `length` code units of `key` is above U+00FF. */
@@ -65,6 +77,32 @@ export class KeyTable {
     const n = length < 0 ? key.length : length;
     const slot = this.slotOf(key, n, hashText(key, n));
     return slot < 0 ? missing : unchecked(this.values[unchecked(this.slots[slot]) - 1]);
+  }
+
+  /**
+   * get() of the key whose characters are the `length` bytes at `at` (a header value where the host
+   * wrote it, found without decoding it); `missing` when not a key or when a byte is not ASCII.
+   */
+  getBytes(at: usize, length: i32, missing: u32): u32 {
+    if (!isAscii(at, length)) return missing;
+    const slot = this.slotOfUnits<u8>(at, length, hashUnits<u8>(at, length));
+    return slot < 0 ? missing : unchecked(this.values[unchecked(this.slots[slot]) - 1]);
+  }
+
+  /** The key holding `value` (the first one made), as a new string; null when none. Walks every entry. */
+  keyOf(value: u32): string | null {
+    for (let e = 0; e < this.entries; e++) {
+      const stored = unchecked(this.lengths[e]);
+      if (stored == REMOVED || unchecked(this.values[e]) != value) continue;
+      const length = stored & ~WIDE;
+      const at = changetype<usize>(this.arena) + <usize>unchecked(this.starts[e]);
+      const key = allocateString(length);
+      const to = changetype<usize>(key);
+      if ((stored & WIDE) != 0) memory.copy(to, at, (<usize>length) << 1);
+      else for (let i = 0; i < length; i++) store<u16>(to + ((<usize>i) << 1), load<u8>(at + <usize>i));
+      return key;
+    }
+    return null;
   }
 
   /** Sets the value of the first `length` characters of `key` (all by default), adding the key if new. */
@@ -123,6 +161,11 @@ export class KeyTable {
 
   /** The slot holding the key, or -1. */
   private slotOf(key: string, length: i32, hash: u32): i32 {
+    return this.slotOfUnits<u16>(changetype<usize>(key), length, hash);
+  }
+
+  /** slotOf for a key of `length` units of type `T` at `from` (u8: ASCII bytes). */
+  private slotOfUnits<T>(from: usize, length: i32, hash: u32): i32 {
     const slots = this.slots;
     const mask = slots.length - 1;
     let slot = (<i32>hash) & mask;
@@ -130,18 +173,23 @@ export class KeyTable {
       const held = unchecked(slots[slot]);
       if (held == FREE) return -1;
       const entry = held - 1;
-      if (unchecked(this.hashes[entry]) == hash && this.holds(entry, key, length)) return slot;
+      if (unchecked(this.hashes[entry]) == hash && this.holds<T>(entry, from, length)) return slot;
       slot = (slot + 1) & mask;
     }
   }
 
-  /** Whether `entry` is the first `length` characters of `key`. */
-  private holds(entry: i32, key: string, length: i32): bool {
+  /**
+   * Whether `entry` is the `length` units of type `T` at `from`: characters (u16), or ASCII bytes
+   * (u8), which a key with a character above U+00FF never is.
+   */
+  private holds<T>(entry: i32, from: usize, length: i32): bool {
     const stored = unchecked(this.lengths[entry]);
     if ((stored & ~WIDE) != length || stored == REMOVED) return false;
     const at = changetype<usize>(this.arena) + <usize>unchecked(this.starts[entry]);
-    const from = changetype<usize>(key);
-    if ((stored & WIDE) != 0) return memory.compare(at, from, (<usize>length) << 1) == 0;
+    if ((stored & WIDE) != 0) {
+      return sizeof<T>() == 2 && memory.compare(at, from, (<usize>length) << 1) == 0;
+    }
+    if (sizeof<T>() == 1) return memory.compare(at, from, <usize>length) == 0;
     for (let i = 0; i < length; i++) {
       if (<u16>load<u8>(at + <usize>i) != load<u16>(from + ((<usize>i) << 1))) return false;
     }

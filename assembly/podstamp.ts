@@ -11,7 +11,7 @@
 // the pod; only with `a=1`, and always last, so everything before it is the same on every
 // request of a pod and can be cached).
 
-import { parseDecimal, parseMillis } from "./decimal";
+import { parseDecimal, parseMillis, parseMillisBytes } from "./decimal";
 import { StampField, decodeStamp, encodeStamp } from "./stamp";
 
 /** Waits above this (about 11 days) are not believed. */
@@ -119,12 +119,45 @@ export function withArrival(stampWithoutArrival: string, atMs: i64): string {
 
 /** Where a stamp's trailing arrival field starts; the text's length when it has none. */
 export function arrivalFieldStart(text: string): i32 {
-  const at = text.lastIndexOf(ARRIVAL_FIELD);
-  return at < 0 ? text.length : at;
+  return arrivalFieldStartIn<u16>(changetype<usize>(text), text.length);
+}
+
+/** arrivalFieldStart of the `length` ASCII bytes at `at` (a stamp where the host wrote it). */
+export function arrivalFieldStartBytes(at: usize, length: i32): i32 {
+  return arrivalFieldStartIn<u8>(at, length);
+}
+
+/** arrivalFieldStart of `length` units of type `T` at `base`: characters (u16) or ASCII bytes (u8). */
+function arrivalFieldStartIn<T>(base: usize, length: i32): i32 {
+  // Scanned back for the field's `;` in place: a warm stamp from a pod not behind the activator has
+  // no arrival, and String#lastIndexOf would compare the whole field at every one of its positions.
+  const field = changetype<usize>(ARRIVAL_FIELD);
+  const first = load<u16>(field);
+  const fieldUnits = ARRIVAL_FIELD.length;
+  for (let i = length - fieldUnits; i >= 0; i--) {
+    const at = base + <usize>i * sizeof<T>();
+    if (<u16>load<T>(at) != first) continue;
+    let j = 1;
+    while (
+      j < fieldUnits &&
+      <u16>load<T>(at + <usize>j * sizeof<T>()) == load<u16>(field + ((<usize>j) << 1))
+    )
+      j++;
+    if (j == fieldUnits) return i;
+  }
+  return length;
 }
 
 /** The arrival ms in the trailing field at `start` (arrivalFieldStart); -1 when none, -2 when malformed. */
 export function parseArrivalField(text: string, start: i32): i64 {
   if (start >= text.length) return -1;
   return parseTime(text.substring(start + ARRIVAL_FIELD.length));
+}
+
+/** parseArrivalField of the `length` ASCII bytes at `at`. */
+export function parseArrivalFieldBytes(at: usize, length: i32, start: i32): i64 {
+  if (start >= length) return -1;
+  const from = start + ARRIVAL_FIELD.length;
+  const ms = parseMillisBytes(at + <usize>from, <u32>(length - from));
+  return ms < 0 ? -2 : ms;
 }

@@ -4,7 +4,7 @@
 
 import { Host } from "./hostinterface";
 import { IdSource } from "./traceplan";
-import { hexIdFromBytes, TRACE_ID_HEX_LENGTH, SPAN_ID_HEX_LENGTH } from "./tracecontext";
+import { hexIdFromBytes, writeHexId, TRACE_ID_HEX_LENGTH, SPAN_ID_HEX_LENGTH } from "./tracecontext";
 import { uniformFromBits } from "./sampler";
 
 /** Bytes fetched per random_get call (Envoy allows up to 64 KiB). */
@@ -48,6 +48,15 @@ export class HostRandomIds extends IdSource {
 
   spanId(): string {
     return hexIdFromBytes(take(this.host, SPAN_ID_HEX_LENGTH / 2), SPAN_ID_HEX_LENGTH / 2);
+  }
+
+  /**
+   * traceId() then spanId(), drawn in that order, written as ASCII hex at `traceIdAt` and `spanIdAt`
+   * (a traceparent being built in place), no string made.
+   */
+  writeTraceAndSpanIds(traceIdAt: usize, spanIdAt: usize): void {
+    writeHexId<u8>(traceIdAt, take(this.host, TRACE_ID_HEX_LENGTH / 2), TRACE_ID_HEX_LENGTH / 2);
+    writeHexId<u8>(spanIdAt, take(this.host, SPAN_ID_HEX_LENGTH / 2), SPAN_ID_HEX_LENGTH / 2);
   }
 
   uniform(): f64 {

@@ -212,6 +212,17 @@ export function formatTraceParent(traceId: string, parentId: string, flags: u8):
  * is zero: W3C forbids all-zero ids, and a generated id must never be one.
  */
 export function hexIdFromBytes(ptr: usize, length: i32): string {
+  // Written in place: this runs for every span the filter makes.
+  const out = changetype<string>(__new((<usize>length) << 2, idof<string>()));
+  writeHexId<u16>(changetype<usize>(out), ptr, length);
+  return out;
+}
+
+/**
+ * Writes hexIdFromBytes(ptr, length) at `out` as `T` units: u16 for a string's characters, u8 for
+ * the ASCII bytes a header value is handed to the host as.
+ */
+export function writeHexId<T>(out: usize, ptr: usize, length: i32): void {
   let allZero = true;
   for (let i = 0; i < length; i++) {
     if (load<u8>(ptr + i) != 0) {
@@ -219,14 +230,33 @@ export function hexIdFromBytes(ptr: usize, length: i32): string {
       break;
     }
   }
-  // Written in place: this runs for every trace the filter starts.
-  const out = changetype<string>(__new((<usize>length) << 2, idof<string>()));
-  const outPtr = changetype<usize>(out);
+  const unit = <usize>sizeof<T>();
   for (let i = 0; i < length; i++) {
     let byte = <i32>load<u8>(ptr + i);
     if (allZero && i == length - 1) byte = 1;
-    store<u16>(outPtr + ((<usize>i) << 2), hexCharCode(byte >> 4));
-    store<u16>(outPtr + ((<usize>i) << 2) + 2, hexCharCode(byte & 0xf));
+    const at = out + ((<usize>i) << 1) * unit;
+    store<T>(at, <T>hexCharCode(byte >> 4));
+    store<T>(at + unit, <T>hexCharCode(byte & 0xf));
   }
-  return out;
+}
+
+/** Bytes of a version-00 traceparent, and where its trace id and parent id start in them. */
+export const TRACEPARENT_BYTES: i32 = VERSION_00_LENGTH;
+export const TRACEPARENT_TRACE_ID_AT: i32 = TRACE_ID_START;
+export const TRACEPARENT_PARENT_ID_AT: i32 = PARENT_ID_START;
+
+/**
+ * Writes the parts of a version-00 traceparent around its ids at `out` (TRACEPARENT_BYTES ASCII
+ * bytes): the version, the dashes and `flags` as formatTraceParent writes them. The caller writes
+ * the ids at TRACEPARENT_TRACE_ID_AT and TRACEPARENT_PARENT_ID_AT (writeHexId<u8>).
+ */
+export function writeTraceParentFrame(out: usize, flags: u8): void {
+  const known = flags & KNOWN_FLAGS;
+  store<u8>(out, <u8>TRACEPARENT_VERSION.charCodeAt(0));
+  store<u8>(out + 1, <u8>TRACEPARENT_VERSION.charCodeAt(1));
+  store<u8>(out + <usize>(TRACE_ID_START - 1), <u8>DASH);
+  store<u8>(out + <usize>(PARENT_ID_START - 1), <u8>DASH);
+  store<u8>(out + <usize>(FLAGS_START - 1), <u8>DASH);
+  store<u8>(out + <usize>FLAGS_START, <u8>hexCharCode((known >> 4) & 0xf));
+  store<u8>(out + <usize>(FLAGS_START + 1), <u8>hexCharCode(known & 0xf));
 }

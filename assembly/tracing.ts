@@ -26,7 +26,17 @@ import {
   TraceRequest,
 } from "./traceplan";
 import { TraceStateMember } from "./tracestate";
-import { isValidVersion00, parseTraceParentHeaders, TRACEPARENT_PROBLEM_REASONS } from "./tracecontext";
+import {
+  FLAG_RANDOM,
+  FLAG_SAMPLED,
+  isValidVersion00,
+  parseTraceParentHeaders,
+  TRACEPARENT_BYTES,
+  TRACEPARENT_PARENT_ID_AT,
+  TRACEPARENT_PROBLEM_REASONS,
+  TRACEPARENT_TRACE_ID_AT,
+  writeTraceParentFrame,
+} from "./tracecontext";
 import { HostRandomIds } from "./random";
 import { Span, SpanAttribute, SpanKind } from "./otlp";
 import { SpanExporter } from "./spanexport";
@@ -34,6 +44,8 @@ import { InboundHop } from "./crosscluster";
 
 const TRACEPARENT = "traceparent";
 const TRACESTATE = "tracestate";
+/** Where a new trace's traceparent is written before it is handed to the host (one per VM). */
+const newTraceParent = memory.data(TRACEPARENT_BYTES);
 
 const NANOS_PER_MILLI: u64 = 1_000_000;
 
@@ -199,7 +211,34 @@ export class Tracing {
     if (!outside && !resample && unchecked(scan.counts[traceparent]) == 1) {
       if (isValidVersion00(scan.valueAt(traceparent), scan.valueLength(traceparent))) return;
     }
+    // The other common case, no traceparent at all (a request from outside at the gateway): a new
+    // trace, written as bytes (planTrace's Start, without its strings).
+    if (scan.wellFormed && unchecked(scan.counts[traceparent]) == 0) {
+      this.startTrace(scan, outside);
+      return;
+    }
     this.apply(this.plan(scan, false, false, outside, resample), scan);
+  }
+
+  /**
+   * What apply does with planTrace's Start for a request without a traceparent that the filter
+   * does not take part in: the same ids, sampling decision, headers and counts.
+   */
+  private startTrace(scan: HeaderScan, ownMemberOut: bool): void {
+    this.ids.writeTraceAndSpanIds(
+      newTraceParent + <usize>TRACEPARENT_TRACE_ID_AT,
+      newTraceParent + <usize>TRACEPARENT_PARENT_ID_AT,
+    );
+    const sampled = this.sampler.decide(this.ids.uniform());
+    writeTraceParentFrame(newTraceParent, FLAG_RANDOM | (sampled ? FLAG_SAMPLED : 0));
+    this.host.replaceHeaderBytes(
+      HeaderMap.Request,
+      this.traceparentHeader,
+      newTraceParent,
+      TRACEPARENT_BYTES,
+    );
+    this.writeTraceState(scan, ownMemberOut ? "" : this.ownMember.asTraceState);
+    this.countStarted(sampled);
   }
 
   /**
@@ -246,20 +285,29 @@ export class Tracing {
     if (unreadable || unchecked(scan.counts[this.traceparentSlot]) > 1)
       this.host.removeHeader(HeaderMap.Request, this.traceparentHeader);
     this.host.replaceHeader(HeaderMap.Request, this.traceparentHeader, plan.traceparent);
+    this.writeTraceState(scan, plan.tracestate);
+    if (plan.action == TraceAction.Restart) {
+      this.registry.increment(unchecked(this.repairedIds[<i32>plan.problem]));
+    }
+    if (plan.samplerDecided) this.countStarted(plan.sampled);
+  }
+
+  /** Writes `tracestate` as the request's only one, or removes every one for an empty value. */
+  private writeTraceState(scan: HeaderScan, tracestate: string): void {
+    const unreadable = !scan.wellFormed;
     const tracestates = unchecked(scan.counts[this.tracestateSlot]);
-    if (plan.tracestate.length == 0) {
+    if (tracestate.length == 0) {
       // W3C: an empty tracestate is not sent.
       if (unreadable || tracestates > 0) this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
     } else {
       if (unreadable || tracestates > 1) this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
-      this.host.replaceHeader(HeaderMap.Request, this.tracestateHeader, plan.tracestate);
+      this.host.replaceHeader(HeaderMap.Request, this.tracestateHeader, tracestate);
     }
-    if (plan.action == TraceAction.Restart) {
-      this.registry.increment(unchecked(this.repairedIds[<i32>plan.problem]));
-    }
-    if (plan.samplerDecided) {
-      this.registry.increment(plan.sampled ? this.startedSampledId : this.startedUnsampledId);
-    }
+  }
+
+  /** Counts a trace the sampler decided (kwt_traces_started_total). */
+  private countStarted(sampled: bool): void {
+    this.registry.increment(sampled ? this.startedSampledId : this.startedUnsampledId);
   }
 
   /**

@@ -1,9 +1,11 @@
 import {
   PodStamp,
   arrivalFieldStart,
+  arrivalFieldStartBytes,
   decodePodStamp,
   encodePodStamp,
   parseArrivalField,
+  parseArrivalFieldBytes,
   withArrival,
 } from "../podstamp";
 import { ENTRY_STAMP_MAX_BYTES, parseEntryMillis, writeEntryMillis } from "../entrystamp";
@@ -94,6 +96,35 @@ describe("the per-request arrival field", () => {
     expect<i64>(parseArrivalField(base, arrivalFieldStart(base))).toBe(-1);
     const garbled = base + ";t=12;x=1";
     expect<i64>(parseArrivalField(garbled, arrivalFieldStart(garbled))).toBe(-2);
+  });
+
+  it("is the last one, found also at the very start or end, and never in a shorter text", () => {
+    expect<i32>(arrivalFieldStart("1;t=5;t=7")).toBe(5);
+    expect<i32>(arrivalFieldStart(";t=")).toBe(0);
+    expect<i32>(arrivalFieldStart("1;t")).toBe(3);
+    expect<i32>(arrivalFieldStart(";")).toBe(1);
+    expect<i32>(arrivalFieldStart("")).toBe(0);
+    expect<i32>(arrivalFieldStart("1;T=5;x=;t")).toBe(10);
+  });
+
+  it("is found and read in a stamp's bytes as in its text", () => {
+    const texts = [
+      "1;cs=0;w=;" + LABELS + ";a=1;rd=5;t=1700000000042",
+      "1;cs=0;w=;" + LABELS + ";a=0;rd=5",
+      "1;cs=0;w=;" + LABELS + ";a=1;rd=5;t=12;x=1",
+      "1;cs=0;w=;" + LABELS + ";a=1;rd=5;t=",
+      "1;t=5;t=7",
+      ";t=",
+      "",
+    ];
+    for (let i = 0; i < texts.length; i++) {
+      const text = texts[i];
+      const bytes = String.UTF8.encode(text);
+      const at = changetype<usize>(bytes);
+      const start = arrivalFieldStartBytes(at, bytes.byteLength);
+      expect<i32>(start).toBe(arrivalFieldStart(text));
+      expect<i64>(parseArrivalFieldBytes(at, bytes.byteLength, start)).toBe(parseArrivalField(text, start));
+    }
   });
 });
 

@@ -6,7 +6,12 @@ import {
   hexIdFromBytes,
   trimOptionalWhitespace,
   TraceParentProblem,
+  TRACEPARENT_BYTES,
+  TRACEPARENT_PARENT_ID_AT,
   TRACEPARENT_PROBLEM_REASONS,
+  TRACEPARENT_TRACE_ID_AT,
+  writeHexId,
+  writeTraceParentFrame,
 } from "../tracecontext";
 
 const TRACE_ID = "12345678901234567890123456789012";
@@ -214,6 +219,35 @@ describe("ids", () => {
   it("never produces an all-zero id", () => {
     const zeros = new Uint8Array(16);
     expect<string>(hexIdFromBytes(zeros.dataStart, 16)).toBe("00000000000000000000000000000001");
+  });
+
+  it("writes as bytes in place the traceparent formatTraceParent makes of the same ids and flags", () => {
+    const traceBytes = new Uint8Array(16);
+    const spanBytes = new Uint8Array(8);
+    for (let i = 0; i < 16; i++) traceBytes[i] = <u8>(i * 17 + 3);
+    for (let i = 0; i < 8; i++) spanBytes[i] = <u8>(0xf0 - i * 9);
+    const flagCases: u8[] = [0, 1, 2, 3, 0xff];
+    for (let f = 0; f < flagCases.length; f++) {
+      const flags = flagCases[f];
+      const out = new Uint8Array(TRACEPARENT_BYTES);
+      writeHexId<u8>(out.dataStart + <usize>TRACEPARENT_TRACE_ID_AT, traceBytes.dataStart, 16);
+      writeHexId<u8>(out.dataStart + <usize>TRACEPARENT_PARENT_ID_AT, spanBytes.dataStart, 8);
+      writeTraceParentFrame(out.dataStart, flags);
+      const expected = formatTraceParent(
+        hexIdFromBytes(traceBytes.dataStart, 16),
+        hexIdFromBytes(spanBytes.dataStart, 8),
+        flags,
+      );
+      expect<string>(String.UTF8.decodeUnsafe(out.dataStart, TRACEPARENT_BYTES)).toBe(expected);
+      expect<bool>(isValidVersion00(out.dataStart, <u32>TRACEPARENT_BYTES)).toBe(true);
+    }
+  });
+
+  it("writes an all-zero id as bytes as hexIdFromBytes does, never all zero", () => {
+    const zeros = new Uint8Array(8);
+    const out = new Uint8Array(16);
+    writeHexId<u8>(out.dataStart, zeros.dataStart, 8);
+    expect<string>(String.UTF8.decodeUnsafe(out.dataStart, 16)).toBe("0000000000000001");
   });
 
   it("formats flags as two hex digits", () => {
