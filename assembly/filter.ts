@@ -120,7 +120,7 @@ import { OTHER_LABEL_VALUE, SourceLabelBound } from "./sourcelabels";
 import { ActivatorProof, MeshIdentity, activatorProofOf, facesMesh, meshIdentityOf } from "./trust";
 import { allocateString } from "./text";
 import { noteGarbage } from "./garbage";
-import { KeyTable } from "./keytable";
+import { KeyTable, hashText } from "./keytable";
 import { LastAnswer } from "./memo";
 import { clusterInMesh, destinationInMesh } from "./destination";
 import { pairsWithout } from "./headerstrip";
@@ -303,10 +303,10 @@ const POD_ID_SLOTS: i32 = CODE_CLASS_COUNT + REV_ONLY_COUNT;
  * The warm pod stamps one root saw at the edge, by their text without the per-request arrival,
  * decoded once. What a warm answer needs (the pod's ready time, whether it came through the
  * activator, its revision's era key) and the stamp's series ids are kept in arrays of numbers
- * (the era keys' characters in one of them), so a collection has no object of its own to mark
- * per stamp; the label values are
- * decoded again from the answer's text only when a series must be defined, with the cluster and
- * region the stamp was bounded to the first time.
+ * (the era keys' characters in one of them), so a collection has no object of its own to mark per
+ * stamp. The label values are decoded again from the stamp's text as the table keeps it, only
+ * when a series must be defined or is not cached (an overflow series), with the cluster and region
+ * the stamp was bounded to the first time.
  */
 class PodStamps {
   private readonly byText: KeyTable = new KeyTable();
@@ -320,6 +320,8 @@ class PodStamps {
   regions: string[] = [];
   /** POD_ID_SLOTS per stamp (0: not defined yet). */
   ids: StaticArray<u32> = new StaticArray<u32>(0);
+  /** Each stamp's text's hash (hashText): its text is found again from the table by it. */
+  private textHashes: u32[] = [];
 
   get size(): i32 {
     return this.eraKeyEnds.length;
@@ -375,15 +377,18 @@ class PodStamps {
       this.ids = ids;
     }
     this.byText.set(text, <u32>index + 1);
+    this.textHashes.push(hashText(text, text.length));
     return index;
   }
 
   /**
-   * Stamp `index` decoded again from its key's text, bounded as before: only when one of its series
-   * is defined, so the table's walk for the text is not on a warm answer's path.
+   * Stamp `index` decoded again from its text, found in the table by its hash, and bounded as
+   * before: when one of its series is defined or its answer goes to an overflow series (which is
+   * never cached), so it costs one probe and the decode, never a walk of the table.
    */
   report(index: i32): PodStamp {
-    const report = decodePodStamp(this.byText.keyOf(<u32>index + 1))!;
+    const text = this.byText.keyOf(unchecked(this.textHashes[index]), <u32>index + 1);
+    const report = decodePodStamp(text!)!;
     report.cluster = unchecked(this.clusters[index]);
     report.region = unchecked(this.regions[index]);
     return report;

@@ -89,20 +89,20 @@ export class KeyTable {
     return slot < 0 ? missing : unchecked(this.values[unchecked(this.slots[slot]) - 1]);
   }
 
-  /** The key holding `value` (the first one made), as a new string; null when none. Walks every entry. */
-  keyOf(value: u32): string | null {
-    for (let e = 0; e < this.entries; e++) {
-      const stored = unchecked(this.lengths[e]);
-      if (stored == REMOVED || unchecked(this.values[e]) != value) continue;
-      const length = stored & ~WIDE;
-      const at = changetype<usize>(this.arena) + <usize>unchecked(this.starts[e]);
-      const key = allocateString(length);
-      const to = changetype<usize>(key);
-      if ((stored & WIDE) != 0) memory.copy(to, at, (<usize>length) << 1);
-      else for (let i = 0; i < length; i++) store<u16>(to + ((<usize>i) << 1), load<u8>(at + <usize>i));
-      return key;
-    }
-    return null;
+  /**
+   * The key whose characters hash to `hash` (hashText) and whose value is `value`, as a new string;
+   * null when there is none. For a caller that keeps a key's hash rather than its text.
+   */
+  keyOf(hash: u32, value: u32): string | null {
+    const entry = this.entryOf(hash, value);
+    if (entry < 0) return null;
+    const length = unchecked(this.lengths[entry]) & ~WIDE;
+    const at = changetype<usize>(this.arena) + <usize>unchecked(this.starts[entry]);
+    const key = allocateString(length);
+    const to = changetype<usize>(key);
+    if ((unchecked(this.lengths[entry]) & WIDE) != 0) memory.copy(to, at, (<usize>length) << 1);
+    else for (let i = 0; i < length; i++) store<u16>(to + ((<usize>i) << 1), load<u8>(at + <usize>i));
+    return key;
   }
 
   /** Sets the value of the first `length` characters of `key` (all by default), adding the key if new. */
@@ -139,21 +139,27 @@ export class KeyTable {
    * caller that keeps a key's hash rather than its text (a no-op when there is none).
    */
   deleteValue(hash: u32, value: u32): void {
+    const entry = this.entryOf(hash, value);
+    if (entry < 0) return;
+    unchecked((this.lengths[entry] = REMOVED));
+    this.size--;
+  }
+
+  /** The entry held under `hash` with `value`, found by probing from the hash's slot; -1 when none. */
+  private entryOf(hash: u32, value: u32): i32 {
     const slots = this.slots;
     const mask = slots.length - 1;
     let slot = (<i32>hash) & mask;
     while (true) {
       const held = unchecked(slots[slot]);
-      if (held == FREE) return;
+      if (held == FREE) return -1;
       const entry = held - 1;
       if (
         unchecked(this.hashes[entry]) == hash &&
         unchecked(this.values[entry]) == value &&
         unchecked(this.lengths[entry]) != REMOVED
       ) {
-        unchecked((this.lengths[entry] = REMOVED));
-        this.size--;
-        return;
+        return entry;
       }
       slot = (slot + 1) & mask;
     }

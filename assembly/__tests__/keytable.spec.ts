@@ -29,11 +29,14 @@ describe("KeyTable", () => {
     table.set("\u4e16\u754c", 3);
     table.set("gone", 4);
     table.deleteValue(hashText("gone", 4), 4);
-    expect<string | null>(table.keyOf(1)).toBe("alpha");
-    expect<string | null>(table.keyOf(2)).toBe("caf\u00e9");
-    expect<string | null>(table.keyOf(3)).toBe("\u4e16\u754c");
-    expect<string | null>(table.keyOf(4)).toBeNull();
-    expect<string | null>(table.keyOf(5)).toBeNull();
+    expect<string | null>(table.keyOf(hashText("alpha", "alpha".length), 1)).toBe("alpha");
+    expect<string | null>(table.keyOf(hashText("caf\u00e9", "caf\u00e9".length), 2)).toBe("caf\u00e9");
+    expect<string | null>(table.keyOf(hashText("\u4e16\u754c", "\u4e16\u754c".length), 3)).toBe(
+      "\u4e16\u754c",
+    );
+    expect<string | null>(table.keyOf(hashText("gone", 4), 4)).toBeNull();
+    expect<string | null>(table.keyOf(hashText("alpha", 5), 5)).toBeNull();
+    expect<string | null>(table.keyOf(hashText("beta", 4), 1)).toBeNull();
   });
 
   it("maps keys to values and tells a missing key", () => {
