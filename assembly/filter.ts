@@ -296,6 +296,9 @@ class InboundSeries {
  */
 const UNKEPT_STAMP_GARBAGE_BYTES: i64 = 4 * 1024;
 
+/** PodStamps.indexOfBytes of a stamp that is not ASCII: only its decoded text can be looked up. */
+const NOT_ASCII_STAMP: i32 = -2;
+
 /** Series ids kept per pod stamp: its duration series by code class, then its REV-only series. */
 const POD_ID_SLOTS: i32 = CODE_CLASS_COUNT + REV_ONLY_COUNT;
 
@@ -345,9 +348,9 @@ class PodStamps {
     return <i32>this.byText.get(text, 0, length) - 1;
   }
 
-  /** indexOf for the `length` ASCII bytes at `at`; -1 when not kept or not ASCII. */
+  /** indexOf for the `length` bytes at `at`; -1 when not kept, NOT_ASCII_STAMP when not ASCII. */
   indexOfBytes(at: usize, length: i32): i32 {
-    return <i32>this.byText.getBytes(at, length, 0) - 1;
+    return <i32>this.byText.getBytes(at, length, 0, <u32>(NOT_ASCII_STAMP + 1)) - 1;
   }
 
   /** Keeps a stamp decoded (and its labels bounded) from `text`; returns its index. */
@@ -1273,7 +1276,7 @@ export class Stream {
       noteGarbage(<i64>length * 2);
       arrivalAt = arrivalFieldStart(text);
       arrivalMs = parseArrivalField(text, arrivalAt);
-      index = stamps.indexOf(text, arrivalAt);
+      index = index == NOT_ASCII_STAMP ? stamps.indexOf(text, arrivalAt) : -1;
     }
     if (!root.settings!.keepPodHeader) host.removeHeader(HeaderMap.Response, root.podName);
     if (!this.trustsUpstream()) {

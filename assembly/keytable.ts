@@ -81,10 +81,11 @@ export class KeyTable {
 
   /**
    * get() of the key whose characters are the `length` bytes at `at` (a header value where the host
-   * wrote it, found without decoding it); `missing` when not a key or when a byte is not ASCII.
+   * wrote it, found without decoding it); `missing` when not a key, `notAscii` when a byte is not
+   * ASCII (only the decoded text can then be looked up).
    */
-  getBytes(at: usize, length: i32, missing: u32): u32 {
-    if (!isAscii(at, length)) return missing;
+  getBytes(at: usize, length: i32, missing: u32, notAscii: u32): u32 {
+    if (!isAscii(at, length)) return notAscii;
     const slot = this.slotOfUnits<u8>(at, length, hashUnits<u8>(at, length));
     return slot < 0 ? missing : unchecked(this.values[unchecked(this.slots[slot]) - 1]);
   }

@@ -9,17 +9,17 @@ describe("KeyTable", () => {
     table.set("\u4e16", 4);
     const bytes = String.UTF8.encode("alpha;t=1;x");
     const at = changetype<usize>(bytes);
-    expect<u32>(table.getBytes(at, 9, 0)).toBe(1);
-    expect<u32>(table.getBytes(at, 5, 0)).toBe(0);
-    expect<u32>(table.getBytes(at, 11, 0)).toBe(0);
+    expect<u32>(table.getBytes(at, 9, 0, 0)).toBe(1);
+    expect<u32>(table.getBytes(at, 5, 0, 0)).toBe(0);
+    expect<u32>(table.getBytes(at, 11, 0, 0)).toBe(0);
     const beta = String.UTF8.encode("beta");
-    expect<u32>(table.getBytes(changetype<usize>(beta), 4, 0)).toBe(2);
+    expect<u32>(table.getBytes(changetype<usize>(beta), 4, 0, 0)).toBe(2);
     // Not ASCII: never found from bytes (its UTF-8 is not its characters); the text finds it.
     const cafe = String.UTF8.encode("caf\u00e9");
-    expect<u32>(table.getBytes(changetype<usize>(cafe), cafe.byteLength, 9)).toBe(9);
+    expect<u32>(table.getBytes(changetype<usize>(cafe), cafe.byteLength, 9, 9)).toBe(9);
     expect<u32>(table.get("caf\u00e9", 0)).toBe(3);
     const wide = String.UTF8.encode("\u4e16");
-    expect<u32>(table.getBytes(changetype<usize>(wide), wide.byteLength, 9)).toBe(9);
+    expect<u32>(table.getBytes(changetype<usize>(wide), wide.byteLength, 9, 9)).toBe(9);
   });
 
   it("gives back the key holding a value, narrow or wide, and none for a removed or unknown one", () => {
