@@ -60,7 +60,8 @@ export function startKwt(
       () => reject(new Error(`kwt run printed no addresses in 20 s; stderr:\n${stderr}`)),
       20_000,
     );
-    child.on("exit", (code) => reject(new Error(`kwt run exited with ${code}; stderr:\n${stderr}`)));
+    // "close", not "exit": only then has everything the child wrote to stderr been read.
+    child.on("close", (code) => reject(new Error(`kwt run exited with ${code}; stderr:\n${stderr}`)));
     child.stdout.on("data", (chunk: Buffer) => {
       stdout += chunk.toString();
       const listen = /^listen (\S+)$/m.exec(stdout)?.[1];
@@ -85,12 +86,16 @@ export function startKwt(
   });
 }
 
-/** SIGTERM, then SIGKILL after 10 s; resolves with the exit code. */
+/**
+ * SIGTERM, then SIGKILL after 10 s; resolves with the exit code once the child's output has all
+ * been read ("close": at "exit" its last stderr lines may still be in the pipe).
+ */
 export function stopKwt(child: ChildProcessWithoutNullStreams): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  const ended = child.exitCode !== null || child.signalCode !== null;
+  if (ended && child.stdout.closed && child.stderr.closed) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    child.once("exit", (code) => {
+    child.once("close", (code) => {
       clearTimeout(timer);
       resolve(code);
     });
