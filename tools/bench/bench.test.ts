@@ -9,6 +9,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runKwt } from "../testing/kwt-cli.js";
 import { callKeysWithoutDraws, callLines, recordWorkload } from "./measure.js";
+import { ENVOY_V8_FLAGS } from "./engine.js";
 import { currentReadmeBlock, readmeBlock } from "./report.js";
 import { buildFloor, floorMismatch, ENVOY_HOST_CALL_NS, NOISE_REFERENCE, type BenchResults } from "./run.js";
 import { PATH_WORKLOADS, SCALING_FAMILIES } from "./workloads.js";
@@ -58,6 +59,7 @@ it("kwt bench --quick writes every figure for every path, module and scaling cas
     expect(results.machine.node).toBe(process.version);
     expect(results.machine.cores).toBeGreaterThan(0);
     expect(results.measurement.envoyHostCallNs).toBe(ENVOY_HOST_CALL_NS);
+    expect(results.measurement.v8Flags).toBe(ENVOY_V8_FLAGS);
     expect(results.measurement.clockNs).toBeGreaterThan(0);
     expect(results.moduleBytes).toBe((await filterWasm()).length);
 
@@ -89,7 +91,13 @@ it("kwt bench --quick writes every figure for every path, module and scaling cas
       ]),
     );
     for (const figure of results.scaling) {
-      expectFigure(figure as unknown as Record<string, unknown>, `${figure.family} ${figure.value}`);
+      const where = `${figure.family} ${figure.value}`;
+      expectFigure(figure as unknown as Record<string, unknown>, where);
+      expect(figure.vsFirstCase, where).toBeGreaterThan(0);
+    }
+    for (const family of SCALING_FAMILIES) {
+      const first = results.scaling.find((f) => f.family === family.name)!;
+      expect(first.vsFirstCase, family.name).toBe(1);
     }
     expect(stdout).toContain("Envoy est. ns");
     expect(stdout).toContain("goal (issue 18)");

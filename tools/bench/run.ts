@@ -3,6 +3,7 @@
 
 import os from "node:os";
 import { measureClockNs, type RecordedCallback } from "./boundary.js";
+import { wasmCompilerFlags } from "./engine.js";
 import { compileFloor, floorWat } from "./floor.js";
 import {
   bytesPerRequest,
@@ -82,6 +83,11 @@ export interface PathFigure extends Figure {
 export interface ScalingFigure extends Figure {
   family: string;
   value: string;
+  /**
+   * Median over rounds of this case's wasm time over the family's first case's in the same round:
+   * the flatness goals' figure, in which the machine's drift between rounds cancels.
+   */
+  vsFirstCase: number;
 }
 
 export interface FloorBuild {
@@ -149,6 +155,11 @@ function figureOf(subject: Subject): Figure {
   };
 }
 
+/** Median over rounds of `subject`'s wasm time over `base`'s in the same round. */
+function wasmRatio(subject: Subject, base: Subject): number {
+  return median(subject.rounds.map((round, i) => round.wasmNs / base.rounds[i]!.wasmNs));
+}
+
 function ratioToFloor(filter: Subject, floor: Subject): number {
   return median(
     filter.rounds.map(
@@ -165,6 +176,8 @@ export interface BenchResults {
     clock: string;
     clockNs: number;
     boundaryBiasNs: number;
+    /** V8 flags the modules were compiled with ("" for Node's defaults); see engine.ts. */
+    v8Flags: string;
     envoyHostCallNs: number;
     rounds: number;
     batch: number;
@@ -239,13 +252,24 @@ export async function runBenchmark(
       `${family.name}: ${scale.rounds} interleaved rounds of ${subjects.length} cases and the ${NOISE_REFERENCE_PATH} floor`,
     );
     biases.push(...runInterleaved([...subjects, reference], scale.rounds, scale.batch));
+    const first = subjects[0]!;
     family.cases.forEach(({ value }, i) => {
       const subject = subjects[i]!;
       subject.finish();
-      scaling.push({ family: family.name, value, ...figureOf(subject) });
+      scaling.push({
+        family: family.name,
+        value,
+        ...figureOf(subject),
+        vsFirstCase: wasmRatio(subject, first),
+      });
     });
     reference.finish();
-    scaling.push({ family: family.name, value: NOISE_REFERENCE, ...figureOf(reference) });
+    scaling.push({
+      family: family.name,
+      value: NOISE_REFERENCE,
+      ...figureOf(reference),
+      vsFirstCase: wasmRatio(reference, first),
+    });
   }
 
   const cpus = os.cpus();
@@ -263,6 +287,7 @@ export async function runBenchmark(
       clock: "performance.now()",
       clockNs,
       boundaryBiasNs: median(biases),
+      v8Flags: wasmCompilerFlags(),
       envoyHostCallNs: ENVOY_HOST_CALL_NS,
       rounds: scale.rounds,
       batch: scale.batch,

@@ -4,12 +4,13 @@ import { booleanFlag, parseArgs, stringFlag } from "./args.js";
 import { EXIT_OK, projectRoot, type Command } from "./command.js";
 import { renderTable } from "./output.js";
 import { goalRows, pathRows, readmeBlock, replaceReadmeBlock, scalingRows } from "../bench/report.js";
+import { compileAsEnvoy } from "../bench/engine.js";
 import { FULL_SCALE, QUICK_SCALE, runBenchmark } from "../bench/run.js";
 
 const USAGE = `Usage: kwt bench [--quick] [--out FILE]
 
 Measures build/filter.wasm in the harness, every module and path interleaved in rounds (order
-rotated, one process), and prints tables:
+rotated, one process), compiled by V8 with Liftoff off as Envoy does, and prints tables:
   - per path (inbound, outbound and gateway common cases; cross-cluster, errors, new trace, cold
     start) and module: wasm time per request (time inside the module's exports minus time inside
     host functions, clock cost subtracted), host time, host calls, the Envoy estimate (wasm time +
@@ -19,7 +20,8 @@ rotated, one process), and prints tables:
     "x floor" is the filter's time in the module over the floor's, median of per-round ratios), and
     the empty module (same callbacks, no host calls);
   - scaling: live label sets (10 to 4,000, and 100,000 with maxSeries 100000), request headers
-    (10, 50, 100), tracestate (none, 8, 32 members, passed through and rewritten);
+    (10, 50, 100), tracestate (none, 8, 32 members, passed through and rewritten); "x first" is a
+    case's wasm time over its family's first case's, median of per-round ratios;
   - where the filter stands against the performance goals.
 Writes the figures as JSON (default bench/results.json); when that is the project's own file, the
 README's benchmark tables are regenerated from it.
@@ -41,6 +43,7 @@ export const benchCommand: Command = {
     const outFile = path.resolve(stringFlag(args, "out") ?? projectResults);
 
     const filterWasm = new Uint8Array(await readFile(path.join(root, "build", "filter.wasm")));
+    compileAsEnvoy();
     const results = await runBenchmark(filterWasm, quick ? QUICK_SCALE : FULL_SCALE, (line) =>
       process.stderr.write(`${line}\n`),
     );
