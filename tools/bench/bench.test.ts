@@ -84,20 +84,36 @@ it("kwt bench --quick writes every figure for every path, module and scaling cas
       expect(of("empty").floorRatio).toBeNull();
     }
 
-    expect(results.scaling.map((f) => `${f.family}: ${f.value}`)).toEqual(
+    expect(results.scaling.map((f) => `${f.family}: ${f.value} ${f.module}`)).toEqual(
       SCALING_FAMILIES.flatMap((family) => [
-        ...family.cases.map((c) => `${family.name}: ${c.value}`),
-        `${family.name}: ${NOISE_REFERENCE}`,
+        ...family.cases.flatMap((c) => [
+          `${family.name}: ${c.value} filter`,
+          ...(family.withFloors === true ? [`${family.name}: ${c.value} floor`] : []),
+        ]),
+        `${family.name}: ${NOISE_REFERENCE} floor`,
       ]),
     );
+    for (const floor of results.scaling.filter((f) => f.module === "floor" && f.value !== NOISE_REFERENCE)) {
+      const filter = results.scaling.find(
+        (f) => f.family === floor.family && f.value === floor.value && f.module === "filter",
+      )!;
+      expect(Math.abs(floor.hostCalls - filter.hostCalls), `${floor.family} ${floor.value}`).toBeLessThan(
+        0.05,
+      );
+    }
     for (const figure of results.scaling) {
       const where = `${figure.family} ${figure.value}`;
       expectFigure(figure as unknown as Record<string, unknown>, where);
       expect(figure.vsFirstCase, where).toBeGreaterThan(0);
     }
     for (const family of SCALING_FAMILIES) {
-      const first = results.scaling.find((f) => f.family === family.name)!;
-      expect(first.vsFirstCase, family.name).toBe(1);
+      for (const module of ["filter", "floor"] as const) {
+        const first = results.scaling.find(
+          (f) => f.family === family.name && f.value === family.cases[0]!.value && f.module === module,
+        );
+        if (module === "filter" || family.withFloors === true)
+          expect(first?.vsFirstCase, family.name).toBe(1);
+      }
     }
     expect(stdout).toContain("Envoy est. ns");
     expect(stdout).toContain("goal (issue 18)");

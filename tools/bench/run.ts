@@ -83,9 +83,12 @@ export interface PathFigure extends Figure {
 export interface ScalingFigure extends Figure {
   family: string;
   value: string;
+  /** The filter, or a floor: a case's own (ScalingFamily.withFloors) or the noise reference. */
+  module: "filter" | "floor";
   /**
-   * Median over rounds of this case's wasm time over the family's first case's in the same round:
-   * the flatness goals' figure, in which the machine's drift between rounds cancels.
+   * Median over rounds of this case's wasm time over the family's first case's (the first case's
+   * floor, for a case's floor) in the same round: the flatness goals' figure, in which the
+   * machine's drift between rounds cancels.
    */
   vsFirstCase: number;
 }
@@ -241,35 +244,41 @@ export async function runBenchmark(
   const scaling: ScalingFigure[] = [];
   for (const family of SCALING_FAMILIES) {
     const subjects: Subject[] = [];
+    const floors: Subject[] = [];
     for (const { workload } of family.cases) {
       const subject = await Subject.load("filter", workload, filterWasm, capacity);
       subject.warm(Math.min(scale.maxScalingWarmup, workload.period + scale.scalingWarmupExtra));
       subjects.push(subject);
+      if (family.withFloors !== true) continue;
+      const build = await buildFloor(workload, filterWasm, 1);
+      const mismatch = floorMismatch(build);
+      if (mismatch !== undefined) throw new Error(`bench: ${mismatch}`);
+      const floor = await Subject.load("floor", workload, build.floorWasm, capacity);
+      floor.warm(scale.warmupPeriods * workload.period);
+      floors.push(floor);
     }
     const reference = await Subject.load("floor", noise.workload, noise.floorWasm, capacity);
     reference.warm(scale.warmupPeriods * noise.workload.period);
+    const withFloors = floors.length > 0 ? ", each with its floor," : "";
     progress(
-      `${family.name}: ${scale.rounds} interleaved rounds of ${subjects.length} cases and the ${NOISE_REFERENCE_PATH} floor`,
+      `${family.name}: ${scale.rounds} interleaved rounds of ${subjects.length} cases${withFloors} and the ${NOISE_REFERENCE_PATH} floor`,
     );
-    biases.push(...runInterleaved([...subjects, reference], scale.rounds, scale.batch));
-    const first = subjects[0]!;
-    family.cases.forEach(({ value }, i) => {
-      const subject = subjects[i]!;
+    biases.push(...runInterleaved([...subjects, ...floors, reference], scale.rounds, scale.batch));
+    const figure = (subject: Subject, value: string, base: Subject): ScalingFigure => {
       subject.finish();
-      scaling.push({
+      return {
         family: family.name,
         value,
+        module: subject.module === "filter" ? "filter" : "floor",
         ...figureOf(subject),
-        vsFirstCase: wasmRatio(subject, first),
-      });
+        vsFirstCase: wasmRatio(subject, base),
+      };
+    };
+    family.cases.forEach(({ value }, i) => {
+      scaling.push(figure(subjects[i]!, value, subjects[0]!));
+      if (floors.length > 0) scaling.push(figure(floors[i]!, value, floors[0]!));
     });
-    reference.finish();
-    scaling.push({
-      family: family.name,
-      value: NOISE_REFERENCE,
-      ...figureOf(reference),
-      vsFirstCase: wasmRatio(reference, first),
-    });
+    scaling.push(figure(reference, NOISE_REFERENCE, subjects[0]!));
   }
 
   const cpus = os.cpus();

@@ -240,6 +240,11 @@ export interface ScalingFamily {
   /** What varies. */
   name: string;
   cases: Array<{ value: string; workload: Workload }>;
+  /**
+   * Each case also runs its own floor: where a case hands the module more bytes, the floor shows
+   * how much of the change the harness's handing-in costs (it makes the same calls, nothing else).
+   */
+  withFloors?: boolean;
 }
 
 const tracestateMembers = (count: number): HeaderList =>
@@ -288,6 +293,7 @@ export const SCALING_FAMILIES: ScalingFamily[] = [
   },
   {
     name: "request headers",
+    withFloors: true,
     cases: [10, 50, 100].map((count) => ({
       value: `${count}`,
       workload: inbound(`headers ${count}`, `inbound with ${count} request headers`, {
@@ -298,6 +304,7 @@ export const SCALING_FAMILIES: ScalingFamily[] = [
   },
   {
     name: "tracestate",
+    withFloors: true,
     cases: [
       ...[0, 8, 32].map((members) => ({
         value: members === 0 ? "none" : `${members} members, pass-through`,
