@@ -123,8 +123,8 @@ export function proxy_on_delete(contextId: u32): void {
 // revisions, and a collection's cost is mostly the garbage's. It runs after COLLECT_EVERY stream
 // ends and ticks: 0.065% of requests, so a collection stays out of their p99.9 even beside the
 // machine's own stalls (1,024 was 0.098%, on the p99.9 line, and measured there: 0.4 to 1 ms at
-// the gateway instead of 0.1). A common-case request leaves about 0.2 to 0.4 KiB of garbage, so
-// 0.3 to 0.6 MiB wait for it, which with the tables at the default cap stays within 4 MiB of
+// the gateway instead of 0.1). A common-case request leaves about 0.16 KiB of garbage, so 0.25
+// MiB wait for it, which with the tables at the default cap stays within 4 MiB of
 // linear memory. A collection comes sooner, also at a stream end, once GARBAGE_BYTES_PER_COLLECTION
 // of counted garbage (garbage.ts: header text, series looked up by name, stamps decoded and not
 // kept) piled up.
