@@ -297,6 +297,13 @@ const UNKEPT_STAMP_GARBAGE_BYTES: i64 = 4 * 1024;
 /** PodStamps.indexOfBytes of a stamp that is not ASCII: only its decoded text can be looked up. */
 const NOT_ASCII_STAMP: i32 = -2;
 
+/**
+ * Ended streams' objects a root keeps for its next streams: as many as are open at once in steady
+ * traffic on a worker, so most streams allocate none; more ended at once are left to the collector
+ * (each kept one is marked by every collection).
+ */
+const SPARE_STREAMS: i32 = 128;
+
 /** Series ids kept per pod stamp: its duration series by code class, then its REV-only series. */
 const POD_ID_SLOTS: i32 = CODE_CLASS_COUNT + REV_ONLY_COUNT;
 
@@ -456,6 +463,9 @@ export class Root {
 
   // Edge: the warm pod stamps and their series.
   podStamps: PodStamps = new PodStamps();
+
+  /** Objects of ended streams, reset, for the next ones (at most SPARE_STREAMS). */
+  private readonly spareStreams: Stream[] = [];
 
   // The last peer certificate, upstream certificate and route cluster judged, with the verdicts
   // (of this configuration's trust and mesh domains): they repeat from request to request.
@@ -635,7 +645,16 @@ export class Root {
 
   createStream(): Stream | null {
     if (this.settings == null) return null;
-    return new Stream(this);
+    const spare = this.spareStreams;
+    return spare.length > 0 ? spare.pop() : new Stream(this);
+  }
+
+  /** A stream of this root was deleted: its object serves a later one. */
+  releaseStream(stream: Stream): void {
+    const spare = this.spareStreams;
+    if (spare.length >= SPARE_STREAMS) return;
+    stream.reset();
+    spare.push(stream);
   }
 
   onTick(): void {
@@ -800,62 +819,100 @@ enum Handling {
   Edge,
 }
 
+/**
+ * One stream's state, from its request headers to its log. Its fields get their first values in
+ * reset(), not where they are declared: an object serves its root's streams one after another.
+ */
 export class Stream {
-  handling: Handling = Handling.Ignore;
+  handling: Handling;
 
   // Inbound.
-  sourceCluster: string = "";
-  grpc: bool = false;
+  sourceCluster!: string;
+  grpc: bool;
   /** K-Proxy-Request: activator. */
-  viaActivator: bool = false;
+  viaActivator: bool;
   /** The activator held it: its entry stamp is older than the pod's ready time. */
-  held: bool = false;
+  held: bool;
   /** A held request's wait (arrival - entry) in ms; -1 when not held. */
-  waitMs: i64 = -1;
+  waitMs: i64;
   /** The hop verdict (the root's reused check): read within the request headers only. */
-  hop: HopCheck | null = null;
+  hop: HopCheck | null;
   /** The cross-cluster hop seen on this request (crosscluster.ts). */
-  inboundHop: InboundHop = NOT_CROSS_CLUSTER;
+  inboundHop!: InboundHop;
   /** The response's :status read at response headers; -1 before (on_log then reads response.code). */
-  responseCode: i64 = -1;
+  responseCode: i64;
   /** kwt_error_kind is set on this stream (accesslog.ts): never twice. */
-  errorKindLogged: bool = false;
+  errorKindLogged: bool;
 
   // Edge.
   /** This proxy put the entry stamp on, so it owns the client-visible measurement. */
-  owner: bool = false;
+  owner: bool;
   /** The entry stamp this proxy put on (its own clock), when it is the owner. */
-  entryMs: i64 = -1;
+  entryMs: i64;
   /** The destination is outside the mesh: none of the filter's headers go there. */
-  outsideDestination: bool = false;
+  outsideDestination: bool;
   /** Gateway, `tracing.edgeSampling: resample`: an outside client's sampled flag is re-decided. */
-  resampleTrace: bool = false;
+  resampleTrace: bool;
   /** The answer carried a pod stamp this edge accepted. */
-  podAnswered: bool = false;
+  podAnswered: bool;
   /** Where the root keeps it (podIndex -1: not kept, e.g. held). */
-  podStamps: PodStamps | null = null;
-  podIndex: i32 = -1;
+  podStamps: PodStamps | null;
+  podIndex: i32;
   /** Decoded: at its first sight, else only when a label value is needed. */
-  podStamp: PodStamp | null = null;
-  podViaActivator: bool = false;
-  responseClass: i32 = 0;
+  podStamp: PodStamp | null;
+  podViaActivator: bool;
+  responseClass: i32;
   /** The edge's verdict: held while the revision had no ready pod. */
-  coldStart: bool = false;
+  coldStart: bool;
   /** The cold start's wait (the pod's arrival time - the entry stamp); -1 when not known. */
-  coldStartWaitMs: i64 = -1;
+  coldStartWaitMs: i64;
 
   /** The wall clock in ms, read at most once per request (-1: not read yet). */
-  private nowMs: i64 = -1;
+  private nowMs: i64;
   /** kwt_stamps_rejected_total{reason="untrusted"} was counted for this request. */
-  private untrustedCounted: bool = false;
+  private untrustedCounted: bool;
   /** The downstream certificate's URI SAN, read at most once per request. */
-  private peerUriSan: string | null = null;
-  private peerUriSanRead: bool = false;
+  private peerUriSan: string | null;
+  private peerUriSanRead: bool;
 
   private readonly host: Host;
 
   constructor(public readonly root: Root) {
     this.host = root.vm.host;
+    this.reset();
+  }
+
+  /**
+   * Back to the state of a stream before its first callback: a stream's object is reused for a
+   * later stream of its root (Root.releaseStream), so a warm request allocates none.
+   */
+  reset(): void {
+    this.handling = Handling.Ignore;
+    this.sourceCluster = "";
+    this.grpc = false;
+    this.viaActivator = false;
+    this.held = false;
+    this.waitMs = -1;
+    this.hop = null;
+    this.inboundHop = NOT_CROSS_CLUSTER;
+    this.responseCode = -1;
+    this.errorKindLogged = false;
+    this.owner = false;
+    this.entryMs = -1;
+    this.outsideDestination = false;
+    this.resampleTrace = false;
+    this.podAnswered = false;
+    this.podStamps = null;
+    this.podIndex = -1;
+    this.podStamp = null;
+    this.podViaActivator = false;
+    this.responseClass = 0;
+    this.coldStart = false;
+    this.coldStartWaitMs = -1;
+    this.nowMs = -1;
+    this.untrustedCounted = false;
+    this.peerUriSan = null;
+    this.peerUriSanRead = false;
   }
 
   private now(): i64 {
