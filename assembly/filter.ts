@@ -118,21 +118,12 @@ import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
 import { ActivatorHold, Tracing } from "./tracing";
 import { OTHER_LABEL_VALUE, SourceLabelBound } from "./sourcelabels";
 import { ActivatorProof, MeshIdentity, activatorProofOf, facesMesh, meshIdentityOf } from "./trust";
-import { allocateString } from "./text";
 import { noteGarbage } from "./garbage";
 import { KeyTable, hashText } from "./keytable";
 import { LastAnswer } from "./memo";
 import { clusterInMesh, destinationInMesh } from "./destination";
 import { pairsWithout } from "./headerstrip";
-import {
-  ReadyEra,
-  ReadyHistory,
-  RevisionEra,
-  decodeEra,
-  encodeEra,
-  enteredBeforeReady,
-  joinEras,
-} from "./readiness";
+import { NO_TICKET, ReadyEra, ReadyHistory, decodeEra, encodeEra, enteredBeforeReady } from "./readiness";
 import { parseMillis } from "./decimal";
 
 // --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
@@ -219,17 +210,24 @@ export class Vm {
     return shared != null ? decodeEra(shared.text) : null;
   }
 
-  /** Joins this VM's era of a revision with the published one and publishes the result. */
-  publishEra(key: string, revision: RevisionEra, gapMs: i64, nowMs: i64): void {
+  /**
+   * Joins this VM's era of the revision `key` at `place` in its history with the published one and
+   * publishes the result.
+   */
+  publishEra(key: string, place: i32, gapMs: i64, nowMs: i64): void {
     const host = this.host;
+    const history = this.readyHistory;
     const name = READY_ERA_KEY_PREFIX + key;
     for (let i = 0; i < SHARED_WRITE_TRIES; i++) {
       const shared = host.getSharedData(name);
-      const era = joinEras(revision.era, shared != null ? decodeEra(shared.text) : null, gapMs)!;
-      this.readyHistory.join(key, era, gapMs);
-      if (host.setSharedData(name, encodeEra(era), shared != null ? shared.cas : 0)) break;
+      const published = shared != null ? decodeEra(shared.text) : null;
+      if (published != null) {
+        history.joinAt(place, published.firstReadyMs, published.lastAnswerMs, gapMs);
+      }
+      const era = encodeEra(history.firstReadyAt(place), history.lastAnswerAt(place));
+      if (host.setSharedData(name, era, shared != null ? shared.cas : 0)) break;
     }
-    revision.publishedMs = nowMs;
+    history.setPublishedAt(place, nowMs);
   }
 
   /** Reads the node's identity once, from the first property layout that has a node id. */
@@ -299,15 +297,21 @@ const UNKEPT_STAMP_GARBAGE_BYTES: i64 = 4 * 1024;
 /** PodStamps.indexOfBytes of a stamp that is not ASCII: only its decoded text can be looked up. */
 const NOT_ASCII_STAMP: i32 = -2;
 
+/**
+ * Ended streams' objects a root keeps for its next streams: as many as are open at once in steady
+ * traffic on a worker, so most streams allocate none; more ended at once are left to the collector
+ * (each kept one is marked by every collection).
+ */
+const SPARE_STREAMS: i32 = 128;
+
 /** Series ids kept per pod stamp: its duration series by code class, then its REV-only series. */
 const POD_ID_SLOTS: i32 = CODE_CLASS_COUNT + REV_ONLY_COUNT;
 
 /**
  * The warm pod stamps one root saw at the edge, by their text without the per-request arrival,
  * decoded once. What a warm answer needs (the pod's ready time, whether it came through the
- * activator, its revision's era key) and the stamp's series ids are kept in arrays of numbers
- * (the era keys' characters in one of them), so a collection has no object of its own to mark per
- * stamp. The label values are decoded again from the stamp's text as the table keeps it, only
+ * activator, its revision's place in the VM's ready history) and the stamp's series ids are kept in
+ * arrays of numbers, so a collection has no object of its own to mark per stamp. The label values are decoded again from the stamp's text as the table keeps it, only
  * when a series must be defined or is not cached (an overflow series), with the cluster and region
  * the stamp was bounded to the first time.
  */
@@ -315,9 +319,11 @@ class PodStamps {
   private readonly byText: KeyTable = new KeyTable();
   readyMs: i64[] = [];
   viaActivator: bool[] = [];
-  /** The era keys' characters, one after the other, and where each starts and ends. */
-  private eraKeyChars: StaticArray<u16> = new StaticArray<u16>(0);
-  private eraKeyEnds: i32[] = [];
+  /**
+   * Each stamp's ReadyHistory ticket for its revision's era (NO_TICKET until its first answer
+   * with a ready time): a warm answer finds the era by it, with no key to build or hash.
+   */
+  eraTickets: i64[] = [];
   /** Shared with the root's bounds (or OTHER_LABEL_VALUE): no string of their own. */
   clusters: string[] = [];
   regions: string[] = [];
@@ -327,20 +333,18 @@ class PodStamps {
   private textHashes: u32[] = [];
 
   get size(): i32 {
-    return this.eraKeyEnds.length;
+    return this.readyMs.length;
   }
 
-  /** Stamp `index`'s era key (a new string each time). */
-  eraKey(index: i32): string {
-    const start = index > 0 ? unchecked(this.eraKeyEnds[index - 1]) : 0;
-    const length = unchecked(this.eraKeyEnds[index]) - start;
-    const key = allocateString(length);
-    memory.copy(
-      changetype<usize>(key),
-      changetype<usize>(this.eraKeyChars) + ((<usize>start) << 1),
-      (<usize>length) << 1,
-    );
-    return key;
+  /**
+   * Stamp `index`'s era key, a new string, for an answer that reads or writes shared data: the
+   * history's key of the place its ticket names, else (the history forgot the era) the stamp's
+   * text decoded again.
+   */
+  eraKey(index: i32, history: ReadyHistory): string {
+    const place = history.placeOfTicket(unchecked(this.eraTickets[index]));
+    if (place >= 0) return history.keyAt(place);
+    return revisionEraKey(decodePodStamp(this.text(index))!);
   }
 
   /** The index of the stamp that is the first `length` characters of `text`; -1 when not kept. */
@@ -354,23 +358,11 @@ class PodStamps {
   }
 
   /** Keeps a stamp decoded (and its labels bounded) from `text`; returns its index. */
-  add(text: string, report: PodStamp, eraKey: string): i32 {
+  add(text: string, report: PodStamp): i32 {
     const index = this.size;
     this.readyMs.push(report.readyMs);
     this.viaActivator.push(report.viaActivator);
-    const start = index > 0 ? unchecked(this.eraKeyEnds[index - 1]) : 0;
-    const end = start + eraKey.length;
-    if (end > this.eraKeyChars.length) {
-      const chars = new StaticArray<u16>(max(end, this.eraKeyChars.length * 2));
-      memory.copy(changetype<usize>(chars), changetype<usize>(this.eraKeyChars), (<usize>start) << 1);
-      this.eraKeyChars = chars;
-    }
-    memory.copy(
-      changetype<usize>(this.eraKeyChars) + ((<usize>start) << 1),
-      changetype<usize>(eraKey),
-      (<usize>eraKey.length) << 1,
-    );
-    this.eraKeyEnds.push(end);
+    this.eraTickets.push(NO_TICKET);
     this.clusters.push(report.cluster);
     this.regions.push(report.region);
     const needed = (index + 1) * POD_ID_SLOTS;
@@ -390,11 +382,15 @@ class PodStamps {
    * never cached), so it costs one probe and the decode, never a walk of the table.
    */
   report(index: i32): PodStamp {
-    const text = this.byText.keyOf(unchecked(this.textHashes[index]), <u32>index + 1);
-    const report = decodePodStamp(text!)!;
+    const report = decodePodStamp(this.text(index))!;
     report.cluster = unchecked(this.clusters[index]);
     report.region = unchecked(this.regions[index]);
     return report;
+  }
+
+  /** Stamp `index`'s text (without the arrival), found in the table by its hash. */
+  private text(index: i32): string {
+    return this.byText.keyOf(unchecked(this.textHashes[index]), <u32>index + 1)!;
   }
 }
 
@@ -467,6 +463,9 @@ export class Root {
 
   // Edge: the warm pod stamps and their series.
   podStamps: PodStamps = new PodStamps();
+
+  /** Objects of ended streams, reset, for the next ones (at most SPARE_STREAMS). */
+  private readonly spareStreams: Stream[] = [];
 
   // The last peer certificate, upstream certificate and route cluster judged, with the verdicts
   // (of this configuration's trust and mesh domains): they repeat from request to request.
@@ -646,7 +645,16 @@ export class Root {
 
   createStream(): Stream | null {
     if (this.settings == null) return null;
-    return new Stream(this);
+    const spare = this.spareStreams;
+    return spare.length > 0 ? spare.pop() : new Stream(this);
+  }
+
+  /** A stream of this root was deleted: its object serves a later one. */
+  releaseStream(stream: Stream): void {
+    const spare = this.spareStreams;
+    if (spare.length >= SPARE_STREAMS) return;
+    stream.reset();
+    spare.push(stream);
   }
 
   onTick(): void {
@@ -750,10 +758,10 @@ export class Root {
   }
 
   /** Caches a newly decoded pod stamp; -1 for a held one (its wait differs each time) or no room. */
-  cachePodStamp(stampText: string, report: PodStamp, eraKey: string): i32 {
+  cachePodStamp(stampText: string, report: PodStamp): i32 {
     const stamps = this.podStamps;
     if (report.held || !this.registry.cacheHasRoom(stamps.size)) return -1;
-    return stamps.add(stampText, report, eraKey);
+    return stamps.add(stampText, report);
   }
 
   /** The request-duration series of `report`, kept in `cache[index]` when given. */
@@ -811,62 +819,100 @@ enum Handling {
   Edge,
 }
 
+/**
+ * One stream's state, from its request headers to its log. Its fields get their first values in
+ * reset(), not where they are declared: an object serves its root's streams one after another.
+ */
 export class Stream {
-  handling: Handling = Handling.Ignore;
+  handling: Handling;
 
   // Inbound.
-  sourceCluster: string = "";
-  grpc: bool = false;
+  sourceCluster!: string;
+  grpc: bool;
   /** K-Proxy-Request: activator. */
-  viaActivator: bool = false;
+  viaActivator: bool;
   /** The activator held it: its entry stamp is older than the pod's ready time. */
-  held: bool = false;
+  held: bool;
   /** A held request's wait (arrival - entry) in ms; -1 when not held. */
-  waitMs: i64 = -1;
+  waitMs: i64;
   /** The hop verdict (the root's reused check): read within the request headers only. */
-  hop: HopCheck | null = null;
+  hop: HopCheck | null;
   /** The cross-cluster hop seen on this request (crosscluster.ts). */
-  inboundHop: InboundHop = NOT_CROSS_CLUSTER;
+  inboundHop!: InboundHop;
   /** The response's :status read at response headers; -1 before (on_log then reads response.code). */
-  responseCode: i64 = -1;
+  responseCode: i64;
   /** kwt_error_kind is set on this stream (accesslog.ts): never twice. */
-  errorKindLogged: bool = false;
+  errorKindLogged: bool;
 
   // Edge.
   /** This proxy put the entry stamp on, so it owns the client-visible measurement. */
-  owner: bool = false;
+  owner: bool;
   /** The entry stamp this proxy put on (its own clock), when it is the owner. */
-  entryMs: i64 = -1;
+  entryMs: i64;
   /** The destination is outside the mesh: none of the filter's headers go there. */
-  outsideDestination: bool = false;
+  outsideDestination: bool;
   /** Gateway, `tracing.edgeSampling: resample`: an outside client's sampled flag is re-decided. */
-  resampleTrace: bool = false;
+  resampleTrace: bool;
   /** The answer carried a pod stamp this edge accepted. */
-  podAnswered: bool = false;
+  podAnswered: bool;
   /** Where the root keeps it (podIndex -1: not kept, e.g. held). */
-  podStamps: PodStamps | null = null;
-  podIndex: i32 = -1;
+  podStamps: PodStamps | null;
+  podIndex: i32;
   /** Decoded: at its first sight, else only when a label value is needed. */
-  podStamp: PodStamp | null = null;
-  podViaActivator: bool = false;
-  responseClass: i32 = 0;
+  podStamp: PodStamp | null;
+  podViaActivator: bool;
+  responseClass: i32;
   /** The edge's verdict: held while the revision had no ready pod. */
-  coldStart: bool = false;
+  coldStart: bool;
   /** The cold start's wait (the pod's arrival time - the entry stamp); -1 when not known. */
-  coldStartWaitMs: i64 = -1;
+  coldStartWaitMs: i64;
 
   /** The wall clock in ms, read at most once per request (-1: not read yet). */
-  private nowMs: i64 = -1;
+  private nowMs: i64;
   /** kwt_stamps_rejected_total{reason="untrusted"} was counted for this request. */
-  private untrustedCounted: bool = false;
+  private untrustedCounted: bool;
   /** The downstream certificate's URI SAN, read at most once per request. */
-  private peerUriSan: string | null = null;
-  private peerUriSanRead: bool = false;
+  private peerUriSan: string | null;
+  private peerUriSanRead: bool;
 
   private readonly host: Host;
 
   constructor(public readonly root: Root) {
     this.host = root.vm.host;
+    this.reset();
+  }
+
+  /**
+   * Back to the state of a stream before its first callback: a stream's object is reused for a
+   * later stream of its root (Root.releaseStream), so a warm request allocates none.
+   */
+  reset(): void {
+    this.handling = Handling.Ignore;
+    this.sourceCluster = "";
+    this.grpc = false;
+    this.viaActivator = false;
+    this.held = false;
+    this.waitMs = -1;
+    this.hop = null;
+    this.inboundHop = NOT_CROSS_CLUSTER;
+    this.responseCode = -1;
+    this.errorKindLogged = false;
+    this.owner = false;
+    this.entryMs = -1;
+    this.outsideDestination = false;
+    this.resampleTrace = false;
+    this.podAnswered = false;
+    this.podStamps = null;
+    this.podIndex = -1;
+    this.podStamp = null;
+    this.podViaActivator = false;
+    this.responseClass = 0;
+    this.coldStart = false;
+    this.coldStartWaitMs = -1;
+    this.nowMs = -1;
+    this.untrustedCounted = false;
+    this.peerUriSan = null;
+    this.peerUriSanRead = false;
   }
 
   private now(): i64 {
@@ -1283,7 +1329,8 @@ export class Stream {
       root.rejectStamp(REJECT_UNTRUSTED);
       return;
     }
-    let eraKey: string;
+    // Built for a new stamp only; a kept one's comes from the history if an answer needs it.
+    let eraKey: string | null = null;
     let readyMs: i64;
     if (index < 0) {
       // Cut out only for a stamp not seen before (or not kept).
@@ -1295,7 +1342,7 @@ export class Stream {
       }
       eraKey = revisionEraKey(report);
       root.boundPodStampLabels(report);
-      index = root.cachePodStamp(key, report, eraKey);
+      index = root.cachePodStamp(key, report);
       if (index < 0) noteGarbage(UNKEPT_STAMP_GARBAGE_BYTES);
       this.podStamp = report;
       this.podViaActivator = report.viaActivator;
@@ -1305,7 +1352,6 @@ export class Stream {
         root.rejectStamp(REJECT_MALFORMED);
         return;
       }
-      eraKey = stamps.eraKey(index);
       this.podViaActivator = unchecked(stamps.viaActivator[index]);
       readyMs = unchecked(stamps.readyMs[index]);
     }
@@ -1350,22 +1396,38 @@ export class Stream {
    * the activator whose entry is older than that (held), decides from the revision's ready era
    * whether a pod was ready when it entered (a wait for capacity) or none was (a cold start). Only
    * a held answer reads the era other workers published; the era is published at most once a
-   * second per revision.
+   * second per revision. `newKey` is the era key of a stamp decoded for this answer; a kept stamp's
+   * era is found by its ticket, and its key built only to read or write shared data or when the
+   * history forgot the era.
    */
-  private classifyAnswer(readyMs: i64, arrivalMs: i64, key: string): void {
+  private classifyAnswer(readyMs: i64, arrivalMs: i64, newKey: string | null): void {
     const root = this.root;
     const vm = root.vm;
     const gapMs = <i64>root.settings!.scaleToZeroMinSeconds * 1000;
     const entryMs = this.entryMs;
     const history = vm.readyHistory;
+    const stamps = this.podStamps!;
+    const index = this.podIndex;
+    let key = newKey;
     const held = this.podViaActivator && entryMs < readyMs;
+    let place = -1;
     if (held) {
+      if (key == null) key = stamps.eraKey(index, history);
       const published = vm.sharedEra(key);
-      if (published != null) history.join(key, published, gapMs);
+      if (published != null) {
+        place = history.join(key, published.firstReadyMs, published.lastAnswerMs, gapMs);
+      }
     }
+    if (place < 0 && index >= 0) place = history.placeOfTicket(unchecked(stamps.eraTickets[index]));
     // A pod that answered a request it was ready for was ready when that request entered.
-    const revision = history.noteAnswer(key, readyMs, entryMs, gapMs);
-    if (held && enteredBeforeReady(entryMs, revision.era)) {
+    if (place >= 0) {
+      history.noteAnswerAt(place, readyMs, entryMs, gapMs);
+    } else {
+      if (key == null) key = stamps.eraKey(index, history);
+      place = history.noteAnswer(key, readyMs, entryMs, gapMs);
+    }
+    if (index >= 0) unchecked((stamps.eraTickets[index] = history.ticketOf(place)));
+    if (held && enteredBeforeReady(entryMs, history.firstReadyAt(place))) {
       this.coldStart = true;
       let wait: i64 = -1;
       if (arrivalMs >= 0) {
@@ -1378,7 +1440,10 @@ export class Stream {
       this.coldStartWaitMs = wait;
       logColdStart(this.host, wait);
     }
-    if (revision.publishDue(entryMs)) vm.publishEra(key, revision, gapMs, entryMs);
+    if (history.publishDue(place, entryMs)) {
+      if (key == null) key = stamps.eraKey(index, history);
+      vm.publishEra(key, place, gapMs, entryMs);
+    }
   }
 
   private edgeLog(): void {

@@ -8,6 +8,7 @@
 import { ProxyWasmHost } from "./host";
 import { garbageSinceCollection, resetGarbage } from "./garbage";
 import { Root, Stream, Vm } from "./filter";
+import { IdTable } from "./idtable";
 
 export { malloc } from "./host";
 
@@ -15,8 +16,8 @@ const CONTINUE: i32 = 0;
 
 const host = new ProxyWasmHost();
 const vm = new Vm(host);
-const roots = new Map<u32, Root>();
-const streams = new Map<u32, Stream>();
+const roots = new IdTable<Root>();
+const streams = new IdTable<Stream>();
 
 // The stream found last: a stream's callbacks mostly follow one another, so most find it here
 // without hashing (four callbacks per request).
@@ -26,8 +27,8 @@ let lastStream: Stream | null = null;
 /** The stream context `id`, or null when the module does not know it. */
 function streamOf(id: u32): Stream | null {
   if (lastStream != null && lastStreamId == id) return lastStream;
-  if (!streams.has(id)) return null;
   const stream = streams.get(id);
+  if (stream == null) return null;
   lastStreamId = id;
   lastStream = stream;
   return stream;
@@ -35,7 +36,8 @@ function streamOf(id: u32): Stream | null {
 
 /** The root context `id`, made by whichever of context_create and configure reaches it first. */
 function rootContext(id: u32): Root {
-  if (roots.has(id)) return roots.get(id);
+  const known = roots.get(id);
+  if (known != null) return known;
   const root = new Root(vm);
   roots.set(id, root);
   return root;
@@ -48,8 +50,9 @@ export function proxy_on_context_create(contextId: u32, rootContextId: u32): voi
     rootContext(contextId);
     return;
   }
-  if (!roots.has(rootContextId)) return;
-  const stream = roots.get(rootContextId).createStream();
+  const root = roots.get(rootContextId);
+  if (root == null) return;
+  const stream = root.createStream();
   if (stream == null) {
     if (lastStreamId == contextId) lastStream = null;
     return;
@@ -69,7 +72,8 @@ export function proxy_on_configure(rootContextId: u32, configurationSize: u32): 
 }
 
 export function proxy_on_tick(rootContextId: u32): void {
-  if (roots.has(rootContextId)) roots.get(rootContextId).onTick();
+  const root = roots.get(rootContextId);
+  if (root != null) root.onTick();
   collectSometimes();
 }
 
@@ -80,7 +84,8 @@ export function proxy_on_http_call_response(
   _bodySize: u32,
   _trailers: u32,
 ): void {
-  if (roots.has(rootContextId)) roots.get(rootContextId).onHttpCallResponse(token, headers);
+  const root = roots.get(rootContextId);
+  if (root != null) root.onHttpCallResponse(token, headers);
 }
 
 export function proxy_on_request_headers(contextId: u32, _headers: u32, _endOfStream: u32): i32 {
@@ -103,14 +108,15 @@ export function proxy_on_log(contextId: u32): void {
 }
 
 export function proxy_on_done(contextId: u32): u32 {
-  if (roots.has(contextId)) return roots.get(contextId).onDone() ? 1 : 0;
-  return 1;
+  const root = roots.get(contextId);
+  return root == null || root.onDone() ? 1 : 0;
 }
 
 export function proxy_on_delete(contextId: u32): void {
   if (lastStreamId == contextId) lastStream = null;
-  if (streams.has(contextId)) streams.delete(contextId);
-  else if (roots.has(contextId)) roots.delete(contextId);
+  const stream = streams.delete(contextId);
+  if (stream != null) stream.root.releaseStream(stream);
+  else roots.delete(contextId);
   collectSometimes();
 }
 
@@ -123,9 +129,9 @@ export function proxy_on_delete(contextId: u32): void {
 // revisions, and a collection's cost is mostly the garbage's. It runs after COLLECT_EVERY stream
 // ends and ticks: 0.065% of requests, so a collection stays out of their p99.9 even beside the
 // machine's own stalls (1,024 was 0.098%, on the p99.9 line, and measured there: 0.4 to 1 ms at
-// the gateway instead of 0.1). A common-case request leaves about 0.2 to 0.4 KiB of garbage, so
-// 0.3 to 0.6 MiB wait for it, which with the tables at the default cap stays within 4 MiB of
-// linear memory. A collection comes sooner, also at a stream end, once GARBAGE_BYTES_PER_COLLECTION
+// the gateway instead of 0.1). A common-case request leaves no garbage (its stream's object is
+// reused, the streams' IdTable does not rebuild), so what waits for a collection is what uncommon
+// requests left, which with the tables at the default cap stays within 4 MiB of linear memory. A collection comes sooner, also at a stream end, once GARBAGE_BYTES_PER_COLLECTION
 // of counted garbage (garbage.ts: header text, series looked up by name, stamps decoded and not
 // kept) piled up.
 const COLLECT_EVERY: i32 = 1536;

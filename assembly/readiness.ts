@@ -21,7 +21,10 @@ export const MAX_REVISION_ERAS: i32 = 512;
 /** An era is written to shared data at most this often per revision and VM. */
 export const PUBLISH_INTERVAL_MS: i64 = 1_000;
 
-/** From the earliest ready time of the pods seen answering to the latest answer, in ms. */
+/**
+ * An era as another worker published it (decodeEra): from the earliest ready time of the pods seen
+ * answering to the latest answer, in ms. The history keeps its eras as numbers, not as these.
+ */
 export class ReadyEra {
   constructor(
     public readonly firstReadyMs: i64,
@@ -30,33 +33,17 @@ export class ReadyEra {
 }
 
 /**
- * Two views of one revision's readiness (this VM's, another worker's): one era when the later one
- * starts within `gapMs` of the earlier one's last answer, else the later era alone.
- */
-export function joinEras(a: ReadyEra | null, b: ReadyEra | null, gapMs: i64): ReadyEra | null {
-  if (a == null) return b;
-  if (b == null) return a;
-  const later = a.firstReadyMs >= b.firstReadyMs ? a : b;
-  const earlier = later === a ? b : a;
-  if (later.firstReadyMs > earlier.lastAnswerMs + gapMs) return later;
-  return new ReadyEra(
-    earlier.firstReadyMs,
-    later.lastAnswerMs > earlier.lastAnswerMs ? later.lastAnswerMs : earlier.lastAnswerMs,
-  );
-}
-
-/**
  * A request that entered at `entryMs`, held by the activator, found no ready pod when it entered
- * before the era (which includes its own answer) began: a cold start. Otherwise it waited for
- * capacity while a pod was already ready.
+ * before its revision's era (which includes its own answer) began at `firstReadyMs`: a cold start.
+ * Otherwise it waited for capacity while a pod was already ready.
  */
-export function enteredBeforeReady(entryMs: i64, era: ReadyEra): bool {
-  return entryMs < era.firstReadyMs;
+export function enteredBeforeReady(entryMs: i64, firstReadyMs: i64): bool {
+  return entryMs < firstReadyMs;
 }
 
 /** `<firstReadyMs>:<lastAnswerMs>`: the shared-data form of an era. */
-export function encodeEra(era: ReadyEra): string {
-  return era.firstReadyMs.toString() + ":" + era.lastAnswerMs.toString();
+export function encodeEra(firstReadyMs: i64, lastAnswerMs: i64): string {
+  return firstReadyMs.toString() + ":" + lastAnswerMs.toString();
 }
 
 /** Reads encodeEra's form; null when it is anything else. */
@@ -69,42 +56,14 @@ export function decodeEra(text: string): ReadyEra | null {
   return new ReadyEra(first, last);
 }
 
-/**
- * One revision's era at this VM, and when this VM last wrote it to shared data: a view of its
- * history's entry, valid until the history next forgets a revision.
- */
-export class RevisionEra {
-  constructor(
-    private readonly history: ReadyHistory,
-    /** Its place in the history's arrays. */
-    public readonly place: i32,
-  ) {}
-
-  /** Changed through ReadyHistory.join only: the history is ordered by its last answer. */
-  get era(): ReadyEra {
-    return this.history.eraAt(this.place);
-  }
-
-  /** i64.MIN_VALUE while never published: the first answer is published at once. */
-  get publishedMs(): i64 {
-    return this.history.publishedAt(this.place);
-  }
-
-  set publishedMs(ms: i64) {
-    this.history.setPublishedAt(this.place, ms);
-  }
-
-  /** Whether the era should be written to shared data now. */
-  publishDue(nowMs: i64): bool {
-    const publishedMs = this.publishedMs;
-    return publishedMs == i64.MIN_VALUE || nowMs - publishedMs >= PUBLISH_INTERVAL_MS;
-  }
-}
+/** A ticket that names no place (ReadyHistory.placeOfTicket answers -1). */
+export const NO_TICKET: i64 = -1;
 
 /**
- * The eras of the revisions one VM's edge has seen answer, by revision key, bounded. Kept in arrays
- * of numbers by place (a forgotten revision's place is taken by the next new one), so a collection
- * has nothing to mark per revision.
+ * The eras of the revisions one VM's edge has seen answer, bounded, kept in arrays of numbers by
+ * place (a forgotten revision's place is taken by the next new one), so a collection has nothing to
+ * mark per revision. A revision is found by its key (text) once; a caller that answers it again
+ * keeps a ticket for its place (ticketOf) and reaches its era by number, with no text to hash.
  */
 export class ReadyHistory {
   /** Each revision key's place, + 1. */
@@ -113,7 +72,15 @@ export class ReadyHistory {
   private readonly keyHashes: u32[] = [];
   private readonly firstReadyMs: i64[] = [];
   private readonly lastAnswerMs: i64[] = [];
+  /** i64.MIN_VALUE while never published: the first answer is published at once. */
   private readonly publishedMs: i64[] = [];
+  /**
+   * How many times each place was given to a revision, in its tickets: a ticket of a place
+   * forgotten and taken since is refused rather than invalidated where it is kept (the tickets sit
+   * in every root's pod stamps, which the history does not know). u32: a stale ticket would pass
+   * only after exactly 2^32 more revisions took its place.
+   */
+  private readonly generations: u32[] = [];
   /** Each place's index in byLastAnswer. */
   private readonly heapIndex: i32[] = [];
   /**
@@ -133,62 +100,111 @@ export class ReadyHistory {
     return this.places.size;
   }
 
-  /** The revision's era, or null when this VM has none. */
-  eraOf(key: string): ReadyEra | null {
-    const place = <i32>this.places.get(key, 0) - 1;
-    return place >= 0 ? this.eraAt(place) : null;
+  /** The revision's place, or -1 when this VM has no era of it. */
+  placeOf(key: string): i32 {
+    return <i32>this.places.get(key, 0) - 1;
   }
 
-  eraAt(place: i32): ReadyEra {
-    return new ReadyEra(unchecked(this.firstReadyMs[place]), unchecked(this.lastAnswerMs[place]));
+  /** The key of the revision at `place`, as a new string. */
+  keyAt(place: i32): string {
+    return this.places.keyOf(unchecked(this.keyHashes[place]), <u32>place + 1)!;
   }
 
-  publishedAt(place: i32): i64 {
-    return unchecked(this.publishedMs[place]);
+  /** The era's start at `place`: the earliest ready time of the pods seen answering. */
+  firstReadyAt(place: i32): i64 {
+    return unchecked(this.firstReadyMs[place]);
   }
 
-  setPublishedAt(place: i32, ms: i64): void {
-    unchecked((this.publishedMs[place] = ms));
+  /** The era's end at `place`: the latest answer. */
+  lastAnswerAt(place: i32): i64 {
+    return unchecked(this.lastAnswerMs[place]);
   }
 
-  /** Joins `seen` (e.g. the shared copy) into the revision's era; returns the revision's entry. */
-  join(key: string, seen: ReadyEra, gapMs: i64): RevisionEra {
-    let place = <i32>this.places.get(key, 0) - 1;
+  /** A number that names `place` as long as the revision there keeps it. */
+  ticketOf(place: i32): i64 {
+    return ((<i64>unchecked(this.generations[place])) << 32) | (<i64>place);
+  }
+
+  /** The place a ticket (ticketOf) names; -1 when its revision was forgotten since, or NO_TICKET. */
+  placeOfTicket(ticket: i64): i32 {
+    if (ticket < 0) return -1;
+    const place = <i32>(ticket & 0xffffffff);
+    return unchecked(this.generations[place]) == <u32>(ticket >>> 32) ? place : -1;
+  }
+
+  /**
+   * Joins an era another view saw (e.g. the shared copy) into the revision's, adding the revision
+   * when new; returns its place.
+   */
+  join(key: string, firstReadyMs: i64, lastAnswerMs: i64, gapMs: i64): i32 {
+    let place = this.placeOf(key);
     if (place >= 0) {
-      this.store(place, joinEras(this.eraAt(place), seen, gapMs)!);
-      this.restore(unchecked(this.heapIndex[place]));
-      return new RevisionEra(this, place);
+      this.joinAt(place, firstReadyMs, lastAnswerMs, gapMs);
+      return place;
     }
     place = this.places.size >= this.limit ? this.forgetStalest() : -1;
     if (place < 0) {
       place = this.keyHashes.length;
       this.keyHashes.push(hashText(key, key.length));
-      this.firstReadyMs.push(0);
-      this.lastAnswerMs.push(0);
+      this.firstReadyMs.push(firstReadyMs);
+      this.lastAnswerMs.push(lastAnswerMs);
       this.publishedMs.push(i64.MIN_VALUE);
+      this.generations.push(0);
       this.heapIndex.push(-1);
     } else {
       unchecked((this.keyHashes[place] = hashText(key, key.length)));
+      unchecked((this.firstReadyMs[place] = firstReadyMs));
+      unchecked((this.lastAnswerMs[place] = lastAnswerMs));
       unchecked((this.publishedMs[place] = i64.MIN_VALUE));
+      unchecked((this.generations[place] = this.generations[place] + 1));
     }
-    this.store(place, seen);
     this.places.set(key, <u32>place + 1);
     const heap = this.byLastAnswer;
     const at = heap.length;
     heap.push(place);
     unchecked((this.heapIndex[place] = at));
     this.restore(at);
-    return new RevisionEra(this, place);
+    return place;
   }
 
-  /** An answer at `answerMs` from a pod ready since `readyMs`. */
-  noteAnswer(key: string, readyMs: i64, answerMs: i64, gapMs: i64): RevisionEra {
-    return this.join(key, new ReadyEra(readyMs, answerMs > readyMs ? answerMs : readyMs), gapMs);
+  /**
+   * Joins an era into the one at `place`: one era when the later of the two (by first ready time;
+   * the held one on a tie) starts within `gapMs` of the earlier one's last answer, else the later
+   * one alone (the revision was at zero between).
+   */
+  joinAt(place: i32, firstReadyMs: i64, lastAnswerMs: i64, gapMs: i64): void {
+    const heldFirst = unchecked(this.firstReadyMs[place]);
+    const heldLast = unchecked(this.lastAnswerMs[place]);
+    const seenLater = firstReadyMs > heldFirst;
+    if (seenLater ? firstReadyMs > heldLast + gapMs : heldFirst > lastAnswerMs + gapMs) {
+      if (!seenLater) return;
+      unchecked((this.firstReadyMs[place] = firstReadyMs));
+      unchecked((this.lastAnswerMs[place] = lastAnswerMs));
+    } else {
+      if (!seenLater) unchecked((this.firstReadyMs[place] = firstReadyMs));
+      if (lastAnswerMs > heldLast) unchecked((this.lastAnswerMs[place] = lastAnswerMs));
+    }
+    this.restore(unchecked(this.heapIndex[place]));
   }
 
-  private store(place: i32, era: ReadyEra): void {
-    unchecked((this.firstReadyMs[place] = era.firstReadyMs));
-    unchecked((this.lastAnswerMs[place] = era.lastAnswerMs));
+  /** An answer at `answerMs` from a pod ready since `readyMs`; returns the revision's place. */
+  noteAnswer(key: string, readyMs: i64, answerMs: i64, gapMs: i64): i32 {
+    return this.join(key, readyMs, answerMs > readyMs ? answerMs : readyMs, gapMs);
+  }
+
+  /** noteAnswer of the revision at `place`. */
+  noteAnswerAt(place: i32, readyMs: i64, answerMs: i64, gapMs: i64): void {
+    this.joinAt(place, readyMs, answerMs > readyMs ? answerMs : readyMs, gapMs);
+  }
+
+  /** Whether the era at `place` should be written to shared data at `nowMs`. */
+  publishDue(place: i32, nowMs: i64): bool {
+    const publishedMs = unchecked(this.publishedMs[place]);
+    return publishedMs == i64.MIN_VALUE || nowMs - publishedMs >= PUBLISH_INTERVAL_MS;
+  }
+
+  setPublishedAt(place: i32, ms: i64): void {
+    unchecked((this.publishedMs[place] = ms));
   }
 
   /**
@@ -208,7 +224,7 @@ export class ReadyHistory {
     return stalest;
   }
 
-  private lastAnswerAt(index: i32): i64 {
+  private lastAnswerOfHeap(index: i32): i64 {
     return unchecked(this.lastAnswerMs[unchecked(this.byLastAnswer[index])]);
   }
 
@@ -225,7 +241,7 @@ export class ReadyHistory {
     let at = index;
     while (at > 0) {
       const parent = (at - 1) >> 1;
-      if (this.lastAnswerAt(parent) <= key) break;
+      if (this.lastAnswerOfHeap(parent) <= key) break;
       this.place(unchecked(heap[parent]), at);
       at = parent;
     }
@@ -233,8 +249,8 @@ export class ReadyHistory {
     while (true) {
       let child = 2 * at + 1;
       if (child >= n) break;
-      if (child + 1 < n && this.lastAnswerAt(child + 1) < this.lastAnswerAt(child)) child++;
-      if (this.lastAnswerAt(child) >= key) break;
+      if (child + 1 < n && this.lastAnswerOfHeap(child + 1) < this.lastAnswerOfHeap(child)) child++;
+      if (this.lastAnswerOfHeap(child) >= key) break;
       this.place(unchecked(heap[child]), at);
       at = child;
     }

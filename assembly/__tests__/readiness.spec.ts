@@ -1,53 +1,75 @@
 import {
   MAX_REVISION_ERAS,
+  NO_TICKET,
   PUBLISH_INTERVAL_MS,
-  ReadyEra,
   ReadyHistory,
   decodeEra,
   encodeEra,
   enteredBeforeReady,
-  joinEras,
 } from "../readiness";
 
 const GAP: i64 = 6_000;
 
-describe("joinEras", () => {
+/** A history holding one revision's era from `firstReadyMs` to `lastAnswerMs`, at place 0. */
+function historyOf(firstReadyMs: i64, lastAnswerMs: i64): ReadyHistory {
+  const history = new ReadyHistory();
+  expect<i32>(history.join("r", firstReadyMs, lastAnswerMs, GAP)).toBe(0);
+  return history;
+}
+
+describe("ReadyHistory.joinAt", () => {
   it("makes one era of views that overlap or start within the gap of the last answer", () => {
-    const joined = joinEras(new ReadyEra(1_000, 50_000), new ReadyEra(54_000, 60_000), GAP)!;
-    expect<i64>(joined.firstReadyMs).toBe(1_000);
-    expect<i64>(joined.lastAnswerMs).toBe(60_000);
+    const history = historyOf(1_000, 50_000);
+    history.joinAt(0, 54_000, 60_000, GAP);
+    expect<i64>(history.firstReadyAt(0)).toBe(1_000);
+    expect<i64>(history.lastAnswerAt(0)).toBe(60_000);
     // In either order.
-    const reversed = joinEras(new ReadyEra(54_000, 60_000), new ReadyEra(1_000, 50_000), GAP)!;
-    expect<i64>(reversed.firstReadyMs).toBe(1_000);
-    expect<i64>(reversed.lastAnswerMs).toBe(60_000);
+    const reversed = historyOf(54_000, 60_000);
+    reversed.joinAt(0, 1_000, 50_000, GAP);
+    expect<i64>(reversed.firstReadyAt(0)).toBe(1_000);
+    expect<i64>(reversed.lastAnswerAt(0)).toBe(60_000);
   });
 
   it("keeps only the later era when it starts beyond the gap (the revision was at zero between)", () => {
-    const joined = joinEras(new ReadyEra(1_000, 50_000), new ReadyEra(56_001, 57_000), GAP)!;
-    expect<i64>(joined.firstReadyMs).toBe(56_001);
-    expect<i64>(joined.lastAnswerMs).toBe(57_000);
+    const history = historyOf(1_000, 50_000);
+    history.joinAt(0, 56_001, 57_000, GAP);
+    expect<i64>(history.firstReadyAt(0)).toBe(56_001);
+    expect<i64>(history.lastAnswerAt(0)).toBe(57_000);
+    // In either order: an older view beyond the gap changes nothing.
+    history.joinAt(0, 1_000, 50_000, GAP);
+    expect<i64>(history.firstReadyAt(0)).toBe(56_001);
+    expect<i64>(history.lastAnswerAt(0)).toBe(57_000);
   });
 
-  it("takes the one view there is", () => {
-    expect(joinEras(null, null, GAP)).toBeNull();
-    expect<i64>(joinEras(null, new ReadyEra(3, 4), GAP)!.firstReadyMs).toBe(3);
-    expect<i64>(joinEras(new ReadyEra(3, 4), null, GAP)!.lastAnswerMs).toBe(4);
+  it("joins a view that starts exactly at the gap's end", () => {
+    const history = historyOf(1_000, 50_000);
+    history.joinAt(0, 56_000, 57_000, GAP);
+    expect<i64>(history.firstReadyAt(0)).toBe(1_000);
+    expect<i64>(history.lastAnswerAt(0)).toBe(57_000);
+  });
+
+  it("takes a new revision's view as it is", () => {
+    const history = new ReadyHistory();
+    expect<i32>(history.placeOf("r")).toBe(-1);
+    const place = history.join("r", 3, 4, GAP);
+    expect<i32>(history.placeOf("r")).toBe(place);
+    expect<i64>(history.firstReadyAt(place)).toBe(3);
+    expect<i64>(history.lastAnswerAt(place)).toBe(4);
   });
 });
 
 describe("enteredBeforeReady", () => {
   it("is a cold start only for a request that entered before the era began", () => {
-    const era = new ReadyEra(10_000, 20_000);
-    expect<bool>(enteredBeforeReady(9_999, era)).toBe(true);
-    expect<bool>(enteredBeforeReady(10_000, era)).toBe(false);
-    expect<bool>(enteredBeforeReady(15_000, era)).toBe(false);
+    expect<bool>(enteredBeforeReady(9_999, 10_000)).toBe(true);
+    expect<bool>(enteredBeforeReady(10_000, 10_000)).toBe(false);
+    expect<bool>(enteredBeforeReady(15_000, 10_000)).toBe(false);
   });
 });
 
 describe("the shared-data form", () => {
   it("round-trips an era", () => {
-    const era = decodeEra(encodeEra(new ReadyEra(1700000000000, 1700000009999)))!;
-    expect<string>(encodeEra(era)).toBe("1700000000000:1700000009999");
+    const era = decodeEra(encodeEra(1700000000000, 1700000009999))!;
+    expect<string>(encodeEra(era.firstReadyMs, era.lastAnswerMs)).toBe("1700000000000:1700000009999");
     expect<i64>(era.firstReadyMs).toBe(1700000000000);
     expect<i64>(era.lastAnswerMs).toBe(1700000009999);
   });
@@ -64,47 +86,80 @@ describe("the shared-data form", () => {
 describe("ReadyHistory", () => {
   it("folds answers into a revision's era: a scale-up's new pod joins, a pod after zero starts anew", () => {
     const history = new ReadyHistory();
-    history.noteAnswer("r", 1_000, 5_000, GAP);
+    const place = history.noteAnswer("r", 1_000, 5_000, GAP);
     history.noteAnswer("r", 1_000, 158_000, GAP);
     // A pod added by a scale-up turns ready while the first one answers.
-    let era = history.noteAnswer("r", 160_000, 159_000, GAP).era;
-    expect<i64>(era.firstReadyMs).toBe(1_000);
-    history.noteAnswer("r", 1_000, 161_000, GAP);
+    expect<i32>(history.noteAnswer("r", 160_000, 159_000, GAP)).toBe(place);
+    expect<i64>(history.firstReadyAt(place)).toBe(1_000);
+    expect<i64>(history.lastAnswerAt(place)).toBe(160_000);
+    history.noteAnswerAt(place, 1_000, 161_000, GAP);
+    expect<i64>(history.lastAnswerAt(place)).toBe(161_000);
     // The revision went to zero; a new pod turns ready ten minutes later.
-    era = history.noteAnswer("r", 761_000, 760_000, GAP).era;
-    expect<i64>(era.firstReadyMs).toBe(761_000);
-    expect<i64>(era.lastAnswerMs).toBe(761_000);
+    history.noteAnswerAt(place, 761_000, 760_000, GAP);
+    expect<i64>(history.firstReadyAt(place)).toBe(761_000);
+    expect<i64>(history.lastAnswerAt(place)).toBe(761_000);
   });
 
   it("keeps revisions apart and joins what another worker published", () => {
     const history = new ReadyHistory();
-    history.noteAnswer("a", 100_000, 101_000, GAP);
-    expect(history.eraOf("b")).toBeNull();
-    history.join("b", new ReadyEra(1_000, 99_000), GAP);
-    const era = history.noteAnswer("b", 100_000, 100_000, GAP).era;
-    expect<i64>(era.firstReadyMs).toBe(1_000);
-    expect<i64>(history.eraOf("a")!.firstReadyMs).toBe(100_000);
+    const a = history.noteAnswer("a", 100_000, 101_000, GAP);
+    expect<i32>(history.placeOf("b")).toBe(-1);
+    const b = history.join("b", 1_000, 99_000, GAP);
+    expect<i32>(b).not.toBe(a);
+    expect<i32>(history.noteAnswer("b", 100_000, 100_000, GAP)).toBe(b);
+    expect<i64>(history.firstReadyAt(b)).toBe(1_000);
+    expect<i64>(history.firstReadyAt(a)).toBe(100_000);
   });
 
   it("publishes the first answer at once, then at most once a second", () => {
-    const entry = new ReadyHistory().noteAnswer("r", 1_000, 2_000, GAP);
-    expect<bool>(entry.publishDue(2_000)).toBe(true);
-    entry.publishedMs = 2_000;
-    expect<bool>(entry.publishDue(2_000 + PUBLISH_INTERVAL_MS - 1)).toBe(false);
-    expect<bool>(entry.publishDue(2_000 + PUBLISH_INTERVAL_MS)).toBe(true);
+    const history = new ReadyHistory();
+    const place = history.noteAnswer("r", 1_000, 2_000, GAP);
+    expect<bool>(history.publishDue(place, 2_000)).toBe(true);
+    history.setPublishedAt(place, 2_000);
+    expect<bool>(history.publishDue(place, 2_000 + PUBLISH_INTERVAL_MS - 1)).toBe(false);
+    expect<bool>(history.publishDue(place, 2_000 + PUBLISH_INTERVAL_MS)).toBe(true);
   });
 
   it("is bounded: past the limit it forgets the revision answered longest ago", () => {
     const history = new ReadyHistory(3);
     history.noteAnswer("a", 0, 30, GAP);
-    history.noteAnswer("b", 0, 10, GAP);
+    const b = history.noteAnswer("b", 0, 10, GAP);
+    history.setPublishedAt(b, 10);
     history.noteAnswer("c", 0, 20, GAP);
-    history.noteAnswer("d", 0, 40, GAP);
+    // The new revision takes the forgotten one's place, never published.
+    expect<i32>(history.noteAnswer("d", 0, 40, GAP)).toBe(b);
+    expect<bool>(history.publishDue(b, 11)).toBe(true);
     expect<i32>(history.size).toBe(3);
-    expect(history.eraOf("b")).toBeNull();
-    expect(history.eraOf("a")).not.toBeNull();
-    expect(history.eraOf("d")).not.toBeNull();
+    expect<i32>(history.placeOf("b")).toBe(-1);
+    expect<i32>(history.placeOf("a")).not.toBe(-1);
+    expect<i32>(history.placeOf("d")).toBe(b);
     expect<i32>(new ReadyHistory().limit).toBe(MAX_REVISION_ERAS);
+  });
+
+  it("names a place by a ticket until its revision is forgotten", () => {
+    const history = new ReadyHistory(2);
+    expect<i32>(history.placeOfTicket(NO_TICKET)).toBe(-1);
+    const a = history.noteAnswer("a", 0, 10, GAP);
+    const b = history.noteAnswer("b", 0, 20, GAP);
+    const ticketA = history.ticketOf(a);
+    const ticketB = history.ticketOf(b);
+    expect<i32>(history.placeOfTicket(ticketA)).toBe(a);
+    expect<i32>(history.placeOfTicket(ticketB)).toBe(b);
+    // Answers and joins keep the ticket.
+    history.noteAnswerAt(a, 0, 30, GAP);
+    history.join("a", 0, 31, GAP);
+    expect<i32>(history.placeOfTicket(ticketA)).toBe(a);
+    // "b" is now the stalest: "c" takes its place, and b's ticket names nothing.
+    const c = history.noteAnswer("c", 0, 40, GAP);
+    expect<i32>(c).toBe(b);
+    expect<i32>(history.placeOfTicket(ticketB)).toBe(-1);
+    expect<i32>(history.placeOfTicket(history.ticketOf(c))).toBe(c);
+    expect<i32>(history.placeOfTicket(ticketA)).toBe(a);
+    // "b" back takes a's place (now the stalest): neither old ticket names it.
+    const bAgain = history.noteAnswer("b", 0, 50, GAP);
+    expect<i32>(bAgain).toBe(a);
+    expect<i32>(history.placeOfTicket(ticketA)).toBe(-1);
+    expect<i32>(history.placeOfTicket(ticketB)).toBe(-1);
   });
 
   it("forgets the revision answered longest ago however the answers came, also after later answers", () => {
@@ -131,11 +186,14 @@ describe("ReadyHistory", () => {
         keys.push(key);
         lastAnswers.push(answerMs);
       }
-      history.noteAnswer(key, 0, answerMs, GAP);
+      // Every other answer of a kept revision by its place, as a warm answer comes.
+      const place = history.placeOf(key);
+      if (place >= 0 && i % 2 == 0) history.noteAnswerAt(place, 0, answerMs, GAP);
+      else history.noteAnswer(key, 0, answerMs, GAP);
       expect<i32>(history.size).toBe(keys.length);
       for (let k = 0; k < keys.length; k++) {
-        const era = history.eraOf(keys[k]);
-        if (era == null || era.lastAnswerMs != lastAnswers[k]) throw new Error("lost or wrong " + keys[k]);
+        const at = history.placeOf(keys[k]);
+        if (at < 0 || history.lastAnswerAt(at) != lastAnswers[k]) throw new Error("lost or wrong " + keys[k]);
       }
     }
   });

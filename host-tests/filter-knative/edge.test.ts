@@ -20,6 +20,7 @@ import {
   header,
   loadProxy,
   metricValue,
+  onEachWorker,
   seriesOf,
 } from "./setup.js";
 
@@ -263,6 +264,42 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, %s property layout", (layo
     });
     expect(metricValue(plugin, `knative_cold_starts_total{${REV}}`)).toBe(1);
     expect(metricValue(plugin, `knative_activator_proxied_total{${REV}}`)).toBe(1);
+  });
+
+  it("gateway: a kept pod stamp whose era this VM forgot finds it again in the shared copy", async () => {
+    const clock = new ManualClock(T0_MS);
+    // maxSeries 16 keeps 16 pod stamps per root, and each VM eras for 512 revisions.
+    const plugin = await loadProxy({ layout, position: "gateway", clock, config: { maxSeries: 16 } });
+    onEachWorker(plugin, () => {
+      exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] });
+    });
+    // A new pod's answers through the activator, held (entered before it was ready): its stamp
+    // has no cold start of its own (cs=0), so each root keeps it.
+    const newPod = `1;cs=0;w=;${STAMP_REVISION};a=1;rd=${T0_MS + 1_500}`;
+    const heldAnswer = (): void => {
+      onEachWorker(plugin, () => {
+        exchange(plugin, REQUEST, {
+          status: 200,
+          responseHeaders: [["x-kwt-pod", `${newPod};t=${T0_MS + 1_600}`]],
+        });
+      });
+    };
+    clock.advance(1_000);
+    heldAnswer();
+    expect(metricValue(plugin, `knative_activator_proxied_total{${REV}}`)).toBe(plugin.workerCount);
+    // 520 other revisions answer every worker, their last answers later than the first
+    // revision's: each VM forgets its era.
+    for (let i = 0; i < 520; i++) {
+      const other = `1;cs=0;w=;c=cluster-a;r=eu-west1;n=demo;s=other;cf=other;v=other-${i};a=0;rd=${T0_MS + 2_000}`;
+      onEachWorker(plugin, () => {
+        exchange(plugin, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", other]] });
+      });
+    }
+    // The kept stamp's next held answer still waited for capacity: the era the VMs published says
+    // a pod was ready when it entered.
+    heldAnswer();
+    expect(seriesOf(plugin, "knative_cold_starts_total")).toEqual([]);
+    expect(metricValue(plugin, `knative_activator_proxied_total{${REV}}`)).toBe(2 * plugin.workerCount);
   });
 
   it("gateway: a pod clock behind the gateway's clamps the wait to 0 and counts the skew", async () => {
