@@ -242,6 +242,27 @@ export class HeaderScan {
     return first < 0 ? -1 : first * 3;
   }
 
+  /**
+   * Values kept by the last scan, all slots, in header order: the `i`th one's slot and its bytes
+   * (keptAt, keptLength), read in place until the next scan, as a list spread over several
+   * headers is parsed without strings.
+   */
+  get keptCount(): i32 {
+    return this.spanCount / 3;
+  }
+
+  keptSlot(i: i32): i32 {
+    return unchecked(this.spans[i * 3]);
+  }
+
+  keptAt(i: i32): usize {
+    return changetype<usize>(this.bytes) + <usize>unchecked(this.spans[i * 3 + 1]);
+  }
+
+  keptLength(i: i32): u32 {
+    return <u32>unchecked(this.spans[i * 3 + 2]);
+  }
+
   has(slot: i32): bool {
     return slot >= 0 && slot < this.counts.length && unchecked(this.counts[slot]) > 0;
   }

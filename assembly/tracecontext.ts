@@ -98,7 +98,8 @@ function hexByte(text: string, start: i32): i32 {
   return (high << 4) | low;
 }
 
-function isOptionalWhitespace(c: i32): bool {
+/** A space or a tab: OWS (RFC 9110 5.6.3). */
+export function isOptionalWhitespace(c: i32): bool {
   return c == 0x20 || c == 0x09;
 }
 

@@ -24,7 +24,7 @@ import {
   FLAG_SAMPLED,
   KNOWN_FLAGS,
 } from "./tracecontext";
-import { formatTraceState, parseTraceState, putLeftmost, TraceStateMember } from "./tracestate";
+import { TraceStateList } from "./tracestate";
 import { AdaptiveSampler } from "./sampler";
 
 /** Random ids and numbers for new traces and spans. */
@@ -54,8 +54,12 @@ export class TracePlan {
     public problem: TraceParentProblem,
     /** The traceparent to write; "" for Keep. */
     public traceparent: string,
-    /** The tracestate to write; "" for Keep. */
-    public tracestate: string,
+    /**
+     * Where the tracestate to write is: the filter's own member or what the request's list wrote
+     * (valid until it writes again), `tracestateLength` bytes; 0 bytes for Keep or for none to send.
+     */
+    public tracestateAt: usize,
+    public tracestateLength: i32,
     public traceId: string,
     /** The filter's span id (the new parent-id); "" when the filter did not make one. */
     public spanId: string,
@@ -71,8 +75,12 @@ export class TraceRequest {
   constructor(
     /** Every traceparent header value, in order. */
     public traceparents: string[],
-    /** Every tracestate header value, in order. */
-    public tracestates: string[],
+    /**
+     * The request's tracestate list, holding every tracestate header value in order, or cleared
+     * and left empty when keepsTraceContext says it is never read; it also knows the filter's own
+     * member, and the tracestate written is left in it.
+     */
+    public tracestate: TraceStateList,
     /** The filter records a span for this hop. */
     public participant: bool,
     /** Sample regardless of the sampler (only honoured for a participant, which owns the span). */
@@ -102,16 +110,13 @@ export function keepsTraceContext(
 }
 
 /** Decides the trace context of one request. */
-export function planTrace(
-  request: TraceRequest,
-  own: TraceStateMember,
-  sampler: AdaptiveSampler,
-  ids: IdSource,
-): TracePlan {
+export function planTrace(request: TraceRequest, sampler: AdaptiveSampler, ids: IdSource): TracePlan {
   const given = request.parsed;
   const parsed = given != null ? given : parseTraceParentHeaders(request.traceparents);
   const incoming = parsed.traceParent;
   const forced = request.participant && request.forceSampled;
+  const list = request.tracestate;
+  const own = list.own;
   if (incoming == null) {
     const traceId = ids.traceId();
     const spanId = ids.spanId();
@@ -121,7 +126,8 @@ export function planTrace(
       parsed.problem == TraceParentProblem.None ? TraceAction.Start : TraceAction.Restart,
       parsed.problem,
       formatTraceParent(traceId, spanId, flags),
-      request.ownMemberOut ? "" : own.asTraceState,
+      own.at,
+      request.ownMemberOut ? 0 : own.length,
       traceId,
       spanId,
       "",
@@ -130,25 +136,21 @@ export function planTrace(
     );
   }
   const resample = request.resample && !request.participant;
-  // A tracestate that does not parse is discarded (W3C allows it).
-  let members: TraceStateMember[] = [];
+  // A tracestate that does not parse is discarded (W3C allows it): the list is then empty.
   let kept = keepsTraceContext(parsed, request.participant, resample, request.ownMemberOut);
   if (!kept) {
-    const parsedMembers = parseTraceState(request.tracestates);
-    if (parsedMembers != null) members = parsedMembers;
     // Toward an outside host a context passes as it came only when its tracestate parsed and holds
     // no member of ours; one that does not parse may hide ours, so it is dropped.
     kept =
-      parsedMembers != null &&
-      keepsTraceContext(parsed, request.participant, resample, false) &&
-      !hasKey(members, own.key);
+      list.valid && keepsTraceContext(parsed, request.participant, resample, false) && !list.hasOwnMember();
   }
   if (kept) {
     return new TracePlan(
       TraceAction.Keep,
       TraceParentProblem.None,
       "",
-      "",
+      0,
+      0,
       incoming.traceId,
       "",
       incoming.parentId,
@@ -160,32 +162,19 @@ export function planTrace(
   const parentId = request.participant ? spanId : resample ? ids.spanId() : incoming.parentId;
   let flags: u8 = (incoming.flags & KNOWN_FLAGS) | (forced ? FLAG_SAMPLED : 0);
   if (resample) flags = (flags & ~FLAG_SAMPLED) | (sampler.decide(ids.uniform()) ? FLAG_SAMPLED : 0);
-  const tracestate = request.ownMemberOut
-    ? formatTraceState(withoutKey(members, own.key))
-    : formatTraceState(putLeftmost(members, own));
+  const tracestateLength = request.ownMemberOut ? list.writeWithoutOwn() : list.writeOwnLeftmost();
   return new TracePlan(
     TraceAction.Continue,
     TraceParentProblem.None,
     formatTraceParent(incoming.traceId, parentId, flags),
-    tracestate,
+    list.outAt,
+    tracestateLength,
     incoming.traceId,
     spanId,
     incoming.parentId,
     (flags & FLAG_SAMPLED) != 0,
     false,
   );
-}
-
-function hasKey(members: TraceStateMember[], key: string): bool {
-  for (let i = 0; i < members.length; i++) if (unchecked(members[i]).key == key) return true;
-  return false;
-}
-
-function withoutKey(members: TraceStateMember[], key: string): TraceStateMember[] {
-  const out = new Array<TraceStateMember>();
-  for (let i = 0; i < members.length; i++)
-    if (unchecked(members[i]).key != key) out.push(unchecked(members[i]));
-  return out;
 }
 
 /** The filter's own tracestate member value: `<cluster>;<region>` (both label values). */

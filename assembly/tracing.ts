@@ -25,7 +25,7 @@ import {
   TracePlan,
   TraceRequest,
 } from "./traceplan";
-import { TraceStateMember } from "./tracestate";
+import { OwnMember, TraceStateList } from "./tracestate";
 import {
   FLAG_RANDOM,
   FLAG_SAMPLED,
@@ -65,7 +65,9 @@ export class ActivatorHold {
 export class Tracing {
   private readonly sampler: AdaptiveSampler;
   private readonly ids: HostRandomIds;
-  private readonly ownMember: TraceStateMember;
+  private readonly ownMember: OwnMember;
+  /** Every request's tracestate, read where the scan kept it and rewritten in place (one per root). */
+  private readonly tracestate: TraceStateList;
   private readonly traceparentHeader: ArrayBuffer = String.UTF8.encode(TRACEPARENT);
   private readonly tracestateHeader: ArrayBuffer = String.UTF8.encode(TRACESTATE);
   private readonly traceparentSlot: i32;
@@ -105,10 +107,9 @@ export class Tracing {
       ),
       nowMs,
     );
-    this.ownMember = new TraceStateMember(
-      tracing.tracestateKey,
-      ownMemberValue(identity.cluster, identity.region),
-    );
+    const own = new OwnMember(tracing.tracestateKey, ownMemberValue(identity.cluster, identity.region));
+    this.ownMember = own;
+    this.tracestate = new TraceStateList(own);
     // planTrace sees every value: repeated tracestate headers are one list, a repeated traceparent is repaired.
     this.traceparentSlot = wants.add(TRACEPARENT, true);
     this.tracestateSlot = wants.add(TRACESTATE, true);
@@ -237,7 +238,8 @@ export class Tracing {
       newTraceParent,
       TRACEPARENT_BYTES,
     );
-    this.writeTraceState(scan, ownMemberOut ? "" : this.ownMember.asTraceState);
+    const own = this.ownMember;
+    this.writeTraceState(scan, own.at, ownMemberOut ? 0 : own.length);
     this.countStarted(sampled);
   }
 
@@ -261,20 +263,26 @@ export class Tracing {
   ): TracePlan {
     const traceparents = scan.every(this.traceparentSlot);
     const parsed = parseTraceParentHeaders(traceparents);
-    // A tracestate passing through untouched is never read: not decoded (it may be 512 characters).
-    const tracestates = keepsTraceContext(parsed, participant, resample && !participant, ownMemberOut)
-      ? new Array<string>()
-      : scan.every(this.tracestateSlot);
+    // A tracestate passing through untouched is never read (it may be 512 characters); one that
+    // is read is parsed as bytes where the scan kept it.
+    const tracestate = this.tracestate;
+    tracestate.clear();
+    if (!keepsTraceContext(parsed, participant, resample && !participant, ownMemberOut)) {
+      const slot = this.tracestateSlot;
+      for (let i = 0; i < scan.keptCount; i++) {
+        if (scan.keptSlot(i) == slot && !tracestate.add(scan.keptAt(i), scan.keptLength(i))) break;
+      }
+    }
     const request = new TraceRequest(
       traceparents,
-      tracestates,
+      tracestate,
       participant,
       forceSampled,
       ownMemberOut,
       resample,
       parsed,
     );
-    return planTrace(request, this.ownMember, this.sampler, this.ids);
+    return planTrace(request, this.sampler, this.ids);
   }
 
   /** Writes the plan's headers and counts what it did. */
@@ -285,23 +293,26 @@ export class Tracing {
     if (unreadable || unchecked(scan.counts[this.traceparentSlot]) > 1)
       this.host.removeHeader(HeaderMap.Request, this.traceparentHeader);
     this.host.replaceHeader(HeaderMap.Request, this.traceparentHeader, plan.traceparent);
-    this.writeTraceState(scan, plan.tracestate);
+    this.writeTraceState(scan, plan.tracestateAt, plan.tracestateLength);
     if (plan.action == TraceAction.Restart) {
       this.registry.increment(unchecked(this.repairedIds[<i32>plan.problem]));
     }
     if (plan.samplerDecided) this.countStarted(plan.sampled);
   }
 
-  /** Writes `tracestate` as the request's only one, or removes every one for an empty value. */
-  private writeTraceState(scan: HeaderScan, tracestate: string): void {
+  /**
+   * Writes the `length` bytes at `at` as the request's only tracestate, or removes every one for
+   * an empty value.
+   */
+  private writeTraceState(scan: HeaderScan, at: usize, length: i32): void {
     const unreadable = !scan.wellFormed;
     const tracestates = unchecked(scan.counts[this.tracestateSlot]);
-    if (tracestate.length == 0) {
+    if (length == 0) {
       // W3C: an empty tracestate is not sent.
       if (unreadable || tracestates > 0) this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
     } else {
       if (unreadable || tracestates > 1) this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
-      this.host.replaceHeader(HeaderMap.Request, this.tracestateHeader, tracestate);
+      this.host.replaceHeaderBytes(HeaderMap.Request, this.tracestateHeader, at, <u32>length);
     }
   }
 
