@@ -139,9 +139,6 @@ function decodeHeaderText(at: usize, length: u32): string {
   return text;
 }
 
-/** HeaderScan.every's answer for a slot without values. */
-const NO_VALUES: string[] = [];
-
 /**
  * What one scan found. A scan can be reused (scanHeaderPairsInto), so a request allocates none:
  * the wanted values' bytes are copied into its own buffer and become strings only when asked for.
@@ -192,24 +189,6 @@ export class HeaderScan {
     this.spanCount = 0;
     this.used = 0;
     this.wellFormed = true;
-  }
-
-  /**
-   * Every value of a slot wanted with `everyValue`, in order (empty when absent). Read-only: the
-   * empty answer is one array shared by every scan (a request without trace context makes none).
-   */
-  every(slot: i32): string[] {
-    if (slot < 0 || slot >= this.everyValue.length || !unchecked(this.everyValue[slot])) return NO_VALUES;
-    const count = unchecked(this.counts[slot]);
-    if (count == 0) return NO_VALUES;
-    // Sized once: this runs for the traceparent and tracestate of every traced request.
-    const values = new Array<string>(count);
-    const spans = this.spans;
-    let n = 0;
-    for (let i = 0; i < this.spanCount; i += 3) {
-      if (unchecked(spans[i]) == slot) unchecked((values[n++] = this.text(i)));
-    }
-    return values;
   }
 
   value(slot: i32): string | null {
