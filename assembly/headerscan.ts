@@ -139,9 +139,6 @@ function decodeHeaderText(at: usize, length: u32): string {
   return text;
 }
 
-/** HeaderScan.every's answer for a slot without values. */
-const NO_VALUES: string[] = [];
-
 /**
  * What one scan found. A scan can be reused (scanHeaderPairsInto), so a request allocates none:
  * the wanted values' bytes are copied into its own buffer and become strings only when asked for.
@@ -194,24 +191,6 @@ export class HeaderScan {
     this.wellFormed = true;
   }
 
-  /**
-   * Every value of a slot wanted with `everyValue`, in order (empty when absent). Read-only: the
-   * empty answer is one array shared by every scan (a request without trace context makes none).
-   */
-  every(slot: i32): string[] {
-    if (slot < 0 || slot >= this.everyValue.length || !unchecked(this.everyValue[slot])) return NO_VALUES;
-    const count = unchecked(this.counts[slot]);
-    if (count == 0) return NO_VALUES;
-    // Sized once: this runs for the traceparent and tracestate of every traced request.
-    const values = new Array<string>(count);
-    const spans = this.spans;
-    let n = 0;
-    for (let i = 0; i < this.spanCount; i += 3) {
-      if (unchecked(spans[i]) == slot) unchecked((values[n++] = this.text(i)));
-    }
-    return values;
-  }
-
   value(slot: i32): string | null {
     const first = this.firstSpanOf(slot);
     if (first < 0) return null;
@@ -240,6 +219,27 @@ export class HeaderScan {
     if (slot < 0 || slot >= this.firstSpan.length) return -1;
     const first = unchecked(this.firstSpan[slot]);
     return first < 0 ? -1 : first * 3;
+  }
+
+  /**
+   * Values kept by the last scan, all slots, in header order: the `i`th one's slot and its bytes
+   * (keptAt, keptLength), read in place until the next scan, as a list spread over several
+   * headers is parsed without strings.
+   */
+  get keptCount(): i32 {
+    return this.spanCount / 3;
+  }
+
+  keptSlot(i: i32): i32 {
+    return unchecked(this.spans[i * 3]);
+  }
+
+  keptAt(i: i32): usize {
+    return changetype<usize>(this.bytes) + <usize>unchecked(this.spans[i * 3 + 1]);
+  }
+
+  keptLength(i: i32): u32 {
+    return <u32>unchecked(this.spans[i * 3 + 2]);
   }
 
   has(slot: i32): bool {

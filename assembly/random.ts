@@ -4,7 +4,7 @@
 
 import { Host } from "./hostinterface";
 import { IdSource } from "./traceplan";
-import { hexIdFromBytes, writeHexId, TRACE_ID_HEX_LENGTH, SPAN_ID_HEX_LENGTH } from "./tracecontext";
+import { writeHexId, TRACE_ID_HEX_LENGTH, SPAN_ID_HEX_LENGTH } from "./tracecontext";
 import { uniformFromBits } from "./sampler";
 
 /** Bytes fetched per random_get call (Envoy allows up to 64 KiB). */
@@ -42,21 +42,12 @@ export class HostRandomIds extends IdSource {
     super();
   }
 
-  traceId(): string {
-    return hexIdFromBytes(take(this.host, TRACE_ID_HEX_LENGTH / 2), TRACE_ID_HEX_LENGTH / 2);
+  writeTraceId(at: usize): void {
+    writeHexId(at, take(this.host, TRACE_ID_HEX_LENGTH / 2), TRACE_ID_HEX_LENGTH / 2);
   }
 
-  spanId(): string {
-    return hexIdFromBytes(take(this.host, SPAN_ID_HEX_LENGTH / 2), SPAN_ID_HEX_LENGTH / 2);
-  }
-
-  /**
-   * traceId() then spanId(), drawn in that order, written as ASCII hex at `traceIdAt` and `spanIdAt`
-   * (a traceparent being built in place), no string made.
-   */
-  writeTraceAndSpanIds(traceIdAt: usize, spanIdAt: usize): void {
-    writeHexId<u8>(traceIdAt, take(this.host, TRACE_ID_HEX_LENGTH / 2), TRACE_ID_HEX_LENGTH / 2);
-    writeHexId<u8>(spanIdAt, take(this.host, SPAN_ID_HEX_LENGTH / 2), SPAN_ID_HEX_LENGTH / 2);
+  writeSpanId(at: usize): void {
+    writeHexId(at, take(this.host, SPAN_ID_HEX_LENGTH / 2), SPAN_ID_HEX_LENGTH / 2);
   }
 
   uniform(): f64 {

@@ -1,7 +1,6 @@
-// W3C Trace Context `traceparent`: parse, validate and format (spec/20-http_request_header_format.md,
-// "traceparent Header" and "Versioning of traceparent"). Pure: no host calls.
-
-import { allocateString, writeChar, writeText } from "./text";
+// W3C Trace Context `traceparent`: read and validate it as bytes where the header scan kept it, and
+// write one into a buffer (spec/20-http_request_header_format.md, "traceparent Header" and
+// "Versioning of traceparent"). Pure: no host calls.
 
 export const TRACEPARENT_VERSION: string = "00";
 export const FLAG_SAMPLED: u8 = 0x01;
@@ -50,25 +49,35 @@ export const TRACEPARENT_PROBLEM_REASONS: string[] = [
   "trailing_data",
 ];
 
-export class TraceParent {
-  constructor(
-    /** The version the header carried (a later version is read by its version-00 fields). */
-    public version: u8,
-    public traceId: string,
-    public parentId: string,
-    public flags: u8,
-  ) {}
+/**
+ * A request's traceparent as read (readTraceParentHeaders) where the header scan kept it: its ids
+ * are read in place, valid until the next scan. Reused from request to request.
+ */
+export class TraceParentFields {
+  /** One valid traceparent: the fields below are meaningful. */
+  present: bool = false;
+  /** Why it is not present: None when the request has no traceparent. */
+  problem: TraceParentProblem = TraceParentProblem.None;
+  /** The version the header carried (a later version is read by its version-00 fields). */
+  version: u8 = 0;
+  /** Of a later version, only the flags this version defines. */
+  flags: u8 = 0;
+  /** Where the value starts, after OWS. */
+  at: usize = 0;
+
+  /** Where its TRACE_ID_HEX_LENGTH hex digits of trace-id are. */
+  get traceIdAt(): usize {
+    return this.at + <usize>TRACE_ID_START;
+  }
+
+  /** Where its SPAN_ID_HEX_LENGTH hex digits of parent-id are. */
+  get parentIdAt(): usize {
+    return this.at + <usize>PARENT_ID_START;
+  }
 
   get sampled(): bool {
     return (this.flags & FLAG_SAMPLED) != 0;
   }
-}
-
-export class TraceParentParse {
-  constructor(
-    public traceParent: TraceParent | null,
-    public problem: TraceParentProblem,
-  ) {}
 }
 
 function hexValue(c: i32): i32 {
@@ -77,72 +86,9 @@ function hexValue(c: i32): i32 {
   return -1; // upper case is not allowed
 }
 
-/** True if text[start, start+length) is lower-case hex, not all zeros, and followed by "-" at start+length. */
-function isNonZeroHexField(text: string, start: i32, length: i32): bool {
-  if (text.length <= start + length) return false;
-  let nonZero = false;
-  for (let i = start; i < start + length; i++) {
-    const digit = hexValue(text.charCodeAt(i));
-    if (digit < 0) return false;
-    if (digit != 0) nonZero = true;
-  }
-  return nonZero && text.charCodeAt(start + length) == 0x2d;
-}
-
-/** Two lower-case hex digits at start as a byte, or -1. */
-function hexByte(text: string, start: i32): i32 {
-  if (text.length < start + 2) return -1;
-  const high = hexValue(text.charCodeAt(start));
-  const low = hexValue(text.charCodeAt(start + 1));
-  if (high < 0 || low < 0) return -1;
-  return (high << 4) | low;
-}
-
-function isOptionalWhitespace(c: i32): bool {
+/** A space or a tab: OWS (RFC 9110 5.6.3). */
+export function isOptionalWhitespace(c: i32): bool {
   return c == 0x20 || c == 0x09;
-}
-
-/** Strips spaces and tabs around a header value (OWS, RFC 9110 5.6.3). */
-export function trimOptionalWhitespace(text: string): string {
-  let start = 0;
-  let end = text.length;
-  while (start < end && isOptionalWhitespace(text.charCodeAt(start))) start++;
-  while (end > start && isOptionalWhitespace(text.charCodeAt(end - 1))) end--;
-  return start == 0 && end == text.length ? text : text.substring(start, end);
-}
-
-/** The first problem of a traceparent value without surrounding whitespace; None when valid. */
-function problemOf(text: string): TraceParentProblem {
-  const version = hexByte(text, 0);
-  if (version < 0 || version == 0xff || text.length < 3 || text.charCodeAt(2) != 0x2d) {
-    return TraceParentProblem.Version;
-  }
-  // A later version shorter than version 00 cannot carry its fields: restart (same check for 00).
-  if (!isNonZeroHexField(text, TRACE_ID_START, TRACE_ID_HEX_LENGTH)) return TraceParentProblem.TraceId;
-  if (!isNonZeroHexField(text, PARENT_ID_START, SPAN_ID_HEX_LENGTH)) return TraceParentProblem.ParentId;
-  if (hexByte(text, FLAGS_START) < 0) return TraceParentProblem.Flags;
-  if (text.length != VERSION_00_LENGTH) {
-    // Version 00 has nothing after the flags; a later version may, after a "-".
-    if (version == 0 || text.charCodeAt(VERSION_00_LENGTH) != 0x2d) return TraceParentProblem.TrailingData;
-  }
-  return TraceParentProblem.None;
-}
-
-/** Parses one traceparent header value. */
-export function parseTraceParent(raw: string): TraceParentParse {
-  const text = trimOptionalWhitespace(raw);
-  const problem = problemOf(text);
-  if (problem != TraceParentProblem.None) return new TraceParentParse(null, problem);
-  const version = hexByte(text, 0);
-  const flags = hexByte(text, FLAGS_START);
-  const traceId = text.substring(TRACE_ID_START, TRACE_ID_START + TRACE_ID_HEX_LENGTH);
-  const parentId = text.substring(PARENT_ID_START, PARENT_ID_START + SPAN_ID_HEX_LENGTH);
-  // Of a later version only the flags this version defines are understood.
-  const knownFlags = version == 0 ? <u8>flags : (<u8>flags) & KNOWN_FLAGS;
-  return new TraceParentParse(
-    new TraceParent(<u8>version, traceId, parentId, knownFlags),
-    TraceParentProblem.None,
-  );
 }
 
 /** Lower-case hex at each of the `length` bytes at `at`: 1 when some digit is not 0, 0 when all are, -1 when not hex. */
@@ -156,73 +102,87 @@ function hexRunAt(at: usize, length: i32): i32 {
   return nonZero;
 }
 
+/** Two lower-case hex digits at `at` as a byte, or -1. */
+function hexByteAt(at: usize): i32 {
+  const high = hexValue(<i32>load<u8>(at));
+  const low = hexValue(<i32>load<u8>(at + 1));
+  if (high < 0 || low < 0) return -1;
+  return (high << 4) | low;
+}
+
 /**
- * Whether the `length` bytes at `at` (a traceparent value where the header scan kept it) are a
- * valid version 00, as parseTraceParent would find, without making a string or cutting its ids
- * out: such a traceparent passes a proxy that takes no part in the trace untouched.
+ * Whether the `length`-byte value at `at` has at `start` `digits` lower-case hex digits, not all
+ * zero, followed by "-".
  */
-export function isValidVersion00(at: usize, length: u32): bool {
+function isNonZeroHexFieldAt(at: usize, length: i32, start: i32, digits: i32): bool {
+  return (
+    length > start + digits &&
+    hexRunAt(at + <usize>start, digits) > 0 &&
+    <i32>load<u8>(at + <usize>(start + digits)) == DASH
+  );
+}
+
+/** The first problem of the traceparent value of `length` bytes at `at`, without surrounding OWS; None when valid. */
+function problemAt(at: usize, length: i32): TraceParentProblem {
+  const version = length >= 2 ? hexByteAt(at) : -1;
+  if (version < 0 || version == 0xff || length < 3 || <i32>load<u8>(at + 2) != DASH) {
+    return TraceParentProblem.Version;
+  }
+  // A later version shorter than version 00 cannot carry its fields: restart (same check for 00).
+  if (!isNonZeroHexFieldAt(at, length, TRACE_ID_START, TRACE_ID_HEX_LENGTH))
+    return TraceParentProblem.TraceId;
+  if (!isNonZeroHexFieldAt(at, length, PARENT_ID_START, SPAN_ID_HEX_LENGTH))
+    return TraceParentProblem.ParentId;
+  if (length < FLAGS_START + 2 || hexByteAt(at + <usize>FLAGS_START) < 0) return TraceParentProblem.Flags;
+  if (length != VERSION_00_LENGTH) {
+    // Version 00 has nothing after the flags; a later version may, after a "-".
+    if (version == 0 || <i32>load<u8>(at + <usize>VERSION_00_LENGTH) != DASH)
+      return TraceParentProblem.TrailingData;
+  }
+  return TraceParentProblem.None;
+}
+
+/**
+ * Reads the traceparent of a request from its `count` header values (the pairs call gives every
+ * one), the first being the `length` bytes at `at`, into `into`: none is absent with no problem;
+ * two or more are invalid.
+ */
+export function readTraceParentHeaders(count: i32, at: usize, length: u32, into: TraceParentFields): void {
+  into.present = false;
+  into.problem = TraceParentProblem.None;
+  if (count == 0) return;
+  if (count > 1) {
+    into.problem = TraceParentProblem.Duplicate;
+    return;
+  }
   let start = at;
   let end = at + <usize>length;
   while (start < end && isOptionalWhitespace(<i32>load<u8>(start))) start++;
   while (end > start && isOptionalWhitespace(<i32>load<u8>(end - 1))) end--;
-  if (end - start != <usize>VERSION_00_LENGTH) return false;
-  if (load<u8>(start) != 0x30 || load<u8>(start + 1) != 0x30) return false;
-  const dashes =
-    <i32>load<u8>(start + TRACE_ID_START - 1) == DASH &&
-    <i32>load<u8>(start + PARENT_ID_START - 1) == DASH &&
-    <i32>load<u8>(start + FLAGS_START - 1) == DASH;
-  return (
-    dashes &&
-    hexRunAt(start + TRACE_ID_START, TRACE_ID_HEX_LENGTH) > 0 &&
-    hexRunAt(start + PARENT_ID_START, SPAN_ID_HEX_LENGTH) > 0 &&
-    hexRunAt(start + FLAGS_START, 2) >= 0
-  );
+  const problem = problemAt(start, <i32>(end - start));
+  if (problem != TraceParentProblem.None) {
+    into.problem = problem;
+    return;
+  }
+  const version = <u8>hexByteAt(start);
+  const flags = <u8>hexByteAt(start + <usize>FLAGS_START);
+  into.version = version;
+  // Of a later version only the flags this version defines are understood.
+  into.flags = version == 0 ? flags : flags & KNOWN_FLAGS;
+  into.at = start;
+  into.present = true;
+}
+
+function hexDigit(value: i32): u8 {
+  return <u8>(value < 10 ? 0x30 + value : 0x61 + value - 10);
 }
 
 /**
- * Reads the traceparent of a request from all its traceparent header values (the pairs call
- * gives every one): none gives a null traceParent with no problem; two or more are invalid.
+ * Writes the `length` bytes at `ptr` as lower-case hex at `out` (2 x `length` ASCII bytes), with
+ * the last byte forced non-zero when every byte is zero: W3C forbids all-zero ids, and a generated
+ * id must never be one.
  */
-export function parseTraceParentHeaders(values: string[]): TraceParentParse {
-  if (values.length == 0) return new TraceParentParse(null, TraceParentProblem.None);
-  if (values.length > 1) return new TraceParentParse(null, TraceParentProblem.Duplicate);
-  return parseTraceParent(unchecked(values[0]));
-}
-
-function hexCharCode(value: i32): u16 {
-  return <u16>(value < 10 ? 0x30 + value : 0x61 + value - 10);
-}
-
-/** Formats a version-00 traceparent; flags this version does not define are written as zero. */
-export function formatTraceParent(traceId: string, parentId: string, flags: u8): string {
-  const known = flags & KNOWN_FLAGS;
-  // In place (text.ts): this runs for every request that starts or continues a trace.
-  const out = allocateString(TRACEPARENT_VERSION.length + traceId.length + parentId.length + 5);
-  let at = writeText(changetype<usize>(out), TRACEPARENT_VERSION);
-  at = writeText(writeChar(at, DASH), traceId);
-  at = writeText(writeChar(at, DASH), parentId);
-  at = writeChar(writeChar(at, DASH), hexCharCode((known >> 4) & 0xf));
-  writeChar(at, hexCharCode(known & 0xf));
-  return out;
-}
-
-/**
- * Lower-case hex of `length` bytes at `ptr`, with the last byte forced non-zero when every byte
- * is zero: W3C forbids all-zero ids, and a generated id must never be one.
- */
-export function hexIdFromBytes(ptr: usize, length: i32): string {
-  // Written in place: this runs for every span the filter makes.
-  const out = changetype<string>(__new((<usize>length) << 2, idof<string>()));
-  writeHexId<u16>(changetype<usize>(out), ptr, length);
-  return out;
-}
-
-/**
- * Writes hexIdFromBytes(ptr, length) at `out` as `T` units: u16 for a string's characters, u8 for
- * the ASCII bytes a header value is handed to the host as.
- */
-export function writeHexId<T>(out: usize, ptr: usize, length: i32): void {
+export function writeHexId(out: usize, ptr: usize, length: i32): void {
   let allZero = true;
   for (let i = 0; i < length; i++) {
     if (load<u8>(ptr + i) != 0) {
@@ -230,13 +190,12 @@ export function writeHexId<T>(out: usize, ptr: usize, length: i32): void {
       break;
     }
   }
-  const unit = <usize>sizeof<T>();
   for (let i = 0; i < length; i++) {
     let byte = <i32>load<u8>(ptr + i);
     if (allZero && i == length - 1) byte = 1;
-    const at = out + ((<usize>i) << 1) * unit;
-    store<T>(at, <T>hexCharCode(byte >> 4));
-    store<T>(at + unit, <T>hexCharCode(byte & 0xf));
+    const at = out + ((<usize>i) << 1);
+    store<u8>(at, hexDigit(byte >> 4));
+    store<u8>(at + 1, hexDigit(byte & 0xf));
   }
 }
 
@@ -247,8 +206,8 @@ export const TRACEPARENT_PARENT_ID_AT: i32 = PARENT_ID_START;
 
 /**
  * Writes the parts of a version-00 traceparent around its ids at `out` (TRACEPARENT_BYTES ASCII
- * bytes): the version, the dashes and `flags` as formatTraceParent writes them. The caller writes
- * the ids at TRACEPARENT_TRACE_ID_AT and TRACEPARENT_PARENT_ID_AT (writeHexId<u8>).
+ * bytes): the version, the dashes and `flags`, those this version does not define written as zero.
+ * The caller writes the ids at TRACEPARENT_TRACE_ID_AT and TRACEPARENT_PARENT_ID_AT.
  */
 export function writeTraceParentFrame(out: usize, flags: u8): void {
   const known = flags & KNOWN_FLAGS;
@@ -257,6 +216,6 @@ export function writeTraceParentFrame(out: usize, flags: u8): void {
   store<u8>(out + <usize>(TRACE_ID_START - 1), <u8>DASH);
   store<u8>(out + <usize>(PARENT_ID_START - 1), <u8>DASH);
   store<u8>(out + <usize>(FLAGS_START - 1), <u8>DASH);
-  store<u8>(out + <usize>FLAGS_START, <u8>hexCharCode((known >> 4) & 0xf));
-  store<u8>(out + <usize>(FLAGS_START + 1), <u8>hexCharCode(known & 0xf));
+  store<u8>(out + <usize>FLAGS_START, hexDigit((known >> 4) & 0xf));
+  store<u8>(out + <usize>(FLAGS_START + 1), hexDigit(known & 0xf));
 }

@@ -16,23 +16,28 @@
 //   trace-id, a new parent-id (changing the flags needs one) and the sampler's decision.
 
 import {
-  formatTraceParent,
-  parseTraceParentHeaders,
-  TraceParentParse,
+  readTraceParentHeaders,
+  TraceParentFields,
   TraceParentProblem,
+  writeTraceParentFrame,
   FLAG_RANDOM,
   FLAG_SAMPLED,
   KNOWN_FLAGS,
+  SPAN_ID_HEX_LENGTH,
+  TRACE_ID_HEX_LENGTH,
+  TRACEPARENT_BYTES,
+  TRACEPARENT_PARENT_ID_AT,
+  TRACEPARENT_TRACE_ID_AT,
 } from "./tracecontext";
-import { formatTraceState, parseTraceState, putLeftmost, TraceStateMember } from "./tracestate";
+import { TraceStateList } from "./tracestate";
 import { AdaptiveSampler } from "./sampler";
 
 /** Random ids and numbers for new traces and spans. */
 export abstract class IdSource {
-  /** 32 lower-case hex characters, not all zero. */
-  abstract traceId(): string;
-  /** 16 lower-case hex characters, not all zero. */
-  abstract spanId(): string;
+  /** Writes a trace id at `at`: TRACE_ID_HEX_LENGTH lower-case hex bytes, not all zero. */
+  abstract writeTraceId(at: usize): void;
+  /** Writes a span id at `at`: SPAN_ID_HEX_LENGTH lower-case hex bytes, not all zero. */
+  abstract writeSpanId(at: usize): void;
   /** Uniform in [0, 1). */
   abstract uniform(): f64;
 }
@@ -48,144 +53,150 @@ export enum TraceAction {
   Restart,
 }
 
+/**
+ * What planTrace decided for one request, as bytes: the ids point into the traceparent it wrote or,
+ * for Keep and the parent, into the request's own (valid until the next scan). Reused.
+ */
 export class TracePlan {
-  constructor(
-    public action: TraceAction,
-    public problem: TraceParentProblem,
-    /** The traceparent to write; "" for Keep. */
-    public traceparent: string,
-    /** The tracestate to write; "" for Keep. */
-    public tracestate: string,
-    public traceId: string,
-    /** The filter's span id (the new parent-id); "" when the filter did not make one. */
-    public spanId: string,
-    /** The parent of the filter's span: the incoming parent-id, "" for a new trace. */
-    public parentSpanId: string,
-    public sampled: bool,
-    /** The sampled flag came from the adaptive sampler (a new, not forced, trace). */
-    public samplerDecided: bool,
-  ) {}
+  action: TraceAction = TraceAction.Keep;
+  problem: TraceParentProblem = TraceParentProblem.None;
+  /** The traceparent to write (TRACEPARENT_BYTES at `traceparentAt`), for every action but Keep. */
+  private readonly traceparent: ArrayBuffer = new ArrayBuffer(TRACEPARENT_BYTES);
+  /**
+   * Where the tracestate to write is: the filter's own member or what the request's list wrote
+   * (valid until it writes again), `tracestateLength` bytes; 0 bytes for Keep or for none to send.
+   */
+  tracestateAt: usize = 0;
+  tracestateLength: i32 = 0;
+  /** The trace id (TRACE_ID_HEX_LENGTH hex bytes). */
+  traceIdAt: usize = 0;
+  /** The filter's span id (SPAN_ID_HEX_LENGTH hex bytes, the new parent-id); 0 when it made none. */
+  spanIdAt: usize = 0;
+  /** The parent of the filter's span: the incoming parent-id; 0 for a new trace. */
+  parentSpanIdAt: usize = 0;
+  sampled: bool = false;
+  /** The sampled flag came from the adaptive sampler (a new, not forced, trace). */
+  samplerDecided: bool = false;
+
+  get traceparentAt(): usize {
+    return changetype<usize>(this.traceparent);
+  }
 }
 
+/** One request's trace context and what the filter does on its hop. Reused: set before each plan. */
 export class TraceRequest {
+  /** The request's traceparent (readTraceParents). */
+  readonly incoming: TraceParentFields = new TraceParentFields();
+  /** The filter records a span for this hop. */
+  participant: bool = false;
+  /** Sample regardless of the sampler (only honoured for a participant, which owns the span). */
+  forceSampled: bool = false;
+  /** The destination is outside the mesh: no filter member in tracestate. */
+  ownMemberOut: bool = false;
+  /** Re-decide the incoming sampled flag with the sampler (under a new parent-id). */
+  resample: bool = false;
+
   constructor(
-    /** Every traceparent header value, in order. */
-    public traceparents: string[],
-    /** Every tracestate header value, in order. */
-    public tracestates: string[],
-    /** The filter records a span for this hop. */
-    public participant: bool,
-    /** Sample regardless of the sampler (only honoured for a participant, which owns the span). */
-    public forceSampled: bool,
-    /** The destination is outside the mesh: no filter member in tracestate. */
-    public ownMemberOut: bool = false,
-    /** Re-decide the incoming sampled flag with the sampler (under a new parent-id). */
-    public resample: bool = false,
-    /** `traceparents` already parsed (see keepsTraceContext), or null to parse them here. */
-    public parsed: TraceParentParse | null = null,
+    /**
+     * The request's tracestate list, holding every tracestate header value in order, or cleared
+     * and left empty when readsTraceState says it is never read; it also knows the filter's own
+     * member, and the tracestate written is left in it.
+     */
+    readonly tracestate: TraceStateList,
   ) {}
+
+  /** Reads the `count` traceparent header values, the first being the `length` bytes at `at`. */
+  readTraceParents(count: i32, at: usize, length: u32): void {
+    readTraceParentHeaders(count, at, length, this.incoming);
+  }
+
+  /**
+   * Whether the plan needs the request's tracestate: not when the context passes untouched, and
+   * not without a valid traceparent (a new trace drops it).
+   */
+  get readsTraceState(): bool {
+    const incoming = this.incoming;
+    const resample = this.resample && !this.participant;
+    return incoming.present && !keepsTraceContext(incoming, this.participant, resample, this.ownMemberOut);
+  }
 }
 
 /**
  * Whether the plan keeps the request's trace context untouched: then its tracestate is never
- * read, and a caller need not decode it.
+ * read, and a caller need not parse it.
  */
 export function keepsTraceContext(
-  parsed: TraceParentParse,
+  incoming: TraceParentFields,
   participant: bool,
   resample: bool,
   ownMemberOut: bool,
 ): bool {
-  const incoming = parsed.traceParent;
   // Toward an outside host the tracestate is read: our member, if present, must come out.
-  return incoming != null && !participant && !resample && !ownMemberOut && incoming.version == 0;
+  return incoming.present && !participant && !resample && !ownMemberOut && incoming.version == 0;
 }
 
-/** Decides the trace context of one request. */
+/** Decides the trace context of one request into `plan`. */
 export function planTrace(
   request: TraceRequest,
-  own: TraceStateMember,
   sampler: AdaptiveSampler,
   ids: IdSource,
-): TracePlan {
-  const given = request.parsed;
-  const parsed = given != null ? given : parseTraceParentHeaders(request.traceparents);
-  const incoming = parsed.traceParent;
+  plan: TracePlan,
+): void {
+  const incoming = request.incoming;
   const forced = request.participant && request.forceSampled;
-  if (incoming == null) {
-    const traceId = ids.traceId();
-    const spanId = ids.spanId();
+  const list = request.tracestate;
+  const own = list.own;
+  const out = plan.traceparentAt;
+  const traceIdAt = out + <usize>TRACEPARENT_TRACE_ID_AT;
+  const parentIdAt = out + <usize>TRACEPARENT_PARENT_ID_AT;
+  plan.problem = TraceParentProblem.None;
+  plan.samplerDecided = false;
+  if (!incoming.present) {
+    ids.writeTraceId(traceIdAt);
+    ids.writeSpanId(parentIdAt);
     const sampled = forced || sampler.decide(ids.uniform());
-    const flags: u8 = FLAG_RANDOM | (sampled ? FLAG_SAMPLED : 0);
-    return new TracePlan(
-      parsed.problem == TraceParentProblem.None ? TraceAction.Start : TraceAction.Restart,
-      parsed.problem,
-      formatTraceParent(traceId, spanId, flags),
-      request.ownMemberOut ? "" : own.asTraceState,
-      traceId,
-      spanId,
-      "",
-      sampled,
-      !forced,
-    );
+    writeTraceParentFrame(out, FLAG_RANDOM | (sampled ? FLAG_SAMPLED : 0));
+    plan.action = incoming.problem == TraceParentProblem.None ? TraceAction.Start : TraceAction.Restart;
+    plan.problem = incoming.problem;
+    plan.tracestateAt = own.at;
+    plan.tracestateLength = request.ownMemberOut ? 0 : own.length;
+    plan.traceIdAt = traceIdAt;
+    plan.spanIdAt = parentIdAt;
+    plan.parentSpanIdAt = 0;
+    plan.sampled = sampled;
+    plan.samplerDecided = !forced;
+    return;
   }
   const resample = request.resample && !request.participant;
-  // A tracestate that does not parse is discarded (W3C allows it).
-  let members: TraceStateMember[] = [];
-  let kept = keepsTraceContext(parsed, request.participant, resample, request.ownMemberOut);
+  // A tracestate that does not parse is discarded (W3C allows it): the list is then empty.
+  let kept = keepsTraceContext(incoming, request.participant, resample, request.ownMemberOut);
   if (!kept) {
-    const parsedMembers = parseTraceState(request.tracestates);
-    if (parsedMembers != null) members = parsedMembers;
     // Toward an outside host a context passes as it came only when its tracestate parsed and holds
     // no member of ours; one that does not parse may hide ours, so it is dropped.
     kept =
-      parsedMembers != null &&
-      keepsTraceContext(parsed, request.participant, resample, false) &&
-      !hasKey(members, own.key);
+      list.valid && keepsTraceContext(incoming, request.participant, resample, false) && !list.hasOwnMember();
   }
+  plan.parentSpanIdAt = incoming.parentIdAt;
   if (kept) {
-    return new TracePlan(
-      TraceAction.Keep,
-      TraceParentProblem.None,
-      "",
-      "",
-      incoming.traceId,
-      "",
-      incoming.parentId,
-      incoming.sampled,
-      false,
-    );
+    plan.action = TraceAction.Keep;
+    plan.tracestateLength = 0;
+    plan.traceIdAt = incoming.traceIdAt;
+    plan.spanIdAt = 0;
+    plan.sampled = incoming.sampled;
+    return;
   }
-  const spanId = request.participant ? ids.spanId() : "";
-  const parentId = request.participant ? spanId : resample ? ids.spanId() : incoming.parentId;
+  memory.copy(traceIdAt, incoming.traceIdAt, <usize>TRACE_ID_HEX_LENGTH);
+  if (request.participant || resample) ids.writeSpanId(parentIdAt);
+  else memory.copy(parentIdAt, incoming.parentIdAt, <usize>SPAN_ID_HEX_LENGTH);
   let flags: u8 = (incoming.flags & KNOWN_FLAGS) | (forced ? FLAG_SAMPLED : 0);
   if (resample) flags = (flags & ~FLAG_SAMPLED) | (sampler.decide(ids.uniform()) ? FLAG_SAMPLED : 0);
-  const tracestate = request.ownMemberOut
-    ? formatTraceState(withoutKey(members, own.key))
-    : formatTraceState(putLeftmost(members, own));
-  return new TracePlan(
-    TraceAction.Continue,
-    TraceParentProblem.None,
-    formatTraceParent(incoming.traceId, parentId, flags),
-    tracestate,
-    incoming.traceId,
-    spanId,
-    incoming.parentId,
-    (flags & FLAG_SAMPLED) != 0,
-    false,
-  );
-}
-
-function hasKey(members: TraceStateMember[], key: string): bool {
-  for (let i = 0; i < members.length; i++) if (unchecked(members[i]).key == key) return true;
-  return false;
-}
-
-function withoutKey(members: TraceStateMember[], key: string): TraceStateMember[] {
-  const out = new Array<TraceStateMember>();
-  for (let i = 0; i < members.length; i++)
-    if (unchecked(members[i]).key != key) out.push(unchecked(members[i]));
-  return out;
+  writeTraceParentFrame(out, flags);
+  plan.action = TraceAction.Continue;
+  plan.tracestateAt = list.outAt;
+  plan.tracestateLength = request.ownMemberOut ? list.writeWithoutOwn() : list.writeOwnLeftmost();
+  plan.traceIdAt = traceIdAt;
+  plan.spanIdAt = request.participant ? parentIdAt : 0;
+  plan.sampled = (flags & FLAG_SAMPLED) != 0;
 }
 
 /** The filter's own tracestate member value: `<cluster>;<region>` (both label values). */

@@ -1,10 +1,11 @@
-// W3C Trace Context `tracestate`: parse every header value as one list, validate, put the
-// filter's own member leftmost, and format within the size limits
-// (spec/20-http_request_header_format.md, "Tracestate Header" and "Mutating the tracestate Field").
+// W3C Trace Context `tracestate`: read every header value as one list where the header scan kept
+// its bytes, validate it, and write it back with the filter's own member leftmost (or taken out)
+// within the size limits (spec/20-http_request_header_format.md, "Tracestate Header" and "Mutating
+// the tracestate Field"). Members are (address, key length, member length) in fixed arrays and the
+// result is written into a buffer made once: rewriting a request's tracestate allocates nothing.
 // Pure: no host calls.
 
-import { allocateString, writeChar, writeText } from "./text";
-import { trimOptionalWhitespace } from "./tracecontext";
+import { isOptionalWhitespace } from "./tracecontext";
 
 export const MAX_TRACESTATE_MEMBERS: i32 = 32;
 /** The spec asks to propagate at least 512 characters; this filter propagates exactly that much. */
@@ -13,163 +14,321 @@ export const MAX_TRACESTATE_LENGTH: i32 = 512;
 export const LONG_MEMBER_LENGTH: i32 = 128;
 const MAX_KEY_LENGTH: i32 = 256;
 const MAX_VALUE_LENGTH: i32 = 256;
+/** The longest member the grammar allows: a first member this long is kept alone. */
+const MAX_MEMBER_LENGTH: i32 = MAX_KEY_LENGTH + 1 + MAX_VALUE_LENGTH;
 
-export class TraceStateMember {
-  private alone: string | null = null;
+const COMMA: u8 = 0x2c;
+const EQUALS: u8 = 0x3d;
+const SPACE: u8 = 0x20;
+const TAB: u8 = 0x09;
 
-  constructor(
-    public readonly key: string,
-    public readonly value: string,
-  ) {}
-
-  /** formatTraceState([this]), made once: the whole tracestate of every trace the filter starts. */
-  get asTraceState(): string {
-    let text = this.alone;
-    if (text == null) {
-      text = formatTraceState([this]);
-      this.alone = text;
-    }
-    return text;
-  }
-
-  /** Characters of `key=value`. */
-  get length(): i32 {
-    return this.key.length + 1 + this.value.length;
-  }
+/** What a byte may be in a member (bits of CHAR_CLASSES). */
+const KEY_FIRST: u8 = 1;
+const KEY_CHAR: u8 = 2;
+/** chr: printable ASCII except "," and "=" (a space included). */
+const VALUE_CHAR: u8 = 4;
+/** Per byte value, its classes: the grammar as a table, so a member costs one load per byte. */
+const CHAR_CLASSES = memory.data(256);
+for (let c = 0x20; c <= 0x7e; c++) {
+  const lowerAlphaOrDigit = (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);
+  const keyOther = c == 0x5f || c == 0x2d || c == 0x2a || c == 0x2f || c == 0x40;
+  let classes: u8 = c == COMMA || c == EQUALS ? 0 : VALUE_CHAR;
+  if (lowerAlphaOrDigit) classes |= KEY_FIRST | KEY_CHAR;
+  if (keyOther) classes |= KEY_CHAR;
+  store<u8>(CHAR_CLASSES + <usize>c, classes);
 }
 
-function isLowerAlphaOrDigit(c: i32): bool {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);
+function classesOf(c: u8): u8 {
+  return load<u8>(CHAR_CLASSES + <usize>c);
 }
 
 /**
- * key = ( lcalpha / DIGIT ) 0*255( keychar ), keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@".
- * The current spec grammar; the older `tenant@system` form (241/14 split) is a subset of it.
+ * key = ( lcalpha / DIGIT ) 0*255( keychar ), keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@",
+ * for the `length` bytes at `at`. The current spec grammar; the older `tenant@system` form (241/14
+ * split) is a subset of it.
  */
-export function isTraceStateKey(key: string): bool {
-  const n = key.length;
-  if (n == 0 || n > MAX_KEY_LENGTH) return false;
-  if (!isLowerAlphaOrDigit(key.charCodeAt(0))) return false;
-  for (let i = 1; i < n; i++) {
-    const c = key.charCodeAt(i);
-    if (!(isLowerAlphaOrDigit(c) || c == 0x5f || c == 0x2d || c == 0x2a || c == 0x2f || c == 0x40))
-      return false;
+export function isTraceStateKeyAt(at: usize, length: i32): bool {
+  if (length == 0 || length > MAX_KEY_LENGTH) return false;
+  if ((classesOf(load<u8>(at)) & KEY_FIRST) == 0) return false;
+  for (let i = 1; i < length; i++) {
+    if ((classesOf(load<u8>(at + <usize>i)) & KEY_CHAR) == 0) return false;
   }
   return true;
 }
 
-/** value = 0*255( chr ) nblk-chr: 1..256 printable ASCII except "," and "=", not ending in a space. */
-export function isTraceStateValue(value: string): bool {
-  const n = value.length;
-  if (n == 0 || n > MAX_VALUE_LENGTH) return false;
-  for (let i = 0; i < n; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c == 0x2c || c == 0x3d) return false;
+/** isTraceStateKeyAt for a configured key (any character outside ASCII fails the grammar). */
+export function isTraceStateKey(key: string): bool {
+  const bytes = String.UTF8.encode(key);
+  return isTraceStateKeyAt(changetype<usize>(bytes), bytes.byteLength);
+}
+
+const FNV_OFFSET: u32 = 0x811c9dc5;
+const FNV_PRIME: u32 = 0x01000193;
+
+/** FNV-1a of a key's bytes, as TraceStateList.add computes it while it reads the key. */
+function hashKey(at: usize, length: i32): u32 {
+  let hash = FNV_OFFSET;
+  for (let i = 0; i < length; i++) hash = (hash ^ (<u32>load<u8>(at + <usize>i))) * FNV_PRIME;
+  return hash;
+}
+
+/** Slots of a list's table of keys by hash (a power of two, at most half used). */
+const KEY_SLOTS: i32 = 2 * MAX_TRACESTATE_MEMBERS;
+
+function keySlot(keyHash: u32): i32 {
+  return <i32>(keyHash >> 26);
+}
+
+/** The filter's own member, `key=value` in UTF-8, made once per configuration. */
+export class OwnMember {
+  readonly bytes: ArrayBuffer;
+  readonly keyLength: i32;
+  readonly keyHash: u32;
+
+  constructor(key: string, value: string) {
+    this.keyLength = String.UTF8.byteLength(key);
+    this.bytes = String.UTF8.encode(key + "=" + value);
+    this.keyHash = hashKey(changetype<usize>(this.bytes), this.keyLength);
   }
-  return value.charCodeAt(n - 1) != 0x20;
+
+  /** Where `key=value` starts: also the whole tracestate of every trace the filter starts. */
+  get at(): usize {
+    return changetype<usize>(this.bytes);
+  }
+
+  get length(): i32 {
+    return this.bytes.byteLength;
+  }
 }
 
 /**
- * Parses all tracestate header values of a request, in order, as one list. Returns null when the
- * list is invalid (a malformed member or more than 32 list-members): the whole header is then
- * discarded, as the conformance suite expects. Empty and whitespace-only list-members are allowed
- * but count towards the 32, as in the spec's grammar (`list-member 0*31( OWS "," OWS list-member )`),
- * so parsing stops at the 33rd whatever the header's size. A repeated key keeps its first
- * (leftmost) occurrence. An absent or empty header gives an empty list.
+ * One request's tracestate list: its header values are added in order (`add`), then the list is
+ * asked whether it holds the filter's member and written back (`writeOwnLeftmost`,
+ * `writeWithoutOwn`). The members point into the added values, which must stay where they are
+ * until the list is written. Reused: `clear` before each request.
  */
-export function parseTraceState(values: string[]): TraceStateMember[] | null {
-  const members = new Array<TraceStateMember>();
-  let count = 0;
-  for (let v = 0; v < values.length; v++) {
-    const text = unchecked(values[v]);
-    let start = 0;
-    if (text.length == 0) continue;
-    while (start <= text.length) {
-      if (++count > MAX_TRACESTATE_MEMBERS) return null;
-      let end = text.indexOf(",", start);
-      if (end < 0) end = text.length;
-      const member = trimOptionalWhitespace(text.substring(start, end));
-      start = end + 1;
-      if (member.length == 0) continue;
-      const equals = member.indexOf("=");
-      if (equals < 0) return null;
-      const key = member.substring(0, equals);
-      const value = member.substring(equals + 1);
-      if (!isTraceStateKey(key) || !isTraceStateValue(value)) return null;
-      if (indexOfKey(members, key) < 0) members.push(new TraceStateMember(key, value));
+export class TraceStateList {
+  /** Per distinct member, in order: where it starts, its key's length, its length (`key=value`). */
+  private readonly memberAt: StaticArray<usize> = new StaticArray<usize>(MAX_TRACESTATE_MEMBERS);
+  private readonly keyLength: StaticArray<i32> = new StaticArray<i32>(MAX_TRACESTATE_MEMBERS);
+  private readonly memberLength: StaticArray<i32> = new StaticArray<i32>(MAX_TRACESTATE_MEMBERS);
+  private readonly keyHash: StaticArray<u32> = new StaticArray<u32>(MAX_TRACESTATE_MEMBERS);
+  /** The members by key hash (open addressing): member index + 1, 0 for an empty slot. */
+  private readonly keySlots: StaticArray<u8> = new StaticArray<u8>(KEY_SLOTS);
+  private members: i32 = 0;
+  /** List-members seen, empty ones included: the 33rd makes the list invalid. */
+  private listMembers: i32 = 0;
+  private invalid: bool = false;
+  /** The members a write picked (the own one first when it goes in) and which survive truncation. */
+  private readonly pickedAt: StaticArray<usize> = new StaticArray<usize>(MAX_TRACESTATE_MEMBERS);
+  /** Per picked member its length, 0 once truncation removed it. */
+  private readonly pickedLength: StaticArray<i32> = new StaticArray<i32>(MAX_TRACESTATE_MEMBERS);
+  /** What a write produces: at most 512 bytes, or a first member kept alone however long. */
+  private readonly out: ArrayBuffer;
+
+  constructor(readonly own: OwnMember) {
+    this.out = new ArrayBuffer(max(max(MAX_TRACESTATE_LENGTH, MAX_MEMBER_LENGTH), own.length));
+  }
+
+  /** Forgets the last request's list. */
+  clear(): void {
+    this.forgetMembers();
+    this.listMembers = 0;
+    this.invalid = false;
+  }
+
+  /**
+   * False when the values added make an invalid list (a malformed member or more than 32
+   * list-members): the whole header is then discarded, as the conformance suite expects. Empty
+   * and whitespace-only list-members are allowed but count towards the 32, as in the spec's
+   * grammar (`list-member 0*31( OWS "," OWS list-member )`).
+   */
+  get valid(): bool {
+    return !this.invalid;
+  }
+
+  /** Distinct members read so far (a repeated key counts once). */
+  get size(): i32 {
+    return this.members;
+  }
+
+  /**
+   * Adds the list-members of one header value (the `length` bytes at `at`); false once the list is
+   * invalid, and then reading stops, so a header of any size costs at most 33 list-members of
+   * work. An empty value adds nothing. A repeated key keeps its first (leftmost) occurrence.
+   */
+  add(at: usize, length: u32): bool {
+    if (this.invalid) return false;
+    if (length == 0) return true;
+    const end = at + <usize>length;
+    let p = at;
+    // One pass per list-member: OWS, the key up to "=", the value up to "," (or the end), and the
+    // OWS before that "," trimmed off the value.
+    while (true) {
+      if (++this.listMembers > MAX_TRACESTATE_MEMBERS) return this.refuse();
+      while (p < end && isOptionalWhitespace(load<u8>(p))) p++;
+      if (p == end) break;
+      let c = load<u8>(p);
+      if (c == COMMA) {
+        p++;
+        continue;
+      }
+      const memberAt = p;
+      if ((classesOf(c) & KEY_FIRST) == 0) return this.refuse();
+      let keyHash: u32 = FNV_OFFSET;
+      while (true) {
+        keyHash = (keyHash ^ (<u32>c)) * FNV_PRIME;
+        if (++p == end) return this.refuse();
+        c = load<u8>(p);
+        if (c == EQUALS) break;
+        if ((classesOf(c) & KEY_CHAR) == 0) return this.refuse();
+      }
+      const keyLength = <i32>(p - memberAt);
+      if (keyLength > MAX_KEY_LENGTH) return this.refuse();
+      const valueAt = ++p;
+      let valueEnd = valueAt;
+      let trailing = false;
+      while (p < end) {
+        c = load<u8>(p);
+        if (c == COMMA) break;
+        if (c == TAB) trailing = true;
+        else if ((classesOf(c) & VALUE_CHAR) == 0) return this.refuse();
+        else if (c != SPACE) {
+          // Only OWS may follow a tab: it cannot be inside a value.
+          if (trailing) return this.refuse();
+          valueEnd = p + 1;
+        }
+        p++;
+      }
+      const valueLength = <i32>(valueEnd - valueAt);
+      if (valueLength == 0 || valueLength > MAX_VALUE_LENGTH) return this.refuse();
+      const slot = this.slotOfKey(memberAt, keyLength, keyHash);
+      if (unchecked(this.keySlots[slot]) == 0) {
+        // At most 32 list-members were counted, so a new distinct one always has a place.
+        const i = this.members++;
+        unchecked((this.memberAt[i] = memberAt));
+        unchecked((this.keyLength[i] = keyLength));
+        unchecked((this.keyHash[i] = keyHash));
+        unchecked((this.memberLength[i] = <i32>(valueEnd - memberAt)));
+        unchecked((this.keySlots[slot] = <u8>(i + 1)));
+      }
+      if (p == end) break;
+      p++; // past the ",": another list-member follows, empty at the end of the value
+    }
+    return true;
+  }
+
+  private refuse(): bool {
+    this.invalid = true;
+    this.forgetMembers();
+    return false;
+  }
+
+  private forgetMembers(): void {
+    if (this.members == 0) return;
+    this.members = 0;
+    memory.fill(changetype<usize>(this.keySlots), 0, <usize>KEY_SLOTS);
+  }
+
+  /**
+   * The slot in `keySlots` of the member whose key is the `keyLength` bytes at `keyAt` (hashed
+   * `keyHash`), or the empty slot where it would go.
+   */
+  private slotOfKey(keyAt: usize, keyLength: i32, keyHash: u32): i32 {
+    const slots = this.keySlots;
+    let slot = keySlot(keyHash);
+    while (true) {
+      const entry = <i32>unchecked(slots[slot]);
+      if (entry == 0) return slot;
+      const i = entry - 1;
+      if (
+        unchecked(this.keyHash[i]) == keyHash &&
+        unchecked(this.keyLength[i]) == keyLength &&
+        memory.compare(unchecked(this.memberAt[i]), keyAt, <usize>keyLength) == 0
+      )
+        return slot;
+      slot = (slot + 1) & (KEY_SLOTS - 1);
     }
   }
-  return members;
-}
 
-function indexOfKey(members: TraceStateMember[], key: string): i32 {
-  for (let i = 0; i < members.length; i++) {
-    if (unchecked(members[i]).key == key) return i;
+  /** The index of the member with the filter's key, or -1. */
+  private indexOfOwn(): i32 {
+    const own = this.own;
+    return <i32>unchecked(this.keySlots[this.slotOfKey(own.at, own.keyLength, own.keyHash)]) - 1;
   }
-  return -1;
-}
 
-/**
- * The list with `own` leftmost: an earlier member with the same key is removed, the others keep
- * their order, and members beyond 32 are dropped from the right.
- */
-export function putLeftmost(members: TraceStateMember[], own: TraceStateMember): TraceStateMember[] {
-  const out = new Array<TraceStateMember>();
-  out.push(own);
-  for (let i = 0; i < members.length && out.length < MAX_TRACESTATE_MEMBERS; i++) {
-    const member = unchecked(members[i]);
-    if (member.key != own.key) out.push(member);
+  /** Whether the list holds a member with the filter's key. */
+  hasOwnMember(): bool {
+    return this.indexOfOwn() >= 0;
   }
-  return out;
-}
 
-function joinedLength(members: TraceStateMember[], kept: StaticArray<bool>): i32 {
-  let total = 0;
-  let count = 0;
-  for (let i = 0; i < members.length; i++) {
-    if (!unchecked(kept[i])) continue;
-    total += unchecked(members[i]).length;
-    count++;
+  /** Where a write put its result (until the next write). */
+  get outAt(): usize {
+    return changetype<usize>(this.out);
   }
-  return count > 0 ? total + count - 1 : 0;
-}
 
-/** The rightmost kept member other than the first (only those over 128 characters if `longOnly`), or -1. */
-function rightmostRemovable(members: TraceStateMember[], kept: StaticArray<bool>, longOnly: bool): i32 {
-  for (let i = members.length - 1; i >= 1; i--) {
-    if (!unchecked(kept[i])) continue;
-    if (!longOnly || unchecked(members[i]).length > LONG_MEMBER_LENGTH) return i;
+  /**
+   * Writes the list with the filter's member leftmost (an earlier member with its key removed, the
+   * others in order, members beyond 32 dropped from the right) at `outAt`; returns its length.
+   */
+  writeOwnLeftmost(): i32 {
+    return this.write(true);
   }
-  return -1;
-}
 
-/**
- * Formats the list as one header value of at most `maxLength` characters. When it is longer,
- * whole members are removed: first those longer than 128 characters, then from the right. The
- * first member (the filter's own, when it put one) is never removed.
- */
-export function formatTraceState(
-  members: TraceStateMember[],
-  maxLength: i32 = MAX_TRACESTATE_LENGTH,
-): string {
-  const kept = new StaticArray<bool>(members.length);
-  for (let i = 0; i < members.length; i++) unchecked((kept[i] = true));
-  while (joinedLength(members, kept) > maxLength) {
-    let victim = rightmostRemovable(members, kept, true);
-    if (victim < 0) victim = rightmostRemovable(members, kept, false);
-    if (victim < 0) break;
-    unchecked((kept[victim] = false));
+  /** Writes the list without the filter's member at `outAt`; returns its length (0: nothing to send). */
+  writeWithoutOwn(): i32 {
+    return this.write(false);
   }
-  // In place (text.ts): this runs for every request that starts or continues a trace.
-  const out = allocateString(joinedLength(members, kept));
-  let at = changetype<usize>(out);
-  let first = true;
-  for (let i = 0; i < members.length; i++) {
-    if (!unchecked(kept[i])) continue;
-    const member = unchecked(members[i]);
-    if (!first) at = writeChar(at, 0x2c);
-    first = false;
-    at = writeText(writeChar(writeText(at, member.key), 0x3d), member.value);
+
+  /**
+   * Picks the members, then, while the list is longer than 512 bytes, removes whole members: first
+   * those longer than 128 bytes, then from the right. The first member (the filter's own, when it
+   * goes in) is never removed.
+   */
+  private write(ownLeftmost: bool): i32 {
+    const own = this.own;
+    const ownIndex = this.indexOfOwn();
+    let picked = 0;
+    let total = 0;
+    if (ownLeftmost) {
+      unchecked((this.pickedAt[0] = own.at));
+      unchecked((this.pickedLength[0] = own.length));
+      total = own.length;
+      picked = 1;
+    }
+    for (let i = 0; i < this.members && picked < MAX_TRACESTATE_MEMBERS; i++) {
+      if (i == ownIndex) continue;
+      const length = unchecked(this.memberLength[i]);
+      unchecked((this.pickedAt[picked] = unchecked(this.memberAt[i])));
+      unchecked((this.pickedLength[picked] = length));
+      total += length;
+      picked++;
+    }
+    if (picked == 0) return 0;
+    total += picked - 1; // commas
+    // Removing the rightmost long member again and again, then the rightmost of any length, is one
+    // pass from the right for each.
+    const lengths = this.pickedLength;
+    for (let i = picked - 1; i >= 1 && total > MAX_TRACESTATE_LENGTH; i--) {
+      const length = unchecked(lengths[i]);
+      if (length <= LONG_MEMBER_LENGTH) continue;
+      total -= length + 1;
+      unchecked((lengths[i] = 0));
+    }
+    for (let i = picked - 1; i >= 1 && total > MAX_TRACESTATE_LENGTH; i--) {
+      const length = unchecked(lengths[i]);
+      if (length == 0) continue;
+      total -= length + 1;
+      unchecked((lengths[i] = 0));
+    }
+    let at = changetype<usize>(this.out);
+    for (let i = 0; i < picked; i++) {
+      const length = <usize>unchecked(lengths[i]);
+      if (length == 0) continue;
+      if (i > 0) store<u8>(at++, COMMA);
+      memory.copy(at, unchecked(this.pickedAt[i]), length);
+      at += length;
+    }
+    return total;
   }
-  return out;
 }

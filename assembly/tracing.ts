@@ -25,17 +25,13 @@ import {
   TracePlan,
   TraceRequest,
 } from "./traceplan";
-import { TraceStateMember } from "./tracestate";
+import { OwnMember, TraceStateList } from "./tracestate";
 import {
-  FLAG_RANDOM,
-  FLAG_SAMPLED,
-  isValidVersion00,
-  parseTraceParentHeaders,
+  TraceParentFields,
+  SPAN_ID_HEX_LENGTH,
+  TRACE_ID_HEX_LENGTH,
   TRACEPARENT_BYTES,
-  TRACEPARENT_PARENT_ID_AT,
   TRACEPARENT_PROBLEM_REASONS,
-  TRACEPARENT_TRACE_ID_AT,
-  writeTraceParentFrame,
 } from "./tracecontext";
 import { HostRandomIds } from "./random";
 import { Span, SpanAttribute, SpanKind } from "./otlp";
@@ -44,8 +40,8 @@ import { InboundHop } from "./crosscluster";
 
 const TRACEPARENT = "traceparent";
 const TRACESTATE = "tracestate";
-/** Where a new trace's traceparent is written before it is handed to the host (one per VM). */
-const newTraceParent = memory.data(TRACEPARENT_BYTES);
+/** Where the span id of a hop span beside an activator-hold span is drawn (one per VM). */
+const hopSpanIdBytes = memory.data(SPAN_ID_HEX_LENGTH);
 
 const NANOS_PER_MILLI: u64 = 1_000_000;
 
@@ -65,7 +61,9 @@ export class ActivatorHold {
 export class Tracing {
   private readonly sampler: AdaptiveSampler;
   private readonly ids: HostRandomIds;
-  private readonly ownMember: TraceStateMember;
+  /** Every request's trace context, read where the scan kept it, and its plan (one each per root). */
+  private readonly request: TraceRequest;
+  private readonly planned: TracePlan = new TracePlan();
   private readonly traceparentHeader: ArrayBuffer = String.UTF8.encode(TRACEPARENT);
   private readonly tracestateHeader: ArrayBuffer = String.UTF8.encode(TRACESTATE);
   private readonly traceparentSlot: i32;
@@ -105,10 +103,8 @@ export class Tracing {
       ),
       nowMs,
     );
-    this.ownMember = new TraceStateMember(
-      tracing.tracestateKey,
-      ownMemberValue(identity.cluster, identity.region),
-    );
+    const own = new OwnMember(tracing.tracestateKey, ownMemberValue(identity.cluster, identity.region));
+    this.request = new TraceRequest(new TraceStateList(own));
     // planTrace sees every value: repeated tracestate headers are one list, a repeated traceparent is repaired.
     this.traceparentSlot = wants.add(TRACEPARENT, true);
     this.tracestateSlot = wants.add(TRACESTATE, true);
@@ -206,39 +202,19 @@ export class Tracing {
       return;
     }
     // The common case, one valid version-00 traceparent into the mesh, is kept as it came
-    // (planTrace's Keep): known without cutting its ids out or building a plan.
-    const traceparent = this.traceparentSlot;
-    if (!outside && !resample && unchecked(scan.counts[traceparent]) == 1) {
-      if (isValidVersion00(scan.valueAt(traceparent), scan.valueLength(traceparent))) return;
-    }
-    // The other common case, no traceparent at all (a request from outside at the gateway): a new
-    // trace, written as bytes (planTrace's Start, without its strings).
-    if (scan.wellFormed && unchecked(scan.counts[traceparent]) == 0) {
-      this.startTrace(scan, outside);
-      return;
+    // (planTrace's Keep): known from its bytes, without building a plan.
+    if (!outside && !resample) {
+      const incoming = this.readTraceParents(scan);
+      if (keepsTraceContext(incoming, false, false, false)) return;
     }
     this.apply(this.plan(scan, false, false, outside, resample), scan);
   }
 
-  /**
-   * What apply does with planTrace's Start for a request without a traceparent that the filter
-   * does not take part in: the same ids, sampling decision, headers and counts.
-   */
-  private startTrace(scan: HeaderScan, ownMemberOut: bool): void {
-    this.ids.writeTraceAndSpanIds(
-      newTraceParent + <usize>TRACEPARENT_TRACE_ID_AT,
-      newTraceParent + <usize>TRACEPARENT_PARENT_ID_AT,
-    );
-    const sampled = this.sampler.decide(this.ids.uniform());
-    writeTraceParentFrame(newTraceParent, FLAG_RANDOM | (sampled ? FLAG_SAMPLED : 0));
-    this.host.replaceHeaderBytes(
-      HeaderMap.Request,
-      this.traceparentHeader,
-      newTraceParent,
-      TRACEPARENT_BYTES,
-    );
-    this.writeTraceState(scan, ownMemberOut ? "" : this.ownMember.asTraceState);
-    this.countStarted(sampled);
+  private readTraceParents(scan: HeaderScan): TraceParentFields {
+    const slot = this.traceparentSlot;
+    const request = this.request;
+    request.readTraceParents(unchecked(scan.counts[slot]), scan.valueAt(slot), scan.valueLength(slot));
+    return request.incoming;
   }
 
   /**
@@ -259,22 +235,25 @@ export class Tracing {
     ownMemberOut: bool = false,
     resample: bool = false,
   ): TracePlan {
-    const traceparents = scan.every(this.traceparentSlot);
-    const parsed = parseTraceParentHeaders(traceparents);
-    // A tracestate passing through untouched is never read: not decoded (it may be 512 characters).
-    const tracestates = keepsTraceContext(parsed, participant, resample && !participant, ownMemberOut)
-      ? new Array<string>()
-      : scan.every(this.tracestateSlot);
-    const request = new TraceRequest(
-      traceparents,
-      tracestates,
-      participant,
-      forceSampled,
-      ownMemberOut,
-      resample,
-      parsed,
-    );
-    return planTrace(request, this.ownMember, this.sampler, this.ids);
+    const request = this.request;
+    this.readTraceParents(scan);
+    request.participant = participant;
+    request.forceSampled = forceSampled;
+    request.ownMemberOut = ownMemberOut;
+    request.resample = resample;
+    // A tracestate that passes untouched or is dropped is never read (it may be 512 characters);
+    // one that is read is parsed as bytes where the scan kept it.
+    const tracestate = request.tracestate;
+    tracestate.clear();
+    if (request.readsTraceState) {
+      const slot = this.tracestateSlot;
+      for (let i = 0; i < scan.keptCount; i++) {
+        if (scan.keptSlot(i) == slot && !tracestate.add(scan.keptAt(i), scan.keptLength(i))) break;
+      }
+    }
+    const plan = this.planned;
+    planTrace(request, this.sampler, this.ids, plan);
+    return plan;
   }
 
   /** Writes the plan's headers and counts what it did. */
@@ -284,24 +263,32 @@ export class Tracing {
     const unreadable = !scan.wellFormed;
     if (unreadable || unchecked(scan.counts[this.traceparentSlot]) > 1)
       this.host.removeHeader(HeaderMap.Request, this.traceparentHeader);
-    this.host.replaceHeader(HeaderMap.Request, this.traceparentHeader, plan.traceparent);
-    this.writeTraceState(scan, plan.tracestate);
+    this.host.replaceHeaderBytes(
+      HeaderMap.Request,
+      this.traceparentHeader,
+      plan.traceparentAt,
+      TRACEPARENT_BYTES,
+    );
+    this.writeTraceState(scan, plan.tracestateAt, plan.tracestateLength);
     if (plan.action == TraceAction.Restart) {
       this.registry.increment(unchecked(this.repairedIds[<i32>plan.problem]));
     }
     if (plan.samplerDecided) this.countStarted(plan.sampled);
   }
 
-  /** Writes `tracestate` as the request's only one, or removes every one for an empty value. */
-  private writeTraceState(scan: HeaderScan, tracestate: string): void {
+  /**
+   * Writes the `length` bytes at `at` as the request's only tracestate, or removes every one for
+   * an empty value.
+   */
+  private writeTraceState(scan: HeaderScan, at: usize, length: i32): void {
     const unreadable = !scan.wellFormed;
     const tracestates = unchecked(scan.counts[this.tracestateSlot]);
-    if (tracestate.length == 0) {
+    if (length == 0) {
       // W3C: an empty tracestate is not sent.
       if (unreadable || tracestates > 0) this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
     } else {
       if (unreadable || tracestates > 1) this.host.removeHeader(HeaderMap.Request, this.tracestateHeader);
-      this.host.replaceHeader(HeaderMap.Request, this.tracestateHeader, tracestate);
+      this.host.replaceHeaderBytes(HeaderMap.Request, this.tracestateHeader, at, <u32>length);
     }
   }
 
@@ -322,12 +309,19 @@ export class Tracing {
     if (!plan.sampled) return;
     const exporter = this.exporter!;
     const nowNs = <u64>nowMs * NANOS_PER_MILLI;
-    let parent = plan.parentSpanId;
+    // Spans are text: this hop's ids are decoded only for a sampled participant.
+    const traceId = asciiText(plan.traceIdAt, TRACE_ID_HEX_LENGTH);
+    const spanId = asciiText(plan.spanIdAt, SPAN_ID_HEX_LENGTH);
+    let parent = plan.parentSpanIdAt != 0 ? asciiText(plan.parentSpanIdAt, SPAN_ID_HEX_LENGTH) : "";
     if (hop.crossCluster) {
-      const hopSpanId = hold.held ? this.ids.spanId() : plan.spanId;
+      let hopSpanId = spanId;
+      if (hold.held) {
+        this.ids.writeSpanId(hopSpanIdBytes);
+        hopSpanId = asciiText(hopSpanIdBytes, SPAN_ID_HEX_LENGTH);
+      }
       const start = hop.sentMs <= nowMs ? <u64>hop.sentMs * NANOS_PER_MILLI : nowNs;
       exporter.add(
-        new Span(plan.traceId, hopSpanId, parent, "cross-cluster hop", SpanKind.Server, start, nowNs, [
+        new Span(traceId, hopSpanId, parent, "cross-cluster hop", SpanKind.Server, start, nowNs, [
           SpanAttribute.string("kwt.source.cluster", hop.sourceCluster),
           SpanAttribute.string("kwt.source.region", hop.sourceRegion),
           SpanAttribute.string("k8s.cluster.name", this.identity.cluster),
@@ -340,7 +334,7 @@ export class Tracing {
       const start = hold.waitMs > 0 ? <u64>(nowMs - hold.waitMs) * NANOS_PER_MILLI : nowNs;
       const identity = this.identity;
       exporter.add(
-        new Span(plan.traceId, plan.spanId, parent, "activator hold", SpanKind.Internal, start, nowNs, [
+        new Span(traceId, spanId, parent, "activator hold", SpanKind.Internal, start, nowNs, [
           SpanAttribute.bool("kwt.activator.held", true),
           SpanAttribute.string("k8s.cluster.name", identity.cluster),
           SpanAttribute.string("cloud.region", identity.region),
@@ -351,6 +345,10 @@ export class Tracing {
       );
     }
   }
+}
+
+function asciiText(at: usize, length: i32): string {
+  return String.UTF8.decodeUnsafe(at, <usize>length);
 }
 
 /** Whether a request may carry the header in `slot`: the scan found it, or could not read the map. */

@@ -6,6 +6,15 @@ import {
   serializeHeaderPairs,
 } from "../headerscan";
 
+/** Every kept value of `slot` in header order, read where the scan kept them. */
+function everyValue(s: HeaderScan, slot: i32): string[] {
+  const values = new Array<string>();
+  for (let i = 0; i < s.keptCount; i++) {
+    if (s.keptSlot(i) == slot) values.push(String.UTF8.decodeUnsafe(s.keptAt(i), s.keptLength(i)));
+  }
+  return values;
+}
+
 /** `[name, value]` entries in the pairs format proxy_get_header_map_pairs returns. */
 function pairs(entries: string[][]): ArrayBuffer {
   const names = new Array<string>(entries.length);
@@ -66,8 +75,8 @@ describe("scanHeaderPairs", () => {
       ]),
       wants,
     );
-    expect<string>(s.every(tp).join("|")).toBe("a|b");
-    expect<i32>(s.every(99).length).toBe(0);
+    expect<string>(everyValue(s, tp).join("|")).toBe("a|b");
+    expect<i32>(everyValue(s, 99).length).toBe(0);
   });
 
   it("lists other names with the prefix", () => {
@@ -160,7 +169,7 @@ describe("a reused scan", () => {
       ["x-pad-1", "v"],
     ]);
     scanHeaderPairsInto(reused, changetype<usize>(first), <u32>first.byteLength, wants, prefix);
-    expect<string>(reused.every(parent).join("|")).toBe("a|b");
+    expect<string>(everyValue(reused, parent).join("|")).toBe("a|b");
     expect<string | null>(reused.value(pod)).toBe("p");
     const second = pairs([
       ["x-kwt-hop", "1;c=a;r=b;t=5"],
@@ -169,7 +178,7 @@ describe("a reused scan", () => {
     scanHeaderPairsInto(reused, changetype<usize>(second), <u32>second.byteLength, wants, prefix);
     expect<bool>(reused.has(pod)).toBe(false);
     expect<string | null>(reused.value(pod)).toBeNull();
-    expect<i32>(reused.every(parent).length).toBe(0);
+    expect<i32>(everyValue(reused, parent).length).toBe(0);
     expect<usize>(reused.valueAt(pod)).toBe(0);
     expect<u32>(reused.valueLength(hop)).toBe(13);
     expect<string>(String.UTF8.decodeUnsafe(reused.valueAt(hop), reused.valueLength(hop))).toBe(

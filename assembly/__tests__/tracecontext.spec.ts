@@ -1,10 +1,6 @@
 import {
-  isValidVersion00,
-  parseTraceParent,
-  parseTraceParentHeaders,
-  formatTraceParent,
-  hexIdFromBytes,
-  trimOptionalWhitespace,
+  readTraceParentHeaders,
+  TraceParentFields,
   TraceParentProblem,
   TRACEPARENT_BYTES,
   TRACEPARENT_PARENT_ID_AT,
@@ -105,88 +101,107 @@ const CASES: Case[] = [
   invalid("00-" + TRACE_ID + "-" + PARENT_ID + "-1", TraceParentProblem.Flags),
   invalid("00-" + TRACE_ID + "-" + PARENT_ID + "-0F", TraceParentProblem.Flags),
   invalid("00-" + TRACE_ID + "-" + PARENT_ID + "-", TraceParentProblem.Flags),
-  // whitespace inside is not OWS
+  // whitespace inside is not OWS, and OWS is only spaces and tabs
+  invalid("\n00-" + TRACE_ID + "-" + PARENT_ID + "-01", TraceParentProblem.Version),
+  invalid("00-" + TRACE_ID + "-" + PARENT_ID + "-01\n", TraceParentProblem.TrailingData),
   invalid("00 -" + TRACE_ID + "-" + PARENT_ID + "-01", TraceParentProblem.Version),
   invalid("00-" + TRACE_ID + " -" + PARENT_ID + "-01", TraceParentProblem.TraceId),
 ];
 
-describe("parseTraceParent", () => {
+/** The values read in place: held here so they live as long as the spec. */
+const held: ArrayBuffer[] = [];
+
+/** Reads `values` as a request's traceparent headers, as the filter reads the bytes the scan kept. */
+function read(values: string[]): TraceParentFields {
+  const fields = new TraceParentFields();
+  let at: usize = 0;
+  let length: u32 = 0;
+  if (values.length > 0) {
+    const bytes = String.UTF8.encode(values[0]);
+    held.push(bytes);
+    at = changetype<usize>(bytes);
+    length = <u32>bytes.byteLength;
+  }
+  readTraceParentHeaders(values.length, at, length, fields);
+  return fields;
+}
+
+function text(at: usize, length: i32): string {
+  return String.UTF8.decodeUnsafe(at, <usize>length);
+}
+
+/** The version-00 traceparent the filter writes with the ids and flags read. */
+function rewritten(fields: TraceParentFields): string {
+  const out = new Uint8Array(TRACEPARENT_BYTES);
+  memory.copy(out.dataStart + <usize>TRACEPARENT_TRACE_ID_AT, fields.traceIdAt, 32);
+  memory.copy(out.dataStart + <usize>TRACEPARENT_PARENT_ID_AT, fields.parentIdAt, 16);
+  writeTraceParentFrame(out.dataStart, fields.flags);
+  return text(out.dataStart, TRACEPARENT_BYTES);
+}
+
+describe("readTraceParentHeaders", () => {
   it("classifies every conformance case", () => {
     for (let i = 0; i < CASES.length; i++) {
       const c = unchecked(CASES[i]);
-      const parsed = parseTraceParent(c.input);
-      if (parsed.problem != c.problem) {
+      const fields = read([c.input]);
+      if (fields.problem != c.problem) {
         throw new Error(
           "traceparent " +
             c.input +
             ": problem " +
-            parsed.problem.toString() +
+            fields.problem.toString() +
             ", expected " +
             c.problem.toString(),
         );
       }
-      if (c.problem == TraceParentProblem.None) {
-        const tp = parsed.traceParent!;
-        const written = formatTraceParent(tp.traceId, tp.parentId, tp.flags);
-        if (written != c.reformatted) throw new Error("traceparent " + c.input + " written as " + written);
-      } else if (parsed.traceParent != null) {
-        throw new Error("invalid traceparent returned a value: " + c.input);
+      if (fields.present != (c.problem == TraceParentProblem.None)) {
+        throw new Error("traceparent " + c.input + ": present is " + fields.present.toString());
       }
-    }
-  });
-
-  it("tells a valid version 00 without parsing, as parseTraceParent does, on every case", () => {
-    for (let i = 0; i < CASES.length; i++) {
-      const c = unchecked(CASES[i]);
-      const parsed = parseTraceParent(c.input).traceParent;
-      const expected = parsed != null && parsed.version == 0;
-      const bytes = String.UTF8.encode(c.input);
-      if (isValidVersion00(changetype<usize>(bytes), <u32>bytes.byteLength) != expected) {
-        throw new Error("isValidVersion00 disagrees on " + c.input);
+      if (fields.present) {
+        const written = rewritten(fields);
+        if (written != c.reformatted) throw new Error("traceparent " + c.input + " written as " + written);
       }
     }
   });
 
   it("exposes the fields and the sampled flag", () => {
-    const tp = parseTraceParent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").traceParent!;
+    const tp = read(["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]);
     expect<u8>(tp.version).toBe(0);
-    expect<string>(tp.traceId).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
-    expect<string>(tp.parentId).toBe("00f067aa0ba902b7");
+    expect<string>(text(tp.traceIdAt, 32)).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+    expect<string>(text(tp.parentIdAt, 16)).toBe("00f067aa0ba902b7");
     expect<u8>(tp.flags).toBe(1);
     expect<bool>(tp.sampled).toBe(true);
-    const unsampled = parseTraceParent(
-      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02",
-    ).traceParent!;
-    expect<bool>(unsampled.sampled).toBe(false);
+    expect<bool>(read(["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02"]).sampled).toBe(false);
+    expect<string>(text(read([" \t00-" + TRACE_ID + "-" + PARENT_ID + "-01"]).traceIdAt, 32)).toBe(TRACE_ID);
   });
 
   it("keeps every flag of version 00 and only known flags of later versions", () => {
-    expect<u8>(parseTraceParent("00-" + TRACE_ID + "-" + PARENT_ID + "-ff").traceParent!.flags).toBe(0xff);
-    expect<u8>(parseTraceParent("cc-" + TRACE_ID + "-" + PARENT_ID + "-ff").traceParent!.flags).toBe(0x03);
-    expect<u8>(parseTraceParent("cc-" + TRACE_ID + "-" + PARENT_ID + "-ff").traceParent!.version).toBe(0xcc);
+    expect<u8>(read(["00-" + TRACE_ID + "-" + PARENT_ID + "-ff"]).flags).toBe(0xff);
+    expect<u8>(read(["cc-" + TRACE_ID + "-" + PARENT_ID + "-ff"]).flags).toBe(0x03);
+    expect<u8>(read(["cc-" + TRACE_ID + "-" + PARENT_ID + "-ff"]).version).toBe(0xcc);
   });
-});
 
-describe("parseTraceParentHeaders", () => {
   it("treats no header as absent, not invalid", () => {
-    const parsed = parseTraceParentHeaders([]);
-    expect(parsed.traceParent).toBeNull();
-    expect<TraceParentProblem>(parsed.problem).toBe(TraceParentProblem.None);
+    const fields = read([]);
+    expect<bool>(fields.present).toBe(false);
+    expect<TraceParentProblem>(fields.problem).toBe(TraceParentProblem.None);
   });
 
   it("refuses two headers even when both are valid and equal", () => {
     const one = "00-" + TRACE_ID + "-" + PARENT_ID + "-01";
-    const parsed = parseTraceParentHeaders([one, one]);
-    expect(parsed.traceParent).toBeNull();
-    expect<TraceParentProblem>(parsed.problem).toBe(TraceParentProblem.Duplicate);
+    const fields = read([one, one]);
+    expect<bool>(fields.present).toBe(false);
+    expect<TraceParentProblem>(fields.problem).toBe(TraceParentProblem.Duplicate);
     expect<TraceParentProblem>(
-      parseTraceParentHeaders(["00-12345678901234567890123456789011-" + PARENT_ID + "-01", one]).problem,
+      read(["00-12345678901234567890123456789011-" + PARENT_ID + "-01", one]).problem,
     ).toBe(TraceParentProblem.Duplicate);
   });
 
-  it("parses a single header", () => {
-    const parsed = parseTraceParentHeaders(["00-" + TRACE_ID + "-" + PARENT_ID + "-01"]);
-    expect<string>(parsed.traceParent!.traceId).toBe(TRACE_ID);
+  it("forgets the last request's traceparent", () => {
+    const fields = read(["00-" + TRACE_ID + "-" + PARENT_ID + "-01"]);
+    readTraceParentHeaders(0, 0, 0, fields);
+    expect<bool>(fields.present).toBe(false);
+    expect<TraceParentProblem>(fields.problem).toBe(TraceParentProblem.None);
   });
 });
 
@@ -202,8 +217,8 @@ describe("reasons", () => {
   });
 });
 
-describe("ids", () => {
-  it("hex-encodes bytes in lower case", () => {
+describe("writing", () => {
+  it("hex-encodes id bytes in lower case", () => {
     const bytes = new Uint8Array(8);
     bytes[0] = 0x00;
     bytes[1] = 0xf0;
@@ -213,55 +228,30 @@ describe("ids", () => {
     bytes[5] = 0xa9;
     bytes[6] = 0x02;
     bytes[7] = 0xb7;
-    expect<string>(hexIdFromBytes(bytes.dataStart, 8)).toBe("00f067aa0ba902b7");
-  });
-
-  it("never produces an all-zero id", () => {
-    const zeros = new Uint8Array(16);
-    expect<string>(hexIdFromBytes(zeros.dataStart, 16)).toBe("00000000000000000000000000000001");
-  });
-
-  it("writes as bytes in place the traceparent formatTraceParent makes of the same ids and flags", () => {
-    const traceBytes = new Uint8Array(16);
-    const spanBytes = new Uint8Array(8);
-    for (let i = 0; i < 16; i++) traceBytes[i] = <u8>(i * 17 + 3);
-    for (let i = 0; i < 8; i++) spanBytes[i] = <u8>(0xf0 - i * 9);
-    const flagCases: u8[] = [0, 1, 2, 3, 0xff];
-    for (let f = 0; f < flagCases.length; f++) {
-      const flags = flagCases[f];
-      const out = new Uint8Array(TRACEPARENT_BYTES);
-      writeHexId<u8>(out.dataStart + <usize>TRACEPARENT_TRACE_ID_AT, traceBytes.dataStart, 16);
-      writeHexId<u8>(out.dataStart + <usize>TRACEPARENT_PARENT_ID_AT, spanBytes.dataStart, 8);
-      writeTraceParentFrame(out.dataStart, flags);
-      const expected = formatTraceParent(
-        hexIdFromBytes(traceBytes.dataStart, 16),
-        hexIdFromBytes(spanBytes.dataStart, 8),
-        flags,
-      );
-      expect<string>(String.UTF8.decodeUnsafe(out.dataStart, TRACEPARENT_BYTES)).toBe(expected);
-      expect<bool>(isValidVersion00(out.dataStart, <u32>TRACEPARENT_BYTES)).toBe(true);
-    }
-  });
-
-  it("writes an all-zero id as bytes as hexIdFromBytes does, never all zero", () => {
-    const zeros = new Uint8Array(8);
     const out = new Uint8Array(16);
-    writeHexId<u8>(out.dataStart, zeros.dataStart, 8);
-    expect<string>(String.UTF8.decodeUnsafe(out.dataStart, 16)).toBe("0000000000000001");
+    writeHexId(out.dataStart, bytes.dataStart, 8);
+    expect<string>(text(out.dataStart, 16)).toBe("00f067aa0ba902b7");
   });
 
-  it("formats flags as two hex digits", () => {
-    expect<string>(formatTraceParent(TRACE_ID, PARENT_ID, 0)).toBe(
-      "00-" + TRACE_ID + "-" + PARENT_ID + "-00",
-    );
-    expect<string>(formatTraceParent(TRACE_ID, PARENT_ID, 3)).toBe(
-      "00-" + TRACE_ID + "-" + PARENT_ID + "-03",
-    );
+  it("never writes an all-zero id", () => {
+    const zeros = new Uint8Array(16);
+    const out = new Uint8Array(32);
+    writeHexId(out.dataStart, zeros.dataStart, 16);
+    expect<string>(text(out.dataStart, 32)).toBe("00000000000000000000000000000001");
   });
 
-  it("trims only spaces and tabs", () => {
-    expect<string>(trimOptionalWhitespace(" \ta b\t ")).toBe("a b");
-    expect<string>(trimOptionalWhitespace("\n")).toBe("\n");
-    expect<string>(trimOptionalWhitespace("")).toBe("");
+  it("writes a version-00 traceparent around the ids, flags as two hex digits, unknown ones zeroed", () => {
+    const flagCases: u8[] = [0, 1, 2, 3, 0xff];
+    const written = ["00", "01", "02", "03", "03"];
+    for (let f = 0; f < flagCases.length; f++) {
+      const out = new Uint8Array(TRACEPARENT_BYTES);
+      const ids = String.UTF8.encode(TRACE_ID + PARENT_ID);
+      memory.copy(out.dataStart + <usize>TRACEPARENT_TRACE_ID_AT, changetype<usize>(ids), 32);
+      memory.copy(out.dataStart + <usize>TRACEPARENT_PARENT_ID_AT, changetype<usize>(ids) + 32, 16);
+      writeTraceParentFrame(out.dataStart, flagCases[f]);
+      const traceparent = text(out.dataStart, TRACEPARENT_BYTES);
+      expect<string>(traceparent).toBe("00-" + TRACE_ID + "-" + PARENT_ID + "-" + written[f]);
+      expect<bool>(read([traceparent]).present).toBe(true);
+    }
   });
 });
