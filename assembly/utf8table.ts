@@ -13,6 +13,15 @@ export function tableText(bytes: usize, ends: usize, index: i32): string {
   return String.UTF8.decodeUnsafe(bytes + start, textEnd(ends, index) - start);
 }
 
+/** Text `index` of a table as a buffer of its bytes (no string made). */
+export function tableBytes(bytes: usize, ends: usize, index: i32): ArrayBuffer {
+  const start = textStart(ends, index);
+  const length = <i32>(textEnd(ends, index) - start);
+  const buffer = new ArrayBuffer(length);
+  memory.copy(changetype<usize>(buffer), bytes + start, length);
+  return buffer;
+}
+
 /** Text `index` of a table, written as its bytes (no string made). */
 export function writeTableText(out: ByteWriter, bytes: usize, ends: usize, index: i32): void {
   const start = textStart(ends, index);

@@ -75,12 +75,16 @@ export function renderAssemblyFamilies(catalog: MetricCatalog): string {
   ].join("\n");
 }
 
-/** assembly/generated/access-log-fields.ts: the name of each filter-state value, for proxy_set_property. */
+/**
+ * assembly/generated/access-log-fields.ts: the name of each filter-state value, for
+ * proxy_set_property, as the UTF-8 bytes the call takes (copied once from one UTF-8 table when the
+ * module starts: no UTF-16 literal to encode).
+ */
 export function renderAssemblyAccessLogFields(catalog: MetricCatalog): string {
-  const fields = catalog.accessLogFields.map((field) =>
+  const fields = catalog.accessLogFields.map((field, index) =>
     [
-      `/** ${field.description}. */`,
-      `export const ${field.name.toUpperCase()} = ${quoted(field.name)};`,
+      `/** \`${field.name}\`: ${field.description}. */`,
+      `export const ${field.name.toUpperCase()} = tableBytes(NAMES_BYTES, NAMES_ENDS, ${index});`,
     ].join("\n"),
   );
   return [
@@ -88,6 +92,10 @@ export function renderAssemblyAccessLogFields(catalog: MetricCatalog): string {
     "",
     "// The values the filter sets on a stream for access logs: Envoy stores each as filter state",
     "// `wasm.<name>` and prints it with `%FILTER_STATE(wasm.<name>:PLAIN)%`.",
+    "",
+    'import { tableBytes } from "../utf8table";',
+    "",
+    ...utf8TableDeclarations("NAMES", utf8Table(catalog.accessLogFields.map((field) => field.name))),
     "",
     fields.join("\n\n"),
     "",
