@@ -531,84 +531,97 @@ function wrongType(value: JsonValue): string {
   }
 }
 
-export class TracingSettings {
-  readonly enabled: bool;
-  readonly targetSampledPerSecond: f64;
-  readonly minProbability: f64;
-  readonly maxProbability: f64;
-  readonly forceSampleColdStarts: bool;
-  readonly tracestateKey: string;
-  /** To destinations outside the mesh: keep traceparent without the filter's member (else remove both). */
-  readonly propagateOutside: bool;
-  /** Gateway: re-decide the sampled flag of an outside client's trace context. */
-  readonly resampleAtEdge: bool;
+// The settings classes take every field as a constructor parameter: fields assigned in a
+// constructor body are first stored as zero, which is code per field.
 
-  constructor(reader: ConfigReader) {
-    this.enabled = reader.flag(ConfigKey.TracingEnabled);
-    this.targetSampledPerSecond = reader.fraction(ConfigKey.TracingTargetSampledPerSecond);
-    const maxProbability = reader.fraction(ConfigKey.TracingMaxProbability);
+export class TracingSettings {
+  constructor(
+    readonly enabled: bool,
+    readonly targetSampledPerSecond: f64,
+    readonly minProbability: f64,
+    readonly maxProbability: f64,
+    readonly forceSampleColdStarts: bool,
+    readonly tracestateKey: string,
+    /** To destinations outside the mesh: keep traceparent without the filter's member (else remove both). */
+    readonly propagateOutside: bool,
+    /** Gateway: re-decide the sampled flag of an outside client's trace context. */
+    readonly resampleAtEdge: bool,
+  ) {}
+}
+
+function tracingSettings(reader: ConfigReader): TracingSettings {
+  const maxProbability = reader.fraction(ConfigKey.TracingMaxProbability);
+  return new TracingSettings(
+    reader.flag(ConfigKey.TracingEnabled),
+    reader.fraction(ConfigKey.TracingTargetSampledPerSecond),
     // With only the maximum given, a maximum below the default minimum lowers the minimum to it.
-    this.minProbability = min(reader.fraction(ConfigKey.TracingMinProbability), maxProbability);
-    this.maxProbability = maxProbability;
-    this.forceSampleColdStarts = reader.flag(ConfigKey.TracingForceSampleColdStarts);
-    this.tracestateKey = reader.text(ConfigKey.TracingTracestateKey);
+    min(reader.fraction(ConfigKey.TracingMinProbability), maxProbability),
+    maxProbability,
+    reader.flag(ConfigKey.TracingForceSampleColdStarts),
+    reader.text(ConfigKey.TracingTracestateKey),
     // The choices' order is the schema's enum: propagate, remove; keep, resample.
-    this.propagateOutside = reader.whole(ConfigKey.TracingOutsideContext) == 0;
-    this.resampleAtEdge = reader.whole(ConfigKey.TracingEdgeSampling) == 1;
-  }
+    reader.whole(ConfigKey.TracingOutsideContext) == 0,
+    reader.whole(ConfigKey.TracingEdgeSampling) == 1,
+  );
 }
 
 export class SpanExportSettings {
-  readonly enabled: bool;
-  readonly cluster: string;
-  readonly authority: string;
-  readonly path: string;
-  readonly serviceName: string;
-  readonly maxQueue: i32;
-  readonly maxBatch: i32;
-  readonly maxRetries: i32;
-  readonly timeoutMs: i32;
+  constructor(
+    readonly enabled: bool,
+    readonly cluster: string,
+    readonly authority: string,
+    readonly path: string,
+    readonly serviceName: string,
+    readonly maxQueue: i32,
+    readonly maxBatch: i32,
+    readonly maxRetries: i32,
+    readonly timeoutMs: i32,
+  ) {}
+}
 
-  constructor(reader: ConfigReader) {
-    this.enabled = reader.flag(ConfigKey.SpanExportEnabled);
-    this.cluster = reader.text(ConfigKey.SpanExportCluster);
-    this.authority = reader.text(ConfigKey.SpanExportAuthority);
-    this.path = reader.text(ConfigKey.SpanExportPath);
-    this.serviceName = reader.text(ConfigKey.SpanExportServiceName);
-    this.maxQueue = reader.whole(ConfigKey.SpanExportMaxQueue);
-    this.maxBatch = reader.whole(ConfigKey.SpanExportMaxBatch);
-    this.maxRetries = reader.whole(ConfigKey.SpanExportMaxRetries);
-    this.timeoutMs = reader.whole(ConfigKey.SpanExportTimeoutMs);
-  }
+function spanExportSettings(reader: ConfigReader): SpanExportSettings {
+  return new SpanExportSettings(
+    reader.flag(ConfigKey.SpanExportEnabled),
+    reader.text(ConfigKey.SpanExportCluster),
+    reader.text(ConfigKey.SpanExportAuthority),
+    reader.text(ConfigKey.SpanExportPath),
+    reader.text(ConfigKey.SpanExportServiceName),
+    reader.whole(ConfigKey.SpanExportMaxQueue),
+    reader.whole(ConfigKey.SpanExportMaxBatch),
+    reader.whole(ConfigKey.SpanExportMaxRetries),
+    reader.whole(ConfigKey.SpanExportTimeoutMs),
+  );
 }
 
 export class Settings {
-  /** "" means: what the node reports. */
-  readonly cluster: string;
-  readonly region: string;
-  readonly role: RoleSetting;
-  readonly skipNonKnative: bool;
-  /** Inbound: the ports whose requests are invocations; empty: every port. */
-  readonly servingPorts: i32[];
-  /** Edge: the shortest time in which Knative scales an idle revision to zero (readiness.ts). */
-  readonly scaleToZeroMinSeconds: i32;
-  readonly entryHeader: string;
-  readonly hopHeader: string;
-  readonly podHeader: string;
-  readonly keepPodHeader: bool;
-  readonly knownClusters: string[];
-  readonly knownRegions: string[];
-  readonly maxSeries: i32;
-  readonly maxSourceLabelValues: i32;
-  /** Trust domains whose SPIFFE ids are mesh identities (trust.ts). */
-  readonly trustDomains: string[];
-  /** Gateway: the listener ports that face the mesh; every other port trusts no downstream. */
-  readonly meshGatewayPorts: i32[];
-  /** Kubernetes cluster domains of in-mesh services (destination.ts). */
-  readonly meshDomains: string[];
-  readonly tracing: TracingSettings;
-  readonly spanExport: SpanExportSettings;
-  readonly tickPeriodMs: i32;
+  constructor(
+    /** "" means: what the node reports. */
+    readonly cluster: string,
+    readonly region: string,
+    readonly role: RoleSetting,
+    readonly skipNonKnative: bool,
+    /** Inbound: the ports whose requests are invocations; empty: every port. */
+    readonly servingPorts: i32[],
+    /** Edge: the shortest time in which Knative scales an idle revision to zero (readiness.ts). */
+    readonly scaleToZeroMinSeconds: i32,
+    readonly entryHeader: string,
+    readonly hopHeader: string,
+    readonly podHeader: string,
+    readonly keepPodHeader: bool,
+    readonly knownClusters: string[],
+    readonly knownRegions: string[],
+    readonly maxSeries: i32,
+    readonly maxSourceLabelValues: i32,
+    /** Trust domains whose SPIFFE ids are mesh identities (trust.ts). */
+    readonly trustDomains: string[],
+    /** Gateway: the listener ports that face the mesh; every other port trusts no downstream. */
+    readonly meshGatewayPorts: i32[],
+    /** Kubernetes cluster domains of in-mesh services (destination.ts). */
+    readonly meshDomains: string[],
+    readonly tracing: TracingSettings,
+    readonly spanExport: SpanExportSettings,
+    readonly tickPeriodMs: i32,
+  ) {}
 
   /** Whether a request addressed to `port` (destination.port; -1 unknown) may be an invocation. */
   servesPort(port: i64): bool {
@@ -617,33 +630,38 @@ export class Settings {
     for (let i = 0; i < ports.length; i++) if (<i64>unchecked(ports[i]) == port) return true;
     return false;
   }
+}
 
-  /** Reads every setting from `root` (null: all defaults), reporting problems to `reader`. */
-  constructor(root: JsonValue | null, reader: ConfigReader) {
-    reader.readObject(root, -1);
-    this.cluster = reader.text(ConfigKey.Cluster);
-    this.region = reader.text(ConfigKey.Region);
+/** Reads every setting from `root` (null: all defaults), reporting problems to `reader`. */
+function readSettings(root: JsonValue | null, reader: ConfigReader): Settings {
+  reader.readObject(root, -1);
+  const entryHeader = reader.text(ConfigKey.EntryHeader);
+  const hopHeader = reader.text(ConfigKey.HopHeader);
+  const podHeader = reader.text(ConfigKey.PodHeader);
+  distinctHeaderNames(entryHeader, hopHeader, podHeader, reader);
+  return new Settings(
+    reader.text(ConfigKey.Cluster),
+    reader.text(ConfigKey.Region),
     // RoleSetting's order is the schema's enum.
-    this.role = <RoleSetting>reader.whole(ConfigKey.Role);
-    this.skipNonKnative = reader.flag(ConfigKey.SkipNonKnative);
-    this.servingPorts = reader.ports(ConfigKey.ServingPorts);
-    this.scaleToZeroMinSeconds = reader.whole(ConfigKey.ScaleToZeroMinSeconds);
-    this.entryHeader = reader.text(ConfigKey.EntryHeader);
-    this.hopHeader = reader.text(ConfigKey.HopHeader);
-    this.podHeader = reader.text(ConfigKey.PodHeader);
-    this.keepPodHeader = reader.flag(ConfigKey.KeepPodHeader);
-    this.knownClusters = reader.list(ConfigKey.KnownClusters);
-    this.knownRegions = reader.list(ConfigKey.KnownRegions);
-    this.maxSeries = reader.whole(ConfigKey.MaxSeries);
-    this.maxSourceLabelValues = reader.whole(ConfigKey.MaxSourceLabelValues);
-    this.trustDomains = reader.list(ConfigKey.TrustDomains);
-    this.meshGatewayPorts = reader.ports(ConfigKey.MeshGatewayPorts);
-    this.meshDomains = reader.list(ConfigKey.MeshDomains);
-    this.tracing = new TracingSettings(reader);
-    this.spanExport = new SpanExportSettings(reader);
-    this.tickPeriodMs = reader.whole(ConfigKey.TickPeriodMs);
-    distinctHeaderNames(this.entryHeader, this.hopHeader, this.podHeader, reader);
-  }
+    <RoleSetting>reader.whole(ConfigKey.Role),
+    reader.flag(ConfigKey.SkipNonKnative),
+    reader.ports(ConfigKey.ServingPorts),
+    reader.whole(ConfigKey.ScaleToZeroMinSeconds),
+    entryHeader,
+    hopHeader,
+    podHeader,
+    reader.flag(ConfigKey.KeepPodHeader),
+    reader.list(ConfigKey.KnownClusters),
+    reader.list(ConfigKey.KnownRegions),
+    reader.whole(ConfigKey.MaxSeries),
+    reader.whole(ConfigKey.MaxSourceLabelValues),
+    reader.list(ConfigKey.TrustDomains),
+    reader.ports(ConfigKey.MeshGatewayPorts),
+    reader.list(ConfigKey.MeshDomains),
+    tracingSettings(reader),
+    spanExportSettings(reader),
+    reader.whole(ConfigKey.TickPeriodMs),
+  );
 }
 
 /**
@@ -685,7 +703,7 @@ export class ConfigResult {
 
 /** Every setting at its default (what an empty configuration gives). */
 export function defaultSettings(): Settings {
-  return new Settings(null, new ConfigReader());
+  return readSettings(null, new ConfigReader());
 }
 
 /**
@@ -711,7 +729,7 @@ export function parseSettings(text: string): ConfigResult {
     reader.fail(coldText(ColdText.Configuration), wrongType(root), coldText(ColdText.ExpectJsonObject));
     return new ConfigResult(null, reader.error);
   }
-  const settings = new Settings(root, reader);
+  const settings = readSettings(root, reader);
   if (reader.error.length > 0) return new ConfigResult(null, reader.error);
   return new ConfigResult(settings, "");
 }
