@@ -113,26 +113,20 @@ function accepts(format: TextFormat, text: string): bool {
   }
 }
 
-/** What a message says a value of `format` must be. */
+/** What a message says a value of each TextFormat must be, in TextFormat's order. */
+const FORMAT_EXPECTED: StaticArray<ColdText> = [
+  ColdText.ExpectLabelValue,
+  ColdText.ExpectHeaderName,
+  ColdText.ExpectTracestateKey,
+  ColdText.ExpectHostToken,
+  ColdText.ExpectPath,
+  ColdText.ExpectServiceName,
+  ColdText.ExpectTrustDomain,
+  ColdText.ExpectDomain,
+];
+
 function expectedText(format: TextFormat): ColdText {
-  switch (format) {
-    case TextFormat.HeaderName:
-      return ColdText.ExpectHeaderName;
-    case TextFormat.TraceStateKey:
-      return ColdText.ExpectTracestateKey;
-    case TextFormat.HostToken:
-      return ColdText.ExpectHostToken;
-    case TextFormat.RequestPath:
-      return ColdText.ExpectPath;
-    case TextFormat.ServiceName:
-      return ColdText.ExpectServiceName;
-    case TextFormat.TrustDomain:
-      return ColdText.ExpectTrustDomain;
-    case TextFormat.DomainName:
-      return ColdText.ExpectDomain;
-    default:
-      return ColdText.ExpectLabelValue;
-  }
+  return unchecked(FORMAT_EXPECTED[format]);
 }
 
 /** How a message names an array of `format` (a trust domain, domains); label values otherwise. */
