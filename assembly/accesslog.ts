@@ -17,29 +17,22 @@ import { Host } from "./hostinterface";
 import { ErrorKind, errorKindName } from "./knative";
 import { sanitizeLabelValue } from "./labels";
 
-const COLD_START = String.UTF8.encode(KWT_COLD_START);
-const COLD_START_WAIT_MS = String.UTF8.encode(KWT_COLD_START_WAIT_MS);
-const ERROR_KIND = String.UTF8.encode(KWT_ERROR_KIND);
-const SOURCE_CLUSTER = String.UTF8.encode(KWT_SOURCE_CLUSTER);
-const SOURCE_REGION = String.UTF8.encode(KWT_SOURCE_REGION);
-const HOP_MS = String.UTF8.encode(KWT_HOP_MS);
-
 /** A cold start, and its wait when it was timed (`waitMs` >= 0). */
 export function logColdStart(host: Host, waitMs: i64): void {
-  host.setProperty(COLD_START, "1");
-  if (waitMs >= 0) host.setProperty(COLD_START_WAIT_MS, waitMs.toString());
+  host.setProperty(KWT_COLD_START, "1");
+  if (waitMs >= 0) host.setProperty(KWT_COLD_START_WAIT_MS, waitMs.toString());
 }
 
 /** A cross-cluster hop's origin, and its latency unless the clocks disagree (`hopMs` < 0). */
 export function logHop(host: Host, sourceCluster: string, sourceRegion: string, hopMs: i64): void {
-  host.setProperty(SOURCE_CLUSTER, sanitizeLabelValue(sourceCluster));
-  host.setProperty(SOURCE_REGION, sanitizeLabelValue(sourceRegion));
-  if (hopMs >= 0) host.setProperty(HOP_MS, hopMs.toString());
+  host.setProperty(KWT_SOURCE_CLUSTER, sanitizeLabelValue(sourceCluster));
+  host.setProperty(KWT_SOURCE_REGION, sanitizeLabelValue(sourceRegion));
+  if (hopMs >= 0) host.setProperty(KWT_HOP_MS, hopMs.toString());
 }
 
 /** Sets the error kind of a failed request; false (and no call) when `kind` is not an error. */
 export function logErrorKind(host: Host, kind: ErrorKind): bool {
   if (kind == ErrorKind.None) return false;
-  host.setProperty(ERROR_KIND, errorKindName(kind));
+  host.setProperty(KWT_ERROR_KIND, errorKindName(kind));
   return true;
 }

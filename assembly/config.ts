@@ -1,24 +1,26 @@
 // The plugin configuration (WasmPlugin.pluginConfig): parsed and validated once, in
 // proxy_on_configure, into an immutable Settings object. Pure: no host calls.
 //
-// The keys, their ranges and defaults come from deploy/filter-config.schema.json (generated into
-// generated/config-keys.ts); this file reads them and checks string values, and a test feeds the
-// schema and this parser the same inputs. Every problem is reported as one line:
+// The keys, their kinds, ranges, choices and defaults come from deploy/filter-config.schema.json
+// (generated into generated/config-keys.ts); ConfigReader reads each object's keys in one loop over
+// those tables and checks string values, and a test feeds the schema and this parser the same inputs. Every problem is reported as one line:
 // `<field>: <what was wrong>; expected <what>`. The fixed pieces of those lines are cold text
 // (generated/cold-text.ts, listed in tools/generate/cold-text.ts): one UTF-8 blob in the module.
 
 import {
   ConfigKey,
+  ConfigKind,
+  KEY_COUNT,
   KEY_DEFAULT,
   KEY_HIGH,
+  KEY_KIND,
   KEY_LOW,
   KEY_SECTION,
+  keyChoices,
   keyDefaultText,
   keyExpected,
   keyName,
-  spanExportKeys,
-  topLevelKeys,
-  tracingKeys,
+  memberKeys,
 } from "./generated/config-keys";
 import { ColdText, coldText } from "./generated/cold-text";
 import { parseDecimal } from "./decimal";
@@ -41,6 +43,7 @@ const PORT_DIGITS: i32 = 5;
 /** Longest value quoted back in an error message. */
 const MAX_QUOTED_LENGTH: i32 = 40;
 
+/** In the order of the schema's `role` enum (keyChoices), whose index the reader gives. */
 export enum RoleSetting {
   Auto,
   Gateway,
@@ -53,34 +56,178 @@ function fieldOf(key: ConfigKey): string {
   return section < 0 ? keyName(key) : keyName(section) + "." + keyName(key);
 }
 
-/** Collects the first problem found; later reads still return defaults so parsing can finish. */
+/** What a string key (or each item of an array of strings) must be. */
+enum TextFormat {
+  LabelValue,
+  HeaderName,
+  TraceStateKey,
+  HostToken,
+  RequestPath,
+  ServiceName,
+  TrustDomain,
+  DomainName,
+}
+
+function formatOf(key: ConfigKey): TextFormat {
+  switch (key) {
+    case ConfigKey.EntryHeader:
+    case ConfigKey.HopHeader:
+    case ConfigKey.PodHeader:
+      return TextFormat.HeaderName;
+    case ConfigKey.TracingTracestateKey:
+      return TextFormat.TraceStateKey;
+    case ConfigKey.SpanExportCluster:
+    case ConfigKey.SpanExportAuthority:
+      return TextFormat.HostToken;
+    case ConfigKey.SpanExportPath:
+      return TextFormat.RequestPath;
+    case ConfigKey.SpanExportServiceName:
+      return TextFormat.ServiceName;
+    case ConfigKey.TrustDomains:
+      return TextFormat.TrustDomain;
+    case ConfigKey.MeshDomains:
+      return TextFormat.DomainName;
+    default:
+      return TextFormat.LabelValue; // cluster, region, knownClusters, knownRegions
+  }
+}
+
+function accepts(format: TextFormat, text: string): bool {
+  switch (format) {
+    case TextFormat.HeaderName:
+      return isHeaderName(text);
+    case TextFormat.TraceStateKey:
+      return isTraceStateKey(text);
+    case TextFormat.HostToken:
+      return isHostToken(text);
+    case TextFormat.RequestPath:
+      return isRequestPath(text);
+    case TextFormat.ServiceName:
+      return isServiceName(text);
+    case TextFormat.TrustDomain:
+      return isTrustDomain(text);
+    case TextFormat.DomainName:
+      return isDomainName(text);
+    default:
+      return isConfigLabelValue(text);
+  }
+}
+
+/** What a message says a value of each TextFormat must be, in TextFormat's order. */
+const FORMAT_EXPECTED: StaticArray<ColdText> = [
+  ColdText.ExpectLabelValue,
+  ColdText.ExpectHeaderName,
+  ColdText.ExpectTracestateKey,
+  ColdText.ExpectHostToken,
+  ColdText.ExpectPath,
+  ColdText.ExpectServiceName,
+  ColdText.ExpectTrustDomain,
+  ColdText.ExpectDomain,
+];
+
+function expectedText(format: TextFormat): ColdText {
+  return unchecked(FORMAT_EXPECTED[format]);
+}
+
+/** How a message names an array of `format` (a trust domain, domains); label values otherwise. */
+function itemsText(format: TextFormat, one: bool): ColdText {
+  if (format == TextFormat.TrustDomain) return one ? ColdText.ATrustDomain : ColdText.TrustDomains;
+  if (format == TextFormat.DomainName) return one ? ColdText.ADomain : ColdText.Domains;
+  return one ? ColdText.ALabelValue : ColdText.LabelValues;
+}
+
+/**
+ * Reads every key of a configuration, object by object in document order, into one value per
+ * ConfigKey (each key's default when absent or refused), and collects the first problem found;
+ * later keys are still read so parsing can finish.
+ */
 export class ConfigReader {
   error: string = "";
+  /** Bool (0 or 1), integer, number and choice (the index of the name) keys. */
+  private readonly numbers: StaticArray<f64> = new StaticArray<f64>(KEY_COUNT);
+  private readonly texts: StaticArray<string> = new StaticArray<string>(KEY_COUNT);
+  private readonly lists: StaticArray<string[]> = new StaticArray<string[]>(KEY_COUNT);
+  private readonly portLists: StaticArray<i32[]> = new StaticArray<i32[]>(KEY_COUNT);
 
   fail(field: string, problem: string, expected: string): void {
     if (this.error.length == 0)
       this.error = field + ": " + problem + coldText(ColdText.SemicolonExpected) + expected;
   }
 
+  flag(key: ConfigKey): bool {
+    return unchecked(this.numbers[key]) != 0;
+  }
+
+  whole(key: ConfigKey): i32 {
+    return <i32>unchecked(this.numbers[key]);
+  }
+
+  fraction(key: ConfigKey): f64 {
+    return unchecked(this.numbers[key]);
+  }
+
+  text(key: ConfigKey): string {
+    return unchecked(this.texts[key]);
+  }
+
+  list(key: ConfigKey): string[] {
+    return unchecked(this.lists[key]);
+  }
+
+  ports(key: ConfigKey): i32[] {
+    return unchecked(this.portLists[key]);
+  }
+
+  /**
+   * Reads the members of `object` (null: all defaults) that section `section` (-1: the top
+   * level) allows, refusing any other member.
+   */
+  readObject(object: JsonValue | null, section: i32): void {
+    const keys = memberKeys(section);
+    if (object != null) this.onlyKeys(object, section < 0 ? "" : fieldOf(section) + ".", keys);
+    for (let i = 0; i < keys.length; i++) {
+      const key = <ConfigKey>unchecked(keys[i]);
+      const kind = <ConfigKind>unchecked(KEY_KIND[key]);
+      if (kind == ConfigKind.Section) {
+        this.readObject(this.member(object, key, JsonKind.Object, coldText(ColdText.ExpectObject)), key);
+      } else if (kind == ConfigKind.Text) {
+        unchecked((this.texts[key] = this.readText(object, key)));
+      } else if (kind == ConfigKind.Texts) {
+        unchecked((this.lists[key] = this.readTexts(object, key)));
+      } else if (kind == ConfigKind.Ports) {
+        unchecked((this.portLists[key] = this.readPorts(object, key)));
+      } else {
+        unchecked((this.numbers[key] = this.readNumber(object, key, kind)));
+      }
+      if (key == ConfigKey.TracingMaxProbability) this.checkProbabilityOrder(object);
+    }
+  }
+
   /** Refuses members not in `allowed` (in document order). */
-  onlyKeys(object: JsonValue, prefix: string, allowed: string[]): void {
+  private onlyKeys(object: JsonValue, prefix: string, allowed: StaticArray<u8>): void {
     const keys = object.keys;
     if (keys == null) return;
     for (let i = 0; i < keys.length; i++) {
       const key = unchecked(keys[i]);
-      if (!allowed.includes(key)) {
-        this.fail(
-          prefix + quoteKey(key),
-          coldText(ColdText.UnknownKey),
-          coldText(ColdText.OneOf) + allowed.join(", "),
-        );
+      let known = false;
+      for (let k = 0; k < allowed.length && !known; k++) known = keyName(unchecked(allowed[k])) == key;
+      if (!known) {
+        let names = coldText(ColdText.OneOf);
+        for (let k = 0; k < allowed.length; k++)
+          names += (k > 0 ? ", " : "") + keyName(unchecked(allowed[k]));
+        this.fail(prefix + quoteKey(key), coldText(ColdText.UnknownKey), names);
         return;
       }
     }
   }
 
   /** The member `key` of `object`, or null when absent; reported when of the wrong type. */
-  member(object: JsonValue | null, key: ConfigKey, kind: JsonKind, expected: string): JsonValue | null {
+  private member(
+    object: JsonValue | null,
+    key: ConfigKey,
+    kind: JsonKind,
+    expected: string,
+  ): JsonValue | null {
     if (object == null) return null;
     const value = object.member(keyName(key));
     if (value == null) return null;
@@ -91,49 +238,43 @@ export class ConfigReader {
     return value;
   }
 
-  bool(object: JsonValue | null, key: ConfigKey): bool {
-    const value = this.member(object, key, JsonKind.Bool, coldText(ColdText.ExpectBool));
-    return value == null ? KEY_DEFAULT[key] != 0 : value.bool;
-  }
-
-  integer(object: JsonValue | null, key: ConfigKey): i32 {
-    const low = <i32>KEY_LOW[key];
-    const high = <i32>KEY_HIGH[key];
-    const fallback = <i32>KEY_DEFAULT[key];
-    const field = fieldOf(key);
-    const expected =
-      coldText(ColdText.AnIntegerFrom) + low.toString() + coldText(ColdText.To) + high.toString();
-    const value = this.member(object, key, JsonKind.Number, expected);
-    if (value == null) return fallback;
-    const n = value.number;
-    if (!isFinite(n) || n != Math.floor(n)) {
-      this.fail(field, quote(value) + coldText(ColdText.IsNotAnInteger), expected);
-      return fallback;
+  /** A bool (0 or 1), integer, number or choice (the index of the name) member. */
+  private readNumber(object: JsonValue | null, key: ConfigKey, kind: ConfigKind): f64 {
+    if (kind == ConfigKind.Bool) {
+      const value = this.member(object, key, JsonKind.Bool, coldText(ColdText.ExpectBool));
+      return value == null ? KEY_DEFAULT[key] : value.bool ? 1 : 0;
     }
-    if (n < <f64>low || n > <f64>high) {
-      this.fail(field, quote(value) + coldText(ColdText.IsOutOfRange), expected);
-      return fallback;
-    }
-    return <i32>n;
-  }
-
-  number(object: JsonValue | null, key: ConfigKey): f64 {
-    const expected = keyExpected(key);
+    if (kind == ConfigKind.Choice) return this.readChoice(object, key);
+    const low = KEY_LOW[key];
+    const high = KEY_HIGH[key];
+    const integer = kind == ConfigKind.Integer;
+    const expected = integer
+      ? coldText(ColdText.AnIntegerFrom) +
+        (<i32>low).toString() +
+        coldText(ColdText.To) +
+        (<i32>high).toString()
+      : keyExpected(key);
     const value = this.member(object, key, JsonKind.Number, expected);
     if (value == null) return KEY_DEFAULT[key];
     const n = value.number;
-    if (!(n >= KEY_LOW[key] && n <= KEY_HIGH[key])) {
+    if (integer && (!isFinite(n) || n != Math.floor(n))) {
+      this.fail(fieldOf(key), quote(value) + coldText(ColdText.IsNotAnInteger), expected);
+      return KEY_DEFAULT[key];
+    }
+    if (!(n >= low && n <= high)) {
       this.fail(fieldOf(key), quote(value) + coldText(ColdText.IsOutOfRange), expected);
       return KEY_DEFAULT[key];
     }
     return n;
   }
 
-  /** A string member that `accept` approves; the key's default when absent. */
-  text(object: JsonValue | null, key: ConfigKey, accept: (s: string) => bool, expected: string): string {
+  /** A string member its format accepts; the key's default when absent. */
+  private readText(object: JsonValue | null, key: ConfigKey): string {
+    const format = formatOf(key);
+    const expected = coldText(expectedText(format));
     const value = this.member(object, key, JsonKind.String, expected);
     if (value == null) return keyDefaultText(key);
-    if (!accept(value.text)) {
+    if (!accepts(format, value.text)) {
       this.fail(fieldOf(key), quote(value) + coldText(ColdText.IsNotAllowed), expected);
       return keyDefaultText(key);
     }
@@ -141,10 +282,11 @@ export class ConfigReader {
   }
 
   /**
-   * Which of `choices` string member `key` names, as its index there; the default's index when it
-   * is absent or names none of them (the configuration is refused then).
+   * Which of its choices (keyChoices) string member `key` names, as its index there; the
+   * default's index when it is absent or names none of them (the configuration is refused then).
    */
-  choice(object: JsonValue | null, key: ConfigKey, choices: string[]): i32 {
+  private readChoice(object: JsonValue | null, key: ConfigKey): i32 {
+    const choices = splitAt(keyChoices(key), 0x2c); // ,
     let expected = coldText(ColdText.OneOf);
     for (let i = 0; i < choices.length; i++) expected += (i > 0 ? ", " : "") + jsonQuote(choices[i]);
     const fallback = choices.indexOf(keyDefaultText(key));
@@ -162,11 +304,11 @@ export class ConfigReader {
    * The items of array member `key`, at most its maxItems (`what` names them in messages); null
    * when absent, an empty list when refused (the configuration is refused then anyway).
    */
-  private arrayItems(object: JsonValue, key: ConfigKey, what: string): JsonValue[] | null {
+  private arrayItems(object: JsonValue | null, key: ConfigKey, what: ColdText): JsonValue[] | null {
     const maxItems = <i32>KEY_HIGH[key];
-    const expected = coldText(ColdText.AnArrayOfAtMost) + maxItems.toString() + " " + what;
+    const expected = coldText(ColdText.AnArrayOfAtMost) + maxItems.toString() + " " + coldText(what);
     const value = this.member(object, key, JsonKind.Array, expected);
-    if (value == null) return object.member(keyName(key)) == null ? null : [];
+    if (value == null) return object == null || object.member(keyName(key)) == null ? null : [];
     const items = value.items;
     if (items == null) return [];
     if (items.length > maxItems) {
@@ -176,41 +318,11 @@ export class ConfigReader {
     return items;
   }
 
-  labelValues(object: JsonValue, key: ConfigKey): string[] {
-    return this.strings(
-      object,
-      key,
-      coldText(ColdText.LabelValues),
-      isConfigLabelValue,
-      coldText(ColdText.ALabelValue),
-      coldText(ColdText.ExpectLabelValue),
-    );
-  }
-
-  /** A string member that is a label value (cluster, region). */
-  labelValue(object: JsonValue, key: ConfigKey): string {
-    return this.text(object, key, isConfigLabelValue, coldText(ColdText.ExpectLabelValue));
-  }
-
-  /** A string member that is a header name (the stamp headers). */
-  headerName(object: JsonValue, key: ConfigKey): string {
-    return this.text(object, key, isHeaderName, coldText(ColdText.ExpectHeaderName));
-  }
-
-  /**
-   * An array of strings `accept` approves (`what` names them, `itemName` one of them); the key's
-   * default (comma-separated in keyDefaultText) when absent.
-   */
-  strings(
-    object: JsonValue,
-    key: ConfigKey,
-    what: string,
-    accept: (s: string) => bool,
-    itemName: string,
-    expected: string,
-  ): string[] {
+  /** An array of strings its format accepts; the key's default (comma-separated) when absent. */
+  private readTexts(object: JsonValue | null, key: ConfigKey): string[] {
+    const format = formatOf(key);
     const result = new Array<string>();
-    const items = this.arrayItems(object, key, what);
+    const items = this.arrayItems(object, key, itemsText(format, false));
     if (items == null) {
       const fallback = keyDefaultText(key);
       return fallback.length == 0 ? result : splitAt(fallback, 0x2c); // ,
@@ -219,11 +331,15 @@ export class ConfigReader {
       const item = unchecked(items[i]);
       const field = fieldOf(key) + "[" + i.toString() + "]";
       if (item.kind != JsonKind.String) {
-        this.fail(field, wrongType(item), expected);
+        this.fail(field, wrongType(item), coldText(expectedText(format)));
         return result;
       }
-      if (!accept(item.text)) {
-        this.fail(field, quote(item) + coldText(ColdText.IsNot) + itemName, expected);
+      if (!accepts(format, item.text)) {
+        this.fail(
+          field,
+          quote(item) + coldText(ColdText.IsNot) + coldText(itemsText(format, true)),
+          coldText(expectedText(format)),
+        );
         return result;
       }
       result.push(item.text);
@@ -231,10 +347,10 @@ export class ConfigReader {
     return result;
   }
 
-  /** An array of ports (1..65535); the key's default (comma-separated in keyDefaultText) when absent. */
-  ports(object: JsonValue, key: ConfigKey): i32[] {
+  /** An array of ports (1..65535); the key's default (comma-separated) when absent. */
+  private readPorts(object: JsonValue | null, key: ConfigKey): i32[] {
     const result = new Array<i32>();
-    const items = this.arrayItems(object, key, coldText(ColdText.Ports));
+    const items = this.arrayItems(object, key, ColdText.Ports);
     if (items == null) {
       const fallback = keyDefaultText(key);
       if (fallback.length == 0) return result;
@@ -261,11 +377,19 @@ export class ConfigReader {
     return result;
   }
 
-  /** A nested object member (null when absent or wrong; keys not in `allowed` are refused). */
-  section(object: JsonValue, key: ConfigKey, allowed: string[]): JsonValue | null {
-    const value = this.member(object, key, JsonKind.Object, coldText(ColdText.ExpectObject));
-    if (value != null) this.onlyKeys(value, fieldOf(key) + ".", allowed);
-    return value;
+  /** A given tracing.minProbability above tracing.maxProbability is refused. */
+  private checkProbabilityOrder(section: JsonValue | null): void {
+    const minKey = ConfigKey.TracingMinProbability;
+    const maxKey = ConfigKey.TracingMaxProbability;
+    if (section == null) return;
+    const min = section.member(keyName(minKey));
+    if (min == null || this.fraction(maxKey) >= this.fraction(minKey)) return;
+    const minField = fieldOf(minKey);
+    this.fail(
+      fieldOf(maxKey),
+      quote(section.member(keyName(maxKey))!) + coldText(ColdText.IsBelow) + minField + " " + quote(min),
+      coldText(ColdText.ANumberFrom) + minField + coldText(ColdText.ToOne),
+    );
   }
 }
 
@@ -332,11 +456,6 @@ export function isRequestPath(text: string): bool {
 export function isServiceName(text: string): bool {
   return text.length > 0 && text.length <= 255 && isPrintableAscii(text, true);
 }
-
-/** RoleSetting's names, in its order. */
-const ROLE_NAMES: string[] = ["auto", "gateway", "sidecar"];
-const OUTSIDE_CONTEXT_NAMES: string[] = ["propagate", "remove"];
-const EDGE_SAMPLING_NAMES: string[] = ["keep", "resample"];
 
 function quoteKey(key: string): string {
   return isHeaderNameLike(key) ? key : jsonQuote(key);
@@ -406,108 +525,97 @@ function wrongType(value: JsonValue): string {
   }
 }
 
-export class TracingSettings {
-  readonly enabled: bool;
-  readonly targetSampledPerSecond: f64;
-  readonly minProbability: f64;
-  readonly maxProbability: f64;
-  readonly forceSampleColdStarts: bool;
-  readonly tracestateKey: string;
-  /** To destinations outside the mesh: keep traceparent without the filter's member (else remove both). */
-  readonly propagateOutside: bool;
-  /** Gateway: re-decide the sampled flag of an outside client's trace context. */
-  readonly resampleAtEdge: bool;
+// The settings classes take every field as a constructor parameter: fields assigned in a
+// constructor body are first stored as zero, which is code per field.
 
-  constructor(section: JsonValue | null, reader: ConfigReader) {
-    this.enabled = reader.bool(section, ConfigKey.TracingEnabled);
-    this.targetSampledPerSecond = reader.number(section, ConfigKey.TracingTargetSampledPerSecond);
-    const minKey = ConfigKey.TracingMinProbability;
-    const maxKey = ConfigKey.TracingMaxProbability;
-    const minGiven = section != null && section.member(keyName(minKey)) != null;
-    const minProbability = reader.number(section, minKey);
-    const maxProbability = reader.number(section, maxKey);
-    if (minGiven && maxProbability < minProbability) {
-      const max = section!.member(keyName(maxKey))!;
-      const minField = fieldOf(minKey);
-      reader.fail(
-        fieldOf(maxKey),
-        quote(max) + coldText(ColdText.IsBelow) + minField + " " + quote(section!.member(keyName(minKey))!),
-        coldText(ColdText.ANumberFrom) + minField + coldText(ColdText.ToOne),
-      );
-    }
+export class TracingSettings {
+  constructor(
+    readonly enabled: bool,
+    readonly targetSampledPerSecond: f64,
+    readonly minProbability: f64,
+    readonly maxProbability: f64,
+    readonly forceSampleColdStarts: bool,
+    readonly tracestateKey: string,
+    /** To destinations outside the mesh: keep traceparent without the filter's member (else remove both). */
+    readonly propagateOutside: bool,
+    /** Gateway: re-decide the sampled flag of an outside client's trace context. */
+    readonly resampleAtEdge: bool,
+  ) {}
+}
+
+function tracingSettings(reader: ConfigReader): TracingSettings {
+  const maxProbability = reader.fraction(ConfigKey.TracingMaxProbability);
+  return new TracingSettings(
+    reader.flag(ConfigKey.TracingEnabled),
+    reader.fraction(ConfigKey.TracingTargetSampledPerSecond),
     // With only the maximum given, a maximum below the default minimum lowers the minimum to it.
-    this.minProbability = min(minProbability, maxProbability);
-    this.maxProbability = maxProbability;
-    this.forceSampleColdStarts = reader.bool(section, ConfigKey.TracingForceSampleColdStarts);
-    this.tracestateKey = reader.text(
-      section,
-      ConfigKey.TracingTracestateKey,
-      isTraceStateKey,
-      coldText(ColdText.ExpectTracestateKey),
-    );
-    this.propagateOutside =
-      reader.choice(section, ConfigKey.TracingOutsideContext, OUTSIDE_CONTEXT_NAMES) == 0;
-    this.resampleAtEdge = reader.choice(section, ConfigKey.TracingEdgeSampling, EDGE_SAMPLING_NAMES) == 1;
-  }
+    min(reader.fraction(ConfigKey.TracingMinProbability), maxProbability),
+    maxProbability,
+    reader.flag(ConfigKey.TracingForceSampleColdStarts),
+    reader.text(ConfigKey.TracingTracestateKey),
+    // The choices' order is the schema's enum: propagate, remove; keep, resample.
+    reader.whole(ConfigKey.TracingOutsideContext) == 0,
+    reader.whole(ConfigKey.TracingEdgeSampling) == 1,
+  );
 }
 
 export class SpanExportSettings {
-  readonly enabled: bool;
-  readonly cluster: string;
-  readonly authority: string;
-  readonly path: string;
-  readonly serviceName: string;
-  readonly maxQueue: i32;
-  readonly maxBatch: i32;
-  readonly maxRetries: i32;
-  readonly timeoutMs: i32;
+  constructor(
+    readonly enabled: bool,
+    readonly cluster: string,
+    readonly authority: string,
+    readonly path: string,
+    readonly serviceName: string,
+    readonly maxQueue: i32,
+    readonly maxBatch: i32,
+    readonly maxRetries: i32,
+    readonly timeoutMs: i32,
+  ) {}
+}
 
-  constructor(section: JsonValue | null, reader: ConfigReader) {
-    const hostToken = coldText(ColdText.ExpectHostToken);
-    this.enabled = reader.bool(section, ConfigKey.SpanExportEnabled);
-    this.cluster = reader.text(section, ConfigKey.SpanExportCluster, isHostToken, hostToken);
-    this.authority = reader.text(section, ConfigKey.SpanExportAuthority, isHostToken, hostToken);
-    this.path = reader.text(section, ConfigKey.SpanExportPath, isRequestPath, coldText(ColdText.ExpectPath));
-    this.serviceName = reader.text(
-      section,
-      ConfigKey.SpanExportServiceName,
-      isServiceName,
-      coldText(ColdText.ExpectServiceName),
-    );
-    this.maxQueue = reader.integer(section, ConfigKey.SpanExportMaxQueue);
-    this.maxBatch = reader.integer(section, ConfigKey.SpanExportMaxBatch);
-    this.maxRetries = reader.integer(section, ConfigKey.SpanExportMaxRetries);
-    this.timeoutMs = reader.integer(section, ConfigKey.SpanExportTimeoutMs);
-  }
+function spanExportSettings(reader: ConfigReader): SpanExportSettings {
+  return new SpanExportSettings(
+    reader.flag(ConfigKey.SpanExportEnabled),
+    reader.text(ConfigKey.SpanExportCluster),
+    reader.text(ConfigKey.SpanExportAuthority),
+    reader.text(ConfigKey.SpanExportPath),
+    reader.text(ConfigKey.SpanExportServiceName),
+    reader.whole(ConfigKey.SpanExportMaxQueue),
+    reader.whole(ConfigKey.SpanExportMaxBatch),
+    reader.whole(ConfigKey.SpanExportMaxRetries),
+    reader.whole(ConfigKey.SpanExportTimeoutMs),
+  );
 }
 
 export class Settings {
-  /** "" means: what the node reports. */
-  readonly cluster: string;
-  readonly region: string;
-  readonly role: RoleSetting;
-  readonly skipNonKnative: bool;
-  /** Inbound: the ports whose requests are invocations; empty: every port. */
-  readonly servingPorts: i32[];
-  /** Edge: the shortest time in which Knative scales an idle revision to zero (readiness.ts). */
-  readonly scaleToZeroMinSeconds: i32;
-  readonly entryHeader: string;
-  readonly hopHeader: string;
-  readonly podHeader: string;
-  readonly keepPodHeader: bool;
-  readonly knownClusters: string[];
-  readonly knownRegions: string[];
-  readonly maxSeries: i32;
-  readonly maxSourceLabelValues: i32;
-  /** Trust domains whose SPIFFE ids are mesh identities (trust.ts). */
-  readonly trustDomains: string[];
-  /** Gateway: the listener ports that face the mesh; every other port trusts no downstream. */
-  readonly meshGatewayPorts: i32[];
-  /** Kubernetes cluster domains of in-mesh services (destination.ts). */
-  readonly meshDomains: string[];
-  readonly tracing: TracingSettings;
-  readonly spanExport: SpanExportSettings;
-  readonly tickPeriodMs: i32;
+  constructor(
+    /** "" means: what the node reports. */
+    readonly cluster: string,
+    readonly region: string,
+    readonly role: RoleSetting,
+    readonly skipNonKnative: bool,
+    /** Inbound: the ports whose requests are invocations; empty: every port. */
+    readonly servingPorts: i32[],
+    /** Edge: the shortest time in which Knative scales an idle revision to zero (readiness.ts). */
+    readonly scaleToZeroMinSeconds: i32,
+    readonly entryHeader: string,
+    readonly hopHeader: string,
+    readonly podHeader: string,
+    readonly keepPodHeader: bool,
+    readonly knownClusters: string[],
+    readonly knownRegions: string[],
+    readonly maxSeries: i32,
+    readonly maxSourceLabelValues: i32,
+    /** Trust domains whose SPIFFE ids are mesh identities (trust.ts). */
+    readonly trustDomains: string[],
+    /** Gateway: the listener ports that face the mesh; every other port trusts no downstream. */
+    readonly meshGatewayPorts: i32[],
+    /** Kubernetes cluster domains of in-mesh services (destination.ts). */
+    readonly meshDomains: string[],
+    readonly tracing: TracingSettings,
+    readonly spanExport: SpanExportSettings,
+    readonly tickPeriodMs: i32,
+  ) {}
 
   /** Whether a request addressed to `port` (destination.port; -1 unknown) may be an invocation. */
   servesPort(port: i64): bool {
@@ -516,50 +624,38 @@ export class Settings {
     for (let i = 0; i < ports.length; i++) if (<i64>unchecked(ports[i]) == port) return true;
     return false;
   }
+}
 
-  /** Reads every setting from `root` (null: all defaults), reporting problems to `reader`. */
-  constructor(root: JsonValue | null, reader: ConfigReader) {
-    const object = root != null ? root : new JsonValue();
-    if (root != null) reader.onlyKeys(root, "", topLevelKeys());
-    this.cluster = reader.labelValue(object, ConfigKey.Cluster);
-    this.region = reader.labelValue(object, ConfigKey.Region);
-    this.role = <RoleSetting>reader.choice(object, ConfigKey.Role, ROLE_NAMES);
-    this.skipNonKnative = reader.bool(object, ConfigKey.SkipNonKnative);
-    this.servingPorts = reader.ports(object, ConfigKey.ServingPorts);
-    this.scaleToZeroMinSeconds = reader.integer(object, ConfigKey.ScaleToZeroMinSeconds);
-    this.entryHeader = reader.headerName(object, ConfigKey.EntryHeader);
-    this.hopHeader = reader.headerName(object, ConfigKey.HopHeader);
-    this.podHeader = reader.headerName(object, ConfigKey.PodHeader);
-    this.keepPodHeader = reader.bool(object, ConfigKey.KeepPodHeader);
-    this.knownClusters = reader.labelValues(object, ConfigKey.KnownClusters);
-    this.knownRegions = reader.labelValues(object, ConfigKey.KnownRegions);
-    this.maxSeries = reader.integer(object, ConfigKey.MaxSeries);
-    this.maxSourceLabelValues = reader.integer(object, ConfigKey.MaxSourceLabelValues);
-    this.trustDomains = reader.strings(
-      object,
-      ConfigKey.TrustDomains,
-      coldText(ColdText.TrustDomains),
-      isTrustDomain,
-      coldText(ColdText.ATrustDomain),
-      coldText(ColdText.ExpectTrustDomain),
-    );
-    this.meshGatewayPorts = reader.ports(object, ConfigKey.MeshGatewayPorts);
-    this.meshDomains = reader.strings(
-      object,
-      ConfigKey.MeshDomains,
-      coldText(ColdText.Domains),
-      isDomainName,
-      coldText(ColdText.ADomain),
-      coldText(ColdText.ExpectDomain),
-    );
-    this.tracing = new TracingSettings(reader.section(object, ConfigKey.Tracing, tracingKeys()), reader);
-    this.spanExport = new SpanExportSettings(
-      reader.section(object, ConfigKey.SpanExport, spanExportKeys()),
-      reader,
-    );
-    this.tickPeriodMs = reader.integer(object, ConfigKey.TickPeriodMs);
-    distinctHeaderNames(this.entryHeader, this.hopHeader, this.podHeader, reader);
-  }
+/** Reads every setting from `root` (null: all defaults), reporting problems to `reader`. */
+function readSettings(root: JsonValue | null, reader: ConfigReader): Settings {
+  reader.readObject(root, -1);
+  const entryHeader = reader.text(ConfigKey.EntryHeader);
+  const hopHeader = reader.text(ConfigKey.HopHeader);
+  const podHeader = reader.text(ConfigKey.PodHeader);
+  distinctHeaderNames(entryHeader, hopHeader, podHeader, reader);
+  return new Settings(
+    reader.text(ConfigKey.Cluster),
+    reader.text(ConfigKey.Region),
+    // RoleSetting's order is the schema's enum.
+    <RoleSetting>reader.whole(ConfigKey.Role),
+    reader.flag(ConfigKey.SkipNonKnative),
+    reader.ports(ConfigKey.ServingPorts),
+    reader.whole(ConfigKey.ScaleToZeroMinSeconds),
+    entryHeader,
+    hopHeader,
+    podHeader,
+    reader.flag(ConfigKey.KeepPodHeader),
+    reader.list(ConfigKey.KnownClusters),
+    reader.list(ConfigKey.KnownRegions),
+    reader.whole(ConfigKey.MaxSeries),
+    reader.whole(ConfigKey.MaxSourceLabelValues),
+    reader.list(ConfigKey.TrustDomains),
+    reader.ports(ConfigKey.MeshGatewayPorts),
+    reader.list(ConfigKey.MeshDomains),
+    tracingSettings(reader),
+    spanExportSettings(reader),
+    reader.whole(ConfigKey.TickPeriodMs),
+  );
 }
 
 /**
@@ -601,7 +697,7 @@ export class ConfigResult {
 
 /** Every setting at its default (what an empty configuration gives). */
 export function defaultSettings(): Settings {
-  return new Settings(null, new ConfigReader());
+  return readSettings(null, new ConfigReader());
 }
 
 /**
@@ -627,7 +723,7 @@ export function parseSettings(text: string): ConfigResult {
     reader.fail(coldText(ColdText.Configuration), wrongType(root), coldText(ColdText.ExpectJsonObject));
     return new ConfigResult(null, reader.error);
   }
-  const settings = new Settings(root, reader);
+  const settings = readSettings(root, reader);
   if (reader.error.length > 0) return new ConfigResult(null, reader.error);
   return new ConfigResult(settings, "");
 }

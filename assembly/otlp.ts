@@ -1,6 +1,13 @@
 // OTLP/HTTP JSON encoding of the filter's own spans (opentelemetry-proto
 // `ExportTraceServiceRequest`, JSON mapping: ids as lower-case hex, 64-bit integers as decimal
-// strings, enums as numbers, field names in lowerCamelCase). Pure: no host calls.
+// strings, enums as numbers, field names in lowerCamelCase), written as bytes: the fixed pieces
+// are cold text copied from the module's UTF-8 table. Pure: no host calls.
+
+import { ByteWriter } from "./bytewriter";
+import { ColdText, writeColdText } from "./generated/cold-text";
+
+/** Where a request's buffer starts (it doubles as needed): about two spans. */
+const REQUEST_CAPACITY: i32 = 1024;
 
 export enum AttributeKind {
   String = 0,
@@ -59,95 +66,99 @@ function hexCharCode(value: i32): i32 {
 }
 
 /** A JSON string literal: quotes, backslash and control characters escaped; non-ASCII kept as is. */
-export function quoteJsonString(text: string): string {
-  let plain = true;
+export function writeJsonString(out: ByteWriter, text: string): void {
+  out.byte(0x22);
+  let plainFrom = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c < 0x20 || c == 0x22 || c == 0x5c) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) return '"' + text + '"';
-  const codes = new Array<i32>();
-  codes.push(0x22);
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c == 0x22 || c == 0x5c) {
-      codes.push(0x5c);
-      codes.push(c);
-    } else if (c < 0x20) {
-      codes.push(0x5c);
-      codes.push(0x75); // \u00XX
-      codes.push(0x30);
-      codes.push(0x30);
-      codes.push(hexCharCode(c >> 4));
-      codes.push(hexCharCode(c & 0xf));
+    if (c >= 0x20 && c != 0x22 && c != 0x5c) continue;
+    out.utf8Range(text, plainFrom, i);
+    out.byte(0x5c);
+    if (c < 0x20) {
+      out.byte(0x75); // \u00XX
+      out.byte(0x30);
+      out.byte(0x30);
+      out.byte(hexCharCode(c >> 4));
+      out.byte(hexCharCode(c & 0xf));
     } else {
-      codes.push(c);
+      out.byte(c);
     }
+    plainFrom = i + 1;
   }
-  codes.push(0x22);
-  return String.fromCharCodes(codes);
+  out.utf8Range(text, plainFrom, text.length);
+  out.byte(0x22);
 }
 
-function encodeAttribute(attribute: SpanAttribute, out: string[]): void {
-  out.push('{"key":');
-  out.push(quoteJsonString(attribute.key));
+function writeAttribute(out: ByteWriter, attribute: SpanAttribute): void {
+  writeColdText(out, ColdText.OtlpKey);
+  writeJsonString(out, attribute.key);
   if (attribute.kind == AttributeKind.Bool) {
-    out.push(attribute.flag ? ',"value":{"boolValue":true}}' : ',"value":{"boolValue":false}}');
+    writeColdText(out, attribute.flag ? ColdText.OtlpBoolTrue : ColdText.OtlpBoolFalse);
   } else if (attribute.kind == AttributeKind.Int) {
-    out.push(',"value":{"intValue":"' + attribute.integer.toString() + '"}}');
+    writeColdText(out, ColdText.OtlpIntValue);
+    out.utf8(attribute.integer.toString());
+    writeColdText(out, ColdText.OtlpQuoteEnd);
   } else {
-    out.push(',"value":{"stringValue":');
-    out.push(quoteJsonString(attribute.text));
-    out.push("}}");
+    writeColdText(out, ColdText.OtlpStringValue);
+    writeJsonString(out, attribute.text);
+    out.byte(0x7d); // }
+    out.byte(0x7d);
   }
 }
 
-function encodeAttributes(attributes: SpanAttribute[], out: string[]): void {
-  out.push('"attributes":[');
+function writeAttributes(out: ByteWriter, attributes: SpanAttribute[]): void {
+  writeColdText(out, ColdText.OtlpAttributesStart);
   for (let i = 0; i < attributes.length; i++) {
-    if (i > 0) out.push(",");
-    encodeAttribute(unchecked(attributes[i]), out);
+    if (i > 0) out.byte(0x2c); // ,
+    writeAttribute(out, unchecked(attributes[i]));
   }
-  out.push("]");
+  out.byte(0x5d); // ]
 }
 
-function encodeSpan(span: Span, out: string[]): void {
-  out.push('{"traceId":"' + span.traceId + '","spanId":"' + span.spanId + '"');
-  if (span.parentSpanId.length > 0) out.push(',"parentSpanId":"' + span.parentSpanId + '"');
-  out.push(',"name":');
-  out.push(quoteJsonString(span.name));
-  out.push(',"kind":' + (<i32>span.kind).toString());
-  out.push(',"startTimeUnixNano":"' + span.startUnixNano.toString() + '"');
-  out.push(',"endTimeUnixNano":"' + span.endUnixNano.toString() + '",');
-  encodeAttributes(span.attributes, out);
-  out.push("}");
+function writeSpan(out: ByteWriter, span: Span): void {
+  writeColdText(out, ColdText.OtlpTraceId);
+  out.utf8(span.traceId);
+  writeColdText(out, ColdText.OtlpSpanId);
+  out.utf8(span.spanId);
+  if (span.parentSpanId.length > 0) {
+    writeColdText(out, ColdText.OtlpParentSpanId);
+    out.utf8(span.parentSpanId);
+  }
+  writeColdText(out, ColdText.OtlpName);
+  writeJsonString(out, span.name);
+  writeColdText(out, ColdText.OtlpKind);
+  out.utf8((<i32>span.kind).toString());
+  writeColdText(out, ColdText.OtlpStartTime);
+  out.utf8(span.startUnixNano.toString());
+  writeColdText(out, ColdText.OtlpEndTime);
+  out.utf8(span.endUnixNano.toString());
+  writeColdText(out, ColdText.OtlpAttributesAfterTime);
+  writeAttributes(out, span.attributes);
+  out.byte(0x7d); // }
 }
 
 /**
  * One `ExportTraceServiceRequest` with a single resource and a single instrumentation scope
- * holding `spans`.
+ * holding `spans`, as the UTF-8 bytes of its JSON.
  */
 export function encodeExportRequest(
   resource: SpanAttribute[],
   scopeName: string,
   scopeVersion: string,
   spans: Span[],
-): string {
-  const out = new Array<string>();
-  out.push('{"resourceSpans":[{"resource":{');
-  encodeAttributes(resource, out);
-  out.push('},"scopeSpans":[{"scope":{"name":');
-  out.push(quoteJsonString(scopeName));
-  out.push(',"version":');
-  out.push(quoteJsonString(scopeVersion));
-  out.push('},"spans":[');
+): ArrayBuffer {
+  const out = new ByteWriter(REQUEST_CAPACITY);
+  writeColdText(out, ColdText.OtlpRequestStart);
+  writeAttributes(out, resource);
+  writeColdText(out, ColdText.OtlpScopeStart);
+  writeJsonString(out, scopeName);
+  writeColdText(out, ColdText.OtlpVersion);
+  writeJsonString(out, scopeVersion);
+  writeColdText(out, ColdText.OtlpSpansStart);
   for (let i = 0; i < spans.length; i++) {
-    if (i > 0) out.push(",");
-    encodeSpan(unchecked(spans[i]), out);
+    if (i > 0) out.byte(0x2c); // ,
+    writeSpan(out, unchecked(spans[i]));
   }
-  out.push("]}]}]}");
-  return out.join("");
+  writeColdText(out, ColdText.OtlpRequestEnd);
+  return out.finish();
 }

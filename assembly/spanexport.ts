@@ -60,7 +60,7 @@ export class SpanExporter {
   flush(): void {
     const batch = this.batcher.nextBatch();
     if (batch == null) return;
-    const body = String.UTF8.encode(encodeExportRequest(this.resource, SCOPE_NAME, SCOPE_VERSION, batch));
+    const body = encodeExportRequest(this.resource, SCOPE_NAME, SCOPE_VERSION, batch);
     const token = this.host.httpCall(
       this.cluster,
       this.headers,

@@ -3,20 +3,31 @@
 // The values the filter sets on a stream for access logs: Envoy stores each as filter state
 // `wasm.<name>` and prints it with `%FILTER_STATE(wasm.<name>:PLAIN)%`.
 
-/** `1` on a cold start, at the gateway or outbound sidecar that decided it from the pod stamp. */
-export const KWT_COLD_START = "kwt_cold_start";
+import { tableBytes } from "../utf8table";
 
-/** how long the cold start waited (mesh entry to arrival at the pod), in milliseconds. */
-export const KWT_COLD_START_WAIT_MS = "kwt_cold_start_wait_ms";
+const NAMES_BYTES: usize = memory.data<u8>([
+  107, 119, 116, 95, 99, 111, 108, 100, 95, 115, 116, 97, 114, 116, 107, 119, 116, 95, 99, 111, 108, 100, 95,
+  115, 116, 97, 114, 116, 95, 119, 97, 105, 116, 95, 109, 115, 107, 119, 116, 95, 101, 114, 114, 111, 114, 95,
+  107, 105, 110, 100, 107, 119, 116, 95, 115, 111, 117, 114, 99, 101, 95, 99, 108, 117, 115, 116, 101, 114,
+  107, 119, 116, 95, 115, 111, 117, 114, 99, 101, 95, 114, 101, 103, 105, 111, 110, 107, 119, 116, 95, 104,
+  111, 112, 95, 109, 115,
+]);
+const NAMES_ENDS: usize = memory.data<u16>([14, 36, 50, 68, 85, 95]);
 
-/** the request's `error_kind` at the revision pod, when it failed. */
-export const KWT_ERROR_KIND = "kwt_error_kind";
+/** `kwt_cold_start`: `1` on a cold start, at the gateway or outbound sidecar that decided it from the pod stamp. */
+export const KWT_COLD_START = tableBytes(NAMES_BYTES, NAMES_ENDS, 0);
 
-/** the calling cluster of a cross-cluster hop. */
-export const KWT_SOURCE_CLUSTER = "kwt_source_cluster";
+/** `kwt_cold_start_wait_ms`: how long the cold start waited (mesh entry to arrival at the pod), in milliseconds. */
+export const KWT_COLD_START_WAIT_MS = tableBytes(NAMES_BYTES, NAMES_ENDS, 1);
 
-/** the calling region of that hop. */
-export const KWT_SOURCE_REGION = "kwt_source_region";
+/** `kwt_error_kind`: the request's `error_kind` at the revision pod, when it failed. */
+export const KWT_ERROR_KIND = tableBytes(NAMES_BYTES, NAMES_ENDS, 2);
 
-/** the hop's latency in milliseconds, unless the clocks disagree. */
-export const KWT_HOP_MS = "kwt_hop_ms";
+/** `kwt_source_cluster`: the calling cluster of a cross-cluster hop. */
+export const KWT_SOURCE_CLUSTER = tableBytes(NAMES_BYTES, NAMES_ENDS, 3);
+
+/** `kwt_source_region`: the calling region of that hop. */
+export const KWT_SOURCE_REGION = tableBytes(NAMES_BYTES, NAMES_ENDS, 4);
+
+/** `kwt_hop_ms`: the hop's latency in milliseconds, unless the clocks disagree. */
+export const KWT_HOP_MS = tableBytes(NAMES_BYTES, NAMES_ENDS, 5);

@@ -47,143 +47,78 @@ const LABELS: usize = memory.data<u8>([
   1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 10, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 1,
   2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 7, 8, 16, 7, 18, 5, 6, 8, 7, 18, 5, 6, 7, 5, 22, 22, 25, 27, 27, 22, 34,
 ]);
+// Each family: its name's index, its MetricKind, where its labels start in LABELS and how many.
+const FAMILIES: usize = memory.data<u8>([
+  0, 0, 0, 8, 9, 0, 8, 9, 11, 0, 17, 6, 12, 2, 23, 6, 13, 0, 29, 6, 14, 0, 35, 6, 15, 2, 41, 9, 17, 0, 50, 5,
+  19, 2, 55, 4, 20, 0, 59, 2, 21, 0, 61, 1, 23, 0, 62, 1, 24, 0, 63, 1, 26, 1, 64, 1, 28, 1, 65, 1, 29, 0, 66,
+  0, 30, 0, 66, 1, 31, 0, 67, 0, 32, 0, 67, 0, 33, 1, 67, 1,
+]);
+
+function family(index: i32): MetricFamily {
+  const row = FAMILIES + ((<usize>index) << 2);
+  return new MetricFamily(
+    tableText(NAMES_BYTES, NAMES_ENDS, load<u8>(row)),
+    <MetricKind>load<u8>(row, 1),
+    tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + load<u8>(row, 2), load<u8>(row, 3)),
+  );
+}
 
 /** knative_invocations_total: invocations of a revision: requests that reached queue-proxy (never probes, never Envoy's own refusals). Labels: namespace_name, service_name, configuration_name, revision_name, destination_cluster, destination_region, source_cluster, response_code_class. */
-export const INVOCATIONS = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 0),
-  MetricKind.Counter,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 0, 8),
-);
+export const INVOCATIONS = family(0);
 
 /** knative_errors_total: failed requests by `error_kind`: failed invocations and Envoy's refusals that never reached queue-proxy. Labels: namespace_name, service_name, configuration_name, revision_name, destination_cluster, destination_region, source_cluster, response_code_class, error_kind. */
-export const ERRORS = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 9),
-  MetricKind.Counter,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 8, 9),
-);
+export const ERRORS = family(1);
 
 /** knative_cold_starts_total: cold starts: requests the activator held while the revision had no ready pod. Labels: namespace_name, service_name, configuration_name, revision_name, destination_cluster, destination_region. */
-export const COLD_STARTS = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 11),
-  MetricKind.Counter,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 17, 6),
-);
+export const COLD_STARTS = family(2);
 
 /** knative_cold_start_duration_milliseconds: how long cold-started requests waited. Labels: namespace_name, service_name, configuration_name, revision_name, destination_cluster, destination_region. */
-export const COLD_START_DURATION = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 12),
-  MetricKind.Histogram,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 23, 6),
-);
+export const COLD_START_DURATION = family(3);
 
 /** knative_activator_proxied_total: requests through the activator that were not cold starts (waits for capacity during a scale-up included). Labels: namespace_name, service_name, configuration_name, revision_name, destination_cluster, destination_region. */
-export const ACTIVATOR_PROXIED = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 13),
-  MetricKind.Counter,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 29, 6),
-);
+export const ACTIVATOR_PROXIED = family(4);
 
 /** knative_activator_unverified_total: requests marked as through the activator (`K-Proxy-Request`) from a peer with no certificate identity at all (an activator without a sidecar, in plaintext): cold starts cannot be verified; a certificate that is not the activator's counts as `untrusted` in `kwt_stamps_rejected_total`. Labels: namespace_name, service_name, configuration_name, revision_name, destination_cluster, destination_region. */
-export const ACTIVATOR_UNVERIFIED = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 14),
-  MetricKind.Counter,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 35, 6),
-);
+export const ACTIVATOR_UNVERIFIED = family(5);
 
 /** knative_request_duration_milliseconds: client-visible latency, at the gateway / caller. Labels: namespace_name, service_name, configuration_name, revision_name, destination_cluster, destination_region, source_cluster, response_code_class, cold_start. */
-export const REQUEST_DURATION = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 15),
-  MetricKind.Histogram,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 41, 9),
-);
+export const REQUEST_DURATION = family(6);
 
 /** mesh_cross_cluster_requests_total: requests from another cluster. Labels: source_cluster, source_region, destination_cluster, destination_region, response_code_class. */
-export const CROSS_CLUSTER_REQUESTS = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 17),
-  MetricKind.Counter,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 50, 5),
-);
+export const CROSS_CLUSTER_REQUESTS = family(7);
 
 /** mesh_cross_cluster_hop_duration_milliseconds: hop latency from another cluster. Labels: source_cluster, source_region, destination_cluster, destination_region. */
-export const CROSS_CLUSTER_HOP_DURATION = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 19),
-  MetricKind.Histogram,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 55, 4),
-);
+export const CROSS_CLUSTER_HOP_DURATION = family(8);
 
 /** kwt_clock_skew_total: stamped times in the future or over an hour old (clamped). Labels: source_cluster, destination_cluster. */
-export const CLOCK_SKEW = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 20),
-  MetricKind.Counter,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 59, 2),
-);
+export const CLOCK_SKEW = family(9);
 
 /** kwt_stamps_rejected_total: stamps refused. Labels: reason. */
-export const STAMPS_REJECTED = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 21),
-  MetricKind.Counter,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 61, 1),
-);
+export const STAMPS_REJECTED = family(10);
 
 /** kwt_traceparent_repaired_total: invalid `traceparent` headers replaced. Labels: reason. */
-export const TRACEPARENT_REPAIRED = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 23),
-  MetricKind.Counter,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 62, 1),
-);
+export const TRACEPARENT_REPAIRED = family(11);
 
 /** kwt_traces_started_total: traces the filter started. Labels: sampled. */
-export const TRACES_STARTED = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 24),
-  MetricKind.Counter,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 63, 1),
-);
+export const TRACES_STARTED = family(12);
 
 /** kwt_sampling_probability: adaptive sampling probability x 1e6, summed over the samplers at a position (divide by `kwt_samplers`). Labels: position. */
-export const SAMPLING_PROBABILITY = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 26),
-  MetricKind.Gauge,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 64, 1),
-);
+export const SAMPLING_PROBABILITY = family(13);
 
 /** kwt_samplers: adaptive samplers (root contexts, over all workers) in `kwt_sampling_probability`. Labels: position. */
-export const SAMPLERS = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 28),
-  MetricKind.Gauge,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 65, 1),
-);
+export const SAMPLERS = family(14);
 
 /** kwt_spans_exported_total: spans delivered to the collector. Labels: none. */
-export const SPANS_EXPORTED = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 29),
-  MetricKind.Counter,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 66, 0),
-);
+export const SPANS_EXPORTED = family(15);
 
 /** kwt_spans_dropped_total: spans dropped. Labels: reason. */
-export const SPANS_DROPPED = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 30),
-  MetricKind.Counter,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 66, 1),
-);
+export const SPANS_DROPPED = family(16);
 
 /** kwt_series_overflow_total: recordings sent to an overflow series. Labels: none. */
-export const SERIES_OVERFLOW = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 31),
-  MetricKind.Counter,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 67, 0),
-);
+export const SERIES_OVERFLOW = family(17);
 
 /** kwt_config_rejected_total: configurations refused. Labels: none. */
-export const CONFIG_REJECTED = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 32),
-  MetricKind.Counter,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 67, 0),
-);
+export const CONFIG_REJECTED = family(18);
 
 /** kwt_config_valid: 1 when the configuration in force is the one given, 0 when it was refused. Labels: root_id. */
-export const CONFIG_VALID = new MetricFamily(
-  tableText(NAMES_BYTES, NAMES_ENDS, 33),
-  MetricKind.Gauge,
-  tableTexts(NAMES_BYTES, NAMES_ENDS, LABELS + 67, 1),
-);
+export const CONFIG_VALID = family(19);

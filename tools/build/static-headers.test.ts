@@ -1,9 +1,13 @@
 // The static-headers transform leaves static objects' block-size word zero and their visits out
-// of the collector's roots, and the minimal runtime still reads them, copies them to the heap,
-// collects around them and keeps what globals hold.
+// of the collector's roots, and drops the null test around each field's visit; the minimal runtime
+// still reads the static objects, copies them to the heap, collects around them and keeps what
+// globals and fields hold, null fields included.
 
+import wabtInit from "wabt";
 import { expect, it } from "vitest";
 import { staticObjectTransform } from "./static-headers.js";
+
+const wabt = await wabtInit();
 
 const PROBE = `
 const LITERAL = "static-headers probe";
@@ -17,6 +21,16 @@ export function churn(): void {
 }
 export function heldLength(): i32 { return held.length; }
 export function heldMatches(): bool { return held == LITERAL + "?"; }
+class Link {
+  constructor(public next: Link | null, public label: string) {}
+}
+let chain: Link | null = null;
+export function link(): void { chain = new Link(new Link(null, "tail" + "!"), "head" + "!"); }
+export function chainKept(): bool {
+  const head = chain!;
+  const tail = head.next!;
+  return head.label == "head!" && tail.label == "tail!" && tail.next == null;
+}
 export function grown(): i32 {
   const words = WORDS;
   words.push(LITERAL + "!");
@@ -26,7 +40,10 @@ export function grown(): i32 {
 `;
 
 interface Probe {
+  binary: Uint8Array;
   memory: WebAssembly.Memory;
+  link(): void;
+  chainKept(): number;
   literal(): number;
   grown(): number;
   hold(): void;
@@ -35,13 +52,13 @@ interface Probe {
   heldMatches(): number;
 }
 
-async function compileProbe(withTransform: boolean, runtime = "minimal"): Promise<Probe> {
+async function compileProbe(withTransform: boolean, runtime = "minimal", optimize = "-O3"): Promise<Probe> {
   const { default: asc } = await import("assemblyscript/asc");
   const written = new Map<string, Uint8Array>();
   const output: string[] = [];
   const stream = { write: (chunk: string | Uint8Array) => output.push(String(chunk)) };
   const { error } = await asc.main(
-    ["probe.ts", "--runtime", runtime, "--exportRuntime", "-O3", "--noAssert", "--outFile", "probe.wasm"],
+    ["probe.ts", "--runtime", runtime, "--exportRuntime", optimize, "--noAssert", "--outFile", "probe.wasm"],
     {
       stdout: stream,
       stderr: stream,
@@ -59,7 +76,7 @@ async function compileProbe(withTransform: boolean, runtime = "minimal"): Promis
     throw new Error("probe aborted");
   };
   const { instance } = await WebAssembly.instantiate(new Uint8Array(binary), { env: { abort } });
-  return instance.exports as unknown as Probe;
+  return { ...(instance.exports as unknown as Probe), binary };
 }
 
 function blockSizeWord(probe: Probe, pointer: number): number {
@@ -84,6 +101,30 @@ it("writes static objects without their block size or root visits, and the runti
   for (let i = 0; i < 5; i++) transformed.churn();
   expect(transformed.heldLength()).toBe("static-headers probe?".length);
   expect(transformed.heldMatches()).toBe(1);
+}, 60_000);
+
+/** Visits that test the pointer first: `if (local.tee x <field>) __visit(local.get x)`. */
+function guardedVisits(binary: Uint8Array): number {
+  const module = wabt.readWasm(binary, { readDebugNames: false });
+  try {
+    const text = module.toText({});
+    return [...text.matchAll(/local\.tee (\d+)\s+if\b[^\n]*\s+local\.get \1\s+(?:local\.get \d+\s+)?call \d+/g)].length;
+  } finally {
+    module.destroy();
+  }
+}
+
+it("visits fields without a null test of their own, and the collector still keeps what they hold", async () => {
+  // Unoptimized, so that __visit stays a call to find (optimized, the probe's few visits inline it).
+  const plain = await compileProbe(false, "minimal", "-O0");
+  const transformed = await compileProbe(true, "minimal", "-O0");
+  expect(guardedVisits(plain.binary)).toBeGreaterThan(0);
+  expect(guardedVisits(transformed.binary)).toBe(0);
+  for (const probe of [transformed, await compileProbe(true)]) {
+    probe.link();
+    for (let i = 0; i < 5; i++) probe.churn();
+    expect(probe.chainKept()).toBe(1);
+  }
 }, 60_000);
 
 it("refuses a runtime that reads static objects' block size (stub), naming the runtime it needs", async () => {

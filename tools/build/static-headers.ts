@@ -27,6 +27,9 @@ type ExpressionRef = number;
  *   strings and ArrayBuffers: they hold no references and lie outside the heap the collector
  *   frees, so marking them keeps nothing alive. Each visit was a call in the module, and the only
  *   use of a few standard-library strings.
+ * - the visits the compiler writes for managed fields and globals lose their null test: it writes
+ *   `if (x = <field>) __visit(x, cookie)`, and the minimal runtime's `__visit` returns at once for
+ *   null itself, so each test was a second one (about 6 bytes of code per managed field).
  */
 export function staticObjectTransform(): Transform {
   let program: Program | undefined;
@@ -48,6 +51,7 @@ export function staticObjectTransform(): Transform {
       const { default: binaryen } = await import("assemblyscript/binaryen");
       const leafIds = new Set([program!.stringInstance.id, program!.arrayBufferInstance.id]);
       skipStaticVisits(binaryen, module, staticObjectsOf(module, leafIds));
+      dropVisitNullTests(binaryen, module);
     },
   };
   // asc calls a transform object's hooks as they are; the other members are what it gives a
@@ -102,8 +106,14 @@ interface ExpressionInfo {
   value?: unknown;
   children?: ExpressionRef[];
   condition?: ExpressionRef;
+  ifTrue?: ExpressionRef;
+  ifFalse?: ExpressionRef;
+  index?: number;
+  isTee?: boolean;
   name?: string;
 }
+
+
 
 /**
  * Drops the visits of `__visit_globals` whose object is in `skipped`: `__visit(<constant>, cookie)`
@@ -144,4 +154,43 @@ function skipStaticVisits(binaryen: Binaryen, module: binaryenApi.Module, skippe
     return !global.mutable && isSkipped(global.init);
   };
   api.Block.setChildren(body, block.children!.filter((child) => !visitsSkipped(child)));
+}
+
+/**
+ * In every generated visitor (a class's `~visit` and `__visit_globals`), turns
+ * `if (local.tee(x, <value>)) __visit(local.get(x), cookie)` into `__visit(<value>, cookie)`:
+ * tcms `__visit` starts with its own null test. Anything else is left as it is.
+ */
+function dropVisitNullTests(binaryen: Binaryen, module: binaryenApi.Module): void {
+  const api = binaryen as unknown as {
+    getFunctionInfo(fn: number): { name: string; body: ExpressionRef };
+    getExpressionInfo(expression: ExpressionRef): ExpressionInfo;
+    BlockId: number;
+    CallId: number;
+    IfId: number;
+    LocalGetId: number;
+    LocalSetId: number;
+    Block: { setChildren(block: ExpressionRef, children: ExpressionRef[]): void };
+    Function: { setBody(fn: number, body: ExpressionRef): void };
+  };
+  const unguarded = (expression: ExpressionRef): ExpressionRef => {
+    const test = api.getExpressionInfo(expression);
+    if (test.id !== api.IfId || test.ifFalse) return expression;
+    const tee = api.getExpressionInfo(test.condition!);
+    if (tee.id !== api.LocalSetId || !tee.isTee) return expression;
+    const visit = api.getExpressionInfo(test.ifTrue!);
+    if (visit.id !== api.CallId || visit.target !== VISIT || visit.operands!.length !== 2) return expression;
+    const [pointer, cookie] = visit.operands!;
+    const read = api.getExpressionInfo(pointer!);
+    if (read.id !== api.LocalGetId || read.index !== tee.index) return expression;
+    return module.call(VISIT, [tee.value as ExpressionRef, cookie!], binaryen.none);
+  };
+  for (let i = 0; i < module.getNumFunctions(); i++) {
+    const fn = module.getFunctionByIndex(i);
+    const { name, body } = api.getFunctionInfo(fn);
+    if (!name.endsWith("~visit") && name !== VISIT_GLOBALS) continue;
+    const top = api.getExpressionInfo(body);
+    if (top.id === api.BlockId) api.Block.setChildren(body, top.children!.map(unguarded));
+    else api.Function.setBody(fn, unguarded(body));
+  }
 }

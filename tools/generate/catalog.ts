@@ -9,7 +9,8 @@ import { fileURLToPath } from "node:url";
 export const METRIC_CATALOG_FILE = "deploy/filter-metrics.json";
 
 export type MetricKind = "counter" | "gauge" | "histogram";
-const KINDS: readonly MetricKind[] = ["counter", "gauge", "histogram"];
+/** In the order of MetricKind in assembly/metricfamily.ts, whose values are these indexes. */
+export const KINDS: readonly MetricKind[] = ["counter", "gauge", "histogram"];
 
 export interface LabelEntry {
   name: string;
