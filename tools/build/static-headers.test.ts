@@ -108,7 +108,9 @@ function guardedVisits(binary: Uint8Array): number {
   const module = wabt.readWasm(binary, { readDebugNames: false });
   try {
     const text = module.toText({});
-    return [...text.matchAll(/local\.tee (\d+)\s+if\b[^\n]*\s+local\.get \1\s+(?:local\.get \d+\s+)?call \d+/g)].length;
+    return [
+      ...text.matchAll(/local\.tee (\d+)\s+if\b[^\n]*\s+local\.get \1\s+(?:local\.get \d+\s+)?call \d+/g),
+    ].length;
   } finally {
     module.destroy();
   }

@@ -113,8 +113,6 @@ interface ExpressionInfo {
   name?: string;
 }
 
-
-
 /**
  * Drops the visits of `__visit_globals` whose object is in `skipped`: `__visit(<constant>, cookie)`
  * and `if (tee(global)) __visit(...)` of an immutable global initialized to the constant.
@@ -132,7 +130,10 @@ function skipStaticVisits(binaryen: Binaryen, module: binaryenApi.Module, skippe
     GlobalGetId: number;
     Block: { setChildren(block: ExpressionRef, children: ExpressionRef[]): void };
   };
-  const functions = module as unknown as { getFunction(name: string): number; getGlobal(name: string): number };
+  const functions = module as unknown as {
+    getFunction(name: string): number;
+    getGlobal(name: string): number;
+  };
   const visitGlobals = functions.getFunction(VISIT_GLOBALS);
   if (!visitGlobals) return;
   const body = api.getFunctionInfo(visitGlobals).body;
@@ -153,7 +154,10 @@ function skipStaticVisits(binaryen: Binaryen, module: binaryenApi.Module, skippe
     const global = api.getGlobalInfo(functions.getGlobal(read.name!));
     return !global.mutable && isSkipped(global.init);
   };
-  api.Block.setChildren(body, block.children!.filter((child) => !visitsSkipped(child)));
+  api.Block.setChildren(
+    body,
+    block.children!.filter((child) => !visitsSkipped(child)),
+  );
 }
 
 /**
