@@ -137,9 +137,10 @@ function itemsText(format: TextFormat, one: bool): ColdText {
 }
 
 /**
- * Reads every key of a configuration, object by object in document order, into one value per
- * ConfigKey (each key's default when absent or refused), and collects the first problem found;
- * later keys are still read so parsing can finish.
+ * Reads every key of a configuration, object by object in the schema's order (memberKeys, the
+ * order problems are reported in; an unknown key is found in the configuration's own order), into
+ * one value per ConfigKey (each key's default when absent or refused), and collects the first
+ * problem found; later keys are still read so parsing can finish.
  */
 export class ConfigReader {
   error: string = "";
@@ -203,7 +204,7 @@ export class ConfigReader {
     }
   }
 
-  /** Refuses members not in `allowed` (in document order). */
+  /** Refuses members not in `allowed`, looked at in the configuration's order. */
   private onlyKeys(object: JsonValue, prefix: string, allowed: StaticArray<u8>): void {
     const keys = object.keys;
     if (keys == null) return;

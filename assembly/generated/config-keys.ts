@@ -169,7 +169,7 @@ export const TOP_LEVEL_KEYS: StaticArray<u8> = [
 export const TRACING_KEYS: StaticArray<u8> = [17, 18, 19, 20, 21, 22, 23, 24];
 /** The keys allowed in `spanExport`. */
 export const SPAN_EXPORT_KEYS: StaticArray<u8> = [25, 26, 27, 28, 29, 30, 31, 32, 33];
-/** The keys allowed in section `section` (a ConfigKey; -1: the top level), in document order. */
+/** The keys allowed in section `section` (a ConfigKey; -1: the top level), in the schema's order. */
 export function memberKeys(section: i32): StaticArray<u8> {
   if (section == ConfigKey.Tracing) return TRACING_KEYS;
   if (section == ConfigKey.SpanExport) return SPAN_EXPORT_KEYS;

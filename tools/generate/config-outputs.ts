@@ -139,7 +139,7 @@ const textTable = (name: string, reader: string, doc: string, texts: string[]): 
   "}",
 ];
 
-/** The ConfigKeys of an object's members (in document order) as a static table. */
+/** The ConfigKeys of an object's members (in the schema's order) as a static table. */
 const keyList = (name: string, doc: string, keys: number[]): string[] => {
   if (keys.some((key) => key > 255)) {
     throw new Error(`configuration keys: ${name} lists a key past 255, which no longer fits its u8 index`);
@@ -154,6 +154,12 @@ const keyList = (name: string, doc: string, keys: number[]): string[] => {
  */
 export function renderAssemblyConfigKeys(schema: SchemaNode): string {
   const keys = leafKeys(schema);
+  // config.ts checks a key's `$data` lower bound as soon as it has read the key, in schema order.
+  keys.forEach((key, index) => {
+    const bound = lowerBoundField(key);
+    if (bound !== undefined && !keys.slice(0, index).some((earlier) => earlier.field === bound))
+      throw problem(key, `its lower bound ${bound} must come before it (keys are read in schema order)`);
+  });
   const rows = keys.map(keyRow);
   const sections = Object.entries(schema.properties ?? {}).filter(([, child]) => child.type === "object");
   const members = [
@@ -178,7 +184,7 @@ export function renderAssemblyConfigKeys(schema: SchemaNode): string {
       throw new Error(`${FILTER_CONFIG_SCHEMA}: ${field}: sections nest one level`);
     return keys.length + section;
   };
-  // The ConfigKeys of an object's members, in document order: `prefix` is the section's field.
+  // The ConfigKeys of an object's members, in the schema's order: `prefix` is the section's field.
   const memberKeys = (node: SchemaNode, prefix: string): number[] =>
     Object.keys(node.properties ?? {}).map((name) => {
       const index = all.findIndex((key) => key.field === prefix + name);
@@ -266,7 +272,7 @@ export function renderAssemblyConfigKeys(schema: SchemaNode): string {
         memberKeys(child, `${name}.`),
       ),
     ),
-    "/** The keys allowed in section `section` (a ConfigKey; -1: the top level), in document order. */",
+    "/** The keys allowed in section `section` (a ConfigKey; -1: the top level), in the schema's order. */",
     "export function memberKeys(section: i32): StaticArray<u8> {",
     ...sections.map(
       ([name]) => `  if (section == ConfigKey.${enumMember(name)}) return ${screamingSnake(name)}_KEYS;`,

@@ -6,6 +6,8 @@ import { describe, expect, it } from "vitest";
 import { GENERATED_FILES, ROOT, readSources } from "./generated-files.js";
 import { catalogProblems, type MetricCatalog } from "./catalog.js";
 import { replaceRegion } from "./markers.js";
+import { renderAssemblyConfigKeys, type SchemaNode } from "./config-outputs.js";
+import { FILTER_CONFIG_SCHEMA } from "../deploy/filter-config-schema.js";
 
 describe("generated files", () => {
   const sources = readSources();
@@ -64,5 +66,26 @@ describe("the metric catalog check", () => {
       "accessLogFields: peer_cluster: expected kwt_ and lower-case letters, digits, _ (no peer, no istio)",
       "accessLogFields: kwt.hop: expected kwt_ and lower-case letters, digits, _ (no peer, no istio)",
     ]);
+  });
+});
+
+describe("the configuration key tables", () => {
+  const schema = JSON.parse(readFileSync(path.join(ROOT, FILTER_CONFIG_SCHEMA), "utf8")) as SchemaNode;
+
+  it("refuse a schema that puts a key before the key its lower bound points at", () => {
+    expect(renderAssemblyConfigKeys(schema)).toContain("TracingMaxProbability");
+    const tracing = schema.properties!.tracing!;
+    const { maxProbability, ...others } = tracing.properties!;
+    expect(maxProbability).toBeDefined();
+    const reordered: SchemaNode = {
+      ...schema,
+      properties: {
+        ...schema.properties,
+        tracing: { ...tracing, properties: { maxProbability: maxProbability!, ...others } },
+      },
+    };
+    expect(() => renderAssemblyConfigKeys(reordered)).toThrow(
+      /tracing\.maxProbability: its lower bound tracing\.minProbability must come before it/,
+    );
   });
 });
