@@ -127,7 +127,8 @@ export class ReadyHistory {
 
   /** The place a ticket (ticketOf) names; -1 when its revision was forgotten since, or NO_TICKET. */
   placeOfTicket(ticket: i64): i32 {
-    if (ticket < 0) return -1;
+    // A generation from 2^31 on makes a ticket negative: only NO_TICKET itself names no place.
+    if (ticket == NO_TICKET) return -1;
     const place = <i32>(ticket & 0xffffffff);
     return unchecked(this.generations[place]) == <u32>(ticket >>> 32) ? place : -1;
   }
@@ -218,7 +219,7 @@ export class ReadyHistory {
     this.places.deleteValue(unchecked(this.keyHashes[stalest]), <u32>stalest + 1);
     const last = heap.pop();
     if (heap.length > 0) {
-      this.place(last, 0);
+      this.putInHeap(last, 0);
       this.restore(0);
     }
     return stalest;
@@ -228,7 +229,7 @@ export class ReadyHistory {
     return unchecked(this.lastAnswerMs[unchecked(this.byLastAnswer[index])]);
   }
 
-  private place(place: i32, index: i32): void {
+  private putInHeap(place: i32, index: i32): void {
     unchecked((this.byLastAnswer[index] = place));
     unchecked((this.heapIndex[place] = index));
   }
@@ -242,7 +243,7 @@ export class ReadyHistory {
     while (at > 0) {
       const parent = (at - 1) >> 1;
       if (this.lastAnswerOfHeap(parent) <= key) break;
-      this.place(unchecked(heap[parent]), at);
+      this.putInHeap(unchecked(heap[parent]), at);
       at = parent;
     }
     const n = heap.length;
@@ -251,9 +252,9 @@ export class ReadyHistory {
       if (child >= n) break;
       if (child + 1 < n && this.lastAnswerOfHeap(child + 1) < this.lastAnswerOfHeap(child)) child++;
       if (this.lastAnswerOfHeap(child) >= key) break;
-      this.place(unchecked(heap[child]), at);
+      this.putInHeap(unchecked(heap[child]), at);
       at = child;
     }
-    this.place(entry, at);
+    this.putInHeap(entry, at);
   }
 }
