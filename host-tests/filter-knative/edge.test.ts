@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 
 import { ManualClock } from "../harness/clock.js";
+import { Plugin } from "../harness/plugin.js";
 import type { HeaderList } from "../harness/types.js";
 import {
   ACTIVATOR_IDENTITY,
@@ -21,6 +22,7 @@ import {
   loadProxy,
   metricValue,
   onEachWorker,
+  proxyOptions,
   seriesOf,
 } from "./setup.js";
 
@@ -496,5 +498,57 @@ describe.each(LAYOUTS)("pod stamps' label values at the gateway, %s property lay
       responseHeaders: [["x-kwt-pod", stampFrom("invented", "eu-west1")]],
     });
     expect(clustersRecorded(plugin)).toEqual(new Set(["cluster-a", "_other"]));
+  });
+});
+
+describe("streams interleaved on one worker, their objects reused (Stream.reset)", () => {
+  it("keeps each stream's verdict its own: a held cold start, a warm 5xx between them, then warm answers on the reused objects", async () => {
+    const clock = new ManualClock(T0_MS);
+    const plugin = await Plugin.load({
+      ...proxyOptions({ layout: LAYOUTS[0]!, position: "gateway", clock }),
+      workers: 1,
+    });
+    // A enters first and is held; B enters 10 ms later, is answered warm with a 503 while A's
+    // answer (a cold start) arrives; B ends before A.
+    const a = plugin.createStream(MESH_CONNECTION);
+    a.onRequestHeaders(REQUEST, true);
+    clock.advance(10);
+    const b = plugin.createStream(MESH_CONNECTION);
+    b.onRequestHeaders(REQUEST, true);
+    clock.advance(2340);
+    a.onResponseHeaders(
+      [
+        [":status", "200"],
+        ["x-kwt-pod", activatorStamp(T0_MS + 2000, T0_MS + 2350, 2350)],
+      ],
+      true,
+    );
+    b.onResponseHeaders(
+      [
+        [":status", "503"],
+        ["x-kwt-pod", WARM_STAMP],
+      ],
+      true,
+    );
+    b.end({});
+    a.end({});
+    // The next streams get A's and B's objects back: nothing of A's cold start may stay on them.
+    for (let i = 0; i < 4; i++) {
+      const next = plugin.createStream(MESH_CONNECTION);
+      next.onRequestHeaders(REQUEST, true);
+      next.onResponseHeaders(
+        [
+          [":status", "200"],
+          ["x-kwt-pod", WARM_STAMP],
+        ],
+        true,
+      );
+      next.end({});
+    }
+    expect(metricValue(plugin, `knative_cold_starts_total{${REV}}`)).toBe(1);
+    expect(metricValue(plugin, duration(true))).toBe(1);
+    expect(metricValue(plugin, duration(false, "5xx"))).toBe(1);
+    expect(metricValue(plugin, duration(false))).toBe(4);
+    expect(seriesOf(plugin, "knative_request_duration_milliseconds_count")).toHaveLength(3);
   });
 });
