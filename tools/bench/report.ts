@@ -134,7 +134,12 @@ function spread(
   values: string[],
   module: ScalingFigure["module"] = "filter",
 ): number {
-  return Math.max(...values.map((v) => Math.abs(scalingFigure(results, family, v, module).vsFirstCase - 1)));
+  const change = (value: string): number => {
+    const ratio = scalingFigure(results, family, value, module).vsFirstCase;
+    if (ratio === null) throw new Error(`bench results: ${family} = ${value} has no ratio to the first case`);
+    return Math.abs(ratio - 1);
+  };
+  return Math.max(...values.map(change));
 }
 
 /** The goals of the performance issue, each with today's figure. */

@@ -88,9 +88,9 @@ export interface ScalingFigure extends Figure {
   /**
    * Median over rounds of this case's wasm time over the family's first case's (the first case's
    * floor, for a case's floor) in the same round: the flatness goals' figure, in which the
-   * machine's drift between rounds cancels.
+   * machine's drift between rounds cancels. Null for the noise reference, which is no case.
    */
-  vsFirstCase: number;
+  vsFirstCase: number | null;
 }
 
 export interface FloorBuild {
@@ -264,21 +264,21 @@ export async function runBenchmark(
       `${family.name}: ${scale.rounds} interleaved rounds of ${subjects.length} cases${withFloors} and the ${NOISE_REFERENCE_PATH} floor`,
     );
     biases.push(...runInterleaved([...subjects, ...floors, reference], scale.rounds, scale.batch));
-    const figure = (subject: Subject, value: string, base: Subject): ScalingFigure => {
+    const figure = (subject: Subject, value: string, base: Subject | null): ScalingFigure => {
       subject.finish();
       return {
         family: family.name,
         value,
         module: subject.module === "filter" ? "filter" : "floor",
         ...figureOf(subject),
-        vsFirstCase: wasmRatio(subject, base),
+        vsFirstCase: base === null ? null : wasmRatio(subject, base),
       };
     };
     family.cases.forEach(({ value }, i) => {
       scaling.push(figure(subjects[i]!, value, subjects[0]!));
       if (floors.length > 0) scaling.push(figure(floors[i]!, value, floors[0]!));
     });
-    scaling.push(figure(reference, NOISE_REFERENCE, subjects[0]!));
+    scaling.push(figure(reference, NOISE_REFERENCE, null));
   }
 
   const cpus = os.cpus();
