@@ -126,14 +126,16 @@ export function proxy_on_delete(contextId: u32): void {
 // end of a top-level callback where no managed reference is on the stack. A collection marks the
 // live heap and sweeps every object made since the last one; the series tables are arrays of
 // numbers (keytable.ts), so the live heap is a few hundred objects whatever the number of
-// revisions, and a collection's cost is mostly the garbage's. It runs after COLLECT_EVERY stream
-// ends and ticks: 0.065% of requests, so a collection stays out of their p99.9 even beside the
-// machine's own stalls (1,024 was 0.098%, on the p99.9 line, and measured there: 0.4 to 1 ms at
-// the gateway instead of 0.1). A common-case request leaves no garbage (its stream's object is
-// reused, the streams' IdTable does not rebuild), so what waits for a collection is what uncommon
-// requests left, which with the tables at the default cap stays within 4 MiB of linear memory. A collection comes sooner, also at a stream end, once GARBAGE_BYTES_PER_COLLECTION
-// of counted garbage (garbage.ts: header text, series looked up by name, stamps decoded and not
-// kept) piled up.
+// revisions. A common-case request leaves no garbage (its stream's object is reused, the streams'
+// IdTable does not rebuild), so what a collection sweeps is what uncommon requests left (a new
+// pod stamp decoded, a series found by name, a span exported), which not all of garbage.ts counts:
+// the schedule bounds it. It runs after COLLECT_EVERY stream ends and ticks: 0.065% of requests,
+// so a collection stays out of their p99.9 even beside the machine's own stalls (1,024 was 0.098%,
+// on the p99.9 line, and measured there, while common requests still left garbage: 0.4 to 1 ms at
+// the gateway instead of 0.1); with the tables at the default cap what waits for it stays within
+// 4 MiB of linear memory. A collection comes sooner, also at a stream end, once
+// GARBAGE_BYTES_PER_COLLECTION of counted garbage (garbage.ts: header text, series looked up by
+// name, stamps decoded and not kept) piled up.
 const COLLECT_EVERY: i32 = 1536;
 let sinceCollect: i32 = 0;
 

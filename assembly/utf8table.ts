@@ -1,8 +1,8 @@
-import { ByteWriter } from "./bytewriter";
-
 // Tables of UTF-8 texts laid end to end in static memory, which generated files declare
 // (generated/cold-text.ts, generated/metric-families.ts): as string literals, each text would be
 // a UTF-16 object with its own header and data segment in the module. Pure: no host calls.
+
+import { ByteWriter } from "./bytewriter";
 
 /**
  * Text `index` of a table: the u16s at `ends` say where each text ends in the bytes at `bytes`;
