@@ -111,13 +111,22 @@ function pathFigure(results: BenchResults, path: string, module = "filter"): Pat
   return found;
 }
 
+function findScaling(
+  results: BenchResults,
+  family: string,
+  value: string,
+  module: ScalingFigure["module"],
+): ScalingFigure | undefined {
+  return results.scaling.find((f) => f.family === family && f.value === value && f.module === module);
+}
+
 function scalingFigure(
   results: BenchResults,
   family: string,
   value: string,
   module: ScalingFigure["module"] = "filter",
 ): ScalingFigure {
-  const found = results.scaling.find((f) => f.family === family && f.value === value && f.module === module);
+  const found = findScaling(results, family, value, module);
   if (found === undefined) {
     throw new Error(`bench results: no ${module} scaling figure for ${family} = ${value}`);
   }
@@ -173,9 +182,7 @@ export function goals(results: BenchResults): Goal[] {
   for (const [goal, family, values] of flat) {
     const change = spread(results, family, values);
     // Where the cases ran with floors, what the same calls alone change by in the harness.
-    const floored = results.scaling.some(
-      (f) => f.family === family && f.value === values[0] && f.module === "floor",
-    );
+    const floored = findScaling(results, family, values[0]!, "floor") !== undefined;
     const floors = floored ? ` (its floors: ${percent(spread(results, family, values, "floor"))})` : "";
     list.push({ goal, target: "within 15%", today: `${percent(change)}${floors}`, met: change <= 0.15 });
   }

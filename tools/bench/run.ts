@@ -132,6 +132,14 @@ export async function buildFloor(
   };
 }
 
+/** buildFloor at one warm-up period, refused (an error naming the call) unless the floor stands for the path. */
+async function checkedFloor(workload: Workload, filterWasm: Uint8Array): Promise<FloorBuild> {
+  const build = await buildFloor(workload, filterWasm, 1);
+  const mismatch = floorMismatch(build);
+  if (mismatch !== undefined) throw new Error(`bench: ${mismatch}`);
+  return build;
+}
+
 /** Why a floor does not stand for its path, or undefined when it does. */
 export function floorMismatch(build: FloorBuild): string | undefined {
   const expected = callLines(build.filter.script.requests);
@@ -202,10 +210,7 @@ export async function runBenchmark(
   const capacity = scale.rounds * scale.batch;
   const builds: FloorBuild[] = [];
   for (const workload of PATH_WORKLOADS) {
-    const build = await buildFloor(workload, filterWasm, 1);
-    const mismatch = floorMismatch(build);
-    if (mismatch !== undefined) throw new Error(`bench: ${mismatch}`);
-    builds.push(build);
+    builds.push(await checkedFloor(workload, filterWasm));
   }
   const pathSubjects: Array<{ build: FloorBuild; filter: Subject; floor: Subject; empty: Subject }> = [];
   for (const build of builds) {
@@ -250,9 +255,7 @@ export async function runBenchmark(
       subject.warm(Math.min(scale.maxScalingWarmup, workload.period + scale.scalingWarmupExtra));
       subjects.push(subject);
       if (family.withFloors !== true) continue;
-      const build = await buildFloor(workload, filterWasm, 1);
-      const mismatch = floorMismatch(build);
-      if (mismatch !== undefined) throw new Error(`bench: ${mismatch}`);
+      const build = await checkedFloor(workload, filterWasm);
       const floor = await Subject.load("floor", workload, build.floorWasm, capacity);
       floor.warm(scale.warmupPeriods * workload.period);
       floors.push(floor);
