@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import type { Transform } from "assemblyscript/asc";
+import { inlineSmallFunctions } from "./inlining.js";
 import { staticObjectTransform } from "./static-headers.js";
 
 export interface BuiltModule {
@@ -13,10 +15,19 @@ export interface BuiltModule {
 /** The filter's entry file; other modules (the benchmark floors) compile with the same options. */
 export const FILTER_ENTRY = "assembly/index.ts";
 
+/** What the build reads of an asconfig.json target. */
+interface TargetOptions {
+  outFile: string;
+  optimizeLevel?: number;
+  shrinkLevel?: number;
+  runPasses?: string[];
+}
+
 /**
  * Compiles `entry` with one asconfig.json target's options and the static-headers transform (so a
- * bare `asc --config asconfig.json` makes a larger module than this); `outFile` (relative to the
- * checkout) replaces the target's output. Returns where it went and what it hashes to.
+ * bare `asc --config asconfig.json` makes a larger module than this); an optimised target's module
+ * then has its small functions inlined (inlining.ts). `outFile` (relative to the checkout) replaces
+ * the target's output. Returns where it went and what it hashes to.
  */
 export async function compileModule(
   root: string,
@@ -28,6 +39,12 @@ export async function compileModule(
   // Imported on demand: asc reads process.argv when loaded and is heavy; only `build` needs it.
   const { default: asc } = await import("assemblyscript/asc");
   const stream = { write: (chunk: string | Uint8Array) => output.push(String(chunk)) };
+  let features: number | undefined;
+  const featuresRecorder = {
+    afterCompile(module: { getFeatures(): number }): void {
+      features = module.getFeatures();
+    },
+  } as unknown as Transform;
   const { error } = await asc.main(
     [
       entry,
@@ -39,16 +56,27 @@ export async function compileModule(
       root,
       ...(outFile ? ["--outFile", outFile] : []),
     ],
-    { stdout: stream, stderr: stream, transforms: [staticObjectTransform()] },
+    { stdout: stream, stderr: stream, transforms: [staticObjectTransform(), featuresRecorder] },
   );
   if (error) {
     throw new Error(`AssemblyScript ${target} build failed:\n${output.join("")}${error.message}`);
   }
   const config = JSON.parse(await readFile(path.join(root, "asconfig.json"), "utf8")) as {
-    targets: Record<string, { outFile: string }>;
+    targets: Record<string, TargetOptions>;
   };
-  const file = path.join(root, outFile ?? config.targets[target]!.outFile);
-  const bytes = await readFile(file);
+  const options = config.targets[target]!;
+  const file = path.join(root, outFile ?? options.outFile);
+  let bytes: Uint8Array = await readFile(file);
+  if ((options.optimizeLevel ?? 0) > 0) {
+    const { default: binaryen } = await import("assemblyscript/binaryen");
+    bytes = inlineSmallFunctions(binaryen, bytes, {
+      features: features!,
+      optimizeLevel: options.optimizeLevel!,
+      shrinkLevel: options.shrinkLevel ?? 0,
+      passes: options.runPasses ?? [],
+    });
+    await writeFile(file, bytes);
+  }
   return { target, file, size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
 }
 
