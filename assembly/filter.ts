@@ -458,6 +458,9 @@ export class Root {
   private directStampBytes: ArrayBuffer | null = null;
   private activatorStamp: string | null = null;
   bySource: Map<string, InboundSeries> = new Map();
+  /** The source cluster last looked up in `bySource` and its series: most requests repeat it. */
+  private lastSource: string | null = null;
+  private lastSourceSeries: InboundSeries | null = null;
   /** The pod's knative_activator_unverified_total series (slot 0; 0: not defined yet). */
   unverifiedId: StaticArray<u32> = new StaticArray<u32>(1);
 
@@ -539,6 +542,8 @@ export class Root {
     const id = this.identity;
     this.revValues = [id.namespace, id.service, id.configuration, id.revision, id.cluster, id.region];
     this.bySource = new Map();
+    this.lastSource = null;
+    this.lastSourceSeries = null;
     this.unverifiedId = new StaticArray<u32>(1);
     this.podStamps = new PodStamps();
     this.stampsReadyMs = -1;
@@ -687,10 +692,20 @@ export class Root {
   // --- Series ids, cached for known label sets ---
 
   inboundSeries(sourceCluster: string): InboundSeries | null {
-    if (this.bySource.has(sourceCluster)) return this.bySource.get(sourceCluster);
-    if (!this.registry.cacheHasRoom(this.bySource.size)) return null;
-    const series = new InboundSeries();
-    this.bySource.set(sourceCluster, series);
+    const last = this.lastSource;
+    if (last != null && last == sourceCluster) return this.lastSourceSeries;
+    let series: InboundSeries | null = null;
+    if (this.bySource.has(sourceCluster)) {
+      series = this.bySource.get(sourceCluster);
+    } else if (this.registry.cacheHasRoom(this.bySource.size)) {
+      series = new InboundSeries();
+      this.bySource.set(sourceCluster, series);
+    }
+    // A source the cache has no room for is not remembered: room may come back.
+    if (series != null) {
+      this.lastSource = sourceCluster;
+      this.lastSourceSeries = series;
+    }
     return series;
   }
 

@@ -22,6 +22,24 @@ describe("KeyTable", () => {
     expect<u32>(table.getBytes(changetype<usize>(wide), wide.byteLength, 9, 9)).toBe(9);
   });
 
+  it("finds each start of a text from its bytes, and wide keys that differ only above their low bytes", () => {
+    // Keys are hashed four characters a step, then one at a time: every length up to three steps.
+    const text = "rev=hello-00001;ns=default";
+    const bytes = String.UTF8.encode(text);
+    const table = new KeyTable();
+    for (let n = 1; n <= 14; n++) table.set(text.substring(0, n), <u32>n);
+    for (let n = 1; n <= 14; n++) {
+      expect<u32>(table.getBytes(changetype<usize>(bytes), n, 0, 0)).toBe(<u32>n);
+      expect<u32>(table.get(text, 0, n)).toBe(<u32>n);
+    }
+    table.set("\u0161\u0162\u0163\u0164\u0165", 100);
+    table.set("\u0261\u0262\u0263\u0264\u0265", 200);
+    table.set("abcde", 300);
+    expect<u32>(table.get("\u0161\u0162\u0163\u0164\u0165", 0)).toBe(100);
+    expect<u32>(table.get("\u0261\u0262\u0263\u0264\u0265", 0)).toBe(200);
+    expect<u32>(table.get("abcde", 0)).toBe(300);
+  });
+
   it("gives back the key holding a value, narrow or wide, and none for a removed or unknown one", () => {
     const table = new KeyTable();
     table.set("alpha", 1);

@@ -164,6 +164,33 @@ describe("readTraceParentHeaders", () => {
     }
   });
 
+  it("takes an id byte as hex exactly when it is 0-9 or a-f, every byte value at every place", () => {
+    // The ids are checked eight bytes at a time: each place of a word, each byte value.
+    const bytes = String.UTF8.encode("00-" + TRACE_ID + "-" + PARENT_ID + "-01");
+    const at = changetype<usize>(bytes);
+    const fields = new TraceParentFields();
+    for (let place = 3; place < 52; place++) {
+      if (place == 35) continue; // the "-" between the ids
+      const original = load<u8>(at + <usize>place);
+      for (let value = 0; value < 256; value++) {
+        store<u8>(at + <usize>place, <u8>value);
+        readTraceParentHeaders(1, at, <u32>bytes.byteLength, fields);
+        const hex = (value >= 0x30 && value <= 0x39) || (value >= 0x61 && value <= 0x66);
+        const expected = hex
+          ? TraceParentProblem.None
+          : place < 35
+            ? TraceParentProblem.TraceId
+            : TraceParentProblem.ParentId;
+        if (fields.problem != expected) {
+          throw new Error(
+            "byte " + value.toString() + " at " + place.toString() + ": problem " + fields.problem.toString(),
+          );
+        }
+      }
+      store<u8>(at + <usize>place, original);
+    }
+  });
+
   it("exposes the fields and the sampled flag", () => {
     const tp = read(["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]);
     expect<u8>(tp.version).toBe(0);
