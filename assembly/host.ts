@@ -9,7 +9,7 @@ import { parseLeadingDecimal } from "./decimal";
 import { noteGarbage } from "./garbage";
 import { HeaderScan, HeaderWants, scanHeaderPairsInto } from "./headerscan";
 import { HeaderMap, Host, LogLevel, SharedValue } from "./hostinterface";
-import { writeAsciiBytes } from "./text";
+import { bytesAreAsciiText, writeAsciiBytes } from "./text";
 import { MetricKind } from "./metrics";
 
 const OK: u32 = 0;
@@ -101,14 +101,7 @@ function adoptHostString(): string {
 
 /** Whether the last answer's bytes are `text`, all of it ASCII (then its UTF-8 is its characters). */
 function answerIsAscii(text: string): bool {
-  const size = load<u32>(outSize);
-  if (<u32>text.length != size) return false;
-  const pointer = answerPointer();
-  for (let i: u32 = 0; i < size; i++) {
-    const byte = <u32>load<u8>(pointer + i);
-    if (byte >= 0x80 || byte != <u32>load<u16>(changetype<usize>(text) + (<usize>i << 1))) return false;
-  }
-  return true;
+  return bytesAreAsciiText(answerPointer(), load<u32>(outSize), text);
 }
 
 /** Asks for a property into the out-parameters; true when the host answered Ok. */

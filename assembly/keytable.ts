@@ -6,7 +6,7 @@
 // to mark. A lookup may use the start of a longer text (a pod stamp without its arrival field), so
 // the caller need not cut it out. Pure: no host calls.
 
-import { allocateString } from "./text";
+import { allocateString, lowBytesOf } from "./text";
 
 /** Entries a new table has room for before it grows. */
 const INITIAL_ENTRIES: i32 = 16;
@@ -33,16 +33,12 @@ export function hashText(key: string, length: i32): u32 {
  * only characters from U+0100 have, are `highBytesOf`'s.
  */
 function fourUnitsAt<T>(at: usize): u32 {
-  if (sizeof<T>() == 1) return load<u32>(at);
-  const low = load<u32>(at);
-  const high = load<u32>(at + 4);
-  return (low & 0xff) | ((low >> 8) & 0xff00) | ((high & 0xff) << 16) | ((high << 8) & 0xff000000);
+  return sizeof<T>() == 1 ? load<u32>(at) : lowBytesOf(load<u64>(at));
 }
 
 /** The high bytes of the four UTF-16 units at `at` (0 for bytes, or characters below U+0100). */
 function highBytesOf<T>(at: usize): u32 {
-  if (sizeof<T>() == 1) return 0;
-  return ((load<u32>(at) & 0xff00ff00) >> 8) | (load<u32>(at + 4) & 0xff00ff00);
+  return sizeof<T>() == 1 ? 0 : lowBytesOf(load<u64>(at) >> 8);
 }
 
 /** One word into a running hash. */

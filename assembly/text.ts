@@ -31,6 +31,16 @@ export function writeText(at: usize, text: string): usize {
   return at + bytes;
 }
 
+/** Bits of four UTF-16 units (one u64 load) that are zero when each is ASCII: high bytes and bit 7. */
+const NOT_ASCII_UNITS: u64 = 0xff80_ff80_ff80_ff80;
+
+/** The low bytes of four UTF-16 units (one u64 load), in order, as one word. */
+export function lowBytesOf(four: u64): u32 {
+  return <u32>(
+    ((four & 0xff) | ((four >> 8) & 0xff00) | ((four >> 16) & 0xff0000) | ((four >> 24) & 0xff000000))
+  );
+}
+
 /**
  * Writes `text` at `at` as one byte per UTF-16 unit when every unit is ASCII (then that is its
  * UTF-8: the filter's header values and stat names), in one pass; false at the first other unit.
@@ -39,19 +49,34 @@ export function writeAsciiBytes(text: string, at: usize): bool {
   const units = changetype<usize>(text);
   const count = <usize>text.length;
   let i: usize = 0;
-  // Four units per load: their high bytes and bit 7 of their low bytes all zero.
   for (; i + 4 <= count; i += 4) {
     const four = load<u64>(units + (i << 1));
-    if ((four & 0xff80_ff80_ff80_ff80) != 0) return false;
-    store<u32>(
-      at + i,
-      <u32>((four & 0xff) | ((four >> 8) & 0xff00) | ((four >> 16) & 0xff0000) | ((four >> 24) & 0xff000000)),
-    );
+    if ((four & NOT_ASCII_UNITS) != 0) return false;
+    store<u32>(at + i, lowBytesOf(four));
   }
   for (; i < count; i++) {
     const unit = load<u16>(units + (i << 1));
     if (unit >= 0x80) return false;
     store<u8>(at + i, <u8>unit);
+  }
+  return true;
+}
+
+/**
+ * Whether the `length` bytes at `at` are `text`, every unit of it ASCII (then its UTF-8 is its
+ * units): a host's answer compared with the last one's text where the host wrote it, four a step.
+ */
+export function bytesAreAsciiText(at: usize, length: u32, text: string): bool {
+  if (<u32>text.length != length) return false;
+  const units = changetype<usize>(text);
+  let i: usize = 0;
+  for (; i + 4 <= <usize>length; i += 4) {
+    const four = load<u64>(units + (i << 1));
+    if ((four & NOT_ASCII_UNITS) != 0 || lowBytesOf(four) != load<u32>(at + i)) return false;
+  }
+  for (; i < <usize>length; i++) {
+    const unit = <u32>load<u16>(units + (i << 1));
+    if (unit >= 0x80 || unit != <u32>load<u8>(at + i)) return false;
   }
   return true;
 }
