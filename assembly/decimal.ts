@@ -62,10 +62,15 @@ export function parseLeadingDecimal(at: usize, length: u32): i64 {
 /** Longest decimal an i64 prints as (`-9223372036854775808`). */
 export const MAX_DECIMAL_BYTES: i32 = 20;
 
+/** Eight decimal digits: what a u32 holds of a decimal, written with u32 arithmetic. */
+const EIGHT_DIGITS: u64 = 100_000_000;
+
 /**
  * Writes `value` in decimal as ASCII at `at` (room for MAX_DECIMAL_BYTES), as i64.toString()
  * prints it; returns the byte count. For header values written into a reused buffer (entry and
- * hop stamps) without making a string.
+ * hop stamps) without making a string. A millisecond time has 13 digits: one 64-bit division cuts
+ * it into parts of up to eight, whose digits come from 32-bit divisions by ten, which compile to a
+ * multiplication where a 64-bit one stays a division.
  */
 export function writeDecimal(value: i64, at: usize): u32 {
   let n: u32 = 0;
@@ -75,13 +80,38 @@ export function writeDecimal(value: i64, at: usize): u32 {
     n = 1;
     rest = <u64>-value;
   }
+  if (rest < EIGHT_DIGITS) return n + writeU32Decimal(<u32>rest, at + n);
+  const low = <u32>(rest % EIGHT_DIGITS);
+  const high = rest / EIGHT_DIGITS;
+  if (high < EIGHT_DIGITS) {
+    n += writeU32Decimal(<u32>high, at + n);
+  } else {
+    n += writeU32Decimal(<u32>(high / EIGHT_DIGITS), at + n);
+    writeEightDigits(<u32>(high % EIGHT_DIGITS), at + n);
+    n += 8;
+  }
+  writeEightDigits(low, at + n);
+  return n + 8;
+}
+
+/** Writes `value` in decimal at `at`, without leading zeros; returns the byte count. */
+function writeU32Decimal(value: u32, at: usize): u32 {
   let digits: u32 = 1;
-  for (let probe = rest; probe >= 10; probe /= 10) digits++;
-  let end = at + n + digits;
+  for (let probe = value; probe >= 10; probe /= 10) digits++;
+  let end = at + digits;
   do {
     end--;
-    store<u8>(end, <u8>(0x30 + <u32>(rest % 10)));
-    rest /= 10;
-  } while (rest != 0);
-  return n + digits;
+    store<u8>(end, <u8>(0x30 + (value % 10)));
+    value /= 10;
+  } while (value != 0);
+  return digits;
+}
+
+/** Writes `value` (below 10^8) as exactly eight decimal digits at `at`, leading zeros included. */
+function writeEightDigits(value: u32, at: usize): void {
+  for (let end = at + 8; end > at;) {
+    end--;
+    store<u8>(end, <u8>(0x30 + (value % 10)));
+    value /= 10;
+  }
 }

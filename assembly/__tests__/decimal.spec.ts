@@ -61,7 +61,17 @@ describe("parseDecimalBytes", () => {
 
 describe("writeDecimal", () => {
   it("prints what i64.toString() prints", () => {
-    const values: i64[] = [0, 7, 10, 99, 1700000000123, -5, i64.MAX_VALUE, i64.MIN_VALUE];
+    // Around each place the writer cuts a number (eight and sixteen digits) and each power of ten.
+    const values: i64[] = [0, 7, 10, 99, 1700000000123, -5, i64.MAX_VALUE, i64.MIN_VALUE, -1700000000123];
+    let power: i64 = 1;
+    for (let digits = 1; digits <= 18; digits++) {
+      power *= 10;
+      values.push(power - 1);
+      values.push(power);
+      values.push(power + 1);
+      values.push(power + power / 3);
+      values.push(-power);
+    }
     const buffer = new ArrayBuffer(MAX_DECIMAL_BYTES);
     for (let i = 0; i < values.length; i++) {
       const n = writeDecimal(values[i], changetype<usize>(buffer));

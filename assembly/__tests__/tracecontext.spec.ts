@@ -260,11 +260,36 @@ describe("writing", () => {
     expect<string>(text(out.dataStart, 16)).toBe("00f067aa0ba902b7");
   });
 
+  it("writes every byte value at every place of an id as two lower-case hex digits", () => {
+    // Four bytes are written a step, then one at a time: lengths 8, 16 and one of 7 have both.
+    const lengths: i32[] = [8, 16, 7];
+    for (let l = 0; l < lengths.length; l++) {
+      const length = lengths[l];
+      const bytes = new Uint8Array(length);
+      const out = new Uint8Array(length * 2);
+      for (let place = 0; place < length; place++) {
+        for (let value = 0; value < 256; value++) {
+          for (let i = 0; i < length; i++) bytes[i] = <u8>(i * 37 + 11);
+          bytes[place] = <u8>value;
+          writeHexId(out.dataStart, bytes.dataStart, length);
+          let expected = "";
+          for (let i = 0; i < length; i++) {
+            const hex = (<i32>bytes[i]).toString(16);
+            expected += hex.length == 1 ? "0" + hex : hex;
+          }
+          expect<string>(text(out.dataStart, length * 2)).toBe(expected);
+        }
+      }
+    }
+  });
+
   it("never writes an all-zero id", () => {
     const zeros = new Uint8Array(16);
     const out = new Uint8Array(32);
     writeHexId(out.dataStart, zeros.dataStart, 16);
     expect<string>(text(out.dataStart, 32)).toBe("00000000000000000000000000000001");
+    writeHexId(out.dataStart, zeros.dataStart, 7);
+    expect<string>(text(out.dataStart, 14)).toBe("00000000000001");
   });
 
   it("writes a version-00 traceparent around the ids, flags as two hex digits, unknown ones zeroed", () => {
