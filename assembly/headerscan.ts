@@ -19,6 +19,11 @@ function headSlot(head: u32): i32 {
   return <i32>((head * 0x9e3779b1) >> 26);
 }
 
+/** A head's bit in HeaderWants.homeSlots. */
+function homeSlotBit(head: u32): u64 {
+  return (<u64>1) << (<u64>headSlot(head));
+}
+
 /** The header names a scan looks for, fixed once per configuration. */
 export class HeaderWants {
   readonly names: string[] = [];
@@ -39,6 +44,11 @@ export class HeaderWants {
    */
   private readonly heads: StaticArray<u32> = new StaticArray<u32>(HEAD_SLOTS);
   private headCount: i32 = 0;
+  /**
+   * A bit per slot of `heads` that starts a probe of a wanted head (the slot headSlot gives): a
+   * head whose bit is clear is no wanted name's, known without a load.
+   */
+  homeSlots: u64 = 0;
   /** False when the heads table cannot tell (a head of four NUL bytes, or too many heads). */
   filtersHeads: bool = true;
 
@@ -78,16 +88,18 @@ export class HeaderWants {
       i = (i + 1) & (HEAD_SLOTS - 1);
     }
     unchecked((heads[i] = head));
+    this.homeSlots |= homeSlotBit(head);
     this.headCount++;
   }
 
   /**
-   * False when no wanted name starts with these four bytes (`head`, a header name's first four);
-   * true says only that one may. Meaningful while `filtersHeads`.
+   * False when no wanted name starts with these four bytes (`head`, a header name's first four,
+   * whose probe starts at `slot`: headSlot(head)); true says only that one may. Meaningful while
+   * `filtersHeads`.
    */
-  mayStartAs(head: u32): bool {
+  mayStartAs(head: u32, slot: i32): bool {
     const heads = this.heads;
-    let i = headSlot(head);
+    let i = slot;
     while (true) {
       const known = unchecked(heads[i]);
       if (known == head) return true;
@@ -345,13 +357,16 @@ export function scanHeaderPairsInto(
   // One pass: a pair's lengths are checked against the buffer before its bytes are read, and a
   // pair that does not fit makes the scan forget what it found (a malformed map reads as empty).
   // A name of four bytes or more that starts like no wanted name and not like the prefix is passed
-  // over after one load: a map's other headers cost next to nothing however many there are.
+  // over after one load and a test of a bit (most of them: the bit of one that starts like a
+  // wanted name's probe slot sends it on to the probe): a map's other headers cost next to
+  // nothing however many there are.
   let skipsByHead = wants.filtersHeads;
   let prefixHead: u32 = 0;
   if (prefix != null && prefix.byteLength > 0) {
     if (prefix.byteLength < 4) skipsByHead = false;
     else prefixHead = load<u32>(changetype<usize>(prefix));
   }
+  const homeSlots = prefixHead != 0 ? wants.homeSlots | homeSlotBit(prefixHead) : wants.homeSlots;
   let data: u64 = 4 + <u64>count * 8;
   let at = base + <usize>data;
   for (let i: u32 = 0; i < count; i++) {
@@ -367,7 +382,9 @@ export function scanHeaderPairsInto(
     at = valueAt + valueLength + 1;
     if (skipsByHead && nameLength >= 4) {
       const head = load<u32>(nameAt);
-      if (head != prefixHead && !wants.mayStartAs(head)) continue;
+      const headAt = headSlot(head);
+      if (((homeSlots >> (<u64>headAt)) & 1) == 0) continue;
+      if (head != prefixHead && !wants.mayStartAs(head, headAt)) continue;
     }
     const slot = wants.match(nameAt, nameLength);
     if (slot >= 0) {

@@ -205,6 +205,38 @@ describe("a reused scan", () => {
 });
 
 describe("passing over other headers by their first bytes", () => {
+  it("finds every wanted name among hundreds of others, whichever probe slots their heads share", () => {
+    // 24 wanted names with distinct heads fill many of the 64 slot bits; the others have heads
+    // of every kind: in a wanted name's slot or not, equal to a wanted head, or the prefix's.
+    const wants = new HeaderWants();
+    const wanted = new Array<string>();
+    for (let i = 0; i < 24; i++) {
+      const name = String.fromCharCode(0x61 + i) + "w" + i.toString() + "-wanted";
+      wanted.push(name);
+      wants.add(name);
+    }
+    const entries = new Array<string[]>();
+    const prefixed = new Array<string>();
+    for (let i = 0; i < 400; i++) {
+      const head = String.fromCharCode(0x61 + (i % 26)) + String.fromCharCode(0x61 + ((i * 7) % 26));
+      entries.push([head + "zz-" + i.toString(), "other"]);
+      if (i % 25 == 0) entries.push([wanted[(i / 25) % 24] + "-not", "near"]);
+      if (i % 40 == 0) {
+        const name = "x-kwt-forged-" + i.toString();
+        prefixed.push(name);
+        entries.push([name, "forged"]);
+      }
+      if (i % 16 == 0 && i / 16 < 24) entries.push([wanted[i / 16], "value-" + (i / 16).toString()]);
+    }
+    const found = scan(pairs(entries), wants);
+    expect<bool>(found.wellFormed).toBe(true);
+    expect<i32>(found.keptCount).toBe(24);
+    for (let i = 0; i < 24; i++) {
+      expect<string | null>(found.value(wants.slot(wanted[i]))).toBe("value-" + i.toString(), wanted[i]);
+    }
+    expect<string>(found.prefixed.join(",")).toBe(prefixed.join(","));
+  });
+
   it("still finds short names, names like a wanted one's start, and a short prefix's names", () => {
     const wants = new HeaderWants();
     const te = wants.add("te");
