@@ -8,7 +8,7 @@ import {
   parseDecimalFrom,
   writeDecimal,
 } from "./decimal";
-import { LastAnswer } from "./memo";
+import { KeyTable } from "./keytable";
 import { MAX_STAMP_LENGTH, decodeStamp, encodeStamp, StampField } from "./stamp";
 
 const KEY_CLUSTER = "c";
@@ -100,40 +100,57 @@ function lastTimeFieldStart(text: string): i32 {
 }
 
 /**
- * Decodes hop stamps like decodeHopStamp, remembering the last valid one's text before its time:
- * one peer's stamps differ only in `t`, which this filter writes last, so a stamp whose text up to
- * `;t=` is the last one's has the same fields and is read by its time alone (the grammar's other
- * checks passed on that text, and digits are a valid value).
+ * lastTimeFieldStart of the `length` bytes at `at`: only the last MAX_TIME_DIGITS + 3 bytes are
+ * looked at (a longer last field is no time).
+ */
+function lastTimeFieldStartAt(at: usize, length: u32): i32 {
+  const earliest = length > <u32>(MAX_TIME_DIGITS + 3) ? length - <u32>(MAX_TIME_DIGITS + 3) : 0;
+  for (let i = length; i > earliest;) {
+    i--;
+    if (load<u8>(at + i) != 0x3b) continue;
+    return i + 3 <= length && load<u8>(at + i + 1) == 0x74 && load<u8>(at + i + 2) == 0x3d ? <i32>i + 3 : -1;
+  }
+  return -1;
+}
+
+/**
+ * Distinct stamp starts (text before `;t=`) a reader keeps: the peers of one proxy, a few per
+ * cluster. Past it the reader forgets them all and starts again, so a caller sending ever new
+ * starts costs decoding, never memory.
+ */
+const KEPT_STAMP_STARTS: i32 = 64;
+
+/**
+ * Decodes hop stamps like decodeHopStamp, remembering valid ones' text before their time: one
+ * peer's stamps differ only in `t`, which this filter writes last, so a stamp whose text up to
+ * `;t=` is a kept one's has the same fields and is read by its time alone (the grammar's other
+ * checks passed on that text, and digits are a valid value). A proxy hears from several peers
+ * (the gateways and sidecars of each cluster calling it), in turn: up to KEPT_STAMP_STARTS are
+ * kept.
  */
 export class HopStampReader {
-  /** Cluster and region of the last valid stamp ending in `t`, keyed by its text before `;t=`. */
-  private readonly last: LastAnswer<HopStamp | null> = new LastAnswer<HopStamp | null>(null);
-  /** That key's UTF-8, for stamps read where the header scan kept them (readAt). */
-  private lastKeyBytes: ArrayBuffer | null = null;
+  /** Each kept start's index in `fields`, plus 1. */
+  private starts: KeyTable = new KeyTable();
+  /** Cluster and region of each kept start (their sentMs unused). */
+  private readonly fields: HopStamp[] = [];
   /** What readAt answers for a stamp read by its time: one object, refilled by every such read. */
   private readonly repeated: HopStamp = new HopStamp("", "", 0);
 
   /**
-   * read() of the `length` bytes at `at`: a stamp whose bytes up to `;t=` are the last one's is
+   * read() of the `length` bytes at `at`: a stamp whose bytes up to `;t=` are a kept start's is
    * read by its time without making a string or a stamp (the answer is valid until the next readAt,
    * which refills it); any other is decoded and read.
    */
   readAt(at: usize, length: u32): HopStamp | null {
-    const key = this.lastKeyBytes;
-    if (key != null && length <= <u32>MAX_STAMP_LENGTH) {
-      const keyLength = <u32>key.byteLength;
-      const timeAt = keyLength + 3;
-      if (
-        length > timeAt &&
-        load<u8>(at + keyLength) == 0x3b &&
-        load<u8>(at + keyLength + 1) == 0x74 &&
-        load<u8>(at + keyLength + 2) == 0x3d &&
-        memory.compare(at, changetype<usize>(key), keyLength) == 0
-      ) {
-        // Digits only (no later field): what read() finds by its time; anything else is left to it.
-        const sentMs = parseDecimalBytes(at + timeAt, length - timeAt, MAX_TIME_DIGITS);
+    if (length <= <u32>MAX_STAMP_LENGTH) {
+      const timeAt = lastTimeFieldStartAt(at, length);
+      if (timeAt > 0) {
+        const kept = <i32>this.starts.getBytes(at, timeAt - 3, 0, 0) - 1;
+        // Digits only: what read() finds by its time; anything else is left to it.
+        const sentMs =
+          kept >= 0 ? parseDecimalBytes(at + <usize>timeAt, length - <u32>timeAt, MAX_TIME_DIGITS) : -1;
         if (sentMs >= 0) {
-          const known = this.last.answer!;
+          const known = unchecked(this.fields[kept]);
           const stamp = this.repeated;
           stamp.cluster = known.cluster;
           stamp.region = known.region;
@@ -147,20 +164,28 @@ export class HopStampReader {
 
   read(text: string): HopStamp | null {
     const timeAt = lastTimeFieldStart(text);
-    const last = this.last;
-    if (timeAt > 0 && text.length <= MAX_STAMP_LENGTH && last.holdsStart(text, timeAt - 3)) {
-      const known = last.answer!;
-      const sentMs = parseDecimalFrom(text, timeAt, MAX_TIME_DIGITS);
-      return sentMs >= 0 ? new HopStamp(known.cluster, known.region, sentMs) : null;
+    if (timeAt > 0 && text.length <= MAX_STAMP_LENGTH) {
+      const kept = <i32>this.starts.get(text, 0, timeAt - 3) - 1;
+      if (kept >= 0) {
+        const known = unchecked(this.fields[kept]);
+        const sentMs = parseDecimalFrom(text, timeAt, MAX_TIME_DIGITS);
+        return sentMs >= 0 ? new HopStamp(known.cluster, known.region, sentMs) : null;
+      }
     }
     const stamp = decodeHopStamp(text);
     // A copy: the caller may fold the returned stamp's labels.
-    if (stamp != null && timeAt > 0) {
-      const key = text.substring(0, timeAt - 3);
-      last.remember(key, new HopStamp(stamp.cluster, stamp.region, 0));
-      this.lastKeyBytes = String.UTF8.encode(key);
-    }
+    if (stamp != null && timeAt > 0)
+      this.keep(text, timeAt - 3, new HopStamp(stamp.cluster, stamp.region, 0));
     return stamp;
+  }
+
+  private keep(text: string, startLength: i32, fields: HopStamp): void {
+    if (this.fields.length >= KEPT_STAMP_STARTS) {
+      this.starts = new KeyTable();
+      this.fields.length = 0;
+    }
+    this.fields.push(fields);
+    this.starts.set(text, <u32>this.fields.length, startLength);
   }
 }
 

@@ -153,6 +153,31 @@ describe("HopStampReader", () => {
     }
   });
 
+  it("reads the stamps of many peers in turn, past the starts it keeps, as decodeHopStamp does", () => {
+    // 20 peers in rotation (each kept start read by its time), then 150 distinct peers once
+    // each and the first 20 again: the reader forgets what it kept and decodes again.
+    const reader = new HopStampReader();
+    const peers = new Array<string>();
+    for (let p = 0; p < 150; p++)
+      peers.push("1;c=cluster-" + p.toString() + ";r=region-" + (p % 7).toString());
+    const order = new Array<i32>();
+    for (let round = 0; round < 5; round++) for (let p = 0; p < 20; p++) order.push(p);
+    for (let p = 0; p < 150; p++) order.push(p);
+    for (let p = 0; p < 20; p++) order.push(p);
+    for (let i = 0; i < order.length; i++) {
+      const text = peers[order[i]] + ";t=" + (1000 + i).toString();
+      const expected = decodeHopStamp(text)!;
+      const fromBytes = readAtOf(reader, text);
+      const fromText = reader.read(text);
+      if (fromBytes == null || fromText == null) throw new Error("refused " + text);
+      expect<string>(fromBytes.cluster).toBe(expected.cluster, text);
+      expect<string>(fromBytes.region).toBe(expected.region, text);
+      expect<i64>(fromBytes.sentMs).toBe(expected.sentMs, text);
+      expect<string>(fromText.cluster).toBe(expected.cluster, text);
+      expect<i64>(fromText.sentMs).toBe(expected.sentMs, text);
+    }
+  });
+
   it("decodes in full a stamp whose start differs, or whose time is not last", () => {
     const reader = new HopStampReader();
     reader.read("1;c=west;r=eu-west1;t=100");
