@@ -40,12 +40,9 @@ import {
 } from "./hop";
 import { HeaderMap, Host, LogLevel } from "./hostinterface";
 import {
-  CONFIGURATION_LABEL,
   Identity,
   NodeFacts,
   Position,
-  REVISION_LABEL,
-  SERVICE_LABEL,
   positionName,
   positionOf,
   proxyTypeOf,
@@ -82,6 +79,7 @@ import {
   REQUEST_DURATION,
   STAMPS_REJECTED,
 } from "./generated/metric-families";
+import { ColdText, coldText } from "./generated/cold-text";
 import {
   PodStamp,
   arrivalFieldStart,
@@ -93,11 +91,6 @@ import {
   withArrival,
 } from "./podstamp";
 import {
-  NODE_CLUSTER_ID,
-  NODE_ID,
-  NODE_LABELS,
-  NODE_NAMESPACE,
-  NODE_REGION,
   PATH_DESTINATION_PORT,
   PATH_GRPC_STATUS,
   PATH_PEER_URI_SAN,
@@ -235,7 +228,7 @@ export class Vm {
     const host = this.host;
     let layout = <PropertyLayout>(PROPERTY_LAYOUTS - 1);
     for (let i = 0; i < PROPERTY_LAYOUTS - 1; i++) {
-      if (host.getPropertyString(nodePropertyPath(<PropertyLayout>i, NODE_ID)) != null) {
+      if (host.getPropertyString(nodePropertyPath(<PropertyLayout>i, ColdText.NodeId)) != null) {
         layout = <PropertyLayout>i;
         break;
       }
@@ -243,13 +236,13 @@ export class Vm {
     this.layout = layout;
     this.clusterPath = clusterNamePath(layout);
     const facts = new NodeFacts();
-    facts.nodeId = host.getPropertyString(nodePropertyPath(layout, NODE_ID));
-    facts.cluster = host.getPropertyString(nodePropertyPath(layout, NODE_CLUSTER_ID));
-    facts.namespace = host.getPropertyString(nodePropertyPath(layout, NODE_NAMESPACE));
-    facts.region = host.getPropertyString(nodePropertyPath(layout, NODE_REGION));
-    facts.revision = host.getPropertyString(nodePropertyPath(layout, NODE_LABELS + REVISION_LABEL));
-    facts.service = host.getPropertyString(nodePropertyPath(layout, NODE_LABELS + SERVICE_LABEL));
-    facts.configuration = host.getPropertyString(nodePropertyPath(layout, NODE_LABELS + CONFIGURATION_LABEL));
+    facts.nodeId = host.getPropertyString(nodePropertyPath(layout, ColdText.NodeId));
+    facts.cluster = host.getPropertyString(nodePropertyPath(layout, ColdText.NodeClusterId));
+    facts.namespace = host.getPropertyString(nodePropertyPath(layout, ColdText.NodeNamespace));
+    facts.region = host.getPropertyString(nodePropertyPath(layout, ColdText.NodeRegion));
+    facts.revision = host.getPropertyString(nodePropertyPath(layout, ColdText.NodeRevisionLabel));
+    facts.service = host.getPropertyString(nodePropertyPath(layout, ColdText.NodeServiceLabel));
+    facts.configuration = host.getPropertyString(nodePropertyPath(layout, ColdText.NodeConfigurationLabel));
     return facts;
   }
 
@@ -501,7 +494,10 @@ export class Root {
     if (vm.nodeFacts == null) vm.nodeFacts = vm.readNodeFacts();
     let settings = result.settings;
     if (settings == null) {
-      vm.host.log(LogLevel.Error, "kwt: invalid configuration: " + result.error + this.fallbackNote());
+      vm.host.log(
+        LogLevel.Error,
+        coldText(ColdText.InvalidConfiguration) + result.error + this.fallbackNote(),
+      );
       vm.registry.increment(vm.registry.fixed(CONFIG_REJECTED, []));
       if (this.settings == null) settings = defaultSettings();
     }
@@ -511,7 +507,7 @@ export class Root {
   }
 
   private fallbackNote(): string {
-    return this.settings != null ? "; keeping the last valid configuration" : "; running with the defaults";
+    return coldText(this.settings != null ? ColdText.KeepingLastValid : ColdText.RunningWithDefaults);
   }
 
   /** kwt_config_valid for this root, labelled with its root id (read once). */

@@ -4,10 +4,6 @@
 import { RoleSetting, Settings } from "./config";
 import { sanitizeLabelValue } from "./labels";
 
-export const REVISION_LABEL = "serving.knative.dev/revision";
-export const SERVICE_LABEL = "serving.knative.dev/service";
-export const CONFIGURATION_LABEL = "serving.knative.dev/configuration";
-
 export enum ProxyType {
   Unknown,
   Sidecar,
