@@ -112,7 +112,7 @@ import { ActivatorHold, Tracing } from "./tracing";
 import { OTHER_LABEL_VALUE, SourceLabelBound } from "./sourcelabels";
 import { ActivatorProof, MeshIdentity, activatorProofOf, facesMesh, meshIdentityOf } from "./trust";
 import { noteGarbage } from "./garbage";
-import { KeyTable, hashText } from "./keytable";
+import { KeyedObjects, KeyTable, hashText } from "./keytable";
 import { LastAnswer } from "./memo";
 import { clusterInMesh, destinationInMesh } from "./destination";
 import { pairsWithout } from "./headerstrip";
@@ -450,7 +450,7 @@ export class Root {
   /** The direct stamp's UTF-8: written on every direct response, encoded once. */
   private directStampBytes: ArrayBuffer | null = null;
   private activatorStamp: string | null = null;
-  bySource: Map<string, InboundSeries> = new Map();
+  bySource: KeyedObjects<InboundSeries> = new KeyedObjects<InboundSeries>();
   /** The pod's knative_activator_unverified_total series (slot 0; 0: not defined yet). */
   unverifiedId: StaticArray<u32> = new StaticArray<u32>(1);
 
@@ -534,7 +534,7 @@ export class Root {
     this.positionKnown = false;
     const id = this.identity;
     this.revValues = [id.namespace, id.service, id.configuration, id.revision, id.cluster, id.region];
-    this.bySource = new Map();
+    this.bySource = new KeyedObjects<InboundSeries>();
     this.unverifiedId = new StaticArray<u32>(1);
     this.podStamps = new PodStamps();
     this.stampsReadyMs = -1;
@@ -683,10 +683,11 @@ export class Root {
   // --- Series ids, cached for known label sets ---
 
   inboundSeries(sourceCluster: string): InboundSeries | null {
-    if (this.bySource.has(sourceCluster)) return this.bySource.get(sourceCluster);
+    const known = this.bySource.get(sourceCluster);
+    if (known != null) return known;
     if (!this.registry.cacheHasRoom(this.bySource.size)) return null;
     const series = new InboundSeries();
-    this.bySource.set(sourceCluster, series);
+    this.bySource.add(sourceCluster, series);
     return series;
   }
 
