@@ -23,7 +23,7 @@ import {
   memberKeys,
 } from "./generated/config-keys";
 import { ColdText, coldText } from "./generated/cold-text";
-import { parseDecimal } from "./decimal";
+import { decimalText, parseDecimal } from "./decimal";
 import { JsonKind, JsonResult, JsonValue, hex4, parseJson } from "./json";
 import { isLabelValue } from "./labels";
 import { splitAt } from "./text";
@@ -251,9 +251,9 @@ export class ConfigReader {
     const integer = kind == ConfigKind.Integer;
     const expected = integer
       ? coldText(ColdText.AnIntegerFrom) +
-        (<i32>low).toString() +
+        decimalText(<i32>low) +
         coldText(ColdText.To) +
-        (<i32>high).toString()
+        decimalText(<i32>high)
       : keyExpected(key);
     const value = this.member(object, key, JsonKind.Number, expected);
     if (value == null) return KEY_DEFAULT[key];
@@ -307,13 +307,13 @@ export class ConfigReader {
    */
   private arrayItems(object: JsonValue | null, key: ConfigKey, what: ColdText): JsonValue[] | null {
     const maxItems = <i32>KEY_HIGH[key];
-    const expected = coldText(ColdText.AnArrayOfAtMost) + maxItems.toString() + " " + coldText(what);
+    const expected = coldText(ColdText.AnArrayOfAtMost) + decimalText(maxItems) + " " + coldText(what);
     const value = this.member(object, key, JsonKind.Array, expected);
     if (value == null) return object == null || object.member(keyName(key)) == null ? null : [];
     const items = value.items;
     if (items == null) return [];
     if (items.length > maxItems) {
-      this.fail(fieldOf(key), items.length.toString() + coldText(ColdText.ItemsAreTooMany), expected);
+      this.fail(fieldOf(key), decimalText(items.length) + coldText(ColdText.ItemsAreTooMany), expected);
       return [];
     }
     return items;
@@ -330,7 +330,7 @@ export class ConfigReader {
     }
     for (let i = 0; i < items.length; i++) {
       const item = unchecked(items[i]);
-      const field = fieldOf(key) + "[" + i.toString() + "]";
+      const field = fieldOf(key) + "[" + decimalText(i) + "]";
       if (item.kind != JsonKind.String) {
         this.fail(field, wrongType(item), coldText(expectedText(format)));
         return result;
@@ -363,7 +363,7 @@ export class ConfigReader {
     }
     for (let i = 0; i < items.length; i++) {
       const item = unchecked(items[i]);
-      const field = fieldOf(key) + "[" + i.toString() + "]";
+      const field = fieldOf(key) + "[" + decimalText(i) + "]";
       if (item.kind != JsonKind.Number) {
         this.fail(field, wrongType(item), coldText(ColdText.ExpectPort));
         return result;
@@ -738,7 +738,7 @@ export function parseConfigurationBytes(bytes: ArrayBuffer): ConfigResult {
   if (invalidAt >= 0) {
     return new ConfigResult(
       null,
-      coldText(ColdText.ConfigurationByte) + invalidAt.toString() + coldText(ColdText.IsNotValidUtf8),
+      coldText(ColdText.ConfigurationByte) + decimalText(invalidAt) + coldText(ColdText.IsNotValidUtf8),
     );
   }
   return parseSettings(String.UTF8.decode(bytes));
@@ -787,9 +787,9 @@ export function firstInvalidUtf8(start: usize, length: i32): i32 {
 export function oversizedConfigurationError(bytes: i64): string {
   return (
     "configuration: " +
-    bytes.toString() +
+    decimalText(bytes) +
     coldText(ColdText.BytesIsTooLarge) +
-    MAX_CONFIGURATION_BYTES.toString() +
+    decimalText(MAX_CONFIGURATION_BYTES) +
     coldText(ColdText.Bytes)
   );
 }

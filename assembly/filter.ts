@@ -117,7 +117,7 @@ import { LastAnswer } from "./memo";
 import { clusterInMesh, destinationInMesh } from "./destination";
 import { pairsWithout } from "./headerstrip";
 import { NO_TICKET, ReadyEra, ReadyHistory, decodeEra, encodeEra, enteredBeforeReady } from "./readiness";
-import { parseMillis } from "./decimal";
+import { decimalText, parseMillis } from "./decimal";
 
 // --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
 
@@ -188,7 +188,7 @@ export class Vm {
       // The first write (no value yet, cas 0) is unconditional in the host: read again what won.
       const written = host.setSharedData(
         POD_READY_KEY,
-        candidateMs.toString(),
+        decimalText(candidateMs),
         shared != null ? shared.cas : 0,
       );
       if (written && shared != null) break;

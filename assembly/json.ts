@@ -6,6 +6,7 @@
 // the last one, as JSON.parse (and so a JSON Schema validator) does.
 
 import { ColdText, coldText } from "./generated/cold-text";
+import { decimalText } from "./decimal";
 
 export enum JsonKind {
   Null,
@@ -163,7 +164,7 @@ class Parser {
 
   /** Records the first error only; the value being parsed is abandoned. */
   fail(message: string): JsonValue | null {
-    if (this.error.length == 0) this.error = message + coldText(ColdText.AtOffset) + this.pos.toString();
+    if (this.error.length == 0) this.error = message + coldText(ColdText.AtOffset) + decimalText(this.pos);
     return null;
   }
 
@@ -330,7 +331,7 @@ class Parser {
 
   enter(depth: i32): bool {
     if (depth > this.maxDepth) {
-      this.fail(coldText(ColdText.NestedDeeperThan) + this.maxDepth.toString() + coldText(ColdText.Levels));
+      this.fail(coldText(ColdText.NestedDeeperThan) + decimalText(this.maxDepth) + coldText(ColdText.Levels));
       return false;
     }
     return true;
