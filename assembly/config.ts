@@ -496,16 +496,16 @@ function quote(value: JsonValue): string {
       return jsonQuote(value.text);
     case JsonKind.Number:
       return value.text.length > MAX_QUOTED_LENGTH
-        ? value.text.substring(0, MAX_QUOTED_LENGTH) + "..."
+        ? value.text.substring(0, MAX_QUOTED_LENGTH) + coldText(ColdText.Ellipsis)
         : value.text;
     case JsonKind.Bool:
       return value.bool ? "true" : "false";
     case JsonKind.Array:
-      return "[...]";
+      return coldText(ColdText.ElidedArray);
     case JsonKind.Object:
-      return "{...}";
+      return coldText(ColdText.ElidedObject);
     default:
-      return "null";
+      return coldText(ColdText.Null);
   }
 }
 
@@ -786,7 +786,7 @@ export function firstInvalidUtf8(start: usize, length: i32): i32 {
 /** The refusal of a configuration too large to parse (the glue does not even read its bytes). */
 export function oversizedConfigurationError(bytes: i64): string {
   return (
-    "configuration: " +
+    coldText(ColdText.ConfigurationColon) +
     decimalText(bytes) +
     coldText(ColdText.BytesIsTooLarge) +
     decimalText(MAX_CONFIGURATION_BYTES) +

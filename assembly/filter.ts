@@ -543,15 +543,15 @@ export class Root {
     this.clusterVerdict = new LastAnswer<bool>(false);
 
     const wants = new HeaderWants();
-    this.slotUserAgent = wants.add("user-agent");
-    this.slotNetworkProbe = wants.add("k-network-probe");
-    this.slotKubeletProbe = wants.add("k-kubelet-probe");
+    this.slotUserAgent = wants.add(coldText(ColdText.UserAgentHeader));
+    this.slotNetworkProbe = wants.add(coldText(ColdText.NetworkProbeHeader));
+    this.slotKubeletProbe = wants.add(coldText(ColdText.KubeletProbeHeader));
     this.slotProxyRequest = wants.add(K_PROXY_REQUEST);
-    this.slotContentType = wants.add("content-type");
+    this.slotContentType = wants.add(coldText(ColdText.ContentTypeHeader));
     this.slotEntry = wants.add(settings.entryHeader);
     this.slotHop = wants.add(settings.hopHeader);
     this.slotPod = wants.add(settings.podHeader);
-    this.slotAuthority = wants.add(":authority");
+    this.slotAuthority = wants.add(coldText(ColdText.AuthorityHeader));
     this.crossCluster = new CrossCluster(settings.hopHeader, this.identity, this.registry, vm.host);
     this.tracing = new Tracing(
       settings,

@@ -219,7 +219,7 @@ class Parser {
     if (c == 0x2d || isDigit(c)) return this.parseNumber();
     if (this.matchLiteral("true")) return literal(JsonKind.Bool, true);
     if (this.matchLiteral("false")) return literal(JsonKind.Bool, false);
-    if (this.matchLiteral("null")) return literal(JsonKind.Null, false);
+    if (this.matchLiteral(coldText(ColdText.Null))) return literal(JsonKind.Null, false);
     return this.fail(coldText(ColdText.Unexpected) + this.describeAt(this.pos));
   }
 

@@ -37,6 +37,7 @@ import { HostRandomIds } from "./random";
 import { Span, SpanAttribute, SpanKind } from "./otlp";
 import { SpanExporter } from "./spanexport";
 import { InboundHop } from "./crosscluster";
+import { ColdText, coldText } from "./generated/cold-text";
 
 const TRACEPARENT = "traceparent";
 const TRACESTATE = "tracestate";
@@ -122,7 +123,7 @@ export class Tracing {
       ? new SpanExporter(
           settings.spanExport,
           [
-            SpanAttribute.string("service.name", settings.spanExport.serviceName),
+            SpanAttribute.string(coldText(ColdText.ServiceNameAttribute), settings.spanExport.serviceName),
             SpanAttribute.string("k8s.cluster.name", identity.cluster),
             SpanAttribute.string("cloud.region", identity.region),
           ],

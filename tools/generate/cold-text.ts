@@ -52,6 +52,12 @@ export const COLD_TEXTS = {
   Configuration: "configuration",
   BytesIsTooLarge: " bytes is too large; expected at most ",
   Bytes: " bytes",
+  // config.ts: how a value quotes a long text, an array or an object, and null.
+  Ellipsis: "...",
+  ElidedArray: "[...]",
+  ElidedObject: "{...}",
+  Null: "null",
+  ConfigurationColon: "configuration: ",
   // config.ts: what array items are called.
   LabelValues: "label values",
   ALabelValue: "a label value",
@@ -109,6 +115,26 @@ export const COLD_TEXTS = {
   OtlpStartTime: ',"startTimeUnixNano":"',
   OtlpEndTime: '","endTimeUnixNano":"',
   OtlpAttributesAfterTime: '",',
+  // Read once per configuration: the node id's proxy types (identity.ts), the `position` label
+  // values (identity.ts), the request headers every root scans for (filter.ts), span export's
+  // request headers, drop reasons and service name attribute (spanexport.ts, tracing.ts).
+  RouterNodeId: "router~",
+  SidecarNodeId: "sidecar~",
+  PositionGateway: "gateway",
+  PositionInbound: "inbound",
+  PositionOutbound: "outbound",
+  UserAgentHeader: "user-agent",
+  NetworkProbeHeader: "k-network-probe",
+  KubeletProbeHeader: "k-kubelet-probe",
+  ContentTypeHeader: "content-type",
+  AuthorityHeader: ":authority",
+  MethodHeader: ":method",
+  PathHeader: ":path",
+  Post: "POST",
+  ApplicationJson: "application/json",
+  QueueFull: "queue_full",
+  ExportFailed: "export_failed",
+  ServiceNameAttribute: "service.name",
   // properties.ts: Envoy property paths, their segments joined by NUL bytes.
   XdsNode: "xds\0node\0",
   LegacyNode: "node\0",
