@@ -72,12 +72,13 @@ function isDigit(c: i32): bool {
   return c >= 0x30 && c <= 0x39;
 }
 
-const HEX_DIGITS = "0123456789ABCDEF";
-
 /** A UTF-16 code unit as 4 upper-case hex digits (for messages). */
 export function hex4(c: i32): string {
   let out = "";
-  for (let shift = 12; shift >= 0; shift -= 4) out += HEX_DIGITS.charAt((c >> shift) & 0xf);
+  for (let shift = 12; shift >= 0; shift -= 4) {
+    const digit = (c >> shift) & 0xf;
+    out += String.fromCharCode(digit < 10 ? 0x30 + digit : 0x41 - 10 + digit);
+  }
   return out;
 }
 
