@@ -79,7 +79,7 @@ import {
   REQUEST_DURATION,
   STAMPS_REJECTED,
 } from "./generated/metric-families";
-import { ColdText, coldText } from "./generated/cold-text";
+import { coldBytes, ColdText, coldText } from "./generated/cold-text";
 import {
   PodStamp,
   arrivalFieldStart,
@@ -265,12 +265,11 @@ export class Vm {
   }
 }
 
-const STATUS_HEADER = String.UTF8.encode(":status");
+const STATUS_HEADER = coldBytes(ColdText.StatusHeader);
 /** Where the entry stamp is written (the host reads it during the call). */
 const entryStampBytes = memory.data(ENTRY_STAMP_MAX_BYTES);
-const K_PROXY_REQUEST = "k-proxy-request";
-const K_PROXY_REQUEST_NAME = String.UTF8.encode(K_PROXY_REQUEST);
-const KWT_PREFIX = String.UTF8.encode("x-kwt-");
+const K_PROXY_REQUEST_NAME = coldBytes(ColdText.ProxyRequestHeader);
+const KWT_PREFIX = coldBytes(ColdText.KwtHeaderPrefix);
 
 // --- Root context ------------------------------------------------------------------------------
 
@@ -546,7 +545,7 @@ export class Root {
     this.slotUserAgent = wants.add(coldText(ColdText.UserAgentHeader));
     this.slotNetworkProbe = wants.add(coldText(ColdText.NetworkProbeHeader));
     this.slotKubeletProbe = wants.add(coldText(ColdText.KubeletProbeHeader));
-    this.slotProxyRequest = wants.add(K_PROXY_REQUEST);
+    this.slotProxyRequest = wants.add(coldText(ColdText.ProxyRequestHeader));
     this.slotContentType = wants.add(coldText(ColdText.ContentTypeHeader));
     this.slotEntry = wants.add(settings.entryHeader);
     this.slotHop = wants.add(settings.hopHeader);

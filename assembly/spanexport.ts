@@ -51,7 +51,7 @@ export class SpanExporter {
       ],
       [coldText(ColdText.Post), settings.path, settings.authority, coldText(ColdText.ApplicationJson)],
     );
-    this.statusSlot = this.statusWants.add(":status");
+    this.statusSlot = this.statusWants.add(coldText(ColdText.StatusHeader));
     this.exportedId = registry.fixed(SPANS_EXPORTED, []);
     this.droppedQueueFullId = registry.fixed(SPANS_DROPPED, [coldText(ColdText.QueueFull)]);
     this.droppedFailedId = registry.fixed(SPANS_DROPPED, [coldText(ColdText.ExportFailed)]);
