@@ -142,6 +142,14 @@ export const COLD_TEXTS = {
   KwtHeaderPrefix: "x-kwt-",
   TraceparentHeader: "traceparent",
   TracestateHeader: "tracestate",
+  // knative.ts: the probe user agents' prefixes and the header values it compares as bytes.
+  KubeProbeAgent: "kube-probe/",
+  ActivatorProbeAgent: "Knative-Activator-Probe",
+  AutoscalingProbeAgent: "Knative-Autoscaling-Probe",
+  IngressProbeAgent: "Knative-Ingress-Probe",
+  QueueProbeValue: "queue",
+  ActivatorValue: "activator",
+  GrpcContentType: "application/grpc",
   // properties.ts: Envoy property paths, their segments joined by NUL bytes.
   XdsNode: "xds\0node\0",
   LegacyNode: "node\0",
