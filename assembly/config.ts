@@ -481,12 +481,11 @@ function jsonQuote(text: string): string {
   let out = '"';
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (c == 0x22) out += '\\"';
-    else if (c == 0x5c) out += "\\\\";
+    if (c == 0x22 || c == 0x5c) out += "\\" + String.fromCharCode(c);
     else if (c >= 0x20 && c < 0x7f) out += String.fromCharCode(c);
     else out += "\\u" + hex4(c);
   }
-  return out + (cut ? '"...' : '"');
+  return out + '"' + (cut ? coldText(ColdText.Ellipsis) : "");
 }
 
 /** How a value is quoted back in a message. */
