@@ -16,18 +16,19 @@ import {
 import { Host } from "./hostinterface";
 import { ErrorKind, errorKindName } from "./knative";
 import { sanitizeLabelValue } from "./labels";
+import { decimalText } from "./decimal";
 
 /** A cold start, and its wait when it was timed (`waitMs` >= 0). */
 export function logColdStart(host: Host, waitMs: i64): void {
   host.setProperty(KWT_COLD_START, "1");
-  if (waitMs >= 0) host.setProperty(KWT_COLD_START_WAIT_MS, waitMs.toString());
+  if (waitMs >= 0) host.setProperty(KWT_COLD_START_WAIT_MS, decimalText(waitMs));
 }
 
 /** A cross-cluster hop's origin, and its latency unless the clocks disagree (`hopMs` < 0). */
 export function logHop(host: Host, sourceCluster: string, sourceRegion: string, hopMs: i64): void {
   host.setProperty(KWT_SOURCE_CLUSTER, sanitizeLabelValue(sourceCluster));
   host.setProperty(KWT_SOURCE_REGION, sanitizeLabelValue(sourceRegion));
-  if (hopMs >= 0) host.setProperty(KWT_HOP_MS, hopMs.toString());
+  if (hopMs >= 0) host.setProperty(KWT_HOP_MS, decimalText(hopMs));
 }
 
 /** Sets the error kind of a failed request; false (and no call) when `kind` is not an error. */

@@ -23,7 +23,7 @@ import {
   memberKeys,
 } from "./generated/config-keys";
 import { ColdText, coldText } from "./generated/cold-text";
-import { parseDecimal } from "./decimal";
+import { decimalText, parseDecimal } from "./decimal";
 import { JsonKind, JsonResult, JsonValue, hex4, parseJson } from "./json";
 import { isLabelValue } from "./labels";
 import { splitAt } from "./text";
@@ -251,9 +251,9 @@ export class ConfigReader {
     const integer = kind == ConfigKind.Integer;
     const expected = integer
       ? coldText(ColdText.AnIntegerFrom) +
-        (<i32>low).toString() +
+        decimalText(<i32>low) +
         coldText(ColdText.To) +
-        (<i32>high).toString()
+        decimalText(<i32>high)
       : keyExpected(key);
     const value = this.member(object, key, JsonKind.Number, expected);
     if (value == null) return KEY_DEFAULT[key];
@@ -307,13 +307,13 @@ export class ConfigReader {
    */
   private arrayItems(object: JsonValue | null, key: ConfigKey, what: ColdText): JsonValue[] | null {
     const maxItems = <i32>KEY_HIGH[key];
-    const expected = coldText(ColdText.AnArrayOfAtMost) + maxItems.toString() + " " + coldText(what);
+    const expected = coldText(ColdText.AnArrayOfAtMost) + decimalText(maxItems) + " " + coldText(what);
     const value = this.member(object, key, JsonKind.Array, expected);
     if (value == null) return object == null || object.member(keyName(key)) == null ? null : [];
     const items = value.items;
     if (items == null) return [];
     if (items.length > maxItems) {
-      this.fail(fieldOf(key), items.length.toString() + coldText(ColdText.ItemsAreTooMany), expected);
+      this.fail(fieldOf(key), decimalText(items.length) + coldText(ColdText.ItemsAreTooMany), expected);
       return [];
     }
     return items;
@@ -330,7 +330,7 @@ export class ConfigReader {
     }
     for (let i = 0; i < items.length; i++) {
       const item = unchecked(items[i]);
-      const field = fieldOf(key) + "[" + i.toString() + "]";
+      const field = fieldOf(key) + "[" + decimalText(i) + "]";
       if (item.kind != JsonKind.String) {
         this.fail(field, wrongType(item), coldText(expectedText(format)));
         return result;
@@ -363,7 +363,7 @@ export class ConfigReader {
     }
     for (let i = 0; i < items.length; i++) {
       const item = unchecked(items[i]);
-      const field = fieldOf(key) + "[" + i.toString() + "]";
+      const field = fieldOf(key) + "[" + decimalText(i) + "]";
       if (item.kind != JsonKind.Number) {
         this.fail(field, wrongType(item), coldText(ColdText.ExpectPort));
         return result;
@@ -481,12 +481,11 @@ function jsonQuote(text: string): string {
   let out = '"';
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (c == 0x22) out += '\\"';
-    else if (c == 0x5c) out += "\\\\";
+    if (c == 0x22 || c == 0x5c) out += "\\" + String.fromCharCode(c);
     else if (c >= 0x20 && c < 0x7f) out += String.fromCharCode(c);
     else out += "\\u" + hex4(c);
   }
-  return out + (cut ? '"...' : '"');
+  return out + '"' + (cut ? coldText(ColdText.Ellipsis) : "");
 }
 
 /** How a value is quoted back in a message. */
@@ -496,16 +495,16 @@ function quote(value: JsonValue): string {
       return jsonQuote(value.text);
     case JsonKind.Number:
       return value.text.length > MAX_QUOTED_LENGTH
-        ? value.text.substring(0, MAX_QUOTED_LENGTH) + "..."
+        ? value.text.substring(0, MAX_QUOTED_LENGTH) + coldText(ColdText.Ellipsis)
         : value.text;
     case JsonKind.Bool:
       return value.bool ? "true" : "false";
     case JsonKind.Array:
-      return "[...]";
+      return coldText(ColdText.ElidedArray);
     case JsonKind.Object:
-      return "{...}";
+      return coldText(ColdText.ElidedObject);
     default:
-      return "null";
+      return coldText(ColdText.Null);
   }
 }
 
@@ -738,7 +737,7 @@ export function parseConfigurationBytes(bytes: ArrayBuffer): ConfigResult {
   if (invalidAt >= 0) {
     return new ConfigResult(
       null,
-      coldText(ColdText.ConfigurationByte) + invalidAt.toString() + coldText(ColdText.IsNotValidUtf8),
+      coldText(ColdText.ConfigurationByte) + decimalText(invalidAt) + coldText(ColdText.IsNotValidUtf8),
     );
   }
   return parseSettings(String.UTF8.decode(bytes));
@@ -786,10 +785,10 @@ export function firstInvalidUtf8(start: usize, length: i32): i32 {
 /** The refusal of a configuration too large to parse (the glue does not even read its bytes). */
 export function oversizedConfigurationError(bytes: i64): string {
   return (
-    "configuration: " +
-    bytes.toString() +
+    coldText(ColdText.ConfigurationColon) +
+    decimalText(bytes) +
     coldText(ColdText.BytesIsTooLarge) +
-    MAX_CONFIGURATION_BYTES.toString() +
+    decimalText(MAX_CONFIGURATION_BYTES) +
     coldText(ColdText.Bytes)
   );
 }

@@ -9,6 +9,7 @@ import { CROSS_CLUSTER_HOP_DURATION, CROSS_CLUSTER_REQUESTS } from "./generated/
 import { HeaderMap, Host } from "./hostinterface";
 import { HopStampWriter, hopDuration, hopStampPrefix, HopCheck, HopVerdict } from "./hop";
 import { CODE_CLASS_COUNT, codeClassName } from "./knative";
+import { KeyedObjects } from "./keytable";
 
 /** Cross-cluster series ids for one source cluster and region (the destination is this proxy). */
 class CrossClusterSeries {
@@ -42,7 +43,7 @@ export class CrossCluster {
   private readonly hopStamps: HopStampWriter;
   private readonly hopHeader: ArrayBuffer;
   /** Cross-cluster series by source cluster: a hop costs no stat name once its source is known. */
-  private readonly bySourceCluster: Map<string, CrossClusterSeries> = new Map();
+  private readonly bySourceCluster: KeyedObjects<CrossClusterSeries> = new KeyedObjects<CrossClusterSeries>();
 
   /** Built in proxy_on_configure. */
   constructor(
@@ -100,13 +101,11 @@ export class CrossCluster {
    * seen in another region (then each such hop builds its stat name).
    */
   private seriesOf(cluster: string, region: string): CrossClusterSeries | null {
-    if (this.bySourceCluster.has(cluster)) {
-      const series = this.bySourceCluster.get(cluster);
-      return series.sourceRegion == region ? series : null;
-    }
+    const known = this.bySourceCluster.get(cluster);
+    if (known != null) return known.sourceRegion == region ? known : null;
     if (!this.registry.cacheHasRoom(this.bySourceCluster.size)) return null;
     const series = new CrossClusterSeries(region);
-    this.bySourceCluster.set(cluster, series);
+    this.bySourceCluster.add(cluster, series);
     return series;
   }
 

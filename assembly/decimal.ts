@@ -59,7 +59,7 @@ export function parseLeadingDecimal(at: usize, length: u32): i64 {
   return value;
 }
 
-/** Longest decimal an i64 prints as (`-9223372036854775808`). */
+/** Longest decimal an i64 prints as (`-9223372036854775808`), or a u64 (`18446744073709551615`). */
 export const MAX_DECIMAL_BYTES: i32 = 20;
 
 /** Eight decimal digits: what a u32 holds of a decimal, written with u32 arithmetic. */
@@ -114,4 +114,24 @@ function writeEightDigits(value: u32, at: usize): void {
     store<u8>(end, <u8>(0x30 + (value % 10)));
     value /= 10;
   }
+}
+
+/** Where decimalText and unsignedDecimalText write the digits they decode. */
+const decimalDigits = memory.data(MAX_DECIMAL_BYTES);
+
+/**
+ * `value` as i64.toString() prints it, made from writeDecimal's digits: the module then carries
+ * one way of printing numbers, not also the standard library's.
+ */
+export function decimalText(value: i64): string {
+  return String.UTF8.decodeUnsafe(decimalDigits, writeDecimal(value, decimalDigits));
+}
+
+/** `value` as u64.toString() prints it. */
+export function unsignedDecimalText(value: u64): string {
+  if (<i64>value >= 0) return decimalText(<i64>value);
+  // Beyond i64: the digits of value / 10, which fits, then its last digit.
+  const length = writeDecimal(<i64>(value / 10), decimalDigits);
+  store<u8>(decimalDigits + length, <u8>(0x30 + <u32>(value % 10)));
+  return String.UTF8.decodeUnsafe(decimalDigits, length + 1);
 }

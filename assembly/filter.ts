@@ -40,12 +40,9 @@ import {
 } from "./hop";
 import { HeaderMap, Host, LogLevel } from "./hostinterface";
 import {
-  CONFIGURATION_LABEL,
   Identity,
   NodeFacts,
   Position,
-  REVISION_LABEL,
-  SERVICE_LABEL,
   positionName,
   positionOf,
   proxyTypeOf,
@@ -82,6 +79,7 @@ import {
   REQUEST_DURATION,
   STAMPS_REJECTED,
 } from "./generated/metric-families";
+import { coldBytes, ColdText, coldText } from "./generated/cold-text";
 import {
   PodStamp,
   arrivalFieldStart,
@@ -93,11 +91,6 @@ import {
   withArrival,
 } from "./podstamp";
 import {
-  NODE_CLUSTER_ID,
-  NODE_ID,
-  NODE_LABELS,
-  NODE_NAMESPACE,
-  NODE_REGION,
   PATH_DESTINATION_PORT,
   PATH_GRPC_STATUS,
   PATH_PEER_URI_SAN,
@@ -119,12 +112,12 @@ import { ActivatorHold, Tracing } from "./tracing";
 import { OTHER_LABEL_VALUE, SourceLabelBound } from "./sourcelabels";
 import { ActivatorProof, MeshIdentity, activatorProofOf, facesMesh, meshIdentityOf } from "./trust";
 import { noteGarbage } from "./garbage";
-import { KeyTable, hashText } from "./keytable";
+import { KeyedObjects, KeyTable, hashText } from "./keytable";
 import { LastAnswer } from "./memo";
 import { clusterInMesh, destinationInMesh } from "./destination";
 import { pairsWithout } from "./headerstrip";
 import { NO_TICKET, ReadyEra, ReadyHistory, decodeEra, encodeEra, enteredBeforeReady } from "./readiness";
-import { parseMillis } from "./decimal";
+import { decimalText, parseMillis } from "./decimal";
 
 // --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
 
@@ -195,7 +188,7 @@ export class Vm {
       // The first write (no value yet, cas 0) is unconditional in the host: read again what won.
       const written = host.setSharedData(
         POD_READY_KEY,
-        candidateMs.toString(),
+        decimalText(candidateMs),
         shared != null ? shared.cas : 0,
       );
       if (written && shared != null) break;
@@ -235,7 +228,7 @@ export class Vm {
     const host = this.host;
     let layout = <PropertyLayout>(PROPERTY_LAYOUTS - 1);
     for (let i = 0; i < PROPERTY_LAYOUTS - 1; i++) {
-      if (host.getPropertyString(nodePropertyPath(<PropertyLayout>i, NODE_ID)) != null) {
+      if (host.getPropertyString(nodePropertyPath(<PropertyLayout>i, ColdText.NodeId)) != null) {
         layout = <PropertyLayout>i;
         break;
       }
@@ -243,13 +236,13 @@ export class Vm {
     this.layout = layout;
     this.clusterPath = clusterNamePath(layout);
     const facts = new NodeFacts();
-    facts.nodeId = host.getPropertyString(nodePropertyPath(layout, NODE_ID));
-    facts.cluster = host.getPropertyString(nodePropertyPath(layout, NODE_CLUSTER_ID));
-    facts.namespace = host.getPropertyString(nodePropertyPath(layout, NODE_NAMESPACE));
-    facts.region = host.getPropertyString(nodePropertyPath(layout, NODE_REGION));
-    facts.revision = host.getPropertyString(nodePropertyPath(layout, NODE_LABELS + REVISION_LABEL));
-    facts.service = host.getPropertyString(nodePropertyPath(layout, NODE_LABELS + SERVICE_LABEL));
-    facts.configuration = host.getPropertyString(nodePropertyPath(layout, NODE_LABELS + CONFIGURATION_LABEL));
+    facts.nodeId = host.getPropertyString(nodePropertyPath(layout, ColdText.NodeId));
+    facts.cluster = host.getPropertyString(nodePropertyPath(layout, ColdText.NodeClusterId));
+    facts.namespace = host.getPropertyString(nodePropertyPath(layout, ColdText.NodeNamespace));
+    facts.region = host.getPropertyString(nodePropertyPath(layout, ColdText.NodeRegion));
+    facts.revision = host.getPropertyString(nodePropertyPath(layout, ColdText.NodeRevisionLabel));
+    facts.service = host.getPropertyString(nodePropertyPath(layout, ColdText.NodeServiceLabel));
+    facts.configuration = host.getPropertyString(nodePropertyPath(layout, ColdText.NodeConfigurationLabel));
     return facts;
   }
 
@@ -272,12 +265,11 @@ export class Vm {
   }
 }
 
-const STATUS_HEADER = String.UTF8.encode(":status");
+const STATUS_HEADER = coldBytes(ColdText.StatusHeader);
 /** Where the entry stamp is written (the host reads it during the call). */
 const entryStampBytes = memory.data(ENTRY_STAMP_MAX_BYTES);
-const K_PROXY_REQUEST = "k-proxy-request";
-const K_PROXY_REQUEST_NAME = String.UTF8.encode(K_PROXY_REQUEST);
-const KWT_PREFIX = String.UTF8.encode("x-kwt-");
+const K_PROXY_REQUEST_NAME = coldBytes(ColdText.ProxyRequestHeader);
+const KWT_PREFIX = coldBytes(ColdText.KwtHeaderPrefix);
 
 // --- Root context ------------------------------------------------------------------------------
 
@@ -457,7 +449,7 @@ export class Root {
   /** The direct stamp's UTF-8: written on every direct response, encoded once. */
   private directStampBytes: ArrayBuffer | null = null;
   private activatorStamp: string | null = null;
-  bySource: Map<string, InboundSeries> = new Map();
+  bySource: KeyedObjects<InboundSeries> = new KeyedObjects<InboundSeries>();
   /** The source cluster last looked up in `bySource` and its series: most requests repeat it. */
   private lastSource: string | null = null;
   private lastSourceSeries: InboundSeries | null = null;
@@ -504,7 +496,10 @@ export class Root {
     if (vm.nodeFacts == null) vm.nodeFacts = vm.readNodeFacts();
     let settings = result.settings;
     if (settings == null) {
-      vm.host.log(LogLevel.Error, "kwt: invalid configuration: " + result.error + this.fallbackNote());
+      vm.host.log(
+        LogLevel.Error,
+        coldText(ColdText.InvalidConfiguration) + result.error + this.fallbackNote(),
+      );
       vm.registry.increment(vm.registry.fixed(CONFIG_REJECTED, []));
       if (this.settings == null) settings = defaultSettings();
     }
@@ -514,7 +509,7 @@ export class Root {
   }
 
   private fallbackNote(): string {
-    return this.settings != null ? "; keeping the last valid configuration" : "; running with the defaults";
+    return coldText(this.settings != null ? ColdText.KeepingLastValid : ColdText.RunningWithDefaults);
   }
 
   /** kwt_config_valid for this root, labelled with its root id (read once). */
@@ -541,7 +536,7 @@ export class Root {
     this.positionKnown = false;
     const id = this.identity;
     this.revValues = [id.namespace, id.service, id.configuration, id.revision, id.cluster, id.region];
-    this.bySource = new Map();
+    this.bySource = new KeyedObjects<InboundSeries>();
     this.lastSource = null;
     this.lastSourceSeries = null;
     this.unverifiedId = new StaticArray<u32>(1);
@@ -552,15 +547,15 @@ export class Root {
     this.clusterVerdict = new LastAnswer<bool>(false);
 
     const wants = new HeaderWants();
-    this.slotUserAgent = wants.add("user-agent");
-    this.slotNetworkProbe = wants.add("k-network-probe");
-    this.slotKubeletProbe = wants.add("k-kubelet-probe");
-    this.slotProxyRequest = wants.add(K_PROXY_REQUEST);
-    this.slotContentType = wants.add("content-type");
+    this.slotUserAgent = wants.add(coldText(ColdText.UserAgentHeader));
+    this.slotNetworkProbe = wants.add(coldText(ColdText.NetworkProbeHeader));
+    this.slotKubeletProbe = wants.add(coldText(ColdText.KubeletProbeHeader));
+    this.slotProxyRequest = wants.add(coldText(ColdText.ProxyRequestHeader));
+    this.slotContentType = wants.add(coldText(ColdText.ContentTypeHeader));
     this.slotEntry = wants.add(settings.entryHeader);
     this.slotHop = wants.add(settings.hopHeader);
     this.slotPod = wants.add(settings.podHeader);
-    this.slotAuthority = wants.add(":authority");
+    this.slotAuthority = wants.add(coldText(ColdText.AuthorityHeader));
     this.crossCluster = new CrossCluster(settings.hopHeader, this.identity, this.registry, vm.host);
     this.tracing = new Tracing(
       settings,
@@ -694,12 +689,10 @@ export class Root {
   inboundSeries(sourceCluster: string): InboundSeries | null {
     const last = this.lastSource;
     if (last != null && last == sourceCluster) return this.lastSourceSeries;
-    let series: InboundSeries | null = null;
-    if (this.bySource.has(sourceCluster)) {
-      series = this.bySource.get(sourceCluster);
-    } else if (this.registry.cacheHasRoom(this.bySource.size)) {
+    let series = this.bySource.get(sourceCluster);
+    if (series == null && this.registry.cacheHasRoom(this.bySource.size)) {
       series = new InboundSeries();
-      this.bySource.set(sourceCluster, series);
+      this.bySource.add(sourceCluster, series);
     }
     // A source the cache has no room for is not remembered: room may come back.
     if (series != null) {

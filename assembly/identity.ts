@@ -3,10 +3,7 @@
 
 import { RoleSetting, Settings } from "./config";
 import { sanitizeLabelValue } from "./labels";
-
-export const REVISION_LABEL = "serving.knative.dev/revision";
-export const SERVICE_LABEL = "serving.knative.dev/service";
-export const CONFIGURATION_LABEL = "serving.knative.dev/configuration";
+import { ColdText, coldText } from "./generated/cold-text";
 
 export enum ProxyType {
   Unknown,
@@ -17,8 +14,8 @@ export enum ProxyType {
 /** Istio's node id is `<type>~<ip>~<pod>.<namespace>~<namespace>.svc.cluster.local`. */
 export function proxyTypeOf(nodeId: string | null): ProxyType {
   if (nodeId == null) return ProxyType.Unknown;
-  if (nodeId.startsWith("router~")) return ProxyType.Router;
-  if (nodeId.startsWith("sidecar~")) return ProxyType.Sidecar;
+  if (nodeId.startsWith(coldText(ColdText.RouterNodeId))) return ProxyType.Router;
+  if (nodeId.startsWith(coldText(ColdText.SidecarNodeId))) return ProxyType.Sidecar;
   return ProxyType.Unknown;
 }
 
@@ -39,9 +36,9 @@ export enum Position {
 
 /** The `position` label value (`none` for Position.None). */
 export function positionName(position: Position): string {
-  if (position == Position.Gateway) return "gateway";
-  if (position == Position.Inbound) return "inbound";
-  if (position == Position.Outbound) return "outbound";
+  if (position == Position.Gateway) return coldText(ColdText.PositionGateway);
+  if (position == Position.Inbound) return coldText(ColdText.PositionInbound);
+  if (position == Position.Outbound) return coldText(ColdText.PositionOutbound);
   return "none";
 }
 

@@ -6,6 +6,7 @@
 // the last one, as JSON.parse (and so a JSON Schema validator) does.
 
 import { ColdText, coldText } from "./generated/cold-text";
+import { decimalText } from "./decimal";
 
 export enum JsonKind {
   Null,
@@ -71,12 +72,13 @@ function isDigit(c: i32): bool {
   return c >= 0x30 && c <= 0x39;
 }
 
-const HEX_DIGITS = "0123456789ABCDEF";
-
 /** A UTF-16 code unit as 4 upper-case hex digits (for messages). */
 export function hex4(c: i32): string {
   let out = "";
-  for (let shift = 12; shift >= 0; shift -= 4) out += HEX_DIGITS.charAt((c >> shift) & 0xf);
+  for (let shift = 12; shift >= 0; shift -= 4) {
+    const digit = (c >> shift) & 0xf;
+    out += String.fromCharCode(digit < 10 ? 0x30 + digit : 0x41 - 10 + digit);
+  }
   return out;
 }
 
@@ -163,7 +165,7 @@ class Parser {
 
   /** Records the first error only; the value being parsed is abandoned. */
   fail(message: string): JsonValue | null {
-    if (this.error.length == 0) this.error = message + coldText(ColdText.AtOffset) + this.pos.toString();
+    if (this.error.length == 0) this.error = message + coldText(ColdText.AtOffset) + decimalText(this.pos);
     return null;
   }
 
@@ -218,7 +220,7 @@ class Parser {
     if (c == 0x2d || isDigit(c)) return this.parseNumber();
     if (this.matchLiteral("true")) return literal(JsonKind.Bool, true);
     if (this.matchLiteral("false")) return literal(JsonKind.Bool, false);
-    if (this.matchLiteral("null")) return literal(JsonKind.Null, false);
+    if (this.matchLiteral(coldText(ColdText.Null))) return literal(JsonKind.Null, false);
     return this.fail(coldText(ColdText.Unexpected) + this.describeAt(this.pos));
   }
 
@@ -330,7 +332,7 @@ class Parser {
 
   enter(depth: i32): bool {
     if (depth > this.maxDepth) {
-      this.fail(coldText(ColdText.NestedDeeperThan) + this.maxDepth.toString() + coldText(ColdText.Levels));
+      this.fail(coldText(ColdText.NestedDeeperThan) + decimalText(this.maxDepth) + coldText(ColdText.Levels));
       return false;
     }
     return true;

@@ -306,3 +306,32 @@ export class KeyTable {
     for (let e = 0; e < kept; e++) this.place(e, unchecked(hashes[e]));
   }
 }
+
+/** KeyedObjects.get's index of a key it does not hold. */
+const NO_OBJECT: u32 = u32.MAX_VALUE;
+
+/**
+ * Objects by exact text key (the series caches by source cluster), their indexes in a KeyTable:
+ * a Map<string, T> would add the Map and string hash code to the module for these few caches.
+ * Objects are only added, never replaced or removed: a cache is dropped whole.
+ */
+export class KeyedObjects<T> {
+  private readonly indexes: KeyTable = new KeyTable();
+  private readonly objects: T[] = [];
+
+  get size(): i32 {
+    return this.objects.length;
+  }
+
+  /** The object of `key`; null when it has none. */
+  get(key: string): T | null {
+    const index = this.indexes.get(key, NO_OBJECT);
+    return index == NO_OBJECT ? null : unchecked(this.objects[index]);
+  }
+
+  /** Adds `object` as the object of `key`, which has none yet. */
+  add(key: string, object: T): void {
+    this.indexes.set(key, <u32>this.objects.length);
+    this.objects.push(object);
+  }
+}

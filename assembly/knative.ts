@@ -3,15 +3,16 @@
 // the edge: readiness.ts.)
 
 import { startsWithBytes } from "./headerscan";
+import { coldBytes, ColdText } from "./generated/cold-text";
 
 // --- Probes -----------------------------------------------------------------------------------
 
 /** The user agents of Knative's and Kubernetes' probes start with these (UTF-8, compared in place). */
 const PROBE_USER_AGENT_PREFIXES: ArrayBuffer[] = [
-  String.UTF8.encode("kube-probe/"),
-  String.UTF8.encode("Knative-Activator-Probe"),
-  String.UTF8.encode("Knative-Autoscaling-Probe"),
-  String.UTF8.encode("Knative-Ingress-Probe"),
+  coldBytes(ColdText.KubeProbeAgent),
+  coldBytes(ColdText.ActivatorProbeAgent),
+  coldBytes(ColdText.AutoscalingProbeAgent),
+  coldBytes(ColdText.IngressProbeAgent),
 ];
 
 /**
@@ -33,9 +34,9 @@ export function isProbe(
   return false;
 }
 
-const QUEUE = String.UTF8.encode("queue");
-const ACTIVATOR = String.UTF8.encode("activator");
-const GRPC_CONTENT_TYPE = String.UTF8.encode("application/grpc");
+const QUEUE = coldBytes(ColdText.QueueProbeValue);
+const ACTIVATOR = coldBytes(ColdText.ActivatorValue);
+const GRPC_CONTENT_TYPE = coldBytes(ColdText.GrpcContentType);
 
 /**
  * The activator's readiness probe of a pod (`K-Network-Probe: queue`, answered by queue-proxy

@@ -36,7 +36,7 @@ export class SeriesRegistry {
    */
   private readonly ids: KeyTable = new KeyTable();
   /** Overflow series by metric name. */
-  private readonly overflowIds: Map<string, u32> = new Map();
+  private readonly overflowIds: KeyTable = new KeyTable();
   private overflowCounterId: u32 = 0;
   /** Series defined so far, overflow series not included. */
   series: i32 = 0;
@@ -106,7 +106,8 @@ export class SeriesRegistry {
       this.overflowCounterId = this.host.define(SERIES_OVERFLOW.kind, SERIES_OVERFLOW.name);
     }
     if (this.overflowCounterId != 0) this.host.increment(this.overflowCounterId, 1);
-    if (this.overflowIds.has(family.name)) return this.overflowIds.get(family.name);
+    const known = this.overflowIds.get(family.name, 0);
+    if (known != 0) return known;
     const values = new Array<string>(family.labels.length);
     values.fill(OVERFLOW_LABEL_VALUE);
     const id = this.host.define(family.kind, encodeStatName(family.labels, values, family.name));

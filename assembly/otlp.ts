@@ -5,6 +5,7 @@
 
 import { ByteWriter } from "./bytewriter";
 import { ColdText, writeColdText } from "./generated/cold-text";
+import { decimalText, unsignedDecimalText } from "./decimal";
 
 /** Where a request's buffer starts (it doubles as needed): about two spans. */
 const REQUEST_CAPACITY: i32 = 1024;
@@ -96,7 +97,7 @@ function writeAttribute(out: ByteWriter, attribute: SpanAttribute): void {
     writeColdText(out, attribute.flag ? ColdText.OtlpBoolTrue : ColdText.OtlpBoolFalse);
   } else if (attribute.kind == AttributeKind.Int) {
     writeColdText(out, ColdText.OtlpIntValue);
-    out.utf8(attribute.integer.toString());
+    out.utf8(decimalText(attribute.integer));
     writeColdText(out, ColdText.OtlpQuoteEnd);
   } else {
     writeColdText(out, ColdText.OtlpStringValue);
@@ -127,11 +128,11 @@ function writeSpan(out: ByteWriter, span: Span): void {
   writeColdText(out, ColdText.OtlpName);
   writeJsonString(out, span.name);
   writeColdText(out, ColdText.OtlpKind);
-  out.utf8((<i32>span.kind).toString());
+  out.utf8(decimalText(<i32>span.kind));
   writeColdText(out, ColdText.OtlpStartTime);
-  out.utf8(span.startUnixNano.toString());
+  out.utf8(unsignedDecimalText(span.startUnixNano));
   writeColdText(out, ColdText.OtlpEndTime);
-  out.utf8(span.endUnixNano.toString());
+  out.utf8(unsignedDecimalText(span.endUnixNano));
   writeColdText(out, ColdText.OtlpAttributesAfterTime);
   writeAttributes(out, span.attributes);
   out.byte(0x7d); // }

@@ -11,7 +11,7 @@
 // the pod; only with `a=1`, and always last, so everything before it is the same on every
 // request of a pod and can be cached).
 
-import { parseDecimal, parseMillis, parseMillisBytes } from "./decimal";
+import { decimalText, parseDecimal, parseMillis, parseMillisBytes } from "./decimal";
 import { StampField, decodeStamp, encodeStamp } from "./stamp";
 
 /** Waits above this (about 11 days) are not believed. */
@@ -98,7 +98,7 @@ export function decodePodStamp(text: string | null): PodStamp | null {
 export function encodePodStamp(report: PodStamp): string | null {
   const fields: StampField[] = [
     new StampField("cs", report.held ? "1" : "0"),
-    new StampField("w", report.waitMs >= 0 ? report.waitMs.toString() : ""),
+    new StampField("w", report.waitMs >= 0 ? decimalText(report.waitMs) : ""),
     new StampField("c", report.cluster),
     new StampField("r", report.region),
     new StampField("n", report.namespace),
@@ -107,14 +107,14 @@ export function encodePodStamp(report: PodStamp): string | null {
     new StampField("v", report.revision),
     new StampField("a", report.viaActivator ? "1" : "0"),
   ];
-  if (report.readyMs >= 0) fields.push(new StampField("rd", report.readyMs.toString()));
-  if (report.arrivalMs >= 0) fields.push(new StampField("t", report.arrivalMs.toString()));
+  if (report.readyMs >= 0) fields.push(new StampField("rd", decimalText(report.readyMs)));
+  if (report.arrivalMs >= 0) fields.push(new StampField("t", decimalText(report.arrivalMs)));
   return encodeStamp(fields);
 }
 
 /** A stamp without its arrival (encoded without `t`) with the arrival `atMs` appended. */
 export function withArrival(stampWithoutArrival: string, atMs: i64): string {
-  return stampWithoutArrival + ARRIVAL_FIELD + atMs.toString();
+  return stampWithoutArrival + ARRIVAL_FIELD + decimalText(atMs);
 }
 
 /** Where a stamp's trailing arrival field starts; the text's length when it has none. */

@@ -9,7 +9,7 @@
 // earliest ready time to its last answer. A ready time later than that starts a new era (the
 // revision went to zero and came back).
 
-import { parseMillis } from "./decimal";
+import { decimalText, parseMillis } from "./decimal";
 import { KeyTable, hashText } from "./keytable";
 
 /**
@@ -43,7 +43,7 @@ export function enteredBeforeReady(entryMs: i64, firstReadyMs: i64): bool {
 
 /** `<firstReadyMs>:<lastAnswerMs>`: the shared-data form of an era. */
 export function encodeEra(firstReadyMs: i64, lastAnswerMs: i64): string {
-  return firstReadyMs.toString() + ":" + lastAnswerMs.toString();
+  return decimalText(firstReadyMs) + ":" + decimalText(lastAnswerMs);
 }
 
 /** Reads encodeEra's form; null when it is anything else. */

@@ -10,6 +10,7 @@ import { SeriesRegistry } from "./metrics";
 import { SPANS_DROPPED, SPANS_EXPORTED } from "./generated/metric-families";
 import { HeaderWants, scanHeaderPairs, serializeHeaderPairs } from "./headerscan";
 import { HeaderMap, Host } from "./hostinterface";
+import { ColdText, coldText } from "./generated/cold-text";
 
 /** The instrumentation scope of the filter's spans. */
 export const SCOPE_NAME = "kwt-filter";
@@ -42,13 +43,18 @@ export class SpanExporter {
     );
     this.cluster = String.UTF8.encode(settings.cluster);
     this.headers = serializeHeaderPairs(
-      [":method", ":path", ":authority", "content-type"],
-      ["POST", settings.path, settings.authority, "application/json"],
+      [
+        coldText(ColdText.MethodHeader),
+        coldText(ColdText.PathHeader),
+        coldText(ColdText.AuthorityHeader),
+        coldText(ColdText.ContentTypeHeader),
+      ],
+      [coldText(ColdText.Post), settings.path, settings.authority, coldText(ColdText.ApplicationJson)],
     );
-    this.statusSlot = this.statusWants.add(":status");
+    this.statusSlot = this.statusWants.add(coldText(ColdText.StatusHeader));
     this.exportedId = registry.fixed(SPANS_EXPORTED, []);
-    this.droppedQueueFullId = registry.fixed(SPANS_DROPPED, ["queue_full"]);
-    this.droppedFailedId = registry.fixed(SPANS_DROPPED, ["export_failed"]);
+    this.droppedQueueFullId = registry.fixed(SPANS_DROPPED, [coldText(ColdText.QueueFull)]);
+    this.droppedFailedId = registry.fixed(SPANS_DROPPED, [coldText(ColdText.ExportFailed)]);
   }
 
   /** Queues a span for the next batch; a full queue drops it (counted). Never blocks. */

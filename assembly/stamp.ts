@@ -16,6 +16,7 @@
 // during a rollout.
 
 import { isLabelValue } from "./labels";
+import { decimalText } from "./decimal";
 
 export const STAMP_VERSION: i32 = 1;
 export const MAX_STAMP_LENGTH: i32 = 512;
@@ -145,7 +146,7 @@ function decodeField(text: string, start: i32, end: i32): StampField | null {
  */
 export function encodeStamp(fields: StampField[]): string | null {
   if (fields.length > MAX_STAMP_FIELDS) return null;
-  let text = STAMP_VERSION.toString();
+  let text = decimalText(STAMP_VERSION);
   for (let i = 0; i < fields.length; i++) {
     const field = unchecked(fields[i]);
     if (!isStampKey(field.key) || !isStampValue(field.value)) return null;

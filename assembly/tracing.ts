@@ -37,9 +37,8 @@ import { HostRandomIds } from "./random";
 import { Span, SpanAttribute, SpanKind } from "./otlp";
 import { SpanExporter } from "./spanexport";
 import { InboundHop } from "./crosscluster";
+import { coldBytes, ColdText, coldText } from "./generated/cold-text";
 
-const TRACEPARENT = "traceparent";
-const TRACESTATE = "tracestate";
 /** Where the span id of a hop span beside an activator-hold span is drawn (one per VM). */
 const hopSpanIdBytes = memory.data(SPAN_ID_HEX_LENGTH);
 
@@ -64,8 +63,8 @@ export class Tracing {
   /** Every request's trace context, read where the scan kept it, and its plan (one each per root). */
   private readonly request: TraceRequest;
   private readonly planned: TracePlan = new TracePlan();
-  private readonly traceparentHeader: ArrayBuffer = String.UTF8.encode(TRACEPARENT);
-  private readonly tracestateHeader: ArrayBuffer = String.UTF8.encode(TRACESTATE);
+  private readonly traceparentHeader: ArrayBuffer = coldBytes(ColdText.TraceparentHeader);
+  private readonly tracestateHeader: ArrayBuffer = coldBytes(ColdText.TracestateHeader);
   private readonly traceparentSlot: i32;
   private readonly tracestateSlot: i32;
   private readonly exporter: SpanExporter | null;
@@ -106,8 +105,8 @@ export class Tracing {
     const own = new OwnMember(tracing.tracestateKey, ownMemberValue(identity.cluster, identity.region));
     this.request = new TraceRequest(new TraceStateList(own));
     // planTrace sees every value: repeated tracestate headers are one list, a repeated traceparent is repaired.
-    this.traceparentSlot = wants.add(TRACEPARENT, true);
-    this.tracestateSlot = wants.add(TRACESTATE, true);
+    this.traceparentSlot = wants.add(coldText(ColdText.TraceparentHeader), true);
+    this.tracestateSlot = wants.add(coldText(ColdText.TracestateHeader), true);
     const repaired = new StaticArray<u32>(TRACEPARENT_PROBLEM_REASONS.length);
     for (let i = 1; i < TRACEPARENT_PROBLEM_REASONS.length; i++) {
       unchecked(
@@ -122,7 +121,7 @@ export class Tracing {
       ? new SpanExporter(
           settings.spanExport,
           [
-            SpanAttribute.string("service.name", settings.spanExport.serviceName),
+            SpanAttribute.string(coldText(ColdText.ServiceNameAttribute), settings.spanExport.serviceName),
             SpanAttribute.string("k8s.cluster.name", identity.cluster),
             SpanAttribute.string("cloud.region", identity.region),
           ],

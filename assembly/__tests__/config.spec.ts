@@ -249,6 +249,12 @@ describe("parseSettings: refusals name the field, the value and what is expected
     );
   });
 
+  it("escapes a backslash in a quoted value as JSON does", () => {
+    expect<string>(errorOf('{"role":"a\\\\b"}')).toBe(
+      'role: "a\\\\b" is not allowed; expected one of "auto", "gateway", "sidecar"',
+    );
+  });
+
   it("refuses bad serving ports", () => {
     expect<string>(errorOf('{"servingPorts":8012}')).toBe(
       "servingPorts: 8012 is a number; expected an array of at most 16 ports",

@@ -1,5 +1,7 @@
 import {
   MAX_DECIMAL_BYTES,
+  decimalText,
+  unsignedDecimalText,
   parseDecimal,
   parseDecimalBytes,
   parseDecimalFrom,
@@ -77,5 +79,15 @@ describe("writeDecimal", () => {
       const n = writeDecimal(values[i], changetype<usize>(buffer));
       expect(String.UTF8.decodeUnsafe(changetype<usize>(buffer), n)).toBe(values[i].toString());
     }
+  });
+});
+
+describe("decimalText", () => {
+  it("is what i64.toString() and u64.toString() make", () => {
+    const values: i64[] = [0, 7, 10, 99, 1700000000123, -5, -10, i64.MAX_VALUE, i64.MIN_VALUE];
+    for (let i = 0; i < values.length; i++) expect(decimalText(values[i])).toBe(values[i].toString());
+    const unsigned: u64[] = [0, 9, 10, 1700000000123000000, <u64>i64.MAX_VALUE + 1, u64.MAX_VALUE];
+    for (let i = 0; i < unsigned.length; i++)
+      expect(unsignedDecimalText(unsigned[i])).toBe(unsigned[i].toString());
   });
 });

@@ -1,4 +1,4 @@
-import { KeyTable, hashText } from "../keytable";
+import { KeyedObjects, KeyTable, hashText } from "../keytable";
 
 describe("KeyTable", () => {
   it("finds a key from its ASCII bytes, also the start of longer bytes, never from other bytes", () => {
@@ -144,5 +144,33 @@ describe("KeyTable", () => {
     const b = "same " + "text";
     expect<u32>(hashText(a, a.length)).toBe(hashText(b, b.length));
     expect<u32>(hashText("abc", 2)).toBe(hashText("ab", 2));
+  });
+});
+
+class Box {
+  constructor(public label: string) {}
+}
+
+describe("KeyedObjects", () => {
+  it("gives back each object by its exact key, and null for a key it has none of", () => {
+    const objects = new KeyedObjects<Box>();
+    expect<i32>(objects.size).toBe(0);
+    expect<Box | null>(objects.get("east")).toBeNull();
+    const east = new Box("east");
+    objects.add("east", east);
+    objects.add("caf\u00e9", new Box("cafe"));
+    expect<i32>(objects.size).toBe(2);
+    expect<bool>(objects.get("east") === east).toBe(true);
+    expect<string>(objects.get("caf\u00e9")!.label).toBe("cafe");
+    expect<Box | null>(objects.get("eas")).toBeNull();
+    expect<Box | null>(objects.get("east2")).toBeNull();
+  });
+
+  it("keeps every object as the table grows past its first room", () => {
+    const objects = new KeyedObjects<Box>();
+    for (let i = 0; i < 100; i++) objects.add("cluster-" + i.toString(), new Box(i.toString()));
+    expect<i32>(objects.size).toBe(100);
+    for (let i = 0; i < 100; i++)
+      expect<string>(objects.get("cluster-" + i.toString())!.label).toBe(i.toString());
   });
 });

@@ -1,7 +1,8 @@
 // The static-headers transform leaves static objects' block-size word zero and their visits out
-// of the collector's roots, and drops the null test around each field's visit; the minimal runtime
-// still reads the static objects, copies them to the heap, collects around them and keeps what
-// globals and fields hold, null fields included.
+// of the collector's roots, drops the null test around each field's visit and gives every empty
+// array literal the same static buffer; the minimal runtime still reads the static objects, copies
+// them to the heap, collects around them and keeps what globals and fields hold, null fields
+// included.
 
 import wabtInit from "wabt";
 import { expect, it } from "vitest";
@@ -31,6 +32,20 @@ export function chainKept(): bool {
   const tail = head.next!;
   return head.label == "head!" && tail.label == "tail!" && tail.next == null;
 }
+const NONE_YET: i32[] = [];
+const NOTHING_YET: i32[] = [];
+export function emptyBuffersShared(): bool {
+  return changetype<usize>(NONE_YET.buffer) == changetype<usize>(NOTHING_YET.buffer);
+}
+export function emptyArraysApart(): bool {
+  const local: i32[] = [];
+  NONE_YET.push(1);
+  NOTHING_YET.push(2);
+  local.push(3);
+  __collect();
+  return NONE_YET.length == 1 && NOTHING_YET.length == 1 && local.length == 1 &&
+    NONE_YET[0] == 1 && NOTHING_YET[0] == 2 && local[0] == 3;
+}
 export function grown(): i32 {
   const words = WORDS;
   words.push(LITERAL + "!");
@@ -46,6 +61,8 @@ interface Probe {
   chainKept(): number;
   literal(): number;
   grown(): number;
+  emptyBuffersShared(): number;
+  emptyArraysApart(): number;
   hold(): void;
   churn(): void;
   heldLength(): number;
@@ -115,6 +132,15 @@ function guardedVisits(binary: Uint8Array): number {
     module.destroy();
   }
 }
+
+it("gives every empty array literal one empty static buffer, which no array that grows shares", async () => {
+  const plain = await compileProbe(false);
+  const transformed = await compileProbe(true);
+  expect(plain.emptyBuffersShared()).toBe(0);
+  expect(transformed.emptyBuffersShared()).toBe(1);
+  expect(transformed.emptyArraysApart()).toBe(1);
+  expect(transformed.emptyBuffersShared()).toBe(0);
+}, 60_000);
 
 it("visits fields without a null test of their own, and the collector still keeps what they hold", async () => {
   // Unoptimized, so that __visit stays a call to find (optimized, the probe's few visits inline it).

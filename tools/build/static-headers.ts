@@ -1,10 +1,13 @@
-import type { Class, Program } from "assemblyscript";
+import type { Class, Compiler, MemorySegment, Program } from "assemblyscript";
 import type { Transform } from "assemblyscript/asc";
 import type binaryenApi from "binaryen";
 
 /** Programs compiled with the transform; the compiler's classes are shared by every compilation. */
 const programsWithoutBlockSize = new WeakSet<Program>();
 let createBufferWrapped = false;
+/** The one empty static ArrayBuffer of each program compiled with the transform. */
+const emptyBuffers = new WeakMap<Program, MemorySegment>();
+let addStaticBufferWrapped = false;
 
 /** The object header before an object's data: mmInfo, gcInfo, gcInfo2, rtId, rtSize. */
 const HEADER_BYTES = 20;
@@ -30,14 +33,23 @@ type ExpressionRef = number;
  * - the visits the compiler writes for managed fields and globals lose their null test: it writes
  *   `if (x = <field>) __visit(x, cookie)`, and the minimal runtime's `__visit` returns at once for
  *   null itself, so each test was a second one (about 6 bytes of code per managed field).
+ * - every empty array literal (`[]`) shares one empty static ArrayBuffer: the compiler writes one
+ *   per literal, each a data segment of its own (about 8 bytes). An empty buffer has no bytes to
+ *   change, and an array that grows leaves it for a heap buffer (the minimal runtime's `__renew`
+ *   copies a static block to the heap), so no array can see another's through it.
  */
 export function staticObjectTransform(): Transform {
   let program: Program | undefined;
   const hooks: Pick<Transform, "afterInitialize" | "afterCompile"> = {
-    afterInitialize(compiled: Program): void {
+    async afterInitialize(compiled: Program): Promise<void> {
       program = compiled;
       programsWithoutBlockSize.add(compiled);
       if (!createBufferWrapped) wrapCreateBuffer(Object.getPrototypeOf(compiled.stringInstance) as Class);
+      if (!addStaticBufferWrapped) {
+        // The compiler asc loaded: a transform runs inside asc, which imports it before any hook.
+        const { Compiler: compilerClass } = await import("assemblyscript");
+        wrapAddStaticBuffer(compilerClass.prototype);
+      }
     },
     async afterCompile(module: binaryenApi.Module): Promise<void> {
       // Zero block-size words are safe only where the runtime never reads them for static
@@ -74,6 +86,28 @@ function wrapCreateBuffer(classMethods: Class): void {
     return buffer;
   };
   createBufferWrapped = true;
+}
+
+function wrapAddStaticBuffer(compilerMethods: Compiler): void {
+  const original = compilerMethods.addStaticBuffer as unknown;
+  if (typeof original !== "function") {
+    throw new Error("static-headers: this AssemblyScript compiler has no Compiler#addStaticBuffer to wrap");
+  }
+  const addStaticBuffer = original as Compiler["addStaticBuffer"];
+  compilerMethods.addStaticBuffer = function (this: Compiler, elementType, values, id): MemorySegment {
+    const compiled = this.program;
+    const arrayBufferId = compiled.arrayBufferInstance.id;
+    const shareable = values.length === 0 && (id === undefined || id === arrayBufferId);
+    if (!shareable || !programsWithoutBlockSize.has(compiled))
+      return addStaticBuffer.call(this, elementType, values, id);
+    let segment = emptyBuffers.get(compiled);
+    if (!segment) {
+      segment = addStaticBuffer.call(this, elementType, values, id);
+      emptyBuffers.set(compiled, segment);
+    }
+    return segment;
+  };
+  addStaticBufferWrapped = true;
 }
 
 /** The addresses of the static objects whose runtime type is one of `ids` (before optimizing, one segment each). */

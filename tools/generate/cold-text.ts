@@ -2,11 +2,12 @@ import { utf8Table, utf8TableDeclarations } from "./utf8-table.js";
 
 /**
  * The filter's cold text: the pieces of configuration and JSON error messages, made only when a
- * configuration is refused, and of span export's OTLP JSON. As string literals each would be a
- * UTF-16 object with its own header and data segment in the module; generated into
- * assembly/generated/cold-text.ts they are one UTF-8 blob, decoded when a message is made
- * (`coldText(ColdText.UnknownKey)`) or copied as bytes (`writeColdText`). Add a piece here, then
- * `npm run generate`.
+ * configuration is refused, of span export's OTLP JSON, and the texts the filter needs only at
+ * start-up or once per configuration (Envoy property paths, header names, label values). As string
+ * literals each would be a UTF-16 object with its own header and data segment in the module;
+ * generated into assembly/generated/cold-text.ts they are one UTF-8 blob, decoded when a message
+ * is made (`coldText(ColdText.UnknownKey)`), copied as bytes (`writeColdText`) or into a buffer
+ * (`coldBytes`). Add a piece here, then `npm run generate`.
  */
 export const COLD_TEXTS = {
   // config.ts: what a message says is expected.
@@ -52,6 +53,12 @@ export const COLD_TEXTS = {
   Configuration: "configuration",
   BytesIsTooLarge: " bytes is too large; expected at most ",
   Bytes: " bytes",
+  // config.ts: how a value quotes a long text, an array or an object, and null.
+  Ellipsis: "...",
+  ElidedArray: "[...]",
+  ElidedObject: "{...}",
+  Null: "null",
+  ConfigurationColon: "configuration: ",
   // config.ts: what array items are called.
   LabelValues: "label values",
   ALabelValue: "a label value",
@@ -60,6 +67,10 @@ export const COLD_TEXTS = {
   ATrustDomain: "a trust domain",
   Domains: "domains",
   ADomain: "a domain",
+  // filter.ts: the log line of a refused configuration.
+  InvalidConfiguration: "kwt: invalid configuration: ",
+  KeepingLastValid: "; keeping the last valid configuration",
+  RunningWithDefaults: "; running with the defaults",
   // json.ts
   AtOffset: " at offset ",
   Expected: "expected ",
@@ -105,6 +116,64 @@ export const COLD_TEXTS = {
   OtlpStartTime: ',"startTimeUnixNano":"',
   OtlpEndTime: '","endTimeUnixNano":"',
   OtlpAttributesAfterTime: '",',
+  // Read once per configuration: the node id's proxy types (identity.ts), the `position` label
+  // values (identity.ts), the request headers every root scans for (filter.ts), span export's
+  // request headers, drop reasons and service name attribute (spanexport.ts, tracing.ts).
+  RouterNodeId: "router~",
+  SidecarNodeId: "sidecar~",
+  PositionGateway: "gateway",
+  PositionInbound: "inbound",
+  PositionOutbound: "outbound",
+  UserAgentHeader: "user-agent",
+  NetworkProbeHeader: "k-network-probe",
+  KubeletProbeHeader: "k-kubelet-probe",
+  ContentTypeHeader: "content-type",
+  AuthorityHeader: ":authority",
+  MethodHeader: ":method",
+  PathHeader: ":path",
+  Post: "POST",
+  ApplicationJson: "application/json",
+  QueueFull: "queue_full",
+  ExportFailed: "export_failed",
+  ServiceNameAttribute: "service.name",
+  // Header names encoded once, at start-up (filter.ts) or per configuration (tracing.ts).
+  StatusHeader: ":status",
+  ProxyRequestHeader: "k-proxy-request",
+  KwtHeaderPrefix: "x-kwt-",
+  TraceparentHeader: "traceparent",
+  TracestateHeader: "tracestate",
+  // knative.ts: the probe user agents' prefixes and the header values it compares as bytes.
+  KubeProbeAgent: "kube-probe/",
+  ActivatorProbeAgent: "Knative-Activator-Probe",
+  AutoscalingProbeAgent: "Knative-Autoscaling-Probe",
+  IngressProbeAgent: "Knative-Ingress-Probe",
+  QueueProbeValue: "queue",
+  ActivatorValue: "activator",
+  GrpcContentType: "application/grpc",
+  // properties.ts: Envoy property paths, their segments joined by NUL bytes.
+  XdsNode: "xds\0node\0",
+  LegacyNode: "node\0",
+  XdsClusterName: "xds\0cluster_name",
+  LegacyClusterName: "cluster_name",
+  XdsListenerDirection: "xds\0listener_direction",
+  LegacyListenerDirection: "listener_direction",
+  NodeId: "id",
+  NodeClusterId: "metadata\0CLUSTER_ID",
+  NodeNamespace: "metadata\0NAMESPACE",
+  NodeRegion: "locality\0region",
+  NodeRevisionLabel: "metadata\0LABELS\0serving.knative.dev/revision",
+  NodeServiceLabel: "metadata\0LABELS\0serving.knative.dev/service",
+  NodeConfigurationLabel: "metadata\0LABELS\0serving.knative.dev/configuration",
+  PeerUriSan: "connection\0uri_san_peer_certificate",
+  UpstreamUriSan: "upstream\0uri_san_peer_certificate",
+  UpstreamAddress: "upstream\0address",
+  ResponseCode: "response\0code",
+  ResponseCodeDetails: "response\0code_details",
+  ResponseFlags: "response\0flags",
+  GrpcStatus: "response\0grpc_status",
+  DestinationPort: "destination\0port",
+  RequestDuration: "request\0duration",
+  PluginRootId: "plugin_root_id",
 } as const satisfies Record<string, string>;
 
 /** assembly/generated/cold-text.ts: the ColdText enum and its table. */
@@ -115,11 +184,11 @@ export function renderAssemblyColdText(texts: Readonly<Record<string, string>>):
   }
   return [
     "// Generated by `npm run generate` from tools/generate/cold-text.ts: edit that file, not this one.",
-    "// Cold text (pieces of error messages and of span export's JSON) as one UTF-8 table, decoded",
-    "// only when a message is made, or copied as bytes.",
+    "// Cold text (pieces of error messages and of span export's JSON, texts read at start-up or per",
+    "// configuration) as one UTF-8 table, decoded only when used, or copied as bytes.",
     "",
     'import { ByteWriter } from "../bytewriter";',
-    'import { tableText, writeTableText } from "../utf8table";',
+    'import { tableBytes, tableText, writeTableText } from "../utf8table";',
     "",
     "export const enum ColdText {",
     ...names.map((name) => `  /** ${JSON.stringify(texts[name])} */\n  ${name},`),
@@ -133,6 +202,10 @@ export function renderAssemblyColdText(texts: Readonly<Record<string, string>>):
     "",
     "export function writeColdText(out: ByteWriter, text: ColdText): void {",
     "  writeTableText(out, COLD_BYTES, COLD_ENDS, text);",
+    "}",
+    "",
+    "export function coldBytes(text: ColdText): ArrayBuffer {",
+    "  return tableBytes(COLD_BYTES, COLD_ENDS, text);",
     "}",
     "",
   ].join("\n");
