@@ -362,11 +362,15 @@ export function scanHeaderPairsInto(
   // nothing however many there are.
   let skipsByHead = wants.filtersHeads;
   let prefixHead: u32 = 0;
+  let homeSlots = wants.homeSlots;
   if (prefix != null && prefix.byteLength > 0) {
-    if (prefix.byteLength < 4) skipsByHead = false;
-    else prefixHead = load<u32>(changetype<usize>(prefix));
+    if (prefix.byteLength < 4) {
+      skipsByHead = false;
+    } else {
+      prefixHead = load<u32>(changetype<usize>(prefix));
+      homeSlots |= homeSlotBit(prefixHead);
+    }
   }
-  const homeSlots = prefixHead != 0 ? wants.homeSlots | homeSlotBit(prefixHead) : wants.homeSlots;
   let data: u64 = 4 + <u64>count * 8;
   let at = base + <usize>data;
   for (let i: u32 = 0; i < count; i++) {

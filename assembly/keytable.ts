@@ -41,10 +41,18 @@ function highBytesOf<T>(at: usize): u32 {
   return sizeof<T>() == 1 ? 0 : lowBytesOf(load<u64>(at) >> 8);
 }
 
-/** One word into a running hash. */
+/**
+ * One word into a running hash: multiplied in, then the product's high bits folded into its low
+ * ones, so a difference anywhere in a word reaches every bit the next word meets (without the
+ * fold, keys such as `key294` and `key300` hashed alike).
+ */
 function mixWord(hash: u32, word: u32): u32 {
-  return (rotl<u32>(hash, 5) ^ word) * 0x9e3779b1;
+  const mixed = (hash ^ word) * 0x9e3779b1;
+  return mixed ^ (mixed >> 15);
 }
+
+/** Marks the high bytes' word apart from a word of units, so no sequence of either mimics the other. */
+const HIGH_BYTES_STEP: u32 = 0x85ebca6b;
 
 /**
  * A hash of `length` units of type `T` at `at` (a key's characters, or its ASCII bytes: the same
@@ -58,7 +66,7 @@ function hashUnits<T>(at: usize, length: i32): u32 {
     const units = at + <usize>i * sizeof<T>();
     hash = mixWord(hash, fourUnitsAt<T>(units));
     const high = highBytesOf<T>(units);
-    if (high != 0) hash = mixWord(hash, high);
+    if (high != 0) hash = mixWord(hash ^ HIGH_BYTES_STEP, high);
   }
   for (; i < length; i++) hash = mixWord(hash, <u32>load<T>(at + <usize>i * sizeof<T>()));
   hash ^= hash >> 15;

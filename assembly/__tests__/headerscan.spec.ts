@@ -237,6 +237,31 @@ describe("passing over other headers by their first bytes", () => {
     expect<string>(found.prefixed.join(",")).toBe(prefixed.join(","));
   });
 
+  it("lists the prefix's names whichever probe slot the prefix's head has", () => {
+    // One wanted name, so the prefix's head (`x-kw`) most likely has a probe slot of its own; and
+    // a prefix of four NUL bytes, whose head is 0 like no name's but a NUL one's.
+    const wants = new HeaderWants();
+    const trace = wants.add("traceparent");
+    const found = scan(
+      pairs([
+        ["x-kwt-forged", "1"],
+        ["traceparent", "2"],
+        ["x-kwt-hop", "3"],
+      ]),
+      wants,
+    );
+    expect<string | null>(found.value(trace)).toBe("2");
+    expect<string>(found.prefixed.join(",")).toBe("x-kwt-forged,x-kwt-hop");
+    const nul = String.fromCharCodes([0, 0, 0, 0]);
+    const buffer = pairs([
+      [nul + "a", "1"],
+      ["traceparent", "2"],
+    ]);
+    const nulPrefix = new ArrayBuffer(4);
+    const withNul = scanHeaderPairs(changetype<usize>(buffer), <u32>buffer.byteLength, wants, nulPrefix);
+    expect<string>(withNul.prefixed.join(",")).toBe(nul + "a");
+  });
+
   it("still finds short names, names like a wanted one's start, and a short prefix's names", () => {
     const wants = new HeaderWants();
     const te = wants.add("te");

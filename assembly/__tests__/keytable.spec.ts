@@ -40,6 +40,29 @@ describe("KeyTable", () => {
     expect<u32>(table.get("abcde", 0)).toBe(300);
   });
 
+  it("hashes keys apart: sequential names, pod-stamp-like texts, and wide keys alike in their low bytes", () => {
+    // The table compares whole keys, so a collision costs probes, not answers: only the hash can
+    // show it. 20,000 keys of each shape against 2^32 values: a collision is all but impossible
+    // for a hash that mixes every character in.
+    const shapes = ["key", "rev=hello-", "hello-"];
+    const suffixes = ["", ";ns=default;c=east;r=us-east1", "-deployment"];
+    for (let s = 0; s < shapes.length; s++) {
+      const seen = new Set<u32>();
+      for (let i = 0; i < 20_000; i++) {
+        const key = shapes[s] + i.toString() + suffixes[s];
+        const hash = hashText(key, key.length);
+        if (seen.has(hash)) throw new Error("hash collision at " + key);
+        seen.add(hash);
+      }
+    }
+    const a = "\u0161\u0162\u0163\u0164abcd";
+    const b = "abcd\u6101\u6201\u6301\u6401";
+    expect<bool>(hashText(a, a.length) != hashText(b, b.length)).toBe(true);
+    const c = "\u0161\u0162\u0163\u0164";
+    const d = "\u0261\u0262\u0263\u0264";
+    expect<bool>(hashText(c, c.length) != hashText(d, d.length)).toBe(true);
+  });
+
   it("gives back the key holding a value, narrow or wide, and none for a removed or unknown one", () => {
     const table = new KeyTable();
     table.set("alpha", 1);

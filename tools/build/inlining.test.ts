@@ -1,18 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { watToBinary } from "../../host-tests/harness/index.js";
 import { inlineSmallFunctions, RELEASE_INLINING } from "./inlining.js";
 
 const { default: binaryen } = await import("assemblyscript/binaryen");
 const { default: loadWabt } = await import("wabt");
 const wabt = await loadWabt();
 
-function compileWat(text: string): Uint8Array {
-  const parsed = wabt.parseWat("inlining-test.wat", text);
-  try {
-    return parsed.toBinary({}).buffer;
-  } finally {
-    parsed.destroy();
-  }
-}
+const compileWat = (text: string): Uint8Array => watToBinary(wabt, "inlining-test.wat", text);
 
 function functionCount(wasm: Uint8Array): number {
   const module = binaryen.readBinary(wasm);
@@ -62,19 +56,33 @@ describe("inlineSmallFunctions", () => {
     }
   });
 
+  it("copies a function with one caller, loop and all, up to the one-caller budget", async () => {
+    // $sum past the every-caller budget, with one caller left: inlined, and the module still
+    // computes what it did.
+    const oneCaller = MODULE.replace(/\(func \(export "c"\)[^\n]*\n/, "");
+    const before = compileWat(oneCaller);
+    const after = inlineSmallFunctions(binaryen, before, options);
+    expect(functionCount(before)).toBe(4);
+    expect(functionCount(after)).toBe(2);
+    const [original, inlined] = [await exportsOf(before), await exportsOf(after)];
+    for (const input of [0, 3, 40]) expect(inlined.b!(input)).toBe(original.b!(input));
+  });
+
   it("leaves Binaryen's global settings as it found them, for the compiler's next module", () => {
-    const before = {
+    const settings = () => ({
+      optimizeLevel: binaryen.getOptimizeLevel(),
+      shrinkLevel: binaryen.getShrinkLevel(),
       always: binaryen.getAlwaysInlineMaxSize(),
       oneCaller: binaryen.getOneCallerInlineMaxSize(),
-      shrink: binaryen.getShrinkLevel(),
-    };
+      loops: binaryen.getAllowInliningFunctionsWithLoops(),
+      fastMath: binaryen.getFastMath(),
+      zeroFilledMemory: binaryen.getZeroFilledMemory(),
+    });
+    const before = settings();
     expect(before.always).not.toBe(RELEASE_INLINING.everyCallerMaxSize);
+    expect(before.oneCaller).not.toBe(RELEASE_INLINING.oneCallerMaxSize);
     inlineSmallFunctions(binaryen, compileWat(MODULE), options);
-    expect({
-      always: binaryen.getAlwaysInlineMaxSize(),
-      oneCaller: binaryen.getOneCallerInlineMaxSize(),
-      shrink: binaryen.getShrinkLevel(),
-    }).toEqual(before);
+    expect(settings()).toEqual(before);
   });
 
   it("refuses a module that is not WebAssembly", () => {

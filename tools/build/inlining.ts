@@ -18,37 +18,49 @@ export const RELEASE_INLINING = {
   oneCallerMaxSize: 200,
 } as const;
 
-/** Binaryen's global settings the pass changes, restored after it: asc reads them for its next module. */
-interface InliningSettings {
+/**
+ * Binaryen's global settings the pass sets, restored after it: asc sets them for each module it
+ * optimises, and leaves them as they were for the next one.
+ */
+interface OptimiseSettings {
   optimizeLevel: number;
   shrinkLevel: number;
   always: number;
   oneCaller: number;
   loops: boolean;
+  fastMath: boolean;
+  zeroFilledMemory: boolean;
 }
 
-function readSettings(binaryen: Binaryen): InliningSettings {
+function readSettings(binaryen: Binaryen): OptimiseSettings {
   return {
     optimizeLevel: binaryen.getOptimizeLevel(),
     shrinkLevel: binaryen.getShrinkLevel(),
     always: binaryen.getAlwaysInlineMaxSize(),
     oneCaller: binaryen.getOneCallerInlineMaxSize(),
     loops: binaryen.getAllowInliningFunctionsWithLoops(),
+    fastMath: binaryen.getFastMath(),
+    zeroFilledMemory: binaryen.getZeroFilledMemory(),
   };
 }
 
-function writeSettings(binaryen: Binaryen, settings: InliningSettings): void {
+function writeSettings(binaryen: Binaryen, settings: OptimiseSettings): void {
   binaryen.setOptimizeLevel(settings.optimizeLevel);
   binaryen.setShrinkLevel(settings.shrinkLevel);
   binaryen.setAlwaysInlineMaxSize(settings.always);
   binaryen.setOneCallerInlineMaxSize(settings.oneCaller);
   binaryen.setAllowInliningFunctionsWithLoops(settings.loops);
+  binaryen.setFastMath(settings.fastMath);
+  binaryen.setZeroFilledMemory(settings.zeroFilledMemory);
 }
 
 /**
  * `wasm` (an optimised module using only `features`) with its small functions inlined into their
- * callers under RELEASE_INLINING, then optimised again at `optimizeLevel`/`shrinkLevel` and given
- * `passes` (the target's `runPasses`), as the compiler gives its own output.
+ * callers under RELEASE_INLINING, then optimised once more, at `optimizeLevel`/`shrinkLevel`, and
+ * given `passes` (the target's `runPasses`). asc optimises its own output the same way but at level
+ * 4 for a target's 3, and again until the module stops shrinking (`converge`); one more round here
+ * is what the A/B runs measured. The other settings are asc's for this module: memory not taken
+ * to be zero-filled, `fastMath` on.
  */
 export function inlineSmallFunctions(
   binaryen: Binaryen,
@@ -65,6 +77,8 @@ export function inlineSmallFunctions(
       always: RELEASE_INLINING.everyCallerMaxSize,
       oneCaller: RELEASE_INLINING.oneCallerMaxSize,
       loops: true,
+      fastMath: true,
+      zeroFilledMemory: false,
     });
     module.runPasses(["inlining-optimizing"]);
     module.optimize();
