@@ -114,9 +114,10 @@ function lastTimeFieldStartAt(at: usize, length: u32): i32 {
 }
 
 /**
- * Distinct stamp starts (text before `;t=`) a reader keeps: the peers of one proxy, a few per
- * cluster. Past it the reader forgets them all and starts again, so a caller sending ever new
- * starts costs decoding, never memory.
+ * Distinct stamp starts (text before `;t=`) a reader keeps: one per cluster and region whose
+ * proxies call this one (every proxy of a cluster writes the same start). Past it the reader
+ * forgets them all and starts again, so a caller sending ever new starts costs decoding, never
+ * memory.
  */
 const KEPT_STAMP_STARTS: i32 = 64;
 
@@ -124,9 +125,8 @@ const KEPT_STAMP_STARTS: i32 = 64;
  * Decodes hop stamps like decodeHopStamp, remembering valid ones' text before their time: one
  * peer's stamps differ only in `t`, which this filter writes last, so a stamp whose text up to
  * `;t=` is a kept one's has the same fields and is read by its time alone (the grammar's other
- * checks passed on that text, and digits are a valid value). A proxy hears from several peers
- * (the gateways and sidecars of each cluster calling it), in turn: up to KEPT_STAMP_STARTS are
- * kept.
+ * checks passed on that text, and digits are a valid value). A proxy hears from the proxies of
+ * several clusters in turn: up to KEPT_STAMP_STARTS starts are kept.
  */
 export class HopStampReader {
   /** Each kept start's index in `fields`, plus 1. */
@@ -228,7 +228,7 @@ function contains(list: string[], value: string): bool {
  * header scan kept them (`at` 0: none). Only a stamp from a peer with a mesh identity (`fromMesh`,
  * trust.ts) is trusted; with a non-empty known list, clusters and regions outside it are refused,
  * so a caller cannot invent label values (without a list, the series cap bounds them). `reader`
- * remembers the last stamp's fields (HopStampReader); without one every stamp is decoded in full.
+ * keeps the fields of stamps it read (HopStampReader); without one every stamp is decoded in full.
  * The verdict is written into `into` when given (a request's check, reused by the next one), so
  * judging a request allocates nothing.
  */

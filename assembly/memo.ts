@@ -19,13 +19,6 @@ export class LastAnswer<T> {
     return this.known && this.key == text;
   }
 
-  /** Whether `answer` is the one for the first `length` characters of `text`. */
-  holdsStart(text: string, length: i32): bool {
-    const key = this.key;
-    if (!this.known || key == null || key.length != length || text.length < length) return false;
-    return memory.compare(changetype<usize>(key), changetype<usize>(text), (<usize>length) << 1) == 0;
-  }
-
   /** Remembers `answer` for `text`, and returns it. */
   remember(text: string | null, answer: T): T {
     this.known = true;

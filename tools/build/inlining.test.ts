@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { watToBinary } from "../../host-tests/harness/index.js";
-import { inlineSmallFunctions, RELEASE_INLINING } from "./inlining.js";
+import { inlineSmallFunctions, readSettings, RELEASE_INLINING } from "./inlining.js";
 
 const { default: binaryen } = await import("assemblyscript/binaryen");
 const { default: loadWabt } = await import("wabt");
@@ -69,20 +69,11 @@ describe("inlineSmallFunctions", () => {
   });
 
   it("leaves Binaryen's global settings as it found them, for the compiler's next module", () => {
-    const settings = () => ({
-      optimizeLevel: binaryen.getOptimizeLevel(),
-      shrinkLevel: binaryen.getShrinkLevel(),
-      always: binaryen.getAlwaysInlineMaxSize(),
-      oneCaller: binaryen.getOneCallerInlineMaxSize(),
-      loops: binaryen.getAllowInliningFunctionsWithLoops(),
-      fastMath: binaryen.getFastMath(),
-      zeroFilledMemory: binaryen.getZeroFilledMemory(),
-    });
-    const before = settings();
+    const before = readSettings(binaryen);
     expect(before.always).not.toBe(RELEASE_INLINING.everyCallerMaxSize);
     expect(before.oneCaller).not.toBe(RELEASE_INLINING.oneCallerMaxSize);
     inlineSmallFunctions(binaryen, compileWat(MODULE), options);
-    expect(settings()).toEqual(before);
+    expect(readSettings(binaryen)).toEqual(before);
   });
 
   it("refuses a module that is not WebAssembly", () => {

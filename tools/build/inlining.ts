@@ -16,6 +16,11 @@ export const RELEASE_INLINING = {
   everyCallerMaxSize: 12,
   /** Expressions of body up to which a function with one caller is inlined (loops included). */
   oneCallerMaxSize: 200,
+  /**
+   * At `shrinkLevel: 0` only: up to this, a function is inlined where that looks worth it
+   * (asc's own value there).
+   */
+  flexibleMaxSize: 70,
 } as const;
 
 /**
@@ -28,17 +33,20 @@ interface OptimiseSettings {
   always: number;
   oneCaller: number;
   loops: boolean;
+  flexible: number;
   fastMath: boolean;
   zeroFilledMemory: boolean;
 }
 
-function readSettings(binaryen: Binaryen): OptimiseSettings {
+/** Binaryen's settings that inlineSmallFunctions sets (exported for its test). */
+export function readSettings(binaryen: Binaryen): OptimiseSettings {
   return {
     optimizeLevel: binaryen.getOptimizeLevel(),
     shrinkLevel: binaryen.getShrinkLevel(),
     always: binaryen.getAlwaysInlineMaxSize(),
     oneCaller: binaryen.getOneCallerInlineMaxSize(),
     loops: binaryen.getAllowInliningFunctionsWithLoops(),
+    flexible: binaryen.getFlexibleInlineMaxSize(),
     fastMath: binaryen.getFastMath(),
     zeroFilledMemory: binaryen.getZeroFilledMemory(),
   };
@@ -50,6 +58,7 @@ function writeSettings(binaryen: Binaryen, settings: OptimiseSettings): void {
   binaryen.setAlwaysInlineMaxSize(settings.always);
   binaryen.setOneCallerInlineMaxSize(settings.oneCaller);
   binaryen.setAllowInliningFunctionsWithLoops(settings.loops);
+  binaryen.setFlexibleInlineMaxSize(settings.flexible);
   binaryen.setFastMath(settings.fastMath);
   binaryen.setZeroFilledMemory(settings.zeroFilledMemory);
 }
@@ -77,6 +86,7 @@ export function inlineSmallFunctions(
       always: RELEASE_INLINING.everyCallerMaxSize,
       oneCaller: RELEASE_INLINING.oneCallerMaxSize,
       loops: true,
+      flexible: RELEASE_INLINING.flexibleMaxSize,
       fastMath: true,
       zeroFilledMemory: false,
     });
