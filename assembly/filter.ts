@@ -317,8 +317,9 @@ class PodStamps {
    */
   eraTickets: i64[] = [];
   /**
-   * Each stamp's cluster and region as bounded, as an index into `labelValues`: the values are the
-   * root's bounds' (or OTHER_LABEL_VALUE), a few dozen, so the arrays hold numbers, and a
+   * Each stamp's cluster and region as bounded, as an index into `labelValues`: the values are
+   * the root's bounds' (or OTHER_LABEL_VALUE), at most `maxSourceLabelValues` of each (32 by
+   * default) plus the known lists, whatever the number of stamps, so the arrays hold numbers, and a
    * collection does not visit a reference per stamp (2,000 stamps made 4,000 visits of every
    * collection, 100,000 made 200,000).
    */
