@@ -317,7 +317,7 @@ class PodStamps {
    */
   eraTickets: i64[] = [];
   /**
-   * Each stamp's cluster and region as bounded, as an index into `labelValues`: the values are
+   * Each stamp's cluster and region as bounded, as an index in `labelValues`: the values are
    * the root's bounds' (or OTHER_LABEL_VALUE), at most `maxSourceLabelValues` of each (32 by
    * default) plus the known lists, whatever the number of stamps, so the arrays hold numbers, and a
    * collection does not visit a reference per stamp (2,000 stamps made 4,000 visits of every
@@ -325,8 +325,7 @@ class PodStamps {
    */
   private clusterAt: i32[] = [];
   private regionAt: i32[] = [];
-  private readonly labelValues: string[] = [];
-  private readonly labelValueIndex: KeyTable = new KeyTable();
+  private readonly labelValues: KeyedObjects<string> = new KeyedObjects<string>();
   /** POD_ID_SLOTS per stamp (0: not defined yet). */
   ids: StaticArray<u32> = new StaticArray<u32>(0);
   /** Each stamp's text's hash (hashText): its text is found again from the table by it. */
@@ -383,18 +382,15 @@ class PodStamps {
    */
   report(index: i32): PodStamp {
     const report = decodePodStamp(this.text(index))!;
-    report.cluster = unchecked(this.labelValues[unchecked(this.clusterAt[index])]);
-    report.region = unchecked(this.labelValues[unchecked(this.regionAt[index])]);
+    report.cluster = this.labelValues.at(unchecked(this.clusterAt[index]));
+    report.region = this.labelValues.at(unchecked(this.regionAt[index]));
     return report;
   }
 
   /** `value`'s index in `labelValues`, added if new. */
   private indexOfLabelValue(value: string): i32 {
-    const known = <i32>this.labelValueIndex.get(value, 0) - 1;
-    if (known >= 0) return known;
-    this.labelValues.push(value);
-    this.labelValueIndex.set(value, <u32>this.labelValues.length);
-    return this.labelValues.length - 1;
+    const known = this.labelValues.indexOf(value);
+    return known >= 0 ? known : this.labelValues.add(value, value);
   }
 
   /** Stamp `index`'s text (without the arrival), found in the table by its hash. */

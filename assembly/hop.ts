@@ -8,7 +8,7 @@ import {
   parseDecimalFrom,
   writeDecimal,
 } from "./decimal";
-import { KeyTable } from "./keytable";
+import { KeyedObjects } from "./keytable";
 import { MAX_STAMP_LENGTH, decodeStamp, encodeStamp, StampField } from "./stamp";
 
 const KEY_CLUSTER = "c";
@@ -129,10 +129,8 @@ const KEPT_STAMP_STARTS: i32 = 64;
  * several clusters in turn: up to KEPT_STAMP_STARTS starts are kept.
  */
 export class HopStampReader {
-  /** Each kept start's index in `fields`, plus 1. */
-  private starts: KeyTable = new KeyTable();
-  /** Cluster and region of each kept start (their sentMs unused). */
-  private readonly fields: HopStamp[] = [];
+  /** Cluster and region of each kept start (their sentMs unused), by the start. */
+  private starts: KeyedObjects<HopStamp> = new KeyedObjects<HopStamp>();
   /** What readAt answers for a stamp read by its time: one object, refilled by every such read. */
   private readonly repeated: HopStamp = new HopStamp("", "", 0);
 
@@ -145,12 +143,10 @@ export class HopStampReader {
     if (length <= <u32>MAX_STAMP_LENGTH) {
       const timeAt = lastTimeFieldStartAt(at, length);
       if (timeAt > 0) {
-        const kept = <i32>this.starts.getBytes(at, timeAt - 3, 0, 0) - 1;
+        const known = this.starts.getBytes(at, timeAt - 3);
         // Digits only: what read() finds by its time; anything else is left to it.
-        const sentMs =
-          kept >= 0 ? parseDecimalBytes(at + <usize>timeAt, length - <u32>timeAt, MAX_TIME_DIGITS) : -1;
-        if (sentMs >= 0) {
-          const known = unchecked(this.fields[kept]);
+        const sentMs = parseDecimalBytes(at + <usize>timeAt, length - <u32>timeAt, MAX_TIME_DIGITS);
+        if (known != null && sentMs >= 0) {
           const stamp = this.repeated;
           stamp.cluster = known.cluster;
           stamp.region = known.region;
@@ -165,9 +161,8 @@ export class HopStampReader {
   read(text: string): HopStamp | null {
     const timeAt = lastTimeFieldStart(text);
     if (timeAt > 0 && text.length <= MAX_STAMP_LENGTH) {
-      const kept = <i32>this.starts.get(text, 0, timeAt - 3) - 1;
-      if (kept >= 0) {
-        const known = unchecked(this.fields[kept]);
+      const known = this.starts.get(text, timeAt - 3);
+      if (known != null) {
         const sentMs = parseDecimalFrom(text, timeAt, MAX_TIME_DIGITS);
         return sentMs >= 0 ? new HopStamp(known.cluster, known.region, sentMs) : null;
       }
@@ -180,12 +175,8 @@ export class HopStampReader {
   }
 
   private keep(text: string, startLength: i32, fields: HopStamp): void {
-    if (this.fields.length >= KEPT_STAMP_STARTS) {
-      this.starts = new KeyTable();
-      this.fields.length = 0;
-    }
-    this.fields.push(fields);
-    this.starts.set(text, <u32>this.fields.length, startLength);
+    if (this.starts.size >= KEPT_STAMP_STARTS) this.starts = new KeyedObjects<HopStamp>();
+    this.starts.add(text, fields, startLength);
   }
 }
 

@@ -319,9 +319,11 @@ export class KeyTable {
 const NO_OBJECT: u32 = u32.MAX_VALUE;
 
 /**
- * Objects by exact text key (the series caches by source cluster), their indexes in a KeyTable:
- * a Map<string, T> would add the Map and string hash code to the module for these few caches.
- * Objects are only added, never replaced or removed: a cache is dropped whole.
+ * Objects by exact text key (the series caches by source cluster, the hop stamps' fields by their
+ * start, the pod stamps' label values), their indexes in a KeyTable: a Map<string, T> would add
+ * the Map and string hash code to the module, and an object per key for a collection to mark.
+ * Objects are only added, never replaced or removed: a table is dropped whole. As with KeyTable,
+ * a key may be the start of a longer text (`length`), or ASCII bytes where a host wrote them.
  */
 export class KeyedObjects<T> {
   private readonly indexes: KeyTable = new KeyTable();
@@ -331,15 +333,35 @@ export class KeyedObjects<T> {
     return this.objects.length;
   }
 
-  /** The object of `key`; null when it has none. */
-  get(key: string): T | null {
-    const index = this.indexes.get(key, NO_OBJECT);
-    return index == NO_OBJECT ? null : unchecked(this.objects[index]);
+  /** The object of the first `length` characters of `key` (all by default); null when none. */
+  get(key: string, length: i32 = -1): T | null {
+    return this.objectAt(this.indexOf(key, length));
   }
 
-  /** Adds `object` as the object of `key`, which has none yet. */
-  add(key: string, object: T): void {
-    this.indexes.set(key, <u32>this.objects.length);
+  /** get() of the key whose characters are the `length` ASCII bytes at `at`. */
+  getBytes(at: usize, length: i32): T | null {
+    return this.objectAt(<i32>this.indexes.getBytes(at, length, NO_OBJECT, NO_OBJECT));
+  }
+
+  /** The index add() gave the first `length` characters of `key`; -1 when it has no object. */
+  indexOf(key: string, length: i32 = -1): i32 {
+    return <i32>this.indexes.get(key, NO_OBJECT, length);
+  }
+
+  /** The object add() gave `index`. */
+  at(index: i32): T {
+    return unchecked(this.objects[index]);
+  }
+
+  /** Adds `object` as the object of the first `length` characters of `key` (which has none yet); its index. */
+  add(key: string, object: T, length: i32 = -1): i32 {
+    const index = this.objects.length;
+    this.indexes.set(key, <u32>index, length);
     this.objects.push(object);
+    return index;
+  }
+
+  private objectAt(index: i32): T | null {
+    return index < 0 ? null : unchecked(this.objects[index]);
   }
 }

@@ -189,6 +189,24 @@ describe("KeyedObjects", () => {
     expect<Box | null>(objects.get("east2")).toBeNull();
   });
 
+  it("finds an object by the start of a text, by ASCII bytes, and by the index add gave it", () => {
+    const objects = new KeyedObjects<Box>();
+    const text = "1;c=west;r=eu-west1;t=100";
+    expect<i32>(objects.add(text, new Box("west"), 19)).toBe(0);
+    expect<i32>(objects.add("caf\u00e9", new Box("cafe"))).toBe(1);
+    expect<string>(objects.get("1;c=west;r=eu-west1;t=250", 19)!.label).toBe("west");
+    expect<Box | null>(objects.get(text)).toBeNull();
+    const bytes = String.UTF8.encode("1;c=west;r=eu-west1;t=7");
+    expect<string>(objects.getBytes(changetype<usize>(bytes), 19)!.label).toBe("west");
+    expect<Box | null>(objects.getBytes(changetype<usize>(bytes), 18)).toBeNull();
+    // Not ASCII: its UTF-8 is not its characters, so only the text finds it.
+    const cafe = String.UTF8.encode("caf\u00e9");
+    expect<Box | null>(objects.getBytes(changetype<usize>(cafe), cafe.byteLength)).toBeNull();
+    expect<i32>(objects.indexOf("caf\u00e9")).toBe(1);
+    expect<i32>(objects.indexOf("cafe")).toBe(-1);
+    expect<string>(objects.at(1).label).toBe("cafe");
+  });
+
   it("keeps every object as the table grows past its first room", () => {
     const objects = new KeyedObjects<Box>();
     for (let i = 0; i < 100; i++) objects.add("cluster-" + i.toString(), new Box(i.toString()));
