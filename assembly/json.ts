@@ -7,6 +7,7 @@
 
 import { ColdText, coldText } from "./generated/cold-text";
 import { decimalText } from "./decimal";
+import { hexDigitCode } from "./text";
 
 export enum JsonKind {
   Null,
@@ -76,8 +77,7 @@ function isDigit(c: i32): bool {
 export function hex4(c: i32): string {
   let out = "";
   for (let shift = 12; shift >= 0; shift -= 4) {
-    const digit = (c >> shift) & 0xf;
-    out += String.fromCharCode(digit < 10 ? 0x30 + digit : 0x41 - 10 + digit);
+    out += String.fromCharCode(hexDigitCode((c >> shift) & 0xf, 0x41));
   }
   return out;
 }

@@ -6,6 +6,7 @@
 import { ByteWriter } from "./bytewriter";
 import { ColdText, writeColdText } from "./generated/cold-text";
 import { decimalText, unsignedDecimalText } from "./decimal";
+import { hexDigitCode } from "./text";
 
 /** Where a request's buffer starts (it doubles as needed): about two spans. */
 const REQUEST_CAPACITY: i32 = 1024;
@@ -62,10 +63,6 @@ export class Span {
   ) {}
 }
 
-function hexCharCode(value: i32): i32 {
-  return value < 10 ? 0x30 + value : 0x61 + value - 10;
-}
-
 /** A JSON string literal: quotes, backslash and control characters escaped; non-ASCII kept as is. */
 export function writeJsonString(out: ByteWriter, text: string): void {
   out.byte(0x22);
@@ -79,8 +76,8 @@ export function writeJsonString(out: ByteWriter, text: string): void {
       out.byte(0x75); // \u00XX
       out.byte(0x30);
       out.byte(0x30);
-      out.byte(hexCharCode(c >> 4));
-      out.byte(hexCharCode(c & 0xf));
+      out.byte(hexDigitCode(c >> 4));
+      out.byte(hexDigitCode(c & 0xf));
     } else {
       out.byte(c);
     }

@@ -31,6 +31,11 @@ export function writeText(at: usize, text: string): usize {
   return at + bytes;
 }
 
+/** The ASCII code of hex digit `value` (0 to 15): lower case, or upper case with `letterA` 0x41. */
+export function hexDigitCode(value: i32, letterA: i32 = 0x61): i32 {
+  return value < 10 ? 0x30 + value : letterA + value - 10;
+}
+
 /** Bits of four UTF-16 units (one u64 load) that are zero when each is ASCII: high bytes and bit 7. */
 const NOT_ASCII_UNITS: u64 = 0xff80_ff80_ff80_ff80;
 

@@ -2,6 +2,8 @@
 // write one into a buffer (spec/20-http_request_header_format.md, "traceparent Header" and
 // "Versioning of traceparent"). Pure: no host calls.
 
+import { hexDigitCode } from "./text";
+
 export const TRACEPARENT_VERSION: string = "00";
 export const FLAG_SAMPLED: u8 = 0x01;
 /** Level 2 "random trace-id" flag: at least the right-most 7 bytes of the trace-id are random. */
@@ -201,10 +203,6 @@ export function readTraceParentHeaders(count: i32, at: usize, length: u32, into:
   into.present = true;
 }
 
-function hexDigit(value: i32): u8 {
-  return <u8>(value < 10 ? 0x30 + value : 0x61 + value - 10);
-}
-
 /**
  * Writes the `length` bytes at `ptr` as lower-case hex at `out` (2 x `length` ASCII bytes), with
  * the last byte forced non-zero when every byte is zero: W3C forbids all-zero ids, and a generated
@@ -222,10 +220,10 @@ export function writeHexId(out: usize, ptr: usize, length: i32): void {
     const byte = <i32>load<u8>(ptr + <usize>i);
     any |= <u32>byte;
     const at = out + ((<usize>i) << 1);
-    store<u8>(at, hexDigit(byte >> 4));
-    store<u8>(at + 1, hexDigit(byte & 0xf));
+    store<u8>(at, <u8>hexDigitCode(byte >> 4));
+    store<u8>(at + 1, <u8>hexDigitCode(byte & 0xf));
   }
-  if (any == 0 && length > 0) store<u8>(out + ((<usize>length) << 1) - 1, hexDigit(1));
+  if (any == 0 && length > 0) store<u8>(out + ((<usize>length) << 1) - 1, <u8>hexDigitCode(1));
 }
 
 /**
@@ -259,6 +257,6 @@ export function writeTraceParentFrame(out: usize, flags: u8): void {
   store<u8>(out + <usize>(TRACE_ID_START - 1), <u8>DASH);
   store<u8>(out + <usize>(PARENT_ID_START - 1), <u8>DASH);
   store<u8>(out + <usize>(FLAGS_START - 1), <u8>DASH);
-  store<u8>(out + <usize>FLAGS_START, hexDigit((known >> 4) & 0xf));
-  store<u8>(out + <usize>(FLAGS_START + 1), hexDigit(known & 0xf));
+  store<u8>(out + <usize>FLAGS_START, <u8>hexDigitCode((known >> 4) & 0xf));
+  store<u8>(out + <usize>(FLAGS_START + 1), <u8>hexDigitCode(known & 0xf));
 }
