@@ -87,10 +87,10 @@ export function writeDecimal(value: i64, at: usize): u32 {
     n += writeU32Decimal(<u32>high, at + n);
   } else {
     n += writeU32Decimal(<u32>(high / EIGHT_DIGITS), at + n);
-    writeEightDigits(<u32>(high % EIGHT_DIGITS), at + n);
+    writeDigits(<u32>(high % EIGHT_DIGITS), at + n, 8);
     n += 8;
   }
-  writeEightDigits(low, at + n);
+  writeDigits(low, at + n, 8);
   return n + 8;
 }
 
@@ -98,18 +98,13 @@ export function writeDecimal(value: i64, at: usize): u32 {
 function writeU32Decimal(value: u32, at: usize): u32 {
   let digits: u32 = 1;
   for (let probe = value; probe >= 10; probe /= 10) digits++;
-  let end = at + digits;
-  do {
-    end--;
-    store<u8>(end, <u8>(0x30 + (value % 10)));
-    value /= 10;
-  } while (value != 0);
+  writeDigits(value, at, digits);
   return digits;
 }
 
-/** Writes `value` (below 10^8) as exactly eight decimal digits at `at`, leading zeros included. */
-function writeEightDigits(value: u32, at: usize): void {
-  for (let end = at + 8; end > at;) {
+/** Writes the last `count` decimal digits of `value` at `at`, leading zeros included. */
+function writeDigits(value: u32, at: usize, count: u32): void {
+  for (let end = at + count; end > at;) {
     end--;
     store<u8>(end, <u8>(0x30 + (value % 10)));
     value /= 10;
