@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runKwt } from "../testing/kwt-cli.js";
-import { callKeysWithoutDraws, callLines, recordWorkload } from "./measure.js";
+import { Subject, callKeysWithoutDraws, callLines, recordWorkload } from "./measure.js";
 import { ENVOY_V8_FLAGS } from "./engine.js";
 import { currentReadmeBlock, readmeBlock } from "./report.js";
 import { buildFloor, floorMismatch, ENVOY_HOST_CALL_NS, NOISE_REFERENCE, type BenchResults } from "./run.js";
@@ -147,6 +147,39 @@ describe("each path's floor", () => {
       expect(callLines(empty.script.requests)).toEqual([]);
     }, 60_000);
   }
+});
+
+describe("the live-label-set family's moving clock", () => {
+  const family = SCALING_FAMILIES.find((f) => f.name === "live label sets")!;
+  const labelSets = (value: string) => family.cases.find((c) => c.value === value)!.workload;
+
+  /** Host calls per request once every revision has been answered twice. */
+  async function callsPerRequest(value: string): Promise<number> {
+    const workload = labelSets(value);
+    const requests = 2 * Math.max(workload.period, 1_000);
+    const subject = await Subject.load(value, workload, await filterWasm(), requests);
+    try {
+      subject.warm(requests);
+      subject.round(requests, 0);
+      return subject.rounds[0]!.hostCalls;
+    } finally {
+      subject.finish();
+    }
+  }
+
+  it("publishes each revision's era as production would: at every answer when each is answered once a second, once a second when more often", async () => {
+    // 1,000 answers a second: 1,000 revisions are each answered once a second, 10 every 10 ms.
+    // Publishing is a get_shared_data and a set_shared_data; a standing clock would publish once.
+    const everyAnswer = await callsPerRequest("1000");
+    const everyHundredth = await callsPerRequest("10");
+    expect(everyAnswer - everyHundredth).toBeCloseTo(2 - 2 / 100, 1);
+  }, 60_000);
+
+  it("has no floor: a floor's calls must repeat with the period", async () => {
+    await expect(recordWorkload(labelSets("10"), await filterWasm(), 1)).rejects.toThrow(
+      /moves the clock 1 ms per request; a floor replays calls that repeat with the period/,
+    );
+  });
 });
 
 it("the README's benchmark tables are those of bench/results.json", async () => {

@@ -6,23 +6,27 @@
 import { ManualClock, Plugin } from "../../host-tests/harness/index.js";
 import { CallRecorder, CallTimer, type RecordedCall, type RecordedCallback } from "./boundary.js";
 import type { FloorScript } from "./floor.js";
-import { pluginOptionsFor, type Workload } from "./workloads.js";
+import { BENCH_CLOCK_START_MS, pluginOptionsFor, type Workload } from "./workloads.js";
 
 const NS_PER_MS = 1_000_000n;
 /** The stream's request.duration as the filter reads it in on_log. */
 const REQUEST_DURATION_NS = 2_000_000n;
 
-/** Runs one full stream lifecycle: context create, request headers, response headers, log, done, delete. */
+/**
+ * Runs one full stream lifecycle: context create, request headers, response headers, log, done,
+ * delete; then moves the clock by the workload's request interval (outside the timed callbacks).
+ */
 function runRequest(plugin: Plugin, workload: Workload, clock: ManualClock, i: number): void {
   const shape = workload.request(i, Number(clock.realtimeNs() / NS_PER_MS));
   const stream = plugin.createStream(shape.connection);
   stream.onRequestHeaders(shape.request, true);
   stream.onResponseHeaders(shape.response, true);
   stream.end({ responseCode: shape.responseCode, durationNs: REQUEST_DURATION_NS });
+  if (workload.requestIntervalMs) clock.advance(workload.requestIntervalMs);
 }
 
 async function load(workload: Workload, wasm: Uint8Array, boundary: CallTimer | CallRecorder) {
-  const clock = new ManualClock();
+  const clock = new ManualClock(BENCH_CLOCK_START_MS);
   const plugin = await Plugin.load({ ...pluginOptionsFor(workload, wasm, clock), callBoundary: boundary });
   return { plugin, clock };
 }
@@ -69,6 +73,11 @@ export async function recordWorkload(
   wasm: Uint8Array,
   warmupCycles: number,
 ): Promise<PathRecording> {
+  if (workload.requestIntervalMs) {
+    throw new Error(
+      `bench: ${workload.name} moves the clock ${workload.requestIntervalMs} ms per request; a floor replays calls that repeat with the period, so it needs a workload whose clock stands still`,
+    );
+  }
   const recorder = new CallRecorder();
   const { plugin, clock } = await load(workload, wasm, recorder);
   try {

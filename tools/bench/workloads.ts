@@ -1,7 +1,9 @@
 // The requests the benchmark replays: each path's common case, the less common ones, and the
 // scaling families, with the plugin set-up each needs. Pure data: measuring lives in measure.ts.
 // Every workload rotates its values with a fixed period, so that the filter's host calls repeat
-// with that period once warm (the floor replays one period).
+// with that period once warm (the floor replays one period). The plugin's clock stands still there
+// unless a workload says how far it moves per request: the live-label-set family, which has no
+// floor, runs on a moving clock, so what the filter does once a second per revision is in it.
 
 import type {
   HeaderList,
@@ -35,6 +37,14 @@ const TO_REVISION: StreamOptions = {
   upstreamIdentity: REVISION_IDENTITY,
 };
 
+/** Where the plugin's clock starts (wall time, ms). */
+export const BENCH_CLOCK_START_MS = 1_700_000_000_000;
+/**
+ * A warm pod's ready time: a minute before the clock starts. Fixed, as a pod's is, so that its
+ * stamp is the same text at every answer also where the clock moves.
+ */
+const WARM_POD_READY_MS = BENCH_CLOCK_START_MS - 60_000;
+
 export interface Workload {
   /** Row name in the tables and results.json. */
   name: string;
@@ -45,6 +55,11 @@ export interface Workload {
   period: number;
   /** Request i (nowMs: the plugin clock's wall time). */
   request(i: number, nowMs: number): BenchRequest;
+  /**
+   * How far the plugin's clock moves after each request (ms); 0 or absent: it stands still, so the
+   * host calls repeat with the period (a floor needs that).
+   */
+  requestIntervalMs?: number;
   /** One line: what the requests are. */
   describe: string;
 }
@@ -190,10 +205,11 @@ function gateway(name: string, describe: string, shape: GatewayShape, pluginConf
     period: revisions,
     request(i, nowMs) {
       const revision = `hello-${String((i % revisions) + 1).padStart(5, "0")}`;
-      // Warm: a pod ready for a minute, the request straight from the gateway. Cold: through the
-      // activator, and the pod turned ready after the request entered (the clock stands still, so
-      // every answer is one before its revision's ready era began: a cold start, 850 ms held).
-      const readiness = cold ? `a=1;rd=${nowMs + 1};t=${nowMs + 850}` : `a=0;rd=${nowMs - 60_000}`;
+      // Warm: a pod ready since a minute before the clock started, the request straight from the gateway. Cold: through the
+      // activator, and the pod turned ready after the request entered (the clock of the cold
+      // workload stands still, so every answer is one before its revision's ready era began: a
+      // cold start, 850 ms held).
+      const readiness = cold ? `a=1;rd=${nowMs + 1};t=${nowMs + 850}` : `a=0;rd=${WARM_POD_READY_MS}`;
       const pod = `1;cs=${cold ? 1 : 0};w=${cold ? 850 : 0};c=east;r=us-east1;n=demo;s=hello;cf=hello;v=${revision};${readiness}`;
       return {
         request: baseRequest(i),
@@ -256,6 +272,14 @@ const tracestateMembers = (count: number): HeaderList =>
 const DEFAULT_MAX_SERIES = 2_000;
 
 /**
+ * The live-label-set family's clock: a gateway worker serving 1,000 answers a second. With N
+ * revisions in rotation each is answered every N ms, so its era is published to shared data at
+ * every answer from 1,000 revisions on (at most once a second per revision), and the history of
+ * last answers changes order as it would in production; a standing clock hid both.
+ */
+const LABEL_SET_REQUEST_INTERVAL_MS = 1;
+
+/**
  * Live label sets: N revisions answering the gateway in rotation, each its own series of the
  * request-duration histogram (the pod stamp's revision is bounded by maxSeries only; a hop stamp's
  * source cluster would fold past maxSourceLabelValues and not make N series).
@@ -270,12 +294,15 @@ function labelSets(count: number, maxSeries?: number): { value: string; workload
         : `${count}`;
   return {
     value,
-    workload: gateway(
-      `label sets ${value}`,
-      `gateway, ${count} revisions in rotation, warm pod stamps, every response a 200`,
-      { cold: false, revisions: count, code: () => 200 },
-      config,
-    ),
+    workload: {
+      ...gateway(
+        `label sets ${value}`,
+        `gateway at 1,000 answers a second, ${count} revisions in rotation, warm pod stamps, every response a 200`,
+        { cold: false, revisions: count, code: () => 200 },
+        config,
+      ),
+      requestIntervalMs: LABEL_SET_REQUEST_INTERVAL_MS,
+    },
   };
 }
 
