@@ -136,7 +136,7 @@ export function proxy_on_delete(contextId: u32): void {
 // p99.9 while common requests still left garbage, 0.4 to 1 ms at the gateway); with the tables at the default cap what waits for it stays within
 // 4 MiB of linear memory. A collection comes sooner, also at a stream end, once
 // GARBAGE_BYTES_PER_COLLECTION of counted garbage (garbage.ts: header text, series looked up by
-// name, stamps decoded and not kept) piled up.
+// name, stamps decoded and not kept, eras published) piled up.
 const COLLECT_EVERY: i32 = 1536;
 let sinceCollect: i32 = 0;
 
