@@ -84,18 +84,10 @@ export class ReadyHistory {
   /** Each place's index in byLastAnswer. */
   private readonly heapIndex: i32[] = [];
   /**
-   * The places as a binary min-heap by heapKeys, so the stalest is found without looking at every
-   * revision: past the limit that is done on every new revision's answer.
+   * The places as a binary min-heap by last answer, so the stalest is found without looking at
+   * every revision: past the limit that is done on every new revision's answer.
    */
   private readonly byLastAnswer: i32[] = [];
-  /**
-   * The last answer each heap entry is ordered by: its place's when the entry was last put right,
-   * so never later than it (a warm answer only moves a last answer forward and leaves the heap
-   * alone). forgetStalest puts the top right until it holds a true last answer, which is then the
-   * least: with the clock moving, an answer in a history of thousands of revisions would otherwise
-   * walk the heap's levels down through memory every time.
-   */
-  private readonly heapKeys: i64[] = [];
 
   constructor(public limit: i32 = MAX_REVISION_ERAS) {}
 
@@ -171,7 +163,6 @@ export class ReadyHistory {
     const heap = this.byLastAnswer;
     const at = heap.length;
     heap.push(place);
-    this.heapKeys.push(lastAnswerMs);
     unchecked((this.heapIndex[place] = at));
     this.restore(at);
     return place;
@@ -194,14 +185,7 @@ export class ReadyHistory {
       if (!seenLater) unchecked((this.firstReadyMs[place] = firstReadyMs));
       if (lastAnswerMs > heldLast) unchecked((this.lastAnswerMs[place] = lastAnswerMs));
     }
-    // Only a new era's last answer can be earlier than the one the heap holds (a shared era from
-    // before the one this VM saw); then the heap is put right at once.
-    const index = unchecked(this.heapIndex[place]);
-    const latest = unchecked(this.lastAnswerMs[place]);
-    if (latest < unchecked(this.heapKeys[index])) {
-      unchecked((this.heapKeys[index] = latest));
-      this.restore(index);
-    }
+    this.restore(unchecked(this.heapIndex[place]));
   }
 
   /** An answer at `answerMs` from a pod ready since `readyMs`; returns the revision's place. */
@@ -231,54 +215,46 @@ export class ReadyHistory {
   private forgetStalest(): i32 {
     const heap = this.byLastAnswer;
     if (heap.length == 0) return -1;
-    const keys = this.heapKeys;
-    // The top is the stalest once its key is its place's last answer: every other key is at most
-    // its place's and at least the top's.
-    while (true) {
-      const latest = unchecked(this.lastAnswerMs[unchecked(heap[0])]);
-      if (unchecked(keys[0]) == latest) break;
-      unchecked((keys[0] = latest));
-      this.restore(0);
-    }
     const stalest = unchecked(heap[0]);
     this.places.deleteValue(unchecked(this.keyHashes[stalest]), <u32>stalest + 1);
     const last = heap.pop();
-    const lastKey = keys.pop();
     if (heap.length > 0) {
-      this.putInHeap(last, lastKey, 0);
+      this.putInHeap(last, 0);
       this.restore(0);
     }
     return stalest;
   }
 
-  private putInHeap(place: i32, key: i64, index: i32): void {
+  private lastAnswerOfHeap(index: i32): i64 {
+    return unchecked(this.lastAnswerMs[unchecked(this.byLastAnswer[index])]);
+  }
+
+  private putInHeap(place: i32, index: i32): void {
     unchecked((this.byLastAnswer[index] = place));
-    unchecked((this.heapKeys[index] = key));
     unchecked((this.heapIndex[place] = index));
   }
 
-  /** Moves the entry at `index` up or down until the heap is ordered again by heapKeys. */
+  /** Moves the entry at `index` up or down until the heap is ordered again. */
   private restore(index: i32): void {
     const heap = this.byLastAnswer;
-    const keys = this.heapKeys;
     const entry = unchecked(heap[index]);
-    const key = unchecked(keys[index]);
+    const key = unchecked(this.lastAnswerMs[entry]);
     let at = index;
     while (at > 0) {
       const parent = (at - 1) >> 1;
-      if (unchecked(keys[parent]) <= key) break;
-      this.putInHeap(unchecked(heap[parent]), unchecked(keys[parent]), at);
+      if (this.lastAnswerOfHeap(parent) <= key) break;
+      this.putInHeap(unchecked(heap[parent]), at);
       at = parent;
     }
     const n = heap.length;
     while (true) {
       let child = 2 * at + 1;
       if (child >= n) break;
-      if (child + 1 < n && unchecked(keys[child + 1]) < unchecked(keys[child])) child++;
-      if (unchecked(keys[child]) >= key) break;
-      this.putInHeap(unchecked(heap[child]), unchecked(keys[child]), at);
+      if (child + 1 < n && this.lastAnswerOfHeap(child + 1) < this.lastAnswerOfHeap(child)) child++;
+      if (this.lastAnswerOfHeap(child) >= key) break;
+      this.putInHeap(unchecked(heap[child]), at);
       at = child;
     }
-    this.putInHeap(entry, key, at);
+    this.putInHeap(entry, at);
   }
 }
