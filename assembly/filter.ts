@@ -290,8 +290,8 @@ const UNKEPT_STAMP_GARBAGE_BYTES: i64 = 4 * 1024;
 /**
  * What publishing an era leaves to the collector, roughly (its shared-data name, the copy read back
  * and decoded, the text written, each as a string and encoded for the host): counted (garbage.ts),
- * since a warm answer publishes too, at every answer where each revision is answered less than
- * once a second. Measured on the stub runtime at the gateway, 2,000 revisions at 1,000 answers a
+ * since a warm answer publishes too, at every answer where each revision is answered once a second
+ * or less often. Measured on the stub runtime at the gateway, 2,000 revisions at 1,000 answers a
  * second against a standing clock: about 840 bytes per answer.
  */
 const ERA_PUBLISH_GARBAGE_BYTES: i64 = 1024;
@@ -1426,8 +1426,8 @@ export class Stream {
    * Edge: notes that the answering pod is ready since `report.readyMs`, and for an answer through
    * the activator whose entry is older than that (held), decides from the revision's ready era
    * whether a pod was ready when it entered (a wait for capacity) or none was (a cold start). Only
-   * a held answer reads the era other workers published; the era is published at most once a
-   * second per revision. `newKey` is the era key of a stamp decoded for this answer; a kept stamp's
+   * a held answer reads the era other workers published to classify itself; any answer, once a
+   * second per revision, publishes the era (reading and merging the shared copy first). `newKey` is the era key of a stamp decoded for this answer; a kept stamp's
    * era is found by its ticket, and its key built only to read or write shared data or when the
    * history forgot the era.
    */

@@ -176,8 +176,9 @@ describe("the live-label-set family's moving clock", () => {
   }, 60_000);
 
   it("has no floor: a floor's calls must repeat with the period", async () => {
-    await expect(recordWorkload(labelSets("10"), await filterWasm(), 1)).rejects.toThrow(
-      /moves the clock 1 ms per request; a floor replays calls that repeat with the period/,
+    const workload = labelSets("10");
+    await expect(recordWorkload(workload, await filterWasm(), 1)).rejects.toThrow(
+      `moves the clock ${workload.requestIntervalMs} ms per request; a floor replays calls that repeat with the period`,
     );
   });
 });

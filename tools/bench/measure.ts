@@ -15,6 +15,8 @@ const REQUEST_DURATION_NS = 2_000_000n;
 /**
  * Runs one full stream lifecycle: context create, request headers, response headers, log, done,
  * delete; then moves the clock by the workload's request interval (outside the timed callbacks).
+ * Ticks do not fire (ManualClock.advance, not Plugin.advance): the figures are per request, and
+ * what the filter does on a tick (tracing's sampler and span batches) is not on the request path.
  */
 function runRequest(plugin: Plugin, workload: Workload, clock: ManualClock, i: number): void {
   const shape = workload.request(i, Number(clock.realtimeNs() / NS_PER_MS));

@@ -205,10 +205,10 @@ function gateway(name: string, describe: string, shape: GatewayShape, pluginConf
     period: revisions,
     request(i, nowMs) {
       const revision = `hello-${String((i % revisions) + 1).padStart(5, "0")}`;
-      // Warm: a pod ready since a minute before the clock started, the request straight from the gateway. Cold: through the
-      // activator, and the pod turned ready after the request entered (the clock of the cold
-      // workload stands still, so every answer is one before its revision's ready era began: a
-      // cold start, 850 ms held).
+      // Warm: a pod ready since a minute before the clock started, the request straight from the
+      // gateway. Cold: through the activator, and the pod turned ready after the request entered
+      // (the clock of the cold workload stands still, so every answer is one before its
+      // revision's ready era began: a cold start, 850 ms held).
       const readiness = cold ? `a=1;rd=${nowMs + 1};t=${nowMs + 850}` : `a=0;rd=${WARM_POD_READY_MS}`;
       const pod = `1;cs=${cold ? 1 : 0};w=${cold ? 850 : 0};c=east;r=us-east1;n=demo;s=hello;cf=hello;v=${revision};${readiness}`;
       return {
@@ -297,7 +297,7 @@ function labelSets(count: number, maxSeries?: number): { value: string; workload
     workload: {
       ...gateway(
         `label sets ${value}`,
-        `gateway at 1,000 answers a second, ${count} revisions in rotation, warm pod stamps, every response a 200`,
+        `gateway at ${(1_000 / LABEL_SET_REQUEST_INTERVAL_MS).toLocaleString("en-US")} answers a second, ${count} revisions in rotation, warm pod stamps, every response a 200`,
         { cold: false, revisions: count, code: () => 200 },
         config,
       ),

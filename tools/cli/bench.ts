@@ -20,9 +20,9 @@ rotated, one process), compiled by V8 with Liftoff off as Envoy does, and prints
     "x floor" is the filter's time in the module over the floor's, median of per-round ratios), and
     the empty module (same callbacks, no host calls);
   - scaling: live label sets (10 to 4,000, and 100,000 with maxSeries 100000; the gateway at
-    1,000 answers a second on a moving clock), request headers
-    (10, 50, 100), tracestate (none, 8, 32 members, passed through and rewritten); "x first" is a
-    case's wasm time over its family's first case's, median of per-round ratios;
+    1,000 answers a second on a moving clock), request headers (10, 50, 100), tracestate (none,
+    8, 32 members, passed through and rewritten); "x first" is a case's wasm time over its
+    family's first case's, median of per-round ratios;
   - where the filter stands against the performance goals.
 Writes the figures as JSON (default bench/results.json); when that is the project's own file, the
 README's benchmark tables are regenerated from it.
