@@ -116,7 +116,15 @@ import { KeyedObjects, KeyTable, hashText } from "./keytable";
 import { LastAnswer } from "./memo";
 import { clusterInMesh, destinationInMesh } from "./destination";
 import { pairsWithout } from "./headerstrip";
-import { NO_TICKET, ReadyEra, ReadyHistory, decodeEra, encodeEra, enteredBeforeReady } from "./readiness";
+import {
+  ERA_BYTES,
+  NO_TICKET,
+  ReadyEra,
+  ReadyHistory,
+  enteredBeforeReady,
+  readEra,
+  writeEra,
+} from "./readiness";
 import { decimalText, parseMillis } from "./decimal";
 
 // --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
@@ -131,8 +139,8 @@ const REV_ONLY_COUNT: i32 = 3;
 // Shared data (one store per Envoy process, seen by every worker's VM, kept over a VM reload).
 /** Inbound: since when this pod is ready, decimal ms. */
 const POD_READY_KEY = "kwt.pod_ready_ms";
-/** Edge: a revision's ready era (readiness.ts), followed by its cluster/namespace/revision. */
-const READY_ERA_KEY_PREFIX = "kwt.ready_era/";
+/** Edge: a revision's ready era (readiness.ts), followed by its cluster/namespace/revision (UTF-8). */
+const READY_ERA_NAME_PREFIX = String.UTF8.encode("kwt.ready_era/");
 /** Tries of a conditional shared-data write before leaving it to the next one. */
 const SHARED_WRITE_TRIES: i32 = 3;
 
@@ -197,29 +205,66 @@ export class Vm {
     return readyMs;
   }
 
-  /** A revision's ready era as the VMs of this Envoy published it; null when none did. */
-  sharedEra(key: string): ReadyEra | null {
-    const shared = this.host.getSharedData(READY_ERA_KEY_PREFIX + key);
-    return shared != null ? decodeEra(shared.text) : null;
+  /** The shared-data name of the last era read or written, as UTF-8 (eraNameLength bytes). */
+  private eraName: ArrayBuffer = new ArrayBuffer(64);
+  private eraNameLength: i32 = 0;
+  /** The text of the era being written. */
+  private readonly eraText: ArrayBuffer = new ArrayBuffer(ERA_BYTES);
+  /** The era sharedEra and publishEra read, reused. */
+  private readonly eraRead: ReadyEra = new ReadyEra();
+
+  /**
+   * Starts eraName with the prefix, with room after it for a key of `keyLength` characters (UTF-8
+   * needs at most 3 bytes for each); returns where the key goes.
+   */
+  private startEraName(keyLength: i32): usize {
+    const prefixLength = READY_ERA_NAME_PREFIX.byteLength;
+    const room = prefixLength + keyLength * 3;
+    if (this.eraName.byteLength < room) this.eraName = new ArrayBuffer(room);
+    const at = changetype<usize>(this.eraName);
+    memory.copy(at, changetype<usize>(READY_ERA_NAME_PREFIX), prefixLength);
+    return at + <usize>prefixLength;
   }
 
   /**
-   * Joins this VM's era of the revision `key` at `place` in its history with the published one and
-   * publishes the result.
+   * A revision's ready era as the VMs of this Envoy published it (valid until the next read); null
+   * when none did.
    */
-  publishEra(key: string, place: i32, gapMs: i64, nowMs: i64): void {
-    noteGarbage(ERA_PUBLISH_GARBAGE_BYTES);
+  sharedEra(key: string): ReadyEra | null {
+    const keyAt = this.startEraName(key.length);
+    const keyBytes = <i32>String.UTF8.encodeUnsafe(changetype<usize>(key), key.length, keyAt);
+    this.eraNameLength = READY_ERA_NAME_PREFIX.byteLength + keyBytes;
+    const host = this.host;
+    if (!host.readSharedDataInPlace(changetype<usize>(this.eraName), this.eraNameLength)) return null;
+    const era = this.eraRead;
+    return readEra(host.inPlaceAt, host.inPlaceLength, era) ? era : null;
+  }
+
+  /**
+   * Joins this VM's era of the revision at `place` in its history with the published one and
+   * publishes the result, with no string made: a warm answer publishes too, at every answer where
+   * each revision is answered once a second or less often.
+   */
+  publishEra(place: i32, gapMs: i64, nowMs: i64): void {
     const host = this.host;
     const history = this.readyHistory;
-    const name = READY_ERA_KEY_PREFIX + key;
+    const keyAt = this.startEraName(history.keyLengthAt(place));
+    this.eraNameLength = READY_ERA_NAME_PREFIX.byteLength + history.writeKeyUtf8At(place, keyAt);
+    const nameAt = changetype<usize>(this.eraName);
+    const nameLength = this.eraNameLength;
+    const textAt = changetype<usize>(this.eraText);
+    const era = this.eraRead;
     for (let i = 0; i < SHARED_WRITE_TRIES; i++) {
-      const shared = host.getSharedData(name);
-      const published = shared != null ? decodeEra(shared.text) : null;
-      if (published != null) {
-        history.joinAt(place, published.firstReadyMs, published.lastAnswerMs, gapMs);
+      let cas: u32 = 0;
+      if (host.readSharedDataInPlace(nameAt, nameLength)) {
+        // A value that is no era is replaced, but by a conditional write like any other.
+        cas = host.sharedCas;
+        if (readEra(host.inPlaceAt, host.inPlaceLength, era)) {
+          history.joinAt(place, era.firstReadyMs, era.lastAnswerMs, gapMs);
+        }
       }
-      const era = encodeEra(history.firstReadyAt(place), history.lastAnswerAt(place));
-      if (host.setSharedData(name, era, shared != null ? shared.cas : 0)) break;
+      const textLength = writeEra(history.firstReadyAt(place), history.lastAnswerAt(place), textAt);
+      if (host.setSharedDataBytes(nameAt, nameLength, textAt, textLength, cas)) break;
     }
     history.setPublishedAt(place, nowMs);
   }
@@ -286,15 +331,6 @@ class InboundSeries {
  * the names metrics.ts counts, from the same measurement (about 6 KiB per answer past the cap).
  */
 const UNKEPT_STAMP_GARBAGE_BYTES: i64 = 4 * 1024;
-
-/**
- * What publishing an era leaves to the collector, roughly (its shared-data name, the copy read back
- * and decoded, the text written, each as a string and encoded for the host): counted (garbage.ts),
- * since a warm answer publishes too, at every answer where each revision is answered once a second
- * or less often. Measured on the stub runtime at the gateway, 2,000 revisions at 1,000 answers a
- * second against a standing clock: about 840 bytes per answer.
- */
-const ERA_PUBLISH_GARBAGE_BYTES: i64 = 1024;
 
 /** PodStamps.indexOfBytes of a stamp that is not ASCII: only its decoded text can be looked up. */
 const NOT_ASCII_STAMP: i32 = -2;
@@ -1427,9 +1463,10 @@ export class Stream {
    * the activator whose entry is older than that (held), decides from the revision's ready era
    * whether a pod was ready when it entered (a wait for capacity) or none was (a cold start). Only
    * a held answer reads the era other workers published to classify itself; any answer, once a
-   * second per revision, publishes the era (reading and merging the shared copy first). `newKey` is the era key of a stamp decoded for this answer; a kept stamp's
-   * era is found by its ticket, and its key built only to read or write shared data or when the
-   * history forgot the era.
+   * second per revision, publishes the era (reading and merging the shared copy first, named from
+   * the history's key with no string made). `newKey` is the era key of a stamp decoded for this
+   * answer; a kept stamp's era is found by its ticket, and its key built only for a held answer's
+   * read or when the history forgot the era.
    */
   private classifyAnswer(readyMs: i64, arrivalMs: i64, newKey: string | null): void {
     const root = this.root;
@@ -1471,10 +1508,7 @@ export class Stream {
       this.coldStartWaitMs = wait;
       logColdStart(this.host, wait);
     }
-    if (history.publishDue(place, entryMs)) {
-      if (key == null) key = stamps.eraKey(index, history);
-      vm.publishEra(key, place, gapMs, entryMs);
-    }
+    if (history.publishDue(place, entryMs)) vm.publishEra(place, gapMs, entryMs);
   }
 
   private edgeLog(): void {

@@ -277,6 +277,21 @@ export class ProxyWasmHost extends Host {
     return new SharedValue(adoptHostString(), cas);
   }
 
+  readSharedDataInPlace(keyAt: usize, keyLength: i32): bool {
+    clearOut();
+    store<u32>(outU64, 0);
+    if (imports.proxy_get_shared_data(keyAt, keyLength, outPointer, outSize, outU64) != OK) return false;
+    this.sharedCas = load<u32>(outU64);
+    this.inPlaceAt = answerPointer();
+    this.inPlaceLength = <i32>load<u32>(outSize);
+    releaseAnswer();
+    return true;
+  }
+
+  setSharedDataBytes(keyAt: usize, keyLength: i32, valueAt: usize, valueLength: i32, cas: u32): bool {
+    return imports.proxy_set_shared_data(keyAt, keyLength, valueAt, valueLength, cas) == OK;
+  }
+
   setSharedData(key: string, text: string, cas: u32): bool {
     const name = String.UTF8.encode(key);
     const bytes = String.UTF8.encode(text);

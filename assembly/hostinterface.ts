@@ -116,6 +116,32 @@ export abstract class Host extends MetricHost {
    * false on a CAS mismatch or a refusal.
    */
   abstract setSharedData(key: string, text: string, cas: u32): bool;
+  /** The cas of the value readSharedDataInPlace last found. */
+  sharedCas: u32 = 0;
+  /**
+   * getSharedData with the key as `keyLength` UTF-8 bytes at `keyAt`: the value's bytes at
+   * inPlaceAt (inPlaceLength of them), valid until the next host call, its cas in sharedCas; false
+   * when absent. Envoy's host (host.ts) leaves them where the host wrote them; this fallback goes
+   * through getSharedData's strings.
+   */
+  readSharedDataInPlace(keyAt: usize, keyLength: i32): bool {
+    const shared = this.getSharedData(String.UTF8.decodeUnsafe(keyAt, keyLength));
+    if (shared == null) return false;
+    const bytes = String.UTF8.encode(shared.text);
+    this.inPlaceBytes = bytes;
+    this.inPlaceAt = changetype<usize>(bytes);
+    this.inPlaceLength = bytes.byteLength;
+    this.sharedCas = shared.cas;
+    return true;
+  }
+  /** setSharedData with the key and the value as UTF-8 bytes. */
+  setSharedDataBytes(keyAt: usize, keyLength: i32, valueAt: usize, valueLength: i32, cas: u32): bool {
+    return this.setSharedData(
+      String.UTF8.decodeUnsafe(keyAt, keyLength),
+      String.UTF8.decodeUnsafe(valueAt, valueLength),
+      cas,
+    );
+  }
   /** Wall-clock time in ms since the epoch (0 if the host refuses). */
   abstract nowMilliseconds(): i64;
   abstract log(level: LogLevel, message: string): void;

@@ -128,9 +128,9 @@ export function proxy_on_delete(contextId: u32): void {
 // numbers (keytable.ts), so the live heap is a few hundred objects whatever the number of
 // revisions. A common-case request leaves no garbage (its stream's object is reused, the streams'
 // IdTable does not rebuild), so what a collection sweeps is what uncommon requests left (a new
-// pod stamp decoded, a series found by name, a span exported) and the edge's era publishes (once
-// a second per revision, so at every answer where each is answered that rarely), which not all of
-// garbage.ts counts:
+// pod stamp decoded, a series found by name, a span exported; an edge's era publish, at every
+// answer where each revision is answered once a second or less often, writes bytes into buffers
+// the VM reuses and leaves none), which not all of garbage.ts counts:
 // the schedule bounds it. It runs after COLLECT_EVERY stream ends and ticks: 0.065% of requests,
 // each about 25 µs on the benchmark's machine, which is at the p99.9 line now that the rest of a
 // request is a few hundred ns (with collections off, p99.9 fell from 21 to 13 µs inbound, 14 to
@@ -138,7 +138,7 @@ export function proxy_on_delete(contextId: u32): void {
 // p99.9 while common requests still left garbage, 0.4 to 1 ms at the gateway); with the tables at the default cap what waits for it stays within
 // 4 MiB of linear memory. A collection comes sooner, also at a stream end, once
 // GARBAGE_BYTES_PER_COLLECTION of counted garbage (garbage.ts: header text, series looked up by
-// name, stamps decoded and not kept, eras published) piled up.
+// name, stamps decoded and not kept) piled up.
 const COLLECT_EVERY: i32 = 1536;
 let sinceCollect: i32 = 0;
 

@@ -159,6 +159,26 @@ export class KeyTable {
     return key;
   }
 
+  /** The length in characters of keyOf's key; -1 when there is none. */
+  keyLengthOf(hash: u32, value: u32): i32 {
+    const entry = this.entryOf(hash, value);
+    return entry < 0 ? -1 : unchecked(this.lengths[entry]) & ~WIDE;
+  }
+
+  /**
+   * keyOf's key as UTF-8 at `to`, with no string made (room for 3 bytes per character, see
+   * keyLengthOf); returns the byte count, -1 when there is none.
+   */
+  writeKeyUtf8(hash: u32, value: u32, to: usize): i32 {
+    const entry = this.entryOf(hash, value);
+    if (entry < 0) return -1;
+    const length = unchecked(this.lengths[entry]) & ~WIDE;
+    const at = changetype<usize>(this.arena) + <usize>unchecked(this.starts[entry]);
+    if ((unchecked(this.lengths[entry]) & WIDE) != 0) return <i32>String.UTF8.encodeUnsafe(at, length, to);
+    memory.copy(to, at, <usize>length);
+    return length;
+  }
+
   /** Sets the value of the first `length` characters of `key` (all by default), adding the key if new. */
   set(key: string, value: u32, length: i32 = -1): void {
     const n = length < 0 ? key.length : length;

@@ -9,7 +9,7 @@
 // earliest ready time to its last answer. A ready time later than that starts a new era (the
 // revision went to zero and came back).
 
-import { decimalText, parseMillis } from "./decimal";
+import { parseMillisBytes, writeDecimal } from "./decimal";
 import { KeyTable, hashText } from "./keytable";
 
 /**
@@ -22,13 +22,14 @@ export const MAX_REVISION_ERAS: i32 = 512;
 export const PUBLISH_INTERVAL_MS: i64 = 1_000;
 
 /**
- * An era as another worker published it (decodeEra): from the earliest ready time of the pods seen
- * answering to the latest answer, in ms. The history keeps its eras as numbers, not as these.
+ * An era as another worker published it (readEra): from the earliest ready time of the pods seen
+ * answering to the latest answer, in ms. The history keeps its eras as numbers, not as these; a
+ * reader reuses one.
  */
 export class ReadyEra {
   constructor(
-    public readonly firstReadyMs: i64,
-    public readonly lastAnswerMs: i64,
+    public firstReadyMs: i64 = 0,
+    public lastAnswerMs: i64 = 0,
   ) {}
 }
 
@@ -41,19 +42,33 @@ export function enteredBeforeReady(entryMs: i64, firstReadyMs: i64): bool {
   return entryMs < firstReadyMs;
 }
 
-/** `<firstReadyMs>:<lastAnswerMs>`: the shared-data form of an era. */
-export function encodeEra(firstReadyMs: i64, lastAnswerMs: i64): string {
-  return decimalText(firstReadyMs) + ":" + decimalText(lastAnswerMs);
+/** Room writeEra needs: two numbers of up to 19 digits and a sign each, and the colon. */
+export const ERA_BYTES: i32 = 41;
+
+const COLON: u8 = 0x3a;
+
+/**
+ * Writes `<firstReadyMs>:<lastAnswerMs>`, the shared-data form of an era, as bytes at `to`
+ * (ERA_BYTES of room; an era is written at every answer where revisions are answered rarely, so
+ * it makes no string); returns its length.
+ */
+export function writeEra(firstReadyMs: i64, lastAnswerMs: i64, to: usize): i32 {
+  const first = writeDecimal(firstReadyMs, to);
+  store<u8>(to + first, COLON);
+  return <i32>(first + 1 + writeDecimal(lastAnswerMs, to + first + 1));
 }
 
-/** Reads encodeEra's form; null when it is anything else. */
-export function decodeEra(text: string): ReadyEra | null {
-  const colon = text.indexOf(":");
-  if (colon < 0) return null;
-  const first = parseMillis(text.substring(0, colon));
-  const last = parseMillis(text.substring(colon + 1));
-  if (first < 0 || last < 0) return null;
-  return new ReadyEra(first, last);
+/** Reads writeEra's form from the `length` bytes at `at` into `era`; false (`era` untouched) when it is anything else. */
+export function readEra(at: usize, length: i32, era: ReadyEra): bool {
+  let colon = 0;
+  while (colon < length && load<u8>(at + <usize>colon) != COLON) colon++;
+  if (colon == length) return false;
+  const first = parseMillisBytes(at, <u32>colon);
+  const last = parseMillisBytes(at + <usize>colon + 1, <u32>(length - colon - 1));
+  if (first < 0 || last < 0) return false;
+  era.firstReadyMs = first;
+  era.lastAnswerMs = last;
+  return true;
 }
 
 /** A ticket that names no place (ReadyHistory.placeOfTicket answers -1). */
@@ -108,6 +123,16 @@ export class ReadyHistory {
   /** The key of the revision at `place`, as a new string. */
   keyAt(place: i32): string {
     return this.places.keyOf(unchecked(this.keyHashes[place]), <u32>place + 1)!;
+  }
+
+  /** The length in characters of the key of the revision at `place`. */
+  keyLengthAt(place: i32): i32 {
+    return this.places.keyLengthOf(unchecked(this.keyHashes[place]), <u32>place + 1);
+  }
+
+  /** keyAt as UTF-8 at `to` (room for 3 bytes per character of keyLengthAt); returns the byte count. */
+  writeKeyUtf8At(place: i32, to: usize): i32 {
+    return this.places.writeKeyUtf8(unchecked(this.keyHashes[place]), <u32>place + 1, to);
   }
 
   /** The era's start at `place`: the earliest ready time of the pods seen answering. */

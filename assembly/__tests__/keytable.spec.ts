@@ -1,5 +1,20 @@
 import { KeyedObjects, KeyTable, hashText } from "../keytable";
 
+/** writeKeyUtf8 of `key` held with `value`, checked against keyLengthOf, decoded; null when none. */
+function utf8Of(table: KeyTable, key: string, value: u32): string | null {
+  const hash = hashText(key, key.length);
+  const length = table.keyLengthOf(hash, value);
+  if (length < 0) {
+    expect<i32>(table.writeKeyUtf8(hash, value, 0)).toBe(-1);
+    return null;
+  }
+  expect<i32>(length).toBe(key.length);
+  const buffer = new ArrayBuffer(length * 3);
+  const bytes = table.writeKeyUtf8(hash, value, changetype<usize>(buffer));
+  expect<i32>(bytes).toBe(String.UTF8.byteLength(key));
+  return String.UTF8.decodeUnsafe(changetype<usize>(buffer), bytes);
+}
+
 describe("KeyTable", () => {
   it("finds a key from its ASCII bytes, also the start of longer bytes, never from other bytes", () => {
     const table = new KeyTable();
@@ -78,6 +93,18 @@ describe("KeyTable", () => {
     expect<string | null>(table.keyOf(hashText("gone", 4), 4)).toBeNull();
     expect<string | null>(table.keyOf(hashText("alpha", 5), 5)).toBeNull();
     expect<string | null>(table.keyOf(hashText("beta", 4), 1)).toBeNull();
+  });
+
+  it("writes the key holding a value as UTF-8 with its length in characters, narrow or wide", () => {
+    const table = new KeyTable();
+    table.set("east/demo/hello-00001", 1);
+    table.set("caf\u00e9/\u4e16\u754c", 2);
+    table.set("gone", 3);
+    table.deleteValue(hashText("gone", 4), 3);
+    expect<string | null>(utf8Of(table, "east/demo/hello-00001", 1)).toBe("east/demo/hello-00001");
+    expect<string | null>(utf8Of(table, "caf\u00e9/\u4e16\u754c", 2)).toBe("caf\u00e9/\u4e16\u754c");
+    expect<string | null>(utf8Of(table, "gone", 3)).toBeNull();
+    expect<string | null>(utf8Of(table, "east/demo/hello-00001", 2)).toBeNull();
   });
 
   it("maps keys to values and tells a missing key", () => {

@@ -1,12 +1,32 @@
 import {
+  ERA_BYTES,
   MAX_REVISION_ERAS,
   NO_TICKET,
   PUBLISH_INTERVAL_MS,
+  ReadyEra,
   ReadyHistory,
-  decodeEra,
-  encodeEra,
   enteredBeforeReady,
+  readEra,
+  writeEra,
 } from "../readiness";
+
+/** writeEra's bytes as text. */
+function eraText(firstReadyMs: i64, lastAnswerMs: i64): string {
+  const buffer = new ArrayBuffer(ERA_BYTES);
+  const length = writeEra(firstReadyMs, lastAnswerMs, changetype<usize>(buffer));
+  return String.UTF8.decodeUnsafe(changetype<usize>(buffer), length);
+}
+
+/** readEra of a text's UTF-8 bytes; null when refused. */
+function eraOf(text: string): ReadyEra | null {
+  const bytes = String.UTF8.encode(text);
+  const era = new ReadyEra(-7, -7);
+  if (readEra(changetype<usize>(bytes), bytes.byteLength, era)) return era;
+  // A refused text leaves the era as it was.
+  expect<i64>(era.firstReadyMs).toBe(-7);
+  expect<i64>(era.lastAnswerMs).toBe(-7);
+  return null;
+}
 
 const GAP: i64 = 6_000;
 
@@ -68,18 +88,26 @@ describe("enteredBeforeReady", () => {
 
 describe("the shared-data form", () => {
   it("round-trips an era", () => {
-    const era = decodeEra(encodeEra(1700000000000, 1700000009999))!;
-    expect<string>(encodeEra(era.firstReadyMs, era.lastAnswerMs)).toBe("1700000000000:1700000009999");
+    expect<string>(eraText(1700000000000, 1700000009999)).toBe("1700000000000:1700000009999");
+    const era = eraOf(eraText(1700000000000, 1700000009999))!;
     expect<i64>(era.firstReadyMs).toBe(1700000000000);
     expect<i64>(era.lastAnswerMs).toBe(1700000009999);
+    expect<string>(eraText(0, 7)).toBe("0:7");
+  });
+
+  it("has room for the longest numbers", () => {
+    expect<i32>(eraText(i64.MIN_VALUE, i64.MIN_VALUE).length).toBeLessThanOrEqual(ERA_BYTES);
+    expect<string>(eraText(i64.MIN_VALUE, i64.MAX_VALUE)).toBe("-9223372036854775808:9223372036854775807");
   });
 
   it("refuses anything else", () => {
-    expect(decodeEra("")).toBeNull();
-    expect(decodeEra("12")).toBeNull();
-    expect(decodeEra("a:1")).toBeNull();
-    expect(decodeEra("1:")).toBeNull();
-    expect(decodeEra("1:2:3")).toBeNull();
+    expect(eraOf("")).toBeNull();
+    expect(eraOf("12")).toBeNull();
+    expect(eraOf("a:1")).toBeNull();
+    expect(eraOf(":1")).toBeNull();
+    expect(eraOf("1:")).toBeNull();
+    expect(eraOf("1:2:3")).toBeNull();
+    expect(eraOf("-1:2")).toBeNull();
   });
 });
 
