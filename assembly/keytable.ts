@@ -175,8 +175,22 @@ export class KeyTable {
     const length = unchecked(this.lengths[entry]) & ~WIDE;
     const at = changetype<usize>(this.arena) + <usize>unchecked(this.starts[entry]);
     if ((unchecked(this.lengths[entry]) & WIDE) != 0) return <i32>String.UTF8.encodeUnsafe(at, length, to);
-    memory.copy(to, at, <usize>length);
-    return length;
+    if (isAscii(at, length)) {
+      memory.copy(to, at, <usize>length);
+      return length;
+    }
+    // A narrow key holds each character of U+0080..U+00FF as one byte: two in UTF-8.
+    let n: usize = 0;
+    for (let i = 0; i < length; i++) {
+      const c = <u32>load<u8>(at + <usize>i);
+      if (c < 0x80) {
+        store<u8>(to + n++, <u8>c);
+      } else {
+        store<u8>(to + n++, <u8>(0xc0 | (c >> 6)));
+        store<u8>(to + n++, <u8>(0x80 | (c & 0x3f)));
+      }
+    }
+    return <i32>n;
   }
 
   /** Sets the value of the first `length` characters of `key` (all by default), adding the key if new. */

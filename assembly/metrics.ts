@@ -16,7 +16,8 @@ export { MetricFamily, MetricKind } from "./metricfamily";
 // before they double linear memory rather than after the next COLLECT_EVERY streams. Measured on
 // AssemblyScript's never-freeing stub runtime at the gateway: a cold start (three series by name)
 // allocates about 7.5 KiB more than a warm answer, a new revision about 8 KiB more (its stamp
-// decoded, its stat name built and encoded for the host, its era published, the tables grown).
+// decoded, its stat name built and encoded for the host, the tables grown; its era was published
+// as strings then, as bytes now).
 /** The series key and the label values gathered for it. */
 const LOOKUP_GARBAGE_BYTES: i64 = 2 * 1024;
 /** A new series: also the host's copy of its name, the tables grown, what its first sight did. */

@@ -101,8 +101,13 @@ describe("KeyTable", () => {
     table.set("caf\u00e9/\u4e16\u754c", 2);
     table.set("gone", 3);
     table.deleteValue(hashText("gone", 4), 3);
+    // Narrow, but not ASCII: each of these characters is one byte in the table, two in UTF-8.
+    table.set("east/caf\u00e9/r-1", 4);
+    table.set("\u{1F600}", 5);
     expect<string | null>(utf8Of(table, "east/demo/hello-00001", 1)).toBe("east/demo/hello-00001");
     expect<string | null>(utf8Of(table, "caf\u00e9/\u4e16\u754c", 2)).toBe("caf\u00e9/\u4e16\u754c");
+    expect<string | null>(utf8Of(table, "east/caf\u00e9/r-1", 4)).toBe("east/caf\u00e9/r-1");
+    expect<string | null>(utf8Of(table, "\u{1F600}", 5)).toBe("\u{1F600}");
     expect<string | null>(utf8Of(table, "gone", 3)).toBeNull();
     expect<string | null>(utf8Of(table, "east/demo/hello-00001", 2)).toBeNull();
   });
