@@ -205,9 +205,8 @@ export class Vm {
     return readyMs;
   }
 
-  /** The shared-data name of the last era read or written, as UTF-8 (eraNameLength bytes). */
+  /** The shared-data name of the era being read or written, as UTF-8 (grown to the longest). */
   private eraName: ArrayBuffer = new ArrayBuffer(64);
-  private eraNameLength: i32 = 0;
   /** The text of the era being written. */
   private readonly eraText: ArrayBuffer = new ArrayBuffer(ERA_BYTES);
   /** The era sharedEra and publishEra read, reused. */
@@ -233,9 +232,9 @@ export class Vm {
   sharedEra(key: string): ReadyEra | null {
     const keyAt = this.startEraName(key.length);
     const keyBytes = <i32>String.UTF8.encodeUnsafe(changetype<usize>(key), key.length, keyAt);
-    this.eraNameLength = READY_ERA_NAME_PREFIX.byteLength + keyBytes;
+    const nameLength = READY_ERA_NAME_PREFIX.byteLength + keyBytes;
     const host = this.host;
-    if (!host.readSharedDataInPlace(changetype<usize>(this.eraName), this.eraNameLength)) return null;
+    if (!host.readSharedDataInPlace(changetype<usize>(this.eraName), nameLength)) return null;
     const era = this.eraRead;
     return readEra(host.inPlaceAt, host.inPlaceLength, era) ? era : null;
   }
@@ -249,9 +248,8 @@ export class Vm {
     const host = this.host;
     const history = this.readyHistory;
     const keyAt = this.startEraName(history.keyLengthAt(place));
-    this.eraNameLength = READY_ERA_NAME_PREFIX.byteLength + history.writeKeyUtf8At(place, keyAt);
+    const nameLength = READY_ERA_NAME_PREFIX.byteLength + history.writeKeyUtf8At(place, keyAt);
     const nameAt = changetype<usize>(this.eraName);
-    const nameLength = this.eraNameLength;
     const textAt = changetype<usize>(this.eraText);
     const era = this.eraRead;
     for (let i = 0; i < SHARED_WRITE_TRIES; i++) {
