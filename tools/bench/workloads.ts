@@ -193,6 +193,15 @@ interface GatewayShape {
   code?: (i: number) => number;
 }
 
+/**
+ * The wait of cold request `i`: 16 values, one per rotation of the revisions, so a revision's
+ * stamps differ from one answer to its next and repeat only after 16 rotations (the floor's
+ * replay of 256 requests at 16 revisions).
+ */
+function heldWaitMs(i: number, revisions: number): number {
+  return 800 + 10 * (Math.floor(i / revisions) % 16);
+}
+
 function gateway(name: string, describe: string, shape: GatewayShape, pluginConfig = "{}"): Workload {
   const { cold } = shape;
   const revisions = shape.revisions ?? PERIOD;
@@ -208,9 +217,11 @@ function gateway(name: string, describe: string, shape: GatewayShape, pluginConf
       // Warm: a pod ready since a minute before the clock started, the request straight from the
       // gateway. Cold: through the activator, and the pod turned ready after the request entered
       // (the clock of the cold workload stands still, so every answer is one before its
-      // revision's ready era began: a cold start, 850 ms held).
-      const readiness = cold ? `a=1;rd=${nowMs + 1};t=${nowMs + 850}` : `a=0;rd=${WARM_POD_READY_MS}`;
-      const pod = `1;cs=${cold ? 1 : 0};w=${cold ? 850 : 0};c=east;r=us-east1;n=demo;s=hello;cf=hello;v=${revision};${readiness}`;
+      // revision's ready era began: a cold start). Each held request waited its own time, as in
+      // production: a revision's waits change from one rotation to the next (800 to 950 ms).
+      const waitMs = cold ? heldWaitMs(i, revisions) : 0;
+      const readiness = cold ? `a=1;rd=${nowMs + 1};t=${nowMs + waitMs}` : `a=0;rd=${WARM_POD_READY_MS}`;
+      const pod = `1;cs=${cold ? 1 : 0};w=${waitMs};c=east;r=us-east1;n=demo;s=hello;cf=hello;v=${revision};${readiness}`;
       return {
         request: baseRequest(i),
         response: response(status(i), [["x-kwt-pod", pod]]),
