@@ -16,19 +16,27 @@ import {
 import { Host } from "./hostinterface";
 import { ErrorKind, errorKindName } from "./knative";
 import { sanitizeLabelValue } from "./labels";
-import { decimalText } from "./decimal";
+import { MAX_DECIMAL_BYTES, writeDecimal } from "./decimal";
+
+/** Where a field's number is written for the host to read during the call. */
+const fieldDigits = memory.data(MAX_DECIMAL_BYTES);
+
+/** Sets a field to `value` in decimal, with no string made. */
+function setDecimalField(host: Host, name: ArrayBuffer, value: i64): void {
+  host.setPropertyBytes(name, fieldDigits, writeDecimal(value, fieldDigits));
+}
 
 /** A cold start, and its wait when it was timed (`waitMs` >= 0). */
 export function logColdStart(host: Host, waitMs: i64): void {
   host.setProperty(KWT_COLD_START, "1");
-  if (waitMs >= 0) host.setProperty(KWT_COLD_START_WAIT_MS, decimalText(waitMs));
+  if (waitMs >= 0) setDecimalField(host, KWT_COLD_START_WAIT_MS, waitMs);
 }
 
 /** A cross-cluster hop's origin, and its latency unless the clocks disagree (`hopMs` < 0). */
 export function logHop(host: Host, sourceCluster: string, sourceRegion: string, hopMs: i64): void {
   host.setProperty(KWT_SOURCE_CLUSTER, sanitizeLabelValue(sourceCluster));
   host.setProperty(KWT_SOURCE_REGION, sanitizeLabelValue(sourceRegion));
-  if (hopMs >= 0) host.setProperty(KWT_HOP_MS, decimalText(hopMs));
+  if (hopMs >= 0) setDecimalField(host, KWT_HOP_MS, hopMs);
 }
 
 /** Sets the error kind of a failed request; false (and no call) when `kind` is not an error. */

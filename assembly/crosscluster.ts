@@ -7,7 +7,7 @@ import { Identity } from "./identity";
 import { MetricFamily, SeriesRegistry } from "./metrics";
 import { CROSS_CLUSTER_HOP_DURATION, CROSS_CLUSTER_REQUESTS } from "./generated/metric-families";
 import { HeaderMap, Host } from "./hostinterface";
-import { HopStampWriter, hopDuration, hopStampPrefix, HopCheck, HopVerdict } from "./hop";
+import { HopDuration, HopStampWriter, hopDuration, hopStampPrefix, HopCheck, HopVerdict } from "./hop";
 import { CODE_CLASS_COUNT, codeClassName } from "./knative";
 import { KeyedObjects } from "./keytable";
 
@@ -20,7 +20,10 @@ class CrossClusterSeries {
 
 const HOP_DURATION: i32 = 0;
 
-/** What the inbound side learnt from a request's hop stamp, kept by the stream until on_log. */
+/**
+ * What the inbound side learnt from a request's hop stamp, kept by the stream until on_log (each
+ * stream has its own, written again for each request).
+ */
 export class InboundHop {
   constructor(
     /** A trusted stamp from another cluster. */
@@ -39,11 +42,18 @@ export class InboundHop {
 
 export const NOT_CROSS_CLUSTER = new InboundHop(false, "", "", 0, 0, false, null);
 
+/** An InboundHop for a stream to keep, filled by CrossCluster.onInboundRequest. */
+export function newInboundHop(): InboundHop {
+  return new InboundHop(false, "", "", 0, 0, false, null);
+}
+
 export class CrossCluster {
   private readonly hopStamps: HopStampWriter;
   private readonly hopHeader: ArrayBuffer;
   /** Cross-cluster series by source cluster: a hop costs no stat name once its source is known. */
   private readonly bySourceCluster: KeyedObjects<CrossClusterSeries> = new KeyedObjects<CrossClusterSeries>();
+  /** The hop duration being recorded, reused. */
+  private readonly duration: HopDuration = new HopDuration(0, false);
 
   /** Built in proxy_on_configure. */
   constructor(
@@ -68,22 +78,21 @@ export class CrossCluster {
   /**
    * Request headers arriving at a revision pod, after the stream judged the hop stamp (`check`;
    * null when there was none or it was not trusted): records the hop duration of a cross-cluster
-   * request. The stream keeps the result for onInboundLog and counts `skewed` as clock skew.
+   * request. Returns what the stream keeps for onInboundLog (`into`, written, for a cross-cluster
+   * hop; else NOT_CROSS_CLUSTER), whose `skewed` it counts as clock skew.
    */
-  onInboundRequest(check: HopCheck | null, nowMs: i64): InboundHop {
+  onInboundRequest(check: HopCheck | null, nowMs: i64, into: InboundHop): InboundHop {
     if (check == null || check.verdict != HopVerdict.CrossCluster) return NOT_CROSS_CLUSTER;
     const stamp = check.stamp!;
-    const duration = hopDuration(nowMs, stamp.sentMs);
-    const series = this.seriesOf(stamp.cluster, stamp.region);
-    const hop = new InboundHop(
-      true,
-      stamp.cluster,
-      stamp.region,
-      stamp.sentMs,
-      duration.milliseconds,
-      duration.skewed,
-      series,
-    );
+    const duration = hopDuration(nowMs, stamp.sentMs, this.duration);
+    const hop = into;
+    hop.crossCluster = true;
+    hop.sourceCluster = stamp.cluster;
+    hop.sourceRegion = stamp.region;
+    hop.sentMs = stamp.sentMs;
+    hop.hopMs = duration.milliseconds;
+    hop.skewed = duration.skewed;
+    hop.series = this.seriesOf(stamp.cluster, stamp.region);
     this.registry.record(this.seriesId(hop, CROSS_CLUSTER_HOP_DURATION, null, HOP_DURATION), <u64>hop.hopMs);
     return hop;
   }

@@ -81,11 +81,14 @@ import {
 } from "./generated/metric-families";
 import { coldBytes, ColdText, coldText } from "./generated/cold-text";
 import {
+  HELD_FIELDS_CUT,
   PodStamp,
   arrivalFieldStart,
   arrivalFieldStartBytes,
   decodePodStamp,
   encodePodStamp,
+  heldFieldsEnd,
+  heldFieldsEndBytes,
   parseArrivalField,
   parseArrivalFieldBytes,
   withArrival,
@@ -107,7 +110,7 @@ import {
   listenerDirectionPath,
   nodePropertyPath,
 } from "./properties";
-import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER } from "./crosscluster";
+import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER, newInboundHop } from "./crosscluster";
 import { ActivatorHold, Tracing } from "./tracing";
 import { OTHER_LABEL_VALUE, SourceLabelBound } from "./sourcelabels";
 import { ActivatorProof, MeshIdentity, activatorProofOf, facesMesh, meshIdentityOf } from "./trust";
@@ -232,7 +235,18 @@ export class Vm {
   sharedEra(key: string): ReadyEra | null {
     const keyAt = this.startEraName(key.length);
     const keyBytes = <i32>String.UTF8.encodeUnsafe(changetype<usize>(key), key.length, keyAt);
-    const nameLength = READY_ERA_NAME_PREFIX.byteLength + keyBytes;
+    return this.readSharedEra(READY_ERA_NAME_PREFIX.byteLength + keyBytes);
+  }
+
+  /** sharedEra of the revision at `place` in the ready history, named with no string made. */
+  sharedEraAt(place: i32): ReadyEra | null {
+    const history = this.readyHistory;
+    const keyAt = this.startEraName(history.keyLengthAt(place));
+    return this.readSharedEra(READY_ERA_NAME_PREFIX.byteLength + history.writeKeyUtf8At(place, keyAt));
+  }
+
+  /** The era published under the first `nameLength` bytes of eraName, or null. */
+  private readSharedEra(nameLength: i32): ReadyEra | null {
     const host = this.host;
     if (!host.readSharedDataInPlace(changetype<usize>(this.eraName), nameLength)) return null;
     const era = this.eraRead;
@@ -324,7 +338,7 @@ class InboundSeries {
 }
 
 /**
- * What decoding a pod stamp that is not kept (held, or past the cap) leaves to the collector,
+ * What decoding a pod stamp that is not kept (past the cap) leaves to the collector,
  * roughly (its fields, its era restarted past the ready history's limit): counted (garbage.ts) with
  * the names metrics.ts counts, from the same measurement (about 6 KiB per answer past the cap).
  */
@@ -340,11 +354,15 @@ const NOT_ASCII_STAMP: i32 = -2;
  */
 const SPARE_STREAMS: i32 = 128;
 
-/** Series ids kept per pod stamp: its duration series by code class, then its REV-only series. */
-const POD_ID_SLOTS: i32 = CODE_CLASS_COUNT + REV_ONLY_COUNT;
+/**
+ * Series ids kept per pod stamp: its duration series by code class, its REV-only series, then its
+ * cold starts' duration series by code class (a held answer's stamp is kept like any other).
+ */
+const POD_ID_SLOTS: i32 = CODE_CLASS_COUNT + REV_ONLY_COUNT + CODE_CLASS_COUNT;
+const COLD_DURATION_SLOTS_AT: i32 = CODE_CLASS_COUNT + REV_ONLY_COUNT;
 
 /**
- * The warm pod stamps one root saw at the edge, by their text without the per-request arrival,
+ * The pod stamps one root saw at the edge, by their text without the per-request arrival,
  * decoded once. What a warm answer needs (the pod's ready time, whether it came through the
  * activator, its revision's place in the VM's ready history) and the stamp's series ids are kept in
  * arrays of numbers, so a collection has no object of its own to mark per stamp. The label values are decoded again from the stamp's text as the table keeps it, only
@@ -374,30 +392,35 @@ class PodStamps {
   ids: StaticArray<u32> = new StaticArray<u32>(0);
   /** Each stamp's text's hash (hashText): its text is found again from the table by it. */
   private textHashes: u32[] = [];
+  /** Each stamp's key is its text after the held fields (heldFieldsEnd), not the whole text. */
+  private heldFieldsCut: bool[] = [];
 
   get size(): i32 {
     return this.readyMs.length;
   }
 
   /**
-   * Stamp `index`'s era key, a new string, for an answer that reads or writes shared data: the
-   * history's key of the place its ticket names, else (the history forgot the era) the stamp's
-   * text decoded again.
+   * Stamp `index`'s era key, a new string, decoded again from its text: for an answer whose
+   * revision the history forgot since (one it keeps is named from the history's key bytes).
    */
-  eraKey(index: i32, history: ReadyHistory): string {
-    const place = history.placeOfTicket(unchecked(this.eraTickets[index]));
-    if (place >= 0) return history.keyAt(place);
+  eraKey(index: i32): string {
     return revisionEraKey(decodePodStamp(this.text(index))!);
   }
 
-  /** The index of the stamp that is the first `length` characters of `text`; -1 when not kept. */
+  /**
+   * The index of the stamp that is the first `length` characters of `text`; -1 when not kept.
+   * A stamp that starts with the held fields is kept, and found, by what follows them.
+   */
   indexOf(text: string, length: i32): i32 {
-    return <i32>this.byText.get(text, 0, length) - 1;
+    const cut = heldFieldsEnd(text, length);
+    if (cut == 0) return <i32>this.byText.get(text, 0, length) - 1;
+    return <i32>this.byText.get(text.substring(cut, length), 0) - 1;
   }
 
   /** indexOf for the `length` bytes at `at`; -1 when not kept, NOT_ASCII_STAMP when not ASCII. */
   indexOfBytes(at: usize, length: i32): i32 {
-    return <i32>this.byText.getBytes(at, length, 0, <u32>(NOT_ASCII_STAMP + 1)) - 1;
+    const cut = heldFieldsEndBytes(at, length);
+    return <i32>this.byText.getBytes(at + <usize>cut, length - cut, 0, <u32>(NOT_ASCII_STAMP + 1)) - 1;
   }
 
   /** Keeps a stamp decoded (and its labels bounded) from `text`; returns its index. */
@@ -414,8 +437,11 @@ class PodStamps {
       memory.copy(changetype<usize>(ids), changetype<usize>(this.ids), (<usize>this.ids.length) << 2);
       this.ids = ids;
     }
-    this.byText.set(text, <u32>index + 1);
-    this.textHashes.push(hashText(text, text.length));
+    const cut = heldFieldsEnd(text, text.length);
+    const key = cut > 0 ? text.substring(cut) : text;
+    this.byText.set(key, <u32>index + 1);
+    this.textHashes.push(hashText(key, key.length));
+    this.heldFieldsCut.push(cut > 0);
     return index;
   }
 
@@ -437,9 +463,13 @@ class PodStamps {
     return known >= 0 ? known : this.labelValues.add(value, value);
   }
 
-  /** Stamp `index`'s text (without the arrival), found in the table by its hash. */
+  /**
+   * Stamp `index`'s text (without the arrival), found in the table by its hash: with held fields
+   * of their own in place of the ones cut off, so that it decodes as the pod's stamp.
+   */
   private text(index: i32): string {
-    return this.byText.keyOf(unchecked(this.textHashes[index]), <u32>index + 1)!;
+    const key = this.byText.keyOf(unchecked(this.textHashes[index]), <u32>index + 1)!;
+    return unchecked(this.heldFieldsCut[index]) ? HELD_FIELDS_CUT + key : key;
   }
 }
 
@@ -822,10 +852,13 @@ export class Root {
     registry.increment(registry.id(CLOCK_SKEW, [sourceCluster, this.identity.cluster]));
   }
 
-  /** Caches a newly decoded pod stamp; -1 for a held one (its wait differs each time) or no room. */
+  /**
+   * Caches a newly decoded pod stamp; -1 when there is no room. A held one is kept by what follows
+   * its held fields, as every other answer of its pod through the activator.
+   */
   cachePodStamp(stampText: string, report: PodStamp): i32 {
     const stamps = this.podStamps;
-    if (report.held || !this.registry.cacheHasRoom(stamps.size)) return -1;
+    if (!this.registry.cacheHasRoom(stamps.size)) return -1;
     return stamps.add(stampText, report);
   }
 
@@ -904,6 +937,10 @@ export class Stream {
   hop: HopCheck | null;
   /** The cross-cluster hop seen on this request (crosscluster.ts). */
   inboundHop!: InboundHop;
+  /** What inboundHop is for a cross-cluster request: this stream's own, written per request. */
+  private readonly ownInboundHop: InboundHop = newInboundHop();
+  /** What the inbound side passes to tracing about the activator's hold, written per request. */
+  private readonly activatorHold: ActivatorHold = new ActivatorHold(false, -1);
   /** The response's :status read at response headers; -1 before (on_log then reads response.code). */
   responseCode: i64;
   /** kwt_error_kind is set on this stream (accesslog.ts): never twice. */
@@ -1141,9 +1178,11 @@ export class Stream {
     const hop = this.hop;
     const fromOtherCluster = hop != null && hop.verdict == HopVerdict.CrossCluster;
     if (!fromOtherCluster && !this.held) return;
-    const hold = new ActivatorHold(this.held, this.waitMs);
+    const hold = this.activatorHold;
+    hold.held = this.held;
+    hold.waitMs = this.waitMs;
     const nowMs = this.now();
-    this.inboundHop = crossCluster.onInboundRequest(hop, nowMs);
+    this.inboundHop = crossCluster.onInboundRequest(hop, nowMs, this.ownInboundHop);
     tracing.onInboundRequestHeaders(scan, this.inboundHop, hold, nowMs);
     if (this.inboundHop.skewed) this.root.clockSkew(this.inboundHop.sourceCluster);
   }
@@ -1476,20 +1515,24 @@ export class Stream {
     const index = this.podIndex;
     let key = newKey;
     const held = this.podViaActivator && entryMs < readyMs;
-    let place = -1;
+    let place = index >= 0 ? history.placeOfTicket(unchecked(stamps.eraTickets[index])) : -1;
     if (held) {
-      if (key == null) key = stamps.eraKey(index, history);
-      const published = vm.sharedEra(key);
-      if (published != null) {
-        place = history.join(key, published.firstReadyMs, published.lastAnswerMs, gapMs);
+      if (place >= 0) {
+        const published = vm.sharedEraAt(place);
+        if (published != null) history.joinAt(place, published.firstReadyMs, published.lastAnswerMs, gapMs);
+      } else {
+        if (key == null) key = stamps.eraKey(index);
+        const published = vm.sharedEra(key);
+        if (published != null) {
+          place = history.join(key, published.firstReadyMs, published.lastAnswerMs, gapMs);
+        }
       }
     }
-    if (place < 0 && index >= 0) place = history.placeOfTicket(unchecked(stamps.eraTickets[index]));
     // A pod that answered a request it was ready for was ready when that request entered.
     if (place >= 0) {
       history.noteAnswerAt(place, readyMs, entryMs, gapMs);
     } else {
-      if (key == null) key = stamps.eraKey(index, history);
+      if (key == null) key = stamps.eraKey(index);
       place = history.noteAnswer(key, readyMs, entryMs, gapMs);
     }
     if (index >= 0) unchecked((stamps.eraTickets[index] = history.ticketOf(place)));
@@ -1525,9 +1568,10 @@ export class Stream {
     }
     const durationNs = this.host.getPropertyI64(PATH_REQUEST_DURATION, -1);
     if (durationNs < 0) return;
-    // A cold start's series is never kept with the stamp (a warm answer of it is the common one).
-    const ids: StaticArray<u32> | null = this.coldStart ? null : this.podIds();
-    const index = this.podIdIndex(this.responseClass);
+    const ids = this.podIds();
+    const index = this.podIdIndex(
+      this.coldStart ? COLD_DURATION_SLOTS_AT + this.responseClass : this.responseClass,
+    );
     let id = cachedId(ids, index);
     if (id == 0) {
       id = root.requestDurationId(this.podReport(), this.responseClass, this.coldStart, ids, index);

@@ -258,10 +258,14 @@ export class HopDuration {
   ) {}
 }
 
-/** now - sent, clamped to [0, MAX_HOP_DURATION_MS]; a clamp means the clocks disagree. */
-export function hopDuration(nowMs: i64, sentMs: i64): HopDuration {
+/**
+ * now - sent, clamped to [0, MAX_HOP_DURATION_MS]; a clamp means the clocks disagree. Written into
+ * `into` when given (reused on the request path), else into a new one.
+ */
+export function hopDuration(nowMs: i64, sentMs: i64, into: HopDuration | null = null): HopDuration {
+  const duration = into != null ? into : new HopDuration(0, false);
   const raw = nowMs - sentMs;
-  if (raw < 0) return new HopDuration(0, true);
-  if (raw > MAX_HOP_DURATION_MS) return new HopDuration(MAX_HOP_DURATION_MS, true);
-  return new HopDuration(raw, false);
+  duration.skewed = raw < 0 || raw > MAX_HOP_DURATION_MS;
+  duration.milliseconds = raw < 0 ? 0 : raw > MAX_HOP_DURATION_MS ? MAX_HOP_DURATION_MS : raw;
+  return duration;
 }

@@ -315,6 +315,10 @@ export class ProxyWasmHost extends Host {
     imports.proxy_set_property(changetype<usize>(name), name.byteLength, textAt, textLength);
   }
 
+  setPropertyBytes(name: ArrayBuffer, at: usize, length: u32): void {
+    imports.proxy_set_property(changetype<usize>(name), name.byteLength, at, length);
+  }
+
   nowMilliseconds(): i64 {
     return nowNanoseconds() / 1_000_000;
   }

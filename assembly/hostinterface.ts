@@ -107,6 +107,13 @@ export abstract class Host extends MetricHost {
    */
   abstract setProperty(name: ArrayBuffer, value: string): void;
   /**
+   * setProperty with the value as the `length` UTF-8 bytes at `at` (a number written into a
+   * reused buffer): no string is made for Envoy's host. This fallback decodes them.
+   */
+  setPropertyBytes(name: ArrayBuffer, at: usize, length: u32): void {
+    this.setProperty(name, String.UTF8.decodeUnsafe(at, length));
+  }
+  /**
    * Proxy-Wasm shared data: one store per Envoy process and vm_id, seen by every worker's VM and
    * outliving a VM reload. Null when the key is absent or the host refuses.
    */

@@ -12,7 +12,7 @@
 // request of a pod and can be cached).
 
 import { decimalText, parseDecimal, parseMillis, parseMillisBytes } from "./decimal";
-import { StampField, decodeStamp, encodeStamp } from "./stamp";
+import { MAX_STAMP_LENGTH, StampField, decodeStamp, encodeStamp } from "./stamp";
 
 /** Waits above this (about 11 days) are not believed. */
 const MAX_WAIT_DIGITS: i32 = 12;
@@ -115,6 +115,49 @@ export function encodePodStamp(report: PodStamp): string | null {
 /** A stamp without its arrival (encoded without `t`) with the arrival `atMs` appended. */
 export function withArrival(stampWithoutArrival: string, atMs: i64): string {
   return stampWithoutArrival + ARRIVAL_FIELD + decimalText(atMs);
+}
+
+/**
+ * What an edge keeps of a stamp whose held fields came first, as this filter writes them, in
+ * place of those fields: `cs` and `w` differ on every held answer of a pod (each its own wait),
+ * and an edge of this version reads neither. Decoded with it, the rest is the pod's stamp again.
+ */
+export const HELD_FIELDS_CUT = "1;cs=0;w=;";
+
+/**
+ * Where the fields after a leading `1;cs=<0|1>;w=<up to 12 digits>;` start, in the first
+ * `length` characters of `text` (a stamp without its arrival); 0 when it does not start so, or
+ * is longer than a stamp may be (then it is decoded whole, and refused). Two stamps alike after
+ * that head are the same pod's, and either is valid exactly when the other is: the head is valid
+ * whatever its digits, and as long.
+ */
+export function heldFieldsEnd(text: string, length: i32): i32 {
+  return heldFieldsEndIn<u16>(changetype<usize>(text), length);
+}
+
+/** heldFieldsEnd of the `length` bytes at `at` (a stamp where the host wrote it). */
+export function heldFieldsEndBytes(at: usize, length: i32): i32 {
+  return heldFieldsEndIn<u8>(at, length);
+}
+
+function heldFieldsEndIn<T>(base: usize, length: i32): i32 {
+  if (length > MAX_STAMP_LENGTH) return 0;
+  // "1;cs=" (5), the flag, ";w=" (3): the digits start at 9.
+  const digitsAt = 9;
+  if (length <= digitsAt) return 0;
+  const head = changetype<usize>(HELD_FIELDS_CUT);
+  for (let i = 0; i < digitsAt; i++) {
+    const unit = <u16>load<T>(base + <usize>i * sizeof<T>());
+    if (i == 5 ? unit != 0x30 && unit != 0x31 : unit != load<u16>(head + ((<usize>i) << 1))) return 0;
+  }
+  const digitsEnd = min(length, digitsAt + MAX_WAIT_DIGITS + 1);
+  for (let i = digitsAt; i < digitsEnd; i++) {
+    const unit = <u16>load<T>(base + <usize>i * sizeof<T>());
+    // The head ends at its `;`, with fields after it.
+    if (unit == 0x3b) return i + 1 < length ? i + 1 : 0;
+    if (<u32>(unit - 0x30) > 9) return 0;
+  }
+  return 0;
 }
 
 /** Where a stamp's trailing arrival field starts; the text's length when it has none. */

@@ -120,17 +120,15 @@ export class ReadyHistory {
     return <i32>this.places.get(key, 0) - 1;
   }
 
-  /** The key of the revision at `place`, as a new string. */
-  keyAt(place: i32): string {
-    return this.places.keyOf(unchecked(this.keyHashes[place]), <u32>place + 1)!;
-  }
-
   /** The length in characters of the key of the revision at `place`. */
   keyLengthAt(place: i32): i32 {
     return this.places.keyLengthOf(unchecked(this.keyHashes[place]), <u32>place + 1);
   }
 
-  /** keyAt as UTF-8 at `to` (room for 3 bytes per character of keyLengthAt); returns the byte count. */
+  /**
+   * The key of the revision at `place` as UTF-8 at `to` (room for 3 bytes per character of
+   * keyLengthAt); returns the byte count.
+   */
   writeKeyUtf8At(place: i32, to: usize): i32 {
     return this.places.writeKeyUtf8(unchecked(this.keyHashes[place]), <u32>place + 1, to);
   }

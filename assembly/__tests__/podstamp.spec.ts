@@ -1,14 +1,18 @@
 import {
+  HELD_FIELDS_CUT,
   PodStamp,
   arrivalFieldStart,
   arrivalFieldStartBytes,
   decodePodStamp,
   encodePodStamp,
+  heldFieldsEnd,
+  heldFieldsEndBytes,
   parseArrivalField,
   parseArrivalFieldBytes,
   withArrival,
 } from "../podstamp";
 import { ENTRY_STAMP_MAX_BYTES, parseEntryMillis, writeEntryMillis } from "../entrystamp";
+import { MAX_STAMP_LENGTH } from "../stamp";
 
 const LABELS = "c=c1;r=eu;n=ns;s=svc;cf=cfg;v=svc-00001";
 
@@ -125,6 +129,52 @@ describe("the per-request arrival field", () => {
       expect<i32>(start).toBe(arrivalFieldStart(text));
       expect<i64>(parseArrivalFieldBytes(at, bytes.byteLength, start)).toBe(parseArrivalField(text, start));
     }
+  });
+});
+
+/** heldFieldsEnd of the whole text, checked to agree with heldFieldsEndBytes on its bytes. */
+function cutOf(text: string): i32 {
+  const bytes = String.UTF8.encode(text);
+  const cut = heldFieldsEnd(text, text.length);
+  expect<i32>(heldFieldsEndBytes(changetype<usize>(bytes), bytes.byteLength)).toBe(cut);
+  return cut;
+}
+
+describe("the held fields an edge keeps a stamp without", () => {
+  it("ends after `w`, whatever the flag and the wait's digits", () => {
+    expect<i32>(cutOf("1;cs=1;w=850;" + LABELS)).toBe(13);
+    expect<i32>(cutOf("1;cs=0;w=;" + LABELS)).toBe(10);
+    expect<i32>(cutOf("1;cs=1;w=123456789012;" + LABELS)).toBe(22);
+    expect<string>(("1;cs=1;w=7;" + LABELS).substring(cutOf("1;cs=1;w=7;" + LABELS))).toBe(LABELS);
+  });
+
+  it("is 0 for any other start: the stamp is then kept whole", () => {
+    expect<i32>(cutOf("1;cs=2;w=5;" + LABELS)).toBe(0);
+    expect<i32>(cutOf("1;cs=1;w=1234567890123;" + LABELS)).toBe(0);
+    expect<i32>(cutOf("1;cs=1;w=8a;" + LABELS)).toBe(0);
+    expect<i32>(cutOf("1;cs=1;w=850")).toBe(0);
+    expect<i32>(cutOf("1;cs=1;w=850;")).toBe(0);
+    expect<i32>(cutOf("2;cs=1;w=850;" + LABELS)).toBe(0);
+    expect<i32>(cutOf("12;cs=1;w=850;" + LABELS)).toBe(0);
+    expect<i32>(cutOf("1;w=850;cs=1;" + LABELS)).toBe(0);
+    expect<i32>(cutOf("1;cs=1")).toBe(0);
+    expect<i32>(cutOf("")).toBe(0);
+  });
+
+  it("is 0 past the longest stamp, so a long wait cannot pass as a shorter kept one", () => {
+    const head = "1;cs=1;w=850;";
+    const tail = "v=" + "x".repeat(MAX_STAMP_LENGTH - head.length - 2);
+    expect<i32>(cutOf(head + tail)).toBe(head.length);
+    expect<i32>(cutOf(head + tail + "x")).toBe(0);
+  });
+
+  it("decodes as the pod's stamp with the cut's own held fields in their place", () => {
+    const stamp = decodePodStamp(HELD_FIELDS_CUT + LABELS + ";a=1;rd=5")!;
+    expect<bool>(stamp.held).toBe(false);
+    expect<i64>(stamp.waitMs).toBe(-1);
+    expect<string>(stamp.revision).toBe("svc-00001");
+    expect<bool>(stamp.viaActivator).toBe(true);
+    expect<i64>(stamp.readyMs).toBe(5);
   });
 });
 

@@ -201,6 +201,84 @@ describe.each(LAYOUTS)("gateway and outbound sidecar, %s property layout", (layo
     expect(metricValue(plugin, `knative_cold_starts_total{${REV}}`)).toBe(1);
   });
 
+  it("gateway: a burst of held answers from one new pod, each with its own wait, is that many cold starts, each timed", async () => {
+    const clock = new ManualClock(T0_MS);
+    const plugin = await loadProxy({ layout, position: "gateway", clock });
+    // What happened: requests entered while the revision was at zero; the new pod turned ready at
+    // T0 + 2000 and each reached it after its own wait (so each answer's pod stamp differs in
+    // `w` and `t` only); one failed there. Each wait is the middle of its histogram bin (2
+    // significant digits), where Envoy's sum is exact.
+    const readyMs = T0_MS + 2000;
+    const burst = [
+      { enteredAfterMs: 0, waitMs: 2350, status: 200 },
+      { enteredAfterMs: 40, waitMs: 2450, status: 200 },
+      { enteredAfterMs: 90, waitMs: 2250, status: 503 },
+      { enteredAfterMs: 400, waitMs: 1950, status: 200 },
+      { enteredAfterMs: 410, waitMs: 2150, status: 200 },
+      { enteredAfterMs: 1500, waitMs: 655, status: 200 },
+    ];
+    let nowMs = T0_MS;
+    for (const { enteredAfterMs, waitMs, status } of burst) {
+      clock.advance(T0_MS + enteredAfterMs - nowMs);
+      nowMs = T0_MS + enteredAfterMs;
+      exchange(plugin, REQUEST, {
+        status,
+        responseHeaders: [["x-kwt-pod", activatorStamp(readyMs, nowMs + waitMs, waitMs)]],
+      });
+    }
+    const failed = burst.filter((request) => request.status === 503).length;
+    expect(metricValue(plugin, `knative_cold_starts_total{${REV}}`)).toBe(burst.length);
+    expect(metricValue(plugin, `knative_cold_start_duration_milliseconds_count{${REV}}`)).toBe(burst.length);
+    expect(metricValue(plugin, `knative_cold_start_duration_milliseconds_sum{${REV}}`)).toBe(
+      burst.reduce((sum, request) => sum + request.waitMs, 0),
+    );
+    expect(metricValue(plugin, duration(true))).toBe(burst.length - failed);
+    expect(metricValue(plugin, duration(true, "5xx"))).toBe(failed);
+    expect(seriesOf(plugin, "knative_activator_proxied_total")).toEqual([]);
+    // Then the ready pod answers through the activator, held no more: proxied, no cold start.
+    clock.advance(readyMs + 1000 - nowMs);
+    exchange(plugin, REQUEST, {
+      status: 200,
+      responseHeaders: [["x-kwt-pod", activatorStamp(readyMs, readyMs + 1001)]],
+    });
+    expect(metricValue(plugin, `knative_activator_proxied_total{${REV}}`)).toBe(1);
+    expect(metricValue(plugin, `knative_cold_starts_total{${REV}}`)).toBe(burst.length);
+    expect(metricValue(plugin, duration(false))).toBe(1);
+  });
+
+  it("gateway: a held answer's stamp longer than a stamp may be is refused, though the same pod's shorter one was not", async () => {
+    const clock = new ManualClock(T0_MS);
+    const plugin = await loadProxy({ layout, position: "gateway", clock });
+    const readyMs = T0_MS + 2000;
+    // A stamp of exactly the longest length (512 characters before its arrival) with an 11-digit
+    // `w` (leading zeros are digits too, in `rd` as well): fields a later version might add, of up
+    // to 63 characters each, fill it up (16 fields).
+    const stampOf = (waitText: string, filler: string) =>
+      `1;cs=1;w=${waitText};${STAMP_REVISION};${filler};a=1;rd=0${readyMs}`;
+    const keptWait = "00000000850";
+    const fillers: string[] = [];
+    for (const key of ["xa", "xb", "xc", "xd", "xe", "xf"]) {
+      const room = 512 - stampOf(keptWait, [...fillers, `${key}=`].join(";")).length;
+      fillers.push(`${key}=${"p".repeat(Math.min(63, room))}`);
+    }
+    const filler = fillers.join(";");
+    expect(stampOf(keptWait, filler)).toHaveLength(512);
+    const answer = (waitText: string) =>
+      exchange(plugin, REQUEST, {
+        status: 200,
+        responseHeaders: [["x-kwt-pod", `${stampOf(waitText, filler)};t=${T0_MS + Number(waitText)}`]],
+      });
+    // Twice on each worker: the first keeps the stamp, the second is found kept.
+    onEachWorker(plugin, () => answer(keptWait));
+    onEachWorker(plugin, () => answer(keptWait));
+    expect(seriesOf(plugin, "kwt_stamps_rejected_total")).toEqual([]);
+    expect(metricValue(plugin, `knative_cold_starts_total{${REV}}`)).toBe(2 * plugin.workerCount);
+    // The same pod, a 12-digit `w` (still a valid wait): 513 characters.
+    onEachWorker(plugin, () => answer("000000002350"));
+    expect(metricValue(plugin, `kwt_stamps_rejected_total{reason="malformed"}`)).toBe(plugin.workerCount);
+    expect(metricValue(plugin, `knative_cold_starts_total{${REV}}`)).toBe(2 * plugin.workerCount);
+  });
+
   it("gateway: a held answer while another pod was ready waited for capacity, on any worker", async () => {
     const clock = new ManualClock(T0_MS);
     const plugin = await loadProxy({ layout, position: "gateway", clock });
