@@ -413,14 +413,25 @@ class PodStamps {
    */
   indexOf(text: string, length: i32): i32 {
     const cut = heldFieldsEnd(text, length);
-    if (cut == 0) return <i32>this.byText.get(text, 0, length) - 1;
-    return <i32>this.byText.get(text.substring(cut, length), 0) - 1;
+    const found =
+      cut == 0 ? this.byText.get(text, 0, length) : this.byText.get(text.substring(cut, length), 0);
+    return this.ofKind(<i32>found - 1, cut > 0);
   }
 
   /** indexOf for the `length` bytes at `at`; -1 when not kept, NOT_ASCII_STAMP when not ASCII. */
   indexOfBytes(at: usize, length: i32): i32 {
     const cut = heldFieldsEndBytes(at, length);
-    return <i32>this.byText.getBytes(at + <usize>cut, length - cut, 0, <u32>(NOT_ASCII_STAMP + 1)) - 1;
+    const found = this.byText.getBytes(at + <usize>cut, length - cut, 0, <u32>(NOT_ASCII_STAMP + 1));
+    return this.ofKind(<i32>found - 1, cut > 0);
+  }
+
+  /**
+   * `found`, unless it was kept whole and looked up cut, or the other way round: the rest of one
+   * stamp can be the whole of another (`<rest>` alone, or `1;cs=1;w=5;` before a kept whole stamp),
+   * which is not that stamp, and is decoded (and refused) as it is.
+   */
+  private ofKind(found: i32, cut: bool): i32 {
+    return found >= 0 && unchecked(this.heldFieldsCut[found]) != cut ? -1 : found;
   }
 
   /** Keeps a stamp decoded (and its labels bounded) from `text`; returns its index. */
@@ -957,7 +968,7 @@ export class Stream {
   resampleTrace: bool;
   /** The answer carried a pod stamp this edge accepted. */
   podAnswered: bool;
-  /** Where the root keeps it (podIndex -1: not kept, e.g. held). */
+  /** Where the root keeps it (podIndex -1: not kept, past the cap). */
   podStamps: PodStamps | null;
   podIndex: i32;
   /** Decoded: at its first sight, else only when a label value is needed. */
@@ -1502,8 +1513,8 @@ export class Stream {
    * a held answer reads the era other workers published to classify itself; any answer, once a
    * second per revision, publishes the era (reading and merging the shared copy first, named from
    * the history's key with no string made). `newKey` is the era key of a stamp decoded for this
-   * answer; a kept stamp's era is found by its ticket, and its key built only for a held answer's
-   * read or when the history forgot the era.
+   * answer; a kept stamp's era is found by its ticket (a held answer's read named from the
+   * history's key bytes), and its key built only when the history forgot the era.
    */
   private classifyAnswer(readyMs: i64, arrivalMs: i64, newKey: string | null): void {
     const root = this.root;

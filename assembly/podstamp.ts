@@ -127,9 +127,10 @@ export const HELD_FIELDS_CUT = "1;cs=0;w=;";
 /**
  * Where the fields after a leading `1;cs=<0|1>;w=<up to 12 digits>;` start, in the first
  * `length` characters of `text` (a stamp without its arrival); 0 when it does not start so, or
- * is longer than a stamp may be (then it is decoded whole, and refused). Two stamps alike after
- * that head are the same pod's, and either is valid exactly when the other is: the head is valid
- * whatever its digits, and as long.
+ * is longer than a stamp may be (then it is decoded whole, and refused). Two stamps that both
+ * start so and are alike after that head are the same pod's, and either is valid exactly when
+ * the other is: the head is valid whatever its digits. (What follows the head of one stamp may
+ * be the whole of another: a cut key is only ever compared with cut keys.)
  */
 export function heldFieldsEnd(text: string, length: i32): i32 {
   return heldFieldsEndIn<u16>(changetype<usize>(text), length);

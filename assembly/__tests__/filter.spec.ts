@@ -1,7 +1,7 @@
 // The glue (root and stream contexts) driven through an in-memory host: what one request at the
 // revision pod's inbound sidecar records, that a probe records nothing, a refused configuration
 // (kept per root, never failing),
-// and both Envoy property layouts.
+// both Envoy property layouts, and the pod stamps a gateway keeps.
 
 import { Root, Stream, Vm } from "../filter";
 import { LogLevel } from "../hostinterface";
@@ -285,5 +285,74 @@ describe("sampler gauges of roots sharing a VM", () => {
     exchange(host, outbound, "", "", 200);
     expect<i64>(host.metric("position=.=outbound;.;kwt_sampling_probability")).toBe(500_000);
     expect<i64>(host.metric("position=.=inbound;.;kwt_sampling_probability")).toBe(1_000_000);
+  });
+});
+
+/** A pod stamp after its held fields: pod, revision, through the activator, ready at T + 2 s. */
+const REST = "c=east;r=us-east1;n=demo;s=hello;cf=hello;v=hello-00001;a=1;rd=1700000002000";
+
+function gatewayHost(): FakeHost {
+  const host = new FakeHost();
+  host.strings.set(
+    "xds.node.id",
+    "router~10.0.0.9~istio-ingressgateway-7d.istio-system~istio-system.svc.cluster.local",
+  );
+  host.strings.set("xds.node.metadata.CLUSTER_ID", "east");
+  host.strings.set("xds.node.locality.region", "us-east1");
+  host.strings.set("xds.cluster_name", "outbound|80||hello.demo.svc.cluster.local");
+  host.strings.set("upstream.uri_san_peer_certificate", "spiffe://cluster.local/ns/demo/sa/default");
+  host.integers.set("request.duration", 2_000_000_000);
+  return host;
+}
+
+/** One request from outside answered with `stamp` (and an arrival after `waitMs`). */
+function answer(host: FakeHost, root: Root, stamp: string, waitMs: i64 = 0): void {
+  host.request.names = [":method", ":path", ":authority"];
+  host.request.values = ["GET", "/", "hello.example.com"];
+  host.response.names = [":status", "x-kwt-pod"];
+  host.response.values = ["200", stamp + ";t=" + (host.nowMs + waitMs).toString()];
+  host.integers.set("response.code", 200);
+  const stream: Stream = root.createStream()!;
+  stream.onRequestHeaders();
+  stream.onResponseHeaders();
+  stream.onLog();
+}
+
+function rejected(host: FakeHost): i64 {
+  return host.metric("reason=.=malformed;.;kwt_stamps_rejected_total");
+}
+
+describe("a gateway's kept pod stamps", () => {
+  it("keeps one stamp for a pod's held answers, whatever each one's wait", () => {
+    const host = gatewayHost();
+    const root = configured(host, "{}");
+    for (let wait = 2100; wait < 2600; wait += 100) {
+      answer(host, root, "1;cs=1;w=" + wait.toString() + ";" + REST, wait);
+    }
+    expect<i32>(root.podStamps.size).toBe(1);
+    // The pod, ready since T + 2 s, answers a request that entered after that: proxied, same stamp.
+    host.nowMs += 3000;
+    answer(host, root, "1;cs=0;w=;" + REST, 10);
+    expect<i32>(root.podStamps.size).toBe(1);
+    const coldStarts = host.seriesOf("knative_cold_starts_total");
+    expect<i32>(coldStarts.length).toBe(1);
+    expect<i64>(host.metric(coldStarts[0])).toBe(5);
+    expect<i64>(rejected(host)).toBe(-1);
+  });
+
+  it("finds no kept stamp for a text that is only the rest of one, or a kept whole one behind held fields", () => {
+    const host = gatewayHost();
+    const root = configured(host, "{}");
+    answer(host, root, "1;cs=1;w=5;" + REST, 5);
+    // Without version and held fields: no stamp, though it is what the kept one is keyed by.
+    answer(host, root, REST, 5);
+    expect<i64>(rejected(host)).toBe(1);
+    // A valid stamp with its held fields last is kept whole; held fields before it make a field
+    // without `=` and a second `cs`.
+    const reordered = "1;" + REST + ";cs=0;w=";
+    answer(host, root, reordered, 5);
+    answer(host, root, "1;cs=1;w=5;" + reordered, 5);
+    expect<i64>(rejected(host)).toBe(2);
+    expect<i32>(root.podStamps.size).toBe(2);
   });
 });
