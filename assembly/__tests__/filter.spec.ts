@@ -355,4 +355,19 @@ describe("a gateway's kept pod stamps", () => {
     expect<i64>(rejected(host)).toBe(2);
     expect<i32>(root.podStamps.size).toBe(2);
   });
+
+  it("looks a stamp up by its text as by its bytes (the path of a stamp whose bytes are not ASCII)", () => {
+    const host = gatewayHost();
+    const root = configured(host, "{}");
+    answer(host, root, "1;cs=1;w=5;" + REST, 5);
+    const reordered = "1;" + REST + ";cs=0;w=";
+    answer(host, root, reordered, 5);
+    const stamps = root.podStamps;
+    // Bytes that are not UTF-8 can decode to any of these texts.
+    expect<i32>(stamps.indexOf("1;cs=0;w=123;" + REST, 13 + REST.length)).toBe(0);
+    expect<i32>(stamps.indexOf(reordered, reordered.length)).toBe(1);
+    expect<i32>(stamps.indexOf(REST, REST.length)).toBe(-1);
+    const behindHeldFields = "1;cs=1;w=5;" + reordered;
+    expect<i32>(stamps.indexOf(behindHeldFields, behindHeldFields.length)).toBe(-1);
+  });
 });
