@@ -40,12 +40,12 @@ export class InboundHop {
   ) {}
 }
 
-export const NOT_CROSS_CLUSTER = new InboundHop(false, "", "", 0, 0, false, null);
-
-/** An InboundHop for a stream to keep, filled by CrossCluster.onInboundRequest. */
+/** An InboundHop of no hop: a stream keeps one to fill (CrossCluster.onInboundRequest). */
 export function newInboundHop(): InboundHop {
   return new InboundHop(false, "", "", 0, 0, false, null);
 }
+
+export const NOT_CROSS_CLUSTER = newInboundHop();
 
 export class CrossCluster {
   private readonly hopStamps: HopStampWriter;

@@ -240,9 +240,14 @@ export class Vm {
 
   /** sharedEra of the revision at `place` in the ready history, named with no string made. */
   sharedEraAt(place: i32): ReadyEra | null {
+    return this.readSharedEra(this.writeEraNameAt(place));
+  }
+
+  /** Writes the shared-data name of the revision at `place` into eraName; returns its length. */
+  private writeEraNameAt(place: i32): i32 {
     const history = this.readyHistory;
     const keyAt = this.startEraName(history.keyLengthAt(place));
-    return this.readSharedEra(READY_ERA_NAME_PREFIX.byteLength + history.writeKeyUtf8At(place, keyAt));
+    return READY_ERA_NAME_PREFIX.byteLength + history.writeKeyUtf8At(place, keyAt);
   }
 
   /** The era published under the first `nameLength` bytes of eraName, or null. */
@@ -261,8 +266,7 @@ export class Vm {
   publishEra(place: i32, gapMs: i64, nowMs: i64): void {
     const host = this.host;
     const history = this.readyHistory;
-    const keyAt = this.startEraName(history.keyLengthAt(place));
-    const nameLength = READY_ERA_NAME_PREFIX.byteLength + history.writeKeyUtf8At(place, keyAt);
+    const nameLength = this.writeEraNameAt(place);
     const nameAt = changetype<usize>(this.eraName);
     const textAt = changetype<usize>(this.eraText);
     const era = this.eraRead;
