@@ -7,7 +7,8 @@ import { Identity } from "./identity";
 import { MetricFamily, SeriesRegistry } from "./metrics";
 import { CROSS_CLUSTER_HOP_DURATION, CROSS_CLUSTER_REQUESTS } from "./generated/metric-families";
 import { HeaderMap, Host } from "./hostinterface";
-import { HopDuration, HopStampWriter, hopDuration, hopStampPrefix, HopCheck, HopVerdict } from "./hop";
+import { PrefixedDecimalWriter } from "./decimal";
+import { HopDuration, hopDuration, hopStampPrefix, HopCheck, HopVerdict } from "./hop";
 import { CODE_CLASS_COUNT, codeClassName } from "./knative";
 import { KeyedObjects } from "./keytable";
 
@@ -48,7 +49,7 @@ export function newInboundHop(): InboundHop {
 export const NOT_CROSS_CLUSTER = newInboundHop();
 
 export class CrossCluster {
-  private readonly hopStamps: HopStampWriter;
+  private readonly hopStamps: PrefixedDecimalWriter;
   private readonly hopHeader: ArrayBuffer;
   /** Cross-cluster series by source cluster: a hop costs no stat name once its source is known. */
   private readonly bySourceCluster: KeyedObjects<CrossClusterSeries> = new KeyedObjects<CrossClusterSeries>();
@@ -62,7 +63,7 @@ export class CrossCluster {
     private readonly registry: SeriesRegistry,
     private readonly host: Host,
   ) {
-    this.hopStamps = new HopStampWriter(hopStampPrefix(identity.cluster, identity.region));
+    this.hopStamps = new PrefixedDecimalWriter(hopStampPrefix(identity.cluster, identity.region));
     this.hopHeader = String.UTF8.encode(hopHeader);
   }
 

@@ -111,6 +111,38 @@ function writeDigits(value: u32, at: usize, count: u32): void {
   }
 }
 
+/**
+ * A header value that is fixed text followed by a number (a hop stamp and its send time, a pod's
+ * stamp and a request's arrival), written into one buffer: the text encoded once, the number's
+ * digits written after it per request, so writing the value makes no string.
+ */
+export class PrefixedDecimalWriter {
+  private readonly buffer: ArrayBuffer;
+  private readonly prefixLength: i32;
+
+  constructor(prefix: string) {
+    const prefixLength = String.UTF8.byteLength(prefix);
+    this.buffer = new ArrayBuffer(prefixLength + MAX_DECIMAL_BYTES);
+    this.prefixLength = prefixLength;
+    String.UTF8.encodeUnsafe(changetype<usize>(prefix), prefix.length, changetype<usize>(this.buffer));
+  }
+
+  /** False when the prefix is empty (the caller writes no value). */
+  get enabled(): bool {
+    return this.prefixLength > 0;
+  }
+
+  /** Where write() put the value. */
+  get at(): usize {
+    return changetype<usize>(this.buffer);
+  }
+
+  /** The prefix and then `value` in decimal, at `at`; the length in bytes. */
+  write(value: i64): u32 {
+    return <u32>this.prefixLength + writeDecimal(value, this.at + <usize>this.prefixLength);
+  }
+}
+
 /** Where decimalText and unsignedDecimalText write the digits they decode. */
 const decimalDigits = memory.data(MAX_DECIMAL_BYTES);
 

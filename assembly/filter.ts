@@ -91,7 +91,7 @@ import {
   heldFieldsEndBytes,
   parseArrivalField,
   parseArrivalFieldBytes,
-  withArrival,
+  arrivalStampPrefix,
 } from "./podstamp";
 import {
   PATH_DESTINATION_PORT,
@@ -128,7 +128,7 @@ import {
   readEra,
   writeEra,
 } from "./readiness";
-import { decimalText, parseMillis } from "./decimal";
+import { PrefixedDecimalWriter, decimalText, parseMillis } from "./decimal";
 
 // --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
 
@@ -341,13 +341,6 @@ class InboundSeries {
   readonly errors: StaticArray<u32> = new StaticArray<u32>(CODE_CLASS_COUNT * ERROR_KIND_COUNT);
 }
 
-/**
- * What decoding a pod stamp that is not kept (past the cap) leaves to the collector,
- * roughly (its fields, its era restarted past the ready history's limit): counted (garbage.ts) with
- * the names metrics.ts counts, from the same measurement (about 6 KiB per answer past the cap).
- */
-const UNKEPT_STAMP_GARBAGE_BYTES: i64 = 4 * 1024;
-
 /** PodStamps.indexOfBytes of a stamp that is not ASCII: only its decoded text can be looked up. */
 const NOT_ASCII_STAMP: i32 = -2;
 
@@ -550,7 +543,11 @@ export class Root {
   private stampsReadyMs: i64 = -1;
   /** The direct stamp's UTF-8: written on every direct response, encoded once. */
   private directStampBytes: ArrayBuffer | null = null;
-  private activatorStamp: string | null = null;
+  /**
+   * The activator stamp before its arrival's digits, encoded once: a pod behind the activator
+   * (which stays in the path after the pod is ready) answers every request with it.
+   */
+  private activatorStamp: PrefixedDecimalWriter | null = null;
   bySource: KeyedObjects<InboundSeries> = new KeyedObjects<InboundSeries>();
   /** The source cluster last looked up in `bySource` and its series: most requests repeat it. */
   private lastSource: string | null = null;
@@ -813,15 +810,20 @@ export class Root {
   }
 
   /**
-   * The pod stamp of a request through the activator, arriving at `arrivalMs`; `held` with its
-   * wait when its entry stamp is older than the pod's readiness.
+   * The pod stamp of a request the activator held (its entry stamp is older than the pod's
+   * readiness), arriving at `arrivalMs` after waiting `waitMs`: a string, as cold starts are rare.
    */
-  activatorPodStamp(held: bool, waitMs: i64, arrivalMs: i64): string | null {
-    const readyMs = this.vm.podReadyMs;
-    if (held) return this.ownStamp(true, waitMs, true, readyMs, arrivalMs);
-    this.refreshStamps(readyMs);
-    const stamp = this.activatorStamp;
-    return stamp != null ? withArrival(stamp, arrivalMs) : null;
+  heldPodStamp(waitMs: i64, arrivalMs: i64): string | null {
+    return this.ownStamp(true, waitMs, true, this.vm.podReadyMs, arrivalMs);
+  }
+
+  /**
+   * The writer of the pod stamp of a request through the activator and not held (its arrival
+   * written per request); null when none can be made.
+   */
+  activatorPodStamp(): PrefixedDecimalWriter | null {
+    this.refreshStamps(this.vm.podReadyMs);
+    return this.activatorStamp;
   }
 
   /** The pod stamp of a request not through the activator, as UTF-8 (null: none can be made). */
@@ -835,7 +837,8 @@ export class Root {
     this.stampsReadyMs = readyMs;
     const direct = this.ownStamp(false, -1, false, readyMs, -1);
     this.directStampBytes = direct != null ? String.UTF8.encode(direct) : null;
-    this.activatorStamp = this.ownStamp(false, -1, true, readyMs, -1);
+    const activator = this.ownStamp(false, -1, true, readyMs, -1);
+    this.activatorStamp = activator != null ? new PrefixedDecimalWriter(arrivalStampPrefix(activator)) : null;
   }
 
   private ownStamp(held: bool, waitMs: i64, viaActivator: bool, readyMs: i64, arrivalMs: i64): string | null {
@@ -1325,8 +1328,16 @@ export class Stream {
       return;
     }
     // The clock was read at the request headers of a request through the activator: its arrival.
-    const stamp = root.activatorPodStamp(this.held, this.waitMs, this.now());
-    if (stamp != null) this.host.replaceHeader(HeaderMap.Response, root.podName, stamp);
+    const arrivalMs = this.now();
+    if (this.held) {
+      const stamp = root.heldPodStamp(this.waitMs, arrivalMs);
+      if (stamp != null) this.host.replaceHeader(HeaderMap.Response, root.podName, stamp);
+      return;
+    }
+    const writer = root.activatorPodStamp();
+    if (writer != null) {
+      this.host.replaceHeaderBytes(HeaderMap.Response, root.podName, writer.at, writer.write(arrivalMs));
+    }
   }
 
   private inboundLog(): void {
@@ -1462,7 +1473,6 @@ export class Stream {
       eraKey = revisionEraKey(report);
       root.boundPodStampLabels(report);
       index = root.cachePodStamp(key, report);
-      if (index < 0) noteGarbage(UNKEPT_STAMP_GARBAGE_BYTES);
       this.podStamp = report;
       this.podViaActivator = report.viaActivator;
       readyMs = report.readyMs;

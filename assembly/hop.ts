@@ -1,13 +1,7 @@
 // The hop stamp (`x-kwt-hop: 1;c=<cluster>;r=<region>;t=<unix-ms>`): written on every outbound
 // request, checked on the receiving side to find cross-cluster hops. Pure: no host calls.
 
-import {
-  MAX_DECIMAL_BYTES,
-  parseDecimal,
-  parseDecimalBytes,
-  parseDecimalFrom,
-  writeDecimal,
-} from "./decimal";
+import { parseDecimal, parseDecimalBytes, parseDecimalFrom } from "./decimal";
 import { KeyedObjects } from "./keytable";
 import { MAX_STAMP_LENGTH, decodeStamp, encodeStamp, StampField } from "./stamp";
 
@@ -44,37 +38,6 @@ export function hopStampPrefix(cluster: string, region: string): string {
   if (cluster.length == 0 || region.length == 0) return "";
   const text = encodeStamp([new StampField(KEY_CLUSTER, cluster), new StampField(KEY_REGION, region)]);
   return text != null ? text + ";" + KEY_TIME + "=" : "";
-}
-
-/**
- * This proxy's hop stamps, written into one buffer: the prefix (hopStampPrefix) encoded once, the
- * send time's digits written after it per request, so stamping a request makes no string.
- */
-export class HopStampWriter {
-  private readonly buffer: ArrayBuffer;
-  private readonly prefixLength: i32;
-
-  constructor(prefix: string) {
-    const prefixLength = String.UTF8.byteLength(prefix);
-    this.buffer = new ArrayBuffer(prefixLength + MAX_DECIMAL_BYTES);
-    this.prefixLength = prefixLength;
-    String.UTF8.encodeUnsafe(changetype<usize>(prefix), prefix.length, changetype<usize>(this.buffer));
-  }
-
-  /** False when this proxy writes no stamp (an empty prefix). */
-  get enabled(): bool {
-    return this.prefixLength > 0;
-  }
-
-  /** Where write() put the stamp. */
-  get at(): usize {
-    return changetype<usize>(this.buffer);
-  }
-
-  /** The stamp for a request sent at `sentMs`, at `at`; its length in bytes. */
-  write(sentMs: i64): u32 {
-    return <u32>this.prefixLength + writeDecimal(sentMs, this.at + <usize>this.prefixLength);
-  }
 }
 
 /** Reads a hop stamp; null when malformed or when c, r or t is missing, empty or invalid. */

@@ -74,7 +74,7 @@ export function proxy_on_configure(rootContextId: u32, configurationSize: u32): 
 export function proxy_on_tick(rootContextId: u32): void {
   const root = roots.get(rootContextId);
   if (root != null) root.onTick();
-  collectSometimes();
+  collectAtTick();
 }
 
 export function proxy_on_http_call_response(
@@ -117,7 +117,7 @@ export function proxy_on_delete(contextId: u32): void {
   const stream = streams.delete(contextId);
   if (stream != null) stream.root.releaseStream(stream);
   else roots.delete(contextId);
-  collectSometimes();
+  collectAtStreamEnd();
 }
 
 // Garbage collection. The module uses AssemblyScript's minimal runtime (asconfig.json): no
@@ -126,25 +126,34 @@ export function proxy_on_delete(contextId: u32): void {
 // end of a top-level callback where no managed reference is on the stack. A collection marks the
 // live heap and sweeps every object made since the last one; the series tables are arrays of
 // numbers (keytable.ts), so the live heap is a few hundred objects whatever the number of
-// revisions. A common-case request leaves no garbage (its stream's object is reused, the streams'
-// IdTable does not rebuild), so what a collection sweeps is what uncommon requests left (a new
-// pod stamp decoded, a series found by name, a span exported; an edge's era publish, at every
-// answer where each revision is answered once a second or less often, writes bytes into buffers
-// the VM reuses and leaves none), which not all of garbage.ts counts:
-// the schedule bounds it. It runs after COLLECT_EVERY stream ends and ticks: 0.065% of requests,
-// each about 25 µs on the benchmark's machine, which is at the p99.9 line now that the rest of a
-// request is a few hundred ns (with collections off, p99.9 fell from 21 to 13 µs inbound, 14 to
-// 11 outbound, and not at the gateway: README "Benchmarks"; 1,024 was 0.098% and measured at
-// p99.9 while common requests still left garbage, 0.4 to 1 ms at the gateway); with the tables at the default cap what waits for it stays within
-// 4 MiB of linear memory. A collection comes sooner, also at a stream end, once
-// GARBAGE_BYTES_PER_COLLECTION of counted garbage (garbage.ts: header text, series looked up by
-// name, stamps decoded and not kept) piled up.
-const COLLECT_EVERY: i32 = 1536;
-let sinceCollect: i32 = 0;
+// revisions, and marking it is most of a collection's cost (about 20 µs on the benchmark's
+// machine). A common-case request leaves no garbage (its stream's object is reused, the streams'
+// IdTable does not rebuild), so what a collection sweeps is what uncommon requests left (a new pod
+// stamp decoded, a series found by name, a span exported), which not all of garbage.ts counts.
+//
+// So the collection runs at a tick (every tickPeriodMs, 1 s by default, per root context), when
+// a stream ended since the last one: a tick is no request's callback, where every 1,536th stream
+// end used to pay it (0.065% of requests, at the p99.9 line of every path: README "Benchmarks").
+// Two things still collect at a stream end, so that memory stays bounded between ticks: a worker
+// ending more than MAX_STREAM_ENDS_BETWEEN_COLLECTIONS streams before its next tick (0.012% of
+// requests at most; what it sweeps is bounded by that count), and GARBAGE_BYTES_PER_COLLECTION of
+// counted garbage (garbage.ts: header text, series looked up by name, stamps decoded and not kept).
+const MAX_STREAM_ENDS_BETWEEN_COLLECTIONS: i32 = 8192;
+let streamEndsSinceCollection: i32 = 0;
 
-function collectSometimes(): void {
-  if (++sinceCollect < COLLECT_EVERY && garbageSinceCollection() < GARBAGE_BYTES_PER_COLLECTION) return;
+function collectAtStreamEnd(): void {
+  if (
+    ++streamEndsSinceCollection < MAX_STREAM_ENDS_BETWEEN_COLLECTIONS &&
+    garbageSinceCollection() < GARBAGE_BYTES_PER_COLLECTION
+  ) {
+    return;
+  }
   collect();
+}
+
+/** At a tick: whatever streams ended (or a tick's work counted) since the last collection. */
+function collectAtTick(): void {
+  if (streamEndsSinceCollection > 0 || garbageSinceCollection() > 0) collect();
 }
 
 /**
@@ -160,7 +169,7 @@ function collectIfHeaderHeavy(): void {
 }
 
 function collect(): void {
-  sinceCollect = 0;
+  streamEndsSinceCollection = 0;
   resetGarbage();
   __collect();
 }

@@ -13,7 +13,7 @@ export { MetricFamily, MetricKind } from "./metricfamily";
 
 // What a series found by its name leaves to the collector, roughly, counted (garbage.ts) so that
 // requests doing it often (cold starts, label sets past the cap, a burst of new ones) are collected
-// before they double linear memory rather than after the next COLLECT_EVERY streams. Measured on
+// before they double linear memory rather than at the next tick. Measured on
 // AssemblyScript's never-freeing stub runtime at the gateway: a cold start (three series by name)
 // allocates about 7.5 KiB more than a warm answer, a new revision about 8 KiB more (its stamp
 // decoded, its stat name built and encoded for the host, the tables grown; its era was published

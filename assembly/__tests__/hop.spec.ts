@@ -1,5 +1,5 @@
+import { PrefixedDecimalWriter } from "../decimal";
 import {
-  HopStampWriter,
   hopStampPrefix,
   decodeHopStamp,
   checkHop,
@@ -13,9 +13,9 @@ import {
 
 const NONE: string[] = [];
 
-/** The stamp a HopStampWriter of `prefix` writes for `sentMs`, as text. */
+/** The stamp a PrefixedDecimalWriter of `prefix` writes for `sentMs`, as text. */
 function encodeHopStamp(prefix: string, sentMs: i64): string {
-  const writer = new HopStampWriter(prefix);
+  const writer = new PrefixedDecimalWriter(prefix);
   const length = writer.write(sentMs);
   return String.UTF8.decodeUnsafe(writer.at, length);
 }

@@ -9,8 +9,9 @@ import {
   heldFieldsEndBytes,
   parseArrivalField,
   parseArrivalFieldBytes,
-  withArrival,
+  arrivalStampPrefix,
 } from "../podstamp";
+import { PrefixedDecimalWriter } from "../decimal";
 import { ENTRY_STAMP_MAX_BYTES, parseEntryMillis, writeEntryMillis } from "../entrystamp";
 import { MAX_STAMP_LENGTH } from "../stamp";
 
@@ -87,7 +88,8 @@ describe("pod report", () => {
 describe("the per-request arrival field", () => {
   it("is appended last, and everything before it is the stamp without it", () => {
     const base = "1;cs=0;w=;" + LABELS + ";a=1;rd=5";
-    const text = withArrival(base, 1700000000042);
+    const writer = new PrefixedDecimalWriter(arrivalStampPrefix(base));
+    const text = String.UTF8.decodeUnsafe(writer.at, writer.write(1700000000042));
     expect<string>(text).toBe(base + ";t=1700000000042");
     const start = arrivalFieldStart(text);
     expect<string>(text.substring(0, start)).toBe(base);

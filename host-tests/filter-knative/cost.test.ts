@@ -97,7 +97,7 @@ describe.each(LAYOUTS)("cost, %s property layout", (layout) => {
         exchange(gateway, REQUEST, { status: 200, responseHeaders: [["x-kwt-pod", WARM_STAMP]] });
       }
     };
-    // Long enough for every worker VM to reach its first collection (after 1,536 stream ends).
+    // Long enough for every worker VM to reach its working set (the clock stands: no tick collects).
     run(4000);
     const inboundAfterWarmUp = inbound.linearMemoryBytes();
     const gatewayAfterWarmUp = gateway.linearMemoryBytes();
