@@ -41,6 +41,18 @@ function expectFigure(figure: Record<string, unknown>, where: string): void {
   expect(f.p99Ns, where).toBeLessThanOrEqual(f.p999Ns);
   expect(f.p999Ns, where).toBeLessThanOrEqual(f.maxNs);
   expect(f.memoryAfterBytes, where).toBeGreaterThan(0);
+  // Ticks are timed for the filter only: a floor sets no tick period.
+  const { module, tickMedianNs, tickMaxNs } = figure as {
+    module: string;
+    tickMedianNs: unknown;
+    tickMaxNs: unknown;
+  };
+  if (module === "filter") {
+    expect(tickMedianNs, `${where}: tickMedianNs`).toBeGreaterThan(0);
+    expect(tickMaxNs, `${where}: tickMaxNs`).toBeGreaterThanOrEqual(tickMedianNs as number);
+  } else {
+    expect([tickMedianNs, tickMaxNs], where).toEqual([null, null]);
+  }
 }
 
 it("kwt bench --quick writes every figure for every path, module and scaling case", async () => {

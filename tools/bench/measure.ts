@@ -9,6 +9,10 @@ import type { FloorScript } from "./floor.js";
 import { BENCH_CLOCK_START_MS, pluginOptionsFor, type Workload } from "./workloads.js";
 
 const NS_PER_MS = 1_000_000n;
+/** The filter's default tickPeriodMs, which the workloads keep. */
+const TICK_PERIOD_MS = 1_000;
+/** Requests between two timed ticks: a worker serving 1,000 requests a second. */
+const TICK_EVERY_REQUESTS = 1_000;
 /** The stream's request.duration as the filter reads it in on_log. */
 const REQUEST_DURATION_NS = 2_000_000n;
 
@@ -16,7 +20,8 @@ const REQUEST_DURATION_NS = 2_000_000n;
  * Runs one full stream lifecycle: context create, request headers, response headers, log, done,
  * delete; then moves the clock by the workload's request interval (outside the timed callbacks).
  * Ticks do not fire (ManualClock.advance, not Plugin.advance): the figures are per request, and
- * what the filter does on a tick (tracing's sampler and span batches) is not on the request path.
+ * what the filter does on a tick (its garbage collection, tracing's sampler and span batches) is
+ * not on the request path; Subject.measureTicks times it apart.
  */
 function runRequest(plugin: Plugin, workload: Workload, clock: ManualClock, i: number): void {
   const shape = workload.request(i, Number(clock.realtimeNs() / NS_PER_MS));
@@ -167,6 +172,9 @@ export class Subject {
   readonly rounds: Array<{ wasmNs: number; hostNs: number; insideNs: number; hostCalls: number }> = [];
   memoryBeforeBytes = 0;
   memoryAfterBytes = 0;
+  /** measureTicks' median and largest time in the module per tick; null when not measured. */
+  tickMedianNs: number | null = null;
+  tickMaxNs: number | null = null;
 
   private constructor(
     readonly module: string,
@@ -219,6 +227,27 @@ export class Subject {
       insideNs: sortedMedian(inside.sort()),
       hostCalls: calls / batch,
     });
+  }
+
+  /**
+   * After the rounds: `count` times, TICK_EVERY_REQUESTS requests (not timed) and then one tick
+   * period of the clock (Plugin.advance, which fires each root's proxy_on_tick), whose time in the
+   * module is recorded: what a worker spends once a second off the request path, its collection
+   * of what those requests left included.
+   */
+  measureTicks(count: number): void {
+    const ticks = new Float64Array(count);
+    for (let t = 0; t < count; t++) {
+      for (let n = 0; n < TICK_EVERY_REQUESTS; n++) {
+        runRequest(this.plugin, this.workload, this.clock, this.next++);
+      }
+      this.timer.reset();
+      this.plugin.advance(TICK_PERIOD_MS);
+      ticks[t] = this.timer.wasmNs;
+    }
+    ticks.sort();
+    this.tickMedianNs = sortedMedian(ticks);
+    this.tickMaxNs = ticks[count - 1]!;
   }
 
   /** Closes the plugin; the module must not have trapped. */

@@ -30,6 +30,11 @@ const ratio = (value: number | null): string => (value === null ? "" : value.toF
 const bytes = (value: number): string =>
   value >= MiB ? `${(value / MiB).toFixed(1)} MiB` : `${Math.round(value / KiB)} KiB`;
 
+/** A filter's time per tick (ns), off the request path; empty for a floor, which has no tick. */
+function ticks(f: { tickMedianNs: number | null; tickMaxNs: number | null }): string {
+  return f.tickMedianNs === null || f.tickMaxNs === null ? "" : `${ns(f.tickMedianNs)}/${ns(f.tickMaxNs)}`;
+}
+
 export function pathRows(results: BenchResults): string[][] {
   return [
     [
@@ -46,6 +51,7 @@ export function pathRows(results: BenchResults): string[][] {
       "x floor",
       "floor replays",
       "bytes in/out",
+      "tick p50/max",
       "memory before/after",
     ],
     ...results.paths.map((f: PathFigure) => [
@@ -62,6 +68,7 @@ export function pathRows(results: BenchResults): string[][] {
       ratio(f.floorRatio),
       f.module === "floor" ? `${f.floorCycle} requests${f.floorExact ? "" : " (draws on average)"}` : "",
       `${Math.round(f.bytesIn)}/${Math.round(f.bytesOut)}`,
+      ticks(f),
       `${bytes(f.memoryBeforeBytes)} / ${bytes(f.memoryAfterBytes)}`,
     ]),
   ];
@@ -80,6 +87,7 @@ export function scalingRows(results: BenchResults): string[][] {
       "p50",
       "p99.9",
       "max",
+      "tick p50/max",
       "memory before/after",
     ],
     ...results.scaling.map((f: ScalingFigure) => [
@@ -93,6 +101,7 @@ export function scalingRows(results: BenchResults): string[][] {
       ns(f.p50Ns),
       ns(f.p999Ns),
       ns(f.maxNs),
+      ticks(f),
       `${bytes(f.memoryBeforeBytes)} / ${bytes(f.memoryAfterBytes)}`,
     ]),
   ];

@@ -32,6 +32,8 @@ export interface BenchScale {
   scalingWarmupExtra: number;
   /** At most this many warm-up requests per scaling case. */
   maxScalingWarmup: number;
+  /** Ticks timed per filter subject after its rounds (Subject.measureTicks). */
+  ticks: number;
 }
 
 export const FULL_SCALE: BenchScale = {
@@ -40,6 +42,7 @@ export const FULL_SCALE: BenchScale = {
   warmupPeriods: 128,
   scalingWarmupExtra: 10_000,
   maxScalingWarmup: Number.POSITIVE_INFINITY,
+  ticks: 15,
 };
 export const QUICK_SCALE: BenchScale = {
   rounds: 3,
@@ -47,6 +50,7 @@ export const QUICK_SCALE: BenchScale = {
   warmupPeriods: 4,
   scalingWarmupExtra: 200,
   maxScalingWarmup: 300,
+  ticks: 2,
 };
 
 export type ModuleKind = "filter" | "floor" | "empty";
@@ -65,6 +69,9 @@ export interface Figure extends Tails {
   envoyEstimateNs: number;
   memoryBeforeBytes: number;
   memoryAfterBytes: number;
+  /** The filter's median and largest time in the module per tick, off the request path; null for floors. */
+  tickMedianNs: number | null;
+  tickMaxNs: number | null;
 }
 
 export interface PathFigure extends Figure {
@@ -163,6 +170,8 @@ function figureOf(subject: Subject): Figure {
     ...subject.tails(),
     memoryBeforeBytes: subject.memoryBeforeBytes,
     memoryAfterBytes: subject.memoryAfterBytes,
+    tickMedianNs: subject.tickMedianNs,
+    tickMaxNs: subject.tickMaxNs,
   };
 }
 
@@ -227,6 +236,7 @@ export async function runBenchmark(
   for (const subject of all) subject.warm(scale.warmupPeriods * subject.workload.period);
   progress(`paths: ${scale.rounds} interleaved rounds of ${all.length} subjects x ${scale.batch} requests`);
   biases.push(...runInterleaved(all, scale.rounds, scale.batch));
+  for (const { filter } of pathSubjects) filter.measureTicks(scale.ticks);
   for (const subject of all) subject.finish();
 
   const paths: PathFigure[] = [];
@@ -267,6 +277,7 @@ export async function runBenchmark(
       `${family.name}: ${scale.rounds} interleaved rounds of ${subjects.length} cases${withFloors} and the ${NOISE_REFERENCE_PATH} floor`,
     );
     biases.push(...runInterleaved([...subjects, ...floors, reference], scale.rounds, scale.batch));
+    for (const subject of subjects) subject.measureTicks(scale.ticks);
     const figure = (subject: Subject, value: string, base: Subject | null): ScalingFigure => {
       subject.finish();
       return {
