@@ -336,6 +336,7 @@ export class EnvoyProcess {
       track: (work) => this.track(work),
       // The VM is shared by every plugin of its vm key: the first plugin's boundary (benchmarks) applies.
       callBoundary: options.callBoundary,
+      randomBytes: options.randomBytes,
     });
     WasmVm.start(vmOptions(BASE_VM_INDEX));
     const service: WasmService = {

@@ -131,6 +131,11 @@ export interface PluginOptions {
   accessLog?: { format: string; write: (line: string) => void };
   /** Benchmarks only: wraps every host function and module export once, when a VM links them. */
   callBoundary?: CallBoundary;
+  /**
+   * Benchmarks only: fills WASI random_get's buffer (default: the system's random bytes), so two
+   * plugins driven alike draw alike. The same for every VM of the plugin's process.
+   */
+  randomBytes?: (into: Uint8Array) => void;
 }
 
 /** A host function or module export as the VM links it: numbers for i32, bigints for i64. */

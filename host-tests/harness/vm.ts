@@ -57,6 +57,7 @@ export interface VmOptions {
   /** Keeps Plugin.idle() waiting until the work is done. */
   track: (work: Promise<unknown>) => void;
   callBoundary?: CallBoundary;
+  randomBytes?: (into: Uint8Array) => void;
 }
 
 /** Thrown from a host function the module may not call now; V8 turns it into a trap. */
@@ -170,7 +171,10 @@ export class WasmVm implements HostServices {
 
   private instantiate(): WebAssembly.Instance {
     const host = proxyHostFunctions(this);
-    const wasi = wasiHostFunctions(this, { env: this.options.env });
+    const wasi = wasiHostFunctions(this, {
+      env: this.options.env,
+      randomBytes: this.options.randomBytes,
+    });
     const signatures = hostFunctionSignatures(this.options.abi);
     const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {};
     for (const entry of this.options.shape.imports) {

@@ -26,6 +26,8 @@ const RIGHTS_FD_WRITE = 64n;
 export interface WasiEnvironment {
   /** vm_config.environment_variables, in order. */
   env: Array<[string, string]>;
+  /** What random_get fills its buffer with; default the system's random bytes. */
+  randomBytes?: (into: Uint8Array) => void;
 }
 
 export function wasiHostFunctions(
@@ -112,7 +114,9 @@ export function wasiHostFunctions(
       const size = n(length);
       if (size > RANDOM_GET_MAX_BYTES) return ERRNO_INVAL;
       if (size === 0) return ERRNO_SUCCESS;
-      const random = randomFillSync(new Uint8Array(size));
+      const random = new Uint8Array(size);
+      if (environment.randomBytes !== undefined) environment.randomBytes(random);
+      else randomFillSync(random);
       return host.memory.write(n(bufferPtr), random) ? ERRNO_SUCCESS : ERRNO_FAULT;
     },
     proc_exit() {

@@ -8,7 +8,14 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runKwt } from "../testing/kwt-cli.js";
-import { Subject, callKeysWithoutDraws, callLines, recordWorkload } from "./measure.js";
+import {
+  RANDOM_SEED,
+  Subject,
+  callKeysWithoutDraws,
+  callLines,
+  recordWorkload,
+  seededRandomBytes,
+} from "./measure.js";
 import { ENVOY_V8_FLAGS } from "./engine.js";
 import { currentReadmeBlock, readmeBlock } from "./report.js";
 import { buildFloor, floorMismatch, ENVOY_HOST_CALL_NS, NOISE_REFERENCE, type BenchResults } from "./run.js";
@@ -29,6 +36,8 @@ const FIGURE_FIELDS = [
   "maxNs",
   "memoryBeforeBytes",
   "memoryAfterBytes",
+  "replayedP50Ns",
+  "replayedP999Ns",
 ] as const;
 
 function expectFigure(figure: Record<string, unknown>, where: string): void {
@@ -157,6 +166,22 @@ describe("each path's floor", () => {
       );
       const empty = await recordWorkload(workload, build.emptyWasm, 1);
       expect(callLines(empty.script.requests)).toEqual([]);
+    }, 60_000);
+  }
+});
+
+describe("a subject's twin", () => {
+  // The replayed tails are the module's own only if the twin does the same work: on the paths
+  // that draw random trace ids, the seeded copies must make the same calls with the same bytes.
+  for (const name of DRAWS_RANDOM_IDS) {
+    it(`makes the same host calls, bytes included, as its subject on ${name}`, async () => {
+      const workload = PATH_WORKLOADS.find((w) => w.name === name)!;
+      const record = async (random?: (into: Uint8Array) => void) =>
+        callLines((await recordWorkload(workload, await filterWasm(), 1, random)).script.requests);
+      const subject = await record(seededRandomBytes(RANDOM_SEED));
+      expect(await record(seededRandomBytes(RANDOM_SEED))).toEqual(subject);
+      // The system's random bytes make other trace ids: the comparison above can fail.
+      expect(await record()).not.toEqual(subject);
     }, 60_000);
   }
 });

@@ -6,6 +6,7 @@
 import { ManualClock, Plugin } from "../../host-tests/harness/index.js";
 import { CallRecorder, CallTimer, type RecordedCall, type RecordedCallback } from "./boundary.js";
 import type { FloorScript } from "./floor.js";
+import type { Tails } from "./run.js";
 import { BENCH_CLOCK_START_MS, pluginOptionsFor, type Workload } from "./workloads.js";
 
 const NS_PER_MS = 1_000_000n;
@@ -32,10 +33,50 @@ function runRequest(plugin: Plugin, workload: Workload, clock: ManualClock, i: n
   if (workload.requestIntervalMs) clock.advance(workload.requestIntervalMs);
 }
 
-async function load(workload: Workload, wasm: Uint8Array, boundary: CallTimer | CallRecorder) {
+async function load(
+  workload: Workload,
+  wasm: Uint8Array,
+  boundary: CallTimer | CallRecorder,
+  randomBytes?: (into: Uint8Array) => void,
+) {
   const clock = new ManualClock(BENCH_CLOCK_START_MS);
-  const plugin = await Plugin.load({ ...pluginOptionsFor(workload, wasm, clock), callBoundary: boundary });
+  const plugin = await Plugin.load({
+    ...pluginOptionsFor(workload, wasm, clock),
+    callBoundary: boundary,
+    randomBytes,
+  });
   return { plugin, clock };
+}
+
+/** The seed of every subject's random bytes: a subject and its twin draw the same ones. */
+export const RANDOM_SEED = 0x9e3779b9;
+
+/** Random-looking bytes from a 32-bit xorshift generator started at `seed`: the same every run. */
+export function seededRandomBytes(seed: number): (into: Uint8Array) => void {
+  let state = seed >>> 0 || 1;
+  return (into) => {
+    for (let i = 0; i < into.length; i++) {
+      state ^= state << 13;
+      state >>>= 0;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      state >>>= 0;
+      into[i] = state & 0xff;
+    }
+  };
+}
+
+/** A module on a workload with its own clock, timer and seeded random bytes. */
+interface Copy {
+  plugin: Plugin;
+  clock: ManualClock;
+  timer: CallTimer;
+}
+
+async function loadCopy(workload: Workload, wasm: Uint8Array): Promise<Copy> {
+  const timer = new CallTimer();
+  const { plugin, clock } = await load(workload, wasm, timer, seededRandomBytes(RANDOM_SEED));
+  return { plugin, clock, timer };
 }
 
 export interface PathRecording {
@@ -79,6 +120,7 @@ export async function recordWorkload(
   workload: Workload,
   wasm: Uint8Array,
   warmupCycles: number,
+  randomBytes?: (into: Uint8Array) => void,
 ): Promise<PathRecording> {
   if (workload.requestIntervalMs) {
     throw new Error(
@@ -86,7 +128,7 @@ export async function recordWorkload(
     );
   }
   const recorder = new CallRecorder();
-  const { plugin, clock } = await load(workload, wasm, recorder);
+  const { plugin, clock } = await load(workload, wasm, recorder, randomBytes);
   try {
     const startup = recorder.take();
     const longest = workload.period * LONGEST_CYCLE_MULTIPLE;
@@ -163,10 +205,29 @@ export function bytesPerRequest(requests: RecordedCallback[][]): { bytesIn: numb
   return { bytesIn: bytesIn / requests.length, bytesOut: bytesOut / requests.length };
 }
 
-/** One module on one workload, loaded once, driven in every round. */
+/**
+ * Requests the twin runs behind its subject: a pause of the machine long enough to span both
+ * runs of one request would otherwise stay in the replayed tail (2,000 requests of one subject's
+ * round take a few ms; this is a few hundred µs of them).
+ */
+const TWIN_LAG = 97;
+
+/**
+ * One module on one workload, loaded once, driven in every round; with a twin, a second copy of
+ * the same module on the same workload that runs each request TWIN_LAG requests after it. The two
+ * copies do the same work request for request (the same clock, the same random bytes), so
+ * whatever the module itself stalls on (a collection, a table that grows) recurs at the same
+ * request in both, while the machine's pauses (an interrupt, the process descheduled, the timer's
+ * own JIT) seldom hit one request twice: the tails of the per-request lower of the two are the
+ * module's own. The figures and the other tails are the first copy's.
+ */
 export class Subject {
   private next = 0;
+  private twinNext = 0;
+  /** The first measured request. */
+  private measuredFrom = -1;
   private readonly wasmSamples: Float64Array;
+  private readonly twinSamples: Float64Array;
   private samples = 0;
   /** Per round: median wasm ns, median host ns, median of their sum, mean host calls per request. */
   readonly rounds: Array<{ wasmNs: number; hostNs: number; insideNs: number; hostCalls: number }> = [];
@@ -179,12 +240,12 @@ export class Subject {
   private constructor(
     readonly module: string,
     readonly workload: Workload,
-    private readonly plugin: Plugin,
-    private readonly clock: ManualClock,
-    private readonly timer: CallTimer,
+    private readonly first: Copy,
+    private readonly twin: Copy,
     capacity: number,
   ) {
     this.wasmSamples = new Float64Array(capacity);
+    this.twinSamples = new Float64Array(capacity);
   }
 
   static async load(
@@ -193,31 +254,54 @@ export class Subject {
     wasm: Uint8Array,
     capacity: number,
   ): Promise<Subject> {
-    const timer = new CallTimer();
-    const { plugin, clock } = await load(workload, wasm, timer);
-    return new Subject(module, workload, plugin, clock, timer, capacity);
+    const first = await loadCopy(workload, wasm);
+    const twin = await loadCopy(workload, wasm);
+    return new Subject(module, workload, first, twin, capacity);
+  }
+
+  /** The twin's next request, timed when it is one of the measured ones. */
+  private stepTwin(): void {
+    const { plugin, clock, timer } = this.twin;
+    const i = this.twinNext++;
+    timer.reset();
+    runRequest(plugin, this.workload, clock, i);
+    if (this.measuredFrom >= 0 && i >= this.measuredFrom)
+      this.twinSamples[i - this.measuredFrom] = timer.wasmNs;
+  }
+
+  /** The twin runs what the first copy ran of the measured requests (before ticks and at the end). */
+  private catchUpTwin(): void {
+    const end = this.measuredFrom >= 0 ? this.measuredFrom + this.samples : this.next;
+    while (this.twinNext < end) this.stepTwin();
   }
 
   /** Requests that are not measured (fills caches, defines series); memory is read after them. */
   warm(requests: number): void {
-    for (let n = 0; n < requests; n++) runRequest(this.plugin, this.workload, this.clock, this.next++);
-    this.memoryBeforeBytes = this.plugin.linearMemoryBytes()[0]!;
+    for (let n = 0; n < requests; n++) {
+      runRequest(this.first.plugin, this.workload, this.first.clock, this.next++);
+      if (this.next > TWIN_LAG) this.stepTwin();
+    }
+    this.memoryBeforeBytes = this.first.plugin.linearMemoryBytes()[0]!;
   }
 
   /** One round of `batch` measured requests; `biasNs` is this round's calibration. */
   round(batch: number, biasNs: number): void {
-    this.timer.biasNs = biasNs;
+    const { first, twin } = this;
+    first.timer.biasNs = biasNs;
+    twin.timer.biasNs = biasNs;
+    if (this.measuredFrom < 0) this.measuredFrom = this.next;
     const wasm = new Float64Array(batch);
     const host = new Float64Array(batch);
     const inside = new Float64Array(batch);
     let calls = 0;
     for (let n = 0; n < batch; n++) {
-      this.timer.reset();
-      runRequest(this.plugin, this.workload, this.clock, this.next++);
-      wasm[n] = this.timer.wasmNs;
-      host[n] = this.timer.hostNs;
+      first.timer.reset();
+      runRequest(first.plugin, this.workload, first.clock, this.next++);
+      wasm[n] = first.timer.wasmNs;
+      host[n] = first.timer.hostNs;
       inside[n] = wasm[n]! + host[n]!;
-      calls += this.timer.hostCalls;
+      calls += first.timer.hostCalls;
+      if (this.next - this.twinNext > TWIN_LAG) this.stepTwin();
     }
     this.wasmSamples.set(wasm, this.samples);
     this.samples += batch;
@@ -233,36 +317,53 @@ export class Subject {
    * After the rounds: `count` times, TICK_EVERY_REQUESTS requests (not timed) and then one tick
    * period of the clock (Plugin.advance, which fires each root's proxy_on_tick), whose time in the
    * module is recorded: what a worker spends once a second off the request path, its collection
-   * of what those requests left included.
+   * of what those requests left included. The first copy only.
    */
   measureTicks(count: number): void {
+    this.catchUpTwin();
+    const { plugin, clock, timer } = this.first;
     const ticks = new Float64Array(count);
     for (let t = 0; t < count; t++) {
-      for (let n = 0; n < TICK_EVERY_REQUESTS; n++) {
-        runRequest(this.plugin, this.workload, this.clock, this.next++);
-      }
-      this.timer.reset();
-      this.plugin.advance(TICK_PERIOD_MS);
-      ticks[t] = this.timer.wasmNs;
+      for (let n = 0; n < TICK_EVERY_REQUESTS; n++) runRequest(plugin, this.workload, clock, this.next++);
+      timer.reset();
+      plugin.advance(TICK_PERIOD_MS);
+      ticks[t] = timer.wasmNs;
     }
     ticks.sort();
     this.tickMedianNs = sortedMedian(ticks);
     this.tickMaxNs = ticks[count - 1]!;
   }
 
-  /** Closes the plugin; the module must not have trapped. */
+  /** Closes both copies; neither may have trapped. */
   finish(): void {
-    this.memoryAfterBytes = this.plugin.linearMemoryBytes()[0]!;
-    const failed = this.plugin.failed;
-    this.plugin.close();
+    this.catchUpTwin();
+    this.memoryAfterBytes = this.first.plugin.linearMemoryBytes()[0]!;
+    const failed = this.first.plugin.failed || this.twin.plugin.failed;
+    this.first.plugin.close();
+    this.twin.plugin.close();
     if (failed) throw new Error(`bench: ${this.module} trapped on ${this.workload.name}`);
   }
 
-  /** Quantiles of wasm time per request over every measured request. */
-  tails(): { p50Ns: number; p99Ns: number; p999Ns: number; maxNs: number } {
-    const sorted = this.wasmSamples.slice(0, this.samples).sort();
-    const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-    return { p50Ns: at(0.5), p99Ns: at(0.99), p999Ns: at(0.999), maxNs: sorted[sorted.length - 1]! };
+  /**
+   * Quantiles of wasm time per request over every measured request (the first copy's), and the
+   * median and p99.9 of the per-request lower of the two copies.
+   */
+  tails(): Tails & { replayedP50Ns: number; replayedP999Ns: number } {
+    const quantiles = (samples: Float64Array) => {
+      const sorted = samples.slice(0, this.samples).sort();
+      return (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+    };
+    const at = quantiles(this.wasmSamples);
+    const replayed = this.wasmSamples.map((ns, i) => Math.min(ns, this.twinSamples[i]!));
+    const replayedAt = quantiles(replayed);
+    return {
+      p50Ns: at(0.5),
+      p99Ns: at(0.99),
+      p999Ns: at(0.999),
+      maxNs: at(1),
+      replayedP50Ns: replayedAt(0.5),
+      replayedP999Ns: replayedAt(0.999),
+    };
   }
 }
 

@@ -69,6 +69,12 @@ export interface Figure extends Tails {
   envoyEstimateNs: number;
   memoryBeforeBytes: number;
   memoryAfterBytes: number;
+  /**
+   * Median and p99.9 of the per-request lower wasm time of the subject and its twin (measure.ts,
+   * Subject): the tail the module itself makes, without most of the machine's.
+   */
+  replayedP50Ns: number;
+  replayedP999Ns: number;
   /** The filter's median and largest time in the module per tick, off the request path; null for floors. */
   tickMedianNs: number | null;
   tickMaxNs: number | null;
