@@ -134,10 +134,11 @@ export function proxy_on_delete(contextId: u32): void {
 // So the collection runs at a tick (every tickPeriodMs, 1 s by default, per root context), when
 // a stream ended since the last one: a tick is no request's callback, where every 1,536th stream
 // end used to pay it (0.065% of requests, at the p99.9 line of every path: README "Benchmarks").
-// Two things still collect at a stream end, so that memory stays bounded between ticks: a worker
-// ending more than MAX_STREAM_ENDS_BETWEEN_COLLECTIONS streams before its next tick (0.012% of
-// requests at most; what it sweeps is bounded by that count), and GARBAGE_BYTES_PER_COLLECTION of
-// counted garbage (garbage.ts: header text, series looked up by name, stamps decoded and not kept).
+// Two things still collect on the request path, so that memory stays bounded between ticks:
+// GARBAGE_BYTES_PER_COLLECTION of counted garbage (garbage.ts: header text, series looked up by
+// name, stamps decoded or encoded; past the cap, where every answer does both, about every 170
+// answers), and a worker ending more than MAX_STREAM_ENDS_BETWEEN_COLLECTIONS streams before its
+// next tick (0.012% of requests at most; a backstop for garbage nothing counts).
 const MAX_STREAM_ENDS_BETWEEN_COLLECTIONS: i32 = 8192;
 let streamEndsSinceCollection: i32 = 0;
 

@@ -56,18 +56,21 @@ function parseTime(text: string | null): i64 {
 }
 
 /**
- * What a decoded stamp leaves to the collector, roughly: its fields and the report, and what the
- * filter builds from them (an era key, a revision's era restarted past the ready history's limit),
- * counted (garbage.ts) with the names metrics.ts counts, from the same measurement (about 6 KiB per
- * answer past the cap). Counted at every decode: a kept stamp is decoded again for a label value
- * or a forgotten era, and those uncounted let linear memory double between ticks.
+ * What decoding or encoding a stamp leaves to the collector, roughly: its fields, the report or
+ * the text built field by field, and what the filter builds from a decoded one (an era key, a
+ * revision's era restarted past the ready history's limit), counted (garbage.ts) with the names
+ * metrics.ts counts, from the same measurement (about 6 KiB per answer past the cap; 3 to 4 KiB
+ * per held request's stamp). Counted at every decode and encode: a kept stamp is decoded again
+ * for a label value or a forgotten era, and a burst of held requests (the activator releases its
+ * queue when a pod is ready) encodes one stamp each; uncounted, either let linear memory double
+ * between ticks.
  */
-const DECODED_GARBAGE_BYTES: i64 = 4 * 1024;
+const STAMP_GARBAGE_BYTES: i64 = 4 * 1024;
 
 /** Reads a pod stamp; null when it is malformed or misses a required field. */
 export function decodePodStamp(text: string | null): PodStamp | null {
   if (text == null) return null;
-  noteGarbage(DECODED_GARBAGE_BYTES);
+  noteGarbage(STAMP_GARBAGE_BYTES);
   const stamp = decodeStamp(text);
   if (stamp == null) return null;
   const cs = stamp.get("cs");
@@ -107,6 +110,7 @@ export function decodePodStamp(text: string | null): PodStamp | null {
 
 /** Writes a pod stamp; null if a value is not a label value (the caller sanitised them). */
 export function encodePodStamp(report: PodStamp): string | null {
+  noteGarbage(STAMP_GARBAGE_BYTES);
   const fields: StampField[] = [
     new StampField("cs", report.held ? "1" : "0"),
     new StampField("w", report.waitMs >= 0 ? decimalText(report.waitMs) : ""),

@@ -3,16 +3,19 @@
 
 import { describe, expect, it } from "vitest";
 
+import { ManualClock } from "../harness/clock.js";
 import type { HeaderList } from "../harness/types.js";
 import {
   AUTOSCALER_SCRAPE,
   LAYOUTS,
   MESH_CONNECTION,
+  READINESS_PROBE,
   REQUEST,
   REV,
   T0_MS,
   activatorRequest,
   exchange,
+  header,
   loadProxy,
   onEachWorker,
   metricValue,
@@ -111,6 +114,32 @@ describe.each(LAYOUTS)("cost, %s property layout", (layout) => {
       ),
       // 2xx requests with the stamp: i % 10 != 0 and i % 7 != 0, in 0..3999 and then 0..19999.
     ).toBe(3086 + 15_428);
+  });
+});
+
+describe.each(LAYOUTS)("memory under a held burst, %s property layout", (layout) => {
+  // When a new pod is ready the activator releases its whole queue to it: every request of the
+  // burst entered before the pod was ready, so each answer carries a held stamp of its own (its
+  // wait). No tick comes in between (the clock stands): what the burst leaves must be collected
+  // on the request path's own schedule, not wait for the next tick.
+  it("keeps linear memory flat over 24,000 held requests with no tick", async () => {
+    const clock = new ManualClock(T0_MS);
+    const inbound = await loadProxy({ layout, position: "inbound", clock });
+    clock.advance(1_000);
+    onEachWorker(inbound, () => exchange(inbound, READINESS_PROBE, { status: 200 }));
+    const heldBurst = (count: number) => {
+      for (let i = 0; i < count; i++) {
+        const response = exchange(inbound, activatorRequest(T0_MS + 1_000 - 1 - (i % 997)), { status: 200 });
+        expect(header(response.response, "x-kwt-pod")).toMatch(/^1;cs=1;w=\d+;/);
+      }
+    };
+    heldBurst(4000);
+    const afterWarmUp = inbound.linearMemoryBytes();
+    heldBurst(20_000);
+    expect(inbound.linearMemoryBytes()).toEqual(afterWarmUp);
+    expect(
+      metricValue(inbound, `knative_invocations_total{${REV},source_cluster="",response_code_class="2xx"}`),
+    ).toBe(24_000);
   });
 });
 

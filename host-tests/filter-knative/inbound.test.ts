@@ -7,6 +7,7 @@ import { ManualClock } from "../harness/clock.js";
 import { Plugin } from "../harness/index.js";
 import {
   LAYOUTS,
+  READINESS_PROBE,
   REQUEST,
   REV,
   T0_MS,
@@ -26,13 +27,6 @@ const INVOCATION_2XX = `knative_invocations_total{${REV},source_cluster="",respo
 const STAMP_REVISION = "c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=hello-00001";
 /** A pod stamp's fields before `a` for a request not held. */
 const STAMP_LABELS = `1;cs=0;w=;${STAMP_REVISION}`;
-/** The activator's readiness probe of the pod (pod-IP mode). */
-const READINESS_PROBE: Array<[string, string]> = [
-  [":method", "GET"],
-  [":path", "/healthz"],
-  ["k-network-probe", "queue"],
-  ["user-agent", "Knative-Activator-Probe"],
-];
 
 describe.each(LAYOUTS)("inbound sidecar, %s property layout", (layout) => {
   it("counts an invocation when the stream ends, with its response code class", async () => {

@@ -131,6 +131,14 @@ export function activatorNode(): NodeIdentity {
 }
 
 /** What the activator forwards: K-Proxy-Request plus the entry stamp the gateway put on. */
+/** The activator's readiness probe of the pod (pod-IP mode): a 200 makes the pod ready. */
+export const READINESS_PROBE: HeaderList = [
+  [":method", "GET"],
+  [":path", "/healthz"],
+  ["k-network-probe", "queue"],
+  ["user-agent", "Knative-Activator-Probe"],
+];
+
 export function activatorRequest(entryMs?: number): HeaderList {
   const headers: HeaderList = [...REQUEST, ["k-proxy-request", "activator"]];
   if (entryMs !== undefined) headers.push(["x-kwt-entry", String(entryMs)]);
