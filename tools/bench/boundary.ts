@@ -24,6 +24,8 @@ export class CallTimer implements CallBoundary {
   private readonly elapsed = new Float64Array(3);
   private readonly intervals = new Float64Array(3);
   hostCalls = 0;
+  /** proxy_on_tick calls since reset. */
+  ticks = 0;
 
   /** Measured cost of one interval (ns), subtracted per interval; set by each round's calibration. */
   biasNs = 0;
@@ -58,9 +60,11 @@ export class CallTimer implements CallBoundary {
     };
   }
 
-  moduleExport(vm: number, _name: string, fn: LinkedFunction): LinkedFunction {
+  moduleExport(vm: number, name: string, fn: LinkedFunction): LinkedFunction {
     if (vm !== WORKER_VM) return fn;
+    const tick = name === "proxy_on_tick";
     return (...args) => {
+      if (tick) this.ticks++;
       this.enter(WASM);
       try {
         return fn(...args);
@@ -75,6 +79,7 @@ export class CallTimer implements CallBoundary {
     this.elapsed.fill(0);
     this.intervals.fill(0);
     this.hostCalls = 0;
+    this.ticks = 0;
   }
 
   /** Time in the module since reset, without the measuring's own cost (ns). */

@@ -10,9 +10,10 @@ import type { Tails } from "./run.js";
 import { BENCH_CLOCK_START_MS, pluginOptionsFor, type Workload } from "./workloads.js";
 
 const NS_PER_MS = 1_000_000n;
-/** The filter's default tickPeriodMs, which the workloads keep. */
-const TICK_PERIOD_MS = 1_000;
-/** Requests between two timed ticks: a worker serving 1,000 requests a second. */
+/**
+ * Requests between two timed ticks: at the filter's default tickPeriodMs (1 s, which the
+ * workloads keep), a worker serving 1,000 requests a second.
+ */
 const TICK_EVERY_REQUESTS = 1_000;
 /** The stream's request.duration as the filter reads it in on_log. */
 const REQUEST_DURATION_NS = 2_000_000n;
@@ -207,8 +208,8 @@ export function bytesPerRequest(requests: RecordedCallback[][]): { bytesIn: numb
 
 /**
  * Requests the twin runs behind its subject: a pause of the machine long enough to span both
- * runs of one request would otherwise stay in the replayed tail (2,000 requests of one subject's
- * round take a few ms; this is a few hundred µs of them).
+ * runs of one request would otherwise stay in the replayed tail (a round of 2,000 requests and
+ * their twins takes about 100 ms; 97 requests are about 5 ms of it).
  */
 const TWIN_LAG = 97;
 
@@ -219,7 +220,10 @@ const TWIN_LAG = 97;
  * whatever the module itself stalls on (a collection, a table that grows) recurs at the same
  * request in both, while the machine's pauses (an interrupt, the process descheduled, the timer's
  * own JIT) seldom hit one request twice: the tails of the per-request lower of the two are the
- * module's own. The figures and the other tails are the first copy's.
+ * module's own. They share V8's compiled code, so a function's first call compiles it for both:
+ * warm() takes both through a tick (the collector's first run) before the rounds. A cost the
+ * module pays at random (a cache miss on a big table) shows less often in the lower of two, as
+ * the machine's pauses do. The figures and the other tails are the first copy's.
  */
 export class Subject {
   private next = 0;
@@ -275,17 +279,30 @@ export class Subject {
     while (this.twinNext < end) this.stepTwin();
   }
 
-  /** Requests that are not measured (fills caches, defines series); memory is read after them. */
+  /**
+   * Requests that are not measured (fills caches, defines series); memory is read after them. Half
+   * way, both copies at the same request, a tick each: the module's first collection (and V8's
+   * compile of the collector) comes before the rounds, at the same request in both.
+   */
   warm(requests: number): void {
-    for (let n = 0; n < requests; n++) {
+    const half = Math.floor(requests / 2);
+    for (let n = 0; n < half; n++) {
       runRequest(this.first.plugin, this.workload, this.first.clock, this.next++);
-      if (this.next > TWIN_LAG) this.stepTwin();
+      this.stepTwin();
+    }
+    this.first.plugin.fireTicksNow();
+    this.twin.plugin.fireTicksNow();
+    for (let n = half; n < requests; n++) {
+      runRequest(this.first.plugin, this.workload, this.first.clock, this.next++);
+      if (this.next - this.twinNext > TWIN_LAG) this.stepTwin();
     }
     this.memoryBeforeBytes = this.first.plugin.linearMemoryBytes()[0]!;
   }
 
   /** One round of `batch` measured requests; `biasNs` is this round's calibration. */
   round(batch: number, biasNs: number): void {
+    if (this.tickMedianNs !== null)
+      throw new Error("bench: a round after measureTicks would time copies out of step");
     const { first, twin } = this;
     first.timer.biasNs = biasNs;
     twin.timer.biasNs = biasNs;
@@ -314,10 +331,10 @@ export class Subject {
   }
 
   /**
-   * After the rounds: `count` times, TICK_EVERY_REQUESTS requests (not timed) and then one tick
-   * period of the clock (Plugin.advance, which fires each root's proxy_on_tick), whose time in the
-   * module is recorded: what a worker spends once a second off the request path, its collection
-   * of what those requests left included. The first copy only.
+   * After the rounds: `count` times, TICK_EVERY_REQUESTS requests (not timed) and then a tick
+   * (Plugin.fireTicksNow: the clock unmoved, so a standing-clock workload keeps its meaning),
+   * whose time in the module is recorded: what a worker spends once a second off the request path,
+   * its collection of what those requests left included. The first copy only.
    */
   measureTicks(count: number): void {
     this.catchUpTwin();
@@ -326,7 +343,12 @@ export class Subject {
     for (let t = 0; t < count; t++) {
       for (let n = 0; n < TICK_EVERY_REQUESTS; n++) runRequest(plugin, this.workload, clock, this.next++);
       timer.reset();
-      plugin.advance(TICK_PERIOD_MS);
+      plugin.fireTicksNow();
+      if (timer.ticks !== 1) {
+        throw new Error(
+          `bench: ${timer.ticks} ticks in one timed tick period on ${this.workload.name}, not 1`,
+        );
+      }
       ticks[t] = timer.wasmNs;
     }
     ticks.sort();
@@ -349,6 +371,7 @@ export class Subject {
    * median and p99.9 of the per-request lower of the two copies.
    */
   tails(): Tails & { replayedP50Ns: number; replayedP999Ns: number } {
+    if (this.twinNext < this.measuredFrom + this.samples) throw new Error("bench: tails() before finish()");
     const quantiles = (samples: Float64Array) => {
       const sorted = samples.slice(0, this.samples).sort();
       return (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
