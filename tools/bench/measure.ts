@@ -207,32 +207,25 @@ export function bytesPerRequest(requests: RecordedCallback[][]): { bytesIn: numb
 }
 
 /**
- * Requests the twin runs behind its subject: a pause of the machine long enough to span both
- * runs of one request would otherwise stay in the replayed tail (a round of 2,000 requests and
- * their twins takes about 100 ms; 97 requests are about 5 ms of it).
- */
-const TWIN_LAG = 97;
-
-/**
  * One module on one workload, loaded once, driven in every round; with a twin, a second copy of
- * the same module on the same workload that runs each request TWIN_LAG requests after it. The two
- * copies do the same work request for request (the same clock, the same random bytes), so
- * whatever the module itself stalls on (a collection, a table that grows) recurs at the same
- * request in both, while the machine's pauses (an interrupt, the process descheduled, the timer's
- * own JIT) seldom hit one request twice: the tails of the per-request lower of the two are the
- * module's own. They share V8's compiled code, so a function's first call compiles it for both:
- * warm() takes both through a tick (the collector's first run) before the rounds. A cost the
- * module pays at random (a cache miss on a big table) shows less often in the lower of two, as
- * the machine's pauses do. The figures and the other tails are the first copy's.
+ * the same module on the same workload that runs the same requests in its own slot of the
+ * interleaved rounds (runInterleaved), a second or so apart from the first copy's. The two copies
+ * do the same work request for request (the same clock, the same random bytes), so whatever the
+ * module itself stalls on (a collection, a table that grows) recurs at the same request in both,
+ * while the machine's pauses (an interrupt, the process descheduled, a neighbour's burst) seldom
+ * hit one request twice: the tails of the per-request lower of the two are the module's own. They
+ * share V8's compiled code, so a function's first call compiles it for both: warm() takes both
+ * through a tick (the collector's first run) before the rounds. A cost the module pays at random
+ * (a cache miss on a big table) shows less often in the lower of two, as the machine's pauses do.
+ * The figures and the other tails are the first copy's.
  */
 export class Subject {
   private next = 0;
   private twinNext = 0;
-  /** The first measured request. */
-  private measuredFrom = -1;
   private readonly wasmSamples: Float64Array;
   private readonly twinSamples: Float64Array;
   private samples = 0;
+  private twinSamplesTaken = 0;
   /** Per round: median wasm ns, median host ns, median of their sum, mean host calls per request. */
   readonly rounds: Array<{ wasmNs: number; hostNs: number; insideNs: number; hostCalls: number }> = [];
   memoryBeforeBytes = 0;
@@ -263,62 +256,42 @@ export class Subject {
     return new Subject(module, workload, first, twin, capacity);
   }
 
-  /** The twin's next request, timed when it is one of the measured ones. */
-  private stepTwin(): void {
-    const { plugin, clock, timer } = this.twin;
-    const i = this.twinNext++;
-    timer.reset();
-    runRequest(plugin, this.workload, clock, i);
-    if (this.measuredFrom >= 0 && i >= this.measuredFrom)
-      this.twinSamples[i - this.measuredFrom] = timer.wasmNs;
-  }
-
-  /** The twin runs what the first copy ran of the measured requests (before ticks and at the end). */
-  private catchUpTwin(): void {
-    const end = this.measuredFrom >= 0 ? this.measuredFrom + this.samples : this.next;
-    while (this.twinNext < end) this.stepTwin();
-  }
-
   /**
-   * Requests that are not measured (fills caches, defines series); memory is read after them. Half
-   * way, both copies at the same request, a tick each: the module's first collection (and V8's
-   * compile of the collector) comes before the rounds, at the same request in both.
+   * Requests that are not measured (fills caches, defines series), on both copies; memory is read
+   * after them. Half way, a tick on each: the module's first collection (and V8's compile of the
+   * collector) comes before the rounds, at the same request in both.
    */
   warm(requests: number): void {
+    const start = this.next;
     const half = Math.floor(requests / 2);
-    for (let n = 0; n < half; n++) {
-      runRequest(this.first.plugin, this.workload, this.first.clock, this.next++);
-      this.stepTwin();
+    for (const copy of [this.first, this.twin]) {
+      for (let n = 0; n < requests; n++) {
+        if (n === half) copy.plugin.fireTicksNow();
+        runRequest(copy.plugin, this.workload, copy.clock, start + n);
+      }
     }
-    this.first.plugin.fireTicksNow();
-    this.twin.plugin.fireTicksNow();
-    for (let n = half; n < requests; n++) {
-      runRequest(this.first.plugin, this.workload, this.first.clock, this.next++);
-      if (this.next - this.twinNext > TWIN_LAG) this.stepTwin();
-    }
+    this.next = start + requests;
+    this.twinNext = start + requests;
     this.memoryBeforeBytes = this.first.plugin.linearMemoryBytes()[0]!;
   }
 
-  /** One round of `batch` measured requests; `biasNs` is this round's calibration. */
+  /** One round of `batch` measured requests on the first copy; `biasNs` is this round's calibration. */
   round(batch: number, biasNs: number): void {
     if (this.tickMedianNs !== null)
       throw new Error("bench: a round after measureTicks would time copies out of step");
-    const { first, twin } = this;
-    first.timer.biasNs = biasNs;
-    twin.timer.biasNs = biasNs;
-    if (this.measuredFrom < 0) this.measuredFrom = this.next;
+    const { timer, plugin, clock } = this.first;
+    timer.biasNs = biasNs;
     const wasm = new Float64Array(batch);
     const host = new Float64Array(batch);
     const inside = new Float64Array(batch);
     let calls = 0;
     for (let n = 0; n < batch; n++) {
-      first.timer.reset();
-      runRequest(first.plugin, this.workload, first.clock, this.next++);
-      wasm[n] = first.timer.wasmNs;
-      host[n] = first.timer.hostNs;
+      timer.reset();
+      runRequest(plugin, this.workload, clock, this.next++);
+      wasm[n] = timer.wasmNs;
+      host[n] = timer.hostNs;
       inside[n] = wasm[n]! + host[n]!;
-      calls += first.timer.hostCalls;
-      if (this.next - this.twinNext > TWIN_LAG) this.stepTwin();
+      calls += timer.hostCalls;
     }
     this.wasmSamples.set(wasm, this.samples);
     this.samples += batch;
@@ -330,6 +303,17 @@ export class Subject {
     });
   }
 
+  /** The twin's round: the same `batch` requests as the first copy's round of that number. */
+  twinRound(batch: number, biasNs: number): void {
+    const { timer, plugin, clock } = this.twin;
+    timer.biasNs = biasNs;
+    for (let n = 0; n < batch; n++) {
+      timer.reset();
+      runRequest(plugin, this.workload, clock, this.twinNext++);
+      this.twinSamples[this.twinSamplesTaken++] = timer.wasmNs;
+    }
+  }
+
   /**
    * After the rounds: `count` times, TICK_EVERY_REQUESTS requests (not timed) and then a tick
    * (Plugin.fireTicksNow: the clock unmoved, so a standing-clock workload keeps its meaning),
@@ -337,7 +321,6 @@ export class Subject {
    * its collection of what those requests left included. The first copy only.
    */
   measureTicks(count: number): void {
-    this.catchUpTwin();
     const { plugin, clock, timer } = this.first;
     const ticks = new Float64Array(count);
     for (let t = 0; t < count; t++) {
@@ -358,7 +341,6 @@ export class Subject {
 
   /** Closes both copies; neither may have trapped. */
   finish(): void {
-    this.catchUpTwin();
     this.memoryAfterBytes = this.first.plugin.linearMemoryBytes()[0]!;
     const failed = this.first.plugin.failed || this.twin.plugin.failed;
     this.first.plugin.close();
@@ -371,7 +353,11 @@ export class Subject {
    * median and p99.9 of the per-request lower of the two copies.
    */
   tails(): Tails & { replayedP50Ns: number; replayedP999Ns: number } {
-    if (this.twinNext < this.measuredFrom + this.samples) throw new Error("bench: tails() before finish()");
+    if (this.twinSamplesTaken !== this.samples) {
+      throw new Error(
+        `bench: ${this.module} on ${this.workload.name}: the twin ran ${this.twinSamplesTaken} measured requests, the first copy ${this.samples}`,
+      );
+    }
     const quantiles = (samples: Float64Array) => {
       const sorted = samples.slice(0, this.samples).sort();
       return (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
@@ -391,15 +377,20 @@ export class Subject {
 }
 
 /**
- * Every subject runs `batch` requests per round; round r starts at subject r (mod count). Each
- * round is calibrated first; returns the calibrations.
+ * Every subject runs `batch` requests per round, and its twin the same requests in a slot of its
+ * own, half the rotation away; round r starts at slot r (mod count). Each round is calibrated
+ * first; returns the calibrations.
  */
 export function runInterleaved(subjects: Subject[], rounds: number, batch: number): number[] {
+  const slots: Array<(biasNs: number) => void> = [
+    ...subjects.map((subject) => (biasNs: number) => subject.round(batch, biasNs)),
+    ...subjects.map((subject) => (biasNs: number) => subject.twinRound(batch, biasNs)),
+  ];
   const biases: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const biasNs = CallTimer.measureBias();
     biases.push(biasNs);
-    for (let k = 0; k < subjects.length; k++) subjects[(round + k) % subjects.length]!.round(batch, biasNs);
+    for (let k = 0; k < slots.length; k++) slots[(round + k) % slots.length]!(biasNs);
   }
   return biases;
 }
