@@ -129,16 +129,18 @@ export function proxy_on_delete(contextId: u32): void {
 // revisions, and marking it is most of a collection's cost (about 20 µs on the benchmark's
 // machine). A common-case request leaves no garbage (its stream's object is reused, the streams'
 // IdTable does not rebuild), so what a collection sweeps is what uncommon requests left (a new pod
-// stamp decoded, a series found by name, a span exported), which not all of garbage.ts counts.
+// stamp decoded, a series found by name, a span made for export: garbage.ts counts them roughly)
+// and what a tick's own work left (a batch of spans encoded: not counted).
 //
 // So the collection runs at a tick (every tickPeriodMs, 1 s by default, per root context), when
 // a stream ended since the last one: a tick is no request's callback, where every 1,536th stream
 // end used to pay it (0.065% of requests, at the p99.9 line of every path: README "Benchmarks").
 // Two things still collect on the request path, so that memory stays bounded between ticks:
 // GARBAGE_BYTES_PER_COLLECTION of counted garbage (garbage.ts: header text, series looked up by
-// name, stamps decoded or encoded; past the cap, where every answer does both, about every 170
-// answers), and a worker ending more than MAX_STREAM_ENDS_BETWEEN_COLLECTIONS streams before its
-// next tick (0.012% of requests at most; a backstop for garbage nothing counts).
+// name, stamps decoded or encoded, spans made; past the cap, where every answer decodes a stamp
+// and finds its series by name, about every 170 answers), and a worker ending more than
+// MAX_STREAM_ENDS_BETWEEN_COLLECTIONS streams before its next tick (0.012% of requests at most; a
+// backstop for garbage nothing counts).
 const MAX_STREAM_ENDS_BETWEEN_COLLECTIONS: i32 = 8192;
 let streamEndsSinceCollection: i32 = 0;
 

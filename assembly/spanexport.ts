@@ -11,10 +11,20 @@ import { SPANS_DROPPED, SPANS_EXPORTED } from "./generated/metric-families";
 import { HeaderWants, scanHeaderPairs, serializeHeaderPairs } from "./headerscan";
 import { HeaderMap, Host } from "./hostinterface";
 import { ColdText, coldText } from "./generated/cold-text";
+import { noteGarbage } from "./garbage";
 
 /** The instrumentation scope of the filter's spans. */
 export const SCOPE_NAME = "kwt-filter";
 export const SCOPE_VERSION = "1";
+
+/**
+ * What a span made on the request path leaves to the collector once it is exported or dropped:
+ * its ids decoded to text, the span and its attributes (about 900 bytes on AssemblyScript's
+ * never-freeing stub runtime, for a hop span). Counted (garbage.ts) because a caller may sample
+ * every request: with a long `tickPeriodMs` the spans would otherwise wait for the stream-end
+ * backstop and double linear memory first.
+ */
+const SPAN_GARBAGE_BYTES: i64 = 1024;
 
 export class SpanExporter {
   private readonly batcher: SpanBatcher;
@@ -59,6 +69,7 @@ export class SpanExporter {
 
   /** Queues a span for the next batch; a full queue drops it (counted). Never blocks. */
   add(span: Span): void {
+    noteGarbage(SPAN_GARBAGE_BYTES);
     if (!this.batcher.enqueue(span)) this.registry.increment(this.droppedQueueFullId);
   }
 
