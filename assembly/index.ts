@@ -129,8 +129,8 @@ export function proxy_on_delete(contextId: u32): void {
 // revisions, and marking it is most of a collection's cost (about 20 µs on the benchmark's
 // machine). A common-case request leaves no garbage (its stream's object is reused, the streams'
 // IdTable does not rebuild), so what a collection sweeps is what uncommon requests left (a new pod
-// stamp decoded, a series found by name, a span made for export: garbage.ts counts them roughly)
-// and what a tick's own work left (a batch of spans encoded: not counted).
+// stamp decoded, a series found by name, a span made for export) and what a tick's own work left
+// (a batch of spans encoded); garbage.ts counts them roughly, not all of what they leave.
 //
 // So the collection runs at a tick (every tickPeriodMs, 1 s by default, per root context), when
 // a stream ended since the last one: a tick is no request's callback, where every 1,536th stream
@@ -162,8 +162,9 @@ function collectAtTick(): void {
 /**
  * The minimal runtime never collects when an allocation fails: it grows memory, doubling it. So
  * garbage must not wait for stream ends, which open streams never reach: what garbage.ts counted
- * since the last collection (decoded header text, large host answers, strings built in place) is
- * collected once it passes GARBAGE_BYTES_PER_COLLECTION, checked after every header callback.
+ * since the last collection (decoded header text, large host answers, strings built in place,
+ * series found by name, stamps, spans: garbage.ts) is collected once it passes
+ * GARBAGE_BYTES_PER_COLLECTION, checked after every header callback.
  */
 const GARBAGE_BYTES_PER_COLLECTION: i64 = 1024 * 1024;
 
