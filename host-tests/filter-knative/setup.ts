@@ -130,7 +130,6 @@ export function activatorNode(): NodeIdentity {
   };
 }
 
-/** What the activator forwards: K-Proxy-Request plus the entry stamp the gateway put on. */
 /** The activator's readiness probe of the pod (pod-IP mode): a 200 makes the pod ready. */
 export const READINESS_PROBE: HeaderList = [
   [":method", "GET"],
@@ -139,6 +138,7 @@ export const READINESS_PROBE: HeaderList = [
   ["user-agent", "Knative-Activator-Probe"],
 ];
 
+/** What the activator forwards: K-Proxy-Request plus the entry stamp the gateway put on. */
 export function activatorRequest(entryMs?: number): HeaderList {
   const headers: HeaderList = [...REQUEST, ["k-proxy-request", "activator"]];
   if (entryMs !== undefined) headers.push(["x-kwt-entry", String(entryMs)]);

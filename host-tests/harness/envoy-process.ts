@@ -409,15 +409,20 @@ export class EnvoyProcess {
   }
 
   /**
-   * Benchmarks: each root's proxy_on_tick now, as if its period came due this instant, without
-   * moving the clock (a workload whose clock stands still keeps its meaning); the next comes a
-   * period later.
+   * Benchmarks: the proxy_on_tick of each root with a tick period now, as if its period came due
+   * this instant, without moving the clock (a workload whose clock stands still keeps its
+   * meaning); the next comes a period later.
    */
   fireTicksNow(): void {
+    for (const { vm, root } of this.tickingRoots()) vm.tick(root);
+  }
+
+  /** Every root context that set a tick period, on a worker VM that has not failed. */
+  private *tickingRoots(): Generator<{ vm: WasmVm; root: RootContext }> {
     for (const service of this.services.values()) {
       for (const vm of service.workers) {
         if (vm.failed) continue;
-        for (const root of vm.rootContexts) vm.tick(root);
+        for (const root of vm.rootContexts) if (root.tickPeriodMs !== 0) yield { vm, root };
       }
     }
   }
@@ -425,14 +430,9 @@ export class EnvoyProcess {
   private runTicksUntil(clock: ManualClock, target: bigint): void {
     for (;;) {
       let due: { vm: WasmVm; root: RootContext } | undefined;
-      for (const service of this.services.values()) {
-        for (const vm of service.workers) {
-          if (vm.failed) continue;
-          for (const root of vm.rootContexts) {
-            if (root.tickPeriodMs === 0 || root.nextTickNs > target) continue;
-            if (due === undefined || root.nextTickNs < due.root.nextTickNs) due = { vm, root };
-          }
-        }
+      for (const candidate of this.tickingRoots()) {
+        if (candidate.root.nextTickNs > target) continue;
+        if (due === undefined || candidate.root.nextTickNs < due.root.nextTickNs) due = candidate;
       }
       if (due === undefined) break;
       const step = due.root.nextTickNs - clock.monotonicNs();

@@ -279,15 +279,14 @@ export class Subject {
   round(batch: number, biasNs: number): void {
     if (this.tickMedianNs !== null)
       throw new Error("bench: a round after measureTicks would time copies out of step");
-    const { timer, plugin, clock } = this.first;
+    const timer = this.first.timer;
     timer.biasNs = biasNs;
     const wasm = new Float64Array(batch);
     const host = new Float64Array(batch);
     const inside = new Float64Array(batch);
     let calls = 0;
     for (let n = 0; n < batch; n++) {
-      timer.reset();
-      runRequest(plugin, this.workload, clock, this.next++);
+      this.timeRequest(this.first, this.next++);
       wasm[n] = timer.wasmNs;
       host[n] = timer.hostNs;
       inside[n] = wasm[n]! + host[n]!;
@@ -305,13 +304,17 @@ export class Subject {
 
   /** The twin's round: the same `batch` requests as the first copy's round of that number. */
   twinRound(batch: number, biasNs: number): void {
-    const { timer, plugin, clock } = this.twin;
-    timer.biasNs = biasNs;
+    this.twin.timer.biasNs = biasNs;
     for (let n = 0; n < batch; n++) {
-      timer.reset();
-      runRequest(plugin, this.workload, clock, this.twinNext++);
-      this.twinSamples[this.twinSamplesTaken++] = timer.wasmNs;
+      this.timeRequest(this.twin, this.twinNext++);
+      this.twinSamples[this.twinSamplesTaken++] = this.twin.timer.wasmNs;
     }
+  }
+
+  /** Request `i` on `copy`, its timer reset first: the timer then holds that request alone. */
+  private timeRequest(copy: Copy, i: number): void {
+    copy.timer.reset();
+    runRequest(copy.plugin, this.workload, copy.clock, i);
   }
 
   /**
