@@ -170,11 +170,11 @@ describe("each path's floor", () => {
   }
 });
 
-describe("a subject's twin", () => {
-  // The replayed tails are the module's own only if the twin does the same work: on the paths
+describe("a subject's copies", () => {
+  // The replayed tails are the module's own only if every copy does the same work: on the paths
   // that draw random trace ids, the seeded copies must make the same calls with the same bytes.
   for (const name of DRAWS_RANDOM_IDS) {
-    it(`makes the same host calls, bytes included, as its subject on ${name}`, async () => {
+    it(`make the same host calls, bytes included, on ${name}`, async () => {
       const workload = PATH_WORKLOADS.find((w) => w.name === name)!;
       const record = async (random?: (into: Uint8Array) => void) =>
         callLines((await recordWorkload(workload, await filterWasm(), 1, random)).script.requests);

@@ -70,7 +70,7 @@ export interface Figure extends Tails {
   memoryBeforeBytes: number;
   memoryAfterBytes: number;
   /**
-   * Median and p99.9 of the per-request lower wasm time of the subject and its twin (measure.ts,
+   * Median and p99.9 of the per-request lowest wasm time over the subject's copies (measure.ts,
    * Subject): the tail the module itself makes, without most of the machine's.
    */
   replayedP50Ns: number;
