@@ -7,6 +7,7 @@ import { wasmCompilerFlags } from "./engine.js";
 import { compileFloor, floorWat } from "./floor.js";
 import {
   bytesPerRequest,
+  COPIES_PER_SUBJECT,
   callLines,
   median,
   recordWorkload,
@@ -75,9 +76,18 @@ export interface Figure extends Tails {
    */
   replayedP50Ns: number;
   replayedP999Ns: number;
+  /** p99.9 of the per-request lower of the first two copies: what the replay showed with two. */
+  replayedOfTwoP999Ns: number;
+  /**
+   * Median over rounds of the first copy's request before each round, which the rounds do not
+   * measure: the first after the rest of the rotation (measure.ts, Subject).
+   */
+  roundStartMedianNs: number;
   /** The filter's median and largest time in the module per tick, off the request path; null for floors. */
   tickMedianNs: number | null;
   tickMaxNs: number | null;
+  /** The filter's median wasm time of the request right after a tick; null for floors. */
+  afterTickMedianNs: number | null;
 }
 
 export interface PathFigure extends Figure {
@@ -176,8 +186,10 @@ function figureOf(subject: Subject): Figure {
     ...subject.tails(),
     memoryBeforeBytes: subject.memoryBeforeBytes,
     memoryAfterBytes: subject.memoryAfterBytes,
+    roundStartMedianNs: median(subject.roundStartNs),
     tickMedianNs: subject.tickMedianNs,
     tickMaxNs: subject.tickMaxNs,
+    afterTickMedianNs: subject.afterTickMedianNs,
   };
 }
 
@@ -206,7 +218,10 @@ export interface BenchResults {
     v8Flags: string;
     envoyHostCallNs: number;
     rounds: number;
+    /** Measured requests per round and copy. */
     batch: number;
+    /** Copies of each subject (measure.ts, COPIES_PER_SUBJECT); the replayed tails are their lowest. */
+    copies: number;
   };
   moduleBytes: number;
   paths: PathFigure[];
@@ -320,6 +335,7 @@ export async function runBenchmark(
       envoyHostCallNs: ENVOY_HOST_CALL_NS,
       rounds: scale.rounds,
       batch: scale.batch,
+      copies: COPIES_PER_SUBJECT,
     },
     moduleBytes: filterWasm.length,
     paths,
