@@ -129,8 +129,8 @@ describe("memory with span export once traffic stops", () => {
     expect(spansDropped(plugin, "queue_full")).toBe(0);
     plugin.advance(1_000);
     const afterFirstSend = plugin.linearMemoryBytes();
-    // The ticks so far made every attempt but the last of each worker's first batch; all failed.
     for (let tick = 1; tick < attemptsPerBatch - 1; tick++) plugin.advance(1_000);
+    // These ticks made every attempt but the last of each worker's first batch; all failed.
     expect(spansDropped(plugin, "export_failed")).toBe(0);
     plugin.advance(1_000);
     expect(spansDropped(plugin, "export_failed")).toBe(workers * spanExport.maxBatch);
