@@ -244,6 +244,8 @@ export class Subject {
   tickMaxNs: number | null = null;
   /** measureTicks' median wasm time of the request right after a tick; null when not measured. */
   afterTickMedianNs: number | null = null;
+  /** Requests measureTicks ran on the first copy alone, after the rounds. */
+  private requestsAfterRounds = 0;
 
   private constructor(
     readonly module: string,
@@ -358,19 +360,22 @@ export class Subject {
   }
 
   /**
-   * After the rounds: `count` times, TICK_EVERY_REQUESTS requests (not timed) and then a tick
+   * After the rounds: `count` times, TICK_EVERY_REQUESTS requests and then a tick
    * (Plugin.fireTicksNow: the clock unmoved, so a standing-clock workload keeps its meaning),
    * whose time in the module is recorded: what a worker spends once a second off the request path,
-   * its collection of what those requests left included. The request after each tick is timed
-   * too: the rounds fire no tick, so they never hold the one request in a thousand that follows a
-   * collection. The first copy only.
+   * its collection of what those requests left included. The first request after each tick (the
+   * first of the next period's) is timed too: the rounds fire no tick, so they never hold the one
+   * request in a thousand that follows a collection. The first copy only.
    */
   measureTicks(count: number): void {
     const { plugin, clock, timer } = this.first;
     const ticks = new Float64Array(count);
     const afterTicks = new Float64Array(count);
+    const start = this.next[0]!;
     for (let t = 0; t < count; t++) {
-      for (let n = 0; n < TICK_EVERY_REQUESTS; n++) runRequest(plugin, this.workload, clock, this.next[0]!++);
+      // The timed request after the tick before is one of this period's TICK_EVERY_REQUESTS.
+      const untimed = t === 0 ? TICK_EVERY_REQUESTS : TICK_EVERY_REQUESTS - 1;
+      for (let n = 0; n < untimed; n++) runRequest(plugin, this.workload, clock, this.next[0]!++);
       timer.reset();
       plugin.fireTicksNow();
       if (timer.ticks !== 1) {
@@ -387,6 +392,7 @@ export class Subject {
     this.tickMedianNs = sortedMedian(ticks);
     this.tickMaxNs = ticks[count - 1]!;
     this.afterTickMedianNs = sortedMedian(afterTicks.sort());
+    this.requestsAfterRounds += this.next[0]! - start;
   }
 
   /** Closes every copy; none may have trapped. */
@@ -404,10 +410,12 @@ export class Subject {
    */
   tails(): Tails & { replayedP50Ns: number; replayedP999Ns: number; replayedOfTwoP999Ns: number } {
     const measured = this.taken[0]!;
-    this.taken.forEach((taken, c) => {
-      if (taken !== measured) {
+    // Requests each copy ran through the rounds: the first copy's ticks came after them.
+    const ranInRounds = (c: number): number => this.next[c]! - (c === 0 ? this.requestsAfterRounds : 0);
+    this.copies.forEach((_, c) => {
+      if (this.taken[c] !== measured || ranInRounds(c) !== ranInRounds(0)) {
         throw new Error(
-          `bench: ${this.module} on ${this.workload.name}: copy ${c + 1} ran ${taken} measured requests, the first ${measured}`,
+          `bench: ${this.module} on ${this.workload.name}: copy ${c + 1} ran ${ranInRounds(c)} requests (${this.taken[c]} measured), the first ${ranInRounds(0)} (${measured})`,
         );
       }
     });

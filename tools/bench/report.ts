@@ -256,15 +256,21 @@ export function goals(results: BenchResults): Goal[] {
   const rawStall = (figure: Figure): number => figure.p999Ns / figure.p50Ns;
   // The lowest of two copies over the same median, for the replay's own effect in this run.
   const stallOfTwo = (figure: Figure): number => figure.replayedOfTwoP999Ns / figure.replayedP50Ns;
-  const stallToday = (figure: Figure, floor: Figure, where: string): string =>
-    `${stall(figure).toFixed(1)} replayed (${stallOfTwo(figure).toFixed(1)} of 2), ${rawStall(figure).toFixed(1)} raw (${where}; ` +
-    `the floor ${stall(floor).toFixed(1)} replayed, ${rawStall(floor).toFixed(1)} raw)`;
+  const stallToday = (figure: Figure, floor: Figure, where: string, ofTwo: string): string =>
+    `${stall(figure).toFixed(1)} replayed, ${rawStall(figure).toFixed(1)} raw (${where}; ` +
+    `the floor ${stall(floor).toFixed(1)} replayed, ${rawStall(floor).toFixed(1)} raw); of 2 copies: ${ofTwo}`;
   const filterPaths = results.paths.filter((f) => f.module === "filter");
   const worst = filterPaths.reduce((a, b) => (stall(b) > stall(a) ? b : a));
+  const worstOfTwo = filterPaths.reduce((a, b) => (stallOfTwo(b) > stallOfTwo(a) ? b : a));
   list.push({
     goal: "p99.9 / median of wasm time (replayed), every path",
     target: "<= 3",
-    today: stallToday(worst, pathFigure(results, worst.path, "floor"), `worst: ${worst.path}`),
+    today: stallToday(
+      worst,
+      pathFigure(results, worst.path, "floor"),
+      `worst: ${worst.path}`,
+      `${stallOfTwo(worstOfTwo).toFixed(1)} at the worst, ${worstOfTwo.path}`,
+    ),
     met: filterPaths.every((f) => stall(f) <= 3),
   });
   const huge = scalingFigure(results, "live label sets", `${LARGEST_CAP} (maxSeries ${LARGEST_CAP})`);
@@ -272,7 +278,7 @@ export function goals(results: BenchResults): Goal[] {
   list.push({
     goal: "p99.9 / median (replayed) at maxSeries 100,000",
     target: "<= 3",
-    today: stallToday(huge, hugeNoise, "beside the inbound floor"),
+    today: stallToday(huge, hugeNoise, "beside the inbound floor", stallOfTwo(huge).toFixed(1)),
     met: stall(huge) <= 3,
   });
   // Every filter run at the default maxSeries: all paths and every scaling case but the large cap.
@@ -334,8 +340,9 @@ export function readmeBlock(results: BenchResults): string {
       `Clock \`${m.clock}\`, ${m.clockNs.toFixed(1)} ns per read; an empty boundary interval measures ` +
       `${m.boundaryBiasNs.toFixed(1)} ns, subtracted from every interval. Modules compiled ` +
       `${m.v8Flags === "" ? "with Node's default tiers (Liftoff, then TurboFan)" : `with V8 flags \`${m.v8Flags}\` (as Envoy)`}. ${m.rounds} interleaved rounds of ` +
-      `${m.batch} measured requests on each of a subject's ${m.copies} copies, each round after one request not measured ` +
-      `(\`round's first\`; \`p99.9 replayed\` is of the lowest of the ${m.copies}, \`p99.9 of 2\` of the lowest of the first two). ` +
+      `${m.batch} measured requests on each of a subject's ${m.copies} copies, each round preceded by one request that is not ` +
+      `measured (\`round's first\`: the first copy's, median over the rounds); \`p99.9 replayed\` is of the per-request lowest ` +
+      `of the ${m.copies} copies, \`p99.9 of 2\` of the lowest of the first two. ` +
       `Envoy estimate = wasm time + ${m.envoyHostCallNs} ns per host call.`,
     "",
     markdownTable(pathRows(results), 2),
