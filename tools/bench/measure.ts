@@ -229,7 +229,7 @@ export const COPIES_PER_SUBJECT = 3;
  * lowest, as the machine's pauses do. The figures and the other tails are the first copy's.
  */
 export class Subject {
-  /** Per copy: the next request number and the wasm ns of each measured request so far. */
+  /** Per copy: the next request number of its rounds and the wasm ns of each measured request so far. */
   private readonly next: number[];
   private readonly samples: Float64Array[];
   private readonly taken: number[];
@@ -244,8 +244,6 @@ export class Subject {
   tickMaxNs: number | null = null;
   /** measureTicks' median wasm time of the request right after a tick; null when not measured. */
   afterTickMedianNs: number | null = null;
-  /** Requests measureTicks ran on the first copy alone, after the rounds. */
-  private requestsAfterRounds = 0;
 
   private constructor(
     readonly module: string,
@@ -335,10 +333,8 @@ export class Subject {
    * first copy's is timed and kept apart (roundStartNs), to be shown beside the measured ones.
    */
   private refetch(c: number): void {
-    const copy = this.copies[c]!;
-    copy.timer.reset();
-    runRequest(copy.plugin, this.workload, copy.clock, this.next[c]!++);
-    if (c === 0) this.roundStartNs.push(copy.timer.wasmNs);
+    const ns = this.timed(this.copies[c]!, this.next[c]!++);
+    if (c === 0) this.roundStartNs.push(ns);
   }
 
   private refuseAfterTicks(): void {
@@ -353,10 +349,14 @@ export class Subject {
         `bench: ${this.module} on ${this.workload.name}: more measured requests than the ${this.samples[c]!.length} it was loaded for`,
       );
     }
-    const copy = this.copies[c]!;
+    this.samples[c]![this.taken[c]!++] = this.timed(this.copies[c]!, this.next[c]!++);
+  }
+
+  /** Request `i` on `copy`, its timer reset first (it then holds that request alone); its wasm ns. */
+  private timed(copy: Copy, i: number): number {
     copy.timer.reset();
-    runRequest(copy.plugin, this.workload, copy.clock, this.next[c]!++);
-    this.samples[c]![this.taken[c]!++] = copy.timer.wasmNs;
+    runRequest(copy.plugin, this.workload, copy.clock, i);
+    return copy.timer.wasmNs;
   }
 
   /**
@@ -365,17 +365,18 @@ export class Subject {
    * whose time in the module is recorded: what a worker spends once a second off the request path,
    * its collection of what those requests left included. The first request after each tick (the
    * first of the next period's) is timed too: the rounds fire no tick, so they never hold the one
-   * request in a thousand that follows a collection. The first copy only.
+   * request in a thousand that follows a collection. The first copy only; its requests go on
+   * from its rounds', which `next` keeps (no round may follow).
    */
   measureTicks(count: number): void {
     const { plugin, clock, timer } = this.first;
     const ticks = new Float64Array(count);
     const afterTicks = new Float64Array(count);
-    const start = this.next[0]!;
+    let i = this.next[0]!;
     for (let t = 0; t < count; t++) {
       // The timed request after the tick before is one of this period's TICK_EVERY_REQUESTS.
       const untimed = t === 0 ? TICK_EVERY_REQUESTS : TICK_EVERY_REQUESTS - 1;
-      for (let n = 0; n < untimed; n++) runRequest(plugin, this.workload, clock, this.next[0]!++);
+      for (let n = 0; n < untimed; n++) runRequest(plugin, this.workload, clock, i++);
       timer.reset();
       plugin.fireTicksNow();
       if (timer.ticks !== 1) {
@@ -384,15 +385,12 @@ export class Subject {
         );
       }
       ticks[t] = timer.wasmNs;
-      timer.reset();
-      runRequest(plugin, this.workload, clock, this.next[0]!++);
-      afterTicks[t] = timer.wasmNs;
+      afterTicks[t] = this.timed(this.first, i++);
     }
     ticks.sort();
     this.tickMedianNs = sortedMedian(ticks);
     this.tickMaxNs = ticks[count - 1]!;
     this.afterTickMedianNs = sortedMedian(afterTicks.sort());
-    this.requestsAfterRounds += this.next[0]! - start;
   }
 
   /** Closes every copy; none may have trapped. */
@@ -410,12 +408,10 @@ export class Subject {
    */
   tails(): Tails & { replayedP50Ns: number; replayedP999Ns: number; replayedOfTwoP999Ns: number } {
     const measured = this.taken[0]!;
-    // Requests each copy ran through the rounds: the first copy's ticks came after them.
-    const ranInRounds = (c: number): number => this.next[c]! - (c === 0 ? this.requestsAfterRounds : 0);
     this.copies.forEach((_, c) => {
-      if (this.taken[c] !== measured || ranInRounds(c) !== ranInRounds(0)) {
+      if (this.taken[c] !== measured || this.next[c] !== this.next[0]) {
         throw new Error(
-          `bench: ${this.module} on ${this.workload.name}: copy ${c + 1} ran ${ranInRounds(c)} requests (${this.taken[c]} measured), the first ${ranInRounds(0)} (${measured})`,
+          `bench: ${this.module} on ${this.workload.name}: copy ${c + 1} ran ${this.next[c]} requests (${this.taken[c]} measured), the first ${this.next[0]} (${measured})`,
         );
       }
     });
