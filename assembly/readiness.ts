@@ -71,6 +71,9 @@ export function readEra(at: usize, length: i32, era: ReadyEra): bool {
   return true;
 }
 
+/** No place: the end of the answer order, or a place in its list rather than its heap. */
+const NOWHERE: i32 = -1;
+
 /** A ticket that names no place (ReadyHistory.placeOfTicket answers -1). */
 export const NO_TICKET: i64 = -1;
 
@@ -96,13 +99,23 @@ export class ReadyHistory {
    * only after exactly 2^32 more revisions took its place.
    */
   private readonly generations: u32[] = [];
-  /** Each place's index in byLastAnswer. */
-  private readonly heapIndex: i32[] = [];
   /**
-   * The places as a binary min-heap by last answer, so the stalest is found without looking at
-   * every revision: past the limit that is done on every new revision's answer.
+   * The places in order of last answer, so the stalest is found without looking at every revision
+   * (past the limit that is done on every new revision's answer), in two parts. Answers mostly come
+   * in order (a warm answer's entry is the latest yet), so most places are in a list sorted by last
+   * answer, taken from wherever they are to its newest end in a few steps; a last answer older than
+   * the list's newest (a slow request's entry, another worker's era) goes to a binary min-heap
+   * instead, whose log₂ steps only such places pay. A heap of every place made each warm answer
+   * walk it top to bottom; a sorted list alone made a long poll's answer walk past every revision
+   * answered while it waited.
    */
-  private readonly byLastAnswer: i32[] = [];
+  private readonly older: i32[] = [];
+  private readonly newer: i32[] = [];
+  private oldest: i32 = NOWHERE;
+  private newest: i32 = NOWHERE;
+  /** Each place's index in outOfOrder; NOWHERE for a place in the list. */
+  private readonly heapIndex: i32[] = [];
+  private readonly outOfOrder: i32[] = [];
 
   constructor(public limit: i32 = MAX_REVISION_ERAS) {}
 
@@ -174,7 +187,9 @@ export class ReadyHistory {
       this.lastAnswerMs.push(lastAnswerMs);
       this.publishedMs.push(i64.MIN_VALUE);
       this.generations.push(0);
-      this.heapIndex.push(-1);
+      this.older.push(NOWHERE);
+      this.newer.push(NOWHERE);
+      this.heapIndex.push(NOWHERE);
     } else {
       unchecked((this.keyHashes[place] = hashText(key, key.length)));
       unchecked((this.firstReadyMs[place] = firstReadyMs));
@@ -183,11 +198,7 @@ export class ReadyHistory {
       unchecked((this.generations[place] = this.generations[place] + 1));
     }
     this.places.set(key, <u32>place + 1);
-    const heap = this.byLastAnswer;
-    const at = heap.length;
-    heap.push(place);
-    unchecked((this.heapIndex[place] = at));
-    this.restore(at);
+    this.order(place);
     return place;
   }
 
@@ -208,7 +219,15 @@ export class ReadyHistory {
       if (!seenLater) unchecked((this.firstReadyMs[place] = firstReadyMs));
       if (lastAnswerMs > heldLast) unchecked((this.lastAnswerMs[place] = lastAnswerMs));
     }
-    this.restore(unchecked(this.heapIndex[place]));
+    // A last answer only ever moves later, and a place whose next in the list is as late stays.
+    const key = unchecked(this.lastAnswerMs[place]);
+    if (key == heldLast) return;
+    if (unchecked(this.heapIndex[place]) == NOWHERE) {
+      const next = unchecked(this.newer[place]);
+      if (next == NOWHERE || unchecked(this.lastAnswerMs[next]) >= key) return;
+    }
+    this.unorder(place);
+    this.order(place);
   }
 
   /** An answer at `answerMs` from a pod ready since `readyMs`; returns the revision's place. */
@@ -236,30 +255,72 @@ export class ReadyHistory {
    * new era anyway. Returns its place, now free (-1 when there is none).
    */
   private forgetStalest(): i32 {
-    const heap = this.byLastAnswer;
-    if (heap.length == 0) return -1;
-    const stalest = unchecked(heap[0]);
-    this.places.deleteValue(unchecked(this.keyHashes[stalest]), <u32>stalest + 1);
-    const last = heap.pop();
+    const listed = this.oldest;
+    const heap = this.outOfOrder;
+    let stalest = listed;
     if (heap.length > 0) {
-      this.putInHeap(last, 0);
-      this.restore(0);
+      const top = unchecked(heap[0]);
+      if (listed == NOWHERE || unchecked(this.lastAnswerMs[top]) < unchecked(this.lastAnswerMs[listed])) {
+        stalest = top;
+      }
     }
+    if (stalest == NOWHERE) return -1;
+    this.places.deleteValue(unchecked(this.keyHashes[stalest]), <u32>stalest + 1);
+    this.unorder(stalest);
     return stalest;
   }
 
+  /** Puts `place` (in neither part) in order: at the list's newest end when as late as it, else in the heap. */
+  private order(place: i32): void {
+    const last = this.newest;
+    if (last == NOWHERE || unchecked(this.lastAnswerMs[place]) >= unchecked(this.lastAnswerMs[last])) {
+      unchecked((this.older[place] = last));
+      unchecked((this.newer[place] = NOWHERE));
+      if (last == NOWHERE) this.oldest = place;
+      else unchecked((this.newer[last] = place));
+      this.newest = place;
+      return;
+    }
+    const heap = this.outOfOrder;
+    const at = heap.length;
+    heap.push(place);
+    unchecked((this.heapIndex[place] = at));
+    this.restore(at);
+  }
+
+  /** Takes `place` out of whichever part holds it. */
+  private unorder(place: i32): void {
+    const at = unchecked(this.heapIndex[place]);
+    if (at == NOWHERE) {
+      const before = unchecked(this.older[place]);
+      const after = unchecked(this.newer[place]);
+      if (before == NOWHERE) this.oldest = after;
+      else unchecked((this.newer[before] = after));
+      if (after == NOWHERE) this.newest = before;
+      else unchecked((this.older[after] = before));
+      return;
+    }
+    unchecked((this.heapIndex[place] = NOWHERE));
+    const heap = this.outOfOrder;
+    const moved = heap.pop();
+    if (at < heap.length) {
+      this.putInHeap(moved, at);
+      this.restore(at);
+    }
+  }
+
   private lastAnswerOfHeap(index: i32): i64 {
-    return unchecked(this.lastAnswerMs[unchecked(this.byLastAnswer[index])]);
+    return unchecked(this.lastAnswerMs[unchecked(this.outOfOrder[index])]);
   }
 
   private putInHeap(place: i32, index: i32): void {
-    unchecked((this.byLastAnswer[index] = place));
+    unchecked((this.outOfOrder[index] = place));
     unchecked((this.heapIndex[place] = index));
   }
 
   /** Moves the entry at `index` up or down until the heap is ordered again. */
   private restore(index: i32): void {
-    const heap = this.byLastAnswer;
+    const heap = this.outOfOrder;
     const entry = unchecked(heap[index]);
     const key = unchecked(this.lastAnswerMs[entry]);
     let at = index;

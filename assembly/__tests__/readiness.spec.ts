@@ -190,6 +190,42 @@ describe("ReadyHistory", () => {
     expect<i32>(history.placeOfTicket(ticketB)).toBe(-1);
   });
 
+  it("forgets the revision answered longest ago when most answers come in order and some late", () => {
+    const limit = 16;
+    const history = new ReadyHistory(limit);
+    // The same model, for the common case: the clock moves on with every answer, a few answers
+    // (one in seven) are of a request that entered long before, and some revisions come back after
+    // they were forgotten.
+    const keys: string[] = [];
+    const lastAnswers: i64[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      const revision = (i * 11) % 29;
+      const key = "r" + revision.toString();
+      const answerMs: i64 = i % 7 == 3 ? 10_000 + <i64>i * 10 - <i64>((i * 53) % 400) : 10_000 + <i64>i * 10;
+      const kept = keys.indexOf(key);
+      if (kept >= 0) {
+        if (answerMs > lastAnswers[kept]) lastAnswers[kept] = answerMs;
+      } else {
+        if (keys.length == limit) {
+          let stalest = 0;
+          for (let k = 1; k < keys.length; k++) if (lastAnswers[k] < lastAnswers[stalest]) stalest = k;
+          keys.splice(stalest, 1);
+          lastAnswers.splice(stalest, 1);
+        }
+        keys.push(key);
+        lastAnswers.push(answerMs);
+      }
+      const place = history.placeOf(key);
+      if (place >= 0) history.noteAnswerAt(place, 0, answerMs, GAP);
+      else history.noteAnswer(key, 0, answerMs, GAP);
+      expect<i32>(history.size).toBe(keys.length);
+      for (let k = 0; k < keys.length; k++) {
+        const at = history.placeOf(keys[k]);
+        if (at < 0 || history.lastAnswerAt(at) != lastAnswers[k]) throw new Error("lost or wrong " + keys[k]);
+      }
+    }
+  });
+
   it("forgets the revision answered longest ago however the answers came, also after later answers", () => {
     const limit = 8;
     const history = new ReadyHistory(limit);
