@@ -30,6 +30,13 @@ function eraOf(text: string): ReadyEra | null {
 
 const GAP: i64 = 6_000;
 
+/** The key of the revision at `place`, as writeKeyUtf8At writes it in the room keyLengthAt asks. */
+function keyOfPlace(history: ReadyHistory, place: i32): string {
+  const buffer = new ArrayBuffer(history.keyLengthAt(place) * 3);
+  const bytes = history.writeKeyUtf8At(place, changetype<usize>(buffer));
+  return String.UTF8.decodeUnsafe(changetype<usize>(buffer), bytes);
+}
+
 /** A history holding one revision's era from `firstReadyMs` to `lastAnswerMs`, at place 0. */
 function historyOf(firstReadyMs: i64, lastAnswerMs: i64): ReadyHistory {
   const history = new ReadyHistory();
@@ -162,6 +169,20 @@ describe("ReadyHistory", () => {
     expect<i32>(history.placeOf("a")).not.toBe(-1);
     expect<i32>(history.placeOf("d")).toBe(b);
     expect<i32>(new ReadyHistory().limit).toBe(MAX_REVISION_ERAS);
+  });
+
+  it("writes each place's key as UTF-8, also where a key of another length took a forgotten place", () => {
+    const history = new ReadyHistory(2);
+    const a = history.noteAnswer("east/demo/hello-00001", 0, 10, GAP);
+    const b = history.noteAnswer("west/démo/hé", 0, 20, GAP);
+    expect<i32>(history.keyLengthAt(b)).toBe(12);
+    expect<string>(keyOfPlace(history, a)).toBe("east/demo/hello-00001");
+    expect<string>(keyOfPlace(history, b)).toBe("west/démo/hé");
+    // "a" is the stalest: a shorter key takes its place.
+    expect<i32>(history.noteAnswer("e/d/r", 0, 30, GAP)).toBe(a);
+    expect<i32>(history.keyLengthAt(a)).toBe(5);
+    expect<string>(keyOfPlace(history, a)).toBe("e/d/r");
+    expect<string>(keyOfPlace(history, b)).toBe("west/démo/hé");
   });
 
   it("names a place by a ticket until its revision is forgotten", () => {
