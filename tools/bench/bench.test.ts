@@ -12,6 +12,7 @@ import {
   COPIES_PER_SUBJECT,
   RANDOM_SEED,
   Subject,
+  lowestPerRound,
   runInterleaved,
   callKeysWithoutDraws,
   callLines,
@@ -30,6 +31,7 @@ const filterWasm = async (): Promise<Uint8Array> =>
 
 const FIGURE_FIELDS = [
   "wasmNs",
+  "firstCopyWasmNs",
   "hostNs",
   "hostCalls",
   "envoyEstimateNs",
@@ -197,44 +199,58 @@ describe("a subject's copies", () => {
   }
 });
 
+/**
+ * A canary: the empty module of `workload`'s path, spinning `steps` steps in each stream for which
+ * `when` (a WAT i32 expression of `(global.get $streams)`, the streams it has seen, this one
+ * included) holds. The module counts, so every copy spins at the same request number.
+ */
+async function canaryWasm(
+  workload: (typeof PATH_WORKLOADS)[number],
+  when: string,
+  steps: number,
+): Promise<Uint8Array> {
+  const recording = await recordWorkload(workload, await filterWasm(), 1);
+  const empty = floorWat({
+    startup: [],
+    warmupDefinitions: [],
+    requests: recording.script.requests
+      .slice(0, 1)
+      .map((request) => request.map((c) => ({ ...c, calls: [] }))),
+  });
+  const countStream = "(global.set $streams (i32.add (global.get $streams) (i32.const 1)))";
+  const streamsGlobal = "(global $streams";
+  expect(empty).toContain(countStream);
+  expect(empty).toContain(streamsGlobal);
+  const spin =
+    `(if ${when}` +
+    ` (then (global.set $spin (i32.const ${steps}))` +
+    ` (loop $spinning (global.set $spin (i32.sub (global.get $spin) (i32.const 1))) (br_if $spinning (global.get $spin)))))`;
+  return compileFloor(
+    empty
+      .replace(countStream, `${countStream} ${spin}`)
+      .replace(streamsGlobal, `(global $spin (mut i32) (i32.const 0))\n  ${streamsGlobal}`),
+  );
+}
+
 describe("the replayed tails", () => {
   // The replay keeps a stall of the module's own only if every copy meets it at the same measured
-  // request. A canary: the empty module of a path, spinning for tens of µs in one stream in
-  // STALL_EVERY (counted by the module, so at the same request number in every copy): 0.2% of the
-  // requests, above the p99.9 line, must show there. Copies out of step hide it: in a run with the
-  // replays one request ahead of the first copy, the replayed p99.9 was 1.2 µs.
+  // request. A canary spinning for tens of µs in one stream in STALL_EVERY: 0.2% of the requests,
+  // above the p99.9 line, must show there. Copies out of step hide it: in a run with the replays
+  // one request ahead of the first copy, the replayed p99.9 was 1.2 µs.
   const STALL_EVERY = 500;
   const SPIN_STEPS = 200_000;
   const ROUNDS = 3;
   const BATCH = 1_000;
 
-  async function canaryWasm(workload: (typeof PATH_WORKLOADS)[number]): Promise<Uint8Array> {
-    const recording = await recordWorkload(workload, await filterWasm(), 1);
-    const empty = floorWat({
-      startup: [],
-      warmupDefinitions: [],
-      requests: recording.script.requests
-        .slice(0, 1)
-        .map((request) => request.map((c) => ({ ...c, calls: [] }))),
-    });
-    const countStream = "(global.set $streams (i32.add (global.get $streams) (i32.const 1)))";
-    const streamsGlobal = "(global $streams";
-    expect(empty).toContain(countStream);
-    expect(empty).toContain(streamsGlobal);
-    const spin =
-      `(if (i32.eqz (i32.rem_u (global.get $streams) (i32.const ${STALL_EVERY})))` +
-      ` (then (global.set $spin (i32.const ${SPIN_STEPS}))` +
-      ` (loop $spinning (global.set $spin (i32.sub (global.get $spin) (i32.const 1))) (br_if $spinning (global.get $spin)))))`;
-    return compileFloor(
-      empty
-        .replace(countStream, `${countStream} ${spin}`)
-        .replace(streamsGlobal, `(global $spin (mut i32) (i32.const 0))\n  ${streamsGlobal}`),
-    );
-  }
-
   it(`keep a stall in one request of ${STALL_EVERY}, which every copy meets at the same request`, async () => {
     const workload = PATH_WORKLOADS.find((w) => w.name === "inbound")!;
-    const subject = await Subject.load("canary", workload, await canaryWasm(workload), ROUNDS * BATCH);
+    const stalls = `(i32.eqz (i32.rem_u (global.get $streams) (i32.const ${STALL_EVERY})))`;
+    const subject = await Subject.load(
+      "canary",
+      workload,
+      await canaryWasm(workload, stalls, SPIN_STEPS),
+      ROUNDS * BATCH,
+    );
     subject.warm(workload.period * 4);
     runInterleaved([subject], ROUNDS, BATCH);
     subject.finish();
@@ -243,6 +259,48 @@ describe("the replayed tails", () => {
     // take well under a µs.
     expect(tails.replayedP999Ns).toBeGreaterThan(20 * tails.replayedP50Ns);
     expect(tails.replayedP999Ns).toBeGreaterThan(10_000);
+  }, 60_000);
+});
+
+describe("the lowest of the copies' round medians", () => {
+  it("is each round's lowest; copies that ran different numbers of rounds are refused", () => {
+    expect(
+      lowestPerRound(
+        [
+          [700, 1300, 650],
+          [1310, 680, 640],
+          [690, 1290, 1280],
+        ],
+        "a subject",
+      ),
+    ).toEqual([690, 680, 640]);
+    expect(() => lowestPerRound([[700, 650], [690]], "filter on inbound")).toThrow(
+      "bench: filter on inbound: copy 2 ran 1 rounds, the first 2",
+    );
+  });
+
+  it("keeps a slow round the module makes itself, which every copy makes", async () => {
+    // A canary spinning in every stream of the second round alone: one request before each round
+    // and the warm-up's WARM (one round's worth) come first, so the second round's streams are
+    // those after 2 * (BATCH + 1).
+    const BATCH = 500;
+    const WARM = BATCH + 1;
+    const workload = PATH_WORKLOADS.find((w) => w.name === "inbound")!;
+    const inSecondRound =
+      `(i32.and (i32.gt_u (global.get $streams) (i32.const ${2 * WARM}))` +
+      ` (i32.le_u (global.get $streams) (i32.const ${3 * WARM})))`;
+    const subject = await Subject.load(
+      "canary",
+      workload,
+      await canaryWasm(workload, inSecondRound, 20_000),
+      3 * BATCH,
+    );
+    subject.warm(WARM);
+    runInterleaved([subject], 3, BATCH);
+    subject.finish();
+    const [first, second, third] = subject.lowestRoundWasmNs();
+    expect(second!).toBeGreaterThan(10 * Math.max(first!, third!));
+    expect(second!).toBeGreaterThan(1_000);
   }, 60_000);
 });
 

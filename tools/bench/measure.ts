@@ -226,15 +226,18 @@ export const COPIES_PER_SUBJECT = 3;
  * time are the module's own. The copies share V8's compiled code, so a function's first call
  * compiles it for all: warm() takes each through a tick (the collector's first run) before the
  * rounds. A cost the module pays at random (a cache miss on a big table) shows less often in the
- * lowest, as the machine's pauses do. The figures and the other tails are the first copy's.
+ * lowest, as the machine's pauses do. Wasm time is per round the lowest of the copies' medians
+ * (lowestRoundWasmNs); the other figures and tails are the first copy's.
  */
 export class Subject {
   /** Per copy: the next request number of its rounds and the wasm ns of each measured request so far. */
   private readonly next: number[];
   private readonly samples: Float64Array[];
   private readonly taken: number[];
-  /** Per round: median wasm ns, median host ns, median of their sum, mean host calls per request. */
+  /** Per round, the first copy's: median wasm ns, median host ns, median of their sum, mean host calls per request. */
   readonly rounds: Array<{ wasmNs: number; hostNs: number; insideNs: number; hostCalls: number }> = [];
+  /** Per copy: the median wasm ns of each of its rounds (the first copy's are `rounds`' wasmNs). */
+  private readonly roundMedians: number[][];
   memoryBeforeBytes = 0;
   memoryAfterBytes = 0;
   /** The first copy's request before each round, not measured in it (refetch): its wasm ns. */
@@ -254,6 +257,7 @@ export class Subject {
     this.next = copies.map(() => 0);
     this.samples = copies.map(() => new Float64Array(capacity));
     this.taken = copies.map(() => 0);
+    this.roundMedians = copies.map(() => []);
   }
 
   static async load(
@@ -306,8 +310,10 @@ export class Subject {
       inside[n] = wasm[n]! + host[n]!;
       calls += timer.hostCalls;
     }
+    const wasmNs = sortedMedian(wasm.sort());
+    this.roundMedians[0]!.push(wasmNs);
     this.rounds.push({
-      wasmNs: sortedMedian(wasm.sort()),
+      wasmNs,
       hostNs: sortedMedian(host.sort()),
       insideNs: sortedMedian(inside.sort()),
       hostCalls: calls / batch,
@@ -320,6 +326,16 @@ export class Subject {
     this.copies[copy]!.timer.biasNs = biasNs;
     this.refetch(copy);
     for (let n = 0; n < batch; n++) this.timeRequest(copy);
+    const taken = this.taken[copy]!;
+    this.roundMedians[copy]!.push(sortedMedian(this.samples[copy]!.slice(taken - batch, taken).sort()));
+  }
+
+  /**
+   * Per round, the lowest of the copies' median wasm times in it (lowestPerRound): the module's
+   * time without the machine's slow phases, which last about a slot of the rotation.
+   */
+  lowestRoundWasmNs(): number[] {
+    return lowestPerRound(this.roundMedians, `${this.module} on ${this.workload.name}`);
   }
 
   /**
@@ -437,6 +453,27 @@ export class Subject {
       replayedOfTwoP999Ns: quantiles(ofTwo ?? lowest)(0.999),
     };
   }
+}
+
+/**
+ * Per round, the lowest of the copies' medians (`medians[copy][round]`). The copies run the same
+ * requests a third of the rotation apart, and the machine switches between speeds about two times
+ * apart from one slot of the rotation to the next (in one run, one copy's inbound round medians went
+ * from 0.53 to 1.49 µs over 15 rounds: 0.53 in the third round, where the next copy's was 1.07,
+ * and 1.40 in the fourth, where it was 0.67): the
+ * first copy's median over rounds takes whichever speed held most of its rounds, the lowest of
+ * the copies' the module's time at the machine's faster one. A median of a round's 2,000
+ * requests, not a request's lowest time (the replayed tails'), so a request's own noise does not
+ * lower it. `what` names the subject in the error when the copies ran different numbers of rounds.
+ */
+export function lowestPerRound(medians: number[][], what: string): number[] {
+  const rounds = medians[0]?.length ?? 0;
+  medians.forEach((copy, c) => {
+    if (copy.length !== rounds) {
+      throw new Error(`bench: ${what}: copy ${c + 1} ran ${copy.length} rounds, the first ${rounds}`);
+    }
+  });
+  return medians[0]!.map((_, r) => Math.min(...medians.map((copy) => copy[r]!)));
 }
 
 /**
