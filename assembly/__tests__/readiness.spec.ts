@@ -30,6 +30,42 @@ function eraOf(text: string): ReadyEra | null {
 
 const GAP: i64 = 6_000;
 
+/** What a bounded history should keep: every revision's last answer, the stalest found by looking through all. */
+class LastAnswersModel {
+  keys: string[] = [];
+  lastAnswers: i64[] = [];
+
+  constructor(public limit: i32) {}
+
+  answer(key: string, answerMs: i64): void {
+    const kept = this.keys.indexOf(key);
+    if (kept >= 0) {
+      if (answerMs > this.lastAnswers[kept]) this.lastAnswers[kept] = answerMs;
+      return;
+    }
+    if (this.keys.length == this.limit) {
+      let stalest = 0;
+      for (let k = 1; k < this.keys.length; k++) {
+        if (this.lastAnswers[k] < this.lastAnswers[stalest]) stalest = k;
+      }
+      this.keys.splice(stalest, 1);
+      this.lastAnswers.splice(stalest, 1);
+    }
+    this.keys.push(key);
+    this.lastAnswers.push(answerMs);
+  }
+
+  /** Throws unless `history` keeps the model's revisions, each with its last answer. */
+  check(history: ReadyHistory): void {
+    expect<i32>(history.size).toBe(this.keys.length);
+    for (let k = 0; k < this.keys.length; k++) {
+      const at = history.placeOf(this.keys[k]);
+      if (at < 0 || history.lastAnswerAt(at) != this.lastAnswers[k])
+        throw new Error("lost or wrong " + this.keys[k]);
+    }
+  }
+}
+
 /** The key of the revision at `place`, as writeKeyUtf8At writes it in the room keyLengthAt asks. */
 function keyOfPlace(history: ReadyHistory, place: i32): string {
   const buffer = new ArrayBuffer(history.keyLengthAt(place) * 3);
@@ -212,74 +248,34 @@ describe("ReadyHistory", () => {
   });
 
   it("forgets the revision answered longest ago when most answers come in order and some late", () => {
-    const limit = 16;
-    const history = new ReadyHistory(limit);
-    // The same model, for the common case: the clock moves on with every answer, a few answers
-    // (one in seven) are of a request that entered long before, and some revisions come back after
-    // they were forgotten.
-    const keys: string[] = [];
-    const lastAnswers: i64[] = [];
+    const history = new ReadyHistory(16);
+    const model = new LastAnswersModel(16);
+    // The common case: the clock moves on with every answer, a few answers (one in seven) are of a
+    // request that entered long before, and some revisions come back after they were forgotten.
     for (let i = 0; i < 2_000; i++) {
-      const revision = (i * 11) % 29;
-      const key = "r" + revision.toString();
+      const key = "r" + ((i * 11) % 29).toString();
       const answerMs: i64 = i % 7 == 3 ? 10_000 + <i64>i * 10 - <i64>((i * 53) % 400) : 10_000 + <i64>i * 10;
-      const kept = keys.indexOf(key);
-      if (kept >= 0) {
-        if (answerMs > lastAnswers[kept]) lastAnswers[kept] = answerMs;
-      } else {
-        if (keys.length == limit) {
-          let stalest = 0;
-          for (let k = 1; k < keys.length; k++) if (lastAnswers[k] < lastAnswers[stalest]) stalest = k;
-          keys.splice(stalest, 1);
-          lastAnswers.splice(stalest, 1);
-        }
-        keys.push(key);
-        lastAnswers.push(answerMs);
-      }
+      model.answer(key, answerMs);
       const place = history.placeOf(key);
       if (place >= 0) history.noteAnswerAt(place, 0, answerMs, GAP);
       else history.noteAnswer(key, 0, answerMs, GAP);
-      expect<i32>(history.size).toBe(keys.length);
-      for (let k = 0; k < keys.length; k++) {
-        const at = history.placeOf(keys[k]);
-        if (at < 0 || history.lastAnswerAt(at) != lastAnswers[k]) throw new Error("lost or wrong " + keys[k]);
-      }
+      model.check(history);
     }
   });
 
   it("forgets the revision answered longest ago however the answers came, also after later answers", () => {
-    const limit = 8;
-    const history = new ReadyHistory(limit);
-    // A model: the last answer of every revision kept, looked through in full.
-    const keys: string[] = [];
-    const lastAnswers: i64[] = [];
+    const history = new ReadyHistory(8);
+    const model = new LastAnswersModel(8);
     for (let i = 0; i < 200; i++) {
       // Revisions 0..23 answer out of order; an answer may also come for a revision kept.
-      const revision = (i * 7) % 24;
-      const key = "r" + revision.toString();
+      const key = "r" + ((i * 7) % 24).toString();
       const answerMs: i64 = 1_000 + <i64>((i * 37) % 101) + <i64>i * 10;
-      const kept = keys.indexOf(key);
-      if (kept >= 0) {
-        if (answerMs > lastAnswers[kept]) lastAnswers[kept] = answerMs;
-      } else {
-        if (keys.length == limit) {
-          let stalest = 0;
-          for (let k = 1; k < keys.length; k++) if (lastAnswers[k] < lastAnswers[stalest]) stalest = k;
-          keys.splice(stalest, 1);
-          lastAnswers.splice(stalest, 1);
-        }
-        keys.push(key);
-        lastAnswers.push(answerMs);
-      }
+      model.answer(key, answerMs);
       // Every other answer of a kept revision by its place, as a warm answer comes.
       const place = history.placeOf(key);
       if (place >= 0 && i % 2 == 0) history.noteAnswerAt(place, 0, answerMs, GAP);
       else history.noteAnswer(key, 0, answerMs, GAP);
-      expect<i32>(history.size).toBe(keys.length);
-      for (let k = 0; k < keys.length; k++) {
-        const at = history.placeOf(keys[k]);
-        if (at < 0 || history.lastAnswerAt(at) != lastAnswers[k]) throw new Error("lost or wrong " + keys[k]);
-      }
+      model.check(history);
     }
   });
 });
