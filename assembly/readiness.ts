@@ -106,7 +106,7 @@ export class ReadyHistory {
    * answer, taken from wherever they are to its newest end in a few steps; a last answer older than
    * the list's newest (a slow request's entry, another worker's era) goes to a binary min-heap
    * instead, whose log₂ steps only such places pay. A heap of every place made each warm answer
-   * walk it top to bottom; a sorted list alone made a long poll's answer walk past every revision
+   * walk it top to bottom; a sorted list alone would make a long poll's answer walk past every revision
    * answered while it waited.
    */
   private readonly older: i32[] = [];
@@ -219,10 +219,12 @@ export class ReadyHistory {
       if (!seenLater) unchecked((this.firstReadyMs[place] = firstReadyMs));
       if (lastAnswerMs > heldLast) unchecked((this.lastAnswerMs[place] = lastAnswerMs));
     }
-    // A last answer only ever moves later, and a place whose next in the list is as late stays.
+    // A later last answer leaves a list place where it is when its next is as late. An earlier
+    // one (a new era read from shared data whose last answer is before its first ready time, which
+    // no VM writes) moves it like any other.
     const key = unchecked(this.lastAnswerMs[place]);
     if (key == heldLast) return;
-    if (unchecked(this.heapIndex[place]) == NOWHERE) {
+    if (key > heldLast && unchecked(this.heapIndex[place]) == NOWHERE) {
       const next = unchecked(this.newer[place]);
       if (next == NOWHERE || unchecked(this.lastAnswerMs[next]) >= key) return;
     }

@@ -30,6 +30,14 @@ function eraOf(text: string): ReadyEra | null {
 
 const GAP: i64 = 6_000;
 
+/**
+ * Answer `i`'s time `ms`, made apart from every other answer's (i < 4,096): with no two last answers
+ * equal, the stalest is one revision, whichever way a tie would be broken.
+ */
+function uniqueMs(ms: i64, i: i32): i64 {
+  return ms * 4_096 + <i64>i;
+}
+
 /** What a bounded history should keep: every revision's last answer, the stalest found by looking through all. */
 class LastAnswersModel {
   keys: string[] = [];
@@ -221,6 +229,19 @@ describe("ReadyHistory", () => {
     expect<string>(keyOfPlace(history, b)).toBe("west/démo/hé");
   });
 
+  it("orders a place again when a joined era ends before its last answer, and forgets by that", () => {
+    const history = new ReadyHistory(2);
+    history.noteAnswer("a", 0, 10, GAP);
+    const b = history.noteAnswer("b", 0, 20, GAP);
+    // A published era no VM writes (its last answer before its first ready time), beyond the gap:
+    // a new era, whose last answer, 5, is now b's, before a's.
+    history.join("b", 10_000, 5, GAP);
+    expect<i64>(history.lastAnswerAt(b)).toBe(5);
+    history.noteAnswer("c", 0, 30, GAP);
+    expect<i32>(history.placeOf("b")).toBe(-1);
+    expect<i32>(history.placeOf("a")).not.toBe(-1);
+  });
+
   it("names a place by a ticket until its revision is forgotten", () => {
     const history = new ReadyHistory(2);
     expect<i32>(history.placeOfTicket(NO_TICKET)).toBe(-1);
@@ -253,8 +274,10 @@ describe("ReadyHistory", () => {
     // The common case: the clock moves on with every answer, a few answers (one in seven) are of a
     // request that entered long before, and some revisions come back after they were forgotten.
     for (let i = 0; i < 2_000; i++) {
-      const key = "r" + ((i * 11) % 29).toString();
-      const answerMs: i64 = i % 7 == 3 ? 10_000 + <i64>i * 10 - <i64>((i * 53) % 400) : 10_000 + <i64>i * 10;
+      // 19 revisions (the squares mod 37) for 16 places: most answers are of a revision kept.
+      const key = "r" + ((i * i) % 37).toString();
+      const lateBy: i64 = i % 7 == 3 ? <i64>((i * 53) % 400) : 0;
+      const answerMs = uniqueMs(10_000 + <i64>i * 10 - lateBy, i);
       model.answer(key, answerMs);
       const place = history.placeOf(key);
       if (place >= 0) history.noteAnswerAt(place, 0, answerMs, GAP);
@@ -267,9 +290,9 @@ describe("ReadyHistory", () => {
     const history = new ReadyHistory(8);
     const model = new LastAnswersModel(8);
     for (let i = 0; i < 200; i++) {
-      // Revisions 0..23 answer out of order; an answer may also come for a revision kept.
-      const key = "r" + ((i * 7) % 24).toString();
-      const answerMs: i64 = 1_000 + <i64>((i * 37) % 101) + <i64>i * 10;
+      // 12 revisions (the squares mod 23) for 8 places, answering out of order.
+      const key = "r" + ((i * i) % 23).toString();
+      const answerMs = uniqueMs(1_000 + <i64>((i * 37) % 101) + <i64>i * 10, i);
       model.answer(key, answerMs);
       // Every other answer of a kept revision by its place, as a warm answer comes.
       const place = history.placeOf(key);
