@@ -458,13 +458,11 @@ export class Subject {
 /**
  * Per round, the lowest of the copies' medians (`medians[copy][round]`). The copies run the same
  * requests a third of the rotation apart, and the machine switches between speeds about two times
- * apart from one slot of the rotation to the next (in one run, one copy's inbound round medians went
- * from 0.53 to 1.49 µs over 15 rounds: 0.53 in the third round, where the next copy's was 1.07,
- * and 1.40 in the fourth, where it was 0.67): the
- * first copy's median over rounds takes whichever speed held most of its rounds, the lowest of
- * the copies' the module's time at the machine's faster one. A median of a round's 2,000
- * requests, not a request's lowest time (the replayed tails'), so a request's own noise does not
- * lower it. `what` names the subject in the error when the copies ran different numbers of rounds.
+ * apart from one slot of the rotation to the next (README, "Benchmarks", wasm time): the first
+ * copy's median over rounds takes whichever speed held most of its rounds, the lowest of the
+ * copies' the speed one of them met. A median of a round's requests, not a request's lowest time
+ * (the replayed tails'), so a request's own noise does not lower it. `what` names the subject in
+ * the error when the copies ran different numbers of rounds.
  */
 export function lowestPerRound(medians: number[][], what: string): number[] {
   const rounds = medians[0]?.length ?? 0;
@@ -479,7 +477,7 @@ export function lowestPerRound(medians: number[][], what: string): number[] {
 /**
  * Every subject runs `batch` requests per round on each of its copies, each copy in a slot of its
  * own: the subjects' first copies, then their second, and so on, so a subject's copies are a
- * COPIES_PER_SUBJECT-th of the rotation apart; round r starts at slot r (mod count). Each round is
+ * COPIES_PER_SUBJECT-th of the rotation apart; round r starts at slot r (mod count). Each slot is
  * calibrated first; returns the calibrations.
  */
 export function runInterleaved(subjects: Subject[], rounds: number, batch: number): number[] {
@@ -491,9 +489,16 @@ export function runInterleaved(subjects: Subject[], rounds: number, batch: numbe
   }
   const biases: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    const biasNs = CallTimer.measureBias();
-    biases.push(biasNs);
-    for (let k = 0; k < slots.length; k++) slots[(round + k) % slots.length]!(biasNs);
+    for (let k = 0; k < slots.length; k++) {
+      // Calibrated at the slot, not once a round: the machine's speed changes from one slot to the
+      // next, and an empty interval measured at the other speed is subtracted wrongly from each of
+      // a request's 13 to 20 intervals. In a run calibrated once a round, the empty module, which
+      // makes no host call, read 105 ns at the outbound path in its first copy and 12 in the lowest
+      // of its copies'.
+      const biasNs = CallTimer.measureBias();
+      biases.push(biasNs);
+      slots[(round + k) % slots.length]!(biasNs);
+    }
   }
   return biases;
 }

@@ -352,7 +352,7 @@ export function readmeBlock(results: BenchResults): string {
       `${m.v8Flags === "" ? "with Node's default tiers (Liftoff, then TurboFan)" : `with V8 flags \`${m.v8Flags}\` (as Envoy)`}. ${m.rounds} interleaved rounds of ` +
       `${m.batch} measured requests on each of a subject's ${m.copies} copies, each round preceded by one request that is not ` +
       `measured (\`round's first\`: the first copy's, median over the rounds); \`wasm ns\` is the median over the rounds of ` +
-      `the lowest of the copies' medians in each (\`1st copy\`: of the first copy's; the other figures are the first copy's); ` +
+      `the lowest of the copies' medians in each (\`1st copy\`: of the first copy's; \`x first\` is of the lowest too, the other figures the first copy's); ` +
       `\`p99.9 replayed\` is of the per-request lowest ` +
       `of the ${m.copies} copies, \`p99.9 of 2\` of the lowest of the first two. ` +
       `Envoy estimate = wasm time + ${m.envoyHostCallNs} ns per host call.`,

@@ -206,7 +206,7 @@ function wasmRatio(subject: Subject, base: Subject): number {
   return median(subject.lowestRoundWasmNs().map((ns, i) => ns / baseNs[i]!));
 }
 
-/** The first copies' (the only ones whose host time is measured). */
+/** The first copies' (the only ones whose host time the rounds keep). */
 function ratioToFloor(filter: Subject, floor: Subject): number {
   return median(
     filter.rounds.map(

@@ -4,14 +4,15 @@ type Binaryen = typeof binaryenApi;
 
 /**
  * How much the release module inlines after the compiler's own optimisation. The release target
- * optimises for size (asconfig.json `shrinkLevel: 2`; from 1, it took 1.5 KB off and measured 0.90
- * to 1.04 of the module before in interleaved A/B runs, 0.90 and 0.91 inbound), where Binaryen
- * copies a function into every caller only up to 6 expressions of body (its measure of a
- * function's size). The request path is built of small accessors (a header scan's
- * spans, a table's slots, a typed array's elements) and V8, as it compiles the module for Envoy and
- * the benchmark, leaves each of them a call. With these budgets a second inlining pass took 12 to
- * 20% off the common paths' wasm time in interleaved A/B runs, for 1.9 KB of module (issue 18);
- * `shrinkLevel: 0` took 20 to 30% off for 40 KB.
+ * optimises for size (asconfig.json `shrinkLevel: 2`), where Binaryen copies a function into every
+ * caller only up to 2 expressions of body (its measure of a function's size; 6 at `shrinkLevel: 1`).
+ * The request path is built of small accessors (a header scan's spans, a table's slots, a typed
+ * array's elements) and V8, as it compiles the module for Envoy and the benchmark, leaves each of
+ * them a call. With these budgets, at `shrinkLevel: 1`, a second inlining pass took 12 to 20% off
+ * the common paths' wasm time in interleaved A/B runs, for 1.9 KB of module (issue 18);
+ * `shrinkLevel: 0` took 20 to 30% off for 40 KB. `shrinkLevel: 2` with this pass then took 1.5 KB
+ * off and measured 0.90 to 1.04 of the module at 1 in two interleaved A/B runs (0.90 and 0.91
+ * inbound).
  */
 export const RELEASE_INLINING = {
   /** Expressions of body up to which a function is inlined at every call. */
