@@ -371,19 +371,19 @@ export function scanHeaderPairsInto(
       homeSlots |= homeSlotBit(prefixHead);
     }
   }
-  let data: u64 = 4 + <u64>count * 8;
-  let at = base + <usize>data;
-  for (let i: u32 = 0; i < count; i++) {
-    const nameLength = load<u32>(base + 4 + i * 8);
-    const valueLength = load<u32>(base + 8 + i * 8);
-    data += <u64>nameLength + 1 + <u64>valueLength + 1;
-    if (data > <u64>size) {
+  // One running offset: the next name's, from `base`, checked against `size` before a byte of the
+  // pair is read.
+  let next: u64 = 4 + <u64>count * 8;
+  const pairsEnd = base + <usize>next;
+  for (let pair = base + 4; pair < pairsEnd; pair += 8) {
+    const nameLength = load<u32>(pair);
+    const valueLength = load<u32>(pair, 4);
+    const nameAt = base + <usize>next;
+    next += <u64>nameLength + <u64>valueLength + 2;
+    if (next > <u64>size) {
       scan.refuse();
       return scan;
     }
-    const nameAt = at;
-    const valueAt = at + nameLength + 1;
-    at = valueAt + valueLength + 1;
     if (skipsByHead && nameLength >= 4) {
       const head = load<u32>(nameAt);
       const headAt = headSlot(head);
@@ -392,7 +392,7 @@ export function scanHeaderPairsInto(
     }
     const slot = wants.match(nameAt, nameLength);
     if (slot >= 0) {
-      scan.keep(slot, valueAt, valueLength);
+      scan.keep(slot, nameAt + nameLength + 1, valueLength);
     } else if (startsWithBytes(nameAt, nameLength, prefix)) {
       scan.prefixed.push(decodeHeaderText(nameAt, nameLength));
     }
