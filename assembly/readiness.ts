@@ -106,8 +106,8 @@ export class ReadyHistory {
    * answer, taken from wherever they are to its newest end in a few steps; a last answer older than
    * the list's newest (a slow request's entry, another worker's era) goes to a binary min-heap
    * instead, whose log₂ steps only such places pay. A heap of every place made each warm answer
-   * walk it top to bottom; a sorted list alone would make a long poll's answer walk past every revision
-   * answered while it waited.
+   * walk it top to bottom; a sorted list alone would make a long poll's answer walk past every
+   * revision answered while it waited.
    */
   private readonly older: i32[] = [];
   private readonly newer: i32[] = [];

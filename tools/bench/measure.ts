@@ -209,11 +209,10 @@ export function bytesPerRequest(requests: RecordedCallback[][]): { bytesIn: numb
 /**
  * Copies of each subject: the first, whose figures are reported but wasm time (the lowest of the
  * copies' round medians), and replays of it. The replayed tails take each request's lowest time
- * over all copies. In one interleaved run of the seven
- * paths' filters (15 rounds of 2,000, four copies each), the lowest of two copies gave a p99.9 of
- * 2.3 to 2.9 times the median, of three 1.4 to 2.3, of four 0.1 or less below the lowest of
- * three on five paths (0.11 and 0.28 on the others): past three, little of the machine is left
- * to take out. Every run also reports the lowest of the first two (Subject.tails), to compare.
+ * over all copies. In one interleaved run of the seven paths' filters (15 rounds of 2,000, four
+ * copies each), the lowest of two copies gave a p99.9 of 2.3 to 2.9 times the median, of three
+ * 1.4 to 2.3, of four 0.1 or less below the lowest of three on five paths (0.11 and 0.28 on the
+ * others): past three, little of the machine is left to take out. Every run also reports the lowest of the first two (Subject.tails), to compare.
  */
 export const COPIES_PER_SUBJECT = 3;
 
