@@ -81,14 +81,11 @@ import {
 } from "./generated/metric-families";
 import { coldBytes, ColdText, coldText } from "./generated/cold-text";
 import {
-  HELD_FIELDS_CUT,
   PodStamp,
   arrivalFieldStart,
   arrivalFieldStartBytes,
   decodePodStamp,
   encodePodStamp,
-  heldFieldsEnd,
-  heldFieldsEndBytes,
   parseArrivalField,
   parseArrivalFieldBytes,
   arrivalStampPrefix,
@@ -115,20 +112,13 @@ import { ActivatorHold, Tracing } from "./tracing";
 import { OTHER_LABEL_VALUE, SourceLabelBound } from "./sourcelabels";
 import { ActivatorProof, MeshIdentity, activatorProofOf, facesMesh, meshIdentityOf } from "./trust";
 import { noteGarbage } from "./garbage";
-import { KeyedObjects, KeyTable, hashText } from "./keytable";
+import { KeyedObjects } from "./keytable";
 import { LastAnswer } from "./memo";
 import { clusterInMesh, destinationInMesh } from "./destination";
 import { pairsWithout } from "./headerstrip";
-import {
-  ERA_BYTES,
-  NO_TICKET,
-  ReadyEra,
-  ReadyHistory,
-  enteredBeforeReady,
-  readEra,
-  writeEra,
-} from "./readiness";
+import { ERA_BYTES, ReadyEra, ReadyHistory, enteredBeforeReady, readEra, writeEra } from "./readiness";
 import { PrefixedDecimalWriter, decimalText, parseMillis } from "./decimal";
+import { NOT_ASCII_STAMP, PodStamps, revisionEraKey } from "./podstamps";
 
 // --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
 
@@ -341,9 +331,6 @@ class InboundSeries {
   readonly errors: StaticArray<u32> = new StaticArray<u32>(CODE_CLASS_COUNT * ERROR_KIND_COUNT);
 }
 
-/** PodStamps.indexOfBytes of a stamp that is not ASCII: only its decoded text can be looked up. */
-const NOT_ASCII_STAMP: i32 = -2;
-
 /**
  * Ended streams' objects a root keeps for its next streams: as many as are open at once in steady
  * traffic on a worker, so most streams allocate none; more ended at once are left to the collector
@@ -359,136 +346,19 @@ const POD_ID_SLOTS: i32 = CODE_CLASS_COUNT + REV_ONLY_COUNT + CODE_CLASS_COUNT;
 const COLD_DURATION_SLOTS_AT: i32 = CODE_CLASS_COUNT + REV_ONLY_COUNT;
 
 /**
- * The pod stamps one root saw at the edge, by their text without the per-request arrival,
- * decoded once. What a warm answer needs (the pod's ready time, whether it came through the
- * activator, its revision's place in the VM's ready history) and the stamp's series ids are kept in
- * arrays of numbers, so a collection has no object of its own to mark per stamp. The label values are decoded again from the stamp's text as the table keeps it, only
- * when a series must be defined or is not cached (an overflow series), with the cluster and region
- * the stamp was bounded to the first time.
+ * A pod stamp with no answer for this long is forgotten once the stamps fill their room: Knative
+ * removes a pod a minute or so after its last request (scale-down waits out the stable window), and
+ * a pod that answers again after a pause has its stamp decoded once more.
  */
-class PodStamps {
-  private readonly byText: KeyTable = new KeyTable();
-  readyMs: i64[] = [];
-  viaActivator: bool[] = [];
-  /**
-   * Each stamp's ReadyHistory ticket for its revision's era (NO_TICKET until its first answer
-   * with a ready time): a warm answer finds the era by it, with no key to build or hash.
-   */
-  eraTickets: i64[] = [];
-  /**
-   * Each stamp's cluster and region as bounded, as an index in `labelValues`: the values are
-   * the root's bounds' (or OTHER_LABEL_VALUE), at most `maxSourceLabelValues` of each (32 by
-   * default) plus the known lists, whatever the number of stamps, so the arrays hold numbers, and a
-   * collection does not visit a reference per stamp (2,000 stamps made 4,000 visits of every
-   * collection, 100,000 made 200,000).
-   */
-  private clusterAt: i32[] = [];
-  private regionAt: i32[] = [];
-  private readonly labelValues: KeyedObjects<string> = new KeyedObjects<string>();
-  /** POD_ID_SLOTS per stamp (0: not defined yet). */
-  ids: StaticArray<u32> = new StaticArray<u32>(0);
-  /** Each stamp's text's hash (hashText): its text is found again from the table by it. */
-  private textHashes: u32[] = [];
-  /** Each stamp's key is its text after the held fields (heldFieldsEnd), not the whole text. */
-  private heldFieldsCut: bool[] = [];
-
-  get size(): i32 {
-    return this.readyMs.length;
-  }
-
-  /**
-   * Stamp `index`'s era key, a new string, decoded again from its text: for an answer whose
-   * revision the history forgot since (one it keeps is named from the history's key bytes).
-   */
-  eraKey(index: i32): string {
-    return revisionEraKey(decodePodStamp(this.text(index))!);
-  }
-
-  /**
-   * The index of the stamp that is the first `length` characters of `text`; -1 when not kept.
-   * A stamp that starts with the held fields is kept, and found, by what follows them.
-   */
-  indexOf(text: string, length: i32): i32 {
-    const cut = heldFieldsEnd(text, length);
-    const found =
-      cut == 0 ? this.byText.get(text, 0, length) : this.byText.get(text.substring(cut, length), 0);
-    return this.ofKind(<i32>found - 1, cut > 0);
-  }
-
-  /** indexOf for the `length` bytes at `at`; -1 when not kept, NOT_ASCII_STAMP when not ASCII. */
-  indexOfBytes(at: usize, length: i32): i32 {
-    const cut = heldFieldsEndBytes(at, length);
-    const found = this.byText.getBytes(at + <usize>cut, length - cut, 0, <u32>(NOT_ASCII_STAMP + 1));
-    return this.ofKind(<i32>found - 1, cut > 0);
-  }
-
-  /**
-   * `found`, unless it was kept whole and looked up cut, or the other way round: the rest of one
-   * stamp can be the whole of another (`<rest>` alone, or `1;cs=1;w=5;` before a kept whole stamp),
-   * which is not that stamp, and is decoded (and refused) as it is.
-   */
-  private ofKind(found: i32, cut: bool): i32 {
-    return found >= 0 && unchecked(this.heldFieldsCut[found]) != cut ? -1 : found;
-  }
-
-  /** Keeps a stamp decoded (and its labels bounded) from `text`; returns its index. */
-  add(text: string, report: PodStamp): i32 {
-    const index = this.size;
-    this.readyMs.push(report.readyMs);
-    this.viaActivator.push(report.viaActivator);
-    this.eraTickets.push(NO_TICKET);
-    this.clusterAt.push(this.indexOfLabelValue(report.cluster));
-    this.regionAt.push(this.indexOfLabelValue(report.region));
-    const needed = (index + 1) * POD_ID_SLOTS;
-    if (needed > this.ids.length) {
-      const ids = new StaticArray<u32>(max(needed, this.ids.length * 2));
-      memory.copy(changetype<usize>(ids), changetype<usize>(this.ids), (<usize>this.ids.length) << 2);
-      this.ids = ids;
-    }
-    const cut = heldFieldsEnd(text, text.length);
-    const key = cut > 0 ? text.substring(cut) : text;
-    this.byText.set(key, <u32>index + 1);
-    this.textHashes.push(hashText(key, key.length));
-    this.heldFieldsCut.push(cut > 0);
-    return index;
-  }
-
-  /**
-   * Stamp `index` decoded again from its text, found in the table by its hash, and bounded as
-   * before: when one of its series is defined or its answer goes to an overflow series (which is
-   * never cached), so it costs one probe and the decode, never a walk of the table.
-   */
-  report(index: i32): PodStamp {
-    const report = decodePodStamp(this.text(index))!;
-    report.cluster = this.labelValues.at(unchecked(this.clusterAt[index]));
-    report.region = this.labelValues.at(unchecked(this.regionAt[index]));
-    return report;
-  }
-
-  /** `value`'s index in `labelValues`, added if new. */
-  private indexOfLabelValue(value: string): i32 {
-    const known = this.labelValues.indexOf(value);
-    return known >= 0 ? known : this.labelValues.add(value, value);
-  }
-
-  /**
-   * Stamp `index`'s text (without the arrival), found in the table by its hash: with held fields
-   * of their own in place of the ones cut off, so that it decodes as the pod's stamp.
-   */
-  private text(index: i32): string {
-    const key = this.byText.keyOf(unchecked(this.textHashes[index]), <u32>index + 1)!;
-    return unchecked(this.heldFieldsCut[index]) ? HELD_FIELDS_CUT + key : key;
-  }
-}
-
+const POD_STAMP_IDLE_MS: i64 = 5 * 60 * 1000;
 /**
- * A pod stamp's revision as the ready history and shared data name it: as the pod named it, before
- * its labels are bounded, so the revisions of one name in two clusters folded into `_other` (and
- * folded differently by each worker's root) keep their own eras.
+ * How often a full table of pod stamps is looked over: where every stamp is answered within
+ * POD_STAMP_IDLE_MS (more live pods than the cap), a sweep finds none to forget and costs a pass
+ * over the table, so it is not made at every tick.
  */
-function revisionEraKey(report: PodStamp): string {
-  return report.cluster + "/" + report.namespace + "/" + report.revision;
-}
+const POD_STAMPS_SWEEP_MS: i64 = 60 * 1000;
+/** What a pod stamp left behind in a forgotten table, roughly (garbage.ts): its key and its entries. */
+const FORGOTTEN_POD_STAMP_BYTES: i64 = 256;
 
 export class Root {
   settings: Settings | null = null;
@@ -556,7 +426,9 @@ export class Root {
   unverifiedId: StaticArray<u32> = new StaticArray<u32>(1);
 
   // Edge: the warm pod stamps and their series.
-  podStamps: PodStamps = new PodStamps();
+  podStamps: PodStamps = new PodStamps(POD_ID_SLOTS);
+  /** The plugin clock's time before which no tick forgets idle pod stamps (forgetIdlePodStamps). */
+  private nextPodStampsSweepMs: i64 = 0;
 
   /** Objects of ended streams, reset, for the next ones (at most SPARE_STREAMS). */
   private readonly spareStreams: Stream[] = [];
@@ -639,7 +511,7 @@ export class Root {
     this.lastSource = null;
     this.lastSourceSeries = null;
     this.unverifiedId = new StaticArray<u32>(1);
-    this.podStamps = new PodStamps();
+    this.podStamps = new PodStamps(POD_ID_SLOTS);
     this.stampsReadyMs = -1;
     this.downstreamIdentity = new LastAnswer<MeshIdentity | null>(null);
     this.upstreamIdentity = new LastAnswer<MeshIdentity | null>(null);
@@ -758,7 +630,28 @@ export class Root {
 
   onTick(): void {
     const tracing = this.tracing;
-    if (tracing != null) tracing.onTick(this.vm.host.nowMilliseconds());
+    if (tracing == null) return;
+    const nowMs = this.vm.host.nowMilliseconds();
+    tracing.onTick(nowMs);
+    this.forgetIdlePodStamps(nowMs);
+  }
+
+  /**
+   * Once the pod stamps fill their room (the cap), at most once a POD_STAMPS_SWEEP_MS: forgets
+   * those that came with no answer for POD_STAMP_IDLE_MS (pods scaled down, or replaced) when they
+   * are a quarter of the table or more, so that the pods answering now are kept, and found without
+   * decoding their stamps. A stream that still holds an index in the old table reads it there.
+   */
+  private forgetIdlePodStamps(nowMs: i64): void {
+    const stamps = this.podStamps;
+    if (this.registry.cacheHasRoom(stamps.size) || nowMs < this.nextPodStampsSweepMs) return;
+    this.nextPodStampsSweepMs = nowMs + POD_STAMPS_SWEEP_MS;
+    const sinceMs = nowMs - POD_STAMP_IDLE_MS;
+    // Until the old table is collected (at this tick), both are in memory: the new one is made
+    // only where it holds at most three quarters of the old one's stamps.
+    if ((stamps.size - stamps.answeredCount(sinceMs)) * 4 < stamps.size) return;
+    this.podStamps = stamps.answeredSince(sinceMs);
+    noteGarbage(<i64>stamps.size * FORGOTTEN_POD_STAMP_BYTES);
   }
 
   /** proxy_on_http_call_response: the only calls this filter makes are span exports. */
@@ -871,13 +764,14 @@ export class Root {
   }
 
   /**
-   * Caches a newly decoded pod stamp; -1 when there is no room. A held one is kept by what follows
-   * its held fields, as every other answer of its pod through the activator.
+   * Caches a newly decoded pod stamp, of an answer that entered at `nowMs`; -1 when there is no
+   * room. A held one is kept by what follows its held fields, as every other answer of its pod
+   * through the activator.
    */
-  cachePodStamp(stampText: string, report: PodStamp): i32 {
+  cachePodStamp(stampText: string, report: PodStamp, nowMs: i64): i32 {
     const stamps = this.podStamps;
     if (!this.registry.cacheHasRoom(stamps.size)) return -1;
-    return stamps.add(stampText, report);
+    return stamps.add(stampText, report, nowMs);
   }
 
   /** The request-duration series of `report`, kept in `cache[index]` when given. */
@@ -1472,7 +1366,7 @@ export class Stream {
       }
       eraKey = revisionEraKey(report);
       root.boundPodStampLabels(report);
-      index = root.cachePodStamp(key, report);
+      index = root.cachePodStamp(key, report, this.entryMs);
       this.podStamp = report;
       this.podViaActivator = report.viaActivator;
       readyMs = report.readyMs;
@@ -1481,6 +1375,7 @@ export class Stream {
         root.rejectStamp(REJECT_MALFORMED);
         return;
       }
+      stamps.noteAnswer(index, this.entryMs);
       this.podViaActivator = unchecked(stamps.viaActivator[index]);
       readyMs = unchecked(stamps.readyMs[index]);
     }

@@ -1,7 +1,7 @@
 // The glue (root and stream contexts) driven through an in-memory host: what one request at the
 // revision pod's inbound sidecar records, that a probe records nothing, a refused configuration
 // (kept per root, never failing),
-// both Envoy property layouts, and the pod stamps a gateway keeps.
+// both Envoy property layouts, and the pod stamps a gateway keeps (and forgets, as pods go).
 
 import { Root, Stream, Vm } from "../filter";
 import { LogLevel } from "../hostinterface";
@@ -369,5 +369,115 @@ describe("a gateway's kept pod stamps", () => {
     expect<i32>(stamps.indexOf(REST, REST.length)).toBe(-1);
     const behindHeldFields = "1;cs=1;w=5;" + reordered;
     expect<i32>(stamps.indexOf(behindHeldFields, behindHeldFields.length)).toBe(-1);
+  });
+});
+
+const MINUTE_MS: i64 = 60_000;
+
+/** A warm pod stamp (before its arrival): a pod of `revision` ready since `readyMs`. */
+function warmStamp(revision: string, readyMs: i64): string {
+  return (
+    "1;cs=0;w=;c=east;r=us-east1;n=demo;s=hello;cf=hello;v=" + revision + ";a=0;rd=" + readyMs.toString()
+  );
+}
+
+/** Stamp `pod` of the pods that answered first: alternately of hello-00001 and hello-00002. */
+function churnedStamp(pod: i32): string {
+  return warmStamp(pod % 2 == 0 ? "hello-00001" : "hello-00002", 1_600_000_000_000 + pod);
+}
+
+/** A gateway with room for 16 pod stamps, which 16 pods filled at the clock's time. */
+function fullGateway(host: FakeHost): Root {
+  const root = configured(host, '{"maxSeries":16}');
+  for (let pod = 0; pod < 16; pod++) answer(host, root, churnedStamp(pod));
+  expect<i32>(root.podStamps.size).toBe(16);
+  return root;
+}
+
+/** The request-duration series of `revision` (its last sample, in this fake). */
+function durationOf(host: FakeHost, revision: string): i64 {
+  const series = host.seriesOf("knative_request_duration_milliseconds");
+  for (let i = 0; i < series.length; i++) {
+    if (series[i].includes("=" + revision + ";")) return host.metric(series[i]);
+  }
+  return -1;
+}
+
+describe("a gateway's pod stamps as pods come and go", () => {
+  it("forgets, at a tick, the pods that stopped answering once the stamps fill the cap, and keeps the pods answering now", () => {
+    const host = gatewayHost();
+    const root = fullGateway(host);
+    host.nowMs += 6 * MINUTE_MS;
+    const current = warmStamp("hello-00001", 1_700_000_000_000);
+    answer(host, root, current);
+    // No room until a tick: the answer was decoded and not kept.
+    expect<i32>(root.podStamps.indexOf(current, current.length)).toBe(-1);
+    root.onTick();
+    expect<i32>(root.podStamps.size).toBe(0);
+    answer(host, root, current);
+    expect<i32>(root.podStamps.size).toBe(1);
+    expect<i32>(root.podStamps.indexOf(current, current.length)).toBe(0);
+  });
+
+  it("keeps a pod that answered within five minutes, and a full table of live pods as it is", () => {
+    const host = gatewayHost();
+    const root = fullGateway(host);
+    host.nowMs += 2 * MINUTE_MS;
+    answer(host, root, churnedStamp(3));
+    host.nowMs += 2 * MINUTE_MS + 50_000;
+    // Every stamp answered within five minutes: nothing to forget, the table stays.
+    const full = root.podStamps;
+    root.onTick();
+    expect<bool>(root.podStamps === full).toBe(true);
+    // Past five minutes for the others, but within a minute of the last look: still as it is.
+    host.nowMs += 30_000;
+    root.onTick();
+    expect<bool>(root.podStamps === full).toBe(true);
+    host.nowMs += 30_000;
+    root.onTick();
+    expect<i32>(root.podStamps.size).toBe(1);
+    const kept = churnedStamp(3);
+    expect<i32>(root.podStamps.indexOf(kept, kept.length)).toBe(0);
+  });
+
+  it("forgets idle pods only when they are a quarter of the table or more", () => {
+    const host = gatewayHost();
+    const root = fullGateway(host);
+    host.nowMs += 2 * MINUTE_MS;
+    // Pods 0 to 12 answer again: 3 of the 16 stay idle, under a quarter.
+    for (let pod = 0; pod < 13; pod++) answer(host, root, churnedStamp(pod));
+    host.nowMs += 4 * MINUTE_MS;
+    const full = root.podStamps;
+    root.onTick();
+    expect<bool>(root.podStamps === full).toBe(true);
+    // A minute on, pod 12 has not answered again either: 4 of 16, a quarter, are forgotten.
+    host.nowMs += MINUTE_MS + 1;
+    for (let pod = 0; pod < 12; pod++) answer(host, root, churnedStamp(pod));
+    root.onTick();
+    expect<i32>(root.podStamps.size).toBe(12);
+  });
+
+  it("records a stream answered before the table changed, and ended after, with its own stamp's series", () => {
+    const host = gatewayHost();
+    const root = fullGateway(host);
+    expect<i64>(durationOf(host, "hello-00001")).toBe(2000);
+    expect<i64>(durationOf(host, "hello-00002")).toBe(2000);
+    host.nowMs += 2 * MINUTE_MS;
+    // Pod 5 (hello-00002, the sixth stamp kept) answers a stream that ends only after the tick.
+    host.request.names = [":method", ":path", ":authority"];
+    host.request.values = ["GET", "/", "hello.example.com"];
+    host.response.names = [":status", "x-kwt-pod"];
+    host.response.values = ["200", churnedStamp(5) + ";t=" + host.nowMs.toString()];
+    const open: Stream = root.createStream()!;
+    open.onRequestHeaders();
+    open.onResponseHeaders();
+    host.nowMs += 4 * MINUTE_MS;
+    root.onTick();
+    // Only pod 5 answered within five minutes: it is the new table's first stamp.
+    expect<i32>(root.podStamps.size).toBe(1);
+    host.integers.set("request.duration", 7_000_000_000);
+    open.onLog();
+    expect<i64>(durationOf(host, "hello-00002")).toBe(7000);
+    expect<i64>(durationOf(host, "hello-00001")).toBe(2000);
   });
 });

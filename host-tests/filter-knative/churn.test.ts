@@ -1,0 +1,141 @@
+// A gateway over hours of Knative traffic: pods come and go (every scale-up makes new ones, each
+// with its own ready time), more of them than the pod stamps' room, and the filter forgets the ones
+// that stopped answering at a tick. What it counts must stay what happened: every answer in its
+// revision's duration series (one still open while the filter forgets included), and a revision
+// that went to zero during a pause comes back with a cold start.
+
+import { describe, expect, it } from "vitest";
+
+import { ManualClock } from "../harness/clock.js";
+import type { Plugin } from "../harness/plugin.js";
+import type { HeaderList } from "../harness/types.js";
+import { LAYOUTS, REQUEST, T0_MS, loadProxy, metricValue, seriesOf } from "./setup.js";
+import { MESH_CONNECTION } from "../filter-tracing/setup.js";
+
+const REVISIONS = ["hello-00001", "hello-00002"] as const;
+type Revision = (typeof REVISIONS)[number];
+const MAX_SERIES = 16;
+/** More pods than the pod stamps' room (maxSeries). */
+const CHURNED_PODS = 40;
+
+function stampFields(revision: Revision): string {
+  return `c=cluster-a;r=eu-west1;n=demo;s=hello;cf=hello-config;v=${revision}`;
+}
+
+/** A direct answer of a pod of `revision` ready since `readyMs`. */
+function warmStamp(revision: Revision, readyMs: number): string {
+  return `1;cs=0;w=;${stampFields(revision)};a=0;rd=${readyMs}`;
+}
+
+/** An answer through the activator of a request held `waitMs`, from a pod ready since `readyMs`. */
+function heldStamp(revision: Revision, readyMs: number, arrivalMs: number, waitMs: number): string {
+  return `1;cs=1;w=${waitMs};${stampFields(revision)};a=1;rd=${readyMs};t=${arrivalMs}`;
+}
+
+/** What happened: answers by revision and whether each was a cold start. */
+class GroundTruth {
+  readonly answers = new Map<string, number>();
+  coldStarts = 0;
+
+  answered(revision: Revision, coldStart: boolean): void {
+    const key = `${revision}/${coldStart}`;
+    this.answers.set(key, (this.answers.get(key) ?? 0) + 1);
+    if (coldStart) this.coldStarts++;
+  }
+}
+
+/** The filter's count of answers of `revision` (its duration series, every code class and source). */
+function durationCount(plugin: Plugin, revision: Revision, coldStart: boolean): number {
+  return seriesOf(plugin, "knative_request_duration_milliseconds_count")
+    .filter(
+      (line) => line.includes(`revision_name="${revision}"`) && line.includes(`cold_start="${coldStart}"`),
+    )
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+}
+
+function answer(plugin: Plugin, stamp: string, request: HeaderList = REQUEST): void {
+  const stream = plugin.createStream(MESH_CONNECTION);
+  stream.onRequestHeaders(request, true);
+  stream.onResponseHeaders(
+    [
+      [":status", "200"],
+      ["x-kwt-pod", stamp],
+    ],
+    true,
+  );
+  stream.end({});
+}
+
+describe.each(LAYOUTS)("a gateway as pods come and go, %s property layout", (layout) => {
+  it("counts every answer and the cold start after a pause, while it forgets the pods that went", async () => {
+    const clock = new ManualClock(T0_MS);
+    const plugin = await loadProxy({ layout, position: "gateway", clock, config: { maxSeries: MAX_SERIES } });
+    const truth = new GroundTruth();
+
+    // Pods of both revisions, one after another, each answering a few requests over a minute.
+    for (let pod = 0; pod < CHURNED_PODS; pod++) {
+      const revision = REVISIONS[pod % 2]!;
+      for (let request = 0; request < 3; request++) {
+        answer(plugin, warmStamp(revision, T0_MS - 3_600_000 + pod * 1_000));
+        truth.answered(revision, false);
+        plugin.advance(500);
+      }
+    }
+
+    // A request answered by the sixth pod (of hello-00002), whose stamp the filter kept (the first
+    // MAX_SERIES were), stays open while the filter forgets the pods.
+    const open = plugin.createStream(MESH_CONNECTION);
+    open.onRequestHeaders(REQUEST, true);
+    open.onResponseHeaders(
+      [
+        [":status", "200"],
+        ["x-kwt-pod", warmStamp("hello-00002", T0_MS - 3_600_000 + 5 * 1_000)],
+      ],
+      true,
+    );
+    truth.answered("hello-00002", false);
+
+    // No traffic for ten minutes (ticks go on): both revisions scale to zero, their pods go.
+    plugin.advance(10 * 60_000);
+    open.end({});
+
+    // A request enters, is held by the activator while hello-00001 scales from zero, and reaches
+    // the new pod 1.8 s later: a cold start.
+    const enteredMs = Number(clock.realtimeNs() / 1_000_000n);
+    const held = plugin.createStream(MESH_CONNECTION);
+    held.onRequestHeaders(REQUEST, true);
+    const newPodReadyMs = enteredMs + 1_700;
+    held.onResponseHeaders(
+      [
+        [":status", "200"],
+        ["x-kwt-pod", heldStamp("hello-00001", newPodReadyMs, enteredMs + 1_800, 1_800)],
+      ],
+      true,
+    );
+    held.end({});
+    truth.answered("hello-00001", true);
+
+    // Then the new pods of both revisions answer warm, for a minute.
+    for (let request = 0; request < 60; request++) {
+      const revision = REVISIONS[request % 2]!;
+      answer(plugin, warmStamp(revision, newPodReadyMs + (revision === "hello-00002" ? 5 : 0)));
+      truth.answered(revision, false);
+      plugin.advance(1_000);
+    }
+
+    for (const revision of REVISIONS) {
+      for (const coldStart of [false, true]) {
+        expect(durationCount(plugin, revision, coldStart), `${revision}, cold start ${coldStart}`).toBe(
+          truth.answers.get(`${revision}/${coldStart}`) ?? 0,
+        );
+      }
+    }
+    const coldStarts = seriesOf(plugin, "knative_cold_starts_total");
+    expect(coldStarts).toHaveLength(1);
+    expect(coldStarts[0]).toContain('revision_name="hello-00001"');
+    expect(metricValue(plugin, coldStarts[0]!.slice(0, coldStarts[0]!.lastIndexOf(" ")))).toBe(
+      truth.coldStarts,
+    );
+    expect(seriesOf(plugin, "kwt_series_overflow_total")).toEqual([]);
+  });
+});
