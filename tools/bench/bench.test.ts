@@ -334,7 +334,14 @@ describe("the live-label-set family's moving clock", () => {
   it("has no floor: a floor's calls must repeat with the period", async () => {
     const workload = labelSets("10");
     await expect(recordWorkload(workload, await filterWasm(), 1)).rejects.toThrow(
-      `moves the clock ${workload.requestIntervalMs} ms per request; a floor replays calls that repeat with the period`,
+      `moves the clock (${workload.requestIntervalMs} ms per request); a floor replays calls that repeat with the period`,
+    );
+  });
+
+  it("has no floor where the traffic pauses either", async () => {
+    const workload = { ...labelSets("10"), requestIntervalMs: 0, pause: { afterRequest: 3, ms: 60_000 } };
+    await expect(recordWorkload(workload, await filterWasm(), 1)).rejects.toThrow(
+      "moves the clock (0 ms per request, a pause of 60000 ms); a floor replays",
     );
   });
 });

@@ -32,6 +32,7 @@ function runRequest(plugin: Plugin, workload: Workload, clock: ManualClock, i: n
   stream.onResponseHeaders(shape.response, true);
   stream.end({ responseCode: shape.responseCode, durationNs: REQUEST_DURATION_NS });
   if (workload.requestIntervalMs) clock.advance(workload.requestIntervalMs);
+  if (workload.pause?.afterRequest === i) clock.advance(workload.pause.ms);
 }
 
 async function load(
@@ -123,9 +124,9 @@ export async function recordWorkload(
   warmupCycles: number,
   randomBytes?: (into: Uint8Array) => void,
 ): Promise<PathRecording> {
-  if (workload.requestIntervalMs) {
+  if (workload.requestIntervalMs || workload.pause) {
     throw new Error(
-      `bench: ${workload.name} moves the clock ${workload.requestIntervalMs} ms per request; a floor replays calls that repeat with the period, so it needs a workload whose clock stands still`,
+      `bench: ${workload.name} moves the clock (${workload.requestIntervalMs ?? 0} ms per request${workload.pause ? `, a pause of ${workload.pause.ms} ms` : ""}); a floor replays calls that repeat with the period, so it needs a workload whose clock stands still`,
     );
   }
   const recorder = new CallRecorder();

@@ -60,6 +60,11 @@ export interface Workload {
    * host calls repeat with the period (a floor needs that).
    */
   requestIntervalMs?: number;
+  /**
+   * A pause in the traffic: after request `afterRequest` the clock moves `ms` more (no tick fires),
+   * so what answered before it has been idle that long.
+   */
+  pause?: { afterRequest: number; ms: number };
   /** One line: what the requests are. */
   describe: string;
 }
@@ -191,6 +196,11 @@ interface GatewayShape {
   /** Revisions answering in rotation (the workload's period). */
   revisions?: number;
   code?: (i: number) => number;
+  /**
+   * Warm: the ready time of the pod that answers request `i` (each pod has its own); by default
+   * one pod per revision, ready since WARM_POD_READY_MS.
+   */
+  warmReadyMs?: (i: number) => number;
 }
 
 /**
@@ -220,7 +230,9 @@ function gateway(name: string, describe: string, shape: GatewayShape, pluginConf
       // revision's ready era began: a cold start). Each held request waited its own time, as in
       // production: a revision's waits change from one rotation to the next (800 to 950 ms).
       const waitMs = cold ? heldWaitMs(i, revisions) : 0;
-      const readiness = cold ? `a=1;rd=${nowMs + 1};t=${nowMs + waitMs}` : `a=0;rd=${WARM_POD_READY_MS}`;
+      const readiness = cold
+        ? `a=1;rd=${nowMs + 1};t=${nowMs + waitMs}`
+        : `a=0;rd=${shape.warmReadyMs?.(i) ?? WARM_POD_READY_MS}`;
       const pod = `1;cs=${cold ? 1 : 0};w=${waitMs};c=east;r=us-east1;n=demo;s=hello;cf=hello;v=${revision};${readiness}`;
       return {
         request: baseRequest(i),
@@ -317,6 +329,42 @@ function labelSets(count: number, maxSeries?: number): { value: string; workload
   };
 }
 
+/** Pods that answer the churn case's gateway once each and are gone: more than the default cap. */
+const CHURNED_PODS = 3_000;
+/** How long the churned pods have been gone when the live ones answer (a tick comes after). */
+const CHURN_PAUSE_MS = 6 * 60_000;
+
+/**
+ * Pod churn: CHURNED_PODS pods of the 10 revisions answer once each (each its own ready time, as
+ * Knative's scale-ups and -downs make them), then the traffic pauses for CHURN_PAUSE_MS and the
+ * revisions' current pods answer in rotation, as in the 10-revision case. The warm-up's tick comes
+ * after the pause: what the filter keeps of pods that no longer answer is what this case shows.
+ * (`kwt bench --quick` warms up on 300 requests, before the pause: there it times the churn.)
+ */
+function podChurn(): { value: string; workload: Workload } {
+  const revisions = 10;
+  const churned = labelSets(revisions).workload;
+  const value = `${revisions} after ${CHURNED_PODS.toLocaleString("en-US")} pods came and went`;
+  return {
+    value,
+    workload: {
+      ...gateway(
+        `label sets ${value}`,
+        `as the 10-revision case, after ${CHURNED_PODS} pods of its revisions answered once each and stopped ${CHURN_PAUSE_MS / 60_000} minutes before`,
+        {
+          cold: false,
+          revisions,
+          code: () => 200,
+          warmReadyMs: (i) => (i < CHURNED_PODS ? WARM_POD_READY_MS - CHURNED_PODS + i : WARM_POD_READY_MS),
+        },
+        churned.pluginConfig,
+      ),
+      requestIntervalMs: LABEL_SET_REQUEST_INTERVAL_MS,
+      pause: { afterRequest: CHURNED_PODS - 1, ms: CHURN_PAUSE_MS },
+    },
+  };
+}
+
 export const SCALING_FAMILIES: ScalingFamily[] = [
   {
     name: "live label sets",
@@ -327,6 +375,7 @@ export const SCALING_FAMILIES: ScalingFamily[] = [
       labelSets(2_000),
       labelSets(4_000),
       labelSets(100_000, 100_000),
+      podChurn(),
     ],
   },
   {
