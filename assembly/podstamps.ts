@@ -9,7 +9,9 @@
 // Every pod that answers adds a stamp (its ready time is its own), and Knative makes pods and
 // removes them all day: a table that only grew would fill with pods long gone, and every answer of
 // a newer pod would then be decoded and its series found by name. So each stamp keeps the time of
-// its last answer, and answeredSince() makes a table without the idle ones. Pure: no host calls.
+// its last answer and how many streams it answered are still open, and forgetIdle() frees the
+// places of those idle long enough with none open, for the next new pods. A stamp keeps its place
+// while it is kept: an open stream's index stays its own stamp's. Pure: no host calls.
 
 import { KeyedObjects, KeyTable, hashText } from "./keytable";
 import { HELD_FIELDS_CUT, PodStamp, decodePodStamp, heldFieldsEnd, heldFieldsEndBytes } from "./podstamp";
@@ -27,6 +29,9 @@ export function revisionEraKey(report: PodStamp): string {
   return report.cluster + "/" + report.namespace + "/" + report.revision;
 }
 
+/** PodStamps.answeredMs of a forgotten stamp's place. */
+const FORGOTTEN: i64 = i64.MIN_VALUE;
+
 export class PodStamps {
   private readonly byText: KeyTable = new KeyTable();
   readyMs: i64[] = [];
@@ -36,8 +41,17 @@ export class PodStamps {
    * with a ready time): a warm answer finds the era by it, with no key to build or hash.
    */
   eraTickets: i64[] = [];
-  /** When each stamp last came with an answer (the answer's entry, on the plugin's clock). */
+  /**
+   * When each stamp last came with an answer (the entry of the request it answered, on the
+   * plugin's clock); FORGOTTEN for a free place.
+   */
   private answeredMs: i64[] = [];
+  /** How many streams each stamp answered are still open (noteAnswer to noteStreamEnd). */
+  private openStreams: i32[] = [];
+  /** Places forgetIdle() freed, for the next stamps added. */
+  private readonly freePlaces: i32[] = [];
+  /** The place forgetIdle() looks at next. */
+  private nextLookAt: i32 = 0;
   /**
    * Each stamp's cluster and region as bounded, as an index in `labelValues`: the values are
    * the root's bounds' (or OTHER_LABEL_VALUE), at most `maxSourceLabelValues` of each (32 by
@@ -54,15 +68,17 @@ export class PodStamps {
   /** Each stamp's key is its text after the held fields (heldFieldsEnd), not the whole text. */
   private heldFieldsCut: bool[] = [];
 
+  /** The bounded clusters and regions the stamps name (by index in clusterAt and regionAt). */
+  private readonly labelValues: KeyedObjects<string> = new KeyedObjects<string>();
+
   constructor(
     /** Series ids kept per stamp, in `ids`. */
     readonly idSlots: i32,
-    /** The bounded clusters and regions; a table answeredSince() made shares its maker's. */
-    private readonly labelValues: KeyedObjects<string> = new KeyedObjects<string>(),
   ) {}
 
+  /** Stamps kept (forgotten ones' places not counted). */
   get size(): i32 {
-    return this.readyMs.length;
+    return this.readyMs.length - this.freePlaces.length;
   }
 
   /**
@@ -100,94 +116,89 @@ export class PodStamps {
     return found >= 0 && unchecked(this.heldFieldsCut[found]) != cut ? -1 : found;
   }
 
-  /** Notes that stamp `index` came with an answer that entered at `nowMs`. */
+  /**
+   * Notes that stamp `index` came with the answer of a stream that entered at `nowMs`, open until
+   * noteStreamEnd.
+   */
   noteAnswer(index: i32, nowMs: i64): void {
     unchecked((this.answeredMs[index] = nowMs));
+    unchecked(this.openStreams[index]++);
+  }
+
+  /** A stream that noteAnswer noted for stamp `index` ended. */
+  noteStreamEnd(index: i32): void {
+    unchecked(this.openStreams[index]--);
   }
 
   /**
-   * Keeps a stamp decoded (and its labels bounded) from `text`, which came with an answer that
-   * entered at `nowMs`; returns its index.
+   * Keeps a stamp decoded (and its labels bounded) from `text`, which came with the answer of a
+   * stream that entered at `nowMs` (noted as noteAnswer does); returns its index, a forgotten
+   * stamp's place if there is one.
    */
   add(text: string, report: PodStamp, nowMs: i64): i32 {
     const cut = heldFieldsEnd(text, text.length);
-    return this.push(
-      cut > 0 ? text.substring(cut) : text,
-      cut > 0,
-      report.readyMs,
-      report.viaActivator,
-      NO_TICKET,
-      this.indexOfLabelValue(report.cluster),
-      this.indexOfLabelValue(report.region),
-      nowMs,
-    );
-  }
-
-  /** How many stamps came with an answer at `sinceMs` or later. */
-  answeredCount(sinceMs: i64): i32 {
-    let count = 0;
-    for (let i = 0, n = this.size; i < n; i++) {
-      if (unchecked(this.answeredMs[i]) >= sinceMs) count++;
+    const key = cut > 0 ? text.substring(cut) : text;
+    const free = this.freePlaces;
+    let index: i32;
+    if (free.length > 0) {
+      index = free.pop();
+      // The place's series ids were the forgotten pod's: its revision's, maybe not this one's.
+      memory.fill(
+        changetype<usize>(this.ids) + ((<usize>index * this.idSlots) << 2),
+        0,
+        (<usize>this.idSlots) << 2,
+      );
+    } else {
+      index = this.readyMs.length;
+      this.readyMs.push(0);
+      this.viaActivator.push(false);
+      this.eraTickets.push(NO_TICKET);
+      this.answeredMs.push(0);
+      this.openStreams.push(0);
+      this.clusterAt.push(0);
+      this.regionAt.push(0);
+      this.textHashes.push(0);
+      this.heldFieldsCut.push(false);
+      const needed = (index + 1) * this.idSlots;
+      if (needed > this.ids.length) {
+        const ids = new StaticArray<u32>(max(needed, this.ids.length * 2));
+        memory.copy(changetype<usize>(ids), changetype<usize>(this.ids), (<usize>this.ids.length) << 2);
+        this.ids = ids;
+      }
     }
-    return count;
+    unchecked((this.readyMs[index] = report.readyMs));
+    unchecked((this.viaActivator[index] = report.viaActivator));
+    unchecked((this.eraTickets[index] = NO_TICKET));
+    unchecked((this.answeredMs[index] = nowMs));
+    unchecked((this.openStreams[index] = 1));
+    unchecked((this.clusterAt[index] = this.indexOfLabelValue(report.cluster)));
+    unchecked((this.regionAt[index] = this.indexOfLabelValue(report.region)));
+    unchecked((this.textHashes[index] = hashText(key, key.length)));
+    unchecked((this.heldFieldsCut[index] = cut > 0));
+    this.byText.set(key, <u32>index + 1);
+    return index;
   }
 
   /**
-   * A new table of the stamps that came with an answer at `sinceMs` or later, with all that is
-   * kept of them: their ready times, era tickets, bounded labels and series ids (under new
-   * indexes). This one is left as it is, for the streams that hold an index in it until they end.
+   * Looks over the next `count` places, from where the last look stopped and round the table, and
+   * forgets the stamps whose last answer entered before `sinceMs` and whose streams all ended;
+   * returns how many. Their places take the next stamps added; the others keep theirs.
    */
-  answeredSince(sinceMs: i64): PodStamps {
-    const kept = new PodStamps(this.idSlots, this.labelValues);
-    for (let i = 0, n = this.size; i < n; i++) {
-      if (unchecked(this.answeredMs[i]) < sinceMs) continue;
-      const index = kept.push(
-        this.byText.keyOf(unchecked(this.textHashes[i]), <u32>i + 1)!,
-        unchecked(this.heldFieldsCut[i]),
-        unchecked(this.readyMs[i]),
-        unchecked(this.viaActivator[i]),
-        unchecked(this.eraTickets[i]),
-        unchecked(this.clusterAt[i]),
-        unchecked(this.regionAt[i]),
-        unchecked(this.answeredMs[i]),
-      );
-      memory.copy(
-        changetype<usize>(kept.ids) + ((<usize>index * this.idSlots) << 2),
-        changetype<usize>(this.ids) + ((<usize>i * this.idSlots) << 2),
-        (<usize>this.idSlots) << 2,
-      );
+  forgetIdle(sinceMs: i64, count: i32): i32 {
+    const places = this.readyMs.length;
+    let at = this.nextLookAt;
+    let forgotten = 0;
+    for (let looked = 0, n = min(count, places); looked < n; looked++, at++) {
+      if (at >= places) at = 0;
+      const answeredMs = unchecked(this.answeredMs[at]);
+      if (answeredMs >= sinceMs || answeredMs == FORGOTTEN || unchecked(this.openStreams[at]) > 0) continue;
+      this.byText.deleteValue(unchecked(this.textHashes[at]), <u32>at + 1);
+      unchecked((this.answeredMs[at] = FORGOTTEN));
+      this.freePlaces.push(at);
+      forgotten++;
     }
-    return kept;
-  }
-
-  /** Adds a stamp under `key` (its text, after the held fields when `cut`); returns its index. */
-  private push(
-    key: string,
-    cut: bool,
-    readyMs: i64,
-    viaActivator: bool,
-    eraTicket: i64,
-    clusterAt: i32,
-    regionAt: i32,
-    answeredMs: i64,
-  ): i32 {
-    const index = this.size;
-    this.readyMs.push(readyMs);
-    this.viaActivator.push(viaActivator);
-    this.eraTickets.push(eraTicket);
-    this.answeredMs.push(answeredMs);
-    this.clusterAt.push(clusterAt);
-    this.regionAt.push(regionAt);
-    const needed = (index + 1) * this.idSlots;
-    if (needed > this.ids.length) {
-      const ids = new StaticArray<u32>(max(needed, this.ids.length * 2));
-      memory.copy(changetype<usize>(ids), changetype<usize>(this.ids), (<usize>this.ids.length) << 2);
-      this.ids = ids;
-    }
-    this.byText.set(key, <u32>index + 1);
-    this.textHashes.push(hashText(key, key.length));
-    this.heldFieldsCut.push(cut);
-    return index;
+    this.nextLookAt = at;
+    return forgotten;
   }
 
   /**

@@ -3,6 +3,8 @@ import { PodStamp, decodePodStamp, encodePodStamp } from "../podstamp";
 import { NO_TICKET } from "../readiness";
 
 const ID_SLOTS = 4;
+/** forgetIdle's count that looks over every place of these tables. */
+const ALL = 100;
 
 /** A warm pod's stamp text (no arrival) for `revision`, ready since `readyMs`. */
 function stampOf(revision: string, readyMs: i64, viaActivator: bool = false): string {
@@ -52,78 +54,110 @@ describe("pod stamps", () => {
     expect(revisionEraKey(decodePodStamp(stampOf("svc-00007", 1000))!)).toBe("c1/ns/svc-00007");
   });
 
-  it("counts the stamps answered since a time, by their last answer", () => {
-    const stamps = new PodStamps(ID_SLOTS);
-    const old = addStamp(stamps, stampOf("svc-00001", 1000), 1_000);
-    addStamp(stamps, stampOf("svc-00002", 1000), 2_000);
-    addStamp(stamps, stampOf("svc-00003", 1000), 3_000);
-    expect(stamps.answeredCount(2_000)).toBe(2);
-    expect(stamps.answeredCount(3_001)).toBe(0);
-    stamps.noteAnswer(old, 9_000);
-    expect(stamps.answeredCount(2_500)).toBe(2);
-  });
-
-  it("makes a table of the answered stamps with all that was kept of them, and leaves its own", () => {
+  it("forgets the stamps idle since a time whose streams all ended, and keeps the others where they are", () => {
     const stamps = new PodStamps(ID_SLOTS);
     for (let i = 0; i < 6; i++) {
       const index = addStamp(stamps, stampOf("svc-0000" + i.toString(), 100 + i, i % 2 == 0), 1_000);
       stamps.eraTickets[index] = 40 + i;
-      for (let slot = 0; slot < ID_SLOTS; slot++) {
-        stamps.ids[index * ID_SLOTS + slot] = <u32>(index * 10 + slot + 1);
-      }
+      stamps.ids[index * ID_SLOTS] = <u32>(index + 1);
+      stamps.noteStreamEnd(index);
     }
-    // Stamps 1, 4 and 5 answer again later; the others are idle.
-    stamps.noteAnswer(1, 60_000);
-    stamps.noteAnswer(4, 60_000);
+    // Stamps 1, 4 and 5 answer again later; stamp 2's first stream is still open.
+    for (let again = 1; again < 6; again += 3) {
+      stamps.noteAnswer(again, 60_000);
+      stamps.noteStreamEnd(again);
+    }
     stamps.noteAnswer(5, 61_000);
+    stamps.noteStreamEnd(5);
+    stamps.noteAnswer(2, 1_000);
 
-    const kept = stamps.answeredSince(50_000);
-    expect(kept.size).toBe(3);
-    const was = [1, 4, 5];
-    for (let k = 0; k < was.length; k++) {
-      const old = was[k];
-      const text = stampOf("svc-0000" + old.toString(), 100 + old, old % 2 == 0);
-      const index = kept.indexOf(text, text.length);
-      expect(index).toBe(k);
-      expect(indexOfWritten(kept, text)).toBe(k);
-      expect(kept.readyMs[index]).toBe(100 + old);
-      expect(kept.viaActivator[index]).toBe(old % 2 == 0);
-      expect(kept.eraTickets[index]).toBe(40 + old);
-      for (let slot = 0; slot < ID_SLOTS; slot++) {
-        expect(kept.ids[index * ID_SLOTS + slot]).toBe(<u32>(old * 10 + slot + 1));
-      }
-      expect(kept.report(index).revision).toBe("svc-0000" + old.toString());
-      expect(kept.report(index).cluster).toBe("c1");
+    expect(stamps.forgetIdle(50_000, ALL)).toBe(2);
+    expect(stamps.size).toBe(4);
+    for (let i = 0; i < 6; i++) {
+      const text = stampOf("svc-0000" + i.toString(), 100 + i, i % 2 == 0);
+      const kept = i != 0 && i != 3;
+      expect(stamps.indexOf(text, text.length)).toBe(kept ? i : -1);
+      expect(indexOfWritten(stamps, text)).toBe(kept ? i : -1);
+      if (!kept) continue;
+      expect(stamps.readyMs[i]).toBe(100 + i);
+      expect(stamps.viaActivator[i]).toBe(i % 2 == 0);
+      expect(stamps.eraTickets[i]).toBe(40 + i);
+      expect(stamps.ids[i * ID_SLOTS]).toBe(<u32>(i + 1));
+      expect(stamps.report(i).revision).toBe("svc-0000" + i.toString());
+      expect(stamps.report(i).cluster).toBe("c1");
     }
-    // The idle ones are gone from the new table, and answeredSince again keeps their last answers.
-    const idle = stampOf("svc-00000", 100, true);
-    expect(kept.indexOf(idle, idle.length)).toBe(-1);
-    expect(kept.answeredCount(60_500)).toBe(1);
-    // The old table is as it was: a stream that holds an index in it still reads it there.
-    expect(stamps.size).toBe(6);
-    expect(stamps.indexOf(idle, idle.length)).toBe(0);
-    expect(stamps.ids[5 * ID_SLOTS]).toBe(51);
-    // The new table takes more stamps after those it kept.
-    const added = addStamp(kept, stampOf("svc-00009", 900), 62_000);
-    expect(added).toBe(3);
-    expect(kept.readyMs[added]).toBe(900);
-    expect(kept.ids[added * ID_SLOTS]).toBe(0);
+    // A forgotten place is not forgotten twice; stamp 2 goes once its stream ends.
+    expect(stamps.forgetIdle(50_000, ALL)).toBe(0);
+    stamps.noteStreamEnd(2);
+    expect(stamps.forgetIdle(50_000, ALL)).toBe(1);
+    expect(stamps.size).toBe(3);
   });
 
-  it("keeps a held answer's stamp by what follows its held fields, also in a table it makes", () => {
+  it("looks over as many places as it is asked at a time, from where it stopped, round the table", () => {
     const stamps = new PodStamps(ID_SLOTS);
+    for (let i = 0; i < 6; i++)
+      stamps.noteStreamEnd(addStamp(stamps, stampOf("svc-0000" + i.toString(), 100 + i), 1_000));
+    stamps.noteAnswer(4, 9_000);
+    stamps.noteStreamEnd(4);
+    expect(stamps.forgetIdle(5_000, 4)).toBe(4);
+    expect(stamps.size).toBe(2);
+    // Places 4 and 5, then round to 0 and 1, forgotten already: only 5 is left to forget.
+    expect(stamps.forgetIdle(5_000, 4)).toBe(1);
+    const kept = stampOf("svc-00004", 104);
+    expect(stamps.indexOf(kept, kept.length)).toBe(4);
+    // Its look starts at place 2; a count over the table's size looks at each place once.
+    expect(stamps.forgetIdle(10_000, 50)).toBe(1);
+    expect(stamps.size).toBe(0);
+  });
+
+  it("gives a forgotten stamp's place to the next stamp, with none of the forgotten one's series ids", () => {
+    const stamps = new PodStamps(ID_SLOTS);
+    const gone = addStamp(stamps, stampOf("svc-00001", 100), 1_000);
+    const live = addStamp(stamps, stampOf("svc-00002", 200), 1_000);
+    for (let slot = 0; slot < ID_SLOTS; slot++) {
+      stamps.ids[gone * ID_SLOTS + slot] = <u32>(slot + 1);
+      stamps.ids[live * ID_SLOTS + slot] = <u32>(slot + 11);
+    }
+    stamps.eraTickets[gone] = 7;
+    stamps.noteStreamEnd(gone);
+    stamps.noteAnswer(live, 9_000);
+    expect(stamps.forgetIdle(5_000, ALL)).toBe(1);
+
+    const next = stampOf("svc-00003", 300, true);
+    const index = addStamp(stamps, next, 10_000);
+    expect(index).toBe(gone);
+    expect(stamps.size).toBe(2);
+    expect(indexOfWritten(stamps, next)).toBe(index);
+    expect(stamps.readyMs[index]).toBe(300);
+    expect(stamps.viaActivator[index]).toBe(true);
+    expect(stamps.eraTickets[index]).toBe(NO_TICKET);
+    expect(stamps.report(index).revision).toBe("svc-00003");
+    expect(stamps.eraKey(index)).toBe("c1/ns/svc-00003");
+    for (let slot = 0; slot < ID_SLOTS; slot++) {
+      expect(stamps.ids[index * ID_SLOTS + slot]).toBe(0);
+      expect(stamps.ids[live * ID_SLOTS + slot]).toBe(<u32>(slot + 11));
+    }
+    const forgotten = stampOf("svc-00001", 100);
+    expect(stamps.indexOf(forgotten, forgotten.length)).toBe(-1);
+    // The next new stamp, with no place free, comes after the others.
+    expect(addStamp(stamps, stampOf("svc-00004", 400), 10_000)).toBe(2);
+  });
+
+  it("keeps a held answer's stamp by what follows its held fields, also in a forgotten stamp's place", () => {
+    const stamps = new PodStamps(ID_SLOTS);
+    stamps.noteStreamEnd(addStamp(stamps, stampOf("svc-00009", 100), 1_000));
+    stamps.forgetIdle(2_000, ALL);
     const held = encodePodStamp(
       new PodStamp(true, 850, "c1", "eu", "ns", "svc", "cfg", "svc-00001", true, 1000),
     )!;
     const index = addStamp(stamps, held, 5_000);
-    const kept = stamps.answeredSince(5_000);
+    expect(index).toBe(0);
     // Another held answer of the same pod waited its own time: the same stamp after the cut.
     const later = encodePodStamp(
       new PodStamp(true, 12, "c1", "eu", "ns", "svc", "cfg", "svc-00001", true, 1000),
     )!;
     expect(stamps.indexOf(later, later.length)).toBe(index);
-    expect(kept.indexOf(later, later.length)).toBe(0);
-    expect(kept.report(0).readyMs).toBe(1000);
-    expect(kept.report(0).viaActivator).toBe(true);
+    expect(stamps.report(index).readyMs).toBe(1000);
+    expect(stamps.report(index).viaActivator).toBe(true);
   });
 });

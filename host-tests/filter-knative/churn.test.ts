@@ -1,8 +1,9 @@
 // A gateway over hours of Knative traffic: pods come and go (every scale-up makes new ones, each
 // with its own ready time), more of them than the pod stamps' room, and the filter forgets the ones
-// that stopped answering at a tick. What it counts must stay what happened: every answer in its
-// revision's duration series (one still open while the filter forgets included), and a revision
-// that went to zero during a pause comes back with a cold start.
+// that stopped answering at a tick, giving their room to the next new pods. What it counts must stay
+// what happened: every answer in its own revision's duration series (new pods in the room of
+// another revision's forgotten ones, and a stream still open while the filter forgets, included),
+// and a revision that went to zero during a pause comes back with a cold start.
 
 import { describe, expect, it } from "vitest";
 
@@ -12,7 +13,8 @@ import type { HeaderList } from "../harness/types.js";
 import { LAYOUTS, REQUEST, T0_MS, loadProxy, metricValue, seriesOf } from "./setup.js";
 import { MESH_CONNECTION } from "../filter-tracing/setup.js";
 
-const REVISIONS = ["hello-00001", "hello-00002"] as const;
+/** The first two answer before the pause; hello-00003 rolls out during it. */
+const REVISIONS = ["hello-00001", "hello-00002", "hello-00003"] as const;
 type Revision = (typeof REVISIONS)[number];
 const MAX_SERIES = 16;
 /** More pods than the pod stamps' room (maxSeries). */
@@ -67,12 +69,12 @@ function answer(plugin: Plugin, stamp: string, request: HeaderList = REQUEST): v
 }
 
 describe.each(LAYOUTS)("a gateway as pods come and go, %s property layout", (layout) => {
-  it("counts every answer and the cold start after a pause, while it forgets the pods that went", async () => {
+  it("counts every answer in its revision and the cold start after a pause, as new pods take the room of those that went", async () => {
     const clock = new ManualClock(T0_MS);
     const plugin = await loadProxy({ layout, position: "gateway", clock, config: { maxSeries: MAX_SERIES } });
     const truth = new GroundTruth();
 
-    // Pods of both revisions, one after another, each answering a few requests over a minute.
+    // Pods of both revisions, one after another, three requests each: a minute for the 40.
     for (let pod = 0; pod < CHURNED_PODS; pod++) {
       const revision = REVISIONS[pod % 2]!;
       for (let request = 0; request < 3; request++) {
@@ -115,10 +117,11 @@ describe.each(LAYOUTS)("a gateway as pods come and go, %s property layout", (lay
     held.end({});
     truth.answered("hello-00001", true);
 
-    // Then the new pods of both revisions answer warm, for a minute.
+    // Then the new pods of hello-00001 and of hello-00003, which rolled out during the pause,
+    // answer warm for a minute, in the room of the other revisions' forgotten pods.
     for (let request = 0; request < 60; request++) {
-      const revision = REVISIONS[request % 2]!;
-      answer(plugin, warmStamp(revision, newPodReadyMs + (revision === "hello-00002" ? 5 : 0)));
+      const revision = request % 2 === 0 ? "hello-00003" : "hello-00001";
+      answer(plugin, warmStamp(revision, newPodReadyMs + (revision === "hello-00003" ? 5 : 0)));
       truth.answered(revision, false);
       plugin.advance(1_000);
     }
