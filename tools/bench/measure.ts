@@ -22,8 +22,10 @@ const REQUEST_DURATION_NS = 2_000_000n;
  * Runs one full stream lifecycle: context create, request headers, response headers, log, done,
  * delete; then moves the clock by the workload's request interval (outside the timed callbacks).
  * Ticks do not fire (ManualClock.advance, not Plugin.advance): the figures are per request, and
- * what the filter does on a tick (its garbage collection, tracing's sampler and span batches) is
- * not on the request path; Subject.measureTicks times it apart.
+ * what the filter does on a tick (its garbage collection, tracing's sampler and span batches, its
+ * look for idle pod stamps) is not on the request path; Subject.measureTicks times it apart. A
+ * workload's pause ends with one tick, standing for those of the time it moved the clock by: what
+ * the filter does at a tick depends on the clock's time, not on how many ticks came.
  */
 function runRequest(plugin: Plugin, workload: Workload, clock: ManualClock, i: number): void {
   const shape = workload.request(i, Number(clock.realtimeNs() / NS_PER_MS));
@@ -32,7 +34,10 @@ function runRequest(plugin: Plugin, workload: Workload, clock: ManualClock, i: n
   stream.onResponseHeaders(shape.response, true);
   stream.end({ responseCode: shape.responseCode, durationNs: REQUEST_DURATION_NS });
   if (workload.requestIntervalMs) clock.advance(workload.requestIntervalMs);
-  if (workload.pause?.afterRequest === i) clock.advance(workload.pause.ms);
+  if (workload.pause?.afterRequest === i) {
+    clock.advance(workload.pause.ms);
+    plugin.fireTicksNow();
+  }
 }
 
 async function load(

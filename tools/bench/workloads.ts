@@ -61,8 +61,8 @@ export interface Workload {
    */
   requestIntervalMs?: number;
   /**
-   * A pause in the traffic: after request `afterRequest` the clock moves `ms` more (no tick fires),
-   * so what answered before it has been idle that long.
+   * A pause in the traffic: after request `afterRequest` the clock moves `ms` more and a tick fires
+   * (the pause's ticks, runRequest), so what answered before it has been idle that long.
    */
   pause?: { afterRequest: number; ms: number };
   /** One line: what the requests are. */
@@ -331,19 +331,19 @@ function labelSets(count: number, maxSeries?: number): { value: string; workload
 
 /** Pods that answer the churn case's gateway once each and are gone: more than the default cap. */
 const CHURNED_PODS = 3_000;
-/** How long the churned pods have been gone when the live ones answer (a tick comes after). */
+/** How long the churned pods have been gone when the live ones answer (a tick ends the pause). */
 const CHURN_PAUSE_MS = 6 * 60_000;
 
 /**
  * Pod churn: CHURNED_PODS pods of the 10 revisions answer once each (each its own ready time, as
  * Knative's scale-ups and -downs make them), then the traffic pauses for CHURN_PAUSE_MS and the
- * revisions' current pods answer in rotation, as in the 10-revision case. The warm-up's tick comes
- * after the pause: what the filter keeps of pods that no longer answer is what this case shows.
- * (`kwt bench --quick` warms up on 300 requests, before the pause: there it times the churn.)
+ * revisions' current pods answer in rotation, as in the 10-revision case (the churn and the pause
+ * come in the warm-up): what the filter keeps of pods that no longer answer is what this case shows. (`kwt bench --quick`
+ * warms up on 300 requests and runs 300 more, before the pause: there it times the churn.)
  */
 function podChurn(): { value: string; workload: Workload } {
   const revisions = 10;
-  const churned = labelSets(revisions).workload;
+  const asTenRevisions = labelSets(revisions).workload;
   const value = `${revisions} after ${CHURNED_PODS.toLocaleString("en-US")} pods came and went`;
   return {
     value,
@@ -357,7 +357,7 @@ function podChurn(): { value: string; workload: Workload } {
           code: () => 200,
           warmReadyMs: (i) => (i < CHURNED_PODS ? WARM_POD_READY_MS - CHURNED_PODS + i : WARM_POD_READY_MS),
         },
-        churned.pluginConfig,
+        asTenRevisions.pluginConfig,
       ),
       requestIntervalMs: LABEL_SET_REQUEST_INTERVAL_MS,
       pause: { afterRequest: CHURNED_PODS - 1, ms: CHURN_PAUSE_MS },
