@@ -351,12 +351,15 @@ const COLD_DURATION_SLOTS_AT: i32 = CODE_CLASS_COUNT + REV_ONLY_COUNT;
  * window), and a pod that answers again after a pause has its stamp decoded once more.
  */
 const POD_STAMP_IDLE_MS: i64 = 5 * 60 * 1000;
+
 /**
- * Pod stamps looked over for idle ones at each tick: the whole table at the default cap every two
- * ticks, and at most a few microseconds a tick at any cap (a pass over 100,000 stamps at one tick
- * took 170 to 290 µs).
+ * The fewest pod stamps' places looked over for idle ones at a tick: the whole table at the default
+ * cap every two ticks, a few microseconds a tick (a pass over 100,000 stamps at one tick took 170 to
+ * 290 µs).
  */
 const POD_STAMPS_LOOKED_OVER_PER_TICK: i32 = 1024;
+/** More are looked over where a pass would take longer than this (a large cap, long ticks). */
+const POD_STAMPS_PASS_MS: i64 = 60 * 1000;
 
 export class Root {
   settings: Settings | null = null;
@@ -618,7 +621,7 @@ export class Root {
 
   /** A stream of this root was deleted: its object serves a later one. */
   releaseStream(stream: Stream): void {
-    stream.end();
+    stream.released();
     const spare = this.spareStreams;
     if (spare.length >= SPARE_STREAMS) return;
     stream.reset();
@@ -631,8 +634,13 @@ export class Root {
     const nowMs = this.vm.host.nowMilliseconds();
     tracing.onTick(nowMs);
     // Pods scaled down or replaced: their room takes the pods answering now, which are then found
-    // without decoding their stamps.
-    this.podStamps.forgetIdle(nowMs - POD_STAMP_IDLE_MS, POD_STAMPS_LOOKED_OVER_PER_TICK);
+    // without decoding their stamps. (Under `tracing`, which every configured root has, because
+    // Tracing is what asks for the ticks.)
+    const stamps = this.podStamps;
+    const forAPassInTime = <i32>(
+      ((<i64>stamps.places * this.settings!.tickPeriodMs + POD_STAMPS_PASS_MS - 1) / POD_STAMPS_PASS_MS)
+    );
+    stamps.forgetIdle(nowMs - POD_STAMP_IDLE_MS, max(POD_STAMPS_LOOKED_OVER_PER_TICK, forAPassInTime));
   }
 
   /** proxy_on_http_call_response: the only calls this filter makes are span exports. */
@@ -746,8 +754,8 @@ export class Root {
 
   /**
    * Caches a newly decoded pod stamp, of the answer of a stream that entered at `nowMs` (open
-   * until Stream.end); -1 when there is no room. A held one is kept by what follows its held fields, as every other answer of its pod
-   * through the activator.
+   * until Stream.released); -1 when there is no room. A held one is kept by what follows its held
+   * fields, as every other answer of its pod through the activator.
    */
   cachePodStamp(stampText: string, report: PodStamp, nowMs: i64): i32 {
     const stamps = this.podStamps;
@@ -1368,7 +1376,7 @@ export class Stream {
   }
 
   /** The stream was deleted: the stamp of its answer, if kept, has one open stream fewer. */
-  end(): void {
+  released(): void {
     if (this.podIndex >= 0) this.podStamps!.noteStreamEnd(this.podIndex);
   }
 

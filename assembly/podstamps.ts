@@ -81,6 +81,11 @@ export class PodStamps {
     return this.readyMs.length - this.freePlaces.length;
   }
 
+  /** Places: the stamps kept and the forgotten ones' places (forgetIdle looks over them). */
+  get places(): i32 {
+    return this.readyMs.length;
+  }
+
   /**
    * Stamp `index`'s era key, a new string, decoded again from its text: for an answer whose
    * revision the history forgot since (one it keeps is named from the history's key bytes).
@@ -121,7 +126,8 @@ export class PodStamps {
    * noteStreamEnd.
    */
   noteAnswer(index: i32, nowMs: i64): void {
-    unchecked((this.answeredMs[index] = nowMs));
+    // A slow answer's request entered before a quicker one's that came first.
+    if (nowMs > unchecked(this.answeredMs[index])) unchecked((this.answeredMs[index] = nowMs));
     unchecked(this.openStreams[index]++);
   }
 
@@ -185,7 +191,7 @@ export class PodStamps {
    * returns how many. Their places take the next stamps added; the others keep theirs.
    */
   forgetIdle(sinceMs: i64, count: i32): i32 {
-    const places = this.readyMs.length;
+    const places = this.places;
     let at = this.nextLookAt;
     let forgotten = 0;
     for (let looked = 0, n = min(count, places); looked < n; looked++, at++) {

@@ -307,6 +307,13 @@ function gatewayHost(): FakeHost {
 
 /** One request from outside answered with `stamp` (and an arrival after `waitMs`). */
 function answer(host: FakeHost, root: Root, stamp: string, waitMs: i64 = 0): void {
+  const stream = openAnswer(host, root, stamp, waitMs);
+  stream.onLog();
+  root.releaseStream(stream);
+}
+
+/** A stream answered with `stamp` (request and response headers, a 200), not ended. */
+function openAnswer(host: FakeHost, root: Root, stamp: string, waitMs: i64 = 0): Stream {
   host.request.names = [":method", ":path", ":authority"];
   host.request.values = ["GET", "/", "hello.example.com"];
   host.response.names = [":status", "x-kwt-pod"];
@@ -315,8 +322,7 @@ function answer(host: FakeHost, root: Root, stamp: string, waitMs: i64 = 0): voi
   const stream: Stream = root.createStream()!;
   stream.onRequestHeaders();
   stream.onResponseHeaders();
-  stream.onLog();
-  root.releaseStream(stream);
+  return stream;
 }
 
 function rejected(host: FakeHost): i64 {
@@ -437,18 +443,27 @@ describe("a gateway's pod stamps as pods come and go", () => {
     expect<i32>(root.podStamps.indexOf(kept, kept.length)).toBe(3);
   });
 
+  it("looks over enough stamps at each tick to forget the idle ones within a pass of a minute, however long the ticks", () => {
+    for (let long = 0; long < 2; long++) {
+      const host = gatewayHost();
+      const root = configured(
+        host,
+        long == 1 ? '{"maxSeries":3000,"tickPeriodMs":60000}' : '{"maxSeries":3000}',
+      );
+      for (let pod = 0; pod < 3000; pod++) answer(host, root, churnedStamp(pod));
+      host.nowMs += 6 * MINUTE_MS;
+      root.onTick();
+      // One-second ticks look over 1,024 a tick (3,000 in three seconds); one-minute ticks, all.
+      expect<i32>(root.podStamps.size).toBe(long == 1 ? 0 : 3000 - 1024);
+    }
+  });
+
   it("keeps the stamp of a pod whose stream is still open, however long, and records the stream in its series", () => {
     const host = gatewayHost();
     const root = fullGateway(host);
     expect<i64>(durationOf(host, "hello-00002")).toBe(2000);
     // Pod 5 (hello-00002) answers a stream that ends ten minutes later.
-    host.request.names = [":method", ":path", ":authority"];
-    host.request.values = ["GET", "/", "hello.example.com"];
-    host.response.names = [":status", "x-kwt-pod"];
-    host.response.values = ["200", churnedStamp(5) + ";t=" + host.nowMs.toString()];
-    const open: Stream = root.createStream()!;
-    open.onRequestHeaders();
-    open.onResponseHeaders();
+    const open = openAnswer(host, root, churnedStamp(5));
     host.nowMs += 10 * MINUTE_MS;
     root.onTick();
     expect<i32>(root.podStamps.size).toBe(1);
@@ -460,6 +475,22 @@ describe("a gateway's pod stamps as pods come and go", () => {
     expect<i64>(durationOf(host, "hello-00002")).toBe(7000);
     // Its stream ended ten minutes after its answer's entry: the next look forgets it.
     host.nowMs += MINUTE_MS;
+    root.onTick();
+    expect<i32>(root.podStamps.size).toBe(0);
+  });
+
+  it("ends a stream answered before a new configuration in the table that answered it", () => {
+    const host = gatewayHost();
+    const root = configured(host, '{"maxSeries":16}');
+    const before = openAnswer(host, root, churnedStamp(0));
+    expect<bool>(reconfigure(host, root, '{"maxSeries":16}')).toBe(true);
+    // The new configuration's table: this pod's stamp is its first, answering a stream still open.
+    const after = openAnswer(host, root, churnedStamp(1));
+    root.releaseStream(before);
+    host.nowMs += 6 * MINUTE_MS;
+    root.onTick();
+    expect<i32>(root.podStamps.size).toBe(1);
+    root.releaseStream(after);
     root.onTick();
     expect<i32>(root.podStamps.size).toBe(0);
   });

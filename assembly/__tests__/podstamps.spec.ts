@@ -93,6 +93,17 @@ describe("pod stamps", () => {
     expect(stamps.size).toBe(3);
   });
 
+  it("keeps a stamp's latest answer when a slower one, of a request that entered before, ends after it", () => {
+    const stamps = new PodStamps(ID_SLOTS);
+    const index = addStamp(stamps, stampOf("svc-00001", 100), 400_000);
+    stamps.noteStreamEnd(index);
+    // A request that entered at 10 s is answered only now, by the same pod.
+    stamps.noteAnswer(index, 10_000);
+    stamps.noteStreamEnd(index);
+    expect(stamps.forgetIdle(100_000, ALL)).toBe(0);
+    expect(stamps.forgetIdle(400_001, ALL)).toBe(1);
+  });
+
   it("looks over as many places as it is asked at a time, from where it stopped, round the table", () => {
     const stamps = new PodStamps(ID_SLOTS);
     for (let i = 0; i < 6; i++)

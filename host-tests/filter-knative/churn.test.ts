@@ -99,6 +99,13 @@ describe.each(LAYOUTS)("a gateway as pods come and go, %s property layout", (lay
 
     // No traffic for ten minutes (ticks go on): both revisions scale to zero, their pods go.
     plugin.advance(10 * 60_000);
+    // Pods of hello-00003, rolled out during the pause, answer before that stream ends: more of
+    // them than the room the forgotten pods left, so a place still answering the open stream
+    // would be taken if the filter forgot it.
+    for (let pod = 0; pod < MAX_SERIES; pod++) {
+      answer(plugin, warmStamp("hello-00003", T0_MS + 600_000 + pod));
+      truth.answered("hello-00003", false);
+    }
     open.end({});
 
     // A request enters, is held by the activator while hello-00001 scales from zero, and reaches
@@ -117,8 +124,8 @@ describe.each(LAYOUTS)("a gateway as pods come and go, %s property layout", (lay
     held.end({});
     truth.answered("hello-00001", true);
 
-    // Then the new pods of hello-00001 and of hello-00003, which rolled out during the pause,
-    // answer warm for a minute, in the room of the other revisions' forgotten pods.
+    // Then the new pods of hello-00001 and of hello-00003 answer warm for a minute, in the room of
+    // the other revisions' forgotten pods.
     for (let request = 0; request < 60; request++) {
       const revision = request % 2 === 0 ? "hello-00003" : "hello-00001";
       answer(plugin, warmStamp(revision, newPodReadyMs + (revision === "hello-00003" ? 5 : 0)));
