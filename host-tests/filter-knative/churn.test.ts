@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 
 import { ManualClock } from "../harness/clock.js";
 import type { Plugin } from "../harness/plugin.js";
-import type { HeaderList } from "../harness/types.js";
+import type { Stream } from "../harness/stream.js";
 import { LAYOUTS, REQUEST, T0_MS, loadProxy, metricValue, seriesOf } from "./setup.js";
 import { MESH_CONNECTION } from "../filter-tracing/setup.js";
 
@@ -55,9 +55,10 @@ function durationCount(plugin: Plugin, revision: Revision, coldStart: boolean): 
     .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
 }
 
-function answer(plugin: Plugin, stamp: string, request: HeaderList = REQUEST): void {
+/** A stream answered by the pod that put on `stamp`, still open. */
+function openAnswer(plugin: Plugin, stamp: string): Stream {
   const stream = plugin.createStream(MESH_CONNECTION);
-  stream.onRequestHeaders(request, true);
+  stream.onRequestHeaders(REQUEST, true);
   stream.onResponseHeaders(
     [
       [":status", "200"],
@@ -65,7 +66,11 @@ function answer(plugin: Plugin, stamp: string, request: HeaderList = REQUEST): v
     ],
     true,
   );
-  stream.end({});
+  return stream;
+}
+
+function answer(plugin: Plugin, stamp: string): void {
+  openAnswer(plugin, stamp).end({});
 }
 
 describe.each(LAYOUTS)("a gateway as pods come and go, %s property layout", (layout) => {
@@ -86,15 +91,7 @@ describe.each(LAYOUTS)("a gateway as pods come and go, %s property layout", (lay
 
     // A request answered by the sixth pod (of hello-00002), whose stamp the filter kept (the first
     // MAX_SERIES were), stays open while the filter forgets the pods.
-    const open = plugin.createStream(MESH_CONNECTION);
-    open.onRequestHeaders(REQUEST, true);
-    open.onResponseHeaders(
-      [
-        [":status", "200"],
-        ["x-kwt-pod", warmStamp("hello-00002", T0_MS - 3_600_000 + 5 * 1_000)],
-      ],
-      true,
-    );
+    const open = openAnswer(plugin, warmStamp("hello-00002", T0_MS - 3_600_000 + 5 * 1_000));
     truth.answered("hello-00002", false);
 
     // No traffic for ten minutes (ticks go on): both revisions scale to zero, their pods go.
@@ -111,17 +108,8 @@ describe.each(LAYOUTS)("a gateway as pods come and go, %s property layout", (lay
     // A request enters, is held by the activator while hello-00001 scales from zero, and reaches
     // the new pod 1.8 s later: a cold start.
     const enteredMs = Number(clock.realtimeNs() / 1_000_000n);
-    const held = plugin.createStream(MESH_CONNECTION);
-    held.onRequestHeaders(REQUEST, true);
     const newPodReadyMs = enteredMs + 1_700;
-    held.onResponseHeaders(
-      [
-        [":status", "200"],
-        ["x-kwt-pod", heldStamp("hello-00001", newPodReadyMs, enteredMs + 1_800, 1_800)],
-      ],
-      true,
-    );
-    held.end({});
+    answer(plugin, heldStamp("hello-00001", newPodReadyMs, enteredMs + 1_800, 1_800));
     truth.answered("hello-00001", true);
 
     // Then the new pods of hello-00001 and of hello-00003 answer warm for a minute, in the room of

@@ -338,8 +338,9 @@ const CHURN_PAUSE_MS = 6 * 60_000;
  * Pod churn: CHURNED_PODS pods of the 10 revisions answer once each (each its own ready time, as
  * Knative's scale-ups and -downs make them), then the traffic pauses for CHURN_PAUSE_MS and the
  * revisions' current pods answer in rotation, as in the 10-revision case (the churn and the pause
- * come in the warm-up): what the filter keeps of pods that no longer answer is what this case shows. (`kwt bench --quick`
- * warms up on 300 requests and runs 300 more, before the pause: there it times the churn.)
+ * come in the warm-up): what the filter keeps of pods that no longer answer is what this case
+ * shows. (`kwt bench --quick` warms up on 300 requests and runs 300 more, before the pause: there
+ * it times the churn.)
  */
 function podChurn(): { value: string; workload: Workload } {
   const revisions = 10;
