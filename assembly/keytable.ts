@@ -14,8 +14,13 @@ const INITIAL_ENTRIES: i32 = 16;
 const INITIAL_BYTES: i32 = 1024;
 /** A free slot; a slot otherwise holds its entry's index + 1. */
 const FREE: i32 = 0;
-/** A removed entry's length: its bytes stay in the arena until the table is rebuilt. */
+/** A removed entry's length: its place and bytes wait for a key of as many bytes, or a rebuild. */
 const REMOVED: i32 = -1;
+/**
+ * Removed entries of fewer arena bytes than this are kept for reuse, by their byte count (a pod
+ * stamp is about a hundred); a longer one's bytes wait for a rebuild.
+ */
+const REUSED_BYTES: i32 = 1024;
 /**
  * On an entry's length: its characters are stored as UTF-16 (two bytes each), since one is above
  * U+00FF; other keys (stat names are ASCII) take one byte per character.
@@ -120,10 +125,24 @@ export class KeyTable {
   private slots: StaticArray<i32> = new StaticArray<i32>(INITIAL_ENTRIES * 2);
   private arena: StaticArray<u8> = new StaticArray<u8>(INITIAL_BYTES);
   private arenaUsed: i32 = 0;
-  /** Entries made, removed ones included (until a rebuild drops them). */
+  /** Entries made, removed ones included (until reused, or a rebuild drops them). */
   private entries: i32 = 0;
+  /**
+   * Per arena byte count below REUSED_BYTES, the last removed entry of that many bytes, plus 1
+   * (0: none); each links to the one removed before it through its `values`. Made at the first
+   * removal: most tables never remove a key. A table whose keys come and go (the edge's pod
+   * stamps: Knative makes and removes pods all day) puts each new key in a removed one's place and
+   * bytes, so it does not rebuild for them; a rebuild copies every key it holds (100,000 pod
+   * stamps at the largest `maxSeries`: milliseconds on the request path).
+   */
+  private removedByBytes: StaticArray<i32> | null = null;
   /** Keys held. */
   size: i32 = 0;
+
+  /** Arena bytes in use: the keys held, and removed ones' until reused or dropped by a rebuild. */
+  get storedBytes(): i32 {
+    return this.arenaUsed;
+  }
 
   /** The value of the first `length` characters of `key` (all by default); `missing` when not a key. */
   get(key: string, missing: u32, length: i32 = -1): u32 {
@@ -204,18 +223,20 @@ export class KeyTable {
     }
     const wide = isWide(key, n);
     const bytes = bytesOf(n, wide);
-    if ((this.entries + 1) * 2 > this.slots.length || this.arenaUsed + bytes > this.arena.length) {
-      this.rebuild(bytes);
+    let entry = this.takeRemoved(bytes);
+    if (entry < 0) {
+      if ((this.entries + 1) * 2 > this.slots.length || this.arenaUsed + bytes > this.arena.length) {
+        this.rebuild(bytes);
+      }
+      entry = this.entries++;
+      unchecked((this.starts[entry] = this.arenaUsed));
+      this.arenaUsed += bytes;
     }
-    const entry = this.entries++;
-    const start = this.arenaUsed;
-    const to = changetype<usize>(this.arena) + <usize>start;
+    const to = changetype<usize>(this.arena) + <usize>unchecked(this.starts[entry]);
     const from = changetype<usize>(key);
     if (wide) memory.copy(to, from, <usize>bytes);
     else for (let i = 0; i < n; i++) store<u8>(to + <usize>i, load<u16>(from + ((<usize>i) << 1)));
-    this.arenaUsed += bytes;
     unchecked((this.hashes[entry] = hash));
-    unchecked((this.starts[entry] = start));
     unchecked((this.lengths[entry] = wide ? n | WIDE : n));
     unchecked((this.values[entry] = value));
     this.place(entry, hash);
@@ -227,14 +248,65 @@ export class KeyTable {
    * caller that keeps a key's hash rather than its text (a no-op when there is none).
    */
   deleteValue(hash: u32, value: u32): void {
-    const entry = this.entryOf(hash, value);
-    if (entry < 0) return;
+    const slot = this.slotOfValue(hash, value);
+    if (slot < 0) return;
+    const entry = unchecked(this.slots[slot]) - 1;
+    this.freeSlot(slot);
+    const stored = unchecked(this.lengths[entry]);
+    const bytes = bytesOf(stored & ~WIDE, (stored & WIDE) != 0);
     unchecked((this.lengths[entry] = REMOVED));
     this.size--;
+    if (bytes >= REUSED_BYTES) return;
+    let removed = this.removedByBytes;
+    if (removed == null) {
+      removed = new StaticArray<i32>(REUSED_BYTES);
+      this.removedByBytes = removed;
+    }
+    unchecked((this.values[entry] = <u32>unchecked(removed[bytes])));
+    unchecked((removed[bytes] = entry + 1));
+  }
+
+  /** A removed entry of `bytes` arena bytes, taken for a new key; -1 when there is none. */
+  private takeRemoved(bytes: i32): i32 {
+    const removed = this.removedByBytes;
+    if (removed == null || bytes >= REUSED_BYTES) return -1;
+    const entry = unchecked(removed[bytes]) - 1;
+    if (entry >= 0) unchecked((removed[bytes] = <i32>unchecked(this.values[entry])));
+    return entry;
+  }
+
+  /**
+   * Empties `slot` and moves up the entries after it that their probe would not find past a free
+   * slot, so a lookup stops at the first free slot however many keys came and went: a removed
+   * key leaves no marker to probe past.
+   */
+  private freeSlot(slot: i32): void {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    let hole = slot;
+    let next = (hole + 1) & mask;
+    while (true) {
+      const held = unchecked(slots[next]);
+      if (held == FREE) break;
+      const home = (<i32>unchecked(this.hashes[held - 1])) & mask;
+      // The entry may fill the hole when the hole is on its probe, between its home and here.
+      if (((next - home) & mask) >= ((next - hole) & mask)) {
+        unchecked((slots[hole] = held));
+        hole = next;
+      }
+      next = (next + 1) & mask;
+    }
+    unchecked((slots[hole] = FREE));
   }
 
   /** The entry held under `hash` with `value`, found by probing from the hash's slot; -1 when none. */
   private entryOf(hash: u32, value: u32): i32 {
+    const slot = this.slotOfValue(hash, value);
+    return slot < 0 ? -1 : unchecked(this.slots[slot]) - 1;
+  }
+
+  /** The slot of the entry held under `hash` with `value`; -1 when none. */
+  private slotOfValue(hash: u32, value: u32): i32 {
     const slots = this.slots;
     const mask = slots.length - 1;
     let slot = (<i32>hash) & mask;
@@ -242,13 +314,7 @@ export class KeyTable {
       const held = unchecked(slots[slot]);
       if (held == FREE) return -1;
       const entry = held - 1;
-      if (
-        unchecked(this.hashes[entry]) == hash &&
-        unchecked(this.values[entry]) == value &&
-        unchecked(this.lengths[entry]) != REMOVED
-      ) {
-        return entry;
-      }
+      if (unchecked(this.hashes[entry]) == hash && unchecked(this.values[entry]) == value) return slot;
       slot = (slot + 1) & mask;
     }
   }
@@ -278,7 +344,7 @@ export class KeyTable {
    */
   private holds<T>(entry: i32, from: usize, length: i32): bool {
     const stored = unchecked(this.lengths[entry]);
-    if ((stored & ~WIDE) != length || stored == REMOVED) return false;
+    if ((stored & ~WIDE) != length) return false;
     const at = changetype<usize>(this.arena) + <usize>unchecked(this.starts[entry]);
     if ((stored & WIDE) != 0) {
       return sizeof<T>() == 2 && memory.compare(at, from, (<usize>length) << 1) == 0;
@@ -344,6 +410,9 @@ export class KeyTable {
     this.arena = arena;
     this.arenaUsed = used;
     this.entries = kept;
+    // The removed entries are gone: none is left to reuse.
+    const removed = this.removedByBytes;
+    if (removed != null) memory.fill(changetype<usize>(removed), 0, (<usize>REUSED_BYTES) << 2);
     this.slots = new StaticArray<i32>(capacity * 2);
     for (let e = 0; e < kept; e++) this.place(e, unchecked(hashes[e]));
   }

@@ -180,6 +180,59 @@ describe("KeyTable", () => {
     expect<i32>(table.size).toBe(kept);
   });
 
+  it("agrees with a plain list of keys through 5,000 random adds and removals", () => {
+    // Few slots for many keys: removals land in the middle of long probe chains, where a key moved
+    // up into a removed one's slot must still be found, and a removed one never.
+    const pool = 300;
+    const held = new StaticArray<u32>(pool);
+    const table = new KeyTable();
+    let state: u32 = 12345;
+    let size = 0;
+    for (let step = 0; step < 5000; step++) {
+      state = state * 1103515245 + 12345;
+      const k = <i32>((state >> 8) % <u32>pool);
+      const key = "pod-" + k.toString() + (k % 3 == 0 ? "-longer" : "");
+      if (((state >> 20) & 3) == 0 && held[k] != 0) {
+        table.deleteValue(hashText(key, key.length), held[k]);
+        held[k] = 0;
+        size--;
+      } else if (held[k] == 0) {
+        const value = <u32>step + 1;
+        table.set(key, value);
+        held[k] = value;
+        size++;
+      }
+      if (step % 251 == 0) {
+        for (let j = 0; j < pool; j++) {
+          const other = "pod-" + j.toString() + (j % 3 == 0 ? "-longer" : "");
+          expect<u32>(table.get(other, 0)).toBe(held[j]);
+        }
+      }
+    }
+    expect<i32>(table.size).toBe(size);
+  });
+
+  it("puts a new key in the place and bytes of a removed one as long, so keys coming and going do not grow it", () => {
+    const table = new KeyTable();
+    const live = 60;
+    // Three lengths, as stamps of revisions with names of three lengths.
+    const keyOf = (i: i32): string => "stamp-" + "r".repeat(i % 3) + ";rd=" + (1000000 + i).toString();
+    for (let i = 0; i < live; i++) table.set(keyOf(i), <u32>i + 1);
+    const bytes = table.storedBytes;
+    for (let i = live; i < 3000; i++) {
+      const gone = keyOf(i - live);
+      table.deleteValue(hashText(gone, gone.length), <u32>(i - live) + 1);
+      table.set(keyOf(i), <u32>i + 1);
+    }
+    expect<i32>(table.storedBytes).toBe(bytes);
+    expect<i32>(table.size).toBe(live);
+    for (let i = 3000 - live; i < 3000; i++) expect<u32>(table.get(keyOf(i), 0)).toBe(<u32>i + 1);
+    expect<u32>(table.get(keyOf(3000 - live - 1), 0)).toBe(0);
+    // A length no removed key had takes new bytes.
+    table.set("a key of a new length", 1);
+    expect<i32>(table.storedBytes).toBe(bytes + 21);
+  });
+
   it("removes a key by its hash and value, and only that key", () => {
     const table = new KeyTable();
     table.set("a", 1);

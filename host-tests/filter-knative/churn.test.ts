@@ -8,9 +8,9 @@
 import { describe, expect, it } from "vitest";
 
 import { ManualClock } from "../harness/clock.js";
-import type { Plugin } from "../harness/plugin.js";
+import { Plugin } from "../harness/plugin.js";
 import type { Stream } from "../harness/stream.js";
-import { LAYOUTS, REQUEST, T0_MS, loadProxy, metricValue, seriesOf } from "./setup.js";
+import { LAYOUTS, REQUEST, T0_MS, loadProxy, metricValue, proxyOptions, seriesOf } from "./setup.js";
 import { MESH_CONNECTION } from "../filter-tracing/setup.js";
 
 /** The first two answer before the pause; hello-00003 rolls out during it. */
@@ -135,5 +135,36 @@ describe.each(LAYOUTS)("a gateway as pods come and go, %s property layout", (lay
       truth.coldStarts,
     );
     expect(seriesOf(plugin, "kwt_series_overflow_total")).toEqual([]);
+  });
+});
+
+describe("a gateway under steady pod churn", () => {
+  it("holds its memory, and counts every answer, while pods come and go for forty minutes", async () => {
+    const clock = new ManualClock(T0_MS);
+    // Room for every pod of the last five minutes: none is refused for room, each is kept and
+    // forgotten in turn, as at a gateway with a large maxSeries.
+    // One worker: its root sees every answer (6,000 pods in five minutes).
+    const plugin = await Plugin.load({
+      ...proxyOptions({ layout: LAYOUTS[0]!, position: "gateway", clock, config: { maxSeries: 20_000 } }),
+      workers: 1,
+    });
+    const truth = new GroundTruth();
+    const answersPerSecond = 20;
+    let memoryAfterSixMinutes: number[] = [];
+    for (let pod = 0; pod < 40 * 60 * answersPerSecond; pod++) {
+      // Each pod answers once: Knative makes new pods all day, each with its own ready time.
+      const revision = REVISIONS[pod % REVISIONS.length]!;
+      answer(plugin, warmStamp(revision, T0_MS - 3_600_000 + pod));
+      truth.answered(revision, false);
+      plugin.advance(1_000 / answersPerSecond);
+      if (pod === 6 * 60 * answersPerSecond) memoryAfterSixMinutes = plugin.linearMemoryBytes();
+    }
+    // The first pods were forgotten from the sixth minute on, each new pod taking the place and
+    // bytes of one: a table that kept a forgotten pod's bytes until it rebuilt itself grew to twice
+    // this (and stalled the answer that rebuilt it).
+    expect(plugin.linearMemoryBytes()).toEqual(memoryAfterSixMinutes);
+    for (const revision of REVISIONS) {
+      expect(durationCount(plugin, revision, false), revision).toBe(truth.answers.get(`${revision}/false`));
+    }
   });
 });
