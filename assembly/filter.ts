@@ -1338,6 +1338,9 @@ export class Stream {
       index = index == NOT_ASCII_STAMP ? stamps.indexOf(text, arrivalAt) : -1;
     }
     if (!root.settings!.keepPodHeader) host.removeHeader(HeaderMap.Response, root.podName);
+    // Envoy gives a stream one set of response headers (1xx ones never reach Wasm); a second would
+    // answer the same request, and is not counted again (nor its stream noted open twice).
+    if (this.podAnswered) return;
     if (!this.trustsUpstream()) {
       root.rejectStamp(REJECT_UNTRUSTED);
       return;

@@ -479,6 +479,22 @@ describe("a gateway's pod stamps as pods come and go", () => {
     expect<i32>(root.podStamps.size).toBe(0);
   });
 
+  it("notes a stream's answer once, should its response headers come twice", () => {
+    const host = gatewayHost();
+    const root = configured(host, '{"maxSeries":16}');
+    const stream = openAnswer(host, root, churnedStamp(0));
+    // The first headers' stamp was removed; the second come with it again.
+    host.response.names = [":status", "x-kwt-pod"];
+    host.response.values = ["200", churnedStamp(0) + ";t=" + host.nowMs.toString()];
+    stream.onResponseHeaders();
+    stream.onLog();
+    root.releaseStream(stream);
+    host.nowMs += 6 * MINUTE_MS;
+    root.onTick();
+    // Noted open twice and ended once, the stamp would never be forgotten.
+    expect<i32>(root.podStamps.size).toBe(0);
+  });
+
   it("ends a stream answered before a new configuration in the table that answered it", () => {
     const host = gatewayHost();
     const root = configured(host, '{"maxSeries":16}');
