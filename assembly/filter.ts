@@ -116,8 +116,18 @@ import { KeyedObjects } from "./keytable";
 import { LastAnswer } from "./memo";
 import { clusterInMesh, destinationInMesh } from "./destination";
 import { pairsWithout } from "./headerstrip";
-import { ERA_BYTES, ReadyEra, ReadyHistory, enteredBeforeReady, readEra, writeEra } from "./readiness";
-import { PrefixedDecimalWriter, decimalText, parseMillis } from "./decimal";
+import {
+  ERA_BYTES,
+  ERA_OF_ANOTHER,
+  ERA_OF_REVISION,
+  ReadyEra,
+  ReadyHistory,
+  enteredBeforeReady,
+  eraSlot,
+  readEraEntry,
+  writeEraEntry,
+} from "./readiness";
+import { PrefixedDecimalWriter, decimalText, parseMillis, writeDecimal } from "./decimal";
 import { NOT_ASCII_STAMP, PodStamps, revisionEraKey } from "./podstamps";
 
 // --- Metrics (docs/filter.md, "Metrics"; declared in deploy/filter-metrics.json) ---------------
@@ -132,7 +142,10 @@ const REV_ONLY_COUNT: i32 = 3;
 // Shared data (one store per Envoy process, seen by every worker's VM, kept over a VM reload).
 /** Inbound: since when this pod is ready, decimal ms. */
 const POD_READY_KEY = "kwt.pod_ready_ms";
-/** Edge: a revision's ready era (readiness.ts), followed by its cluster/namespace/revision (UTF-8). */
+/**
+ * Edge: a revision's ready era (readiness.ts), in the slot (followed by its number) its
+ * cluster/namespace/revision falls in.
+ */
 const READY_ERA_NAME_PREFIX = String.UTF8.encode("kwt.ready_era/");
 /** Tries of a conditional shared-data write before leaving it to the next one. */
 const SHARED_WRITE_TRIES: i32 = 3;
@@ -198,65 +211,82 @@ export class Vm {
     return readyMs;
   }
 
-  /** The shared-data name of the era being read or written, as UTF-8 (grown to the longest). */
-  private eraName: ArrayBuffer = new ArrayBuffer(64);
-  /** The text of the era being written. */
-  private readonly eraText: ArrayBuffer = new ArrayBuffer(ERA_BYTES);
+  /** The shared-data name of the era being read or written: the prefix and its slot, in decimal. */
+  private readonly eraName: ArrayBuffer = new ArrayBuffer(READY_ERA_NAME_PREFIX.byteLength + 10);
+  /** The key of the revision whose era is being read or written, as UTF-8 (grown to the longest). */
+  private eraKey: ArrayBuffer = new ArrayBuffer(64);
+  /** The entry being written (grown with eraKey). */
+  private eraText: ArrayBuffer = new ArrayBuffer(ERA_BYTES + 1 + 64);
   /** The era sharedEra and publishEra read, reused. */
   private readonly eraRead: ReadyEra = new ReadyEra();
 
-  /**
-   * Starts eraName with the prefix, with room after it for a key of `keyLength` characters (UTF-8
-   * needs at most 3 bytes for each); returns where the key goes.
-   */
-  private startEraName(keyLength: i32): usize {
-    const prefixLength = READY_ERA_NAME_PREFIX.byteLength;
-    const room = prefixLength + keyLength * 3;
-    if (this.eraName.byteLength < room) this.eraName = new ArrayBuffer(room);
+  /** Room in eraKey for a key of `keyLength` characters (UTF-8 needs at most 3 bytes for each). */
+  private eraKeyRoom(keyLength: i32): usize {
+    const room = keyLength * 3;
+    if (this.eraKey.byteLength < room) {
+      this.eraKey = new ArrayBuffer(room);
+      this.eraText = new ArrayBuffer(ERA_BYTES + 1 + room);
+    }
+    return changetype<usize>(this.eraKey);
+  }
+
+  /** Writes into eraName the name of the slot of the key of `keyBytes` in eraKey; returns its length. */
+  private nameEraSlot(keyBytes: i32): i32 {
     const at = changetype<usize>(this.eraName);
+    const prefixLength = READY_ERA_NAME_PREFIX.byteLength;
     memory.copy(at, changetype<usize>(READY_ERA_NAME_PREFIX), prefixLength);
-    return at + <usize>prefixLength;
+    const slot = eraSlot(changetype<usize>(this.eraKey), keyBytes);
+    return prefixLength + <i32>writeDecimal(slot, at + <usize>prefixLength);
   }
 
   /**
    * A revision's ready era as the VMs of this Envoy published it (valid until the next read); null
-   * when none did.
+   * when none did, or when its slot holds another revision's.
    */
   sharedEra(key: string): ReadyEra | null {
-    const keyAt = this.startEraName(key.length);
-    const keyBytes = <i32>String.UTF8.encodeUnsafe(changetype<usize>(key), key.length, keyAt);
-    return this.readSharedEra(READY_ERA_NAME_PREFIX.byteLength + keyBytes);
+    const keyAt = this.eraKeyRoom(key.length);
+    return this.readSharedEra(<i32>String.UTF8.encodeUnsafe(changetype<usize>(key), key.length, keyAt));
   }
 
   /** sharedEra of the revision at `place` in the ready history, named with no string made. */
   sharedEraAt(place: i32): ReadyEra | null {
-    return this.readSharedEra(this.writeEraNameAt(place));
+    return this.readSharedEra(this.writeEraKeyAt(place));
   }
 
-  /** Writes the shared-data name of the revision at `place` into eraName; returns its length. */
-  private writeEraNameAt(place: i32): i32 {
+  /** Writes the key of the revision at `place` into eraKey; returns its byte count. */
+  private writeEraKeyAt(place: i32): i32 {
     const history = this.readyHistory;
-    const keyAt = this.startEraName(history.keyLengthAt(place));
-    return READY_ERA_NAME_PREFIX.byteLength + history.writeKeyUtf8At(place, keyAt);
+    return history.writeKeyUtf8At(place, this.eraKeyRoom(history.keyLengthAt(place)));
   }
 
-  /** The era published under the first `nameLength` bytes of eraName, or null. */
-  private readSharedEra(nameLength: i32): ReadyEra | null {
+  /** The era published for the key of `keyBytes` in eraKey, or null. */
+  private readSharedEra(keyBytes: i32): ReadyEra | null {
     const host = this.host;
-    if (!host.readSharedDataInPlace(changetype<usize>(this.eraName), nameLength)) return null;
+    if (!host.readSharedDataInPlace(changetype<usize>(this.eraName), this.nameEraSlot(keyBytes))) return null;
     const era = this.eraRead;
-    return readEra(host.inPlaceAt, host.inPlaceLength, era) ? era : null;
+    const entry = readEraEntry(
+      host.inPlaceAt,
+      host.inPlaceLength,
+      changetype<usize>(this.eraKey),
+      keyBytes,
+      era,
+    );
+    return entry == ERA_OF_REVISION ? era : null;
   }
 
   /**
    * Joins this VM's era of the revision at `place` in its history with the published one and
    * publishes the result, with no string made: a warm answer publishes too, at every answer where
-   * each revision is answered once a second or less often.
+   * each revision is answered once a second or less often. A slot that holds the era of another
+   * revision answered within `gapMs` is left to it (that era may still decide a held answer); this
+   * revision's era is then this VM's own until the other goes idle.
    */
   publishEra(place: i32, gapMs: i64, nowMs: i64): void {
     const host = this.host;
     const history = this.readyHistory;
-    const nameLength = this.writeEraNameAt(place);
+    const keyBytes = this.writeEraKeyAt(place);
+    const keyAt = changetype<usize>(this.eraKey);
+    const nameLength = this.nameEraSlot(keyBytes);
     const nameAt = changetype<usize>(this.eraName);
     const textAt = changetype<usize>(this.eraText);
     const era = this.eraRead;
@@ -265,11 +295,20 @@ export class Vm {
       if (host.readSharedDataInPlace(nameAt, nameLength)) {
         // A value that is no era is replaced, but by a conditional write like any other.
         cas = host.sharedCas;
-        if (readEra(host.inPlaceAt, host.inPlaceLength, era)) {
+        const entry = readEraEntry(host.inPlaceAt, host.inPlaceLength, keyAt, keyBytes, era);
+        if (entry == ERA_OF_REVISION) {
           history.joinAt(place, era.firstReadyMs, era.lastAnswerMs, gapMs);
+        } else if (entry == ERA_OF_ANOTHER && era.lastAnswerMs >= nowMs - gapMs) {
+          break;
         }
       }
-      const textLength = writeEra(history.firstReadyAt(place), history.lastAnswerAt(place), textAt);
+      const textLength = writeEraEntry(
+        history.firstReadyAt(place),
+        history.lastAnswerAt(place),
+        keyAt,
+        keyBytes,
+        textAt,
+      );
       if (host.setSharedDataBytes(nameAt, nameLength, textAt, textLength, cas)) break;
     }
     history.setPublishedAt(place, nowMs);

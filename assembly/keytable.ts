@@ -32,6 +32,11 @@ export function hashText(key: string, length: i32): u32 {
   return hashUnits<u16>(changetype<usize>(key), length);
 }
 
+/** The hash of the `length` bytes at `at` (as hashText of the ASCII text they encode). */
+export function hashBytes(at: usize, length: i32): u32 {
+  return hashUnits<u8>(at, length);
+}
+
 /**
  * The four units of type `T` at `at` as one word, a byte each: a text's characters below U+0100
  * give the word their ASCII or Latin-1 bytes give, so both hash alike. The bytes above them, which

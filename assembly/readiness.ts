@@ -10,7 +10,7 @@
 // revision went to zero and came back).
 
 import { parseMillisBytes, writeDecimal } from "./decimal";
-import { KeyTable, hashText } from "./keytable";
+import { KeyTable, hashBytes, hashText } from "./keytable";
 
 /**
  * Revisions one VM keeps an era for before a configuration asks for more (the edge keeps as many as
@@ -69,6 +69,61 @@ export function readEra(at: usize, length: i32, era: ReadyEra): bool {
   era.firstReadyMs = first;
   era.lastAnswerMs = last;
   return true;
+}
+
+/**
+ * Shared-data names for revisions' eras: one per slot, a hash of the revision's key choosing it, so
+ * an Envoy process holds at most this many (about 300 bytes each) however many revisions it saw
+ * answer. The ABI cannot remove shared data: a name per revision stayed for as long as the process
+ * ran, one more for every revision made since (and one for every revision name an upstream with a
+ * mesh identity made up).
+ */
+export const ERA_SLOTS: u32 = 65536;
+
+/** The slot of the era of the revision whose key is the `length` UTF-8 bytes at `at`. */
+export function eraSlot(at: usize, length: i32): u32 {
+  return hashBytes(at, length) & (ERA_SLOTS - 1);
+}
+
+const SPACE: u8 = 0x20;
+
+/**
+ * Writes an era's shared-data entry: writeEra's form, a space and the key of its revision (the
+ * `keyLength` bytes at `keyAt`), so a reader of the slot knows whose era it is; returns its length
+ * (ERA_BYTES + 1 + keyLength of room).
+ */
+export function writeEraEntry(
+  firstReadyMs: i64,
+  lastAnswerMs: i64,
+  keyAt: usize,
+  keyLength: i32,
+  to: usize,
+): i32 {
+  const eraLength = writeEra(firstReadyMs, lastAnswerMs, to);
+  store<u8>(to + <usize>eraLength, SPACE);
+  memory.copy(to + <usize>eraLength + 1, keyAt, <usize>keyLength);
+  return eraLength + 1 + keyLength;
+}
+
+/** readEraEntry: the entry is no era (`era` untouched). */
+export const NOT_AN_ERA_ENTRY: i32 = 0;
+/** readEraEntry: the era of the revision looked for, read into `era`. */
+export const ERA_OF_REVISION: i32 = 1;
+/** readEraEntry: the era of another revision of the same slot, read into `era`. */
+export const ERA_OF_ANOTHER: i32 = 2;
+
+/**
+ * Reads an entry (writeEraEntry's form, the `length` bytes at `at`) into `era`, and tells whether
+ * it is the era of the revision whose key is the `keyLength` bytes at `keyAt`.
+ */
+export function readEraEntry(at: usize, length: i32, keyAt: usize, keyLength: i32, era: ReadyEra): i32 {
+  let space = 0;
+  while (space < length && load<u8>(at + <usize>space) != SPACE) space++;
+  if (space == length || !readEra(at, space, era)) return NOT_AN_ERA_ENTRY;
+  const keyStart = at + <usize>space + 1;
+  return length - space - 1 == keyLength && memory.compare(keyStart, keyAt, <usize>keyLength) == 0
+    ? ERA_OF_REVISION
+    : ERA_OF_ANOTHER;
 }
 
 /** No place: the end of the answer order, or a place in its list rather than its heap. */

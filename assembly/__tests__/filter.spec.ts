@@ -5,6 +5,7 @@
 
 import { Root, Stream, Vm } from "../filter";
 import { LogLevel } from "../hostinterface";
+import { ERA_SLOTS, eraSlot } from "../readiness";
 import { FakeHost } from "./fakehost";
 
 const REVISION_LABEL = "serving.knative.dev/revision";
@@ -530,5 +531,71 @@ describe("a gateway's pod stamps as pods come and go", () => {
     expect<i64>(durationOf(host, "hello-00003")).toBe(9000);
     expect<i64>(durationOf(host, "hello-00001")).toBe(2000);
     expect<i64>(durationOf(host, "hello-00002")).toBe(2000);
+  });
+});
+
+const ERA_NAME_PREFIX = "kwt.ready_era/";
+
+/** The shared-data slot of the era of `revision` in cluster east, namespace demo (warmStamp's). */
+function eraSlotOf(revision: string): u32 {
+  const key = String.UTF8.encode("east/demo/" + revision);
+  return eraSlot(changetype<usize>(key), key.byteLength);
+}
+
+/** The revision whose era shared data holds in `slot` (the end of its entry); "" when none. */
+function eraHolder(host: FakeHost, slot: u32): string {
+  const name = ERA_NAME_PREFIX + slot.toString();
+  if (!host.shared.has(name)) return "";
+  const entry = host.shared.get(name).text;
+  return entry.substring(entry.lastIndexOf("/") + 1);
+}
+
+describe("a gateway's eras in shared data", () => {
+  it("names each revision's era by its slot: at most ERA_SLOTS names, however many revisions answered", () => {
+    const host = gatewayHost();
+    const root = configured(host, "{}");
+    for (let r = 0; r < 300; r++)
+      answer(host, root, warmStamp("rev-" + r.toString(), host.nowMs - MINUTE_MS));
+    const names = host.shared.keys();
+    let eras = 0;
+    for (let i = 0; i < names.length; i++) {
+      if (!names[i].startsWith(ERA_NAME_PREFIX)) continue;
+      eras++;
+      const slot = <u32>parseInt(names[i].substring(ERA_NAME_PREFIX.length));
+      expect<bool>(slot < ERA_SLOTS).toBe(true);
+      // Its entry names a revision whose slot it is.
+      expect<u32>(eraSlotOf(eraHolder(host, slot))).toBe(slot);
+    }
+    // 300 revisions, each its own slot but for the few that share one by chance.
+    expect<bool>(eras > 290 && eras <= 300).toBe(true);
+  });
+
+  it("leaves a slot to a revision answered within the gap, and gives it to another once that one is idle", () => {
+    // Two revisions whose eras fall in one slot.
+    const firstOfSlot = new Map<u32, i32>();
+    let a = "";
+    let b = "";
+    for (let i = 0; a.length == 0; i++) {
+      const slot = eraSlotOf("rev-" + i.toString());
+      if (firstOfSlot.has(slot)) {
+        a = "rev-" + firstOfSlot.get(slot).toString();
+        b = "rev-" + i.toString();
+      } else {
+        firstOfSlot.set(slot, i);
+      }
+    }
+    const slot = eraSlotOf(a);
+    const host = gatewayHost();
+    const root = configured(host, "{}");
+    answer(host, root, warmStamp(a, host.nowMs - MINUTE_MS));
+    expect<string>(eraHolder(host, slot)).toBe(a);
+    // Within the 6 s gap of a's last answer: a's era may still decide a held answer of a.
+    host.nowMs += 2_000;
+    answer(host, root, warmStamp(b, host.nowMs - MINUTE_MS));
+    expect<string>(eraHolder(host, slot)).toBe(a);
+    // a idle past the gap: b's era takes the slot at its next publish.
+    host.nowMs += 7_000;
+    answer(host, root, warmStamp(b, host.nowMs - MINUTE_MS));
+    expect<string>(eraHolder(host, slot)).toBe(b);
   });
 });

@@ -1,13 +1,20 @@
 import {
   ERA_BYTES,
+  ERA_OF_ANOTHER,
+  ERA_OF_REVISION,
+  ERA_SLOTS,
   MAX_REVISION_ERAS,
+  NOT_AN_ERA_ENTRY,
   NO_TICKET,
   PUBLISH_INTERVAL_MS,
   ReadyEra,
   ReadyHistory,
   enteredBeforeReady,
+  eraSlot,
   readEra,
+  readEraEntry,
   writeEra,
+  writeEraEntry,
 } from "../readiness";
 
 /** writeEra's bytes as text. */
@@ -26,6 +33,39 @@ function eraOf(text: string): ReadyEra | null {
   expect<i64>(era.firstReadyMs).toBe(-7);
   expect<i64>(era.lastAnswerMs).toBe(-7);
   return null;
+}
+
+/** writeEraEntry's bytes for the revision `key`, as text. */
+function entryText(firstReadyMs: i64, lastAnswerMs: i64, key: string): string {
+  const keyBytes = String.UTF8.encode(key);
+  const buffer = new ArrayBuffer(ERA_BYTES + 1 + keyBytes.byteLength);
+  const length = writeEraEntry(
+    firstReadyMs,
+    lastAnswerMs,
+    changetype<usize>(keyBytes),
+    keyBytes.byteLength,
+    changetype<usize>(buffer),
+  );
+  return String.UTF8.decodeUnsafe(changetype<usize>(buffer), length);
+}
+
+/** readEraEntry of `text` for the revision `key`, into `era`. */
+function entryOf(text: string, key: string, era: ReadyEra): i32 {
+  const bytes = String.UTF8.encode(text);
+  const keyBytes = String.UTF8.encode(key);
+  return readEraEntry(
+    changetype<usize>(bytes),
+    bytes.byteLength,
+    changetype<usize>(keyBytes),
+    keyBytes.byteLength,
+    era,
+  );
+}
+
+/** eraSlot of a key's UTF-8. */
+function slotOf(key: string): u32 {
+  const bytes = String.UTF8.encode(key);
+  return eraSlot(changetype<usize>(bytes), bytes.byteLength);
 }
 
 const GAP: i64 = 6_000;
@@ -300,5 +340,60 @@ describe("ReadyHistory", () => {
       else history.noteAnswer(key, 0, answerMs, GAP);
       model.check(history);
     }
+  });
+});
+
+describe("an era's shared-data entry", () => {
+  it("names its revision after the era, so a reader of the slot knows whose era it holds", () => {
+    const key = "east/demo/hello-00001";
+    const text = entryText(1_700_000_000_000, 1_700_000_060_000, key);
+    expect<string>(text).toBe("1700000000000:1700000060000 east/demo/hello-00001");
+    const era = new ReadyEra();
+    expect<i32>(entryOf(text, key, era)).toBe(ERA_OF_REVISION);
+    expect<i64>(era.firstReadyMs).toBe(1_700_000_000_000);
+    expect<i64>(era.lastAnswerMs).toBe(1_700_000_060_000);
+    // Another revision's, also one whose key starts or ends like this one's: read, and told apart.
+    const others = [
+      "east/demo/hello-00002",
+      "east/demo/hello-0000",
+      "east/demo/hello-000011",
+      "x/demo/hello-00001",
+    ];
+    for (let i = 0; i < others.length; i++) {
+      const other = new ReadyEra();
+      expect<i32>(entryOf(text, others[i], other)).toBe(ERA_OF_ANOTHER);
+      expect<i64>(other.lastAnswerMs).toBe(1_700_000_060_000);
+    }
+    // A key with spaces and colons of its own (cluster names may have colons).
+    const odd = "a:b c/demo/hello";
+    expect<i32>(entryOf(entryText(5, 9, odd), odd, era)).toBe(ERA_OF_REVISION);
+    expect<i64>(era.lastAnswerMs).toBe(9);
+  });
+
+  it("is no entry without a revision, or without an era before it", () => {
+    const era = new ReadyEra(-7, -7);
+    const texts = [
+      "1700000000000:1700000060000",
+      "",
+      " east/demo/hello-00001",
+      "17x:5 east/demo/hello-00001",
+      "5 east",
+    ];
+    for (let i = 0; i < texts.length; i++) {
+      expect<i32>(entryOf(texts[i], "east/demo/hello-00001", era)).toBe(NOT_AN_ERA_ENTRY);
+    }
+    expect<i64>(era.firstReadyMs).toBe(-7);
+  });
+
+  it("falls in one of ERA_SLOTS slots, the same for the same key, spread over them for others", () => {
+    expect<u32>(slotOf("east/demo/hello-00001")).toBe(slotOf("east/" + "demo/hello-00001"));
+    const seen = new Set<u32>();
+    for (let i = 0; i < 2000; i++) {
+      const slot = slotOf("east/demo/hello-" + i.toString());
+      expect<u32>(slot).toBeLessThan(ERA_SLOTS);
+      seen.add(slot);
+    }
+    // 2,000 keys in 65,536 slots: about 30 share one by chance; far more would mean a poor hash.
+    expect<i32>(seen.size).toBeGreaterThan(1900);
   });
 });
