@@ -895,6 +895,8 @@ export class Stream {
   outsideDestination: bool;
   /** Gateway, `tracing.edgeSampling: resample`: an outside client's sampled flag is re-decided. */
   resampleTrace: bool;
+  /** The response headers came (edgeResponse). */
+  private responseSeen: bool;
   /** The answer carried a pod stamp this edge accepted. */
   podAnswered: bool;
   /** Where the root keeps it (podIndex -1: not kept, past the cap). */
@@ -943,6 +945,7 @@ export class Stream {
     this.entryMs = -1;
     this.outsideDestination = false;
     this.resampleTrace = false;
+    this.responseSeen = false;
     this.podAnswered = false;
     this.podStamps = null;
     this.podIndex = -1;
@@ -1356,6 +1359,14 @@ export class Stream {
   private edgeResponse(): void {
     const root = this.root;
     const host = this.host;
+    // Envoy gives a stream one set of response headers (1xx ones never reach Wasm). Were a second
+    // to come, it would answer the same request: its stamp is only removed, not judged again (nor
+    // its stream noted open twice).
+    if (this.responseSeen) {
+      if (!root.settings!.keepPodHeader) host.removeHeader(HeaderMap.Response, root.podName);
+      return;
+    }
+    this.responseSeen = true;
     if (!host.readHeaderInPlace(HeaderMap.Response, root.podName)) return;
     // Everything before the per-request arrival is the same on every answer of a pod: the cache
     // key, looked up in the bytes where the host wrote them (before the next host call), so a kept
@@ -1377,9 +1388,6 @@ export class Stream {
       index = index == NOT_ASCII_STAMP ? stamps.indexOf(text, arrivalAt) : -1;
     }
     if (!root.settings!.keepPodHeader) host.removeHeader(HeaderMap.Response, root.podName);
-    // Envoy gives a stream one set of response headers (1xx ones never reach Wasm); a second would
-    // answer the same request, and is not counted again (nor its stream noted open twice).
-    if (this.podAnswered) return;
     if (!this.trustsUpstream()) {
       root.rejectStamp(REJECT_UNTRUSTED);
       return;

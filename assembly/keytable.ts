@@ -14,13 +14,19 @@ const INITIAL_ENTRIES: i32 = 16;
 const INITIAL_BYTES: i32 = 1024;
 /** A free slot; a slot otherwise holds its entry's index + 1. */
 const FREE: i32 = 0;
-/** A removed entry's length: its place and bytes wait for a key of as many bytes, or a rebuild. */
+/** A removed entry's length: its place and bytes wait for a new key they can hold, or a rebuild. */
 const REMOVED: i32 = -1;
 /**
  * Removed entries of fewer arena bytes than this are kept for reuse, by their byte count (a pod
  * stamp is about a hundred); a longer one's bytes wait for a rebuild.
  */
 const REUSED_BYTES: i32 = 1024;
+/**
+ * A new key may take a removed entry of up to this many bytes more than it needs (the bytes over
+ * are lost until a rebuild): the ready history forgets a revision for each new one past its room,
+ * and revisions' keys differ in length by their service's name.
+ */
+const REUSE_SLACK: i32 = 32;
 /**
  * On an entry's length: its characters are stored as UTF-16 (two bytes each), since one is above
  * U+00FF; other keys (stat names are ASCII) take one byte per character.
@@ -126,7 +132,10 @@ export class KeyTable {
   /** Each entry's length in characters, with WIDE; REMOVED once removed. */
   private lengths: StaticArray<i32> = new StaticArray<i32>(INITIAL_ENTRIES);
   private values: StaticArray<u32> = new StaticArray<u32>(INITIAL_ENTRIES);
-  /** Entry index + 1 by hash, linear probing; at most half full (removed entries included). */
+  /**
+   * Entry index + 1 by hash, linear probing. Removed entries hold no slot, but count in the bound
+   * of at most half full, as entries made.
+   */
   private slots: StaticArray<i32> = new StaticArray<i32>(INITIAL_ENTRIES * 2);
   private arena: StaticArray<u8> = new StaticArray<u8>(INITIAL_BYTES);
   private arenaUsed: i32 = 0;
@@ -136,9 +145,9 @@ export class KeyTable {
    * Per arena byte count below REUSED_BYTES, the last removed entry of that many bytes, plus 1
    * (0: none); each links to the one removed before it through its `values`. Made at the first
    * removal: most tables never remove a key. A table whose keys come and go (the edge's pod
-   * stamps: Knative makes and removes pods all day) puts each new key in a removed one's place and
-   * bytes, so it does not rebuild for them; a rebuild copies every key it holds (100,000 pod
-   * stamps at the largest `maxSeries`: milliseconds on the request path).
+   * stamps: Knative makes and removes pods all day; the ready history's revisions) puts each new
+   * key in a removed one's place and bytes, so it does not rebuild for them; a rebuild copies every
+   * key it holds (100,000 pod stamps at the largest `maxSeries`: milliseconds on the request path).
    */
   private removedByBytes: StaticArray<i32> | null = null;
   /** Keys held. */
@@ -271,13 +280,22 @@ export class KeyTable {
     unchecked((removed[bytes] = entry + 1));
   }
 
-  /** A removed entry of `bytes` arena bytes, taken for a new key; -1 when there is none. */
+  /**
+   * A removed entry whose bytes hold a new key of `bytes` (of as many, else of the fewest more, up
+   * to REUSE_SLACK more), taken for it; -1 when there is none.
+   */
   private takeRemoved(bytes: i32): i32 {
     const removed = this.removedByBytes;
-    if (removed == null || bytes >= REUSED_BYTES) return -1;
-    const entry = unchecked(removed[bytes]) - 1;
-    if (entry >= 0) unchecked((removed[bytes] = <i32>unchecked(this.values[entry])));
-    return entry;
+    if (removed == null) return -1;
+    const most = min(bytes + REUSE_SLACK, REUSED_BYTES - 1);
+    for (let held = bytes; held <= most; held++) {
+      const entry = unchecked(removed[held]) - 1;
+      if (entry >= 0) {
+        unchecked((removed[held] = <i32>unchecked(this.values[entry])));
+        return entry;
+      }
+    }
+    return -1;
   }
 
   /**
@@ -372,7 +390,8 @@ export class KeyTable {
   /**
    * Makes room for one more key of `bytes` arena bytes: drops removed entries, and doubles the
    * entries or the arena when what is left would fill more than half of them (so a table at a
-   * steady size, one key removed for each added, rebuilds once per as many additions as it holds).
+   * steady size, one key removed for each added that no removed entry could hold, rebuilds once
+   * per as many such additions as it holds).
    */
   private rebuild(bytes: i32): void {
     let capacity = this.hashes.length;

@@ -233,6 +233,43 @@ describe("KeyTable", () => {
     expect<i32>(table.storedBytes).toBe(bytes + 21);
   });
 
+  it("reuses a removed key's bytes for a new key they hold, narrow or wide, up to 1,023 bytes", () => {
+    const table = new KeyTable();
+    const wide = "\u0100\u0101"; // 4 bytes as UTF-16
+    table.set(wide, 1);
+    table.set("x".repeat(1023), 2);
+    table.set("y".repeat(1024), 3);
+    table.set("z".repeat(20), 4);
+    let bytes = table.storedBytes;
+    expect<i32>(bytes).toBe(4 + 1023 + 1024 + 20);
+    table.deleteValue(hashText(wide, 2), 1);
+    table.set("abcd", 5);
+    expect<i32>(table.storedBytes).toBe(bytes);
+    expect<u32>(table.get("abcd", 0)).toBe(5);
+    expect<u32>(table.get(wide, 0)).toBe(0);
+    const longest = "x".repeat(1023);
+    table.deleteValue(hashText(longest, 1023), 2);
+    table.set("w".repeat(1023), 6);
+    expect<i32>(table.storedBytes).toBe(bytes);
+    // 1,024 bytes and more wait for a rebuild.
+    const tooLong = "y".repeat(1024);
+    table.deleteValue(hashText(tooLong, 1024), 3);
+    table.set("v".repeat(1024), 7);
+    bytes += 1024;
+    expect<i32>(table.storedBytes).toBe(bytes);
+    // A shorter key takes the bytes of a longer removed one (up to 32 more); a longer, new bytes.
+    const twenty = "z".repeat(20);
+    table.deleteValue(hashText(twenty, 20), 4);
+    table.set("s".repeat(60), 8);
+    bytes += 60;
+    expect<i32>(table.storedBytes).toBe(bytes);
+    table.set("t".repeat(18), 9);
+    expect<i32>(table.storedBytes).toBe(bytes);
+    expect<u32>(table.get("t".repeat(18), 0)).toBe(9);
+    expect<u32>(table.get("v".repeat(1024), 0)).toBe(7);
+    expect<u32>(table.get("w".repeat(1023), 0)).toBe(6);
+  });
+
   it("removes a key by its hash and value, and only that key", () => {
     const table = new KeyTable();
     table.set("a", 1);
