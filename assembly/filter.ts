@@ -110,7 +110,14 @@ import {
 import { CrossCluster, InboundHop, NOT_CROSS_CLUSTER, newInboundHop } from "./crosscluster";
 import { ActivatorHold, Tracing } from "./tracing";
 import { OTHER_LABEL_VALUE, SourceLabelBound } from "./sourcelabels";
-import { ActivatorProof, MeshIdentity, activatorProofOf, facesMesh, meshIdentityOf } from "./trust";
+import {
+  ACTIVATOR_NAMESPACE,
+  ActivatorProof,
+  MeshIdentity,
+  activatorProofOf,
+  facesMesh,
+  meshIdentityOf,
+} from "./trust";
 import { noteGarbage } from "./garbage";
 import { KeyedObjects } from "./keytable";
 import { LastAnswer } from "./memo";
@@ -616,6 +623,17 @@ export class Root {
     return memo.remember(clusterName, clusterInMesh(clusterName, this.settings!.meshDomains));
   }
 
+  /**
+   * Inbound: the activator's pods relay the pod stamp of the revision pod they proxied to. No other
+   * workload's may leave its sidecar: one that echoes what a client asks for (a mesh service that
+   * sets any response header a query names) would let an outside client make up cold starts and
+   * revisions at the gateway, which trusts a stamp from any mesh identity.
+   */
+  relaysPodStamps(): bool {
+    const identity = this.identity;
+    return !identity.isRevision && identity.namespace == ACTIVATOR_NAMESPACE;
+  }
+
   /** Inbound: a pod that is not a Knative revision (e.g. the activator) records nothing, by default. */
   skipsWorkload(): bool {
     return this.settings!.skipNonKnative && !this.identity.isRevision;
@@ -897,6 +915,8 @@ export class Stream {
   resampleTrace: bool;
   /** The response headers came (edgeResponse). */
   private responseSeen: bool;
+  /** Inbound: a pod stamp this sidecar does not write is removed from the response (relaysPodStamps). */
+  private stripsPodStamp: bool;
   /** The answer carried a pod stamp this edge accepted. */
   podAnswered: bool;
   /** Where the root keeps it (podIndex -1: not kept, past the cap). */
@@ -946,6 +966,7 @@ export class Stream {
     this.outsideDestination = false;
     this.resampleTrace = false;
     this.responseSeen = false;
+    this.stripsPodStamp = false;
     this.podAnswered = false;
     this.podStamps = null;
     this.podIndex = -1;
@@ -1026,7 +1047,10 @@ export class Stream {
   onRequestHeaders(): i32 {
     const position = this.root.resolvePosition();
     if (position == Position.None) return 0;
-    if (position == Position.Inbound && this.root.skipsWorkload()) return 0;
+    if (position == Position.Inbound) {
+      this.stripsPodStamp = !this.root.relaysPodStamps();
+      if (this.root.skipsWorkload()) return 0;
+    }
     const root = this.root;
     const scan = this.host.scanHeaders(HeaderMap.Request, root.wants, KWT_PREFIX, root.requestScan);
     if (!scan.wellFormed && position != Position.Outbound)
@@ -1041,9 +1065,16 @@ export class Stream {
   }
 
   onResponseHeaders(): i32 {
-    if (this.handling == Handling.Inbound) this.inboundResponse();
-    else if (this.handling == Handling.ReadinessProbe) this.readinessProbeResponse();
-    else if (this.handling == Handling.Edge && this.owner) this.edgeResponse();
+    const handling = this.handling;
+    if (handling == Handling.Inbound) {
+      this.inboundResponse();
+    } else if (handling == Handling.Edge) {
+      if (this.owner) this.edgeResponse();
+    } else {
+      if (handling == Handling.ReadinessProbe) this.readinessProbeResponse();
+      // A probe's answer, another port's, a skipped workload's: no stamp of this pod, none of the workload's.
+      if (this.stripsPodStamp) this.host.removeHeader(HeaderMap.Response, this.root.podName);
+    }
     return 0;
   }
 
@@ -1236,33 +1267,41 @@ export class Stream {
   private inboundResponse(): void {
     this.logResponseErrorKind();
     const root = this.root;
-    // A revision pod's own stamp is authoritative (it replaces anything the workload sent). A
-    // workload that is not a revision (e.g. the activator) may be relaying the stamp of the pod it
-    // proxied to: keep that one, or the gateway would lose the revision and the cold start.
-    if (!root.identity.isRevision && this.host.getHeader(HeaderMap.Response, root.podName) != null) return;
+    // This pod's own stamp replaces anything the workload sent, and where it has none to write the
+    // workload's is removed (relaysPodStamps); the activator may be relaying the stamp of the pod it
+    // proxied to: that one is kept, or the gateway would lose the revision and the cold start.
+    if (!this.stripsPodStamp && this.host.getHeader(HeaderMap.Response, root.podName) != null) return;
+    if (!this.writeInboundPodStamp() && this.stripsPodStamp) {
+      this.host.removeHeader(HeaderMap.Response, root.podName);
+    }
+  }
+
+  /** Puts this pod's stamp on the response; false when it has none to put. */
+  private writeInboundPodStamp(): bool {
+    const root = this.root;
     if (!this.viaActivator) {
       const direct = root.directPodStamp();
-      if (direct != null) {
-        this.host.replaceHeaderBytes(
-          HeaderMap.Response,
-          root.podName,
-          changetype<usize>(direct),
-          direct.byteLength,
-        );
-      }
-      return;
+      if (direct == null) return false;
+      this.host.replaceHeaderBytes(
+        HeaderMap.Response,
+        root.podName,
+        changetype<usize>(direct),
+        direct.byteLength,
+      );
+      return true;
     }
     // The clock was read at the request headers of a request through the activator: its arrival.
     const arrivalMs = this.now();
     if (this.held) {
       const stamp = root.heldPodStamp(this.waitMs, arrivalMs);
-      if (stamp != null) this.host.replaceHeader(HeaderMap.Response, root.podName, stamp);
-      return;
+      if (stamp == null) return false;
+      this.host.replaceHeader(HeaderMap.Response, root.podName, stamp);
+      return true;
     }
     const writer = root.activatorPodStamp();
-    if (writer != null) {
-      this.host.replaceHeaderBytes(HeaderMap.Response, root.podName, writer.at, writer.write(arrivalMs));
-    }
+    if (writer == null) return false;
+    this.host.replaceHeaderBytes(HeaderMap.Response, root.podName, writer.at, writer.write(arrivalMs));
+    return true;
   }
 
   private inboundLog(): void {

@@ -537,6 +537,83 @@ describe.each(LAYOUTS)("a cold start end to end, %s property layout", (layout) =
   });
 });
 
+describe.each(LAYOUTS)("pod stamps a workload makes up, %s property layout", (layout) => {
+  /** An echo service in the mesh (no Knative revision): it sets any response header a client names. */
+  const echoNode = {
+    proxyType: "sidecar" as const,
+    podName: "httpbin-6d8f-x2x",
+    cluster: "cluster-a",
+    region: "eu-west1",
+    namespace: "demo",
+    labels: { app: "httpbin" },
+  };
+  const ECHO_IDENTITY = "spiffe://cluster.local/ns/demo/sa/httpbin";
+
+  it("an outside client cannot make up a cold start through a service that echoes headers", async () => {
+    const clock = new ManualClock(T0_MS);
+    const gateway = await loadProxy({ layout, position: "gateway", clock });
+    const echo = await loadProxy({ layout, position: "inbound", clock, node: echoNode });
+    // What happened: one request, answered by httpbin; no revision answered, nothing was held.
+    for (let request = 0; request < 3; request++) {
+      const atGateway = gateway.createStream({ ...PLAINTEXT_CONNECTION, upstreamIdentity: ECHO_IDENTITY });
+      const forwarded = atGateway.onRequestHeaders(
+        [...REQUEST, [":path", `/response-headers?x-kwt-pod=${encodeURIComponent(COLD_STAMP)}`]],
+        true,
+      ).headers;
+      const atEcho = echo.createStream(MESH_CONNECTION);
+      atEcho.onRequestHeaders(forwarded, true);
+      const echoed = atEcho.onResponseHeaders(
+        [
+          [":status", "200"],
+          ["x-kwt-pod", COLD_STAMP],
+        ],
+        true,
+      ).headers;
+      atEcho.end();
+      expect(header(echoed, "x-kwt-pod")).toBeUndefined();
+      clock.advance(100);
+      atGateway.onResponseHeaders(echoed, true);
+      atGateway.end();
+    }
+    expect(seriesOf(gateway, "knative_cold_starts_total")).toEqual([]);
+    expect(seriesOf(gateway, "knative_request_duration_milliseconds_count")).toEqual([]);
+  });
+
+  it("a revision pod's answers it puts no stamp on (a probe, another port) lose the workload's", async () => {
+    const pod = await loadProxy({ layout, position: "inbound" });
+    const probe = pod.createStream(MESH_CONNECTION);
+    probe.onRequestHeaders(
+      [
+        [":method", "GET"],
+        [":path", "/"],
+        ["user-agent", "kube-probe/1.30"],
+      ],
+      true,
+    );
+    const probed = probe.onResponseHeaders(
+      [
+        [":status", "200"],
+        ["x-kwt-pod", COLD_STAMP],
+      ],
+      true,
+    ).headers;
+    probe.end();
+    expect(header(probed, "x-kwt-pod")).toBeUndefined();
+    // An invocation's answer carries the pod's own stamp, not the workload's.
+    const invocation = pod.createStream(MESH_CONNECTION);
+    invocation.onRequestHeaders(REQUEST, true);
+    const answered = invocation.onResponseHeaders(
+      [
+        [":status", "200"],
+        ["x-kwt-pod", COLD_STAMP],
+      ],
+      true,
+    ).headers;
+    invocation.end();
+    expect(header(answered, "x-kwt-pod")).toMatch(/^1;cs=0;w=;/);
+  });
+});
+
 describe.each(LAYOUTS)("pod stamps' label values at the gateway, %s property layout", (layout) => {
   function stampFrom(cluster: string, region: string): string {
     return `1;cs=0;w=;c=${cluster};r=${region};n=demo;s=hello;cf=hello-config;v=hello-00001`;
