@@ -123,6 +123,7 @@ import { KeyedObjects } from "./keytable";
 import { LastAnswer } from "./memo";
 import { clusterInMesh, destinationInMesh } from "./destination";
 import { pairsWithout } from "./headerstrip";
+import { RELAY_NOTE_BYTES, notesRelay, relaySlot, relayedStampHash, writeRelayNote } from "./relay";
 import {
   ERA_BYTES,
   ERA_OF_ANOTHER,
@@ -154,6 +155,17 @@ const POD_READY_KEY = "kwt.pod_ready_ms";
  * cluster/namespace/revision falls in.
  */
 const READY_ERA_NAME_PREFIX = String.UTF8.encode("kwt.ready_era/");
+/**
+ * Whether another revision's era, last answered at `lastAnswerMs`, is still in use at `nowMs`:
+ * within `gapMs` of it, and not later than that (a last answer ahead of the clock comes from a
+ * pod's ready time set ahead, which would hold its slot for as long as the process ran).
+ */
+function isRecent(lastAnswerMs: i64, nowMs: i64, gapMs: i64): bool {
+  return lastAnswerMs >= nowMs - gapMs && lastAnswerMs <= nowMs + gapMs;
+}
+
+/** A relaying workload's sidecar: a pod stamp its outbound side saw relayed (relay.ts), in a slot. */
+const RELAY_NOTE_NAME_PREFIX = String.UTF8.encode("kwt.relayed/");
 /** Tries of a conditional shared-data write before leaving it to the next one. */
 const SHARED_WRITE_TRIES: i32 = 3;
 
@@ -216,6 +228,43 @@ export class Vm {
     }
     this.podReadyMs = readyMs;
     return readyMs;
+  }
+
+  /** The shared-data name of a relay note being read or written, and the note written. */
+  private readonly relayName: ArrayBuffer = new ArrayBuffer(RELAY_NOTE_NAME_PREFIX.byteLength + 10);
+  private readonly relayNote: ArrayBuffer = new ArrayBuffer(RELAY_NOTE_BYTES);
+
+  /** Writes into relayName the name of the slot of the note of a stamp whose hash is `hash`. */
+  private nameRelaySlot(hash: u32): i32 {
+    const at = changetype<usize>(this.relayName);
+    const prefixLength = RELAY_NOTE_NAME_PREFIX.byteLength;
+    memory.copy(at, changetype<usize>(RELAY_NOTE_NAME_PREFIX), prefixLength);
+    return prefixLength + <i32>writeDecimal(relaySlot(hash), at + <usize>prefixLength);
+  }
+
+  /**
+   * Notes that a pod stamp (its hash and byte length) came back from a trusted upstream at `nowMs`
+   * on a stream of this workload's (relay.ts). An unconditional write: the latest relay of a slot
+   * is the one its inbound side will look for.
+   */
+  noteRelayedStamp(hash: u32, length: i32, nowMs: i64): void {
+    const nameLength = this.nameRelaySlot(hash);
+    const noteLength = writeRelayNote(hash, length, nowMs, changetype<usize>(this.relayNote));
+    this.host.setSharedDataBytes(
+      changetype<usize>(this.relayName),
+      nameLength,
+      changetype<usize>(this.relayNote),
+      noteLength,
+      0,
+    );
+  }
+
+  /** Whether noteRelayedStamp noted the stamp of this hash and length within RELAY_NOTE_MS of `nowMs`. */
+  relayedRecently(hash: u32, length: i32, nowMs: i64): bool {
+    const host = this.host;
+    if (!host.readSharedDataInPlace(changetype<usize>(this.relayName), this.nameRelaySlot(hash)))
+      return false;
+    return notesRelay(host.inPlaceAt, host.inPlaceLength, hash, length, nowMs);
   }
 
   /** The shared-data name of the era being read or written: the prefix and its slot, in decimal. */
@@ -305,7 +354,7 @@ export class Vm {
         const entry = readEraEntry(host.inPlaceAt, host.inPlaceLength, keyAt, keyBytes, era);
         if (entry == ERA_OF_REVISION) {
           history.joinAt(place, era.firstReadyMs, era.lastAnswerMs, gapMs);
-        } else if (entry == ERA_OF_ANOTHER && era.lastAnswerMs >= nowMs - gapMs) {
+        } else if (entry == ERA_OF_ANOTHER && isRecent(era.lastAnswerMs, nowMs, gapMs)) {
           break;
         }
       }
@@ -624,14 +673,16 @@ export class Root {
   }
 
   /**
-   * Inbound: the activator's pods relay the pod stamp of the revision pod they proxied to. No other
-   * workload's may leave its sidecar: one that echoes what a client asks for (a mesh service that
-   * sets any response header a query names) would let an outside client make up cold starts and
-   * revisions at the gateway, which trusts a stamp from any mesh identity.
+   * What this sidecar does with a pod stamp on a response that it did not write (WorkloadStamp).
+   * The edge trusts a stamp from any mesh identity, so only a pod's own may leave its sidecar, or
+   * one relayed from a trusted upstream: a workload that echoes what a client asks for (a mesh
+   * service that sets any response header a query names) would otherwise let an outside client
+   * make up cold starts and revisions at the gateway.
    */
-  relaysPodStamps(): bool {
+  workloadStampRule(): WorkloadStamp {
     const identity = this.identity;
-    return !identity.isRevision && identity.namespace == ACTIVATOR_NAMESPACE;
+    if (identity.isRevision) return WorkloadStamp.Removed;
+    return identity.namespace == ACTIVATOR_NAMESPACE ? WorkloadStamp.Kept : WorkloadStamp.KeptIfRelayed;
   }
 
   /** Inbound: a pod that is not a Knative revision (e.g. the activator) records nothing, by default. */
@@ -866,6 +917,21 @@ function stampRevValues(report: PodStamp): string[] {
 
 // --- Stream context ----------------------------------------------------------------------------
 
+/** What a sidecar does with a pod stamp it did not write (Root.workloadStampRule). */
+enum WorkloadStamp {
+  /** Not an inbound stream: not this rule's business. */
+  None,
+  /** A revision pod's: its own stamp is the only one; the workload's is removed. */
+  Removed,
+  /**
+   * Another workload's (an auth proxy, an API gateway): kept only if this Envoy's outbound side saw
+   * it come back from a trusted upstream moments before (relay.ts).
+   */
+  KeptIfRelayed,
+  /** In knative-serving: the activator relays the stamp of the pod it proxied to. */
+  Kept,
+}
+
 enum Handling {
   /** Nothing to record (probe, skipped workload, unknown position). */
   Ignore,
@@ -915,8 +981,10 @@ export class Stream {
   resampleTrace: bool;
   /** The response headers came (edgeResponse). */
   private responseSeen: bool;
-  /** Inbound: a pod stamp this sidecar does not write is removed from the response (relaysPodStamps). */
-  private stripsPodStamp: bool;
+  /** Inbound: what happens to a pod stamp on the response that this sidecar does not write. */
+  private workloadStamp: WorkloadStamp;
+  /** Edge: a workload that is no revision, its upstream's pod stamp going back to it to relay. */
+  private relaying: bool;
   /** The answer carried a pod stamp this edge accepted. */
   podAnswered: bool;
   /** Where the root keeps it (podIndex -1: not kept, past the cap). */
@@ -966,7 +1034,8 @@ export class Stream {
     this.outsideDestination = false;
     this.resampleTrace = false;
     this.responseSeen = false;
-    this.stripsPodStamp = false;
+    this.workloadStamp = WorkloadStamp.None;
+    this.relaying = false;
     this.podAnswered = false;
     this.podStamps = null;
     this.podIndex = -1;
@@ -1048,7 +1117,7 @@ export class Stream {
     const position = this.root.resolvePosition();
     if (position == Position.None) return 0;
     if (position == Position.Inbound) {
-      this.stripsPodStamp = !this.root.relaysPodStamps();
+      this.workloadStamp = this.root.workloadStampRule();
       if (this.root.skipsWorkload()) return 0;
     }
     const root = this.root;
@@ -1070,12 +1139,60 @@ export class Stream {
       this.inboundResponse();
     } else if (handling == Handling.Edge) {
       if (this.owner) this.edgeResponse();
+      else if (this.relaying) this.relayResponse();
     } else {
       if (handling == Handling.ReadinessProbe) this.readinessProbeResponse();
-      // A probe's answer, another port's, a skipped workload's: no stamp of this pod, none of the workload's.
-      if (this.stripsPodStamp) this.host.removeHeader(HeaderMap.Response, this.root.podName);
+      // A probe's answer, another port's, a skipped workload's: no stamp of this pod's own.
+      const rule = this.workloadStamp;
+      if (rule == WorkloadStamp.Removed || rule == WorkloadStamp.KeptIfRelayed) this.settleWorkloadStamp();
     }
     return 0;
+  }
+
+  /**
+   * Inbound: removes a pod stamp on the response that this pod did not write and that may not
+   * stay; returns whether one stays: the activator's relay, or a relay this Envoy's outbound side
+   * noted (relay.ts). A made-up one is counted `untrusted`. A revision pod's goes without a look.
+   */
+  private settleWorkloadStamp(): bool {
+    const rule = this.workloadStamp;
+    const host = this.host;
+    const root = this.root;
+    if (rule == WorkloadStamp.Removed) {
+      host.removeHeader(HeaderMap.Response, root.podName);
+      return false;
+    }
+    if (!host.readHeaderInPlace(HeaderMap.Response, root.podName)) return false;
+    if (rule == WorkloadStamp.Kept) return true;
+    // Taken from the bytes before the next host call.
+    const length = host.inPlaceLength;
+    const hash = relayedStampHash(host.inPlaceAt, length);
+    if (root.vm.relayedRecently(hash, length, this.now())) return true;
+    root.rejectStamp(REJECT_UNTRUSTED);
+    host.removeHeader(HeaderMap.Response, root.podName);
+    return false;
+  }
+
+  /**
+   * Edge, a workload that is no revision, not owning the measurement (a proxy further up does): its
+   * upstream's pod stamp goes back to its workload, to relay. One from an upstream without a mesh
+   * identity is removed (and counted `untrusted`); a trusted one is noted for this Envoy's inbound
+   * side, which lets out only noted ones (the activator's lets out any: it relays for revisions).
+   */
+  private relayResponse(): void {
+    const host = this.host;
+    const root = this.root;
+    if (!host.readHeaderInPlace(HeaderMap.Response, root.podName)) return;
+    const length = host.inPlaceLength;
+    const hash = relayedStampHash(host.inPlaceAt, length);
+    if (!this.trustsUpstream()) {
+      root.rejectStamp(REJECT_UNTRUSTED);
+      host.removeHeader(HeaderMap.Response, root.podName);
+      return;
+    }
+    if (root.workloadStampRule() == WorkloadStamp.KeptIfRelayed) {
+      root.vm.noteRelayedStamp(hash, length, this.now());
+    }
   }
 
   onLog(): void {
@@ -1267,11 +1384,12 @@ export class Stream {
   private inboundResponse(): void {
     this.logResponseErrorKind();
     const root = this.root;
-    // This pod's own stamp replaces anything the workload sent, and where it has none to write the
-    // workload's is removed (relaysPodStamps); the activator may be relaying the stamp of the pod it
-    // proxied to: that one is kept, or the gateway would lose the revision and the cold start.
-    if (!this.stripsPodStamp && this.host.getHeader(HeaderMap.Response, root.podName) != null) return;
-    if (!this.writeInboundPodStamp() && this.stripsPodStamp) {
+    // This pod's own stamp replaces anything the workload sent (a revision pod's, where it has none
+    // to write, is removed: Root.workloadStampRule); a relay that may stay, the activator's or one
+    // this Envoy's outbound side noted, stays: the gateway needs it for the revision and cold start.
+    const rule = this.workloadStamp;
+    if (rule != WorkloadStamp.Removed && this.settleWorkloadStamp()) return;
+    if (!this.writeInboundPodStamp() && rule == WorkloadStamp.Removed) {
       this.host.removeHeader(HeaderMap.Response, root.podName);
     }
   }
@@ -1388,7 +1506,10 @@ export class Stream {
     // A valid entry stamp means a proxy further up started the measurement (e.g. the gateway in
     // front of the activator): keep it and leave the pod stamp on the response for that proxy.
     const slotEntry = root.slotEntry;
-    if (trusted && parseEntryMillis(scan.valueAt(slotEntry), scan.valueLength(slotEntry)) >= 0) return;
+    if (trusted && parseEntryMillis(scan.valueAt(slotEntry), scan.valueLength(slotEntry)) >= 0) {
+      this.relaying = position == Position.Outbound && root.workloadStampRule() != WorkloadStamp.Removed;
+      return;
+    }
     this.owner = true;
     this.entryMs = this.now();
     const length = writeEntryMillis(this.entryMs, entryStampBytes);

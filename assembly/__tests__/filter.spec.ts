@@ -600,5 +600,13 @@ describe("a gateway's eras in shared data", () => {
     host.nowMs += 7_000;
     answer(host, root, warmStamp(b, host.nowMs - MINUTE_MS));
     expect<string>(eraHolder(host, slot)).toBe(b);
+    // b's pod ready a day ahead of the clock: its era's last answer is no time of this clock, and
+    // does not hold the slot from a.
+    host.nowMs += 1_500;
+    answer(host, root, warmStamp(b, host.nowMs + 24 * 60 * MINUTE_MS));
+    expect<string>(eraHolder(host, slot)).toBe(b);
+    host.nowMs += 7_000;
+    answer(host, root, warmStamp(a, host.nowMs - MINUTE_MS));
+    expect<string>(eraHolder(host, slot)).toBe(a);
   });
 });

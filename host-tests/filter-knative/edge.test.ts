@@ -13,6 +13,7 @@ import {
   LOCAL_GATEWAY_CONNECTION,
   MESH_CONNECTION,
   PLAINTEXT_CONNECTION,
+  POD_IDENTITY,
   REQUEST,
   REVISION_CLUSTER,
   REV,
@@ -474,7 +475,12 @@ describe.each(LAYOUTS)("a cold start end to end, %s property layout", (layout) =
     clock.advance(2000);
     const pod = await loadProxy({ layout, position: "inbound", clock });
     clock.advance(350);
-    const outOfActivator = activatorOut.createStream({ upstreamCluster: REVISION_CLUSTER });
+    // Its upstream is the pod's sidecar: a mesh identity (a stamp from a pod without one is removed).
+    const outOfActivator = activatorOut.createStream({
+      upstreamCluster: REVISION_CLUSTER,
+      upstreamAddress: "10.0.0.9:8012",
+      upstreamIdentity: POD_IDENTITY,
+    });
     const toPod = outOfActivator.onRequestHeaders(
       [...atActivator, ["k-proxy-request", "activator"]],
       true,
@@ -577,6 +583,72 @@ describe.each(LAYOUTS)("pod stamps a workload makes up, %s property layout", (la
     }
     expect(seriesOf(gateway, "knative_cold_starts_total")).toEqual([]);
     expect(seriesOf(gateway, "knative_request_duration_milliseconds_count")).toEqual([]);
+  });
+
+  /** A proxy in front of a Knative service (an auth proxy), outside knative-serving. */
+  const proxyNode = { ...echoNode, podName: "oauth2-proxy-7f9c-q1w", labels: { app: "oauth2-proxy" } };
+  const PROXY_IDENTITY = "spiffe://cluster.local/ns/demo/sa/oauth2-proxy";
+
+  /**
+   * gateway -> the proxy's sidecar (inbound) -> the proxy -> its sidecar (outbound) -> the revision
+   * pod, and back, the proxy taking `proxyMs` between its upstream's answer and its own.
+   */
+  async function throughProxy(proxyMs: number, upstreamIdentity: string | undefined) {
+    const clock = new ManualClock(T0_MS);
+    const gateway = await loadProxy({ layout, position: "gateway", clock });
+    const proxyIn = await loadProxy({ layout, position: "inbound", clock, node: proxyNode });
+    // The same Envoy's outbound listener: the same shared data.
+    const proxyOut = await Plugin.load(
+      proxyOptions({ layout, position: "outbound", clock, node: proxyNode }),
+      undefined,
+      proxyIn.sharedData,
+    );
+    const pod = await loadProxy({ layout, position: "inbound", clock });
+    const atGateway = gateway.createStream({ ...PLAINTEXT_CONNECTION, upstreamIdentity: PROXY_IDENTITY });
+    const intoProxy = proxyIn.createStream(MESH_CONNECTION);
+    const atProxy = intoProxy.onRequestHeaders(
+      atGateway.onRequestHeaders(REQUEST, true).headers,
+      true,
+    ).headers;
+    const outOfProxy = proxyOut.createStream({
+      upstreamCluster: REVISION_CLUSTER,
+      upstreamAddress: "10.0.0.9:8012",
+      ...(upstreamIdentity === undefined ? {} : { upstreamIdentity }),
+    });
+    const toPod = outOfProxy.onRequestHeaders(atProxy, true).headers;
+    const atPod = pod.createStream(MESH_CONNECTION);
+    atPod.onRequestHeaders(toPod, true);
+    const fromPod = atPod.onResponseHeaders([[":status", "200"]], true).headers;
+    atPod.end();
+    const backInProxy = outOfProxy.onResponseHeaders(fromPod, true).headers;
+    outOfProxy.end();
+    clock.advance(proxyMs);
+    const fromProxy = intoProxy.onResponseHeaders(backInProxy, true).headers;
+    intoProxy.end();
+    atGateway.onResponseHeaders(fromProxy, true);
+    atGateway.end();
+    return { gateway, proxyIn, proxyOut, fromPod, fromProxy };
+  }
+
+  it("a proxy in front of a revision relays its pod's stamp to the gateway, which measures", async () => {
+    const { gateway, fromPod, fromProxy } = await throughProxy(20, POD_IDENTITY);
+    expect(header(fromPod, "x-kwt-pod")).toBeDefined();
+    expect(header(fromProxy, "x-kwt-pod")).toBe(header(fromPod, "x-kwt-pod"));
+    // What happened: one request, answered by hello-00001's pod, warm.
+    expect(metricValue(gateway, duration(false))).toBe(1);
+  });
+
+  it("the proxy lets out no stamp its sidecar did not see come back moments before, or from a pod without a mesh identity", async () => {
+    // Held past the note's 30 s: the proxy could be replaying it.
+    const late = await throughProxy(31_000, POD_IDENTITY);
+    expect(header(late.fromProxy, "x-kwt-pod")).toBeUndefined();
+    expect(metricValue(late.proxyIn, 'kwt_stamps_rejected_total{reason="untrusted"}')).toBe(1);
+    expect(seriesOf(late.gateway, "knative_request_duration_milliseconds_count")).toEqual([]);
+    // From an upstream without a mesh identity: removed at the proxy's outbound side already.
+    const plain = await throughProxy(20, undefined);
+    expect(header(plain.fromProxy, "x-kwt-pod")).toBeUndefined();
+    expect(metricValue(plain.proxyOut, 'kwt_stamps_rejected_total{reason="untrusted"}')).toBe(1);
+    expect(seriesOf(plain.gateway, "knative_request_duration_milliseconds_count")).toEqual([]);
   });
 
   it("a revision pod's answers it puts no stamp on (a probe, another port) lose the workload's", async () => {
