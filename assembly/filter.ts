@@ -123,7 +123,13 @@ import { KeyedObjects } from "./keytable";
 import { LastAnswer } from "./memo";
 import { clusterInMesh, destinationInMesh } from "./destination";
 import { pairsWithout } from "./headerstrip";
-import { RELAY_NOTE_BYTES, notesRelay, relaySlot, relayedStampHash, writeRelayNote } from "./relay";
+import {
+  RELAY_MAX_STAMP_BYTES,
+  RELAY_NOTE_TAIL_BYTES,
+  finishRelayNote,
+  notesRelay,
+  relaySlot,
+} from "./relay";
 import {
   ERA_BYTES,
   ERA_OF_ANOTHER,
@@ -230,41 +236,48 @@ export class Vm {
     return readyMs;
   }
 
-  /** The shared-data name of a relay note being read or written, and the note written. */
+  /** The shared-data name of a relay note being read or written. */
   private readonly relayName: ArrayBuffer = new ArrayBuffer(RELAY_NOTE_NAME_PREFIX.byteLength + 10);
-  private readonly relayNote: ArrayBuffer = new ArrayBuffer(RELAY_NOTE_BYTES);
+  /** A relayed stamp copied out of where the host wrote it, and (when written) the rest of its note. */
+  private readonly relayNote: ArrayBuffer = new ArrayBuffer(RELAY_MAX_STAMP_BYTES + RELAY_NOTE_TAIL_BYTES);
 
-  /** Writes into relayName the name of the slot of the note of a stamp whose hash is `hash`. */
-  private nameRelaySlot(hash: u32): i32 {
+  /**
+   * Copies a pod stamp read in place (the `length` bytes at `at`, valid until the next host call)
+   * for noteRelayedStamp or relayedRecently; false when it is too long to be relayed.
+   */
+  holdRelayedStamp(at: usize, length: i32): bool {
+    if (length > RELAY_MAX_STAMP_BYTES) return false;
+    memory.copy(changetype<usize>(this.relayNote), at, <usize>length);
+    return true;
+  }
+
+  /** Writes into relayName the name of the slot of the held stamp of `length` bytes. */
+  private nameRelaySlot(length: i32): i32 {
     const at = changetype<usize>(this.relayName);
     const prefixLength = RELAY_NOTE_NAME_PREFIX.byteLength;
     memory.copy(at, changetype<usize>(RELAY_NOTE_NAME_PREFIX), prefixLength);
-    return prefixLength + <i32>writeDecimal(relaySlot(hash), at + <usize>prefixLength);
+    const slot = relaySlot(changetype<usize>(this.relayNote), length);
+    return prefixLength + <i32>writeDecimal(slot, at + <usize>prefixLength);
   }
 
   /**
-   * Notes that a pod stamp (its hash and byte length) came back from a trusted upstream at `nowMs`
-   * on a stream of this workload's (relay.ts). An unconditional write: the latest relay of a slot
-   * is the one its inbound side will look for.
+   * Notes that the held stamp (holdRelayedStamp, `length` bytes) came back from a trusted upstream
+   * at `nowMs` on a stream of this workload's (relay.ts). An unconditional write: the latest relay
+   * of a slot is the one its inbound side will look for.
    */
-  noteRelayedStamp(hash: u32, length: i32, nowMs: i64): void {
-    const nameLength = this.nameRelaySlot(hash);
-    const noteLength = writeRelayNote(hash, length, nowMs, changetype<usize>(this.relayNote));
-    this.host.setSharedDataBytes(
-      changetype<usize>(this.relayName),
-      nameLength,
-      changetype<usize>(this.relayNote),
-      noteLength,
-      0,
-    );
+  noteRelayedStamp(length: i32, nowMs: i64): void {
+    const nameLength = this.nameRelaySlot(length);
+    const note = changetype<usize>(this.relayNote);
+    const noteLength = finishRelayNote(note, length, nowMs);
+    this.host.setSharedDataBytes(changetype<usize>(this.relayName), nameLength, note, noteLength, 0);
   }
 
-  /** Whether noteRelayedStamp noted the stamp of this hash and length within RELAY_NOTE_MS of `nowMs`. */
-  relayedRecently(hash: u32, length: i32, nowMs: i64): bool {
+  /** Whether noteRelayedStamp noted the held stamp (`length` bytes) within RELAY_NOTE_MS before `nowMs`. */
+  relayedRecently(length: i32, nowMs: i64): bool {
     const host = this.host;
-    if (!host.readSharedDataInPlace(changetype<usize>(this.relayName), this.nameRelaySlot(hash)))
+    if (!host.readSharedDataInPlace(changetype<usize>(this.relayName), this.nameRelaySlot(length)))
       return false;
-    return notesRelay(host.inPlaceAt, host.inPlaceLength, hash, length, nowMs);
+    return notesRelay(host.inPlaceAt, host.inPlaceLength, changetype<usize>(this.relayNote), length, nowMs);
   }
 
   /** The shared-data name of the era being read or written: the prefix and its slot, in decimal. */
@@ -1164,10 +1177,13 @@ export class Stream {
     }
     if (!host.readHeaderInPlace(HeaderMap.Response, root.podName)) return false;
     if (rule == WorkloadStamp.Kept) return true;
-    // Taken from the bytes before the next host call.
+    const vm = root.vm;
     const length = host.inPlaceLength;
-    const hash = relayedStampHash(host.inPlaceAt, length);
-    if (root.vm.relayedRecently(hash, length, this.now())) return true;
+    // Copied before the next host call; the clock read now, not at the request (its note was
+    // written when its upstream answered).
+    if (vm.holdRelayedStamp(host.inPlaceAt, length) && vm.relayedRecently(length, host.nowMilliseconds())) {
+      return true;
+    }
     root.rejectStamp(REJECT_UNTRUSTED);
     host.removeHeader(HeaderMap.Response, root.podName);
     return false;
@@ -1183,16 +1199,18 @@ export class Stream {
     const host = this.host;
     const root = this.root;
     if (!host.readHeaderInPlace(HeaderMap.Response, root.podName)) return;
+    const vm = root.vm;
     const length = host.inPlaceLength;
-    const hash = relayedStampHash(host.inPlaceAt, length);
+    // Copied before the next host call, for the note.
+    const held =
+      root.workloadStampRule() == WorkloadStamp.KeptIfRelayed && vm.holdRelayedStamp(host.inPlaceAt, length);
     if (!this.trustsUpstream()) {
       root.rejectStamp(REJECT_UNTRUSTED);
       host.removeHeader(HeaderMap.Response, root.podName);
       return;
     }
-    if (root.workloadStampRule() == WorkloadStamp.KeptIfRelayed) {
-      root.vm.noteRelayedStamp(hash, length, this.now());
-    }
+    // The time its upstream answered (the request's clock may be a slow answer's age older).
+    if (held) vm.noteRelayedStamp(length, host.nowMilliseconds());
   }
 
   onLog(): void {

@@ -593,7 +593,7 @@ describe.each(LAYOUTS)("pod stamps a workload makes up, %s property layout", (la
    * gateway -> the proxy's sidecar (inbound) -> the proxy -> its sidecar (outbound) -> the revision
    * pod, and back, the proxy taking `proxyMs` between its upstream's answer and its own.
    */
-  async function throughProxy(proxyMs: number, upstreamIdentity: string | undefined) {
+  async function throughProxy(proxyMs: number, upstreamIdentity: string | undefined, upstreamMs = 0) {
     const clock = new ManualClock(T0_MS);
     const gateway = await loadProxy({ layout, position: "gateway", clock });
     const proxyIn = await loadProxy({ layout, position: "inbound", clock, node: proxyNode });
@@ -616,6 +616,7 @@ describe.each(LAYOUTS)("pod stamps a workload makes up, %s property layout", (la
       ...(upstreamIdentity === undefined ? {} : { upstreamIdentity }),
     });
     const toPod = outOfProxy.onRequestHeaders(atProxy, true).headers;
+    clock.advance(upstreamMs);
     const atPod = pod.createStream(MESH_CONNECTION);
     atPod.onRequestHeaders(toPod, true);
     const fromPod = atPod.onResponseHeaders([[":status", "200"]], true).headers;
@@ -638,6 +639,12 @@ describe.each(LAYOUTS)("pod stamps a workload makes up, %s property layout", (la
     expect(metricValue(gateway, duration(false))).toBe(1);
   });
 
+  it("a slow upstream's stamp is relayed too: the note is of when it came back", async () => {
+    const { gateway, fromProxy } = await throughProxy(20, POD_IDENTITY, 45_000);
+    expect(header(fromProxy, "x-kwt-pod")).toBeDefined();
+    expect(metricValue(gateway, duration(false))).toBe(1);
+  });
+
   it("the proxy lets out no stamp its sidecar did not see come back moments before, or from a pod without a mesh identity", async () => {
     // Held past the note's 30 s: the proxy could be replaying it.
     const late = await throughProxy(31_000, POD_IDENTITY);
@@ -649,6 +656,35 @@ describe.each(LAYOUTS)("pod stamps a workload makes up, %s property layout", (la
     expect(header(plain.fromProxy, "x-kwt-pod")).toBeUndefined();
     expect(metricValue(plain.proxyOut, 'kwt_stamps_rejected_total{reason="untrusted"}')).toBe(1);
     expect(seriesOf(plain.gateway, "knative_request_duration_milliseconds_count")).toEqual([]);
+  });
+
+  it("the activator relays no stamp from a pod without a mesh identity", async () => {
+    const activator = await loadProxy({
+      layout,
+      position: "outbound",
+      node: {
+        ...echoNode,
+        podName: "activator-5d8f-abcde",
+        namespace: "knative-serving",
+        labels: { app: "activator" },
+      },
+    });
+    // The gateway's entry stamp came with the request: a proxy further up measures.
+    const stream = activator.createStream({
+      upstreamCluster: REVISION_CLUSTER,
+      upstreamAddress: "10.0.0.9:8012",
+    });
+    stream.onRequestHeaders([...REQUEST, ["x-kwt-entry", String(T0_MS)]], true);
+    const back = stream.onResponseHeaders(
+      [
+        [":status", "200"],
+        ["x-kwt-pod", COLD_STAMP],
+      ],
+      true,
+    ).headers;
+    stream.end();
+    expect(header(back, "x-kwt-pod")).toBeUndefined();
+    expect(metricValue(activator, 'kwt_stamps_rejected_total{reason="untrusted"}')).toBe(1);
   });
 
   it("a revision pod's answers it puts no stamp on (a probe, another port) lose the workload's", async () => {
