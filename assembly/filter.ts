@@ -161,6 +161,13 @@ const POD_READY_KEY = "kwt.pod_ready_ms";
  * cluster/namespace/revision falls in.
  */
 const READY_ERA_NAME_PREFIX = String.UTF8.encode("kwt.ready_era/");
+/** Writes the shared-data name of a slot, `prefix` then `slot` in decimal, at `to`; returns its length. */
+function writeSlotName(prefix: ArrayBuffer, slot: u32, to: usize): i32 {
+  const prefixLength = prefix.byteLength;
+  memory.copy(to, changetype<usize>(prefix), prefixLength);
+  return prefixLength + <i32>writeDecimal(slot, to + <usize>prefixLength);
+}
+
 /**
  * Whether another revision's era, last answered at `lastAnswerMs`, is still in use at `nowMs`:
  * within `gapMs` of it, and not later than that (a last answer ahead of the clock comes from a
@@ -253,11 +260,8 @@ export class Vm {
 
   /** Writes into relayName the name of the slot of the held stamp of `length` bytes. */
   private nameRelaySlot(length: i32): i32 {
-    const at = changetype<usize>(this.relayName);
-    const prefixLength = RELAY_NOTE_NAME_PREFIX.byteLength;
-    memory.copy(at, changetype<usize>(RELAY_NOTE_NAME_PREFIX), prefixLength);
     const slot = relaySlot(changetype<usize>(this.relayNote), length);
-    return prefixLength + <i32>writeDecimal(slot, at + <usize>prefixLength);
+    return writeSlotName(RELAY_NOTE_NAME_PREFIX, slot, changetype<usize>(this.relayName));
   }
 
   /**
@@ -301,11 +305,8 @@ export class Vm {
 
   /** Writes into eraName the name of the slot of the key of `keyBytes` in eraKey; returns its length. */
   private nameEraSlot(keyBytes: i32): i32 {
-    const at = changetype<usize>(this.eraName);
-    const prefixLength = READY_ERA_NAME_PREFIX.byteLength;
-    memory.copy(at, changetype<usize>(READY_ERA_NAME_PREFIX), prefixLength);
     const slot = eraSlot(changetype<usize>(this.eraKey), keyBytes);
-    return prefixLength + <i32>writeDecimal(slot, at + <usize>prefixLength);
+    return writeSlotName(READY_ERA_NAME_PREFIX, slot, changetype<usize>(this.eraName));
   }
 
   /**
