@@ -997,8 +997,13 @@ export class Stream {
   private responseSeen: bool;
   /** Inbound: what happens to a pod stamp on the response that this sidecar does not write. */
   private workloadStamp: WorkloadStamp;
-  /** Edge: a workload that is no revision, its upstream's pod stamp going back to it to relay. */
+  /**
+   * Edge, not the owner: a gateway, or a workload that is no revision: its upstream's pod stamp goes
+   * back, to relay, only from a mesh identity in the mesh (relayResponse).
+   */
   private relaying: bool;
+  /** Edge, not the owner, of a workload that relays (WorkloadStamp.KeptIfRelayed): notes its upstream's stamp. */
+  private notesRelays: bool;
   /** The answer carried a pod stamp this edge accepted. */
   podAnswered: bool;
   /** Where the root keeps it (podIndex -1: not kept, past the cap). */
@@ -1050,6 +1055,7 @@ export class Stream {
     this.responseSeen = false;
     this.workloadStamp = WorkloadStamp.None;
     this.relaying = false;
+    this.notesRelays = false;
     this.podAnswered = false;
     this.podStamps = null;
     this.podIndex = -1;
@@ -1191,10 +1197,11 @@ export class Stream {
   }
 
   /**
-   * Edge, a workload that is no revision, not owning the measurement (a proxy further up does): its
-   * upstream's pod stamp goes back to its workload, to relay. One from an upstream without a mesh
-   * identity is removed (and counted `untrusted`); a trusted one is noted for this Envoy's inbound
-   * side, which lets out only noted ones (the activator's lets out any: it relays for revisions).
+   * Edge, not owning the measurement (a proxy further up does; or, at a gateway, nothing to measure
+   * outside the mesh): its upstream's pod stamp goes back, to be relayed. One from outside the mesh
+   * or from an upstream without a mesh identity is removed (and counted `untrusted`); a trusted one
+   * at a workload that relays is noted for this Envoy's inbound side, which lets out only noted ones
+   * (the activator's lets out any: it relays for revisions).
    */
   private relayResponse(): void {
     const host = this.host;
@@ -1203,9 +1210,8 @@ export class Stream {
     const vm = root.vm;
     const length = host.inPlaceLength;
     // Copied before the next host call, for the note.
-    const held =
-      root.workloadStampRule() == WorkloadStamp.KeptIfRelayed && vm.holdRelayedStamp(host.inPlaceAt, length);
-    if (!this.trustsUpstream()) {
+    const held = this.notesRelays && vm.holdRelayedStamp(host.inPlaceAt, length);
+    if (this.outsideDestination || !this.trustsUpstream()) {
       root.rejectStamp(REJECT_UNTRUSTED);
       host.removeHeader(HeaderMap.Response, root.podName);
       return;
@@ -1506,6 +1512,8 @@ export class Stream {
       // Internal names (entry time, cluster, region) never leave the mesh; nothing comes back to
       // measure either.
       this.outsideDestination = true;
+      // A gateway's answer from outside (an egress gateway's) carries no pod's stamp.
+      this.relaying = position == Position.Gateway;
       // An unreadable map hides which stamps it carries; a gateway has removed them already.
       if (!scan.wellFormed) {
         if (position == Position.Outbound) this.removeStampNames(false);
@@ -1526,7 +1534,9 @@ export class Stream {
     // front of the activator): keep it and leave the pod stamp on the response for that proxy.
     const slotEntry = root.slotEntry;
     if (trusted && parseEntryMillis(scan.valueAt(slotEntry), scan.valueLength(slotEntry)) >= 0) {
-      this.relaying = position == Position.Outbound && root.workloadStampRule() != WorkloadStamp.Removed;
+      const rule = root.workloadStampRule();
+      this.relaying = position == Position.Gateway || rule != WorkloadStamp.Removed;
+      this.notesRelays = position == Position.Outbound && rule == WorkloadStamp.KeptIfRelayed;
       return;
     }
     this.owner = true;

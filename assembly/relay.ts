@@ -52,7 +52,7 @@ export function finishRelayNote(note: usize, stampLength: i32, nowMs: i64): i32 
 
 /**
  * Whether the note of the `noteLength` bytes at `noteAt` is of the stamp of `stampLength` bytes at
- * `stampAt`, byte for byte, written within RELAY_NOTE_MS before `nowMs`.
+ * `stampAt`, byte for byte, written within RELAY_NOTE_MS of `nowMs`.
  */
 export function notesRelay(
   noteAt: usize,
@@ -65,5 +65,6 @@ export function notesRelay(
   if (memory.compare(noteAt, stampAt, <usize>stampLength) != 0) return false;
   const timeAt = noteAt + <usize>stampLength + 1;
   const notedMs = parseMillisBytes(timeAt, <u32>(noteLength - stampLength - 1));
-  return notedMs >= 0 && nowMs - notedMs <= RELAY_NOTE_MS;
+  // Also not more than that ahead: a wall clock stepped back would let an old note out for longer.
+  return notedMs >= 0 && nowMs - notedMs <= RELAY_NOTE_MS && notedMs - nowMs <= RELAY_NOTE_MS;
 }

@@ -44,6 +44,9 @@ describe("a relayed pod stamp's note", () => {
     expect<bool>(lets(note, STAMP, 1_700_000_000_000)).toBe(true);
     expect<bool>(lets(note, STAMP, 1_700_000_000_000 + RELAY_NOTE_MS)).toBe(true);
     expect<bool>(lets(note, STAMP, 1_700_000_000_000 + RELAY_NOTE_MS + 1)).toBe(false);
+    // A clock stepped back: as long the other way, not for as long as the step.
+    expect<bool>(lets(note, STAMP, 1_700_000_000_000 - RELAY_NOTE_MS)).toBe(true);
+    expect<bool>(lets(note, STAMP, 1_700_000_000_000 - RELAY_NOTE_MS - 1)).toBe(false);
     // Another stamp, also one the note's starts with or that starts with the note's, or as long.
     expect<bool>(lets(note, STAMP.replace("hello-00001", "hello-00002"), 1_700_000_000_000)).toBe(false);
     expect<bool>(lets(note, STAMP + ";t=1", 1_700_000_000_000)).toBe(false);

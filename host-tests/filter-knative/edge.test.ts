@@ -658,6 +658,28 @@ describe.each(LAYOUTS)("pod stamps a workload makes up, %s property layout", (la
     expect(seriesOf(plain.gateway, "knative_request_duration_milliseconds_count")).toEqual([]);
   });
 
+  it("a gateway lets no stamp in from outside the mesh (an egress gateway's answer)", async () => {
+    const gateway = await loadProxy({ layout, position: "gateway" });
+    const stream = gateway.createStream({
+      ...MESH_CONNECTION,
+      upstreamCluster: "outbound|443||httpbin.org",
+      upstreamAddress: "203.0.113.7:443",
+      upstreamIdentity: "spiffe://cluster.local/ns/demo/sa/made-up",
+    });
+    stream.onRequestHeaders(REQUEST, true);
+    const back = stream.onResponseHeaders(
+      [
+        [":status", "200"],
+        ["x-kwt-pod", COLD_STAMP],
+      ],
+      true,
+    ).headers;
+    stream.end();
+    expect(header(back, "x-kwt-pod")).toBeUndefined();
+    expect(metricValue(gateway, 'kwt_stamps_rejected_total{reason="untrusted"}')).toBe(1);
+    expect(seriesOf(gateway, "knative_cold_starts_total")).toEqual([]);
+  });
+
   it("the activator relays no stamp from a pod without a mesh identity", async () => {
     const activator = await loadProxy({
       layout,
