@@ -137,6 +137,7 @@ import {
   ReadyEra,
   ReadyHistory,
   enteredBeforeReady,
+  eraInUse,
   eraSlot,
   readEraEntry,
   writeEraEntry,
@@ -161,26 +162,17 @@ const POD_READY_KEY = "kwt.pod_ready_ms";
  * cluster/namespace/revision falls in.
  */
 const READY_ERA_NAME_PREFIX = String.UTF8.encode("kwt.ready_era/");
+/** A relaying workload's sidecar: a pod stamp its outbound side saw relayed (relay.ts), in a slot. */
+const RELAY_NOTE_NAME_PREFIX = String.UTF8.encode("kwt.relayed/");
+/** Tries of a conditional shared-data write before leaving it to the next one. */
+const SHARED_WRITE_TRIES: i32 = 3;
+
 /** Writes the shared-data name of a slot, `prefix` then `slot` in decimal, at `to`; returns its length. */
 function writeSlotName(prefix: ArrayBuffer, slot: u32, to: usize): i32 {
   const prefixLength = prefix.byteLength;
   memory.copy(to, changetype<usize>(prefix), prefixLength);
   return prefixLength + <i32>writeDecimal(slot, to + <usize>prefixLength);
 }
-
-/**
- * Whether another revision's era, last answered at `lastAnswerMs`, is still in use at `nowMs`:
- * within `gapMs` of it, and not later than that (a last answer ahead of the clock comes from a
- * pod's ready time set ahead, which would hold its slot for as long as the process ran).
- */
-function isRecent(lastAnswerMs: i64, nowMs: i64, gapMs: i64): bool {
-  return lastAnswerMs >= nowMs - gapMs && lastAnswerMs <= nowMs + gapMs;
-}
-
-/** A relaying workload's sidecar: a pod stamp its outbound side saw relayed (relay.ts), in a slot. */
-const RELAY_NOTE_NAME_PREFIX = String.UTF8.encode("kwt.relayed/");
-/** Tries of a conditional shared-data write before leaving it to the next one. */
-const SHARED_WRITE_TRIES: i32 = 3;
 
 // --- Per-VM state ------------------------------------------------------------------------------
 
@@ -276,7 +268,7 @@ export class Vm {
     this.host.setSharedDataBytes(changetype<usize>(this.relayName), nameLength, note, noteLength, 0);
   }
 
-  /** Whether noteRelayedStamp noted the held stamp (`length` bytes) within RELAY_NOTE_MS before `nowMs`. */
+  /** Whether noteRelayedStamp noted the held stamp (`length` bytes) within RELAY_NOTE_MS of `nowMs`. */
   relayedRecently(length: i32, nowMs: i64): bool {
     const host = this.host;
     if (!host.readSharedDataInPlace(changetype<usize>(this.relayName), this.nameRelaySlot(length)))
@@ -368,7 +360,7 @@ export class Vm {
         const entry = readEraEntry(host.inPlaceAt, host.inPlaceLength, keyAt, keyBytes, era);
         if (entry == ERA_OF_REVISION) {
           history.joinAt(place, era.firstReadyMs, era.lastAnswerMs, gapMs);
-        } else if (entry == ERA_OF_ANOTHER && isRecent(era.lastAnswerMs, nowMs, gapMs)) {
+        } else if (entry == ERA_OF_ANOTHER && eraInUse(era.lastAnswerMs, nowMs, gapMs)) {
           break;
         }
       }

@@ -80,6 +80,15 @@ export function readEra(at: usize, length: i32, era: ReadyEra): bool {
  */
 export const ERA_SLOTS: u32 = 65536;
 
+/**
+ * Whether another revision's era, last answered at `lastAnswerMs`, is still in use at `nowMs`, so
+ * its slot is left to it: within `gapMs` of the clock either way (a last answer further ahead comes
+ * from a pod's ready time set ahead, which would hold the slot for as long as the process ran).
+ */
+export function eraInUse(lastAnswerMs: i64, nowMs: i64, gapMs: i64): bool {
+  return lastAnswerMs >= nowMs - gapMs && lastAnswerMs <= nowMs + gapMs;
+}
+
 /** The slot of the era of the revision whose key is the `length` UTF-8 bytes at `at`. */
 export function eraSlot(at: usize, length: i32): u32 {
   return hashBytes(at, length) & (ERA_SLOTS - 1);

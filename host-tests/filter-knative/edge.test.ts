@@ -554,6 +554,8 @@ describe.each(LAYOUTS)("pod stamps a workload makes up, %s property layout", (la
     labels: { app: "httpbin" },
   };
   const ECHO_IDENTITY = "spiffe://cluster.local/ns/demo/sa/httpbin";
+  /** A stamp the workload sets itself (what a client asked an echo service for). */
+  const MADE_UP: HeaderList = [["x-kwt-pod", COLD_STAMP]];
 
   it("an outside client cannot make up a cold start through a service that echoes headers", async () => {
     const clock = new ManualClock(T0_MS);
@@ -566,16 +568,7 @@ describe.each(LAYOUTS)("pod stamps a workload makes up, %s property layout", (la
         [...REQUEST, [":path", `/response-headers?x-kwt-pod=${encodeURIComponent(COLD_STAMP)}`]],
         true,
       ).headers;
-      const atEcho = echo.createStream(MESH_CONNECTION);
-      atEcho.onRequestHeaders(forwarded, true);
-      const echoed = atEcho.onResponseHeaders(
-        [
-          [":status", "200"],
-          ["x-kwt-pod", COLD_STAMP],
-        ],
-        true,
-      ).headers;
-      atEcho.end();
+      const echoed = exchange(echo, forwarded, { status: 200, responseHeaders: MADE_UP }).response;
       expect(header(echoed, "x-kwt-pod")).toBeUndefined();
       clock.advance(100);
       atGateway.onResponseHeaders(echoed, true);
@@ -660,21 +653,15 @@ describe.each(LAYOUTS)("pod stamps a workload makes up, %s property layout", (la
 
   it("a gateway lets no stamp in from outside the mesh (an egress gateway's answer)", async () => {
     const gateway = await loadProxy({ layout, position: "gateway" });
-    const stream = gateway.createStream({
-      ...MESH_CONNECTION,
-      upstreamCluster: "outbound|443||httpbin.org",
-      upstreamAddress: "203.0.113.7:443",
-      upstreamIdentity: "spiffe://cluster.local/ns/demo/sa/made-up",
-    });
-    stream.onRequestHeaders(REQUEST, true);
-    const back = stream.onResponseHeaders(
-      [
-        [":status", "200"],
-        ["x-kwt-pod", COLD_STAMP],
-      ],
-      true,
-    ).headers;
-    stream.end();
+    const back = exchange(gateway, REQUEST, {
+      connection: {
+        upstreamCluster: "outbound|443||httpbin.org",
+        upstreamAddress: "203.0.113.7:443",
+        upstreamIdentity: "spiffe://cluster.local/ns/demo/sa/made-up",
+      },
+      status: 200,
+      responseHeaders: MADE_UP,
+    }).response;
     expect(header(back, "x-kwt-pod")).toBeUndefined();
     expect(metricValue(gateway, 'kwt_stamps_rejected_total{reason="untrusted"}')).toBe(1);
     expect(seriesOf(gateway, "knative_cold_starts_total")).toEqual([]);
@@ -697,13 +684,7 @@ describe.each(LAYOUTS)("pod stamps a workload makes up, %s property layout", (la
       upstreamAddress: "10.0.0.9:8012",
     });
     stream.onRequestHeaders([...REQUEST, ["x-kwt-entry", String(T0_MS)]], true);
-    const back = stream.onResponseHeaders(
-      [
-        [":status", "200"],
-        ["x-kwt-pod", COLD_STAMP],
-      ],
-      true,
-    ).headers;
+    const back = stream.onResponseHeaders([[":status", "200"], ...MADE_UP], true).headers;
     stream.end();
     expect(header(back, "x-kwt-pod")).toBeUndefined();
     expect(metricValue(activator, 'kwt_stamps_rejected_total{reason="untrusted"}')).toBe(1);
@@ -711,35 +692,15 @@ describe.each(LAYOUTS)("pod stamps a workload makes up, %s property layout", (la
 
   it("a revision pod's answers it puts no stamp on (a probe, another port) lose the workload's", async () => {
     const pod = await loadProxy({ layout, position: "inbound" });
-    const probe = pod.createStream(MESH_CONNECTION);
-    probe.onRequestHeaders(
-      [
-        [":method", "GET"],
-        [":path", "/"],
-        ["user-agent", "kube-probe/1.30"],
-      ],
-      true,
-    );
-    const probed = probe.onResponseHeaders(
-      [
-        [":status", "200"],
-        ["x-kwt-pod", COLD_STAMP],
-      ],
-      true,
-    ).headers;
-    probe.end();
+    const probe: HeaderList = [
+      [":method", "GET"],
+      [":path", "/"],
+      ["user-agent", "kube-probe/1.30"],
+    ];
+    const probed = exchange(pod, probe, { status: 200, responseHeaders: MADE_UP }).response;
     expect(header(probed, "x-kwt-pod")).toBeUndefined();
     // An invocation's answer carries the pod's own stamp, not the workload's.
-    const invocation = pod.createStream(MESH_CONNECTION);
-    invocation.onRequestHeaders(REQUEST, true);
-    const answered = invocation.onResponseHeaders(
-      [
-        [":status", "200"],
-        ["x-kwt-pod", COLD_STAMP],
-      ],
-      true,
-    ).headers;
-    invocation.end();
+    const answered = exchange(pod, REQUEST, { status: 200, responseHeaders: MADE_UP }).response;
     expect(header(answered, "x-kwt-pod")).toMatch(/^1;cs=0;w=;/);
   });
 });
